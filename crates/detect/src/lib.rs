@@ -1,0 +1,15 @@
+//! Pure, deterministic core of tamperwatch: frame decoding, flow tracking,
+//! detector plumbing and events.
+//!
+//! Nothing in this crate performs I/O or reads a clock: time comes only from
+//! packet timestamps (nanoseconds since the Unix epoch), so replaying a
+//! capture gives the same events as the live run that recorded it.
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod event;
+pub mod stats;
+pub mod time;

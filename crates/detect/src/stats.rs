@@ -1,0 +1,225 @@
+//! Plain counters kept by one pipeline worker.
+//!
+//! The hot path increments plain `u64` fields (no atomics, no labels); the
+//! binary publishes the difference between two snapshots to the Prometheus
+//! registry, whose handles are resolved once per label value at start-up.
+//! Every label value that can ever appear is listed in the `ALL` arrays
+//! below, so the exported label sets are small fixed enums.
+
+/// Defines a fieldless enum with a stable metric label and an `ALL` list.
+macro_rules! label_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident => $label:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vm])* $var),+ }
+        impl $name {
+            /// Every variant, in declaration order (index = discriminant).
+            pub const ALL: &'static [$name] = &[$($name::$var),+];
+            /// Number of variants.
+            pub const COUNT: usize = Self::ALL.len();
+            /// The metric label value.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$var => $label),+ }
+            }
+            /// Index into per-variant counter arrays.
+            pub const fn idx(self) -> usize { self as usize }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+pub(crate) use label_enum;
+
+label_enum!(
+    /// Protocol of a captured frame, for packet and byte counters.
+    PacketProto {
+        Tcp => "tcp",
+        Udp => "udp",
+        Icmp => "icmp",
+        Icmpv6 => "icmpv6",
+        OtherIp => "other_ip",
+        NonIp => "non_ip",
+    }
+);
+
+label_enum!(
+    /// Why a frame could not be decoded (or was only partly decoded).
+    DecodeError {
+        /// The capture's link type is not one we decode.
+        UnsupportedLinkType => "unsupported_link_type",
+        /// The link-layer header (Ethernet, SLL, VLAN, null) is cut short.
+        LinkTruncated => "link_truncated",
+        /// IPv4 header malformed or cut short.
+        Ipv4Header => "ipv4_header",
+        /// IPv6 header or extension headers malformed or cut short.
+        Ipv6Header => "ipv6_header",
+        /// TCP header malformed or cut short.
+        TcpHeader => "tcp_header",
+        /// UDP header cut short.
+        UdpHeader => "udp_header",
+        /// ICMP/ICMPv6 header cut short.
+        IcmpHeader => "icmp_header",
+        /// The IP payload is shorter than the header claims (snaplen or damage).
+        PayloadTruncated => "payload_truncated",
+        /// A non-first IP fragment: counted, not reassembled, not tracked.
+        Fragment => "fragment",
+    }
+);
+
+label_enum!(
+    /// Transport protocol of a tracked flow.
+    FlowProto {
+        Tcp => "tcp",
+        Udp => "udp",
+    }
+);
+
+label_enum!(
+    /// How a flow ended. These are the denominators detections are compared with.
+    FlowOutcome {
+        /// TCP: both sides sent FIN (or one FIN and the flow went idle after data both ways).
+        Closed => "closed",
+        /// TCP: an RST claimed from the server side ended an established flow.
+        ResetByServer => "reset_by_server",
+        /// TCP: the client side sent the RST.
+        ResetByClient => "reset_by_client",
+        /// TCP: the SYN was answered by an RST (port closed or rejected).
+        Refused => "refused",
+        /// TCP: SYN(s) sent, never answered.
+        HandshakeTimeout => "handshake_timeout",
+        /// TCP: established, then went idle without FIN or RST.
+        IdleTimeout => "idle_timeout",
+        /// UDP: at least one datagram came back from the server.
+        Answered => "answered",
+        /// UDP: nothing came back from the server.
+        Unanswered => "unanswered",
+        /// Evicted to make room before it ended (see evictions by reason).
+        Evicted => "evicted",
+        /// Still open when the capture or the daemon ended.
+        Unfinished => "unfinished",
+    }
+);
+
+label_enum!(
+    /// Why a flow-table entry was removed early.
+    EvictionReason {
+        /// The table was full; the least recently seen flow made room.
+        TableFull => "table_full",
+        /// The half-open (bare SYN) table was full.
+        HalfOpenFull => "half_open_full",
+    }
+);
+
+label_enum!(
+    /// Detection signatures (the `signature` field of events).
+    Signature {
+        RstInjection => "rst_injection",
+        DnsInjection => "dns_injection",
+        HttpInjection => "http_injection",
+        Blackhole => "blackhole",
+        Throttling => "throttling",
+    }
+);
+
+/// Counters of one worker. All fields only grow, except `flows_active`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames seen, by protocol.
+    pub packets: [u64; PacketProto::COUNT],
+    /// Captured frame bytes (original length), by protocol.
+    pub bytes: [u64; PacketProto::COUNT],
+    /// Undecodable or partly decodable frames, by reason.
+    pub decode_errors: [u64; DecodeError::COUNT],
+    /// Flows currently tracked, by protocol (a gauge).
+    pub flows_active: [u64; FlowProto::COUNT],
+    /// Flows started, by protocol.
+    pub flows_started: [u64; FlowProto::COUNT],
+    /// Flows finished, by protocol and outcome.
+    pub flows_finished: [[u64; FlowOutcome::COUNT]; FlowProto::COUNT],
+    /// Flow-table evictions by reason.
+    pub evictions: [u64; EvictionReason::COUNT],
+    /// Packets that matched no flow and created none (e.g. a lone RST).
+    pub untracked_packets: u64,
+    /// Events emitted by signature.
+    pub events: [u64; Signature::COUNT],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            packets: [0; PacketProto::COUNT],
+            bytes: [0; PacketProto::COUNT],
+            decode_errors: [0; DecodeError::COUNT],
+            flows_active: [0; FlowProto::COUNT],
+            flows_started: [0; FlowProto::COUNT],
+            flows_finished: [[0; FlowOutcome::COUNT]; FlowProto::COUNT],
+            evictions: [0; EvictionReason::COUNT],
+            untracked_packets: 0,
+            events: [0; Signature::COUNT],
+        }
+    }
+}
+
+impl Stats {
+    /// Total frames seen.
+    pub fn total_packets(&self) -> u64 {
+        self.packets.iter().sum()
+    }
+    /// Total decode errors.
+    pub fn total_decode_errors(&self) -> u64 {
+        self.decode_errors.iter().sum()
+    }
+    /// Total flows started.
+    pub fn total_flows(&self) -> u64 {
+        self.flows_started.iter().sum()
+    }
+    /// Adds `other` into `self` (used to sum workers for a summary).
+    pub fn merge(&mut self, other: &Stats) {
+        fn add<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        add(&mut self.packets, &other.packets);
+        add(&mut self.bytes, &other.bytes);
+        add(&mut self.decode_errors, &other.decode_errors);
+        add(&mut self.flows_active, &other.flows_active);
+        add(&mut self.flows_started, &other.flows_started);
+        for (a, b) in self.flows_finished.iter_mut().zip(&other.flows_finished) {
+            add(a, b);
+        }
+        add(&mut self.evictions, &other.evictions);
+        self.untracked_packets += other.untracked_packets;
+        add(&mut self.events, &other.events);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique_and_indexed() {
+        for (i, s) in Signature::ALL.iter().enumerate() {
+            assert_eq!(s.idx(), i);
+        }
+        let mut l: Vec<_> = DecodeError::ALL.iter().map(|d| d.as_str()).collect();
+        l.sort_unstable();
+        l.dedup();
+        assert_eq!(l.len(), DecodeError::COUNT);
+        assert_eq!(Signature::RstInjection.to_string(), "rst_injection");
+    }
+
+    #[test]
+    fn merge_adds() {
+        let mut a = Stats::default();
+        let mut b = Stats::default();
+        a.packets[PacketProto::Tcp.idx()] = 2;
+        b.packets[PacketProto::Tcp.idx()] = 3;
+        b.flows_finished[FlowProto::Udp.idx()][FlowOutcome::Answered.idx()] = 1;
+        a.merge(&b);
+        assert_eq!(a.total_packets(), 5);
+        assert_eq!(a.flows_finished[1][FlowOutcome::Answered.idx()], 1);
+    }
+}
