@@ -10,6 +10,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod decode;
 pub mod event;
 pub mod stats;
 pub mod time;

@@ -29,7 +29,6 @@ macro_rules! label_enum {
         }
     };
 }
-pub(crate) use label_enum;
 
 label_enum!(
     /// Protocol of a captured frame, for packet and byte counters.
