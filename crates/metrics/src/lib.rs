@@ -1,1 +1,576 @@
-//! tw-metrics
+//! tw-metrics: the Prometheus registry of tamperwatch and its HTTP exposition
+//! server.
+//!
+//! * [`Metrics`] owns a private [`prometheus::Registry`] and a handle for
+//!   every label value, resolved once at construction and stored in arrays
+//!   indexed by the label enum's `idx()`: nothing is looked up per packet.
+//!   Every label value of every fixed label set is exported from the first
+//!   scrape (with value 0), so `rate()` and dashboards work from the start.
+//! * Pipeline workers keep plain counters ([`tw_detect::stats::Stats`]) and a
+//!   [`StatsPublisher`] each, which adds the difference since its previous
+//!   publish to the shared registry.
+//! * [`serve`] exposes `/metrics`, `/` and `/healthz` over HTTP/1.1;
+//!   [`Metrics::render`] gives the same text for `--metrics-out`.
+//!
+//! # Privacy
+//!
+//! Labels only ever take values from fixed enums, from the build, or from
+//! operator configuration (interface names, [`VantageInfo`]). No packet
+//! content, address or port ever becomes a label value; a unit test checks the
+//! rendered output against an allow-list of label names and rejects any label
+//! value that parses as an IP address.
+
+mod publish;
+mod server;
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use prometheus::core::Collector;
+use prometheus::{
+    Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use tw_detect::stats::{
+    DecodeError, EvictionReason, FlowOutcome, FlowProto, PacketProto, Signature,
+};
+use tw_detect::time::{Nanos, SECOND};
+
+pub use publish::StatsPublisher;
+pub use server::{
+    bind, capture_health, router, serve, Health, HealthFn, CONTENT_TYPE, DEFAULT_LISTEN,
+    SHUTDOWN_GRACE,
+};
+
+/// Errors of the metrics server.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// The listen address is taken by another process.
+    #[error(
+        "cannot listen for metrics on {addr}: address already in use \
+         (is another tamperwatch or exporter running there?); choose another listen address"
+    )]
+    AddrInUse {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// Any other failure to bind the listen address (permissions, no such address, ...).
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The HTTP server failed while running.
+    #[error("metrics HTTP server failed: {0}")]
+    Serve(#[source] io::Error),
+}
+
+/// Defines a fieldless label enum like those of `tw_detect::stats`.
+macro_rules! label_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident => $label:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vm])* $var),+ }
+        impl $name {
+            /// Every variant, in declaration order (index = discriminant).
+            pub const ALL: &'static [$name] = &[$($name::$var),+];
+            /// Number of variants.
+            pub const COUNT: usize = Self::ALL.len();
+            /// The metric label value.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$var => $label),+ }
+            }
+            /// Index into per-variant handle arrays.
+            pub const fn idx(self) -> usize { self as usize }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+label_enum!(
+    /// Why an event was not written (`tamperwatch_events_dropped_total{reason}`).
+    DropReason {
+        /// The queue between the workers and the event writer was full.
+        QueueFull => "queue_full",
+        /// The sink failed to write the event.
+        SinkError => "sink_error",
+    }
+);
+
+label_enum!(
+    /// Where events are written (`tamperwatch_events_written_total{sink}`).
+    Sink {
+        /// The JSON-lines event file.
+        File => "file",
+        /// Standard output.
+        Stdout => "stdout",
+    }
+);
+
+/// Operator-set description of where this instance observes the network,
+/// exported as `tamperwatch_vantage_info{vantage, country, network} 1`.
+///
+/// When [`Metrics::new`] gets `None` the `tamperwatch_vantage_info` family is
+/// registered but has no series, so nothing is exported (rather than a series
+/// with empty labels that would look like real, if blank, configuration).
+/// Individual fields may be empty strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VantageInfo {
+    /// Name of the vantage point (e.g. `"home-fiber-1"`).
+    pub vantage: String,
+    /// Country code of the vantage point (e.g. `"DE"`).
+    pub country: String,
+    /// Network the vantage point is on (e.g. an ISP name or `"AS3320"`).
+    pub network: String,
+}
+
+/// Capture-health handles of one interface, from [`Metrics::interface`].
+/// Cheap to clone; all clones update the same series.
+#[derive(Debug, Clone)]
+pub struct InterfaceMetrics {
+    name: Arc<str>,
+    up: IntGauge,
+    packets: IntCounter,
+    kernel_drops: IntCounter,
+    kernel_freezes: IntCounter,
+}
+
+impl InterfaceMetrics {
+    /// The interface name (the `interface` label value).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Sets `tamperwatch_capture_up`: whether the capture on this interface is open.
+    pub fn set_up(&self, up: bool) {
+        self.up.set(i64::from(up));
+    }
+    /// Whether the capture was last reported open.
+    pub fn is_up(&self) -> bool {
+        self.up.get() != 0
+    }
+    /// Adds frames received from this interface.
+    pub fn add_packets(&self, n: u64) {
+        self.packets.inc_by(n);
+    }
+    /// Adds frames the kernel dropped (e.g. from `PACKET_STATISTICS`, which
+    /// resets on every read, so pass each read's value).
+    pub fn add_kernel_drops(&self, n: u64) {
+        self.kernel_drops.inc_by(n);
+    }
+    /// Adds times the kernel ring froze (TPACKET_V3 `tp_freeze_q_cnt`).
+    pub fn add_kernel_freezes(&self, n: u64) {
+        self.kernel_freezes.inc_by(n);
+    }
+}
+
+/// The registry and pre-resolved handles of every tamperwatch metric.
+///
+/// Share it as `Arc<Metrics>`; every method takes `&self`.
+pub struct Metrics {
+    registry: Registry,
+    names: Vec<String>,
+    vantage: Option<VantageInfo>,
+
+    pub(crate) packets: [IntCounter; PacketProto::COUNT],
+    pub(crate) bytes: [IntCounter; PacketProto::COUNT],
+    pub(crate) decode_errors: [IntCounter; DecodeError::COUNT],
+    pub(crate) flows_active: [IntGauge; FlowProto::COUNT],
+    pub(crate) flows_started: [IntCounter; FlowProto::COUNT],
+    pub(crate) flows_finished: [[IntCounter; FlowOutcome::COUNT]; FlowProto::COUNT],
+    pub(crate) evictions: [IntCounter; EvictionReason::COUNT],
+    pub(crate) untracked_packets: IntCounter,
+    pub(crate) events: [IntCounter; Signature::COUNT],
+    events_dropped: [IntCounter; DropReason::COUNT],
+    events_written: [IntCounter; Sink::COUNT],
+
+    capture_up: IntGaugeVec,
+    capture_packets: IntCounterVec,
+    capture_kernel_drops: IntCounterVec,
+    capture_kernel_freezes: IntCounterVec,
+    interfaces: Mutex<Vec<InterfaceMetrics>>,
+
+    workers: IntGauge,
+    start_time: Gauge,
+    last_packet_ns: AtomicI64,
+    last_packet: Gauge,
+    config_reload_ok: IntGauge,
+    config_reload_ts: Gauge,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics")
+            .field("families", &self.names.len())
+            .field("vantage", &self.vantage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Registers collectors and remembers their family names.
+struct Builder {
+    registry: Registry,
+    names: Vec<String>,
+}
+
+const DEFINITION: &str = "static metric definitions are valid and unique";
+
+impl Builder {
+    fn register<C: Collector + Clone + 'static>(&mut self, c: C) -> C {
+        self.names
+            .extend(c.desc().iter().map(|d| d.fq_name.clone()));
+        self.registry
+            .register(Box::new(c.clone()))
+            .expect(DEFINITION);
+        c
+    }
+    fn counter(&mut self, name: &str, help: &str) -> IntCounter {
+        self.register(IntCounter::new(name, help).expect(DEFINITION))
+    }
+    fn gauge(&mut self, name: &str, help: &str) -> Gauge {
+        self.register(Gauge::new(name, help).expect(DEFINITION))
+    }
+    fn int_gauge(&mut self, name: &str, help: &str) -> IntGauge {
+        self.register(IntGauge::new(name, help).expect(DEFINITION))
+    }
+    fn counter_vec(&mut self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.register(IntCounterVec::new(Opts::new(name, help), labels).expect(DEFINITION))
+    }
+    fn int_gauge_vec(&mut self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.register(IntGaugeVec::new(Opts::new(name, help), labels).expect(DEFINITION))
+    }
+}
+
+/// Resolves one counter per enum value.
+fn per_value<E: Copy, const N: usize>(
+    vec: &IntCounterVec,
+    all: &[E],
+    label: fn(E) -> &'static str,
+) -> [IntCounter; N] {
+    std::array::from_fn(|i| vec.with_label_values(&[label(all[i])]))
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The `version` label of `tamperwatch_build_info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The `commit` label: `TAMPERWATCH_COMMIT` at build time, else empty.
+pub const COMMIT: &str = match option_env!("TAMPERWATCH_COMMIT") {
+    Some(c) => c,
+    None => "",
+};
+
+impl Metrics {
+    /// Builds the registry with every metric and every fixed label value.
+    ///
+    /// `tamperwatch_start_time_seconds` is set to now, and
+    /// `tamperwatch_config_last_reload_successful` to 1 with its timestamp
+    /// now: the binary builds `Metrics` after loading its configuration, and
+    /// reports later reloads with [`Metrics::record_config_reload`].
+    ///
+    /// On Linux the standard `process_*` metrics (CPU seconds, resident and
+    /// virtual memory, open file descriptors, threads, start time) of this
+    /// process are registered too.
+    pub fn new(vantage: Option<VantageInfo>) -> Metrics {
+        let mut b = Builder {
+            registry: Registry::new(),
+            names: Vec::new(),
+        };
+
+        let build_info = b.int_gauge_vec(
+            "tamperwatch_build_info",
+            "Always 1; labels give the tamperwatch version, git commit (if known), \
+             rustc version and target triple it was built with.",
+            &["version", "commit", "rustc", "target"],
+        );
+        build_info
+            .with_label_values(&[VERSION, COMMIT, env!("TW_RUSTC_VERSION"), env!("TW_TARGET")])
+            .set(1);
+
+        let vantage_info = b.int_gauge_vec(
+            "tamperwatch_vantage_info",
+            "Always 1; labels describe the vantage point as configured by the operator. \
+             Absent when no vantage is configured.",
+            &["vantage", "country", "network"],
+        );
+        if let Some(v) = &vantage {
+            vantage_info
+                .with_label_values(&[v.vantage.as_str(), v.country.as_str(), v.network.as_str()])
+                .set(1);
+        }
+
+        let packets = b.counter_vec(
+            "tamperwatch_packets_total",
+            "Frames processed by the pipeline, by protocol.",
+            &["proto"],
+        );
+        let bytes = b.counter_vec(
+            "tamperwatch_bytes_total",
+            "Bytes of frames processed (original wire length), by protocol.",
+            &["proto"],
+        );
+        let decode_errors = b.counter_vec(
+            "tamperwatch_decode_errors_total",
+            "Frames that could not be (fully) decoded, by reason.",
+            &["reason"],
+        );
+        let flows_active = b.int_gauge_vec(
+            "tamperwatch_flows_active",
+            "Flows currently tracked, by transport protocol.",
+            &["proto"],
+        );
+        let flows_started = b.counter_vec(
+            "tamperwatch_flows_started_total",
+            "Flows that started being tracked, by transport protocol.",
+            &["proto"],
+        );
+        let flows_finished = b.counter_vec(
+            "tamperwatch_flows_finished_total",
+            "Flows that ended, by transport protocol and outcome; the denominators \
+             for detection rates.",
+            &["proto", "outcome"],
+        );
+        let evictions = b.counter_vec(
+            "tamperwatch_flow_evictions_total",
+            "Flow-table entries removed before their flow ended, by reason.",
+            &["reason"],
+        );
+        let untracked_packets = b.counter(
+            "tamperwatch_untracked_packets_total",
+            "Packets that matched no tracked flow and started none (e.g. a lone RST).",
+        );
+        let events = b.counter_vec(
+            "tamperwatch_events_total",
+            "Interference events detected, by signature.",
+            &["signature"],
+        );
+        let events_dropped = b.counter_vec(
+            "tamperwatch_events_dropped_total",
+            "Detected events that were not written, by reason.",
+            &["reason"],
+        );
+        let events_written = b.counter_vec(
+            "tamperwatch_events_written_total",
+            "Events written, by sink.",
+            &["sink"],
+        );
+
+        let capture_up = b.int_gauge_vec(
+            "tamperwatch_capture_up",
+            "1 if the capture on the interface is open, 0 otherwise.",
+            &["interface"],
+        );
+        let capture_packets = b.counter_vec(
+            "tamperwatch_capture_packets_total",
+            "Frames received from the interface's capture.",
+            &["interface"],
+        );
+        let capture_kernel_drops = b.counter_vec(
+            "tamperwatch_capture_kernel_drops_total",
+            "Frames the kernel dropped before tamperwatch could read them.",
+            &["interface"],
+        );
+        let capture_kernel_freezes = b.counter_vec(
+            "tamperwatch_capture_kernel_freezes_total",
+            "Times the kernel capture ring was full and froze the queue.",
+            &["interface"],
+        );
+
+        let workers = b.int_gauge("tamperwatch_workers", "Pipeline worker threads running.");
+        let start_time = b.gauge(
+            "tamperwatch_start_time_seconds",
+            "Start time of the tamperwatch process since the Unix epoch, in seconds.",
+        );
+        start_time.set(unix_now());
+        let last_packet = b.gauge(
+            "tamperwatch_last_packet_timestamp_seconds",
+            "Capture timestamp of the newest packet processed, since the Unix epoch, \
+             in seconds (0 before the first packet).",
+        );
+        let config_reload_ok = b.int_gauge(
+            "tamperwatch_config_last_reload_successful",
+            "1 if the last configuration (re)load succeeded, 0 if it failed.",
+        );
+        config_reload_ok.set(1);
+        let config_reload_ts = b.gauge(
+            "tamperwatch_config_last_reload_success_timestamp_seconds",
+            "Time of the last successful configuration (re)load since the Unix epoch, \
+             in seconds.",
+        );
+        config_reload_ts.set(start_time.get());
+
+        #[cfg(target_os = "linux")]
+        {
+            let pc = prometheus::process_collector::ProcessCollector::for_self();
+            b.names.extend(pc.desc().iter().map(|d| d.fq_name.clone()));
+            b.registry.register(Box::new(pc)).expect(DEFINITION);
+        }
+
+        let ps = |p: PacketProto| p.as_str();
+        let fp = |p: FlowProto| p.as_str();
+        Metrics {
+            packets: per_value(&packets, PacketProto::ALL, ps),
+            bytes: per_value(&bytes, PacketProto::ALL, ps),
+            decode_errors: per_value(&decode_errors, DecodeError::ALL, DecodeError::as_str),
+            flows_active: std::array::from_fn(|i| {
+                flows_active.with_label_values(&[FlowProto::ALL[i].as_str()])
+            }),
+            flows_started: per_value(&flows_started, FlowProto::ALL, fp),
+            flows_finished: std::array::from_fn(|p| {
+                std::array::from_fn(|o| {
+                    flows_finished.with_label_values(&[
+                        FlowProto::ALL[p].as_str(),
+                        FlowOutcome::ALL[o].as_str(),
+                    ])
+                })
+            }),
+            evictions: per_value(&evictions, EvictionReason::ALL, EvictionReason::as_str),
+            untracked_packets,
+            events: per_value(&events, Signature::ALL, Signature::as_str),
+            events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
+            events_written: per_value(&events_written, Sink::ALL, Sink::as_str),
+            capture_up,
+            capture_packets,
+            capture_kernel_drops,
+            capture_kernel_freezes,
+            interfaces: Mutex::new(Vec::new()),
+            workers,
+            start_time,
+            last_packet_ns: AtomicI64::new(i64::MIN),
+            last_packet,
+            config_reload_ok,
+            config_reload_ts,
+            registry: b.registry,
+            names: b.names,
+            vantage,
+        }
+    }
+
+    /// The underlying registry (e.g. to register more collectors).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The vantage description given at construction.
+    pub fn vantage(&self) -> Option<&VantageInfo> {
+        self.vantage.as_ref()
+    }
+
+    /// Names of every registered metric family, sorted, including families
+    /// that currently have no series (`tamperwatch_vantage_info` without a
+    /// vantage) and, on Linux, the `process_*` families.
+    pub fn metric_names(&self) -> Vec<String> {
+        let mut n = self.names.clone();
+        n.sort_unstable();
+        n.dedup();
+        n
+    }
+
+    /// The registry in the Prometheus text exposition format 0.0.4
+    /// (the body served at `/metrics`, see [`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut out) {
+            // Only fails on malformed metric families, which the fixed
+            // definitions above cannot produce.
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        out
+    }
+
+    /// Capture-health handles for the interface `name` (an operator-configured
+    /// interface name, used as the `interface` label). Call once per interface
+    /// at start-up; the series are initialised to 0 (capture not up yet).
+    /// Calling it again with the same name returns handles to the same series.
+    pub fn interface(&self, name: &str) -> InterfaceMetrics {
+        let mut list = self
+            .interfaces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(i) = list.iter().find(|i| &*i.name == name) {
+            return i.clone();
+        }
+        let im = InterfaceMetrics {
+            name: name.into(),
+            up: self.capture_up.with_label_values(&[name]),
+            packets: self.capture_packets.with_label_values(&[name]),
+            kernel_drops: self.capture_kernel_drops.with_label_values(&[name]),
+            kernel_freezes: self.capture_kernel_freezes.with_label_values(&[name]),
+        };
+        list.push(im.clone());
+        im
+    }
+
+    /// Every interface registered with [`Metrics::interface`], in order.
+    pub fn interfaces(&self) -> Vec<InterfaceMetrics> {
+        self.interfaces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets `tamperwatch_workers`.
+    pub fn set_workers(&self, n: usize) {
+        self.workers.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Reports the capture timestamp of a processed packet; the exported
+    /// `tamperwatch_last_packet_timestamp_seconds` only moves forward, so
+    /// several workers may call this concurrently (e.g. at each publish with
+    /// their newest packet time).
+    pub fn observe_packet_time(&self, ts: Nanos) {
+        self.last_packet_ns.fetch_max(ts, Ordering::Relaxed);
+        // Re-publish until the gauge reflects the maximum seen at our last
+        // look, so a slower concurrent caller cannot leave an older value.
+        loop {
+            let cur = self.last_packet_ns.load(Ordering::Relaxed);
+            self.last_packet.set(cur as f64 / SECOND as f64);
+            if self.last_packet_ns.load(Ordering::Relaxed) == cur {
+                break;
+            }
+        }
+    }
+
+    /// Reports a configuration reload: sets
+    /// `tamperwatch_config_last_reload_successful`, and on success its
+    /// timestamp to now.
+    pub fn record_config_reload(&self, ok: bool) {
+        self.config_reload_ok.set(i64::from(ok));
+        if ok {
+            self.config_reload_ts.set(unix_now());
+        }
+    }
+
+    /// The `tamperwatch_events_dropped_total` counter for `reason`.
+    pub fn events_dropped(&self, reason: DropReason) -> &IntCounter {
+        &self.events_dropped[reason.idx()]
+    }
+
+    /// The `tamperwatch_events_written_total` counter for `sink`.
+    pub fn events_written(&self, sink: Sink) -> &IntCounter {
+        &self.events_written[sink.idx()]
+    }
+
+    /// `tamperwatch_start_time_seconds`.
+    pub fn start_time_seconds(&self) -> f64 {
+        self.start_time.get()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! Publishing per-worker [`Stats`] to the shared registry.
+
+use prometheus::{IntCounter, IntGauge};
+use tw_detect::stats::{FlowProto, Stats};
+
+use crate::Metrics;
+
+/// Publishes one worker's [`Stats`] to [`Metrics`].
+///
+/// Each worker owns one publisher and calls [`StatsPublisher::publish`] with
+/// its current stats every few thousand packets and when idle. The publisher
+/// adds the growth since its previous publish to the counters, and adjusts the
+/// `tamperwatch_flows_active` gauge by the signed change, so the publishers of
+/// several workers sum correctly in the shared registry.
+#[derive(Debug, Clone, Default)]
+pub struct StatsPublisher {
+    last: Stats,
+}
+
+fn add_counter(c: &IntCounter, last: u64, now: u64) {
+    // Counters only grow; if a worker's stats were reset, resynchronise.
+    if now > last {
+        c.inc_by(now - last);
+    }
+}
+
+fn add_counters<const N: usize>(c: &[IntCounter; N], last: &[u64; N], now: &[u64; N]) {
+    for ((c, &l), &n) in c.iter().zip(last).zip(now) {
+        add_counter(c, l, n);
+    }
+}
+
+fn add_gauge(g: &IntGauge, last: u64, now: u64) {
+    let d = i128::from(now) - i128::from(last);
+    if d != 0 {
+        g.add(i64::try_from(d).unwrap_or(if d > 0 { i64::MAX } else { i64::MIN }));
+    }
+}
+
+impl StatsPublisher {
+    /// A publisher that has published nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The stats as of the previous publish.
+    pub fn last(&self) -> &Stats {
+        &self.last
+    }
+
+    /// Adds the change from the previous publish to `now` to `m`.
+    pub fn publish(&mut self, m: &Metrics, now: &Stats) {
+        let last = &self.last;
+        add_counters(&m.packets, &last.packets, &now.packets);
+        add_counters(&m.bytes, &last.bytes, &now.bytes);
+        add_counters(&m.decode_errors, &last.decode_errors, &now.decode_errors);
+        for p in 0..FlowProto::COUNT {
+            add_gauge(
+                &m.flows_active[p],
+                last.flows_active[p],
+                now.flows_active[p],
+            );
+        }
+        add_counters(&m.flows_started, &last.flows_started, &now.flows_started);
+        for p in 0..FlowProto::COUNT {
+            add_counters(
+                &m.flows_finished[p],
+                &last.flows_finished[p],
+                &now.flows_finished[p],
+            );
+        }
+        add_counters(&m.evictions, &last.evictions, &now.evictions);
+        add_counter(
+            &m.untracked_packets,
+            last.untracked_packets,
+            now.untracked_packets,
+        );
+        add_counters(&m.events, &last.events, &now.events);
+        self.last.clone_from(now);
+    }
+
+    /// Publishes `last` (the worker's final stats) and then withdraws this
+    /// worker's share of `tamperwatch_flows_active`, for a worker that stops
+    /// while the daemon goes on.
+    pub fn retire(mut self, m: &Metrics, last: &Stats) {
+        self.publish(m, last);
+        for p in 0..FlowProto::COUNT {
+            add_gauge(&m.flows_active[p], self.last.flows_active[p], 0);
+        }
+    }
+}
