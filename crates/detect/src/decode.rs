@@ -237,9 +237,15 @@ pub enum Undecoded {
 }
 
 /// Decodes one captured frame of the given pcap link type.
-pub fn decode(linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) -> Result<Packet<'_>, Undecoded> {
+pub fn decode(
+    linktype: u32,
+    data: &[u8],
+    ts: Nanos,
+    wire_len: u32,
+) -> Result<Packet<'_>, Undecoded> {
     let sliced = match linktype {
-        linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Undecoded::Error(DecodeError::LinkTruncated))?,
+        linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data)
+            .map_err(|_| Undecoded::Error(DecodeError::LinkTruncated))?,
         linktype::LINUX_SLL => {
             // 2 packet type, 2 ARPHRD, 2 addr len, 8 addr, 2 protocol
             let (proto, rest) = split_ethertype(data, 14, 16)?;
@@ -250,12 +256,18 @@ pub fn decode(linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) -> Result<Pa
             let (proto, rest) = split_ethertype(data, 0, 20)?;
             from_ether_type(proto, rest)
         }
-        linktype::RAW | linktype::IPV4 | linktype::IPV6 | linktype::RAW_OLD | linktype::RAW_OLD_BSD => from_ip(data)?,
+        linktype::RAW
+        | linktype::IPV4
+        | linktype::IPV6
+        | linktype::RAW_OLD
+        | linktype::RAW_OLD_BSD => from_ip(data)?,
         linktype::NULL | linktype::LOOP => {
             // The 4-byte family is in the writer's byte order (NULL) or
             // big-endian (LOOP); the IP version nibble is unambiguous, so
             // use it and only check that the header is there.
-            let rest = data.get(4..).ok_or(Undecoded::Error(DecodeError::LinkTruncated))?;
+            let rest = data
+                .get(4..)
+                .ok_or(Undecoded::Error(DecodeError::LinkTruncated))?;
             match rest.first().map(|b| b >> 4) {
                 Some(4 | 6) => from_ip(rest)?,
                 Some(_) => return Err(Undecoded::NonIp),
@@ -269,8 +281,12 @@ pub fn decode(linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) -> Result<Pa
 }
 
 fn split_ethertype(data: &[u8], at: usize, header_len: usize) -> Result<(u16, &[u8]), Undecoded> {
-    let proto = data.get(at..at + 2).ok_or(Undecoded::Error(DecodeError::LinkTruncated))?;
-    let rest = data.get(header_len..).ok_or(Undecoded::Error(DecodeError::LinkTruncated))?;
+    let proto = data
+        .get(at..at + 2)
+        .ok_or(Undecoded::Error(DecodeError::LinkTruncated))?;
+    let rest = data
+        .get(header_len..)
+        .ok_or(Undecoded::Error(DecodeError::LinkTruncated))?;
     Ok((u16::from_be_bytes([proto[0], proto[1]]), rest))
 }
 
@@ -280,20 +296,35 @@ fn from_ether_type(proto: u16, rest: &[u8]) -> LaxSlicedPacket<'_> {
 
 fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Undecoded> {
     match data.first().map(|b| b >> 4) {
-        Some(4) => LaxSlicedPacket::from_ip(data).map_err(|_| Undecoded::Error(DecodeError::Ipv4Header)),
-        Some(6) => LaxSlicedPacket::from_ip(data).map_err(|_| Undecoded::Error(DecodeError::Ipv6Header)),
+        Some(4) => {
+            LaxSlicedPacket::from_ip(data).map_err(|_| Undecoded::Error(DecodeError::Ipv4Header))
+        }
+        Some(6) => {
+            LaxSlicedPacket::from_ip(data).map_err(|_| Undecoded::Error(DecodeError::Ipv6Header))
+        }
         _ => Err(Undecoded::Error(DecodeError::Ipv4Header)),
     }
 }
 
-fn convert<'a>(p: LaxSlicedPacket<'a>, ts: Nanos, wire_len: u32, vlan: Option<u16>) -> Result<Packet<'a>, Undecoded> {
+fn convert<'a>(
+    p: LaxSlicedPacket<'a>,
+    ts: Nanos,
+    wire_len: u32,
+    vlan: Option<u16>,
+) -> Result<Packet<'a>, Undecoded> {
     use etherparse::err::Layer;
     let Some(net) = p.net else {
         return Err(match p.stop_err {
-            Some((_, Layer::Ipv4Header | Layer::Ipv4Packet | Layer::IpAuthHeader)) => Undecoded::Error(DecodeError::Ipv4Header),
-            Some((_, Layer::Ipv6Header | Layer::Ipv6Packet | Layer::Ipv6ExtHeader | Layer::Ipv6HopByHopHeader)) => {
-                Undecoded::Error(DecodeError::Ipv6Header)
+            Some((_, Layer::Ipv4Header | Layer::Ipv4Packet | Layer::IpAuthHeader)) => {
+                Undecoded::Error(DecodeError::Ipv4Header)
             }
+            Some((
+                _,
+                Layer::Ipv6Header
+                | Layer::Ipv6Packet
+                | Layer::Ipv6ExtHeader
+                | Layer::Ipv6HopByHopHeader,
+            )) => Undecoded::Error(DecodeError::Ipv6Header),
             Some((_, Layer::IpHeader)) => Undecoded::Error(DecodeError::Ipv4Header),
             Some(_) => Undecoded::Error(DecodeError::LinkTruncated),
             None => Undecoded::NonIp,
@@ -339,7 +370,9 @@ fn convert<'a>(p: LaxSlicedPacket<'a>, ts: Nanos, wire_len: u32, vlan: Option<u1
             let payload_len = if payload.incomplete {
                 // Captured less than the IP length says (snaplen): the IP
                 // length is the truth for sequence arithmetic.
-                ip_declared_payload_len(&net).unwrap_or(ip_payload_len).saturating_sub(hdr_len)
+                ip_declared_payload_len(&net)
+                    .unwrap_or(ip_payload_len)
+                    .saturating_sub(hdr_len)
             } else {
                 ip_payload_len.saturating_sub(hdr_len)
             };
@@ -363,14 +396,32 @@ fn convert<'a>(p: LaxSlicedPacket<'a>, ts: Nanos, wire_len: u32, vlan: Option<u1
         Some(TransportSlice::Icmpv4(i)) => {
             let t = i.type_u8();
             // 3 unreachable, 4 source quench, 5 redirect, 11 time exceeded, 12 parameter problem
-            let quoted = if matches!(t, 3 | 4 | 5 | 11 | 12) { parse_quoted(i.payload()) } else { None };
-            Transport::Icmp(IcmpInfo { v6: false, icmp_type: t, code: i.code_u8(), quoted })
+            let quoted = if matches!(t, 3 | 4 | 5 | 11 | 12) {
+                parse_quoted(i.payload())
+            } else {
+                None
+            };
+            Transport::Icmp(IcmpInfo {
+                v6: false,
+                icmp_type: t,
+                code: i.code_u8(),
+                quoted,
+            })
         }
         Some(TransportSlice::Icmpv6(i)) => {
             let t = i.type_u8();
             // 1 unreachable, 2 packet too big, 3 time exceeded, 4 parameter problem
-            let quoted = if (1..=4).contains(&t) { parse_quoted(i.payload()) } else { None };
-            Transport::Icmp(IcmpInfo { v6: true, icmp_type: t, code: i.code_u8(), quoted })
+            let quoted = if (1..=4).contains(&t) {
+                parse_quoted(i.payload())
+            } else {
+                None
+            };
+            Transport::Icmp(IcmpInfo {
+                v6: true,
+                icmp_type: t,
+                code: i.code_u8(),
+                quoted,
+            })
         }
         Some(TransportSlice::Igmp(_)) => Transport::Other(ipnum),
         None => {
@@ -378,14 +429,35 @@ fn convert<'a>(p: LaxSlicedPacket<'a>, ts: Nanos, wire_len: u32, vlan: Option<u1
                 (6, _) => Err(Undecoded::Error(DecodeError::TcpHeader)),
                 (17, _) => Err(Undecoded::Error(DecodeError::UdpHeader)),
                 (1 | 58, _) => Err(Undecoded::Error(DecodeError::IcmpHeader)),
-                (_, Some((_, Layer::Ipv6ExtHeader | Layer::Ipv6HopByHopHeader | Layer::Ipv6DestOptionsHeader | Layer::Ipv6RouteHeader | Layer::Ipv6FragHeader | Layer::IpAuthHeader))) => {
-                    Err(Undecoded::Error(DecodeError::Ipv6Header))
-                }
-                (n, _) => Ok(Packet { ts, wire_len, vlan, ip, l4: Transport::Other(n) }),
+                (
+                    _,
+                    Some((
+                        _,
+                        Layer::Ipv6ExtHeader
+                        | Layer::Ipv6HopByHopHeader
+                        | Layer::Ipv6DestOptionsHeader
+                        | Layer::Ipv6RouteHeader
+                        | Layer::Ipv6FragHeader
+                        | Layer::IpAuthHeader,
+                    )),
+                ) => Err(Undecoded::Error(DecodeError::Ipv6Header)),
+                (n, _) => Ok(Packet {
+                    ts,
+                    wire_len,
+                    vlan,
+                    ip,
+                    l4: Transport::Other(n),
+                }),
             };
         }
     };
-    Ok(Packet { ts, wire_len, vlan, ip, l4 })
+    Ok(Packet {
+        ts,
+        wire_len,
+        vlan,
+        ip,
+        l4,
+    })
 }
 
 fn ip_declared_payload_len(net: &LaxNetSlice<'_>) -> Option<u32> {
@@ -478,14 +550,28 @@ fn parse_quoted(b: &[u8]) -> Option<Quoted> {
             s.copy_from_slice(&h[8..24]);
             d.copy_from_slice(&h[24..40]);
             // Extension headers in quotes are rare; only direct TCP/UDP get ports.
-            Some(quoted_l4(IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(d)), h[6], h[7], b.get(40..)))
+            Some(quoted_l4(
+                IpAddr::V6(Ipv6Addr::from(s)),
+                IpAddr::V6(Ipv6Addr::from(d)),
+                h[6],
+                h[7],
+                b.get(40..),
+            ))
         }
         _ => None,
     }
 }
 
 fn quoted_l4(src: IpAddr, dst: IpAddr, proto: u8, ttl: u8, l4: Option<&[u8]>) -> Quoted {
-    let mut q = Quoted { src, dst, proto, ttl, sport: None, dport: None, tcp_seq: None };
+    let mut q = Quoted {
+        src,
+        dst,
+        proto,
+        ttl,
+        sport: None,
+        dport: None,
+        tcp_seq: None,
+    };
     if let Some(l4) = l4.filter(|_| matches!(proto, 6 | 17)) {
         if let Some(p) = l4.get(..4) {
             q.sport = Some(u16::from_be_bytes([p[0], p[1]]));

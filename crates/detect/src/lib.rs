@@ -11,6 +11,14 @@
 )]
 
 pub mod decode;
+pub mod detectors;
+pub mod engine;
 pub mod event;
+pub mod flow;
+pub mod lru;
 pub mod stats;
 pub mod time;
+
+pub use engine::{shard_key, shard_of_frame, Engine, EngineConfig};
+pub use event::Event;
+pub use stats::Stats;

@@ -23,10 +23,18 @@ fn ethernet_ipv4_tcp_syn() {
     let p = decode(linktype::ETHERNET, ETH_IPV4_TCP_SYN, 5, 74).unwrap();
     assert_eq!(p.ip.src, "192.0.2.10".parse::<IpAddr>().unwrap());
     assert_eq!(p.ip.dst, "203.0.113.5".parse::<IpAddr>().unwrap());
-    assert_eq!((p.ip.ttl, p.ip.ip_id, p.ip.df, p.ip.version), (64, 0x1234, true, 4));
+    assert_eq!(
+        (p.ip.ttl, p.ip.ip_id, p.ip.df, p.ip.version),
+        (64, 0x1234, true, 4)
+    );
     assert_eq!(p.proto(), PacketProto::Tcp);
-    let Transport::Tcp(t) = p.l4 else { panic!("not tcp") };
-    assert_eq!((t.sport, t.dport, t.seq, t.ack, t.window), (40000, 443, 1000, 0, 64240));
+    let Transport::Tcp(t) = p.l4 else {
+        panic!("not tcp")
+    };
+    assert_eq!(
+        (t.sport, t.dport, t.seq, t.ack, t.window),
+        (40000, 443, 1000, 0, 64240)
+    );
     assert!(t.syn() && !t.ack_flag() && !t.rst());
     assert_eq!(t.seq_len(), 1);
     assert_eq!(t.options.mss, Some(1460));
@@ -42,10 +50,22 @@ fn truncated_variants_never_panic_and_name_a_reason() {
     for cut in 0..ETH_IPV4_TCP_SYN.len() {
         let r = decode(linktype::ETHERNET, &ETH_IPV4_TCP_SYN[..cut], 0, 74);
         match cut {
-            0..=13 => assert_eq!(r, Err(Undecoded::Error(DecodeError::LinkTruncated)), "cut {cut}"),
-            14..=33 => assert_eq!(r, Err(Undecoded::Error(DecodeError::Ipv4Header)), "cut {cut}"),
+            0..=13 => assert_eq!(
+                r,
+                Err(Undecoded::Error(DecodeError::LinkTruncated)),
+                "cut {cut}"
+            ),
+            14..=33 => assert_eq!(
+                r,
+                Err(Undecoded::Error(DecodeError::Ipv4Header)),
+                "cut {cut}"
+            ),
             // IP header complete but the TCP header is cut short
-            34..=73 => assert_eq!(r, Err(Undecoded::Error(DecodeError::TcpHeader)), "cut {cut}"),
+            34..=73 => assert_eq!(
+                r,
+                Err(Undecoded::Error(DecodeError::TcpHeader)),
+                "cut {cut}"
+            ),
             _ => unreachable!(),
         }
     }
@@ -135,7 +155,10 @@ fn qinq_ipv6_udp() {
     assert_eq!(p.ip.version, 6);
     assert_eq!(p.ip.ttl, 57);
     let Transport::Udp(u) = p.l4 else { panic!() };
-    assert_eq!((u.sport, u.dport, u.payload), (5353, 53, &[0xde, 0xad, 0xbe, 0xef][..]));
+    assert_eq!(
+        (u.sport, u.dport, u.payload),
+        (5353, 53, &[0xde, 0xad, 0xbe, 0xef][..])
+    );
 }
 
 #[test]
@@ -152,7 +175,9 @@ fn ipv6_with_hop_by_hop_extension() {
         0x03,0xe8, 0x07,0xd0, 0,8, 0,0,
     ];
     let p = decode(linktype::RAW, b, 0, b.len() as u32).unwrap();
-    let Transport::Udp(u) = p.l4 else { panic!("{:?}", p.l4) };
+    let Transport::Udp(u) = p.l4 else {
+        panic!("{:?}", p.l4)
+    };
     assert_eq!((u.sport, u.dport), (1000, 2000));
 }
 
@@ -165,16 +190,30 @@ fn linux_sll_and_sll2() {
     // SLL: packet type 4 (outgoing), ARPHRD 1, addr len 6, addr (8), protocol 0x0800
     let mut sll = vec![0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
     sll.extend(raw_ipv4_tcp());
-    assert!(matches!(decode(linktype::LINUX_SLL, &sll, 0, 0).unwrap().l4, Transport::Tcp(_)));
+    assert!(matches!(
+        decode(linktype::LINUX_SLL, &sll, 0, 0).unwrap().l4,
+        Transport::Tcp(_)
+    ));
     // SLL2: protocol 0x0800, reserved, ifindex 2, ARPHRD 1, type 0, addr len 6, addr (8)
-    let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+    ];
     sll2.extend(raw_ipv4_tcp());
-    assert!(matches!(decode(linktype::LINUX_SLL2, &sll2, 0, 0).unwrap().l4, Transport::Tcp(_)));
+    assert!(matches!(
+        decode(linktype::LINUX_SLL2, &sll2, 0, 0).unwrap().l4,
+        Transport::Tcp(_)
+    ));
     // SLL2 carrying ARP (0x0806) is not IP, not an error.
     let mut arp = sll2.clone();
     arp[0..2].copy_from_slice(&[0x08, 0x06]);
-    assert!(matches!(decode(linktype::LINUX_SLL2, &arp, 0, 0), Err(Undecoded::NonIp | Undecoded::Error(_))));
-    assert_eq!(decode(linktype::LINUX_SLL2, &sll2[..10], 0, 0), Err(Undecoded::Error(DecodeError::LinkTruncated)));
+    assert!(matches!(
+        decode(linktype::LINUX_SLL2, &arp, 0, 0),
+        Err(Undecoded::NonIp | Undecoded::Error(_))
+    ));
+    assert_eq!(
+        decode(linktype::LINUX_SLL2, &sll2[..10], 0, 0),
+        Err(Undecoded::Error(DecodeError::LinkTruncated))
+    );
 }
 
 #[test]
@@ -191,8 +230,14 @@ fn raw_null_and_loop() {
     let mut lo = vec![0, 0, 0, 2];
     lo.extend(&ip);
     assert!(decode(linktype::LOOP, &lo, 0, 0).is_ok());
-    assert_eq!(decode(linktype::NULL, &[2, 0], 0, 0), Err(Undecoded::Error(DecodeError::LinkTruncated)));
-    assert_eq!(decode(9999, &ip, 0, 0), Err(Undecoded::Error(DecodeError::UnsupportedLinkType)));
+    assert_eq!(
+        decode(linktype::NULL, &[2, 0], 0, 0),
+        Err(Undecoded::Error(DecodeError::LinkTruncated))
+    );
+    assert_eq!(
+        decode(9999, &ip, 0, 0),
+        Err(Undecoded::Error(DecodeError::UnsupportedLinkType))
+    );
 }
 
 #[test]
@@ -209,11 +254,17 @@ fn arp_is_non_ip() {
 fn ipv4_fragments_are_counted_not_tracked() {
     let mut first = raw_ipv4_tcp();
     first[6] = 0x20; // MF, offset 0
-    assert_eq!(decode(linktype::RAW, &first, 0, 0), Err(Undecoded::Error(DecodeError::Fragment)));
+    assert_eq!(
+        decode(linktype::RAW, &first, 0, 0),
+        Err(Undecoded::Error(DecodeError::Fragment))
+    );
     let mut later = raw_ipv4_tcp();
     later[6] = 0x00;
     later[7] = 0x10; // offset 16 * 8
-    assert_eq!(decode(linktype::RAW, &later, 0, 0), Err(Undecoded::Error(DecodeError::Fragment)));
+    assert_eq!(
+        decode(linktype::RAW, &later, 0, 0),
+        Err(Undecoded::Error(DecodeError::Fragment))
+    );
 }
 
 #[test]
@@ -235,7 +286,10 @@ fn icmp_time_exceeded_quotes_the_probe() {
     assert_eq!((i.icmp_type, i.code), (11, 0));
     let q = i.quoted.unwrap();
     assert_eq!(q.dst, "203.0.113.5".parse::<IpAddr>().unwrap());
-    assert_eq!((q.proto, q.ttl, q.sport, q.dport, q.tcp_seq), (6, 1, Some(40000), Some(80), Some(1000)));
+    assert_eq!(
+        (q.proto, q.ttl, q.sport, q.dport, q.tcp_seq),
+        (6, 1, Some(40000), Some(80), Some(1000))
+    );
 }
 
 #[test]

@@ -1,0 +1,161 @@
+//! The detector interface and the per-flow / per-server state detectors own.
+//!
+//! A detector sees every tracked packet after flow state was updated
+//! ([`Detector::on_packet`]), packets that belong to no flow
+//! ([`Detector::on_untracked`]), ICMP errors with the flow they quote
+//! ([`Detector::on_icmp`]) and every flow's end ([`Detector::on_flow_end`]).
+//! Per-flow state lives in [`FlowExt`] (inside each flow, so it is bounded
+//! with the flow table), per-server state in [`ServerExt`] (inside the
+//! bounded per-server table). Detectors never read a clock: `ctx.now` is
+//! packet time.
+//!
+//! Sharding: the pipeline routes every packet to a worker by the flow's
+//! *server* address ([`crate::shard_key`]), so all flows to one server (and
+//! all queries to one resolver) meet in the same worker, and per-server
+//! state is complete and deterministic with any number of workers.
+
+use crate::decode::{IcmpInfo, Packet};
+use crate::event::Event;
+use crate::flow::{Dir, Flow};
+use crate::stats::{FlowOutcome, Signature, Stats};
+use crate::time::Nanos;
+use std::net::IpAddr;
+
+/// Per-flow state owned by detectors (one field per detector that needs it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowExt {}
+
+/// Per-server state owned by detectors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerExt {}
+
+/// What all flows to one server address have shown: the baseline that
+/// header-consistency rules compare a suspicious packet with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerState {
+    /// The server's address.
+    pub ip: Option<IpAddr>,
+    /// First and last packet time involving this server.
+    pub first_seen: Nanos,
+    /// Last packet time.
+    pub last_seen: Nanos,
+    /// Flows started to this server.
+    pub flows: u32,
+    /// Flows in which the server answered.
+    pub answered: u32,
+    /// Flows that ended without any answer from the server.
+    pub unanswered: u32,
+    /// TTL of the server's most recent packet.
+    pub ttl_last: u8,
+    /// Handshake RTT: smallest seen.
+    pub rtt_min: Option<Nanos>,
+    /// Handshake RTT: smoothed (1/8 gain, like TCP's SRTT).
+    pub rtt_smoothed: Option<Nanos>,
+    /// Detector-owned state.
+    pub ext: ServerExt,
+}
+
+impl ServerState {
+    pub(crate) fn note_rtt(&mut self, rtt: Nanos) {
+        self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));
+        self.rtt_smoothed = Some(match self.rtt_smoothed {
+            None => rtt,
+            Some(s) => s + (rtt - s) / 8,
+        });
+    }
+}
+
+/// What a detector may use and produce while handling one input.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// Packet time now.
+    pub now: Nanos,
+    /// The capture reported kernel drops recently: evidence may be missing,
+    /// so detectors lower confidence and say so in the evidence.
+    pub capture_lossy: bool,
+    pub(crate) events: &'a mut Vec<Event>,
+    pub(crate) stats: &'a mut Stats,
+}
+
+impl Ctx<'_> {
+    /// Emits an event for `flow` unless one with the same signature was
+    /// already emitted for it (at most one event per flow and signature).
+    /// Returns whether it was emitted.
+    pub fn emit(
+        &mut self,
+        flow: &mut Flow,
+        signature: Signature,
+        confidence: f64,
+        target: Option<String>,
+        mut evidence: serde_json::Map<String, serde_json::Value>,
+    ) -> bool {
+        if !flow.mark_emitted(signature) {
+            return false;
+        }
+        let confidence = if self.capture_lossy {
+            evidence.insert("capture_lossy".into(), serde_json::Value::Bool(true));
+            confidence * 0.5
+        } else {
+            confidence
+        };
+        self.events.push(Event::new(
+            signature,
+            self.now,
+            confidence,
+            flow.event_flow(),
+            target,
+            evidence,
+        ));
+        self.stats.events[signature.idx()] += 1;
+        true
+    }
+
+    /// Emits an event that belongs to no tracked flow (rare: e.g. an answer
+    /// to a query that was evicted). Callers are responsible for not
+    /// repeating themselves.
+    pub fn emit_unattached(&mut self, event: Event) {
+        self.stats.events[event.signature.idx()] += 1;
+        self.events.push(event);
+    }
+}
+
+/// A detector. All hooks have empty defaults.
+pub trait Detector: Send + std::fmt::Debug {
+    /// Stable name (used in logs and evidence).
+    fn name(&self) -> &'static str;
+
+    /// A TCP/UDP packet of a tracked flow, after the flow state was updated.
+    fn on_packet(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        _pkt: &Packet<'_>,
+        _flow: &mut Flow,
+        _dir: Dir,
+        _server: &mut ServerState,
+    ) {
+    }
+
+    /// A TCP/UDP packet that matched no flow and created none (lone RST,
+    /// FIN or ACK of an unknown flow, backscatter).
+    fn on_untracked(&mut self, _ctx: &mut Ctx<'_>, _pkt: &Packet<'_>) {}
+
+    /// An ICMP error, with the tracked flow it quotes, if any.
+    fn on_icmp(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        _pkt: &Packet<'_>,
+        _icmp: &IcmpInfo,
+        _flow: Option<&mut Flow>,
+    ) {
+    }
+
+    /// A flow ended (idle timeout, eviction, end of input).
+    fn on_flow_end(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        _flow: &mut Flow,
+        _outcome: FlowOutcome,
+        _server: &mut ServerState,
+    ) {
+    }
+}

@@ -1,0 +1,401 @@
+//! The engine: decode → flow tables → detectors → events, for one worker.
+
+use crate::decode::{decode, Packet, Transport, Undecoded};
+use crate::detectors::{Ctx, Detector, ServerState};
+use crate::event::Event;
+use crate::flow::{
+    first_is_server, Dir, EndCause, Flow, FlowConfig, FlowKey, FlowTables, Loc, Lookup, TcpState,
+};
+use crate::lru::Lru;
+use crate::stats::{FlowOutcome, FlowProto, PacketProto, Stats};
+use crate::time::{Nanos, MILLI, SECOND};
+use std::net::IpAddr;
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// Flow-table limits and timeouts.
+    pub flows: FlowConfig,
+    /// Maximum servers with baseline state.
+    pub max_servers: usize,
+    /// How long after kernel drops evidence is marked as possibly incomplete.
+    pub capture_loss_window: Nanos,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            flows: FlowConfig::default(),
+            max_servers: 16_384,
+            capture_loss_window: 60 * SECOND,
+        }
+    }
+}
+
+/// One worker's pipeline state. Feed it frames in capture order.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    tables: FlowTables,
+    servers: Lru<IpAddr, ServerState>,
+    detectors: Vec<Box<dyn Detector>>,
+    stats: Stats,
+    events: Vec<Event>,
+    now: Nanos,
+    last_expire: Nanos,
+    kernel_drops: u64,
+    last_drop_ts: Option<Nanos>,
+}
+
+/// Expiry runs at most this often (packet time).
+const EXPIRE_EVERY: Nanos = 100 * MILLI;
+
+impl Engine {
+    /// An engine with the given detectors.
+    pub fn new(cfg: EngineConfig, detectors: Vec<Box<dyn Detector>>) -> Engine {
+        Engine {
+            tables: FlowTables::new(cfg.flows.clone()),
+            servers: Lru::new(cfg.max_servers),
+            detectors,
+            stats: Stats::default(),
+            events: Vec::with_capacity(64),
+            now: Nanos::MIN,
+            last_expire: Nanos::MIN,
+            kernel_drops: 0,
+            last_drop_ts: None,
+            cfg,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Flows tracked now.
+    pub fn flows_tracked(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// Packet time of the newest input (`None` before the first).
+    pub fn now(&self) -> Option<Nanos> {
+        (self.now != Nanos::MIN).then_some(self.now)
+    }
+
+    /// Hands every pending event to `f`, in emission order.
+    pub fn drain_events(&mut self, mut f: impl FnMut(Event)) {
+        for e in self.events.drain(..) {
+            f(e);
+        }
+    }
+
+    /// Tells the engine the capture's cumulative kernel drop count; a rise
+    /// marks evidence in the following `capture_loss_window` as lossy.
+    pub fn note_kernel_drops(&mut self, total: u64) {
+        if total > self.kernel_drops {
+            self.kernel_drops = total;
+            if self.now != Nanos::MIN {
+                self.last_drop_ts = Some(self.now);
+            }
+        }
+    }
+
+    fn capture_lossy(&self) -> bool {
+        self.last_drop_ts
+            .is_some_and(|t| self.now.saturating_sub(t) <= self.cfg.capture_loss_window)
+    }
+
+    /// Decodes and processes one captured frame.
+    pub fn process_frame(&mut self, linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) {
+        match decode(linktype, data, ts, wire_len) {
+            Ok(pkt) => self.process(&pkt),
+            Err(Undecoded::NonIp) => {
+                self.advance(ts);
+                self.stats.packets[PacketProto::NonIp.idx()] += 1;
+                self.stats.bytes[PacketProto::NonIp.idx()] += u64::from(wire_len);
+            }
+            Err(Undecoded::Error(e)) => {
+                self.advance(ts);
+                self.stats.decode_errors[e.idx()] += 1;
+                // Counted under packets too, so that errors are a share of packets.
+                self.stats.packets[PacketProto::OtherIp.idx()] += 1;
+                self.stats.bytes[PacketProto::OtherIp.idx()] += u64::from(wire_len);
+            }
+        }
+    }
+
+    /// Advances packet time without a packet (a live capture that is idle);
+    /// flows idle past their timeouts end.
+    pub fn tick(&mut self, now: Nanos) {
+        self.advance(now);
+    }
+
+    fn advance(&mut self, ts: Nanos) {
+        if ts > self.now {
+            self.now = ts;
+        }
+        if self.now.saturating_sub(self.last_expire) >= EXPIRE_EVERY {
+            self.last_expire = self.now;
+            let now = self.now;
+            let lossy = self.capture_lossy();
+            let Engine {
+                tables,
+                servers,
+                detectors,
+                stats,
+                events,
+                ..
+            } = self;
+            tables.expire(now, &mut |f, cause| {
+                end_flow(f, cause, now, lossy, servers, detectors, stats, events)
+            });
+        }
+    }
+
+    /// Processes one decoded packet.
+    pub fn process(&mut self, pkt: &Packet<'_>) {
+        self.advance(pkt.ts);
+        let proto = pkt.proto();
+        self.stats.packets[proto.idx()] += 1;
+        self.stats.bytes[proto.idx()] += u64::from(pkt.wire_len);
+        let (fproto, sport, dport) = match &pkt.l4 {
+            Transport::Tcp(t) => (FlowProto::Tcp, t.sport, t.dport),
+            Transport::Udp(u) => (FlowProto::Udp, u.sport, u.dport),
+            Transport::Icmp(i) => {
+                self.process_icmp(pkt, i);
+                return;
+            }
+            Transport::Other(_) => return,
+        };
+        let now = self.now;
+        let lossy = self.capture_lossy();
+        let Engine {
+            tables,
+            servers,
+            detectors,
+            stats,
+            events,
+            ..
+        } = self;
+        let looked = tables.lookup_or_create(pkt, fproto, sport, dport, &mut |f, cause| {
+            end_flow(f, cause, now, lossy, servers, detectors, stats, events)
+        });
+        let loc = match looked {
+            Lookup::Found(loc) => loc,
+            Lookup::Untracked => {
+                stats.untracked_packets += 1;
+                let mut ctx = Ctx {
+                    now,
+                    capture_lossy: lossy,
+                    events,
+                    stats,
+                };
+                for d in detectors.iter_mut() {
+                    d.on_untracked(&mut ctx, pkt);
+                }
+                return;
+            }
+        };
+        let Some(flow) = tables.flow_mut(loc) else {
+            return;
+        };
+        let new_flow = flow.dirs[0].packets == 0 && flow.dirs[1].packets == 0;
+        let dir = flow.dir_of(pkt.ip.src, sport);
+        let had_synack = flow.synack_ts.is_some();
+        let server_had_spoken = flow.server_answered();
+        flow.observe(pkt, dir);
+        let server_ip = flow.server_ip;
+        let fresh_rtt = if !had_synack {
+            flow.handshake_rtt()
+        } else {
+            None
+        };
+        let first_answer = dir == Dir::ToClient && !server_had_spoken;
+        if new_flow {
+            stats.flows_started[fproto.idx()] += 1;
+            stats.flows_active[fproto.idx()] += 1;
+        }
+        let Some(server) = servers.get_or_insert_with(
+            server_ip,
+            || ServerState {
+                ip: Some(server_ip),
+                first_seen: now,
+                ..Default::default()
+            },
+            |_, _| {},
+        ) else {
+            return;
+        };
+        server.last_seen = now;
+        if new_flow {
+            server.flows = server.flows.saturating_add(1);
+        }
+        if first_answer {
+            server.answered = server.answered.saturating_add(1);
+        }
+        if dir == Dir::ToClient {
+            server.ttl_last = pkt.ip.ttl;
+        }
+        if let Some(rtt) = fresh_rtt {
+            server.note_rtt(rtt);
+        }
+        let mut ctx = Ctx {
+            now,
+            capture_lossy: lossy,
+            events,
+            stats,
+        };
+        for d in detectors.iter_mut() {
+            d.on_packet(&mut ctx, pkt, flow, dir, server);
+        }
+        tables.settle(loc, &mut |f, cause| {
+            end_flow(f, cause, now, lossy, servers, detectors, stats, events)
+        });
+    }
+
+    fn process_icmp(&mut self, pkt: &Packet<'_>, icmp: &crate::decode::IcmpInfo) {
+        let now = self.now;
+        let lossy = self.capture_lossy();
+        let mut flow = None;
+        if let Some(q) = icmp.quoted {
+            if let (Some(sp), Some(dp), 6 | 17) = (q.sport, q.dport, q.proto) {
+                let (key, _) = FlowKey::new(q.proto, q.src, sp, q.dst, dp);
+                let loc = self
+                    .tables
+                    .confirmed
+                    .get(&key)
+                    .map(Loc::Confirmed)
+                    .or_else(|| self.tables.unconfirmed.get(&key).map(Loc::Unconfirmed));
+                flow = loc;
+            }
+        }
+        let Engine {
+            tables,
+            detectors,
+            stats,
+            events,
+            ..
+        } = self;
+        let mut ctx = Ctx {
+            now,
+            capture_lossy: lossy,
+            events,
+            stats,
+        };
+        let mut f = flow.and_then(|l| tables.flow_mut(l));
+        for d in detectors.iter_mut() {
+            d.on_icmp(&mut ctx, pkt, icmp, f.as_deref_mut());
+        }
+    }
+
+    /// End of input: every flow still tracked ends (flows that had closed
+    /// keep their outcome; others are `unfinished`, UDP flows report whether
+    /// they were answered).
+    pub fn finish(&mut self) {
+        let now = self.now;
+        let lossy = self.capture_lossy();
+        let Engine {
+            tables,
+            servers,
+            detectors,
+            stats,
+            events,
+            ..
+        } = self;
+        tables.drain(&mut |f, cause| {
+            end_flow(f, cause, now, lossy, servers, detectors, stats, events)
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn end_flow(
+    mut flow: Flow,
+    cause: EndCause,
+    now: Nanos,
+    lossy: bool,
+    servers: &mut Lru<IpAddr, ServerState>,
+    detectors: &mut [Box<dyn Detector>],
+    stats: &mut Stats,
+    events: &mut Vec<Event>,
+) {
+    let outcome = match cause {
+        EndCause::Idle => flow.outcome(),
+        EndCause::Evicted(r) => {
+            stats.evictions[r.idx()] += 1;
+            FlowOutcome::Evicted
+        }
+        EndCause::EndOfInput => match (flow.proto, flow.tcp) {
+            (FlowProto::Udp, _) | (FlowProto::Tcp, TcpState::Closed) => flow.outcome(),
+            _ => FlowOutcome::Unfinished,
+        },
+    };
+    let p = flow.proto.idx();
+    stats.flows_finished[p][outcome.idx()] += 1;
+    stats.flows_active[p] = stats.flows_active[p].saturating_sub(1);
+    let server_ip = flow.server_ip;
+    let mut fallback = ServerState::default();
+    let server = match servers.get_or_insert_with(
+        server_ip,
+        || ServerState {
+            ip: Some(server_ip),
+            first_seen: now,
+            ..Default::default()
+        },
+        |_, _| {},
+    ) {
+        Some(s) => s,
+        None => &mut fallback,
+    };
+    if !flow.server_answered() {
+        server.unanswered = server.unanswered.saturating_add(1);
+    }
+    let mut ctx = Ctx {
+        now,
+        capture_lossy: lossy,
+        events,
+        stats,
+    };
+    for d in detectors.iter_mut() {
+        d.on_flow_end(&mut ctx, &mut flow, outcome, server);
+    }
+}
+
+/// The key the pipeline shards on: a hash of the flow's server address
+/// (guessed from ports, the same for every packet of a flow), so that all
+/// flows to one server are handled by one worker. ICMP errors shard by
+/// the flow they quote. Deterministic across runs (FNV-1a, no seed): the
+/// sharding must not depend on the process.
+pub fn shard_key(pkt: &Packet<'_>) -> u64 {
+    let (a, pa, b, pb) = match &pkt.l4 {
+        Transport::Tcp(t) => (pkt.ip.src, t.sport, pkt.ip.dst, t.dport),
+        Transport::Udp(u) => (pkt.ip.src, u.sport, pkt.ip.dst, u.dport),
+        Transport::Icmp(i) => match i.quoted {
+            Some(q) => (q.src, q.sport.unwrap_or(0), q.dst, q.dport.unwrap_or(0)),
+            None => (pkt.ip.src, 0, pkt.ip.dst, 0),
+        },
+        Transport::Other(_) => (pkt.ip.src, 0, pkt.ip.dst, 0),
+    };
+    let server = if first_is_server(a, pa, b, pb) { a } else { b };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |x: &[u8]| {
+        for byte in x {
+            h ^= u64::from(*byte);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    match server {
+        IpAddr::V4(v) => eat(&v.octets()),
+        IpAddr::V6(v) => eat(&v.octets()),
+    }
+    h
+}
+
+/// Decodes a frame just far enough to shard it (`None` for frames that do
+/// not decode: any worker may count those).
+pub fn shard_of_frame(linktype: u32, data: &[u8]) -> Option<u64> {
+    decode(linktype, data, 0, 0).ok().map(|p| shard_key(&p))
+}
+
+#[cfg(test)]
+mod tests;

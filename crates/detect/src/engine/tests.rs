@@ -1,0 +1,459 @@
+//! Engine tests on small hand-built raw IPv4 packets (link type RAW).
+use super::*;
+use crate::decode::linktype;
+use crate::detectors::Detector;
+use crate::stats::{EvictionReason, Signature};
+use std::sync::{Arc, Mutex};
+
+const C: [u8; 4] = [192, 0, 2, 10];
+const S: [u8; 4] = [203, 0, 113, 5];
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+const FIN: u8 = 0x01;
+const PSH: u8 = 0x08;
+
+/// IPv4 (20 bytes, no options) + TCP (20 bytes) + payload of `len` zero bytes.
+#[allow(clippy::too_many_arguments)]
+fn tcp(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    len: usize,
+    ttl: u8,
+    id: u16,
+) -> Vec<u8> {
+    let total = (40 + len) as u16;
+    let mut b = vec![0x45, 0];
+    b.extend(total.to_be_bytes());
+    b.extend(id.to_be_bytes());
+    b.extend([0x40, 0, ttl, 6, 0, 0]);
+    b.extend(src);
+    b.extend(dst);
+    b.extend(sport.to_be_bytes());
+    b.extend(dport.to_be_bytes());
+    b.extend(seq.to_be_bytes());
+    b.extend(ack.to_be_bytes());
+    b.extend([0x50, flags, 0xfa, 0xf0, 0, 0, 0, 0]);
+    b.extend(std::iter::repeat_n(0u8, len));
+    b
+}
+
+fn udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, len: usize) -> Vec<u8> {
+    let total = (28 + len) as u16;
+    let mut b = vec![0x45, 0];
+    b.extend(total.to_be_bytes());
+    b.extend([0, 1, 0, 0, 64, 17, 0, 0]);
+    b.extend(src);
+    b.extend(dst);
+    b.extend(sport.to_be_bytes());
+    b.extend(dport.to_be_bytes());
+    b.extend(((8 + len) as u16).to_be_bytes());
+    b.extend([0, 0]);
+    b.extend(std::iter::repeat_n(0u8, len));
+    b
+}
+
+const MS: Nanos = MILLI;
+const T0: Nanos = 1_700_000_000 * SECOND;
+
+fn feed(e: &mut Engine, t: Nanos, b: &[u8]) {
+    e.process_frame(linktype::RAW, b, T0 + t, b.len() as u32);
+}
+
+/// A clean HTTP-like exchange: handshake, request, response, FIN both ways.
+fn clean_exchange(e: &mut Engine, t: Nanos, cport: u16) {
+    feed(e, t, &tcp(C, cport, S, 80, 100, 0, SYN, 0, 64, 1));
+    feed(
+        e,
+        t + 20 * MS,
+        &tcp(S, 80, C, cport, 900, 101, SYN | ACK, 0, 50, 7),
+    );
+    feed(
+        e,
+        t + 21 * MS,
+        &tcp(C, cport, S, 80, 101, 901, ACK, 0, 64, 2),
+    );
+    feed(
+        e,
+        t + 22 * MS,
+        &tcp(C, cport, S, 80, 101, 901, PSH | ACK, 100, 64, 3),
+    );
+    feed(
+        e,
+        t + 45 * MS,
+        &tcp(S, 80, C, cport, 901, 201, PSH | ACK, 500, 50, 8),
+    );
+    feed(
+        e,
+        t + 46 * MS,
+        &tcp(S, 80, C, cport, 1401, 201, FIN | ACK, 0, 50, 9),
+    );
+    feed(
+        e,
+        t + 47 * MS,
+        &tcp(C, cport, S, 80, 201, 1402, FIN | ACK, 0, 64, 4),
+    );
+    feed(
+        e,
+        t + 70 * MS,
+        &tcp(S, 80, C, cport, 1402, 202, ACK, 0, 50, 10),
+    );
+}
+
+fn finished(e: &Engine, p: FlowProto, o: FlowOutcome) -> u64 {
+    e.stats().flows_finished[p.idx()][o.idx()]
+}
+
+#[test]
+fn clean_tcp_flow_closes() {
+    let mut e = Engine::new(EngineConfig::default(), vec![]);
+    clean_exchange(&mut e, 0, 40000);
+    assert_eq!(e.stats().flows_started[FlowProto::Tcp.idx()], 1);
+    assert_eq!(e.stats().flows_active[FlowProto::Tcp.idx()], 1);
+    assert_eq!(e.flows_tracked(), 1);
+    // Linger passes: the flow ends as closed.
+    e.tick(T0 + 30 * SECOND);
+    assert_eq!(finished(&e, FlowProto::Tcp, FlowOutcome::Closed), 1);
+    assert_eq!(e.stats().flows_active[FlowProto::Tcp.idx()], 0);
+    assert_eq!(e.flows_tracked(), 0);
+    assert_eq!(e.stats().packets[PacketProto::Tcp.idx()], 8);
+    assert_eq!(e.stats().total_decode_errors(), 0);
+}
+
+#[test]
+fn unanswered_syns_time_out_and_refused_is_refused() {
+    let mut e = Engine::new(EngineConfig::default(), vec![]);
+    for i in 0..3 {
+        feed(
+            &mut e,
+            i * SECOND,
+            &tcp(C, 40001, S, 443, 5, 0, SYN, 0, 64, i as u16),
+        );
+    }
+    feed(&mut e, 0, &tcp(C, 40002, S, 22, 5, 0, SYN, 0, 64, 9));
+    feed(
+        &mut e,
+        10 * MS,
+        &tcp(S, 22, C, 40002, 0, 6, RST | ACK, 0, 50, 0),
+    );
+    e.tick(T0 + 200 * SECOND);
+    assert_eq!(
+        finished(&e, FlowProto::Tcp, FlowOutcome::HandshakeTimeout),
+        1
+    );
+    assert_eq!(finished(&e, FlowProto::Tcp, FlowOutcome::Refused), 1);
+    assert_eq!(e.stats().total_flows(), 2);
+}
+
+#[test]
+fn lone_rst_and_stray_acks_create_no_state() {
+    let mut e = Engine::new(EngineConfig::default(), vec![]);
+    feed(&mut e, 0, &tcp(S, 443, C, 40003, 77, 0, RST, 0, 50, 0));
+    feed(&mut e, 1, &tcp(S, 443, C, 40004, 77, 1, ACK, 0, 50, 0));
+    feed(
+        &mut e,
+        2,
+        &tcp(S, 443, C, 40005, 77, 1, FIN | ACK, 0, 50, 0),
+    );
+    assert_eq!(e.flows_tracked(), 0);
+    assert_eq!(e.stats().untracked_packets, 3);
+    assert_eq!(e.stats().total_flows(), 0);
+}
+
+#[test]
+fn udp_answered_and_unanswered() {
+    let mut e = Engine::new(EngineConfig::default(), vec![]);
+    feed(&mut e, 0, &udp(C, 5000, S, 53, 30));
+    feed(&mut e, 30 * MS, &udp(S, 53, C, 5000, 60));
+    feed(&mut e, 0, &udp(C, 5001, S, 53, 30));
+    e.finish();
+    assert_eq!(finished(&e, FlowProto::Udp, FlowOutcome::Answered), 1);
+    assert_eq!(finished(&e, FlowProto::Udp, FlowOutcome::Unanswered), 1);
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    packets: Vec<(Dir, u16, u16)>,
+    ends: Vec<(FlowOutcome, Option<Nanos>)>,
+    untracked: usize,
+    icmp_with_flow: usize,
+    rtt: Option<Nanos>,
+}
+
+#[derive(Debug)]
+struct Recorder(Arc<Mutex<Seen>>);
+
+impl Detector for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+    fn on_packet(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        pkt: &Packet<'_>,
+        flow: &mut Flow,
+        dir: Dir,
+        server: &mut ServerState,
+    ) {
+        let Transport::Tcp(t) = pkt.l4 else { return };
+        let mut s = self.0.lock().unwrap();
+        s.packets.push((dir, t.sport, flow.client_port));
+        s.rtt = server.rtt_min;
+        if t.rst() {
+            // at most one event per flow and signature
+            ctx.emit(flow, Signature::RstInjection, 0.9, None, Default::default());
+            ctx.emit(flow, Signature::RstInjection, 0.9, None, Default::default());
+        }
+    }
+    fn on_untracked(&mut self, _: &mut Ctx<'_>, _: &Packet<'_>) {
+        self.0.lock().unwrap().untracked += 1;
+    }
+    fn on_icmp(
+        &mut self,
+        _: &mut Ctx<'_>,
+        _: &Packet<'_>,
+        _: &crate::decode::IcmpInfo,
+        flow: Option<&mut Flow>,
+    ) {
+        if flow.is_some() {
+            self.0.lock().unwrap().icmp_with_flow += 1;
+        }
+    }
+    fn on_flow_end(
+        &mut self,
+        _: &mut Ctx<'_>,
+        flow: &mut Flow,
+        o: FlowOutcome,
+        _: &mut ServerState,
+    ) {
+        self.0.lock().unwrap().ends.push((o, flow.handshake_rtt()));
+    }
+}
+
+#[test]
+fn detector_hooks_see_oriented_packets_and_emit_once() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        vec![Box::new(Recorder(seen.clone()))],
+    );
+    clean_exchange(&mut e, 0, 40010);
+    // a flow reset by the server, twice
+    feed(&mut e, SECOND, &tcp(C, 40011, S, 80, 100, 0, SYN, 0, 64, 1));
+    feed(
+        &mut e,
+        SECOND + 20 * MS,
+        &tcp(S, 80, C, 40011, 900, 101, SYN | ACK, 0, 50, 7),
+    );
+    feed(
+        &mut e,
+        SECOND + 21 * MS,
+        &tcp(C, 40011, S, 80, 101, 901, ACK, 0, 64, 2),
+    );
+    feed(
+        &mut e,
+        SECOND + 30 * MS,
+        &tcp(S, 80, C, 40011, 901, 101, RST, 0, 50, 8),
+    );
+    feed(
+        &mut e,
+        SECOND + 31 * MS,
+        &tcp(S, 80, C, 40011, 901, 101, RST, 0, 50, 8),
+    );
+    // an unrelated lone RST
+    feed(&mut e, 2 * SECOND, &tcp(S, 80, C, 1, 1, 1, RST, 0, 50, 8));
+    e.finish();
+    let mut events = vec![];
+    e.drain_events(|ev| events.push(ev));
+    assert_eq!(events.len(), 1, "one event per flow and signature");
+    assert_eq!(events[0].flow.client_port, 40011);
+    assert_eq!(e.stats().events[Signature::RstInjection.idx()], 1);
+    let s = seen.lock().unwrap();
+    assert_eq!(s.packets[0], (Dir::ToServer, 40010, 40010));
+    assert_eq!(s.packets[1], (Dir::ToClient, 80, 40010));
+    assert_eq!(s.untracked, 1);
+    assert_eq!(s.rtt, Some(20 * MS));
+    let outcomes: Vec<_> = s.ends.iter().map(|x| x.0).collect();
+    assert!(outcomes.contains(&FlowOutcome::Closed), "{outcomes:?}");
+    assert!(
+        outcomes.contains(&FlowOutcome::ResetByServer),
+        "{outcomes:?}"
+    );
+    assert!(s.ends.iter().all(|x| x.1 == Some(20 * MS)));
+}
+
+#[test]
+fn icmp_errors_reach_the_quoted_flow() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        vec![Box::new(Recorder(seen.clone()))],
+    );
+    let syn = tcp(C, 40020, S, 80, 100, 0, SYN, 0, 1, 1);
+    feed(&mut e, 0, &syn);
+    let mut icmp = vec![0x45, 0, 0, 56, 0, 1, 0, 0, 250, 1, 0, 0, 198, 51, 100, 1];
+    icmp.extend(C);
+    icmp.extend([11, 0, 0, 0, 0, 0, 0, 0]);
+    icmp.extend(&syn[..28]);
+    feed(&mut e, MS, &icmp);
+    assert_eq!(seen.lock().unwrap().icmp_with_flow, 1);
+    assert_eq!(e.stats().packets[PacketProto::Icmp.idx()], 1);
+}
+
+#[test]
+fn midstream_flow_is_oriented_by_ports() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        vec![Box::new(Recorder(seen.clone()))],
+    );
+    // Capture starts mid-connection: server data first.
+    feed(
+        &mut e,
+        0,
+        &tcp(S, 443, C, 51000, 5000, 700, PSH | ACK, 1000, 50, 1),
+    );
+    feed(&mut e, MS, &tcp(C, 51000, S, 443, 700, 6000, ACK, 0, 64, 1));
+    let s = seen.lock().unwrap();
+    assert_eq!(s.packets[0], (Dir::ToClient, 443, 51000));
+    assert_eq!(s.packets[1], (Dir::ToServer, 51000, 51000));
+}
+
+#[test]
+fn syn_flood_churns_only_the_unconfirmed_table() {
+    let cfg = EngineConfig {
+        flows: FlowConfig {
+            max_flows: 64,
+            max_unconfirmed: 128,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut e = Engine::new(cfg, vec![]);
+    // A real connection, established before the flood.
+    feed(&mut e, 0, &tcp(C, 40030, S, 443, 100, 0, SYN, 0, 64, 1));
+    feed(
+        &mut e,
+        20 * MS,
+        &tcp(S, 443, C, 40030, 900, 101, SYN | ACK, 0, 50, 7),
+    );
+    feed(
+        &mut e,
+        21 * MS,
+        &tcp(C, 40030, S, 443, 101, 901, ACK, 0, 64, 2),
+    );
+    // 20,000 SYNs from spoofed sources.
+    for i in 0..20_000u32 {
+        let src = [198, 18, (i >> 8) as u8, i as u8];
+        feed(
+            &mut e,
+            SECOND + Nanos::from(i) * 1000,
+            &tcp(src, (i % 60000) as u16 + 1024, S, 443, i, 0, SYN, 0, 64, 0),
+        );
+    }
+    assert!(e.flows_tracked() <= 64 + 128);
+    assert_eq!(
+        e.stats().evictions[EvictionReason::HalfOpenFull.idx()],
+        20_000 - 128
+    );
+    // the real flow is still there and still in use
+    feed(
+        &mut e,
+        2 * SECOND,
+        &tcp(S, 443, C, 40030, 901, 101, PSH | ACK, 100, 50, 8),
+    );
+    assert_eq!(e.stats().evictions[EvictionReason::TableFull.idx()], 0);
+    e.finish();
+    assert_eq!(
+        e.stats().flows_finished[0][FlowOutcome::Unfinished.idx()],
+        1 + 128
+    );
+    assert_eq!(e.stats().flows_active[0], 0);
+}
+
+#[test]
+fn full_confirmed_table_evicts_least_recent() {
+    let cfg = EngineConfig {
+        flows: FlowConfig {
+            max_flows: 4,
+            max_unconfirmed: 4,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut e = Engine::new(cfg, vec![]);
+    for i in 0..10u16 {
+        clean_exchange(&mut e, Nanos::from(i) * 100 * MS, 41000 + i);
+    }
+    assert_eq!(e.stats().evictions[EvictionReason::TableFull.idx()], 6);
+    assert_eq!(e.flows_tracked(), 4);
+    assert_eq!(e.stats().flows_finished[0][FlowOutcome::Evicted.idx()], 6);
+}
+
+#[test]
+fn replay_is_deterministic() {
+    let run = || {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let mut e = Engine::new(
+            EngineConfig::default(),
+            vec![Box::new(Recorder(seen.clone()))],
+        );
+        for i in 0..50u16 {
+            clean_exchange(&mut e, Nanos::from(i) * 7 * MS, 42000 + i);
+            feed(
+                &mut e,
+                Nanos::from(i) * 7 * MS + 3 * MS,
+                &tcp(S, 80, C, 42000 + i, 901, 101, RST, 0, 50, 8),
+            );
+        }
+        e.finish();
+        let mut ev = vec![];
+        e.drain_events(|x| ev.push(x.to_json_line()));
+        let ends = seen.lock().unwrap().ends.clone();
+        (e.stats().clone(), ev, ends)
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn shard_key_is_per_server() {
+    let key = |b: Vec<u8>| shard_key(&crate::decode::decode(linktype::RAW, &b, 0, 0).unwrap());
+    let a = key(tcp(C, 40000, S, 443, 1, 0, SYN, 0, 64, 0));
+    let b = key(tcp(S, 443, C, 40000, 1, 0, SYN | ACK, 0, 64, 0));
+    let other_client = key(tcp([192, 0, 2, 99], 51234, S, 443, 1, 0, SYN, 0, 64, 0));
+    let other_server = key(tcp(C, 40000, [203, 0, 113, 6], 443, 1, 0, SYN, 0, 64, 0));
+    assert_eq!(a, b);
+    assert_eq!(a, other_client);
+    assert_ne!(a, other_server);
+}
+
+#[test]
+fn capture_drops_mark_events_lossy() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut e = Engine::new(EngineConfig::default(), vec![Box::new(Recorder(seen))]);
+    feed(&mut e, 0, &tcp(C, 40040, S, 80, 100, 0, SYN, 0, 64, 1));
+    e.note_kernel_drops(12);
+    feed(
+        &mut e,
+        20 * MS,
+        &tcp(S, 80, C, 40040, 900, 101, SYN | ACK, 0, 50, 7),
+    );
+    feed(
+        &mut e,
+        30 * MS,
+        &tcp(S, 80, C, 40040, 901, 101, RST, 0, 50, 8),
+    );
+    let mut ev = vec![];
+    e.drain_events(|x| ev.push(x));
+    assert_eq!(ev.len(), 1);
+    assert_eq!(
+        ev[0].evidence["capture_lossy"],
+        serde_json::Value::Bool(true)
+    );
+    assert!((ev[0].confidence - 0.45).abs() < 1e-9);
+}

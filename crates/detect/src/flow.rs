@@ -1,0 +1,933 @@
+//! Bidirectional, oriented flow state and the bounded flow tables.
+//!
+//! Two tables, both sized up front and never grown:
+//! - the *unconfirmed* table holds flows whose server has not answered yet
+//!   (bare SYNs, unanswered UDP, mid-stream TCP seen one way): a SYN or UDP
+//!   flood from spoofed sources only ever churns this small table;
+//! - the *confirmed* table holds flows that both sides took part in.
+//!
+//! Each table keeps one intrusive LRU list per timeout class, so expiring
+//! idle flows is O(1) per expired flow, and making room when full takes the
+//! least recently seen flow. Keys are hashed with std's randomly seeded
+//! SipHash, so spoofed floods cannot aim at hash collisions; nothing that
+//! leaves the engine depends on hash order, so output stays deterministic.
+
+use crate::decode::{Packet, TcpInfo, Transport};
+use crate::detectors::FlowExt;
+use crate::stats::{FlowOutcome, FlowProto, Signature};
+use crate::time::Nanos;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Direction of a packet within its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// Client to server.
+    ToServer = 0,
+    /// Server to client.
+    ToClient = 1,
+}
+
+impl Dir {
+    /// Index into per-direction arrays.
+    pub const fn idx(self) -> usize {
+        self as usize
+    }
+    /// The other direction.
+    pub const fn rev(self) -> Dir {
+        match self {
+            Dir::ToServer => Dir::ToClient,
+            Dir::ToClient => Dir::ToServer,
+        }
+    }
+}
+
+/// Canonical (unordered) flow key: the lower (address, port) first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// IP protocol number (6 or 17).
+    pub proto: u8,
+    /// Lower endpoint address.
+    pub lo_ip: IpAddr,
+    /// Lower endpoint port.
+    pub lo_port: u16,
+    /// Higher endpoint address.
+    pub hi_ip: IpAddr,
+    /// Higher endpoint port.
+    pub hi_port: u16,
+}
+
+impl FlowKey {
+    /// Builds the canonical key and says whether (src, sport) is the lower side.
+    pub fn new(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> (FlowKey, bool) {
+        if (src, sport) <= (dst, dport) {
+            (
+                FlowKey {
+                    proto,
+                    lo_ip: src,
+                    lo_port: sport,
+                    hi_ip: dst,
+                    hi_port: dport,
+                },
+                true,
+            )
+        } else {
+            (
+                FlowKey {
+                    proto,
+                    lo_ip: dst,
+                    lo_port: dport,
+                    hi_ip: src,
+                    hi_port: sport,
+                },
+                false,
+            )
+        }
+    }
+}
+
+/// Ports that identify a server on sight (used to orient flows whose start
+/// was not seen, and to shard by server).
+const SERVICE_PORTS: &[u16] = &[
+    21, 22, 25, 53, 80, 110, 123, 143, 443, 465, 587, 853, 993, 995, 1194, 1723, 3478, 5222, 5223,
+    5228, 5349, 8080, 8443, 9001, 51820,
+];
+
+/// How server-like a port is: 0 well-known service, 1 other system port,
+/// 2 registered, 3 ephemeral.
+pub fn port_rank(p: u16) -> u8 {
+    if SERVICE_PORTS.contains(&p) {
+        0
+    } else if p < 1024 {
+        1
+    } else if p < 49152 {
+        2
+    } else {
+        3
+    }
+}
+
+/// Guesses which endpoint is the server from ports alone (a pure function of
+/// the unordered endpoints, so every packet of a flow gets the same answer).
+/// Returns true when `(a, pa)` looks like the server.
+pub fn first_is_server(a: IpAddr, pa: u16, b: IpAddr, pb: u16) -> bool {
+    (port_rank(pa), pa, a) < (port_rank(pb), pb, b)
+}
+
+/// What one direction of a flow has shown so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirState {
+    /// Packets seen.
+    pub packets: u32,
+    /// Payload bytes (wire length of TCP/UDP payloads).
+    pub payload_bytes: u64,
+    /// IP TTL / hop limit of the first packet.
+    pub ttl_first: u8,
+    /// Smallest TTL seen.
+    pub ttl_min: u8,
+    /// Largest TTL seen.
+    pub ttl_max: u8,
+    /// DF of the first packet.
+    pub df_first: bool,
+    /// DF was seen both set and clear.
+    pub df_changed: bool,
+    /// The last four IPv4 IDs, newest at `ip_ids[ip_id_pos - 1]`.
+    pub ip_ids: [u16; 4],
+    /// Next write position in `ip_ids` (wraps).
+    pub ip_id_pos: u8,
+    /// Timestamp of the first packet.
+    pub first_ts: Nanos,
+    /// Timestamp of the last packet.
+    pub last_ts: Nanos,
+    /// TCP: initial sequence number (from the SYN), if seen.
+    pub isn: Option<u32>,
+    /// TCP: highest sequence number sent plus length (next expected).
+    pub next_seq: u32,
+    /// TCP: highest acknowledgment number sent.
+    pub max_ack: u32,
+    /// TCP: any ACK seen from this side.
+    pub ack_seen: bool,
+    /// TCP: last raw window.
+    pub window: u16,
+    /// TCP: window of the SYN or SYN/ACK.
+    pub syn_window: u16,
+    /// TCP: window scale announced in the SYN.
+    pub wscale: Option<u8>,
+    /// TCP: MSS announced in the SYN.
+    pub mss: Option<u16>,
+    /// TCP: last TSval, if the side uses timestamps.
+    pub ts_val: Option<u32>,
+    /// First payload: time and sequence number.
+    pub first_payload: Option<(Nanos, u32)>,
+    /// TCP: FIN sent (and its sequence number).
+    pub fin: Option<u32>,
+    /// TCP: first RST from this side: time and sequence number.
+    pub rst: Option<(Nanos, u32)>,
+    /// TCP: retransmitted segments (payload below `next_seq`).
+    pub retransmits: u32,
+}
+
+impl DirState {
+    fn observe_ip(&mut self, pkt: &Packet<'_>) {
+        let ttl = pkt.ip.ttl;
+        if self.packets == 0 {
+            self.ttl_first = ttl;
+            self.ttl_min = ttl;
+            self.ttl_max = ttl;
+            self.df_first = pkt.ip.df;
+            self.first_ts = pkt.ts;
+        } else {
+            self.ttl_min = self.ttl_min.min(ttl);
+            self.ttl_max = self.ttl_max.max(ttl);
+            self.df_changed |= pkt.ip.df != self.df_first;
+        }
+        if pkt.ip.version == 4 {
+            let pos = usize::from(self.ip_id_pos & 3);
+            self.ip_ids[pos] = pkt.ip.ip_id;
+            self.ip_id_pos = self.ip_id_pos.wrapping_add(1);
+        }
+        self.packets = self.packets.saturating_add(1);
+        self.last_ts = pkt.ts;
+    }
+
+    /// The most recent IPv4 ID from this side, if any.
+    pub fn last_ip_id(&self) -> Option<u16> {
+        (self.packets > 0 && self.ip_id_pos > 0)
+            .then(|| self.ip_ids[usize::from(self.ip_id_pos.wrapping_sub(1) & 3)])
+    }
+
+    fn observe_tcp(&mut self, t: &TcpInfo<'_>, ts: Nanos) {
+        let end = t.seq.wrapping_add(t.seq_len());
+        if t.syn() {
+            self.isn = Some(t.seq);
+            self.syn_window = t.window;
+            self.wscale = t.options.wscale;
+            self.mss = t.options.mss;
+            self.next_seq = end;
+        } else if self.packets <= 1 && self.isn.is_none() && self.next_seq == 0 {
+            // mid-stream start
+            self.next_seq = end;
+        } else if t.payload_len > 0 && seq_lt(t.seq, self.next_seq) {
+            self.retransmits = self.retransmits.saturating_add(1);
+        }
+        if seq_gt(end, self.next_seq) {
+            self.next_seq = end;
+        }
+        if t.ack_flag() && (!self.ack_seen || seq_gt(t.ack, self.max_ack)) {
+            self.max_ack = t.ack;
+            self.ack_seen = true;
+        }
+        if !t.rst() {
+            self.window = t.window;
+        }
+        if let Some((v, _)) = t.options.timestamps {
+            self.ts_val = Some(v);
+        }
+        if t.payload_len > 0 && self.first_payload.is_none() {
+            self.first_payload = Some((ts, t.seq));
+        }
+        if t.fin() && self.fin.is_none() {
+            self.fin = Some(t.seq.wrapping_add(t.payload_len));
+        }
+        if t.rst() && self.rst.is_none() {
+            self.rst = Some((ts, t.seq));
+        }
+    }
+}
+
+/// `a < b` in 32-bit sequence space.
+pub fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// `a > b` in 32-bit sequence space.
+pub fn seq_gt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// TCP connection progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TcpState {
+    /// Only the client's SYN(s) so far.
+    #[default]
+    SynSent,
+    /// The server's SYN/ACK seen.
+    SynReceived,
+    /// Handshake done (or a flow picked up mid-stream).
+    Established,
+    /// One side sent FIN.
+    Closing,
+    /// Both FINs, or an RST: the flow lingers briefly to catch stragglers
+    /// (data after an RST is itself evidence).
+    Closed,
+}
+
+/// One tracked flow.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Canonical key.
+    pub key: FlowKey,
+    /// TCP or UDP.
+    pub proto: FlowProto,
+    /// Client address.
+    pub client_ip: IpAddr,
+    /// Client port.
+    pub client_port: u16,
+    /// Server address.
+    pub server_ip: IpAddr,
+    /// Server port.
+    pub server_port: u16,
+    /// How the orientation was decided: true when the start (SYN or first
+    /// datagram to a service port) was seen.
+    pub oriented_by_start: bool,
+    /// First packet time.
+    pub first_ts: Nanos,
+    /// Last packet time.
+    pub last_ts: Nanos,
+    /// Per direction state, indexed by [`Dir::idx`].
+    pub dirs: [DirState; 2],
+    /// TCP state.
+    pub tcp: TcpState,
+    /// Client SYNs sent (retransmissions included).
+    pub syns: u8,
+    /// Time of the first SYN.
+    pub syn_ts: Option<Nanos>,
+    /// Time of the first SYN/ACK.
+    pub synack_ts: Option<Nanos>,
+    /// Time of the client's ACK completing the handshake.
+    pub established_ts: Option<Nanos>,
+    /// Which side sent the first RST (if any).
+    pub first_rst: Option<Dir>,
+    /// Signatures already emitted for this flow (bit per [`Signature::idx`]).
+    pub emitted: u8,
+    /// Detector-owned per-flow state.
+    pub ext: FlowExt,
+}
+
+impl Flow {
+    fn new(
+        key: FlowKey,
+        proto: FlowProto,
+        client: (IpAddr, u16),
+        server: (IpAddr, u16),
+        by_start: bool,
+        ts: Nanos,
+    ) -> Flow {
+        Flow {
+            key,
+            proto,
+            client_ip: client.0,
+            client_port: client.1,
+            server_ip: server.0,
+            server_port: server.1,
+            oriented_by_start: by_start,
+            first_ts: ts,
+            last_ts: ts,
+            dirs: [DirState::default(); 2],
+            tcp: TcpState::SynSent,
+            syns: 0,
+            syn_ts: None,
+            synack_ts: None,
+            established_ts: None,
+            first_rst: None,
+            emitted: 0,
+            ext: FlowExt::default(),
+        }
+    }
+
+    /// Direction of a packet from `src`/`sport`.
+    pub fn dir_of(&self, src: IpAddr, sport: u16) -> Dir {
+        if src == self.client_ip && sport == self.client_port {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        }
+    }
+
+    /// State of one direction.
+    pub fn dir(&self, d: Dir) -> &DirState {
+        &self.dirs[d.idx()]
+    }
+
+    /// The handshake round-trip time as seen at the vantage point
+    /// (SYN to SYN/ACK: the path to the server and back, when the vantage
+    /// point is the client).
+    pub fn handshake_rtt(&self) -> Option<Nanos> {
+        match (self.syn_ts, self.synack_ts) {
+            (Some(a), Some(b)) if b >= a => Some(b - a),
+            _ => None,
+        }
+    }
+
+    /// Whether the server ever sent anything.
+    pub fn server_answered(&self) -> bool {
+        self.dirs[Dir::ToClient.idx()].packets > 0
+    }
+
+    /// Whether `sig` was already emitted for this flow.
+    pub fn has_emitted(&self, sig: Signature) -> bool {
+        self.emitted & (1 << sig.idx()) != 0
+    }
+
+    /// Marks `sig` as emitted; returns false when it already was.
+    pub fn mark_emitted(&mut self, sig: Signature) -> bool {
+        let had = self.has_emitted(sig);
+        self.emitted |= 1 << sig.idx();
+        !had
+    }
+
+    /// Updates the flow with a packet of direction `d`.
+    pub(crate) fn observe(&mut self, pkt: &Packet<'_>, d: Dir) {
+        self.last_ts = self.last_ts.max(pkt.ts);
+        let ds = &mut self.dirs[d.idx()];
+        ds.observe_ip(pkt);
+        match &pkt.l4 {
+            Transport::Tcp(t) => {
+                ds.observe_tcp(t, pkt.ts);
+                ds.payload_bytes += u64::from(t.payload_len);
+                self.advance_tcp(t, d, pkt.ts);
+            }
+            Transport::Udp(u) => ds.payload_bytes += u.payload.len() as u64,
+            _ => {}
+        }
+    }
+
+    fn advance_tcp(&mut self, t: &TcpInfo<'_>, d: Dir, ts: Nanos) {
+        if t.rst() {
+            if self.first_rst.is_none() {
+                self.first_rst = Some(d);
+            }
+            self.tcp = TcpState::Closed;
+            return;
+        }
+        match (d, t.syn(), t.ack_flag()) {
+            (Dir::ToServer, true, false) => {
+                self.syns = self.syns.saturating_add(1);
+                self.syn_ts.get_or_insert(ts);
+            }
+            (Dir::ToClient, true, true) => {
+                self.synack_ts.get_or_insert(ts);
+                if self.tcp == TcpState::SynSent {
+                    self.tcp = TcpState::SynReceived;
+                }
+            }
+            (Dir::ToServer, false, true) if self.tcp == TcpState::SynReceived => {
+                self.tcp = TcpState::Established;
+                self.established_ts = Some(ts);
+            }
+            (_, false, _) if self.tcp == TcpState::SynSent && self.syns == 0 => {
+                // picked up mid-stream
+                self.tcp = TcpState::Established;
+            }
+            _ => {}
+        }
+        if self.dirs[0].fin.is_some() && self.dirs[1].fin.is_some() {
+            self.tcp = TcpState::Closed;
+        } else if t.fin() && matches!(self.tcp, TcpState::Established | TcpState::SynReceived) {
+            self.tcp = TcpState::Closing;
+        }
+    }
+
+    /// The outcome if the flow ended now (`evicted`/`unfinished` are decided
+    /// by the caller).
+    pub fn outcome(&self) -> FlowOutcome {
+        match self.proto {
+            FlowProto::Udp => {
+                if self.server_answered() {
+                    FlowOutcome::Answered
+                } else {
+                    FlowOutcome::Unanswered
+                }
+            }
+            FlowProto::Tcp => {
+                if self.dirs[0].fin.is_some() && self.dirs[1].fin.is_some() {
+                    return FlowOutcome::Closed;
+                }
+                match self.first_rst {
+                    Some(Dir::ToServer) => FlowOutcome::ResetByClient,
+                    Some(Dir::ToClient) if self.synack_ts.is_none() && self.syns > 0 => {
+                        FlowOutcome::Refused
+                    }
+                    Some(Dir::ToClient) => FlowOutcome::ResetByServer,
+                    None => match self.tcp {
+                        TcpState::SynSent if !self.server_answered() => {
+                            FlowOutcome::HandshakeTimeout
+                        }
+                        TcpState::Closing | TcpState::Closed => FlowOutcome::Closed,
+                        _ => FlowOutcome::IdleTimeout,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Flow as it appears in events.
+    pub fn event_flow(&self) -> crate::event::EventFlow {
+        crate::event::EventFlow {
+            proto: match self.proto {
+                FlowProto::Tcp => crate::event::Transport::Tcp,
+                FlowProto::Udp => crate::event::Transport::Udp,
+            },
+            client_ip: self.client_ip,
+            client_port: self.client_port,
+            server_ip: self.server_ip,
+            server_port: self.server_port,
+        }
+    }
+
+    /// The idle-timeout class this flow is in now.
+    fn class(&self, confirmed: bool) -> Class {
+        match (self.proto, confirmed) {
+            (FlowProto::Udp, false) => Class::UdpUnanswered,
+            (FlowProto::Udp, true) => Class::Udp,
+            (FlowProto::Tcp, false) => Class::TcpUnconfirmed,
+            (FlowProto::Tcp, true) => match self.tcp {
+                TcpState::Closed => Class::TcpClosed,
+                TcpState::Closing => Class::TcpClosing,
+                TcpState::SynSent | TcpState::SynReceived => Class::TcpHandshake,
+                TcpState::Established => Class::TcpEstablished,
+            },
+        }
+    }
+
+    /// Orientation for a first packet. Returns (client, server, by_start).
+    fn orient(pkt: &Packet<'_>, sport: u16, dport: u16) -> ((IpAddr, u16), (IpAddr, u16), bool) {
+        let src = (pkt.ip.src, sport);
+        let dst = (pkt.ip.dst, dport);
+        match &pkt.l4 {
+            Transport::Tcp(t) if t.syn() && !t.ack_flag() => (src, dst, true),
+            Transport::Tcp(t) if t.syn() && t.ack_flag() => (dst, src, true),
+            Transport::Udp(_) => {
+                let (rs, rd) = (port_rank(sport), port_rank(dport));
+                if rd == 0 || rd < rs {
+                    (src, dst, true)
+                } else if rs == 0 || rs < rd {
+                    (dst, src, false)
+                } else {
+                    (src, dst, true)
+                }
+            }
+            _ => {
+                if first_is_server(src.0, src.1, dst.0, dst.1) {
+                    (dst, src, false)
+                } else {
+                    (src, dst, false)
+                }
+            }
+        }
+    }
+}
+
+/// Idle-timeout classes; each has its own LRU list and timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    TcpUnconfirmed = 0,
+    UdpUnanswered = 1,
+    TcpHandshake = 2,
+    TcpEstablished = 3,
+    TcpClosing = 4,
+    TcpClosed = 5,
+    Udp = 6,
+}
+const CLASSES: usize = 7;
+
+/// Flow-table limits and idle timeouts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowConfig {
+    /// Maximum confirmed flows.
+    pub max_flows: usize,
+    /// Maximum unconfirmed flows (bare SYNs, unanswered UDP, one-way TCP).
+    pub max_unconfirmed: usize,
+    /// Unconfirmed TCP (SYNs unanswered) gives up after this idle time.
+    pub tcp_unconfirmed_timeout: Nanos,
+    /// Handshake in progress (SYN/ACK seen, no ACK yet).
+    pub tcp_handshake_timeout: Nanos,
+    /// Established TCP flows idle this long are finished.
+    pub tcp_established_timeout: Nanos,
+    /// After one FIN.
+    pub tcp_closing_timeout: Nanos,
+    /// After both FINs or an RST: how long to keep watching for stragglers.
+    pub tcp_closed_linger: Nanos,
+    /// UDP flows (answered or not).
+    pub udp_timeout: Nanos,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        use crate::time::SECOND;
+        FlowConfig {
+            max_flows: 131_072,
+            max_unconfirmed: 32_768,
+            tcp_unconfirmed_timeout: 75 * SECOND,
+            tcp_handshake_timeout: 30 * SECOND,
+            tcp_established_timeout: 600 * SECOND,
+            tcp_closing_timeout: 60 * SECOND,
+            tcp_closed_linger: 10 * SECOND,
+            udp_timeout: 30 * SECOND,
+        }
+    }
+}
+
+impl FlowConfig {
+    fn timeout(&self, c: Class) -> Nanos {
+        match c {
+            Class::TcpUnconfirmed => self.tcp_unconfirmed_timeout,
+            Class::UdpUnanswered | Class::Udp => self.udp_timeout,
+            Class::TcpHandshake => self.tcp_handshake_timeout,
+            Class::TcpEstablished => self.tcp_established_timeout,
+            Class::TcpClosing => self.tcp_closing_timeout,
+            Class::TcpClosed => self.tcp_closed_linger,
+        }
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct Slot {
+    flow: Option<Flow>,
+    prev: u32,
+    next: u32,
+    class: Class,
+}
+
+/// A bounded table with per-class LRU lists. Storage is allocated once.
+#[derive(Debug)]
+pub(crate) struct Table {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    index: HashMap<FlowKey, u32>,
+    head: [u32; CLASSES],
+    tail: [u32; CLASSES],
+    cap: usize,
+}
+
+impl Table {
+    pub(crate) fn new(cap: usize) -> Table {
+        let cap = cap.max(1);
+        let mut slots = Vec::with_capacity(cap);
+        slots.resize_with(cap, || Slot {
+            flow: None,
+            prev: NIL,
+            next: NIL,
+            class: Class::Udp,
+        });
+        Table {
+            slots,
+            free: (0..cap as u32).rev().collect(),
+            index: HashMap::with_capacity(cap),
+            head: [NIL; CLASSES],
+            tail: [NIL; CLASSES],
+            cap,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub(crate) fn get(&self, k: &FlowKey) -> Option<u32> {
+        self.index.get(k).copied()
+    }
+
+    pub(crate) fn flow_mut(&mut self, i: u32) -> Option<&mut Flow> {
+        self.slots.get_mut(i as usize).and_then(|s| s.flow.as_mut())
+    }
+
+    pub(crate) fn flow(&self, i: u32) -> Option<&Flow> {
+        self.slots.get(i as usize).and_then(|s| s.flow.as_ref())
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next, class) = match self.slots.get(i as usize) {
+            Some(s) => (s.prev, s.next, s.class as usize),
+            None => return,
+        };
+        if prev == NIL {
+            self.head[class] = next;
+        } else if let Some(p) = self.slots.get_mut(prev as usize) {
+            p.next = next;
+        }
+        if next == NIL {
+            self.tail[class] = prev;
+        } else if let Some(n) = self.slots.get_mut(next as usize) {
+            n.prev = prev;
+        }
+    }
+
+    fn push_front(&mut self, i: u32, class: Class) {
+        let c = class as usize;
+        let old = self.head[c];
+        if let Some(s) = self.slots.get_mut(i as usize) {
+            s.prev = NIL;
+            s.next = old;
+            s.class = class;
+        }
+        if old == NIL {
+            self.tail[c] = i;
+        } else if let Some(o) = self.slots.get_mut(old as usize) {
+            o.prev = i;
+        }
+        self.head[c] = i;
+    }
+
+    /// Marks `i` as just used, in `class`.
+    pub(crate) fn touch(&mut self, i: u32, class: Class) {
+        self.unlink(i);
+        self.push_front(i, class);
+    }
+
+    /// Inserts a flow; the caller made room first. Returns the slot.
+    pub(crate) fn insert(&mut self, flow: Flow, class: Class) -> Option<u32> {
+        let i = self.free.pop()?;
+        self.index.insert(flow.key, i);
+        if let Some(s) = self.slots.get_mut(i as usize) {
+            s.flow = Some(flow);
+        }
+        self.push_front(i, class);
+        Some(i)
+    }
+
+    pub(crate) fn remove(&mut self, i: u32) -> Option<Flow> {
+        let flow = self.slots.get_mut(i as usize)?.flow.take()?;
+        self.unlink(i);
+        self.index.remove(&flow.key);
+        self.free.push(i);
+        Some(flow)
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.index.len() >= self.cap
+    }
+
+    /// The least recently seen flow over all classes.
+    pub(crate) fn oldest(&self) -> Option<u32> {
+        self.tail
+            .iter()
+            .filter(|&&t| t != NIL)
+            .filter_map(|&t| Some((self.flow(t)?.last_ts, t)))
+            .min()
+            .map(|(_, t)| t)
+    }
+
+    /// A flow idle past its class timeout at `now`, if any.
+    pub(crate) fn expired(&self, now: Nanos, cfg: &FlowConfig) -> Option<u32> {
+        for c in 0..CLASSES {
+            let t = self.tail[c];
+            if t == NIL {
+                continue;
+            }
+            let slot = self.slots.get(t as usize)?;
+            if let Some(f) = &slot.flow {
+                if now.saturating_sub(f.last_ts) > cfg.timeout(slot.class) {
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+
+    /// Every occupied slot (for finishing at end of input), oldest first
+    /// by first packet time, so the order is deterministic.
+    pub(crate) fn all_slots(&self) -> Vec<u32> {
+        let mut v: Vec<(Nanos, FlowKeyOrd, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.flow
+                    .as_ref()
+                    .map(|f| (f.first_ts, FlowKeyOrd::of(&f.key), i as u32))
+            })
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, _, i)| i).collect()
+    }
+}
+
+/// A total order on keys (for deterministic tie-breaking only).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct FlowKeyOrd(u8, IpAddr, u16, IpAddr, u16);
+impl FlowKeyOrd {
+    fn of(k: &FlowKey) -> Self {
+        FlowKeyOrd(k.proto, k.lo_ip, k.lo_port, k.hi_ip, k.hi_port)
+    }
+}
+
+/// Where a flow lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loc {
+    Unconfirmed(u32),
+    Confirmed(u32),
+}
+
+/// Why a flow left the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndCause {
+    Idle,
+    Evicted(crate::stats::EvictionReason),
+    EndOfInput,
+}
+
+/// Both tables.
+#[derive(Debug)]
+pub struct FlowTables {
+    pub(crate) cfg: FlowConfig,
+    pub(crate) unconfirmed: Table,
+    pub(crate) confirmed: Table,
+}
+
+/// What [`FlowTables::lookup_or_create`] decided for a packet.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    Found(Loc),
+    /// A packet that must not create state (lone RST, FIN, ...).
+    Untracked,
+}
+
+impl FlowTables {
+    /// Empty tables sized from `cfg` (allocated now, never grown).
+    pub fn new(cfg: FlowConfig) -> FlowTables {
+        FlowTables {
+            unconfirmed: Table::new(cfg.max_unconfirmed),
+            confirmed: Table::new(cfg.max_flows),
+            cfg,
+        }
+    }
+
+    /// Flows currently tracked (both tables).
+    pub fn len(&self) -> usize {
+        self.unconfirmed.len() + self.confirmed.len()
+    }
+
+    /// True when nothing is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn flow_mut(&mut self, loc: Loc) -> Option<&mut Flow> {
+        match loc {
+            Loc::Unconfirmed(i) => self.unconfirmed.flow_mut(i),
+            Loc::Confirmed(i) => self.confirmed.flow_mut(i),
+        }
+    }
+
+    /// Finds the flow of a TCP/UDP packet or creates it (when the packet
+    /// may start state). `on_evict` receives flows pushed out to make room.
+    pub(crate) fn lookup_or_create(
+        &mut self,
+        pkt: &Packet<'_>,
+        proto: FlowProto,
+        sport: u16,
+        dport: u16,
+        on_evict: &mut dyn FnMut(Flow, EndCause),
+    ) -> Lookup {
+        let ipproto = match proto {
+            FlowProto::Tcp => 6,
+            FlowProto::Udp => 17,
+        };
+        let (key, _) = FlowKey::new(ipproto, pkt.ip.src, sport, pkt.ip.dst, dport);
+        if let Some(i) = self.confirmed.get(&key) {
+            return Lookup::Found(Loc::Confirmed(i));
+        }
+        if let Some(i) = self.unconfirmed.get(&key) {
+            return Lookup::Found(Loc::Unconfirmed(i));
+        }
+        // Packets that never start state: RSTs, FINs and bare ACKs with no
+        // payload (backscatter, scans, stray segments of old flows).
+        if let Transport::Tcp(t) = &pkt.l4 {
+            let starts = t.syn() || t.payload_len > 0;
+            if t.rst() || !starts {
+                return Lookup::Untracked;
+            }
+        }
+        let (client, server, by_start) = Flow::orient(pkt, sport, dport);
+        let flow = Flow::new(key, proto, client, server, by_start, pkt.ts);
+        if self.unconfirmed.is_full() {
+            if let Some(old) = self.unconfirmed.oldest() {
+                if let Some(f) = self.unconfirmed.remove(old) {
+                    on_evict(
+                        f,
+                        EndCause::Evicted(crate::stats::EvictionReason::HalfOpenFull),
+                    );
+                }
+            }
+        }
+        let class = flow.class(false);
+        match self.unconfirmed.insert(flow, class) {
+            Some(i) => Lookup::Found(Loc::Unconfirmed(i)),
+            None => Lookup::Untracked,
+        }
+    }
+
+    /// After a packet updated the flow at `loc`: confirm it if both sides
+    /// have now spoken, and refresh its LRU position. Returns the new place.
+    pub(crate) fn settle(
+        &mut self,
+        loc: Loc,
+        on_evict: &mut dyn FnMut(Flow, EndCause),
+    ) -> Option<Loc> {
+        match loc {
+            Loc::Confirmed(i) => {
+                let class = self.confirmed.flow(i)?.class(true);
+                self.confirmed.touch(i, class);
+                Some(loc)
+            }
+            Loc::Unconfirmed(i) => {
+                let f = self.unconfirmed.flow(i)?;
+                let both = f.dirs[0].packets > 0 && f.dirs[1].packets > 0;
+                if !both {
+                    let class = f.class(false);
+                    self.unconfirmed.touch(i, class);
+                    return Some(loc);
+                }
+                let flow = self.unconfirmed.remove(i)?;
+                if self.confirmed.is_full() {
+                    if let Some(old) = self.confirmed.oldest() {
+                        if let Some(f) = self.confirmed.remove(old) {
+                            on_evict(
+                                f,
+                                EndCause::Evicted(crate::stats::EvictionReason::TableFull),
+                            );
+                        }
+                    }
+                }
+                let class = flow.class(true);
+                self.confirmed.insert(flow, class).map(Loc::Confirmed)
+            }
+        }
+    }
+
+    /// Removes flows idle past their timeout at `now`, oldest first.
+    pub(crate) fn expire(&mut self, now: Nanos, on_end: &mut dyn FnMut(Flow, EndCause)) {
+        while let Some(i) = self.unconfirmed.expired(now, &self.cfg) {
+            match self.unconfirmed.remove(i) {
+                Some(f) => on_end(f, EndCause::Idle),
+                None => break,
+            }
+        }
+        while let Some(i) = self.confirmed.expired(now, &self.cfg) {
+            match self.confirmed.remove(i) {
+                Some(f) => on_end(f, EndCause::Idle),
+                None => break,
+            }
+        }
+    }
+
+    /// Removes every flow (end of input), in a deterministic order.
+    pub(crate) fn drain(&mut self, on_end: &mut dyn FnMut(Flow, EndCause)) {
+        for i in self.unconfirmed.all_slots() {
+            if let Some(f) = self.unconfirmed.remove(i) {
+                on_end(f, EndCause::EndOfInput);
+            }
+        }
+        for i in self.confirmed.all_slots() {
+            if let Some(f) = self.confirmed.remove(i) {
+                on_end(f, EndCause::EndOfInput);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
