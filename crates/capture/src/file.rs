@@ -1,0 +1,855 @@
+//! Offline capture files: pcap (µs and ns, both byte orders, and the
+//! "modified" Kuznetzov variant) and pcapng (several sections of either byte
+//! order, several interfaces, EPB/SPB/PB packet blocks).
+//!
+//! Reading is streaming through a 1 MiB [`BufReader`] into one reusable
+//! packet buffer; nothing allocates per packet (the buffer only grows, and
+//! is bounded by [`MAX_CAPLEN`] for packets and [`MAX_META_BLOCK`] for
+//! interface descriptions). Files are hostile: every length is checked
+//! before use, and damage is reported as [`CaptureError::Format`] with the
+//! file name and the byte offset of the damaged header, record or block.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::{CaptureError, CaptureStats, Frame, Next, Source};
+
+/// Largest captured length accepted for one packet (pcap record caplen,
+/// pcapng packet data). Larger values are treated as corruption.
+pub const MAX_CAPLEN: u32 = 256 * 1024;
+/// Largest pcapng Interface Description Block accepted (its options are
+/// parsed in memory). Blocks we skip are streamed, whatever their size.
+pub const MAX_META_BLOCK: u32 = 1024 * 1024;
+/// Read buffer size.
+const READ_BUF: usize = 1024 * 1024;
+
+const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
+const PCAPNG_IDB: u32 = 1;
+const PCAPNG_PB: u32 = 2;
+const PCAPNG_SPB: u32 = 3;
+const PCAPNG_EPB: u32 = 6;
+
+const WHAT_TRUNC_HDR: &str = "truncated capture file header";
+const WHAT_BAD_HDR: &str = "unrecognized capture file header";
+const WHAT_BAD_PCAP_HDR: &str = "corrupt pcap file header";
+const WHAT_TRUNC_REC: &str = "truncated pcap record";
+const WHAT_BAD_REC: &str = "corrupt pcap record";
+const WHAT_TRUNC_BLOCK: &str = "truncated pcapng block";
+const WHAT_BAD_BLOCK: &str = "corrupt pcapng block";
+const TRUNC_HINT: &str = "(capture cut short, e.g. writer killed mid-write?)";
+
+/// Timestamp unit of a pcapng interface, as a conversion to nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TsRes {
+    /// units of 10^-n s with n <= 9: multiply.
+    Mul(u64),
+    /// units of 10^-n s with n > 9: divide.
+    Div(u128),
+    /// units of 2^-n s: `t * 1e9 >> n`.
+    Shift(u32),
+}
+
+impl TsRes {
+    /// From the `if_tsresol` option byte.
+    fn from_option(b: u8) -> TsRes {
+        if b & 0x80 == 0 {
+            let n = u32::from(b);
+            if n <= 9 {
+                TsRes::Mul(10u64.pow(9 - n))
+            } else {
+                // 10^(n-9) overflows u128 beyond n = 47: such units are so small
+                // that every representable timestamp is 0 ns.
+                TsRes::Div(10u128.checked_pow(n - 9).unwrap_or(u128::MAX))
+            }
+        } else {
+            TsRes::Shift(u32::from(b & 0x7f))
+        }
+    }
+
+    fn to_ns(self, t: u64) -> i64 {
+        let v: u128 = match self {
+            TsRes::Mul(m) => u128::from(t) * u128::from(m),
+            TsRes::Div(d) => u128::from(t) / d,
+            TsRes::Shift(n) => (u128::from(t) * 1_000_000_000) >> n,
+        };
+        i64::try_from(v).unwrap_or(i64::MAX)
+    }
+}
+
+/// A pcapng interface (IDB) of the current section.
+#[derive(Debug, Clone, Copy)]
+struct Iface {
+    linktype: u32,
+    snaplen: u32,
+    res: TsRes,
+    /// `if_tsoffset` in ns.
+    offset_ns: i64,
+}
+
+#[derive(Debug)]
+enum Format {
+    Pcap {
+        big: bool,
+        nanos: bool,
+        linktype: u32,
+        /// Extra record-header bytes (8 for the Kuznetzov "modified" format).
+        extra: usize,
+    },
+    Pcapng {
+        big: bool,
+        ifaces: Vec<Iface>,
+        last_ts: i64,
+    },
+}
+
+/// Where a packet is in `buf`, and its metadata.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    ts_ns: i64,
+    linktype: u32,
+    caplen: usize,
+    orig_len: u32,
+    iface: u32,
+}
+
+/// An offline pcap / pcapng source. See the module docs.
+pub struct FileSource {
+    name: String,
+    rd: BufReader<Box<dyn Read + Send>>,
+    /// Bytes consumed so far = offset of the next byte.
+    pos: u64,
+    total: Option<u64>,
+    buf: Vec<u8>,
+    fmt: Format,
+    stats: CaptureStats,
+    /// Set after the first error or the end: `next()` then returns `End`.
+    done: bool,
+}
+
+impl std::fmt::Debug for FileSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSource")
+            .field("name", &self.name)
+            .field("pos", &self.pos)
+            .field("total", &self.total)
+            .field("fmt", &self.fmt)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+#[inline]
+fn u16_of(b: [u8; 2], big: bool) -> u16 {
+    if big {
+        u16::from_be_bytes(b)
+    } else {
+        u16::from_le_bytes(b)
+    }
+}
+
+#[inline]
+fn u32_of(b: [u8; 4], big: bool) -> u32 {
+    if big {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    }
+}
+
+/// `N` bytes of `b` at `at`, zeros if out of range (callers index fixed-size
+/// headers whose size they checked).
+#[inline]
+fn arr<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(s) = b.get(at..at.saturating_add(N)) {
+        out.copy_from_slice(s);
+    }
+    out
+}
+
+#[inline]
+fn pad4(n: u32) -> u64 {
+    (u64::from(n) + 3) & !3
+}
+
+impl FileSource {
+    /// Opens a capture file, detecting pcap or pcapng by its magic number.
+    /// A missing, empty or unrecognized file is an error.
+    pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|source| CaptureError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        let total = file.metadata().ok().map(|m| m.len());
+        let mut src = Self::from_reader(name, file)?;
+        src.total = total;
+        Ok(src)
+    }
+
+    /// Reads a capture from any reader (e.g. stdin or a decompressor); `name`
+    /// is used in errors and [`Source::describe`]. Reads the file header now.
+    pub fn from_reader(
+        name: impl Into<String>,
+        reader: impl Read + Send + 'static,
+    ) -> Result<FileSource, CaptureError> {
+        let boxed: Box<dyn Read + Send> = Box::new(reader);
+        let mut src = FileSource {
+            name: name.into(),
+            rd: BufReader::with_capacity(READ_BUF, boxed),
+            pos: 0,
+            total: None,
+            buf: Vec::new(),
+            fmt: Format::Pcap {
+                big: false,
+                nanos: false,
+                linktype: 0,
+                extra: 0,
+            },
+            stats: CaptureStats::default(),
+            done: false,
+        };
+        src.read_file_header()?;
+        Ok(src)
+    }
+
+    /// Size of the file in bytes, if known (files opened by path).
+    pub fn total_bytes(&self) -> Option<u64> {
+        self.total
+    }
+
+    /// Bytes consumed so far (for a progress bar).
+    pub fn bytes_read(&self) -> u64 {
+        self.pos
+    }
+
+    fn err(&self, offset: u64, what: &'static str, reason: String) -> CaptureError {
+        CaptureError::Format {
+            path: self.name.clone(),
+            offset,
+            what,
+            reason,
+        }
+    }
+
+    fn io_err(&self, source: io::Error) -> CaptureError {
+        CaptureError::Io {
+            path: self.name.clone(),
+            source,
+        }
+    }
+
+    /// Reads until `dst` is full or EOF; returns the number of bytes read.
+    fn read_full(&mut self, dst: &mut [u8]) -> Result<usize, CaptureError> {
+        let mut got = 0;
+        while got < dst.len() {
+            let Some(rest) = dst.get_mut(got..) else {
+                break;
+            };
+            match self.rd.read(rest) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_err(e)),
+            }
+        }
+        self.pos += got as u64;
+        Ok(got)
+    }
+
+    /// Reads `n` bytes into the start of the packet buffer (growing it if
+    /// needed); returns the number read (< n at EOF).
+    fn read_into_buf(&mut self, n: usize) -> Result<usize, CaptureError> {
+        if self.buf.len() < n {
+            self.buf.resize(n, 0);
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = match buf.get_mut(..n) {
+            Some(dst) => self.read_full(dst),
+            None => Ok(0),
+        };
+        self.buf = buf;
+        r
+    }
+
+    /// Discards `n` bytes; returns the number discarded (< n at EOF).
+    fn skip(&mut self, n: u64) -> Result<u64, CaptureError> {
+        let mut left = n;
+        while left > 0 {
+            let avail = match self.rd.fill_buf() {
+                Ok(b) => b.len(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_err(e)),
+            };
+            if avail == 0 {
+                break;
+            }
+            let take = usize::try_from(left).map_or(avail, |l| l.min(avail));
+            self.rd.consume(take);
+            left -= take as u64;
+            self.pos += take as u64;
+        }
+        Ok(n - left)
+    }
+
+    fn read_file_header(&mut self) -> Result<(), CaptureError> {
+        let mut magic = [0u8; 4];
+        let got = self.read_full(&mut magic)?;
+        if got == 0 {
+            return Err(self.err(0, WHAT_TRUNC_HDR, "file is empty (0 bytes)".into()));
+        }
+        if got < 4 {
+            return Err(self.err(
+                0,
+                WHAT_TRUNC_HDR,
+                format!("file is only {got} bytes long {TRUNC_HINT}"),
+            ));
+        }
+        // (big-endian?, nanosecond?, extra record bytes)
+        let pcap = match magic {
+            [0xa1, 0xb2, 0xc3, 0xd4] => Some((true, false, 0)),
+            [0xd4, 0xc3, 0xb2, 0xa1] => Some((false, false, 0)),
+            [0xa1, 0xb2, 0x3c, 0x4d] => Some((true, true, 0)),
+            [0x4d, 0x3c, 0xb2, 0xa1] => Some((false, true, 0)),
+            [0xa1, 0xb2, 0xcd, 0x34] => Some((true, false, 8)),
+            [0x34, 0xcd, 0xb2, 0xa1] => Some((false, false, 8)),
+            _ => None,
+        };
+        if let Some((big, nanos, extra)) = pcap {
+            return self.read_pcap_header(big, nanos, extra);
+        }
+        if u32::from_be_bytes(magic) == PCAPNG_SHB {
+            self.fmt = Format::Pcapng {
+                big: false,
+                ifaces: Vec::new(),
+                last_ts: 0,
+            };
+            return self.read_shb(0);
+        }
+        let hint = if magic[..2] == [0x1f, 0x8b] {
+            " (gzip-compressed? decompress it first)"
+        } else {
+            ""
+        };
+        Err(self.err(
+            0,
+            WHAT_BAD_HDR,
+            format!(
+                "magic {:02x}{:02x}{:02x}{:02x} is neither pcap nor pcapng{hint}",
+                magic[0], magic[1], magic[2], magic[3]
+            ),
+        ))
+    }
+
+    /// The 20 bytes of the pcap global header after the magic.
+    fn read_pcap_header(
+        &mut self,
+        big: bool,
+        nanos: bool,
+        extra: usize,
+    ) -> Result<(), CaptureError> {
+        // version_major u16, version_minor u16, thiszone i32, sigfigs u32,
+        // snaplen u32, network (linktype + FCS bits) u32
+        let mut h = [0u8; 20];
+        let got = self.read_full(&mut h)?;
+        if got < h.len() {
+            return Err(self.err(
+                0,
+                WHAT_TRUNC_HDR,
+                format!(
+                    "pcap header ends after {} of 24 bytes {TRUNC_HINT}",
+                    4 + got
+                ),
+            ));
+        }
+        let major = u16_of(arr(&h, 0), big);
+        if major != 2 {
+            return Err(self.err(
+                0,
+                WHAT_BAD_PCAP_HDR,
+                format!(
+                    "unsupported pcap version {major}.{}",
+                    u16_of(arr(&h, 2), big)
+                ),
+            ));
+        }
+        // Lower 16 bits: LINKTYPE_*; bits 16..25 reserved; bit 26: FCS-length
+        // present; bits 28..31: FCS length. Frames keep their FCS (if any).
+        let linktype = u32_of(arr(&h, 16), big) & 0xFFFF;
+        self.fmt = Format::Pcap {
+            big,
+            nanos,
+            linktype,
+            extra,
+        };
+        Ok(())
+    }
+
+    fn next_pcap(
+        &mut self,
+        big: bool,
+        nanos: bool,
+        linktype: u32,
+        extra: usize,
+    ) -> Result<Option<Meta>, CaptureError> {
+        let off = self.pos;
+        // ts_sec u32, ts_frac u32 (µs or ns), caplen u32, orig_len u32
+        // [+ ifindex u32, protocol u16, pkt_type u8, pad u8 for "modified" pcap]
+        let mut h = [0u8; 24];
+        let hl = 16 + extra;
+        let got = self.read_full(h.get_mut(..hl).unwrap_or_default())?;
+        if got == 0 {
+            return Ok(None);
+        }
+        if got < hl {
+            return Err(self.err(
+                off,
+                WHAT_TRUNC_REC,
+                format!("file ends after {got} of {hl} record header bytes {TRUNC_HINT}"),
+            ));
+        }
+        let sec = u32_of(arr(&h, 0), big);
+        let frac = u32_of(arr(&h, 4), big);
+        let caplen = u32_of(arr(&h, 8), big);
+        let orig_len = u32_of(arr(&h, 12), big);
+        if caplen > MAX_CAPLEN {
+            return Err(self.err(
+                off,
+                WHAT_BAD_REC,
+                format!("captured length {caplen} exceeds the maximum {MAX_CAPLEN}"),
+            ));
+        }
+        let n = caplen as usize;
+        let got = self.read_into_buf(n)?;
+        if got < n {
+            return Err(self.err(
+                off,
+                WHAT_TRUNC_REC,
+                format!("file ends after {got} of {caplen} packet bytes {TRUNC_HINT}"),
+            ));
+        }
+        let frac_ns = if nanos {
+            u64::from(frac)
+        } else {
+            u64::from(frac) * 1000
+        };
+        // u32 seconds * 1e9 + frac < 2^63: no overflow.
+        let ts_ns = (u64::from(sec) * 1_000_000_000 + frac_ns) as i64;
+        Ok(Some(Meta {
+            ts_ns,
+            linktype,
+            caplen: n,
+            orig_len: orig_len.max(caplen),
+            iface: 0,
+        }))
+    }
+
+    /// Reads the trailing block length and checks it against the leading one.
+    fn check_trailer(&mut self, off: u64, blen: u32, big: bool) -> Result<(), CaptureError> {
+        let mut t = [0u8; 4];
+        let got = self.read_full(&mut t)?;
+        if got < 4 {
+            return Err(self.trunc_block(off, blen));
+        }
+        let tl = u32_of(t, big);
+        if tl != blen {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!("trailing block length {tl} does not match leading block length {blen}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn trunc_block(&self, off: u64, blen: u32) -> CaptureError {
+        let have = self.pos.saturating_sub(off);
+        self.err(
+            off,
+            WHAT_TRUNC_BLOCK,
+            format!("file ends after {have} of {blen} block bytes {TRUNC_HINT}"),
+        )
+    }
+
+    /// Skips `n` bytes inside the block at `off`, or reports truncation.
+    fn skip_in_block(&mut self, off: u64, blen: u32, n: u64) -> Result<(), CaptureError> {
+        if self.skip(n)? < n {
+            return Err(self.trunc_block(off, blen));
+        }
+        Ok(())
+    }
+
+    /// Section Header Block at `off`; its 4-byte type was already consumed.
+    fn read_shb(&mut self, off: u64) -> Result<(), CaptureError> {
+        // block total length u32, byte-order magic u32, major u16, minor u16,
+        // section length i64, options..., block total length u32
+        let mut h = [0u8; 12];
+        let got = self.read_full(&mut h)?;
+        if got < h.len() {
+            return Err(self.err(
+                off,
+                WHAT_TRUNC_BLOCK,
+                format!(
+                    "section header ends after {} of 16 header bytes {TRUNC_HINT}",
+                    4 + got
+                ),
+            ));
+        }
+        let big = match arr::<4>(&h, 4) {
+            [0x1a, 0x2b, 0x3c, 0x4d] => true,
+            [0x4d, 0x3c, 0x2b, 0x1a] => false,
+            m => {
+                return Err(self.err(
+                    off,
+                    WHAT_BAD_BLOCK,
+                    format!(
+                        "section header byte-order magic {:02x}{:02x}{:02x}{:02x} is invalid",
+                        m[0], m[1], m[2], m[3]
+                    ),
+                ))
+            }
+        };
+        let blen = u32_of(arr(&h, 0), big);
+        if blen < 28 || blen % 4 != 0 {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!(
+                    "section header block length {blen} is invalid (minimum 28, multiple of 4)"
+                ),
+            ));
+        }
+        let major = u16_of(arr(&h, 8), big);
+        if major != 1 {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!(
+                    "unsupported pcapng version {major}.{}",
+                    u16_of(arr(&h, 10), big)
+                ),
+            ));
+        }
+        // Section length and options are not needed.
+        self.skip_in_block(off, blen, u64::from(blen) - 16 - 4)?;
+        self.check_trailer(off, blen, big)?;
+        // A new section: new byte order, interface numbering restarts.
+        if let Format::Pcapng { big: b, ifaces, .. } = &mut self.fmt {
+            *b = big;
+            ifaces.clear();
+        }
+        Ok(())
+    }
+
+    fn next_pcapng(&mut self) -> Result<Option<Meta>, CaptureError> {
+        loop {
+            let Format::Pcapng { big, .. } = self.fmt else {
+                return Ok(None);
+            };
+            let off = self.pos;
+            let mut t = [0u8; 4];
+            let got = self.read_full(&mut t)?;
+            if got == 0 {
+                return Ok(None);
+            }
+            if got < 4 {
+                return Err(self.err(
+                    off,
+                    WHAT_TRUNC_BLOCK,
+                    format!("file ends after {got} of 8 block header bytes {TRUNC_HINT}"),
+                ));
+            }
+            let btype = u32_of(t, big);
+            if btype == PCAPNG_SHB {
+                self.read_shb(off)?;
+                continue;
+            }
+            let mut l = [0u8; 4];
+            let got = self.read_full(&mut l)?;
+            if got < 4 {
+                return Err(self.err(
+                    off,
+                    WHAT_TRUNC_BLOCK,
+                    format!(
+                        "file ends after {} of 8 block header bytes {TRUNC_HINT}",
+                        4 + got
+                    ),
+                ));
+            }
+            let blen = u32_of(l, big);
+            if blen < 12 {
+                return Err(self.err(
+                    off,
+                    WHAT_BAD_BLOCK,
+                    format!("block length {blen} too small"),
+                ));
+            }
+            if blen % 4 != 0 {
+                return Err(self.err(
+                    off,
+                    WHAT_BAD_BLOCK,
+                    format!("block length {blen} is not a multiple of 4"),
+                ));
+            }
+            let body = blen - 12;
+            match btype {
+                PCAPNG_IDB => self.read_idb(off, blen, big)?,
+                PCAPNG_EPB | PCAPNG_PB => return self.read_epb(off, blen, big, btype).map(Some),
+                PCAPNG_SPB => return self.read_spb(off, blen, big).map(Some),
+                _ => {
+                    // NRB, ISB, DSB, custom and unknown blocks.
+                    self.skip_in_block(off, blen, u64::from(body))?;
+                    self.check_trailer(off, blen, big)?;
+                }
+            }
+        }
+    }
+
+    fn read_idb(&mut self, off: u64, blen: u32, big: bool) -> Result<(), CaptureError> {
+        if blen > MAX_META_BLOCK {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!("interface description block length {blen} exceeds {MAX_META_BLOCK}"),
+            ));
+        }
+        let body = (blen - 12) as usize;
+        if body < 8 {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!("interface description block length {blen} too small (minimum 20)"),
+            ));
+        }
+        if self.read_into_buf(body)? < body {
+            return Err(self.trunc_block(off, blen));
+        }
+        self.check_trailer(off, blen, big)?;
+        // linktype u16, reserved u16, snaplen u32, options
+        let b = self.buf.get(..body).unwrap_or_default();
+        let linktype = u32::from(u16_of(arr(b, 0), big));
+        let snaplen = u32_of(arr(b, 4), big);
+        let mut res = TsRes::Mul(1000); // default: microseconds
+        let mut offset_s: i64 = 0;
+        let mut p = 8usize;
+        let mut bad: Option<String> = None;
+        while p + 4 <= b.len() {
+            let code = u16_of(arr(b, p), big);
+            let len = usize::from(u16_of(arr(b, p + 2), big));
+            p += 4;
+            if code == 0 {
+                break; // opt_endofopt
+            }
+            let Some(val) = b.get(p..p + len) else {
+                bad = Some(format!("option {code} of length {len} overruns the block"));
+                break;
+            };
+            match (code, len) {
+                (9, 1) => res = TsRes::from_option(val.first().copied().unwrap_or(6)),
+                (14, 8) if big => offset_s = i64::from_be_bytes(arr(val, 0)),
+                (14, 8) => offset_s = i64::from_le_bytes(arr(val, 0)),
+                _ => {}
+            }
+            p += (len + 3) & !3;
+        }
+        if let Some(reason) = bad {
+            return Err(self.err(off, WHAT_BAD_BLOCK, reason));
+        }
+        if let Format::Pcapng { ifaces, .. } = &mut self.fmt {
+            ifaces.push(Iface {
+                linktype,
+                snaplen,
+                res,
+                offset_ns: offset_s.saturating_mul(1_000_000_000),
+            });
+        }
+        Ok(())
+    }
+
+    fn iface(&self, id: u32) -> Option<Iface> {
+        match &self.fmt {
+            Format::Pcapng { ifaces, .. } => ifaces.get(id as usize).copied(),
+            Format::Pcap { .. } => None,
+        }
+    }
+
+    fn no_iface(&self, off: u64, id: u32) -> CaptureError {
+        let n = match &self.fmt {
+            Format::Pcapng { ifaces, .. } => ifaces.len(),
+            Format::Pcap { .. } => 0,
+        };
+        self.err(
+            off,
+            WHAT_BAD_BLOCK,
+            format!("packet refers to interface {id} but the section defines {n} interface(s)"),
+        )
+    }
+
+    /// Enhanced Packet Block (type 6) or obsolete Packet Block (type 2).
+    fn read_epb(
+        &mut self,
+        off: u64,
+        blen: u32,
+        big: bool,
+        btype: u32,
+    ) -> Result<Meta, CaptureError> {
+        let body = blen - 12;
+        // EPB: interface id u32, ts high u32, ts low u32, caplen u32, orig_len u32
+        // PB:  interface id u16, drops u16, ts high, ts low, caplen, orig_len
+        let mut h = [0u8; 20];
+        if body < 20 {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!("packet block length {blen} too small (minimum 32)"),
+            ));
+        }
+        if self.read_full(&mut h)? < 20 {
+            return Err(self.trunc_block(off, blen));
+        }
+        let id = if btype == PCAPNG_PB {
+            u32::from(u16_of(arr(&h, 0), big))
+        } else {
+            u32_of(arr(&h, 0), big)
+        };
+        let ts = (u64::from(u32_of(arr(&h, 4), big)) << 32) | u64::from(u32_of(arr(&h, 8), big));
+        let caplen = u32_of(arr(&h, 12), big);
+        let orig_len = u32_of(arr(&h, 16), big);
+        if caplen > MAX_CAPLEN {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!("captured length {caplen} exceeds the maximum {MAX_CAPLEN}"),
+            ));
+        }
+        if 20 + pad4(caplen) > u64::from(body) {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!("captured length {caplen} does not fit in block length {blen}"),
+            ));
+        }
+        let Some(ifc) = self.iface(id) else {
+            return Err(self.no_iface(off, id));
+        };
+        let n = caplen as usize;
+        if self.read_into_buf(n)? < n {
+            return Err(self.trunc_block(off, blen));
+        }
+        // Padding and options.
+        self.skip_in_block(off, blen, u64::from(body) - 20 - u64::from(caplen))?;
+        self.check_trailer(off, blen, big)?;
+        let ts_ns = ifc.res.to_ns(ts).saturating_add(ifc.offset_ns);
+        if let Format::Pcapng { last_ts, .. } = &mut self.fmt {
+            *last_ts = ts_ns;
+        }
+        Ok(Meta {
+            ts_ns,
+            linktype: ifc.linktype,
+            caplen: n,
+            orig_len: orig_len.max(caplen),
+            iface: id,
+        })
+    }
+
+    /// Simple Packet Block: interface 0, no timestamp (the previous packet's
+    /// is used), captured length = min(orig_len, snaplen, room in the block).
+    fn read_spb(&mut self, off: u64, blen: u32, big: bool) -> Result<Meta, CaptureError> {
+        let body = blen - 12;
+        if body < 4 {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!("simple packet block length {blen} too small (minimum 16)"),
+            ));
+        }
+        let mut h = [0u8; 4];
+        if self.read_full(&mut h)? < 4 {
+            return Err(self.trunc_block(off, blen));
+        }
+        let orig_len = u32_of(h, big);
+        let Some(ifc) = self.iface(0) else {
+            return Err(self.no_iface(off, 0));
+        };
+        let mut caplen = orig_len.min(body - 4);
+        if ifc.snaplen > 0 {
+            caplen = caplen.min(ifc.snaplen);
+        }
+        if caplen > MAX_CAPLEN {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!("captured length {caplen} exceeds the maximum {MAX_CAPLEN}"),
+            ));
+        }
+        let n = caplen as usize;
+        if self.read_into_buf(n)? < n {
+            return Err(self.trunc_block(off, blen));
+        }
+        self.skip_in_block(off, blen, u64::from(body - 4 - caplen))?;
+        self.check_trailer(off, blen, big)?;
+        let ts_ns = match &self.fmt {
+            Format::Pcapng { last_ts, .. } => *last_ts,
+            Format::Pcap { .. } => 0,
+        };
+        Ok(Meta {
+            ts_ns,
+            linktype: ifc.linktype,
+            caplen: n,
+            orig_len: orig_len.max(caplen),
+            iface: 0,
+        })
+    }
+}
+
+impl Source for FileSource {
+    /// Next frame, or `End` at a clean end of file. After an error (returned
+    /// once, naming the file and byte offset), further calls return `End`.
+    fn next(&mut self) -> Result<Next<'_>, CaptureError> {
+        if self.done {
+            return Ok(Next::End);
+        }
+        let r = match self.fmt {
+            Format::Pcap {
+                big,
+                nanos,
+                linktype,
+                extra,
+            } => self.next_pcap(big, nanos, linktype, extra),
+            Format::Pcapng { .. } => self.next_pcapng(),
+        };
+        let meta = match r {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                self.done = true;
+                return Ok(Next::End);
+            }
+            Err(e) => {
+                self.done = true;
+                return Err(e);
+            }
+        };
+        let data = self.buf.get(..meta.caplen).unwrap_or_default();
+        self.stats.packets += 1;
+        self.stats.bytes += data.len() as u64;
+        Ok(Next::Frame(Frame {
+            ts_ns: meta.ts_ns,
+            linktype: meta.linktype,
+            data,
+            orig_len: meta.orig_len,
+            iface: meta.iface,
+        }))
+    }
+
+    fn stats(&mut self) -> CaptureStats {
+        self.stats
+    }
+
+    fn describe(&self) -> &str {
+        &self.name
+    }
+}
+
+#[cfg(test)]
+mod tests;
