@@ -772,10 +772,13 @@ impl FileSource {
         let Some(ifc) = self.iface(0) else {
             return Err(self.no_iface(off, 0));
         };
-        let mut caplen = orig_len.min(body - 4);
+        // Packet data length = min(orig_len, snaplen) (snaplen 0 = none),
+        // clamped to what the block holds (lenient with sloppy writers).
+        let mut caplen = orig_len;
         if ifc.snaplen > 0 {
             caplen = caplen.min(ifc.snaplen);
         }
+        caplen = caplen.min(body - 4);
         if caplen > MAX_CAPLEN {
             return Err(self.err(
                 off,
