@@ -1,0 +1,398 @@
+//! Configuration: `config/tamperwatch.toml` is both the documented file and
+//! the embedded default.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The documented default configuration, embedded.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/tamperwatch.toml");
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub capture: Capture,
+    pub pipeline: Pipeline,
+    pub flows: Flows,
+    pub events: Events,
+    pub metrics: MetricsCfg,
+    pub vantage: Vantage,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Ring,
+    Pnet,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    pub interfaces: Vec<String>,
+    pub backend: Backend,
+    pub ring_size_mib: u32,
+    pub block_size_kib: u32,
+    pub block_timeout_ms: u32,
+    pub snaplen: u32,
+    pub promiscuous: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Flows {
+    pub max_flows: usize,
+    pub max_unconfirmed: usize,
+    pub max_servers: usize,
+    pub tcp_unconfirmed_timeout: u32,
+    pub tcp_handshake_timeout: u32,
+    pub tcp_established_timeout: u32,
+    pub tcp_closing_timeout: u32,
+    pub tcp_closed_linger: u32,
+    pub udp_timeout: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    pub file: String,
+    pub rotate_size_mib: u64,
+    pub rotate_keep: u32,
+    pub stdout: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsCfg {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Vantage {
+    pub name: String,
+    pub country: String,
+    pub network: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    pub format: LogFormat,
+}
+
+/// A partial file: every key optional, merged over the defaults.
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(bv @ toml::Value::Table(_)) if v.is_table() => merge(bv, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+impl Config {
+    /// The embedded defaults.
+    pub fn defaults() -> Config {
+        // The embedded file is checked by a unit test; should it ever fail
+        // to parse, the error is reported like any other config error.
+        Self::parse_str(DEFAULT_TOML, "built-in defaults").unwrap_or_else(|e| {
+            eprintln!("{e:#}");
+            std::process::exit(1)
+        })
+    }
+
+    /// Parses a complete or partial file; keys not given keep their defaults.
+    /// Unknown keys and bad values are errors with line and column.
+    pub fn parse_str(text: &str, name: &str) -> Result<Config> {
+        let over: toml::Value = toml::from_str(text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let mut base: toml::Value = toml::from_str(DEFAULT_TOML).context("built-in defaults")?;
+        if name != "built-in defaults" {
+            // Check the file against the schema on its own first, so that
+            // unknown keys are reported with their position in *this* file.
+            check_keys(text, name)?;
+        }
+        merge(&mut base, over);
+        let cfg: Config = base
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: {e}"))?;
+        cfg.validate()
+            .with_context(|| format!("{name}: invalid value"))?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse_str(&text, &path.display().to_string())
+    }
+
+    /// Loads `path` or the defaults.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Config> {
+        match path {
+            Some(p) => Self::load(p),
+            None => Ok(Self::defaults()),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let c = &self.capture;
+        if c.ring_size_mib == 0 || c.ring_size_mib > 4096 {
+            bail!(
+                "capture.ring_size_mib must be 1..=4096 (got {})",
+                c.ring_size_mib
+            );
+        }
+        if !c.block_size_kib.is_power_of_two() || c.block_size_kib < 4 || c.block_size_kib > 65536 {
+            bail!(
+                "capture.block_size_kib must be a power of two from 4 to 65536 (got {})",
+                c.block_size_kib
+            );
+        }
+        if u64::from(c.block_size_kib) > u64::from(c.ring_size_mib) * 1024 {
+            bail!("capture.block_size_kib is larger than the ring");
+        }
+        if c.block_timeout_ms == 0 || c.block_timeout_ms > 10_000 {
+            bail!(
+                "capture.block_timeout_ms must be 1..=10000 (got {})",
+                c.block_timeout_ms
+            );
+        }
+        if !(64..=262_144).contains(&c.snaplen) {
+            bail!("capture.snaplen must be 64..=262144 (got {})", c.snaplen);
+        }
+        if self.pipeline.workers > 256 {
+            bail!("pipeline.workers must be at most 256");
+        }
+        let f = &self.flows;
+        if f.max_flows == 0 || f.max_unconfirmed == 0 || f.max_servers == 0 {
+            bail!("flows.max_flows, max_unconfirmed and max_servers must be positive");
+        }
+        if f.max_flows > 50_000_000 || f.max_unconfirmed > 50_000_000 {
+            bail!("flows table sizes above 50,000,000 are not supported");
+        }
+        for (k, v) in [
+            ("tcp_unconfirmed_timeout", f.tcp_unconfirmed_timeout),
+            ("tcp_handshake_timeout", f.tcp_handshake_timeout),
+            ("tcp_established_timeout", f.tcp_established_timeout),
+            ("tcp_closing_timeout", f.tcp_closing_timeout),
+            ("tcp_closed_linger", f.tcp_closed_linger),
+            ("udp_timeout", f.udp_timeout),
+        ] {
+            if v == 0 {
+                bail!("flows.{k} must be at least 1 second");
+            }
+        }
+        self.listen_addr()?;
+        Ok(())
+    }
+
+    /// The metrics listen address.
+    pub fn listen_addr(&self) -> Result<SocketAddr> {
+        self.metrics.listen.parse().with_context(|| {
+            format!(
+                "metrics.listen: {:?} is not an address:port",
+                self.metrics.listen
+            )
+        })
+    }
+
+    /// The event file, if any.
+    pub fn event_file(&self) -> Option<PathBuf> {
+        (!self.events.file.is_empty()).then(|| PathBuf::from(&self.events.file))
+    }
+
+    /// Worker count after resolving 0 (auto).
+    pub fn workers(&self) -> usize {
+        match self.pipeline.workers {
+            0 => {
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+            }
+            n => n,
+        }
+    }
+
+    /// The detection engine's settings.
+    pub fn engine(&self) -> tw_detect::EngineConfig {
+        use tw_detect::time::SECOND;
+        let f = &self.flows;
+        let s = |v: u32| i64::from(v) * SECOND;
+        tw_detect::EngineConfig {
+            flows: tw_detect::flow::FlowConfig {
+                max_flows: f.max_flows,
+                max_unconfirmed: f.max_unconfirmed,
+                tcp_unconfirmed_timeout: s(f.tcp_unconfirmed_timeout),
+                tcp_handshake_timeout: s(f.tcp_handshake_timeout),
+                tcp_established_timeout: s(f.tcp_established_timeout),
+                tcp_closing_timeout: s(f.tcp_closing_timeout),
+                tcp_closed_linger: s(f.tcp_closed_linger),
+                udp_timeout: s(f.udp_timeout),
+            },
+            max_servers: f.max_servers,
+            ..Default::default()
+        }
+    }
+
+    /// The effective configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Deserialises the file alone into a schema where every field is optional,
+/// so that unknown keys and wrong types are reported against its own lines.
+fn check_keys(text: &str, name: &str) -> Result<()> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct P {
+        capture: Option<PCapture>,
+        pipeline: Option<PPipeline>,
+        flows: Option<PFlows>,
+        events: Option<PEvents>,
+        metrics: Option<PMetrics>,
+        vantage: Option<PVantage>,
+        log: Option<PLog>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PCapture {
+        interfaces: Option<Vec<String>>,
+        backend: Option<Backend>,
+        ring_size_mib: Option<u32>,
+        block_size_kib: Option<u32>,
+        block_timeout_ms: Option<u32>,
+        snaplen: Option<u32>,
+        promiscuous: Option<bool>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PPipeline {
+        workers: Option<usize>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PFlows {
+        max_flows: Option<usize>,
+        max_unconfirmed: Option<usize>,
+        max_servers: Option<usize>,
+        tcp_unconfirmed_timeout: Option<u32>,
+        tcp_handshake_timeout: Option<u32>,
+        tcp_established_timeout: Option<u32>,
+        tcp_closing_timeout: Option<u32>,
+        tcp_closed_linger: Option<u32>,
+        udp_timeout: Option<u32>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PEvents {
+        file: Option<String>,
+        rotate_size_mib: Option<u64>,
+        rotate_keep: Option<u32>,
+        stdout: Option<bool>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PMetrics {
+        listen: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PVantage {
+        name: Option<String>,
+        country: Option<String>,
+        network: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PLog {
+        format: Option<LogFormat>,
+    }
+    toml::from_str::<P>(text)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse_and_validate() {
+        let c = Config::parse_str(DEFAULT_TOML, "built-in defaults").unwrap();
+        assert_eq!(c.capture.backend, Backend::Ring);
+        assert_eq!(c.capture.ring_size_mib, 64);
+        assert_eq!(c.metrics.listen, tw_metrics::DEFAULT_LISTEN);
+        assert_eq!(c.engine().flows.max_flows, 131_072);
+    }
+
+    #[test]
+    fn partial_files_merge_over_defaults() {
+        let c = Config::parse_str(
+            "[pipeline]\nworkers = 2\n[capture]\ninterfaces = [\"eth1\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.pipeline.workers, 2);
+        assert_eq!(c.capture.interfaces, vec!["eth1".to_string()]);
+        assert_eq!(c.capture.snaplen, 65535);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_line_and_column() {
+        let e = Config::parse_str("[capture]\nsnaplen = 100\nring_sise_mib = 3\n", "t.toml")
+            .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("t.toml") && msg.contains("line 3") && msg.contains("ring_sise_mib"),
+            "{msg}"
+        );
+        let e = Config::parse_str("[capture]\nbackend = \"bpf\"\n", "t.toml").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("line 2") && msg.contains("column"), "{msg}");
+        let e = Config::parse_str("[flows]\nmax_flows = -1\n", "t.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("line 2"));
+        let e = Config::parse_str("[capture]\nblock_size_kib = 1000\n", "t.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("power of two"));
+        let e = Config::parse_str("[metrics]\nlisten = \"nowhere\"\n", "t.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("metrics.listen"));
+        assert!(Config::parse_str("[bogus]\n", "t.toml").is_err());
+    }
+
+    #[test]
+    fn effective_config_round_trips() {
+        let c = Config::defaults();
+        let again = Config::parse_str(&c.to_toml(), "x").unwrap();
+        assert_eq!(c, again);
+    }
+}

@@ -1,0 +1,278 @@
+//! Worker threads and the dispatcher that shards frames to them.
+//!
+//! Frames are copied into batches (one contiguous buffer per batch, reused
+//! through a pool, so the steady state allocates nothing) and routed by
+//! [`tw_detect::shard_of_frame`]: all flows to one server go to the same
+//! worker, so per-server state is complete with any number of workers.
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tw_detect::detectors::Detector;
+use tw_detect::{Engine, EngineConfig, Event, Stats};
+use tw_metrics::{DropReason, Metrics, StatsPublisher};
+
+/// One frame inside a batch buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameMeta {
+    pub ts: i64,
+    pub linktype: u32,
+    pub wire_len: u32,
+    pub start: u32,
+    pub len: u32,
+}
+
+/// A batch of frames for one worker.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub data: Vec<u8>,
+    pub frames: Vec<FrameMeta>,
+    /// Advance packet time to this (idle live capture) after the frames.
+    pub tick: Option<i64>,
+}
+
+const BATCH_FRAMES: usize = 512;
+const BATCH_BYTES: usize = 512 * 1024;
+const QUEUE_BATCHES: usize = 16;
+const PUBLISH_EVERY: u64 = 16_384;
+
+/// How workers hand events to the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventBackpressure {
+    /// Wait for the sink (replay: never lose an event).
+    Block,
+    /// Drop and count when the sink queue is full (live: never stall capture).
+    Drop,
+}
+
+/// The detectors every worker runs.
+pub fn detectors() -> Vec<Box<dyn Detector>> {
+    Vec::new()
+}
+
+/// One worker's engine plus its publishing duties.
+pub struct Worker {
+    pub engine: Engine,
+    publisher: StatsPublisher,
+    metrics: Arc<Metrics>,
+    events: Sender<Event>,
+    backpressure: EventBackpressure,
+    kernel_drops: Arc<AtomicU64>,
+    since_publish: u64,
+}
+
+impl Worker {
+    pub fn new(
+        cfg: &EngineConfig,
+        metrics: Arc<Metrics>,
+        events: Sender<Event>,
+        backpressure: EventBackpressure,
+        kernel_drops: Arc<AtomicU64>,
+    ) -> Worker {
+        Worker {
+            engine: Engine::new(cfg.clone(), detectors()),
+            publisher: StatsPublisher::new(),
+            metrics,
+            events,
+            backpressure,
+            kernel_drops,
+            since_publish: 0,
+        }
+    }
+
+    #[inline]
+    pub fn frame(&mut self, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
+        self.engine.process_frame(linktype, data, ts, wire_len);
+        self.since_publish += 1;
+        if self.since_publish >= PUBLISH_EVERY {
+            self.after_batch();
+        }
+    }
+
+    /// Hands pending events to the sink and publishes counters.
+    pub fn after_batch(&mut self) {
+        self.since_publish = 0;
+        self.engine
+            .note_kernel_drops(self.kernel_drops.load(Ordering::Relaxed));
+        let (tx, bp, m) = (&self.events, self.backpressure, &self.metrics);
+        self.engine.drain_events(|e| match bp {
+            EventBackpressure::Block => {
+                if tx.send(e).is_err() {
+                    m.events_dropped(DropReason::SinkError).inc();
+                }
+            }
+            EventBackpressure::Drop => match tx.try_send(e) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => m.events_dropped(DropReason::QueueFull).inc(),
+                Err(TrySendError::Disconnected(_)) => m.events_dropped(DropReason::SinkError).inc(),
+            },
+        });
+        self.publisher.publish(&self.metrics, self.engine.stats());
+        if let Some(t) = self.engine.now() {
+            self.metrics.observe_packet_time(t);
+        }
+    }
+
+    fn batch(&mut self, b: &Batch) {
+        for f in &b.frames {
+            let end = (f.start + f.len) as usize;
+            if let Some(data) = b.data.get(f.start as usize..end) {
+                self.frame(f.linktype, data, f.ts, f.wire_len);
+            }
+        }
+        if let Some(t) = b.tick {
+            self.engine.tick(t);
+        }
+        self.after_batch();
+    }
+
+    /// End of input: every flow ends, events and counters go out.
+    pub fn finish(mut self) -> Stats {
+        self.engine.finish();
+        self.after_batch();
+        self.engine.stats().clone()
+    }
+}
+
+/// Sends frames to N worker threads.
+pub struct Dispatcher {
+    senders: Vec<Sender<Batch>>,
+    pending: Vec<Batch>,
+    pool: Receiver<Batch>,
+}
+
+/// Worker threads started by [`spawn_workers`].
+pub struct Workers {
+    pub handles: Vec<std::thread::JoinHandle<Stats>>,
+    senders: Vec<Sender<Batch>>,
+    pool_rx: Receiver<Batch>,
+}
+
+/// Starts `n` worker threads.
+pub fn spawn_workers(
+    n: usize,
+    cfg: &EngineConfig,
+    metrics: &Arc<Metrics>,
+    events: &Sender<Event>,
+    backpressure: EventBackpressure,
+    kernel_drops: &Arc<AtomicU64>,
+) -> anyhow::Result<Workers> {
+    let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
+    let mut senders = Vec::with_capacity(n);
+    let mut handles = Vec::with_capacity(n);
+    for i in 0..n {
+        let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
+        senders.push(tx);
+        let mut w = Worker::new(
+            cfg,
+            metrics.clone(),
+            events.clone(),
+            backpressure,
+            kernel_drops.clone(),
+        );
+        let pool_tx = pool_tx.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("tw-worker-{i}"))
+            .spawn(move || {
+                while let Ok(mut b) = rx.recv() {
+                    w.batch(&b);
+                    b.data.clear();
+                    b.frames.clear();
+                    b.tick = None;
+                    let _ = pool_tx.try_send(b);
+                }
+                w.finish()
+            })?;
+        handles.push(h);
+    }
+    Ok(Workers {
+        handles,
+        senders,
+        pool_rx,
+    })
+}
+
+impl Workers {
+    /// A dispatcher feeding these workers (one per producing thread).
+    pub fn dispatcher(&self) -> Dispatcher {
+        Dispatcher {
+            senders: self.senders.clone(),
+            pending: (0..self.senders.len()).map(|_| Batch::default()).collect(),
+            pool: self.pool_rx.clone(),
+        }
+    }
+
+    /// Closes the workers' input (after every dispatcher was dropped) and
+    /// waits for their final counters.
+    pub fn join(self) -> Vec<Stats> {
+        drop(self.senders);
+        self.handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .collect()
+    }
+}
+
+impl Dispatcher {
+    /// Queues a frame for its worker.
+    #[inline]
+    pub fn push(&mut self, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
+        let n = self.senders.len();
+        let w = if n == 1 {
+            0
+        } else {
+            tw_detect::shard_of_frame(linktype, data).map_or(0, |k| (k % n as u64) as usize)
+        };
+        let Some(b) = self.pending.get_mut(w) else {
+            return;
+        };
+        let start = b.data.len() as u32;
+        b.data.extend_from_slice(data);
+        b.frames.push(FrameMeta {
+            ts,
+            linktype,
+            wire_len,
+            start,
+            len: data.len() as u32,
+        });
+        if b.frames.len() >= BATCH_FRAMES || b.data.len() >= BATCH_BYTES {
+            self.send(w);
+        }
+    }
+
+    fn send(&mut self, w: usize) {
+        let fresh = self.pool.try_recv().unwrap_or_else(|_| Batch {
+            data: Vec::with_capacity(BATCH_BYTES + 65_536),
+            frames: Vec::with_capacity(BATCH_FRAMES),
+            tick: None,
+        });
+        let Some(slot) = self.pending.get_mut(w) else {
+            return;
+        };
+        let full = std::mem::replace(slot, fresh);
+        if let Some(tx) = self.senders.get(w) {
+            // Blocks when the worker is behind: back-pressure reaches the
+            // capture ring, whose kernel drop counter then shows it.
+            let _ = tx.send(full);
+        }
+    }
+
+    /// Sends every partly filled batch (and, if given, a time tick to all).
+    pub fn flush(&mut self, tick: Option<i64>) {
+        for w in 0..self.pending.len() {
+            let has = self.pending.get(w).is_some_and(|b| !b.frames.is_empty());
+            if has || tick.is_some() {
+                if let Some(b) = self.pending.get_mut(w) {
+                    b.tick = tick;
+                }
+                self.send(w);
+            }
+        }
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        self.flush(None);
+    }
+}

@@ -1,0 +1,308 @@
+//! `tamperwatch replay`: the live pipeline over capture files, at full speed.
+
+use crate::config::Config;
+use crate::pipeline::{spawn_workers, EventBackpressure, Worker};
+use crate::sink::{self, SinkConfig};
+use anyhow::{Context, Result};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+use tw_capture::{FileSource, Next, Source};
+use tw_detect::stats::{DecodeError, FlowOutcome, FlowProto, PacketProto, Signature};
+use tw_detect::Stats;
+use tw_metrics::Metrics;
+
+/// Where replay events go.
+#[derive(Debug, Clone)]
+pub enum EventsOut {
+    /// The config's sinks.
+    Config,
+    /// Standard output only.
+    Stdout,
+    /// This file only.
+    File(PathBuf),
+}
+
+pub struct ReplayArgs {
+    pub config: Config,
+    pub events: EventsOut,
+    pub metrics_out: Option<PathBuf>,
+    pub workers: Option<usize>,
+    pub files: Vec<PathBuf>,
+    pub quiet: bool,
+}
+
+/// Runs a replay; returns the process exit code.
+pub fn run(a: ReplayArgs) -> Result<i32> {
+    let started = Instant::now();
+    let cfg = &a.config;
+    let vantage = crate::vantage(cfg);
+    let metrics = Arc::new(Metrics::new(vantage));
+    let sink_cfg = match &a.events {
+        EventsOut::Config => SinkConfig {
+            file: cfg.event_file(),
+            rotate_bytes: cfg.events.rotate_size_mib * 1024 * 1024,
+            keep: cfg.events.rotate_keep,
+            stdout: cfg.events.stdout,
+        },
+        EventsOut::Stdout => SinkConfig {
+            file: None,
+            rotate_bytes: 0,
+            keep: 0,
+            stdout: true,
+        },
+        EventsOut::File(p) => SinkConfig {
+            file: Some(p.clone()),
+            rotate_bytes: 0,
+            keep: 0,
+            stdout: false,
+        },
+    };
+    let (ev_tx, ev_rx) = crossbeam_channel::bounded(4096);
+    let sink = sink::spawn(sink_cfg, ev_rx, metrics.clone())?;
+    let workers = a.workers.unwrap_or_else(|| cfg.workers()).max(1);
+    metrics.set_workers(workers);
+    let drops = Arc::new(AtomicU64::new(0));
+    let engine_cfg = cfg.engine();
+
+    let total_bytes: u64 = a
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = (!a.quiet && std::io::stderr().is_terminal() && total_bytes > 64 * 1024 * 1024).then(
+        || {
+            let b = indicatif::ProgressBar::new(total_bytes);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        },
+    );
+
+    let mut read_errors = Vec::new();
+    let mut done_bytes = 0u64;
+    let mut files_read = 0usize;
+    let stats: Vec<Stats> = if workers == 1 {
+        // One worker: no threads, no copies.
+        let mut w = Worker::new(
+            &engine_cfg,
+            metrics.clone(),
+            ev_tx.clone(),
+            EventBackpressure::Block,
+            drops.clone(),
+        );
+        for f in &a.files {
+            let r = read_file(
+                f,
+                &mut |lt, data, ts, wl| w.frame(lt, data, ts, wl),
+                bar.as_ref(),
+                done_bytes,
+            );
+            done_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+            match r {
+                Ok(()) => files_read += 1,
+                Err(e) => read_errors.push(e),
+            }
+            w.after_batch();
+        }
+        vec![w.finish()]
+    } else {
+        let ws = spawn_workers(
+            workers,
+            &engine_cfg,
+            &metrics,
+            &ev_tx,
+            EventBackpressure::Block,
+            &drops,
+        )?;
+        {
+            let mut d = ws.dispatcher();
+            for f in &a.files {
+                let r = read_file(
+                    f,
+                    &mut |lt, data, ts, wl| d.push(lt, data, ts, wl),
+                    bar.as_ref(),
+                    done_bytes,
+                );
+                done_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+                match r {
+                    Ok(()) => files_read += 1,
+                    Err(e) => read_errors.push(e),
+                }
+            }
+        }
+        ws.join()
+    };
+    drop(ev_tx);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let sink_summary = sink
+        .join()
+        .map_err(|_| anyhow::anyhow!("event sink thread panicked"))?;
+    let mut total = Stats::default();
+    for s in &stats {
+        total.merge(s);
+    }
+    if let Some(p) = &a.metrics_out {
+        std::fs::write(p, metrics.render()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    let elapsed = started.elapsed();
+    if !a.quiet {
+        eprint!(
+            "{}",
+            summary(
+                &total,
+                files_read,
+                a.files.len(),
+                workers,
+                elapsed.as_secs_f64(),
+                sink_summary.written
+            )
+        );
+    }
+    for e in &read_errors {
+        eprintln!("error: {e}");
+    }
+    Ok(if read_errors.is_empty() { 0 } else { 1 })
+}
+
+/// Called per frame: link type, captured bytes, time, wire length.
+type FrameFn<'a> = dyn FnMut(u32, &[u8], i64, u32) + 'a;
+
+/// Reads one file, calling `f` per frame. A damaged file is read up to the
+/// damage; the error names the file and byte offset.
+fn read_file(
+    path: &std::path::Path,
+    f: &mut FrameFn<'_>,
+    bar: Option<&indicatif::ProgressBar>,
+    base: u64,
+) -> Result<(), tw_capture::CaptureError> {
+    let mut src = FileSource::open(path)?;
+    let mut n: u32 = 0;
+    loop {
+        match src.next()? {
+            Next::Frame(fr) => f(fr.linktype, fr.data, fr.ts_ns, fr.orig_len),
+            Next::End => break,
+            Next::Idle => {}
+        }
+        n = n.wrapping_add(1);
+        if n % 65_536 == 0 {
+            if let Some(b) = bar {
+                b.set_position(base + src.bytes_read());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The human summary printed on stderr.
+pub fn summary(
+    t: &Stats,
+    files_ok: usize,
+    files: usize,
+    workers: usize,
+    secs: f64,
+    written: u64,
+) -> String {
+    let mut s = String::new();
+    let pk = t.total_packets();
+    let line = |s: &mut String, k: &str, v: String| s.push_str(&format!("  {k:<16} {v}\n"));
+    s.push_str("tamperwatch replay summary\n");
+    line(
+        &mut s,
+        "files",
+        format!("{files_ok} of {files} read completely"),
+    );
+    line(&mut s, "workers", workers.to_string());
+    line(&mut s, "packets", thousands(pk));
+    let by: Vec<String> = PacketProto::ALL
+        .iter()
+        .filter(|p| t.packets[p.idx()] > 0)
+        .map(|p| format!("{} {}", p.as_str(), thousands(t.packets[p.idx()])))
+        .collect();
+    line(&mut s, "  by protocol", by.join(", "));
+    line(&mut s, "bytes", thousands(t.bytes.iter().sum()));
+    line(
+        &mut s,
+        "flows",
+        format!(
+            "{} (tcp {}, udp {})",
+            thousands(t.total_flows()),
+            thousands(t.flows_started[FlowProto::Tcp.idx()]),
+            thousands(t.flows_started[FlowProto::Udp.idx()])
+        ),
+    );
+    for p in FlowProto::ALL {
+        let by: Vec<String> = FlowOutcome::ALL
+            .iter()
+            .filter(|o| t.flows_finished[p.idx()][o.idx()] > 0)
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o.as_str(),
+                    thousands(t.flows_finished[p.idx()][o.idx()])
+                )
+            })
+            .collect();
+        if !by.is_empty() {
+            line(&mut s, &format!("  {} outcomes", p.as_str()), by.join(", "));
+        }
+    }
+    let errs: Vec<String> = DecodeError::ALL
+        .iter()
+        .filter(|e| t.decode_errors[e.idx()] > 0)
+        .map(|e| format!("{} {}", e.as_str(), thousands(t.decode_errors[e.idx()])))
+        .collect();
+    line(
+        &mut s,
+        "decode errors",
+        if errs.is_empty() {
+            "0".into()
+        } else {
+            format!(
+                "{} ({})",
+                thousands(t.total_decode_errors()),
+                errs.join(", ")
+            )
+        },
+    );
+    line(&mut s, "untracked", thousands(t.untracked_packets));
+    let evs: Vec<String> = Signature::ALL
+        .iter()
+        .map(|g| format!("{} {}", g.as_str(), t.events[g.idx()]))
+        .collect();
+    line(
+        &mut s,
+        "events",
+        format!("{} ({})", t.events.iter().sum::<u64>(), evs.join(", ")),
+    );
+    line(&mut s, "events written", thousands(written));
+    line(&mut s, "elapsed", format!("{secs:.3} s"));
+    let rate = if secs > 0.0 { pk as f64 / secs } else { 0.0 };
+    line(
+        &mut s,
+        "rate",
+        format!("{} packets/s", thousands(rate as u64)),
+    );
+    s
+}
