@@ -618,24 +618,23 @@ impl RingSource {
             // One packet: struct tpacket3_hdr at pkt_off, sockaddr_ll after it.
             let p = self.pkt_off;
             let blk = self.block(self.cur);
-            let Some(h) = blk.get(p..p + TPACKET3_HDR_ALIGNED) else {
+            let Some(h) = blk.get(p..p + TPACKET3_HDR_LEN) else {
                 // Inconsistent block: give it back.
                 self.release_pending = true;
                 continue;
             };
-            let next_off = u32::from_ne_bytes(arr(h, 0)) as usize;
-            let sec = u32::from_ne_bytes(arr(h, 4));
-            let nsec = u32::from_ne_bytes(arr(h, 8));
-            let snap = u32::from_ne_bytes(arr(h, 12)) as usize;
-            let wire = u32::from_ne_bytes(arr(h, 16));
-            let status = u32::from_ne_bytes(arr(h, 20));
-            let mac = u16::from_ne_bytes(arr(h, 24)) as usize;
-            let tci = u32::from_ne_bytes(arr(h, 32));
-            let tpid = u16::from_ne_bytes(arr(h, 36));
-            let pkttype = blk
-                .get(p + TPACKET3_HDR_ALIGNED + SLL_PKTTYPE)
-                .copied()
-                .unwrap_or(0);
+            let PktHdr {
+                next_off,
+                sec,
+                nsec,
+                snap,
+                wire,
+                status,
+                mac,
+                tci,
+                tpid,
+                pkttype,
+            } = parse_pkt(h, blk.get(p + TPACKET3_HDR_ALIGNED + SLL_PKTTYPE).copied());
             let start = p + mac;
             let len = snap.min(self.snaplen);
             let in_range = blk.get(start..start + len).is_some();
@@ -669,15 +668,8 @@ impl RingSource {
                     .block(self.cur)
                     .get(start..start + len)
                     .unwrap_or_default();
-                if let (Some(dst), Some(mac_hdr), Some(rest)) =
-                    (s.get_mut(..n), data.get(..12), data.get(12..))
-                {
-                    let (d_mac, d_rest) = dst.split_at_mut(12);
-                    d_mac.copy_from_slice(mac_hdr);
-                    let (d_tag, d_payload) = d_rest.split_at_mut(4);
-                    d_tag[..2].copy_from_slice(&tpid.to_be_bytes());
-                    d_tag[2..].copy_from_slice(&(tci as u16).to_be_bytes());
-                    d_payload.copy_from_slice(rest);
+                if let Some(dst) = s.get_mut(..n) {
+                    insert_vlan_tag(dst, data, tpid, tci as u16);
                 }
                 self.scratch = s;
                 orig_len = orig_len.saturating_add(4);
@@ -686,6 +678,62 @@ impl RingSource {
             return Ok(Some((Loc::Ring { start, len }, ts_ns, orig_len)));
         }
     }
+}
+
+/// The fields of a `struct tpacket3_hdr` we use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PktHdr {
+    next_off: usize,
+    sec: u32,
+    nsec: u32,
+    snap: usize,
+    wire: u32,
+    status: u32,
+    mac: usize,
+    tci: u32,
+    tpid: u16,
+    pkttype: u8,
+}
+
+/// Size of the `struct tpacket3_hdr` fields read by [`parse_pkt`].
+const TPACKET3_HDR_LEN: usize = 40;
+
+/// Decodes a `struct tpacket3_hdr` (native byte order):
+/// `tp_next_offset@0 tp_sec@4 tp_nsec@8 tp_snaplen@12 tp_len@16 tp_status@20
+/// tp_mac@24(u16) tp_net@26(u16) hv1.tp_rxhash@28 hv1.tp_vlan_tci@32
+/// hv1.tp_vlan_tpid@36(u16)`; `pkttype` is `sll_pkttype` of the
+/// `sockaddr_ll` that follows at [`TPACKET3_HDR_ALIGNED`].
+fn parse_pkt(h: &[u8], pkttype: Option<u8>) -> PktHdr {
+    PktHdr {
+        next_off: u32::from_ne_bytes(arr(h, 0)) as usize,
+        sec: u32::from_ne_bytes(arr(h, 4)),
+        nsec: u32::from_ne_bytes(arr(h, 8)),
+        snap: u32::from_ne_bytes(arr(h, 12)) as usize,
+        wire: u32::from_ne_bytes(arr(h, 16)),
+        status: u32::from_ne_bytes(arr(h, 20)),
+        mac: u16::from_ne_bytes(arr(h, 24)) as usize,
+        tci: u32::from_ne_bytes(arr(h, 32)),
+        tpid: u16::from_ne_bytes(arr(h, 36)),
+        pkttype: pkttype.unwrap_or(0),
+    }
+}
+
+/// Writes `data` (an Ethernet frame whose VLAN tag the kernel stripped) into
+/// `dst` with the tag reinserted after the MAC addresses: `dst` must be
+/// `data.len() + 4` bytes and `data` at least 12; otherwise nothing is written
+/// and false is returned.
+fn insert_vlan_tag(dst: &mut [u8], data: &[u8], tpid: u16, tci: u16) -> bool {
+    if data.len() < 12 || dst.len() != data.len() + 4 {
+        return false;
+    }
+    let (d_mac, d_rest) = dst.split_at_mut(12);
+    let (d_tag, d_payload) = d_rest.split_at_mut(4);
+    let (s_mac, s_payload) = data.split_at(12);
+    d_mac.copy_from_slice(s_mac);
+    d_tag[..2].copy_from_slice(&tpid.to_be_bytes());
+    d_tag[2..].copy_from_slice(&tci.to_be_bytes());
+    d_payload.copy_from_slice(s_payload);
+    true
 }
 
 #[inline]
@@ -747,5 +795,75 @@ impl Drop for RingSource {
         unsafe {
             libc::munmap(self.map.cast::<libc::c_void>(), self.map_len);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_tpacket3_hdr() {
+        // A tpacket3_hdr as the kernel writes it (native endian), followed
+        // by the sockaddr_ll at offset 48.
+        let mut h = Vec::new();
+        for v in [64u32, 1_700_000_000, 123_456_789, 60, 1514, 0x11] {
+            h.extend_from_slice(&v.to_ne_bytes()); // next, sec, nsec, snaplen, len, status
+        }
+        h.extend_from_slice(&82u16.to_ne_bytes()); // tp_mac
+        h.extend_from_slice(&96u16.to_ne_bytes()); // tp_net
+        h.extend_from_slice(&0u32.to_ne_bytes()); // rxhash
+        h.extend_from_slice(&0x2064u32.to_ne_bytes()); // vlan tci: prio 1, vid 100
+        h.extend_from_slice(&0x88a8u16.to_ne_bytes()); // vlan tpid (802.1ad)
+        h.resize(48, 0);
+        h.extend_from_slice(&[0x11, 0x00, 0x08, 0x00, 2, 0, 0, 0, 1, 0, 4, 6]); // sockaddr_ll ..pkttype=4
+        let p = parse_pkt(&h[..TPACKET3_HDR_LEN], h.get(48 + SLL_PKTTYPE).copied());
+        assert_eq!(
+            p,
+            PktHdr {
+                next_off: 64,
+                sec: 1_700_000_000,
+                nsec: 123_456_789,
+                snap: 60,
+                wire: 1514,
+                status: 0x11,
+                mac: 82,
+                tci: 0x2064,
+                tpid: 0x88a8,
+                pkttype: libc::PACKET_OUTGOING,
+            }
+        );
+        // Short input: zeros, no panic.
+        assert_eq!(parse_pkt(&h[..3], None).sec, 0);
+    }
+
+    #[test]
+    fn vlan_tag_reinsertion() {
+        #[rustfmt::skip]
+        let untagged = [
+            1, 1, 1, 1, 1, 1, // dst
+            2, 2, 2, 2, 2, 2, // src
+            0x08, 0x00,       // IPv4
+            0x45, 0x00,       // payload
+        ];
+        let mut out = [0u8; 20];
+        assert!(insert_vlan_tag(&mut out, &untagged, 0x8100, 0x2064));
+        assert_eq!(
+            out,
+            [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 0x81, 0x00, 0x20, 0x64, 0x08, 0x00, 0x45, 0x00]
+        );
+        assert!(!insert_vlan_tag(&mut out, &untagged[..11], 0x8100, 1));
+        assert!(!insert_vlan_tag(&mut out[..19], &untagged, 0x8100, 1));
+    }
+
+    #[test]
+    fn default_config() {
+        let c = RingConfig::default();
+        assert_eq!(c.ring_bytes, 64 << 20);
+        assert_eq!(c.block_bytes, 1 << 20);
+        assert_eq!(c.block_timeout_ms, 100);
+        assert_eq!(c.snaplen, 65535);
+        assert!(!c.promiscuous);
+        assert_eq!(c.fanout, None);
     }
 }
