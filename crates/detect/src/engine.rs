@@ -144,10 +144,13 @@ impl Engine {
                 detectors,
                 stats,
                 events,
+                cfg,
                 ..
             } = self;
             tables.expire(now, &mut |f, cause| {
-                end_flow(f, cause, now, lossy, servers, detectors, stats, events)
+                end_flow(
+                    f, cause, &cfg.flows, now, lossy, servers, detectors, stats, events,
+                )
             });
         }
     }
@@ -175,10 +178,13 @@ impl Engine {
             detectors,
             stats,
             events,
+            cfg,
             ..
         } = self;
         let looked = tables.lookup_or_create(pkt, fproto, sport, dport, &mut |f, cause| {
-            end_flow(f, cause, now, lossy, servers, detectors, stats, events)
+            end_flow(
+                f, cause, &cfg.flows, now, lossy, servers, detectors, stats, events,
+            )
         });
         let loc = match looked {
             Lookup::Found(loc) => loc,
@@ -249,7 +255,9 @@ impl Engine {
             d.on_packet(&mut ctx, pkt, flow, dir, server);
         }
         tables.settle(loc, &mut |f, cause| {
-            end_flow(f, cause, now, lossy, servers, detectors, stats, events)
+            end_flow(
+                f, cause, &cfg.flows, now, lossy, servers, detectors, stats, events,
+            )
         });
     }
 
@@ -300,10 +308,13 @@ impl Engine {
             detectors,
             stats,
             events,
+            cfg,
             ..
         } = self;
         tables.drain(&mut |f, cause| {
-            end_flow(f, cause, now, lossy, servers, detectors, stats, events)
+            end_flow(
+                f, cause, &cfg.flows, now, lossy, servers, detectors, stats, events,
+            )
         });
     }
 }
@@ -312,6 +323,7 @@ impl Engine {
 fn end_flow(
     mut flow: Flow,
     cause: EndCause,
+    flow_cfg: &FlowConfig,
     now: Nanos,
     lossy: bool,
     servers: &mut Lru<IpAddr, ServerState>,
@@ -320,7 +332,7 @@ fn end_flow(
     events: &mut Vec<Event>,
 ) {
     let outcome = match cause {
-        EndCause::Idle => flow.outcome(),
+        EndCause::Idle | EndCause::Replaced => flow.outcome(),
         EndCause::Evicted(r) => {
             stats.evictions[r.idx()] += 1;
             FlowOutcome::Evicted
@@ -329,6 +341,14 @@ fn end_flow(
             (FlowProto::Udp, _) | (FlowProto::Tcp, TcpState::Closed) => flow.outcome(),
             _ => FlowOutcome::Unfinished,
         },
+    };
+    // The flow's end time, so that end-of-flow evidence is stamped the same
+    // whatever the worker count and sweep timing: idle flows end when their
+    // timeout ran out, others at their last packet (evictions: now).
+    let now = match cause {
+        EndCause::Idle => flow.last_ts.saturating_add(idle_timeout(flow_cfg, &flow)),
+        EndCause::EndOfInput | EndCause::Replaced => flow.last_ts,
+        EndCause::Evicted(_) => now,
     };
     let p = flow.proto.idx();
     stats.flows_finished[p][outcome.idx()] += 1;
@@ -358,6 +378,18 @@ fn end_flow(
     };
     for d in detectors.iter_mut() {
         d.on_flow_end(&mut ctx, &mut flow, outcome, server);
+    }
+}
+
+fn idle_timeout(cfg: &FlowConfig, f: &Flow) -> Nanos {
+    match (f.proto, f.tcp) {
+        (FlowProto::Udp, _) => cfg.udp_timeout,
+        (FlowProto::Tcp, TcpState::Closed) => cfg.tcp_closed_linger,
+        (FlowProto::Tcp, TcpState::Closing) => cfg.tcp_closing_timeout,
+        (FlowProto::Tcp, TcpState::Established) => cfg.tcp_established_timeout,
+        (FlowProto::Tcp, TcpState::SynReceived) => cfg.tcp_handshake_timeout,
+        (FlowProto::Tcp, TcpState::SynSent) if !f.server_answered() => cfg.tcp_unconfirmed_timeout,
+        (FlowProto::Tcp, TcpState::SynSent) => cfg.tcp_handshake_timeout,
     }
 }
 

@@ -710,6 +710,15 @@ impl Table {
             .map(|(_, t)| t)
     }
 
+    /// Whether the flow in slot `i` is idle past its class timeout at `now`.
+    pub(crate) fn is_stale(&self, i: u32, now: Nanos, cfg: &FlowConfig) -> bool {
+        self.slots.get(i as usize).is_some_and(|s| {
+            s.flow
+                .as_ref()
+                .is_some_and(|f| now.saturating_sub(f.last_ts) > cfg.timeout(s.class))
+        })
+    }
+
     /// A flow idle past its class timeout at `now`, if any.
     pub(crate) fn expired(&self, now: Nanos, cfg: &FlowConfig) -> Option<u32> {
         for c in 0..CLASSES {
@@ -766,6 +775,8 @@ pub(crate) enum Loc {
 pub(crate) enum EndCause {
     Idle,
     Evicted(crate::stats::EvictionReason),
+    /// A new connection (new SYN, new ISN) reused the 4-tuple.
+    Replaced,
     EndOfInput,
 }
 
@@ -827,11 +838,42 @@ impl FlowTables {
             FlowProto::Udp => 17,
         };
         let (key, _) = FlowKey::new(ipproto, pkt.ip.src, sport, pkt.ip.dst, dport);
-        if let Some(i) = self.confirmed.get(&key) {
-            return Lookup::Found(Loc::Confirmed(i));
-        }
-        if let Some(i) = self.unconfirmed.get(&key) {
-            return Lookup::Found(Loc::Unconfirmed(i));
+        // A flow idle past its timeout ends here even if the periodic sweep
+        // has not reached it yet: whether a packet continues a flow or
+        // starts a new one depends only on that flow's own packets, never on
+        // when sweeps happen (so 1 and N workers agree).
+        // A new SYN (another ISN) on a flow that got past its handshake is
+        // the port being reused: the old flow ends, a new one starts.
+        let new_syn = match &pkt.l4 {
+            Transport::Tcp(t) if t.syn() && !t.ack_flag() => Some(t.seq),
+            _ => None,
+        };
+        let reused = |f: &Flow| {
+            new_syn.is_some_and(|isn| {
+                f.tcp != TcpState::SynSent && f.dirs[Dir::ToServer.idx()].isn != Some(isn)
+            })
+        };
+        for confirmed in [true, false] {
+            let table = if confirmed {
+                &mut self.confirmed
+            } else {
+                &mut self.unconfirmed
+            };
+            let Some(i) = table.get(&key) else { continue };
+            let cause = if table.is_stale(i, pkt.ts, &self.cfg) {
+                EndCause::Idle
+            } else if table.flow(i).is_some_and(|f| reused(f)) {
+                EndCause::Replaced
+            } else {
+                return Lookup::Found(if confirmed {
+                    Loc::Confirmed(i)
+                } else {
+                    Loc::Unconfirmed(i)
+                });
+            };
+            if let Some(f) = table.remove(i) {
+                on_evict(f, cause);
+            }
         }
         // Packets that never start state: RSTs, FINs and bare ACKs with no
         // payload (backscatter, scans, stray segments of old flows).
@@ -900,16 +942,12 @@ impl FlowTables {
 
     /// Removes flows idle past their timeout at `now`, oldest first.
     pub(crate) fn expire(&mut self, now: Nanos, on_end: &mut dyn FnMut(Flow, EndCause)) {
-        while let Some(i) = self.unconfirmed.expired(now, &self.cfg) {
-            match self.unconfirmed.remove(i) {
-                Some(f) => on_end(f, EndCause::Idle),
-                None => break,
-            }
-        }
-        while let Some(i) = self.confirmed.expired(now, &self.cfg) {
-            match self.confirmed.remove(i) {
-                Some(f) => on_end(f, EndCause::Idle),
-                None => break,
+        for table in [&mut self.unconfirmed, &mut self.confirmed] {
+            while let Some(i) = table.expired(now, &self.cfg) {
+                match table.remove(i) {
+                    Some(f) => on_end(f, EndCause::Idle),
+                    None => break,
+                }
             }
         }
     }

@@ -158,6 +158,12 @@ pub fn spawn_workers(
     kernel_drops: &Arc<AtomicU64>,
 ) -> anyhow::Result<Workers> {
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
+    // The configured table sizes are totals: each worker gets its share.
+    let mut cfg = cfg.clone();
+    cfg.flows.max_flows = cfg.flows.max_flows.div_ceil(n);
+    cfg.flows.max_unconfirmed = cfg.flows.max_unconfirmed.div_ceil(n);
+    cfg.max_servers = cfg.max_servers.div_ceil(n);
+    let cfg = &cfg;
     let mut senders = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
     for i in 0..n {

@@ -457,3 +457,54 @@ fn capture_drops_mark_events_lossy() {
     );
     assert!((ev[0].confidence - 0.45).abs() < 1e-9);
 }
+
+#[test]
+fn sharded_engines_agree_with_one() {
+    // Flows to three servers, with 4-tuples reused after long idle gaps
+    // (a new flow each time), fed to one engine and to two shards.
+    let mut packets = vec![];
+    for round in 0..3i64 {
+        for (k, srv) in [[203, 0, 113, 5], [203, 0, 113, 6], [198, 51, 100, 7]]
+            .into_iter()
+            .enumerate()
+        {
+            let t = round * 400 * SECOND + k as i64 * 3 * SECOND;
+            let cport = 43000 + (k as u16);
+            let isn = 100 + round as u32 * 1000;
+            packets.push((t, tcp(C, cport, srv, 80, isn, 0, SYN, 0, 64, 1)));
+            // a retransmitted SYN (same ISN) is the same flow
+            packets.push((t + 5 * MS, tcp(C, cport, srv, 80, isn, 0, SYN, 0, 64, 1)));
+            packets.push((
+                t + 20 * MS,
+                tcp(srv, 80, C, cport, 900, isn + 1, SYN | ACK, 0, 50, 7),
+            ));
+            packets.push((
+                t + 21 * MS,
+                tcp(C, cport, srv, 80, isn + 1, 901, PSH | ACK, 10, 64, 2),
+            ));
+            packets.push((t + 22 * MS, udp(C, 6000, srv, 53, 20)));
+        }
+    }
+    packets.sort_by_key(|p| p.0);
+    let mut one = Engine::new(EngineConfig::default(), vec![]);
+    let mut two = [
+        Engine::new(EngineConfig::default(), vec![]),
+        Engine::new(EngineConfig::default(), vec![]),
+    ];
+    for (t, b) in &packets {
+        feed(&mut one, *t, b);
+        let k = shard_of_frame(linktype::RAW, b).unwrap();
+        feed(&mut two[(k % 2) as usize], *t, b);
+    }
+    one.finish();
+    let mut merged = Stats::default();
+    for e in two.iter_mut() {
+        e.finish();
+        merged.merge(e.stats());
+    }
+    assert_eq!(one.stats(), &merged);
+    // 400 s gaps: TCP flows are replaced by the new SYN (port reuse), UDP
+    // flows (30 s timeout) expired in between.
+    assert_eq!(one.stats().flows_started[FlowProto::Tcp.idx()], 9);
+    assert_eq!(one.stats().flows_started[FlowProto::Udp.idx()], 3 * 3);
+}
