@@ -1,0 +1,152 @@
+//! End-to-end tests of the binary's command line (no privileges needed).
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn tw(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tamperwatch"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn version_and_help() {
+    let o = tw(&["--version"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("tamperwatch "));
+    let o = tw(&["--help"]);
+    let h = String::from_utf8_lossy(&o.stdout);
+    for sub in ["run", "replay", "check-config"] {
+        assert!(h.contains(sub), "{h}");
+    }
+}
+
+#[test]
+fn check_config_prints_the_effective_config() {
+    let o = tw(&["check-config"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("ring_size_mib = 64") && out.contains("[flows]"),
+        "{out}"
+    );
+    // the shipped file is valid and equals the defaults
+    let shipped = root().join("config/tamperwatch.toml");
+    let o2 = tw(&["check-config", shipped.to_str().unwrap()]);
+    assert!(o2.status.success());
+    assert_eq!(o.stdout, o2.stdout);
+}
+
+#[test]
+fn check_config_rejects_unknown_keys_with_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, "[capture]\nsnaplen = 2000\n\n[flows]\nmax_flow = 10\n").unwrap();
+    let o = tw(&["check-config", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml") && err.contains("line 5") && err.contains("max_flow"),
+        "{err}"
+    );
+    std::fs::write(&p, "[capture]\nsnaplen = 10\n").unwrap();
+    let o = tw(&["check-config", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("snaplen"));
+}
+
+/// A pcap (µs, little-endian, Ethernet) with `n` copies of a small frame.
+fn pcap(n: usize) -> Vec<u8> {
+    let mut b = vec![];
+    b.extend(0xa1b2c3d4u32.to_le_bytes());
+    b.extend(2u16.to_le_bytes());
+    b.extend(4u16.to_le_bytes());
+    b.extend([0u8; 8]);
+    b.extend(65535u32.to_le_bytes());
+    b.extend(1u32.to_le_bytes());
+    #[rustfmt::skip]
+    let frame: &[u8] = &[
+        0x02,0,0,0,0,2, 0x02,0,0,0,0,1, 0x08,0x00,
+        0x45,0, 0,28, 0,1, 0,0, 64,17, 0,0, 192,0,2,1, 192,0,2,2,
+        0x13,0x88, 0x00,0x35, 0,8, 0,0,
+    ];
+    for i in 0..n {
+        b.extend((1_700_000_000u32 + i as u32).to_le_bytes());
+        b.extend(0u32.to_le_bytes());
+        b.extend((frame.len() as u32).to_le_bytes());
+        b.extend((frame.len() as u32).to_le_bytes());
+        b.extend(frame);
+    }
+    b
+}
+
+#[test]
+fn replay_reads_a_damaged_file_up_to_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.pcap");
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&good, pcap(3)).unwrap();
+    let mut b = pcap(3);
+    b.truncate(b.len() - 10);
+    std::fs::write(&cut, &b).unwrap();
+    let r = replay(&[cut.clone(), good.clone()], &[]);
+    // the damaged file's two whole records and all three of the good file
+    assert_eq!(
+        metric(&r.metrics, "tamperwatch_packets_total", &[("proto", "udp")]),
+        Some(5.0),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.status, 1, "a damaged input is an error exit");
+    let offset = 24 + 2 * (16 + 42);
+    assert!(
+        r.stderr.contains("cut.pcap") && r.stderr.contains(&offset.to_string()),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("1 of 2 read completely"), "{}", r.stderr);
+    // not a capture at all
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"hello, this is not a capture file").unwrap();
+    let r = replay(&[junk], &[]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains("junk.pcap"), "{}", r.stderr);
+}
+
+#[test]
+fn replay_summary_and_metrics_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.pcap");
+    std::fs::write(&f, pcap(4)).unwrap();
+    let r = replay(&[f], &[]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    for want in [
+        "packets          4",
+        "flows            1 (tcp 0, udp 1)",
+        "udp outcomes",
+        "unanswered 1",
+        "decode errors    0",
+        "packets/s",
+    ] {
+        assert!(
+            r.stderr.contains(want),
+            "summary lacks {want:?}:\n{}",
+            r.stderr
+        );
+    }
+    assert!(r.metrics.contains("tamperwatch_build_info{"));
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "tamperwatch_flows_finished_total",
+            &[("outcome", "unanswered")]
+        ),
+        Some(1.0)
+    );
+    // no address in any label
+    for line in r.metrics.lines().filter(|l| !l.starts_with('#')) {
+        assert!(!line.contains("192.0.2."), "{line}");
+    }
+}
