@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Whole-process benchmark: tamperwatch replay against tcpdump (and tshark when
+# installed) on the same generated capture, in one run. Not a test: it prints
+# figures for docs/performance.md.
+#
+#   tests/bench/compare.sh [PACKETS] [FLOWS]      (defaults: 2000000 2000)
+#
+# Needs tcpdump; uses /usr/bin/time for peak memory when present.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+packets=${1:-2000000}
+flows=${2:-2000}
+work=${BENCH_DIR:-$(mktemp -d /tmp/tw-bench.XXXXXX)}
+cap="$work/bench-$packets.pcap"
+
+cargo build --release -q -p tamperwatch -p tw-scenario
+tw=target/release/tamperwatch
+gen=target/release/tw-scenario
+if [ ! -s "$cap" ]; then
+  "$gen" bench --packets "$packets" --flows "$flows" --seed 1 -o "$cap"
+fi
+size=$(stat -c %s "$cap")
+echo "capture: $cap ($packets packets, $((size / 1024 / 1024)) MiB)"
+cat "$cap" > /dev/null   # warm the page cache for every contender
+
+timeit() { # label, command...: prints wall seconds and peak RSS (KiB)
+  local label=$1; shift
+  local t0 t1 rss=""
+  if [ -x /usr/bin/time ]; then
+    t0=$(date +%s.%N)
+    /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err"; return 1; }
+    t1=$(date +%s.%N)
+    rss=$(tail -1 "$work/rss")
+  else
+    t0=$(date +%s.%N)
+    "$@" >/dev/null 2>"$work/err" || { cat "$work/err"; return 1; }
+    t1=$(date +%s.%N)
+  fi
+  local secs
+  secs=$(echo "$t1 - $t0" | bc -l)
+  printf '%-34s %8.3f s %12.0f packets/s  peak RSS %s KiB\n' "$label" "$secs" "$(echo "$packets / $secs" | bc -l)" "${rss:-?}"
+  echo "$secs" > "$work/last"
+}
+
+timeit "tcpdump -r -w /dev/null" tcpdump -r "$cap" -w /dev/null
+td=$(cat "$work/last")
+timeit "tamperwatch replay (1 worker)" "$tw" replay -q --workers 1 --events /dev/null "$cap"
+t1=$(cat "$work/last")
+timeit "tamperwatch replay (2 workers)" "$tw" replay -q --workers 2 --events /dev/null "$cap"
+t2=$(cat "$work/last")
+if command -v tshark >/dev/null 2>&1 && [ "${BENCH_TSHARK:-0}" = 1 ]; then
+  timeit "tshark -r (tcp analysis)" tshark -n -r "$cap" -q -z conv,tcp
+fi
+printf 'ratio tamperwatch(1 worker)/tcpdump  = %.2f\n' "$(echo "$t1 / $td" | bc -l)"
+printf 'ratio tamperwatch(2 workers)/tcpdump = %.2f\n' "$(echo "$t2 / $td" | bc -l)"
