@@ -24,19 +24,58 @@ use crate::{http, quic, tls, Result};
 
 /// Domains used for SNI / Host / DNS names.
 pub const DOMAINS: &[&str] = &[
-    "www.google.com", "www.youtube.com", "www.facebook.com", "www.wikipedia.org",
-    "www.instagram.com", "www.reddit.com", "www.amazon.com", "twitter.com", "x.com",
-    "www.linkedin.com", "www.netflix.com", "www.bing.com", "www.yahoo.com",
-    "www.microsoft.com", "login.microsoftonline.com", "www.apple.com", "icloud.com",
-    "github.com", "api.github.com", "objects.githubusercontent.com", "stackoverflow.com",
-    "www.cloudflare.com", "cdn.jsdelivr.net", "fonts.googleapis.com", "fonts.gstatic.com",
-    "ajax.googleapis.com", "www.gstatic.com", "i.ytimg.com", "rr3.googlevideo.com",
-    "scontent.xx.fbcdn.net", "static.xx.fbcdn.net", "pbs.twimg.com", "abs.twimg.com",
-    "www.bbc.co.uk", "www.nytimes.com", "www.theguardian.com", "www.dw.com",
-    "www.torproject.org", "signal.org", "telegram.org", "web.whatsapp.com",
-    "discord.com", "www.twitch.tv", "open.spotify.com", "www.tiktok.com",
-    "duckduckgo.com", "proton.me", "archive.org", "www.hrw.org", "www.amnesty.org",
-    "update.example-cdn.net", "s3.amazonaws.com",
+    "www.google.com",
+    "www.youtube.com",
+    "www.facebook.com",
+    "www.wikipedia.org",
+    "www.instagram.com",
+    "www.reddit.com",
+    "www.amazon.com",
+    "twitter.com",
+    "x.com",
+    "www.linkedin.com",
+    "www.netflix.com",
+    "www.bing.com",
+    "www.yahoo.com",
+    "www.microsoft.com",
+    "login.microsoftonline.com",
+    "www.apple.com",
+    "icloud.com",
+    "github.com",
+    "api.github.com",
+    "objects.githubusercontent.com",
+    "stackoverflow.com",
+    "www.cloudflare.com",
+    "cdn.jsdelivr.net",
+    "fonts.googleapis.com",
+    "fonts.gstatic.com",
+    "ajax.googleapis.com",
+    "www.gstatic.com",
+    "i.ytimg.com",
+    "rr3.googlevideo.com",
+    "scontent.xx.fbcdn.net",
+    "static.xx.fbcdn.net",
+    "pbs.twimg.com",
+    "abs.twimg.com",
+    "www.bbc.co.uk",
+    "www.nytimes.com",
+    "www.theguardian.com",
+    "www.dw.com",
+    "www.torproject.org",
+    "signal.org",
+    "telegram.org",
+    "web.whatsapp.com",
+    "discord.com",
+    "www.twitch.tv",
+    "open.spotify.com",
+    "www.tiktok.com",
+    "duckduckgo.com",
+    "proton.me",
+    "archive.org",
+    "www.hrw.org",
+    "www.amnesty.org",
+    "update.example-cdn.net",
+    "s3.amazonaws.com",
 ];
 
 /// Generator parameters.
@@ -133,6 +172,7 @@ enum State {
         resp_left: usize,
         first_chunk: bool,
         rtt: i64,
+        ack_every: usize,
     },
     Dns {
         ex: Box<UdpFlow>,
@@ -176,7 +216,12 @@ fn server_ip(host: &str, v6: bool) -> IpAddr {
         // Spread over a few documentation / benchmarking ranges.
         let nets = [[198, 18], [198, 19], [203, 0], [198, 51]];
         let n = nets[(x % 4) as usize];
-        IpAddr::V4(Ipv4Addr::new(n[0], n[1], (x >> 8) as u8, ((x >> 16) as u8).max(1)))
+        IpAddr::V4(Ipv4Addr::new(
+            n[0],
+            n[1],
+            (x >> 8) as u8,
+            ((x >> 16) as u8).max(1),
+        ))
     }
 }
 
@@ -185,7 +230,11 @@ fn server_ttl(ip: &IpAddr) -> u8 {
         IpAddr::V4(a) => u32::from(*a) as u64,
         IpAddr::V6(a) => u128::from(*a) as u64,
     };
-    let base = if splitmix64(&mut st) % 5 == 0 { 128 } else { 64 };
+    let base = if splitmix64(&mut st) % 5 == 0 {
+        128
+    } else {
+        64
+    };
     base - 6 - (splitmix64(&mut st) % 18) as u8
 }
 
@@ -202,9 +251,23 @@ fn new_flow(rng: &mut Rng, ctx: &mut Ctx, now: i64) -> Flow {
     let v6 = r.chance(0.2);
     let host_no = r.below(250) as u32;
     let client_ip: IpAddr = if v6 {
-        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0x10, 0x100 + host_no as u16))
+        IpAddr::V6(Ipv6Addr::new(
+            0x2001,
+            0xdb8,
+            1,
+            0,
+            0,
+            0,
+            0x10,
+            0x100 + host_no as u16,
+        ))
     } else {
-        IpAddr::V4(Ipv4Addr::new(10, 0, (host_no >> 8) as u8, (host_no as u8).max(2)))
+        IpAddr::V4(Ipv4Addr::new(
+            10,
+            0,
+            (host_no >> 8) as u8,
+            (host_no as u8).max(2),
+        ))
     };
     let port = r.range(32768, 60999) as u16;
     let mut frame = FrameMeta::default();
@@ -231,7 +294,7 @@ fn new_flow(rng: &mut Rng, ctx: &mut Ctx, now: i64) -> Flow {
     };
     let host = *r.pick(DOMAINS);
     let kind = r.f64();
-    let state = if kind < 0.30 {
+    let state = if kind < 0.33 {
         ctx.udp += 1;
         let res_ip: IpAddr = if v6 {
             "2001:db8:1::1".parse().expect("literal")
@@ -251,7 +314,7 @@ fn new_flow(rng: &mut Rng, ctx: &mut Ctx, now: i64) -> Flow {
             host,
             done: false,
         }
-    } else if kind < 0.42 {
+    } else if kind < 0.41 {
         ctx.udp += 1;
         let sip = server_ip(host, v6);
         let server = Endpoint::server(SocketAddr::new(sip, 443))
@@ -262,14 +325,14 @@ fn new_flow(rng: &mut Rng, ctx: &mut Ctx, now: i64) -> Flow {
         State::Quic {
             f: Box::new(f),
             phase: 0,
-            left: r.lognormal(10.0, 1.6).min(3e6) as usize,
+            left: r.lognormal(9.5, 1.5).min(3e6) as usize,
             dcid: r.bytes(8),
         }
     } else {
         ctx.tcp += 1;
         let (kind, dport) = match r.f64() {
-            x if x < 0.50 => (TcpKind::Bulk, 443),
-            x if x < 0.85 => (TcpKind::Api, 443),
+            x if x < 0.35 => (TcpKind::Bulk, 443),
+            x if x < 0.90 => (TcpKind::Api, 443),
             _ => (TcpKind::Http, 80),
         };
         let sip = server_ip(host, v6);
@@ -292,7 +355,7 @@ fn new_flow(rng: &mut Rng, ctx: &mut Ctx, now: i64) -> Flow {
         s.frame = frame;
         let requests_left = match kind {
             TcpKind::Bulk => r.range(1, 3) as u32,
-            TcpKind::Api => r.range(2, 12) as u32,
+            TcpKind::Api => r.range(2, 20) as u32,
             TcpKind::Http => r.range(1, 4) as u32,
         };
         State::Tcp {
@@ -304,6 +367,7 @@ fn new_flow(rng: &mut Rng, ctx: &mut Ctx, now: i64) -> Flow {
             resp_left: 0,
             first_chunk: false,
             rtt: r.range(5, 150) as i64 * 1_000_000,
+            ack_every: if r.chance(0.5) { 1 } else { 2 },
         }
     };
     Flow {
@@ -339,7 +403,11 @@ impl Flow {
                     if r.chance(0.3) {
                         answers.push(Rr::cname(host, 300, "edge.example-cdn.net"));
                     }
-                    let owner = if answers.is_empty() { *host } else { "edge.example-cdn.net" };
+                    let owner = if answers.is_empty() {
+                        *host
+                    } else {
+                        "edge.example-cdn.net"
+                    };
                     for _ in 0..r.range(1, 3) {
                         let ip = server_ip(owner, qt == qtype::AAAA);
                         answers.push(match ip {
@@ -354,7 +422,12 @@ impl Flow {
                 }
                 *done = true;
             }
-            State::Quic { f, phase, left, dcid } => {
+            State::Quic {
+                f,
+                phase,
+                left,
+                dcid,
+            } => {
                 let v6 = f.client.ip.is_ipv6();
                 let max = if v6 { 1232 } else { 1252 };
                 match *phase {
@@ -386,7 +459,7 @@ impl Flow {
                             let n = (*left).min(max - 30);
                             *left -= n;
                             f.server_send(tl, t + i, quic::short_header(r, dcid, n + 30));
-                            if i % 2 == 1 || *left == 0 {
+                            if i % 2 == 1 || *left == 0 || r.chance(0.3) {
                                 let alen = r.range(40, 60) as usize;
                                 let ack = quic::short_header(r, dcid, alen);
                                 f.client_send(tl, t + i + 1, ack);
@@ -404,8 +477,10 @@ impl Flow {
                 resp_left,
                 first_chunk,
                 rtt,
+                ack_every,
             } => {
                 let rtt = *rtt;
+                let ack_every = *ack_every;
                 match *phase {
                     TcpPhase::Handshake => {
                         s.handshake(tl, t, rtt);
@@ -432,7 +507,7 @@ impl Flow {
                                 let path = format!("/assets/{}.js", r.below(10000));
                                 (
                                     http::get(host, &path),
-                                    r.lognormal(9.0, 1.4).clamp(200.0, 5e6) as usize,
+                                    r.lognormal(8.6, 1.4).clamp(200.0, 5e6) as usize,
                                 )
                             }
                             TcpKind::Api => (
@@ -447,7 +522,7 @@ impl Flow {
                                     let n = r.range(300, 1400) as usize;
                                     tls::app_data(r, n)
                                 },
-                                r.lognormal(10.3, 1.5).clamp(2000.0, 2e7) as usize,
+                                r.lognormal(8.8, 1.3).clamp(2000.0, 2e7) as usize,
                             ),
                         };
                         s.client_send(tl, t, &req);
@@ -471,7 +546,7 @@ impl Flow {
                         data.extend_from_slice(&pool[off..off + n]);
                         let start = if *first_chunk { t + rtt } else { t };
                         *first_chunk = false;
-                        s.server_send_acked(tl, start, &data, 2);
+                        s.server_send_acked(tl, start, &data, ack_every);
                         if r.chance(0.01) {
                             s.retransmit_server_last(tl, start + 3 * rtt / 2);
                             s.client_ack(tl, start + 3 * rtt / 2 + 50_000);
@@ -521,7 +596,9 @@ pub fn generate<W: Write>(cfg: &BenchConfig, w: W) -> Result<BenchSummary> {
     };
     let pool = rng.bytes(1 << 16);
     let nflows = cfg.flows.max(1);
-    let mut flows: Vec<Flow> = (0..nflows).map(|_| new_flow(&mut rng, &mut ctx, cfg.start_ns)).collect();
+    let mut flows: Vec<Flow> = (0..nflows)
+        .map(|_| new_flow(&mut rng, &mut ctx, cfg.start_ns))
+        .collect();
     let mut tl = Timeline::new();
     let mut buf = Vec::with_capacity(2048);
     let mut now = cfg.start_ns;

@@ -13,7 +13,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use crate::dns::{qtype, rcode, DnsFlags, Rr};
+use crate::dns::{self, qtype, rcode, DnsFlags, Rr};
 use crate::endpoint::{Endpoint, IpIdMode};
 use crate::link::{self, Vlan};
 use crate::packet::{fragment_ipv4, Icmpv4Spec, Icmpv6Spec, UdpSpec};
@@ -95,8 +95,8 @@ const fn sc(
     }
 }
 
-use Format::{Pcap, PcapNg};
 use linktype::{ETHERNET, LINUX_SLL, LINUX_SLL2, NULL, RAW};
+use Format::{Pcap, PcapNg};
 
 /// The registry. One line per scenario: name, link type, format, (packets, tcp flows,
 /// udp flows), generator, description.
@@ -114,7 +114,7 @@ pub static CATALOGUE: &[Scenario] = &[
     sc("udp_dns_clean", ETHERNET, Pcap, (6, 0, 3), udp_dns_clean,
         "IPv4 DNS to 192.168.1.1:53 from 3 source ports: A example.com (1 answer), AAAA example.com (1 answer), NXDOMAIN doesnotexist.example = 6 pkts, 3 UDP flows"),
     sc("mixed_small", ETHERNET, Pcap, (32, 4, 3), mixed_small,
-        "32 pkts: IPv4 HTTP (9, server data seg truncated to snaplen 96), IPv6 TLS (9), 802.1Q vlan 100 DNS (2), QinQ 200/300 TCP handshake+RST (4), TTL-1 SYN + ICMP time-exceeded quoting it (2), ICMPv6 time-exceeded quoting UDP (1), IPv4 UDP fragment pair (2), QUIC Initial pair (2), ARP request (1); 4 TCP + 3 UDP flows"),
+        "32 pkts: IPv4 HTTP (9, server data seg truncated to snaplen 96), IPv6 TLS (9), 802.1Q vlan 100 DNS (2), QinQ 200/300 TCP handshake+RST (4), TTL-1 SYN + ICMP time-exceeded quoting it (2), ICMPv6 time-exceeded quoting UDP (1), fragmented 1.8 KB DNS response in 2 IPv4 fragments (2), QUIC Initial pair (2), ARP request (1); 4 TCP + 3 UDP flows"),
     sc("linktypes_sll", LINUX_SLL, Pcap, (11, 2, 0), linktypes_sll,
         "LINKTYPE_LINUX_SLL, µs: IPv4 HTTP exchange (9) + IPv6 refused SYN (2) = 11 pkts, 2 TCP flows"),
     sc("linktypes_sll2", LINUX_SLL2, Pcap, (11, 2, 0), linktypes_sll2,
@@ -124,7 +124,9 @@ pub static CATALOGUE: &[Scenario] = &[
     sc("linktypes_null", NULL, Pcap, (11, 2, 0), linktypes_null,
         "LINKTYPE_NULL (AF 2 / AF 30 little-endian), µs: IPv4 HTTP exchange (9) + IPv6 refused SYN (2) = 11 pkts, 2 TCP flows"),
     sc("pcapng_multi_iface", ETHERNET, PcapNg, (13, 1, 1), pcapng_multi_iface,
-        "pcapng, if0 Ethernet tsresol µs: IPv4 HTTP exchange (9); if1 LINUX_SLL tsresol ns: DNS A query+answer repeated twice from one port (4) = 13 pkts, 1 TCP + 1 UDP flow"),
+        "pcapng, if0 Ethernet tsresol µs: IPv4 HTTP exchange (9); if1 LINUX_SLL tsresol ns: DNS A query+answer twice from one port (4) = 13 pkts, 1 TCP + 1 UDP flow. NB: libpcap <= 1.10 (tcpdump) refuses mixed link types"),
+    sc("pcapng_multi_iface_eth", ETHERNET, PcapNg, (13, 1, 1), pcapng_multi_iface_eth,
+        "pcapng, two Ethernet interfaces (eth0 tsresol µs, eth1 tsresol ns), same content as pcapng_multi_iface = 13 pkts, 1 TCP + 1 UDP flow; readable by tcpdump"),
 ];
 
 /// All built-in scenarios.
@@ -169,18 +171,27 @@ fn sa(s: &str) -> SocketAddr {
 /// with 1 kHz timestamps.
 pub fn v4_session(port: u16, sport: u16) -> TcpSession {
     let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 168, 1, 10).into(), port));
-    let s = Endpoint::server(SocketAddr::new(Ipv4Addr::new(93, 184, 216, 34).into(), sport));
+    let s = Endpoint::server(SocketAddr::new(
+        Ipv4Addr::new(93, 184, 216, 34).into(),
+        sport,
+    ));
     TcpSession::new(c, s).with_timestamps(TsClock::khz(0x1000_0000, 0x7000_0000))
 }
 
 /// Standard IPv6 client (2001:db8:1::10) ↔ server (2001:db8:ffff::34) session.
 pub fn v6_session(port: u16, sport: u16) -> TcpSession {
     let c = Endpoint::client(SocketAddr::new(
-        "2001:db8:1::10".parse::<Ipv6Addr>().expect("literal").into(),
+        "2001:db8:1::10"
+            .parse::<Ipv6Addr>()
+            .expect("literal")
+            .into(),
         port,
     ));
     let s = Endpoint::server(SocketAddr::new(
-        "2001:db8:ffff::34".parse::<Ipv6Addr>().expect("literal").into(),
+        "2001:db8:ffff::34"
+            .parse::<Ipv6Addr>()
+            .expect("literal")
+            .into(),
         sport,
     ));
     TcpSession::new(c, s).with_timestamps(TsClock::khz(0x2000_0000, 0x5000_0000))
@@ -217,7 +228,11 @@ fn tcp_http_clean() -> Result<Vec<u8>> {
     let mut s = v4_session(51000, 80);
     let rtt = 25 * MS;
     let t = s.handshake(&mut tl, EPOCH_NS, rtt);
-    let t = s.client_send(&mut tl, t + 300 * US, &http::get("example.com", "/index.html"));
+    let t = s.client_send(
+        &mut tl,
+        t + 300 * US,
+        &http::get("example.com", "/index.html"),
+    );
     let t = s.server_send_acked(&mut tl, t + rtt, &http::ok_html(6000), 2);
     s.close(&mut tl, t + 100 * MS, rtt);
     tl.to_pcap_bytes(ETHERNET, false)
@@ -273,7 +288,10 @@ fn tcp_refused() -> Result<Vec<u8>> {
 }
 
 fn resolver(client_port: u16) -> DnsExchange {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 168, 1, 10).into(), client_port));
+    let c = Endpoint::client(SocketAddr::new(
+        Ipv4Addr::new(192, 168, 1, 10).into(),
+        client_port,
+    ));
     let r = Endpoint::server(sa("192.168.1.1:53"))
         .with_ttl(64)
         .with_ip_id(IpIdMode::Zero)
@@ -291,7 +309,9 @@ fn udp_dns_clean() -> Result<Vec<u8>> {
     let aaaa = Rr::aaaa(
         "example.com",
         3600,
-        "2606:2800:220:1:248:1893:25c8:1946".parse().expect("literal"),
+        "2606:2800:220:1:248:1893:25c8:1946"
+            .parse()
+            .expect("literal"),
     );
     resolver(40002).exchange(
         &mut tl,
@@ -303,7 +323,14 @@ fn udp_dns_clean() -> Result<Vec<u8>> {
         14 * MS,
     )?;
     let mut ex = resolver(40003);
-    let q = ex.query(&mut tl, t + 50 * MS, 0x3c4d, "doesnotexist.example", qtype::A, true);
+    let q = ex.query(
+        &mut tl,
+        t + 50 * MS,
+        0x3c4d,
+        "doesnotexist.example",
+        qtype::A,
+        true,
+    );
     ex.answer(&mut tl, t + 80 * MS, &q, rcode::NXDOMAIN, &[], DnsFlags::RA)?;
     tl.to_pcap_bytes(ETHERNET, false)
 }
@@ -340,7 +367,15 @@ fn mixed_small() -> Result<Vec<u8>> {
     let mut c = resolver(52002);
     c.flow.frame.vlan = Vlan::Single(100);
     let ans = Rr::a("vlan.example.com", 300, Ipv4Addr::new(198, 51, 100, 7));
-    c.exchange(&mut tl, t0 + 3 * MS, 0x0100, "vlan.example.com", qtype::A, &[ans], 9 * MS)?;
+    c.exchange(
+        &mut tl,
+        t0 + 3 * MS,
+        0x0100,
+        "vlan.example.com",
+        qtype::A,
+        &[ans],
+        9 * MS,
+    )?;
 
     // d. QinQ TCP handshake + client RST (4).
     let mut d = v4_session(52003, 22).with_vlan(Vlan::QinQ {
@@ -367,21 +402,42 @@ fn mixed_small() -> Result<Vec<u8>> {
     // f. ICMPv6 hop limit exceeded quoting a UDP datagram (1).
     let orig = UdpSpec {
         ttl: 1,
-        ..UdpSpec::new(sa("[2001:db8:1::10]:33434"), sa("[2001:db8:ffff::34]:33435"), vec![0; 24])
+        ..UdpSpec::new(
+            sa("[2001:db8:1::10]:33434"),
+            sa("[2001:db8:ffff::34]:33435"),
+            vec![0; 24],
+        )
     }
     .build();
     let i6 = Icmpv6Spec::time_exceeded("2001:db8:1::1".parse().expect("literal"), &orig, 1232);
     tl.push_with(t0 + 6 * MS, i6.build(), b.meta(Direction::FromServer));
 
-    // g. IPv4 UDP datagram (1800 B payload) in two fragments (2).
+    // g. A large DNS response (~1.8 KB, 110 A records) arriving in two IPv4 fragments
+    //    (2); the query was sent over another path and is not in the capture.
+    let many: Vec<Rr> = (0..110u8)
+        .map(|i| Rr::a("big.example.com", 300, Ipv4Addr::new(198, 51, 100, i)))
+        .collect();
+    let resp = dns::response_for(
+        0x0bad,
+        "big.example.com",
+        qtype::A,
+        true,
+        rcode::NOERROR,
+        &many,
+        DnsFlags::RA,
+    )?;
     let big = UdpSpec {
         ip_id: 0x4242,
         ttl: 57,
-        ..UdpSpec::new(sa("198.51.100.53:53"), sa("192.168.1.10:52005"), http::filler(1800))
+        ..UdpSpec::new(sa("198.51.100.53:53"), sa("192.168.1.10:52005"), resp)
     }
     .build();
     for (i, f) in fragment_ipv4(&big, 1480).into_iter().enumerate() {
-        tl.push_with(t0 + 7 * MS + i as i64 * 10 * US, f, a.meta(Direction::FromServer));
+        tl.push_with(
+            t0 + 7 * MS + i as i64 * 10 * US,
+            f,
+            a.meta(Direction::FromServer),
+        );
     }
 
     // h. QUIC Initial from client and server (2).
@@ -393,7 +449,14 @@ fn mixed_small() -> Result<Vec<u8>> {
     q.client_send(&mut tl, t0 + 8 * MS, quic::initial(&mut rng));
     let dcid = rng.bytes(8);
     let scid = rng.bytes(8);
-    let sinit = quic::long_header(&mut rng, quic::LongType::Initial, quic::VERSION_1, &dcid, &scid, 1200);
+    let sinit = quic::long_header(
+        &mut rng,
+        quic::LongType::Initial,
+        quic::VERSION_1,
+        &dcid,
+        &scid,
+        1200,
+    );
     q.server_send(&mut tl, t0 + 33 * MS, sinit);
 
     // i. ARP request (1).
@@ -426,17 +489,42 @@ fn linktypes_null() -> Result<Vec<u8>> {
 }
 
 fn pcapng_multi_iface() -> Result<Vec<u8>> {
+    pcapng_two_ifaces(LINUX_SLL, "any")
+}
+
+fn pcapng_multi_iface_eth() -> Result<Vec<u8>> {
+    pcapng_two_ifaces(ETHERNET, "eth1")
+}
+
+/// if0: Ethernet, µs, HTTP exchange; if1: `lt1`, ns, two DNS exchanges.
+fn pcapng_two_ifaces(lt1: u32, name1: &str) -> Result<Vec<u8>> {
     let mut w = PcapNgWriter::new(Vec::new())?;
     let eth = w.add_interface_named(ETHERNET, 6, Some("eth0"))?;
-    let sll = w.add_interface_named(LINUX_SLL, 9, Some("any"))?;
+    let second = w.add_interface_named(lt1, 9, Some(name1))?;
     let mut a = Timeline::new();
     let mut s = v4_session(53000, 80);
     small_http(&mut s, &mut a, EPOCH_NS, 20 * MS);
     let mut b = Timeline::new();
     let mut ex = resolver(53001);
     let ans = [Rr::a("example.com", 3600, Ipv4Addr::new(93, 184, 216, 34))];
-    ex.exchange(&mut b, EPOCH_NS + 1_234_567, 1, "example.com", qtype::A, &ans, 7 * MS + 89)?;
-    ex.exchange(&mut b, EPOCH_NS + 9_876_543, 2, "example.com", qtype::A, &ans, 3 * MS + 21)?;
+    ex.exchange(
+        &mut b,
+        EPOCH_NS + 1_234_567,
+        1,
+        "example.com",
+        qtype::A,
+        &ans,
+        7 * MS + 89,
+    )?;
+    ex.exchange(
+        &mut b,
+        EPOCH_NS + 9_876_543,
+        2,
+        "example.com",
+        qtype::A,
+        &ans,
+        3 * MS + 21,
+    )?;
     // Interleave the two interfaces in time order.
     let mut ia = a.entries().iter().peekable();
     let mut ib = b.entries().iter().peekable();
@@ -451,7 +539,7 @@ fn pcapng_multi_iface() -> Result<Vec<u8>> {
         let (e, iface, lt) = if take_a {
             (ia.next(), eth, ETHERNET)
         } else {
-            (ib.next(), sll, LINUX_SLL)
+            (ib.next(), second, lt1)
         };
         if let Some(e) = e {
             e.frame_into(&mut buf, lt)?;
@@ -464,7 +552,6 @@ fn pcapng_multi_iface() -> Result<Vec<u8>> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::dns;
     use std::collections::HashSet;
 
     /// Minimal pcap/pcapng reader: (linktype, frame) per record.
@@ -563,7 +650,12 @@ pub(crate) mod tests {
             let b = (s.generate)().unwrap();
             let got = count(&b);
             let e = s.expected;
-            assert_eq!(got, (e.packets, e.tcp_flows, e.udp_flows), "scenario {}", s.name);
+            assert_eq!(
+                got,
+                (e.packets, e.tcp_flows, e.udp_flows),
+                "scenario {}",
+                s.name
+            );
             assert_eq!(b, (s.generate)().unwrap(), "deterministic {}", s.name);
         }
         let names: HashSet<_> = catalogue().iter().map(|s| s.name).collect();
@@ -583,7 +675,9 @@ pub(crate) mod tests {
                     assert_eq!(s.name, "mixed_small");
                     continue;
                 };
-                if let (Some(NetSlice::Ipv4(v4)), Some(TransportSlice::Tcp(t))) = (&sp.net, &sp.transport) {
+                if let (Some(NetSlice::Ipv4(v4)), Some(TransportSlice::Tcp(t))) =
+                    (&sp.net, &sp.transport)
+                {
                     let h = v4.header().to_header();
                     assert_eq!(h.header_checksum, h.calc_header_checksum());
                     assert_eq!(
@@ -593,14 +687,18 @@ pub(crate) mod tests {
                         s.name
                     );
                 }
-                if let (Some(NetSlice::Ipv6(v6)), Some(TransportSlice::Tcp(t))) = (&sp.net, &sp.transport) {
+                if let (Some(NetSlice::Ipv6(v6)), Some(TransportSlice::Tcp(t))) =
+                    (&sp.net, &sp.transport)
+                {
                     let h = v6.header().to_header();
                     assert_eq!(
                         t.checksum(),
                         t.to_header().calc_checksum_ipv6(&h, t.payload()).unwrap()
                     );
                 }
-                if let (Some(NetSlice::Ipv4(v4)), Some(TransportSlice::Udp(u))) = (&sp.net, &sp.transport) {
+                if let (Some(NetSlice::Ipv4(v4)), Some(TransportSlice::Udp(u))) =
+                    (&sp.net, &sp.transport)
+                {
                     let h = v4.header().to_header();
                     assert_eq!(
                         u.checksum(),
@@ -612,13 +710,37 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn mixed_small_has_one_truncated_record_and_an_arp_frame() {
+        let b = (find_scenario("mixed_small").unwrap().generate)().unwrap();
+        let mut off = 24;
+        let mut truncated = Vec::new();
+        let mut arp = 0;
+        while off < b.len() {
+            let incl = u32::from_le_bytes(b[off + 8..off + 12].try_into().unwrap()) as usize;
+            let orig = u32::from_le_bytes(b[off + 12..off + 16].try_into().unwrap()) as usize;
+            if incl < orig {
+                truncated.push((incl, orig));
+            }
+            if b[off + 16 + 12..off + 16 + 14] == [0x08, 0x06] {
+                arp += 1;
+            }
+            off += 16 + incl;
+        }
+        assert_eq!(truncated.len(), 1);
+        assert_eq!(truncated[0].0, 96);
+        assert_eq!(arp, 1);
+    }
+
+    #[test]
     fn tls_and_dns_payloads_are_decodable() {
         use etherparse::{SlicedPacket, TransportSlice};
         let b = (find_scenario("tcp_tls_clean").unwrap().generate)().unwrap();
         let sni = records(&b).iter().find_map(|(lt, f)| {
             let sp = SlicedPacket::from_ip(ip_of(*lt, f)?).ok()?;
             match sp.transport? {
-                TransportSlice::Tcp(t) if t.payload().first() == Some(&0x16) && t.destination_port() == 443 => {
+                TransportSlice::Tcp(t)
+                    if t.payload().first() == Some(&0x16) && t.destination_port() == 443 =>
+                {
                     tls::sni_of(t.payload())
                 }
                 _ => None,
@@ -637,7 +759,10 @@ pub(crate) mod tests {
             })
             .collect();
         assert_eq!(msgs.len(), 6);
-        assert_eq!(msgs.iter().filter(|m| m.rcode() == rcode::NXDOMAIN).count(), 1);
+        assert_eq!(
+            msgs.iter().filter(|m| m.rcode() == rcode::NXDOMAIN).count(),
+            1
+        );
         assert_eq!(msgs.iter().filter(|m| m.is_response()).count(), 3);
     }
 }

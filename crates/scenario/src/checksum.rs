@@ -53,7 +53,10 @@ pub fn pseudo_header(src: IpAddr, dst: IpAddr, proto: u8, len: u32) -> u64 {
 
 /// Transport checksum (TCP/UDP/ICMPv6) of `segment` (its checksum field zeroed).
 pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> u16 {
-    finish(sum(pseudo_header(src, dst, proto, segment.len() as u32), segment))
+    finish(sum(
+        pseudo_header(src, dst, proto, segment.len() as u32),
+        segment,
+    ))
 }
 
 #[cfg(test)]

@@ -298,7 +298,9 @@ fn read_name(b: &[u8], mut off: usize) -> Result<(String, usize)> {
     loop {
         let len = *b.get(off).ok_or(Error::MalformedDns("name past end"))? as usize;
         if len & 0xc0 == 0xc0 {
-            let lo = *b.get(off + 1).ok_or(Error::MalformedDns("pointer past end"))? as usize;
+            let lo = *b
+                .get(off + 1)
+                .ok_or(Error::MalformedDns("pointer past end"))? as usize;
             end.get_or_insert(off + 2);
             off = ((len & 0x3f) << 8) | lo;
             jumps += 1;
@@ -426,7 +428,10 @@ mod tests {
         assert_eq!(m.answers.len(), 2);
         assert_eq!(m.answers[0].rdata, Rdata::Cname("edge.example.net".into()));
         assert_eq!(m.answers[0].name, "www.example.com");
-        assert_eq!(m.answers[1].rdata, Rdata::A(Ipv4Addr::new(93, 184, 216, 34)));
+        assert_eq!(
+            m.answers[1].rdata,
+            Rdata::A(Ipv4Addr::new(93, 184, 216, 34))
+        );
         assert!(m.edns);
         // compression pointer used for the first answer
         let qend = 12 + 17 + 4;

@@ -127,7 +127,11 @@ pub fn frame_ip_into(out: &mut Vec<u8>, lt: u32, ip: &[u8], meta: &FrameMeta) ->
             out.extend_from_slice(ip);
         }
         linktype::LINUX_SLL => {
-            let pkttype = if meta.outgoing { SLL_OUTGOING } else { SLL_HOST };
+            let pkttype = if meta.outgoing {
+                SLL_OUTGOING
+            } else {
+                SLL_HOST
+            };
             out.extend_from_slice(&(pkttype as u16).to_be_bytes());
             out.extend_from_slice(&1u16.to_be_bytes()); // ARPHRD_ETHER
             out.extend_from_slice(&6u16.to_be_bytes());
@@ -137,7 +141,11 @@ pub fn frame_ip_into(out: &mut Vec<u8>, lt: u32, ip: &[u8], meta: &FrameMeta) ->
             out.extend_from_slice(ip);
         }
         linktype::LINUX_SLL2 => {
-            let pkttype = if meta.outgoing { SLL_OUTGOING } else { SLL_HOST };
+            let pkttype = if meta.outgoing {
+                SLL_OUTGOING
+            } else {
+                SLL_HOST
+            };
             out.extend_from_slice(&ethertype.to_be_bytes());
             out.extend_from_slice(&[0, 0]);
             out.extend_from_slice(&meta.ifindex.to_be_bytes());
@@ -214,7 +222,10 @@ mod tests {
         m.vlan = Vlan::Single(100);
         let f = frame_ip(linktype::ETHERNET, &ip4, &m).unwrap();
         assert_eq!(&f[12..18], &[0x81, 0x00, 0x00, 100, 0x08, 0x00]);
-        m.vlan = Vlan::QinQ { outer: 10, inner: 20 };
+        m.vlan = Vlan::QinQ {
+            outer: 10,
+            inner: 20,
+        };
         let f = frame_ip(linktype::ETHERNET, &ip4, &m).unwrap();
         assert_eq!(&f[12..22], &[0x88, 0xa8, 0, 10, 0x81, 0, 0, 20, 8, 0]);
         let f = frame_ip(linktype::NULL, &ip6, &m).unwrap();

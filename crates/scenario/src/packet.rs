@@ -117,7 +117,8 @@ impl Ipv6Header {
 
     /// Append the 40-byte header for a payload of `payload_len` bytes.
     pub fn write_into(&self, out: &mut Vec<u8>, payload_len: usize) {
-        let first = (6u32 << 28) | ((self.traffic_class as u32) << 20) | (self.flow_label & 0xfffff);
+        let first =
+            (6u32 << 28) | ((self.traffic_class as u32) << 20) | (self.flow_label & 0xfffff);
         out.extend_from_slice(&first.to_be_bytes());
         out.extend_from_slice(&(payload_len as u16).to_be_bytes());
         out.push(self.next_header);
@@ -456,15 +457,7 @@ impl UdpSpec {
         let udp_len = 8 + self.payload.len();
         let mut v = Vec::with_capacity(40 + udp_len);
         ip_header_into(
-            &mut v,
-            self.src,
-            self.dst,
-            PROTO_UDP,
-            self.ttl,
-            self.ip_id,
-            self.df,
-            self.tos,
-            0,
+            &mut v, self.src, self.dst, PROTO_UDP, self.ttl, self.ip_id, self.df, self.tos, 0,
             udp_len,
         );
         let u = v.len();
@@ -715,7 +708,10 @@ impl Icmpv6Spec {
 /// cleared; the ID, TTL and addresses are kept; header checksums recomputed. Returns the
 /// original packet as the single element if it already fits.
 pub fn fragment_ipv4(packet: &[u8], max_payload: usize) -> Vec<Vec<u8>> {
-    assert!(packet.len() >= 20 && packet[0] >> 4 == 4, "not an IPv4 packet");
+    assert!(
+        packet.len() >= 20 && packet[0] >> 4 == 4,
+        "not an IPv4 packet"
+    );
     let ihl = ((packet[0] & 0x0f) as usize) * 4;
     let total = (u16::from_be_bytes([packet[2], packet[3]]) as usize).min(packet.len());
     let payload = &packet[ihl..total];
@@ -855,9 +851,9 @@ mod tests {
         let sp = SlicedPacket::from_ip(&icmp).unwrap();
         assert!(matches!(sp.transport, Some(TransportSlice::Icmpv4(_))));
 
-        let orig6 = UdpSpec::new(sa("[2001:db8::1]:1"), sa("[2001:db8::9]:53"), vec![0; 10]).build();
-        let i6 =
-            Icmpv6Spec::time_exceeded("2001:db8::fe".parse().unwrap(), &orig6, 1000).build();
+        let orig6 =
+            UdpSpec::new(sa("[2001:db8::1]:1"), sa("[2001:db8::9]:53"), vec![0; 10]).build();
+        let i6 = Icmpv6Spec::time_exceeded("2001:db8::fe".parse().unwrap(), &orig6, 1000).build();
         assert_eq!(i6.len(), 40 + 8 + orig6.len());
         let sum = checksum::transport(
             "2001:db8::fe".parse().unwrap(),

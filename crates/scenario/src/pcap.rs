@@ -57,7 +57,11 @@ impl<W: Write> PcapWriter<W> {
     /// New writer recording `snaplen` in the global header.
     pub fn with_snaplen(mut w: W, linktype: u32, nanosecond: bool, snaplen: u32) -> Result<Self> {
         let mut h = [0u8; 24];
-        let magic = if nanosecond { MAGIC_NANOS } else { MAGIC_MICROS };
+        let magic = if nanosecond {
+            MAGIC_NANOS
+        } else {
+            MAGIC_MICROS
+        };
         h[0..4].copy_from_slice(&magic.to_le_bytes());
         h[4..6].copy_from_slice(&2u16.to_le_bytes());
         h[6..8].copy_from_slice(&4u16.to_le_bytes());
@@ -99,7 +103,8 @@ impl<W: Write> PcapWriter<W> {
         let sub = ts_ns % 1_000_000_000;
         let secs = u32::try_from(secs).map_err(|_| Error::TimestampOutOfRange(ts_ns))?;
         let frac = if self.nanosecond { sub } else { sub / 1000 } as u32;
-        let incl = u32::try_from(captured.len()).map_err(|_| Error::FrameTooLarge(captured.len()))?;
+        let incl =
+            u32::try_from(captured.len()).map_err(|_| Error::FrameTooLarge(captured.len()))?;
         let orig = u32::try_from(orig_len).map_err(|_| Error::FrameTooLarge(orig_len))?;
         let mut h = [0u8; 16];
         h[0..4].copy_from_slice(&secs.to_le_bytes());
@@ -259,7 +264,8 @@ impl<W: Write> PcapNgWriter<W> {
         }
         let div = 10u64.pow(9 - info.tsresol as u32);
         let units = ts_ns as u64 / div;
-        let incl = u32::try_from(captured.len()).map_err(|_| Error::FrameTooLarge(captured.len()))?;
+        let incl =
+            u32::try_from(captured.len()).map_err(|_| Error::FrameTooLarge(captured.len()))?;
         let orig = u32::try_from(orig_len).map_err(|_| Error::FrameTooLarge(orig_len))?;
         let padded = (captured.len() + 3) & !3;
         let total = 28 + padded as u32 + 4;
@@ -308,12 +314,14 @@ mod tests {
     #[test]
     fn pcap_header_and_record_bytes() {
         let mut w = PcapWriter::new(Vec::new(), linktype::ETHERNET, false).unwrap();
-        w.write(1_500_000_123_000_456_789, &[0xaa, 0xbb, 0xcc]).unwrap();
-        w.write_truncated(2_000_000_000, &[1, 2, 3, 4, 5], 2).unwrap();
+        w.write(1_500_000_123_000_456_789, &[0xaa, 0xbb, 0xcc])
+            .unwrap();
+        w.write_truncated(2_000_000_000, &[1, 2, 3, 4, 5], 2)
+            .unwrap();
         let b = w.into_inner().unwrap();
         let expected_hdr: [u8; 24] = [
-            0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x04, 0x00,
-            1, 0, 0, 0,
+            0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x04, 0x00, 1,
+            0, 0, 0,
         ];
         assert_eq!(&b[..24], &expected_hdr);
         // 1_500_000_123 s; 456_789 ns -> 456 µs.
@@ -365,7 +373,9 @@ mod tests {
     fn pcapng_blocks_well_formed() {
         let mut w = PcapNgWriter::new(Vec::new()).unwrap();
         let a = w.add_interface(linktype::ETHERNET, 6).unwrap();
-        let c = w.add_interface_named(linktype::RAW, 9, Some("tun0")).unwrap();
+        let c = w
+            .add_interface_named(linktype::RAW, 9, Some("tun0"))
+            .unwrap();
         assert_eq!((a, c), (0, 1));
         w.write(a, 1_000_001_999, &[1, 2, 3, 4, 5]).unwrap();
         w.write(c, 1_000_001_999, &[9; 8]).unwrap();
@@ -383,12 +393,18 @@ mod tests {
         // EPB on µs interface: 1_000_001 µs.
         let epb = &blocks[3].1;
         assert_eq!(&epb[..4], &0u32.to_le_bytes());
-        assert_eq!(u32::from_le_bytes(epb[8..12].try_into().unwrap()), 1_000_001);
+        assert_eq!(
+            u32::from_le_bytes(epb[8..12].try_into().unwrap()),
+            1_000_001
+        );
         assert_eq!(&epb[12..16], &5u32.to_le_bytes());
         assert_eq!(&epb[20..25], &[1, 2, 3, 4, 5]);
         // EPB on ns interface.
         let epb = &blocks[4].1;
-        assert_eq!(u32::from_le_bytes(epb[8..12].try_into().unwrap()), 1_000_001_999);
+        assert_eq!(
+            u32::from_le_bytes(epb[8..12].try_into().unwrap()),
+            1_000_001_999
+        );
         // truncated
         let epb = &blocks[5].1;
         assert_eq!(&epb[12..16], &3u32.to_le_bytes());

@@ -99,7 +99,14 @@ mod tests {
         assert_eq!(p[23], 0); // token len
         let len = u16::from_be_bytes([p[24], p[25]]) & 0x3fff;
         assert_eq!(len as usize, 1200 - 26);
-        let h = long_header(&mut r, LongType::Handshake, VERSION_1, &[1; 8], &[2; 8], 100);
+        let h = long_header(
+            &mut r,
+            LongType::Handshake,
+            VERSION_1,
+            &[1; 8],
+            &[2; 8],
+            100,
+        );
         assert_eq!(h.len(), 100);
         let s = short_header(&mut r, &[9; 8], 300);
         assert_eq!(s.len(), 300);

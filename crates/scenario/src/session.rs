@@ -532,7 +532,14 @@ impl TcpSession {
             Direction::FromServer => self.state.server_ts_recent,
         };
         let options = if syn_opts {
-            self.syn_options(tsval, if flags.contains(TcpFlags::ACK) { tsecr } else { 0 })
+            self.syn_options(
+                tsval,
+                if flags.contains(TcpFlags::ACK) {
+                    tsecr
+                } else {
+                    0
+                },
+            )
         } else {
             match tsval {
                 Some(v) => vec![TcpOpt::Nop, TcpOpt::Nop, TcpOpt::Timestamps(v, tsecr)],
@@ -552,7 +559,11 @@ impl TcpSession {
             tos: 0,
             flow_label: 0,
             seq,
-            ack: if flags.contains(TcpFlags::ACK) { ack } else { 0 },
+            ack: if flags.contains(TcpFlags::ACK) {
+                ack
+            } else {
+                0
+            },
             flags,
             window: me.window,
             urgent: 0,
@@ -934,12 +945,24 @@ impl UdpFlow {
 
     /// Emit a client → server datagram.
     pub fn client_send(&mut self, tl: &mut Timeline, t: i64, payload: Vec<u8>) -> i64 {
-        self.send_with(tl, t, Direction::FromClient, payload, &UdpOverride::default())
+        self.send_with(
+            tl,
+            t,
+            Direction::FromClient,
+            payload,
+            &UdpOverride::default(),
+        )
     }
 
     /// Emit a server → client datagram.
     pub fn server_send(&mut self, tl: &mut Timeline, t: i64, payload: Vec<u8>) -> i64 {
-        self.send_with(tl, t, Direction::FromServer, payload, &UdpOverride::default())
+        self.send_with(
+            tl,
+            t,
+            Direction::FromServer,
+            payload,
+            &UdpOverride::default(),
+        )
     }
 }
 
@@ -1005,9 +1028,7 @@ impl DnsExchange {
             ip_id: Some(ov.ip_id.unwrap_or_else(|| self.flow.server.ip_id.peek())),
             ..ov
         };
-        Ok(self
-            .flow
-            .send_with(tl, t, Direction::FromServer, r, &ov))
+        Ok(self.flow.send_with(tl, t, Direction::FromServer, r, &ov))
     }
 
     /// Query at `t` and a NOERROR (RD|RA) answer `delay` later (2 packets). Returns the
@@ -1024,7 +1045,14 @@ impl DnsExchange {
         delay: i64,
     ) -> Result<i64> {
         let q = self.query(tl, t, id, name, qtype, true);
-        self.answer(tl, t + delay, &q, dns::rcode::NOERROR, answers, DnsFlags::RA)
+        self.answer(
+            tl,
+            t + delay,
+            &q,
+            dns::rcode::NOERROR,
+            answers,
+            DnsFlags::RA,
+        )
     }
 }
 
@@ -1091,7 +1119,10 @@ mod tests {
             if from_client {
                 if let Some(sn) = s_next {
                     // Delayed ACKs may trail segments already in flight, never lead.
-                    assert!((sn.wrapping_sub(p.ack) as i32) >= 0, "client ack beyond data");
+                    assert!(
+                        (sn.wrapping_sub(p.ack) as i32) >= 0,
+                        "client ack beyond data"
+                    );
                     assert!(p.ack == sn || !p.fin, "FIN acks everything");
                 }
                 if let Some(cn) = c_next {
@@ -1113,13 +1144,21 @@ mod tests {
         assert_eq!(s.state.client_rcv_next, s.state.server_next_seq);
         assert_eq!(s.state.server_rcv_next, s.state.client_next_seq);
         // 5000 bytes at 1448 per segment = 4 segments, acked after 2 and 4.
-        let data: Vec<usize> = pkts.iter().filter(|p| p.sport == 80 && p.len > 0).map(|p| p.len).collect();
+        let data: Vec<usize> = pkts
+            .iter()
+            .filter(|p| p.sport == 80 && p.len > 0)
+            .map(|p| p.len)
+            .collect();
         assert_eq!(data, vec![1448, 1448, 1448, 656]);
         assert_eq!(pkts.len(), 3 + 1 + 4 + 2 + 3);
         // sorted timestamps
         assert!(tl.entries().windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
         // sequential client IP IDs
-        let ids: Vec<u16> = pkts.iter().filter(|p| p.sport == 50000).map(|p| p.ip_id).collect();
+        let ids: Vec<u16> = pkts
+            .iter()
+            .filter(|p| p.sport == 50000)
+            .map(|p| p.ip_id)
+            .collect();
         assert!(ids.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
     }
 
@@ -1132,7 +1171,11 @@ mod tests {
         let before_state = s.state;
         let before_server = s.server.clone();
         let n = tl.len();
-        s.inject_from_server(&mut tl, t + 2_000_000, &Injection::rst().ttl(44).ip_id(0x1234));
+        s.inject_from_server(
+            &mut tl,
+            t + 2_000_000,
+            &Injection::rst().ttl(44).ip_id(0x1234),
+        );
         s.inject_from_server(
             &mut tl,
             t + 2_000_000,

@@ -51,7 +51,9 @@ impl ClientHello {
     /// The full TLS record (content type 22, legacy version 0x0301).
     pub fn build(&self) -> Vec<u8> {
         // Key share bytes are derived from the random so the output is deterministic.
-        let mut krng = Rng::new(u64::from_le_bytes(self.random[..8].try_into().unwrap_or([0; 8])));
+        let mut krng = Rng::new(u64::from_le_bytes(
+            self.random[..8].try_into().unwrap_or([0; 8]),
+        ));
         let mut ext = Vec::with_capacity(2048);
         if let Some(sni) = &self.sni {
             let n = sni.as_bytes();
@@ -88,7 +90,9 @@ impl ClientHello {
         push_ext(
             &mut ext,
             0x000d,
-            &u16_list(&[0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]),
+            &u16_list(&[
+                0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+            ]),
         );
         // key_share
         let mut shares = Vec::new();
@@ -107,8 +111,8 @@ impl ClientHello {
         push_ext(&mut ext, 0x002d, &[1, 1]); // psk_key_exchange_modes
 
         let suites: &[u16] = &[
-            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
-            0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014,
+            0x009c, 0x009d, 0x002f, 0x0035,
         ];
         let mut body = Vec::with_capacity(256 + ext.len());
         body.extend_from_slice(&[0x03, 0x03]);
@@ -242,7 +246,10 @@ mod tests {
         let ch = ClientHello::new("www.example.org", &mut rng);
         let small = ch.build();
         assert_eq!(small[0], 0x16);
-        assert_eq!(u16::from_be_bytes([small[3], small[4]]) as usize, small.len() - 5);
+        assert_eq!(
+            u16::from_be_bytes([small[3], small[4]]) as usize,
+            small.len() - 5
+        );
         assert_eq!(
             u32::from_be_bytes([0, small[6], small[7], small[8]]) as usize,
             small.len() - 9

@@ -12,7 +12,11 @@ use tw_scenario::catalogue::{self, Format};
 use tw_scenario::pcap::linktype;
 
 #[derive(Debug, Parser)]
-#[command(name = "tw-scenario", version, about = "Write deterministic pcap scenarios for tamperwatch")]
+#[command(
+    name = "tw-scenario",
+    version,
+    about = "Write deterministic pcap scenarios for tamperwatch"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -95,7 +99,12 @@ fn main() -> Result<()> {
             let s = catalogue::find_scenario(&name)?;
             s.write(&output)
                 .with_context(|| format!("writing {}", output.display()))?;
-            println!("{} -> {} ({} packets)", s.name, output.display(), s.expected.packets);
+            println!(
+                "{} -> {} ({} packets)",
+                s.name,
+                output.display(),
+                s.expected.packets
+            );
         }
         Cmd::WriteAll { dir } => {
             let paths = catalogue::write_all(&dir)
@@ -121,7 +130,8 @@ fn main() -> Result<()> {
                 linktype: parse_linktype(&linktype)?,
                 ..BenchConfig::default()
             };
-            let f = File::create(&output).with_context(|| format!("creating {}", output.display()))?;
+            let f =
+                File::create(&output).with_context(|| format!("creating {}", output.display()))?;
             let start = Instant::now();
             let sum = bench::generate(&cfg, BufWriter::with_capacity(1 << 20, f))?;
             let el = start.elapsed().as_secs_f64();
