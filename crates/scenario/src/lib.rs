@@ -15,6 +15,25 @@
 //!
 //! Everything is deterministic: randomness only comes from the seeded [`Rng`].
 //!
+//! ```
+//! use tw_scenario::{catalogue::v4_session, http, linktype, Injection, Timeline};
+//! use tw_scenario::session::EPOCH_NS;
+//!
+//! let mut tl = Timeline::new();
+//! let mut s = v4_session(50000, 80);
+//! let ms = 1_000_000;
+//! let t = s.handshake(&mut tl, EPOCH_NS, 20 * ms);
+//! let t = s.client_send(&mut tl, t + ms, &http::get("blocked.example", "/"));
+//! // An on-path injector answers first, with the wrong TTL and IP ID...
+//! s.inject_from_server(&mut tl, t + 2 * ms, &Injection::data(http::block_page()).ttl(45).ip_id(0));
+//! s.inject_from_server(&mut tl, t + 2 * ms, &Injection::rst().ttl(45).seq_offset(1));
+//! // ...and the real server's response arrives later at the same sequence number.
+//! s.server_send(&mut tl, t + 20 * ms, &http::ok_html(500));
+//! let bytes = tl.to_pcap_bytes(linktype::ETHERNET, false).unwrap();
+//! assert_eq!(tl.len(), 3 + 1 + 2 + 1);
+//! assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+//! ```
+//!
 //! Vantage point convention: scenarios are captured **near the client** (the host or LAN
 //! that tamperwatch watches), so client packets appear before the server's reply by a full
 //! RTT and the client's ACKs follow server data almost immediately.
