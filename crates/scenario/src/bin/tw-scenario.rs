@@ -1,7 +1,7 @@
 //! `tw-scenario`: write built-in scenarios and benchmark captures.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -77,14 +77,15 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::List => {
+            let mut text = String::new();
             for s in catalogue::catalogue() {
                 let e = s.expected;
                 let fmt = match s.format {
                     Format::Pcap => "pcap",
                     Format::PcapNg => "pcapng",
                 };
-                println!(
-                    "{:<26} {:<7} {:<11} packets={:<3} tcp_flows={} udp_flows={}\n    {}",
+                text.push_str(&format!(
+                    "{:<26} {:<7} {:<11} packets={:<3} tcp_flows={} udp_flows={}\n    {}\n",
                     s.name,
                     fmt,
                     linktype::name(s.linktype),
@@ -92,7 +93,13 @@ fn main() -> Result<()> {
                     e.tcp_flows,
                     e.udp_flows,
                     s.description
-                );
+                ));
+            }
+            // Tolerate a closed pipe (`tw-scenario list | head`).
+            if let Err(e) = std::io::stdout().write_all(text.as_bytes()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e.into());
+                }
             }
         }
         Cmd::Write { name, output } => {
