@@ -213,15 +213,16 @@ fn server_ip(host: &str, v6: bool) -> IpAddr {
             (x >> 32) as u16 | 1,
         ))
     } else {
-        // Spread over a few documentation / benchmarking ranges.
-        let nets = [[198, 18], [198, 19], [203, 0], [198, 51]];
-        let n = nets[(x % 4) as usize];
-        IpAddr::V4(Ipv4Addr::new(
-            n[0],
-            n[1],
-            (x >> 8) as u8,
-            ((x >> 16) as u8).max(1),
-        ))
+        // Spread over the benchmarking range 198.18.0.0/15 and the
+        // documentation ranges 203.0.113.0/24 and 198.51.100.0/24.
+        let third = (x >> 8) as u8;
+        let (a, b, c) = match x % 4 {
+            0 => (198, 18, third),
+            1 => (198, 19, third),
+            2 => (203, 0, 113),
+            _ => (198, 51, 100),
+        };
+        IpAddr::V4(Ipv4Addr::new(a, b, c, ((x >> 16) as u8).max(1)))
     }
 }
 
@@ -299,7 +300,7 @@ fn new_flow(rng: &mut Rng, ctx: &mut Ctx, now: i64) -> Flow {
         let res_ip: IpAddr = if v6 {
             "2001:db8:1::1".parse().expect("literal")
         } else {
-            Ipv4Addr::new(10, 0, 0, 1).into()
+            Ipv4Addr::new(192, 0, 2, 1).into()
         };
         let mut res = Endpoint::server(SocketAddr::new(res_ip, 53))
             .with_ttl(64)

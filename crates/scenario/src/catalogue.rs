@@ -112,7 +112,7 @@ pub static CATALOGUE: &[Scenario] = &[
     sc("tcp_refused", ETHERNET, Pcap, (2, 1, 0), tcp_refused,
         "IPv4 SYN to :8080 answered by RST|ACK (seq 0, ack ISN+1, window 0) = 2 pkts, 1 TCP flow"),
     sc("udp_dns_clean", ETHERNET, Pcap, (6, 0, 3), udp_dns_clean,
-        "IPv4 DNS to 192.168.1.1:53 from 3 source ports: A example.com (1 answer), AAAA example.com (1 answer), NXDOMAIN doesnotexist.example = 6 pkts, 3 UDP flows"),
+        "IPv4 DNS to 192.0.2.1:53 from 3 source ports: A example.com (1 answer), AAAA example.com (1 answer), NXDOMAIN doesnotexist.example = 6 pkts, 3 UDP flows"),
     sc("mixed_small", ETHERNET, Pcap, (32, 4, 3), mixed_small,
         "32 pkts: IPv4 HTTP (9, server data seg truncated to snaplen 96), IPv6 TLS (9), 802.1Q vlan 100 DNS (2), QinQ 200/300 TCP handshake+RST (4), TTL-1 SYN + ICMP time-exceeded quoting it (2), ICMPv6 time-exceeded quoting UDP (1), fragmented 1.8 KB DNS response in 2 IPv4 fragments (2), QUIC Initial pair (2), ARP request (1); 4 TCP + 3 UDP flows"),
     sc("linktypes_sll", LINUX_SLL, Pcap, (11, 2, 0), linktypes_sll,
@@ -167,12 +167,12 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().expect("valid literal socket address")
 }
 
-/// Standard IPv4 client (192.168.1.10:`port`) ↔ server (93.184.216.34:`sport`) session
+/// Standard IPv4 client (192.0.2.10:`port`) ↔ server (203.0.113.34:`sport`) session
 /// with 1 kHz timestamps.
 pub fn v4_session(port: u16, sport: u16) -> TcpSession {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 168, 1, 10).into(), port));
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
     let s = Endpoint::server(SocketAddr::new(
-        Ipv4Addr::new(93, 184, 216, 34).into(),
+        Ipv4Addr::new(203, 0, 113, 34).into(),
         sport,
     ));
     TcpSession::new(c, s).with_timestamps(TsClock::khz(0x1000_0000, 0x7000_0000))
@@ -289,10 +289,10 @@ fn tcp_refused() -> Result<Vec<u8>> {
 
 fn resolver(client_port: u16) -> DnsExchange {
     let c = Endpoint::client(SocketAddr::new(
-        Ipv4Addr::new(192, 168, 1, 10).into(),
+        Ipv4Addr::new(192, 0, 2, 10).into(),
         client_port,
     ));
-    let r = Endpoint::server(sa("192.168.1.1:53"))
+    let r = Endpoint::server(sa("192.0.2.1:53"))
         .with_ttl(64)
         .with_ip_id(IpIdMode::Zero)
         .with_df(false);
@@ -304,12 +304,12 @@ fn resolver(client_port: u16) -> DnsExchange {
 fn udp_dns_clean() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
     let t = EPOCH_NS;
-    let a = Rr::a("example.com", 3600, Ipv4Addr::new(93, 184, 216, 34));
+    let a = Rr::a("example.com", 3600, Ipv4Addr::new(203, 0, 113, 34));
     resolver(40001).exchange(&mut tl, t, 0x1a2b, "example.com", qtype::A, &[a], 12 * MS)?;
     let aaaa = Rr::aaaa(
         "example.com",
         3600,
-        "2606:2800:220:1:248:1893:25c8:1946"
+        "2001:db8:220:1:248:1893:25c8:1946"
             .parse()
             .expect("literal"),
     );
@@ -396,7 +396,7 @@ fn mixed_small() -> Result<Vec<u8>> {
         .find(|x| x.ts_ns == t0 + 5 * MS)
         .map(|x| x.data.clone())
         .unwrap_or_default();
-    let icmp = Icmpv4Spec::time_exceeded(Ipv4Addr::new(192, 168, 1, 1), &syn, syn.len()).build();
+    let icmp = Icmpv4Spec::time_exceeded(Ipv4Addr::new(192, 0, 2, 1), &syn, syn.len()).build();
     tl.push_with(t0 + 5 * MS + 800 * US, icmp, e.meta(Direction::FromServer));
 
     // f. ICMPv6 hop limit exceeded quoting a UDP datagram (1).
@@ -429,7 +429,7 @@ fn mixed_small() -> Result<Vec<u8>> {
     let big = UdpSpec {
         ip_id: 0x4242,
         ttl: 57,
-        ..UdpSpec::new(sa("198.51.100.53:53"), sa("192.168.1.10:52005"), resp)
+        ..UdpSpec::new(sa("198.51.100.53:53"), sa("192.0.2.10:52005"), resp)
     }
     .build();
     for (i, f) in fragment_ipv4(&big, 1480).into_iter().enumerate() {
@@ -442,8 +442,8 @@ fn mixed_small() -> Result<Vec<u8>> {
 
     // h. QUIC Initial from client and server (2).
     let mut q = UdpFlow::new(
-        Endpoint::client(sa("192.168.1.10:52006")),
-        Endpoint::server(sa("93.184.216.34:443")),
+        Endpoint::client(sa("192.0.2.10:52006")),
+        Endpoint::server(sa("203.0.113.34:443")),
     );
     q.client.df = true;
     q.client_send(&mut tl, t0 + 8 * MS, quic::initial(&mut rng));
@@ -465,8 +465,8 @@ fn mixed_small() -> Result<Vec<u8>> {
         ETHERNET,
         link::arp_request(
             [0x02, 0x00, 0x5e, 0x10, 0x00, 0x01],
-            Ipv4Addr::new(192, 168, 1, 10),
-            Ipv4Addr::new(192, 168, 1, 1),
+            Ipv4Addr::new(192, 0, 2, 10),
+            Ipv4Addr::new(192, 0, 2, 1),
         ),
     );
     tl.to_pcap_bytes(ETHERNET, false)
@@ -506,7 +506,7 @@ fn pcapng_two_ifaces(lt1: u32, name1: &str) -> Result<Vec<u8>> {
     small_http(&mut s, &mut a, EPOCH_NS, 20 * MS);
     let mut b = Timeline::new();
     let mut ex = resolver(53001);
-    let ans = [Rr::a("example.com", 3600, Ipv4Addr::new(93, 184, 216, 34))];
+    let ans = [Rr::a("example.com", 3600, Ipv4Addr::new(203, 0, 113, 34))];
     ex.exchange(
         &mut b,
         EPOCH_NS + 1_234_567,

@@ -415,7 +415,7 @@ mod tests {
             rcode::NOERROR,
             &[
                 Rr::cname("www.example.com", 300, "edge.example.net"),
-                Rr::a("edge.example.net", 60, Ipv4Addr::new(93, 184, 216, 34)),
+                Rr::a("edge.example.net", 60, Ipv4Addr::new(203, 0, 113, 34)),
             ],
             DnsFlags::RA,
         )
@@ -428,10 +428,7 @@ mod tests {
         assert_eq!(m.answers.len(), 2);
         assert_eq!(m.answers[0].rdata, Rdata::Cname("edge.example.net".into()));
         assert_eq!(m.answers[0].name, "www.example.com");
-        assert_eq!(
-            m.answers[1].rdata,
-            Rdata::A(Ipv4Addr::new(93, 184, 216, 34))
-        );
+        assert_eq!(m.answers[1].rdata, Rdata::A(Ipv4Addr::new(203, 0, 113, 34)));
         assert!(m.edns);
         // compression pointer used for the first answer
         let qend = 12 + 17 + 4;

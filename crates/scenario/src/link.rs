@@ -242,7 +242,7 @@ mod tests {
         m.pad_ethernet = true;
         assert_eq!(frame_ip(linktype::ETHERNET, &ip4, &m).unwrap().len(), 60);
         assert_eq!(
-            arp_request([2; 6], [10, 0, 0, 1].into(), [10, 0, 0, 2].into()).len(),
+            arp_request([2; 6], [192, 0, 2, 1].into(), [192, 0, 2, 2].into()).len(),
             60
         );
     }

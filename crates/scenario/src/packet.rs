@@ -777,7 +777,7 @@ mod tests {
     #[test]
     fn tcp_checksums_v4_v6_with_options_and_odd_payload() {
         for (s, d) in [
-            ("10.0.0.1:40000", "93.184.216.34:80"),
+            ("192.0.2.1:40000", "203.0.113.34:80"),
             ("[2001:db8::1]:40000", "[2001:db8::2]:443"),
         ] {
             let mut spec = TcpSpec::new(sa(s), sa(d));
@@ -817,7 +817,7 @@ mod tests {
 
     #[test]
     fn udp_and_icmp_checksums() {
-        let u = UdpSpec::new(sa("10.0.0.1:5353"), sa("10.0.0.53:53"), vec![1, 2, 3]).build();
+        let u = UdpSpec::new(sa("192.0.2.1:5353"), sa("192.0.2.53:53"), vec![1, 2, 3]).build();
         let sp = SlicedPacket::from_ip(&u).unwrap();
         let (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Udp(udp))) = (sp.net, sp.transport)
         else {
@@ -842,12 +842,12 @@ mod tests {
                 .unwrap()
         );
 
-        let orig = TcpSpec::new(sa("10.0.0.1:1"), sa("8.8.8.8:80")).build();
+        let orig = TcpSpec::new(sa("192.0.2.1:1"), sa("8.8.8.8:80")).build();
         let icmp = Icmpv4Spec::time_exceeded("192.0.2.1".parse().unwrap(), &orig, 28).build();
         assert_eq!(icmp.len(), 20 + 8 + 28);
         assert_eq!(checksum::checksum(&icmp[20..]), 0);
         assert_eq!(checksum::checksum(&icmp[..20]), 0);
-        assert_eq!(&icmp[16..20], &[10, 0, 0, 1]);
+        assert_eq!(&icmp[16..20], &[192, 0, 2, 1]);
         let sp = SlicedPacket::from_ip(&icmp).unwrap();
         assert!(matches!(sp.transport, Some(TransportSlice::Icmpv4(_))));
 
@@ -866,7 +866,7 @@ mod tests {
 
     #[test]
     fn fragments() {
-        let mut u = UdpSpec::new(sa("10.0.0.1:5000"), sa("10.0.0.2:53"), vec![7; 1800]);
+        let mut u = UdpSpec::new(sa("192.0.2.1:5000"), sa("192.0.2.2:53"), vec![7; 1800]);
         u.ip_id = 0x1234;
         let p = u.build();
         let frags = fragment_ipv4(&p, 1480);

@@ -1063,8 +1063,8 @@ mod tests {
 
     fn session() -> TcpSession {
         TcpSession::new(
-            Endpoint::client("192.168.1.10:50000".parse().unwrap()),
-            Endpoint::server("93.184.216.34:80".parse().unwrap()),
+            Endpoint::client("192.0.2.10:50000".parse().unwrap()),
+            Endpoint::server("203.0.113.34:80".parse().unwrap()),
         )
         .with_timestamps(TsClock::khz(1000, 5000))
     }
