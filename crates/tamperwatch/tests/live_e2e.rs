@@ -208,24 +208,36 @@ fn live_capture(backend: &str) {
         Some(1.0)
     );
 
-    // Closed flows end after tcp_closed_linger (1 s in the generated config).
+    // Closed flows end after tcp_closed_linger (1 s in the generated
+    // config), and clean traffic makes no interference events. Only with
+    // a lossless capture: a FIN that pnet lost keeps its flow open, and a
+    // lost segment is a real anomaly in what tamperwatch saw.
     let finished =
         |t: &str| metric_value(t, "tamperwatch_flows_finished_total", &[("proto", "tcp")]);
-    let (text, ok) = tw.wait_until(Duration::from_secs(5), |t| {
-        finished(t).unwrap_or(0.0) >= f64::from(connections)
-    });
-    assert!(
-        ok,
-        "flows_finished_total{{proto=tcp}} = {:?}, want ≥ {connections}\n{text}",
-        finished(&text)
-    );
-    // Clean traffic: no interference events.
-    let events = metric_value(&text, "tamperwatch_events_total", &[]);
-    assert!(
-        matches!(events, None | Some(0.0)),
-        "events on clean traffic: {events:?}\n{text}\n{:#?}",
-        tw.events()
-    );
+    let events = |t: &str| metric_value(t, "tamperwatch_events_total", &[]);
+    if exact {
+        let (text, ok) = tw.wait_until(Duration::from_secs(5), |t| {
+            finished(t).unwrap_or(0.0) >= f64::from(connections)
+        });
+        assert!(
+            ok,
+            "flows_finished_total{{proto=tcp}} = {:?}, want ≥ {connections}\n{text}",
+            finished(&text)
+        );
+        assert!(
+            matches!(events(&text), None | Some(0.0)),
+            "events on clean traffic: {:?}\n{text}\n{:#?}",
+            events(&text),
+            tw.events()
+        );
+    } else {
+        let text = tw.scrape();
+        eprintln!(
+            "{backend}: flows finished {:?} of {connections}, events {:?}",
+            finished(&text),
+            events(&text)
+        );
+    }
 
     let stopped = tw.stop();
     assert!(
@@ -235,7 +247,10 @@ fn live_capture(backend: &str) {
     );
     assert!(tw.events_path().exists(), "events file was not created");
     let evs = tw.events();
-    assert!(evs.is_empty(), "events on clean traffic: {evs:#?}");
+    assert!(
+        evs.is_empty() || !exact,
+        "events on clean traffic: {evs:#?}"
+    );
     assert!(
         stopped.stderr.contains("stopped"),
         "no final log line:\n{}",
@@ -294,4 +309,77 @@ fn missing_interface_exits_nonzero_naming_it() {
         "-i must override the config:\n{stderr}"
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+/// The support module's router topology, as later censor tests use it:
+/// forwarding (v4 and v6), an nftables counter and a tbf shaper in the
+/// router, wire-sized frames, and tamperwatch on the router's client side
+/// seeing MSS-sized frames.
+#[test]
+fn router_topology_forwards_filters_and_shapes() {
+    if !support::require_root() {
+        return;
+    }
+    let t0 = Instant::now();
+    let topo = Topology::client_router_server();
+    topo.wire_sized_frames();
+    let (s, r) = (&topo.server, topo.router());
+    let web = WebServer::start(&s.ns, &[IpAddr::V4(s.addr4), IpAddr::V6(s.addr6)]);
+    r.ns.nft(
+        "table inet tw {
+            chain forward_c {
+                type filter hook forward priority 0; policy accept;
+                tcp sport 80 counter
+            }
+        }",
+    );
+    let tw = TamperwatchProc::start(&r.ns, &TwOptions::on(&r.client_iface, "ring"));
+    fetch(&topo, &web.url("/big.bin"), web.size("/big.bin"));
+    fetch(
+        &topo,
+        &format!("http://[{}]/small.txt", s.addr6),
+        web.size("/small.txt"),
+    );
+    let rules = r.ns.nft_cmd(&["list", "table", "inet", "tw"]);
+    let forwarded: u64 = rules
+        .split("packets ")
+        .nth(1)
+        .and_then(|x| x.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no counter in:\n{rules}"));
+    // 1 MiB in ≤ 1448-byte segments.
+    assert!(forwarded >= 700, "forwarded {forwarded} frames:\n{rules}");
+    let (text, ok) = tw.wait_until(Duration::from_secs(5), |t| {
+        metric_value(t, "tamperwatch_packets_total", &[("proto", "tcp")]).unwrap_or(0.0) >= 1000.0
+    });
+    assert!(ok, "router capture:\n{text}");
+
+    // A 4 Mbit/s shaper: 1 MiB takes about 2 s.
+    r.ns.tc(&[
+        "qdisc",
+        "add",
+        "dev",
+        &r.client_iface,
+        "root",
+        "tbf",
+        "rate",
+        "4mbit",
+        "burst",
+        "16kb",
+        "latency",
+        "100ms",
+    ]);
+    let t = Instant::now();
+    fetch(&topo, &web.url("/big.bin"), web.size("/big.bin"));
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500),
+        "shaped fetch took {took:?}"
+    );
+    assert!(r
+        .ns
+        .tc(&["-s", "qdisc", "show", "dev", &r.client_iface])
+        .contains("tbf"));
+    drop(tw);
+    eprintln!("router topology: total {:?}", t0.elapsed());
 }

@@ -164,8 +164,11 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
     found
 }
 
+/// A sample's labels: (name, value) pairs.
+type Labels = Vec<(String, String)>;
+
 /// One sample line: name, labels, value (a timestamp after it is ignored).
-fn parse_sample(line: &str) -> Option<(&str, Vec<(String, String)>, f64)> {
+fn parse_sample(line: &str) -> Option<(&str, Labels, f64)> {
     let name_end = line.find(['{', ' ', '\t']).unwrap_or(line.len());
     let name = &line[..name_end];
     let mut rest = &line[name_end..];

@@ -178,9 +178,22 @@ impl Netns {
         self.exec_ok("tc", args)
     }
 
-    /// `sysctl -w KEY=VALUE` in the namespace, checked.
+    /// `sysctl -w KEY=VALUE` in the namespace, checked (procps' sysctl
+    /// exits 0 on some failures, e.g. a key that is not per-namespace, so
+    /// any message on stderr is a failure too).
     pub fn sysctl(&self, key: &str, value: &str) {
-        self.exec_ok("sysctl", &["-q", "-w", &format!("{key}={value}")]);
+        let out = self.exec_timeout(
+            "sysctl",
+            &["-q", "-w", &format!("{key}={value}")],
+            CMD_TIMEOUT,
+        );
+        if !out.status.success() || !out.stderr.is_empty() {
+            panic!(
+                "[{}] sysctl {key}={value} failed: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
     }
 
     /// Processes running in the namespace.
@@ -274,6 +287,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub struct Topology {
     id: u32,
     namespaces: Vec<Netns>,
+    links: Vec<(Netns, String)>,
     /// The client end host (captures run here in the live tests).
     pub client: Host,
     /// The server end host.
@@ -288,6 +302,7 @@ pub struct Topology {
 pub struct Builder {
     id: u32,
     namespaces: Vec<Netns>,
+    links: Vec<(Netns, String)>,
 }
 
 impl Drop for Builder {
@@ -344,6 +359,8 @@ impl Builder {
         ]);
         a.ip(&["link", "set", a_if, "up"]);
         b.ip(&["link", "set", b_if, "up"]);
+        self.links.push((a.clone(), a_if.to_string()));
+        self.links.push((b.clone(), b_if.to_string()));
     }
 
     /// Adds `addr/prefix` (v4 or v6; v6 without duplicate address detection).
@@ -372,6 +389,7 @@ impl Builder {
         Topology {
             id: self.id,
             namespaces: std::mem::take(&mut self.namespaces),
+            links: std::mem::take(&mut self.links),
             client,
             server,
             router,
@@ -387,6 +405,7 @@ impl Topology {
         Builder {
             id: COUNTER.fetch_add(1, Ordering::Relaxed),
             namespaces: Vec::new(),
+            links: Vec::new(),
         }
     }
 
@@ -478,6 +497,21 @@ impl Topology {
     /// Every namespace of the topology.
     pub fn namespaces(&self) -> &[Netns] {
         &self.namespaces
+    }
+
+    /// Every veth end: (namespace, interface).
+    pub fn links(&self) -> &[(Netns, String)] {
+        &self.links
+    }
+
+    /// Makes every veth end send wire-sized frames (no 64 KiB GSO
+    /// super-frames; see [`Netns::wire_sized_frames`]), so that captures see
+    /// one frame per MSS like on a real wire. Without this, veth passes
+    /// GSO frames of up to 64 KiB through unsegmented.
+    pub fn wire_sized_frames(&self) {
+        for (ns, iface) in &self.links {
+            ns.wire_sized_frames(iface);
+        }
     }
 
     /// The topology's number, unique in this process.
