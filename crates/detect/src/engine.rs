@@ -4,7 +4,7 @@ use crate::decode::{decode, Packet, Transport, Undecoded};
 use crate::detectors::{Ctx, Detector, ServerState};
 use crate::event::Event;
 use crate::flow::{
-    first_is_server, Dir, EndCause, Flow, FlowConfig, FlowKey, FlowTables, Loc, Lookup, TcpState,
+    first_is_server, Dir, EndCause, Flow, FlowConfig, FlowKey, FlowTables, Lookup, TcpState,
 };
 use crate::lru::Lru;
 use crate::stats::{FlowOutcome, FlowProto, PacketProto, Stats};
@@ -223,6 +223,7 @@ impl Engine {
         }
         let Some(server) = servers.get_or_insert_with(
             server_ip,
+            now,
             || ServerState {
                 ip: Some(server_ip),
                 first_seen: now,
@@ -268,13 +269,7 @@ impl Engine {
         if let Some(q) = icmp.quoted {
             if let (Some(sp), Some(dp), 6 | 17) = (q.sport, q.dport, q.proto) {
                 let (key, _) = FlowKey::new(q.proto, q.src, sp, q.dst, dp);
-                let loc = self
-                    .tables
-                    .confirmed
-                    .get(&key)
-                    .map(Loc::Confirmed)
-                    .or_else(|| self.tables.unconfirmed.get(&key).map(Loc::Unconfirmed));
-                flow = loc;
+                flow = self.tables.find(&key);
             }
         }
         let Engine {
@@ -357,6 +352,7 @@ fn end_flow(
     let mut fallback = ServerState::default();
     let server = match servers.get_or_insert_with(
         server_ip,
+        now,
         || ServerState {
             ip: Some(server_ip),
             first_seen: now,

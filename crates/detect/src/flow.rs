@@ -16,7 +16,9 @@ use crate::decode::{Packet, TcpInfo, Transport};
 use crate::detectors::FlowExt;
 use crate::stats::{FlowOutcome, FlowProto, Signature};
 use crate::time::Nanos;
-use std::collections::HashMap;
+
+/// Keyed with a random seed per process (ahash): spoofed floods cannot aim at collisions.
+type Hasher = ahash::RandomState;
 use std::net::IpAddr;
 
 /// Direction of a packet within its flow.
@@ -583,41 +585,70 @@ impl FlowConfig {
 
 const NIL: u32 = u32::MAX;
 
+impl Class {
+    /// 0: unconfirmed (the server has not answered), 1: confirmed.
+    const fn group(self) -> usize {
+        match self {
+            Class::TcpUnconfirmed | Class::UdpUnanswered => 0,
+            _ => 1,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
     flow: Option<Flow>,
     prev: u32,
     next: u32,
     class: Class,
+    /// The flow's `last_ts` when it was last moved to the front of its list.
+    linked_ts: Nanos,
 }
 
-/// A bounded table with per-class LRU lists. Storage is allocated once.
+/// A flow is moved to the front of its LRU list at most this often (packet
+/// time): moving touches three other slots, and doing it for every packet
+/// costs more cache misses than the rest of the flow work. Lists are thus
+/// only roughly ordered: whether a flow has ended, and its end time, still
+/// depend only on its own `last_ts` (checked on its next packet), but the
+/// sweep may release an idle flow up to one timeout late.
+const RELINK_EVERY: Nanos = crate::time::SECOND;
+
+/// The flow slab: one index, one slot array, per-class LRU lists, and a
+/// capacity per group (unconfirmed / confirmed). Storage is allocated once;
+/// confirming a flow only moves it to another list.
 #[derive(Debug)]
 pub(crate) struct Table {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    index: HashMap<FlowKey, u32>,
+    /// Slot numbers only (4 bytes an entry): keys are compared in the slots.
+    index: hashbrown::HashTable<u32>,
+    hasher: Hasher,
     head: [u32; CLASSES],
     tail: [u32; CLASSES],
-    cap: usize,
+    count: [usize; 2],
+    cap: [usize; 2],
 }
 
 impl Table {
-    pub(crate) fn new(cap: usize) -> Table {
-        let cap = cap.max(1);
-        let mut slots = Vec::with_capacity(cap);
-        slots.resize_with(cap, || Slot {
+    pub(crate) fn new(cap_unconfirmed: usize, cap_confirmed: usize) -> Table {
+        let cap = [cap_unconfirmed.max(1), cap_confirmed.max(1)];
+        let total = cap[0] + cap[1];
+        let mut slots = Vec::with_capacity(total);
+        slots.resize_with(total, || Slot {
             flow: None,
             prev: NIL,
             next: NIL,
             class: Class::Udp,
+            linked_ts: 0,
         });
         Table {
             slots,
-            free: (0..cap as u32).rev().collect(),
-            index: HashMap::with_capacity(cap),
+            free: (0..total as u32).rev().collect(),
+            index: hashbrown::HashTable::with_capacity(total),
+            hasher: Hasher::new(),
             head: [NIL; CLASSES],
             tail: [NIL; CLASSES],
+            count: [0; 2],
             cap,
         }
     }
@@ -627,7 +658,15 @@ impl Table {
     }
 
     pub(crate) fn get(&self, k: &FlowKey) -> Option<u32> {
-        self.index.get(k).copied()
+        let slots = &self.slots;
+        self.index
+            .find(self.hasher.hash_one(k), |&i| {
+                slots
+                    .get(i as usize)
+                    .and_then(|s| s.flow.as_ref())
+                    .is_some_and(|f| f.key == *k)
+            })
+            .copied()
     }
 
     pub(crate) fn flow_mut(&mut self, i: u32) -> Option<&mut Flow> {
@@ -671,41 +710,80 @@ impl Table {
         self.head[c] = i;
     }
 
-    /// Marks `i` as just used, in `class`.
+    /// Marks `i` as just used, in `class` (which may change its group).
     pub(crate) fn touch(&mut self, i: u32, class: Class) {
+        let Some(s) = self.slots.get_mut(i as usize) else {
+            return;
+        };
+        let old = s.class;
+        let last = s.flow.as_ref().map_or(0, |f| f.last_ts);
+        if old == class && last.saturating_sub(s.linked_ts) < RELINK_EVERY {
+            return;
+        }
+        s.linked_ts = last;
+        if self.head[class as usize] == i {
+            return;
+        }
         self.unlink(i);
+        if old.group() != class.group() {
+            self.count[old.group()] = self.count[old.group()].saturating_sub(1);
+            self.count[class.group()] += 1;
+        }
         self.push_front(i, class);
     }
 
-    /// Inserts a flow; the caller made room first. Returns the slot.
+    /// Inserts a flow; the caller made room in the class's group first.
     pub(crate) fn insert(&mut self, flow: Flow, class: Class) -> Option<u32> {
         let i = self.free.pop()?;
-        self.index.insert(flow.key, i);
+        let hash = self.hasher.hash_one(flow.key);
         if let Some(s) = self.slots.get_mut(i as usize) {
+            s.linked_ts = flow.last_ts;
             s.flow = Some(flow);
         }
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        // Capacity was reserved for every slot: this never reallocates.
+        self.index.insert_unique(hash, i, |&j| {
+            slots
+                .get(j as usize)
+                .and_then(|s| s.flow.as_ref())
+                .map_or(0, |f| hasher.hash_one(f.key))
+        });
+        self.count[class.group()] += 1;
         self.push_front(i, class);
         Some(i)
     }
 
     pub(crate) fn remove(&mut self, i: u32) -> Option<Flow> {
-        let flow = self.slots.get_mut(i as usize)?.flow.take()?;
+        let slot = self.slots.get_mut(i as usize)?;
+        let flow = slot.flow.take()?;
+        let g = slot.class.group();
         self.unlink(i);
-        self.index.remove(&flow.key);
+        self.count[g] = self.count[g].saturating_sub(1);
+        if let Ok(e) = self
+            .index
+            .find_entry(self.hasher.hash_one(flow.key), |&j| j == i)
+        {
+            e.remove();
+        }
         self.free.push(i);
         Some(flow)
     }
 
-    pub(crate) fn is_full(&self) -> bool {
-        self.index.len() >= self.cap
+    /// Whether the group of `class` is at capacity.
+    pub(crate) fn is_full(&self, class: Class) -> bool {
+        let g = class.group();
+        self.count[g] >= self.cap[g]
     }
 
-    /// The least recently seen flow over all classes.
-    pub(crate) fn oldest(&self) -> Option<u32> {
-        self.tail
+    /// The least recently seen flow in the group of `class`.
+    pub(crate) fn oldest(&self, class: Class) -> Option<u32> {
+        ALL_CLASSES
             .iter()
-            .filter(|&&t| t != NIL)
-            .filter_map(|&t| Some((self.flow(t)?.last_ts, t)))
+            .filter(|c| c.group() == class.group())
+            .map(|&c| self.tail[c as usize])
+            .filter(|&t| t != NIL)
+            .filter_map(|t| Some((self.flow(t)?.last_ts, t)))
             .min()
             .map(|(_, t)| t)
     }
@@ -719,18 +797,29 @@ impl Table {
         })
     }
 
-    /// A flow idle past its class timeout at `now`, if any.
-    pub(crate) fn expired(&self, now: Nanos, cfg: &FlowConfig) -> Option<u32> {
+    /// A flow idle past its class timeout at `now`, if any. Tails that
+    /// were used since they were linked move to the front on the way.
+    pub(crate) fn expired(&mut self, now: Nanos, cfg: &FlowConfig) -> Option<u32> {
         for c in 0..CLASSES {
-            let t = self.tail[c];
-            if t == NIL {
-                continue;
-            }
-            let slot = self.slots.get(t as usize)?;
-            if let Some(f) = &slot.flow {
-                if now.saturating_sub(f.last_ts) > cfg.timeout(slot.class) {
+            loop {
+                let t = self.tail[c];
+                if t == NIL {
+                    break;
+                }
+                if self.is_stale(t, now, cfg) {
                     return Some(t);
                 }
+                let Some(s) = self.slots.get_mut(t as usize) else {
+                    break;
+                };
+                let last = s.flow.as_ref().map_or(0, |f| f.last_ts);
+                if last <= s.linked_ts || self.head[c] == t {
+                    break;
+                }
+                s.linked_ts = last;
+                let class = s.class;
+                self.unlink(t);
+                self.push_front(t, class);
             }
         }
         None
@@ -754,6 +843,16 @@ impl Table {
     }
 }
 
+const ALL_CLASSES: [Class; CLASSES] = [
+    Class::TcpUnconfirmed,
+    Class::UdpUnanswered,
+    Class::TcpHandshake,
+    Class::TcpEstablished,
+    Class::TcpClosing,
+    Class::TcpClosed,
+    Class::Udp,
+];
+
 /// A total order on keys (for deterministic tie-breaking only).
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct FlowKeyOrd(u8, IpAddr, u16, IpAddr, u16);
@@ -761,13 +860,6 @@ impl FlowKeyOrd {
     fn of(k: &FlowKey) -> Self {
         FlowKeyOrd(k.proto, k.lo_ip, k.lo_port, k.hi_ip, k.hi_port)
     }
-}
-
-/// Where a flow lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Loc {
-    Unconfirmed(u32),
-    Confirmed(u32),
 }
 
 /// Why a flow left the tables.
@@ -780,18 +872,21 @@ pub(crate) enum EndCause {
     EndOfInput,
 }
 
-/// Both tables.
+/// The flow table of one worker: unconfirmed flows (the server has not
+/// answered: bare SYNs, unanswered UDP, one-way TCP) and confirmed flows
+/// have separate capacities, so a spoofed SYN or UDP flood only churns the
+/// unconfirmed share.
 #[derive(Debug)]
 pub struct FlowTables {
     pub(crate) cfg: FlowConfig,
-    pub(crate) unconfirmed: Table,
-    pub(crate) confirmed: Table,
+    pub(crate) table: Table,
 }
 
 /// What [`FlowTables::lookup_or_create`] decided for a packet.
 #[derive(Debug)]
 pub(crate) enum Lookup {
-    Found(Loc),
+    /// The flow's slot.
+    Found(u32),
     /// A packet that must not create state (lone RST, FIN, ...).
     Untracked,
 }
@@ -800,15 +895,14 @@ impl FlowTables {
     /// Empty tables sized from `cfg` (allocated now, never grown).
     pub fn new(cfg: FlowConfig) -> FlowTables {
         FlowTables {
-            unconfirmed: Table::new(cfg.max_unconfirmed),
-            confirmed: Table::new(cfg.max_flows),
+            table: Table::new(cfg.max_unconfirmed, cfg.max_flows),
             cfg,
         }
     }
 
-    /// Flows currently tracked (both tables).
+    /// Flows currently tracked.
     pub fn len(&self) -> usize {
-        self.unconfirmed.len() + self.confirmed.len()
+        self.table.len()
     }
 
     /// True when nothing is tracked.
@@ -816,10 +910,27 @@ impl FlowTables {
         self.len() == 0
     }
 
-    pub(crate) fn flow_mut(&mut self, loc: Loc) -> Option<&mut Flow> {
-        match loc {
-            Loc::Unconfirmed(i) => self.unconfirmed.flow_mut(i),
-            Loc::Confirmed(i) => self.confirmed.flow_mut(i),
+    pub(crate) fn flow_mut(&mut self, slot: u32) -> Option<&mut Flow> {
+        self.table.flow_mut(slot)
+    }
+
+    /// The slot of an existing flow.
+    pub(crate) fn find(&self, key: &FlowKey) -> Option<u32> {
+        self.table.get(key)
+    }
+
+    fn make_room(&mut self, class: Class, on_evict: &mut dyn FnMut(Flow, EndCause)) {
+        if self.table.is_full(class) {
+            if let Some(old) = self.table.oldest(class) {
+                if let Some(f) = self.table.remove(old) {
+                    let reason = if class.group() == 0 {
+                        crate::stats::EvictionReason::HalfOpenFull
+                    } else {
+                        crate::stats::EvictionReason::TableFull
+                    };
+                    on_evict(f, EndCause::Evicted(reason));
+                }
+            }
         }
     }
 
@@ -838,40 +949,21 @@ impl FlowTables {
             FlowProto::Udp => 17,
         };
         let (key, _) = FlowKey::new(ipproto, pkt.ip.src, sport, pkt.ip.dst, dport);
-        // A flow idle past its timeout ends here even if the periodic sweep
-        // has not reached it yet: whether a packet continues a flow or
-        // starts a new one depends only on that flow's own packets, never on
-        // when sweeps happen (so 1 and N workers agree).
-        // A new SYN (another ISN) on a flow that got past its handshake is
-        // the port being reused: the old flow ends, a new one starts.
-        let new_syn = match &pkt.l4 {
-            Transport::Tcp(t) if t.syn() && !t.ack_flag() => Some(t.seq),
-            _ => None,
-        };
-        let reused = |f: &Flow| {
-            new_syn.is_some_and(|isn| {
-                f.tcp != TcpState::SynSent && f.dirs[Dir::ToServer.idx()].isn != Some(isn)
-            })
-        };
-        for confirmed in [true, false] {
-            let table = if confirmed {
-                &mut self.confirmed
-            } else {
-                &mut self.unconfirmed
-            };
-            let Some(i) = table.get(&key) else { continue };
-            let cause = if table.is_stale(i, pkt.ts, &self.cfg) {
+        if let Some(i) = self.table.get(&key) {
+            // A flow idle past its timeout ends here even if the periodic
+            // sweep has not reached it yet: whether a packet continues a flow
+            // or starts a new one depends only on that flow's own packets,
+            // never on when sweeps happen (so 1 and N workers agree). A new
+            // SYN (another ISN) on a flow past its handshake is the port
+            // being reused: the old flow ends, a new one starts.
+            let cause = if self.table.is_stale(i, pkt.ts, &self.cfg) {
                 EndCause::Idle
-            } else if table.flow(i).is_some_and(|f| reused(f)) {
+            } else if self.table.flow(i).is_some_and(|f| is_port_reuse(f, pkt)) {
                 EndCause::Replaced
             } else {
-                return Lookup::Found(if confirmed {
-                    Loc::Confirmed(i)
-                } else {
-                    Loc::Unconfirmed(i)
-                });
+                return Lookup::Found(i);
             };
-            if let Some(f) = table.remove(i) {
+            if let Some(f) = self.table.remove(i) {
                 on_evict(f, cause);
             }
         }
@@ -885,85 +977,59 @@ impl FlowTables {
         }
         let (client, server, by_start) = Flow::orient(pkt, sport, dport);
         let flow = Flow::new(key, proto, client, server, by_start, pkt.ts);
-        if self.unconfirmed.is_full() {
-            if let Some(old) = self.unconfirmed.oldest() {
-                if let Some(f) = self.unconfirmed.remove(old) {
-                    on_evict(
-                        f,
-                        EndCause::Evicted(crate::stats::EvictionReason::HalfOpenFull),
-                    );
-                }
-            }
-        }
         let class = flow.class(false);
-        match self.unconfirmed.insert(flow, class) {
-            Some(i) => Lookup::Found(Loc::Unconfirmed(i)),
+        self.make_room(class, on_evict);
+        match self.table.insert(flow, class) {
+            Some(i) => Lookup::Found(i),
             None => Lookup::Untracked,
         }
     }
 
-    /// After a packet updated the flow at `loc`: confirm it if both sides
-    /// have now spoken, and refresh its LRU position. Returns the new place.
-    pub(crate) fn settle(
-        &mut self,
-        loc: Loc,
-        on_evict: &mut dyn FnMut(Flow, EndCause),
-    ) -> Option<Loc> {
-        match loc {
-            Loc::Confirmed(i) => {
-                let class = self.confirmed.flow(i)?.class(true);
-                self.confirmed.touch(i, class);
-                Some(loc)
-            }
-            Loc::Unconfirmed(i) => {
-                let f = self.unconfirmed.flow(i)?;
-                let both = f.dirs[0].packets > 0 && f.dirs[1].packets > 0;
-                if !both {
-                    let class = f.class(false);
-                    self.unconfirmed.touch(i, class);
-                    return Some(loc);
-                }
-                let flow = self.unconfirmed.remove(i)?;
-                if self.confirmed.is_full() {
-                    if let Some(old) = self.confirmed.oldest() {
-                        if let Some(f) = self.confirmed.remove(old) {
-                            on_evict(
-                                f,
-                                EndCause::Evicted(crate::stats::EvictionReason::TableFull),
-                            );
-                        }
-                    }
-                }
-                let class = flow.class(true);
-                self.confirmed.insert(flow, class).map(Loc::Confirmed)
-            }
+    /// After a packet updated the flow in `slot`: confirm it if both sides
+    /// have now spoken (making room among confirmed flows if needed), and
+    /// refresh its LRU position.
+    pub(crate) fn settle(&mut self, slot: u32, on_evict: &mut dyn FnMut(Flow, EndCause)) {
+        let Some(f) = self.table.flow(slot) else {
+            return;
+        };
+        let confirmed = f.dirs[0].packets > 0 && f.dirs[1].packets > 0;
+        let class = f.class(confirmed);
+        let was = self.table.slots.get(slot as usize).map(|s| s.class);
+        if confirmed && was.is_some_and(|c| c.group() == 0) && self.table.is_full(class) {
+            // Never evict the flow being confirmed itself: it is still in
+            // the unconfirmed group, so `oldest` cannot pick it.
+            self.make_room(class, on_evict);
         }
+        self.table.touch(slot, class);
     }
 
     /// Removes flows idle past their timeout at `now`, oldest first.
     pub(crate) fn expire(&mut self, now: Nanos, on_end: &mut dyn FnMut(Flow, EndCause)) {
-        for table in [&mut self.unconfirmed, &mut self.confirmed] {
-            while let Some(i) = table.expired(now, &self.cfg) {
-                match table.remove(i) {
-                    Some(f) => on_end(f, EndCause::Idle),
-                    None => break,
-                }
+        while let Some(i) = self.table.expired(now, &self.cfg) {
+            match self.table.remove(i) {
+                Some(f) => on_end(f, EndCause::Idle),
+                None => break,
             }
         }
     }
 
     /// Removes every flow (end of input), in a deterministic order.
     pub(crate) fn drain(&mut self, on_end: &mut dyn FnMut(Flow, EndCause)) {
-        for i in self.unconfirmed.all_slots() {
-            if let Some(f) = self.unconfirmed.remove(i) {
+        for i in self.table.all_slots() {
+            if let Some(f) = self.table.remove(i) {
                 on_end(f, EndCause::EndOfInput);
             }
         }
-        for i in self.confirmed.all_slots() {
-            if let Some(f) = self.confirmed.remove(i) {
-                on_end(f, EndCause::EndOfInput);
-            }
+    }
+}
+
+/// A new SYN with another ISN on a flow that got past its handshake.
+fn is_port_reuse(f: &Flow, pkt: &Packet<'_>) -> bool {
+    match &pkt.l4 {
+        Transport::Tcp(t) if t.syn() && !t.ack_flag() => {
+            f.tcp != TcpState::SynSent && f.dirs[Dir::ToServer.idx()].isn != Some(t.seq)
         }
+        _ => false,
     }
 }
 

@@ -2,6 +2,9 @@
 //! Used for per-server state (baselines shared by all flows to a server).
 
 use std::collections::HashMap;
+
+/// Keyed with a random seed per process (ahash): spoofed floods cannot aim at collisions.
+type Hasher = ahash::RandomState;
 use std::hash::Hash;
 
 const NIL: u32 = u32::MAX;
@@ -11,14 +14,22 @@ struct Node<K, V> {
     entry: Option<(K, V)>,
     prev: u32,
     next: u32,
+    /// When the entry last moved to the front.
+    linked: i64,
 }
+
+/// An entry moves to the front at most this often (in the caller's time
+/// unit, packet nanoseconds): moving touches neighbouring nodes, which costs
+/// cache misses on every packet. Eviction is least-recently-used to within
+/// this granularity.
+pub const RELINK_EVERY: i64 = 1_000_000_000;
 
 /// Bounded LRU map.
 #[derive(Debug)]
 pub struct Lru<K, V> {
     nodes: Vec<Node<K, V>>,
     free: Vec<u32>,
-    index: HashMap<K, u32>,
+    index: HashMap<K, u32, Hasher>,
     head: u32,
     tail: u32,
 }
@@ -32,11 +43,12 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
             entry: None,
             prev: NIL,
             next: NIL,
+            linked: i64::MIN,
         });
         Lru {
             nodes,
             free: (0..cap as u32).rev().collect(),
-            index: HashMap::with_capacity(cap),
+            index: HashMap::with_capacity_and_hasher(cap, Hasher::new()),
             head: NIL,
             tail: NIL,
         }
@@ -95,11 +107,27 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
     pub fn get_or_insert_with(
         &mut self,
         k: K,
+        now: i64,
         make: impl FnOnce() -> V,
         on_evict: impl FnOnce(K, V),
     ) -> Option<&mut V> {
         let i = match self.index.get(&k) {
             Some(&i) => {
+                let fresh = self
+                    .nodes
+                    .get(i as usize)
+                    .is_some_and(|n| now.saturating_sub(n.linked) < RELINK_EVERY);
+                if fresh {
+                    return self
+                        .nodes
+                        .get_mut(i as usize)?
+                        .entry
+                        .as_mut()
+                        .map(|(_, v)| v);
+                }
+                if let Some(n) = self.nodes.get_mut(i as usize) {
+                    n.linked = now;
+                }
                 self.unlink(i);
                 i
             }
@@ -118,6 +146,7 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
                 let i = self.free.pop()?;
                 if let Some(n) = self.nodes.get_mut(i as usize) {
                     n.entry = Some((k, make()));
+                    n.linked = now;
                 }
                 self.index.insert(k, i);
                 i
@@ -140,18 +169,28 @@ mod tests {
     fn evicts_least_recently_used() {
         let mut l: Lru<u32, u32> = Lru::new(2);
         let mut ev = vec![];
-        *l.get_or_insert_with(1, || 10, |k, _| ev.push(k)).unwrap() += 1;
-        l.get_or_insert_with(2, || 20, |k, _| ev.push(k));
-        l.get_or_insert_with(1, || 0, |k, _| ev.push(k)); // touch 1
-        l.get_or_insert_with(3, || 30, |k, _| ev.push(k)); // evicts 2
+        let s = RELINK_EVERY;
+        *l.get_or_insert_with(1, 0, || 10, |k, _| ev.push(k))
+            .unwrap() += 1;
+        l.get_or_insert_with(2, s, || 20, |k, _| ev.push(k));
+        l.get_or_insert_with(1, 2 * s, || 0, |k, _| ev.push(k)); // touch 1
+        l.get_or_insert_with(3, 3 * s, || 30, |k, _| ev.push(k)); // evicts 2
         assert_eq!(ev, vec![2]);
         assert_eq!(l.peek(&1), Some(&11));
         assert_eq!(l.peek(&2), None);
         assert_eq!(l.len(), 2);
         for k in 4..100 {
-            l.get_or_insert_with(k, || k, |_, _| {});
+            l.get_or_insert_with(k, i64::from(k) * s, || k, |_, _| {});
         }
         assert_eq!(l.len(), 2);
         assert_eq!(l.peek(&99), Some(&99));
+        // Used again within RELINK_EVERY: not moved, so it is evicted first.
+        let mut l: Lru<u32, u32> = Lru::new(2);
+        l.get_or_insert_with(1, 0, || 1, |_, _| {});
+        l.get_or_insert_with(2, 1, || 2, |_, _| {});
+        l.get_or_insert_with(1, 2, || 1, |_, _| {});
+        let mut gone = vec![];
+        l.get_or_insert_with(3, 3, || 3, |k, _| gone.push(k));
+        assert_eq!(gone, vec![1]);
     }
 }

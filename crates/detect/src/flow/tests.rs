@@ -28,31 +28,49 @@ fn keys_are_canonical_and_ports_rank_servers() {
 
 #[test]
 fn table_lru_and_expiry() {
+    use crate::time::SECOND as S;
     let cfg = FlowConfig {
-        tcp_closed_linger: 5,
-        udp_timeout: 100,
+        tcp_closed_linger: 5 * S,
+        udp_timeout: 100 * S,
         ..FlowConfig::default()
     };
-    let mut t = Table::new(3);
+    let mut t = Table::new(1, 3);
     let ip: IpAddr = "192.0.2.1".parse().unwrap();
     let mk = |port: u16, ts: Nanos| {
         let (k, _) = FlowKey::new(17, ip, port, ip, 53);
         Flow::new(k, FlowProto::Udp, (ip, port), (ip, 53), true, ts)
     };
     let a = t.insert(mk(1, 0), Class::Udp).unwrap();
-    let b = t.insert(mk(2, 10), Class::Udp).unwrap();
-    let c = t.insert(mk(3, 20), Class::Udp).unwrap();
-    assert!(t.is_full());
-    assert_eq!(t.insert(mk(4, 30), Class::Udp), None);
-    assert_eq!(t.oldest(), Some(a));
-    t.flow_mut(a).unwrap().last_ts = 50;
+    let b = t.insert(mk(2, 10 * S), Class::Udp).unwrap();
+    let c = t.insert(mk(3, 20 * S), Class::Udp).unwrap();
+    assert!(t.is_full(Class::Udp));
+    assert!(!t.is_full(Class::UdpUnanswered));
+    assert_eq!(t.oldest(Class::Udp), Some(a));
+    t.flow_mut(a).unwrap().last_ts = 50 * S;
     t.touch(a, Class::Udp);
-    assert_eq!(t.oldest(), Some(b));
-    assert_eq!(t.expired(105, &cfg), None);
-    assert_eq!(t.expired(111, &cfg), Some(b));
+    assert_eq!(t.oldest(Class::Udp), Some(b));
+    // Used again within RELINK_EVERY: not moved, and not expired either,
+    // because expiry looks at the flow's own last packet.
+    t.flow_mut(b).unwrap().last_ts = 10 * S + S / 2;
+    t.touch(b, Class::Udp);
+    assert_eq!(t.oldest(Class::Udp), Some(b));
+    // At 105 s, b (last used at 10.5 s) is not stale yet; being the tail and
+    // used since it was linked, it moves to the front.
+    assert_eq!(t.expired(105 * S, &cfg), None);
+    assert_eq!(t.oldest(Class::Udp), Some(c));
+    // At 111 s b is stale, but c is at the tail now: b's memory is released
+    // later (within one timeout); its end time stays last_ts + timeout.
+    assert_eq!(t.expired(111 * S, &cfg), None);
+    assert!(t.is_stale(b, 111 * S, &cfg));
+    assert_eq!(t.expired(121 * S, &cfg), Some(c));
+    t.remove(c).unwrap();
+    // b waits behind a (last used at 50 s) ...
+    assert_eq!(t.expired(121 * S, &cfg), None);
+    assert_eq!(t.all_slots(), vec![a, b]);
+    // ... and goes when a does.
+    assert_eq!(t.expired(151 * S, &cfg), Some(a));
+    t.remove(a).unwrap();
+    assert_eq!(t.expired(151 * S, &cfg), Some(b));
     t.remove(b).unwrap();
-    assert_eq!(t.expired(111, &cfg), None);
-    assert_eq!(t.expired(121, &cfg), Some(c));
-    assert_eq!(t.all_slots(), vec![a, c]);
-    assert_eq!(t.len(), 2);
+    assert_eq!(t.len(), 0);
 }
