@@ -20,6 +20,8 @@ pub struct EngineConfig {
     pub max_servers: usize,
     /// How long after kernel drops evidence is marked as possibly incomplete.
     pub capture_loss_window: Nanos,
+    /// Detector settings.
+    pub detectors: crate::detectors::DetectorsConfig,
 }
 
 impl Default for EngineConfig {
@@ -28,6 +30,7 @@ impl Default for EngineConfig {
             flows: FlowConfig::default(),
             max_servers: 16_384,
             capture_loss_window: 60 * SECOND,
+            detectors: Default::default(),
         }
     }
 }
@@ -144,13 +147,10 @@ impl Engine {
                 detectors,
                 stats,
                 events,
-                cfg,
                 ..
             } = self;
             tables.expire(now, &mut |f, cause| {
-                end_flow(
-                    f, cause, &cfg.flows, now, lossy, servers, detectors, stats, events,
-                )
+                end_flow(f, cause, lossy, servers, detectors, stats, events)
             });
         }
     }
@@ -170,7 +170,9 @@ impl Engine {
             }
             Transport::Other(_) => return,
         };
-        let now = self.now;
+        // Detectors see the packet's own time (the engine clock is the
+        // newest time seen, which only drives expiry).
+        let now = pkt.ts;
         let lossy = self.capture_lossy();
         let Engine {
             tables,
@@ -178,13 +180,10 @@ impl Engine {
             detectors,
             stats,
             events,
-            cfg,
             ..
         } = self;
         let looked = tables.lookup_or_create(pkt, fproto, sport, dport, &mut |f, cause| {
-            end_flow(
-                f, cause, &cfg.flows, now, lossy, servers, detectors, stats, events,
-            )
+            end_flow(f, cause, lossy, servers, detectors, stats, events)
         });
         let loc = match looked {
             Lookup::Found(loc) => loc,
@@ -210,6 +209,20 @@ impl Engine {
         let had_synack = flow.synack_ts.is_some();
         let server_had_spoken = flow.server_answered();
         flow.observe(pkt, dir);
+        if dir == Dir::ToServer && flow.ext.target.is_none() {
+            if let Transport::Tcp(t) = &pkt.l4 {
+                // Only the first payload segment is read (bounded work).
+                if t.payload_len > 0
+                    && flow.dirs[0]
+                        .first_payload
+                        .is_some_and(|(ts, seq)| ts == pkt.ts && seq == t.seq)
+                {
+                    flow.ext.target = crate::proto::tls_sni(t.payload)
+                        .or_else(|| crate::proto::http_host(t.payload))
+                        .map(|s| s.to_ascii_lowercase().into_boxed_str());
+                }
+            }
+        }
         let server_ip = flow.server_ip;
         let fresh_rtt = if !had_synack {
             flow.handshake_rtt()
@@ -256,14 +269,12 @@ impl Engine {
             d.on_packet(&mut ctx, pkt, flow, dir, server);
         }
         tables.settle(loc, &mut |f, cause| {
-            end_flow(
-                f, cause, &cfg.flows, now, lossy, servers, detectors, stats, events,
-            )
+            end_flow(f, cause, lossy, servers, detectors, stats, events)
         });
     }
 
     fn process_icmp(&mut self, pkt: &Packet<'_>, icmp: &crate::decode::IcmpInfo) {
-        let now = self.now;
+        let now = pkt.ts;
         let lossy = self.capture_lossy();
         let mut flow = None;
         if let Some(q) = icmp.quoted {
@@ -295,7 +306,6 @@ impl Engine {
     /// keep their outcome; others are `unfinished`, UDP flows report whether
     /// they were answered).
     pub fn finish(&mut self) {
-        let now = self.now;
         let lossy = self.capture_lossy();
         let Engine {
             tables,
@@ -303,14 +313,9 @@ impl Engine {
             detectors,
             stats,
             events,
-            cfg,
             ..
         } = self;
-        tables.drain(&mut |f, cause| {
-            end_flow(
-                f, cause, &cfg.flows, now, lossy, servers, detectors, stats, events,
-            )
-        });
+        tables.drain(&mut |f, cause| end_flow(f, cause, lossy, servers, detectors, stats, events));
     }
 }
 
@@ -318,8 +323,6 @@ impl Engine {
 fn end_flow(
     mut flow: Flow,
     cause: EndCause,
-    flow_cfg: &FlowConfig,
-    now: Nanos,
     lossy: bool,
     servers: &mut Lru<IpAddr, ServerState>,
     detectors: &mut [Box<dyn Detector>],
@@ -337,14 +340,11 @@ fn end_flow(
             _ => FlowOutcome::Unfinished,
         },
     };
-    // The flow's end time, so that end-of-flow evidence is stamped the same
-    // whatever the worker count and sweep timing: idle flows end when their
-    // timeout ran out, others at their last packet (evictions: now).
-    let now = match cause {
-        EndCause::Idle => flow.last_ts.saturating_add(idle_timeout(flow_cfg, &flow)),
-        EndCause::EndOfInput | EndCause::Replaced => flow.last_ts,
-        EndCause::Evicted(_) => now,
-    };
+    // Evidence completed by a flow's end is stamped with the flow's last
+    // packet: the evidence was complete then, and the stamp is the same
+    // whatever ended the flow (timeout, eviction, end of input) and however
+    // many workers share the capture.
+    let now = flow.last_ts;
     let p = flow.proto.idx();
     stats.flows_finished[p][outcome.idx()] += 1;
     stats.flows_active[p] = stats.flows_active[p].saturating_sub(1);
@@ -374,18 +374,6 @@ fn end_flow(
     };
     for d in detectors.iter_mut() {
         d.on_flow_end(&mut ctx, &mut flow, outcome, server);
-    }
-}
-
-fn idle_timeout(cfg: &FlowConfig, f: &Flow) -> Nanos {
-    match (f.proto, f.tcp) {
-        (FlowProto::Udp, _) => cfg.udp_timeout,
-        (FlowProto::Tcp, TcpState::Closed) => cfg.tcp_closed_linger,
-        (FlowProto::Tcp, TcpState::Closing) => cfg.tcp_closing_timeout,
-        (FlowProto::Tcp, TcpState::Established) => cfg.tcp_established_timeout,
-        (FlowProto::Tcp, TcpState::SynReceived) => cfg.tcp_handshake_timeout,
-        (FlowProto::Tcp, TcpState::SynSent) if !f.server_answered() => cfg.tcp_unconfirmed_timeout,
-        (FlowProto::Tcp, TcpState::SynSent) => cfg.tcp_handshake_timeout,
     }
 }
 

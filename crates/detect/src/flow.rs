@@ -969,8 +969,10 @@ impl FlowTables {
         }
         // Packets that never start state: RSTs, FINs and bare ACKs with no
         // payload (backscatter, scans, stray segments of old flows).
+        // A SYN/ACK without its SYN is backscatter of someone else's spoofed
+        // SYNs far more often than a handshake whose SYN was missed.
         if let Transport::Tcp(t) = &pkt.l4 {
-            let starts = t.syn() || t.payload_len > 0;
+            let starts = (t.syn() && !t.ack_flag()) || (t.payload_len > 0 && !t.syn());
             if t.rst() || !starts {
                 return Lookup::Untracked;
             }

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod event;
 pub mod flow;
 pub mod lru;
+pub mod proto;
 pub mod stats;
 pub mod time;
 

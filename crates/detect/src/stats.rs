@@ -121,6 +121,20 @@ label_enum!(
     }
 );
 
+label_enum!(
+    /// When, in a TCP connection, a reset was injected.
+    RstStage {
+        /// Before the server's SYN/ACK (the SYN itself triggered it).
+        AfterSyn => "after_syn",
+        /// After the handshake, before the client sent data.
+        AfterHandshake => "after_handshake",
+        /// After the client's first data (request, ClientHello), before any server data.
+        AfterRequest => "after_request",
+        /// After the server had sent data.
+        Later => "later",
+    }
+);
+
 /// Counters of one worker. All fields only grow, except `flows_active`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
@@ -142,6 +156,8 @@ pub struct Stats {
     pub untracked_packets: u64,
     /// Events emitted by signature.
     pub events: [u64; Signature::COUNT],
+    /// `rst_injection` events by stage.
+    pub rst_by_stage: [u64; RstStage::COUNT],
 }
 
 impl Default for Stats {
@@ -156,6 +172,7 @@ impl Default for Stats {
             evictions: [0; EvictionReason::COUNT],
             untracked_packets: 0,
             events: [0; Signature::COUNT],
+            rst_by_stage: [0; RstStage::COUNT],
         }
     }
 }
@@ -191,6 +208,7 @@ impl Stats {
         add(&mut self.evictions, &other.evictions);
         self.untracked_packets += other.untracked_packets;
         add(&mut self.events, &other.events);
+        add(&mut self.rst_by_stage, &other.rst_by_stage);
     }
 }
 

@@ -35,7 +35,7 @@ use prometheus::{
     Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tw_detect::stats::{
-    DecodeError, EvictionReason, FlowOutcome, FlowProto, PacketProto, Signature,
+    DecodeError, EvictionReason, FlowOutcome, FlowProto, PacketProto, RstStage, Signature,
 };
 use tw_detect::time::{Nanos, SECOND};
 
@@ -191,6 +191,7 @@ pub struct Metrics {
     pub(crate) evictions: [IntCounter; EvictionReason::COUNT],
     pub(crate) untracked_packets: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
+    pub(crate) rst_by_stage: [IntCounter; RstStage::COUNT],
     events_dropped: [IntCounter; DropReason::COUNT],
     events_written: [IntCounter; Sink::COUNT],
 
@@ -359,6 +360,11 @@ impl Metrics {
             "Interference events detected, by signature.",
             &["signature"],
         );
+        let rst_by_stage = b.counter_vec(
+            "tamperwatch_rst_injections_total",
+            "rst_injection events by the connection stage the reset hit.",
+            &["stage"],
+        );
         let events_dropped = b.counter_vec(
             "tamperwatch_events_dropped_total",
             "Detected events that were not written, by reason.",
@@ -442,6 +448,7 @@ impl Metrics {
             evictions: per_value(&evictions, EvictionReason::ALL, EvictionReason::as_str),
             untracked_packets,
             events: per_value(&events, Signature::ALL, Signature::as_str),
+            rst_by_stage: per_value(&rst_by_stage, RstStage::ALL, RstStage::as_str),
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
             events_written: per_value(&events_written, Sink::ALL, Sink::as_str),
             capture_up,

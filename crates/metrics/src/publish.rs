@@ -76,6 +76,7 @@ impl StatsPublisher {
             now.untracked_packets,
         );
         add_counters(&m.events, &last.events, &now.events);
+        add_counters(&m.rst_by_stage, &last.rst_by_stage, &now.rst_by_stage);
         self.last.clone_from(now);
     }
 

@@ -496,6 +496,7 @@ fn privacy_label_allow_list() {
         "reason",
         "outcome",
         "signature",
+        "stage",
         "interface",
         "sink",
         "version",

@@ -49,6 +49,7 @@ pub mod packet;
 pub mod pcap;
 pub mod quic;
 pub mod rng;
+pub mod rst_scenarios;
 pub mod session;
 pub mod tls;
 

@@ -349,6 +349,12 @@ impl Injection {
         self
     }
 
+    /// Builder-style DF flag.
+    pub fn df(mut self, df: bool) -> Self {
+        self.df = Some(df);
+        self
+    }
+
     /// Builder-style window.
     pub fn window(mut self, w: u16) -> Self {
         self.window = Some(w);

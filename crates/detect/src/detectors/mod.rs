@@ -21,13 +21,36 @@ use crate::stats::{FlowOutcome, Signature, Stats};
 use crate::time::Nanos;
 use std::net::IpAddr;
 
+pub mod rst;
+
 /// Per-flow state owned by detectors (one field per detector that needs it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FlowExt {}
+pub struct FlowExt {
+    /// The domain the flow is about (TLS SNI, HTTP Host), read from the
+    /// client's first payload segment.
+    pub target: Option<Box<str>>,
+    /// RST-injection state.
+    pub rst: rst::RstFlow,
+}
 
 /// Per-server state owned by detectors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ServerExt {}
+pub struct ServerExt {
+    /// RST-injection baseline.
+    pub rst: rst::RstServer,
+}
+
+/// Settings of all detectors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetectorsConfig {
+    /// RST injection.
+    pub rst: rst::RstConfig,
+}
+
+/// The detectors tamperwatch runs, in order.
+pub fn default_detectors(cfg: &DetectorsConfig) -> Vec<Box<dyn Detector>> {
+    vec![Box::new(rst::RstDetector::new(cfg.rst.clone()))]
+}
 
 /// What all flows to one server address have shown: the baseline that
 /// header-consistency rules compare a suspicious packet with.

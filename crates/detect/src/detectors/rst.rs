@@ -1,0 +1,690 @@
+//! `rst_injection`: forged TCP resets claiming to come from the server.
+//!
+//! An on-path injector cannot stop the real server's packets, so they race
+//! in after the forged RST; an in-path box drops the request and resets the
+//! connection itself. The rules (documented with their sources and traps in
+//! `docs/signatures/rst_injection.md`):
+//!
+//! - strong, each sufficient: `data_after_rst` (the "server" keeps sending
+//!   data, a SYN/ACK or new ACKs after its RST) and `rst_seq_burst` (several
+//!   RSTs with sequence numbers beyond anything the server used, or equal
+//!   ones with different TTL or window);
+//! - header inconsistencies, which together must reach a score: `ttl_mismatch`,
+//!   `ip_id_copied`, `ip_id_marker`, `ip_id_out_of_sequence`, `df_mismatch`,
+//!   `too_fast`, `reserved_bits`, `rst_seq_behind`, `no_server_data`.
+//!
+//! Everything is weighed when the flow ends (at the latest `tcp_closed_linger`
+//! after the RST), when the whole burst and everything the server sent after
+//! the RST (a route change, a real answer) is known; the event is stamped
+//! with the flow's last packet.
+
+use crate::decode::{tcp_flags, Packet, TcpInfo, Transport};
+use crate::detectors::{Ctx, Detector, ServerState};
+use crate::flow::{seq_gt, Dir, Flow};
+use crate::stats::{FlowOutcome, RstStage, Signature};
+use crate::time::{Nanos, MILLI, SECOND};
+use serde_json::{json, Map, Value};
+
+/// Settings of the RST-injection detector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RstConfig {
+    /// A RST's TTL this far (or farther) from the server's other packets is
+    /// a mismatch. Load-balanced servers differ by one or two.
+    pub ttl_tolerance: u8,
+    /// A RST arriving sooner than this share of the handshake RTT after the
+    /// client's last packet is too fast to come from the server.
+    pub too_fast_share: f64,
+    /// Paths faster than this are not judged by timing (LAN jitter).
+    pub min_rtt_for_timing: Nanos,
+    /// RSTs this long after the flow's previous packet are idle-timeout
+    /// resets of middleboxes: header rules are not applied to them.
+    pub idle_reset_after: Nanos,
+    /// Header-rule score needed for an event (strong rules always suffice).
+    pub min_score: f64,
+}
+
+impl Default for RstConfig {
+    fn default() -> Self {
+        RstConfig {
+            ttl_tolerance: 3,
+            too_fast_share: 0.5,
+            min_rtt_for_timing: 2 * MILLI,
+            idle_reset_after: 30 * SECOND,
+            min_score: 0.6,
+        }
+    }
+}
+
+/// One RST claimed from the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RstRec {
+    /// Arrival.
+    pub ts: Nanos,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful with `ack_flag`).
+    pub ack: u32,
+    /// ACK flag set.
+    pub ack_flag: bool,
+    /// The 12 flag bits.
+    pub flags: u16,
+    /// IP TTL.
+    pub ttl: u8,
+    /// IPv4 ID.
+    pub ip_id: u16,
+    /// IPv4 DF.
+    pub df: bool,
+    /// Window.
+    pub window: u16,
+    /// Payload length and its first ten bytes (Henan's RSTs carry a marker).
+    pub payload_len: u16,
+    /// First payload bytes.
+    pub payload_head: [u8; 10],
+}
+
+/// What the server's own (non-RST) packets look like in this flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Baseline {
+    /// Non-RST server packets seen.
+    pub packets: u32,
+    /// TTL range and the last one.
+    pub ttl_min: u8,
+    /// Largest TTL.
+    pub ttl_max: u8,
+    /// Most recent TTL.
+    pub ttl_last: u8,
+    /// Packets with DF set / clear.
+    pub df_set: u32,
+    /// Packets with DF clear.
+    pub df_clear: u32,
+    /// Last IPv4 IDs (newest last, `ids_len` valid).
+    pub ids: [u16; 4],
+    /// Valid entries in `ids`.
+    pub ids_len: u8,
+    /// Payload bytes (non-RST).
+    pub payload_bytes: u64,
+}
+
+impl Baseline {
+    fn add(&mut self, ttl: u8, df: bool, ip_id: Option<u16>, payload: u32) {
+        if self.packets == 0 {
+            self.ttl_min = ttl;
+            self.ttl_max = ttl;
+        }
+        self.ttl_min = self.ttl_min.min(ttl);
+        self.ttl_max = self.ttl_max.max(ttl);
+        self.ttl_last = ttl;
+        self.packets = self.packets.saturating_add(1);
+        if df {
+            self.df_set += 1;
+        } else {
+            self.df_clear += 1;
+        }
+        if let Some(id) = ip_id {
+            if usize::from(self.ids_len) == self.ids.len() {
+                self.ids.rotate_left(1);
+                self.ids[3] = id;
+            } else {
+                self.ids[usize::from(self.ids_len)] = id;
+                self.ids_len += 1;
+            }
+        }
+        self.payload_bytes += u64::from(payload);
+    }
+
+    fn ids(&self) -> &[u16] {
+        &self.ids[..usize::from(self.ids_len)]
+    }
+
+    /// Distance from `ttl` to the range of this baseline (0 inside).
+    fn ttl_distance(&self, ttl: u8) -> u8 {
+        if ttl < self.ttl_min {
+            self.ttl_min - ttl
+        } else {
+            ttl.saturating_sub(self.ttl_max)
+        }
+    }
+
+    /// Whether the IDs so far increase in small steps (a per-flow or global
+    /// counter), so that an ID far off the sequence stands out.
+    fn ids_sequential(&self) -> bool {
+        let ids = self.ids();
+        ids.len() >= 2
+            && ids
+                .windows(2)
+                .all(|w| (1..=64).contains(&w[1].wrapping_sub(w[0])))
+    }
+}
+
+/// Per-flow state of the RST detector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RstFlow {
+    /// The server's non-RST packets before the first RST.
+    pub before: Baseline,
+    /// The server's non-RST packets after the first RST.
+    pub after: Baseline,
+    /// The server's RSTs (the first four).
+    pub rsts: [RstRec; 4],
+    /// RSTs recorded.
+    pub n_rst: u8,
+    /// The client's last SYN or payload packet before the first RST.
+    pub trigger_ts: Option<Nanos>,
+    /// Stage at the first RST.
+    pub stage: Option<RstStage>,
+    /// The server's next sequence number before the first RST.
+    pub server_next_before: Option<u32>,
+    /// First evidence that the server lived on after its RST.
+    pub alive_after: Option<AfterRst>,
+    /// Either side sent FIN before the first RST.
+    pub fin_before: bool,
+    /// Idle time before the first RST.
+    pub idle_before: Nanos,
+    /// The client reset the flow after the server's RST (its kernel
+    /// answering the real server's late packets).
+    pub client_rst_after: bool,
+    /// Time of the flow's previous packet (either side).
+    pub prev_ts: Nanos,
+}
+
+/// A server packet after its RST that a real endpoint would not send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AfterRst {
+    /// Arrival.
+    pub ts: Nanos,
+    /// What it was.
+    pub kind: AfterKind,
+    /// Its sequence number.
+    pub seq: u32,
+    /// Its payload length.
+    pub len: u32,
+    /// Its TTL.
+    pub ttl: u8,
+}
+
+/// Kinds of life after a RST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterKind {
+    /// The handshake's SYN/ACK, after a RST that answered the SYN.
+    SynAck,
+    /// New data (beyond the RST's sequence number).
+    Data,
+    /// An ACK acknowledging client data past the RST's acknowledgment.
+    Ack,
+}
+
+impl AfterKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            AfterKind::SynAck => "syn_ack",
+            AfterKind::Data => "data",
+            AfterKind::Ack => "ack",
+        }
+    }
+}
+
+/// Per-server baseline (for RSTs in flows where the server never spoke).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RstServer {
+    /// Non-RST packets of this server, over all its flows.
+    pub base: Baseline,
+}
+
+/// The detector.
+#[derive(Debug, Default)]
+pub struct RstDetector {
+    cfg: RstConfig,
+}
+
+impl RstDetector {
+    /// A detector with these settings.
+    pub fn new(cfg: RstConfig) -> Self {
+        RstDetector { cfg }
+    }
+}
+
+/// Known injector fingerprints: labels in the evidence, never grounds alone.
+fn fingerprint(r: &RstRec, n_rst: u8, rsts: &[RstRec]) -> Option<&'static str> {
+    if r.payload_len == 10 && r.payload_head == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0] {
+        return Some("henan");
+    }
+    if r.ip_id == 0x3412 && !r.df {
+        return Some("sandvine");
+    }
+    if r.ip_id == 30000 {
+        return Some("turkmenistan");
+    }
+    if (0x9916..=0x9933).contains(&r.ip_id) && r.ttl >= 240 {
+        return Some("gfw_type3");
+    }
+    if n_rst >= 3 && rsts.iter().take(3).all(|x| x.df && x.ack_flag) {
+        let wins: Vec<u16> = rsts.iter().take(3).map(|x| x.window).collect();
+        if wins == [1980, 1981, 1982] {
+            return Some("gfw_2025_port443");
+        }
+        return Some("gfw_type2");
+    }
+    if n_rst == 1 && !r.df && r.ip_id == 0 && !r.ack_flag {
+        return Some("gfw_type1");
+    }
+    None
+}
+
+impl RstStage {
+    fn at(flow: &Flow) -> RstStage {
+        if flow.synack_ts.is_none() {
+            RstStage::AfterSyn
+        } else if flow.dirs[Dir::ToServer.idx()].first_payload.is_none() {
+            RstStage::AfterHandshake
+        } else if flow.ext.rst.before.payload_bytes == 0 {
+            RstStage::AfterRequest
+        } else {
+            RstStage::Later
+        }
+    }
+}
+
+struct Verdict {
+    rules: Vec<&'static str>,
+    score: f64,
+    strong: bool,
+    details: Map<String, Value>,
+}
+
+impl RstDetector {
+    fn on_server_tcp(
+        &mut self,
+        pkt: &Packet<'_>,
+        t: &TcpInfo<'_>,
+        flow: &mut Flow,
+        server: &mut ServerState,
+    ) {
+        let ip_id = (pkt.ip.version == 4).then_some(pkt.ip.ip_id);
+        if !t.rst() {
+            server
+                .ext
+                .rst
+                .base
+                .add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
+            let st = &mut flow.ext.rst;
+            if st.n_rst == 0 {
+                st.before.add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
+                return;
+            }
+            st.after.add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
+            if st.alive_after.is_none() {
+                let first = st.rsts[0];
+                let end = t.seq.wrapping_add(t.payload_len);
+                let kind = if t.syn() && t.ack_flag() && st.stage == Some(RstStage::AfterSyn) {
+                    Some(AfterKind::SynAck)
+                } else if t.payload_len > 0
+                    && !t.syn()
+                    && seq_gt(end, first.seq)
+                    && st.stage != Some(RstStage::AfterSyn)
+                {
+                    Some(AfterKind::Data)
+                } else if t.payload_len == 0
+                    && t.ack_flag()
+                    && first.ack_flag
+                    && seq_gt(t.ack, first.ack)
+                    && !seq_gt(first.seq, t.seq)
+                    && st.stage != Some(RstStage::AfterSyn)
+                {
+                    Some(AfterKind::Ack)
+                } else {
+                    None
+                };
+                if let Some(kind) = kind {
+                    st.alive_after = Some(AfterRst {
+                        ts: pkt.ts,
+                        kind,
+                        seq: t.seq,
+                        len: t.payload_len,
+                        ttl: pkt.ip.ttl,
+                    });
+                }
+            }
+            return;
+        }
+        // A RST claimed from the server.
+        let mut head = [0u8; 10];
+        let n = t.payload.len().min(10);
+        head[..n].copy_from_slice(&t.payload[..n]);
+        let rec = RstRec {
+            ts: pkt.ts,
+            seq: t.seq,
+            ack: t.ack,
+            ack_flag: t.ack_flag(),
+            flags: t.flags,
+            ttl: pkt.ip.ttl,
+            ip_id: pkt.ip.ip_id,
+            df: pkt.ip.df,
+            window: t.window,
+            payload_len: t.payload_len.min(u32::from(u16::MAX)) as u16,
+            payload_head: head,
+        };
+        if flow.ext.rst.n_rst == 0 {
+            let stage = RstStage::at(flow);
+            let st = &mut flow.ext.rst;
+            st.stage = Some(stage);
+            st.fin_before = flow.dirs[0].fin.is_some() || flow.dirs[1].fin.is_some();
+            st.server_next_before = (st.before.packets > 0).then_some(flow.dirs[1].next_seq);
+            if st.prev_ts > 0 {
+                st.idle_before = pkt.ts.saturating_sub(st.prev_ts);
+            }
+        }
+        let st = &mut flow.ext.rst;
+        if usize::from(st.n_rst) < st.rsts.len() {
+            st.rsts[usize::from(st.n_rst)] = rec;
+        }
+        st.n_rst = st.n_rst.saturating_add(1);
+    }
+
+    /// Weighs the rules when the flow ends; emits when they suffice.
+    fn decide(&mut self, ctx: &mut Ctx<'_>, flow: &mut Flow, server: &ServerState) {
+        let at_end = true;
+        if flow.has_emitted(Signature::RstInjection) || flow.ext.rst.n_rst == 0 {
+            return;
+        }
+        let v = self.verdict(flow, server, at_end);
+        let passes = v.strong || (at_end && v.score >= self.cfg.min_score && v.rules.len() >= 2);
+        if !passes {
+            return;
+        }
+        let st = &flow.ext.rst;
+        let first = st.rsts[0];
+        let confidence = if v.strong {
+            (0.9 + 0.02 * (v.rules.len() as f64 - 1.0)).min(0.99)
+        } else {
+            v.score.min(0.95)
+        };
+        let mut ev = v.details;
+        ev.insert("rules".into(), json!(v.rules));
+        ev.insert(
+            "stage".into(),
+            json!(st.stage.unwrap_or(RstStage::Later).as_str()),
+        );
+        ev.insert("rst_count".into(), json!(st.n_rst));
+        ev.insert(
+            "rst".into(),
+            json!({
+                "ts": crate::time::rfc3339(first.ts),
+                "flags": flag_names(first.flags),
+                "seq": first.seq,
+                "ack": first.ack,
+                "ttl": first.ttl,
+                "ip_id": first.ip_id,
+                "df": first.df,
+                "window": first.window,
+                "payload_len": first.payload_len,
+            }),
+        );
+        if st.before.packets > 0 {
+            ev.insert(
+                "server".into(),
+                json!({
+                    "packets": st.before.packets,
+                    "ttl_min": st.before.ttl_min,
+                    "ttl_max": st.before.ttl_max,
+                    "df": st.before.df_set > 0,
+                    "ip_ids": st.before.ids(),
+                }),
+            );
+        }
+        if let Some(rtt) = flow.handshake_rtt() {
+            ev.insert("handshake_rtt_ms".into(), json!(ms(rtt)));
+        }
+        if let Some(fp) = fingerprint(&first, st.n_rst, &st.rsts[..usize::from(st.n_rst.min(4))]) {
+            ev.insert("fingerprint".into(), json!(fp));
+        }
+        let stage = st.stage.unwrap_or(RstStage::Later);
+        let target = flow.ext.target.as_deref().map(str::to_owned);
+        if ctx.emit(flow, Signature::RstInjection, confidence, target, ev) {
+            ctx.stats.rst_by_stage[stage.idx()] += 1;
+        }
+    }
+
+    fn verdict(&self, flow: &Flow, server: &ServerState, at_end: bool) -> Verdict {
+        let st = &flow.ext.rst;
+        let first = st.rsts[0];
+        let mut v = Verdict {
+            rules: vec![],
+            score: 0.0,
+            strong: false,
+            details: Map::new(),
+        };
+        if let Some(a) = st.alive_after {
+            // Data or new ACKs after the RST are strong alone. A SYN/ACK after
+            // a RST that answered the SYN is strong only with a header
+            // inconsistency too (crafted handshakes, e.g. Suricata's evasion
+            // tests, send RST-then-SYN/ACK with identical headers).
+            v.strong = a.kind != AfterKind::SynAck;
+            v.rules.push("data_after_rst");
+            v.details.insert(
+                "after_rst".into(),
+                json!({
+                    "kind": a.kind.as_str(),
+                    "delay_ms": ms(a.ts - first.ts),
+                    "seq": a.seq,
+                    "rst_seq": first.seq,
+                    "len": a.len,
+                    "ttl": a.ttl,
+                }),
+            );
+        }
+        if let Some(b) = burst(st) {
+            v.strong = true;
+            v.rules.push("rst_seq_burst");
+            v.details.insert("burst".into(), b);
+        }
+        if st.fin_before {
+            // RSTs after a FIN are how many stacks end connections: only the
+            // strong rules speak for those.
+            return v;
+        }
+        let idle = st.idle_before >= self.cfg.idle_reset_after;
+        if idle {
+            v.details
+                .insert("idle_before_rst_s".into(), json!(st.idle_before / SECOND));
+        }
+        // Baseline: the server's own packets in this flow, else (the RST
+        // answered the SYN) the server's packets in other flows.
+        let in_flow = st.before.packets > 0 || st.after.packets > 0;
+        let base = if st.before.packets > 0 {
+            &st.before
+        } else if st.after.packets > 0 {
+            &st.after
+        } else {
+            &server.ext.rst.base
+        };
+        let add = |v: &mut Verdict, rule: &'static str, w: f64| {
+            v.rules.push(rule);
+            v.score += w;
+        };
+        if !idle && base.packets > 0 {
+            let tol = self.cfg.ttl_tolerance;
+            let d = base.ttl_distance(first.ttl);
+            // A route change moves the server's later packets along with the RST.
+            let moved = st.before.packets > 0
+                && st.after.packets > 0
+                && st.after.ttl_distance(first.ttl) < tol;
+            if d >= tol && !moved {
+                add(&mut v, "ttl_mismatch", 0.5);
+                v.details.insert("ttl_server".into(), json!(base.ttl_last));
+                v.details.insert("ttl_rst".into(), json!(first.ttl));
+                v.details.insert("ttl_difference".into(), json!(d));
+                v.details.insert(
+                    "ttl_baseline".into(),
+                    json!(if in_flow { "flow" } else { "server" }),
+                );
+            }
+            if flow.client_ip.is_ipv4() {
+                let client_ids = &flow.dirs[Dir::ToServer.idx()].ip_ids;
+                if first.ip_id != 0
+                    && client_ids.contains(&first.ip_id)
+                    && !base.ids().contains(&first.ip_id)
+                {
+                    add(&mut v, "ip_id_copied", 0.35);
+                    v.details.insert("ip_id_rst".into(), json!(first.ip_id));
+                } else if matches!(first.ip_id, 0x3412 | 30000)
+                    && !base.ids().contains(&first.ip_id)
+                {
+                    add(&mut v, "ip_id_marker", 0.3);
+                    v.details.insert("ip_id_rst".into(), json!(first.ip_id));
+                } else if in_flow && base.ids_sequential() {
+                    let last = base.ids().last().copied().unwrap_or(0);
+                    let step = first.ip_id.wrapping_sub(last);
+                    if step > 1000 {
+                        add(&mut v, "ip_id_out_of_sequence", 0.15);
+                        v.details.insert("ip_id_rst".into(), json!(first.ip_id));
+                        v.details.insert("ip_id_server_last".into(), json!(last));
+                    }
+                }
+                // IP ID counters and (often) DF are per connection: only this
+                // flow's own packets are a baseline for them.
+                let consistent_df = base.df_set == 0 || base.df_clear == 0;
+                if in_flow && consistent_df && (base.df_set > 0) != first.df {
+                    add(&mut v, "df_mismatch", 0.15);
+                    v.details.insert("df_server".into(), json!(base.df_set > 0));
+                    v.details.insert("df_rst".into(), json!(first.df));
+                }
+            }
+        }
+        if !idle {
+            let rtt = flow.handshake_rtt().or(server.rtt_min);
+            if let (Some(rtt), Some(trig)) = (rtt, st.trigger_ts) {
+                let delay = first.ts - trig;
+                if rtt >= self.cfg.min_rtt_for_timing
+                    && (delay as f64) < rtt as f64 * self.cfg.too_fast_share
+                {
+                    add(&mut v, "too_fast", 0.25);
+                    v.details.insert("rst_delay_ms".into(), json!(ms(delay)));
+                    v.details.insert("rtt_ms".into(), json!(ms(rtt)));
+                }
+            }
+            if first.flags & tcp_flags::RESERVED != 0 {
+                add(&mut v, "reserved_bits", 0.15);
+            }
+            if let Some(next) = st.server_next_before {
+                if seq_gt(next, first.seq) && first.seq != 0 {
+                    add(&mut v, "rst_seq_behind", 0.3);
+                    v.details.insert("server_next_seq".into(), json!(next));
+                }
+            }
+        }
+        if st.alive_after.is_some_and(|a| a.kind == AfterKind::SynAck) && v.rules.len() > 1 {
+            v.strong = true;
+        }
+        let stage = st.stage.unwrap_or(RstStage::Later);
+        if at_end
+            && !idle
+            && matches!(stage, RstStage::AfterHandshake | RstStage::AfterRequest)
+            && st.before.payload_bytes == 0
+            && st.after.payload_bytes == 0
+        {
+            add(&mut v, "no_server_data", 0.1);
+        }
+        v
+    }
+}
+
+/// Several server RSTs whose sequence numbers step beyond anything the
+/// server used (the GFW's +1460/+4380 bursts), or that repeat one sequence
+/// number with another TTL or window. Identical RSTs are retransmissions.
+fn burst(st: &RstFlow) -> Option<Value> {
+    let n = usize::from(st.n_rst.min(4));
+    let rsts = &st.rsts[..n];
+    let first = rsts.first()?;
+    if st.fin_before {
+        return None;
+    }
+    let within: Vec<&RstRec> = rsts
+        .iter()
+        .skip(1)
+        .filter(|r| r.ts - first.ts <= 2 * SECOND)
+        .collect();
+    let used = st.server_next_before.unwrap_or(first.seq);
+    for r in &within {
+        if seq_gt(r.seq, first.seq.wrapping_add(2)) && seq_gt(r.seq, used) {
+            return Some(json!({
+                "kind": "seq_step",
+                "seqs": rsts.iter().map(|x| x.seq).collect::<Vec<_>>(),
+                "steps": rsts.iter().skip(1).map(|x| x.seq.wrapping_sub(first.seq)).collect::<Vec<_>>(),
+            }));
+        }
+        if r.seq == first.seq && (r.ttl.abs_diff(first.ttl) >= 2 || r.window != first.window) {
+            return Some(json!({
+                "kind": "same_seq_other_headers",
+                "ttls": rsts.iter().map(|x| x.ttl).collect::<Vec<_>>(),
+                "windows": rsts.iter().map(|x| x.window).collect::<Vec<_>>(),
+            }));
+        }
+    }
+    None
+}
+
+fn ms(n: Nanos) -> f64 {
+    (n as f64 / 1e6 * 1000.0).round() / 1000.0
+}
+
+fn flag_names(f: u16) -> String {
+    let names = [
+        (tcp_flags::SYN, "SYN"),
+        (tcp_flags::ACK, "ACK"),
+        (tcp_flags::RST, "RST"),
+        (tcp_flags::FIN, "FIN"),
+        (tcp_flags::PSH, "PSH"),
+        (tcp_flags::URG, "URG"),
+        (tcp_flags::RESERVED, "RESERVED"),
+    ];
+    names
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+impl Detector for RstDetector {
+    fn name(&self) -> &'static str {
+        "rst_injection"
+    }
+
+    fn on_packet(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        pkt: &Packet<'_>,
+        flow: &mut Flow,
+        dir: Dir,
+        server: &mut ServerState,
+    ) {
+        let Transport::Tcp(t) = &pkt.l4 else { return };
+        match dir {
+            Dir::ToServer => {
+                if flow.ext.rst.n_rst == 0 {
+                    if t.syn() || t.payload_len > 0 {
+                        flow.ext.rst.trigger_ts = Some(pkt.ts);
+                    }
+                } else if t.rst() {
+                    flow.ext.rst.client_rst_after = true;
+                }
+            }
+            Dir::ToClient => self.on_server_tcp(pkt, t, flow, server),
+        }
+        flow.ext.rst.prev_ts = pkt.ts;
+    }
+
+    fn on_flow_end(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow: &mut Flow,
+        _outcome: FlowOutcome,
+        server: &mut ServerState,
+    ) {
+        if flow.proto == crate::stats::FlowProto::Tcp {
+            self.decide(ctx, flow, server);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

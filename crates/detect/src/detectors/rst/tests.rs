@@ -1,0 +1,107 @@
+use super::*;
+
+fn rec(seq: u32, ttl: u8, window: u16, ts: Nanos) -> RstRec {
+    RstRec {
+        ts,
+        seq,
+        ack: 1,
+        ack_flag: true,
+        flags: tcp_flags::RST | tcp_flags::ACK,
+        ttl,
+        ip_id: 7,
+        df: true,
+        window,
+        ..Default::default()
+    }
+}
+
+fn flow_with(rsts: &[RstRec]) -> RstFlow {
+    let mut st = RstFlow::default();
+    for (i, r) in rsts.iter().enumerate() {
+        st.rsts[i] = *r;
+    }
+    st.n_rst = rsts.len() as u8;
+    st.server_next_before = Some(1000);
+    st
+}
+
+#[test]
+fn burst_needs_steps_beyond_what_the_server_used() {
+    // GFW: +1460, +4380 within 2 s
+    let st = flow_with(&[
+        rec(1000, 40, 0, 0),
+        rec(2460, 40, 0, MILLI),
+        rec(5380, 40, 0, 2 * MILLI),
+    ]);
+    assert_eq!(burst(&st).unwrap()["kind"], "seq_step");
+    // identical retransmitted RSTs are not a burst
+    let st = flow_with(&[rec(1000, 52, 0, 0), rec(1000, 52, 0, 200 * MILLI)]);
+    assert!(burst(&st).is_none());
+    // same seq, other window (2025) or other TTL (2023): a burst
+    let st = flow_with(&[rec(1000, 52, 1980, 0), rec(1000, 52, 1981, 1)]);
+    assert_eq!(burst(&st).unwrap()["kind"], "same_seq_other_headers");
+    let st = flow_with(&[rec(1000, 52, 0, 0), rec(1000, 49, 0, 1)]);
+    assert!(burst(&st).is_some());
+    // a step of 1-2 (RST for SYN then for FIN) or beyond 2 s is not
+    let st = flow_with(&[rec(1000, 52, 0, 0), rec(1002, 52, 0, 1)]);
+    assert!(burst(&st).is_none());
+    let st = flow_with(&[rec(1000, 40, 0, 0), rec(2460, 40, 0, 3 * SECOND)]);
+    assert!(burst(&st).is_none());
+    // steps below what the server already sent are not beyond it
+    let mut st = flow_with(&[rec(1000, 40, 0, 0), rec(2460, 40, 0, 1)]);
+    st.server_next_before = Some(9000);
+    assert!(burst(&st).is_none());
+    // nothing after a FIN
+    let mut st = flow_with(&[rec(1000, 40, 0, 0), rec(2460, 40, 0, 1)]);
+    st.fin_before = true;
+    assert!(burst(&st).is_none());
+}
+
+#[test]
+fn baseline_ttl_range_and_id_sequence() {
+    let mut b = Baseline::default();
+    for (ttl, id) in [(52, 100), (53, 101), (52, 103)] {
+        b.add(ttl, true, Some(id), 10);
+    }
+    assert_eq!(b.ttl_distance(52), 0);
+    assert_eq!(b.ttl_distance(55), 2);
+    assert_eq!(b.ttl_distance(40), 12);
+    assert!(b.ids_sequential());
+    b.add(52, true, Some(40_000), 0);
+    assert!(!b.ids_sequential());
+    assert_eq!(b.ids(), &[100, 101, 103, 40_000]);
+    assert_eq!(b.ids().len(), 4);
+    assert_eq!(b.payload_bytes, 30);
+}
+
+#[test]
+fn fingerprints_are_labels() {
+    let mut henan = rec(1, 58, 0, 0);
+    henan.payload_len = 10;
+    henan.payload_head = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0];
+    assert_eq!(fingerprint(&henan, 1, &[henan]), Some("henan"));
+    let mut sv = rec(1, 60, 0, 0);
+    sv.ip_id = 0x3412;
+    sv.df = false;
+    assert_eq!(fingerprint(&sv, 1, &[sv]), Some("sandvine"));
+    let mut t1 = rec(1, 60, 0, 0);
+    t1.ip_id = 0;
+    t1.df = false;
+    t1.ack_flag = false;
+    assert_eq!(fingerprint(&t1, 1, &[t1]), Some("gfw_type1"));
+    let three = [
+        rec(1, 50, 1980, 0),
+        rec(1, 50, 1981, 0),
+        rec(1, 50, 1982, 0),
+    ];
+    assert_eq!(fingerprint(&three[0], 3, &three), Some("gfw_2025_port443"));
+    assert_eq!(fingerprint(&rec(1, 52, 0, 0), 1, &[rec(1, 52, 0, 0)]), None);
+}
+
+#[test]
+fn flag_names_read_well() {
+    assert_eq!(
+        flag_names(tcp_flags::RST | tcp_flags::ACK | 0x200),
+        "ACK|RST|RESERVED"
+    );
+}

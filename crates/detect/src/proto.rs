@@ -1,0 +1,195 @@
+//! Application-layer peeks that name a flow's target: the TLS ClientHello's
+//! SNI and the HTTP request's Host. Both read one segment's payload without
+//! allocating and give up (return `None`) on anything unexpected.
+
+/// The server name of a TLS ClientHello that starts at `p` (a TLS record),
+/// if the record holds the SNI extension. Works on a truncated ClientHello
+/// as long as the SNI itself is present.
+pub fn tls_sni(p: &[u8]) -> Option<&str> {
+    // record: type 22 (handshake), version 3.x, length
+    if p.len() < 9 || p[0] != 0x16 || p[1] != 0x03 {
+        return None;
+    }
+    // handshake: type 1 (ClientHello), 3-byte length
+    if p[5] != 0x01 {
+        return None;
+    }
+    let mut r = Reader { b: p.get(9..)? };
+    r.skip(2 + 32)?; // version, random
+    let sid = r.u8()?;
+    r.skip(usize::from(sid))?;
+    let cs = r.u16()?;
+    r.skip(usize::from(cs))?;
+    let cm = r.u8()?;
+    r.skip(usize::from(cm))?;
+    let ext_len = usize::from(r.u16()?);
+    let mut exts = Reader {
+        b: r.b.get(..ext_len.min(r.b.len()))?,
+    };
+    while let (Some(ty), Some(len)) = (exts.u16(), exts.u16()) {
+        let body = exts.take(usize::from(len))?;
+        if ty == 0 {
+            // server_name_list: 2-byte length, then entries (type, 2-byte length, name)
+            let mut s = Reader { b: body };
+            s.u16()?;
+            while let (Some(kind), Some(n)) = (s.u8(), s.u16()) {
+                let name = s.take(usize::from(n))?;
+                if kind == 0 {
+                    return hostname(name);
+                }
+            }
+            return None;
+        }
+    }
+    None
+}
+
+/// The Host header of an HTTP/1.x request starting at `p` (port removed).
+pub fn http_host(p: &[u8]) -> Option<&str> {
+    const METHODS: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"HEAD ",
+        b"PUT ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"CONNECT ",
+        b"PATCH ",
+        b"TRACE ",
+    ];
+    if !METHODS.iter().any(|m| p.starts_with(m)) {
+        return None;
+    }
+    let head = &p[..p.len().min(4096)];
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line.len() > 5 && line[..5].eq_ignore_ascii_case(b"host:") {
+            let v = trim(&line[5..]);
+            // drop a :port, but not inside an IPv6 literal
+            let v = match v.iter().rposition(|&b| b == b':') {
+                Some(i) if !v.contains(&b']') || v.get(i.wrapping_sub(1)) == Some(&b']') => &v[..i],
+                _ => v,
+            };
+            return hostname(v);
+        }
+    }
+    None
+}
+
+fn trim(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// Accepts only plausible host names (letters, digits, `-`, `.`, `_`, `:`,
+/// brackets for IPv6 literals), at most 253 bytes: hostile payloads must not
+/// inject arbitrary text into events.
+fn hostname(b: &[u8]) -> Option<&str> {
+    if b.is_empty() || b.len() > 253 {
+        return None;
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b':' | b'[' | b']'))
+    {
+        return None;
+    }
+    std::str::from_utf8(b).ok()
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (h, t) = (self.b.get(..n)?, self.b.get(n..)?);
+        self.b = t;
+        Some(h)
+    }
+    fn skip(&mut self, n: usize) -> Option<()> {
+        self.take(n).map(|_| ())
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal ClientHello for "blocked.example" (annotated).
+    #[rustfmt::skip]
+    fn client_hello(name: &[u8]) -> Vec<u8> {
+        let mut ext = vec![];
+        // SNI extension: type 0, length, list length, entry type 0, name length, name
+        let n = name.len() as u16;
+        ext.extend([0, 0]);
+        ext.extend((n + 5).to_be_bytes());
+        ext.extend((n + 3).to_be_bytes());
+        ext.push(0);
+        ext.extend(n.to_be_bytes());
+        ext.extend(name);
+        // ALPN h2 (another extension after SNI)
+        ext.extend([0, 16, 0, 5, 0, 3, 2, b'h', b'2']);
+        let mut body = vec![0x03, 0x03];           // client version TLS 1.2
+        body.extend([7u8; 32]);                    // random
+        body.push(0);                              // session id length
+        body.extend([0, 2, 0x13, 0x01]);           // one cipher suite
+        body.extend([1, 0]);                       // compression: null
+        body.extend((ext.len() as u16).to_be_bytes());
+        body.extend(ext);
+        let mut hs = vec![0x01, 0, 0, 0];          // ClientHello, 3-byte length
+        hs[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend(body);
+        let mut rec = vec![0x16, 0x03, 0x01];      // handshake record, TLS 1.0 compat
+        rec.extend((hs.len() as u16).to_be_bytes());
+        rec.extend(hs);
+        rec
+    }
+
+    #[test]
+    fn sni_is_read() {
+        let ch = client_hello(b"blocked.example");
+        assert_eq!(tls_sni(&ch), Some("blocked.example"));
+        // every truncation is harmless; once the name is complete it is found
+        for cut in 0..ch.len() {
+            let _ = tls_sni(&ch[..cut]);
+        }
+        assert_eq!(tls_sni(&ch[..ch.len() - 9]), Some("blocked.example"));
+        assert_eq!(tls_sni(&client_hello(b"bad name\x00")), None);
+        assert_eq!(tls_sni(b"\x17\x03\x03\x00\x10"), None);
+    }
+
+    #[test]
+    fn host_is_read() {
+        let r = b"GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: Blocked.Example:8080\r\n\r\n";
+        assert_eq!(http_host(r), Some("Blocked.Example"));
+        assert_eq!(
+            http_host(b"GET / HTTP/1.1\r\nhost:[2001:db8::1]:80\r\n\r\n"),
+            Some("[2001:db8::1]")
+        );
+        assert_eq!(
+            http_host(b"GET / HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n"),
+            Some("[2001:db8::1]")
+        );
+        assert_eq!(
+            http_host(b"GET / HTTP/1.1\r\n\r\nHost: late.example\r\n"),
+            None
+        );
+        assert_eq!(http_host(b"HELLO\r\nHost: x.example\r\n"), None);
+        assert_eq!(http_host(b"GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n"), None);
+    }
+}

@@ -1,0 +1,330 @@
+//! Scenarios for the `rst_injection` detector: one per rule (positives)
+//! and one per false-positive trap (negatives). Each module-level function
+//! is registered in [`crate::catalogue::CATALOGUE`]; the expected detector
+//! verdicts live in the tamperwatch integration test `rst_fixtures.rs`.
+//!
+//! Common shape: an IPv4 client 192.0.2.10 and a server 203.0.113.34 (TTL
+//! 52 at the client, sequential IP IDs, DF), a handshake RTT of 80 ms, and
+//! forged packets that an on-path or in-path box closer to the client sends
+//! with its own TTL and IP ID.
+
+use crate::catalogue::{v4_session, MS};
+use crate::packet::TcpFlags;
+use crate::rng::Rng;
+use crate::session::{Injection, TcpSession, Timeline, EPOCH_NS};
+use crate::{http, tls, Result};
+
+const RTT: i64 = 80 * MS;
+const ETHERNET: u32 = crate::pcap::linktype::ETHERNET;
+
+fn https(port: u16) -> TcpSession {
+    v4_session(port, 443)
+}
+
+/// Handshake then a ClientHello for `sni`; returns the time after it.
+fn hello(s: &mut TcpSession, tl: &mut Timeline, sni: &str) -> i64 {
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(7);
+    s.client_send(tl, t + MS, &tls::client_hello(sni, &mut rng))
+}
+
+/// Handshake then an HTTP GET for `host`.
+fn get(s: &mut TcpSession, tl: &mut Timeline, host: &str) -> i64 {
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    s.client_send(tl, t + MS, &http::get(host, "/"))
+}
+
+fn bytes(tl: &Timeline) -> Result<Vec<u8>> {
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// On-path injector: RST+ACK 3 ms after the ClientHello (TTL 40, random IP
+/// ID, no DF); the real ServerHello races in one RTT later; the client's
+/// kernel answers it with RSTs. Rules: data_after_rst (+ ttl_mismatch,
+/// df_mismatch, too_fast).
+pub fn rst_inject_data_after() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = https(52001);
+    let t = hello(&mut s, &mut tl, "blocked.example");
+    s.inject_from_server(
+        &mut tl,
+        t + 3 * MS,
+        &Injection::rst_ack().ttl(40).ip_id(0x5b2c).df(false),
+    );
+    let mut rng = Rng::new(9);
+    let t = s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 1800));
+    s.rst_from_client(&mut tl, t + MS);
+    bytes(&tl)
+}
+
+/// GFW-style burst: three RST+ACKs with seq +0, +1460, +4380 right after an
+/// HTTP request for a blocked Host; the request was also dropped (nothing
+/// from the server follows). Rule: rst_seq_burst.
+pub fn rst_inject_gfw_burst() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52002, 80);
+    let t = get(&mut s, &mut tl, "blocked.example");
+    for (i, off) in [0i64, 1460, 4380].into_iter().enumerate() {
+        let inj = Injection::rst_ack()
+            .ttl(47)
+            .ip_id(0x1000 + i as u16)
+            .df(true)
+            .seq_offset(off);
+        s.inject_from_server(&mut tl, t + 2 * MS + i as i64 * 100_000, &inj);
+    }
+    bytes(&tl)
+}
+
+/// August 2025 port-443 pattern: three RST+ACKs with one sequence number and
+/// windows 1980/1981/1982, DF set. Rule: rst_seq_burst (same seq, other
+/// windows); fingerprint gfw_2025_port443.
+pub fn rst_inject_same_seq_burst() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = https(52003);
+    let t = hello(&mut s, &mut tl, "blocked.example");
+    for (i, w) in [1980u16, 1981, 1982].into_iter().enumerate() {
+        let inj = Injection::rst_ack()
+            .ttl(52)
+            .window(w)
+            .df(true)
+            .ip_id(0x2000 + i as u16);
+        s.inject_from_server(&mut tl, t + 4 * MS + i as i64 * 50_000, &inj);
+    }
+    bytes(&tl)
+}
+
+/// In-path reset: a box one hop from the client drops the request and
+/// answers with RST+ACK (TTL 64, IP ID 0, DF) after 0.4 ms; the server never
+/// speaks again. Rules: ttl_mismatch, ip_id_out_of_sequence, too_fast,
+/// no_server_data.
+pub fn rst_inject_inpath() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52004, 80);
+    let t = get(&mut s, &mut tl, "blocked.example");
+    s.inject_from_server(
+        &mut tl,
+        t + 400_000,
+        &Injection::rst_ack().ttl(64).ip_id(0).df(true).window(0),
+    );
+    bytes(&tl)
+}
+
+/// An injector that copies the IP ID of the packet that triggered it (seen
+/// in Zeek's rst-inject trace and CenTrace's nifty.org capture), with the
+/// reserved TCP bits set and no ACK flag. Rules: ttl_mismatch, ip_id_copied,
+/// reserved_bits, too_fast, df_mismatch.
+pub fn rst_inject_copied_ip_id() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52005, 80);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let trigger_id = s.client.ip_id.peek();
+    let t = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
+    let mut inj = Injection::rst()
+        .ttl(43)
+        .ip_id(trigger_id)
+        .df(false)
+        .window(65535);
+    inj.flags = TcpFlags(TcpFlags::RST.0 | 0x200);
+    s.inject_from_server(&mut tl, t + 2 * MS, &inj);
+    bytes(&tl)
+}
+
+/// The SYN itself triggers the reset: RST+ACK 2 ms after the SYN (TTL 60,
+/// IP ID copied from the SYN); the SYN/ACK never comes. The server's TTL is
+/// known from an earlier, clean connection to it. Rules: ttl_mismatch
+/// (server baseline), ip_id_copied, too_fast. Stage after_syn.
+pub fn rst_inject_after_syn() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut clean = https(52006);
+    let t = hello(&mut clean, &mut tl, "allowed.example");
+    let mut rng = Rng::new(3);
+    let t = clean.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 1200));
+    let t = clean.close(&mut tl, t + 5 * MS, RTT);
+    let mut s = https(52007);
+    let syn_id = s.client.ip_id.peek();
+    let t0 = t + 100 * MS;
+    s.syn(&mut tl, t0);
+    let mut inj = Injection::rst_ack().ttl(60).ip_id(syn_id).df(false);
+    inj.seq_offset = 0;
+    s.inject_from_server(&mut tl, t0 + 2 * MS, &inj);
+    bytes(&tl)
+}
+
+/// Sandvine PacketLogic style: RST with IP ID 0x3412 and no DF, TTL unlike
+/// the server's. Rules: ttl_mismatch, ip_id_marker, df_mismatch; fingerprint
+/// sandvine.
+pub fn rst_inject_sandvine() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52008, 80);
+    let t = get(&mut s, &mut tl, "blocked.example");
+    s.inject_from_server(
+        &mut tl,
+        t + 6 * MS,
+        &Injection::rst_ack().ttl(58).ip_id(0x3412).df(false),
+    );
+    bytes(&tl)
+}
+
+/// Henan's regional firewall: one RST+ACK carrying the 10-byte payload
+/// 01 02 ... 09 00, TTL 58, then the real ServerHello. Rules:
+/// data_after_rst, ttl_mismatch; fingerprint henan.
+pub fn rst_inject_henan() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = https(52009);
+    let t = hello(&mut s, &mut tl, "blocked.example");
+    let mut inj = Injection::rst_ack().ttl(58).ip_id(0x4d2).df(false);
+    inj.payload = vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 0];
+    s.inject_from_server(&mut tl, t + 5 * MS, &inj);
+    let mut rng = Rng::new(5);
+    s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 1200));
+    bytes(&tl)
+}
+
+// ---- traps: none of these may raise an event ----
+
+/// The server application aborts (SO_LINGER 0) in the middle of a response:
+/// its own RST+ACK, same TTL, next IP ID, DF, after a normal delay.
+pub fn rst_trap_server_abort() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52101, 80);
+    let t = get(&mut s, &mut tl, "example.com");
+    let t = s.server_send_acked(&mut tl, t + RTT, &http::ok_html(3000), 2);
+    s.rst_from_server(&mut tl, t + 30 * MS);
+    bytes(&tl)
+}
+
+/// The server aborts right after the request, before any data (an
+/// application that rejects the request): its own RST, consistent headers.
+pub fn rst_trap_server_abort_no_data() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52102, 80);
+    let t = get(&mut s, &mut tl, "example.com");
+    s.rst_from_server(&mut tl, t + RTT);
+    bytes(&tl)
+}
+
+/// The client (the vantage host) aborts: Happy Eyeballs cancelling the
+/// losing connection after its SYN/ACK, and a client SO_LINGER 0 abort.
+pub fn rst_trap_client_abort() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut a = https(52103);
+    let t = a.handshake(&mut tl, EPOCH_NS, RTT);
+    a.rst_from_client(&mut tl, t + MS);
+    let mut b = v4_session(52104, 80);
+    let t = get(&mut b, &mut tl, "example.com");
+    let t = b.server_send_acked(&mut tl, t + RTT, &http::ok_html(2000), 2);
+    b.rst_from_client(&mut tl, t + 10 * MS);
+    bytes(&tl)
+}
+
+/// RST after the server's own close (FIN, then RST for late client data).
+pub fn rst_trap_after_fin() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52105, 80);
+    let t = get(&mut s, &mut tl, "example.com");
+    let t = s.server_send(&mut tl, t + RTT, &http::ok_html(800));
+    let t = s.fin_server(&mut tl, t + MS);
+    let t = s.client_send(&mut tl, t + 5 * MS, &http::get("example.com", "/late"));
+    let mut inj = Injection::rst();
+    inj.ttl = Some(64); // even with an odd TTL (e.g. a firewall closing it)
+    s.inject_from_server(&mut tl, t + RTT, &inj);
+    bytes(&tl)
+}
+
+/// A lone RST, backscatter (SYN/ACKs and RSTs for connections never seen),
+/// and retransmitted identical RSTs from the real server.
+pub fn rst_trap_lone_and_duplicates() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let lone = v4_session(52106, 80);
+    lone.inject_from_server(&mut tl, EPOCH_NS, &Injection::rst().ttl(33));
+    let bs = v4_session(52107, 443);
+    let mut syn_ack = Injection::rst_ack();
+    syn_ack.flags = TcpFlags::SYN_ACK;
+    bs.inject_from_server(&mut tl, EPOCH_NS + MS, &syn_ack);
+    bs.inject_from_server(&mut tl, EPOCH_NS + 2 * MS, &Injection::rst_ack());
+    let mut s = v4_session(52108, 80);
+    let t = get(&mut s, &mut tl, "example.com");
+    let t = s.server_send_acked(&mut tl, t + RTT, &http::ok_html(1000), 1);
+    let t = s.rst_from_server(&mut tl, t + 20 * MS);
+    s.retransmit_server_last(&mut tl, t + 200 * MS);
+    bytes(&tl)
+}
+
+/// Random loss: a lost request and a lost response segment, retransmitted,
+/// then a normal close.
+pub fn rst_trap_loss() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52109, 80);
+    let t = get(&mut s, &mut tl, "example.com");
+    let t = s.retransmit_client_last(&mut tl, t + 300 * MS);
+    let t = s.server_send(&mut tl, t + RTT, &http::ok_html(4000));
+    let t = s.retransmit_server_last(&mut tl, t + 250 * MS);
+    let t = s.client_ack(&mut tl, t + RTT / 2);
+    s.close(&mut tl, t + 5 * MS, RTT);
+    bytes(&tl)
+}
+
+/// A route change mid-flow: every later server packet, and the server's own
+/// final RST, arrive with TTL 47 instead of 52.
+pub fn rst_trap_route_change() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52110, 80);
+    let t = get(&mut s, &mut tl, "example.com");
+    let t = s.server_send_acked(&mut tl, t + RTT, &http::ok_html(2000), 2);
+    s.server.ttl = 47;
+    let t = s.server_send_acked(&mut tl, t + 2 * MS, &http::ok_html(2000), 2);
+    s.rst_from_server(&mut tl, t + 30 * MS);
+    bytes(&tl)
+}
+
+/// Load-balanced servers whose packets differ by a hop: TTL 52 and 53
+/// alternate, and the server's RST comes with 51.
+pub fn rst_trap_load_balanced() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52111, 80);
+    let t = get(&mut s, &mut tl, "example.com");
+    let t = s.server_send_acked(&mut tl, t + RTT, &http::ok_html(1200), 1);
+    s.server.ttl = 53;
+    let t = s.server_send_acked(&mut tl, t + MS, &http::ok_html(1200), 1);
+    s.server.ttl = 51;
+    s.rst_from_server(&mut tl, t + 20 * MS);
+    bytes(&tl)
+}
+
+/// A middlebox (NAT, firewall) resets an idle connection 10 minutes after
+/// its last data, with its own TTL and IP ID.
+pub fn rst_trap_idle_timeout() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52112, 80);
+    let t = get(&mut s, &mut tl, "example.com");
+    let t = s.server_send_acked(&mut tl, t + RTT, &http::ok_html(1200), 1);
+    s.inject_from_server(
+        &mut tl,
+        t + 590 * 1000 * MS,
+        &Injection::rst_ack().ttl(63).ip_id(0).df(false),
+    );
+    bytes(&tl)
+}
+
+/// A closed port: the SYN answered by the server's RST+ACK (TTL as in its
+/// other connections), and a firewall in front of another port answering
+/// with its own TTL (no other evidence).
+pub fn rst_trap_refused() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut clean = https(52113);
+    let t = hello(&mut clean, &mut tl, "example.com");
+    let mut rng = Rng::new(2);
+    let t = clean.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 900));
+    let t = clean.close(&mut tl, t + MS, RTT);
+    let mut closed = v4_session(52114, 8080);
+    closed.syn(&mut tl, t + 10 * MS);
+    closed.refuse(&mut tl, t + 10 * MS + RTT);
+    let mut fw = v4_session(52115, 8443);
+    fw.syn(&mut tl, t + 20 * MS);
+    fw.inject_from_server(
+        &mut tl,
+        t + 20 * MS + RTT,
+        &Injection::rst_ack().ttl(57).window(0),
+    );
+    bytes(&tl)
+}
