@@ -15,6 +15,7 @@ pub struct Config {
     pub capture: Capture,
     pub pipeline: Pipeline,
     pub flows: Flows,
+    pub rst_injection: RstInjection,
     pub events: Events,
     pub metrics: MetricsCfg,
     pub vantage: Vantage,
@@ -58,6 +59,16 @@ pub struct Flows {
     pub tcp_closing_timeout: u32,
     pub tcp_closed_linger: u32,
     pub udp_timeout: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RstInjection {
+    pub ttl_tolerance: u8,
+    pub too_fast_share: f64,
+    pub min_rtt_for_timing_ms: u32,
+    pub idle_reset_after_secs: u32,
+    pub min_score: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -206,6 +217,16 @@ impl Config {
                 bail!("flows.{k} must be at least 1 second");
             }
         }
+        let r = &self.rst_injection;
+        if r.ttl_tolerance == 0 {
+            bail!("rst_injection.ttl_tolerance must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&r.too_fast_share) {
+            bail!("rst_injection.too_fast_share must be between 0 and 1");
+        }
+        if !(0.0..=2.0).contains(&r.min_score) {
+            bail!("rst_injection.min_score must be between 0 and 2");
+        }
         self.listen_addr()?;
         Ok(())
     }
@@ -252,6 +273,16 @@ impl Config {
                 udp_timeout: s(f.udp_timeout),
             },
             max_servers: f.max_servers,
+            detectors: tw_detect::detectors::DetectorsConfig {
+                rst: tw_detect::detectors::rst::RstConfig {
+                    ttl_tolerance: self.rst_injection.ttl_tolerance,
+                    too_fast_share: self.rst_injection.too_fast_share,
+                    min_rtt_for_timing: i64::from(self.rst_injection.min_rtt_for_timing_ms)
+                        * tw_detect::time::MILLI,
+                    idle_reset_after: s(self.rst_injection.idle_reset_after_secs),
+                    min_score: self.rst_injection.min_score,
+                },
+            },
             ..Default::default()
         }
     }
@@ -272,6 +303,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         capture: Option<PCapture>,
         pipeline: Option<PPipeline>,
         flows: Option<PFlows>,
+        rst_injection: Option<PRst>,
         events: Option<PEvents>,
         metrics: Option<PMetrics>,
         vantage: Option<PVantage>,
@@ -308,6 +340,16 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         tcp_closing_timeout: Option<u32>,
         tcp_closed_linger: Option<u32>,
         udp_timeout: Option<u32>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PRst {
+        ttl_tolerance: Option<u8>,
+        too_fast_share: Option<f64>,
+        min_rtt_for_timing_ms: Option<u32>,
+        idle_reset_after_secs: Option<u32>,
+        min_score: Option<f64>,
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -354,6 +396,12 @@ mod tests {
         assert_eq!(c.capture.ring_size_mib, 64);
         assert_eq!(c.metrics.listen, tw_metrics::DEFAULT_LISTEN);
         assert_eq!(c.engine().flows.max_flows, 131_072);
+        // The documented defaults are the detectors' own defaults.
+        assert_eq!(
+            c.engine().detectors,
+            tw_detect::detectors::DetectorsConfig::default()
+        );
+        assert_eq!(c.engine().flows, tw_detect::flow::FlowConfig::default());
     }
 
     #[test]
