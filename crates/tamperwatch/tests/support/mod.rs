@@ -19,8 +19,10 @@
 //! Each test file compiles this module separately and uses part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod censor;
 pub mod daemon;
 pub mod netns;
+pub mod pcap;
 pub mod web;
 
 pub use daemon::{TamperwatchProc, TwOptions};
