@@ -633,17 +633,11 @@ impl Table {
     pub(crate) fn new(cap_unconfirmed: usize, cap_confirmed: usize) -> Table {
         let cap = [cap_unconfirmed.max(1), cap_confirmed.max(1)];
         let total = cap[0] + cap[1];
-        let mut slots = Vec::with_capacity(total);
-        slots.resize_with(total, || Slot {
-            flow: None,
-            prev: NIL,
-            next: NIL,
-            class: Class::Udp,
-            linked_ts: 0,
-        });
+        // Reserved now, so the table never reallocates; pages are touched
+        // only as slots are first used, so a quiet vantage point stays small.
         Table {
-            slots,
-            free: (0..total as u32).rev().collect(),
+            slots: Vec::with_capacity(total),
+            free: Vec::with_capacity(total),
             index: hashbrown::HashTable::with_capacity(total),
             hasher: Hasher::new(),
             head: [NIL; CLASSES],
@@ -734,7 +728,20 @@ impl Table {
 
     /// Inserts a flow; the caller made room in the class's group first.
     pub(crate) fn insert(&mut self, flow: Flow, class: Class) -> Option<u32> {
-        let i = self.free.pop()?;
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None if self.slots.len() < self.slots.capacity() => {
+                self.slots.push(Slot {
+                    flow: None,
+                    prev: NIL,
+                    next: NIL,
+                    class,
+                    linked_ts: 0,
+                });
+                (self.slots.len() - 1) as u32
+            }
+            None => return None,
+        };
         let hash = self.hasher.hash_one(flow.key);
         if let Some(s) = self.slots.get_mut(i as usize) {
             s.linked_ts = flow.last_ts;

@@ -156,21 +156,32 @@ impl Baseline {
     }
 }
 
-/// Per-flow state of the RST detector.
+/// Per-flow state of the RST detector: small, inline in every flow; the
+/// records of a reset live in a box allocated at the flow's first server
+/// RST (a few percent of flows), so that flows without one stay small.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RstFlow {
     /// The server's non-RST packets before the first RST.
     pub before: Baseline,
+    /// The client's last SYN or payload packet before the first RST.
+    pub trigger_ts: Option<Nanos>,
+    /// Time of the flow's previous packet (either side).
+    pub prev_ts: Nanos,
+    /// Everything from the first server RST on.
+    pub hit: Option<Box<RstHit>>,
+}
+
+/// What a flow showed from its first server RST on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RstHit {
     /// The server's non-RST packets after the first RST.
     pub after: Baseline,
     /// The server's RSTs (the first four).
     pub rsts: [RstRec; 4],
     /// RSTs recorded.
     pub n_rst: u8,
-    /// The client's last SYN or payload packet before the first RST.
-    pub trigger_ts: Option<Nanos>,
     /// Stage at the first RST.
-    pub stage: Option<RstStage>,
+    pub stage: RstStage,
     /// The server's next sequence number before the first RST.
     pub server_next_before: Option<u32>,
     /// First evidence that the server lived on after its RST.
@@ -182,8 +193,6 @@ pub struct RstFlow {
     /// The client reset the flow after the server's RST (its kernel
     /// answering the real server's late packets).
     pub client_rst_after: bool,
-    /// Time of the flow's previous packet (either side).
-    pub prev_ts: Nanos,
 }
 
 /// A server packet after its RST that a real endpoint would not send.
@@ -269,6 +278,12 @@ fn fingerprint(r: &RstRec, n_rst: u8, rsts: &[RstRec]) -> Option<&'static str> {
     None
 }
 
+impl Default for RstStage {
+    fn default() -> Self {
+        RstStage::Later
+    }
+}
+
 impl RstStage {
     fn at(flow: &Flow) -> RstStage {
         if flow.synack_ts.is_none() {
@@ -306,35 +321,32 @@ impl RstDetector {
                 .base
                 .add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
             let st = &mut flow.ext.rst;
-            if st.n_rst == 0 {
+            let Some(hit) = st.hit.as_deref_mut() else {
                 st.before.add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
                 return;
-            }
-            st.after.add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
-            if st.alive_after.is_none() {
-                let first = st.rsts[0];
+            };
+            hit.after.add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
+            if hit.alive_after.is_none() {
+                let first = hit.rsts[0];
                 let end = t.seq.wrapping_add(t.payload_len);
-                let kind = if t.syn() && t.ack_flag() && st.stage == Some(RstStage::AfterSyn) {
+                let after_syn = hit.stage == RstStage::AfterSyn;
+                let kind = if t.syn() && t.ack_flag() && after_syn {
                     Some(AfterKind::SynAck)
-                } else if t.payload_len > 0
-                    && !t.syn()
-                    && seq_gt(end, first.seq)
-                    && st.stage != Some(RstStage::AfterSyn)
-                {
+                } else if t.payload_len > 0 && !t.syn() && seq_gt(end, first.seq) && !after_syn {
                     Some(AfterKind::Data)
                 } else if t.payload_len == 0
                     && t.ack_flag()
                     && first.ack_flag
                     && seq_gt(t.ack, first.ack)
                     && !seq_gt(first.seq, t.seq)
-                    && st.stage != Some(RstStage::AfterSyn)
+                    && !after_syn
                 {
                     Some(AfterKind::Ack)
                 } else {
                     None
                 };
                 if let Some(kind) = kind {
-                    st.alive_after = Some(AfterRst {
+                    hit.alive_after = Some(AfterRst {
                         ts: pkt.ts,
                         kind,
                         seq: t.seq,
@@ -362,36 +374,45 @@ impl RstDetector {
             payload_len: t.payload_len.min(u32::from(u16::MAX)) as u16,
             payload_head: head,
         };
-        if flow.ext.rst.n_rst == 0 {
-            let stage = RstStage::at(flow);
-            let st = &mut flow.ext.rst;
-            st.stage = Some(stage);
-            st.fin_before = flow.dirs[0].fin.is_some() || flow.dirs[1].fin.is_some();
-            st.server_next_before = (st.before.packets > 0).then_some(flow.dirs[1].next_seq);
-            if st.prev_ts > 0 {
-                st.idle_before = pkt.ts.saturating_sub(st.prev_ts);
-            }
+        if flow.ext.rst.hit.is_none() {
+            let st = &flow.ext.rst;
+            let hit = RstHit {
+                stage: RstStage::at(flow),
+                fin_before: flow.dirs[0].fin.is_some() || flow.dirs[1].fin.is_some(),
+                server_next_before: (st.before.packets > 0).then_some(flow.dirs[1].next_seq),
+                idle_before: if st.prev_ts > 0 {
+                    pkt.ts.saturating_sub(st.prev_ts)
+                } else {
+                    0
+                },
+                ..Default::default()
+            };
+            flow.ext.rst.hit = Some(Box::new(hit));
         }
-        let st = &mut flow.ext.rst;
-        if usize::from(st.n_rst) < st.rsts.len() {
-            st.rsts[usize::from(st.n_rst)] = rec;
+        let Some(hit) = flow.ext.rst.hit.as_deref_mut() else {
+            return;
+        };
+        if let Some(slot) = hit.rsts.get_mut(usize::from(hit.n_rst)) {
+            *slot = rec;
         }
-        st.n_rst = st.n_rst.saturating_add(1);
+        hit.n_rst = hit.n_rst.saturating_add(1);
     }
 
     /// Weighs the rules when the flow ends; emits when they suffice.
     fn decide(&mut self, ctx: &mut Ctx<'_>, flow: &mut Flow, server: &ServerState) {
-        let at_end = true;
-        if flow.has_emitted(Signature::RstInjection) || flow.ext.rst.n_rst == 0 {
+        if flow.has_emitted(Signature::RstInjection) {
             return;
         }
-        let v = self.verdict(flow, server, at_end);
-        let passes = v.strong || (at_end && v.score >= self.cfg.min_score && v.rules.len() >= 2);
+        let Some(hit) = flow.ext.rst.hit.as_deref() else {
+            return;
+        };
+        let v = self.verdict(flow, hit, server);
+        let passes = v.strong || (v.score >= self.cfg.min_score && v.rules.len() >= 2);
         if !passes {
             return;
         }
         let st = &flow.ext.rst;
-        let first = st.rsts[0];
+        let first = hit.rsts[0];
         let confidence = if v.strong {
             (0.9 + 0.02 * (v.rules.len() as f64 - 1.0)).min(0.99)
         } else {
@@ -399,11 +420,8 @@ impl RstDetector {
         };
         let mut ev = v.details;
         ev.insert("rules".into(), json!(v.rules));
-        ev.insert(
-            "stage".into(),
-            json!(st.stage.unwrap_or(RstStage::Later).as_str()),
-        );
-        ev.insert("rst_count".into(), json!(st.n_rst));
+        ev.insert("stage".into(), json!(hit.stage.as_str()));
+        ev.insert("rst_count".into(), json!(hit.n_rst));
         ev.insert(
             "rst".into(),
             json!({
@@ -433,26 +451,30 @@ impl RstDetector {
         if let Some(rtt) = flow.handshake_rtt() {
             ev.insert("handshake_rtt_ms".into(), json!(ms(rtt)));
         }
-        if let Some(fp) = fingerprint(&first, st.n_rst, &st.rsts[..usize::from(st.n_rst.min(4))]) {
+        if let Some(fp) = fingerprint(
+            &first,
+            hit.n_rst,
+            &hit.rsts[..usize::from(hit.n_rst.min(4))],
+        ) {
             ev.insert("fingerprint".into(), json!(fp));
         }
-        let stage = st.stage.unwrap_or(RstStage::Later);
+        let stage = hit.stage;
         let target = flow.ext.target.as_deref().map(str::to_owned);
         if ctx.emit(flow, Signature::RstInjection, confidence, target, ev) {
             ctx.stats.rst_by_stage[stage.idx()] += 1;
         }
     }
 
-    fn verdict(&self, flow: &Flow, server: &ServerState, at_end: bool) -> Verdict {
+    fn verdict(&self, flow: &Flow, hit: &RstHit, server: &ServerState) -> Verdict {
         let st = &flow.ext.rst;
-        let first = st.rsts[0];
+        let first = hit.rsts[0];
         let mut v = Verdict {
             rules: vec![],
             score: 0.0,
             strong: false,
             details: Map::new(),
         };
-        if let Some(a) = st.alive_after {
+        if let Some(a) = hit.alive_after {
             // Data or new ACKs after the RST are strong alone. A SYN/ACK after
             // a RST that answered the SYN is strong only with a header
             // inconsistency too (crafted handshakes, e.g. Suricata's evasion
@@ -471,28 +493,28 @@ impl RstDetector {
                 }),
             );
         }
-        if let Some(b) = burst(st) {
+        if let Some(b) = burst(hit) {
             v.strong = true;
             v.rules.push("rst_seq_burst");
             v.details.insert("burst".into(), b);
         }
-        if st.fin_before {
+        if hit.fin_before {
             // RSTs after a FIN are how many stacks end connections: only the
             // strong rules speak for those.
             return v;
         }
-        let idle = st.idle_before >= self.cfg.idle_reset_after;
+        let idle = hit.idle_before >= self.cfg.idle_reset_after;
         if idle {
             v.details
-                .insert("idle_before_rst_s".into(), json!(st.idle_before / SECOND));
+                .insert("idle_before_rst_s".into(), json!(hit.idle_before / SECOND));
         }
         // Baseline: the server's own packets in this flow, else (the RST
         // answered the SYN) the server's packets in other flows.
-        let in_flow = st.before.packets > 0 || st.after.packets > 0;
+        let in_flow = st.before.packets > 0 || hit.after.packets > 0;
         let base = if st.before.packets > 0 {
             &st.before
-        } else if st.after.packets > 0 {
-            &st.after
+        } else if hit.after.packets > 0 {
+            &hit.after
         } else {
             &server.ext.rst.base
         };
@@ -505,8 +527,8 @@ impl RstDetector {
             let d = base.ttl_distance(first.ttl);
             // A route change moves the server's later packets along with the RST.
             let moved = st.before.packets > 0
-                && st.after.packets > 0
-                && st.after.ttl_distance(first.ttl) < tol;
+                && hit.after.packets > 0
+                && hit.after.ttl_distance(first.ttl) < tol;
             if d >= tol && !moved {
                 add(&mut v, "ttl_mismatch", 0.5);
                 v.details.insert("ttl_server".into(), json!(base.ttl_last));
@@ -564,22 +586,21 @@ impl RstDetector {
             if first.flags & tcp_flags::RESERVED != 0 {
                 add(&mut v, "reserved_bits", 0.15);
             }
-            if let Some(next) = st.server_next_before {
+            if let Some(next) = hit.server_next_before {
                 if seq_gt(next, first.seq) && first.seq != 0 {
                     add(&mut v, "rst_seq_behind", 0.3);
                     v.details.insert("server_next_seq".into(), json!(next));
                 }
             }
         }
-        if st.alive_after.is_some_and(|a| a.kind == AfterKind::SynAck) && v.rules.len() > 1 {
+        if hit.alive_after.is_some_and(|a| a.kind == AfterKind::SynAck) && v.rules.len() > 1 {
             v.strong = true;
         }
-        let stage = st.stage.unwrap_or(RstStage::Later);
-        if at_end
-            && !idle
+        let stage = hit.stage;
+        if !idle
             && matches!(stage, RstStage::AfterHandshake | RstStage::AfterRequest)
             && st.before.payload_bytes == 0
-            && st.after.payload_bytes == 0
+            && hit.after.payload_bytes == 0
         {
             add(&mut v, "no_server_data", 0.1);
         }
@@ -590,11 +611,11 @@ impl RstDetector {
 /// Several server RSTs whose sequence numbers step beyond anything the
 /// server used (the GFW's +1460/+4380 bursts), or that repeat one sequence
 /// number with another TTL or window. Identical RSTs are retransmissions.
-fn burst(st: &RstFlow) -> Option<Value> {
-    let n = usize::from(st.n_rst.min(4));
-    let rsts = &st.rsts[..n];
+fn burst(hit: &RstHit) -> Option<Value> {
+    let n = usize::from(hit.n_rst.min(4));
+    let rsts = &hit.rsts[..n];
     let first = rsts.first()?;
-    if st.fin_before {
+    if hit.fin_before {
         return None;
     }
     let within: Vec<&RstRec> = rsts
@@ -602,7 +623,7 @@ fn burst(st: &RstFlow) -> Option<Value> {
         .skip(1)
         .filter(|r| r.ts - first.ts <= 2 * SECOND)
         .collect();
-    let used = st.server_next_before.unwrap_or(first.seq);
+    let used = hit.server_next_before.unwrap_or(first.seq);
     for r in &within {
         if seq_gt(r.seq, first.seq.wrapping_add(2)) && seq_gt(r.seq, used) {
             return Some(json!({
@@ -659,15 +680,11 @@ impl Detector for RstDetector {
     ) {
         let Transport::Tcp(t) = &pkt.l4 else { return };
         match dir {
-            Dir::ToServer => {
-                if flow.ext.rst.n_rst == 0 {
-                    if t.syn() || t.payload_len > 0 {
-                        flow.ext.rst.trigger_ts = Some(pkt.ts);
-                    }
-                } else if t.rst() {
-                    flow.ext.rst.client_rst_after = true;
-                }
-            }
+            Dir::ToServer => match flow.ext.rst.hit.as_deref_mut() {
+                None if t.syn() || t.payload_len > 0 => flow.ext.rst.trigger_ts = Some(pkt.ts),
+                Some(hit) if t.rst() => hit.client_rst_after = true,
+                _ => {}
+            },
             Dir::ToClient => self.on_server_tcp(pkt, t, flow, server),
         }
         flow.ext.rst.prev_ts = pkt.ts;

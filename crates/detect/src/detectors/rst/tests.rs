@@ -15,8 +15,8 @@ fn rec(seq: u32, ttl: u8, window: u16, ts: Nanos) -> RstRec {
     }
 }
 
-fn flow_with(rsts: &[RstRec]) -> RstFlow {
-    let mut st = RstFlow::default();
+fn flow_with(rsts: &[RstRec]) -> RstHit {
+    let mut st = RstHit::default();
     for (i, r) in rsts.iter().enumerate() {
         st.rsts[i] = *r;
     }
