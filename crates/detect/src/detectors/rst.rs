@@ -278,6 +278,7 @@ fn fingerprint(r: &RstRec, n_rst: u8, rsts: &[RstRec]) -> Option<&'static str> {
     None
 }
 
+#[allow(clippy::derivable_impls)] // the enum comes from a macro without Default
 impl Default for RstStage {
     fn default() -> Self {
         RstStage::Later
