@@ -2,15 +2,26 @@
 //! "modified" Kuznetzov variant) and pcapng (several sections of either byte
 //! order, several interfaces, EPB/SPB/PB packet blocks).
 //!
-//! Reading is streaming through a 1 MiB [`BufReader`] into one reusable
-//! packet buffer; nothing allocates per packet (the buffer only grows, and
-//! is bounded by [`MAX_CAPLEN`] for packets and [`MAX_META_BLOCK`] for
-//! interface descriptions). Files are hostile: every length is checked
-//! before use, and damage is reported as [`CaptureError::Format`] with the
-//! file name and the byte offset of the damaged header, record or block.
+//! Reading is streaming and zero-copy in user space: records and blocks are
+//! parsed in place out of one owned 4 MiB read buffer that is filled with
+//! `read()` straight from the file, and [`Frame::data`] is a slice of that
+//! buffer. When a record straddles the end of the buffer, its partial head
+//! (shorter than the record) is moved to the front and the rest of the
+//! buffer is refilled. Nothing allocates per packet: the buffer only grows,
+//! once, for a record or block larger than itself (bounded by
+//! [`MAX_CAPLEN`] for packets and [`MAX_META_BLOCK`] for interface
+//! descriptions), and the packet bytes of a pcapng packet block too large
+//! for the buffer (huge options) are set aside in a spill buffer that only
+//! grows (bounded by [`MAX_CAPLEN`]). There is deliberately no `mmap`: a
+//! hostile or live file can be truncated while mapped, which kills the
+//! process with `SIGBUS`.
+//!
+//! Files are hostile: every length is checked before use, and damage is
+//! reported as [`CaptureError::Format`] with the file name and the byte
+//! offset of the damaged header, record or block.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::Path;
 
 use crate::{CaptureError, CaptureStats, Frame, Next, Source};
@@ -22,7 +33,13 @@ pub const MAX_CAPLEN: u32 = 256 * 1024;
 /// parsed in memory). Blocks we skip are streamed, whatever their size.
 pub const MAX_META_BLOCK: u32 = 1024 * 1024;
 /// Read buffer size.
-const READ_BUF: usize = 1024 * 1024;
+const READ_BUF: usize = 4 * 1024 * 1024;
+/// A pcapng packet block up to this size is parsed in place even when it is
+/// larger than the read buffer (which then grows to hold it); larger ones
+/// (only possible with huge options) are streamed through the spill buffer.
+/// Covers every block with up to [`MAX_CAPLEN`] packet bytes and modest
+/// options.
+const GROW_MAX: usize = MAX_CAPLEN as usize + 64 * 1024;
 
 const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
 const PCAPNG_IDB: u32 = 1;
@@ -103,9 +120,20 @@ enum Format {
     },
 }
 
-/// Where a packet is in `buf`, and its metadata.
+/// Where the bytes of the packet to hand out are.
+#[derive(Debug, Clone, Copy)]
+enum Loc {
+    /// In the read buffer at this index (consumed, but untouched until the
+    /// next read from the buffer).
+    Buf(usize),
+    /// At the start of the spill buffer.
+    Spill,
+}
+
+/// Where a packet is, and its metadata.
 #[derive(Debug, Clone, Copy)]
 struct Meta {
+    loc: Loc,
     ts_ns: i64,
     linktype: u32,
     caplen: usize,
@@ -116,11 +144,17 @@ struct Meta {
 /// An offline pcap / pcapng source. See the module docs.
 pub struct FileSource {
     name: String,
-    rd: BufReader<Box<dyn Read + Send>>,
-    /// Bytes consumed so far = offset of the next byte.
+    rd: Box<dyn Read + Send>,
+    /// Bytes consumed so far = file offset of the next byte (`buf[head]`).
     pos: u64,
     total: Option<u64>,
+    /// Read buffer; `buf[head..tail]` are the bytes read from `rd` and not
+    /// consumed yet. Its length is its capacity (it only grows).
     buf: Vec<u8>,
+    head: usize,
+    tail: usize,
+    /// Packet bytes of a pcapng packet block too large for `buf`.
+    spill: Vec<u8>,
     fmt: Format,
     stats: CaptureStats,
     /// Set after the first error or the end: `next()` then returns `End`.
@@ -194,13 +228,25 @@ impl FileSource {
         name: impl Into<String>,
         reader: impl Read + Send + 'static,
     ) -> Result<FileSource, CaptureError> {
-        let boxed: Box<dyn Read + Send> = Box::new(reader);
+        Self::with_buffer(name.into(), Box::new(reader), READ_BUF)
+    }
+
+    /// [`FileSource::from_reader`] with a read buffer of `buf_size` bytes
+    /// (tests use tiny ones to put records across the buffer's end).
+    pub(crate) fn with_buffer(
+        name: String,
+        rd: Box<dyn Read + Send>,
+        buf_size: usize,
+    ) -> Result<FileSource, CaptureError> {
         let mut src = FileSource {
-            name: name.into(),
-            rd: BufReader::with_capacity(READ_BUF, boxed),
+            name,
+            rd,
             pos: 0,
             total: None,
-            buf: Vec::new(),
+            buf: vec![0; buf_size],
+            head: 0,
+            tail: 0,
+            spill: Vec::new(),
             fmt: Format::Pcap {
                 big: false,
                 nanos: false,
@@ -240,62 +286,92 @@ impl FileSource {
         }
     }
 
-    /// Reads until `dst` is full or EOF; returns the number of bytes read.
-    fn read_full(&mut self, dst: &mut [u8]) -> Result<usize, CaptureError> {
-        let mut got = 0;
-        while got < dst.len() {
-            let Some(rest) = dst.get_mut(got..) else {
+    /// Unconsumed bytes in the read buffer.
+    #[inline]
+    fn avail(&self) -> usize {
+        self.tail - self.head
+    }
+
+    /// The unconsumed bytes in the read buffer.
+    #[inline]
+    fn peek(&self) -> &[u8] {
+        self.buf.get(self.head..self.tail).unwrap_or_default()
+    }
+
+    /// Makes at least `n` unconsumed bytes available in the read buffer;
+    /// returns how many are (fewer than `n` only at the end of the file).
+    #[inline]
+    fn ensure(&mut self, n: usize) -> Result<usize, CaptureError> {
+        let a = self.avail();
+        if a >= n {
+            return Ok(a);
+        }
+        self.refill(n)
+    }
+
+    /// Slow path of [`Self::ensure`]: moves the unconsumed bytes (fewer
+    /// than `n`: the partial record at the end of the buffer) to the front,
+    /// grows the buffer if `n` does not fit (callers bound `n`), and reads
+    /// until `n` bytes are there or the file ends.
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> Result<usize, CaptureError> {
+        if self.head > 0 {
+            self.buf.copy_within(self.head..self.tail, 0);
+            self.tail -= self.head;
+            self.head = 0;
+        }
+        if self.buf.len() < n {
+            self.buf.resize(n, 0);
+        }
+        while self.tail < n {
+            let Some(dst) = self.buf.get_mut(self.tail..) else {
                 break;
             };
-            match self.rd.read(rest) {
+            let room = dst.len();
+            match self.rd.read(dst) {
                 Ok(0) => break,
-                Ok(n) => got += n,
+                // min: a misbehaving reader cannot claim more than it was given.
+                Ok(k) => self.tail += k.min(room),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_err(e)),
             }
         }
-        self.pos += got as u64;
-        Ok(got)
+        Ok(self.avail())
     }
 
-    /// Reads `n` bytes into the start of the packet buffer (growing it if
-    /// needed); returns the number read (< n at EOF).
-    fn read_into_buf(&mut self, n: usize) -> Result<usize, CaptureError> {
-        if self.buf.len() < n {
-            self.buf.resize(n, 0);
-        }
-        let mut buf = std::mem::take(&mut self.buf);
-        let r = match buf.get_mut(..n) {
-            Some(dst) => self.read_full(dst),
-            None => Ok(0),
-        };
-        self.buf = buf;
-        r
+    /// Marks `n` buffered bytes as read (they stay in place until the next
+    /// [`Self::ensure`] that has to refill).
+    #[inline]
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.avail());
+        self.head += n;
+        self.pos += n as u64;
+    }
+
+    /// Consumes everything buffered (after a short `ensure`: up to the end
+    /// of the file, so `pos` is the file size, as truncation errors expect).
+    fn consume_all(&mut self) {
+        self.consume(self.avail());
     }
 
     /// Discards `n` bytes; returns the number discarded (< n at EOF).
     fn skip(&mut self, n: u64) -> Result<u64, CaptureError> {
         let mut left = n;
-        while left > 0 {
-            let avail = match self.rd.fill_buf() {
-                Ok(b) => b.len(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.io_err(e)),
-            };
-            if avail == 0 {
+        loop {
+            let take = usize::try_from(left).map_or(self.avail(), |l| l.min(self.avail()));
+            self.consume(take);
+            left -= take as u64;
+            if left == 0 || self.refill(1)? == 0 {
                 break;
             }
-            let take = usize::try_from(left).map_or(avail, |l| l.min(avail));
-            self.rd.consume(take);
-            left -= take as u64;
-            self.pos += take as u64;
         }
         Ok(n - left)
     }
 
     fn read_file_header(&mut self) -> Result<(), CaptureError> {
-        let mut magic = [0u8; 4];
-        let got = self.read_full(&mut magic)?;
+        let got = self.ensure(4)?.min(4);
+        let magic = arr::<4>(self.peek(), 0);
+        self.consume(got);
         if got == 0 {
             return Err(self.err(0, WHAT_TRUNC_HDR, "file is empty (0 bytes)".into()));
         }
@@ -351,8 +427,9 @@ impl FileSource {
     ) -> Result<(), CaptureError> {
         // version_major u16, version_minor u16, thiszone i32, sigfigs u32,
         // snaplen u32, network (linktype + FCS bits) u32
-        let mut h = [0u8; 20];
-        let got = self.read_full(&mut h)?;
+        let got = self.ensure(20)?.min(20);
+        let h = arr::<20>(self.peek(), 0);
+        self.consume(got);
         if got < h.len() {
             return Err(self.err(
                 0,
@@ -396,24 +473,26 @@ impl FileSource {
         let off = self.pos;
         // ts_sec u32, ts_frac u32 (µs or ns), caplen u32, orig_len u32
         // [+ ifindex u32, protocol u16, pkt_type u8, pad u8 for "modified" pcap]
-        let mut h = [0u8; 24];
         let hl = 16 + extra;
-        let got = self.read_full(h.get_mut(..hl).unwrap_or_default())?;
+        let got = self.ensure(hl)?;
         if got == 0 {
             return Ok(None);
         }
         if got < hl {
+            self.consume_all();
             return Err(self.err(
                 off,
                 WHAT_TRUNC_REC,
                 format!("file ends after {got} of {hl} record header bytes {TRUNC_HINT}"),
             ));
         }
-        let sec = u32_of(arr(&h, 0), big);
-        let frac = u32_of(arr(&h, 4), big);
-        let caplen = u32_of(arr(&h, 8), big);
-        let orig_len = u32_of(arr(&h, 12), big);
+        let h = self.peek();
+        let sec = u32_of(arr(h, 0), big);
+        let frac = u32_of(arr(h, 4), big);
+        let caplen = u32_of(arr(h, 8), big);
+        let orig_len = u32_of(arr(h, 12), big);
         if caplen > MAX_CAPLEN {
+            self.consume(hl);
             return Err(self.err(
                 off,
                 WHAT_BAD_REC,
@@ -421,14 +500,19 @@ impl FileSource {
             ));
         }
         let n = caplen as usize;
-        let got = self.read_into_buf(n)?;
-        if got < n {
+        // Header and data in the buffer (grows at most to 24 + MAX_CAPLEN).
+        let got = self.ensure(hl + n)?;
+        if got < hl + n {
+            self.consume_all();
+            let got = got - hl;
             return Err(self.err(
                 off,
                 WHAT_TRUNC_REC,
                 format!("file ends after {got} of {caplen} packet bytes {TRUNC_HINT}"),
             ));
         }
+        let at = self.head + hl;
+        self.consume(hl + n);
         let frac_ns = if nanos {
             u64::from(frac)
         } else {
@@ -437,6 +521,7 @@ impl FileSource {
         // u32 seconds * 1e9 + frac < 2^63: no overflow.
         let ts_ns = (u64::from(sec) * 1_000_000_000 + frac_ns) as i64;
         Ok(Some(Meta {
+            loc: Loc::Buf(at),
             ts_ns,
             linktype,
             caplen: n,
@@ -447,20 +532,74 @@ impl FileSource {
 
     /// Reads the trailing block length and checks it against the leading one.
     fn check_trailer(&mut self, off: u64, blen: u32, big: bool) -> Result<(), CaptureError> {
-        let mut t = [0u8; 4];
-        let got = self.read_full(&mut t)?;
-        if got < 4 {
-            return Err(self.trunc_block(off, blen));
+        if self.ensure(4)? < 4 {
+            return Err(self.trunc_eof(off, blen));
         }
-        let tl = u32_of(t, big);
+        let tl = u32_of(arr(self.peek(), 0), big);
+        self.consume(4);
         if tl != blen {
-            return Err(self.err(
-                off,
-                WHAT_BAD_BLOCK,
-                format!("trailing block length {tl} does not match leading block length {blen}"),
-            ));
+            return Err(self.trailer_mismatch(off, blen, tl));
         }
         Ok(())
+    }
+
+    fn trailer_mismatch(&self, off: u64, blen: u32, tl: u32) -> CaptureError {
+        self.err(
+            off,
+            WHAT_BAD_BLOCK,
+            format!("trailing block length {tl} does not match leading block length {blen}"),
+        )
+    }
+
+    /// The rest of a pcapng packet block at `off` (the 8-byte block header
+    /// is consumed): a fixed part of `fixed` bytes (already checked), `n`
+    /// packet bytes, padding and options, and the trailing length. Returns
+    /// where the packet bytes are and consumes the block.
+    fn packet_block_rest(
+        &mut self,
+        off: u64,
+        blen: u32,
+        big: bool,
+        fixed: usize,
+        n: usize,
+    ) -> Result<Loc, CaptureError> {
+        let rest = blen as usize - 8;
+        if rest <= self.buf.len().max(GROW_MAX) {
+            // Usual case: the whole block in the buffer, parsed in place.
+            if self.ensure(rest)? < rest {
+                return Err(self.trunc_eof(off, blen));
+            }
+            let start = self.head;
+            let tl = u32_of(arr(self.peek(), rest - 4), big);
+            self.consume(rest);
+            if tl != blen {
+                return Err(self.trailer_mismatch(off, blen, tl));
+            }
+            return Ok(Loc::Buf(start + fixed));
+        }
+        // A block larger than the buffer (huge options): set the packet
+        // bytes aside, then stream over the rest.
+        let need = fixed + n;
+        if self.ensure(need)? < need {
+            return Err(self.trunc_eof(off, blen));
+        }
+        let data = self
+            .buf
+            .get(self.head + fixed..self.head + need)
+            .unwrap_or_default();
+        self.spill.clear();
+        self.spill.extend_from_slice(data);
+        self.consume(need);
+        self.skip_in_block(off, blen, (rest - 4).saturating_sub(need) as u64)?;
+        self.check_trailer(off, blen, big)?;
+        Ok(Loc::Spill)
+    }
+
+    /// [`Self::trunc_block`] after a short read: consumes the rest of the
+    /// file first, so the error counts every byte of the block there is.
+    fn trunc_eof(&mut self, off: u64, blen: u32) -> CaptureError {
+        self.consume_all();
+        self.trunc_block(off, blen)
     }
 
     fn trunc_block(&self, off: u64, blen: u32) -> CaptureError {
@@ -484,8 +623,9 @@ impl FileSource {
     fn read_shb(&mut self, off: u64) -> Result<(), CaptureError> {
         // block total length u32, byte-order magic u32, major u16, minor u16,
         // section length i64, options..., block total length u32
-        let mut h = [0u8; 12];
-        let got = self.read_full(&mut h)?;
+        let got = self.ensure(12)?.min(12);
+        let h = arr::<12>(self.peek(), 0);
+        self.consume(got);
         if got < h.len() {
             return Err(self.err(
                 off,
@@ -548,26 +688,27 @@ impl FileSource {
                 return Ok(None);
             };
             let off = self.pos;
-            let mut t = [0u8; 4];
-            let got = self.read_full(&mut t)?;
+            let got = self.ensure(8)?;
             if got == 0 {
                 return Ok(None);
             }
             if got < 4 {
+                self.consume_all();
                 return Err(self.err(
                     off,
                     WHAT_TRUNC_BLOCK,
                     format!("file ends after {got} of 8 block header bytes {TRUNC_HINT}"),
                 ));
             }
-            let btype = u32_of(t, big);
+            let btype = u32_of(arr(self.peek(), 0), big);
             if btype == PCAPNG_SHB {
+                self.consume(4);
                 self.read_shb(off)?;
                 continue;
             }
-            let mut l = [0u8; 4];
-            let got = self.read_full(&mut l)?;
-            if got < 4 {
+            if got < 8 {
+                self.consume_all();
+                let got = got - 4;
                 return Err(self.err(
                     off,
                     WHAT_TRUNC_BLOCK,
@@ -577,7 +718,8 @@ impl FileSource {
                     ),
                 ));
             }
-            let blen = u32_of(l, big);
+            let blen = u32_of(arr(self.peek(), 4), big);
+            self.consume(8);
             if blen < 12 {
                 return Err(self.err(
                     off,
@@ -622,12 +764,20 @@ impl FileSource {
                 format!("interface description block length {blen} too small (minimum 20)"),
             ));
         }
-        if self.read_into_buf(body)? < body {
-            return Err(self.trunc_block(off, blen));
+        // Body and trailer in the buffer (grows at most to MAX_META_BLOCK).
+        let rest = body + 4;
+        if self.ensure(rest)? < rest {
+            return Err(self.trunc_eof(off, blen));
         }
-        self.check_trailer(off, blen, big)?;
+        let start = self.head;
+        let tl = u32_of(arr(self.peek(), body), big);
+        // Consumed, but the bytes stay in place while we parse them.
+        self.consume(rest);
+        if tl != blen {
+            return Err(self.trailer_mismatch(off, blen, tl));
+        }
         // linktype u16, reserved u16, snaplen u32, options
-        let b = self.buf.get(..body).unwrap_or_default();
+        let b = self.buf.get(start..start + body).unwrap_or_default();
         let linktype = u32::from(u16_of(arr(b, 0), big));
         let snaplen = u32_of(arr(b, 4), big);
         let mut res = TsRes::Mul(1000); // default: microseconds
@@ -697,7 +847,6 @@ impl FileSource {
         let body = blen - 12;
         // EPB: interface id u32, ts high u32, ts low u32, caplen u32, orig_len u32
         // PB:  interface id u16, drops u16, ts high, ts low, caplen, orig_len
-        let mut h = [0u8; 20];
         if body < 20 {
             return Err(self.err(
                 off,
@@ -705,9 +854,10 @@ impl FileSource {
                 format!("packet block length {blen} too small (minimum 32)"),
             ));
         }
-        if self.read_full(&mut h)? < 20 {
-            return Err(self.trunc_block(off, blen));
+        if self.ensure(20)? < 20 {
+            return Err(self.trunc_eof(off, blen));
         }
+        let h = arr::<20>(self.peek(), 0);
         let id = if btype == PCAPNG_PB {
             u32::from(u16_of(arr(&h, 0), big))
         } else {
@@ -717,6 +867,7 @@ impl FileSource {
         let caplen = u32_of(arr(&h, 12), big);
         let orig_len = u32_of(arr(&h, 16), big);
         if caplen > MAX_CAPLEN {
+            self.consume(20);
             return Err(self.err(
                 off,
                 WHAT_BAD_BLOCK,
@@ -724,6 +875,7 @@ impl FileSource {
             ));
         }
         if 20 + pad4(caplen) > u64::from(body) {
+            self.consume(20);
             return Err(self.err(
                 off,
                 WHAT_BAD_BLOCK,
@@ -731,20 +883,17 @@ impl FileSource {
             ));
         }
         let Some(ifc) = self.iface(id) else {
+            self.consume(20);
             return Err(self.no_iface(off, id));
         };
         let n = caplen as usize;
-        if self.read_into_buf(n)? < n {
-            return Err(self.trunc_block(off, blen));
-        }
-        // Padding and options.
-        self.skip_in_block(off, blen, u64::from(body) - 20 - u64::from(caplen))?;
-        self.check_trailer(off, blen, big)?;
+        let loc = self.packet_block_rest(off, blen, big, 20, n)?;
         let ts_ns = ifc.res.to_ns(ts).saturating_add(ifc.offset_ns);
         if let Format::Pcapng { last_ts, .. } = &mut self.fmt {
             *last_ts = ts_ns;
         }
         Ok(Meta {
+            loc,
             ts_ns,
             linktype: ifc.linktype,
             caplen: n,
@@ -764,12 +913,12 @@ impl FileSource {
                 format!("simple packet block length {blen} too small (minimum 16)"),
             ));
         }
-        let mut h = [0u8; 4];
-        if self.read_full(&mut h)? < 4 {
-            return Err(self.trunc_block(off, blen));
+        if self.ensure(4)? < 4 {
+            return Err(self.trunc_eof(off, blen));
         }
-        let orig_len = u32_of(h, big);
+        let orig_len = u32_of(arr(self.peek(), 0), big);
         let Some(ifc) = self.iface(0) else {
+            self.consume(4);
             return Err(self.no_iface(off, 0));
         };
         // Packet data length = min(orig_len, snaplen) (snaplen 0 = none),
@@ -780,6 +929,7 @@ impl FileSource {
         }
         caplen = caplen.min(body - 4);
         if caplen > MAX_CAPLEN {
+            self.consume(4);
             return Err(self.err(
                 off,
                 WHAT_BAD_BLOCK,
@@ -787,16 +937,13 @@ impl FileSource {
             ));
         }
         let n = caplen as usize;
-        if self.read_into_buf(n)? < n {
-            return Err(self.trunc_block(off, blen));
-        }
-        self.skip_in_block(off, blen, u64::from(body - 4 - caplen))?;
-        self.check_trailer(off, blen, big)?;
+        let loc = self.packet_block_rest(off, blen, big, 4, n)?;
         let ts_ns = match &self.fmt {
             Format::Pcapng { last_ts, .. } => *last_ts,
             Format::Pcap { .. } => 0,
         };
         Ok(Meta {
+            loc,
             ts_ns,
             linktype: ifc.linktype,
             caplen: n,
@@ -833,7 +980,11 @@ impl Source for FileSource {
                 return Err(e);
             }
         };
-        let data = self.buf.get(..meta.caplen).unwrap_or_default();
+        let data = match meta.loc {
+            Loc::Buf(at) => self.buf.get(at..at + meta.caplen),
+            Loc::Spill => self.spill.get(..meta.caplen),
+        }
+        .unwrap_or_default();
         self.stats.packets += 1;
         self.stats.bytes += data.len() as u64;
         Ok(Next::Frame(Frame {

@@ -762,3 +762,274 @@ fn tcpdump_round_trip() {
     assert_eq!(ours, theirs);
     assert_eq!(theirs[1].ts, 1_700_000_001_999_999_000);
 }
+
+// ------------------------------------------- read buffer boundaries ----
+
+/// A reader that returns at most `chunk` bytes per `read` (pipes, sockets
+/// and decompressors return short reads).
+struct Chunky {
+    data: Cursor<Vec<u8>>,
+    chunk: usize,
+}
+
+impl Read for Chunky {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        let n = b.len().min(self.chunk);
+        self.data.read(&mut b[..n])
+    }
+}
+
+/// Everything observable of a read: frames, the error text, and
+/// `bytes_read()` after every step.
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    frames: Vec<F>,
+    err: Option<String>,
+    progress: Vec<u64>,
+}
+
+/// Reads `bytes` with a read buffer of `buf` bytes, through reads of at
+/// most `chunk` bytes.
+fn run_with(bytes: &[u8], buf: usize, chunk: usize) -> (Run, Option<FileSource>) {
+    let rd = Chunky {
+        data: Cursor::new(bytes.to_vec()),
+        chunk,
+    };
+    let mut s = match FileSource::with_buffer("t.cap".into(), Box::new(rd), buf) {
+        Ok(s) => s,
+        Err(e) => {
+            let r = Run {
+                frames: Vec::new(),
+                err: Some(e.to_string()),
+                progress: Vec::new(),
+            };
+            return (r, None);
+        }
+    };
+    let mut r = Run {
+        frames: Vec::new(),
+        err: None,
+        progress: vec![s.bytes_read()],
+    };
+    loop {
+        match s.next() {
+            Ok(Next::Frame(fr)) => {
+                r.frames
+                    .push(f(fr.ts_ns, fr.linktype, fr.data, fr.orig_len, fr.iface));
+            }
+            Ok(Next::End) => break,
+            Ok(Next::Idle) => panic!("file source returned Idle"),
+            Err(e) => {
+                r.err = Some(e.to_string());
+                break;
+            }
+        }
+        r.progress.push(s.bytes_read());
+    }
+    r.progress.push(s.bytes_read());
+    (r, Some(s))
+}
+
+fn run_default(bytes: &[u8]) -> Run {
+    run_with(bytes, READ_BUF, usize::MAX).0
+}
+
+/// A pcap with `n` records of 0..=`max` bytes (deterministic).
+fn pcap_records(n: usize, max: usize) -> Vec<u8> {
+    let mut v = PCAP_LE_US[..24].to_vec();
+    for i in 0..n {
+        let len = (i * 37 + i / 3) % (max + 1);
+        v.extend_from_slice(&(i as u32).to_le_bytes());
+        v.extend_from_slice(&((i * 1000) as u32).to_le_bytes());
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(&(len as u32 + 1).to_le_bytes());
+        v.extend((0..len).map(|k| (i + k) as u8));
+    }
+    v
+}
+
+/// A pcapng with both byte orders, several interfaces and every block kind.
+fn pcapng_mixed() -> Vec<u8> {
+    let mut v = NG_LE.to_vec();
+    for (k, big) in [(0u8, true), (1, false)] {
+        shb(&mut v, big);
+        idb(&mut v, big, 1, Some(9));
+        idb(&mut v, big, 101, None);
+        for i in 0..12u8 {
+            let data: Vec<u8> = (0..(i * 7 + k) % 50).map(|b| b ^ i).collect();
+            epb(&mut v, big, u32::from(i % 2), u64::from(i) * 1000, &data);
+            if i % 4 == 0 {
+                block(&mut v, big, 0x99, &[i; 12]);
+            }
+        }
+    }
+    v
+}
+
+/// Every read buffer size from 1 byte to the whole file: the first refill
+/// boundary falls at every offset of every record and block (header, data,
+/// padding, options, trailer), later ones elsewhere; small sizes also make
+/// the buffer grow. Everything observable is the same as with the 4 MiB
+/// buffer.
+#[test]
+fn records_straddling_the_buffer_end_at_every_offset() {
+    let mut multi = Vec::new();
+    shb(&mut multi, false);
+    idb(&mut multi, false, 1, None);
+    epb(&mut multi, false, 0, 2_000_000, &[1, 2, 3]);
+    shb(&mut multi, true);
+    idb(&mut multi, true, 101, Some(0x80 | 10));
+    epb(&mut multi, true, 0, 3 * 1024 + 512, &[0x60, 0, 0, 0]);
+    let bases = [
+        PCAP_LE_US.to_vec(),
+        PCAP_BE_NS.to_vec(),
+        NG_LE.to_vec(),
+        multi,
+        pcap_records(40, 70),
+        pcapng_mixed(),
+    ];
+    for base in &bases {
+        let want = run_default(base);
+        assert!(want.err.is_none());
+        assert_eq!(*want.progress.last().unwrap(), base.len() as u64);
+        for buf in 1..=base.len() + 1 {
+            let (got, _) = run_with(base, buf, usize::MAX);
+            assert_eq!(got, want, "buffer size {buf}");
+        }
+    }
+}
+
+/// Truncations and corruptions report the same errors, at the same
+/// offsets, with the same progress, whatever the buffer size and however
+/// short the reads are.
+#[test]
+fn errors_do_not_depend_on_buffer_size_or_short_reads() {
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for base in [PCAP_LE_US, PCAP_BE_NS, NG_LE] {
+        for cut in 0..base.len() {
+            cases.push(base[..cut].to_vec());
+        }
+        for i in 0..base.len() {
+            for val in [0x00u8, 0x03, 0x80, 0xff, base[i] ^ 0x40] {
+                let mut b = base.to_vec();
+                b[i] = val;
+                cases.push(b);
+            }
+        }
+    }
+    for case in &cases {
+        let want = run_default(case);
+        for (buf, chunk) in [(1, usize::MAX), (13, usize::MAX), (64, 5), (READ_BUF, 1)] {
+            let (got, _) = run_with(case, buf, chunk);
+            assert_eq!(got, want, "buffer {buf}, reads of {chunk}: {case:02x?}");
+        }
+    }
+}
+
+/// When every record fits, the buffer never grows; the partial record at
+/// the end is moved to the front and the rest refilled.
+#[test]
+fn buffer_does_not_grow_when_records_fit() {
+    let v = pcap_records(300, 100); // records of at most 116 bytes
+    let want = run_default(&v);
+    for buf in [116, 117, 128, 200, 1000] {
+        let (got, s) = run_with(&v, buf, usize::MAX);
+        assert_eq!(got, want);
+        assert_eq!(s.unwrap().buf.len(), buf);
+    }
+    // Short reads too.
+    let (got, s) = run_with(&v, 128, 7);
+    assert_eq!(got, want);
+    assert_eq!(s.unwrap().buf.len(), 128);
+}
+
+/// Records larger than the buffer: it grows (once) to the largest record;
+/// a maximal record works with the default buffer.
+#[test]
+fn records_larger_than_the_buffer() {
+    let n = MAX_CAPLEN as usize;
+    let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    let mut v = PCAP_LE_US[..24].to_vec();
+    for len in [10usize, n, 3, n - 1] {
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(&data[..len]);
+    }
+    let (got, s) = run_with(&v, 64, usize::MAX);
+    assert_eq!(got.err, None);
+    let lens: Vec<usize> = got.frames.iter().map(|fr| fr.data.len()).collect();
+    assert_eq!(lens, [10, n, 3, n - 1]);
+    assert_eq!(got.frames[1].data, data);
+    assert_eq!(s.unwrap().buf.len(), 16 + n);
+    assert_eq!(run_default(&v), got);
+    // Cut inside the big record: the usual truncation error.
+    let cut = 24 + 16 + 10 + 16 + 1000;
+    let (got, _) = run_with(&v[..cut], 64, usize::MAX);
+    assert_eq!(got.frames.len(), 1);
+    assert_eq!(
+        got.err.unwrap(),
+        "t.cap: truncated pcap record at byte offset 50: \
+         file ends after 1000 of 262144 packet bytes (capture cut short, e.g. writer killed mid-write?)"
+    );
+}
+
+/// A pcapng packet block larger than the buffer and than any record (huge
+/// options) goes through the spill buffer: same frames, errors and progress.
+#[test]
+fn packet_block_larger_than_the_buffer() {
+    let opts = GROW_MAX + 4096; // > GROW_MAX, so never parsed in place
+    let mut v = Vec::new();
+    shb(&mut v, false);
+    idb(&mut v, false, 1, None);
+    epb(&mut v, false, 0, 1, &[1, 2, 3]);
+    let big_at = v.len();
+    // EPB with 5 packet bytes (+3 padding) and `opts` bytes of options.
+    let mut b = Vec::new();
+    for x in [0u32, 0, 2, 5, 9] {
+        w32(&mut b, false, x);
+    }
+    b.extend_from_slice(&[9, 8, 7, 6, 5, 0, 0, 0]);
+    b.resize(b.len() + opts, 0xee);
+    block(&mut v, false, 6, &b);
+    let big_end = v.len();
+    epb(&mut v, false, 0, 3, &[4]);
+    let blen = big_end - big_at;
+
+    let want = vec![
+        f(1000, 1, &[1, 2, 3], 3, 0),
+        f(2000, 1, &[9, 8, 7, 6, 5], 9, 0),
+        f(3000, 1, &[4], 1, 0),
+    ];
+    for (buf, chunk) in [(64, usize::MAX), (4096, 1000), (READ_BUF, usize::MAX)] {
+        let (got, s) = run_with(&v, buf, chunk);
+        assert_eq!(got.frames, want, "buffer {buf}");
+        assert_eq!(got.err, None);
+        assert_eq!(*got.progress.last().unwrap(), v.len() as u64);
+        // The buffer did not grow to the block's size.
+        assert!(s.unwrap().buf.len() <= buf.max(64), "buffer {buf}");
+    }
+    // Truncated in the options, in the trailer; bad trailer.
+    for cut in [big_at + 40, big_end - 2] {
+        let (got, _) = run_with(&v[..cut], 64, usize::MAX);
+        assert_eq!(got.frames.len(), 1);
+        let have = cut - big_at;
+        assert_eq!(
+            got.err.unwrap(),
+            format!(
+                "t.cap: truncated pcapng block at byte offset {big_at}: \
+                 file ends after {have} of {blen} block bytes (capture cut short, e.g. writer killed mid-write?)"
+            )
+        );
+    }
+    let mut bad = v.clone();
+    bad[big_end - 4] ^= 4;
+    let (got, _) = run_with(&bad, 64, usize::MAX);
+    assert_eq!(got.frames.len(), 1);
+    assert!(
+        got.err
+            .unwrap()
+            .contains("does not match leading block length"),
+        "bad trailer"
+    );
+}
