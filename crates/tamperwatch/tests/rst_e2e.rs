@@ -520,7 +520,7 @@ fn tail(s: &str, n: usize) -> String {
 /// arrive before any real answer of the server (a segment with the
 /// server's TTL that is not a RST). Returns how long before the server's
 /// first answer it arrived, `None` when the server never answered (in-path
-/// censor). `forged_ttl`: the injector's TTL, when known.
+/// censor). `forged_ttl`: the censor's TTL at the client, when known.
 fn race(segs: &[Seg], c: &Conn, forged_ttl: Option<u8>) -> Result<Option<f64>, String> {
     let server_ttl = SERVER_TTL - 1;
     let trigger = segs
@@ -540,19 +540,20 @@ fn race(segs: &[Seg], c: &Conn, forged_ttl: Option<u8>) -> Result<Option<f64>, S
         .iter()
         .find(|s| s.is(RST))
         .ok_or("no RST from the server side after the trigger")?;
-    if first_rst.ttl == server_ttl {
-        return Err(format!(
-            "the first RST has the server's own TTL {server_ttl}: {first_rst:?}"
-        ));
-    }
-    if let Some(t) = forged_ttl {
-        if first_rst.ttl != t {
+    match forged_ttl {
+        Some(t) if first_rst.ttl != t => {
             return Err(format!("the first RST has TTL {}, want {t}", first_rst.ttl));
         }
+        None if first_rst.ttl == server_ttl => {
+            return Err(format!(
+                "the first RST has the server's own TTL {server_ttl}: {first_rst:?}"
+            ));
+        }
+        _ => {}
     }
-    let answer = from_server
-        .iter()
-        .find(|s| s.ttl == server_ttl && !s.is(RST) && !s.is(SYN));
+    // Every forged packet is an RST: the server's answer is its first
+    // other segment after the trigger (its ACK or its data).
+    let answer = from_server.iter().find(|s| !s.is(RST) && !s.is(SYN));
     match answer {
         Some(a) if a.ts <= first_rst.ts => Err(format!(
             "the server's answer ({} bytes, flags {:#x}) arrived {:.1} ms BEFORE the forged RST",
@@ -726,6 +727,60 @@ fn onpath_gfw_burst() {
         }
     }
     out.assert_ok();
+}
+
+/// A censor that resets both ends (`tw-inject --mode rst-both`): the
+/// server is reset right behind the request, so whether it still answers
+/// depends on which of the two it handles first; the client's side of the
+/// evidence (TTL 40, DF clear) is what is left for sure.
+#[test]
+fn onpath_rst_both_ends() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("on-path rst-both");
+    let r = lab.topo.router().clone();
+    lab.inject = Some(Injector::start(
+        &r.ns,
+        &r.client_iface,
+        &["--mode", "rst-both", "--sni", BLOCKED, "--host", BLOCKED],
+        40,
+    ));
+    for _ in 0..2 {
+        lab.allowed("http", ALLOWED, false);
+        lab.allowed("https", ALLOWED, false);
+        lab.blocked("http", BLOCKED, false);
+        lab.blocked("https", BLOCKED, false);
+    }
+    lab.finish(false);
+}
+
+/// A stealthier injector whose resets carry the server's own TTL (49 at
+/// the client) and DF, with the IP ID copied from the trigger: the TTL and
+/// DF rules cannot fire, the data that follows the reset still gives it
+/// away.
+#[test]
+fn onpath_injector_matching_server_ttl() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("on-path rst, server's TTL");
+    let r = lab.topo.router().clone();
+    lab.inject = Some(Injector::start(
+        &r.ns,
+        &r.client_iface,
+        &[
+            "--mode", "rst", "--df", "--ip-id", "copy", "--sni", BLOCKED, "--host", BLOCKED,
+        ],
+        SERVER_TTL - 1,
+    ));
+    for _ in 0..2 {
+        lab.allowed("http", ALLOWED, false);
+        lab.allowed("https", ALLOWED, false);
+        lab.blocked("http", BLOCKED, false);
+        lab.blocked("https", BLOCKED, false);
+    }
+    lab.finish(false);
 }
 
 /// (d) No censor. Allowed names (and the blocked names: without a censor
