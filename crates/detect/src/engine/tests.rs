@@ -508,3 +508,35 @@ fn sharded_engines_agree_with_one() {
     assert_eq!(one.stats().flows_started[FlowProto::Tcp.idx()], 9);
     assert_eq!(one.stats().flows_started[FlowProto::Udp.idx()], 3 * 3);
 }
+
+#[test]
+fn fast_shard_agrees_with_the_decoder() {
+    // raw IPv4 TCP/UDP, with Ethernet and VLAN framing, IPv6, and frames
+    // the fast path leaves to the decoder (ICMP, options)
+    let mut frames = vec![];
+    for b in [
+        tcp(C, 40000, S, 443, 1, 0, SYN, 10, 64, 0),
+        udp(S, 53, C, 5000, 30),
+    ] {
+        frames.push((linktype::RAW, b.clone()));
+        let mut eth = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x81, 0, 0, 100, 0x08, 0];
+        eth.extend(&b);
+        frames.push((linktype::ETHERNET, eth));
+    }
+    let mut v6 = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+    v6.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v6.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    v6.extend([0x13, 0x88, 0, 53, 0, 8, 0, 0]);
+    frames.push((linktype::RAW, v6));
+    for (lt, f) in &frames {
+        let full = shard_key(&crate::decode::decode(*lt, f, 0, 0).unwrap());
+        assert_eq!(fast_shard(*lt, f), Some(full));
+        assert_eq!(shard_of_frame(*lt, f), Some(full));
+    }
+    // truncated frames never panic
+    for (lt, f) in &frames {
+        for cut in 0..f.len() {
+            let _ = shard_of_frame(*lt, &f[..cut]);
+        }
+    }
+}
