@@ -7,8 +7,9 @@
 //! * [`RingSource`]: live capture on Linux through an `AF_PACKET`
 //!   `TPACKET_V3` memory-mapped ring (the only module with `unsafe` code is
 //!   `ring`).
-//! * [`PnetSource`]: a portable fallback on `pnet_datalink` (one `recv` per
-//!   packet, user-space timestamps, no drop counter).
+//! * [`PnetSource`]: a fallback on `pnet_datalink` (one `recv` per packet
+//!   from a plain `AF_PACKET` socket with a large receive buffer, user-space
+//!   timestamps, kernel drops counted).
 //!
 //! All sources hand out [`Frame`]s that borrow the source's internal buffer
 //! until the next call to [`Source::next`]; nothing allocates per packet.
@@ -88,12 +89,13 @@ pub struct CaptureStats {
     pub packets: u64,
     /// Sum of the captured lengths (`Frame::data.len()`) of those frames.
     pub bytes: u64,
-    /// Packets the kernel dropped because the ring was full. Accumulated in
-    /// 64 bits (the kernel's `PACKET_STATISTICS` counters reset on each read
-    /// and are summed here). 0 for files and for [`PnetSource`] (unknown).
+    /// Packets the kernel dropped because the ring ([`RingSource`]) or the
+    /// socket receive buffer ([`PnetSource`]) was full. Accumulated in 64
+    /// bits (the kernel's `PACKET_STATISTICS` counters reset on each read
+    /// and are summed here). 0 for files.
     pub kernel_drops: u64,
     /// Times the kernel froze the TPACKET_V3 queue (`tp_freeze_q_cnt`),
-    /// accumulated like `kernel_drops`.
+    /// accumulated like `kernel_drops`. 0 for files and [`PnetSource`].
     pub kernel_freezes: u64,
 }
 

@@ -1,18 +1,35 @@
-//! Portable fallback source on `pnet_datalink` (selected with
-//! `backend = "pnet"`): one `recv` per packet into pnet's buffer.
+//! Fallback source on `pnet_datalink` (selected with `backend = "pnet"`):
+//! one `poll` + `recv` per packet into pnet's buffer, from a plain
+//! (ring-less) `AF_PACKET` socket.
 //!
-//! Limitations (documented, by design of pnet's API):
+//! The socket is created here, not by pnet, and handed to pnet through
+//! `Config::socket_fd` (pnet binds it to the interface, sets promiscuous
+//! mode, fanout and `O_NONBLOCK`, and owns it from then on), so that:
+//! * Receive buffer: it is set to [`RingConfig::ring_bytes`] (64 MiB by
+//!   default) with `SO_RCVBUFFORCE` (needs `CAP_NET_ADMIN`; otherwise
+//!   `SO_RCVBUF`, capped by `net.core.rmem_max`). The kernel's default
+//!   (~208 KiB) overflows within milliseconds of a TCP download on a fast
+//!   link, and the kernel then drops frames.
+//! * Drops are reported: `kernel_drops` accumulates `tp_drops` of
+//!   `PACKET_STATISTICS` (frames the kernel dropped because the receive
+//!   buffer was full; the counter resets on each read), read through a
+//!   duplicate of the socket's descriptor. `kernel_freezes` stays 0 (no
+//!   ring).
+//! * Loopback: as with the ring, the outgoing copy of each packet on a
+//!   loopback interface is not captured (a classic BPF filter on
+//!   `SKF_AD_PKTTYPE` drops it in the kernel), so each packet is seen once.
+//!   On all other interfaces both directions are captured.
+//!
+//! Remaining limitations (pnet's receive API gives only the bytes):
 //! * Timestamps: pnet gives none, so `ts_ns` is `SystemTime::now()` taken
 //!   when `recv` returns (user-space time, later than the kernel's).
-//! * Drops: unknown; `kernel_drops` and `kernel_freezes` stay 0.
-//! * `orig_len`: pnet does not report truncation, so it equals the captured
-//!   length (the read buffer is snaplen + headroom, so frames up to snaplen
-//!   are not truncated by pnet's 4 KiB default).
-//! * Loopback: pnet hides the packet direction, so on `lo` each packet is
-//!   seen twice (outgoing and incoming copy).
+//! * `orig_len`: the length `recv` returned. The read buffer is
+//!   max(snaplen, 64 KiB) + headroom, so only larger (GSO/jumbo) frames are
+//!   cut, without notice; `data` is cut to snaplen.
 //! * VLAN tags stripped by the NIC/kernel are not reinserted.
 
 use std::io;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pnet_datalink::{Channel, Config, DataLinkReceiver, FanoutOption, FanoutType};
@@ -23,10 +40,43 @@ use crate::{CaptureError, CaptureStats, Frame, Next, Source};
 
 /// Extra read-buffer room beyond snaplen.
 const HEADROOM: usize = 4096;
+/// Smallest receive buffer requested, whatever `ring_bytes` says.
+const MIN_RCVBUF: usize = 64 * 1024;
+/// `PACKET_OUTGOING` as the `u32` a BPF comparison takes.
+const PKT_OUTGOING: u32 = libc::PACKET_OUTGOING as u32;
+
+/// Classic BPF program for loopback interfaces: drop the outgoing copy of
+/// each packet (`sll_pkttype == PACKET_OUTGOING`), accept the rest whole.
+fn loopback_filter() -> [libc::sock_filter; 4] {
+    let insn = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    // Ancillary load: the kernel puts skb->pkt_type in A.
+    let pkttype = (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32;
+    [
+        insn(libc::BPF_LD | libc::BPF_B | libc::BPF_ABS, 0, 0, pkttype),
+        insn(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            0,
+            1,
+            PKT_OUTGOING,
+        ),
+        insn(libc::BPF_RET | libc::BPF_K, 0, 0, 0),
+        insn(libc::BPF_RET | libc::BPF_K, 0, 0, u32::MAX),
+    ]
+}
 
 /// A live source on `pnet_datalink`. See the module docs.
 pub struct PnetSource {
     rx: Box<dyn DataLinkReceiver>,
+    /// A duplicate of the descriptor of `rx`'s socket (pnet owns and
+    /// closes the original), for `PACKET_STATISTICS`.
+    stats_fd: OwnedFd,
+    /// Receive buffer in effect (as reported by `SO_RCVBUF`).
+    rcvbuf: usize,
     iface: String,
     ifindex: u32,
     describe: String,
@@ -41,6 +91,7 @@ impl std::fmt::Debug for PnetSource {
         f.debug_struct("PnetSource")
             .field("iface", &self.iface)
             .field("linktype", &self.linktype)
+            .field("rcvbuf", &self.rcvbuf)
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
@@ -49,7 +100,8 @@ impl std::fmt::Debug for PnetSource {
 impl PnetSource {
     /// Opens a pnet datalink channel on `iface`. Uses `snaplen`,
     /// `block_timeout_ms` (read timeout → `Idle`), `promiscuous` and
-    /// `fanout` from `cfg`; the ring sizes do not apply.
+    /// `fanout` from `cfg`, and `ring_bytes` as the socket receive buffer
+    /// size (at least 64 KiB); `block_bytes` does not apply.
     pub fn open(iface: &str, cfg: &RingConfig) -> Result<PnetSource, CaptureError> {
         let no_such = || CaptureError::NoSuchInterface {
             iface: iface.to_string(),
@@ -75,6 +127,15 @@ impl PnetSource {
             .find(|i| i.name == iface)
             .ok_or_else(no_such)?;
         let snaplen = cfg.snaplen as usize;
+
+        let sock = sys::packet_socket()?;
+        let rcvbuf = sys::set_rcvbuf(sock.as_raw_fd(), cfg.ring_bytes.max(MIN_RCVBUF))?;
+        if arphrd == libc::ARPHRD_LOOPBACK {
+            sys::attach_filter(sock.as_raw_fd(), &mut loopback_filter())?;
+        }
+        let stats_fd = sock
+            .try_clone()
+            .map_err(|e| CaptureError::os("fcntl(F_DUPFD_CLOEXEC, AF_PACKET socket)", e))?;
         let config = Config {
             read_buffer_size: snaplen.max(65536) + HEADROOM,
             write_buffer_size: 64,
@@ -92,6 +153,9 @@ impl PnetSource {
                 defrag: mode == FanoutMode::Hash,
                 rollover: false,
             }),
+            // pnet takes ownership: it closes the socket on error and when
+            // the receiver is dropped.
+            socket_fd: Some(sock.into_raw_fd()),
             ..Config::default()
         };
         let rx = match pnet_datalink::channel(&ni, config) {
@@ -111,9 +175,11 @@ impl PnetSource {
         };
         Ok(PnetSource {
             rx,
+            stats_fd,
+            rcvbuf,
             iface: iface.to_string(),
             ifindex,
-            describe: format!("{iface} (pnet)"),
+            describe: format!("{iface} (pnet, receive buffer {} KiB)", rcvbuf / 1024),
             linktype,
             snaplen,
             stats: CaptureStats::default(),
@@ -181,6 +247,10 @@ impl Source for PnetSource {
     }
 
     fn stats(&mut self) -> CaptureStats {
+        // The kernel resets its counters on each read: accumulate.
+        if let Ok(st) = sys::packet_stats(self.stats_fd.as_raw_fd()) {
+            self.stats.kernel_drops += u64::from(st.tp_drops);
+        }
         self.stats
     }
 

@@ -64,6 +64,7 @@ pub enum FanoutMode {
 #[derive(Debug, Clone)]
 pub struct RingConfig {
     /// Total ring size in bytes (a whole number of blocks is used). Default 64 MiB.
+    /// For [`crate::PnetSource`]: the socket receive buffer size.
     pub ring_bytes: usize,
     /// Block size: a power of two, multiple of the page size. Default 1 MiB.
     /// Also bounds the largest frame the ring can hold.
@@ -164,7 +165,7 @@ pub(crate) mod sys {
     }
 
     /// setsockopt with a plain-data value.
-    pub(super) fn setsockopt<T>(
+    pub(crate) fn setsockopt<T>(
         fd: RawFd,
         level: libc::c_int,
         opt: libc::c_int,
@@ -209,7 +210,10 @@ pub(crate) mod sys {
     }
 
     /// `PACKET_STATISTICS` (the kernel resets the counters on each read).
-    pub(super) fn packet_stats(fd: RawFd) -> io::Result<libc::tpacket_stats_v3> {
+    /// Also right for sockets without a `TPACKET_V3` ring: the kernel then
+    /// fills only the `struct tpacket_stats` prefix (`tp_packets`,
+    /// `tp_drops`) and `tp_freeze_q_cnt` stays 0.
+    pub(crate) fn packet_stats(fd: RawFd) -> io::Result<libc::tpacket_stats_v3> {
         let mut st = libc::tpacket_stats_v3 {
             tp_packets: 0,
             tp_drops: 0,
@@ -249,6 +253,92 @@ pub(crate) mod sys {
             return Err(last_err());
         }
         Ok(if r == 0 { 0 } else { pfd.revents })
+    }
+
+    /// A raw `AF_PACKET` socket with protocol 0: it receives nothing until
+    /// `bind()` names the protocol and interface, so no packets from other
+    /// interfaces are queued during setup.
+    pub(crate) fn packet_socket() -> Result<OwnedFd, CaptureError> {
+        // SAFETY: plain socket(2) call with constant arguments.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(CaptureError::os(
+                "socket(AF_PACKET, SOCK_RAW) (needs CAP_NET_RAW)",
+                last_err(),
+            ));
+        }
+        // SAFETY: raw is a fresh descriptor owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    }
+
+    /// `SO_RCVBUFFORCE` (missing from the `libc` crate for Linux/glibc).
+    #[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
+    const SO_RCVBUFFORCE: libc::c_int = 0x100b;
+    #[cfg(not(any(target_arch = "sparc", target_arch = "sparc64")))]
+    const SO_RCVBUFFORCE: libc::c_int = 33;
+
+    /// Sets the socket receive buffer to `bytes` (clamped to what the
+    /// kernel accepts): `SO_RCVBUFFORCE` ignores `net.core.rmem_max` but
+    /// needs `CAP_NET_ADMIN`; without it, `SO_RCVBUF` (capped by
+    /// `rmem_max`). Returns the size in effect (`SO_RCVBUF`; the kernel
+    /// doubles the request to account for its bookkeeping).
+    pub(crate) fn set_rcvbuf(fd: RawFd, bytes: usize) -> Result<usize, CaptureError> {
+        // The kernel doubles the value into an int.
+        let val = libc::c_int::try_from(bytes)
+            .unwrap_or(libc::c_int::MAX)
+            .min(libc::c_int::MAX / 2);
+        if setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_RCVBUFFORCE,
+            &val,
+            "setsockopt(SO_RCVBUFFORCE)",
+        )
+        .is_err()
+        {
+            setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &val,
+                "setsockopt(SO_RCVBUF)",
+            )?;
+        }
+        let mut got: libc::c_int = 0;
+        let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: got/len are valid for writes of the advertised size.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut got as *mut libc::c_int).cast::<libc::c_void>(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return Err(CaptureError::os("getsockopt(SO_RCVBUF)", last_err()));
+        }
+        Ok(usize::try_from(got).unwrap_or(0))
+    }
+
+    /// Attaches a classic BPF program (`SO_ATTACH_FILTER`).
+    pub(crate) fn attach_filter(
+        fd: RawFd,
+        prog: &mut [libc::sock_filter],
+    ) -> Result<(), CaptureError> {
+        let fprog = libc::sock_fprog {
+            len: u16::try_from(prog.len()).unwrap_or(u16::MAX),
+            filter: prog.as_mut_ptr(),
+        };
+        // The kernel copies the program during the call; `prog` outlives it.
+        setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            &fprog,
+            "setsockopt(SO_ATTACH_FILTER)",
+        )
     }
 
     pub(super) fn page_size() -> usize {
@@ -360,18 +450,10 @@ impl RingSource {
         }
         let map_len = bs * block_nr;
 
-        // SAFETY: plain socket(2) call. Protocol 0: no packets are queued
-        // until bind() below names the protocol and interface, so nothing
-        // from other interfaces lands in the ring during setup.
-        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err(CaptureError::os(
-                "socket(AF_PACKET, SOCK_RAW) (needs CAP_NET_RAW)",
-                io::Error::last_os_error(),
-            ));
-        }
-        // SAFETY: raw is a fresh descriptor owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // Protocol 0: no packets are queued until bind() below names the
+        // protocol and interface, so nothing from other interfaces lands in
+        // the ring during setup.
+        let fd = sys::packet_socket()?;
         let rfd = fd.as_raw_fd();
 
         sys::setsockopt(
@@ -391,17 +473,7 @@ impl RingSource {
             jf: 0,
             k: cfg.snaplen,
         }];
-        let prog = libc::sock_fprog {
-            len: 1,
-            filter: insn.as_mut_ptr(),
-        };
-        sys::setsockopt(
-            rfd,
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
-            &prog,
-            "setsockopt(SO_ATTACH_FILTER)",
-        )?;
+        sys::attach_filter(rfd, &mut insn)?;
 
         let req = libc::tpacket_req3 {
             tp_block_size: bs as u32,
