@@ -12,8 +12,10 @@
 
 pub mod decode;
 pub mod detectors;
+pub mod dns;
 pub mod engine;
 pub mod event;
+pub mod fingerprints;
 pub mod flow;
 pub mod lru;
 pub mod proto;

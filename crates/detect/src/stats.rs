@@ -135,6 +135,32 @@ label_enum!(
     }
 );
 
+label_enum!(
+    /// DNS response codes, grouped.
+    DnsRcode {
+        NoError => "noerror",
+        FormErr => "formerr",
+        ServFail => "servfail",
+        NxDomain => "nxdomain",
+        Refused => "refused",
+        Other => "other",
+    }
+);
+
+impl DnsRcode {
+    /// The label of a numeric RCODE.
+    pub fn of(rcode: u8) -> DnsRcode {
+        match rcode {
+            0 => DnsRcode::NoError,
+            1 => DnsRcode::FormErr,
+            2 => DnsRcode::ServFail,
+            3 => DnsRcode::NxDomain,
+            5 => DnsRcode::Refused,
+            _ => DnsRcode::Other,
+        }
+    }
+}
+
 /// Counters of one worker. All fields only grow, except `flows_active`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
@@ -158,6 +184,12 @@ pub struct Stats {
     pub events: [u64; Signature::COUNT],
     /// `rst_injection` events by stage.
     pub rst_by_stage: [u64; RstStage::COUNT],
+    /// DNS queries seen (retransmissions not counted).
+    pub dns_queries: u64,
+    /// DNS answers seen, by rcode (duplicates and forged ones included).
+    pub dns_answers: [u64; DnsRcode::COUNT],
+    /// DNS queries that got no answer.
+    pub dns_unanswered: u64,
 }
 
 impl Default for Stats {
@@ -173,6 +205,9 @@ impl Default for Stats {
             untracked_packets: 0,
             events: [0; Signature::COUNT],
             rst_by_stage: [0; RstStage::COUNT],
+            dns_queries: 0,
+            dns_answers: [0; DnsRcode::COUNT],
+            dns_unanswered: 0,
         }
     }
 }
@@ -209,6 +244,9 @@ impl Stats {
         self.untracked_packets += other.untracked_packets;
         add(&mut self.events, &other.events);
         add(&mut self.rst_by_stage, &other.rst_by_stage);
+        self.dns_queries += other.dns_queries;
+        add(&mut self.dns_answers, &other.dns_answers);
+        self.dns_unanswered += other.dns_unanswered;
     }
 }
 

@@ -35,7 +35,7 @@ use prometheus::{
     Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tw_detect::stats::{
-    DecodeError, EvictionReason, FlowOutcome, FlowProto, PacketProto, RstStage, Signature,
+    DecodeError, DnsRcode, EvictionReason, FlowOutcome, FlowProto, PacketProto, RstStage, Signature,
 };
 use tw_detect::time::{Nanos, SECOND};
 
@@ -192,6 +192,9 @@ pub struct Metrics {
     pub(crate) untracked_packets: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
     pub(crate) rst_by_stage: [IntCounter; RstStage::COUNT],
+    pub(crate) dns_queries: IntCounter,
+    pub(crate) dns_answers: [IntCounter; DnsRcode::COUNT],
+    pub(crate) dns_unanswered: IntCounter,
     events_dropped: [IntCounter; DropReason::COUNT],
     events_written: [IntCounter; Sink::COUNT],
 
@@ -365,6 +368,19 @@ impl Metrics {
             "rst_injection events by the connection stage the reset hit.",
             &["stage"],
         );
+        let dns_queries = b.counter(
+            "tamperwatch_dns_queries_total",
+            "DNS queries seen (retransmissions of a query not counted); the denominator of dns_injection.",
+        );
+        let dns_answers = b.counter_vec(
+            "tamperwatch_dns_answers_total",
+            "DNS answers seen, by response code (duplicates and forged answers included).",
+            &["rcode"],
+        );
+        let dns_unanswered = b.counter(
+            "tamperwatch_dns_unanswered_total",
+            "DNS queries that got no answer before their flow ended.",
+        );
         let events_dropped = b.counter_vec(
             "tamperwatch_events_dropped_total",
             "Detected events that were not written, by reason.",
@@ -449,6 +465,9 @@ impl Metrics {
             untracked_packets,
             events: per_value(&events, Signature::ALL, Signature::as_str),
             rst_by_stage: per_value(&rst_by_stage, RstStage::ALL, RstStage::as_str),
+            dns_queries,
+            dns_answers: per_value(&dns_answers, DnsRcode::ALL, DnsRcode::as_str),
+            dns_unanswered,
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
             events_written: per_value(&events_written, Sink::ALL, Sink::as_str),
             capture_up,

@@ -77,6 +77,9 @@ impl StatsPublisher {
         );
         add_counters(&m.events, &last.events, &now.events);
         add_counters(&m.rst_by_stage, &last.rst_by_stage, &now.rst_by_stage);
+        add_counter(&m.dns_queries, last.dns_queries, now.dns_queries);
+        add_counters(&m.dns_answers, &last.dns_answers, &now.dns_answers);
+        add_counter(&m.dns_unanswered, last.dns_unanswered, now.dns_unanswered);
         self.last.clone_from(now);
     }
 

@@ -497,6 +497,7 @@ fn privacy_label_allow_list() {
         "outcome",
         "signature",
         "stage",
+        "rcode",
         "interface",
         "sink",
         "version",

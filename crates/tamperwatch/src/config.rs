@@ -16,10 +16,14 @@ pub struct Config {
     pub pipeline: Pipeline,
     pub flows: Flows,
     pub rst_injection: RstInjection,
+    pub dns_injection: DnsInjection,
     pub events: Events,
     pub metrics: MetricsCfg,
     pub vantage: Vantage,
     pub log: Log,
+    /// The DNS fingerprint lists, loaded when the configuration is.
+    #[serde(skip)]
+    pub dns_fingerprints: std::sync::Arc<tw_detect::fingerprints::DnsFingerprints>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -69,6 +73,19 @@ pub struct RstInjection {
     pub min_rtt_for_timing_ms: u32,
     pub idle_reset_after_secs: u32,
     pub min_score: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DnsInjection {
+    pub ttl_tolerance: u8,
+    pub too_fast_share: f64,
+    pub min_rtt_for_timing_ms: u32,
+    pub min_baseline_answers: u8,
+    pub min_score: f64,
+    pub local_zones: Vec<String>,
+    pub builtin_fingerprints: bool,
+    pub fingerprint_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -138,6 +155,11 @@ impl Config {
     /// Parses a complete or partial file; keys not given keep their defaults.
     /// Unknown keys and bad values are errors with line and column.
     pub fn parse_str(text: &str, name: &str) -> Result<Config> {
+        Self::parse_in(text, name, None)
+    }
+
+    /// Like [`Config::parse_str`], with relative paths resolved in `base_dir`.
+    pub fn parse_in(text: &str, name: &str, base_dir: Option<&Path>) -> Result<Config> {
         let over: toml::Value = toml::from_str(text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         let mut base: toml::Value = toml::from_str(DEFAULT_TOML).context("built-in defaults")?;
         if name != "built-in defaults" {
@@ -146,19 +168,47 @@ impl Config {
             check_keys(text, name)?;
         }
         merge(&mut base, over);
-        let cfg: Config = base
+        let mut cfg: Config = base
             .try_into()
             .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: {e}"))?;
         cfg.validate()
             .with_context(|| format!("{name}: invalid value"))?;
+        cfg.load_fingerprints(base_dir)?;
         Ok(cfg)
+    }
+
+    /// Reads the DNS fingerprint lists (relative paths are relative to the
+    /// configuration file's directory).
+    fn load_fingerprints(&mut self, base_dir: Option<&Path>) -> Result<()> {
+        use tw_detect::fingerprints::DnsFingerprints;
+        let d = &self.dns_injection;
+        let mut f = if d.builtin_fingerprints {
+            DnsFingerprints::builtin()?
+        } else {
+            DnsFingerprints::default()
+        };
+        for p in &d.fingerprint_files {
+            let path = match base_dir {
+                Some(b) if p.is_relative() => b.join(p),
+                _ => p.clone(),
+            };
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "dns_injection.fingerprint_files: reading {}",
+                    path.display()
+                )
+            })?;
+            f.add_list(&path.display().to_string(), &text)?;
+        }
+        self.dns_fingerprints = std::sync::Arc::new(f);
+        Ok(())
     }
 
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Config> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        Self::parse_str(&text, &path.display().to_string())
+        Self::parse_in(&text, &path.display().to_string(), path.parent())
     }
 
     /// Loads `path` or the defaults.
@@ -227,6 +277,13 @@ impl Config {
         if !(0.0..=2.0).contains(&r.min_score) {
             bail!("rst_injection.min_score must be between 0 and 2");
         }
+        let d = &self.dns_injection;
+        if !(0.0..=1.0).contains(&d.too_fast_share) {
+            bail!("dns_injection.too_fast_share must be between 0 and 1");
+        }
+        if d.min_baseline_answers == 0 || d.min_baseline_answers > 8 {
+            bail!("dns_injection.min_baseline_answers must be 1..=8");
+        }
         self.listen_addr()?;
         Ok(())
     }
@@ -282,6 +339,16 @@ impl Config {
                     idle_reset_after: s(self.rst_injection.idle_reset_after_secs),
                     min_score: self.rst_injection.min_score,
                 },
+                dns: tw_detect::detectors::dns::DnsConfig {
+                    ttl_tolerance: self.dns_injection.ttl_tolerance,
+                    too_fast_share: self.dns_injection.too_fast_share,
+                    min_rtt_for_timing: i64::from(self.dns_injection.min_rtt_for_timing_ms)
+                        * tw_detect::time::MILLI,
+                    min_baseline: self.dns_injection.min_baseline_answers,
+                    min_score: self.dns_injection.min_score,
+                    local_zones: self.dns_injection.local_zones.clone(),
+                    fingerprints: self.dns_fingerprints.clone(),
+                },
             },
             ..Default::default()
         }
@@ -304,6 +371,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         pipeline: Option<PPipeline>,
         flows: Option<PFlows>,
         rst_injection: Option<PRst>,
+        dns_injection: Option<PDns>,
         events: Option<PEvents>,
         metrics: Option<PMetrics>,
         vantage: Option<PVantage>,
@@ -350,6 +418,19 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         min_rtt_for_timing_ms: Option<u32>,
         idle_reset_after_secs: Option<u32>,
         min_score: Option<f64>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PDns {
+        ttl_tolerance: Option<u8>,
+        too_fast_share: Option<f64>,
+        min_rtt_for_timing_ms: Option<u32>,
+        min_baseline_answers: Option<u8>,
+        min_score: Option<f64>,
+        local_zones: Option<Vec<String>>,
+        builtin_fingerprints: Option<bool>,
+        fingerprint_files: Option<Vec<PathBuf>>,
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -435,6 +516,37 @@ mod tests {
         let e = Config::parse_str("[metrics]\nlisten = \"nowhere\"\n", "t.toml").unwrap_err();
         assert!(format!("{e:#}").contains("metrics.listen"));
         assert!(Config::parse_str("[bogus]\n", "t.toml").is_err());
+    }
+
+    #[test]
+    fn fingerprint_files_are_loaded_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("extra.txt"), "198.51.100.66\n").unwrap();
+        let p = dir.path().join("tw.toml");
+        std::fs::write(&p, "[dns_injection]\nfingerprint_files = [\"extra.txt\"]\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert!(c
+            .dns_fingerprints
+            .lookup("198.51.100.66".parse().unwrap(), 0)
+            .is_some());
+        assert!(c
+            .dns_fingerprints
+            .lookup("10.10.34.34".parse().unwrap(), 0)
+            .is_some());
+        std::fs::write(dir.path().join("bad.txt"), "x\n").unwrap();
+        std::fs::write(
+            &p,
+            "[dns_injection]\nfingerprint_files = [\"bad.txt\"]\nbuiltin_fingerprints = false\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", Config::load(&p).unwrap_err());
+        assert!(e.contains("bad.txt: line 1"), "{e}");
+        std::fs::write(
+            &p,
+            "[dns_injection]\nfingerprint_files = [\"missing.txt\"]\n",
+        )
+        .unwrap();
+        assert!(format!("{:#}", Config::load(&p).unwrap_err()).contains("missing.txt"));
     }
 
     #[test]

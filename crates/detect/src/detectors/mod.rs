@@ -21,6 +21,7 @@ use crate::stats::{FlowOutcome, Signature, Stats};
 use crate::time::Nanos;
 use std::net::IpAddr;
 
+pub mod dns;
 pub mod rst;
 
 /// Per-flow state owned by detectors (one field per detector that needs it).
@@ -31,6 +32,8 @@ pub struct FlowExt {
     pub target: Option<Box<str>>,
     /// RST-injection state.
     pub rst: rst::RstFlow,
+    /// DNS queries and answers (port-53 flows only).
+    pub dns: Option<Box<dns::DnsFlow>>,
 }
 
 /// Per-server state owned by detectors.
@@ -38,6 +41,8 @@ pub struct FlowExt {
 pub struct ServerExt {
     /// RST-injection baseline.
     pub rst: rst::RstServer,
+    /// Resolver baseline (DNS servers only).
+    pub dns: dns::DnsServer,
 }
 
 /// Settings of all detectors.
@@ -45,11 +50,16 @@ pub struct ServerExt {
 pub struct DetectorsConfig {
     /// RST injection.
     pub rst: rst::RstConfig,
+    /// DNS injection.
+    pub dns: dns::DnsConfig,
 }
 
 /// The detectors tamperwatch runs, in order.
 pub fn default_detectors(cfg: &DetectorsConfig) -> Vec<Box<dyn Detector>> {
-    vec![Box::new(rst::RstDetector::new(cfg.rst.clone()))]
+    vec![
+        Box::new(rst::RstDetector::new(cfg.rst.clone())),
+        Box::new(dns::DnsDetector::new(cfg.dns.clone())),
+    ]
 }
 
 /// What all flows to one server address have shown: the baseline that

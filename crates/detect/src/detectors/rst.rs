@@ -431,7 +431,7 @@ impl RstDetector {
                 "seq": first.seq,
                 "ack": first.ack,
                 "ttl": first.ttl,
-                "ip_id": first.ip_id,
+                "ip_id": flow.client_ip.is_ipv4().then_some(first.ip_id),
                 "df": first.df,
                 "window": first.window,
                 "payload_len": first.payload_len,

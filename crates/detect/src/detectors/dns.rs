@@ -1,0 +1,600 @@
+//! `dns_injection`: forged DNS answers, racing the resolver's (on-path) or
+//! replacing it (in-path), over UDP and TCP.
+//!
+//! Per query (client port, resolver, DNS ID, question) the detector keeps
+//! the first answer and the first answer that differs from it; per resolver
+//! a baseline learned from its answers (IP TTL, fastest RTT, IP ID and DF
+//! habits, AA/RA flags, EDNS echo). When the flow ends, each answered query
+//! is weighed (rules and sources in `docs/signatures/dns_injection.md`):
+//!
+//! - sufficient: `race` (two answers to one query that differ in answers,
+//!   rcode or flags), `known_forged_answer` with a strong fingerprint (an
+//!   address no public name has, e.g. Iran's 10.10.34.34);
+//! - scored: `forged_answer_pool` (a weak, public fingerprint), `bogon_answer`
+//!   (private, loopback, ... for a public name), `ttl_mismatch`, `too_fast`,
+//!   `ip_id_marker`, `malformed_question`, `edns_dropped`, `flags_unlike_resolver`.
+
+use crate::decode::{Packet, Transport};
+use crate::detectors::{Ctx, Detector, ServerState};
+use crate::dns::{self, is_bogon, Message, Name};
+use crate::fingerprints::DnsFingerprints;
+use crate::flow::{Dir, Flow};
+use crate::stats::{DnsRcode, FlowOutcome, Signature};
+use crate::time::{Nanos, MILLI};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Settings of the DNS-injection detector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DnsConfig {
+    /// An answer's IP TTL may differ this much from the resolver's usual
+    /// TTL (Hold-On accepts ±1).
+    pub ttl_tolerance: u8,
+    /// An answer sooner than this share of the resolver's fastest RTT is
+    /// too fast to be the resolver's (Hold-On: half).
+    pub too_fast_share: f64,
+    /// Resolvers this close are not judged by timing.
+    pub min_rtt_for_timing: Nanos,
+    /// Answers seen from a resolver before its baseline is used.
+    pub min_baseline: u8,
+    /// Score needed (with two rules) when no sufficient rule fired.
+    pub min_score: f64,
+    /// Zones answered locally (split horizon): private answers for names in
+    /// them are normal.
+    pub local_zones: Vec<String>,
+    /// Known forged answers.
+    pub fingerprints: Arc<DnsFingerprints>,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            ttl_tolerance: 1,
+            too_fast_share: 0.5,
+            min_rtt_for_timing: 2 * MILLI,
+            min_baseline: 3,
+            min_score: 0.6,
+            local_zones: DEFAULT_LOCAL_ZONES.iter().map(|s| s.to_string()).collect(),
+            fingerprints: Arc::new(DnsFingerprints::builtin().unwrap_or_default()),
+        }
+    }
+}
+
+/// Zones that are never public (RFC 6761, RFC 8375, common home-router and
+/// corporate suffixes, reverse zones).
+pub const DEFAULT_LOCAL_ZONES: &[&str] = &[
+    "local",
+    "lan",
+    "home",
+    "home.arpa",
+    "internal",
+    "intranet",
+    "corp",
+    "localdomain",
+    "localhost",
+    "in-addr.arpa",
+    "ip6.arpa",
+    "test",
+    "invalid",
+];
+
+/// One answer, as much as the verdict needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerRec {
+    /// Arrival.
+    pub ts: Nanos,
+    /// IP TTL.
+    pub ttl: u8,
+    /// IPv4 ID.
+    pub ip_id: u16,
+    /// DF.
+    pub df: bool,
+    /// The DNS message.
+    pub msg: Message,
+    /// Identical copies of this answer that arrived later.
+    pub duplicates: u16,
+}
+
+impl AnswerRec {
+    /// Same content: rcode, AA/TC/RA flags, the answer records' data.
+    fn same_content(&self, m: &Message) -> bool {
+        const SIG: u16 = 0x0400 | 0x0200 | 0x0080 | 0x000f;
+        self.msg.flags & SIG == m.flags & SIG
+            && self.msg.answers.content_hash == m.answers.content_hash
+            && self.msg.answers.count == m.answers.count
+    }
+}
+
+/// One query and its answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryRec {
+    /// DNS ID.
+    pub id: u16,
+    /// Question.
+    pub name: Name,
+    /// QTYPE.
+    pub qtype: u16,
+    /// Sent at.
+    pub ts: Nanos,
+    /// The query carried EDNS.
+    pub edns: bool,
+    /// The first answer.
+    pub first: Option<AnswerRec>,
+    /// The first answer that said something else.
+    pub other: Option<AnswerRec>,
+    /// Answers received.
+    pub answers: u16,
+}
+
+/// Queries kept per flow (the same socket may ask several, e.g. A and AAAA).
+pub const QUERIES_PER_FLOW: usize = 4;
+
+/// Per-flow DNS state, allocated at the flow's first DNS query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsFlow {
+    /// Queries, oldest first.
+    pub queries: Vec<QueryRec>,
+    /// Answers that matched no query of this flow.
+    pub unmatched_answers: u16,
+}
+
+/// Per-resolver baseline.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsServer {
+    /// Answers the baseline was learned from.
+    pub answers: u32,
+    /// Recent IP TTLs of its answers.
+    pub ttls: [u8; 8],
+    /// Valid entries / next position in `ttls`.
+    pub ttl_n: u8,
+    /// Fastest answer (query to answer).
+    pub rtt_min: Option<Nanos>,
+    /// Answers with IP ID 0 / with DF set.
+    pub ip_id_zero: u32,
+    /// Answers with DF set.
+    pub df_set: u32,
+    /// Answers with AA / RA set.
+    pub aa: u32,
+    /// Answers with RA set.
+    pub ra: u32,
+    /// Queries with EDNS that it answered, and answers to them that had EDNS.
+    pub edns_queries: u32,
+    /// Of those, answers that echoed EDNS.
+    pub edns_echoed: u32,
+    /// It answered names in local zones with private addresses: it serves
+    /// local zones, so a private answer alone proves nothing.
+    pub serves_local: bool,
+}
+
+impl DnsServer {
+    fn learn(&mut self, a: &AnswerRec, q: &QueryRec, local_name: bool) {
+        self.answers = self.answers.saturating_add(1);
+        let i = usize::from(self.ttl_n % 8);
+        self.ttls[i] = a.ttl;
+        self.ttl_n = self.ttl_n.wrapping_add(1);
+        if self.ttl_n == 0 {
+            self.ttl_n = 8;
+        }
+        let rtt = a.ts - q.ts;
+        if rtt > 0 {
+            self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));
+        }
+        self.ip_id_zero += u32::from(a.ip_id == 0);
+        self.df_set += u32::from(a.df);
+        self.aa += u32::from(a.msg.aa());
+        self.ra += u32::from(a.msg.ra());
+        if q.edns {
+            self.edns_queries += 1;
+            self.edns_echoed += u32::from(a.msg.edns);
+        }
+        if local_name && a.msg.answers.addresses().any(is_bogon) {
+            self.serves_local = true;
+        }
+    }
+
+    fn recent_ttls(&self) -> &[u8] {
+        &self.ttls[..usize::from(self.ttl_n.min(8))]
+    }
+
+    /// The most common recent TTL, if the baseline is established.
+    fn usual_ttl(&self, min: u8) -> Option<u8> {
+        let t = self.recent_ttls();
+        if t.len() < usize::from(min) {
+            return None;
+        }
+        let mut best = (0, 0u8);
+        for &x in t {
+            let c = t.iter().filter(|&&y| y == x).count();
+            if c > best.0 {
+                best = (c, x);
+            }
+        }
+        Some(best.1)
+    }
+}
+
+/// The detector.
+#[derive(Debug, Default)]
+pub struct DnsDetector {
+    cfg: DnsConfig,
+}
+
+impl DnsDetector {
+    /// A detector with these settings.
+    pub fn new(cfg: DnsConfig) -> Self {
+        DnsDetector { cfg }
+    }
+
+    fn is_local(&self, name: &Name) -> bool {
+        name.labels() <= 1 || self.cfg.local_zones.iter().any(|z| name.is_under(z))
+    }
+}
+
+/// DNS messages of a packet on a port-53 flow: the UDP payload, or the
+/// messages (2-byte length prefix) of a TCP segment that holds whole ones.
+fn messages<'a>(pkt: &'a Packet<'a>) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let (udp, tcp) = match &pkt.l4 {
+        Transport::Udp(u) => (Some(u.payload), None),
+        Transport::Tcp(t) => (None, Some(t.payload)),
+        _ => (None, None),
+    };
+    let mut rest = tcp.unwrap_or(&[]);
+    udp.into_iter().chain(std::iter::from_fn(move || {
+        let len = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+        let m = rest.get(2..2 + len)?;
+        rest = rest.get(2 + len..)?;
+        Some(m)
+    }))
+}
+
+impl Detector for DnsDetector {
+    fn name(&self) -> &'static str {
+        "dns_injection"
+    }
+
+    fn on_packet(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        pkt: &Packet<'_>,
+        flow: &mut Flow,
+        dir: Dir,
+        _server: &mut ServerState,
+    ) {
+        if flow.server_port != 53 {
+            return;
+        }
+        for raw in messages(pkt) {
+            let Some(m) = dns::parse(raw) else { continue };
+            if m.opcode() != 0 {
+                continue;
+            }
+            match (dir, m.is_response()) {
+                (Dir::ToServer, false) => {
+                    let Some(q) = m.question else { continue };
+                    ctx.stats.dns_queries += 1;
+                    let st = flow.ext.dns.get_or_insert_with(Default::default);
+                    if flow.ext.target.is_none() {
+                        flow.ext.target = Some(q.name.as_str().into());
+                    }
+                    // a retransmitted query (same ID and question) is the same query
+                    if st
+                        .queries
+                        .iter()
+                        .any(|x| x.id == m.id && x.name == q.name && x.qtype == q.qtype)
+                    {
+                        continue;
+                    }
+                    if st.queries.len() == QUERIES_PER_FLOW {
+                        st.queries.remove(0);
+                    }
+                    st.queries.push(QueryRec {
+                        id: m.id,
+                        name: q.name,
+                        qtype: q.qtype,
+                        ts: pkt.ts,
+                        edns: m.edns,
+                        first: None,
+                        other: None,
+                        answers: 0,
+                    });
+                }
+                (Dir::ToClient, true) => {
+                    ctx.stats.dns_answers[DnsRcode::of(m.rcode()).idx()] += 1;
+                    let Some(st) = flow.ext.dns.as_mut() else {
+                        continue;
+                    };
+                    let Some(q) = st.queries.iter_mut().find(|x| x.id == m.id) else {
+                        st.unmatched_answers = st.unmatched_answers.saturating_add(1);
+                        continue;
+                    };
+                    q.answers = q.answers.saturating_add(1);
+                    let rec = AnswerRec {
+                        ts: pkt.ts,
+                        ttl: pkt.ip.ttl,
+                        ip_id: pkt.ip.ip_id,
+                        df: pkt.ip.df,
+                        msg: m,
+                        duplicates: 0,
+                    };
+                    match (&mut q.first, &mut q.other) {
+                        (None, _) => q.first = Some(rec),
+                        (Some(f), _) if f.same_content(&m) => {
+                            f.duplicates = f.duplicates.saturating_add(1)
+                        }
+                        (Some(_), Some(o)) if o.same_content(&m) => {
+                            o.duplicates = o.duplicates.saturating_add(1)
+                        }
+                        (Some(_), None) => q.other = Some(rec),
+                        (Some(_), Some(_)) => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_flow_end(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow: &mut Flow,
+        _outcome: FlowOutcome,
+        server: &mut ServerState,
+    ) {
+        let Some(st) = flow.ext.dns.take() else {
+            return;
+        };
+        for q in &st.queries {
+            let Some(first) = q.first else {
+                ctx.stats.dns_unanswered += 1;
+                continue;
+            };
+            let verdict = self.verdict(q, &first, server);
+            // Learn the resolver from answers that raised nothing.
+            let local = self.is_local(&q.name);
+            match &verdict {
+                None => server.ext.dns.learn(&first, q, local),
+                Some(v) if v.forged_is_other => server.ext.dns.learn(&first, q, local),
+                Some(_) => {
+                    if let Some(o) = &q.other {
+                        server.ext.dns.learn(o, q, local);
+                    }
+                }
+            }
+            if let Some(v) = verdict {
+                let mut ev = v.details;
+                ev.insert("rules".into(), json!(v.rules));
+                ev.insert("query".into(), json!({"name": q.name.as_str(), "type": qtype_name(q.qtype), "id": q.id, "edns": q.edns, "ts": crate::time::rfc3339(q.ts)}));
+                ev.insert("resolver".into(), json!(flow.server_ip));
+                let mut answers = vec![answer_json(&first, q, !v.forged_is_other && v.race)];
+                if let Some(o) = &q.other {
+                    answers.push(answer_json(o, q, v.forged_is_other));
+                }
+                ev.insert("answers".into(), Value::Array(answers));
+                ev.insert("real_answer_arrived".into(), json!(v.race));
+                if let Some(b) = baseline_json(&server.ext.dns, self.cfg.min_baseline) {
+                    ev.insert("baseline".into(), b);
+                }
+                let target = Some(q.name.as_str().to_string());
+                // One event per flow and signature: the first query that qualifies.
+                ctx.emit(flow, Signature::DnsInjection, v.confidence, target, ev);
+            }
+        }
+    }
+}
+
+struct Verdict {
+    rules: Vec<&'static str>,
+    confidence: f64,
+    race: bool,
+    forged_is_other: bool,
+    details: Map<String, Value>,
+}
+
+/// What one answer looks like against the resolver and the lists.
+#[derive(Default)]
+struct Marks {
+    rules: Vec<&'static str>,
+    score: f64,
+    sufficient: bool,
+    details: Map<String, Value>,
+}
+
+impl DnsDetector {
+    fn marks(&self, a: &AnswerRec, q: &QueryRec, server: &ServerState) -> Marks {
+        let mut k = Marks::default();
+        let base = &server.ext.dns;
+        let local_name = self.is_local(&q.name);
+        let add = |k: &mut Marks, rule: &'static str, w: f64| {
+            k.rules.push(rule);
+            k.score += w;
+        };
+        let v4 = server.ip.is_some_and(|ip| ip.is_ipv4());
+        // Fingerprints.
+        for addr in a.msg.answers.addresses() {
+            if let Some(fp) = self.cfg.fingerprints.lookup(addr, a.ip_id) {
+                if fp.false_positive {
+                    k.details
+                        .insert("known_false_positive".into(), json!(fp.name));
+                    continue;
+                }
+                if fp.strong() && !local_name {
+                    k.sufficient = true;
+                    add(&mut k, "known_forged_answer", 0.9);
+                } else if !fp.strong() {
+                    add(&mut k, "forged_answer_pool", 0.4);
+                }
+                k.details.insert(
+                    "fingerprint".into(),
+                    json!({"name": fp.name, "address": addr, "source": fp.source}),
+                );
+                break;
+            }
+        }
+        // Special-purpose addresses for a public name.
+        if !local_name && !k.rules.contains(&"known_forged_answer") {
+            if let Some(b) = a.msg.answers.addresses().find(|x| is_bogon(*x)) {
+                add(&mut k, "bogon_answer", 0.5);
+                k.details.insert("bogon_address".into(), json!(b));
+            }
+        }
+        if let Some(usual) = base.usual_ttl(self.cfg.min_baseline) {
+            let d = usual.abs_diff(a.ttl);
+            if d > self.cfg.ttl_tolerance {
+                add(&mut k, "ttl_mismatch", 0.4);
+                k.details.insert("ttl_usual".into(), json!(usual));
+                k.details.insert("ttl_difference".into(), json!(d));
+            }
+        }
+        if let Some(rtt) = base
+            .rtt_min
+            .filter(|_| base.answers >= u32::from(self.cfg.min_baseline))
+        {
+            let took = a.ts - q.ts;
+            if rtt >= self.cfg.min_rtt_for_timing
+                && (took as f64) < rtt as f64 * self.cfg.too_fast_share
+            {
+                add(&mut k, "too_fast", 0.3);
+                k.details.insert("answer_ms".into(), json!(ms(took)));
+                k.details
+                    .insert("resolver_fastest_ms".into(), json!(ms(rtt)));
+            }
+        }
+        if v4 && matches!(a.ip_id, 30000 | 0x3412) && base.answers > 0 {
+            add(&mut k, "ip_id_marker", 0.2);
+        }
+        let question_ok = a
+            .msg
+            .question
+            .is_some_and(|x| x.qclass.is_some() && x.name == q.name && x.qtype == q.qtype);
+        if a.msg.qdcount != 1 || !question_ok {
+            add(&mut k, "malformed_question", 0.3);
+        }
+        let echoes = base.edns_queries >= u32::from(self.cfg.min_baseline)
+            && base.edns_echoed == base.edns_queries;
+        if q.edns && !a.msg.edns && echoes {
+            add(&mut k, "edns_dropped", 0.2);
+        }
+        let n = base.answers;
+        if n >= u32::from(self.cfg.min_baseline) {
+            let aa_always_clear = base.aa == 0;
+            let ra_always_set = base.ra == n;
+            if (aa_always_clear && a.msg.aa()) || (ra_always_set && !a.msg.ra()) {
+                add(&mut k, "flags_unlike_resolver", 0.2);
+            }
+        }
+        // A private answer from a resolver that serves local zones, or for a
+        // name that could be local, needs a second piece of evidence.
+        if k.rules == ["bogon_answer"] && (base.serves_local || server.ip.is_some_and(is_bogon)) {
+            k.details
+                .insert("resolver_may_serve_local_zones".into(), json!(true));
+        }
+        k
+    }
+
+    fn verdict(&self, q: &QueryRec, first: &AnswerRec, server: &ServerState) -> Option<Verdict> {
+        let mf = self.marks(first, q, server);
+        if let Some(other) = &q.other {
+            // Two different answers to one query: which one is forged?
+            let mo = self.marks(other, q, server);
+            let forged_is_other = mo.score > mf.score;
+            let (fm, _) = if forged_is_other {
+                (&mo, &mf)
+            } else {
+                (&mf, &mo)
+            };
+            let mut rules = vec!["race"];
+            rules.extend(fm.rules.iter().copied());
+            let mut details = fm.details.clone();
+            details.insert(
+                "forged".into(),
+                json!({
+                    "which": if forged_is_other { "second" } else { "first" },
+                    "why": if fm.rules.is_empty() { vec!["arrived first"] } else { fm.rules.clone() },
+                }),
+            );
+            let confidence = (0.9 + 0.02 * fm.rules.len() as f64).min(0.99);
+            return Some(Verdict {
+                rules,
+                confidence,
+                race: true,
+                forged_is_other,
+                details,
+            });
+        }
+        let scored = mf
+            .rules
+            .iter()
+            .filter(|r| **r != "malformed_question" || mf.rules.len() > 1)
+            .count();
+        let may_be_local = mf.details.contains_key("resolver_may_serve_local_zones");
+        let passes =
+            mf.sufficient || (!may_be_local && mf.score >= self.cfg.min_score && scored >= 2);
+        if !passes {
+            return None;
+        }
+        let confidence = if mf.sufficient {
+            0.9
+        } else {
+            mf.score.min(0.9)
+        };
+        Some(Verdict {
+            rules: mf.rules,
+            confidence,
+            race: false,
+            forged_is_other: false,
+            details: mf.details,
+        })
+    }
+}
+
+fn answer_json(a: &AnswerRec, q: &QueryRec, forged: bool) -> Value {
+    json!({
+        "ts": crate::time::rfc3339(a.ts),
+        "after_query_ms": ms(a.ts - q.ts),
+        "ip_ttl": a.ttl,
+        "ip_id": a.ip_id,
+        "df": a.df,
+        "rcode": DnsRcode::of(a.msg.rcode()).as_str(),
+        "aa": a.msg.aa(),
+        "ra": a.msg.ra(),
+        "tc": a.msg.tc(),
+        "edns": a.msg.edns,
+        "addresses": a.msg.answers.addresses().collect::<Vec<_>>(),
+        "cnames": a.msg.answers.cnames,
+        "records": a.msg.answers.count,
+        "dns_ttl": a.msg.answers.min_ttl,
+        "duplicates": a.duplicates,
+        "looks_forged": forged,
+    })
+}
+
+fn baseline_json(b: &DnsServer, min: u8) -> Option<Value> {
+    (b.answers > 0).then(|| {
+        json!({
+            "answers": b.answers,
+            "ttl_usual": b.usual_ttl(min),
+            "ttls_recent": b.recent_ttls(),
+            "fastest_ms": b.rtt_min.map(ms),
+        })
+    })
+}
+
+fn qtype_name(t: u16) -> Value {
+    match t {
+        1 => json!("A"),
+        28 => json!("AAAA"),
+        5 => json!("CNAME"),
+        15 => json!("MX"),
+        16 => json!("TXT"),
+        65 => json!("HTTPS"),
+        2 => json!("NS"),
+        6 => json!("SOA"),
+        12 => json!("PTR"),
+        33 => json!("SRV"),
+        n => json!(n),
+    }
+}
+
+fn ms(n: Nanos) -> f64 {
+    (n as f64 / 1e3).round() / 1e3
+}

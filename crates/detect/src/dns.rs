@@ -1,0 +1,471 @@
+//! A DNS message reader for what the detectors need: the header, the first
+//! question, and a summary of the answer section. No allocation; names are
+//! copied (lower-cased, dotted) into a fixed buffer; compression pointers
+//! are followed with a hop limit; anything malformed stops the walk and is
+//! reported, never a panic.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// A domain name in dotted, lower-case form (at most 255 bytes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Name {
+    len: u8,
+    buf: [u8; 255],
+}
+
+impl Default for Name {
+    fn default() -> Self {
+        Name {
+            len: 0,
+            buf: [0; 255],
+        }
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl Name {
+    /// The name, e.g. `www.example.com` (the root is the empty string).
+    /// Bytes outside printable ASCII are replaced by `?` when read.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("?")
+    }
+
+    /// Whether this name is `zone` or below it.
+    pub fn is_under(&self, zone: &str) -> bool {
+        let n = self.as_str();
+        let z = zone.trim_matches('.');
+        !z.is_empty()
+            && (n.eq_ignore_ascii_case(z)
+                || (n.len() > z.len()
+                    && n.ends_with(z)
+                    && n.as_bytes()[n.len() - z.len() - 1] == b'.'))
+    }
+
+    /// Number of labels.
+    pub fn labels(&self) -> usize {
+        if self.len == 0 {
+            0
+        } else {
+            self.as_str().split('.').count()
+        }
+    }
+}
+
+/// The first question of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Question {
+    /// QNAME.
+    pub name: Name,
+    /// QTYPE.
+    pub qtype: u16,
+    /// QCLASS, `None` when the message ends before it (an injector quirk).
+    pub qclass: Option<u16>,
+}
+
+/// Up to this many addresses of an answer section are kept.
+pub const MAX_ADDRS: usize = 4;
+
+/// What the answer section says, summarised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Answers {
+    /// Records read.
+    pub count: u16,
+    /// A/AAAA addresses (the first [`MAX_ADDRS`]).
+    pub addrs: [Option<IpAddr>; MAX_ADDRS],
+    /// CNAME records seen.
+    pub cnames: u16,
+    /// Order-independent hash of the records' types and data (not their
+    /// TTLs): two answers with the same hash say the same thing.
+    pub content_hash: u64,
+    /// The smallest record TTL.
+    pub min_ttl: Option<u32>,
+    /// The section could not be read to its end.
+    pub malformed: bool,
+}
+
+impl Answers {
+    /// The addresses present.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.addrs.iter().flatten().copied()
+    }
+}
+
+/// A parsed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message {
+    /// ID.
+    pub id: u16,
+    /// Flags word (QR, opcode, AA, TC, RD, RA, Z, AD, CD, RCODE).
+    pub flags: u16,
+    /// Question count.
+    pub qdcount: u16,
+    /// Answer count (from the header).
+    pub ancount: u16,
+    /// The first question, if present and readable.
+    pub question: Option<Question>,
+    /// The answers.
+    pub answers: Answers,
+    /// An OPT (EDNS) record is present in the additional section.
+    pub edns: bool,
+}
+
+impl Message {
+    /// A response (QR set).
+    pub fn is_response(&self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+    /// RCODE (low 4 bits).
+    pub fn rcode(&self) -> u8 {
+        (self.flags & 0x000f) as u8
+    }
+    /// Authoritative answer.
+    pub fn aa(&self) -> bool {
+        self.flags & 0x0400 != 0
+    }
+    /// Truncated.
+    pub fn tc(&self) -> bool {
+        self.flags & 0x0200 != 0
+    }
+    /// Recursion available.
+    pub fn ra(&self) -> bool {
+        self.flags & 0x0080 != 0
+    }
+    /// Opcode.
+    pub fn opcode(&self) -> u8 {
+        ((self.flags >> 11) & 0x0f) as u8
+    }
+}
+
+/// Reads a DNS message (UDP payload, or a TCP message without its length
+/// prefix). `None` when not even the header and a plausible shape are there.
+pub fn parse(m: &[u8]) -> Option<Message> {
+    let h = m.get(..12)?;
+    let be = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+    let (id, flags, qd, an, ns, ar) = (be(0), be(2), be(4), be(6), be(8), be(10));
+    // Plausibility: standard queries, at most a few questions.
+    if qd > 4 || ((flags >> 11) & 0x0f) > 6 {
+        return None;
+    }
+    let mut msg = Message {
+        id,
+        flags,
+        qdcount: qd,
+        ancount: an,
+        question: None,
+        answers: Answers::default(),
+        edns: false,
+    };
+    let mut pos = 12;
+    for i in 0..qd {
+        let (name, next) = read_name(m, pos)?;
+        let qtype = m
+            .get(next..next + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let qclass = m
+            .get(next + 2..next + 4)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]));
+        if i == 0 {
+            msg.question = Some(Question {
+                name,
+                qtype: qtype?,
+                qclass,
+            });
+        }
+        if qclass.is_none() {
+            // the message ends inside the question: nothing more to read
+            msg.answers.malformed = an > 0;
+            return Some(msg);
+        }
+        pos = next + 4;
+    }
+    // Answer section.
+    let mut hash_sum: u64 = 0;
+    let mut hash_xor: u64 = 0;
+    for _ in 0..an {
+        let Some((rtype, ttl, rdata, next)) = read_rr(m, pos) else {
+            msg.answers.malformed = true;
+            return Some(msg);
+        };
+        pos = next;
+        let a = &mut msg.answers;
+        a.count += 1;
+        a.min_ttl = Some(a.min_ttl.map_or(ttl, |t| t.min(ttl)));
+        let mut h = fnv(&rtype.to_be_bytes());
+        match (rtype, rdata.len()) {
+            (1, 4) => {
+                let ip = IpAddr::V4(Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]));
+                push_addr(a, ip);
+                h = fnv_more(h, rdata);
+            }
+            (28, 16) => {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(rdata);
+                push_addr(a, IpAddr::V6(Ipv6Addr::from(b)));
+                h = fnv_more(h, rdata);
+            }
+            (5, _) => {
+                a.cnames += 1;
+                // hash the target name, expanded (compression differs between servers)
+                let off = next - rdata.len();
+                if let Some((target, _)) = read_name(m, off) {
+                    h = fnv_more(h, target.as_str().as_bytes());
+                }
+            }
+            _ => h = fnv_more(h, rdata),
+        }
+        hash_sum = hash_sum.wrapping_add(h);
+        hash_xor ^= h.rotate_left(17);
+    }
+    msg.answers.content_hash = hash_sum ^ hash_xor;
+    // Authority and additional: only look for OPT.
+    for _ in 0..u32::from(ns) + u32::from(ar) {
+        let Some((rtype, _, _, next)) = read_rr(m, pos) else {
+            break;
+        };
+        if rtype == 41 {
+            msg.edns = true;
+        }
+        pos = next;
+    }
+    Some(msg)
+}
+
+fn push_addr(a: &mut Answers, ip: IpAddr) {
+    if let Some(slot) = a.addrs.iter_mut().find(|s| s.is_none()) {
+        *slot = Some(ip);
+    }
+}
+
+/// One resource record at `pos`: (type, ttl, rdata, next position).
+fn read_rr(m: &[u8], pos: usize) -> Option<(u16, u32, &[u8], usize)> {
+    let (_, p) = read_name(m, pos)?;
+    let f = m.get(p..p + 10)?;
+    let rtype = u16::from_be_bytes([f[0], f[1]]);
+    let ttl = u32::from_be_bytes([f[4], f[5], f[6], f[7]]);
+    let len = usize::from(u16::from_be_bytes([f[8], f[9]]));
+    let rdata = m.get(p + 10..p + 10 + len)?;
+    Some((rtype, ttl, rdata, p + 10 + len))
+}
+
+/// Reads a (possibly compressed) name at `pos`; returns it and the position
+/// after its in-place part.
+pub fn read_name(m: &[u8], mut pos: usize) -> Option<(Name, usize)> {
+    let mut name = Name::default();
+    let mut end = None;
+    let mut hops = 0;
+    loop {
+        let len = *m.get(pos)?;
+        match len & 0xc0 {
+            0x00 => {
+                if len == 0 {
+                    return Some((name, end.unwrap_or(pos + 1)));
+                }
+                let label = m.get(pos + 1..pos + 1 + usize::from(len))?;
+                let mut n = usize::from(name.len);
+                if n > 0 {
+                    *name.buf.get_mut(n)? = b'.';
+                    n += 1;
+                }
+                for &c in label {
+                    let c = c.to_ascii_lowercase();
+                    *name.buf.get_mut(n)? = if c.is_ascii_graphic() && c != b'.' {
+                        c
+                    } else {
+                        b'?'
+                    };
+                    n += 1;
+                }
+                name.len = u8::try_from(n).ok()?;
+                pos += 1 + usize::from(len);
+            }
+            0xc0 => {
+                let ptr = usize::from(u16::from_be_bytes([len, *m.get(pos + 1)?]) & 0x3fff);
+                if end.is_none() {
+                    end = Some(pos + 2);
+                }
+                hops += 1;
+                if hops > 16 || ptr >= pos {
+                    return None;
+                }
+                pos = ptr;
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn fnv(b: &[u8]) -> u64 {
+    fnv_more(0xcbf2_9ce4_8422_2325, b)
+}
+
+fn fnv_more(mut h: u64, b: &[u8]) -> u64 {
+    for x in b {
+        h ^= u64::from(*x);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Addresses that make no sense as the answer for a public name: private,
+/// loopback, unspecified, link-local, shared (CGNAT), multicast, reserved,
+/// documentation... (RFC 6890 special-purpose ranges).
+pub fn is_bogon(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            a.is_private()
+                || a.is_loopback()
+                || a.is_unspecified()
+                || a.is_link_local()
+                || a.is_multicast()
+                || a.is_broadcast()
+                || o[0] == 0
+                || o[0] >= 240
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0
+                || (s[0] < 0x2000
+                    && !(s[0] == 0
+                        && s[1] == 0
+                        && s[2] == 0
+                        && s[3] == 0
+                        && s[4] == 0
+                        && s[5] == 0xffff))
+                || a.to_ipv4_mapped()
+                    .is_some_and(|v4| is_bogon(IpAddr::V4(v4)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Query for www.Example.com A, with EDNS (annotated).
+    #[rustfmt::skip]
+    const QUERY: &[u8] = &[
+        0x12, 0x34,             // ID
+        0x01, 0x00,             // flags: RD
+        0, 1, 0, 0, 0, 0, 0, 1, // 1 question, 1 additional
+        3, b'w', b'w', b'w', 7, b'E', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0,
+        0, 1, 0, 1,             // A, IN
+        0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0, // OPT
+    ];
+
+    /// Response: CNAME www -> web.example.com (compressed), A 203.0.113.5.
+    #[rustfmt::skip]
+    const RESPONSE: &[u8] = &[
+        0x12, 0x34, 0x81, 0x80, // QR RD RA, NOERROR
+        0, 1, 0, 2, 0, 0, 0, 0,
+        3, b'w', b'w', b'w', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0,
+        0, 1, 0, 1,
+        0xc0, 12, 0, 5, 0, 1, 0, 0, 0x0e, 0x10, 0, 6, 3, b'w', b'e', b'b', 0xc0, 16, // CNAME
+        0xc0, 45, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 5,                       // A
+    ];
+
+    #[test]
+    fn query_and_response() {
+        let q = parse(QUERY).unwrap();
+        assert!(!q.is_response());
+        assert!(q.edns);
+        let qq = q.question.unwrap();
+        assert_eq!(qq.name.as_str(), "www.example.com");
+        assert_eq!((qq.qtype, qq.qclass), (1, Some(1)));
+        let r = parse(RESPONSE).unwrap();
+        assert!(r.is_response() && r.ra() && !r.aa());
+        assert_eq!(r.rcode(), 0);
+        assert_eq!(r.answers.count, 2);
+        assert_eq!(r.answers.cnames, 1);
+        assert_eq!(
+            r.answers.addresses().collect::<Vec<_>>(),
+            vec!["203.0.113.5".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(r.answers.min_ttl, Some(60));
+        assert!(!r.answers.malformed);
+        assert!(!r.edns);
+    }
+
+    #[test]
+    fn content_hash_ignores_order_and_ttl_but_not_data() {
+        let mut a = RESPONSE.to_vec();
+        let base = parse(&a).unwrap().answers.content_hash;
+        a[60] = 99; // A record TTL
+        assert_eq!(parse(&a).unwrap().answers.content_hash, base);
+        let n = a.len();
+        a[n - 1] = 6; // the address
+        assert_ne!(parse(&a).unwrap().answers.content_hash, base);
+    }
+
+    #[test]
+    fn truncation_and_garbage_never_panic() {
+        for cut in 0..RESPONSE.len() {
+            let _ = parse(&RESPONSE[..cut]);
+        }
+        for i in 0..RESPONSE.len() {
+            for v in [0u8, 0xff, 0xc0, 0x3f] {
+                let mut b = RESPONSE.to_vec();
+                b[i] = v;
+                let _ = parse(&b);
+            }
+        }
+        // a pointer loop
+        let mut l = RESPONSE[..12].to_vec();
+        l[5] = 1;
+        l.extend([0xc0, 12, 0, 1, 0, 1]);
+        assert!(parse(&l).is_none());
+    }
+
+    #[test]
+    fn missing_qclass_is_reported() {
+        // a forged answer whose question stops after QTYPE
+        let mut b = RESPONSE[..33].to_vec();
+        b.truncate(12 + 17 + 2);
+        let m = parse(&b).unwrap();
+        assert_eq!(m.question.unwrap().qclass, None);
+        assert!(m.answers.malformed);
+    }
+
+    #[test]
+    fn names_under_zones() {
+        let (n, _) = read_name(b"\x03www\x07example\x03lan\x00", 0).unwrap();
+        assert!(n.is_under("lan"));
+        assert!(n.is_under("example.lan."));
+        assert!(!n.is_under("ample.lan"));
+        assert_eq!(n.labels(), 3);
+    }
+
+    #[test]
+    fn bogons() {
+        for a in [
+            "10.10.34.34",
+            "127.0.0.1",
+            "0.0.0.0",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.1.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "d0::11",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_bogon(a.parse().unwrap()), "{a}");
+        }
+        for a in ["203.0.113.5", "8.8.8.8", "2001:db8::1", "2606:4700::1111"] {
+            assert!(!is_bogon(a.parse().unwrap()), "{a}");
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Known forged DNS answers: the addresses censors put in injected answers.
+//!
+//! Lists are text; the binary reads the files, this module parses them (no
+//! I/O here). Two formats:
+//! - the OONI blocking-fingerprints CSV (`fingerprints_dns.csv`: `name,
+//!   scope, other_names, location_found, pattern_type, pattern, ...`), of
+//!   which rows with `location_found = dns` and `pattern_type = full` are
+//!   used; rows with scope `fp` are known false positives: an answer matching
+//!   one is never flagged by a fingerprint;
+//! - plain lists, one address per line, `#` comments.
+//!
+//! An entry is *strong* when its address can never be a real answer for a
+//! public name (a private or otherwise special address such as Iran's
+//! 10.10.34.34): a match is sufficient for an event. An entry that is a
+//! real public address (the GFW's forged-answer pools are addresses of
+//! unrelated hosts) is *weak*: a match counts as one rule among others.
+
+use crate::dns::is_bogon;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// One known forged answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsFingerprint {
+    /// Identifier, e.g. `ooni.ir_4`.
+    pub name: String,
+    /// The forged address.
+    pub addr: IpAddr,
+    /// Only when the answer's IP ID is this (Turkmenistan's 127.0.0.1 answers carry 30000).
+    pub ip_id: Option<u16>,
+    /// A known false positive (OONI scope `fp`): never flag.
+    pub false_positive: bool,
+    /// Where the entry comes from.
+    pub source: String,
+}
+
+impl DnsFingerprint {
+    /// Whether a match suffices for an event.
+    pub fn strong(&self) -> bool {
+        !self.false_positive && is_bogon(self.addr)
+    }
+}
+
+/// A set of fingerprints, looked up by address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsFingerprints {
+    by_addr: HashMap<IpAddr, Vec<DnsFingerprint>>,
+}
+
+/// A problem in a list, with its line number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{list}: line {line}: {reason}")]
+pub struct ListError {
+    /// List name (file name).
+    pub list: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The list shipped with tamperwatch (`config/dns-fingerprints.csv`).
+pub const BUILTIN_CSV: &str = include_str!("../../../config/dns-fingerprints.csv");
+
+impl DnsFingerprints {
+    /// The shipped list.
+    pub fn builtin() -> Result<DnsFingerprints, ListError> {
+        let mut f = DnsFingerprints::default();
+        f.add_list("dns-fingerprints.csv (built in)", BUILTIN_CSV)?;
+        Ok(f)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.by_addr.values().map(Vec::len).sum()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_addr.is_empty()
+    }
+
+    /// Adds a list in either format (CSV when the first line is the OONI header).
+    pub fn add_list(&mut self, list: &str, text: &str) -> Result<usize, ListError> {
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('\u{feff}');
+        if first.starts_with("name,scope,") {
+            self.add_ooni_csv(list, text)
+        } else {
+            self.add_plain(list, text)
+        }
+    }
+
+    fn insert(&mut self, f: DnsFingerprint) {
+        self.by_addr.entry(f.addr).or_default().push(f);
+    }
+
+    fn add_plain(&mut self, list: &str, text: &str) -> Result<usize, ListError> {
+        let mut n = 0;
+        for (i, line) in text.lines().enumerate() {
+            let l = line.split('#').next().unwrap_or("").trim();
+            if l.is_empty() {
+                continue;
+            }
+            let addr: IpAddr = l.parse().map_err(|_| ListError {
+                list: list.into(),
+                line: i + 1,
+                reason: format!("{l:?} is not an IP address"),
+            })?;
+            self.insert(DnsFingerprint {
+                name: format!("{list}:{}", i + 1),
+                addr,
+                ip_id: None,
+                false_positive: false,
+                source: list.into(),
+            });
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn add_ooni_csv(&mut self, list: &str, text: &str) -> Result<usize, ListError> {
+        let mut n = 0;
+        let mut lines = text.lines().enumerate();
+        let header = match lines.next() {
+            Some((_, h)) => split_csv(h.trim_start_matches('\u{feff}')),
+            None => return Ok(0),
+        };
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (Some(c_name), Some(c_scope), Some(c_loc), Some(c_type), Some(c_pat)) = (
+            col("name"),
+            col("scope"),
+            col("location_found"),
+            col("pattern_type"),
+            col("pattern"),
+        ) else {
+            return Err(ListError {
+                list: list.into(),
+                line: 1,
+                reason: "missing OONI columns".into(),
+            });
+        };
+        let c_src = col("source");
+        let c_ipid = col("ip_id");
+        for (i, line) in lines {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let f = split_csv(line);
+            let get = |c: usize| f.get(c).map(String::as_str).unwrap_or("");
+            if get(c_loc) != "dns" || get(c_type) != "full" {
+                continue;
+            }
+            let Ok(addr) = get(c_pat).trim().parse::<IpAddr>() else {
+                // non-address DNS patterns (CNAMEs) are not used
+                continue;
+            };
+            let ip_id = match c_ipid.map(get).filter(|s| !s.is_empty()) {
+                Some(s) => Some(s.parse::<u16>().map_err(|_| ListError {
+                    list: list.into(),
+                    line: i + 1,
+                    reason: format!("bad ip_id {s:?}"),
+                })?),
+                None => None,
+            };
+            self.insert(DnsFingerprint {
+                name: get(c_name).to_string(),
+                addr,
+                ip_id,
+                false_positive: get(c_scope) == "fp",
+                source: c_src
+                    .map(get)
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(list)
+                    .to_string(),
+            });
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The entry matching an answer address (and IP ID), if any. A known
+    /// false positive wins over everything else.
+    pub fn lookup(&self, addr: IpAddr, ip_id: u16) -> Option<&DnsFingerprint> {
+        let v = self.by_addr.get(&addr)?;
+        if let Some(fp) = v.iter().find(|f| f.false_positive) {
+            return Some(fp);
+        }
+        v.iter().find(|f| f.ip_id.is_none_or(|id| id == ip_id))
+    }
+}
+
+/// Splits one CSV line (RFC 4180 quoting; no multi-line fields).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        let cur = out.last_mut();
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                if let Some(s) = cur {
+                    s.push('"');
+                }
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(String::new()),
+            (c, _) => {
+                if let Some(s) = cur {
+                    s.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_list_parses_and_knows_iran() {
+        let f = DnsFingerprints::builtin().unwrap();
+        assert!(f.len() >= 40);
+        let ir = f.lookup("10.10.34.34".parse().unwrap(), 1).unwrap();
+        assert!(ir.strong());
+        assert!(f.lookup("d0::11".parse().unwrap(), 0).unwrap().strong());
+        // Turkmenistan's 127.0.0.1 only with IP ID 30000
+        assert!(f.lookup("127.0.0.1".parse().unwrap(), 30000).is_some());
+        assert!(f.lookup("127.0.0.1".parse().unwrap(), 1234).is_none());
+        // ChinaDNS's public addresses are weak
+        assert!(!f
+            .lookup("159.106.121.75".parse().unwrap(), 0)
+            .unwrap()
+            .strong());
+        assert!(f.lookup("203.0.113.5".parse().unwrap(), 0).is_none());
+    }
+
+    #[test]
+    fn ooni_csv_with_quotes_and_fp_rows() {
+        let csv = "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,exp_url,notes\n\
+            ooni.x_1,nat,\"a, b\",dns,full,10.10.34.34,5,IR,ooni,,\"notes, with comma\"\n\
+            ooni.x_2,fp,,dns,full,198.51.100.7,5,,ooni,,known CDN\n\
+            ooni.x_3,nat,,dns,full,198.51.100.7,5,,ooni,,\n\
+            ooni.x_4,nat,,dns,full,blockpage.example,5,,ooni,,cname\n\
+            ooni.x_5,nat,,body,contains,blocked,5,,ooni,,http\n";
+        let mut f = DnsFingerprints::default();
+        assert_eq!(f.add_list("t.csv", csv).unwrap(), 3);
+        assert_eq!(
+            f.lookup("10.10.34.34".parse().unwrap(), 0).unwrap().name,
+            "ooni.x_1"
+        );
+        assert!(
+            f.lookup("198.51.100.7".parse().unwrap(), 0)
+                .unwrap()
+                .false_positive
+        );
+        assert_eq!(split_csv("a,\"b \"\"c\"\"\",d"), vec!["a", "b \"c\"", "d"]);
+    }
+
+    #[test]
+    fn plain_lists() {
+        let mut f = DnsFingerprints::default();
+        assert_eq!(
+            f.add_list("p.txt", "# comment\n198.51.100.9\n\n2001:db8::9 # tail\n")
+                .unwrap(),
+            2
+        );
+        let e = f
+            .add_list("p.txt", "198.51.100.9\nnot-an-ip\n")
+            .unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("p.txt: line 2"));
+    }
+}
