@@ -14,6 +14,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use crate::dns::{self, qtype, rcode, DnsFlags, Rr};
+use crate::dns_scenarios as dnss;
 use crate::endpoint::{Endpoint, IpIdMode};
 use crate::link::{self, Vlan};
 use crate::packet::{fragment_ipv4, Icmpv4Spec, Icmpv6Spec, UdpSpec};
@@ -164,6 +165,32 @@ pub static CATALOGUE: &[Scenario] = &[
         "rst_injection fixture: see tw_scenario::rst_scenarios::rst_trap_idle_timeout"),
     sc("rst_trap_refused", ETHERNET, Pcap, (12, 3, 0), rst::rst_trap_refused,
         "rst_injection fixture: see tw_scenario::rst_scenarios::rst_trap_refused"),
+    sc("dns_inject_race_iran", ETHERNET, Pcap, (11, 0, 5), dnss::dns_inject_race_iran,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_inject_race_iran"),
+    sc("dns_inject_race_gfw_pool", ETHERNET, Pcap, (11, 0, 5), dnss::dns_inject_race_gfw_pool,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_inject_race_gfw_pool"),
+    sc("dns_inject_inpath_iran", ETHERNET, Pcap, (12, 0, 6), dnss::dns_inject_inpath_iran,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_inject_inpath_iran"),
+    sc("dns_inject_turkmenistan", ETHERNET, Pcap, (10, 0, 5), dnss::dns_inject_turkmenistan,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_inject_turkmenistan"),
+    sc("dns_inject_bogon_fast", ETHERNET, Pcap, (10, 0, 5), dnss::dns_inject_bogon_fast,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_inject_bogon_fast"),
+    sc("dns_inject_malformed", ETHERNET, Pcap, (10, 0, 5), dnss::dns_inject_malformed,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_inject_malformed"),
+    sc("dns_trap_nxdomain", ETHERNET, Pcap, (12, 0, 6), dnss::dns_trap_nxdomain,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_trap_nxdomain"),
+    sc("dns_trap_duplicates", ETHERNET, Pcap, (15, 0, 6), dnss::dns_trap_duplicates,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_trap_duplicates"),
+    sc("dns_trap_local_zones", ETHERNET, Pcap, (14, 0, 7), dnss::dns_trap_local_zones,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_trap_local_zones"),
+    sc("dns_trap_route_change", ETHERNET, Pcap, (16, 0, 8), dnss::dns_trap_route_change,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_trap_route_change"),
+    sc("dns_trap_round_robin_cname", ETHERNET, Pcap, (16, 0, 8), dnss::dns_trap_round_robin_cname,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_trap_round_robin_cname"),
+    sc("dns_trap_truncated_tcp_retry", ETHERNET, Pcap, (18, 1, 5), dnss::dns_trap_truncated_tcp_retry,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_trap_truncated_tcp_retry"),
+    sc("dns_trap_loss", ETHERNET, Pcap, (11, 0, 6), dnss::dns_trap_loss,
+        "dns_injection fixture: see tw_scenario::dns_scenarios::dns_trap_loss"),
 ];
 
 /// All built-in scenarios.

@@ -42,6 +42,7 @@ pub mod bench;
 pub mod catalogue;
 pub mod checksum;
 pub mod dns;
+pub mod dns_scenarios;
 pub mod endpoint;
 pub mod http;
 pub mod link;

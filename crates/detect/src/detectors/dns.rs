@@ -271,7 +271,6 @@ impl Detector for DnsDetector {
             match (dir, m.is_response()) {
                 (Dir::ToServer, false) => {
                     let Some(q) = m.question else { continue };
-                    ctx.stats.dns_queries += 1;
                     let st = flow.ext.dns.get_or_insert_with(Default::default);
                     if flow.ext.target.is_none() {
                         flow.ext.target = Some(q.name.as_str().into());
@@ -284,6 +283,7 @@ impl Detector for DnsDetector {
                     {
                         continue;
                     }
+                    ctx.stats.dns_queries += 1;
                     if st.queries.len() == QUERIES_PER_FLOW {
                         st.queries.remove(0);
                     }
@@ -465,7 +465,7 @@ impl DnsDetector {
         let question_ok = a
             .msg
             .question
-            .is_some_and(|x| x.qclass.is_some() && x.name == q.name && x.qtype == q.qtype);
+            .is_some_and(|x| x.qclass == Some(1) && x.name == q.name && x.qtype == q.qtype);
         if a.msg.qdcount != 1 || !question_ok {
             add(&mut k, "malformed_question", 0.3);
         }
