@@ -9,6 +9,11 @@
 //!   claiming to be the server, and optionally to the server claiming to be
 //!   the client. TTL, IP ID, DF and window of the forgeries are chosen on
 //!   the command line, like the fingerprints of real injectors.
+//! * `tw-dns-inject`: an on-path DNS injector. It sniffs DNS queries (UDP
+//!   and optionally TCP to port 53) on the same interface and answers
+//!   queries for blocked names itself, claiming to be the resolver, with
+//!   the addresses, IP TTL and ID and the quirks (a question without
+//!   QCLASS, EDNS dropped) of real injectors.
 //! * `tw-wire`: a userspace layer-2 "wire" between two interfaces that
 //!   delays every frame by a fixed time (the kernel here has no netem), so
 //!   that a server behind it is "far" and an injector in front of it wins
@@ -17,6 +22,7 @@
 //! The library holds the parsers and packet builders (unit-tested here) and
 //! the thin libc wrappers the binaries use ([`sys`]).
 
+pub mod dns;
 pub mod http;
 pub mod inject;
 pub mod packet;
