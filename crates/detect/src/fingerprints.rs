@@ -278,3 +278,212 @@ mod tests {
         assert!(e.to_string().contains("p.txt: line 2"));
     }
 }
+
+/// Where an HTTP fingerprint looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpLocation {
+    /// The response body.
+    Body,
+    /// A response header (lower-case name).
+    Header(String),
+}
+
+/// How an HTTP fingerprint's pattern matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    /// The whole value.
+    Full,
+    /// The start of the value.
+    Prefix,
+    /// Anywhere in the value.
+    Contains,
+}
+
+/// A known block page (or a known false positive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpFingerprint {
+    /// Identifier.
+    pub name: String,
+    /// OONI scope: `nat`, `isp`, `prod`, `inst`, `vbw` (vague blocking word), `fp` (false positive).
+    pub scope: String,
+    /// Where to look.
+    pub location: HttpLocation,
+    /// How to match.
+    pub kind: MatchKind,
+    /// The pattern (bytes).
+    pub pattern: Vec<u8>,
+    /// Source.
+    pub source: String,
+}
+
+impl HttpFingerprint {
+    /// Known false positive: a match means "not a block page".
+    pub fn false_positive(&self) -> bool {
+        self.scope == "fp"
+    }
+    /// Vague: never grounds for an event alone.
+    pub fn vague(&self) -> bool {
+        self.scope == "vbw"
+    }
+    fn matches(&self, v: &[u8]) -> bool {
+        let p = self.pattern.as_slice();
+        match self.kind {
+            MatchKind::Full => v == p,
+            MatchKind::Prefix => v.starts_with(p),
+            MatchKind::Contains => !p.is_empty() && v.windows(p.len()).any(|w| w == p),
+        }
+    }
+}
+
+/// HTTP block-page fingerprints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpFingerprints {
+    entries: Vec<HttpFingerprint>,
+    /// Rows skipped because their pattern type is not supported (regexp).
+    pub skipped: usize,
+}
+
+/// The HTTP list shipped with tamperwatch (`config/http-fingerprints.csv`).
+pub const BUILTIN_HTTP_CSV: &str = include_str!("../../../config/http-fingerprints.csv");
+
+impl HttpFingerprints {
+    /// The shipped list.
+    pub fn builtin() -> Result<HttpFingerprints, ListError> {
+        let mut f = HttpFingerprints::default();
+        f.add_ooni_csv("http-fingerprints.csv (built in)", BUILTIN_HTTP_CSV)?;
+        Ok(f)
+    }
+
+    /// Entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds rows of an OONI `fingerprints_http.csv`-format list.
+    pub fn add_ooni_csv(&mut self, list: &str, text: &str) -> Result<usize, ListError> {
+        let mut lines = text.lines().enumerate();
+        let header = match lines.next() {
+            Some((_, h)) => split_csv(h.trim_start_matches('\u{feff}')),
+            None => return Ok(0),
+        };
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (Some(c_name), Some(c_scope), Some(c_loc), Some(c_type), Some(c_pat)) = (
+            col("name"),
+            col("scope"),
+            col("location_found"),
+            col("pattern_type"),
+            col("pattern"),
+        ) else {
+            return Err(ListError {
+                list: list.into(),
+                line: 1,
+                reason: "missing OONI columns".into(),
+            });
+        };
+        let c_src = col("source");
+        let mut n = 0;
+        for (_, line) in lines {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let f = split_csv(line);
+            let get = |c: usize| f.get(c).map(String::as_str).unwrap_or("");
+            let location = match get(c_loc) {
+                "body" => HttpLocation::Body,
+                l if l.starts_with("header.") => {
+                    HttpLocation::Header(l["header.".len()..].to_ascii_lowercase())
+                }
+                _ => continue,
+            };
+            let kind = match get(c_type) {
+                "full" => MatchKind::Full,
+                "prefix" => MatchKind::Prefix,
+                "contains" => MatchKind::Contains,
+                _ => {
+                    self.skipped += 1;
+                    continue;
+                }
+            };
+            if get(c_pat).is_empty() {
+                continue;
+            }
+            self.entries.push(HttpFingerprint {
+                name: get(c_name).into(),
+                scope: get(c_scope).into(),
+                location,
+                kind,
+                pattern: get(c_pat).as_bytes().to_vec(),
+                source: c_src
+                    .map(get)
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(list)
+                    .into(),
+            });
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The fingerprint a response matches: known false positives are
+    /// checked first and win (`Some(fp)` with `false_positive()`).
+    pub fn lookup<'a>(
+        &self,
+        headers: impl Fn(&str) -> Option<&'a [u8]>,
+        body: &[u8],
+    ) -> Option<&HttpFingerprint> {
+        let hit = |f: &&HttpFingerprint| match &f.location {
+            HttpLocation::Body => f.matches(body),
+            HttpLocation::Header(h) => headers(h).is_some_and(|v| f.matches(v)),
+        };
+        self.entries
+            .iter()
+            .filter(|f| f.false_positive())
+            .find(hit)
+            .or_else(|| {
+                self.entries
+                    .iter()
+                    .filter(|f| !f.false_positive())
+                    .find(hit)
+            })
+    }
+}
+
+#[cfg(test)]
+mod http_tests {
+    use super::*;
+
+    #[test]
+    fn builtin_http_list_knows_the_iranian_iframe() {
+        let f = HttpFingerprints::builtin().unwrap();
+        let body = br#"<html><head><title>403</title></head><body><iframe src="http://10.10.34.34?type=Invalid Site" style="width: 100%"></iframe></body></html>"#;
+        let m = f.lookup(|_| None, body).unwrap();
+        assert_eq!(m.name, "tw.ir_iframe");
+        assert!(f.lookup(|_| None, b"<html>hello</html>").is_none());
+    }
+
+    #[test]
+    fn fp_rows_win_and_headers_match() {
+        let csv = "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,exp_url,notes\n\
+            a,isp,,header.location,prefix,http://block.example/,5,,,,\n\
+            b,fp,,body,contains,Cloudflare,5,,,,\n\
+            c,isp,,body,contains,Access denied,5,,,,\n\
+            d,isp,,body,regexp,^x+$,5,,,,\n";
+        let mut f = HttpFingerprints::default();
+        assert_eq!(f.add_ooni_csv("t", csv).unwrap(), 3);
+        assert_eq!(f.skipped, 1);
+        let loc: &[u8] = b"http://block.example/?u=1";
+        assert_eq!(
+            f.lookup(|h| (h == "location").then_some(loc), b"")
+                .unwrap()
+                .name,
+            "a"
+        );
+        let m = f.lookup(|_| None, b"Access denied by Cloudflare").unwrap();
+        assert!(m.false_positive());
+    }
+}

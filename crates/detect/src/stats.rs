@@ -190,6 +190,8 @@ pub struct Stats {
     pub dns_answers: [u64; DnsRcode::COUNT],
     /// DNS queries that got no answer.
     pub dns_unanswered: u64,
+    /// HTTP/1.x requests seen (first request of a flow).
+    pub http_requests: u64,
 }
 
 impl Default for Stats {
@@ -208,6 +210,7 @@ impl Default for Stats {
             dns_queries: 0,
             dns_answers: [0; DnsRcode::COUNT],
             dns_unanswered: 0,
+            http_requests: 0,
         }
     }
 }
@@ -247,6 +250,7 @@ impl Stats {
         self.dns_queries += other.dns_queries;
         add(&mut self.dns_answers, &other.dns_answers);
         self.dns_unanswered += other.dns_unanswered;
+        self.http_requests += other.http_requests;
     }
 }
 

@@ -195,6 +195,7 @@ pub struct Metrics {
     pub(crate) dns_queries: IntCounter,
     pub(crate) dns_answers: [IntCounter; DnsRcode::COUNT],
     pub(crate) dns_unanswered: IntCounter,
+    pub(crate) http_requests: IntCounter,
     events_dropped: [IntCounter; DropReason::COUNT],
     events_written: [IntCounter; Sink::COUNT],
 
@@ -381,6 +382,10 @@ impl Metrics {
             "tamperwatch_dns_unanswered_total",
             "DNS queries that got no answer before their flow ended.",
         );
+        let http_requests = b.counter(
+            "tamperwatch_http_requests_total",
+            "HTTP/1.x requests seen (the first of each connection); the denominator of http_injection.",
+        );
         let events_dropped = b.counter_vec(
             "tamperwatch_events_dropped_total",
             "Detected events that were not written, by reason.",
@@ -468,6 +473,7 @@ impl Metrics {
             dns_queries,
             dns_answers: per_value(&dns_answers, DnsRcode::ALL, DnsRcode::as_str),
             dns_unanswered,
+            http_requests,
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
             events_written: per_value(&events_written, Sink::ALL, Sink::as_str),
             capture_up,

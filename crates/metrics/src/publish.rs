@@ -80,6 +80,7 @@ impl StatsPublisher {
         add_counter(&m.dns_queries, last.dns_queries, now.dns_queries);
         add_counters(&m.dns_answers, &last.dns_answers, &now.dns_answers);
         add_counter(&m.dns_unanswered, last.dns_unanswered, now.dns_unanswered);
+        add_counter(&m.http_requests, last.http_requests, now.http_requests);
         self.last.clone_from(now);
     }
 

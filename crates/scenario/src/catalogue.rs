@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::dns::{self, qtype, rcode, DnsFlags, Rr};
 use crate::dns_scenarios as dnss;
 use crate::endpoint::{Endpoint, IpIdMode};
+use crate::http_scenarios as https;
 use crate::link::{self, Vlan};
 use crate::packet::{fragment_ipv4, Icmpv4Spec, Icmpv6Spec, UdpSpec};
 use crate::pcap::{linktype, PcapNgWriter};
@@ -191,6 +192,14 @@ pub static CATALOGUE: &[Scenario] = &[
         "dns_injection fixture: see tw_scenario::dns_scenarios::dns_trap_truncated_tcp_retry"),
     sc("dns_trap_loss", ETHERNET, Pcap, (11, 0, 6), dnss::dns_trap_loss,
         "dns_injection fixture: see tw_scenario::dns_scenarios::dns_trap_loss"),
+    sc("http_inject_iran_race", ETHERNET, Pcap, (6, 1, 0), https::http_inject_iran_race,
+        "http_injection fixture: see tw_scenario::http_scenarios::http_inject_iran_race"),
+    sc("http_inject_sandvine_redirect", ETHERNET, Pcap, (6, 1, 0), https::http_inject_sandvine_redirect,
+        "http_injection fixture: see tw_scenario::http_scenarios::http_inject_sandvine_redirect"),
+    sc("http_inject_inpath_page", ETHERNET, Pcap, (5, 1, 0), https::http_inject_inpath_page,
+        "http_injection fixture: see tw_scenario::http_scenarios::http_inject_inpath_page"),
+    sc("http_trap_server_pages", ETHERNET, Pcap, (25, 3, 0), https::http_trap_server_pages,
+        "http_injection fixture: see tw_scenario::http_scenarios::http_trap_server_pages"),
 ];
 
 /// All built-in scenarios.

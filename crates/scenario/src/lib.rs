@@ -45,6 +45,7 @@ pub mod dns;
 pub mod dns_scenarios;
 pub mod endpoint;
 pub mod http;
+pub mod http_scenarios;
 pub mod link;
 pub mod packet;
 pub mod pcap;

@@ -17,6 +17,7 @@ pub struct Config {
     pub flows: Flows,
     pub rst_injection: RstInjection,
     pub dns_injection: DnsInjection,
+    pub http_injection: HttpInjection,
     pub events: Events,
     pub metrics: MetricsCfg,
     pub vantage: Vantage,
@@ -24,6 +25,9 @@ pub struct Config {
     /// The DNS fingerprint lists, loaded when the configuration is.
     #[serde(skip)]
     pub dns_fingerprints: std::sync::Arc<tw_detect::fingerprints::DnsFingerprints>,
+    /// The HTTP block-page lists, loaded when the configuration is.
+    #[serde(skip)]
+    pub http_fingerprints: std::sync::Arc<tw_detect::fingerprints::HttpFingerprints>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -84,6 +88,15 @@ pub struct DnsInjection {
     pub min_baseline_answers: u8,
     pub min_score: f64,
     pub local_zones: Vec<String>,
+    pub builtin_fingerprints: bool,
+    pub fingerprint_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpInjection {
+    pub ttl_tolerance: u8,
+    pub min_score: f64,
     pub builtin_fingerprints: bool,
     pub fingerprint_files: Vec<PathBuf>,
 }
@@ -201,6 +214,26 @@ impl Config {
             f.add_list(&path.display().to_string(), &text)?;
         }
         self.dns_fingerprints = std::sync::Arc::new(f);
+        let h = &self.http_injection;
+        let mut hf = if h.builtin_fingerprints {
+            tw_detect::fingerprints::HttpFingerprints::builtin()?
+        } else {
+            tw_detect::fingerprints::HttpFingerprints::default()
+        };
+        for p in &h.fingerprint_files {
+            let path = match base_dir {
+                Some(b) if p.is_relative() => b.join(p),
+                _ => p.clone(),
+            };
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "http_injection.fingerprint_files: reading {}",
+                    path.display()
+                )
+            })?;
+            hf.add_ooni_csv(&path.display().to_string(), &text)?;
+        }
+        self.http_fingerprints = std::sync::Arc::new(hf);
         Ok(())
     }
 
@@ -349,6 +382,11 @@ impl Config {
                     local_zones: self.dns_injection.local_zones.clone(),
                     fingerprints: self.dns_fingerprints.clone(),
                 },
+                http: tw_detect::detectors::http::HttpConfig {
+                    ttl_tolerance: self.http_injection.ttl_tolerance,
+                    min_score: self.http_injection.min_score,
+                    fingerprints: self.http_fingerprints.clone(),
+                },
             },
             ..Default::default()
         }
@@ -372,6 +410,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         flows: Option<PFlows>,
         rst_injection: Option<PRst>,
         dns_injection: Option<PDns>,
+        http_injection: Option<PHttp>,
         events: Option<PEvents>,
         metrics: Option<PMetrics>,
         vantage: Option<PVantage>,
@@ -429,6 +468,15 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         min_baseline_answers: Option<u8>,
         min_score: Option<f64>,
         local_zones: Option<Vec<String>>,
+        builtin_fingerprints: Option<bool>,
+        fingerprint_files: Option<Vec<PathBuf>>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PHttp {
+        ttl_tolerance: Option<u8>,
+        min_score: Option<f64>,
         builtin_fingerprints: Option<bool>,
         fingerprint_files: Option<Vec<PathBuf>>,
     }

@@ -22,6 +22,7 @@ use crate::time::Nanos;
 use std::net::IpAddr;
 
 pub mod dns;
+pub mod http;
 pub mod rst;
 
 /// Per-flow state owned by detectors (one field per detector that needs it).
@@ -34,6 +35,10 @@ pub struct FlowExt {
     pub rst: rst::RstFlow,
     /// DNS queries and answers (port-53 flows only).
     pub dns: Option<Box<dns::DnsFlow>>,
+    /// The server's SYN/ACK headers.
+    pub synack: Option<http::Hdr>,
+    /// HTTP request/response state (HTTP flows only).
+    pub http: Option<Box<http::HttpFlow>>,
 }
 
 /// Per-server state owned by detectors.
@@ -52,6 +57,8 @@ pub struct DetectorsConfig {
     pub rst: rst::RstConfig,
     /// DNS injection.
     pub dns: dns::DnsConfig,
+    /// HTTP injection.
+    pub http: http::HttpConfig,
 }
 
 /// The detectors tamperwatch runs, in order.
@@ -59,6 +66,7 @@ pub fn default_detectors(cfg: &DetectorsConfig) -> Vec<Box<dyn Detector>> {
     vec![
         Box::new(rst::RstDetector::new(cfg.rst.clone())),
         Box::new(dns::DnsDetector::new(cfg.dns.clone())),
+        Box::new(http::HttpDetector::new(cfg.http.clone())),
     ]
 }
 

@@ -1,0 +1,461 @@
+//! `http_injection`: forged HTTP responses (block pages, redirects).
+//!
+//! For flows whose client starts with an HTTP/1.x request, the detector
+//! keeps the server's SYN/ACK headers, its first response (status, a few
+//! headers, the first 2 KiB of bytes in order) and any *other* response
+//! that arrives at the same sequence position. When the flow ends it weighs
+//! (`docs/signatures/http_injection.md`):
+//! - `conflicting_responses` (sufficient): two different responses at the
+//!   same sequence position, the forged one and the real one;
+//! - `block_page` (sufficient unless vague): the response matches a known
+//!   block page; known false positives are matched first and never alert;
+//! - header rules, scored: `ttl_mismatch`, `ip_id_marker`,
+//!   `ip_id_out_of_sequence`, `df_mismatch`, `window_mismatch`, with
+//!   `closed_with_response` (FIN or RST right with/after it) as context.
+
+use crate::decode::{Packet, Transport};
+use crate::detectors::{Ctx, Detector, ServerState};
+use crate::fingerprints::HttpFingerprints;
+use crate::flow::{seq_gt, seq_lt, Dir, Flow};
+use crate::stats::{FlowOutcome, Signature};
+use crate::time::Nanos;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// TTL distance that counts as a mismatch.
+    pub ttl_tolerance: u8,
+    /// Score needed (two rules) without a sufficient rule.
+    pub min_score: f64,
+    /// Known block pages.
+    pub fingerprints: Arc<HttpFingerprints>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            ttl_tolerance: 3,
+            min_score: 0.6,
+            fingerprints: Arc::new(HttpFingerprints::builtin().unwrap_or_default()),
+        }
+    }
+}
+
+/// IP-level headers of one server packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Hdr {
+    /// TTL.
+    pub ttl: u8,
+    /// IPv4 ID.
+    pub ip_id: u16,
+    /// DF.
+    pub df: bool,
+    /// TCP window.
+    pub window: u16,
+}
+
+/// Response bytes kept per flow.
+pub const BODY_KEEP: usize = 2048;
+
+/// One response as seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Arrival of its first segment.
+    pub ts: Nanos,
+    /// Sequence number of its first byte.
+    pub seq: u32,
+    /// Headers of its first segment.
+    pub hdr: Hdr,
+    /// FIN set on a segment of it, or RST right after.
+    pub closed: bool,
+    /// The first bytes, in order.
+    pub bytes: Vec<u8>,
+}
+
+impl Response {
+    fn status_line(&self) -> &str {
+        let end = self
+            .bytes
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(self.bytes.len())
+            .min(120);
+        std::str::from_utf8(&self.bytes[..end]).unwrap_or("?")
+    }
+    fn status(&self) -> Option<u16> {
+        let l = self.status_line();
+        l.strip_prefix("HTTP/1.")
+            .and_then(|r| r.get(2..5))
+            .and_then(|s| s.parse().ok())
+    }
+    /// The head (up to the blank line) and the body start.
+    fn split(&self) -> (&[u8], &[u8]) {
+        match self.bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(i) => (&self.bytes[..i], &self.bytes[i + 4..]),
+            None => (&self.bytes, &[]),
+        }
+    }
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        let (head, _) = self.split();
+        head.split(|&b| b == b'\n').skip(1).find_map(|l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            let i = l.iter().position(|&b| b == b':')?;
+            l[..i]
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then(|| trim(&l[i + 1..]))
+        })
+    }
+}
+
+fn trim(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', r @ ..] = v {
+        v = r;
+    }
+    while let [r @ .., b' ' | b'\t'] = v {
+        v = r;
+    }
+    v
+}
+
+/// Per-flow state (allocated when the client's first data is an HTTP request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpFlow {
+    /// The SYN/ACK's headers.
+    pub synack: Option<Hdr>,
+    /// Server packets without payload before the response (ACKs): IP IDs.
+    pub pre_ids: Vec<u16>,
+    /// Windows the server used before the response.
+    pub pre_windows: (u16, u16),
+    /// The first response.
+    pub first: Option<Response>,
+    /// A different response at the same position.
+    pub other: Option<Response>,
+}
+
+/// The detector.
+#[derive(Debug, Default)]
+pub struct HttpDetector {
+    cfg: HttpConfig,
+}
+
+impl HttpDetector {
+    /// A detector with these settings.
+    pub fn new(cfg: HttpConfig) -> Self {
+        HttpDetector { cfg }
+    }
+}
+
+fn is_request(p: &[u8]) -> bool {
+    const M: [&[u8]; 7] = [
+        b"GET ",
+        b"POST ",
+        b"HEAD ",
+        b"PUT ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+    ];
+    M.iter().any(|m| p.starts_with(m))
+}
+
+impl Detector for HttpDetector {
+    fn name(&self) -> &'static str {
+        "http_injection"
+    }
+
+    fn on_packet(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        pkt: &Packet<'_>,
+        flow: &mut Flow,
+        dir: Dir,
+        _server: &mut ServerState,
+    ) {
+        let Transport::Tcp(t) = &pkt.l4 else { return };
+        let hdr = Hdr {
+            ttl: pkt.ip.ttl,
+            ip_id: pkt.ip.ip_id,
+            df: pkt.ip.df,
+            window: t.window,
+        };
+        if dir == Dir::ToClient && t.syn() && t.ack_flag() && flow.ext.synack.is_none() {
+            flow.ext.synack = Some(hdr);
+            return;
+        }
+        match dir {
+            Dir::ToServer => {
+                if flow.ext.http.is_none()
+                    && t.payload_len > 0
+                    && flow.dirs[Dir::ToServer.idx()]
+                        .first_payload
+                        .is_some_and(|(ts, seq)| ts == pkt.ts && seq == t.seq)
+                    && is_request(t.payload)
+                {
+                    ctx.stats.http_requests += 1;
+                    flow.ext.http = Some(Box::new(HttpFlow {
+                        synack: flow.ext.synack,
+                        ..Default::default()
+                    }));
+                }
+            }
+            Dir::ToClient => {
+                let Some(h) = flow.ext.http.as_mut() else {
+                    return;
+                };
+                if t.rst() {
+                    if let Some(r) = h.first.as_mut() {
+                        r.closed = true;
+                    }
+                    return;
+                }
+                if t.payload_len == 0 {
+                    if h.first.is_none() {
+                        if h.pre_ids.len() < 4 {
+                            h.pre_ids.push(pkt.ip.ip_id);
+                        }
+                        h.pre_windows = if h.pre_windows == (0, 0) {
+                            (t.window, t.window)
+                        } else {
+                            (h.pre_windows.0.min(t.window), h.pre_windows.1.max(t.window))
+                        };
+                    } else if t.fin() {
+                        if let Some(r) = h.first.as_mut() {
+                            r.closed = true;
+                        }
+                    }
+                    return;
+                }
+                match h.first.as_mut() {
+                    None => {
+                        let mut bytes = Vec::with_capacity(t.payload.len().min(BODY_KEEP));
+                        bytes.extend_from_slice(&t.payload[..t.payload.len().min(BODY_KEEP)]);
+                        h.first = Some(Response {
+                            ts: pkt.ts,
+                            seq: t.seq,
+                            hdr,
+                            closed: t.fin(),
+                            bytes,
+                        });
+                    }
+                    Some(r) => {
+                        let off = t.seq.wrapping_sub(r.seq) as usize;
+                        let have = r.bytes.len();
+                        if t.seq == r.seq
+                            || (seq_lt(t.seq, r.seq.wrapping_add(have as u32))
+                                && !seq_lt(t.seq, r.seq))
+                        {
+                            // overlaps what we have: a retransmission, or another response
+                            let n = t.payload.len().min(have - off.min(have));
+                            let same = r
+                                .bytes
+                                .get(off..off + n)
+                                .is_some_and(|b| b == &t.payload[..n]);
+                            if !same && h.other.is_none() {
+                                let mut bytes = Vec::with_capacity(t.payload.len().min(BODY_KEEP));
+                                bytes.extend_from_slice(
+                                    &t.payload[..t.payload.len().min(BODY_KEEP)],
+                                );
+                                h.other = Some(Response {
+                                    ts: pkt.ts,
+                                    seq: t.seq,
+                                    hdr,
+                                    closed: t.fin(),
+                                    bytes,
+                                });
+                            }
+                        } else if off == have && have < BODY_KEEP {
+                            // the next in-order bytes of the first response
+                            let n = t.payload.len().min(BODY_KEEP - have);
+                            r.bytes.extend_from_slice(&t.payload[..n]);
+                            r.closed |= t.fin();
+                        } else if seq_gt(t.seq, r.seq) {
+                            r.closed |= t.fin();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_flow_end(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow: &mut Flow,
+        _o: FlowOutcome,
+        _server: &mut ServerState,
+    ) {
+        let Some(h) = flow.ext.http.take() else {
+            return;
+        };
+        let Some(first) = &h.first else { return };
+        let mut rules: Vec<&'static str> = vec![];
+        let mut score = 0.0;
+        let mut sufficient = false;
+        let mut ev = Map::new();
+        // Which response is forged, when there are two: the one whose headers
+        // do not fit the SYN/ACK, else the first.
+        let (forged, real) = match &h.other {
+            Some(o) => {
+                rules.push("conflicting_responses");
+                sufficient = true;
+                if self.hdr_score(&h, o).0 > self.hdr_score(&h, first).0 {
+                    (o, Some(first))
+                } else {
+                    (first, Some(o))
+                }
+            }
+            None => (first, None),
+        };
+        let (hs, hrules, hdetails) = self.hdr_score(&h, forged);
+        score += hs;
+        rules.extend(hrules.iter().copied());
+        ev.extend(hdetails);
+        // Block-page fingerprints.
+        let (_, body) = forged.split();
+        let fp = self.cfg.fingerprints.lookup(|n| forged.header(n), body);
+        let mut fp_rule = false;
+        if let Some(f) = fp {
+            if f.false_positive() {
+                ev.insert("known_false_positive".into(), json!(f.name));
+            } else {
+                rules.push("block_page");
+                fp_rule = true;
+                if !f.vague() {
+                    sufficient = true;
+                } else {
+                    score += 0.3;
+                }
+                ev.insert(
+                    "fingerprint".into(),
+                    json!({"name": f.name, "scope": f.scope, "source": f.source}),
+                );
+            }
+        }
+        let header_rules = hrules.len();
+        if forged.closed && (header_rules > 0 || fp_rule) {
+            rules.push("closed_with_response");
+            score += 0.1;
+        }
+        let passes = sufficient || (score >= self.cfg.min_score && header_rules >= 2);
+        if !passes || fp.is_some_and(|f| f.false_positive()) && h.other.is_none() {
+            return;
+        }
+        // Injected on the path, or a block page served from the server's
+        // end (a firewall in front of the server, same distance)?
+        let origin = if h.other.is_some() || header_rules > 0 {
+            "on_path"
+        } else {
+            "server_side"
+        };
+        let confidence = if h.other.is_some() {
+            0.95
+        } else if sufficient && origin == "on_path" {
+            0.9
+        } else if sufficient {
+            0.6
+        } else {
+            score.min(0.9)
+        };
+        ev.insert("rules".into(), json!(rules));
+        ev.insert("origin".into(), json!(origin));
+        ev.insert("response".into(), response_json(forged));
+        if let Some(r) = real {
+            ev.insert("other_response".into(), response_json(r));
+        }
+        if let Some(s) = h.synack {
+            ev.insert(
+                "syn_ack".into(),
+                json!({"ttl": s.ttl, "ip_id": s.ip_id, "df": s.df, "window": s.window}),
+            );
+        }
+        let target = flow.ext.target.as_deref().map(str::to_owned);
+        ctx.emit(flow, Signature::HttpInjection, confidence, target, ev);
+    }
+}
+
+impl HttpDetector {
+    /// Header inconsistencies of `r` against the SYN/ACK and the server's
+    /// earlier ACKs: (score, rules, details).
+    fn hdr_score(
+        &self,
+        h: &HttpFlow,
+        r: &Response,
+    ) -> (f64, Vec<&'static str>, Map<String, Value>) {
+        let mut rules = vec![];
+        let mut d = Map::new();
+        let mut s = 0.0;
+        let Some(sa) = h.synack else {
+            return (s, rules, d);
+        };
+        let ttl_d = sa.ttl.abs_diff(r.hdr.ttl);
+        if ttl_d >= self.cfg.ttl_tolerance {
+            rules.push("ttl_mismatch");
+            s += 0.5;
+            d.insert("ttl_server".into(), json!(sa.ttl));
+            d.insert("ttl_response".into(), json!(r.hdr.ttl));
+        }
+        let mut ids = vec![sa.ip_id];
+        ids.extend(&h.pre_ids);
+        let last = ids.last().copied().unwrap_or(sa.ip_id);
+        if matches!(r.hdr.ip_id, 0x3412 | 30000) && !ids.contains(&r.hdr.ip_id) {
+            rules.push("ip_id_marker");
+            s += 0.35;
+            d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
+        }
+        let sequential = ids.len() >= 2
+            && ids
+                .windows(2)
+                .all(|w| (1..=64).contains(&w[1].wrapping_sub(w[0])));
+        if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 {
+            rules.push("ip_id_out_of_sequence");
+            s += 0.25;
+            d.insert("ip_ids_server".into(), json!(ids));
+            d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
+        }
+        if sa.df != r.hdr.df {
+            rules.push("df_mismatch");
+            s += 0.15;
+        }
+        let (lo, hi) = if h.pre_windows == (0, 0) {
+            (sa.window, sa.window)
+        } else {
+            (
+                h.pre_windows.0.min(sa.window),
+                h.pre_windows.1.max(sa.window),
+            )
+        };
+        if lo > 0
+            && (u32::from(r.hdr.window) > u32::from(hi) * 4
+                || u32::from(r.hdr.window) * 4 < u32::from(lo))
+        {
+            rules.push("window_mismatch");
+            s += 0.15;
+            d.insert("window_server".into(), json!([lo, hi]));
+            d.insert("window_response".into(), json!(r.hdr.window));
+        }
+        (s, rules, d)
+    }
+}
+
+fn response_json(r: &Response) -> Value {
+    let (_, body) = r.split();
+    let excerpt: String = String::from_utf8_lossy(&body[..body.len().min(200)])
+        .chars()
+        .filter(|c| !c.is_control() || *c == ' ')
+        .collect();
+    json!({
+        "ts": crate::time::rfc3339(r.ts),
+        "status_line": r.status_line(),
+        "status": r.status(),
+        "location": r.header("location").map(|v| String::from_utf8_lossy(&v[..v.len().min(200)]).into_owned()),
+        "server": r.header("server").map(|v| String::from_utf8_lossy(&v[..v.len().min(80)]).into_owned()),
+        "ttl": r.hdr.ttl,
+        "ip_id": r.hdr.ip_id,
+        "df": r.hdr.df,
+        "window": r.hdr.window,
+        "closed": r.closed,
+        "body_excerpt": excerpt,
+    })
+}

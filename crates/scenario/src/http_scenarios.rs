@@ -1,0 +1,97 @@
+//! Scenarios for the `http_injection` detector (expected verdicts in the
+//! tamperwatch test `http_fixtures.rs`). Client 192.0.2.10, server
+//! 203.0.113.34:80 (TTL 52 at the client, sequential IP IDs, DF, window
+//! 65160), 80 ms away.
+
+use crate::catalogue::{v4_session, MS};
+use crate::packet::TcpFlags;
+use crate::session::{Injection, TcpSession, Timeline, EPOCH_NS};
+use crate::{http, Result};
+
+const RTT: i64 = 80 * MS;
+const ETHERNET: u32 = crate::pcap::linktype::ETHERNET;
+
+fn get(port: u16, host: &str, tl: &mut Timeline) -> (TcpSession, i64) {
+    let mut s = v4_session(port, 80);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let t = s.client_send(tl, t + MS, &http::get(host, "/"));
+    (s, t)
+}
+
+fn iran_page() -> Vec<u8> {
+    let body = br#"<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1256"><title>M1-6</title></head><body><iframe src="http://10.10.34.34?type=Invalid Site&policy=MainPolicy" style="width: 100%; height: 100%" scrolling="no" marginwidth="0" marginheight="0" frameborder="0" vspace="0" hspace="0"></iframe></body></html>"#;
+    http::response(403, "Forbidden", "text/html", body)
+}
+
+fn forged_data(payload: Vec<u8>, ttl: u8, ip_id: u16, df: bool, window: u16) -> Injection {
+    let mut inj = Injection::data(payload)
+        .ttl(ttl)
+        .ip_id(ip_id)
+        .df(df)
+        .window(window);
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    inj
+}
+
+/// Iran: the block page (iframe to 10.10.34.34) injected 2 ms after the
+/// request, with FIN; the real response races in at the same sequence
+/// number. Rules: conflicting_responses, block_page, ttl_mismatch.
+pub fn http_inject_iran_race() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let (mut s, t) = get(53001, "blocked.example", &mut tl);
+    s.inject_from_server(
+        &mut tl,
+        t + 2 * MS,
+        &forged_data(iran_page(), 60, 0x2b67, false, 65160),
+    );
+    s.server_send(&mut tl, t + RTT, &http::ok_html(1200));
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// Sandvine PacketLogic (Egypt): a 307 redirect to an ad page in a FIN+ACK
+/// segment with IP ID 0x3412 and no DF; the server stays silent. Rules:
+/// ip_id_marker, ip_id_out_of_sequence, df_mismatch, closed_with_response.
+pub fn http_inject_sandvine_redirect() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let (mut s, t) = get(53002, "blocked.example", &mut tl);
+    let t = s.server_ack(&mut tl, t + RTT);
+    let redirect = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://ads.example.net/static1.html\r\nConnection: close\r\n\r\n".to_vec();
+    s.inject_from_server(
+        &mut tl,
+        t + MS,
+        &forged_data(redirect, 52, 0x3412, false, 65160),
+    );
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// An in-path box answers with a plain block page (no known fingerprint)
+/// from one hop away: TTL 64, IP ID 0, no DF, then FIN. Rules:
+/// ttl_mismatch, df_mismatch, closed_with_response.
+pub fn http_inject_inpath_page() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let (s, t) = get(53003, "blocked.example", &mut tl);
+    s.inject_from_server(
+        &mut tl,
+        t + MS / 2,
+        &forged_data(http::block_page(), 64, 0x0001, false, 65160),
+    );
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// Clean look-alikes: the server's own 403 page, its own 301 redirect with
+/// `Connection: close`, and a retransmitted (identical) response.
+pub fn http_trap_server_pages() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let (mut a, t) = get(53101, "example.com", &mut tl);
+    let t = a.server_send(&mut tl, t + RTT, &http::block_page());
+    a.close_by_server(&mut tl, t + MS, RTT);
+    let (mut b, t) = get(53102, "example.com", &mut tl);
+    let redirect = b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://example.com/\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".to_vec();
+    let t = b.server_send(&mut tl, t + RTT, &redirect);
+    b.close_by_server(&mut tl, t, RTT);
+    let (mut c, t) = get(53103, "example.com", &mut tl);
+    let t = c.server_send(&mut tl, t + RTT, &http::ok_html(900));
+    let t = c.retransmit_server_last(&mut tl, t + 300 * MS);
+    c.close(&mut tl, t + MS, RTT);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
