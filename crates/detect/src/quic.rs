@@ -536,7 +536,7 @@ fn expand_label(prk: &Hkdf<Sha256>, label: &[u8], out: &mut [u8]) {
     info[9..9 + label.len()].copy_from_slice(label);
     info[n - 1] = 0;
     // fails only for outputs over 255 * 32 bytes; ours are at most 32
-    let _ = prk.expand(&info, out);
+    let _ = prk.expand(info, out);
 }
 
 /// Ready-to-use client Initial keys (AEAD and header protection ciphers).
