@@ -21,6 +21,7 @@
 
 pub mod censor;
 pub mod daemon;
+pub mod dns;
 pub mod netns;
 pub mod pcap;
 pub mod web;
