@@ -166,9 +166,17 @@ pub fn parse(m: &[u8]) -> Option<Message> {
         let qtype = m
             .get(next..next + 2)
             .map(|b| u16::from_be_bytes([b[0], b[1]]));
-        let qclass = m
+        let mut qclass = m
             .get(next + 2..next + 4)
             .map(|b| u16::from_be_bytes([b[0], b[1]]));
+        pos = next + 4;
+        // An injector quirk: QCLASS left out, the answers following QTYPE
+        // directly. Their first bytes are then a compression pointer (0xc0..),
+        // never a class anyone uses: read the answers from there.
+        if qclass.is_some_and(|c| c & 0xc000 == 0xc000) && an > 0 {
+            qclass = None;
+            pos = next + 2;
+        }
         if i == 0 {
             msg.question = Some(Question {
                 name,
@@ -176,12 +184,11 @@ pub fn parse(m: &[u8]) -> Option<Message> {
                 qclass,
             });
         }
-        if qclass.is_none() {
+        if qclass.is_none() && pos == next + 4 {
             // the message ends inside the question: nothing more to read
             msg.answers.malformed = an > 0;
             return Some(msg);
         }
-        pos = next + 4;
     }
     // Answer section.
     let mut hash_sum: u64 = 0;
@@ -436,6 +443,21 @@ mod tests {
         let m = parse(&b).unwrap();
         assert_eq!(m.question.unwrap().qclass, None);
         assert!(m.answers.malformed);
+    }
+
+    #[test]
+    fn answers_after_a_missing_qclass_are_read() {
+        // QNAME, QTYPE, then straight into the A record (QCLASS left out)
+        let mut b = RESPONSE[..12].to_vec();
+        b[7] = 1; // one answer
+        b.extend(&RESPONSE[12..31]); // name + QTYPE
+        b.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
+        let m = parse(&b).unwrap();
+        assert_eq!(m.question.unwrap().qclass, None);
+        assert_eq!(
+            m.answers.addresses().collect::<Vec<_>>(),
+            vec!["127.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub struct Engine {
     last_expire: Nanos,
     kernel_drops: u64,
     last_drop_ts: Option<Nanos>,
+    link: crate::link::LinkClock,
 }
 
 /// Expiry runs at most this often (packet time).
@@ -66,6 +67,7 @@ impl Engine {
             last_expire: Nanos::MIN,
             kernel_drops: 0,
             last_drop_ts: None,
+            link: crate::link::LinkClock::default(),
             cfg,
         }
     }
@@ -108,8 +110,33 @@ impl Engine {
             .is_some_and(|t| self.now.saturating_sub(t) <= self.cfg.capture_loss_window)
     }
 
-    /// Decodes and processes one captured frame.
+    /// Decodes and processes one captured frame (the engine keeps the
+    /// link clock itself: the single-engine case).
     pub fn process_frame(&mut self, linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) {
+        self.link.observe(linktype, data, ts);
+        self.process_frame_inner(linktype, data, ts, wire_len);
+    }
+
+    /// Processes a frame with the link clock as of this frame, computed by
+    /// whoever saw every frame (the dispatcher of several workers).
+    pub fn process_frame_linked(
+        &mut self,
+        linktype: u32,
+        data: &[u8],
+        ts: Nanos,
+        wire_len: u32,
+        link: crate::link::LinkClock,
+    ) {
+        self.link = link;
+        self.process_frame_inner(linktype, data, ts, wire_len);
+    }
+
+    /// The link clock as of the last frame.
+    pub fn link(&self) -> crate::link::LinkClock {
+        self.link
+    }
+
+    fn process_frame_inner(&mut self, linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) {
         match decode(linktype, data, ts, wire_len) {
             Ok(pkt) => self.process(&pkt),
             Err(Undecoded::NonIp) => {
@@ -141,6 +168,7 @@ impl Engine {
             self.last_expire = self.now;
             let now = self.now;
             let lossy = self.capture_lossy();
+            let link = self.link;
             let Engine {
                 tables,
                 servers,
@@ -150,7 +178,7 @@ impl Engine {
                 ..
             } = self;
             tables.expire(now, &mut |f, cause| {
-                end_flow(f, cause, lossy, servers, detectors, stats, events)
+                end_flow(f, cause, lossy, link, servers, detectors, stats, events)
             });
         }
     }
@@ -174,6 +202,7 @@ impl Engine {
         // newest time seen, which only drives expiry).
         let now = pkt.ts;
         let lossy = self.capture_lossy();
+        let link = self.link;
         let Engine {
             tables,
             servers,
@@ -183,7 +212,7 @@ impl Engine {
             ..
         } = self;
         let looked = tables.lookup_or_create(pkt, fproto, sport, dport, &mut |f, cause| {
-            end_flow(f, cause, lossy, servers, detectors, stats, events)
+            end_flow(f, cause, lossy, link, servers, detectors, stats, events)
         });
         let loc = match looked {
             Lookup::Found(loc) => loc,
@@ -192,6 +221,7 @@ impl Engine {
                 let mut ctx = Ctx {
                     now,
                     capture_lossy: lossy,
+                    link,
                     events,
                     stats,
                 };
@@ -262,6 +292,7 @@ impl Engine {
         let mut ctx = Ctx {
             now,
             capture_lossy: lossy,
+            link,
             events,
             stats,
         };
@@ -269,13 +300,14 @@ impl Engine {
             d.on_packet(&mut ctx, pkt, flow, dir, server);
         }
         tables.settle(loc, &mut |f, cause| {
-            end_flow(f, cause, lossy, servers, detectors, stats, events)
+            end_flow(f, cause, lossy, link, servers, detectors, stats, events)
         });
     }
 
     fn process_icmp(&mut self, pkt: &Packet<'_>, icmp: &crate::decode::IcmpInfo) {
         let now = pkt.ts;
         let lossy = self.capture_lossy();
+        let link = self.link;
         let mut flow = None;
         if let Some(q) = icmp.quoted {
             if let (Some(sp), Some(dp), 6 | 17) = (q.sport, q.dport, q.proto) {
@@ -293,6 +325,7 @@ impl Engine {
         let mut ctx = Ctx {
             now,
             capture_lossy: lossy,
+            link,
             events,
             stats,
         };
@@ -307,6 +340,7 @@ impl Engine {
     /// they were answered).
     pub fn finish(&mut self) {
         let lossy = self.capture_lossy();
+        let link = self.link;
         let Engine {
             tables,
             servers,
@@ -315,7 +349,9 @@ impl Engine {
             events,
             ..
         } = self;
-        tables.drain(&mut |f, cause| end_flow(f, cause, lossy, servers, detectors, stats, events));
+        tables.drain(&mut |f, cause| {
+            end_flow(f, cause, lossy, link, servers, detectors, stats, events)
+        });
     }
 }
 
@@ -324,6 +360,7 @@ fn end_flow(
     mut flow: Flow,
     cause: EndCause,
     lossy: bool,
+    link: crate::link::LinkClock,
     servers: &mut Lru<IpAddr, ServerState>,
     detectors: &mut [Box<dyn Detector>],
     stats: &mut Stats,
@@ -369,12 +406,14 @@ fn end_flow(
     let mut ctx = Ctx {
         now,
         capture_lossy: lossy,
+        link,
         events,
         stats,
     };
     for d in detectors.iter_mut() {
         d.on_flow_end(&mut ctx, &mut flow, outcome, server);
     }
+    crate::detectors::blackhole::note_detections(&flow, server);
 }
 
 /// The key the pipeline shards on: a hash of the flow's server address

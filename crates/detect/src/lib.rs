@@ -17,6 +17,7 @@ pub mod engine;
 pub mod event;
 pub mod fingerprints;
 pub mod flow;
+pub mod link;
 pub mod lru;
 pub mod proto;
 pub mod quic;

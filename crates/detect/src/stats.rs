@@ -161,6 +161,22 @@ impl DnsRcode {
     }
 }
 
+label_enum!(
+    /// Where in a connection traffic was blackholed.
+    BlackholeStage {
+        /// SYNs never answered.
+        Syn => "syn",
+        /// The TLS ClientHello went out, nothing came back.
+        TlsClientHello => "tls_clienthello",
+        /// The HTTP request went out, nothing came back.
+        HttpRequest => "http_request",
+        /// Other first data went out, nothing came back.
+        Request => "request",
+        /// QUIC Initials never answered.
+        QuicInitial => "quic_initial",
+    }
+);
+
 /// Counters of one worker. All fields only grow, except `flows_active`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
@@ -192,6 +208,12 @@ pub struct Stats {
     pub dns_unanswered: u64,
     /// HTTP/1.x requests seen (first request of a flow).
     pub http_requests: u64,
+    /// TLS ClientHellos (flows whose first client data is a TLS handshake).
+    pub tls_client_hellos: u64,
+    /// QUIC connection attempts (UDP/443 flows starting with a client Initial).
+    pub quic_attempts: u64,
+    /// `blackhole` events by stage.
+    pub blackholes: [u64; BlackholeStage::COUNT],
 }
 
 impl Default for Stats {
@@ -211,6 +233,9 @@ impl Default for Stats {
             dns_answers: [0; DnsRcode::COUNT],
             dns_unanswered: 0,
             http_requests: 0,
+            tls_client_hellos: 0,
+            quic_attempts: 0,
+            blackholes: [0; BlackholeStage::COUNT],
         }
     }
 }
@@ -251,6 +276,9 @@ impl Stats {
         add(&mut self.dns_answers, &other.dns_answers);
         self.dns_unanswered += other.dns_unanswered;
         self.http_requests += other.http_requests;
+        self.tls_client_hellos += other.tls_client_hellos;
+        self.quic_attempts += other.quic_attempts;
+        add(&mut self.blackholes, &other.blackholes);
     }
 }
 

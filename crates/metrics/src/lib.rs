@@ -35,7 +35,8 @@ use prometheus::{
     Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tw_detect::stats::{
-    DecodeError, DnsRcode, EvictionReason, FlowOutcome, FlowProto, PacketProto, RstStage, Signature,
+    BlackholeStage, DecodeError, DnsRcode, EvictionReason, FlowOutcome, FlowProto, PacketProto,
+    RstStage, Signature,
 };
 use tw_detect::time::{Nanos, SECOND};
 
@@ -196,6 +197,9 @@ pub struct Metrics {
     pub(crate) dns_answers: [IntCounter; DnsRcode::COUNT],
     pub(crate) dns_unanswered: IntCounter,
     pub(crate) http_requests: IntCounter,
+    pub(crate) tls_client_hellos: IntCounter,
+    pub(crate) quic_attempts: IntCounter,
+    pub(crate) blackholes: [IntCounter; BlackholeStage::COUNT],
     events_dropped: [IntCounter; DropReason::COUNT],
     events_written: [IntCounter; Sink::COUNT],
 
@@ -386,6 +390,19 @@ impl Metrics {
             "tamperwatch_http_requests_total",
             "HTTP/1.x requests seen (the first of each connection); the denominator of http_injection.",
         );
+        let tls_client_hellos = b.counter(
+            "tamperwatch_tls_client_hellos_total",
+            "TLS ClientHellos seen (connections whose first client data is a TLS handshake).",
+        );
+        let quic_attempts = b.counter(
+            "tamperwatch_quic_attempts_total",
+            "QUIC connection attempts (UDP/443 flows that start with a client Initial).",
+        );
+        let blackholes = b.counter_vec(
+            "tamperwatch_blackholes_total",
+            "blackhole events by the stage at which traffic disappeared.",
+            &["stage"],
+        );
         let events_dropped = b.counter_vec(
             "tamperwatch_events_dropped_total",
             "Detected events that were not written, by reason.",
@@ -474,6 +491,9 @@ impl Metrics {
             dns_answers: per_value(&dns_answers, DnsRcode::ALL, DnsRcode::as_str),
             dns_unanswered,
             http_requests,
+            tls_client_hellos,
+            quic_attempts,
+            blackholes: per_value(&blackholes, BlackholeStage::ALL, BlackholeStage::as_str),
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
             events_written: per_value(&events_written, Sink::ALL, Sink::as_str),
             capture_up,

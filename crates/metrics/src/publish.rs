@@ -81,6 +81,13 @@ impl StatsPublisher {
         add_counters(&m.dns_answers, &last.dns_answers, &now.dns_answers);
         add_counter(&m.dns_unanswered, last.dns_unanswered, now.dns_unanswered);
         add_counter(&m.http_requests, last.http_requests, now.http_requests);
+        add_counter(
+            &m.tls_client_hellos,
+            last.tls_client_hellos,
+            now.tls_client_hellos,
+        );
+        add_counter(&m.quic_attempts, last.quic_attempts, now.quic_attempts);
+        add_counters(&m.blackholes, &last.blackholes, &now.blackholes);
         self.last.clone_from(now);
     }
 

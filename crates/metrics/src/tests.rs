@@ -498,6 +498,7 @@ fn privacy_label_allow_list() {
         "signature",
         "stage",
         "rcode",
+        "stage",
         "interface",
         "sink",
         "version",

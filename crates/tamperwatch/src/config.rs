@@ -18,6 +18,7 @@ pub struct Config {
     pub rst_injection: RstInjection,
     pub dns_injection: DnsInjection,
     pub http_injection: HttpInjection,
+    pub blackhole: Blackhole,
     pub events: Events,
     pub metrics: MetricsCfg,
     pub vantage: Vantage,
@@ -99,6 +100,15 @@ pub struct HttpInjection {
     pub min_score: f64,
     pub builtin_fingerprints: bool,
     pub fingerprint_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Blackhole {
+    pub residual_window_secs: u32,
+    pub contrast_window_secs: u32,
+    pub pmtu_suspect_bytes: u32,
+    pub ignore_quic: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -387,6 +397,12 @@ impl Config {
                     min_score: self.http_injection.min_score,
                     fingerprints: self.http_fingerprints.clone(),
                 },
+                blackhole: tw_detect::detectors::blackhole::BlackholeConfig {
+                    residual_window: s(self.blackhole.residual_window_secs),
+                    contrast_window: s(self.blackhole.contrast_window_secs),
+                    pmtu_suspect_bytes: self.blackhole.pmtu_suspect_bytes,
+                    ignore_quic: self.blackhole.ignore_quic,
+                },
             },
             ..Default::default()
         }
@@ -411,6 +427,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         rst_injection: Option<PRst>,
         dns_injection: Option<PDns>,
         http_injection: Option<PHttp>,
+        blackhole: Option<PBlackhole>,
         events: Option<PEvents>,
         metrics: Option<PMetrics>,
         vantage: Option<PVantage>,
@@ -479,6 +496,15 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         min_score: Option<f64>,
         builtin_fingerprints: Option<bool>,
         fingerprint_files: Option<Vec<PathBuf>>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PBlackhole {
+        residual_window_secs: Option<u32>,
+        contrast_window_secs: Option<u32>,
+        pmtu_suspect_bytes: Option<u32>,
+        ignore_quic: Option<bool>,
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]

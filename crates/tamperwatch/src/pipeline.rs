@@ -14,6 +14,8 @@ use tw_metrics::{DropReason, Metrics, StatsPublisher};
 /// One frame inside a batch buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct FrameMeta {
+    /// Link-wide facts as of this frame (see `tw_detect::link`).
+    pub link: tw_detect::link::LinkClock,
     pub ts: i64,
     pub linktype: u32,
     pub wire_len: u32,
@@ -114,7 +116,12 @@ impl Worker {
         for f in &b.frames {
             let end = (f.start + f.len) as usize;
             if let Some(data) = b.data.get(f.start as usize..end) {
-                self.frame(f.linktype, data, f.ts, f.wire_len);
+                self.engine
+                    .process_frame_linked(f.linktype, data, f.ts, f.wire_len, f.link);
+                self.since_publish += 1;
+                if self.since_publish >= PUBLISH_EVERY {
+                    self.after_batch();
+                }
             }
         }
         if let Some(t) = b.tick {
@@ -133,6 +140,8 @@ impl Worker {
 
 /// Sends frames to N worker threads.
 pub struct Dispatcher {
+    /// One clock over every frame this dispatcher hands out.
+    link: tw_detect::link::LinkClock,
     senders: Vec<Sender<Batch>>,
     pending: Vec<Batch>,
     pool: Receiver<Batch>,
@@ -199,6 +208,7 @@ impl Workers {
     /// A dispatcher feeding these workers (one per producing thread).
     pub fn dispatcher(&self) -> Dispatcher {
         Dispatcher {
+            link: tw_detect::link::LinkClock::default(),
             senders: self.senders.clone(),
             pending: (0..self.senders.len()).map(|_| Batch::default()).collect(),
             pool: self.pool_rx.clone(),
@@ -226,12 +236,15 @@ impl Dispatcher {
         } else {
             tw_detect::shard_of_frame(linktype, data).map_or(0, |k| (k % n as u64) as usize)
         };
+        self.link.observe(linktype, data, ts);
+        let link = self.link;
         let Some(b) = self.pending.get_mut(w) else {
             return;
         };
         let start = b.data.len() as u32;
         b.data.extend_from_slice(data);
         b.frames.push(FrameMeta {
+            link,
             ts,
             linktype,
             wire_len,

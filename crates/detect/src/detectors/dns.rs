@@ -365,7 +365,8 @@ impl Detector for DnsDetector {
                 ev.insert("rules".into(), json!(v.rules));
                 ev.insert("query".into(), json!({"name": q.name.as_str(), "type": qtype_name(q.qtype), "id": q.id, "edns": q.edns, "ts": crate::time::rfc3339(q.ts)}));
                 ev.insert("resolver".into(), json!(flow.server_ip));
-                let mut answers = vec![answer_json(&first, q, !v.forged_is_other && v.race)];
+                // without a race, the one answer is the forged one
+                let mut answers = vec![answer_json(&first, q, !v.forged_is_other)];
                 if let Some(o) = &q.other {
                     answers.push(answer_json(o, q, v.forged_is_other));
                 }
@@ -537,12 +538,17 @@ impl DnsDetector {
         } else {
             mf.score.min(0.9)
         };
+        let mut details = mf.details;
+        details.insert(
+            "forged".into(),
+            json!({"which": "only", "why": mf.rules.clone()}),
+        );
         Some(Verdict {
             rules: mf.rules,
             confidence,
             race: false,
             forged_is_other: false,
-            details: mf.details,
+            details,
         })
     }
 }

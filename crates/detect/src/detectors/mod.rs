@@ -21,6 +21,7 @@ use crate::stats::{FlowOutcome, Signature, Stats};
 use crate::time::Nanos;
 use std::net::IpAddr;
 
+pub mod blackhole;
 pub mod dns;
 pub mod http;
 pub mod rst;
@@ -39,6 +40,8 @@ pub struct FlowExt {
     pub synack: Option<http::Hdr>,
     /// HTTP request/response state (HTTP flows only).
     pub http: Option<Box<http::HttpFlow>>,
+    /// Blackholing state.
+    pub bh: blackhole::BlackholeFlow,
 }
 
 /// Per-server state owned by detectors.
@@ -48,6 +51,8 @@ pub struct ServerExt {
     pub rst: rst::RstServer,
     /// Resolver baseline (DNS servers only).
     pub dns: dns::DnsServer,
+    /// Working ports and recent detections (blackholing contrast).
+    pub bh: blackhole::BlackholeServer,
 }
 
 /// Settings of all detectors.
@@ -59,6 +64,8 @@ pub struct DetectorsConfig {
     pub dns: dns::DnsConfig,
     /// HTTP injection.
     pub http: http::HttpConfig,
+    /// Blackholing.
+    pub blackhole: blackhole::BlackholeConfig,
 }
 
 /// The detectors tamperwatch runs, in order.
@@ -67,6 +74,8 @@ pub fn default_detectors(cfg: &DetectorsConfig) -> Vec<Box<dyn Detector>> {
         Box::new(rst::RstDetector::new(cfg.rst.clone())),
         Box::new(dns::DnsDetector::new(cfg.dns.clone())),
         Box::new(http::HttpDetector::new(cfg.http.clone())),
+        // last: it sees whether the others found something on the flow
+        Box::new(blackhole::BlackholeDetector::new(cfg.blackhole.clone())),
     ]
 }
 
@@ -114,6 +123,8 @@ pub struct Ctx<'a> {
     /// The capture reported kernel drops recently: evidence may be missing,
     /// so detectors lower confidence and say so in the evidence.
     pub capture_lossy: bool,
+    /// Link-wide successes as of this input (see [`crate::link`]).
+    pub link: crate::link::LinkClock,
     pub(crate) events: &'a mut Vec<Event>,
     pub(crate) stats: &'a mut Stats,
 }

@@ -1,0 +1,396 @@
+//! `blackhole`: traffic to some targets silently dropped while the rest of
+//! the network works. Stages (the `stage` of the evidence):
+//!
+//! - `syn`: SYNs retransmitted and never answered;
+//! - `tls_clienthello` / `http_request` / `request`: the handshake completed,
+//!   the client's first data went out, and no server byte ever came back;
+//! - `quic_initial`: client Initials retransmitted with no server packet.
+//!
+//! A failure alone proves nothing (servers go down, paths lose packets), so
+//! every event needs *contrast* that the detector can establish
+//! deterministically from the flow, its server and the link clock
+//! ([`crate::link`]): the server is alive but never acknowledged the
+//! request; the request was retransmitted while the rest of the link
+//! completed handshakes; the same server answered on another port at the
+//! same time; or a detection on the same (client, server, port) happened
+//! shortly before (residual blocking, `residual: true`).
+//! Rules and traps: `docs/signatures/blackhole.md`.
+
+use crate::decode::{Packet, Transport};
+use crate::detectors::{Ctx, Detector, ServerState};
+use crate::flow::{seq_gt, Dir, Flow};
+use crate::stats::{BlackholeStage, FlowOutcome, FlowProto, Signature};
+use crate::time::{Nanos, SECOND};
+use serde_json::{json, Map};
+use std::net::IpAddr;
+
+/// Settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlackholeConfig {
+    /// After a detection on (client, server, port), failures within this
+    /// window are residual blocking (GFW: 90 s for HTTP/SNI, 180 s QUIC).
+    pub residual_window: Nanos,
+    /// Another port of the same server that worked within this time counts
+    /// as "the server is up".
+    pub contrast_window: Nanos,
+    /// Requests larger than this (bytes) may be lost to a path-MTU problem:
+    /// never flagged alone.
+    pub pmtu_suspect_bytes: u32,
+    /// The operator blocks UDP/443 locally: no QUIC events.
+    pub ignore_quic: bool,
+}
+
+impl Default for BlackholeConfig {
+    fn default() -> Self {
+        BlackholeConfig {
+            residual_window: 180 * SECOND,
+            contrast_window: 120 * SECOND,
+            pmtu_suspect_bytes: 1200,
+            ignore_quic: false,
+        }
+    }
+}
+
+/// Per-flow state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlackholeFlow {
+    /// The client's first data: sequence number, length, time.
+    pub req: Option<(u32, u32, Nanos)>,
+    /// Retransmissions of the first data segment (same sequence number).
+    pub req_retx: u16,
+    /// The IP TTL the first data left with was lower than the SYN's: a
+    /// TTL-limited probe (traceroute-style measurement), not real traffic.
+    pub req_ttl_limited: bool,
+    /// The kind of the first data.
+    pub kind: u8,
+    /// A server packet arrived after the request went out.
+    pub server_after_req: bool,
+    /// An ICMP error quoted this flow (the network said no: not a blackhole).
+    pub icmp_error: bool,
+    /// The link clock at the flow's latest packet.
+    pub link_synack: Nanos,
+    /// Link-wide QUIC replies, as of the flow's latest packet.
+    pub link_quic: Nanos,
+    /// QUIC Initials sent (UDP/443 flows).
+    pub initials: u16,
+}
+
+const KIND_TLS: u8 = 1;
+const KIND_HTTP: u8 = 2;
+const KIND_OTHER: u8 = 3;
+
+/// Per-server state: which ports worked lately, and recent detections.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlackholeServer {
+    /// (port, time) of the latest successes (server data), a few ports.
+    pub ok: [(u16, Nanos); 4],
+    /// (client, port, time) of recent detections on this server.
+    pub detected: [(Option<IpAddr>, u16, Nanos); 8],
+}
+
+impl BlackholeServer {
+    fn note_ok(&mut self, port: u16, ts: Nanos) {
+        let i = self
+            .ok
+            .iter()
+            .position(|(p, t)| *p == port && *t > 0)
+            .or_else(|| {
+                self.ok
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, (_, t))| *t)
+                    .map(|(i, _)| i)
+            });
+        if let Some(slot) = i.and_then(|i| self.ok.get_mut(i)) {
+            *slot = (port, ts.max(slot.1));
+        }
+    }
+    fn note_detection(&mut self, client: IpAddr, port: u16, ts: Nanos) {
+        let i = self
+            .detected
+            .iter()
+            .position(|(c, p, _)| *c == Some(client) && *p == port)
+            .or_else(|| {
+                self.detected
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, (_, _, t))| *t)
+                    .map(|(i, _)| i)
+            });
+        if let Some(slot) = i.and_then(|i| self.detected.get_mut(i)) {
+            *slot = (Some(client), port, ts);
+        }
+    }
+    /// The latest detection on (client, port) before `t`.
+    fn detection(&self, client: IpAddr, port: u16, t: Nanos) -> Option<Nanos> {
+        self.detected
+            .iter()
+            .filter(|(c, p, d)| *c == Some(client) && *p == port && *d <= t && *d > 0)
+            .map(|(_, _, d)| *d)
+            .max()
+    }
+    /// Another port that worked within `window` of `t`.
+    fn other_port_ok(&self, port: u16, t: Nanos, window: Nanos) -> Option<(u16, Nanos)> {
+        self.ok
+            .iter()
+            .copied()
+            .filter(|(p, ts)| *p != port && *ts > 0 && (ts - t).abs() <= window)
+            .max_by_key(|(_, ts)| *ts)
+    }
+}
+
+/// The detector.
+#[derive(Debug, Default)]
+pub struct BlackholeDetector {
+    cfg: BlackholeConfig,
+}
+
+impl BlackholeDetector {
+    /// A detector with these settings.
+    pub fn new(cfg: BlackholeConfig) -> Self {
+        BlackholeDetector { cfg }
+    }
+}
+
+fn is_quic_initial(p: &[u8]) -> bool {
+    // long header, fixed bit; v1 Initial type 0 (v2 uses 1; accept both)
+    p.len() >= 1200 && p[0] & 0xc0 == 0xc0 && matches!((p[0] >> 4) & 0x03, 0 | 1)
+}
+
+impl Detector for BlackholeDetector {
+    fn name(&self) -> &'static str {
+        "blackhole"
+    }
+
+    fn on_packet(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        pkt: &Packet<'_>,
+        flow: &mut Flow,
+        dir: Dir,
+        _server: &mut ServerState,
+    ) {
+        let b = &mut flow.ext.bh;
+        b.link_synack = ctx.link.last_synack;
+        b.link_quic = ctx.link.last_quic_reply;
+        match (&pkt.l4, dir) {
+            (Transport::Tcp(t), Dir::ToServer) if t.payload_len > 0 => match b.req {
+                None => {
+                    b.kind = if t.payload.starts_with(&[0x16, 0x03]) {
+                        ctx.stats.tls_client_hellos += 1;
+                        KIND_TLS
+                    } else if crate::proto::http_host(t.payload).is_some()
+                        || t.payload.starts_with(b"GET ")
+                    {
+                        KIND_HTTP
+                    } else {
+                        KIND_OTHER
+                    };
+                    b.req = Some((t.seq, t.payload_len, pkt.ts));
+                    b.req_ttl_limited =
+                        pkt.ip.ttl.saturating_add(1) < flow.dirs[Dir::ToServer.idx()].ttl_max;
+                }
+                Some((seq, _, _)) if seq == t.seq => b.req_retx = b.req_retx.saturating_add(1),
+                _ => {}
+            },
+            (_, Dir::ToClient) if b.req.is_some() => b.server_after_req = true,
+            (Transport::Udp(u), Dir::ToServer)
+                if flow.server_port == 443 && is_quic_initial(u.payload) =>
+            {
+                if b.initials == 0 {
+                    ctx.stats.quic_attempts += 1;
+                    if flow.ext.target.is_none() {
+                        flow.ext.target =
+                            crate::quic::client_initial_sni(u.payload).map(String::into_boxed_str);
+                    }
+                }
+                let b = &mut flow.ext.bh;
+                b.initials = b.initials.saturating_add(1);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_icmp(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        _pkt: &Packet<'_>,
+        _icmp: &crate::decode::IcmpInfo,
+        flow: Option<&mut Flow>,
+    ) {
+        if let Some(f) = flow {
+            f.ext.bh.icmp_error = true;
+        }
+    }
+
+    fn on_flow_end(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow: &mut Flow,
+        _o: FlowOutcome,
+        server: &mut ServerState,
+    ) {
+        let b = flow.ext.bh;
+        let port = flow.server_port;
+        let sx = &mut server.ext.bh;
+        let server_data =
+            flow.dirs[Dir::ToClient.idx()].payload_bytes > 0 && flow.first_rst.is_none();
+        if server_data || (flow.proto == FlowProto::Udp && flow.server_answered()) {
+            sx.note_ok(port, flow.last_ts);
+            return;
+        }
+        // Failures: which stage, and what contrast?
+        let mut ev = Map::new();
+        let mut rules: Vec<&'static str> = vec![];
+        let stage;
+        match flow.proto {
+            FlowProto::Tcp if flow.synack_ts.is_none() => {
+                if flow.syns < 2 || flow.server_answered() || b.icmp_error {
+                    return;
+                }
+                stage = BlackholeStage::Syn;
+                ev.insert("syns".into(), json!(flow.syns));
+            }
+            FlowProto::Tcp => {
+                let Some((seq, len, req_ts)) = b.req else {
+                    return;
+                };
+                if flow.first_rst.is_some() || b.icmp_error || b.req_ttl_limited {
+                    // a reset is rst_injection's business, an ICMP error is an
+                    // answer, a TTL-limited probe is not meant to arrive
+                    return;
+                }
+                stage = match b.kind {
+                    KIND_TLS => BlackholeStage::TlsClientHello,
+                    KIND_HTTP => BlackholeStage::HttpRequest,
+                    _ => BlackholeStage::Request,
+                };
+                let waited = flow.last_ts - req_ts;
+                let server = flow.dirs[Dir::ToClient.idx()];
+                // the whole request acknowledged (a FIN sharing its first
+                // sequence number, as some probes send, does not count)
+                let acked = server.ack_seen && !seq_gt(seq.wrapping_add(len), server.max_ack);
+                ev.insert("request_bytes".into(), json!(len));
+                ev.insert("request_retransmissions".into(), json!(b.req_retx));
+                ev.insert("waited_s".into(), json!(waited as f64 / 1e9));
+                if b.server_after_req && !acked {
+                    rules.push("request_unacknowledged");
+                }
+                if b.req_retx >= 2 {
+                    rules.push("request_retransmitted");
+                }
+                if acked && stage == BlackholeStage::TlsClientHello && waited >= 3 * SECOND {
+                    rules.push("acknowledged_never_answered");
+                }
+                if rules.is_empty() {
+                    return;
+                }
+                if len > self.cfg.pmtu_suspect_bytes
+                    && !rules.contains(&"acknowledged_never_answered")
+                {
+                    // a large segment lost while small ones pass: path MTU
+                    return;
+                }
+            }
+            FlowProto::Udp => {
+                if port != 443 || b.initials < 2 || self.cfg.ignore_quic || b.icmp_error {
+                    return;
+                }
+                stage = BlackholeStage::QuicInitial;
+                ev.insert("initials".into(), json!(b.initials));
+            }
+        }
+        // Contrast.
+        let first = flow.syn_ts.unwrap_or(flow.first_ts);
+        let residual = sx
+            .detection(flow.client_ip, port, first)
+            .filter(|d| first - d <= self.cfg.residual_window);
+        let other_port = sx.other_port_ok(port, first, self.cfg.contrast_window);
+        let link_tcp = b.link_synack >= first;
+        let link_quic = b.link_quic >= first;
+        let mut contrast = vec![];
+        if let Some(d) = residual {
+            contrast.push("residual");
+            ev.insert("residual_after_s".into(), json!((first - d) as f64 / 1e9));
+        }
+        if let Some((p, t)) = other_port {
+            contrast.push("same_server_other_port");
+            ev.insert(
+                "other_port".into(),
+                json!({"port": p, "seconds_apart": (t - first).abs() as f64 / 1e9}),
+            );
+        }
+        match stage {
+            BlackholeStage::Syn => {
+                // A server that answers nothing on any port may simply be
+                // down: only residual blocking or another working port speak.
+                if link_tcp {
+                    ev.insert("link_handshakes_meanwhile".into(), json!(true));
+                }
+            }
+            BlackholeStage::QuicInitial => {
+                if link_quic {
+                    contrast.push("other_quic_servers_answer");
+                }
+                if other_port.is_none()
+                    && sx.ok.iter().any(|(p, t)| {
+                        *p == 443 && *t > 0 && (t - first).abs() <= self.cfg.contrast_window
+                    })
+                {
+                    contrast.push("tcp443_same_server");
+                }
+            }
+            _ => {
+                // The server completed the handshake: it is up.
+                contrast.push("server_completed_handshake");
+                if link_tcp {
+                    ev.insert("link_handshakes_meanwhile".into(), json!(true));
+                }
+            }
+        }
+        let enough = match stage {
+            BlackholeStage::Syn => residual.is_some() || (other_port.is_some() && link_tcp),
+            BlackholeStage::QuicInitial => {
+                residual.is_some()
+                    || contrast
+                        .iter()
+                        .any(|c| *c == "other_quic_servers_answer" || *c == "tcp443_same_server")
+            }
+            _ => true,
+        };
+        if !enough {
+            return;
+        }
+        if stage == BlackholeStage::QuicInitial || stage == BlackholeStage::Syn {
+            rules.push(if stage == BlackholeStage::Syn {
+                "syn_unanswered"
+            } else {
+                "initials_unanswered"
+            });
+        }
+        let confidence: f64 = match (residual.is_some(), rules.len()) {
+            (true, _) => 0.85,
+            (false, n) if n >= 2 => 0.85,
+            _ => 0.7,
+        };
+        ev.insert("stage".into(), json!(stage.as_str()));
+        ev.insert("rules".into(), json!(rules));
+        ev.insert("contrast".into(), json!(contrast));
+        ev.insert("residual".into(), json!(residual.is_some()));
+        let target = flow.ext.target.as_deref().map(str::to_owned);
+        if ctx.emit(flow, Signature::Blackhole, confidence, target, ev) {
+            ctx.stats.blackholes[stage.idx()] += 1;
+        }
+    }
+}
+
+/// Records detections (of any signature) on a flow so that later failures
+/// on the same (client, server, port) are recognised as residual blocking.
+pub fn note_detections(flow: &Flow, server: &mut ServerState) {
+    if flow.emitted != 0 {
+        server
+            .ext
+            .bh
+            .note_detection(flow.client_ip, flow.server_port, flow.last_ts);
+    }
+}
