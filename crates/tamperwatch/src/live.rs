@@ -46,6 +46,7 @@ fn capture_loop(
     im: InterfaceMetrics,
     drops_total: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
+    beat: sd_notify::Heartbeat,
 ) -> Result<(), CaptureError> {
     let mut last = src.stats();
     let mut last_stats_at = Instant::now();
@@ -63,6 +64,7 @@ fn capture_loop(
             Err(e) => break Err(e),
         };
         if idle || n % 1024 == 0 {
+            beat.beat();
             if stop.load(Ordering::Relaxed) {
                 break Ok(());
             }
@@ -89,6 +91,9 @@ fn capture_loop(
     im.add_kernel_drops(s.kernel_drops.saturating_sub(last.kernel_drops));
     im.add_kernel_freezes(s.kernel_freezes.saturating_sub(last.kernel_freezes));
     d.flush(None);
+    // A capture that ended (interface lost) no longer feeds the watchdog's
+    // judgement; the others keep it fed.
+    beat.finish();
     result
 }
 
@@ -156,6 +161,8 @@ pub fn run(cfg: Config) -> Result<i32> {
     drop(ev_tx);
 
     let stop = Arc::new(AtomicBool::new(false));
+    let notifier = sd_notify::Notifier::from_env();
+    let mut beats = Vec::new();
     let alive = Arc::new(AtomicUsize::new(sources.len()));
     let all_gone = Arc::new(tokio::sync::Notify::new());
     let mut captures = Vec::new();
@@ -163,8 +170,10 @@ pub fn run(cfg: Config) -> Result<i32> {
         let d = workers.dispatcher();
         let (stop, drops, alive, all_gone) =
             (stop.clone(), drops.clone(), alive.clone(), all_gone.clone());
+        let beat = sd_notify::Heartbeat::new(&name);
+        beats.push(beat.clone());
         let h = std::thread::Builder::new().name(format!("tw-cap-{name}")).spawn(move || {
-            let r = capture_loop(src, d, im.clone(), drops, stop);
+            let r = capture_loop(src, d, im.clone(), drops, stop, beat);
             if let Err(e) = &r {
                 im.set_up(false);
                 tracing::error!(interface = %name, error = %e, "capture stopped; other interfaces continue");
@@ -192,11 +201,35 @@ pub fn run(cfg: Config) -> Result<i32> {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
-        let lost = tokio::select! {
-            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); false }
-            _ = int.recv() => { tracing::info!("SIGINT: stopping"); false }
-            _ = all_gone.notified() => { tracing::error!("every capture interface is gone"); true }
+        // Captures open, workers and event sink running, metrics served.
+        if let Some(n) = &notifier {
+            n.ready(&format!("capturing on {}", ifaces.join(", ")));
+        }
+        let mut watchdog = notifier.as_ref().and_then(|n| n.watchdog_interval()).map(|p| {
+            let mut i = tokio::time::interval(p);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        let lost = loop {
+            tokio::select! {
+                _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break false }
+                _ = int.recv() => { tracing::info!("SIGINT: stopping"); break false }
+                _ = all_gone.notified() => { tracing::error!("every capture interface is gone"); break true }
+                _ = async {
+                    match watchdog.as_mut() {
+                        Some(i) => { i.tick().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {
+                    if let Some(n) = &notifier {
+                        n.watchdog(&beats);
+                    }
+                }
+            }
         };
+        if let Some(n) = &notifier {
+            n.stopping();
+        }
         anyhow::Ok(lost)
     })?;
     stop.store(true, Ordering::SeqCst);
@@ -212,4 +245,223 @@ pub fn run(cfg: Config) -> Result<i32> {
     let packets: u64 = stats.iter().map(|s| s.total_packets()).sum();
     tracing::info!(packets, events_written = written, "stopped");
     Ok(if lost { EXIT_CAPTURE_LOST } else { 0 })
+}
+
+/// systemd service notification (`sd_notify(3)`), written on std's
+/// `UnixDatagram`: `READY=1` once capture is open, `WATCHDOG=1` every half
+/// `WATCHDOG_USEC` while every capture thread is still looping, and
+/// `STOPPING=1` at shutdown. Does nothing unless `NOTIFY_SOCKET` is set
+/// (a path, or `@name` for an abstract socket).
+pub mod sd_notify {
+    use std::os::unix::net::UnixDatagram;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, OnceLock};
+    use std::time::{Duration, Instant};
+
+    fn now_ms() -> u64 {
+        static T0: OnceLock<Instant> = OnceLock::new();
+        T0.get_or_init(Instant::now).elapsed().as_millis() as u64
+    }
+
+    /// A capture thread's sign of life: the monotonic time of its last loop.
+    #[derive(Debug, Clone)]
+    pub struct Heartbeat {
+        name: Arc<str>,
+        last_ms: Arc<AtomicU64>,
+    }
+
+    impl Heartbeat {
+        pub fn new(name: &str) -> Heartbeat {
+            Heartbeat {
+                name: name.into(),
+                last_ms: Arc::new(AtomicU64::new(now_ms())),
+            }
+        }
+        /// Called by the capture loop at least every block timeout.
+        pub fn beat(&self) {
+            self.last_ms.store(now_ms(), Ordering::Relaxed);
+        }
+        /// The capture ended: never counts as stalled.
+        pub fn finish(&self) {
+            self.last_ms.store(u64::MAX, Ordering::Relaxed);
+        }
+        fn age(&self) -> Duration {
+            Duration::from_millis(now_ms().saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+        }
+    }
+
+    /// Where notifications go.
+    #[derive(Debug)]
+    pub struct Notifier {
+        sock: UnixDatagram,
+        addr: Target,
+        watchdog: Option<Duration>,
+    }
+
+    #[derive(Debug)]
+    enum Target {
+        Path(PathBuf),
+        Abstract(Vec<u8>),
+    }
+
+    impl Notifier {
+        /// From `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`; `None`
+        /// without `NOTIFY_SOCKET` (not started by systemd as Type=notify).
+        pub fn from_env() -> Option<Notifier> {
+            let sock = std::env::var_os("NOTIFY_SOCKET")?;
+            let usec = std::env::var("WATCHDOG_USEC")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|&u| u > 0);
+            let for_us = std::env::var("WATCHDOG_PID")
+                .ok()
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_none_or(|p| p == std::process::id());
+            let n = Notifier::new(
+                &sock.to_string_lossy(),
+                usec.filter(|_| for_us).map(Duration::from_micros),
+            );
+            if n.is_none() {
+                tracing::warn!(socket = ?sock, "NOTIFY_SOCKET set but unusable; no service notifications");
+            }
+            n
+        }
+
+        /// A notifier for socket `path` (`@name`: abstract) and watchdog
+        /// timeout `watchdog`.
+        pub fn new(path: &str, watchdog: Option<Duration>) -> Option<Notifier> {
+            let addr = match path.strip_prefix('@') {
+                Some(name) => Target::Abstract(name.as_bytes().to_vec()),
+                None if path.starts_with('/') => Target::Path(path.into()),
+                None => return None,
+            };
+            Some(Notifier {
+                sock: UnixDatagram::unbound().ok()?,
+                addr,
+                watchdog,
+            })
+        }
+
+        /// How often to send `WATCHDOG=1`: half the timeout.
+        pub fn watchdog_interval(&self) -> Option<Duration> {
+            self.watchdog
+                .map(|w| (w / 2).max(Duration::from_millis(10)))
+        }
+
+        /// Sends one notification; failures are logged, never fatal.
+        pub fn send(&self, msg: &str) -> bool {
+            let r = match &self.addr {
+                Target::Path(p) => self.sock.send_to(msg.as_bytes(), p),
+                Target::Abstract(name) => {
+                    use std::os::linux::net::SocketAddrExt;
+                    std::os::unix::net::SocketAddr::from_abstract_name(name)
+                        .and_then(|a| self.sock.send_to_addr(msg.as_bytes(), &a))
+                }
+            };
+            if let Err(e) = &r {
+                tracing::warn!(error = %e, "sd_notify failed");
+            }
+            r.is_ok()
+        }
+
+        /// `READY=1` with a status line.
+        pub fn ready(&self, status: &str) {
+            self.send(&format!(
+                "READY=1\nSTATUS={status}\nMAINPID={}",
+                std::process::id()
+            ));
+        }
+
+        /// `WATCHDOG=1` if every capture thread looped within the watchdog
+        /// interval; otherwise nothing (systemd then kills and restarts a
+        /// daemon whose capture is stuck).
+        pub fn watchdog(&self, beats: &[Heartbeat]) {
+            let limit = self.watchdog_interval().unwrap_or(Duration::MAX);
+            match beats.iter().find(|b| b.age() > limit) {
+                None => {
+                    self.send("WATCHDOG=1");
+                }
+                Some(b) => {
+                    tracing::warn!(interface = %b.name, stalled_ms = b.age().as_millis() as u64, "capture thread stalled: not feeding the watchdog");
+                }
+            }
+        }
+
+        /// `STOPPING=1`.
+        pub fn stopping(&self) {
+            self.send("STOPPING=1");
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn recv(s: &UnixDatagram) -> String {
+            let mut buf = [0u8; 512];
+            let n = s.recv(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        }
+
+        #[test]
+        fn path_socket() {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("notify");
+            let srv = UnixDatagram::bind(&p).unwrap();
+            srv.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let n = Notifier::new(p.to_str().unwrap(), Some(Duration::from_millis(400))).unwrap();
+            assert_eq!(n.watchdog_interval(), Some(Duration::from_millis(200)));
+            n.ready("capturing on eth0");
+            let m = recv(&srv);
+            assert!(
+                m.starts_with("READY=1\nSTATUS=capturing on eth0\nMAINPID="),
+                "{m}"
+            );
+            let b = Heartbeat::new("eth0");
+            n.watchdog(std::slice::from_ref(&b));
+            assert_eq!(recv(&srv), "WATCHDOG=1");
+            n.stopping();
+            assert_eq!(recv(&srv), "STOPPING=1");
+        }
+
+        #[test]
+        fn stalled_capture_starves_the_watchdog() {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("notify");
+            let srv = UnixDatagram::bind(&p).unwrap();
+            srv.set_nonblocking(true).unwrap();
+            let n = Notifier::new(p.to_str().unwrap(), Some(Duration::from_millis(40))).unwrap();
+            let b = Heartbeat::new("eth0");
+            std::thread::sleep(Duration::from_millis(60));
+            n.watchdog(std::slice::from_ref(&b));
+            let mut buf = [0u8; 64];
+            assert!(
+                srv.recv(&mut buf).is_err(),
+                "no WATCHDOG=1 for a stalled capture"
+            );
+            b.beat();
+            n.watchdog(std::slice::from_ref(&b));
+            srv.set_nonblocking(false).unwrap();
+            assert_eq!(recv(&srv), "WATCHDOG=1");
+        }
+
+        #[test]
+        fn abstract_socket() {
+            use std::os::linux::net::SocketAddrExt;
+            let name = format!("tamperwatch-test-{}", std::process::id());
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+            let srv = UnixDatagram::bind_addr(&addr).unwrap();
+            srv.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let n = Notifier::new(&format!("@{name}"), None).unwrap();
+            assert_eq!(n.watchdog_interval(), None);
+            n.stopping();
+            assert_eq!(recv(&srv), "STOPPING=1");
+        }
+
+        #[test]
+        fn relative_path_is_refused() {
+            assert!(Notifier::new("notify.sock", None).is_none());
+        }
+    }
 }

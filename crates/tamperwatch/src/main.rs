@@ -3,6 +3,7 @@
 //! as events and Prometheus metrics.
 
 mod config;
+mod events_cmd;
 mod live;
 mod pipeline;
 mod replay;
@@ -57,6 +58,9 @@ enum Cmd {
         #[arg(required = true)]
         pcap: Vec<PathBuf>,
     },
+    /// Export events from event files (and their rotations) as JSON lines
+    /// or CSV, filtered by time, signature and domain, anonymised.
+    Events(events_cmd::EventsArgs),
     /// Validate a configuration file and print the effective configuration.
     CheckConfig {
         /// The file (default: the built-in defaults).
@@ -116,6 +120,7 @@ fn real_main(cli: Cli) -> Result<i32> {
                 Ok(1)
             }
         },
+        Cmd::Events(args) => events_cmd::run(args),
         Cmd::Run { config, interface } => {
             let mut cfg = Config::load_or_default(config.as_deref())?;
             if !interface.is_empty() {
