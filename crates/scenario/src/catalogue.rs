@@ -13,6 +13,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use crate::blackhole_scenarios as bhs;
 use crate::dns::{self, qtype, rcode, DnsFlags, Rr};
 use crate::dns_scenarios as dnss;
 use crate::endpoint::{Endpoint, IpIdMode};
@@ -200,6 +201,28 @@ pub static CATALOGUE: &[Scenario] = &[
         "http_injection fixture: see tw_scenario::http_scenarios::http_inject_inpath_page"),
     sc("http_trap_server_pages", ETHERNET, Pcap, (25, 3, 0), https::http_trap_server_pages,
         "http_injection fixture: see tw_scenario::http_scenarios::http_trap_server_pages"),
+    sc("bh_tls_retransmitted", ETHERNET, Pcap, (16, 2, 0), bhs::bh_tls_retransmitted,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_tls_retransmitted"),
+    sc("bh_http_unacknowledged", ETHERNET, Pcap, (6, 1, 0), bhs::bh_http_unacknowledged,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_http_unacknowledged"),
+    sc("bh_serverhello_dropped", ETHERNET, Pcap, (6, 1, 0), bhs::bh_serverhello_dropped,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_serverhello_dropped"),
+    sc("bh_residual_after_rst", ETHERNET, Pcap, (18, 3, 0), bhs::bh_residual_after_rst,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_residual_after_rst"),
+    sc("bh_syn_port_blocked", ETHERNET, Pcap, (20, 3, 0), bhs::bh_syn_port_blocked,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_syn_port_blocked"),
+    sc("bh_quic_blocked", ETHERNET, Pcap, (11, 1, 1), bhs::bh_quic_blocked,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_quic_blocked"),
+    sc("bh_trap_server_down", ETHERNET, Pcap, (16, 3, 0), bhs::bh_trap_server_down,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_server_down"),
+    sc("bh_trap_loss_recovered", ETHERNET, Pcap, (9, 1, 0), bhs::bh_trap_loss_recovered,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_loss_recovered"),
+    sc("bh_trap_pmtu", ETHERNET, Pcap, (16, 2, 0), bhs::bh_trap_pmtu,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_pmtu"),
+    sc("bh_trap_impatient_and_icmp", ETHERNET, Pcap, (9, 2, 0), bhs::bh_trap_impatient_and_icmp,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_impatient_and_icmp"),
+    sc("bh_trap_quic_no_contrast", ETHERNET, Pcap, (3, 0, 1), bhs::bh_trap_quic_no_contrast,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_quic_no_contrast"),
 ];
 
 /// All built-in scenarios.

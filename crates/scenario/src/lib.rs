@@ -39,6 +39,7 @@
 //! RTT and the client's ACKs follow server data almost immediately.
 
 pub mod bench;
+pub mod blackhole_scenarios;
 pub mod catalogue;
 pub mod checksum;
 pub mod dns;

@@ -255,7 +255,11 @@ impl Detector for BlackholeDetector {
                 let Some((seq, len, req_ts)) = b.req else {
                     return;
                 };
-                if flow.first_rst.is_some() || b.icmp_error || b.req_ttl_limited {
+                // A request sent with a lower TTL than the SYN is a TTL-limited
+                // probe (traceroute-style measurement such as CenTrace): it is
+                // not meant to arrive, and paths are too asymmetric to tell
+                // which probes should have. Never judged.
+                if flow.first_rst == Some(Dir::ToClient) || b.icmp_error || b.req_ttl_limited {
                     // a reset is rst_injection's business, an ICMP error is an
                     // answer, a TTL-limited probe is not meant to arrive
                     return;

@@ -1,0 +1,264 @@
+//! Scenarios for the `blackhole` detector (expected verdicts in the
+//! tamperwatch test `blackhole_fixtures.rs`). Client 192.0.2.10, servers in
+//! 203.0.113.0/24 (80 ms away), plus "other" servers in 198.51.100.0/24 whose
+//! handshakes show that the link works.
+
+use crate::catalogue::MS;
+use crate::endpoint::Endpoint;
+use crate::packet::Icmpv4Spec;
+use crate::rng::Rng;
+use crate::session::{Injection, TcpSession, Timeline, TsClock, UdpFlow, EPOCH_NS};
+use crate::{http, quic, tls, Result};
+use std::net::{Ipv4Addr, SocketAddr};
+
+const RTT: i64 = 80 * MS;
+const S: i64 = 1_000 * MS;
+const ETHERNET: u32 = crate::pcap::linktype::ETHERNET;
+
+fn session(server: [u8; 4], cport: u16, sport: u16) -> TcpSession {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), cport));
+    let s = Endpoint::server(SocketAddr::new(Ipv4Addr::from(server).into(), sport));
+    TcpSession::new(c, s).with_timestamps(TsClock::khz(0x1000_0000, 0x7000_0000))
+}
+
+const BLOCKED: [u8; 4] = [203, 0, 113, 50];
+const OTHER: [u8; 4] = [198, 51, 100, 60];
+
+/// A clean HTTPS exchange with `server` at `t` (shows that it, or the link, works).
+fn clean_tls(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64) -> i64 {
+    let mut s = session(server, cport, 443);
+    let t = s.handshake(tl, t, RTT);
+    let mut rng = Rng::new(u64::from(cport));
+    let t = s.client_send(tl, t + MS, &tls::client_hello("ok.example", &mut rng));
+    let t = s.server_send(tl, t + RTT, &tls::server_flight(&mut rng, 900));
+    s.close(tl, t + MS, RTT)
+}
+
+fn clean_http(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64) -> i64 {
+    let mut s = session(server, cport, 80);
+    let t = s.handshake(tl, t, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("ok.example", "/"));
+    let t = s.server_send(tl, t + RTT, &http::ok_html(600));
+    s.close(tl, t + MS, RTT)
+}
+
+/// The ClientHello for a blocked SNI is dropped: the client retransmits it
+/// three times (1, 3, 7 s) and gives up; other servers answer meanwhile.
+/// Rule: request_retransmitted; stage tls_clienthello.
+pub fn bh_tls_retransmitted() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54001, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(1);
+    let t0 = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("blocked.example", &mut rng),
+    );
+    for k in [1, 3, 7] {
+        s.retransmit_client_last(&mut tl, t0 + k * S);
+    }
+    clean_tls(&mut tl, OTHER, 54002, t0 + 2 * S);
+    s.rst_from_client(&mut tl, t0 + 12 * S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// The HTTP request vanishes while the server stays alive: when the client
+/// closes, the server answers the FIN, but never acknowledged the request.
+/// Rule: request_unacknowledged; stage http_request.
+pub fn bh_http_unacknowledged() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54003, 80);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let t0 = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
+    // The request never reached the server: when the client's FIN arrives
+    // out of order, the server answers with a duplicate ACK for the
+    // request's first byte (its own headers: not forged, just unaware).
+    let t = s.fin_client(&mut tl, t0 + 5 * S);
+    let dup_ack = Injection {
+        flags: crate::packet::TcpFlags::ACK,
+        ack: Some(s.state.client_isn.wrapping_add(1)),
+        ..Injection::default()
+    };
+    s.inject_from_server(&mut tl, t + RTT, &dup_ack);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// Iran 2025: the ClientHello passes and is acknowledged, the ServerHello is
+/// dropped; the client waits 10 s and gives up. Rule:
+/// acknowledged_never_answered.
+pub fn bh_serverhello_dropped() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54004, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(2);
+    let t0 = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("blocked.example", &mut rng),
+    );
+    s.server_ack(&mut tl, t0 + RTT);
+    s.rst_from_client(&mut tl, t0 + 10 * S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// Residual blocking: a connection to the server is reset by an injector
+/// (RST with another TTL, right after the ClientHello), and for the next
+/// minute new connections to the same port get no SYN/ACK while the link
+/// works. Events: rst_injection, then blackhole (stage syn, residual).
+pub fn bh_residual_after_rst() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54005, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(3);
+    let t = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("blocked.example", &mut rng),
+    );
+    s.inject_from_server(
+        &mut tl,
+        t + 2 * MS,
+        &Injection::rst_ack().ttl(40).ip_id(0x1111).df(false),
+    );
+    s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 800));
+    s.rst_from_client(&mut tl, t + RTT + MS);
+    let t1 = t + 20 * S;
+    let mut r = session(BLOCKED, 54006, 443);
+    r.syn(&mut tl, t1);
+    for k in [1, 3] {
+        r.retransmit_client_last(&mut tl, t1 + k * S);
+    }
+    clean_tls(&mut tl, OTHER, 54007, t1 + S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// Port-specific blocking: the server answers HTTP on port 80 while SYNs to
+/// its port 443 go unanswered. Rule: syn_unanswered with
+/// same_server_other_port.
+pub fn bh_syn_port_blocked() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = clean_http(&mut tl, BLOCKED, 54008, EPOCH_NS);
+    let mut s = session(BLOCKED, 54009, 443);
+    s.syn(&mut tl, t + S);
+    for k in [1, 3, 7] {
+        s.retransmit_client_last(&mut tl, t + S + k * S);
+    }
+    clean_tls(&mut tl, OTHER, 54010, t + 2 * S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// QUIC blocked, TCP fine: Initials to UDP/443 retransmitted and never
+/// answered, while TCP/443 to the same server works. Stage quic_initial.
+pub fn bh_quic_blocked() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = clean_tls(&mut tl, BLOCKED, 54011, EPOCH_NS);
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 54012));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::from(BLOCKED).into(), 443));
+    let mut q = UdpFlow::new(c, srv);
+    let mut rng = Rng::new(4);
+    let init = quic::initial(&mut rng);
+    for k in [0, 1, 3] {
+        q.client_send(&mut tl, t + S + k * S, init.clone());
+    }
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+// ---- traps ----
+
+/// A server that is simply down: SYNs to its ports 80 and 443 all go
+/// unanswered, while other servers work.
+pub fn bh_trap_server_down() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    for (i, port) in [80u16, 443].into_iter().enumerate() {
+        let mut s = session(BLOCKED, 54101 + i as u16, port);
+        let t = EPOCH_NS + i as i64 * S;
+        s.syn(&mut tl, t);
+        for k in [1, 3, 7] {
+            s.retransmit_client_last(&mut tl, t + k * S);
+        }
+    }
+    clean_tls(&mut tl, OTHER, 54103, EPOCH_NS + 2 * S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// Loss, recovered: the request is retransmitted once, then answered.
+pub fn bh_trap_loss_recovered() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54104, 80);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/"));
+    let t = s.retransmit_client_last(&mut tl, t + S);
+    let t = s.server_send(&mut tl, t + RTT, &http::ok_html(700));
+    s.close(&mut tl, t + MS, RTT);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// A path-MTU black hole: a 1.7 KB ClientHello's full-size first segment is
+/// retransmitted and never acknowledged, while small requests to the same
+/// server pass.
+pub fn bh_trap_pmtu() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = clean_http(&mut tl, BLOCKED, 54105, EPOCH_NS);
+    let mut s = session(BLOCKED, 54106, 443);
+    let t = s.handshake(&mut tl, t + S, RTT);
+    let mut rng = Rng::new(5);
+    let ch = tls::ClientHello::new("big.example", &mut rng)
+        .with_large_key_share(true)
+        .build();
+    let t0 = s.client_send(&mut tl, t + MS, &ch);
+    for k in [1, 3, 7] {
+        s.retransmit_client_last(&mut tl, t0 + k * S);
+    }
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// A client that gives up quickly (the server acknowledged the request and
+/// is slow), and an ICMP port unreachable for a SYN.
+pub fn bh_trap_impatient_and_icmp() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54107, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(6);
+    let t0 = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("slow.example", &mut rng),
+    );
+    s.server_ack(&mut tl, t0 + RTT);
+    s.rst_from_client(&mut tl, t0 + 500 * MS);
+    let mut u = session(BLOCKED, 54108, 8443);
+    let syn = u.syn(&mut tl, t0 + S);
+    let _ = syn;
+    let quoted = tl
+        .entries()
+        .last()
+        .map(|e| e.data.clone())
+        .unwrap_or_default();
+    let icmp = Icmpv4Spec::dest_unreachable(
+        Ipv4Addr::new(203, 0, 113, 1),
+        &quoted,
+        3,
+        quoted.len().min(28),
+    )
+    .build();
+    tl.push(t0 + S + RTT, icmp);
+    u.retransmit_client_last(&mut tl, t0 + 2 * S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// QUIC Initials unanswered with no contrast at all (no TCP/443 to that
+/// server, no other QUIC server answering): a server without QUIC, or a
+/// local firewall; never an event.
+pub fn bh_trap_quic_no_contrast() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 54109));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::from(BLOCKED).into(), 443));
+    let mut q = UdpFlow::new(c, srv);
+    let mut rng = Rng::new(7);
+    let init = quic::initial(&mut rng);
+    for k in [0, 1, 3] {
+        q.client_send(&mut tl, EPOCH_NS + k * S, init.clone());
+    }
+    tl.to_pcap_bytes(ETHERNET, false)
+}
