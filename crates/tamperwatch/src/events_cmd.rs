@@ -379,6 +379,57 @@ impl Filter {
     }
 }
 
+/// Field order of docs/events.md for the top level and `flow`; other
+/// keys follow in their (sorted) order.
+const TOP_ORDER: &[&str] = &[
+    "id",
+    "ts",
+    "signature",
+    "confidence",
+    "flow",
+    "target",
+    "evidence",
+];
+const FLOW_ORDER: &[&str] = &[
+    "proto",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+];
+
+fn ordered(v: &Value, order: &[&str], nested: Option<(&str, &[&str])>) -> String {
+    let Value::Object(m) = v else {
+        return v.to_string();
+    };
+    let mut keys: Vec<&String> = Vec::with_capacity(m.len());
+    keys.extend(
+        order
+            .iter()
+            .filter_map(|k| m.get_key_value(*k).map(|(k, _)| k)),
+    );
+    keys.extend(m.keys().filter(|k| !order.contains(&k.as_str())));
+    let mut out = String::from("{");
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(k.clone()).to_string());
+        out.push(':');
+        match nested {
+            Some((name, inner)) if name == k => out.push_str(&ordered(&m[k], inner, None)),
+            _ => out.push_str(&m[k].to_string()),
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// An event as one JSON line, fields in the order of docs/events.md.
+pub fn json_line(ev: &Value) -> String {
+    ordered(ev, TOP_ORDER, Some(("flow", FLOW_ORDER)))
+}
+
 /// CSV columns.
 pub const CSV_HEADER: &str = "id,ts,signature,confidence,proto,client_ip,client_port,server_ip,server_port,target,rules,capture_lossy,evidence";
 
@@ -583,7 +634,7 @@ pub fn export(
                 Ok(Some(ev)) => {
                     match format {
                         Format::Jsonl => {
-                            serde_json::to_writer(&mut *out, &ev)?;
+                            out.write_all(json_line(&ev).as_bytes())?;
                             out.write_all(b"\n")?;
                         }
                         Format::Csv => {

@@ -89,7 +89,11 @@ fn rule_unit_tests_pass() {
     let t0 = std::time::Instant::now();
     let out = promtool_ok(&dir, &args);
     assert_eq!(out.matches("SUCCESS").count(), files.len(), "{out}");
-    eprintln!("promtool test rules: {} files in {:?}", files.len(), t0.elapsed());
+    eprintln!(
+        "promtool test rules: {} files in {:?}",
+        files.len(),
+        t0.elapsed()
+    );
 }
 
 /// Every alert has a test case in which it fires (an `alertname:` followed
@@ -106,15 +110,18 @@ fn every_rule_is_tested() {
     let mut untested = Vec::new();
     for a in &alerts {
         let fires = tests.iter().any(|t| {
-            t.split("alertname:")
-                .skip(1)
-                .any(|case| case.trim_start().starts_with(&format!("{a}\n")) && case.contains("exp_labels"))
+            t.split("alertname:").skip(1).any(|case| {
+                case.trim_start().starts_with(&format!("{a}\n")) && case.contains("exp_labels")
+            })
         });
         if !fires {
             untested.push(a.clone());
         }
     }
-    assert!(untested.is_empty(), "alerts without a firing test case: {untested:?}");
+    assert!(
+        untested.is_empty(),
+        "alerts without a firing test case: {untested:?}"
+    );
     // Recording rules: used by a test, or (transitively) by an alert or
     // another exercised recording rule.
     let all = tests.join("\n");
@@ -189,7 +196,11 @@ fn replay_scrape_passes_check_metrics() {
         .arg(fixtures.join("mixed_small.pcap"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&prom).unwrap();
     assert!(text.contains("tamperwatch_events_total{signature=\"rst_injection\"}"));
     let out = Command::new("sh")
