@@ -49,6 +49,7 @@ pub struct Engine {
     kernel_drops: u64,
     last_drop_ts: Option<Nanos>,
     link: crate::link::LinkClock,
+    watch: crate::watch::WatchList,
 }
 
 /// Expiry runs at most this often (packet time).
@@ -61,13 +62,17 @@ impl Engine {
             tables: FlowTables::new(cfg.flows.clone()),
             servers: Lru::new(cfg.max_servers),
             detectors,
-            stats: Stats::default(),
+            stats: Stats {
+                by_group: vec![[0; crate::stats::Signature::COUNT]; cfg.detectors.watch.len() + 1],
+                ..Stats::default()
+            },
             events: Vec::with_capacity(64),
             now: Nanos::MIN,
             last_expire: Nanos::MIN,
             kernel_drops: 0,
             last_drop_ts: None,
             link: crate::link::LinkClock::default(),
+            watch: cfg.detectors.watch.clone(),
             cfg,
         }
     }
@@ -171,6 +176,7 @@ impl Engine {
             let link = self.link;
             let Engine {
                 tables,
+                watch,
                 servers,
                 detectors,
                 stats,
@@ -178,7 +184,9 @@ impl Engine {
                 ..
             } = self;
             tables.expire(now, &mut |f, cause| {
-                end_flow(f, cause, lossy, link, servers, detectors, stats, events)
+                end_flow(
+                    f, cause, lossy, link, watch, servers, detectors, stats, events,
+                )
             });
         }
     }
@@ -205,6 +213,7 @@ impl Engine {
         let link = self.link;
         let Engine {
             tables,
+            watch,
             servers,
             detectors,
             stats,
@@ -212,7 +221,9 @@ impl Engine {
             ..
         } = self;
         let looked = tables.lookup_or_create(pkt, fproto, sport, dport, &mut |f, cause| {
-            end_flow(f, cause, lossy, link, servers, detectors, stats, events)
+            end_flow(
+                f, cause, lossy, link, watch, servers, detectors, stats, events,
+            )
         });
         let loc = match looked {
             Lookup::Found(loc) => loc,
@@ -222,6 +233,7 @@ impl Engine {
                     now,
                     capture_lossy: lossy,
                     link,
+                    watch,
                     events,
                     stats,
                 };
@@ -293,6 +305,7 @@ impl Engine {
             now,
             capture_lossy: lossy,
             link,
+            watch,
             events,
             stats,
         };
@@ -300,7 +313,9 @@ impl Engine {
             d.on_packet(&mut ctx, pkt, flow, dir, server);
         }
         tables.settle(loc, &mut |f, cause| {
-            end_flow(f, cause, lossy, link, servers, detectors, stats, events)
+            end_flow(
+                f, cause, lossy, link, watch, servers, detectors, stats, events,
+            )
         });
     }
 
@@ -317,6 +332,7 @@ impl Engine {
         }
         let Engine {
             tables,
+            watch,
             detectors,
             stats,
             events,
@@ -326,6 +342,7 @@ impl Engine {
             now,
             capture_lossy: lossy,
             link,
+            watch,
             events,
             stats,
         };
@@ -343,6 +360,7 @@ impl Engine {
         let link = self.link;
         let Engine {
             tables,
+            watch,
             servers,
             detectors,
             stats,
@@ -350,7 +368,9 @@ impl Engine {
             ..
         } = self;
         tables.drain(&mut |f, cause| {
-            end_flow(f, cause, lossy, link, servers, detectors, stats, events)
+            end_flow(
+                f, cause, lossy, link, watch, servers, detectors, stats, events,
+            )
         });
     }
 }
@@ -361,6 +381,7 @@ fn end_flow(
     cause: EndCause,
     lossy: bool,
     link: crate::link::LinkClock,
+    watch: &crate::watch::WatchList,
     servers: &mut Lru<IpAddr, ServerState>,
     detectors: &mut [Box<dyn Detector>],
     stats: &mut Stats,
@@ -407,6 +428,7 @@ fn end_flow(
         now,
         capture_lossy: lossy,
         link,
+        watch,
         events,
         stats,
     };

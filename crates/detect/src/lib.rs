@@ -23,6 +23,7 @@ pub mod proto;
 pub mod quic;
 pub mod stats;
 pub mod time;
+pub mod watch;
 
 pub use engine::{shard_key, shard_of_frame, Engine, EngineConfig};
 pub use event::Event;

@@ -214,6 +214,9 @@ pub struct Stats {
     pub quic_attempts: u64,
     /// `blackhole` events by stage.
     pub blackholes: [u64; BlackholeStage::COUNT],
+    /// Events by watch-list group (index; the last entry is `other`) and
+    /// signature. Sized by the engine from its watch list.
+    pub by_group: Vec<[u64; Signature::COUNT]>,
 }
 
 impl Default for Stats {
@@ -236,6 +239,7 @@ impl Default for Stats {
             tls_client_hellos: 0,
             quic_attempts: 0,
             blackholes: [0; BlackholeStage::COUNT],
+            by_group: Vec::new(),
         }
     }
 }
@@ -279,6 +283,13 @@ impl Stats {
         self.tls_client_hellos += other.tls_client_hellos;
         self.quic_attempts += other.quic_attempts;
         add(&mut self.blackholes, &other.blackholes);
+        if self.by_group.len() < other.by_group.len() {
+            self.by_group
+                .resize(other.by_group.len(), [0; Signature::COUNT]);
+        }
+        for (a, b) in self.by_group.iter_mut().zip(&other.by_group) {
+            add(a, b);
+        }
     }
 }
 

@@ -200,6 +200,9 @@ pub struct Metrics {
     pub(crate) tls_client_hellos: IntCounter,
     pub(crate) quic_attempts: IntCounter,
     pub(crate) blackholes: [IntCounter; BlackholeStage::COUNT],
+    detections: IntCounterVec,
+    /// Per watch-list group (the last row is `other`), per signature.
+    pub(crate) by_group: std::sync::RwLock<Vec<[IntCounter; Signature::COUNT]>>,
     events_dropped: [IntCounter; DropReason::COUNT],
     events_written: [IntCounter; Sink::COUNT],
 
@@ -403,6 +406,11 @@ impl Metrics {
             "blackhole events by the stage at which traffic disappeared.",
             &["stage"],
         );
+        let detections = b.counter_vec(
+            "tamperwatch_detections_total",
+            "Events by signature and watch-list group (the operator's named groups of domains, or \"other\").",
+            &["signature", "group"],
+        );
         let events_dropped = b.counter_vec(
             "tamperwatch_events_dropped_total",
             "Detected events that were not written, by reason.",
@@ -494,6 +502,8 @@ impl Metrics {
             tls_client_hellos,
             quic_attempts,
             blackholes: per_value(&blackholes, BlackholeStage::ALL, BlackholeStage::as_str),
+            by_group: std::sync::RwLock::new(Self::group_rows_of(&detections, &[])),
+            detections,
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
             events_written: per_value(&events_written, Sink::ALL, Sink::as_str),
             capture_up,
@@ -572,6 +582,33 @@ impl Metrics {
     pub fn interfaces(&self) -> Vec<InterfaceMetrics> {
         self.interfaces
             .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Declares the watch-list groups (once, before publishing): every
+    /// (signature, group) series, `other` included, exists from then on.
+    /// Without a call, only `other` exists.
+    pub fn set_watch_groups(&self, groups: &[&str]) {
+        let rows = Self::group_rows_of(&self.detections, groups);
+        *self
+            .by_group
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = rows;
+    }
+
+    fn group_rows_of(v: &IntCounterVec, groups: &[&str]) -> Vec<[IntCounter; Signature::COUNT]> {
+        groups
+            .iter()
+            .copied()
+            .chain(std::iter::once(tw_detect::watch::OTHER))
+            .map(|g| std::array::from_fn(|i| v.with_label_values(&[Signature::ALL[i].as_str(), g])))
+            .collect()
+    }
+
+    pub(crate) fn group_rows(&self) -> Vec<[IntCounter; Signature::COUNT]> {
+        self.by_group
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }

@@ -88,6 +88,19 @@ impl StatsPublisher {
         );
         add_counter(&m.quic_attempts, last.quic_attempts, now.quic_attempts);
         add_counters(&m.blackholes, &last.blackholes, &now.blackholes);
+        let rows = m.group_rows();
+        let zero = [0u64; tw_detect::stats::Signature::COUNT];
+        for (i, row) in now.by_group.iter().enumerate() {
+            // The engine's last row is `other`, like the registry's.
+            let target = if i + 1 == now.by_group.len() {
+                rows.last()
+            } else {
+                rows.get(i)
+            };
+            if let Some(t) = target {
+                add_counters(t, last.by_group.get(i).unwrap_or(&zero), row);
+            }
+        }
         self.last.clone_from(now);
     }
 

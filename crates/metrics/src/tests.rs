@@ -498,7 +498,7 @@ fn privacy_label_allow_list() {
         "signature",
         "stage",
         "rcode",
-        "stage",
+        "group",
         "interface",
         "sink",
         "version",

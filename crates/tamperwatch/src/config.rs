@@ -19,6 +19,7 @@ pub struct Config {
     pub dns_injection: DnsInjection,
     pub http_injection: HttpInjection,
     pub blackhole: Blackhole,
+    pub watch_list: std::collections::BTreeMap<String, Vec<String>>,
     pub events: Events,
     pub metrics: MetricsCfg,
     pub vantage: Vantage,
@@ -327,8 +328,28 @@ impl Config {
         if d.min_baseline_answers == 0 || d.min_baseline_answers > 8 {
             bail!("dns_injection.min_baseline_answers must be 1..=8");
         }
+        self.watch()?;
         self.listen_addr()?;
         Ok(())
+    }
+
+    /// The compiled watch list (empty groups dropped).
+    pub fn watch(&self) -> Result<tw_detect::watch::WatchList> {
+        let groups = self
+            .watch_list
+            .iter()
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(g, p)| (g.as_str(), p.as_slice()));
+        Ok(tw_detect::watch::WatchList::new(groups)?)
+    }
+
+    /// The metrics registry for this configuration (vantage labels, watch groups).
+    pub fn new_metrics(&self) -> tw_metrics::Metrics {
+        let m = tw_metrics::Metrics::new(crate::vantage(self));
+        if let Ok(w) = self.watch() {
+            m.set_watch_groups(&w.names());
+        }
+        m
     }
 
     /// The metrics listen address.
@@ -397,6 +418,7 @@ impl Config {
                     min_score: self.http_injection.min_score,
                     fingerprints: self.http_fingerprints.clone(),
                 },
+                watch: self.watch().unwrap_or_default(),
                 blackhole: tw_detect::detectors::blackhole::BlackholeConfig {
                     residual_window: s(self.blackhole.residual_window_secs),
                     contrast_window: s(self.blackhole.contrast_window_secs),
@@ -428,6 +450,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         dns_injection: Option<PDns>,
         http_injection: Option<PHttp>,
         blackhole: Option<PBlackhole>,
+        watch_list: Option<std::collections::BTreeMap<String, Vec<String>>>,
         events: Option<PEvents>,
         metrics: Option<PMetrics>,
         vantage: Option<PVantage>,

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tw_capture::{CaptureError, Next, PnetSource, RingConfig, RingSource, Source};
-use tw_metrics::{InterfaceMetrics, Metrics};
+use tw_metrics::InterfaceMetrics;
 
 /// Exit status when every capture interface has failed or disappeared, so
 /// that a service manager restarts the daemon.
@@ -106,7 +106,7 @@ pub fn run(cfg: Config) -> Result<i32> {
                 .map_err(|e| anyhow::anyhow!("no interface given and {e}; use -i IFACE"))?,
         );
     }
-    let metrics = Arc::new(Metrics::new(crate::vantage(&cfg)));
+    let metrics = Arc::new(cfg.new_metrics());
     let workers_n = cfg.workers();
     metrics.set_workers(workers_n);
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -12,7 +12,6 @@ use std::time::Instant;
 use tw_capture::{FileSource, Next, Source};
 use tw_detect::stats::{DecodeError, FlowOutcome, FlowProto, PacketProto, Signature};
 use tw_detect::Stats;
-use tw_metrics::Metrics;
 
 /// Where replay events go.
 #[derive(Debug, Clone)]
@@ -38,8 +37,7 @@ pub struct ReplayArgs {
 pub fn run(a: ReplayArgs) -> Result<i32> {
     let started = Instant::now();
     let cfg = &a.config;
-    let vantage = crate::vantage(cfg);
-    let metrics = Arc::new(Metrics::new(vantage));
+    let metrics = Arc::new(cfg.new_metrics());
     let sink_cfg = match &a.events {
         EventsOut::Config => SinkConfig {
             file: cfg.event_file(),

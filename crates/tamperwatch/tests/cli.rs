@@ -150,3 +150,68 @@ fn replay_summary_and_metrics_out() {
         assert!(!line.contains("192.0.2."), "{line}");
     }
 }
+
+#[test]
+fn watch_list_groups_label_detections() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tw.toml");
+    std::fs::write(
+        &cfg,
+        "[watch_list]\nblocked = [\"blocked.example\"]\ntwitter = []\n[events]\nfile = \"\"\n",
+    )
+    .unwrap();
+    let fixtures = root().join("tests/fixtures");
+    let r = replay(
+        &[
+            fixtures.join("rst_inject_data_after.pcap"),
+            fixtures.join("rst_inject_after_syn.pcap"),
+        ],
+        &["--quiet", "-c", cfg.to_str().unwrap()],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    // the first has SNI blocked.example, the second no target
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "tamperwatch_detections_total",
+            &[("group", "blocked"), ("signature", "rst_injection")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "tamperwatch_detections_total",
+            &[("group", "other"), ("signature", "rst_injection")]
+        ),
+        Some(1.0)
+    );
+    // a default group the file emptied is gone; the others are there with 0
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "tamperwatch_detections_total",
+            &[("group", "twitter")]
+        ),
+        None
+    );
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "tamperwatch_detections_total",
+            &[("group", "youtube")]
+        ),
+        Some(0.0)
+    );
+    let e: Vec<_> = r
+        .events
+        .iter()
+        .filter(|e| e["target"] == "blocked.example")
+        .collect();
+    assert_eq!(e[0]["evidence"]["watch_group"], "blocked");
+    // a bad pattern is a configuration error
+    std::fs::write(&cfg, "[watch_list]\nbad = [\"not a domain\"]\n").unwrap();
+    let o = tw(&["check-config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad"));
+}

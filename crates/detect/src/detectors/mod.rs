@@ -66,6 +66,8 @@ pub struct DetectorsConfig {
     pub http: http::HttpConfig,
     /// Blackholing.
     pub blackhole: blackhole::BlackholeConfig,
+    /// The watch list (metric groups).
+    pub watch: crate::watch::WatchList,
 }
 
 /// The detectors tamperwatch runs, in order.
@@ -125,6 +127,8 @@ pub struct Ctx<'a> {
     pub capture_lossy: bool,
     /// Link-wide successes as of this input (see [`crate::link`]).
     pub link: crate::link::LinkClock,
+    /// The operator's watch list.
+    pub watch: &'a crate::watch::WatchList,
     pub(crate) events: &'a mut Vec<Event>,
     pub(crate) stats: &'a mut Stats,
 }
@@ -150,6 +154,14 @@ impl Ctx<'_> {
         } else {
             confidence
         };
+        let group = target.as_deref().and_then(|t| self.watch.group_of(t));
+        if let Some(name) = group.and_then(|g| self.watch.names().get(g).map(|n| n.to_string())) {
+            evidence.insert("watch_group".into(), serde_json::Value::String(name));
+        }
+        let slot = group.unwrap_or(self.watch.len());
+        if let Some(row) = self.stats.by_group.get_mut(slot) {
+            row[signature.idx()] += 1;
+        }
         self.events.push(Event::new(
             signature,
             self.now,
@@ -167,6 +179,14 @@ impl Ctx<'_> {
     /// repeating themselves.
     pub fn emit_unattached(&mut self, event: Event) {
         self.stats.events[event.signature.idx()] += 1;
+        let slot = event
+            .target
+            .as_deref()
+            .and_then(|t| self.watch.group_of(t))
+            .unwrap_or(self.watch.len());
+        if let Some(row) = self.stats.by_group.get_mut(slot) {
+            row[event.signature.idx()] += 1;
+        }
         self.events.push(event);
     }
 }
