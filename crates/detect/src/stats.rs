@@ -217,7 +217,15 @@ pub struct Stats {
     /// Events by watch-list group (index; the last entry is `other`) and
     /// signature. Sized by the engine from its watch list.
     pub by_group: Vec<[u64; Signature::COUNT]>,
+    /// How long residual blocking lasted (ms), the latest
+    /// [`RESIDUAL_RING`] observations, at `residual_count % RESIDUAL_RING`.
+    pub residual_ms: [u32; RESIDUAL_RING],
+    /// Residual-blocking periods observed (ended by a success).
+    pub residual_count: u64,
 }
+
+/// Residual-blocking observations kept between two publications.
+pub const RESIDUAL_RING: usize = 64;
 
 impl Default for Stats {
     fn default() -> Self {
@@ -240,6 +248,8 @@ impl Default for Stats {
             quic_attempts: 0,
             blackholes: [0; BlackholeStage::COUNT],
             by_group: Vec::new(),
+            residual_ms: [0; RESIDUAL_RING],
+            residual_count: 0,
         }
     }
 }
@@ -290,6 +300,17 @@ impl Stats {
         for (a, b) in self.by_group.iter_mut().zip(&other.by_group) {
             add(a, b);
         }
+        // the ring of the sum is only an approximation; counts add up
+        self.residual_count += other.residual_count;
+    }
+
+    /// Records how long a residual-blocking period lasted.
+    pub fn observe_residual(&mut self, ms: u32) {
+        let i = (self.residual_count % RESIDUAL_RING as u64) as usize;
+        if let Some(slot) = self.residual_ms.get_mut(i) {
+            *slot = ms;
+        }
+        self.residual_count += 1;
     }
 }
 

@@ -201,6 +201,7 @@ pub struct Metrics {
     pub(crate) quic_attempts: IntCounter,
     pub(crate) blackholes: [IntCounter; BlackholeStage::COUNT],
     detections: IntCounterVec,
+    pub(crate) residual_seconds: prometheus::Histogram,
     /// Per watch-list group (the last row is `other`), per signature.
     pub(crate) by_group: std::sync::RwLock<Vec<[IntCounter; Signature::COUNT]>>,
     events_dropped: [IntCounter; DropReason::COUNT],
@@ -411,6 +412,15 @@ impl Metrics {
             "Events by signature and watch-list group (the operator's named groups of domains, or \"other\").",
             &["signature", "group"],
         );
+        let residual_seconds = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "tamperwatch_residual_block_seconds",
+                "How long residual blocking lasted: from a detection on a (client, server, port) to the first success on it after failures.",
+            )
+            .buckets(vec![5.0, 15.0, 30.0, 60.0, 90.0, 120.0, 180.0, 240.0, 300.0, 600.0]),
+        )
+        .expect(DEFINITION);
+        let residual_seconds = b.register(residual_seconds);
         let events_dropped = b.counter_vec(
             "tamperwatch_events_dropped_total",
             "Detected events that were not written, by reason.",
@@ -504,6 +514,7 @@ impl Metrics {
             blackholes: per_value(&blackholes, BlackholeStage::ALL, BlackholeStage::as_str),
             by_group: std::sync::RwLock::new(Self::group_rows_of(&detections, &[])),
             detections,
+            residual_seconds,
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
             events_written: per_value(&events_written, Sink::ALL, Sink::as_str),
             capture_up,

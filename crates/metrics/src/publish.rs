@@ -88,6 +88,15 @@ impl StatsPublisher {
         );
         add_counter(&m.quic_attempts, last.quic_attempts, now.quic_attempts);
         add_counters(&m.blackholes, &last.blackholes, &now.blackholes);
+        let ring = tw_detect::stats::RESIDUAL_RING as u64;
+        for i in last
+            .residual_count
+            .max(now.residual_count.saturating_sub(ring))..now.residual_count
+        {
+            if let Some(ms) = now.residual_ms.get((i % ring) as usize) {
+                m.residual_seconds.observe(f64::from(*ms) / 1000.0);
+            }
+        }
         let rows = m.group_rows();
         let zero = [0u64; tw_detect::stats::Signature::COUNT];
         for (i, row) in now.by_group.iter().enumerate() {

@@ -499,6 +499,7 @@ fn privacy_label_allow_list() {
         "stage",
         "rcode",
         "group",
+        "le",
         "interface",
         "sink",
         "version",

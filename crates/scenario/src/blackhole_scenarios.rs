@@ -133,6 +133,37 @@ pub fn bh_residual_after_rst() -> Result<Vec<u8>> {
     tl.to_pcap_bytes(ETHERNET, false)
 }
 
+/// Residual blocking that ends: the same as `bh_residual_after_rst`, and
+/// 100 s after the reset a new connection to the port works again (the
+/// residual period measured: about 100 s).
+pub fn bh_residual_ends() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54020, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(8);
+    let t = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("blocked.example", &mut rng),
+    );
+    s.inject_from_server(
+        &mut tl,
+        t + 2 * MS,
+        &Injection::rst_ack().ttl(40).ip_id(0x2222).df(false),
+    );
+    s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 800));
+    let t_rst = s.rst_from_client(&mut tl, t + RTT + MS);
+    let t1 = t_rst + 20 * S;
+    let mut r = session(BLOCKED, 54021, 443);
+    r.syn(&mut tl, t1);
+    for k in [1, 3] {
+        r.retransmit_client_last(&mut tl, t1 + k * S);
+    }
+    clean_tls(&mut tl, OTHER, 54022, t1 + S);
+    clean_tls(&mut tl, BLOCKED, 54023, t_rst + 100 * S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
 /// Port-specific blocking: the server answers HTTP on port 80 while SYNs to
 /// its port 443 go unanswered. Rule: syn_unanswered with
 /// same_server_other_port.

@@ -100,6 +100,39 @@ fn every_stage_fires_with_its_contrast() {
             "{name}"
         );
     }
+    // residual blocking that ends: its length is measured
+    let (ev, m) = events("bh_residual_ends");
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["evidence"]["residual"], true);
+    assert_eq!(
+        metric(&m, "tamperwatch_residual_block_seconds_count", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&m, "tamperwatch_residual_block_seconds_sum", &[]),
+        Some(100.0)
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "tamperwatch_residual_block_seconds_bucket",
+            &[("le", "90")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "tamperwatch_residual_block_seconds_bucket",
+            &[("le", "120")]
+        ),
+        Some(1.0)
+    );
+    let (_, m) = events("bh_residual_after_rst");
+    assert_eq!(
+        metric(&m, "tamperwatch_residual_block_seconds_count", &[]),
+        Some(0.0)
+    );
     let (ev, _) = events("bh_tls_retransmitted");
     assert_eq!(ev[0]["target"], "blocked.example");
     assert_eq!(ev[0]["evidence"]["request_retransmissions"], 3);

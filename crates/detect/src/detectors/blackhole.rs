@@ -73,6 +73,9 @@ pub struct BlackholeFlow {
     pub link_quic: Nanos,
     /// QUIC Initials sent (UDP/443 flows).
     pub initials: u16,
+    /// This flow failed inside a residual-blocking window (its event must
+    /// not restart the window being measured).
+    pub residual_hit: bool,
 }
 
 const KIND_TLS: u8 = 1;
@@ -86,6 +89,8 @@ pub struct BlackholeServer {
     pub ok: [(u16, Nanos); 4],
     /// (client, port, time) of recent detections on this server.
     pub detected: [(Option<IpAddr>, u16, Nanos); 8],
+    /// Residual failures seen after each detection (same index).
+    pub residual_failures: [u16; 8],
 }
 
 impl BlackholeServer {
@@ -117,8 +122,40 @@ impl BlackholeServer {
                     .min_by_key(|(_, (_, _, t))| *t)
                     .map(|(i, _)| i)
             });
-        if let Some(slot) = i.and_then(|i| self.detected.get_mut(i)) {
-            *slot = (Some(client), port, ts);
+        if let Some(i) = i {
+            if let Some(slot) = self.detected.get_mut(i) {
+                *slot = (Some(client), port, ts);
+            }
+            if let Some(n) = self.residual_failures.get_mut(i) {
+                *n = 0;
+            }
+        }
+    }
+
+    /// A success on (client, port) at `t`: ends residual blocking, if any;
+    /// returns how long it lasted when failures were seen meanwhile.
+    fn end_residual(&mut self, client: IpAddr, port: u16, t: Nanos) -> Option<Nanos> {
+        let i = self
+            .detected
+            .iter()
+            .position(|(c, p, d)| *c == Some(client) && *p == port && *d > 0 && *d <= t)?;
+        let d = self.detected.get(i)?.2;
+        let failures = self.residual_failures.get(i).copied().unwrap_or(0);
+        if let Some(slot) = self.detected.get_mut(i) {
+            *slot = (None, 0, 0);
+        }
+        (failures > 0).then_some(t - d)
+    }
+
+    fn note_residual_failure(&mut self, client: IpAddr, port: u16) {
+        if let Some(i) = self
+            .detected
+            .iter()
+            .position(|(c, p, _)| *c == Some(client) && *p == port)
+        {
+            if let Some(n) = self.residual_failures.get_mut(i) {
+                *n = n.saturating_add(1);
+            }
         }
     }
     /// The latest detection on (client, port) before `t`.
@@ -237,6 +274,10 @@ impl Detector for BlackholeDetector {
             flow.dirs[Dir::ToClient.idx()].payload_bytes > 0 && flow.first_rst.is_none();
         if server_data || (flow.proto == FlowProto::Udp && flow.server_answered()) {
             sx.note_ok(port, flow.last_ts);
+            if let Some(lasted) = sx.end_residual(flow.client_ip, port, flow.first_ts) {
+                ctx.stats
+                    .observe_residual(u32::try_from(lasted / 1_000_000).unwrap_or(u32::MAX));
+            }
             return;
         }
         // Failures: which stage, and what contrast?
@@ -382,6 +423,10 @@ impl Detector for BlackholeDetector {
         ev.insert("contrast".into(), json!(contrast));
         ev.insert("residual".into(), json!(residual.is_some()));
         let target = flow.ext.target.as_deref().map(str::to_owned);
+        if residual.is_some() {
+            server.ext.bh.note_residual_failure(flow.client_ip, port);
+            flow.ext.bh.residual_hit = true;
+        }
         if ctx.emit(flow, Signature::Blackhole, confidence, target, ev) {
             ctx.stats.blackholes[stage.idx()] += 1;
         }
@@ -391,7 +436,7 @@ impl Detector for BlackholeDetector {
 /// Records detections (of any signature) on a flow so that later failures
 /// on the same (client, server, port) are recognised as residual blocking.
 pub fn note_detections(flow: &Flow, server: &mut ServerState) {
-    if flow.emitted != 0 {
+    if flow.emitted != 0 && !flow.ext.bh.residual_hit {
         server
             .ext
             .bh
