@@ -251,17 +251,19 @@ impl Engine {
         let had_synack = flow.synack_ts.is_some();
         let server_had_spoken = flow.server_answered();
         flow.observe(pkt, dir);
-        if dir == Dir::ToServer && flow.ext.target.is_none() {
+        if dir == Dir::ToServer {
             if let Transport::Tcp(t) = &pkt.l4 {
-                // Only the first payload segment is read (bounded work).
                 if t.payload_len > 0
-                    && flow.dirs[0]
-                        .first_payload
-                        .is_some_and(|(ts, seq)| ts == pkt.ts && seq == t.seq)
+                    && (flow.ext.target.is_none()
+                        || flow.ext.hello_buf.is_some()
+                        || flow.ext.hello.is_none())
                 {
-                    flow.ext.target = crate::proto::tls_sni(t.payload)
-                        .or_else(|| crate::proto::http_host(t.payload))
-                        .map(|s| s.to_ascii_lowercase().into_boxed_str());
+                    let first = flow.dirs[0]
+                        .first_payload
+                        .is_some_and(|(ts, seq)| ts == pkt.ts && seq == t.seq);
+                    if first || flow.ext.hello_buf.is_some() {
+                        flow.ext.client_data(first, t.seq, t.payload);
+                    }
                 }
             }
         }

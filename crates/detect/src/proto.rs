@@ -193,3 +193,192 @@ mod tests {
         assert_eq!(http_host(b"GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n"), None);
     }
 }
+
+/// What a ClientHello says about the client, for evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HelloInfo {
+    /// The first ALPN protocol offered, if any.
+    pub alpn: Option<String>,
+    /// A JA4-style fingerprint of the ClientHello (`t13d1516h2_<12 hex>_<12 hex>`):
+    /// transport, TLS version, SNI present, cipher and extension counts,
+    /// ALPN, then truncated SHA-256 of the sorted cipher list and of the
+    /// sorted extensions plus signature algorithms (GREASE values removed).
+    pub ja4: String,
+}
+
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
+}
+
+fn sha12(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(s.as_bytes());
+    d.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a bare handshake message (type 1, ClientHello) into [`HelloInfo`].
+/// `quic`: the hello came in QUIC (JA4 transport `q`) rather than TCP.
+pub fn hello_info(hs: &[u8], quic: bool) -> Option<HelloInfo> {
+    if hs.first() != Some(&1) {
+        return None;
+    }
+    let mut r = Reader { b: hs.get(4..)? };
+    let legacy = r.u16()?;
+    r.skip(32)?;
+    let sid = r.u8()?;
+    r.skip(usize::from(sid))?;
+    let cs_len = usize::from(r.u16()?);
+    let cs = r.take(cs_len)?;
+    let ciphers: Vec<u16> = cs
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .filter(|c| !is_grease(*c))
+        .collect();
+    let cm = r.u8()?;
+    r.skip(usize::from(cm))?;
+    let ext_len = usize::from(r.u16().unwrap_or(0));
+    let mut exts = Reader {
+        b: r.b.get(..ext_len.min(r.b.len()))?,
+    };
+    let mut ext_types = vec![];
+    let mut sni = false;
+    let mut alpn = None;
+    let mut version = legacy;
+    let mut sigalgs: Vec<u16> = vec![];
+    while let (Some(ty), Some(len)) = (exts.u16(), exts.u16()) {
+        let body = exts.take(usize::from(len))?;
+        if is_grease(ty) {
+            continue;
+        }
+        ext_types.push(ty);
+        let mut b = Reader { b: body };
+        match ty {
+            0 => sni = true,
+            16 => {
+                b.u16();
+                if let Some(n) = b.u8() {
+                    alpn = b
+                        .take(usize::from(n))
+                        .and_then(|p| std::str::from_utf8(p).ok())
+                        .filter(|p| p.bytes().all(|c| c.is_ascii_graphic()))
+                        .map(str::to_string);
+                }
+            }
+            43 => {
+                if let Some(n) = b.u8() {
+                    if let Some(v) = b.take(usize::from(n)) {
+                        version = v
+                            .chunks_exact(2)
+                            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                            .filter(|v| !is_grease(*v))
+                            .max()
+                            .unwrap_or(version);
+                    }
+                }
+            }
+            13 => {
+                if let Some(n) = b.u16() {
+                    if let Some(v) = b.take(usize::from(n)) {
+                        sigalgs = v
+                            .chunks_exact(2)
+                            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                            .collect();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let ver = match version {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        _ => "00",
+    };
+    let a = alpn.as_deref().map_or("00".to_string(), |p| {
+        let b = p.as_bytes();
+        match (b.first(), b.last()) {
+            (Some(f), Some(l)) => format!("{}{}", *f as char, *l as char),
+            _ => "00".into(),
+        }
+    });
+    let mut c_sorted = ciphers.clone();
+    c_sorted.sort_unstable();
+    let c_str = c_sorted
+        .iter()
+        .map(|c| format!("{c:04x}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut e_sorted: Vec<u16> = ext_types
+        .iter()
+        .copied()
+        .filter(|t| *t != 0 && *t != 16)
+        .collect();
+    e_sorted.sort_unstable();
+    let mut e_str = e_sorted
+        .iter()
+        .map(|e| format!("{e:04x}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    if !sigalgs.is_empty() {
+        e_str.push('_');
+        e_str.push_str(
+            &sigalgs
+                .iter()
+                .map(|s| format!("{s:04x}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    let ja4 = format!(
+        "{}{}{}{:02}{:02}{}_{}_{}",
+        if quic { 'q' } else { 't' },
+        ver,
+        if sni { 'd' } else { 'i' },
+        ciphers.len().min(99),
+        ext_types.len().min(99),
+        a,
+        sha12(&c_str),
+        sha12(&e_str)
+    );
+    Some(HelloInfo { alpn, ja4 })
+}
+
+#[cfg(test)]
+mod hello_tests {
+    use super::*;
+
+    #[test]
+    fn ja4_shape_and_grease_independence() {
+        // Build a ClientHello with SNI, ALPN h2, supported_versions TLS 1.3,
+        // signature algorithms, and GREASE cipher/extension.
+        let mut ext = vec![];
+        ext.extend([0x0a, 0x0a, 0, 0]); // GREASE extension
+        ext.extend([0, 0, 0, 12, 0, 10, 0, 0, 7]);
+        ext.extend(b"a.example");
+        ext.truncate(ext.len() - 2); // name "a.examp" (length 7)
+        ext.extend([0, 16, 0, 5, 0, 3, 2, b'h', b'2']);
+        ext.extend([0, 43, 0, 3, 2, 3, 4]);
+        ext.extend([0, 13, 0, 6, 0, 4, 4, 3, 8, 4]);
+        let mut body = vec![3, 3];
+        body.extend([0u8; 32]);
+        body.push(0);
+        body.extend([0, 6, 0x1a, 0x1a, 0x13, 0x01, 0x13, 0x02]); // GREASE + 2 ciphers
+        body.extend([1, 0]);
+        body.extend((ext.len() as u16).to_be_bytes());
+        body.extend(&ext);
+        let mut hs = vec![1, 0, 0, 0];
+        hs[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend(body);
+        let i = hello_info(&hs, false).unwrap();
+        assert_eq!(i.alpn.as_deref(), Some("h2"));
+        assert!(i.ja4.starts_with("t13d0204h2_"), "{}", i.ja4);
+        assert_eq!(i.ja4.len(), "t13d0204h2_".len() + 12 + 1 + 12);
+        assert!(hello_info(&hs, true).unwrap().ja4.starts_with("q13d"));
+        for cut in 0..hs.len() {
+            let _ = hello_info(&hs[..cut], false);
+        }
+        assert!(hello_info(b"\x02\x00\x00\x00", false).is_none());
+    }
+}

@@ -147,6 +147,8 @@ pub static CATALOGUE: &[Scenario] = &[
         "rst_injection fixture: see tw_scenario::rst_scenarios::rst_inject_sandvine"),
     sc("rst_inject_henan", ETHERNET, Pcap, (6, 1, 0), rst::rst_inject_henan,
         "rst_injection fixture: see tw_scenario::rst_scenarios::rst_inject_henan"),
+    sc("rst_inject_large_hello", ETHERNET, Pcap, (7, 1, 0), rst::rst_inject_large_hello,
+        "rst_injection fixture: see tw_scenario::rst_scenarios::rst_inject_large_hello"),
     sc("rst_trap_server_abort", ETHERNET, Pcap, (10, 1, 0), rst::rst_trap_server_abort,
         "rst_injection fixture: see tw_scenario::rst_scenarios::rst_trap_server_abort"),
     sc("rst_trap_server_abort_no_data", ETHERNET, Pcap, (5, 1, 0), rst::rst_trap_server_abort_no_data,

@@ -328,3 +328,26 @@ pub fn rst_trap_refused() -> Result<Vec<u8>> {
     );
     bytes(&tl)
 }
+
+/// A post-quantum-size ClientHello (about 1.7 KB, two segments) for a
+/// blocked SNI, reset by an injector after its second segment. The target
+/// and the ClientHello fingerprint need reassembly. Rules as
+/// `rst_inject_data_after`.
+pub fn rst_inject_large_hello() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = https(52010);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(11);
+    let ch = tls::ClientHello::new("blocked.example", &mut rng)
+        .with_large_key_share(true)
+        .build();
+    let t = s.client_send(&mut tl, t + MS, &ch);
+    s.inject_from_server(
+        &mut tl,
+        t + 3 * MS,
+        &Injection::rst_ack().ttl(40).ip_id(0x5b2d).df(false),
+    );
+    let mut rng = Rng::new(12);
+    s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 1200));
+    bytes(&tl)
+}

@@ -73,6 +73,7 @@ fn every_rule_fires_on_its_fixture() {
     let ev = fixture("http_inject_iran_race");
     let e = &ev[0]["evidence"];
     assert_eq!(e["fingerprint"]["name"], "tw.ir_iframe");
+    assert_eq!(e["request_line"], "GET / HTTP/1.1");
     assert_eq!(e["response"]["status"], 403);
     assert_eq!(e["other_response"]["status"], 200);
     assert!(e["response"]["body_excerpt"]

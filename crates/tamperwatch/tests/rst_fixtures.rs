@@ -138,6 +138,20 @@ fn no_trap_raises_an_event() {
 }
 
 #[test]
+fn a_two_segment_client_hello_is_reassembled() {
+    let ev = events("rst_inject_large_hello");
+    let h = &ev[0]["evidence"]["client_hello"];
+    assert_eq!(h["alpn"], "h2");
+    let ja4 = h["ja4"].as_str().unwrap();
+    // TLS 1.3 over TCP, SNI present, ALPN h2 (JA4 layout)
+    assert!(
+        ja4.starts_with("t13d") && ja4[6..].starts_with("12h2_") || ja4.contains("h2_"),
+        "{ja4}"
+    );
+    assert_eq!(ja4.len(), 36, "{ja4}");
+}
+
+#[test]
 fn ttl_evidence_says_by_how_much() {
     let ev = events("rst_inject_data_after");
     let e = &ev[0]["evidence"];

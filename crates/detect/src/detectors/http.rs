@@ -132,6 +132,8 @@ pub struct HttpFlow {
     pub first: Option<Response>,
     /// A different response at the same position.
     pub other: Option<Response>,
+    /// The request line's method and path (at most 200 bytes).
+    pub request_line: String,
 }
 
 /// The detector.
@@ -194,8 +196,18 @@ impl Detector for HttpDetector {
                     && is_request(t.payload)
                 {
                     ctx.stats.http_requests += 1;
+                    let line = t
+                        .payload
+                        .split(|&b| b == b'\r' || b == b'\n')
+                        .next()
+                        .unwrap_or(&[]);
+                    let line: String = String::from_utf8_lossy(&line[..line.len().min(200)])
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .collect();
                     flow.ext.http = Some(Box::new(HttpFlow {
                         synack: flow.ext.synack,
+                        request_line: line,
                         ..Default::default()
                     }));
                 }
@@ -360,6 +372,7 @@ impl Detector for HttpDetector {
         };
         ev.insert("rules".into(), json!(rules));
         ev.insert("origin".into(), json!(origin));
+        ev.insert("request_line".into(), json!(h.request_line));
         ev.insert("response".into(), response_json(forged));
         if let Some(r) = real {
             ev.insert("other_response".into(), response_json(r));

@@ -42,6 +42,89 @@ pub struct FlowExt {
     pub http: Option<Box<http::HttpFlow>>,
     /// Blackholing state.
     pub bh: blackhole::BlackholeFlow,
+    /// A ClientHello being reassembled from several segments (bounded).
+    pub hello_buf: Option<Box<HelloBuf>>,
+    /// What the client's ClientHello said (ALPN, JA4-style fingerprint).
+    pub hello: Option<Box<crate::proto::HelloInfo>>,
+}
+
+/// A TLS record (ClientHello) spread over several TCP segments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelloBuf {
+    /// The record so far.
+    pub bytes: Vec<u8>,
+    /// The sequence number of the next in-order byte.
+    pub next_seq: u32,
+    /// The record's full length (at most [`HELLO_MAX`]).
+    pub need: usize,
+    /// Segments that did not fit in order.
+    pub misses: u8,
+}
+
+/// A ClientHello is reassembled up to this many bytes (post-quantum key
+/// shares make them ~1.7 KB).
+pub const HELLO_MAX: usize = 4096;
+
+impl FlowExt {
+    /// Feeds a client data segment: names the target (SNI, Host) and reads
+    /// the ClientHello, reassembling it over several segments if needed.
+    pub(crate) fn client_data(&mut self, first: bool, seq: u32, payload: &[u8]) {
+        if first {
+            if self.target.is_none() {
+                self.target = crate::proto::tls_sni(payload)
+                    .or_else(|| crate::proto::http_host(payload))
+                    .map(|s| s.to_ascii_lowercase().into_boxed_str());
+            }
+            if payload.len() >= 5 && payload[0] == 0x16 && payload[1] == 0x03 {
+                let need =
+                    (5 + usize::from(u16::from_be_bytes([payload[3], payload[4]]))).min(HELLO_MAX);
+                if payload.len() >= need {
+                    self.finish_hello(&payload[..need]);
+                } else {
+                    let mut bytes = Vec::with_capacity(need);
+                    bytes.extend_from_slice(payload);
+                    self.hello_buf = Some(Box::new(HelloBuf {
+                        bytes,
+                        next_seq: seq.wrapping_add(payload.len() as u32),
+                        need,
+                        misses: 0,
+                    }));
+                }
+            }
+            return;
+        }
+        let Some(b) = self.hello_buf.as_mut() else {
+            return;
+        };
+        if seq != b.next_seq {
+            b.misses += 1;
+            if b.misses > 8 {
+                self.hello_buf = None;
+            }
+            return;
+        }
+        let n = payload.len().min(b.need - b.bytes.len());
+        b.bytes.extend_from_slice(&payload[..n]);
+        b.next_seq = b.next_seq.wrapping_add(payload.len() as u32);
+        if b.bytes.len() >= b.need {
+            if let Some(b) = self.hello_buf.take() {
+                self.finish_hello(&b.bytes);
+            }
+        }
+    }
+
+    fn finish_hello(&mut self, record: &[u8]) {
+        if self.target.is_none() {
+            self.target =
+                crate::proto::tls_sni(record).map(|s| s.to_ascii_lowercase().into_boxed_str());
+        }
+        if let Some(info) = record
+            .get(5..)
+            .and_then(|hs| crate::proto::hello_info(hs, false))
+        {
+            self.hello = Some(Box::new(info));
+        }
+    }
 }
 
 /// Per-server state owned by detectors.
@@ -154,6 +237,12 @@ impl Ctx<'_> {
         } else {
             confidence
         };
+        if let Some(h) = &flow.ext.hello {
+            evidence.insert(
+                "client_hello".into(),
+                serde_json::json!({"alpn": h.alpn, "ja4": h.ja4}),
+            );
+        }
         let group = target.as_deref().and_then(|t| self.watch.group_of(t));
         if let Some(name) = group.and_then(|g| self.watch.names().get(g).map(|n| n.to_string())) {
             evidence.insert("watch_group".into(), serde_json::Value::String(name));
