@@ -108,3 +108,22 @@ fn censorlab_http_hosts() {
         &targets[..5]
     );
 }
+
+#[test]
+fn gfw_report_quic_victim_sni() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/quic-sni/quic_victim_client_anon.pcap");
+    if !p.is_file() {
+        eprintln!("skipped: ../shared/corpus is absent");
+        return;
+    }
+    let (targets, events) = run(&p);
+    assert_eq!(events, 0);
+    // every Initial is decrypted (RFC 9001 initial keys) and names the test site
+    assert_eq!(targets.len(), 42);
+    assert!(
+        targets.iter().all(|t| t == "http3check.net"),
+        "{:?}",
+        &targets[..3]
+    );
+}
