@@ -1,6 +1,6 @@
 //! What the injector blocks and what it forges.
 
-use crate::packet::{self, Forge, Segment, ACK, RST, SYN};
+use crate::packet::{self, Forge, Segment, ACK, FIN, PSH, RST, SYN};
 use std::net::IpAddr;
 
 /// Why a segment triggered an injection.
@@ -83,7 +83,21 @@ pub enum Mode {
     /// The RST+ACK to the client and one to the server claiming to be the
     /// client (seq = trigger seq + length, ack = trigger ack).
     RstBoth,
+    /// An Iran-style block page ([`IR_BLOCK_PAGE`]: 403, an iframe to
+    /// `http://10.10.34.34`) to the client in one PSH+FIN+ACK segment (seq =
+    /// the trigger's ack, ack = the trigger's seq + length), then an RST+ACK
+    /// to the client right after the FIN (seq + page length + 1).
+    Page,
 }
+
+/// The block page of `--mode page`: Iran's national block page as OONI and
+/// Citizen Lab describe it (a 403 whose body is an iframe to
+/// `http://10.10.34.34`), delimited by the close (no Content-Length).
+pub const IR_BLOCK_PAGE: &[u8] = b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n\
+<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1256\">\
+<title>M1-6</title></head><body><iframe src=\"http://10.10.34.34?type=Invalid Site&policy=MainPolicy \" \
+style=\"width: 100%; height: 100%\" scrolling=\"no\" marginwidth=\"0\" marginheight=\"0\" \
+frameborder=\"0\" vspace=\"0\" hspace=\"0\"></iframe></body></html>";
 
 impl std::str::FromStr for Mode {
     type Err = String;
@@ -92,7 +106,8 @@ impl std::str::FromStr for Mode {
             "rst" => Ok(Mode::Rst),
             "gfw" => Ok(Mode::Gfw),
             "rst-both" => Ok(Mode::RstBoth),
-            o => Err(format!("unknown mode {o:?} (rst, gfw, rst-both)")),
+            "page" => Ok(Mode::Page),
+            o => Err(format!("unknown mode {o:?} (rst, gfw, rst-both, page)")),
         }
     }
 }
@@ -172,9 +187,29 @@ impl Forger {
             flags: RST | ACK,
             window: self.window,
         };
+        if self.mode == Mode::Page {
+            let page = Forge {
+                flags: PSH | FIN | ACK,
+                ..to_client(t.ack, id(rand))
+            };
+            // The FIN takes one sequence number after the page.
+            let after = t.ack.wrapping_add(IR_BLOCK_PAGE.len() as u32 + 1);
+            return vec![
+                Forged {
+                    to_client: true,
+                    dst: t.src,
+                    packet: packet::build(&page, IR_BLOCK_PAGE),
+                },
+                Forged {
+                    to_client: true,
+                    dst: t.src,
+                    packet: packet::build(&to_client(after, id(rand)), &[]),
+                },
+            ];
+        }
         let steps: &[u32] = match self.mode {
             Mode::Gfw => &GFW_STEPS,
-            Mode::Rst | Mode::RstBoth => &[0],
+            Mode::Rst | Mode::RstBoth | Mode::Page => &[0],
         };
         let mut out: Vec<Forged> = steps
             .iter()
@@ -211,7 +246,7 @@ impl Forger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::{parse, PSH};
+    use crate::packet::parse;
 
     fn blocklist() -> Blocklist {
         Blocklist {
@@ -336,6 +371,42 @@ mod tests {
         assert_eq!((s.src, s.dst, s.sport, s.dport), (t.src, t.dst, 40000, 80));
         assert_eq!((s.seq, s.ack), (0xffff_fff3, 777));
         assert_eq!(s.ip_id, 5);
+    }
+
+    #[test]
+    fn page_mode() {
+        let req = b"GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n";
+        let pkt = trigger_packet(req);
+        let t = parse(&pkt).unwrap();
+        let mut ids = [21u16, 22].into_iter();
+        let f = Forger {
+            window: 8192,
+            ..forger(Mode::Page, IpId::Random)
+        };
+        let out = f.forge(&t, &mut || ids.next().unwrap());
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|f| f.to_client && f.dst == t.src));
+        let page = parse(&out[0].packet).unwrap();
+        assert_eq!((page.sport, page.dport), (80, 40000));
+        assert_eq!(page.flags, PSH | FIN | ACK);
+        assert_eq!(page.seq, 777);
+        assert_eq!(page.ack, 0xffff_fff0u32.wrapping_add(req.len() as u32));
+        assert_eq!(
+            (page.ttl, page.ip_id, page.df, page.window),
+            (40, 21, false, 8192)
+        );
+        assert_eq!(page.payload, IR_BLOCK_PAGE);
+        let text = String::from_utf8_lossy(page.payload);
+        assert!(text.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{text}");
+        // What tamperwatch's shipped fingerprint tw.ir_iframe looks for.
+        assert!(text.contains("<iframe src=\"http://10.10.34.3"), "{text}");
+        let rst = parse(&out[1].packet).unwrap();
+        assert_eq!(rst.flags, RST | ACK);
+        assert_eq!(rst.seq, 777 + IR_BLOCK_PAGE.len() as u32 + 1);
+        assert_eq!(rst.ack, page.ack);
+        assert!(rst.payload.is_empty());
+        assert_eq!(rst.ip_id, 22);
+        assert_eq!("page".parse::<Mode>(), Ok(Mode::Page));
     }
 
     #[test]

@@ -59,3 +59,60 @@ fn bad_arguments_are_refused() {
     let (ok, text) = run(WIRE, &["--a", "tw-no-such-if0", "--b", "lo"]);
     assert!(!ok && text.contains("tw-no-such-if0"), "{text}");
 }
+
+const QUIC: &str = env!("CARGO_BIN_EXE_tw-quic");
+
+#[test]
+fn tw_quic_command_line() {
+    let (ok, text) = run(QUIC, &["server", "--help"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("--listen") && text.contains("--name"),
+        "{text}"
+    );
+    let (ok, text) = run(QUIC, &["client", "--help"]);
+    assert!(ok, "{text}");
+    for o in ["--connect", "--sni", "--timeout-ms"] {
+        assert!(text.contains(o), "{o} missing:\n{text}");
+    }
+    let (ok, text) = run(QUIC, &["server"]);
+    assert!(!ok && text.contains("--listen"), "{text}");
+    let (ok, text) = run(QUIC, &["client", "--connect", "nowhere", "--sni", "a"]);
+    assert!(!ok && text.contains("--connect"), "{text}");
+}
+
+#[test]
+fn tw_quic_over_loopback() {
+    // Loopback only: a server on an ephemeral port of 127.0.0.1, one handshake.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap().to_string();
+    drop(sock);
+    let mut server = Command::new(QUIC)
+        .args(["server", "--listen", &addr, "--name", "allowed.example"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let mut stdout = server.stdout.take().unwrap();
+    let mut first = [0u8; 9];
+    use std::io::Read;
+    stdout.read_exact(&mut first).expect("server output");
+    assert_eq!(&first, b"listening");
+    let (ok, text) = run(
+        QUIC,
+        &[
+            "client",
+            "--connect",
+            &addr,
+            "--sni",
+            "allowed.example",
+            "--timeout-ms",
+            "3000",
+        ],
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(ok, "{text}");
+    assert!(text.starts_with("local_port="), "{text}");
+    assert!(text.contains("ok rtt_ms="), "{text}");
+}

@@ -1,4 +1,5 @@
-//! tw-inject: an on-path TCP RST injector for tamperwatch's live tests.
+//! tw-inject: an on-path TCP RST and block-page injector for tamperwatch's
+//! live tests.
 //!
 //! Sniffs the client-facing interface (AF_PACKET), forwards nothing itself
 //! (the kernel router forwards everything), and for each client→server TCP
@@ -40,7 +41,9 @@ struct Args {
     #[arg(long = "keyword", value_name = "STRING")]
     keyword: Vec<String>,
     /// rst: one RST+ACK to the client; gfw: a burst of three with seq +0,
-    /// +1460, +4380; rst-both: rst plus an RST+ACK to the server.
+    /// +1460, +4380; rst-both: rst plus an RST+ACK to the server; page: an
+    /// Iran-style 403 block page (iframe to http://10.10.34.34) in one
+    /// PSH+FIN+ACK segment, then an RST+ACK, both to the client.
     #[arg(long, default_value = "rst")]
     mode: Mode,
     /// IP TTL (IPv6 hop limit) of the forged packets.
@@ -169,5 +172,6 @@ fn mode_name(m: Mode) -> &'static str {
         Mode::Rst => "rst",
         Mode::Gfw => "gfw",
         Mode::RstBoth => "rst-both",
+        Mode::Page => "page",
     }
 }
