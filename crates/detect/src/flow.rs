@@ -45,42 +45,49 @@ impl Dir {
 }
 
 /// Canonical (unordered) flow key: the lower (address, port) first.
+/// Addresses are kept as 128-bit integers (IPv4 mapped into IPv6), so that
+/// hashing and comparing a key is a few integer operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
+    /// Lower endpoint address.
+    pub lo: u128,
+    /// Higher endpoint address.
+    pub hi: u128,
+    /// Lower endpoint port (high 16 bits) and higher endpoint port (low 16 bits).
+    pub ports: u32,
     /// IP protocol number (6 or 17).
     pub proto: u8,
-    /// Lower endpoint address.
-    pub lo_ip: IpAddr,
-    /// Lower endpoint port.
-    pub lo_port: u16,
-    /// Higher endpoint address.
-    pub hi_ip: IpAddr,
-    /// Higher endpoint port.
-    pub hi_port: u16,
+}
+
+/// An address as a 128-bit integer (IPv4 as `::ffff:a.b.c.d`).
+pub fn addr_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v) => u128::from(v.to_ipv6_mapped()),
+        IpAddr::V6(v) => u128::from(v),
+    }
 }
 
 impl FlowKey {
     /// Builds the canonical key and says whether (src, sport) is the lower side.
     pub fn new(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> (FlowKey, bool) {
-        if (src, sport) <= (dst, dport) {
+        let (a, b) = (addr_bits(src), addr_bits(dst));
+        if (a, sport) <= (b, dport) {
             (
                 FlowKey {
+                    lo: a,
+                    hi: b,
+                    ports: (u32::from(sport) << 16) | u32::from(dport),
                     proto,
-                    lo_ip: src,
-                    lo_port: sport,
-                    hi_ip: dst,
-                    hi_port: dport,
                 },
                 true,
             )
         } else {
             (
                 FlowKey {
+                    lo: b,
+                    hi: a,
+                    ports: (u32::from(dport) << 16) | u32::from(sport),
                     proto,
-                    lo_ip: dst,
-                    lo_port: dport,
-                    hi_ip: src,
-                    hi_port: sport,
                 },
                 false,
             )
@@ -862,10 +869,10 @@ const ALL_CLASSES: [Class; CLASSES] = [
 
 /// A total order on keys (for deterministic tie-breaking only).
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct FlowKeyOrd(u8, IpAddr, u16, IpAddr, u16);
+struct FlowKeyOrd(u8, u128, u128, u32);
 impl FlowKeyOrd {
     fn of(k: &FlowKey) -> Self {
-        FlowKeyOrd(k.proto, k.lo_ip, k.lo_port, k.hi_ip, k.hi_port)
+        FlowKeyOrd(k.proto, k.lo, k.hi, k.ports)
     }
 }
 
