@@ -124,58 +124,32 @@ impl DnsFingerprints {
 
     fn add_ooni_csv(&mut self, list: &str, text: &str) -> Result<usize, ListError> {
         let mut n = 0;
-        let mut lines = text.lines().enumerate();
-        let header = match lines.next() {
-            Some((_, h)) => split_csv(h.trim_start_matches('\u{feff}')),
-            None => return Ok(0),
-        };
-        let col = |name: &str| header.iter().position(|h| h == name);
-        let (Some(c_name), Some(c_scope), Some(c_loc), Some(c_type), Some(c_pat)) = (
-            col("name"),
-            col("scope"),
-            col("location_found"),
-            col("pattern_type"),
-            col("pattern"),
-        ) else {
-            return Err(ListError {
-                list: list.into(),
-                line: 1,
-                reason: "missing OONI columns".into(),
-            });
-        };
-        let c_src = col("source");
-        let c_ipid = col("ip_id");
-        for (i, line) in lines {
-            if line.trim().is_empty() {
+        for (line, row) in ooni_rows(list, text)? {
+            if row.location != "dns" || row.kind != "full" {
                 continue;
             }
-            let f = split_csv(line);
-            let get = |c: usize| f.get(c).map(String::as_str).unwrap_or("");
-            if get(c_loc) != "dns" || get(c_type) != "full" {
-                continue;
-            }
-            let Ok(addr) = get(c_pat).trim().parse::<IpAddr>() else {
+            let Ok(addr) = row.pattern.trim().parse::<IpAddr>() else {
                 // non-address DNS patterns (CNAMEs) are not used
                 continue;
             };
-            let ip_id = match c_ipid.map(get).filter(|s| !s.is_empty()) {
-                Some(s) => Some(s.parse::<u16>().map_err(|_| ListError {
+            let ip_id = match row.ip_id.as_str() {
+                "" => None,
+                s => Some(s.parse::<u16>().map_err(|_| ListError {
                     list: list.into(),
-                    line: i + 1,
+                    line,
                     reason: format!("bad ip_id {s:?}"),
                 })?),
-                None => None,
             };
             self.insert(DnsFingerprint {
-                name: get(c_name).to_string(),
+                name: row.name,
                 addr,
                 ip_id,
-                false_positive: get(c_scope) == "fp",
-                source: c_src
-                    .map(get)
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or(list)
-                    .to_string(),
+                false_positive: row.scope == "fp",
+                source: if row.source.is_empty() {
+                    list.to_string()
+                } else {
+                    row.source
+                },
             });
             n += 1;
         }
@@ -191,6 +165,58 @@ impl DnsFingerprints {
         }
         v.iter().find(|f| f.ip_id.is_none_or(|id| id == ip_id))
     }
+}
+
+/// One row of an OONI blocking-fingerprints CSV.
+struct OoniRow {
+    name: String,
+    scope: String,
+    location: String,
+    kind: String,
+    pattern: String,
+    source: String,
+    ip_id: String,
+}
+
+/// The rows of an OONI-format CSV with their 1-based line numbers.
+fn ooni_rows(list: &str, text: &str) -> Result<Vec<(usize, OoniRow)>, ListError> {
+    let mut lines = text.lines().enumerate();
+    let header = match lines.next() {
+        Some((_, h)) => split_csv(h.trim_start_matches('\u{feff}')),
+        None => return Ok(vec![]),
+    };
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(c_name), Some(c_scope), Some(c_loc), Some(c_type), Some(c_pat)) = (
+        col("name"),
+        col("scope"),
+        col("location_found"),
+        col("pattern_type"),
+        col("pattern"),
+    ) else {
+        return Err(ListError {
+            list: list.into(),
+            line: 1,
+            reason: "missing OONI columns".into(),
+        });
+    };
+    let (c_src, c_ipid) = (col("source"), col("ip_id"));
+    Ok(lines
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let f = split_csv(line);
+            let get = |c: Option<usize>| c.and_then(|c| f.get(c)).cloned().unwrap_or_default();
+            let row = OoniRow {
+                name: get(Some(c_name)),
+                scope: get(Some(c_scope)),
+                location: get(Some(c_loc)),
+                kind: get(Some(c_type)),
+                pattern: get(Some(c_pat)),
+                source: get(c_src),
+                ip_id: get(c_ipid),
+            };
+            (i + 1, row)
+        })
+        .collect())
 }
 
 /// Splits one CSV line (RFC 4180 quoting; no multi-line fields).
@@ -366,41 +392,16 @@ impl HttpFingerprints {
 
     /// Adds rows of an OONI `fingerprints_http.csv`-format list.
     pub fn add_ooni_csv(&mut self, list: &str, text: &str) -> Result<usize, ListError> {
-        let mut lines = text.lines().enumerate();
-        let header = match lines.next() {
-            Some((_, h)) => split_csv(h.trim_start_matches('\u{feff}')),
-            None => return Ok(0),
-        };
-        let col = |name: &str| header.iter().position(|h| h == name);
-        let (Some(c_name), Some(c_scope), Some(c_loc), Some(c_type), Some(c_pat)) = (
-            col("name"),
-            col("scope"),
-            col("location_found"),
-            col("pattern_type"),
-            col("pattern"),
-        ) else {
-            return Err(ListError {
-                list: list.into(),
-                line: 1,
-                reason: "missing OONI columns".into(),
-            });
-        };
-        let c_src = col("source");
         let mut n = 0;
-        for (_, line) in lines {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let f = split_csv(line);
-            let get = |c: usize| f.get(c).map(String::as_str).unwrap_or("");
-            let location = match get(c_loc) {
+        for (_, row) in ooni_rows(list, text)? {
+            let location = match row.location.as_str() {
                 "body" => HttpLocation::Body,
                 l if l.starts_with("header.") => {
                     HttpLocation::Header(l["header.".len()..].to_ascii_lowercase())
                 }
                 _ => continue,
             };
-            let kind = match get(c_type) {
+            let kind = match row.kind.as_str() {
                 "full" => MatchKind::Full,
                 "prefix" => MatchKind::Prefix,
                 "contains" => MatchKind::Contains,
@@ -409,20 +410,20 @@ impl HttpFingerprints {
                     continue;
                 }
             };
-            if get(c_pat).is_empty() {
+            if row.pattern.is_empty() {
                 continue;
             }
             self.entries.push(HttpFingerprint {
-                name: get(c_name).into(),
-                scope: get(c_scope).into(),
+                name: row.name,
+                scope: row.scope,
                 location,
                 kind,
-                pattern: get(c_pat).as_bytes().to_vec(),
-                source: c_src
-                    .map(get)
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or(list)
-                    .into(),
+                pattern: row.pattern.into_bytes(),
+                source: if row.source.is_empty() {
+                    list.to_string()
+                } else {
+                    row.source
+                },
             });
             n += 1;
         }

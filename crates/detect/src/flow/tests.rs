@@ -81,5 +81,9 @@ fn flow_state_does_not_grow_unnoticed() {
     // detector state). Memory per tracked flow is a documented figure
     // (docs/performance.md); shrinking it is planned, growing it must be a
     // decision: update this bound and the document together.
-    assert!(std::mem::size_of::<Flow>() <= 640, "Flow is {} bytes", std::mem::size_of::<Flow>());
+    assert!(
+        std::mem::size_of::<Flow>() <= 640,
+        "Flow is {} bytes",
+        std::mem::size_of::<Flow>()
+    );
 }
