@@ -40,16 +40,60 @@ impl Default for EngineConfig {
 pub struct Engine {
     cfg: EngineConfig,
     tables: FlowTables,
-    servers: Lru<IpAddr, ServerState>,
-    detectors: Vec<Box<dyn Detector>>,
-    stats: Stats,
-    events: Vec<Event>,
+    sh: Shared,
     now: Nanos,
     last_expire: Nanos,
     kernel_drops: u64,
     last_drop_ts: Option<Nanos>,
-    link: crate::link::LinkClock,
+}
+
+/// Everything but the flow tables: what detectors use while a flow is
+/// borrowed from the tables.
+#[derive(Debug)]
+struct Shared {
+    servers: Lru<IpAddr, ServerState>,
+    detectors: Vec<Box<dyn Detector>>,
+    stats: Stats,
+    events: Vec<Event>,
     watch: crate::watch::WatchList,
+    link: crate::link::LinkClock,
+    /// Whether the capture dropped packets lately (set for each input).
+    lossy: bool,
+}
+
+impl Shared {
+    /// A detector context at packet time `now`, with the detectors and the
+    /// per-server table (borrowed apart).
+    fn split(
+        &mut self,
+        now: Nanos,
+    ) -> (
+        Ctx<'_>,
+        &mut [Box<dyn Detector>],
+        &mut Lru<IpAddr, ServerState>,
+    ) {
+        let Shared {
+            servers,
+            detectors,
+            stats,
+            events,
+            watch,
+            link,
+            lossy,
+        } = self;
+        (
+            Ctx {
+                now,
+                capture_lossy: *lossy,
+                link: *link,
+                watch,
+                events,
+                stats,
+            },
+            detectors,
+            servers,
+        )
+    }
 }
 
 /// Expiry runs at most this often (packet time).
@@ -60,26 +104,32 @@ impl Engine {
     pub fn new(cfg: EngineConfig, detectors: Vec<Box<dyn Detector>>) -> Engine {
         Engine {
             tables: FlowTables::new(cfg.flows.clone()),
-            servers: Lru::new(cfg.max_servers),
-            detectors,
-            stats: Stats {
-                by_group: vec![[0; crate::stats::Signature::COUNT]; cfg.detectors.watch.len() + 1],
-                ..Stats::default()
+            sh: Shared {
+                servers: Lru::new(cfg.max_servers),
+                detectors,
+                stats: Stats {
+                    by_group: vec![
+                        [0; crate::stats::Signature::COUNT];
+                        cfg.detectors.watch.len() + 1
+                    ],
+                    ..Stats::default()
+                },
+                events: Vec::with_capacity(64),
+                watch: cfg.detectors.watch.clone(),
+                link: crate::link::LinkClock::default(),
+                lossy: false,
             },
-            events: Vec::with_capacity(64),
             now: Nanos::MIN,
             last_expire: Nanos::MIN,
             kernel_drops: 0,
             last_drop_ts: None,
-            link: crate::link::LinkClock::default(),
-            watch: cfg.detectors.watch.clone(),
             cfg,
         }
     }
 
     /// Counters so far.
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.sh.stats
     }
 
     /// Flows tracked now.
@@ -94,7 +144,7 @@ impl Engine {
 
     /// Hands every pending event to `f`, in emission order.
     pub fn drain_events(&mut self, mut f: impl FnMut(Event)) {
-        for e in self.events.drain(..) {
+        for e in self.sh.events.drain(..) {
             f(e);
         }
     }
@@ -118,7 +168,7 @@ impl Engine {
     /// Decodes and processes one captured frame (the engine keeps the
     /// link clock itself: the single-engine case).
     pub fn process_frame(&mut self, linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) {
-        self.link.observe(linktype, data, ts);
+        self.sh.link.observe(linktype, data, ts);
         self.process_frame_inner(linktype, data, ts, wire_len);
     }
 
@@ -132,13 +182,13 @@ impl Engine {
         wire_len: u32,
         link: crate::link::LinkClock,
     ) {
-        self.link = link;
+        self.sh.link = link;
         self.process_frame_inner(linktype, data, ts, wire_len);
     }
 
     /// The link clock as of the last frame.
     pub fn link(&self) -> crate::link::LinkClock {
-        self.link
+        self.sh.link
     }
 
     fn process_frame_inner(&mut self, linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) {
@@ -146,15 +196,15 @@ impl Engine {
             Ok(pkt) => self.process(&pkt),
             Err(Undecoded::NonIp) => {
                 self.advance(ts);
-                self.stats.packets[PacketProto::NonIp.idx()] += 1;
-                self.stats.bytes[PacketProto::NonIp.idx()] += u64::from(wire_len);
+                self.sh.stats.packets[PacketProto::NonIp.idx()] += 1;
+                self.sh.stats.bytes[PacketProto::NonIp.idx()] += u64::from(wire_len);
             }
             Err(Undecoded::Error(e)) => {
                 self.advance(ts);
-                self.stats.decode_errors[e.idx()] += 1;
+                self.sh.stats.decode_errors[e.idx()] += 1;
                 // Counted under packets too, so that errors are a share of packets.
-                self.stats.packets[PacketProto::OtherIp.idx()] += 1;
-                self.stats.bytes[PacketProto::OtherIp.idx()] += u64::from(wire_len);
+                self.sh.stats.packets[PacketProto::OtherIp.idx()] += 1;
+                self.sh.stats.bytes[PacketProto::OtherIp.idx()] += u64::from(wire_len);
             }
         }
     }
@@ -172,22 +222,9 @@ impl Engine {
         if self.now.saturating_sub(self.last_expire) >= EXPIRE_EVERY {
             self.last_expire = self.now;
             let now = self.now;
-            let lossy = self.capture_lossy();
-            let link = self.link;
-            let Engine {
-                tables,
-                watch,
-                servers,
-                detectors,
-                stats,
-                events,
-                ..
-            } = self;
-            tables.expire(now, &mut |f, cause| {
-                end_flow(
-                    f, cause, lossy, link, watch, servers, detectors, stats, events,
-                )
-            });
+            self.sh.lossy = self.capture_lossy();
+            let Engine { tables, sh, .. } = self;
+            tables.expire(now, &mut |f, cause| sh.end_flow(f, cause));
         }
     }
 
@@ -195,8 +232,8 @@ impl Engine {
     pub fn process(&mut self, pkt: &Packet<'_>) {
         self.advance(pkt.ts);
         let proto = pkt.proto();
-        self.stats.packets[proto.idx()] += 1;
-        self.stats.bytes[proto.idx()] += u64::from(pkt.wire_len);
+        self.sh.stats.packets[proto.idx()] += 1;
+        self.sh.stats.bytes[proto.idx()] += u64::from(pkt.wire_len);
         let (fproto, sport, dport) = match &pkt.l4 {
             Transport::Tcp(t) => (FlowProto::Tcp, t.sport, t.dport),
             Transport::Udp(u) => (FlowProto::Udp, u.sport, u.dport),
@@ -209,34 +246,15 @@ impl Engine {
         // Detectors see the packet's own time (the engine clock is the
         // newest time seen, which only drives expiry).
         let now = pkt.ts;
-        let lossy = self.capture_lossy();
-        let link = self.link;
-        let Engine {
-            tables,
-            watch,
-            servers,
-            detectors,
-            stats,
-            events,
-            ..
-        } = self;
-        let looked = tables.lookup_or_create(pkt, fproto, sport, dport, &mut |f, cause| {
-            end_flow(
-                f, cause, lossy, link, watch, servers, detectors, stats, events,
-            )
-        });
-        let loc = match looked {
+        self.sh.lossy = self.capture_lossy();
+        let Engine { tables, sh, .. } = self;
+        let loc = match tables.lookup_or_create(pkt, fproto, sport, dport, &mut |f, cause| {
+            sh.end_flow(f, cause)
+        }) {
             Lookup::Found(loc) => loc,
             Lookup::Untracked => {
-                stats.untracked_packets += 1;
-                let mut ctx = Ctx {
-                    now,
-                    capture_lossy: lossy,
-                    link,
-                    watch,
-                    events,
-                    stats,
-                };
+                sh.stats.untracked_packets += 1;
+                let (mut ctx, detectors, _) = sh.split(now);
                 for d in detectors.iter_mut() {
                     d.on_untracked(&mut ctx, pkt);
                 }
@@ -275,9 +293,10 @@ impl Engine {
         };
         let first_answer = dir == Dir::ToClient && !server_had_spoken;
         if new_flow {
-            stats.flows_started[fproto.idx()] += 1;
-            stats.flows_active[fproto.idx()] += 1;
+            sh.stats.flows_started[fproto.idx()] += 1;
+            sh.stats.flows_active[fproto.idx()] += 1;
         }
+        let (mut ctx, detectors, servers) = sh.split(now);
         let Some(server) = servers.get_or_insert_with(
             server_ip,
             now,
@@ -303,28 +322,14 @@ impl Engine {
         if let Some(rtt) = fresh_rtt {
             server.note_rtt(rtt);
         }
-        let mut ctx = Ctx {
-            now,
-            capture_lossy: lossy,
-            link,
-            watch,
-            events,
-            stats,
-        };
         for d in detectors.iter_mut() {
             d.on_packet(&mut ctx, pkt, flow, dir, server);
         }
-        tables.settle(loc, &mut |f, cause| {
-            end_flow(
-                f, cause, lossy, link, watch, servers, detectors, stats, events,
-            )
-        });
+        tables.settle(loc, &mut |f, cause| sh.end_flow(f, cause));
     }
 
     fn process_icmp(&mut self, pkt: &Packet<'_>, icmp: &crate::decode::IcmpInfo) {
-        let now = pkt.ts;
-        let lossy = self.capture_lossy();
-        let link = self.link;
+        self.sh.lossy = self.capture_lossy();
         let mut flow = None;
         if let Some(q) = icmp.quoted {
             if let (Some(sp), Some(dp), 6 | 17) = (q.sport, q.dport, q.proto) {
@@ -332,22 +337,8 @@ impl Engine {
                 flow = self.tables.find(&key);
             }
         }
-        let Engine {
-            tables,
-            watch,
-            detectors,
-            stats,
-            events,
-            ..
-        } = self;
-        let mut ctx = Ctx {
-            now,
-            capture_lossy: lossy,
-            link,
-            watch,
-            events,
-            stats,
-        };
+        let Engine { tables, sh, .. } = self;
+        let (mut ctx, detectors, _) = sh.split(pkt.ts);
         let mut f = flow.and_then(|l| tables.flow_mut(l));
         for d in detectors.iter_mut() {
             d.on_icmp(&mut ctx, pkt, icmp, f.as_deref_mut());
@@ -358,86 +349,57 @@ impl Engine {
     /// keep their outcome; others are `unfinished`, UDP flows report whether
     /// they were answered).
     pub fn finish(&mut self) {
-        let lossy = self.capture_lossy();
-        let link = self.link;
-        let Engine {
-            tables,
-            watch,
-            servers,
-            detectors,
-            stats,
-            events,
-            ..
-        } = self;
-        tables.drain(&mut |f, cause| {
-            end_flow(
-                f, cause, lossy, link, watch, servers, detectors, stats, events,
-            )
-        });
+        self.sh.lossy = self.capture_lossy();
+        let Engine { tables, sh, .. } = self;
+        tables.drain(&mut |f, cause| sh.end_flow(f, cause));
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn end_flow(
-    mut flow: Flow,
-    cause: EndCause,
-    lossy: bool,
-    link: crate::link::LinkClock,
-    watch: &crate::watch::WatchList,
-    servers: &mut Lru<IpAddr, ServerState>,
-    detectors: &mut [Box<dyn Detector>],
-    stats: &mut Stats,
-    events: &mut Vec<Event>,
-) {
-    let outcome = match cause {
-        EndCause::Idle | EndCause::Replaced => flow.outcome(),
-        EndCause::Evicted(r) => {
-            stats.evictions[r.idx()] += 1;
-            FlowOutcome::Evicted
+impl Shared {
+    fn end_flow(&mut self, mut flow: Flow, cause: EndCause) {
+        let outcome = match cause {
+            EndCause::Idle | EndCause::Replaced => flow.outcome(),
+            EndCause::Evicted(r) => {
+                self.stats.evictions[r.idx()] += 1;
+                FlowOutcome::Evicted
+            }
+            EndCause::EndOfInput => match (flow.proto, flow.tcp) {
+                (FlowProto::Udp, _) | (FlowProto::Tcp, TcpState::Closed) => flow.outcome(),
+                _ => FlowOutcome::Unfinished,
+            },
+        };
+        // Evidence completed by a flow's end is stamped with the flow's last
+        // packet: the evidence was complete then, and the stamp is the same
+        // whatever ended the flow (timeout, eviction, end of input) and however
+        // many workers share the capture.
+        let now = flow.last_ts;
+        let p = flow.proto.idx();
+        self.stats.flows_finished[p][outcome.idx()] += 1;
+        self.stats.flows_active[p] = self.stats.flows_active[p].saturating_sub(1);
+        let server_ip = flow.server_ip;
+        let (mut ctx, detectors, servers) = self.split(now);
+        let mut fallback = ServerState::default();
+        let server = match servers.get_or_insert_with(
+            server_ip,
+            now,
+            || ServerState {
+                ip: Some(server_ip),
+                first_seen: now,
+                ..Default::default()
+            },
+            |_, _| {},
+        ) {
+            Some(s) => s,
+            None => &mut fallback,
+        };
+        if !flow.server_answered() {
+            server.unanswered = server.unanswered.saturating_add(1);
         }
-        EndCause::EndOfInput => match (flow.proto, flow.tcp) {
-            (FlowProto::Udp, _) | (FlowProto::Tcp, TcpState::Closed) => flow.outcome(),
-            _ => FlowOutcome::Unfinished,
-        },
-    };
-    // Evidence completed by a flow's end is stamped with the flow's last
-    // packet: the evidence was complete then, and the stamp is the same
-    // whatever ended the flow (timeout, eviction, end of input) and however
-    // many workers share the capture.
-    let now = flow.last_ts;
-    let p = flow.proto.idx();
-    stats.flows_finished[p][outcome.idx()] += 1;
-    stats.flows_active[p] = stats.flows_active[p].saturating_sub(1);
-    let server_ip = flow.server_ip;
-    let mut fallback = ServerState::default();
-    let server = match servers.get_or_insert_with(
-        server_ip,
-        now,
-        || ServerState {
-            ip: Some(server_ip),
-            first_seen: now,
-            ..Default::default()
-        },
-        |_, _| {},
-    ) {
-        Some(s) => s,
-        None => &mut fallback,
-    };
-    if !flow.server_answered() {
-        server.unanswered = server.unanswered.saturating_add(1);
+        for d in detectors.iter_mut() {
+            d.on_flow_end(&mut ctx, &mut flow, outcome, server);
+        }
+        crate::detectors::blackhole::note_detections(&flow, server);
     }
-    let mut ctx = Ctx {
-        now,
-        capture_lossy: lossy,
-        link,
-        watch,
-        events,
-        stats,
-    };
-    for d in detectors.iter_mut() {
-        d.on_flow_end(&mut ctx, &mut flow, outcome, server);
-    }
-    crate::detectors::blackhole::note_detections(&flow, server);
 }
 
 /// The key the pipeline shards on: a hash of the flow's server address
