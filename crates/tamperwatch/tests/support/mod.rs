@@ -22,8 +22,10 @@
 pub mod censor;
 pub mod daemon;
 pub mod dns;
+pub mod injector;
 pub mod netns;
 pub mod pcap;
+pub mod quic;
 pub mod web;
 
 pub use daemon::{TamperwatchProc, TwOptions};

@@ -1,0 +1,1274 @@
+//! Live censorship harness for the `http_injection` and `blackhole`
+//! signatures (issue 5's namespace end-to-end test), with real components:
+//! client — router — wire — server in network namespaces
+//! (`support::censor`: `tw-wire` delays each direction by 20 ms, the server
+//! sends with TTL 50), nginx serving HTTP and HTTPS for `allowed.example`,
+//! `blocked.example` and `other-blocked.example`, `tw-quic` (quinn) for
+//! QUIC, curl in the client, and tamperwatch capturing on the client's
+//! interface with short flow timeouts.
+//!
+//! Scenarios (each its own topology; they may run in parallel):
+//! - `http_block_page`: `tw-inject --mode page` in the router answers HTTP
+//!   requests for `blocked.example` with an Iran-style 403 page (iframe to
+//!   http://10.10.34.34) in a PSH+FIN segment with TTL 40, then an RST; the
+//!   real answer arrives 40 ms later at the same sequence position. One
+//!   `http_injection` event per blocked fetch (`block_page`, fingerprint
+//!   `tw.ir_iframe`, `origin: on_path`, `conflicting_responses` when the
+//!   real answer was captured), none for the others;
+//! - `sni_blackhole_drop_after_clienthello`: iptables-nft in the router
+//!   marks the connection whose ClientHello names `blocked.example` (xt
+//!   string match on the SNI entry, CONNMARK) and drops it and every later
+//!   packet of that connection, both ways: the ClientHello is retransmitted
+//!   (`blackhole`, stage `tls_clienthello`, `request_retransmitted`);
+//! - `sni_blackhole_server_data_dropped`: the ClientHello passes, the
+//!   server's data segments of that connection are dropped (Iran 2025): the
+//!   ClientHello is acknowledged and never answered
+//!   (`acknowledged_never_answered`);
+//! - `residual_blocking_after_sni_blackhole`: as the first SNI scenario,
+//!   plus an nftables set with a timeout, filled by the marked connection,
+//!   that drops every new connection on the same (client, server, port) for
+//!   15 s: a later connection with an allowed SNI is a `blackhole` at stage
+//!   `syn` with `residual: true`; once the set entry expired, connections
+//!   work again and raise nothing;
+//! - `quic_blocked_one_server`: UDP/443 to one server dropped while its
+//!   TCP/443 works, a second server's QUIC works: one `quic_initial`
+//!   blackhole with contrast `tcp443_same_server` (a second daemon with
+//!   `[blackhole] ignore_quic = true` watches the same traffic and stays
+//!   silent);
+//! - `clean_lookalikes`: a server that is down (every port dropped), 20 %
+//!   random loss with successful retransmission (TCP and QUIC), and clients
+//!   that give up at once on a slow server: no `blackhole` event.
+//!
+//! Needs root (network namespaces), nginx, openssl, curl, tcpdump, iptables
+//! (nf_tables backend, xt `string`, `connmark` and `u32` matches) and nft;
+//! skipped otherwise.
+
+mod support;
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+use support::censor::{self, curl, Fetch, Tcpdump, TlsWeb, ALLOWED, BLOCKED, OTHER_BLOCKED};
+use support::injector::Injector;
+use support::pcap::{Seg, FIN, RST, SYN};
+use support::quic::{quic_client, QuicAttempt, QuicServer};
+use support::{metric_value, Guarded, Netns, TamperwatchProc, Topology, TwOptions};
+
+/// One-way delay of the wire between router and server.
+const ONE_WAY: Duration = Duration::from_millis(20);
+/// The server's packets at the client (TTL 50, one router hop).
+const SERVER_TTL_AT_CLIENT: u8 = censor::SERVER_TTL - 1;
+/// The injector's TTL (it sits in the router: it arrives unchanged).
+const INJECT_TTL: u8 = 40;
+/// A second server address (QUIC works there) and one that is "down".
+const SERVER2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
+const SERVER_DOWN: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 4);
+/// The SNI entry of a ClientHello for `blocked.example`: name type 0,
+/// length 15, the name (what the router's string match looks for).
+const SNI_HEX: &str = "|00000f|blocked.example";
+
+fn prerequisites() -> bool {
+    if !support::require_root() {
+        return false;
+    }
+    let missing: Vec<&str> = ["nginx", "openssl", "curl", "tcpdump", "iptables", "nft"]
+        .into_iter()
+        .filter(|p| !censor::have(p))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: missing {missing:?}");
+        return false;
+    }
+    true
+}
+
+/// Flow timeouts short enough for the scenarios to end in seconds.
+fn overrides(established: u32, extra: &str) -> String {
+    format!(
+        "[flows]\ntcp_closed_linger = 1\ntcp_established_timeout = {established}\n\
+         tcp_closing_timeout = 3\ntcp_handshake_timeout = 3\ntcp_unconfirmed_timeout = 3\n\
+         udp_timeout = 3\n{extra}"
+    )
+}
+
+/// What a connection is expected to raise.
+#[derive(Debug, Clone, PartialEq)]
+enum Want {
+    /// Nothing (of the signature the scenario checks).
+    Clean,
+    /// One `http_injection` event.
+    Page,
+    /// One `blackhole` event: stage, one of these rules, residual flag.
+    Blackhole {
+        stage: &'static str,
+        rules: &'static [&'static str],
+        residual: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Conn {
+    label: String,
+    proto: &'static str,
+    server: IpAddr,
+    client_port: u16,
+    server_port: u16,
+    target: Option<String>,
+    want: Want,
+}
+
+/// What [`Lab::check`] returns: the events, the client's capture, the
+/// last scrape, and the second daemon's events and scrape.
+type Checked = (Vec<Value>, Vec<Seg>, String, Option<(Vec<Value>, String)>);
+
+/// One scenario's running parts. Fields drop in order: processes first,
+/// the namespaces last.
+struct Lab {
+    label: &'static str,
+    tw: TamperwatchProc,
+    /// A second daemon on the same interface (other settings), if any.
+    tw2: Option<TamperwatchProc>,
+    dump: Option<Tcpdump>,
+    inject: Option<Injector>,
+    quic: Option<QuicServer>,
+    extra: Vec<Guarded>,
+    web: TlsWeb,
+    _wire: Guarded,
+    topo: Topology,
+    conns: Vec<Conn>,
+    failures: Vec<String>,
+    report: Vec<String>,
+    t0: Instant,
+}
+
+impl Lab {
+    fn new(label: &'static str, overrides: &str) -> Lab {
+        let t0 = Instant::now();
+        let (topo, wire) = censor::client_router_far_server(ONE_WAY);
+        let s = &topo.server;
+        for a in [SERVER2, SERVER_DOWN] {
+            s.ns.ip(&["addr", "add", &format!("{a}/24"), "dev", &s.iface]);
+        }
+        let web = TlsWeb::start(
+            &s.ns,
+            &[
+                IpAddr::V4(s.addr4),
+                IpAddr::V6(s.addr6),
+                IpAddr::V4(SERVER2),
+            ],
+        );
+        let c = &topo.client;
+        let mut opts = TwOptions::on(&c.iface, "ring");
+        opts.overrides = overrides.to_string();
+        let tw = TamperwatchProc::start(&c.ns, &opts);
+        let dump = Some(Tcpdump::start(&c.ns, &c.iface));
+        Lab {
+            label,
+            tw,
+            tw2: None,
+            dump,
+            inject: None,
+            quic: None,
+            extra: Vec::new(),
+            web,
+            _wire: wire,
+            topo,
+            conns: Vec::new(),
+            failures: Vec::new(),
+            report: Vec::new(),
+            t0,
+        }
+    }
+
+    fn router(&self) -> Netns {
+        self.topo.router().ns.clone()
+    }
+
+    fn client(&self) -> Netns {
+        self.topo.client.ns.clone()
+    }
+
+    fn s4(&self) -> IpAddr {
+        IpAddr::V4(self.topo.server.addr4)
+    }
+
+    fn note(&mut self, s: String) {
+        eprintln!(
+            "[{} {:>6.2}s] {s}",
+            self.label,
+            self.t0.elapsed().as_secs_f64()
+        );
+        self.report.push(s);
+    }
+
+    /// Records a curl fetch; `ok_expected`: it must succeed with `code`.
+    fn fetch(&mut self, f: &Fetch, want: Want, expect: Result<u16, ()>) {
+        let what = format!(
+            "{}://{} @{}:{} (curl {} code {} {:?})",
+            f.scheme, f.name, f.server, f.server_port, f.exit, f.code, f.error
+        );
+        match expect {
+            Ok(code) if f.exit != 0 || f.code != code => self
+                .failures
+                .push(format!("SETUP: {what}: wanted HTTP {code}")),
+            Err(()) if f.exit == 0 || f.client_port == 0 => self.failures.push(format!(
+                "SETUP: {what}: should have failed after connecting"
+            )),
+            _ => {}
+        }
+        let target = match want {
+            Want::Clean => None,
+            _ => Some(f.name.clone()),
+        };
+        self.note(format!("fetch {what} port {}", f.client_port));
+        self.conns.push(Conn {
+            label: what,
+            proto: "tcp",
+            server: f.server,
+            client_port: f.client_port,
+            server_port: f.server_port,
+            target,
+            want,
+        });
+    }
+
+    fn quic(&mut self, q: &QuicAttempt, want: Want, ok_expected: bool) {
+        let what = format!(
+            "quic {} sni {} (ok {}: {})",
+            q.server,
+            q.sni,
+            q.ok,
+            q.output.replace('\n', " | ")
+        );
+        if q.ok != ok_expected || q.client_port == 0 {
+            self.failures
+                .push(format!("SETUP: {what}: wanted ok = {ok_expected}"));
+        }
+        self.note(what.clone());
+        let target = (want != Want::Clean).then(|| q.sni.clone());
+        self.conns.push(Conn {
+            label: what,
+            proto: "udp",
+            server: q.server.ip(),
+            client_port: q.client_port,
+            server_port: q.server.port(),
+            target,
+            want,
+        });
+    }
+
+    /// Waits until every expected event is written and no flow is left
+    /// (at most `settle`), then stops everything and checks `signature`'s
+    /// events against the connections. Returns the events and the client
+    /// capture.
+    fn check(&mut self, signature: &str, settle: Duration) -> Checked {
+        let expected = self.conns.iter().filter(|c| c.want != Want::Clean).count();
+        let t_wait = Instant::now();
+        let (_, settled) = self.tw.wait_until(settle, |t| {
+            let active = metric_value(t, "tamperwatch_flows_active", &[]).unwrap_or(0.0);
+            let n = metric_value(t, "tamperwatch_events_total", &[("signature", signature)])
+                .unwrap_or(0.0);
+            active == 0.0 && n >= expected as f64
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let text = self.tw.scrape();
+        let stopped = self.tw.stop();
+        let second = self.tw2.as_mut().map(|t| {
+            let text = t.scrape();
+            t.stop();
+            (t.events(), text)
+        });
+        let segs = self.dump.take().map(Tcpdump::finish).unwrap_or_default();
+        let events = self.tw.events();
+        self.note(format!(
+            "settled {settled} after {:.1}s (flows active {:?}); SIGTERM→exit {:?}",
+            t_wait.elapsed().as_secs_f64(),
+            metric_value(&text, "tamperwatch_flows_active", &[]),
+            stopped.took
+        ));
+        for e in &events {
+            self.note(format!("event: {e}"));
+        }
+        self.check_events(signature, &events);
+        (events, segs, text, second)
+    }
+
+    fn check_events(&mut self, signature: &str, events: &[Value]) {
+        let mine: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["signature"] == signature)
+            .collect();
+        let mut failures = Vec::new();
+        let mut notes = Vec::new();
+        for c in &self.conns {
+            let of_conn: Vec<&&Value> = mine
+                .iter()
+                .filter(|e| {
+                    e["flow"]["client_port"].as_u64() == Some(u64::from(c.client_port))
+                        && e["flow"]["server_port"].as_u64() == Some(u64::from(c.server_port))
+                        && e["flow"]["proto"] == c.proto
+                })
+                .collect();
+            match (&c.want, of_conn.len()) {
+                (Want::Clean, 0) => {}
+                (Want::Clean, k) => failures.push(format!(
+                    "FALSE POSITIVE: {} port {}: {k} {signature} events",
+                    c.label, c.client_port
+                )),
+                (_, 1) => {
+                    let e = of_conn[0];
+                    let ev = &e["evidence"];
+                    let rules: Vec<&str> = ev["rules"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    if let Some(t) = &c.target {
+                        if e["target"].as_str() != Some(t) {
+                            failures.push(format!(
+                                "{} port {}: target {} ≠ {t:?}",
+                                c.label, c.client_port, e["target"]
+                            ));
+                        }
+                    }
+                    if e["flow"]["server_ip"].as_str() != Some(&c.server.to_string()) {
+                        failures.push(format!("{}: server_ip {}", c.label, e["flow"]["server_ip"]));
+                    }
+                    match &c.want {
+                        Want::Page => {
+                            if !rules.contains(&"block_page") {
+                                failures
+                                    .push(format!("{}: rules {rules:?} lack block_page", c.label));
+                            }
+                            if ev["fingerprint"]["name"] != "tw.ir_iframe" {
+                                failures.push(format!(
+                                    "{}: fingerprint {} ≠ tw.ir_iframe",
+                                    c.label, ev["fingerprint"]
+                                ));
+                            }
+                            if ev["origin"] != "on_path" {
+                                failures.push(format!(
+                                    "{}: origin {} ≠ on_path",
+                                    c.label, ev["origin"]
+                                ));
+                            }
+                        }
+                        Want::Blackhole {
+                            stage,
+                            rules: want_rules,
+                            residual,
+                        } => {
+                            if ev["stage"] != *stage {
+                                failures
+                                    .push(format!("{}: stage {} ≠ {stage}", c.label, ev["stage"]));
+                            }
+                            if !want_rules.iter().any(|r| rules.contains(r)) {
+                                failures.push(format!(
+                                    "{}: rules {rules:?}, want one of {want_rules:?}",
+                                    c.label
+                                ));
+                            }
+                            if ev["residual"].as_bool() != Some(*residual) {
+                                failures.push(format!(
+                                    "{}: residual {} ≠ {residual}",
+                                    c.label, ev["residual"]
+                                ));
+                            }
+                        }
+                        Want::Clean => unreachable!(),
+                    }
+                    notes.push(format!(
+                        "  detected {} port {}: rules {rules:?} stage {} contrast {} residual {} confidence {} target {}",
+                        c.label, c.client_port, ev["stage"], ev["contrast"], ev["residual"], e["confidence"], e["target"]
+                    ));
+                }
+                (_, k) => failures.push(format!(
+                    "MISSED: {} port {}: {k} {signature} events, want 1",
+                    c.label, c.client_port
+                )),
+            }
+        }
+        let known: BTreeSet<(&str, u16)> = self
+            .conns
+            .iter()
+            .map(|c| (c.proto, c.client_port))
+            .collect();
+        for e in &mine {
+            let key = (
+                e["flow"]["proto"].as_str().unwrap_or(""),
+                e["flow"]["client_port"].as_u64().unwrap_or(0) as u16,
+            );
+            if !known.contains(&key) {
+                failures.push(format!("{signature} event for an unknown connection: {e}"));
+            }
+        }
+        for n in notes {
+            self.note(n);
+        }
+        self.failures.extend(failures);
+    }
+
+    /// Checks a counter's value.
+    fn metric_eq(&mut self, text: &str, name: &str, labels: &[(&str, &str)], want: f64) {
+        let got = metric_value(text, name, labels).unwrap_or(0.0);
+        self.note(format!("metric {name}{labels:?} = {got} (want {want})"));
+        if got != want {
+            self.failures
+                .push(format!("metric {name}{labels:?} = {got}, want {want}"));
+        }
+    }
+
+    fn metric_ge(&mut self, text: &str, name: &str, labels: &[(&str, &str)], want: f64) {
+        let got = metric_value(text, name, labels).unwrap_or(0.0);
+        self.note(format!("metric {name}{labels:?} = {got} (want ≥ {want})"));
+        if got < want {
+            self.failures
+                .push(format!("metric {name}{labels:?} = {got}, want ≥ {want}"));
+        }
+    }
+
+    /// Panics with every failure found.
+    fn finish(mut self) {
+        let total = self.t0.elapsed();
+        self.note(format!("total {total:?}"));
+        if !self.failures.is_empty() {
+            panic!(
+                "[{}] {} failures:\n  {}\n--- nginx error log (tail) ---\n{}",
+                self.label,
+                self.failures.len(),
+                self.failures.join("\n  "),
+                tail(&self.web.error_log(), 10)
+            );
+        }
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Runs `f` on its own thread (the fetches of a phase run in parallel).
+fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(f)
+}
+
+fn fetch_async(
+    ns: &Netns,
+    scheme: &'static str,
+    name: &'static str,
+    addr: IpAddr,
+    port: u16,
+    path: &'static str,
+    max_time: Duration,
+) -> std::thread::JoinHandle<Fetch> {
+    let ns = ns.clone();
+    spawn(move || curl(&ns, scheme, name, addr, port, path, max_time))
+}
+
+/// Client→server data segments of a connection with the first data's
+/// sequence number: 1 + retransmissions.
+fn first_data_sends(segs: &[Seg], client_port: u16, server_port: u16) -> usize {
+    let data: Vec<&Seg> = segs
+        .iter()
+        .filter(|s| s.sport == client_port && s.dport == server_port && s.payload_len > 0)
+        .collect();
+    data.first()
+        .map_or(0, |f| data.iter().filter(|s| s.seq == f.seq).count())
+}
+
+/// Server→client bytes of a connection in the capture.
+fn server_bytes(segs: &[Seg], client_port: u16, server_port: u16) -> usize {
+    segs.iter()
+        .filter(|s| s.dport == client_port && s.sport == server_port)
+        .map(|s| s.payload_len)
+        .sum()
+}
+
+/// iptables-nft in the router: mark the connection whose ClientHello names
+/// `blocked.example` (CONNMARK 1), then `drop_rule` decides what of the
+/// marked connection is dropped.
+fn mark_blocked_sni(r: &Netns, drop_rule: &[&str]) {
+    r.exec_ok(
+        "iptables",
+        &[
+            "-A",
+            "FORWARD",
+            "-p",
+            "tcp",
+            "--dport",
+            "443",
+            "-m",
+            "string",
+            "--algo",
+            "bm",
+            "--hex-string",
+            SNI_HEX,
+            "-j",
+            "CONNMARK",
+            "--set-mark",
+            "0x1/0x1",
+        ],
+    );
+    let mut a = vec!["-A", "FORWARD"];
+    a.extend_from_slice(drop_rule);
+    r.exec_ok("iptables", &a);
+}
+
+/// Every packet of a marked connection, both ways (mark bit 0x1).
+const DROP_MARKED: &[&str] = &["-m", "connmark", "--mark", "0x1/0x1", "-j", "DROP"];
+
+/// (a) On-path block page injector for Host `blocked.example`.
+#[test]
+fn http_block_page() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("http block page", &overrides(5, ""));
+    let r = lab.topo.router().clone();
+    lab.inject = Some(Injector::start(
+        &r.ns,
+        &r.client_iface,
+        &["--mode", "page", "--host", BLOCKED],
+        INJECT_TTL,
+    ));
+    let c = lab.client();
+    let s4 = lab.s4();
+    let s6 = IpAddr::V6(lab.topo.server.addr6);
+    let mt = Duration::from_secs(5);
+    for _ in 0..3 {
+        let f = curl(&c, "http", ALLOWED, s4, 0, "/index.html", mt);
+        lab.fetch(&f, Want::Clean, Ok(200));
+        let f = curl(&c, "http", BLOCKED, s4, 0, "/index.html", mt);
+        lab.fetch(&f, Want::Page, Ok(403));
+    }
+    // The Host rule only: other names over HTTP and the blocked name over
+    // HTTPS pass.
+    let f = curl(&c, "http", OTHER_BLOCKED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let f = curl(&c, "https", BLOCKED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let f = curl(&c, "http", BLOCKED, s6, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Page, Ok(403));
+    let f = curl(&c, "http", ALLOWED, s6, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let injections = lab.inject.take().map(Injector::finish).unwrap_or_default();
+    let (events, segs, text, _) = lab.check("http_injection", Duration::from_secs(12));
+
+    // The injector's own account: one injection per blocked fetch.
+    let injected: BTreeSet<u16> = injections
+        .iter()
+        .filter_map(|l| l.get("client_port")?.parse().ok())
+        .collect();
+    let blocked: Vec<Conn> = lab
+        .conns
+        .iter()
+        .filter(|c| c.want == Want::Page)
+        .cloned()
+        .collect();
+    let want: BTreeSet<u16> = blocked.iter().map(|c| c.client_port).collect();
+    if injected != want {
+        lab.failures.push(format!(
+            "SETUP: tw-inject injected for ports {injected:?}, blocked fetches are {want:?}"
+        ));
+    }
+    // The race, from the client's capture: the page (TTL 40, FIN) first,
+    // the server's own answer (TTL 49) later at the same position.
+    for c in &blocked {
+        let data: Vec<&Seg> = segs
+            .iter()
+            .filter(|s| {
+                s.dport == c.client_port && s.sport == 80 && s.payload_len > 0 && !s.is(RST)
+            })
+            .collect();
+        let Some(first) = data.first() else {
+            lab.failures
+                .push(format!("SETUP: {}: no server data captured", c.label));
+            continue;
+        };
+        if first.ttl != INJECT_TTL || !first.is(FIN) {
+            lab.failures.push(format!(
+                "SETUP: {}: the first response segment is not the page: {first:?}",
+                c.label
+            ));
+        }
+        let real = data.iter().find(|s| s.ttl == SERVER_TTL_AT_CLIENT);
+        let ev = events.iter().find(|e| {
+            e["signature"] == "http_injection"
+                && e["flow"]["client_port"].as_u64() == Some(u64::from(c.client_port))
+        });
+        let rules = ev
+            .map(|e| e["evidence"]["rules"].to_string())
+            .unwrap_or_default();
+        match real {
+            Some(r) => {
+                let same_seq = r.seq == first.seq;
+                lab.note(format!(
+                    "  race {}: page led the real answer by {:.1} ms (same seq {same_seq})",
+                    c.client_port,
+                    (r.ts - first.ts) * 1e3
+                ));
+                if same_seq && ev.is_some() && !rules.contains("conflicting_responses") {
+                    lab.failures.push(format!(
+                        "DETECTOR: {} port {}: both responses captured at seq {} but rules {rules}",
+                        c.label, c.client_port, first.seq
+                    ));
+                }
+            }
+            None => lab.note(format!(
+                "  race {}: the real answer never reached the client",
+                c.client_port
+            )),
+        }
+    }
+    let n_page = events
+        .iter()
+        .filter(|e| e["signature"] == "http_injection")
+        .count() as f64;
+    let http_conns = lab.conns.iter().filter(|c| c.server_port == 80).count() as f64;
+    lab.metric_eq(
+        &text,
+        "tamperwatch_events_total",
+        &[("signature", "http_injection")],
+        n_page,
+    );
+    lab.metric_eq(&text, "tamperwatch_http_requests_total", &[], http_conns);
+    lab.metric_eq(&text, "tamperwatch_blackholes_total", &[], 0.0);
+    let rst = events
+        .iter()
+        .filter(|e| e["signature"] == "rst_injection")
+        .count();
+    lab.note(format!(
+        "  rst_injection events for the page's RST (not asserted): {rst}"
+    ));
+    lab.finish();
+}
+
+/// (b) SNI blackholing, the ClientHello and everything after it dropped.
+#[test]
+fn sni_blackhole_drop_after_clienthello() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("sni blackhole (drop both ways)", &overrides(3, ""));
+    mark_blocked_sni(&lab.router(), DROP_MARKED);
+    let c = lab.client();
+    let s4 = lab.s4();
+    let mt = Duration::from_secs(5);
+    for name in [ALLOWED, OTHER_BLOCKED] {
+        let f = curl(&c, "https", name, s4, 0, "/index.html", mt);
+        lab.fetch(&f, Want::Clean, Ok(200));
+    }
+    // Two blocked handshakes at once, while allowed names and the blocked
+    // name over HTTP keep working on the same server.
+    let blocked: Vec<_> = (0..2)
+        .map(|_| {
+            fetch_async(
+                &c,
+                "https",
+                BLOCKED,
+                s4,
+                0,
+                "/index.html",
+                Duration::from_secs(4),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let f = curl(&c, "https", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let f = curl(&c, "http", BLOCKED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let want = Want::Blackhole {
+        stage: "tls_clienthello",
+        rules: &["request_retransmitted"],
+        residual: false,
+    };
+    for h in blocked {
+        let f = h.join().unwrap();
+        // Both started before either was judged: neither is residual.
+        lab.fetch(&f, want.clone(), Err(()));
+    }
+    let (_, segs, text, _) = lab.check("blackhole", Duration::from_secs(15));
+    for c in lab.conns.clone() {
+        let sends = first_data_sends(&segs, c.client_port, 443);
+        let back = server_bytes(&segs, c.client_port, c.server_port);
+        lab.note(format!(
+            "  capture {}: ClientHello sent {sends}x, server bytes {back}",
+            c.client_port
+        ));
+        if c.want != Want::Clean && (sends < 3 || back > 0) {
+            lab.failures.push(format!(
+                "SETUP: {} port {}: ClientHello sent {sends}x, server bytes {back}",
+                c.label, c.client_port
+            ));
+        }
+    }
+    let https = lab.conns.iter().filter(|c| c.server_port == 443).count() as f64;
+    lab.metric_eq(
+        &text,
+        "tamperwatch_blackholes_total",
+        &[("stage", "tls_clienthello")],
+        2.0,
+    );
+    lab.metric_eq(&text, "tamperwatch_blackholes_total", &[], 2.0);
+    lab.metric_eq(
+        &text,
+        "tamperwatch_events_total",
+        &[("signature", "blackhole")],
+        2.0,
+    );
+    lab.metric_eq(&text, "tamperwatch_tls_client_hellos_total", &[], https);
+    lab.metric_eq(&text, "tamperwatch_http_requests_total", &[], 1.0);
+    lab.finish();
+}
+
+/// (b') Iran 2025: the ClientHello passes, the server's data segments of
+/// that connection are dropped (pure ACKs pass: the ClientHello is
+/// acknowledged).
+#[test]
+fn sni_blackhole_server_data_dropped() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("sni blackhole (server data dropped)", &overrides(6, ""));
+    // Server→client segments of a marked connection that carry at least 4
+    // payload bytes (u32: the first word after the TCP header exists).
+    mark_blocked_sni(
+        &lab.router(),
+        &[
+            "-p",
+            "tcp",
+            "--sport",
+            "443",
+            "-m",
+            "connmark",
+            "--mark",
+            "0x1/0x1",
+            "-m",
+            "u32",
+            "--u32",
+            "0>>22&0x3C@12>>26&0x3C@0=0:0xFFFFFFFF",
+            "-j",
+            "DROP",
+        ],
+    );
+    let c = lab.client();
+    let s4 = lab.s4();
+    let mt = Duration::from_secs(5);
+    let f = curl(&c, "https", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let blocked: Vec<_> = (0..2)
+        .map(|_| {
+            fetch_async(
+                &c,
+                "https",
+                BLOCKED,
+                s4,
+                0,
+                "/index.html",
+                Duration::from_millis(4500),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let f = curl(&c, "https", OTHER_BLOCKED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let want = Want::Blackhole {
+        stage: "tls_clienthello",
+        rules: &["acknowledged_never_answered"],
+        residual: false,
+    };
+    for h in blocked {
+        let f = h.join().unwrap();
+        lab.fetch(&f, want.clone(), Err(()));
+    }
+    let (_, segs, text, _) = lab.check("blackhole", Duration::from_secs(15));
+    for c in lab.conns.clone() {
+        let sends = first_data_sends(&segs, c.client_port, 443);
+        let back = server_bytes(&segs, c.client_port, c.server_port);
+        let hello_end = segs
+            .iter()
+            .find(|s| s.sport == c.client_port && s.payload_len > 0)
+            .map(|s| s.seq.wrapping_add(s.payload_len as u32));
+        let acked = segs.iter().any(|s| {
+            s.dport == c.client_port
+                && hello_end.is_some_and(|e| s.ack.wrapping_sub(e) < 1 << 30)
+                && !s.is(SYN)
+        });
+        lab.note(format!(
+            "  capture {}: ClientHello sent {sends}x, acknowledged {acked}, server bytes {back}",
+            c.client_port
+        ));
+        if c.want != Want::Clean && (!acked || back > 0) {
+            lab.failures.push(format!(
+                "SETUP: {} port {}: acknowledged {acked}, server bytes {back}",
+                c.label, c.client_port
+            ));
+        }
+    }
+    lab.metric_eq(
+        &text,
+        "tamperwatch_blackholes_total",
+        &[("stage", "tls_clienthello")],
+        2.0,
+    );
+    lab.metric_eq(
+        &text,
+        "tamperwatch_events_total",
+        &[("signature", "blackhole")],
+        2.0,
+    );
+    lab.metric_eq(&text, "tamperwatch_tls_client_hellos_total", &[], 4.0);
+    lab.finish();
+}
+
+/// (c) Residual blocking: after the blocked ClientHello the router drops
+/// every new connection on the same (client, server, 443) for 15 s (an
+/// nftables set with a timeout, filled once by the marked connection).
+#[test]
+fn residual_blocking_after_sni_blackhole() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new(
+        "residual blocking",
+        &overrides(3, "[blackhole]\nresidual_window_secs = 60\n"),
+    );
+    let r = lab.router();
+    // Runs before iptables-nft's filter chain (priority 0): the first
+    // packet of a marked connection it sees (the first retransmission) adds
+    // the triple and sets mark bit 0x2, so that it is added once only.
+    r.nft(
+        "table inet tw_residual {
+    set residual {
+        type ipv4_addr . ipv4_addr . inet_service
+        flags timeout
+        timeout 15s
+    }
+    chain fwd {
+        type filter hook forward priority -10; policy accept;
+        ct mark 0x1 ct direction original add @residual { ip saddr . ip daddr . tcp dport } ct mark set 0x3
+        ct mark & 0x1 == 0x0 ip saddr . ip daddr . tcp dport @residual counter drop
+        ct mark & 0x1 == 0x0 ip daddr . ip saddr . tcp sport @residual counter drop
+    }
+}
+",
+    );
+    mark_blocked_sni(&r, DROP_MARKED);
+    let c = lab.client();
+    let s4 = lab.s4();
+    let mt = Duration::from_secs(5);
+    let f = curl(&c, "https", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let f = curl(
+        &c,
+        "https",
+        BLOCKED,
+        s4,
+        0,
+        "/index.html",
+        Duration::from_secs(3),
+    );
+    let blocked_port = f.client_port;
+    lab.fetch(
+        &f,
+        Want::Blackhole {
+            stage: "tls_clienthello",
+            rules: &["request_retransmitted"],
+            residual: false,
+        },
+        Err(()),
+    );
+    let set = r.nft_cmd(&["list", "set", "inet", "tw_residual", "residual"]);
+    lab.note(format!(
+        "residual set: {}",
+        set.lines()
+            .find(|l| l.contains("elements"))
+            .unwrap_or("(empty)")
+            .trim()
+    ));
+    // Wait for the detection (the blocked flow ends 3 s after its last
+    // packet), then try again with an allowed name.
+    let detected = support::poll(Duration::from_secs(10), Duration::from_millis(100), || {
+        lab.tw
+            .events()
+            .into_iter()
+            .find(|e| e["flow"]["client_port"].as_u64() == Some(u64::from(blocked_port)))
+    });
+    lab.note(format!(
+        "blocked connection detected: {}",
+        detected.is_some()
+    ));
+    let f = curl(
+        &c,
+        "https",
+        ALLOWED,
+        s4,
+        0,
+        "/index.html",
+        Duration::from_secs(3),
+    );
+    if f.client_port == 0 {
+        lab.failures
+            .push(format!("SETUP: residual fetch has no port: {f:?}"));
+    }
+    lab.fetch(
+        &f,
+        Want::Blackhole {
+            stage: "syn",
+            rules: &["syn_unanswered"],
+            residual: true,
+        },
+        Err(()),
+    );
+    // Another port of the same server works meanwhile.
+    let f = curl(&c, "http", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    // After the set entry expired, the triple works again.
+    let expired = support::poll(Duration::from_secs(16), Duration::from_millis(200), || {
+        let set = r.nft_cmd(&["list", "set", "inet", "tw_residual", "residual"]);
+        (!set.contains("elements")).then_some(())
+    });
+    lab.note(format!("residual set entry expired: {}", expired.is_some()));
+    let f = curl(&c, "https", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let counters = r.nft_cmd(&["list", "chain", "inet", "tw_residual", "fwd"]);
+    let drops: Vec<String> = counters
+        .lines()
+        .filter(|l| l.contains("counter"))
+        .map(|l| l.trim().to_string())
+        .collect();
+    lab.note(format!("router residual drops: {drops:?}"));
+    let (_, segs, text, _) = lab.check("blackhole", Duration::from_secs(15));
+    let residual_port = lab.conns[2].client_port;
+    let syns = segs
+        .iter()
+        .filter(|s| s.sport == residual_port && s.is(SYN))
+        .count();
+    lab.note(format!("  capture: residual connection sent {syns} SYNs"));
+    lab.metric_eq(
+        &text,
+        "tamperwatch_blackholes_total",
+        &[("stage", "syn")],
+        1.0,
+    );
+    lab.metric_eq(
+        &text,
+        "tamperwatch_blackholes_total",
+        &[("stage", "tls_clienthello")],
+        1.0,
+    );
+    lab.metric_eq(
+        &text,
+        "tamperwatch_events_total",
+        &[("signature", "blackhole")],
+        2.0,
+    );
+    let hist = metric_value(&text, "tamperwatch_residual_block_seconds_count", &[]);
+    lab.note(format!(
+        "  tamperwatch_residual_block_seconds_count = {hist:?}"
+    ));
+    lab.finish();
+}
+
+/// (d) QUIC blocked to one server (UDP/443 dropped, TCP/443 works), QUIC
+/// working to another; a second daemon with `ignore_quic = true`.
+#[test]
+fn quic_blocked_one_server() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("quic blocked", &overrides(5, ""));
+    let s4 = lab.s4();
+    let quic_addrs = [
+        SocketAddr::new(s4, 443),
+        SocketAddr::new(IpAddr::V4(SERVER2), 443),
+    ];
+    lab.quic = Some(QuicServer::start(
+        &lab.topo.server.ns,
+        &quic_addrs,
+        &[ALLOWED, BLOCKED],
+    ));
+    let c = lab.client();
+    let mut opts = TwOptions::on(&lab.topo.client.iface, "ring");
+    opts.listen = "127.0.0.1:9875".into();
+    opts.overrides = overrides(5, "[blackhole]\nignore_quic = true\n");
+    lab.tw2 = Some(TamperwatchProc::start(&c, &opts));
+    lab.router().nft(&format!(
+        "table inet tw_quic {{
+    chain fwd {{
+        type filter hook forward priority 0; policy accept;
+        ip daddr {s4} udp dport 443 counter drop
+    }}
+}}
+"
+    ));
+    let mt = Duration::from_secs(5);
+    // TCP/443 to the server works.
+    let f = curl(&c, "https", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let q = quic_client(&c, quic_addrs[1], ALLOWED, mt);
+    lab.quic(&q, Want::Clean, true);
+    // QUIC to it does not; a second QUIC server answers meanwhile.
+    let blocked = {
+        let c = c.clone();
+        let a = quic_addrs[0];
+        spawn(move || quic_client(&c, a, BLOCKED, Duration::from_secs(4)))
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let q = quic_client(&c, quic_addrs[1], BLOCKED, mt);
+    lab.quic(&q, Want::Clean, true);
+    let q = blocked.join().unwrap();
+    lab.quic(
+        &q,
+        Want::Blackhole {
+            stage: "quic_initial",
+            rules: &["initials_unanswered"],
+            residual: false,
+        },
+        false,
+    );
+    let drops = lab
+        .router()
+        .nft_cmd(&["list", "chain", "inet", "tw_quic", "fwd"]);
+    lab.note(format!(
+        "router UDP/443 drops: {}",
+        drops
+            .lines()
+            .find(|l| l.contains("counter"))
+            .unwrap_or("")
+            .trim()
+    ));
+    let accepted = lab.quic.as_ref().map(QuicServer::log).unwrap_or_default();
+    lab.note(format!(
+        "tw-quic server accepted {} handshakes",
+        accepted.matches("accepted").count()
+    ));
+    let (events, _, text, second) = lab.check("blackhole", Duration::from_secs(15));
+    if let Some(e) = events
+        .iter()
+        .find(|e| e["signature"] == "blackhole" && e["evidence"]["stage"] == "quic_initial")
+    {
+        let contrast = e["evidence"]["contrast"].to_string();
+        if !contrast.contains("tcp443_same_server") {
+            lab.failures.push(format!(
+                "quic_initial contrast {contrast} lacks tcp443_same_server"
+            ));
+        }
+        if e["flow"]["proto"] != "udp" {
+            lab.failures
+                .push(format!("quic event proto {}", e["flow"]["proto"]));
+        }
+    }
+    lab.metric_eq(
+        &text,
+        "tamperwatch_blackholes_total",
+        &[("stage", "quic_initial")],
+        1.0,
+    );
+    lab.metric_eq(&text, "tamperwatch_blackholes_total", &[], 1.0);
+    lab.metric_eq(
+        &text,
+        "tamperwatch_events_total",
+        &[("signature", "blackhole")],
+        1.0,
+    );
+    lab.metric_eq(&text, "tamperwatch_quic_attempts_total", &[], 3.0);
+    lab.metric_eq(&text, "tamperwatch_tls_client_hellos_total", &[], 1.0);
+    let (events2, text2) = second.expect("second daemon");
+    let bh2: Vec<&Value> = events2
+        .iter()
+        .filter(|e| e["signature"] == "blackhole")
+        .collect();
+    lab.note(format!(
+        "ignore_quic daemon: {} blackhole events, quic attempts {:?}",
+        bh2.len(),
+        metric_value(&text2, "tamperwatch_quic_attempts_total", &[])
+    ));
+    if !bh2.is_empty() {
+        lab.failures
+            .push(format!("FALSE POSITIVE with ignore_quic = true: {bh2:?}"));
+    }
+    lab.metric_eq(&text2, "tamperwatch_blackholes_total", &[], 0.0);
+    lab.finish();
+}
+
+const SLOW_SERVER: &str = r#"
+import socket, sys, threading, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+print('listening', flush=True)
+def handle(c):
+    time.sleep(1.5)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#;
+
+/// (e) Look-alikes that must stay clean: a server that is down (all its
+/// ports dropped), random loss with successful retransmission (TCP and
+/// QUIC), and clients that give up at once on a slow server.
+#[test]
+fn clean_lookalikes() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("clean look-alikes", &overrides(5, ""));
+    let s4 = lab.s4();
+    let sns = lab.topo.server.ns.clone();
+    lab.quic = Some(QuicServer::start(
+        &sns,
+        &[SocketAddr::new(s4, 443)],
+        &[ALLOWED, BLOCKED],
+    ));
+    for port in ["8443", "8080"] {
+        let mut p = sns.spawn("python3", &["-c", SLOW_SERVER, &s4.to_string(), port]);
+        let up = support::poll(Duration::from_secs(10), Duration::from_millis(20), || {
+            p.log().contains("listening").then_some(())
+        });
+        if up.is_none() || p.try_status().is_some() {
+            panic!("slow server did not start:\n{}", p.log());
+        }
+        lab.extra.push(p);
+    }
+    let r = lab.router();
+    r.nft(&format!(
+        "table inet tw_clean {{
+    chain fwd {{
+        type filter hook forward priority 0; policy accept;
+        ip daddr {SERVER_DOWN} counter drop
+        ip saddr {SERVER_DOWN} counter drop
+    }}
+}}
+"
+    ));
+    let c = lab.client();
+    let mt = Duration::from_secs(5);
+    let f = curl(&c, "https", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let f = curl(&c, "http", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+
+    // A server that is down: every port, every name.
+    let down = IpAddr::V4(SERVER_DOWN);
+    let hs: Vec<_> = [("https", ALLOWED), ("https", BLOCKED), ("http", ALLOWED)]
+        .into_iter()
+        .map(|(s, n)| fetch_async(&c, s, n, down, 0, "/index.html", Duration::from_secs(3)))
+        .collect();
+    for h in hs {
+        let f = h.join().unwrap();
+        // curl connects to nothing: port 0 is fine, but record its SYNs.
+        lab.note(format!(
+            "down server: {} exit {} {:?}",
+            f.scheme, f.exit, f.error
+        ));
+        if f.exit != 28 {
+            lab.failures
+                .push(format!("SETUP: fetch from the down server: {f:?}"));
+        }
+    }
+
+    // 20 % loss of every non-SYN TCP segment and of QUIC datagrams, both
+    // ways, while fetches and a QUIC handshake retransmit their way through.
+    r.nft(&format!(
+        "table inet tw_loss {{
+    chain fwd {{
+        type filter hook forward priority 0; policy accept;
+        ip saddr {s4} tcp flags & (syn | rst) == 0 numgen random mod 5 == 0 counter drop
+        ip daddr {s4} tcp flags & (syn | rst) == 0 numgen random mod 5 == 0 counter drop
+        ip saddr {s4} udp sport 443 numgen random mod 5 == 0 counter drop
+        ip daddr {s4} udp dport 443 numgen random mod 5 == 0 counter drop
+    }}
+}}
+"
+    ));
+    let lossy = Duration::from_secs(12);
+    let mut hs = Vec::new();
+    for name in [ALLOWED, BLOCKED, OTHER_BLOCKED] {
+        hs.push(fetch_async(&c, "https", name, s4, 0, "/index.html", lossy));
+        hs.push(fetch_async(&c, "http", name, s4, 0, "/index.html", lossy));
+    }
+    let qh = {
+        let c = c.clone();
+        spawn(move || {
+            quic_client(
+                &c,
+                SocketAddr::new(s4, 443),
+                BLOCKED,
+                Duration::from_secs(10),
+            )
+        })
+    };
+    for h in hs {
+        let f = h.join().unwrap();
+        lab.fetch(&f, Want::Clean, Ok(200));
+    }
+    let q = qh.join().unwrap();
+    lab.quic(&q, Want::Clean, true);
+    let loss = r.nft_cmd(&["list", "table", "inet", "tw_loss"]);
+    lab.note(format!(
+        "loss drops: {:?}",
+        loss.lines()
+            .filter(|l| l.contains("counter"))
+            .map(|l| l.split("counter").nth(1).unwrap_or("").trim().to_string())
+            .collect::<Vec<_>>()
+    ));
+    r.nft_cmd(&["delete", "table", "inet", "tw_loss"]);
+
+    // Clients that give up at once on a slow server (it accepts, reads and
+    // answers nothing for 1.5 s).
+    for _ in 0..2 {
+        let f = curl(
+            &c,
+            "https",
+            ALLOWED,
+            s4,
+            8443,
+            "/",
+            Duration::from_millis(300),
+        );
+        lab.fetch(&f, Want::Clean, Err(()));
+        let f = curl(
+            &c,
+            "http",
+            ALLOWED,
+            s4,
+            8080,
+            "/",
+            Duration::from_millis(300),
+        );
+        lab.fetch(&f, Want::Clean, Err(()));
+    }
+    let (events, segs, text, _) = lab.check("blackhole", Duration::from_secs(15));
+    let down_syns = segs.iter().filter(|s| s.dst == down && s.is(SYN)).count();
+    lab.note(format!("  capture: {down_syns} SYNs to the down server"));
+    let retx: usize = lab
+        .conns
+        .iter()
+        .filter(|c| c.proto == "tcp")
+        .map(|c| first_data_sends(&segs, c.client_port, c.server_port).saturating_sub(1))
+        .sum();
+    lab.note(format!(
+        "  capture: {retx} retransmissions of first data segments"
+    ));
+    let others: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["signature"] != "blackhole")
+        .collect();
+    if !others.is_empty() {
+        lab.note(format!("  other events (not asserted): {others:?}"));
+    }
+    lab.metric_eq(&text, "tamperwatch_blackholes_total", &[], 0.0);
+    lab.metric_eq(
+        &text,
+        "tamperwatch_events_total",
+        &[("signature", "blackhole")],
+        0.0,
+    );
+    lab.metric_ge(&text, "tamperwatch_quic_attempts_total", &[], 1.0);
+    lab.finish();
+}
