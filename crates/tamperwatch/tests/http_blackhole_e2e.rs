@@ -39,7 +39,7 @@
 //!   random loss with successful retransmission (TCP and QUIC), and clients
 //!   that give up at once on a slow server: no `blackhole` event.
 //!
-//! Needs root (network namespaces), nginx, openssl, curl, tcpdump, iptables
+//! Needs root (network namespaces), nginx, openssl, curl, tcpdump, python3, iptables
 //! (nf_tables backend, xt `string`, `connmark` and `u32` matches) and nft;
 //! skipped otherwise.
 
@@ -72,10 +72,12 @@ fn prerequisites() -> bool {
     if !support::require_root() {
         return false;
     }
-    let missing: Vec<&str> = ["nginx", "openssl", "curl", "tcpdump", "iptables", "nft"]
-        .into_iter()
-        .filter(|p| !censor::have(p))
-        .collect();
+    let missing: Vec<&str> = [
+        "nginx", "openssl", "curl", "tcpdump", "iptables", "nft", "python3",
+    ]
+    .into_iter()
+    .filter(|p| !censor::have(p))
+    .collect();
     if !missing.is_empty() {
         eprintln!("skipped: missing {missing:?}");
         return false;
