@@ -45,6 +45,8 @@ pub struct Engine {
     last_expire: Nanos,
     kernel_drops: u64,
     last_drop_ts: Option<Nanos>,
+    /// The engine keeps the link clock from its own packets (one worker).
+    own_link: bool,
 }
 
 /// Everything but the flow tables: what detectors use while a flow is
@@ -123,6 +125,7 @@ impl Engine {
             last_expire: Nanos::MIN,
             kernel_drops: 0,
             last_drop_ts: None,
+            own_link: true,
             cfg,
         }
     }
@@ -168,7 +171,7 @@ impl Engine {
     /// Decodes and processes one captured frame (the engine keeps the
     /// link clock itself: the single-engine case).
     pub fn process_frame(&mut self, linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) {
-        self.sh.link.observe(linktype, data, ts);
+        self.own_link = true;
         self.process_frame_inner(linktype, data, ts, wire_len);
     }
 
@@ -230,6 +233,9 @@ impl Engine {
 
     /// Processes one decoded packet.
     pub fn process(&mut self, pkt: &Packet<'_>) {
+        if self.own_link {
+            self.sh.link.note(crate::link::of_packet(pkt), pkt.ts);
+        }
         self.advance(pkt.ts);
         let proto = pkt.proto();
         self.sh.stats.packets[proto.idx()] += 1;

@@ -23,7 +23,12 @@ pub struct LinkClock {
 impl LinkClock {
     /// Folds in one frame.
     pub fn observe(&mut self, linktype: u32, frame: &[u8], ts: Nanos) {
-        match link_event(linktype, frame) {
+        self.note(link_event(linktype, frame), ts);
+    }
+
+    /// Folds in what one frame said.
+    pub fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
+        match e {
             Some(LinkEvent::SynAck) => self.last_synack = self.last_synack.max(ts),
             Some(LinkEvent::QuicReply) => self.last_quic_reply = self.last_quic_reply.max(ts),
             None => {}
@@ -46,9 +51,16 @@ pub fn link_event(linktype: u32, d: &[u8]) -> Option<LinkEvent> {
     if let Some(e) = fast(linktype, d) {
         return e;
     }
-    let p = crate::decode::decode(linktype, d, 0, 0).ok()?;
+    of_packet(&crate::decode::decode(linktype, d, 0, 0).ok()?)
+}
+
+/// What a decoded packet says about the link (the same answer as
+/// [`link_event`] gives for its frame).
+pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
     match p.l4 {
-        crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() => Some(LinkEvent::SynAck),
+        crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() && !t.rst() => {
+            Some(LinkEvent::SynAck)
+        }
         crate::decode::Transport::Udp(u) if u.sport == 443 && !u.payload.is_empty() => {
             Some(LinkEvent::QuicReply)
         }
