@@ -38,8 +38,9 @@
 //! - `clean_lookalikes`: a server that is down (every port dropped), 20 %
 //!   random loss with successful retransmission (TCP and QUIC), and clients
 //!   that give up at once on a slow server: no `blackhole` event;
-//! - `quic_to_down_server_is_clean` (ignored, `DETECTOR:`): QUIC to a down
-//!   server while another QUIC server answers is flagged today.
+//! - `quic_to_down_server_is_clean`: QUIC to a down server while another
+//!   QUIC server answers stays clean (the server itself must have answered
+//!   lately for a `quic_initial` event).
 //!
 //! Needs root (network namespaces), nginx, openssl, curl, tcpdump, python3, iptables
 //! (nf_tables backend, xt `string`, `connmark` and `u32` matches) and nft;
@@ -1319,14 +1320,9 @@ fn clean_lookalikes() {
 /// while another QUIC server answers: by the issue's trap list ("servers
 /// that are simply down") this must stay clean.
 ///
-/// DETECTOR: fails today. `quic_initial` accepts `other_quic_servers_answer`
-/// (the link clock) as contrast on its own, so one `blackhole` event is
-/// raised (contrast `["other_quic_servers_answer"]`, 6 Initials), unlike
-/// the `syn` stage, which needs another working port of the same server.
-/// Ignored until the detector needs same-server contrast (or residual) for
-/// QUIC too; run with `--ignored`.
+/// Other QUIC servers answering is not enough contrast on its own (it was,
+/// and this test caught it): the server itself must have answered lately.
 #[test]
-#[ignore = "DETECTOR: QUIC to a down server is flagged on other QUIC servers' answers alone"]
 fn quic_to_down_server_is_clean() {
     if !prerequisites() {
         return;

@@ -377,11 +377,10 @@ impl Detector for BlackholeDetector {
                 if link_quic {
                     contrast.push("other_quic_servers_answer");
                 }
-                if other_port.is_none()
-                    && sx.ok.iter().any(|(p, t)| {
-                        *p == 443 && *t > 0 && (t - first).abs() <= self.cfg.contrast_window
-                    })
-                {
+                // (port 443 successes include TCP/443 and earlier QUIC)
+                if sx.ok.iter().any(|(p, t)| {
+                    *p == 443 && *t > 0 && (t - first).abs() <= self.cfg.contrast_window
+                }) {
                     contrast.push("tcp443_same_server");
                 }
             }
@@ -395,11 +394,13 @@ impl Detector for BlackholeDetector {
         }
         let enough = match stage {
             BlackholeStage::Syn => residual.is_some() || (other_port.is_some() && link_tcp),
+            // Other QUIC servers answering shows the link carries QUIC, but a
+            // server that is simply down looks the same: the server itself
+            // must have answered lately (on 443 or another port).
             BlackholeStage::QuicInitial => {
                 residual.is_some()
-                    || contrast
-                        .iter()
-                        .any(|c| *c == "other_quic_servers_answer" || *c == "tcp443_same_server")
+                    || other_port.is_some()
+                    || contrast.contains(&"tcp443_same_server")
             }
             _ => true,
         };
