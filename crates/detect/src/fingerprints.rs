@@ -362,12 +362,23 @@ impl HttpFingerprint {
 }
 
 /// HTTP block-page fingerprints.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct HttpFingerprints {
     entries: Vec<HttpFingerprint>,
     /// Rows skipped because their pattern type is not supported (regexp).
     pub skipped: usize,
+    /// One automaton over every body pattern of kind `contains` (operator
+    /// lists hold hundreds: one pass over the body finds them all), with
+    /// the entry index of each pattern.
+    body_contains: Option<(aho_corasick::AhoCorasick, Vec<usize>)>,
 }
+
+impl PartialEq for HttpFingerprints {
+    fn eq(&self, o: &Self) -> bool {
+        self.entries == o.entries && self.skipped == o.skipped
+    }
+}
+impl Eq for HttpFingerprints {}
 
 /// The HTTP list shipped with tamperwatch (`config/http-fingerprints.csv`).
 pub const BUILTIN_HTTP_CSV: &str = include_str!("../../../config/http-fingerprints.csv");
@@ -427,7 +438,25 @@ impl HttpFingerprints {
             });
             n += 1;
         }
+        self.build();
         Ok(n)
+    }
+
+    fn build(&mut self) {
+        let idx: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.location == HttpLocation::Body && f.kind == MatchKind::Contains)
+            .map(|(i, _)| i)
+            .collect();
+        let pats: Vec<&[u8]> = idx
+            .iter()
+            .filter_map(|&i| self.entries.get(i).map(|f| f.pattern.as_slice()))
+            .collect();
+        self.body_contains = aho_corasick::AhoCorasick::new(pats)
+            .ok()
+            .map(|ac| (ac, idx));
     }
 
     /// The fingerprint a response matches: known false positives are
@@ -437,20 +466,34 @@ impl HttpFingerprints {
         headers: impl Fn(&str) -> Option<&'a [u8]>,
         body: &[u8],
     ) -> Option<&HttpFingerprint> {
-        let hit = |f: &&HttpFingerprint| match &f.location {
-            HttpLocation::Body => f.matches(body),
-            HttpLocation::Header(h) => headers(h).is_some_and(|v| f.matches(v)),
-        };
-        self.entries
-            .iter()
-            .filter(|f| f.false_positive())
-            .find(hit)
-            .or_else(|| {
-                self.entries
-                    .iter()
-                    .filter(|f| !f.false_positive())
-                    .find(hit)
-            })
+        // Every entry the response matches, in list order.
+        let mut hits: Vec<usize> = vec![];
+        if let Some((ac, idx)) = &self.body_contains {
+            for m in ac.find_overlapping_iter(body) {
+                if let Some(&i) = idx.get(m.pattern().as_usize()) {
+                    hits.push(i);
+                }
+            }
+        }
+        for (i, f) in self.entries.iter().enumerate() {
+            let hit = match &f.location {
+                HttpLocation::Body => f.kind != MatchKind::Contains && f.matches(body),
+                HttpLocation::Header(h) => headers(h).is_some_and(|v| f.matches(v)),
+            };
+            if hit {
+                hits.push(i);
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        let mut first = None;
+        for f in hits.iter().filter_map(|&i| self.entries.get(i)) {
+            if f.false_positive() {
+                return Some(f);
+            }
+            first = first.or(Some(f));
+        }
+        first
     }
 }
 
@@ -465,6 +508,29 @@ mod http_tests {
         let m = f.lookup(|_| None, body).unwrap();
         assert_eq!(m.name, "tw.ir_iframe");
         assert!(f.lookup(|_| None, b"<html>hello</html>").is_none());
+    }
+
+    #[test]
+    fn the_published_ooni_list_loads_and_matches() {
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/ooni-blocking-fingerprints/fingerprints_http.csv"
+        );
+        let Ok(text) = std::fs::read_to_string(p) else {
+            eprintln!("skipped: ../shared/data is absent");
+            return;
+        };
+        let mut f = HttpFingerprints::default();
+        let n = f.add_ooni_csv("fingerprints_http.csv", &text).unwrap();
+        assert!(n > 1500, "{n}");
+        assert_eq!(f.skipped, 14); // the regexp rows
+        let page = b"<html><head><title>Application Control Violation</title></head></html>";
+        let builtin = HttpFingerprints::builtin().unwrap();
+        assert!(builtin.lookup(|_| None, page).is_some());
+        // a plain page matches nothing in 1,700 patterns
+        assert!(f
+            .lookup(|_| None, b"<html><body>hello world</body></html>")
+            .is_none());
     }
 
     #[test]
