@@ -84,6 +84,18 @@ pub fn bh_http_unacknowledged() -> Result<Vec<u8>> {
     tl.to_pcap_bytes(ETHERNET, false)
 }
 
+/// Everything after the request is dropped, both ways: the server, which
+/// had just completed the handshake, falls silent; the client gives up
+/// after 4 s with a FIN. Rule: server_silent_after_request.
+pub fn bh_server_silent() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54024, 80);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let t0 = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
+    s.fin_client(&mut tl, t0 + 4 * S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
 /// Iran 2025: the ClientHello passes and is acknowledged, the ServerHello is
 /// dropped; the client waits 10 s and gives up. Rule:
 /// acknowledged_never_answered.

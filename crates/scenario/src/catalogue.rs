@@ -213,6 +213,8 @@ pub static CATALOGUE: &[Scenario] = &[
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_residual_after_rst"),
     sc("bh_residual_ends", ETHERNET, Pcap, (26, 4, 0), bhs::bh_residual_ends,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_residual_ends"),
+    sc("bh_server_silent", ETHERNET, Pcap, (5, 1, 0), bhs::bh_server_silent,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_server_silent"),
     sc("bh_syn_port_blocked", ETHERNET, Pcap, (20, 3, 0), bhs::bh_syn_port_blocked,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_syn_port_blocked"),
     sc("bh_quic_blocked", ETHERNET, Pcap, (11, 1, 1), bhs::bh_quic_blocked,

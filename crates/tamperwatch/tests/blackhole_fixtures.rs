@@ -171,11 +171,28 @@ fn shared_corpus_stays_clean() {
         eprintln!("skipped: ../shared/corpus is absent");
         return;
     };
-    // CenTrace's requests are TTL-limited probes and are never judged;
-    // QUIC captures without any server answer have no contrast.
+    // CenTrace steampowered: the last probe's request goes out at full TTL
+    // after a normal handshake, and the server falls silent: a drop.
+    let r = replay(
+        &[c.join("centrace/185.236.34.4_store.steampowered.com_store.steampowered.com.pcap")],
+        &["--quiet"],
+    );
+    let bh: Vec<_> = r
+        .events
+        .iter()
+        .filter(|e| e["signature"] == "blackhole")
+        .collect();
+    assert_eq!(bh.len(), 1, "{bh:?}");
+    assert_eq!(bh[0]["evidence"]["stage"], "http_request");
+    assert_eq!(bh[0]["evidence"]["rules"][0], "server_silent_after_request");
+    assert_eq!(bh[0]["target"], "store.steampowered.com");
+    // CenTrace's other requests are TTL-limited probes, never judged; the
+    // controls get answers; QUIC captures without any server answer have no
+    // contrast.
     for rel in [
-        "centrace/185.236.34.4_store.steampowered.com_store.steampowered.com.pcap",
+        "centrace/185.236.34.4_store.steampowered.com_example.com.pcap",
         "centrace/118.215.97.75_gawker.com_gawker.com.pcap",
+        "centrace/118.215.97.75_gawker.com_example.com.pcap",
         "centrace/85.209.148.79_bridges.torproject.org_example.com.pcap",
         "centrace/95.167.150.101_sohu.com_sohu.com.pcap",
         "quic-sni/quic_victim_client_anon.pcap",

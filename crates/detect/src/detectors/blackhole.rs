@@ -327,6 +327,13 @@ impl Detector for BlackholeDetector {
                 if acked && stage == BlackholeStage::TlsClientHello && waited >= 3 * SECOND {
                     rules.push("acknowledged_never_answered");
                 }
+                // The server, which had just completed the handshake, fell
+                // silent (not even an ACK, which any stack sends within its
+                // delayed-ACK time) for 3 s after the request: everything
+                // after the request was dropped.
+                if !b.server_after_req && waited >= 3 * SECOND {
+                    rules.push("server_silent_after_request");
+                }
                 if rules.is_empty() {
                     return;
                 }
