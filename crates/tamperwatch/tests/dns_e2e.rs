@@ -38,11 +38,11 @@ mod support;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use support::censor::{self, SERVER_TTL};
 use support::dns::{dig, repeat_query, Dig, DnsDump, DnsPkt, Unbound};
-use support::{metric_value, poll, Guarded, Netns, TamperwatchProc, Topology, TwOptions};
+use support::injector::Injector;
+use support::{metric_value, Guarded, Netns, TamperwatchProc, Topology, TwOptions};
 
 /// One-way delay of the wire between router and server.
 const ONE_WAY: Duration = Duration::from_millis(20);
@@ -72,69 +72,6 @@ fn prerequisites() -> bool {
         return false;
     }
     true
-}
-
-/// tw-dns-inject and its count file.
-struct DnsInjector {
-    proc: Guarded,
-    count_file: PathBuf,
-    _dir: tempfile::TempDir,
-    ttl: u8,
-}
-
-impl DnsInjector {
-    fn start(router_ns: &Netns, iface: &str, ttl: u8, args: &[&str]) -> DnsInjector {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let count_file = dir.path().join("injections.txt");
-        let bin = censor::tool("tw-dns-inject");
-        let ttl_s = ttl.to_string();
-        let mut a = vec![
-            "--iface",
-            iface,
-            "--ttl",
-            &ttl_s,
-            "--count-file",
-            count_file.to_str().unwrap(),
-        ];
-        a.extend_from_slice(args);
-        let mut proc = router_ns.spawn(bin.to_str().unwrap(), &a);
-        let up = poll(Duration::from_secs(5), Duration::from_millis(20), || {
-            (count_file.exists() && proc.log().contains("listening")).then_some(())
-        });
-        if up.is_none() || proc.try_status().is_some() {
-            panic!("tw-dns-inject did not start:\n{}", proc.log());
-        }
-        DnsInjector {
-            proc,
-            count_file,
-            _dir: dir,
-            ttl,
-        }
-    }
-
-    /// Stops it (SIGTERM must end it with status 0); the injection lines
-    /// as key=value maps.
-    fn finish(mut self) -> Vec<BTreeMap<String, String>> {
-        self.proc.signal(libc::SIGTERM);
-        let st = self.proc.wait_timeout(Duration::from_secs(5));
-        assert!(
-            st.is_some_and(|s| s.success()),
-            "tw-dns-inject did not exit cleanly on SIGTERM ({st:?}):\n{}",
-            self.proc.log()
-        );
-        let log = self.proc.log();
-        assert!(log.contains("stopped after"), "{log}");
-        std::fs::read_to_string(&self.count_file)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                l.split_whitespace()
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect()
-            })
-            .collect()
-    }
 }
 
 /// What the detector is expected to say about one query.
@@ -171,7 +108,7 @@ struct Lab {
     label: &'static str,
     tw: TamperwatchProc,
     dump: Option<DnsDump>,
-    inject: Option<DnsInjector>,
+    inject: Option<Injector>,
     resolver: Unbound,
     _wire: Guarded,
     topo: Topology,
@@ -232,7 +169,13 @@ impl Lab {
 
     fn start_injector(&mut self, ttl: u8, args: &[&str]) {
         let r = self.topo.router().clone();
-        self.inject = Some(DnsInjector::start(&r.ns, &r.client_iface, ttl, args));
+        self.inject = Some(Injector::start_tool(
+            "tw-dns-inject",
+            &r.ns,
+            &r.client_iface,
+            args,
+            ttl,
+        ));
     }
 
     /// `dig` for `name`; `extra` e.g. `["+noedns"]` or `["+tcp"]`.
@@ -335,7 +278,7 @@ impl Lab {
         let text = self.tw.scrape();
         let stopped = self.tw.stop();
         let inj_ttl = self.inject.as_ref().map(|i| i.ttl);
-        let injections = self.inject.take().map(DnsInjector::finish);
+        let injections = self.inject.take().map(Injector::finish);
         let pkts = self.dump.take().map(DnsDump::finish).unwrap_or_default();
         let all_events = self.tw.events();
         let mut failures = std::mem::take(&mut self.setup_failures);

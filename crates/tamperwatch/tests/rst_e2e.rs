@@ -36,16 +36,16 @@
 mod support;
 
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use support::censor::{
     self, aborting_client, curl, Fetch, ResetKind, ResetServer, Tcpdump, TlsWeb, ALLOWED, BLOCKED,
     OTHER_BLOCKED, SERVER_TTL,
 };
+use support::injector::Injector;
 use support::pcap::{Seg, FIN, RST, SYN};
-use support::{metric_value, poll, Guarded, TamperwatchProc, Topology, TwOptions};
+use support::{metric_value, Guarded, TamperwatchProc, Topology, TwOptions};
 
 /// One-way delay of the wire between router and server.
 const ONE_WAY: Duration = Duration::from_millis(20);
@@ -78,69 +78,6 @@ struct Conn {
     /// Reset by the censor: one `rst_injection` event expected, with this
     /// target if the event has one.
     blocked: Option<String>,
-}
-
-/// The on-path injector and its count file.
-struct Injector {
-    proc: Guarded,
-    count_file: PathBuf,
-    _dir: tempfile::TempDir,
-    ttl: u8,
-}
-
-impl Injector {
-    fn start(router_ns: &support::Netns, iface: &str, args: &[&str], ttl: u8) -> Injector {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let count_file = dir.path().join("injections.txt");
-        let bin = censor::tool("tw-inject");
-        let ttl_s = ttl.to_string();
-        let mut a = vec![
-            "--iface",
-            iface,
-            "--ttl",
-            &ttl_s,
-            "--count-file",
-            count_file.to_str().unwrap(),
-        ];
-        a.extend_from_slice(args);
-        let mut proc = router_ns.spawn(bin.to_str().unwrap(), &a);
-        let up = poll(Duration::from_secs(5), Duration::from_millis(20), || {
-            (count_file.exists() && proc.log().contains("listening")).then_some(())
-        });
-        if up.is_none() || proc.try_status().is_some() {
-            panic!("tw-inject did not start:\n{}", proc.log());
-        }
-        Injector {
-            proc,
-            count_file,
-            _dir: dir,
-            ttl,
-        }
-    }
-
-    /// Stops it (SIGTERM must end it with status 0) and returns the
-    /// injection lines as key=value maps.
-    fn finish(mut self) -> Vec<BTreeMap<String, String>> {
-        self.proc.signal(libc::SIGTERM);
-        let st = self.proc.wait_timeout(Duration::from_secs(5));
-        assert!(
-            st.is_some_and(|s| s.success()),
-            "tw-inject did not exit cleanly on SIGTERM ({st:?}):\n{}",
-            self.proc.log()
-        );
-        let log = self.proc.log();
-        assert!(log.contains("stopped after"), "{log}");
-        std::fs::read_to_string(&self.count_file)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                l.split_whitespace()
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect()
-            })
-            .collect()
-    }
 }
 
 /// One scenario's running parts. Fields drop in order: processes first,

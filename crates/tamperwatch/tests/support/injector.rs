@@ -1,5 +1,5 @@
-//! `tw-inject` (from `tw-testtools`) running in the router, with its count
-//! file: one `key=value` line per injection.
+//! An injector from `tw-testtools` (`tw-inject`, `tw-dns-inject`) running
+//! in the router, with its count file: one `key=value` line per injection.
 
 use super::censor::tool;
 use super::netns::{Guarded, Netns};
@@ -11,6 +11,7 @@ use std::time::Duration;
 /// The on-path injector; killed on drop unless [`Injector::finish`]ed.
 #[derive(Debug)]
 pub struct Injector {
+    name: &'static str,
     proc: Guarded,
     count_file: PathBuf,
     _dir: tempfile::TempDir,
@@ -22,9 +23,21 @@ impl Injector {
     /// `tw-inject --iface IFACE --ttl TTL --count-file .. ARGS..` in `ns`;
     /// waits until it listens.
     pub fn start(ns: &Netns, iface: &str, args: &[&str], ttl: u8) -> Injector {
+        Injector::start_tool("tw-inject", ns, iface, args, ttl)
+    }
+
+    /// The same for another injector of `tw-testtools` that takes these
+    /// options (`tw-dns-inject`).
+    pub fn start_tool(
+        name: &'static str,
+        ns: &Netns,
+        iface: &str,
+        args: &[&str],
+        ttl: u8,
+    ) -> Injector {
         let dir = tempfile::tempdir().expect("tempdir");
         let count_file = dir.path().join("injections.txt");
-        let bin = tool("tw-inject");
+        let bin = tool(name);
         let ttl_s = ttl.to_string();
         let mut a = vec![
             "--iface",
@@ -40,9 +53,10 @@ impl Injector {
             (count_file.exists() && proc.log().contains("listening")).then_some(())
         });
         if up.is_none() || proc.try_status().is_some() {
-            panic!("tw-inject did not start:\n{}", proc.log());
+            panic!("{name} did not start:\n{}", proc.log());
         }
         Injector {
+            name,
             proc,
             count_file,
             _dir: dir,
@@ -57,9 +71,12 @@ impl Injector {
         let st = self.proc.wait_timeout(Duration::from_secs(5));
         assert!(
             st.is_some_and(|s| s.success()),
-            "tw-inject did not exit cleanly on SIGTERM ({st:?}):\n{}",
+            "{} did not exit cleanly on SIGTERM ({st:?}):\n{}",
+            self.name,
             self.proc.log()
         );
+        let log = self.proc.log();
+        assert!(log.contains("stopped after"), "{log}");
         std::fs::read_to_string(&self.count_file)
             .unwrap_or_default()
             .lines()
