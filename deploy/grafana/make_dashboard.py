@@ -19,7 +19,17 @@ RI = "$__rate_interval"
 DENOMINATORS = {
     "rst_injection": f'sum by (instance) (rate(tamperwatch_flows_finished_total{{{SEL},proto="tcp"}}[{RI}]))',
     "dns_injection": f'sum by (instance) (rate(tamperwatch_dns_queries_total{{{SEL}}}[{RI}]))',
+    "http_injection": f'sum by (instance) (rate(tamperwatch_http_requests_total{{{SEL}}}[{RI}]))',
+    "blackhole": f'(sum by (instance) (rate(tamperwatch_flows_finished_total{{{SEL},proto="tcp"}}[{RI}]))'
+                 f' + on (instance) sum by (instance) (rate(tamperwatch_quic_attempts_total{{{SEL}}}[{RI}])))',
 }
+# throttling has no denominator yet (it has no detector): not offered.
+
+def range_denominators():
+    """The denominators over the dashboard's whole range."""
+    return "\n  or\n".join(
+        f'  label_replace({e.replace(RI, "$__range").replace("rate(", "increase(")}, "signature", "{s}", "", "")'
+        for s, e in DENOMINATORS.items())
 
 def denominators():
     return "\n  or\n".join(
@@ -55,7 +65,7 @@ To get the events behind the panels above, for the time range shown, ask the ope
 
 ```
 tamperwatch events --since ${__from:date:iso} --until ${__to:date:iso} \\
-  --signature rst_injection --signature dns_injection \\
+  --signature rst_injection --signature dns_injection --signature http_injection --signature blackhole \\
   --client truncate --target hash --format csv -o tamperwatch-events.csv
 ```
 
@@ -121,7 +131,8 @@ GREEN_RED = [{"color": "green", "value": None}, {"color": "red", "value": 1}]
 y = 0
 row("Detections (shares of their denominators)", y); y += 1
 ts("Detections as a share of what they are judged against",
-   "Events per denominator: rst_injection per finished TCP flow, dns_injection per DNS query. "
+   "Events per denominator: rst_injection per finished TCP flow, dns_injection per DNS query, "
+   "http_injection per HTTP request, blackhole per finished TCP flow and QUIC attempt. "
    "Shares, not counts: a busy vantage point does not look more censored than a quiet one. "
    "Read it next to 'Blind': no detection while blind means nothing. The evidence: see the text panel below.",
    [target(SHARE_BY_INSTANCE, "{{signature}} @ {{instance}}")],
@@ -135,16 +146,28 @@ y += 9
 table("Vantage points by share over the range",
       "Each vantage point's share per signature over the whole selected range (top 20).",
       [target(f'topk(20, sum by (instance, signature) (increase(tamperwatch_events_total{{{SEL},signature=~"$signature"}}[$__range]))\n'
-              f'/ on (instance, signature) (\n' +
-              "\n  or\n".join(f'  label_replace({e.replace(RI, "$__range").replace("rate(", "increase(")}, "signature", "{s}", "", "")'
-                              for s, e in DENOMINATORS.items()) +
-              "\n) > 0)", "", instant=True, fmt="table")],
+              f'/ on (instance, signature) (\n' + range_denominators() + "\n) > 0)", "", instant=True, fmt="table")],
       {"h": 8, "w": 12, "x": 0, "y": y}, unit="percentunit")
 table("Events in the range (how many to export)",
       "Counts, for the export only: how many events `tamperwatch events` will find for this range.",
       [target(f'sum by (instance, signature) (increase(tamperwatch_events_total{{{SEL},signature=~"$signature"}}[$__range])) > 0',
               "", instant=True, fmt="table")],
       {"h": 8, "w": 12, "x": 12, "y": y})
+y += 8
+GSEL = f'{SEL},signature=~"$signature",group=~"$group"'
+ts("Watched groups: detections as a share of the signature's denominator",
+   "Events whose target belongs to a group of the operator's watch list ([watch_list] in the configuration; "
+   "'other' is every target outside it), per the same denominator as above: which services are hit. "
+   "A vantage point without a watch list shows only 'other'.",
+   [target(f'sum by (instance, signature, group) (rate(tamperwatch_detections_total{{{GSEL}}}[{RI}]))\n'
+           f'/ on (instance, signature) group_left () (\n{denominators()}\n) > -1',
+           "{{group}} {{signature}} @ {{instance}}")],
+   {"h": 8, "w": 14, "x": 0, "y": y}, unit="percentunit")
+table("Top target groups over the range",
+      "Events per watched group and signature over the selected range (top 10), all selected vantage points together.",
+      [target(f'topk(10, sum by (group, signature) (increase(tamperwatch_detections_total{{{GSEL}}}[$__range])) > 0)',
+              "", instant=True, fmt="table")],
+      {"h": 8, "w": 10, "x": 14, "y": y})
 y += 8
 ts("rst_injection by connection stage (share of resets)",
    "When in the connection the forged resets hit: after_request (the request or ClientHello triggered it) is the usual censor.",
@@ -239,6 +262,10 @@ dashboard = {
         {"type": "query", "name": "instance", "label": "Instance", "datasource": DS,
          "query": {"query": f"label_values({VANTAGE_SEL}, instance)", "refId": "instance"},
          "definition": f"label_values({VANTAGE_SEL}, instance)",
+         "includeAll": True, "allValue": ".*", "multi": True, "refresh": 2, "sort": 1, "current": {}},
+        {"type": "query", "name": "group", "label": "Watched group", "datasource": DS,
+         "query": {"query": f'label_values(tamperwatch_detections_total{{{SEL}}}, group)', "refId": "group"},
+         "definition": f'label_values(tamperwatch_detections_total{{{SEL}}}, group)',
          "includeAll": True, "allValue": ".*", "multi": True, "refresh": 2, "sort": 1, "current": {}},
         {"type": "custom", "name": "signature", "label": "Signature",
          "query": ",".join(DENOMINATORS.keys()),

@@ -24,6 +24,7 @@ pub struct Config {
     pub metrics: MetricsCfg,
     pub vantage: Vantage,
     pub log: Log,
+    pub security: Security,
     /// The DNS fingerprint lists, loaded when the configuration is.
     #[serde(skip)]
     pub dns_fingerprints: std::sync::Arc<tw_detect::fingerprints::DnsFingerprints>,
@@ -146,6 +147,15 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 pub struct Log {
     pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Security {
+    /// The user `tamperwatch run` switches to after opening its captures,
+    /// its listener and its event file, when started as root. Empty: stay
+    /// the starting user (capabilities are dropped either way).
+    pub user: String,
 }
 
 /// A partial file: every key optional, merged over the defaults.
@@ -330,6 +340,9 @@ impl Config {
         }
         self.watch()?;
         self.listen_addr()?;
+        if self.security.user.contains('\0') {
+            bail!("security.user must not contain NUL");
+        }
         Ok(())
     }
 
@@ -455,6 +468,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         metrics: Option<PMetrics>,
         vantage: Option<PVantage>,
         log: Option<PLog>,
+        security: Option<PSecurity>,
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -557,6 +571,12 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
     #[allow(dead_code)]
     struct PLog {
         format: Option<LogFormat>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PSecurity {
+        user: Option<String>,
     }
     toml::from_str::<P>(text)
         .map(|_| ())

@@ -109,13 +109,15 @@ pub fn run(cfg: Config) -> Result<i32> {
     let metrics = Arc::new(cfg.new_metrics());
     let workers_n = cfg.workers();
     metrics.set_workers(workers_n);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .thread_name("tw-io")
-        .build()?;
+    // Everything privileged happens on this single thread: bind, open the
+    // captures and the event file, then drop privileges (capabilities are
+    // per thread), and only then start the other threads.
+    let target = crate::privdrop::target(&cfg.security.user)?;
     let listen = cfg.listen_addr()?;
-    let listener = rt.block_on(tw_metrics::bind(listen))?;
+    let listener = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async { anyhow::Ok(tw_metrics::bind(listen).await?.into_std()?) })?;
     tracing::info!(%listen, "metrics endpoint listening");
 
     // Open every capture first: fail early when none can be opened.
@@ -138,17 +140,42 @@ pub fn run(cfg: Config) -> Result<i32> {
         bail!("no capture could be opened on {}", ifaces.join(", "));
     }
 
+    let event_file = cfg.event_file();
+    if let (Some(f), Some(t)) = (&event_file, &target) {
+        crate::privdrop::prepare_event_dir(f, t)?;
+    }
+    let sink = sink::open(SinkConfig {
+        file: event_file.clone(),
+        rotate_bytes: cfg.events.rotate_size_mib * 1024 * 1024,
+        keep: cfg.events.rotate_keep,
+        stdout: cfg.events.stdout,
+    })?;
+    if let (Some(f), Some(t)) = (&event_file, &target) {
+        crate::privdrop::hand_over_event_file(f, t);
+    }
+    let notifier = sd_notify::Notifier::from_env();
+    let dropped = crate::privdrop::drop_privileges(target.as_ref())?;
+    match &target {
+        Some(t) => {
+            tracing::info!(user = %t.name, uid = t.uid, gid = t.gid, "capabilities dropped; running as an unprivileged user")
+        }
+        None => tracing::info!("capabilities dropped"),
+    }
+    if !dropped.bounding_left.is_empty() {
+        tracing::info!(caps = ?dropped.bounding_left, "bounding set kept these (no CAP_SETPCAP); none is effective or permitted and no_new_privs is set");
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("tw-io")
+        .build()?;
+    let listener = {
+        let _g = rt.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
     let (ev_tx, ev_rx) = crossbeam_channel::bounded(8192);
-    let sink = sink::spawn(
-        SinkConfig {
-            file: cfg.event_file(),
-            rotate_bytes: cfg.events.rotate_size_mib * 1024 * 1024,
-            keep: cfg.events.rotate_keep,
-            stdout: cfg.events.stdout,
-        },
-        ev_rx,
-        metrics.clone(),
-    )?;
+    let sink = sink.spawn(ev_rx, metrics.clone())?;
     let drops = Arc::new(AtomicU64::new(0));
     let workers = spawn_workers(
         workers_n,
@@ -161,7 +188,6 @@ pub fn run(cfg: Config) -> Result<i32> {
     drop(ev_tx);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let notifier = sd_notify::Notifier::from_env();
     let mut beats = Vec::new();
     let alive = Arc::new(AtomicUsize::new(sources.len()));
     let all_gone = Arc::new(tokio::sync::Notify::new());
@@ -297,6 +323,7 @@ pub mod sd_notify {
         sock: UnixDatagram,
         addr: Target,
         watchdog: Option<Duration>,
+        connected: bool,
     }
 
     #[derive(Debug)]
@@ -336,10 +363,23 @@ pub mod sd_notify {
                 None if path.starts_with('/') => Target::Path(path.into()),
                 None => return None,
             };
+            let sock = UnixDatagram::unbound().ok()?;
+            // Connected now, so that notifications still reach a socket
+            // the daemon may no longer open after dropping its privileges.
+            let connected = match &addr {
+                Target::Path(p) => sock.connect(p).is_ok(),
+                Target::Abstract(name) => {
+                    use std::os::linux::net::SocketAddrExt;
+                    std::os::unix::net::SocketAddr::from_abstract_name(name)
+                        .and_then(|a| sock.connect_addr(&a))
+                        .is_ok()
+                }
+            };
             Some(Notifier {
-                sock: UnixDatagram::unbound().ok()?,
+                sock,
                 addr,
                 watchdog,
+                connected,
             })
         }
 
@@ -352,6 +392,7 @@ pub mod sd_notify {
         /// Sends one notification; failures are logged, never fatal.
         pub fn send(&self, msg: &str) -> bool {
             let r = match &self.addr {
+                _ if self.connected => self.sock.send(msg.as_bytes()),
                 Target::Path(p) => self.sock.send_to(msg.as_bytes(), p),
                 Target::Abstract(name) => {
                     use std::os::linux::net::SocketAddrExt;

@@ -6,6 +6,7 @@ mod config;
 mod events_cmd;
 mod live;
 mod pipeline;
+mod privdrop;
 mod replay;
 mod sink;
 

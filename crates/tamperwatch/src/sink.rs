@@ -108,7 +108,26 @@ pub fn spawn(
     rx: Receiver<Event>,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<std::thread::JoinHandle<SinkSummary>> {
-    let mut file = match &cfg.file {
+    open(cfg)?.spawn(rx, metrics)
+}
+
+/// An event sink whose file is open and whose thread is not started yet
+/// (the daemon opens the file before dropping its privileges and starts
+/// the thread after).
+pub struct OpenSink {
+    cfg: SinkConfig,
+    file: Option<FileSink>,
+}
+
+impl std::fmt::Debug for OpenSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenSink").field("cfg", &self.cfg).finish()
+    }
+}
+
+/// Opens the file sink (a bad path fails here).
+pub fn open(cfg: SinkConfig) -> anyhow::Result<OpenSink> {
+    let file = match &cfg.file {
         Some(p) => {
             let (o, size) = FileSink::open(p)
                 .map_err(|e| anyhow::anyhow!("cannot open event file {}: {e}", p.display()))?;
@@ -122,6 +141,28 @@ pub fn spawn(
         }
         None => None,
     };
+    Ok(OpenSink { cfg, file })
+}
+
+impl OpenSink {
+    /// Starts the thread that writes every event received until the
+    /// channel closes.
+    pub fn spawn(
+        self,
+        rx: Receiver<Event>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<std::thread::JoinHandle<SinkSummary>> {
+        let OpenSink { cfg, mut file } = self;
+        spawn_thread(cfg, file.take(), rx, metrics)
+    }
+}
+
+fn spawn_thread(
+    cfg: SinkConfig,
+    mut file: Option<FileSink>,
+    rx: Receiver<Event>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<std::thread::JoinHandle<SinkSummary>> {
     let h = std::thread::Builder::new().name("tw-events".into()).spawn(move || {
         let mut summary = SinkSummary::default();
         let stdout = std::io::stdout();

@@ -80,7 +80,7 @@ fn dashboard_shape() {
     };
     assert_eq!(var("datasource")["type"], "datasource");
     assert_eq!(var("datasource")["query"], "prometheus");
-    for n in ["country", "vantage", "instance"] {
+    for n in ["country", "vantage", "instance", "group"] {
         assert_eq!(var(n)["type"], "query", "{n}");
         assert_eq!(var(n)["datasource"]["uid"], "${datasource}", "{n}");
         assert!(var(n)["includeAll"].as_bool().unwrap(), "{n}");
@@ -94,9 +94,23 @@ fn dashboard_shape() {
         .iter()
         .map(|s| s.as_str())
         .collect();
-    for o in var("signature")["options"].as_array().unwrap() {
-        let s = o["value"].as_str().unwrap();
+    let offered: BTreeSet<&str> = var("signature")["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap())
+        .collect();
+    for s in &offered {
         assert!(known.contains(s), "unknown signature {s}");
+    }
+    // Every signature with a detector is offered (throttling has none yet).
+    for s in [
+        "rst_injection",
+        "dns_injection",
+        "http_injection",
+        "blackhole",
+    ] {
+        assert!(offered.contains(s), "signature {s} is not offered");
     }
 
     let mut ids = BTreeSet::new();
@@ -197,6 +211,9 @@ fn every_queried_metric_exists() {
         "tamperwatch_capture_up",
         "tamperwatch_capture_kernel_drops_total",
         "tamperwatch_vantage_info",
+        "tamperwatch_detections_total",
+        "tamperwatch_http_requests_total",
+        "tamperwatch_quic_attempts_total",
     ] {
         assert!(used.contains(want), "the dashboard does not query {want}");
     }
@@ -273,7 +290,8 @@ fn queries_are_valid_promql() {
             .replace("$instance", ".*")
             .replace("$signature", ".*")
             .replace("$country", ".*")
-            .replace("$vantage", ".*");
+            .replace("$vantage", ".*")
+            .replace("$group", ".*");
         rules.push_str(&format!(
             "      - record: dashboard:q{i}\n        expr: {}\n",
             serde_json::to_string(&e).unwrap()

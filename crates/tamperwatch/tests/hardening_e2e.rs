@@ -1,0 +1,212 @@
+//! Live hardening checks of `tamperwatch run` in network namespaces:
+//!
+//! - `drops_every_privilege`: started as root, the running daemon holds no
+//!   capability (effective, permitted, inheritable, bounding, ambient, in
+//!   every thread), has `NoNewPrivs` set and runs as `nobody` with no
+//!   supplementary groups, while it still captures (packets counted) and
+//!   writes events (a forged DNS answer with a known censor address, from
+//!   a python3 responder in the server namespace, queried with dig).
+//!
+//! Needs root (network namespaces), dig, python3 and a `nobody` user;
+//! skipped otherwise.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+use support::{censor, metric_value, Guarded, TamperwatchProc, Topology, TwOptions};
+
+/// Answers every A query with 10.10.34.34 (a known injected address).
+const RESPONDER: &str = r#"
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    q, a = s.recvfrom(4096)
+    if len(q) < 12:
+        continue
+    end = 12
+    while end < len(q) and q[end] != 0:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    hdr = q[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
+    ans = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04" + bytes([10, 10, 34, 34])
+    s.sendto(hdr + question + ans, a)
+"#;
+
+fn prerequisites() -> bool {
+    if !support::require_root() {
+        return false;
+    }
+    let missing: Vec<&str> = ["dig", "python3"]
+        .into_iter()
+        .filter(|p| !censor::have(p))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: missing {missing:?}");
+        return false;
+    }
+    if std::process::Command::new("id")
+        .arg("nobody")
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        eprintln!("skipped: no user nobody");
+        return false;
+    }
+    true
+}
+
+fn id_of(what: &str) -> u32 {
+    let out = std::process::Command::new("id")
+        .args([what, "nobody"])
+        .output()
+        .expect("id");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("numeric id")
+}
+
+/// `Field:` of a `/proc/.../status` file, whitespace-normalised.
+fn status_field(status: &str, field: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in\n{status}"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn start_responder(topo: &Topology) -> Guarded {
+    let s = &topo.server;
+    let g =
+        s.ns.spawn("python3", &["-c", RESPONDER, &s.addr4.to_string()]);
+    let up = support::poll(Duration::from_secs(5), Duration::from_millis(20), || {
+        g.log().contains("ready").then_some(())
+    });
+    assert!(up.is_some(), "DNS responder did not start:\n{}", g.log());
+    g
+}
+
+fn query(topo: &Topology, name: &str) -> String {
+    let out = topo.client.ns.exec_timeout(
+        "dig",
+        &[
+            &format!("@{}", topo.server.addr4),
+            name,
+            "A",
+            "+short",
+            "+tries=1",
+            "+time=2",
+        ],
+        Duration::from_secs(10),
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Event lines of `path` as JSON.
+fn read_events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn drops_every_privilege() {
+    if !prerequisites() {
+        return;
+    }
+    let topo = Topology::two_hosts();
+    let _dns = start_responder(&topo);
+    // The event directory does not exist yet: the daemon creates it for
+    // the unprivileged user (its parent must be searchable by that user).
+    let base = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        base.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let events = base.path().join("state/events.jsonl");
+    let mut opts = TwOptions::on(&topo.client.iface, "ring");
+    opts.overrides = format!(
+        "[flows]\nudp_timeout = 1\n[events]\nfile = {:?}\n[security]\nuser = \"nobody\"\n",
+        events.display().to_string()
+    );
+    let mut tw = TamperwatchProc::start(&topo.client.ns, &opts);
+
+    let status = std::fs::read_to_string(format!("/proc/{}/status", tw.pid())).unwrap();
+    let (uid, gid) = (id_of("-u"), id_of("-g"));
+    for f in ["CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"] {
+        assert_eq!(
+            status_field(&status, f),
+            "0000000000000000",
+            "{f}\n{status}\n{}",
+            tw.stderr()
+        );
+    }
+    assert_eq!(status_field(&status, "NoNewPrivs"), "1", "{status}");
+    assert_eq!(
+        status_field(&status, "Uid"),
+        format!("{uid} {uid} {uid} {uid}")
+    );
+    assert_eq!(
+        status_field(&status, "Gid"),
+        format!("{gid} {gid} {gid} {gid}")
+    );
+    assert_eq!(status_field(&status, "Groups"), "", "{status}");
+    // Every thread (captures, workers, sink, HTTP) started after the drop.
+    for t in std::fs::read_dir(format!("/proc/{}/task", tw.pid())).unwrap() {
+        let st = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap_or_default();
+        if st.is_empty() {
+            continue; // the thread ended meanwhile
+        }
+        for f in ["CapEff", "CapPrm", "CapBnd"] {
+            assert_eq!(status_field(&st, f), "0000000000000000", "thread {f}\n{st}");
+        }
+        assert_eq!(status_field(&st, "Uid"), format!("{uid} {uid} {uid} {uid}"));
+    }
+    // The event directory belongs to the unprivileged user (rotation
+    // renames in it).
+    let meta = std::fs::metadata(events.parent().unwrap()).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), uid);
+
+    // Capture and detection still work.
+    for _ in 0..3 {
+        assert_eq!(query(&topo, "blocked.example"), "10.10.34.34");
+    }
+    let iface = topo.client.iface.clone();
+    let (text, ok) = tw.wait_until(Duration::from_secs(10), |t| {
+        metric_value(
+            t,
+            "tamperwatch_capture_packets_total",
+            &[("interface", &iface)],
+        )
+        .unwrap_or(0.0)
+            >= 6.0
+            && metric_value(t, "tamperwatch_events_total", &[]).unwrap_or(0.0) >= 1.0
+    });
+    assert!(
+        ok,
+        "no packets or no events after the drop:\n{text}\n{}",
+        tw.stderr()
+    );
+    let stopped = tw.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let evs = read_events(&events);
+    assert!(
+        evs.iter().any(|e| e["signature"] == "dns_injection"),
+        "no dns_injection event written: {evs:#?}\n{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped.stderr.contains("capabilities dropped"),
+        "{}",
+        stopped.stderr
+    );
+}
