@@ -114,6 +114,10 @@ impl Engine {
                         [0; crate::stats::Signature::COUNT];
                         cfg.detectors.watch.len() + 1
                     ],
+                    group_targets: vec![
+                        [0; crate::stats::GroupTarget::COUNT];
+                        cfg.detectors.watch.len() + 1
+                    ],
                     ..Stats::default()
                 },
                 events: Vec::with_capacity(64),
@@ -128,6 +132,20 @@ impl Engine {
             own_link: true,
             cfg,
         }
+    }
+
+    /// Replaces the detectors and their settings (a configuration reload),
+    /// keeping flows, per-server state and counters. The watch list must
+    /// keep the same groups in the same order (counters are per group).
+    pub fn set_detectors(
+        &mut self,
+        cfg: crate::detectors::DetectorsConfig,
+        detectors: Vec<Box<dyn Detector>>,
+    ) {
+        debug_assert_eq!(cfg.watch.names(), self.cfg.detectors.watch.names());
+        self.sh.watch = cfg.watch.clone();
+        self.sh.detectors = detectors;
+        self.cfg.detectors = cfg;
     }
 
     /// Counters so far.
@@ -382,6 +400,19 @@ impl Shared {
         let p = flow.proto.idx();
         self.stats.flows_finished[p][outcome.idx()] += 1;
         self.stats.flows_active[p] = self.stats.flows_active[p].saturating_sub(1);
+        let kind = match flow.proto {
+            FlowProto::Tcp => Some(crate::stats::GroupTarget::TcpFlow),
+            FlowProto::Udp if flow.ext.bh.initials > 0 => Some(crate::stats::GroupTarget::QuicFlow),
+            FlowProto::Udp => None,
+        };
+        if let Some(kind) = kind {
+            crate::detectors::count_group_target(
+                &self.watch,
+                &mut self.stats,
+                flow.ext.target.as_deref(),
+                kind,
+            );
+        }
         let server_ip = flow.server_ip;
         let (mut ctx, detectors, servers) = self.split(now);
         let mut fallback = ServerState::default();

@@ -122,6 +122,19 @@ label_enum!(
 );
 
 label_enum!(
+    /// What is counted per watch-list group as the denominator of its
+    /// detections: connections and queries whose target is in the group.
+    GroupTarget {
+        /// TCP flows that ended, with a TLS SNI or HTTP Host.
+        TcpFlow => "tcp_flow",
+        /// UDP/443 flows that ended, opened by a QUIC Initial with an SNI.
+        QuicFlow => "quic_flow",
+        /// DNS queries (retransmissions not counted), by query name.
+        DnsQuery => "dns_query",
+    }
+);
+
+label_enum!(
     /// When, in a TCP connection, a reset was injected.
     RstStage {
         /// Before the server's SYN/ACK (the SYN itself triggered it).
@@ -217,6 +230,9 @@ pub struct Stats {
     /// Events by watch-list group (index; the last entry is `other`) and
     /// signature. Sized by the engine from its watch list.
     pub by_group: Vec<[u64; Signature::COUNT]>,
+    /// Targets per watch-list group (same rows as `by_group`), by kind: the
+    /// denominators of `by_group`.
+    pub group_targets: Vec<[u64; GroupTarget::COUNT]>,
     /// How long residual blocking lasted (ms), the latest
     /// [`RESIDUAL_RING`] observations, at `residual_count % RESIDUAL_RING`.
     pub residual_ms: [u32; RESIDUAL_RING],
@@ -248,6 +264,7 @@ impl Default for Stats {
             quic_attempts: 0,
             blackholes: [0; BlackholeStage::COUNT],
             by_group: Vec::new(),
+            group_targets: Vec::new(),
             residual_ms: [0; RESIDUAL_RING],
             residual_count: 0,
         }
@@ -298,6 +315,13 @@ impl Stats {
                 .resize(other.by_group.len(), [0; Signature::COUNT]);
         }
         for (a, b) in self.by_group.iter_mut().zip(&other.by_group) {
+            add(a, b);
+        }
+        if self.group_targets.len() < other.group_targets.len() {
+            self.group_targets
+                .resize(other.group_targets.len(), [0; GroupTarget::COUNT]);
+        }
+        for (a, b) in self.group_targets.iter_mut().zip(&other.group_targets) {
             add(a, b);
         }
         // the ring of the sum is only an approximation; counts add up

@@ -35,8 +35,8 @@ use prometheus::{
     Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tw_detect::stats::{
-    BlackholeStage, DecodeError, DnsRcode, EvictionReason, FlowOutcome, FlowProto, PacketProto,
-    RstStage, Signature,
+    BlackholeStage, DecodeError, DnsRcode, EvictionReason, FlowOutcome, FlowProto, GroupTarget,
+    PacketProto, RstStage, Signature,
 };
 use tw_detect::time::{Nanos, SECOND};
 
@@ -204,6 +204,9 @@ pub struct Metrics {
     pub(crate) residual_seconds: prometheus::Histogram,
     /// Per watch-list group (the last row is `other`), per signature.
     pub(crate) by_group: std::sync::RwLock<Vec<[IntCounter; Signature::COUNT]>>,
+    group_targets_vec: IntCounterVec,
+    /// Per watch-list group (the last row is `other`), per target kind.
+    pub(crate) group_targets: std::sync::RwLock<Vec<[IntCounter; GroupTarget::COUNT]>>,
     events_dropped: [IntCounter; DropReason::COUNT],
     events_written: [IntCounter; Sink::COUNT],
 
@@ -412,6 +415,11 @@ impl Metrics {
             "Events by signature and watch-list group (the operator's named groups of domains, or \"other\").",
             &["signature", "group"],
         );
+        let group_targets_vec = b.counter_vec(
+            "tamperwatch_group_targets_total",
+            "Connections and queries per watch-list group, by kind: the denominators of tamperwatch_detections_total per group.",
+            &["group", "kind"],
+        );
         let residual_seconds = prometheus::Histogram::with_opts(
             prometheus::HistogramOpts::new(
                 "tamperwatch_residual_block_seconds",
@@ -513,6 +521,8 @@ impl Metrics {
             quic_attempts,
             blackholes: per_value(&blackholes, BlackholeStage::ALL, BlackholeStage::as_str),
             by_group: std::sync::RwLock::new(Self::group_rows_of(&detections, &[])),
+            group_targets: std::sync::RwLock::new(Self::target_rows_of(&group_targets_vec, &[])),
+            group_targets_vec,
             detections,
             residual_seconds,
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
@@ -606,6 +616,29 @@ impl Metrics {
             .by_group
             .write()
             .unwrap_or_else(PoisonError::into_inner) = rows;
+        let targets = Self::target_rows_of(&self.group_targets_vec, groups);
+        *self
+            .group_targets
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = targets;
+    }
+
+    fn target_rows_of(v: &IntCounterVec, groups: &[&str]) -> Vec<[IntCounter; GroupTarget::COUNT]> {
+        groups
+            .iter()
+            .copied()
+            .chain(std::iter::once(tw_detect::watch::OTHER))
+            .map(|g| {
+                std::array::from_fn(|i| v.with_label_values(&[g, GroupTarget::ALL[i].as_str()]))
+            })
+            .collect()
+    }
+
+    pub(crate) fn group_target_rows(&self) -> Vec<[IntCounter; GroupTarget::COUNT]> {
+        self.group_targets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn group_rows_of(v: &IntCounterVec, groups: &[&str]) -> Vec<[IntCounter; Signature::COUNT]> {

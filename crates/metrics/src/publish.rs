@@ -110,6 +110,18 @@ impl StatsPublisher {
                 add_counters(t, last.by_group.get(i).unwrap_or(&zero), row);
             }
         }
+        let rows = m.group_target_rows();
+        let zero = [0u64; tw_detect::stats::GroupTarget::COUNT];
+        for (i, row) in now.group_targets.iter().enumerate() {
+            let target = if i + 1 == now.group_targets.len() {
+                rows.last()
+            } else {
+                rows.get(i)
+            };
+            if let Some(t) = target {
+                add_counters(t, last.group_targets.get(i).unwrap_or(&zero), row);
+            }
+        }
         self.last.clone_from(now);
     }
 

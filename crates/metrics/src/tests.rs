@@ -509,6 +509,7 @@ fn privacy_label_allow_list() {
         "vantage",
         "country",
         "network",
+        "kind",
     ];
     let m = Metrics::new(Some(vantage()));
     let eth = m.interface("eth0");

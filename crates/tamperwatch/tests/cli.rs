@@ -165,10 +165,41 @@ fn watch_list_groups_label_detections() {
         &[
             fixtures.join("rst_inject_data_after.pcap"),
             fixtures.join("rst_inject_after_syn.pcap"),
+            fixtures.join("dns_inject_race_iran.pcap"),
         ],
         &["--quiet", "-c", cfg.to_str().unwrap()],
     );
     assert_eq!(r.status, 0, "{}", r.stderr);
+    // The denominators per group: TCP flows by SNI (one to blocked.example;
+    // one to another name; the flow reset after its SYN has no target and
+    // is not counted), DNS queries by name (blocked.example once, four
+    // site<N>.example), no QUIC.
+    for (group, kind, want) in [
+        ("blocked", "tcp_flow", 1.0),
+        ("other", "tcp_flow", 1.0),
+        ("blocked", "dns_query", 1.0),
+        ("other", "dns_query", 4.0),
+        ("blocked", "quic_flow", 0.0),
+        ("youtube", "dns_query", 0.0),
+    ] {
+        assert_eq!(
+            metric(
+                &r.metrics,
+                "tamperwatch_group_targets_total",
+                &[("group", group), ("kind", kind)]
+            ),
+            Some(want),
+            "{group} {kind}"
+        );
+    }
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "tamperwatch_detections_total",
+            &[("group", "blocked"), ("signature", "dns_injection")]
+        ),
+        Some(1.0)
+    );
     // the first has SNI blocked.example, the second no target
     assert_eq!(
         metric(

@@ -1020,7 +1020,11 @@ fn quic_blocked_one_server() {
     if !prerequisites() {
         return;
     }
-    let mut lab = Lab::new("quic blocked", &overrides(5, ""));
+    // A watch list: the detection and its denominators per group.
+    let mut lab = Lab::new(
+        "quic blocked",
+        &overrides(5, "[watch_list]\nlab = [\"blocked.example\"]\n"),
+    );
     let s4 = lab.s4();
     let quic_addrs = [
         SocketAddr::new(s4, 443),
@@ -1117,6 +1121,28 @@ fn quic_blocked_one_server() {
     );
     lab.metric_eq(&text, "tamperwatch_quic_attempts_total", &[], 3.0);
     lab.metric_eq(&text, "tamperwatch_tls_client_hellos_total", &[], 1.0);
+    // Per watched group: the blocked attempt and the working one to the
+    // second server carry the SNI blocked.example (decrypted from quinn's
+    // Initial); the allowed name's QUIC and TCP connections are `other`.
+    for (group, kind, want) in [
+        ("lab", "quic_flow", 2.0),
+        ("other", "quic_flow", 1.0),
+        ("lab", "tcp_flow", 0.0),
+        ("other", "tcp_flow", 1.0),
+    ] {
+        lab.metric_eq(
+            &text,
+            "tamperwatch_group_targets_total",
+            &[("group", group), ("kind", kind)],
+            want,
+        );
+    }
+    lab.metric_eq(
+        &text,
+        "tamperwatch_detections_total",
+        &[("group", "lab"), ("signature", "blackhole")],
+        1.0,
+    );
     let (events2, text2) = second.expect("second daemon");
     let bh2: Vec<&Value> = events2
         .iter()

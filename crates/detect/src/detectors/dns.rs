@@ -284,6 +284,12 @@ impl Detector for DnsDetector {
                         continue;
                     }
                     ctx.stats.dns_queries += 1;
+                    super::count_group_target(
+                        ctx.watch,
+                        ctx.stats,
+                        Some(q.name.as_str()),
+                        crate::stats::GroupTarget::DnsQuery,
+                    );
                     if st.queries.len() == QUERIES_PER_FLOW {
                         st.queries.remove(0);
                     }

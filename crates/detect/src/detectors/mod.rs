@@ -280,6 +280,22 @@ impl Ctx<'_> {
     }
 }
 
+/// Counts a connection or query to `target` in its watch-list group's
+/// denominator (nothing without a target; everything is `other` without a
+/// watch list).
+pub(crate) fn count_group_target(
+    watch: &crate::watch::WatchList,
+    stats: &mut Stats,
+    target: Option<&str>,
+    kind: crate::stats::GroupTarget,
+) {
+    let Some(t) = target else { return };
+    let slot = watch.group_of(t).unwrap_or(watch.len());
+    if let Some(row) = stats.group_targets.get_mut(slot) {
+        row[kind.idx()] += 1;
+    }
+}
+
 /// A detector. All hooks have empty defaults.
 pub trait Detector: Send + std::fmt::Debug {
     /// Stable name (used in logs and evidence).
