@@ -122,6 +122,19 @@ fn every_rule_is_tested() {
         untested.is_empty(),
         "alerts without a firing test case: {untested:?}"
     );
+    // ... and a row in the operator guide's alert table.
+    let guide = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operator-guide.md"),
+    )
+    .unwrap();
+    let undocumented: Vec<&String> = alerts
+        .iter()
+        .filter(|a| !guide.contains(&format!("| `{a}` |")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "alerts missing from docs/operator-guide.md#alerts: {undocumented:?}"
+    );
     // Recording rules: used by a test, or (transitively) by an alert or
     // another exercised recording rule.
     let all = tests.join("\n");
