@@ -155,12 +155,19 @@ table("Events in the range (how many to export)",
       {"h": 8, "w": 12, "x": 12, "y": y})
 y += 8
 GSEL = f'{SEL},signature=~"$signature",group=~"$group"'
-ts("Watched groups: detections as a share of the signature's denominator",
-   "Events whose target belongs to a group of the operator's watch list ([watch_list] in the configuration; "
-   "'other' is every target outside it), per the same denominator as above: which services are hit. "
-   "A vantage point without a watch list shows only 'other'.",
+# Each signature's denominator per watched group: tamperwatch_group_targets_total by kind.
+GROUP_KINDS = {"rst_injection": "tcp_flow", "dns_injection": "dns_query", "http_injection": "tcp_flow",
+               "blackhole": "tcp_flow|quic_flow"}
+group_denominators = "\n  or\n".join(
+    f'  label_replace(sum by (instance, group) (rate(tamperwatch_group_targets_total{{{SEL},group=~"$group",kind=~"{k}"}}[{RI}])), '
+    f'"signature", "{sig}", "", "")' for sig, k in GROUP_KINDS.items())
+ts("Watched groups: share of their connections and queries tampered with",
+   "For each group of the operator's watch list ([watch_list] in the configuration; 'other' is every target "
+   "outside it): events over the group's own connections or queries (TCP flows for rst_injection and "
+   "http_injection, DNS queries for dns_injection, TCP and QUIC flows for blackhole). 100% means every "
+   "connection to the service was tampered with.",
    [target(f'sum by (instance, signature, group) (rate(tamperwatch_detections_total{{{GSEL}}}[{RI}]))\n'
-           f'/ on (instance, signature) group_left () (\n{denominators()}\n) > -1',
+           f'/ on (instance, signature, group) (\n{group_denominators}\n) > -1',
            "{{group}} {{signature}} @ {{instance}}")],
    {"h": 8, "w": 14, "x": 0, "y": y}, unit="percentunit")
 table("Top target groups over the range",

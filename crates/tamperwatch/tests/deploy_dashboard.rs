@@ -214,6 +214,7 @@ fn every_queried_metric_exists() {
         "tamperwatch_detections_total",
         "tamperwatch_http_requests_total",
         "tamperwatch_quic_attempts_total",
+        "tamperwatch_group_targets_total",
     ] {
         assert!(used.contains(want), "the dashboard does not query {want}");
     }

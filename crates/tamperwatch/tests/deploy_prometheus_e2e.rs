@@ -10,7 +10,8 @@
 //! HTTP API for `tamperwatch_events_total{signature="rst_injection"}`,
 //! compares it with the events written, and waits for the alerts
 //! TamperwatchSignatureShareHigh and TamperwatchSignatureAboveBaseline to
-//! fire for rst_injection, while TamperwatchCaptureDown does not; then
+//! fire for rst_injection (and TamperwatchGroupAboveBaseline for the
+//! watch-list group `lab`, blocked.example), while TamperwatchCaptureDown does not; then
 //! evaluates every query of the Grafana dashboard there (each must succeed;
 //! the share and watched-group panels must show the events).
 //!
@@ -301,8 +302,10 @@ fn prometheus_scrapes_detection_and_alerts_fire() {
                 n == name && l["signature"] == "rst_injection" && l["instance"] == "lab-vantage"
             })
         };
-        (has("TamperwatchSignatureShareHigh") && has("TamperwatchSignatureAboveBaseline"))
-            .then_some(())
+        (has("TamperwatchSignatureShareHigh")
+            && has("TamperwatchSignatureAboveBaseline")
+            && has("TamperwatchGroupAboveBaseline"))
+        .then_some(())
     });
     let share =
         prom.query(r#"tamperwatch:signature_share:ratio_rate1h{signature="rst_injection"}"#);
@@ -341,6 +344,18 @@ fn prometheus_scrapes_detection_and_alerts_fire() {
          alerts firing at {:?} ({names:?}); share {:?}",
         t0.elapsed(),
         share.first().map(|s| s.1)
+    );
+    // The watched group's share of its own connections (every connection to
+    // blocked.example was reset): the recording rules per group.
+    let gshare = prom
+        .query(r#"tamperwatch:group_share:ratio_rate1h{group="lab",signature="rst_injection"}"#);
+    assert!(
+        gshare.first().is_some_and(|g| g.1 > 0.5),
+        "group share {gshare:?}"
+    );
+    eprintln!(
+        "group lab rst_injection share: {:?}",
+        gshare.first().map(|g| g.1)
     );
     // Every query of the Grafana dashboard evaluates on this Prometheus
     // (a matching error such as many-to-many only shows at evaluation), and
