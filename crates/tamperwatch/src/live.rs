@@ -5,14 +5,15 @@
 //! serves HTTP and waits for signals.
 
 use crate::config::{Backend, Config};
-use crate::pipeline::{spawn_workers, Dispatcher, EventBackpressure};
+use crate::pipeline::{spawn_workers_reloadable, Dispatcher, EventBackpressure, Reloadable};
 use crate::sink::{self, SinkConfig};
 use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tw_capture::{CaptureError, Next, PnetSource, RingConfig, RingSource, Source};
-use tw_metrics::InterfaceMetrics;
+use tw_metrics::{InterfaceMetrics, Metrics};
 
 /// Exit status when every capture interface has failed or disappeared, so
 /// that a service manager restarts the daemon.
@@ -97,8 +98,62 @@ fn capture_loop(
     result
 }
 
-/// Runs the daemon until SIGINT/SIGTERM; returns the exit code.
-pub fn run(cfg: Config) -> Result<i32> {
+/// A configuration reload (SIGHUP): reads `path` again (the defaults
+/// without one), keeps the command line's interfaces and applies the
+/// detector settings (`rst_injection`, `dns_injection`, `http_injection`
+/// with their fingerprint files, `blackhole`, the watch list's patterns) to
+/// every worker from its next batch. Anything else that changed is
+/// reported as needing a restart. An invalid file, or a watch list whose
+/// groups changed, is rejected and the running configuration stays.
+fn reload(
+    path: Option<&Path>,
+    cli_interfaces: &[String],
+    current: &mut Config,
+    cell: &Reloadable,
+    metrics: &Metrics,
+) {
+    let reject = |why: String| {
+        tracing::error!(reason = %why, "configuration reload rejected; the running configuration stays");
+        metrics.record_config_reload(false);
+    };
+    let mut new = match Config::load_or_default(path) {
+        Ok(c) => c,
+        Err(e) => return reject(format!("{e:#}")),
+    };
+    if !cli_interfaces.is_empty() {
+        new.capture.interfaces = cli_interfaces.to_vec();
+    }
+    let names = |c: &Config| c.watch().map(|w| w.names().join(",")).unwrap_or_default();
+    if names(&new) != names(current) {
+        return reject(format!(
+            "watch_list groups changed ({} -> {}): adding or removing a group needs a restart",
+            names(current),
+            names(&new)
+        ));
+    }
+    let mut restart = Vec::new();
+    macro_rules! keep {
+        ($($f:ident),*) => {$(
+            if new.$f != current.$f {
+                restart.push(stringify!($f));
+                new.$f = current.$f.clone();
+            }
+        )*};
+    }
+    keep!(capture, pipeline, flows, events, metrics, vantage, log, security);
+    if !restart.is_empty() {
+        tracing::warn!(sections = %restart.join(", "), "configuration reload: these settings need a restart and keep their running values");
+    }
+    cell.publish(new.engine().detectors);
+    *current = new;
+    metrics.record_config_reload(true);
+    tracing::info!(path = ?path, "configuration reloaded: detector settings and watch list applied");
+}
+
+/// Runs the daemon until SIGINT/SIGTERM; returns the exit code. SIGHUP
+/// reloads `path` (see [`reload`]).
+pub fn run(cfg: Config, path: Option<PathBuf>, cli_interfaces: Vec<String>) -> Result<i32> {
+    let mut cfg = cfg;
     let mut ifaces = cfg.capture.interfaces.clone();
     if ifaces.is_empty() {
         ifaces.push(
@@ -177,13 +232,15 @@ pub fn run(cfg: Config) -> Result<i32> {
     let (ev_tx, ev_rx) = crossbeam_channel::bounded(8192);
     let sink = sink.spawn(ev_rx, metrics.clone())?;
     let drops = Arc::new(AtomicU64::new(0));
-    let workers = spawn_workers(
+    let cell = Arc::new(Reloadable::default());
+    let workers = spawn_workers_reloadable(
         workers_n,
         &cfg.engine(),
         &metrics,
         &ev_tx,
         EventBackpressure::Drop,
         &drops,
+        Some(cell.clone()),
     )?;
     drop(ev_tx);
 
@@ -227,6 +284,7 @@ pub fn run(cfg: Config) -> Result<i32> {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
         // Captures open, workers and event sink running, metrics served.
         if let Some(n) = &notifier {
             n.ready(&format!("capturing on {}", ifaces.join(", ")));
@@ -240,6 +298,10 @@ pub fn run(cfg: Config) -> Result<i32> {
             tokio::select! {
                 _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break false }
                 _ = int.recv() => { tracing::info!("SIGINT: stopping"); break false }
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    reload(path.as_deref(), &cli_interfaces, &mut cfg, &cell, &metrics);
+                }
                 _ = all_gone.notified() => { tracing::error!("every capture interface is gone"); break true }
                 _ = async {
                     match watchdog.as_mut() {

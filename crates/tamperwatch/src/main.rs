@@ -125,10 +125,10 @@ fn real_main(cli: Cli) -> Result<i32> {
         Cmd::Run { config, interface } => {
             let mut cfg = Config::load_or_default(config.as_deref())?;
             if !interface.is_empty() {
-                cfg.capture.interfaces = interface;
+                cfg.capture.interfaces = interface.clone();
             }
             init_logging(cfg.log.format);
-            live::run(cfg)
+            live::run(cfg, config, interface)
         }
         Cmd::Replay {
             config,

@@ -46,6 +46,33 @@ pub enum EventBackpressure {
     Drop,
 }
 
+/// Detector settings published by a configuration reload (SIGHUP). Workers
+/// look at the generation once per batch (one atomic load, nothing per
+/// packet) and rebuild their detectors when it changed.
+#[derive(Debug, Default)]
+pub struct Reloadable {
+    generation: AtomicU64,
+    cfg: std::sync::Mutex<Option<Arc<tw_detect::detectors::DetectorsConfig>>>,
+}
+
+impl Reloadable {
+    /// Makes `cfg` the detector settings of every worker, from its next batch.
+    pub fn publish(&self, cfg: tw_detect::detectors::DetectorsConfig) {
+        *self.cfg.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(cfg));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The settings published since generation `seen`, if any.
+    fn newer(&self, seen: &mut u64) -> Option<Arc<tw_detect::detectors::DetectorsConfig>> {
+        let g = self.generation.load(Ordering::Acquire);
+        if g == *seen {
+            return None;
+        }
+        *seen = g;
+        self.cfg.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// One worker's engine plus its publishing duties.
 pub struct Worker {
     pub engine: Engine,
@@ -55,6 +82,7 @@ pub struct Worker {
     backpressure: EventBackpressure,
     kernel_drops: Arc<AtomicU64>,
     since_publish: u64,
+    reload: Option<(Arc<Reloadable>, u64)>,
 }
 
 impl Worker {
@@ -76,6 +104,7 @@ impl Worker {
             backpressure,
             kernel_drops,
             since_publish: 0,
+            reload: None,
         }
     }
 
@@ -113,6 +142,13 @@ impl Worker {
     }
 
     fn batch(&mut self, b: &Batch) {
+        if let Some((r, seen)) = self.reload.as_mut() {
+            if let Some(cfg) = r.newer(seen) {
+                let cfg = (*cfg).clone();
+                let detectors = tw_detect::detectors::default_detectors(&cfg);
+                self.engine.set_detectors(cfg, detectors);
+            }
+        }
         for f in &b.frames {
             let end = (f.start + f.len) as usize;
             if let Some(data) = b.data.get(f.start as usize..end) {
@@ -163,6 +199,19 @@ pub fn spawn_workers(
     backpressure: EventBackpressure,
     kernel_drops: &Arc<AtomicU64>,
 ) -> anyhow::Result<Workers> {
+    spawn_workers_reloadable(n, cfg, metrics, events, backpressure, kernel_drops, None)
+}
+
+/// [`spawn_workers`] whose detector settings follow `reload`.
+pub fn spawn_workers_reloadable(
+    n: usize,
+    cfg: &EngineConfig,
+    metrics: &Arc<Metrics>,
+    events: &Sender<Event>,
+    backpressure: EventBackpressure,
+    kernel_drops: &Arc<AtomicU64>,
+    reload: Option<Arc<Reloadable>>,
+) -> anyhow::Result<Workers> {
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
     // The configured table sizes are totals: each worker gets its share.
     let mut cfg = cfg.clone();
@@ -182,6 +231,10 @@ pub fn spawn_workers(
             backpressure,
             kernel_drops.clone(),
         );
+        w.reload = reload.clone().map(|r| {
+            let seen = r.generation.load(Ordering::Acquire);
+            (r, seen)
+        });
         let pool_tx = pool_tx.clone();
         let h = std::thread::Builder::new()
             .name(format!("tw-worker-{i}"))

@@ -210,3 +210,113 @@ fn drops_every_privilege() {
         stopped.stderr
     );
 }
+
+/// `tamperwatch_detections_total{signature="dns_injection",group=G}`.
+fn dns_detections(t: &str, group: &str) -> f64 {
+    metric_value(
+        t,
+        "tamperwatch_detections_total",
+        &[("signature", "dns_injection"), ("group", group)],
+    )
+    .unwrap_or(0.0)
+}
+
+#[test]
+fn sighup_reload() {
+    if !prerequisites() {
+        return;
+    }
+    let topo = Topology::two_hosts();
+    let _dns = start_responder(&topo);
+    let mut opts = TwOptions::on(&topo.client.iface, "ring");
+    opts.overrides = "[flows]\nudp_timeout = 1\n[dns_injection]\nbuiltin_fingerprints = false\n\
+                      [watch_list]\ntest = [\"nothing.example\"]\n"
+        .into();
+    let mut tw = TamperwatchProc::start(&topo.client.ns, &opts);
+    // The daemon reads its file again as `nobody`.
+    std::fs::set_permissions(
+        tw.dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let cfg_path = tw.dir().join("tamperwatch.toml");
+    let hup = |tw: &TamperwatchProc| {
+        // SAFETY: kill(2) on the daemon's pid.
+        unsafe { libc::kill(tw.pid() as i32, libc::SIGHUP) };
+    };
+    let reload_metric = |t: &str| metric_value(t, "tamperwatch_config_last_reload_successful", &[]);
+
+    // Without the fingerprint lists a lone answer with a censor's address
+    // is not enough for an event.
+    for _ in 0..3 {
+        assert_eq!(query(&topo, "blocked.example"), "10.10.34.34");
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let text = tw.scrape();
+    assert_eq!(
+        metric_value(&text, "tamperwatch_events_total", &[]).unwrap_or(0.0),
+        0.0,
+        "events before the reload:\n{text}"
+    );
+
+    // A valid new file: fingerprints on, blocked.example in group "test".
+    let new = tw
+        .config()
+        .replace(
+            "builtin_fingerprints = false",
+            "builtin_fingerprints = true",
+        )
+        .replace("\"nothing.example\"", "\"blocked.example\"");
+    assert_ne!(new, tw.config());
+    std::fs::write(&cfg_path, &new).unwrap();
+    hup(&tw);
+    let ok = support::poll(Duration::from_secs(5), Duration::from_millis(50), || {
+        tw.stderr().contains("configuration reloaded").then_some(())
+    });
+    assert!(ok.is_some(), "no reload:\n{}", tw.stderr());
+    assert_eq!(reload_metric(&tw.scrape()), Some(1.0));
+    for _ in 0..3 {
+        assert_eq!(query(&topo, "blocked.example"), "10.10.34.34");
+    }
+    let (text, ok) = tw.wait_until(Duration::from_secs(10), |t| {
+        dns_detections(t, "test") >= 1.0
+    });
+    assert!(
+        ok,
+        "no dns_injection detection in group test after the reload:\n{text}\n{}",
+        tw.stderr()
+    );
+    let before = dns_detections(&text, "test");
+
+    // An invalid file: rejected with the reason, the old settings stay.
+    std::fs::write(
+        &cfg_path,
+        new.replace("ring_size_mib = 16", "ring_size_mib = 0"),
+    )
+    .unwrap();
+    hup(&tw);
+    let (text, ok) = tw.wait_until(Duration::from_secs(5), |t| reload_metric(t) == Some(0.0));
+    assert!(
+        ok,
+        "reload of an invalid file not reported:\n{text}\n{}",
+        tw.stderr()
+    );
+    let log = tw.stderr();
+    assert!(
+        log.contains("configuration reload rejected") && log.contains("capture.ring_size_mib"),
+        "{log}"
+    );
+    for _ in 0..3 {
+        assert_eq!(query(&topo, "blocked.example"), "10.10.34.34");
+    }
+    let (text, ok) = tw.wait_until(Duration::from_secs(10), |t| {
+        dns_detections(t, "test") > before
+    });
+    assert!(
+        ok,
+        "detection stopped after a rejected reload:\n{text}\n{}",
+        tw.stderr()
+    );
+    let stopped = tw.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
