@@ -210,10 +210,32 @@ fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
-fn sha12(s: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(s.as_bytes());
-    d.iter().take(6).map(|b| format!("{b:02x}")).collect()
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Feeds `xs` as `0a0b,0c0d,...` (four lower-case hex digits each) to `h`.
+fn hash_hex_list(h: &mut sha2::Sha256, xs: &[u16]) {
+    use sha2::Digest;
+    for (i, x) in xs.iter().enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        let b = x.to_be_bytes();
+        h.update([
+            HEX[usize::from(b[0] >> 4)],
+            HEX[usize::from(b[0] & 15)],
+            HEX[usize::from(b[1] >> 4)],
+            HEX[usize::from(b[1] & 15)],
+        ]);
+    }
+}
+
+/// Appends the first 6 bytes of the digest as 12 hex digits.
+fn push_hex12(out: &mut String, h: sha2::Sha256) {
+    use sha2::Digest;
+    for b in h.finalize().iter().take(6) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
 }
 
 /// Reads a bare handshake message (type 1, ClientHello) into [`HelloInfo`].
@@ -296,52 +318,48 @@ pub fn hello_info(hs: &[u8], quic: bool) -> Option<HelloInfo> {
         0x0301 => "10",
         _ => "00",
     };
-    let a = alpn.as_deref().map_or("00".to_string(), |p| {
+    let a = alpn.as_deref().map_or(['0', '0'], |p| {
         let b = p.as_bytes();
         match (b.first(), b.last()) {
-            (Some(f), Some(l)) => format!("{}{}", *f as char, *l as char),
-            _ => "00".into(),
+            (Some(f), Some(l)) => [*f as char, *l as char],
+            _ => ['0', '0'],
         }
     });
-    let mut c_sorted = ciphers.clone();
+    // The hashed lists are streamed into SHA-256 as the comma-separated
+    // lower-case hex JA4 defines, without building the strings.
+    let mut c_sorted = ciphers;
+    let n_ciphers = c_sorted.len();
     c_sorted.sort_unstable();
-    let c_str = c_sorted
-        .iter()
-        .map(|c| format!("{c:04x}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut e_sorted: Vec<u16> = ext_types
-        .iter()
-        .copied()
-        .filter(|t| *t != 0 && *t != 16)
-        .collect();
+    let mut ch = sha2::Sha256::default();
+    hash_hex_list(&mut ch, &c_sorted);
+    let mut e_sorted = ext_types;
+    let n_ext = e_sorted.len();
+    e_sorted.retain(|t| *t != 0 && *t != 16);
     e_sorted.sort_unstable();
-    let mut e_str = e_sorted
-        .iter()
-        .map(|e| format!("{e:04x}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let mut eh = sha2::Sha256::default();
+    hash_hex_list(&mut eh, &e_sorted);
     if !sigalgs.is_empty() {
-        e_str.push('_');
-        e_str.push_str(
-            &sigalgs
-                .iter()
-                .map(|s| format!("{s:04x}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
+        sha2::Digest::update(&mut eh, b"_");
+        hash_hex_list(&mut eh, &sigalgs);
     }
-    let ja4 = format!(
-        "{}{}{}{:02}{:02}{}_{}_{}",
-        if quic { 'q' } else { 't' },
-        ver,
-        if sni { 'd' } else { 'i' },
-        ciphers.len().min(99),
-        ext_types.len().min(99),
-        a,
-        sha12(&c_str),
-        sha12(&e_str)
-    );
+    let mut ja4 = String::with_capacity(36);
+    {
+        use std::fmt::Write;
+        let _ = write!(
+            ja4,
+            "{}{}{}{:02}{:02}{}{}_",
+            if quic { 'q' } else { 't' },
+            ver,
+            if sni { 'd' } else { 'i' },
+            n_ciphers.min(99),
+            n_ext.min(99),
+            a[0],
+            a[1],
+        );
+        push_hex12(&mut ja4, ch);
+        ja4.push('_');
+        push_hex12(&mut ja4, eh);
+    }
     Some(HelloInfo { alpn, ja4 })
 }
 
@@ -375,6 +393,21 @@ mod hello_tests {
         assert_eq!(i.alpn.as_deref(), Some("h2"));
         assert!(i.ja4.starts_with("t13d0204h2_"), "{}", i.ja4);
         assert_eq!(i.ja4.len(), "t13d0204h2_".len() + 12 + 1 + 12);
+        // JA4's hashes, computed here from the strings the JA4 definition
+        // hashes: the sorted ciphers; the sorted extensions without SNI and
+        // ALPN, then the signature algorithms in their order.
+        let h = |s: &str| {
+            use sha2::{Digest, Sha256};
+            Sha256::digest(s.as_bytes())
+                .iter()
+                .take(6)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        assert_eq!(
+            i.ja4,
+            format!("t13d0204h2_{}_{}", h("1301,1302"), h("000d,002b_0403,0804"))
+        );
         assert!(hello_info(&hs, true).unwrap().ja4.starts_with("q13d"));
         for cut in 0..hs.len() {
             let _ = hello_info(&hs[..cut], false);
