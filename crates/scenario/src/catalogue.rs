@@ -151,6 +151,8 @@ pub static CATALOGUE: &[Scenario] = &[
         "rst_injection fixture: see tw_scenario::rst_scenarios::rst_inject_large_hello"),
     sc("rst_trap_server_abort", ETHERNET, Pcap, (10, 1, 0), rst::rst_trap_server_abort,
         "rst_injection fixture: see tw_scenario::rst_scenarios::rst_trap_server_abort"),
+    sc("rst_trap_server_abort_late_ack", ETHERNET, Pcap, (10, 1, 0), rst::rst_trap_server_abort_late_ack,
+        "rst_injection fixture: see tw_scenario::rst_scenarios::rst_trap_server_abort_late_ack"),
     sc("rst_trap_server_abort_no_data", ETHERNET, Pcap, (5, 1, 0), rst::rst_trap_server_abort_no_data,
         "rst_injection fixture: see tw_scenario::rst_scenarios::rst_trap_server_abort_no_data"),
     sc("rst_trap_client_abort", ETHERNET, Pcap, (12, 2, 0), rst::rst_trap_client_abort,

@@ -193,6 +193,23 @@ pub fn rst_trap_server_abort() -> Result<Vec<u8>> {
     bytes(&tl)
 }
 
+/// The server answers, then aborts (SO_LINGER 0) while the client's ACK of
+/// the response is already on its way: the server's stack answers that ACK,
+/// which finds no socket, with a second RST at the same sequence number and
+/// window 0 (Linux's reply to a segment for a closed socket). Same TTL,
+/// the next IP ID: one host, two code paths. Seen live under load in
+/// rst_e2e's look-alikes.
+pub fn rst_trap_server_abort_late_ack() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(52105, 80);
+    let t = get(&mut s, &mut tl, "example.com");
+    let t = s.server_send(&mut tl, t + RTT, &http::ok_html(3000));
+    let t = s.rst_from_server(&mut tl, t + MS);
+    let t = s.client_ack(&mut tl, t + MS / 10);
+    s.inject_from_server(&mut tl, t + RTT, &Injection::rst().window(0));
+    bytes(&tl)
+}
+
 /// The server aborts right after the request, before any data (an
 /// application that rejects the request): its own RST, consistent headers.
 pub fn rst_trap_server_abort_no_data() -> Result<Vec<u8>> {

@@ -93,6 +93,7 @@ const POSITIVES: &[(&str, &[&str], &str, Option<&str>)] = &[
 
 const TRAPS: &[&str] = &[
     "rst_trap_server_abort",
+    "rst_trap_server_abort_late_ack",
     "rst_trap_server_abort_no_data",
     "rst_trap_client_abort",
     "rst_trap_after_fin",

@@ -611,7 +611,9 @@ impl RstDetector {
 
 /// Several server RSTs whose sequence numbers step beyond anything the
 /// server used (the GFW's +1460/+4380 bursts), or that repeat one sequence
-/// number with another TTL or window. Identical RSTs are retransmissions.
+/// number with another TTL or window. Identical RSTs are retransmissions; a
+/// later one with window 0 and the same TTL is the host's reply to a segment
+/// that reached the socket after its reset.
 fn burst(hit: &RstHit) -> Option<Value> {
     let n = usize::from(hit.n_rst.min(4));
     let rsts = &hit.rsts[..n];
@@ -633,7 +635,13 @@ fn burst(hit: &RstHit) -> Option<Value> {
                 "steps": rsts.iter().skip(1).map(|x| x.seq.wrapping_sub(first.seq)).collect::<Vec<_>>(),
             }));
         }
-        if r.seq == first.seq && (r.ttl.abs_diff(first.ttl) >= 2 || r.window != first.window) {
+        // A host's own stack sends a later RST with window 0 when a segment
+        // (the client's ACK in flight) reaches the socket it just reset:
+        // Linux's reply for a closed socket. Same seq, other window, one host.
+        let own_reply = r.window == 0 && r.ttl.abs_diff(first.ttl) < 2;
+        if r.seq == first.seq
+            && (r.ttl.abs_diff(first.ttl) >= 2 || (r.window != first.window && !own_reply))
+        {
             return Some(json!({
                 "kind": "same_seq_other_headers",
                 "ttls": rsts.iter().map(|x| x.ttl).collect::<Vec<_>>(),
