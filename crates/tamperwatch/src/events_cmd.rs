@@ -295,6 +295,20 @@ fn replace_ci(s: &str, from: &str, to: &str) -> Option<String> {
     Some(out)
 }
 
+/// Cuts `evidence.request_line` (e.g. `GET /path?q HTTP/1.1`) to its method.
+fn strip_request_path(ev: &mut Value) {
+    if let Some(line) = ev
+        .get_mut("evidence")
+        .and_then(|e| e.get_mut("request_line"))
+    {
+        let method = line
+            .as_str()
+            .and_then(|l| l.split_whitespace().next())
+            .map(str::to_owned);
+        *line = method.map_or(Value::Null, Value::String);
+    }
+}
+
 /// The filters and anonymisation of one export.
 #[derive(Debug)]
 pub struct Filter {
@@ -374,6 +388,11 @@ impl Filter {
                     scrub(e, t.trim_end_matches('.'), r.as_str());
                 }
             }
+        }
+        // An HTTP request line names the page as much as the domain does:
+        // with the target hashed or dropped, only its method is kept.
+        if self.target != TargetMode::Keep {
+            strip_request_path(&mut ev);
         }
         Ok(Some(ev))
     }
@@ -706,6 +725,32 @@ mod tests {
         assert_eq!(
             replace_ci("GET http://Blocked.example/x", "blocked.EXAMPLE", "h-1").as_deref(),
             Some("GET http://h-1/x")
+        );
+    }
+
+    #[test]
+    fn request_path_goes_with_the_target() {
+        let ev = serde_json::json!({"ts":"2026-01-01T00:00:00.000000Z","signature":"http_injection",
+            "flow":{"client_ip":"192.0.2.10"},"target":"blocked.example",
+            "evidence":{"request_line":"GET /search?q=secret HTTP/1.1","rules":["x"]}});
+        let f = |target| Filter {
+            since: None,
+            until: None,
+            signatures: BTreeSet::new(),
+            domains: vec![],
+            client: ClientMode::Truncate,
+            target,
+            salt: b"0123456789abcdef".to_vec(),
+        };
+        for mode in [TargetMode::Hash, TargetMode::Drop] {
+            let out = f(mode).apply(ev.clone()).unwrap().unwrap();
+            assert_eq!(out["evidence"]["request_line"], "GET", "{mode:?}");
+            assert!(!out.to_string().contains("secret"), "{out}");
+        }
+        let kept = f(TargetMode::Keep).apply(ev.clone()).unwrap().unwrap();
+        assert_eq!(
+            kept["evidence"]["request_line"],
+            "GET /search?q=secret HTTP/1.1"
         );
     }
 
