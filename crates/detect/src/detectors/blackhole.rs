@@ -213,7 +213,7 @@ impl Detector for BlackholeDetector {
         match (&pkt.l4, dir) {
             (Transport::Tcp(t), Dir::ToServer) if t.payload_len > 0 => match b.req {
                 None => {
-                    b.kind = if t.payload.starts_with(&[0x16, 0x03]) {
+                    b.kind = if super::looks_like_tls_handshake(t.payload) {
                         ctx.stats.tls_client_hellos += 1;
                         KIND_TLS
                     } else if crate::proto::http_host(t.payload).is_some()

@@ -55,7 +55,8 @@ pub struct HelloBuf {
     pub bytes: Vec<u8>,
     /// The sequence number of the next in-order byte.
     pub next_seq: u32,
-    /// The record's full length (at most [`HELLO_MAX`]).
+    /// The record's full length (at most [`HELLO_MAX`]); 0 while its
+    /// 5-byte header is still incomplete.
     pub need: usize,
     /// Segments that did not fit in order.
     pub misses: u8,
@@ -64,6 +65,18 @@ pub struct HelloBuf {
 /// A ClientHello is reassembled up to this many bytes (post-quantum key
 /// shares make them ~1.7 KB).
 pub const HELLO_MAX: usize = 4096;
+
+/// The start of a TLS handshake record (content type 22, version 3.x), as
+/// far as `b` goes: a 1-byte segment `16` qualifies.
+pub(crate) fn looks_like_tls_handshake(b: &[u8]) -> bool {
+    b.first() == Some(&0x16) && b.get(1).is_none_or(|v| *v == 0x03)
+}
+
+/// A record's length with its 5-byte header, capped at [`HELLO_MAX`]
+/// (`h` holds at least the header).
+fn record_len(h: &[u8]) -> usize {
+    (5 + usize::from(u16::from_be_bytes([h[3], h[4]]))).min(HELLO_MAX)
+}
 
 impl FlowExt {
     /// Feeds a client data segment: names the target (SNI, Host) and reads
@@ -75,23 +88,25 @@ impl FlowExt {
                     .or_else(|| crate::proto::http_host(payload))
                     .map(|s| s.to_ascii_lowercase().into_boxed_str());
             }
-            if payload.len() >= 5 && payload[0] == 0x16 && payload[1] == 0x03 {
-                let need =
-                    (5 + usize::from(u16::from_be_bytes([payload[3], payload[4]]))).min(HELLO_MAX);
+            if !looks_like_tls_handshake(payload) {
+                return;
+            }
+            // The whole record in the first segment: no buffer.
+            if payload.len() >= 5 {
+                let need = record_len(payload);
                 if payload.len() >= need {
                     self.finish_hello(&payload[..need]);
-                } else {
-                    let mut bytes = Vec::with_capacity(need);
-                    bytes.extend_from_slice(payload);
-                    self.hello_buf = Some(Box::new(HelloBuf {
-                        bytes,
-                        next_seq: seq.wrapping_add(payload.len() as u32),
-                        need,
-                        misses: 0,
-                    }));
+                    return;
                 }
             }
-            return;
+            // Cut into several segments, the first possibly shorter than
+            // the record header (1-byte segments are an evasion technique).
+            self.hello_buf = Some(Box::new(HelloBuf {
+                bytes: Vec::new(),
+                next_seq: seq,
+                need: 0,
+                misses: 0,
+            }));
         }
         let Some(b) = self.hello_buf.as_mut() else {
             return;
@@ -103,9 +118,25 @@ impl FlowExt {
             }
             return;
         }
-        let n = payload.len().min(b.need - b.bytes.len());
-        b.bytes.extend_from_slice(&payload[..n]);
         b.next_seq = b.next_seq.wrapping_add(payload.len() as u32);
+        let mut rest = payload;
+        if b.need == 0 {
+            // the record header is not complete yet
+            let take = (5 - b.bytes.len()).min(rest.len());
+            b.bytes.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if b.bytes.len() < 5 {
+                return;
+            }
+            if !looks_like_tls_handshake(&b.bytes) {
+                self.hello_buf = None;
+                return;
+            }
+            b.need = record_len(&b.bytes);
+            b.bytes.reserve(b.need - b.bytes.len());
+        }
+        let n = rest.len().min(b.need.saturating_sub(b.bytes.len()));
+        b.bytes.extend_from_slice(&rest[..n]);
         if b.bytes.len() >= b.need {
             if let Some(b) = self.hello_buf.take() {
                 self.finish_hello(&b.bytes);
