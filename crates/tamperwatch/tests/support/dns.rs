@@ -419,46 +419,10 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 /// Every DNS packet of a pcap file (Ethernet link type) written by
 /// tcpdump.
 pub fn read_dns(path: &Path) -> Vec<DnsPkt> {
-    let data = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    assert!(data.len() >= 24, "{}: no pcap header", path.display());
-    let magic = u32::from_le_bytes(data[0..4].try_into().unwrap());
-    let (le, nanos) = match magic {
-        0xa1b2_c3d4 => (true, false),
-        0xa1b2_3c4d => (true, true),
-        0xd4c3_b2a1 => (false, false),
-        0x4d3c_b2a1 => (false, true),
-        m => panic!("{}: not a pcap file (magic {m:#x})", path.display()),
-    };
-    let u32_at = |at: usize| {
-        let b: [u8; 4] = data[at..at + 4].try_into().unwrap();
-        if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    };
-    assert_eq!(
-        u32_at(20),
-        1,
-        "{}: link type is not Ethernet",
-        path.display()
-    );
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= data.len() {
-        let (sec, frac, incl) = (u32_at(at), u32_at(at + 4), u32_at(at + 8) as usize);
-        at += 16;
-        if at + incl > data.len() {
-            break;
-        }
-        let frame = &data[at..at + incl];
-        at += incl;
-        let ts = f64::from(sec) + f64::from(frac) / if nanos { 1e9 } else { 1e6 };
-        if let Some(p) = decode(frame, ts) {
-            out.push(p);
-        }
-    }
-    out
+    super::pcap::read_frames(path)
+        .iter()
+        .filter_map(|(ts, f)| decode(f, *ts))
+        .collect()
 }
 
 fn decode(f: &[u8], ts: f64) -> Option<DnsPkt> {

@@ -43,9 +43,10 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// Every TCP segment of a pcap file (Ethernet, optionally one VLAN tag);
-/// other frames are skipped. Panics on a file that is not pcap.
-pub fn read_tcp(path: &Path) -> Vec<Seg> {
+/// Every frame of a pcap file (Ethernet link type) written by tcpdump, with
+/// its timestamp in seconds. Panics on a file that is not such a pcap; a
+/// last record cut by the writer being stopped is left out.
+pub fn read_frames(path: &Path) -> Vec<(f64, Vec<u8>)> {
     let data = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     assert!(data.len() >= 24, "{}: no pcap header", path.display());
     let magic = u32::from_le_bytes(data[0..4].try_into().unwrap());
@@ -78,14 +79,20 @@ pub fn read_tcp(path: &Path) -> Vec<Seg> {
         if at + incl > data.len() {
             break; // cut by the writer being stopped
         }
-        let frame = &data[at..at + incl];
-        at += incl;
         let ts = f64::from(sec) + f64::from(frac) / if nanos { 1e9 } else { 1e6 };
-        if let Some(s) = decode(frame, ts) {
-            out.push(s);
-        }
+        out.push((ts, data[at..at + incl].to_vec()));
+        at += incl;
     }
     out
+}
+
+/// Every TCP segment of a pcap file (Ethernet, optionally one VLAN tag);
+/// other frames are skipped. Panics on a file that is not pcap.
+pub fn read_tcp(path: &Path) -> Vec<Seg> {
+    read_frames(path)
+        .iter()
+        .filter_map(|(ts, f)| decode(f, *ts))
+        .collect()
 }
 
 fn decode(f: &[u8], ts: f64) -> Option<Seg> {
