@@ -47,6 +47,8 @@ pub struct Engine {
     last_drop_ts: Option<Nanos>,
     /// The engine keeps the link clock from its own packets (one worker).
     own_link: bool,
+    judge: JudgeHandle,
+    judged: Vec<Event>,
 }
 
 /// Everything but the flow tables: what detectors use while a flow is
@@ -61,6 +63,18 @@ struct Shared {
     link: crate::link::LinkClock,
     /// Whether the capture dropped packets lately (set for each input).
     lossy: bool,
+    /// Flow rates not yet handed to the throttling judge.
+    rates: Vec<crate::detectors::throttle::RateRecord>,
+    /// See [`crate::detectors::throttle::Judge::end_delay`].
+    end_delay: Nanos,
+}
+
+/// Where flow rates are judged: in this engine, or in a judge shared by
+/// several workers.
+#[derive(Debug)]
+enum JudgeHandle {
+    Local(Box<crate::detectors::throttle::Judge>),
+    Shared(crate::detectors::throttle::SharedJudge, usize),
 }
 
 impl Shared {
@@ -82,6 +96,8 @@ impl Shared {
             watch,
             link,
             lossy,
+            rates,
+            end_delay,
         } = self;
         (
             Ctx {
@@ -91,6 +107,8 @@ impl Shared {
                 watch,
                 events,
                 stats,
+                rates,
+                end_delay: *end_delay,
             },
             detectors,
             servers,
@@ -99,7 +117,7 @@ impl Shared {
 }
 
 /// Expiry runs at most this often (packet time).
-const EXPIRE_EVERY: Nanos = 100 * MILLI;
+pub(crate) const EXPIRE_EVERY: Nanos = 100 * MILLI;
 
 impl Engine {
     /// An engine with the given detectors.
@@ -118,20 +136,57 @@ impl Engine {
                         [0; crate::stats::GroupTarget::COUNT];
                         cfg.detectors.watch.len() + 1
                     ],
+                    throttle_limit: vec![(0, 0); cfg.detectors.watch.len() + 1],
                     ..Stats::default()
                 },
                 events: Vec::with_capacity(64),
                 watch: cfg.detectors.watch.clone(),
                 link: crate::link::LinkClock::default(),
                 lossy: false,
+                rates: Vec::new(),
+                end_delay: crate::detectors::throttle::Judge::end_delay(&cfg.flows),
             },
             now: Nanos::MIN,
             last_expire: Nanos::MIN,
             kernel_drops: 0,
             last_drop_ts: None,
             own_link: true,
+            judge: JudgeHandle::Local(Box::new(crate::detectors::throttle::Judge::new(
+                cfg.detectors.throttle.clone(),
+                cfg.detectors.watch.clone(),
+            ))),
+            judged: Vec::new(),
             cfg,
         }
+    }
+
+    /// Makes this engine worker `worker` of several sharing `judge` (the
+    /// throttling comparisons span every worker's flows).
+    pub fn share_judge(&mut self, judge: crate::detectors::throttle::SharedJudge, worker: usize) {
+        self.judge = JudgeHandle::Shared(judge, worker);
+    }
+
+    /// Hands pending flow rates to the judge and collects its decisions,
+    /// as of packet time `progress`.
+    fn run_judge(&mut self, progress: Nanos) {
+        if progress == Nanos::MIN {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.judged);
+        match &mut self.judge {
+            JudgeHandle::Local(j) => {
+                for r in self.sh.rates.drain(..) {
+                    j.submit(r);
+                }
+                j.advance(progress.saturating_sub(1), &mut out);
+            }
+            JudgeHandle::Shared(j, w) => j.sync(*w, &mut self.sh.rates, progress, &mut out),
+        }
+        for e in out.drain(..) {
+            crate::detectors::throttle::account(&mut self.sh.stats, &self.sh.watch, &e);
+            self.sh.events.push(e);
+        }
+        self.judged = out;
     }
 
     /// Replaces the detectors and their settings (a configuration reload),
@@ -145,6 +200,10 @@ impl Engine {
         debug_assert_eq!(cfg.watch.names(), self.cfg.detectors.watch.names());
         self.sh.watch = cfg.watch.clone();
         self.sh.detectors = detectors;
+        match &mut self.judge {
+            JudgeHandle::Local(j) => j.set_config(cfg.throttle.clone(), cfg.watch.clone()),
+            JudgeHandle::Shared(j, _) => j.set_config(cfg.throttle.clone(), cfg.watch.clone()),
+        }
         self.cfg.detectors = cfg;
     }
 
@@ -165,6 +224,7 @@ impl Engine {
 
     /// Hands every pending event to `f`, in emission order.
     pub fn drain_events(&mut self, mut f: impl FnMut(Event)) {
+        self.run_judge(self.now);
         for e in self.sh.events.drain(..) {
             f(e);
         }
@@ -376,6 +436,7 @@ impl Engine {
         self.sh.lossy = self.capture_lossy();
         let Engine { tables, sh, .. } = self;
         tables.drain(&mut |f, cause| sh.end_flow(f, cause));
+        self.run_judge(Nanos::MAX);
     }
 }
 

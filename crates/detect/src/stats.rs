@@ -238,7 +238,18 @@ pub struct Stats {
     pub residual_ms: [u32; RESIDUAL_RING],
     /// Residual-blocking periods observed (ended by a success).
     pub residual_count: u64,
+    /// Goodput of measured TCP flows (watch-list row, kbit/s), the latest
+    /// [`GOODPUT_RING`] observations, at `goodput_count % GOODPUT_RING`.
+    pub goodput: [(u16, u32); GOODPUT_RING],
+    /// Goodput observations so far.
+    pub goodput_count: u64,
+    /// The latest throttling detection per watch-list row: (packet time,
+    /// estimated limit in bit/s).
+    pub throttle_limit: Vec<(i64, u64)>,
 }
+
+/// Goodput observations kept between two publications.
+pub const GOODPUT_RING: usize = 256;
 
 /// Residual-blocking observations kept between two publications.
 pub const RESIDUAL_RING: usize = 64;
@@ -267,6 +278,9 @@ impl Default for Stats {
             group_targets: Vec::new(),
             residual_ms: [0; RESIDUAL_RING],
             residual_count: 0,
+            goodput: [(0, 0); GOODPUT_RING],
+            goodput_count: 0,
+            throttle_limit: Vec::new(),
         }
     }
 }
@@ -326,6 +340,28 @@ impl Stats {
         }
         // the ring of the sum is only an approximation; counts add up
         self.residual_count += other.residual_count;
+        self.goodput_count += other.goodput_count;
+        if self.throttle_limit.len() < other.throttle_limit.len() {
+            self.throttle_limit
+                .resize(other.throttle_limit.len(), (0, 0));
+        }
+        for (a, b) in self.throttle_limit.iter_mut().zip(&other.throttle_limit) {
+            if b.0 > a.0 {
+                *a = *b;
+            }
+        }
+    }
+
+    /// Records a measured flow's goodput (bit/s) for watch-list row `row`.
+    pub fn observe_goodput(&mut self, row: usize, bps: f64) {
+        let i = (self.goodput_count % GOODPUT_RING as u64) as usize;
+        if let Some(slot) = self.goodput.get_mut(i) {
+            *slot = (
+                u16::try_from(row).unwrap_or(u16::MAX),
+                (bps / 1000.0).round().clamp(0.0, f64::from(u32::MAX)) as u32,
+            );
+        }
+        self.goodput_count += 1;
     }
 
     /// Records how long a residual-blocking period lasted.

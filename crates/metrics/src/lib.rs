@@ -202,6 +202,12 @@ pub struct Metrics {
     pub(crate) blackholes: [IntCounter; BlackholeStage::COUNT],
     detections: IntCounterVec,
     pub(crate) residual_seconds: prometheus::Histogram,
+    goodput_vec: prometheus::HistogramVec,
+    /// Per watch-list group (the last row is `other`).
+    pub(crate) goodput: std::sync::RwLock<Vec<prometheus::Histogram>>,
+    limit_vec: IntGaugeVec,
+    /// Per watch-list group (the last row is `other`).
+    pub(crate) throttle_limit: std::sync::RwLock<Vec<IntGauge>>,
     /// Per watch-list group (the last row is `other`), per signature.
     pub(crate) by_group: std::sync::RwLock<Vec<[IntCounter; Signature::COUNT]>>,
     group_targets_vec: IntCounterVec,
@@ -429,6 +435,28 @@ impl Metrics {
         )
         .expect(DEFINITION);
         let residual_seconds = b.register(residual_seconds);
+        let goodput_vec = b.register(
+            prometheus::HistogramVec::new(
+                prometheus::HistogramOpts::new(
+                    "tamperwatch_goodput_bytes_per_second",
+                    "Delivered rate (bytes per second) of measured TCP downloads (flows that delivered at least \
+                     throttling.reference_min_kib over at least a second), one observation per \
+                     flow at its end, by watch-list group.",
+                )
+                .buckets(vec![
+                    4e3, 8e3, 16e3, 32e3, 64e3, 128e3, 256e3, 512e3, 1e6, 2e6, 4e6, 8e6, 16e6,
+                    32e6, 128e6,
+                ]),
+                &["group"],
+            )
+            .expect(DEFINITION),
+        );
+        let limit_vec = b.int_gauge_vec(
+            "tamperwatch_throttling_limit_bytes_per_second",
+            "Estimated rate limit (the delivered rate plateau, bytes per second) of the latest \
+             throttling detection per watch-list group; 0 before any.",
+            &["group"],
+        );
         let events_dropped = b.counter_vec(
             "tamperwatch_events_dropped_total",
             "Detected events that were not written, by reason.",
@@ -525,6 +553,10 @@ impl Metrics {
             group_targets_vec,
             detections,
             residual_seconds,
+            goodput: std::sync::RwLock::new(Self::goodput_rows_of(&goodput_vec, &[])),
+            goodput_vec,
+            throttle_limit: std::sync::RwLock::new(Self::limit_rows_of(&limit_vec, &[])),
+            limit_vec,
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
             events_written: per_value(&events_written, Sink::ALL, Sink::as_str),
             capture_up,
@@ -621,6 +653,33 @@ impl Metrics {
             .group_targets
             .write()
             .unwrap_or_else(PoisonError::into_inner) = targets;
+        *self.goodput.write().unwrap_or_else(PoisonError::into_inner) =
+            Self::goodput_rows_of(&self.goodput_vec, groups);
+        *self
+            .throttle_limit
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Self::limit_rows_of(&self.limit_vec, groups);
+    }
+
+    fn goodput_rows_of(
+        v: &prometheus::HistogramVec,
+        groups: &[&str],
+    ) -> Vec<prometheus::Histogram> {
+        groups
+            .iter()
+            .copied()
+            .chain(std::iter::once(tw_detect::watch::OTHER))
+            .map(|g| v.with_label_values(&[g]))
+            .collect()
+    }
+
+    fn limit_rows_of(v: &IntGaugeVec, groups: &[&str]) -> Vec<IntGauge> {
+        groups
+            .iter()
+            .copied()
+            .chain(std::iter::once(tw_detect::watch::OTHER))
+            .map(|g| v.with_label_values(&[g]))
+            .collect()
     }
 
     fn target_rows_of(v: &IntCounterVec, groups: &[&str]) -> Vec<[IntCounter; GroupTarget::COUNT]> {

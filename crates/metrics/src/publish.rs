@@ -1,6 +1,7 @@
 //! Publishing per-worker [`Stats`] to the shared registry.
 
 use prometheus::{IntCounter, IntGauge};
+use std::sync::PoisonError;
 use tw_detect::stats::{FlowProto, Stats};
 
 use crate::Metrics;
@@ -122,6 +123,41 @@ impl StatsPublisher {
                 add_counters(t, last.group_targets.get(i).unwrap_or(&zero), row);
             }
         }
+        let ring = tw_detect::stats::GOODPUT_RING as u64;
+        let rows = m.goodput.read().unwrap_or_else(PoisonError::into_inner);
+        let n = now.by_group.len().max(1);
+        for i in last
+            .goodput_count
+            .max(now.goodput_count.saturating_sub(ring))..now.goodput_count
+        {
+            if let Some((row, kbps)) = now.goodput.get((i % ring) as usize) {
+                // the engine's last row is `other`, like the registry's
+                let r = usize::from(*row);
+                let h = if r + 1 >= n { rows.last() } else { rows.get(r) };
+                if let Some(h) = h {
+                    h.observe(f64::from(*kbps) * 1000.0 / 8.0);
+                }
+            }
+        }
+        drop(rows);
+        let rows = m
+            .throttle_limit
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (i, (ts, bps)) in now.throttle_limit.iter().enumerate() {
+            if last.throttle_limit.get(i).is_some_and(|(t, _)| t == ts) {
+                continue;
+            }
+            let g = if i + 1 == now.throttle_limit.len() {
+                rows.last()
+            } else {
+                rows.get(i)
+            };
+            if let Some(g) = g {
+                g.set(i64::try_from(*bps / 8).unwrap_or(i64::MAX));
+            }
+        }
+        drop(rows);
         self.last.clone_from(now);
     }
 

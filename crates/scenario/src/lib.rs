@@ -54,6 +54,7 @@ pub mod quic;
 pub mod rng;
 pub mod rst_scenarios;
 pub mod session;
+pub mod throttle_scenarios;
 pub mod tls;
 
 pub use catalogue::{catalogue, find_scenario, Expected, Scenario};

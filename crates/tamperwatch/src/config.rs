@@ -19,6 +19,7 @@ pub struct Config {
     pub dns_injection: DnsInjection,
     pub http_injection: HttpInjection,
     pub blackhole: Blackhole,
+    pub throttling: Throttling,
     pub watch_list: std::collections::BTreeMap<String, Vec<String>>,
     pub events: Events,
     pub metrics: MetricsCfg,
@@ -111,6 +112,18 @@ pub struct Blackhole {
     pub contrast_window_secs: u32,
     pub pmtu_suspect_bytes: u32,
     pub ignore_quic: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Throttling {
+    pub enabled: bool,
+    pub min_duration_secs: u32,
+    pub contrast_factor: f64,
+    pub history_factor: f64,
+    pub history_min_flows: u32,
+    pub history_max_age_hours: u32,
+    pub reference_min_kib: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -338,6 +351,22 @@ impl Config {
         if d.min_baseline_answers == 0 || d.min_baseline_answers > 8 {
             bail!("dns_injection.min_baseline_answers must be 1..=8");
         }
+        let t = &self.throttling;
+        if !(5..=3600).contains(&t.min_duration_secs) {
+            bail!("throttling.min_duration_secs must be 5..=3600");
+        }
+        if !(1.5..=1000.0).contains(&t.contrast_factor) {
+            bail!("throttling.contrast_factor must be between 1.5 and 1000");
+        }
+        if !(2.0..=1000.0).contains(&t.history_factor) {
+            bail!("throttling.history_factor must be between 2 and 1000");
+        }
+        if t.history_min_flows == 0 || t.history_max_age_hours == 0 {
+            bail!("throttling.history_min_flows and history_max_age_hours must be positive");
+        }
+        if t.reference_min_kib < 16 {
+            bail!("throttling.reference_min_kib must be at least 16");
+        }
         self.watch()?;
         self.listen_addr()?;
         if self.security.user.contains('\0') {
@@ -438,6 +467,18 @@ impl Config {
                     pmtu_suspect_bytes: self.blackhole.pmtu_suspect_bytes,
                     ignore_quic: self.blackhole.ignore_quic,
                 },
+                throttle: tw_detect::detectors::throttle::ThrottleConfig {
+                    enabled: self.throttling.enabled,
+                    min_duration: s(self.throttling.min_duration_secs),
+                    contrast_factor: self.throttling.contrast_factor,
+                    history_factor: self.throttling.history_factor,
+                    history_min_flows: self.throttling.history_min_flows,
+                    history_max_age: i64::from(self.throttling.history_max_age_hours)
+                        * 3600
+                        * SECOND,
+                    reference_min_bytes: self.throttling.reference_min_kib * 1024,
+                    ..Default::default()
+                },
             },
             ..Default::default()
         }
@@ -463,6 +504,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         dns_injection: Option<PDns>,
         http_injection: Option<PHttp>,
         blackhole: Option<PBlackhole>,
+        throttling: Option<PThrottling>,
         watch_list: Option<std::collections::BTreeMap<String, Vec<String>>>,
         events: Option<PEvents>,
         metrics: Option<PMetrics>,
@@ -542,6 +584,18 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         contrast_window_secs: Option<u32>,
         pmtu_suspect_bytes: Option<u32>,
         ignore_quic: Option<bool>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct PThrottling {
+        enabled: Option<bool>,
+        min_duration_secs: Option<u32>,
+        contrast_factor: Option<f64>,
+        history_factor: Option<f64>,
+        history_min_flows: Option<u32>,
+        history_max_age_hours: Option<u32>,
+        reference_min_kib: Option<u64>,
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -36,6 +36,8 @@ const BATCH_FRAMES: usize = 512;
 const BATCH_BYTES: usize = 512 * 1024;
 const QUEUE_BATCHES: usize = 16;
 const PUBLISH_EVERY: u64 = 16_384;
+/// Packet time between ticks to every worker (several workers only).
+const TICK_EVERY: i64 = tw_detect::time::SECOND;
 
 /// How workers hand events to the sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +180,9 @@ impl Worker {
 pub struct Dispatcher {
     /// One clock over every frame this dispatcher hands out.
     link: tw_detect::link::LinkClock,
+    /// Packet time of the latest frame, and of the latest tick to all.
+    last_ts: i64,
+    last_tick: i64,
     senders: Vec<Sender<Batch>>,
     pending: Vec<Batch>,
     pool: Receiver<Batch>,
@@ -219,6 +224,15 @@ pub fn spawn_workers_reloadable(
     cfg.flows.max_unconfirmed = cfg.flows.max_unconfirmed.div_ceil(n);
     cfg.max_servers = cfg.max_servers.div_ceil(n);
     let cfg = &cfg;
+    // Throttling compares flows to different servers, which different
+    // workers handle: with several workers they share one judge.
+    let judge = (n > 1).then(|| {
+        tw_detect::detectors::throttle::SharedJudge::new(
+            cfg.detectors.throttle.clone(),
+            cfg.detectors.watch.clone(),
+            n,
+        )
+    });
     let mut senders = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
     for i in 0..n {
@@ -231,6 +245,9 @@ pub fn spawn_workers_reloadable(
             backpressure,
             kernel_drops.clone(),
         );
+        if let Some(j) = &judge {
+            w.engine.share_judge(j.clone(), i);
+        }
         w.reload = reload.clone().map(|r| {
             let seen = r.generation.load(Ordering::Acquire);
             (r, seen)
@@ -262,6 +279,8 @@ impl Workers {
     pub fn dispatcher(&self) -> Dispatcher {
         Dispatcher {
             link: tw_detect::link::LinkClock::default(),
+            last_ts: i64::MIN,
+            last_tick: i64::MIN,
             senders: self.senders.clone(),
             pending: (0..self.senders.len()).map(|_| Batch::default()).collect(),
             pool: self.pool_rx.clone(),
@@ -284,6 +303,14 @@ impl Dispatcher {
     #[inline]
     pub fn push(&mut self, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
         let n = self.senders.len();
+        // Every worker's packet time advances at least once a second of
+        // capture time, even a worker that gets no frames: cross-worker
+        // decisions (throttling) wait for the slowest worker.
+        if n > 1 && self.last_ts != i64::MIN && ts.saturating_sub(self.last_tick) >= TICK_EVERY {
+            self.last_tick = ts;
+            self.flush(Some(self.last_ts));
+        }
+        self.last_ts = self.last_ts.max(ts);
         let w = if n == 1 {
             0
         } else {

@@ -82,7 +82,8 @@ fn fixtures_replay_to_their_declared_counts() {
         let positive = ["rst_inject_", "dns_inject_", "http_inject_"]
             .iter()
             .any(|p| s.name.starts_with(p))
-            || (s.name.starts_with("bh_") && !s.name.starts_with("bh_trap_"));
+            || (s.name.starts_with("bh_") && !s.name.starts_with("bh_trap_"))
+            || (s.name.starts_with("thr_") && !s.name.starts_with("thr_trap_"));
         if !positive {
             assert!(
                 r.events.is_empty(),

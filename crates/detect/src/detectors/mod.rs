@@ -25,6 +25,7 @@ pub mod blackhole;
 pub mod dns;
 pub mod http;
 pub mod rst;
+pub mod throttle;
 
 /// Per-flow state owned by detectors (one field per detector that needs it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub struct FlowExt {
     pub hello_buf: Option<Box<HelloBuf>>,
     /// What the client's ClientHello said (ALPN, JA4-style fingerprint).
     pub hello: Option<Box<crate::proto::HelloInfo>>,
+    /// Rate measurement (flows whose server sent at least 16 KB).
+    pub thr: Option<Box<throttle::ThrottleFlow>>,
 }
 
 /// A TLS record (ClientHello) spread over several TCP segments.
@@ -180,6 +183,8 @@ pub struct DetectorsConfig {
     pub http: http::HttpConfig,
     /// Blackholing.
     pub blackhole: blackhole::BlackholeConfig,
+    /// Throttling.
+    pub throttle: throttle::ThrottleConfig,
     /// The watch list (metric groups).
     pub watch: crate::watch::WatchList,
 }
@@ -190,6 +195,7 @@ pub fn default_detectors(cfg: &DetectorsConfig) -> Vec<Box<dyn Detector>> {
         Box::new(rst::RstDetector::new(cfg.rst.clone())),
         Box::new(dns::DnsDetector::new(cfg.dns.clone())),
         Box::new(http::HttpDetector::new(cfg.http.clone())),
+        Box::new(throttle::ThrottleDetector::new(cfg.throttle.clone())),
         // last: it sees whether the others found something on the flow
         Box::new(blackhole::BlackholeDetector::new(cfg.blackhole.clone())),
     ]
@@ -245,6 +251,10 @@ pub struct Ctx<'a> {
     pub watch: &'a crate::watch::WatchList,
     pub(crate) events: &'a mut Vec<Event>,
     pub(crate) stats: &'a mut Stats,
+    /// Flow rates for the throttling judge.
+    pub(crate) rates: &'a mut Vec<throttle::RateRecord>,
+    /// How much later than its last packet a flow-end record is stamped.
+    pub(crate) end_delay: Nanos,
 }
 
 impl Ctx<'_> {

@@ -1,0 +1,1290 @@
+//! `throttling`: traffic to some targets held at a low rate by a policer
+//! (drops above a fixed rate) or a shaper (queues above it), while the rest
+//! of the link runs fast.
+//!
+//! Two halves:
+//!
+//! - **Per flow** ([`ThrottleFlow`], updated by [`ThrottleDetector`]): the
+//!   vantage point is usually the downloading client, so the detector
+//!   measures what the *receiver* sees of the server's data: the delivered
+//!   rate in fixed bins, sequence holes and retransmissions grouped into loss
+//!   events, the client's duplicate ACKs, RTT samples from TCP timestamps,
+//!   the client's receive window and application idle gaps. A flow that has
+//!   transferred for at least `min_duration` yields a [`RateRecord`] at
+//!   checkpoints and at its end; the record says whether the flow *looks*
+//!   rate-limited (`mode = policer | shaper`), and at what limit.
+//! - **Across flows** ([`Judge`]): a rate-limited look alone is also what a
+//!   slow access link looks like, so an event needs *contrast*: another
+//!   target on the same link running at least `contrast_factor` times faster
+//!   at the same time (strongest: the same server address with another SNI),
+//!   or the target's own history being `history_factor` times faster.
+//!
+//! Comparison flows go to other servers, hence to other workers; the judge
+//! therefore sees records from every worker and decides in a canonical
+//! order (record time, then flow) once every worker has passed that time
+//! (see [`Judge::advance`]), so 1 and N workers emit identical events.
+//! Rules and traps: `docs/signatures/throttling.md`.
+
+use crate::decode::{Packet, Transport};
+use crate::detectors::{Ctx, Detector, ServerState};
+use crate::event::{Event, EventFlow};
+use crate::flow::{seq_gt, seq_lt, Dir, Flow};
+use crate::stats::{FlowOutcome, FlowProto, Signature, Stats};
+use crate::time::{Nanos, MILLI, SECOND};
+use serde_json::{json, Map, Value};
+use std::collections::VecDeque;
+
+/// Settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThrottleConfig {
+    /// Run the detector at all.
+    pub enabled: bool,
+    /// A flow must deliver data for at least this long to be judged
+    /// (shorter flows cannot show a rate plateau).
+    pub min_duration: Nanos,
+    /// Width of a rate bin.
+    pub bin: Nanos,
+    /// How often a long flow reports its rate while it runs.
+    pub checkpoint: Nanos,
+    /// A pause of the server this long with everything acknowledged is the
+    /// application being idle, not the network.
+    pub idle_gap: Nanos,
+    /// Loss events (bursts) a policer signature needs.
+    pub min_loss_events: u32,
+    /// Share of rate bins within ±40% of the median a plateau needs.
+    pub plateau_share: f64,
+    /// A comparison flow must be this many times faster than the limit.
+    pub contrast_factor: f64,
+    /// Comparison flows must overlap the throttled flow's span widened by
+    /// this much on each side.
+    pub contrast_slack: Nanos,
+    /// The target's history must be this many times faster than the limit.
+    pub history_factor: f64,
+    /// Flows a history needs before it is trusted.
+    pub history_min_flows: u32,
+    /// A history not refreshed for this long is forgotten.
+    pub history_max_age: Nanos,
+    /// Targets with a history kept (bounded memory).
+    pub history_targets: usize,
+    /// A flow counts as a comparison (or as history) only after delivering
+    /// this many bytes.
+    pub reference_min_bytes: u64,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            enabled: true,
+            min_duration: 10 * SECOND,
+            bin: 500 * MILLI,
+            checkpoint: 10 * SECOND,
+            idle_gap: SECOND,
+            min_loss_events: 3,
+            plateau_share: 0.7,
+            contrast_factor: 4.0,
+            contrast_slack: 10 * SECOND,
+            history_factor: 10.0,
+            history_min_flows: 3,
+            history_max_age: 7 * 86_400 * SECOND,
+            history_targets: 1024,
+            reference_min_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// How the limit is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Drops above the rate: loss bursts, no queueing delay before them.
+    Policer,
+    /// Queues above the rate: the RTT inflates.
+    Shaper,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Policer => "policer",
+            Mode::Shaper => "shaper",
+        }
+    }
+}
+
+/// Client TSvals remembered for RTT samples.
+const RTT_RING: usize = 32;
+
+/// Rate-bin histogram: 4 buckets per octave of bytes per bin.
+const BUCKETS: usize = 128;
+
+fn bucket(bytes: u64) -> usize {
+    if bytes == 0 {
+        return 0;
+    }
+    let e = 63 - bytes.leading_zeros() as usize;
+    let q = if e >= 2 {
+        ((bytes >> (e - 2)) & 3) as usize
+    } else {
+        0
+    };
+    (4 * e + q).min(BUCKETS - 1)
+}
+
+/// The middle of a bucket, in bytes.
+fn bucket_value(i: usize) -> f64 {
+    let (e, q) = (i / 4, i % 4);
+    (4.0 + q as f64 + 0.5) * 2f64.powi(e as i32 - 2)
+}
+
+/// Per-flow measurement of the server's data as the client receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleFlow {
+    /// First server payload.
+    start: Nanos,
+    /// Latest server payload.
+    last_data: Nanos,
+    /// Highest server sequence number seen (end of data).
+    high: u32,
+    /// Bytes delivered (advance of `high`), counted from the first payload.
+    delivered: u64,
+    /// Current bin.
+    bin_start: Nanos,
+    bin_bytes: u64,
+    bin_partial: bool,
+    /// Rate bins after the flow settled (first loss, or 2 s in).
+    hist: [u16; BUCKETS],
+    bins: u32,
+    /// Bins without any data that were not application idle (stalls).
+    stall_bins: u32,
+    /// Sequence holes (data beyond the next expected byte).
+    holes: u32,
+    /// Retransmitted segments (data below the highest byte seen).
+    retransmits: u32,
+    /// Losses grouped into events (one per burst).
+    loss_events: u32,
+    first_loss: Option<(Nanos, u64)>,
+    last_loss: Option<(Nanos, u64)>,
+    /// Client duplicate ACKs.
+    dupacks: u32,
+    last_client_ack: Option<u32>,
+    /// Client TSvals not echoed yet, with when each was first seen (RTT
+    /// samples: a client TSval to the server's echo of exactly that value).
+    rtt_pending: [(u32, Nanos); RTT_RING],
+    rtt_pending_n: u8,
+    rtt_min: Option<Nanos>,
+    rtt_smoothed: Option<Nanos>,
+    rtt_samples: u32,
+    /// Smallest RTT sample in the current bin, and in the last bin that had one.
+    bin_rtt: Option<Nanos>,
+    last_bin_rtt: Option<Nanos>,
+    /// Bins with an RTT sample, and those whose smallest sample shows a
+    /// queue (twice the minimum and 20 ms more): a queue that never drains
+    /// is a shaper; single late samples (timeouts) do not move a bin's minimum.
+    rtt_bins: u32,
+    rtt_bins_queued: u32,
+    /// Sum and count of the last bin's smallest RTT at the start of loss events.
+    pre_loss_rtt_sum: Nanos,
+    pre_loss_rtt_n: u32,
+    /// Application idle time and gaps.
+    idle: Nanos,
+    idle_gaps: u32,
+    /// Smallest receive window the client announced (bytes, scaled).
+    rwnd_min: Option<u64>,
+    zero_windows: u32,
+    /// Next checkpoint.
+    next_checkpoint: Nanos,
+    /// The final record went out (at a FIN or RST).
+    final_sent: bool,
+}
+
+impl ThrottleFlow {
+    fn new(
+        start: Nanos,
+        high: u32,
+        delivered: u64,
+        rtt: Option<Nanos>,
+        cfg: &ThrottleConfig,
+    ) -> Self {
+        ThrottleFlow {
+            start,
+            last_data: start,
+            high,
+            delivered,
+            bin_start: start,
+            bin_bytes: 0,
+            bin_partial: false,
+            hist: [0; BUCKETS],
+            bins: 0,
+            stall_bins: 0,
+            holes: 0,
+            retransmits: 0,
+            loss_events: 0,
+            first_loss: None,
+            last_loss: None,
+            dupacks: 0,
+            last_client_ack: None,
+            rtt_pending: [(0, 0); RTT_RING],
+            rtt_pending_n: 0,
+            rtt_min: rtt,
+            rtt_smoothed: rtt,
+            rtt_samples: 0,
+            bin_rtt: None,
+            last_bin_rtt: None,
+            rtt_bins: 0,
+            rtt_bins_queued: 0,
+            pre_loss_rtt_sum: 0,
+            pre_loss_rtt_n: 0,
+            idle: 0,
+            idle_gaps: 0,
+            rwnd_min: None,
+            zero_windows: 0,
+            next_checkpoint: start + cfg.min_duration,
+            final_sent: false,
+        }
+    }
+
+    fn settled(&self, t: Nanos) -> bool {
+        self.first_loss.is_some() || t >= self.start + 2 * SECOND
+    }
+
+    /// Closes bins up to `t` (exclusive of the bin containing `t`).
+    fn roll(&mut self, t: Nanos, bin: Nanos, idle: bool) {
+        let mut n = 0;
+        while t >= self.bin_start + bin {
+            if n == 0 {
+                if let Some(r) = self.bin_rtt.take() {
+                    self.rtt_bins += 1;
+                    if self.rtt_min.is_some_and(|m| queueing(r, m)) {
+                        self.rtt_bins_queued += 1;
+                    }
+                    self.last_bin_rtt = Some(r);
+                }
+                if !self.bin_partial && self.settled(self.bin_start) {
+                    if self.bin_bytes > 0 {
+                        if let Some(h) = self.hist.get_mut(bucket(self.bin_bytes)) {
+                            *h = h.saturating_add(1);
+                        }
+                        self.bins += 1;
+                    } else {
+                        self.stall_bins += 1;
+                    }
+                }
+            } else if !idle && self.settled(self.bin_start) {
+                self.stall_bins += 1;
+            }
+            self.bin_start += bin;
+            self.bin_bytes = 0;
+            self.bin_partial = false;
+            n += 1;
+            if n > 64 {
+                // a long pause: jump
+                let skip = (t - self.bin_start) / bin;
+                self.bin_start += skip * bin;
+            }
+        }
+    }
+
+    fn loss(&mut self, now: Nanos) {
+        let guard = self.rtt_min.map_or(50 * MILLI, |r| (2 * r).max(20 * MILLI));
+        let new_event = self.last_loss.is_none_or(|(t, _)| now - t > guard);
+        if new_event {
+            self.loss_events += 1;
+            if let Some(r) = self.last_bin_rtt {
+                self.pre_loss_rtt_sum += r;
+                self.pre_loss_rtt_n += 1;
+            }
+        }
+        if self.first_loss.is_none() {
+            self.first_loss = Some((now, self.delivered));
+        }
+        self.last_loss = Some((now, self.delivered));
+    }
+
+    fn server_data(
+        &mut self,
+        now: Nanos,
+        seq: u32,
+        len: u32,
+        client_acked: u32,
+        cfg: &ThrottleConfig,
+    ) {
+        let end = seq.wrapping_add(len);
+        let gap = now - self.last_data;
+        // Application idle: a long pause with everything acknowledged, and
+        // the server resumes with new data.
+        let idle = gap >= cfg.idle_gap && !seq_lt(client_acked, self.high) && seq == self.high;
+        if idle {
+            self.idle += gap;
+            self.idle_gaps += 1;
+            self.bin_partial = true;
+            // the RTT samples in flight span the pause
+            self.rtt_pending_n = 0;
+        }
+        self.roll(now, cfg.bin, idle);
+        if idle {
+            self.bin_partial = true;
+        }
+        if seq_gt(seq, self.high) {
+            self.holes += 1;
+            self.loss(now);
+            self.high = end;
+            self.delivered += u64::from(len);
+            self.bin_bytes += u64::from(len);
+        } else if seq_lt(seq, self.high) {
+            self.retransmits += 1;
+            if self.holes == 0 {
+                // lost after the vantage point (gateway vantage): the
+                // retransmission is the only sign
+                self.loss(now);
+            }
+            if seq_gt(end, self.high) {
+                let more = end.wrapping_sub(self.high);
+                self.delivered += u64::from(more);
+                self.bin_bytes += u64::from(more);
+                self.high = end;
+            }
+        } else {
+            self.delivered += u64::from(len);
+            self.bin_bytes += u64::from(len);
+            self.high = end;
+        }
+        self.last_data = now;
+    }
+
+    /// A client TSval seen at `now` (kept if new).
+    fn client_tsval(&mut self, v: u32, now: Nanos) {
+        let n = usize::from(self.rtt_pending_n);
+        if n > 0
+            && self
+                .rtt_pending
+                .get(n - 1)
+                .is_some_and(|(x, _)| !seq_gt(v, *x))
+        {
+            return;
+        }
+        if n == RTT_RING {
+            self.rtt_pending.copy_within(1.., 0);
+            if let Some(last) = self.rtt_pending.last_mut() {
+                *last = (v, now);
+            }
+        } else if let Some(slot) = self.rtt_pending.get_mut(n) {
+            *slot = (v, now);
+            self.rtt_pending_n += 1;
+        }
+    }
+
+    /// The server echoed `ecr` at `now`: a sample when it is a remembered
+    /// TSval (the echo of an older one, after a loss, tells nothing).
+    fn server_echo(&mut self, ecr: u32, now: Nanos, cfg: &ThrottleConfig) {
+        let n = usize::from(self.rtt_pending_n);
+        let Some(i) = self.rtt_pending.iter().take(n).position(|(v, _)| *v == ecr) else {
+            return;
+        };
+        let sent = self.rtt_pending.get(i).map_or(now, |x| x.1);
+        // forget it and everything older
+        self.rtt_pending.copy_within(i + 1..n, 0);
+        self.rtt_pending_n = (n - i - 1) as u8;
+        self.rtt_sample(now - sent, cfg);
+    }
+
+    fn rtt_sample(&mut self, s: Nanos, cfg: &ThrottleConfig) {
+        if s <= 0 || s >= cfg.idle_gap {
+            return;
+        }
+        self.rtt_samples += 1;
+        self.bin_rtt = Some(self.bin_rtt.map_or(s, |b| b.min(s)));
+        self.rtt_min = Some(self.rtt_min.map_or(s, |m| m.min(s)));
+        self.rtt_smoothed = Some(match self.rtt_smoothed {
+            None => s,
+            Some(r) => r + (s - r) / 8,
+        });
+    }
+
+    /// The flow's measurement so far, if it ran long enough.
+    pub fn measure(&self, cfg: &ThrottleConfig) -> Option<Measured> {
+        let duration = self.last_data - self.start;
+        if duration <= 0 {
+            return None;
+        }
+        let active = (duration - self.idle).max(1);
+        let avg_bps = self.delivered as f64 * 8.0 * SECOND as f64 / active as f64;
+        let bin_s = cfg.bin as f64 / SECOND as f64;
+        let (median_bps, p10_bps, p90_bps, plateau) = if self.bins > 0 {
+            let total = f64::from(self.bins);
+            let mut acc = 0u32;
+            let (mut p10, mut p50, mut p90) = (None, None, None);
+            for (i, c) in self.hist.iter().enumerate() {
+                acc += u32::from(*c);
+                let f = f64::from(acc) / total;
+                if p10.is_none() && f >= 0.1 {
+                    p10 = Some(i);
+                }
+                if p50.is_none() && f >= 0.5 {
+                    p50 = Some(i);
+                }
+                if p90.is_none() && f >= 0.9 {
+                    p90 = Some(i);
+                }
+            }
+            let m = p50.unwrap_or(0);
+            let near: u32 = self
+                .hist
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i.abs_diff(m) <= 2)
+                .map(|(_, c)| u32::from(*c))
+                .sum();
+            let bps = |i: Option<usize>| bucket_value(i.unwrap_or(0)) * 8.0 / bin_s;
+            (bps(p50), bps(p10), bps(p90), f64::from(near) / total)
+        } else {
+            (avg_bps, avg_bps, avg_bps, 0.0)
+        };
+        let flach_bps = match (self.first_loss, self.last_loss) {
+            (Some((t0, d0)), Some((t1, d1))) if t1 - t0 >= 2 * SECOND && d1 > d0 => {
+                Some((d1 - d0) as f64 * 8.0 * SECOND as f64 / (t1 - t0) as f64)
+            }
+            _ => None,
+        };
+        let pre_loss_rtt = (self.pre_loss_rtt_n > 0)
+            .then(|| self.pre_loss_rtt_sum / Nanos::from(self.pre_loss_rtt_n));
+        Some(Measured {
+            duration,
+            delivered: self.delivered,
+            avg_bps,
+            median_bps,
+            p10_bps,
+            p90_bps,
+            plateau,
+            bins: self.bins,
+            stall_bins: self.stall_bins,
+            flach_bps,
+            holes: self.holes,
+            retransmits: self.retransmits,
+            loss_events: self.loss_events,
+            dupacks: self.dupacks,
+            rtt_min: self.rtt_min,
+            rtt_smoothed: self.rtt_smoothed,
+            rtt_samples: self.rtt_samples,
+            rtt_bins: self.rtt_bins,
+            rtt_bins_queued: self.rtt_bins_queued,
+            pre_loss_rtt,
+            idle: self.idle,
+            idle_gaps: self.idle_gaps,
+            rwnd_min: self.rwnd_min,
+            zero_windows: self.zero_windows,
+        })
+    }
+}
+
+/// What a flow showed (the numbers behind a record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    /// First to last server payload.
+    pub duration: Nanos,
+    /// Bytes delivered.
+    pub delivered: u64,
+    /// Delivered bytes over the active (non-idle) time, bit/s.
+    pub avg_bps: f64,
+    /// Median / 10th / 90th percentile of the settled rate bins, bit/s.
+    pub median_bps: f64,
+    /// 10th percentile.
+    pub p10_bps: f64,
+    /// 90th percentile.
+    pub p90_bps: f64,
+    /// Share of settled bins within ±40% of the median.
+    pub plateau: f64,
+    /// Settled bins with data.
+    pub bins: u32,
+    /// Settled bins without data (stalls: timeouts after losses).
+    pub stall_bins: u32,
+    /// Rate between the first and the last loss (Flach et al.), bit/s.
+    pub flach_bps: Option<f64>,
+    /// Sequence holes.
+    pub holes: u32,
+    /// Retransmitted segments.
+    pub retransmits: u32,
+    /// Loss events (bursts).
+    pub loss_events: u32,
+    /// Client duplicate ACKs.
+    pub dupacks: u32,
+    /// Smallest RTT.
+    pub rtt_min: Option<Nanos>,
+    /// Smoothed RTT at the end.
+    pub rtt_smoothed: Option<Nanos>,
+    /// RTT samples taken.
+    pub rtt_samples: u32,
+    /// Bins with an RTT sample.
+    pub rtt_bins: u32,
+    /// Bins whose smallest RTT sample shows a queue.
+    pub rtt_bins_queued: u32,
+    /// Mean smallest-RTT-of-the-last-bin at the start of loss events.
+    pub pre_loss_rtt: Option<Nanos>,
+    /// Application idle time.
+    pub idle: Nanos,
+    /// Application idle gaps.
+    pub idle_gaps: u32,
+    /// Smallest client receive window, bytes.
+    pub rwnd_min: Option<u64>,
+    /// Zero windows from the client.
+    pub zero_windows: u32,
+}
+
+/// An RTT of `r` over a path whose minimum is `min` shows a standing queue.
+fn queueing(r: Nanos, min: Nanos) -> bool {
+    r >= 2 * min && r - min >= 20 * MILLI
+}
+
+/// Why a measured flow is not a throttling candidate (evidence of the
+/// negative, counted for tests and docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotCandidate {
+    /// Shorter than `min_duration` or too few bins.
+    TooShort,
+    /// Application idle time or gaps.
+    AppLimited,
+    /// The client's receive window bounds the rate.
+    ReceiveWindow,
+    /// The rate varies: no plateau.
+    NoPlateau,
+    /// Neither loss bursts (policer) nor queueing delay (shaper).
+    NoLimitSignature,
+}
+
+impl Measured {
+    /// The RTT inflation (smoothed over minimum), if known.
+    pub fn rtt_inflation(&self) -> Option<f64> {
+        match (self.rtt_min, self.rtt_smoothed) {
+            (Some(m), Some(s)) if m > 0 => Some(s as f64 / m as f64),
+            _ => None,
+        }
+    }
+
+    /// Classifies the flow: `Ok((mode, limit_bps))` when it looks rate-limited.
+    pub fn classify(&self, cfg: &ThrottleConfig) -> Result<(Mode, f64), NotCandidate> {
+        if self.duration < cfg.min_duration || self.bins < 10 {
+            return Err(NotCandidate::TooShort);
+        }
+        let active = (self.duration - self.idle).max(1);
+        if self.idle_gaps >= 3 || self.idle * 4 > self.duration || active < cfg.min_duration / 2 {
+            return Err(NotCandidate::AppLimited);
+        }
+        if self.zero_windows > 0 {
+            return Err(NotCandidate::ReceiveWindow);
+        }
+        if let (Some(w), Some(r)) = (self.rwnd_min, self.rtt_min.or(self.rtt_smoothed)) {
+            // the window allows at most w bytes per RTT
+            let rwnd_bps = w as f64 * 8.0 * SECOND as f64 / r.max(MILLI) as f64;
+            if rwnd_bps < 2.0 * self.median_bps {
+                return Err(NotCandidate::ReceiveWindow);
+            }
+        }
+        if self.plateau < cfg.plateau_share {
+            return Err(NotCandidate::NoPlateau);
+        }
+        let min = self.rtt_min.unwrap_or(0);
+        let shaped = self.rtt_bins >= 8 && 2 * self.rtt_bins_queued >= self.rtt_bins;
+        if shaped {
+            return Ok((Mode::Shaper, self.median_bps));
+        }
+        if self.loss_events >= cfg.min_loss_events {
+            let flat_rtt = self
+                .pre_loss_rtt
+                .is_none_or(|r| min == 0 || !queueing(r, min));
+            if flat_rtt {
+                let limit = self.flach_bps.unwrap_or(self.median_bps);
+                return Ok((Mode::Policer, limit));
+            }
+        }
+        Err(NotCandidate::NoLimitSignature)
+    }
+
+    fn evidence(&self) -> Value {
+        let ms = |n: Option<Nanos>| n.map(|v| (v as f64 / MILLI as f64 * 10.0).round() / 10.0);
+        let secs = self.duration as f64 / SECOND as f64;
+        json!({
+            "rate": {
+                "duration_s": (secs * 10.0).round() / 10.0,
+                "delivered_bytes": self.delivered,
+                "average_bps": self.avg_bps.round(),
+                "median_bps": self.median_bps.round(),
+                "p10_bps": self.p10_bps.round(),
+                "p90_bps": self.p90_bps.round(),
+                "plateau_share": (self.plateau * 100.0).round() / 100.0,
+                "bins": self.bins,
+                "stall_bins": self.stall_bins,
+                "between_losses_bps": self.flach_bps.map(f64::round),
+            },
+            "loss": {
+                "events": self.loss_events,
+                "events_per_minute": (f64::from(self.loss_events) / secs.max(1.0) * 600.0).round() / 10.0,
+                "holes": self.holes,
+                "retransmissions": self.retransmits,
+                "client_dupacks": self.dupacks,
+            },
+            "rtt": {
+                "min_ms": ms(self.rtt_min),
+                "smoothed_ms": ms(self.rtt_smoothed),
+                "before_losses_ms": ms(self.pre_loss_rtt),
+                "samples": self.rtt_samples,
+                "bins_with_samples": self.rtt_bins,
+                "bins_queued": self.rtt_bins_queued,
+            },
+            "idle_s": (self.idle as f64 / SECOND as f64 * 10.0).round() / 10.0,
+            "receive_window_min_bytes": self.rwnd_min,
+        })
+    }
+}
+
+/// A flow's rate, handed from a worker to the judge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateRecord {
+    /// Packet time the record describes (its event's time).
+    pub stamp: Nanos,
+    /// Packet time from which the judge may use it: `stamp` for records
+    /// taken while a packet was processed; `stamp + end delay` for records
+    /// of flows that ended by timeout or eviction, which are handed in late
+    /// (see [`Judge::end_delay`]).
+    pub ready: Nanos,
+    /// A record taken at the flow's end (else at a checkpoint).
+    pub last: bool,
+    /// The flow.
+    pub flow: EventFlow,
+    /// The flow's first packet (tells reused ports apart).
+    pub flow_start: Nanos,
+    /// SNI or Host.
+    pub target: Option<Box<str>>,
+    /// Watch-list group index.
+    pub group: Option<usize>,
+    /// First and last server payload.
+    pub span: (Nanos, Nanos),
+    /// Typical delivered rate (median settled bin, or the average), bit/s.
+    pub rate_bps: f64,
+    /// Bytes delivered.
+    pub delivered: u64,
+    /// `Some` when the flow looks rate-limited: its mode and limit (bit/s).
+    pub limited: Option<(Mode, f64)>,
+    /// The measurement (evidence of a candidate).
+    pub measured: Measured,
+    /// The client's TLS fingerprint (evidence).
+    pub hello: Option<Value>,
+}
+
+impl RateRecord {
+    fn order(&self) -> (Nanos, u128, u16, u128, u16, Nanos, bool) {
+        (
+            self.ready,
+            crate::flow::addr_bits(self.flow.server_ip),
+            self.flow.server_port,
+            crate::flow::addr_bits(self.flow.client_ip),
+            self.flow.client_port,
+            self.flow_start,
+            self.last,
+        )
+    }
+    fn target_key(&self) -> String {
+        match &self.target {
+            Some(t) => t.to_string(),
+            None => self.flow.server_ip.to_string(),
+        }
+    }
+    fn same_flow(&self, o: &RateRecord) -> bool {
+        self.flow == o.flow && self.flow_start == o.flow_start
+    }
+}
+
+/// The detector (per-flow half).
+#[derive(Debug, Default)]
+pub struct ThrottleDetector {
+    cfg: ThrottleConfig,
+}
+
+impl ThrottleDetector {
+    /// A detector with these settings.
+    pub fn new(cfg: ThrottleConfig) -> Self {
+        ThrottleDetector { cfg }
+    }
+
+    fn record(&self, ctx: &mut Ctx<'_>, flow: &Flow, stamp: Nanos, ready: Nanos, last: bool) {
+        let Some(t) = flow.ext.thr.as_deref() else {
+            return;
+        };
+        let Some(m) = t.measure(&self.cfg) else {
+            return;
+        };
+        if m.delivered < self.cfg.reference_min_bytes || m.duration < SECOND {
+            return;
+        }
+        let limited = m.classify(&self.cfg).ok();
+        let rate_bps = if m.bins >= 4 { m.median_bps } else { m.avg_bps };
+        let target = flow.ext.target.clone();
+        let group = target.as_deref().and_then(|t| ctx.watch.group_of(t));
+        if last {
+            let slot = group.unwrap_or(ctx.watch.len());
+            ctx.stats.observe_goodput(slot, rate_bps);
+        }
+        ctx.rates.push(RateRecord {
+            stamp,
+            ready,
+            last,
+            flow: flow.event_flow(),
+            flow_start: flow.first_ts,
+            target,
+            group,
+            span: (t.start, t.last_data),
+            rate_bps,
+            delivered: m.delivered,
+            limited,
+            measured: m,
+            hello: flow
+                .ext
+                .hello
+                .as_ref()
+                .map(|h| json!({"alpn": h.alpn, "ja4": h.ja4})),
+        });
+    }
+}
+
+impl Detector for ThrottleDetector {
+    fn name(&self) -> &'static str {
+        "throttling"
+    }
+
+    fn on_packet(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        pkt: &Packet<'_>,
+        flow: &mut Flow,
+        dir: Dir,
+        _server: &mut ServerState,
+    ) {
+        if !self.cfg.enabled || flow.proto != FlowProto::Tcp {
+            return;
+        }
+        let Transport::Tcp(t) = &pkt.l4 else { return };
+        let now = pkt.ts;
+        if t.fin() || t.rst() {
+            // the transfer is over: its final record, now
+            if let Some(tf) = flow.ext.thr.as_deref_mut() {
+                if !tf.final_sent {
+                    tf.final_sent = true;
+                    self.record(ctx, flow, now, now, true);
+                }
+            }
+        }
+        if t.syn() || t.rst() {
+            return;
+        }
+        let cfg = &self.cfg;
+        match dir {
+            Dir::ToClient => {
+                if t.payload_len == 0 {
+                    return;
+                }
+                if flow.ext.thr.is_none() {
+                    // Measure only flows that carry some data (bounded memory):
+                    // from 16 KB on, counting what came before.
+                    let d = &flow.dirs[Dir::ToClient.idx()];
+                    if d.payload_bytes < 16 * 1024 {
+                        return;
+                    }
+                    let start = d.first_payload.map_or(now, |(ts, _)| ts);
+                    flow.ext.thr = Some(Box::new(ThrottleFlow::new(
+                        start,
+                        t.seq.wrapping_add(t.payload_len),
+                        d.payload_bytes,
+                        flow.handshake_rtt(),
+                        cfg,
+                    )));
+                    return;
+                }
+                let acked = flow.dirs[Dir::ToServer.idx()].max_ack;
+                let Some(tf) = flow.ext.thr.as_deref_mut() else {
+                    return;
+                };
+                if let Some((_, ecr)) = t.options.timestamps {
+                    tf.server_echo(ecr, now, cfg);
+                }
+                tf.server_data(now, t.seq, t.payload_len, acked, cfg);
+                if now >= tf.next_checkpoint {
+                    tf.next_checkpoint = now + cfg.checkpoint;
+                    if !tf.final_sent {
+                        self.record(ctx, flow, now, now, false);
+                    }
+                }
+            }
+            Dir::ToServer => {
+                let scale = match (
+                    flow.dirs[Dir::ToServer.idx()].wscale,
+                    flow.dirs[Dir::ToClient.idx()].wscale,
+                ) {
+                    (Some(c), Some(_)) => c.min(14),
+                    _ => 0,
+                };
+                let Some(tf) = flow.ext.thr.as_deref_mut() else {
+                    return;
+                };
+                if let Some((v, _)) = t.options.timestamps {
+                    tf.client_tsval(v, now);
+                }
+                if t.fin() {
+                    return;
+                }
+                let win = u64::from(t.window) << scale;
+                if t.window == 0 {
+                    tf.zero_windows += 1;
+                } else {
+                    tf.rwnd_min = Some(tf.rwnd_min.map_or(win, |w| w.min(win)));
+                }
+                if t.payload_len == 0 && t.ack_flag() {
+                    if tf.last_client_ack == Some(t.ack) && seq_lt(t.ack, tf.high) {
+                        tf.dupacks += 1;
+                    }
+                    tf.last_client_ack = Some(t.ack);
+                }
+            }
+        }
+    }
+
+    fn on_flow_end(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow: &mut Flow,
+        _outcome: FlowOutcome,
+        _server: &mut ServerState,
+    ) {
+        if flow.ext.thr.as_ref().is_some_and(|t| !t.final_sent) {
+            let ready = flow.last_ts.saturating_add(ctx.end_delay);
+            self.record(ctx, flow, flow.last_ts, ready, true);
+        }
+    }
+}
+
+/// A target's typical rate, from flows that did not look rate-limited.
+#[derive(Debug, Clone, PartialEq)]
+struct History {
+    key: String,
+    /// Exponentially weighted mean of log2(rate).
+    log_rate: f64,
+    flows: u32,
+    last: Nanos,
+}
+
+/// The cross-flow half: receives every worker's [`RateRecord`]s and decides.
+#[derive(Debug)]
+pub struct Judge {
+    cfg: ThrottleConfig,
+    watch: crate::watch::WatchList,
+    /// Records not admitted yet, sorted descending by order (pop the smallest).
+    pending: Vec<RateRecord>,
+    sorted: bool,
+    /// Admitted records (comparisons), in stamp order.
+    refs: VecDeque<RateRecord>,
+    /// Rate-limited records waiting for their decision time.
+    waiting: VecDeque<RateRecord>,
+    history: Vec<History>,
+    /// Flows already reported (flow, start, time).
+    reported: VecDeque<(EventFlow, Nanos, Nanos)>,
+    /// How far decisions have gone.
+    watermark: Nanos,
+}
+
+/// Bound on the comparison records kept (beyond it the oldest go first).
+const MAX_REFS: usize = 8192;
+/// Bound on records waiting (a worker that never reports progress).
+const MAX_PENDING: usize = 65_536;
+
+impl Judge {
+    /// A judge with these settings and watch list.
+    pub fn new(cfg: ThrottleConfig, watch: crate::watch::WatchList) -> Judge {
+        Judge {
+            cfg,
+            watch,
+            pending: Vec::new(),
+            sorted: true,
+            refs: VecDeque::new(),
+            waiting: VecDeque::new(),
+            history: Vec::new(),
+            reported: VecDeque::new(),
+            watermark: Nanos::MIN,
+        }
+    }
+
+    /// Replaces the settings (configuration reload), keeping history.
+    pub fn set_config(&mut self, cfg: ThrottleConfig, watch: crate::watch::WatchList) {
+        self.cfg = cfg;
+        self.watch = watch;
+    }
+
+    /// How much later than its last packet a flow-end record is stamped:
+    /// flows end (idle timeout) up to this long after their last packet, and
+    /// a record must never be stamped before the time it is handed in.
+    pub fn end_delay(flows: &crate::flow::FlowConfig) -> Nanos {
+        flows
+            .tcp_established_timeout
+            .max(flows.tcp_closing_timeout)
+            .max(flows.tcp_handshake_timeout)
+            .max(flows.tcp_unconfirmed_timeout)
+            .max(flows.tcp_closed_linger)
+            + crate::engine::EXPIRE_EVERY
+    }
+
+    /// Hands in a record.
+    pub fn submit(&mut self, r: RateRecord) {
+        if self.pending.len() >= MAX_PENDING {
+            return;
+        }
+        self.pending.push(r);
+        self.sorted = false;
+    }
+
+    /// Records waiting plus records kept (for memory tests).
+    pub fn len(&self) -> usize {
+        self.pending.len() + self.refs.len() + self.waiting.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every record stamped at or before `w` has been submitted: admit them
+    /// and take every decision due by `w`, in canonical order. Events go to
+    /// `out`.
+    pub fn advance(&mut self, w: Nanos, out: &mut Vec<Event>) {
+        if w <= self.watermark {
+            return;
+        }
+        self.watermark = w;
+        if !self.sorted {
+            self.pending.sort_by_key(|r| std::cmp::Reverse(r.order()));
+            self.sorted = true;
+        }
+        loop {
+            let admit = self.pending.last().map(|r| r.ready).filter(|s| *s <= w);
+            let decide = self
+                .waiting
+                .front()
+                .map(|r| r.ready.saturating_add(self.cfg.contrast_slack))
+                .filter(|d| *d <= w);
+            match (admit, decide) {
+                (Some(a), Some(d)) if a <= d => self.admit(),
+                (Some(_), None) => self.admit(),
+                (_, Some(_)) => {
+                    if let Some(c) = self.waiting.pop_front() {
+                        self.decide(c, out);
+                    }
+                }
+                (None, None) => break,
+            }
+        }
+    }
+
+    fn admit(&mut self) {
+        let Some(r) = self.pending.pop() else { return };
+        // forget what no later decision can use
+        let horizon = r.ready - 15 * 60 * SECOND - self.cfg.contrast_slack;
+        while self
+            .refs
+            .front()
+            .is_some_and(|f| f.span.1 < horizon || self.refs.len() >= MAX_REFS)
+        {
+            self.refs.pop_front();
+        }
+        while self.reported.front().is_some_and(|(_, _, t)| *t < horizon) {
+            self.reported.pop_front();
+        }
+        if r.last && r.limited.is_none() {
+            self.learn(&r);
+        }
+        if r.limited.is_some() {
+            self.waiting.push_back(r.clone());
+        }
+        self.refs.push_back(r);
+    }
+
+    fn history_key(&self, r: &RateRecord) -> String {
+        match r
+            .group
+            .and_then(|g| self.watch.names().get(g).map(|n| n.to_string()))
+        {
+            Some(g) => format!("group:{g}"),
+            None => r.target_key(),
+        }
+    }
+
+    fn learn(&mut self, r: &RateRecord) {
+        if r.rate_bps <= 0.0 {
+            return;
+        }
+        let key = self.history_key(r);
+        let l = r.rate_bps.log2();
+        if let Some(h) = self.history.iter_mut().find(|h| h.key == key) {
+            if r.stamp - h.last > self.cfg.history_max_age {
+                h.flows = 0;
+            }
+            h.log_rate = if h.flows == 0 {
+                l
+            } else {
+                h.log_rate + (l - h.log_rate) / 4.0
+            };
+            h.flows = h.flows.saturating_add(1);
+            h.last = r.stamp;
+            return;
+        }
+        if self.history.len() >= self.cfg.history_targets.max(1) {
+            if let Some(i) = self
+                .history
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, h)| h.last)
+                .map(|(i, _)| i)
+            {
+                self.history.swap_remove(i);
+            }
+        }
+        self.history.push(History {
+            key,
+            log_rate: l,
+            flows: 1,
+            last: r.stamp,
+        });
+    }
+
+    fn decide(&mut self, c: RateRecord, out: &mut Vec<Event>) {
+        let Some((mode, limit)) = c.limited else {
+            return;
+        };
+        if limit <= 0.0
+            || self
+                .reported
+                .iter()
+                .any(|(f, s, _)| *f == c.flow && *s == c.flow_start)
+        {
+            return;
+        }
+        let slack = self.cfg.contrast_slack;
+        let (lo, hi) = (c.span.0 - slack, c.span.1 + slack);
+        let ckey = c.target_key();
+        let mut comparisons: Vec<(&RateRecord, bool)> = Vec::new();
+        let mut converging = Vec::new();
+        for r in &self.refs {
+            if r.same_flow(&c) || r.span.1 < lo || r.span.0 > hi {
+                continue;
+            }
+            let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
+            if other_target && r.rate_bps >= self.cfg.contrast_factor * limit {
+                let same_server = r.flow.server_ip == c.flow.server_ip;
+                // keep one record per flow (the latest)
+                if let Some(slot) = comparisons.iter_mut().find(|(x, _)| x.same_flow(r)) {
+                    slot.0 = r;
+                } else {
+                    comparisons.push((r, same_server));
+                }
+            } else if !other_target {
+                if let Some((_, l)) = r.limited {
+                    if (l / limit - 1.0).abs() <= 0.25
+                        && !converging.iter().any(|x: &&RateRecord| x.same_flow(r))
+                    {
+                        converging.push(r);
+                    }
+                }
+            }
+        }
+        let history = self
+            .history
+            .iter()
+            .find(|h| h.key == self.history_key(&c))
+            .filter(|h| {
+                h.flows >= self.cfg.history_min_flows
+                    && c.stamp - h.last <= self.cfg.history_max_age
+                    && h.log_rate.exp2() >= self.cfg.history_factor * limit
+            })
+            .map(|h| (h.log_rate.exp2(), h.flows));
+        if comparisons.is_empty() && history.is_none() {
+            return;
+        }
+        comparisons.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then(b.0.rate_bps.total_cmp(&a.0.rate_bps))
+                .then(a.0.order().cmp(&b.0.order()))
+        });
+        let sni_triggered = comparisons
+            .iter()
+            .any(|(r, same)| *same && r.target.is_some() && c.target.is_some());
+        let distinct_targets = {
+            let mut t: Vec<String> = comparisons.iter().map(|(r, _)| r.target_key()).collect();
+            t.sort_unstable();
+            t.dedup();
+            t.len()
+        };
+        let mut rules = Vec::new();
+        let mut confidence: f64 = 0.0;
+        if !comparisons.is_empty() {
+            rules.push("targeted");
+            confidence = 0.55 + 0.1 * (distinct_targets.min(3) as f64 - 1.0);
+            if sni_triggered {
+                rules.push("same_server_other_name");
+                confidence += 0.15;
+            }
+        }
+        if history.is_some() {
+            rules.push("history");
+            confidence = if confidence > 0.0 {
+                confidence + 0.1
+            } else {
+                0.6
+            };
+        }
+        if !converging.is_empty() {
+            confidence += 0.1;
+        }
+        if mode == Mode::Policer && c.measured.rtt_bins >= 8 {
+            confidence += 0.05;
+        }
+        let confidence = confidence.min(0.95);
+        let mut ev = Map::new();
+        ev.insert(
+            "rule".into(),
+            json!(rules.first().copied().unwrap_or("targeted")),
+        );
+        ev.insert("rules".into(), json!(rules));
+        ev.insert("mode".into(), json!(mode.as_str()));
+        ev.insert("limit_bps".into(), json!(limit.round()));
+        ev.insert(
+            "flow_record".into(),
+            json!(if c.last { "end" } else { "checkpoint" }),
+        );
+        if let Value::Object(m) = c.measured.evidence() {
+            for (k, v) in m {
+                ev.insert(k, v);
+            }
+        }
+        ev.insert(
+            "comparisons".into(),
+            Value::Array(
+                comparisons
+                    .iter()
+                    .take(5)
+                    .map(|(r, same)| {
+                        json!({
+                            "target": r.target.as_deref(),
+                            "server_ip": r.flow.server_ip.to_string(),
+                            "same_server": same,
+                            "rate_bps": r.rate_bps.round(),
+                            "times_faster": ((r.rate_bps / limit) * 10.0).round() / 10.0,
+                        })
+                    })
+                    .collect(),
+            ),
+        );
+        ev.insert("comparison_flows".into(), json!(comparisons.len()));
+        ev.insert("converging_flows".into(), json!(converging.len()));
+        if let Some((typical, n)) = history {
+            ev.insert(
+                "history".into(),
+                json!({"typical_bps": typical.round(), "flows": n, "times_slower": ((typical / limit) * 10.0).round() / 10.0}),
+            );
+        }
+        if let Some(h) = &c.hello {
+            ev.insert("client_hello".into(), h.clone());
+        }
+        if let Some(name) = c
+            .group
+            .and_then(|g| self.watch.names().get(g).map(|n| n.to_string()))
+        {
+            ev.insert("watch_group".into(), Value::String(name));
+        }
+        self.reported
+            .push_back((c.flow.clone(), c.flow_start, c.stamp));
+        out.push(Event::new(
+            Signature::Throttling,
+            c.stamp,
+            confidence,
+            c.flow.clone(),
+            c.target.as_deref().map(str::to_string),
+            ev,
+        ));
+    }
+}
+
+/// Counts a judge's event in a worker's counters (signature, group, limit).
+pub fn account(stats: &mut Stats, watch: &crate::watch::WatchList, e: &Event) {
+    stats.events[e.signature.idx()] += 1;
+    let slot = e
+        .target
+        .as_deref()
+        .and_then(|t| watch.group_of(t))
+        .unwrap_or(watch.len());
+    if let Some(row) = stats.by_group.get_mut(slot) {
+        row[e.signature.idx()] += 1;
+    }
+    if let Some(l) = e.evidence.get("limit_bps").and_then(Value::as_f64) {
+        if let Some(x) = stats.throttle_limit.get_mut(slot) {
+            if e.ts >= x.0 {
+                *x = (e.ts, l as u64);
+            }
+        }
+    }
+}
+
+/// A judge shared by several workers (they lock it once per batch).
+#[derive(Debug, Clone)]
+pub struct SharedJudge {
+    inner: std::sync::Arc<std::sync::Mutex<SharedInner>>,
+}
+
+#[derive(Debug)]
+struct SharedInner {
+    judge: Judge,
+    progress: Vec<Nanos>,
+}
+
+impl SharedJudge {
+    /// A judge for `workers` workers.
+    pub fn new(cfg: ThrottleConfig, watch: crate::watch::WatchList, workers: usize) -> Self {
+        SharedJudge {
+            inner: std::sync::Arc::new(std::sync::Mutex::new(SharedInner {
+                judge: Judge::new(cfg, watch),
+                progress: vec![Nanos::MIN; workers.max(1)],
+            })),
+        }
+    }
+
+    /// Worker `w` hands in its records and says it has processed every
+    /// packet up to `progress` (`Nanos::MAX`: finished); decisions every
+    /// worker has passed are taken and their events go to `out`.
+    pub fn sync(
+        &self,
+        w: usize,
+        records: &mut Vec<RateRecord>,
+        progress: Nanos,
+        out: &mut Vec<Event>,
+    ) {
+        let mut g = match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for r in records.drain(..) {
+            g.judge.submit(r);
+        }
+        if let Some(p) = g.progress.get_mut(w) {
+            *p = (*p).max(progress);
+        }
+        let min = g.progress.iter().copied().min().unwrap_or(Nanos::MIN);
+        if min > Nanos::MIN {
+            g.judge
+                .advance(min.saturating_sub(1).max(Nanos::MIN + 1), out);
+        }
+    }
+
+    /// Replaces the settings (reload).
+    pub fn set_config(&self, cfg: ThrottleConfig, watch: crate::watch::WatchList) {
+        let mut g = match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.judge.set_config(cfg, watch);
+    }
+}
+
+#[cfg(test)]
+mod tests;

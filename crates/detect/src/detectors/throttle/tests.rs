@@ -1,0 +1,355 @@
+//! The throttling detector on simulated downloads (`tw_scenario::throttle_scenarios`).
+
+use super::*;
+use crate::detectors::{default_detectors, DetectorsConfig};
+use crate::engine::{Engine, EngineConfig};
+use std::sync::{Arc, Mutex};
+
+/// Every flow's measurement at its end: (target, classification, measured).
+type Verdict = (String, Result<(Mode, f64), NotCandidate>, Measured);
+type Seen = Arc<Mutex<Vec<Verdict>>>;
+
+#[derive(Debug)]
+struct Recorder(Seen, ThrottleConfig);
+
+impl Detector for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+    fn on_flow_end(
+        &mut self,
+        _: &mut Ctx<'_>,
+        flow: &mut Flow,
+        _: FlowOutcome,
+        _: &mut ServerState,
+    ) {
+        if let Some(m) = flow.ext.thr.as_ref().and_then(|t| t.measure(&self.1)) {
+            let target = flow.ext.target.as_deref().unwrap_or("-").to_string();
+            let c = m.classify(&self.1);
+            if let Ok(mut v) = self.0.lock() {
+                v.push((target, c, m));
+            }
+        }
+    }
+}
+
+/// Frames of a classic pcap (raw IP), as (ts, bytes, wire length).
+fn frames(pcap: &[u8]) -> Vec<(i64, Vec<u8>, u32)> {
+    let mut out = Vec::new();
+    let mut off = 24;
+    while off + 16 <= pcap.len() {
+        let u = |o: usize| u32::from_le_bytes([pcap[o], pcap[o + 1], pcap[o + 2], pcap[o + 3]]);
+        let (sec, usec, incl, orig) = (u(off), u(off + 4), u(off + 8) as usize, u(off + 12));
+        let ts = i64::from(sec) * 1_000_000_000 + i64::from(usec) * 1000;
+        out.push((ts, pcap[off + 16..off + 16 + incl].to_vec(), orig));
+        off += 16 + incl;
+    }
+    out
+}
+
+pub(super) struct Run {
+    pub events: Vec<Event>,
+    pub seen: Vec<Verdict>,
+}
+
+pub(super) fn run_cfg(pcap: &[u8], cfg: DetectorsConfig) -> Run {
+    let seen: Seen = Arc::default();
+    let mut d = default_detectors(&cfg);
+    d.push(Box::new(Recorder(seen.clone(), cfg.throttle.clone())));
+    let mut e = Engine::new(
+        EngineConfig {
+            detectors: cfg,
+            ..EngineConfig::default()
+        },
+        d,
+    );
+    for (ts, f, wire) in frames(pcap) {
+        e.process_frame(crate::decode::linktype::RAW, &f, ts, wire);
+    }
+    e.finish();
+    let mut events = Vec::new();
+    e.drain_events(|ev| events.push(ev));
+    let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
+    Run { events, seen }
+}
+
+fn run(pcap: &[u8]) -> Run {
+    run_cfg(pcap, DetectorsConfig::default())
+}
+
+fn show(name: &str, r: &Run) {
+    eprintln!("== {name}");
+    for (t, c, m) in &r.seen {
+        eprintln!(
+            "  {t}: {c:?} dur={:.1}s deliv={} med={:.0} avg={:.0} p10={:.0} p90={:.0} plateau={:.2} bins={} stall={} loss={} holes={} retx={} rtt_min={:?} srtt={:?} pre={:?} n={} idle={} gaps={} rwnd={:?} flach={:?}",
+            m.duration as f64 / 1e9, m.delivered, m.median_bps, m.avg_bps, m.p10_bps, m.p90_bps, m.plateau, m.bins, m.stall_bins,
+            m.loss_events, m.holes, m.retransmits, m.rtt_min.map(|x| x / 1_000_000), m.rtt_smoothed.map(|x| x / 1_000_000),
+            m.pre_loss_rtt.map(|x| x / 1_000_000), m.rtt_samples, m.idle / 1_000_000, m.idle_gaps, m.rwnd_min, m.flach_bps.map(|x| x.round())
+        );
+    }
+    for e in &r.events {
+        eprintln!("  EVENT {}", e.to_json_line());
+    }
+}
+
+use tw_scenario::throttle_scenarios as ts;
+
+type Gen = fn() -> tw_scenario::Result<Vec<u8>>;
+
+fn throttling(r: &Run) -> Vec<&Event> {
+    r.events
+        .iter()
+        .filter(|e| e.signature == Signature::Throttling)
+        .collect()
+}
+
+/// Prints what every flow showed (`cargo test -p tw-detect throttle -- --nocapture`).
+fn check(name: &str, f: Gen) -> Run {
+    let r = run(&f().unwrap());
+    show(name, &r);
+    r
+}
+
+#[test]
+fn policer_aimed_at_one_name_is_reported_with_its_contrast() {
+    let r = check("policed_targeted", ts::thr_policed_targeted);
+    let ev = throttling(&r);
+    assert_eq!(ev.len(), 1, "{:?}", r.events);
+    let e = ev[0];
+    assert_eq!(e.target.as_deref(), Some("video.throttled.example"));
+    assert_eq!(e.evidence["mode"], "policer");
+    assert_eq!(e.evidence["rule"], "targeted");
+    let limit = e.evidence["limit_bps"].as_f64().unwrap();
+    // the policer lets 150 kbit/s through, headers and wasted
+    // retransmissions included: the goodput plateau is below it
+    assert!((60_000.0..=150_000.0).contains(&limit), "{limit}");
+    assert_eq!(e.evidence["comparison_flows"], 2);
+    let c = e.evidence["comparisons"].as_array().unwrap();
+    assert!(c.iter().all(|c| c["times_faster"].as_f64().unwrap() >= 4.0));
+    assert!(e.evidence["loss"]["events"].as_u64().unwrap() >= 3);
+    // no standing queue before the losses
+    let rtt = &e.evidence["rtt"];
+    assert!(rtt["before_losses_ms"].as_f64().unwrap() < 2.0 * rtt["min_ms"].as_f64().unwrap());
+    assert!((0.6..=0.8).contains(&e.confidence), "{}", e.confidence);
+    // the other flows are not reported
+    assert_eq!(r.events.len(), 1);
+}
+
+#[test]
+fn same_address_fast_under_another_name_is_the_strongest_evidence() {
+    let r = check("policed_same_server", ts::thr_policed_same_server);
+    let ev = throttling(&r);
+    assert_eq!(ev.len(), 1, "{:?}", r.events);
+    let e = ev[0];
+    assert_eq!(e.evidence["mode"], "policer");
+    let rules: Vec<&str> = e.evidence["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(rules, ["targeted", "same_server_other_name"]);
+    assert_eq!(e.evidence["comparisons"][0]["same_server"], true);
+    assert_eq!(
+        e.evidence["comparisons"][0]["target"],
+        "static.other.example"
+    );
+    assert!(e.confidence >= 0.7);
+}
+
+#[test]
+fn shaper_is_told_from_a_policer_by_its_queue() {
+    let r = check("shaped", ts::thr_shaped_targeted);
+    let ev = throttling(&r);
+    assert_eq!(ev.len(), 1, "{:?}", r.events);
+    let e = ev[0];
+    assert_eq!(e.evidence["mode"], "shaper");
+    let limit = e.evidence["limit_bps"].as_f64().unwrap();
+    assert!((300_000.0..=520_000.0).contains(&limit), "{limit}");
+    let rtt = &e.evidence["rtt"];
+    assert!(rtt["bins_queued"].as_u64().unwrap() * 2 >= rtt["bins_with_samples"].as_u64().unwrap());
+}
+
+#[test]
+fn a_tenfold_drop_against_the_targets_own_history() {
+    let r = check("history", ts::thr_history_drop);
+    let ev = throttling(&r);
+    assert_eq!(ev.len(), 1, "{:?}", r.events);
+    let e = ev[0];
+    assert_eq!(e.evidence["rule"], "history");
+    assert_eq!(e.evidence["comparison_flows"], 0);
+    assert_eq!(e.evidence["history"]["flows"], 3);
+    assert!(e.evidence["history"]["times_slower"].as_f64().unwrap() >= 10.0);
+    assert_eq!(e.flow.client_port, 50034);
+}
+
+#[test]
+fn look_alikes_stay_clean() {
+    for (name, f, why) in [
+        ("trap_slow_link", ts::thr_trap_slow_link as Gen, None),
+        ("trap_random_loss", ts::thr_trap_random_loss, None),
+        (
+            "trap_short",
+            ts::thr_trap_short,
+            Some(NotCandidate::TooShort),
+        ),
+        ("trap_app", ts::thr_trap_app_limited, None),
+        (
+            "trap_rwnd",
+            ts::thr_trap_receive_window,
+            Some(NotCandidate::ReceiveWindow),
+        ),
+        (
+            "trap_congestion",
+            ts::thr_trap_congestion,
+            Some(NotCandidate::NoPlateau),
+        ),
+    ] {
+        let r = check(name, f);
+        assert!(throttling(&r).is_empty(), "{name}: {:?}", r.events);
+        assert!(r.events.is_empty(), "{name}: {:?}", r.events);
+        let throttled = r
+            .seen
+            .iter()
+            .find(|(t, _, _)| t == "video.throttled.example")
+            .unwrap();
+        if let Some(why) = why {
+            assert_eq!(throttled.1, Err(why), "{name}");
+        }
+    }
+    // the slow link: every flow looks limited (no contrast, no event)
+    let r = run(&ts::thr_trap_slow_link().unwrap());
+    assert!(r.seen.iter().all(|(_, c, _)| c.is_ok()));
+    // application-limited: the video has idle gaps, the paced radio no
+    // loss bursts or queue
+    let r = run(&ts::thr_trap_app_limited().unwrap());
+    for (t, c, m) in &r.seen {
+        match t.as_str() {
+            "video.throttled.example" => {
+                assert!(m.idle_gaps >= 3, "{m:?}");
+                assert!(c.is_err());
+            }
+            "radio.example" => assert_eq!(*c, Err(NotCandidate::NoLimitSignature)),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn limited_flows_without_contrast_or_history_are_not_events() {
+    // the throttled flow alone: it looks policed, and nothing says the
+    // link is faster for anyone else
+    let mut tl = tw_scenario::Timeline::new();
+    ts::download(
+        &mut tl,
+        &ts::Download::bulk(
+            [203, 0, 113, 80],
+            "video.throttled.example",
+            50001,
+            tw_scenario::session::EPOCH_NS,
+            ts::Limiter::Policer {
+                bps: 150_000.0,
+                burst: 16_000,
+            },
+            400_000,
+        ),
+    )
+    .unwrap();
+    let r = run(&tl
+        .to_pcap_bytes(crate::decode::linktype::RAW, false)
+        .unwrap());
+    assert!(r.seen.iter().all(|(_, c, _)| c.is_ok()));
+    assert!(r.events.is_empty());
+}
+
+#[test]
+fn one_and_two_workers_sharing_a_judge_agree() {
+    let mut checked = 0;
+    for f in [
+        ts::thr_policed_targeted as Gen,
+        ts::thr_policed_same_server,
+        ts::thr_history_drop,
+        ts::thr_trap_random_loss,
+    ] {
+        let pcap = f().unwrap();
+        let single = run(&pcap).events;
+        let judge = SharedJudge::new(ThrottleConfig::default(), Default::default(), 2);
+        let cfg = DetectorsConfig::default();
+        let mut engines: Vec<Engine> = (0..2)
+            .map(|w| {
+                let mut e = Engine::new(EngineConfig::default(), default_detectors(&cfg));
+                e.share_judge(judge.clone(), w);
+                e
+            })
+            .collect();
+        let mut events = Vec::new();
+        for (i, (ts, f, wire)) in frames(&pcap).into_iter().enumerate() {
+            let w = crate::shard_of_frame(crate::decode::linktype::RAW, &f).unwrap_or(0) % 2;
+            engines[w as usize].process_frame(crate::decode::linktype::RAW, &f, ts, wire);
+            if i % 97 == 0 {
+                for e in engines.iter_mut() {
+                    e.drain_events(|ev| events.push(ev));
+                }
+            }
+        }
+        for e in engines.iter_mut() {
+            e.finish();
+            e.drain_events(|ev| events.push(ev));
+        }
+        let key = |e: &Event| (e.ts, e.id.clone());
+        let mut a: Vec<_> = single.iter().map(|e| (key(e), e.to_json_line())).collect();
+        let mut b: Vec<_> = events.iter().map(|e| (key(e), e.to_json_line())).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        checked += usize::from(a.iter().any(|(_, l)| l.contains("throttling")));
+    }
+    assert_eq!(checked, 3);
+}
+
+#[test]
+fn judge_memory_is_bounded() {
+    // many flows' records for a judge that is never allowed to decide
+    let mut j = Judge::new(ThrottleConfig::default(), Default::default());
+    let r = run(&ts::thr_policed_targeted().unwrap());
+    assert!(!r.seen.is_empty());
+    let m = r.seen[0].2.clone();
+    for i in 0..(MAX_PENDING + 10) {
+        j.submit(RateRecord {
+            stamp: i as i64,
+            ready: i as i64,
+            last: true,
+            flow: EventFlow {
+                proto: crate::event::Transport::Tcp,
+                client_ip: [192, 0, 2, 10].into(),
+                client_port: (i % 60_000) as u16,
+                server_ip: [198, 51, 100, 1].into(),
+                server_port: 443,
+            },
+            flow_start: 0,
+            target: None,
+            group: None,
+            span: (0, i as i64),
+            rate_bps: 1e6,
+            delivered: 1,
+            limited: None,
+            measured: m.clone(),
+            hello: None,
+        });
+    }
+    assert_eq!(j.len(), MAX_PENDING);
+    let mut out = Vec::new();
+    j.advance(i64::MAX - 1, &mut out);
+    assert!(j.len() <= MAX_REFS, "{}", j.len());
+    assert!(out.is_empty());
+}
+
+#[test]
+fn rate_buckets_round_trip() {
+    for b in [1u64, 7, 100, 1448, 9_375, 1 << 20, 123_456_789] {
+        let v = bucket_value(bucket(b));
+        assert!((v / b as f64) < 1.3 && (v / b as f64) > 0.75, "{b} -> {v}");
+    }
+    assert_eq!(bucket(0), 0);
+    assert!(bucket(u64::MAX) < BUCKETS);
+}
