@@ -164,7 +164,7 @@ pub fn client_router_far_server(one_way: Duration) -> (Topology, Guarded) {
 
 /// nginx serving `www` on port 80 and 443 (TLS, one self-signed
 /// certificate for every name of [`NAMES`], made with openssl) of the
-/// server's addresses. Paths: `/index.html`, `/big.bin` (1 MiB),
+/// server's addresses. Paths: `/index.html`, `/big.bin` (1 MiB), `/large.bin` (8 MiB),
 /// `/slow.bin` (1 MiB at 16 KiB/s), `/close` (`return 444`: nginx closes
 /// without a response).
 #[derive(Debug)]
@@ -187,6 +187,7 @@ impl TlsWeb {
         let big = super::web::pseudo_random(1024 * 1024, 3);
         std::fs::write(www.join("big.bin"), &big).unwrap();
         std::fs::write(www.join("slow.bin"), &big).unwrap();
+        std::fs::write(www.join("large.bin"), big.repeat(8)).unwrap();
         for t in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
             std::fs::create_dir_all(d.join("tmp").join(t)).unwrap();
         }

@@ -1,0 +1,375 @@
+//! Live throttling lab for the `throttling` signature (issue 6's namespace
+//! end-to-end test), with real components: client — router — wire — server
+//! in network namespaces (`support::censor`: `tw-wire` delays each direction
+//! by 10 ms), nginx serving HTTPS for several names on two addresses, curl
+//! downloading in parallel in the client, and tamperwatch capturing on the
+//! client's interface. The router's interface towards the client carries an
+//! htb tree (this kernel has no act_police or netem):
+//!
+//! - `sni_policed_while_others_fast`: iptables-nft marks the connection
+//!   whose ClientHello names `blocked.example` (xt string match, CONNMARK),
+//!   nftables gives the connection's packets the priority of an htb class
+//!   (`meta priority set 1:20`: htb reads it before any filter, and this
+//!   kernel has no `fw` classifier), and that class whose leaf is a tbf of 500 kbit/s with a
+//!   3,000-byte queue (a policer in all but name). The same server address
+//!   under `allowed.example`, and a second address, download at the link's
+//!   40 Mbit/s at the same time. Expected: one `throttling` event for the
+//!   marked connection, with the contrast of the same address under another
+//!   name, counted for the watch-list group and with its estimated limit;
+//!   nothing for the fast downloads;
+//! - `whole_link_shaped_is_clean`: every packet to the client shaped to
+//!   2 Mbit/s (htb), two downloads sharing it: both slow together, no event;
+//! - `random_loss_is_clean`: 2 % of the server's segments dropped at random
+//!   (nftables `numgen`) on a 20 Mbit/s link, two large downloads at once:
+//!   no event.
+//!
+//! Each prints the figures it measured (`-- --nocapture`). Needs root,
+//! nginx, openssl, curl, iptables (nf_tables backend, xt `string` and
+//! `connmark`), nft and tc; skipped otherwise.
+
+mod support;
+
+use serde_json::Value;
+use std::net::{IpAddr, Ipv4Addr};
+use std::thread::{sleep, spawn};
+use std::time::{Duration, Instant};
+use support::censor::{self, curl, Fetch, TlsWeb, ALLOWED, BLOCKED};
+use support::{metric_value, Guarded, Netns, TamperwatchProc, Topology, TwOptions};
+
+const ONE_WAY: Duration = Duration::from_millis(10);
+const SERVER2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
+/// The SNI entry of a ClientHello for `blocked.example`.
+const SNI_HEX: &str = "|00000f|blocked.example";
+
+fn prerequisites() -> bool {
+    if !support::require_root() {
+        return false;
+    }
+    let missing: Vec<&str> = ["nginx", "openssl", "curl", "iptables", "nft", "tc"]
+        .into_iter()
+        .filter(|p| !censor::have(p))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: missing {missing:?}");
+        return false;
+    }
+    true
+}
+
+struct Lab {
+    label: &'static str,
+    tw: TamperwatchProc,
+    _web: TlsWeb,
+    _wire: Guarded,
+    topo: Topology,
+    t0: Instant,
+}
+
+impl Lab {
+    fn new(label: &'static str) -> Lab {
+        let t0 = Instant::now();
+        let (topo, wire) = censor::client_router_far_server(ONE_WAY);
+        let s = &topo.server;
+        s.ns.ip(&["addr", "add", &format!("{SERVER2}/24"), "dev", &s.iface]);
+        let web = TlsWeb::start(&s.ns, &[IpAddr::V4(s.addr4), IpAddr::V4(SERVER2)]);
+        let c = &topo.client;
+        let mut opts = TwOptions::on(&c.iface, "ring");
+        opts.overrides = "[flows]\ntcp_closed_linger = 1\ntcp_established_timeout = 10\n\
+                          tcp_closing_timeout = 3\ntcp_handshake_timeout = 3\n\
+                          tcp_unconfirmed_timeout = 3\nudp_timeout = 3\n\
+                          [throttling]\nmin_duration_secs = 5\n\
+                          [watch_list]\nlab = [\"blocked.example\"]\n"
+            .to_string();
+        let tw = TamperwatchProc::start(&c.ns, &opts);
+        Lab {
+            label,
+            tw,
+            _web: web,
+            _wire: wire,
+            topo,
+            t0,
+        }
+    }
+
+    fn router(&self) -> Netns {
+        self.topo.router().ns.clone()
+    }
+
+    fn note(&self, s: &str) {
+        eprintln!(
+            "[{} {:>6.2}s] {s}",
+            self.label,
+            self.t0.elapsed().as_secs_f64()
+        );
+    }
+
+    fn s4(&self) -> IpAddr {
+        IpAddr::V4(self.topo.server.addr4)
+    }
+
+    /// htb on the router's client side: class 1:10 (default) at `link`,
+    /// class 1:20 for connections with conntrack mark 2 at `link` too, its
+    /// leaf set by the caller.
+    fn htb(&self, link: &str) {
+        let r = self.router();
+        let dev = &self.topo.router().client_iface;
+        r.tc(&[
+            "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10",
+        ]);
+        r.tc(&[
+            "class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate", link,
+            "ceil", link,
+        ]);
+        for id in ["1:10", "1:20"] {
+            r.tc(&[
+                "class", "add", "dev", dev, "parent", "1:1", "classid", id, "htb", "rate", link,
+                "ceil", link,
+            ]);
+        }
+        // Marked connections go to 1:20 by their priority (htb looks at
+        // skb->priority before any filter; this kernel has no cls_fw).
+        r.nft(
+            "table inet tw_class {
+    chain classify {
+        type filter hook forward priority 0; policy accept;
+        ct mark 2 meta priority set 1:20
+    }
+}
+",
+        );
+    }
+
+    /// Downloads in parallel: (name, address, path, delay before it starts).
+    fn downloads(&self, list: &[(&str, IpAddr, &str, u64)]) -> Vec<(Fetch, f64)> {
+        let hs: Vec<_> = list
+            .iter()
+            .map(|&(name, addr, path, delay)| {
+                let c = self.topo.client.ns.clone();
+                let (name, path) = (name.to_string(), path.to_string());
+                spawn(move || {
+                    sleep(Duration::from_secs(delay));
+                    let t = Instant::now();
+                    let f = curl(&c, "https", &name, addr, 0, &path, Duration::from_secs(90));
+                    (f, t.elapsed().as_secs_f64())
+                })
+            })
+            .collect();
+        let out: Vec<(Fetch, f64)> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+        for (f, secs) in &out {
+            self.note(&format!(
+                "curl https://{} @{} port {} exit {} code {} in {secs:.1} s",
+                f.name, f.server, f.client_port, f.exit, f.code
+            ));
+            assert!(f.ok(), "{}: download failed: {f:?}", self.label);
+        }
+        out
+    }
+
+    /// The throttling events once the daemon has judged every flow (flows
+    /// closed, records judged 10 s later): waits until the goodput
+    /// histogram counted `flows` measured downloads, then 12 s more.
+    fn settle(&self, flows: f64) -> (Vec<Value>, String) {
+        let (m, ok) = self.tw.wait_until(Duration::from_secs(40), |m| {
+            metric_value(m, "tamperwatch_goodput_bytes_per_second_count", &[]).unwrap_or(0.0)
+                >= flows
+        });
+        assert!(
+            ok,
+            "{}: {flows} measured downloads never counted:\n{m}",
+            self.label
+        );
+        sleep(Duration::from_secs(12));
+        let m = self.tw.scrape();
+        let ev: Vec<Value> = self
+            .tw
+            .events()
+            .into_iter()
+            .filter(|e| e["signature"] == "throttling")
+            .collect();
+        for e in &ev {
+            self.note(&format!("event {e}"));
+        }
+        (ev, m)
+    }
+}
+
+#[test]
+fn sni_policed_while_others_fast() {
+    if !prerequisites() {
+        return;
+    }
+    let lab = Lab::new("sni policed");
+    lab.htb("40mbit");
+    let r = lab.router();
+    let dev = lab.topo.router().client_iface.clone();
+    r.tc(&[
+        "qdisc", "add", "dev", &dev, "parent", "1:20", "handle", "20:", "tbf", "rate", "500kbit",
+        "burst", "3000", "limit", "3000",
+    ]);
+    for rule in [vec![
+        "-A",
+        "FORWARD",
+        "-p",
+        "tcp",
+        "--dport",
+        "443",
+        "-m",
+        "string",
+        "--algo",
+        "bm",
+        "--hex-string",
+        SNI_HEX,
+        "-j",
+        "CONNMARK",
+        "--set-mark",
+        "2",
+    ]] {
+        let mut a = vec!["-t", "mangle"];
+        a.extend(rule);
+        r.exec_ok("iptables", &a);
+    }
+    let s4 = lab.s4();
+    let s2 = IpAddr::V4(SERVER2);
+    let got = lab.downloads(&[
+        (BLOCKED, s4, "/big.bin", 0),
+        (ALLOWED, s4, "/large.bin", 3),
+        (ALLOWED, s2, "/large.bin", 6),
+    ]);
+    let (slow, slow_secs) = &got[0];
+    let slow_bps = 1024.0 * 1024.0 * 8.0 / slow_secs;
+    let fast_bps = 8.0 * 1024.0 * 1024.0 * 8.0 / got[1].1;
+    lab.note(&format!(
+        "throttled download {:.0} kbit/s, fast ones {:.1} and {:.1} Mbit/s",
+        slow_bps / 1e3,
+        fast_bps / 1e6,
+        8.0 * 1024.0 * 1024.0 * 8.0 / got[2].1 / 1e6
+    ));
+    assert!(slow_bps < 600e3, "the tbf did not limit: {slow_bps}");
+    assert!(
+        fast_bps > 4.0 * slow_bps,
+        "the link is not fast: {fast_bps}"
+    );
+    let (ev, m) = lab.settle(3.0);
+    assert_eq!(ev.len(), 1, "one throttling event: {ev:#?}");
+    let e = &ev[0];
+    assert_eq!(e["flow"]["client_port"], u64::from(slow.client_port));
+    assert_eq!(e["target"], BLOCKED);
+    let rules: Vec<&str> = e["evidence"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(rules.contains(&"targeted"), "{rules:?}");
+    assert!(rules.contains(&"same_server_other_name"), "{rules:?}");
+    let mode = e["evidence"]["mode"].as_str().unwrap();
+    assert!(mode == "policer" || mode == "shaper", "{mode}");
+    let limit = e["evidence"]["limit_bps"].as_f64().unwrap();
+    assert!(
+        (0.3 * slow_bps..=1.5 * slow_bps).contains(&limit),
+        "limit {limit} vs measured {slow_bps}"
+    );
+    lab.note(&format!(
+        "mode {mode}, limit {:.0} kbit/s, loss events {}, RTT min {} ms before losses {} ms, confidence {}",
+        limit / 1e3,
+        e["evidence"]["loss"]["events"],
+        e["evidence"]["rtt"]["min_ms"],
+        e["evidence"]["rtt"]["before_losses_ms"],
+        e["confidence"]
+    ));
+    assert_eq!(
+        metric_value(
+            &m,
+            "tamperwatch_detections_total",
+            &[("signature", "throttling"), ("group", "lab")]
+        ),
+        Some(1.0)
+    );
+    let gauge = metric_value(
+        &m,
+        "tamperwatch_throttling_limit_bytes_per_second",
+        &[("group", "lab")],
+    )
+    .unwrap();
+    assert_eq!(gauge, (limit.round() as u64 / 8) as f64);
+    assert_eq!(
+        metric_value(
+            &m,
+            "tamperwatch_goodput_bytes_per_second_count",
+            &[("group", "lab")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn whole_link_shaped_is_clean() {
+    if !prerequisites() {
+        return;
+    }
+    let lab = Lab::new("link shaped");
+    lab.htb("2mbit");
+    let got = lab.downloads(&[
+        (BLOCKED, lab.s4(), "/big.bin", 0),
+        (ALLOWED, IpAddr::V4(SERVER2), "/big.bin", 0),
+    ]);
+    for (f, secs) in &got {
+        lab.note(&format!(
+            "{} {:.0} kbit/s",
+            f.name,
+            1024.0 * 1024.0 * 8.0 / secs / 1e3
+        ));
+        assert!(*secs > 5.0, "the link was not shaped: {secs}");
+    }
+    let (ev, m) = lab.settle(2.0);
+    assert!(ev.is_empty(), "{ev:#?}");
+    assert_eq!(
+        metric_value(
+            &m,
+            "tamperwatch_events_total",
+            &[("signature", "throttling")]
+        ),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn random_loss_is_clean() {
+    if !prerequisites() {
+        return;
+    }
+    let lab = Lab::new("random loss");
+    lab.htb("20mbit");
+    let s4 = lab.s4();
+    lab.router().nft(&format!(
+        "table inet tw_loss {{
+    chain filt {{
+        type filter hook forward priority 0; policy accept;
+        ip saddr {{ {s4}, {SERVER2} }} tcp flags & (syn | rst | fin) == 0 numgen random mod 50 == 0 counter drop
+    }}
+}}
+"
+    ));
+    let got = lab.downloads(&[
+        (BLOCKED, s4, "/large.bin", 0),
+        (ALLOWED, IpAddr::V4(SERVER2), "/large.bin", 0),
+    ]);
+    for (f, secs) in &got {
+        lab.note(&format!(
+            "{} {:.1} Mbit/s",
+            f.name,
+            8.0 * 1024.0 * 1024.0 * 8.0 / secs / 1e6
+        ));
+    }
+    let drops = lab.router().nft_cmd(&["list", "table", "inet", "tw_loss"]);
+    lab.note(&format!(
+        "nft: {}",
+        drops
+            .lines()
+            .find(|l| l.contains("counter"))
+            .unwrap_or("")
+            .trim()
+    ));
+    let (ev, _m) = lab.settle(2.0);
+    assert!(ev.is_empty(), "{ev:#?}");
+}
