@@ -22,8 +22,9 @@ DENOMINATORS = {
     "http_injection": f'sum by (instance) (rate(tamperwatch_http_requests_total{{{SEL}}}[{RI}]))',
     "blackhole": f'(sum by (instance) (rate(tamperwatch_flows_finished_total{{{SEL},proto="tcp"}}[{RI}]))'
                  f' + on (instance) sum by (instance) (rate(tamperwatch_quic_attempts_total{{{SEL}}}[{RI}])))',
+    # measured downloads (one goodput observation per flow long and large enough to judge)
+    "throttling": f'sum by (instance) (rate(tamperwatch_goodput_bytes_per_second_count{{{SEL}}}[{RI}]))',
 }
-# throttling has no denominator yet (it has no detector): not offered.
 
 def range_denominators():
     """The denominators over the dashboard's whole range."""
@@ -159,12 +160,16 @@ GSEL = f'{SEL},signature=~"$signature",group=~"$group"'
 GROUP_KINDS = {"rst_injection": "tcp_flow", "dns_injection": "dns_query", "http_injection": "tcp_flow",
                "blackhole": "tcp_flow|quic_flow"}
 group_denominators = "\n  or\n".join(
-    f'  label_replace(sum by (instance, group) (rate(tamperwatch_group_targets_total{{{SEL},group=~"$group",kind=~"{k}"}}[{RI}])), '
-    f'"signature", "{sig}", "", "")' for sig, k in GROUP_KINDS.items())
+    [f'  label_replace(sum by (instance, group) (rate(tamperwatch_group_targets_total{{{SEL},group=~"$group",kind=~"{k}"}}[{RI}])), '
+     f'"signature", "{sig}", "", "")' for sig, k in GROUP_KINDS.items()]
+    # throttling: per measured download of the group (the goodput histogram's count)
+    + [f'  label_replace(sum by (instance, group) (rate(tamperwatch_goodput_bytes_per_second_count{{{SEL},group=~"$group"}}[{RI}])), '
+       f'"signature", "throttling", "", "")'])
 ts("Watched groups: share of their connections and queries tampered with",
    "For each group of the operator's watch list ([watch_list] in the configuration; 'other' is every target "
    "outside it): events over the group's own connections or queries (TCP flows for rst_injection and "
-   "http_injection, DNS queries for dns_injection, TCP and QUIC flows for blackhole). 100% means every "
+   "http_injection, DNS queries for dns_injection, TCP and QUIC flows for blackhole, measured downloads for "
+   "throttling). 100% means every "
    "connection to the service was tampered with.",
    [target(f'sum by (instance, signature, group) (rate(tamperwatch_detections_total{{{GSEL}}}[{RI}]))\n'
            f'/ on (instance, signature, group) (\n{group_denominators}\n) > -1',
@@ -175,6 +180,23 @@ table("Top target groups over the range",
       [target(f'topk(10, sum by (group, signature) (increase(tamperwatch_detections_total{{{GSEL}}}[$__range])) > 0)',
               "", instant=True, fmt="table")],
       {"h": 8, "w": 10, "x": 14, "y": y})
+y += 8
+ts("Throttling: median download goodput by watched group",
+   "The median delivered rate of measured downloads (at least 256 KiB over at least 1 s) per watch-list group, "
+   "from tamperwatch_goodput_bytes_per_second. A watched group far below 'other' at the same time is what a "
+   "targeted policer looks like; everything low together is a slow link. Dashed: the estimated limit of the "
+   "group's latest throttling detection (the event's limit_bps / 8).",
+   [target(f'histogram_quantile(0.5, sum by (instance, group, le) (rate(tamperwatch_goodput_bytes_per_second_bucket{{{SEL},group=~"$group|other"}}[$__rate_interval])))',
+           "{{group}} median @ {{instance}}"),
+    target(f'tamperwatch_throttling_limit_bytes_per_second{{{SEL},group=~"$group"}} > 0',
+           "{{group}} throttled to @ {{instance}}", "B")],
+   {"h": 8, "w": 14, "x": 0, "y": y}, unit="Bps")
+ts("Throttling detections per measured download",
+   "throttling events over the downloads long enough to judge (signatures/throttling.md), per group.",
+   [target(f'sum by (instance, group) (rate(tamperwatch_detections_total{{{SEL},signature="throttling",group=~"$group"}}[{RI}]))\n'
+           f'/ on (instance, group) (sum by (instance, group) (rate(tamperwatch_goodput_bytes_per_second_count{{{SEL},group=~"$group"}}[{RI}])) > 0)',
+           "{{group}} @ {{instance}}")],
+   {"h": 8, "w": 10, "x": 14, "y": y}, unit="percentunit", maxv=1)
 y += 8
 ts("rst_injection by connection stage (share of resets)",
    "When in the connection the forged resets hit: after_request (the request or ClientHello triggered it) is the usual censor.",
