@@ -16,7 +16,8 @@
 //!   keyed hash `h-` + 16 hex digits (HMAC-SHA-256 of the lower-cased name
 //!   with the salt file's contents as key, first 64 bits), or removed.
 //!   Every occurrence of the name inside evidence strings is replaced the
-//!   same way (a DNS event's `query.name`, for instance).
+//!   same way (a DNS event's `query.name`, for instance), and so are the
+//!   names of other flows (a throttling event's `comparisons[].target`).
 //!
 //! The salt file (`--salt-file`, default `export-salt` next to the first
 //! event file) is created with 32 random bytes (hex) and mode 0600 when it
@@ -309,6 +310,29 @@ fn strip_request_path(ev: &mut Value) {
     }
 }
 
+impl Filter {
+    /// Names of *other* flows in the evidence (a throttling event's
+    /// comparison flows) go the way of the target.
+    fn other_targets(&self, ev: &mut Value) {
+        let Some(list) = ev
+            .get_mut("evidence")
+            .and_then(|e| e.get_mut("comparisons"))
+            .and_then(Value::as_array_mut)
+        else {
+            return;
+        };
+        for c in list {
+            if let Some(t) = c.get_mut("target") {
+                *t = match (self.target, t.as_str()) {
+                    (TargetMode::Hash, Some(name)) => Value::String(hash_target(&self.salt, name)),
+                    (TargetMode::Keep, _) => continue,
+                    _ => Value::Null,
+                };
+            }
+        }
+    }
+}
+
 /// The filters and anonymisation of one export.
 #[derive(Debug)]
 pub struct Filter {
@@ -393,6 +417,7 @@ impl Filter {
         // with the target hashed or dropped, only its method is kept.
         if self.target != TargetMode::Keep {
             strip_request_path(&mut ev);
+            self.other_targets(&mut ev);
         }
         Ok(Some(ev))
     }
@@ -752,6 +777,35 @@ mod tests {
             kept["evidence"]["request_line"],
             "GET /search?q=secret HTTP/1.1"
         );
+    }
+
+    #[test]
+    fn comparison_targets_go_with_the_target() {
+        let ev = serde_json::json!({"ts":"2026-01-01T00:00:00.000000Z","signature":"throttling",
+            "flow":{"client_ip":"192.0.2.10"},"target":"video.example",
+            "evidence":{"comparisons":[{"target":"Fast.Example","rate_bps":1e7},{"target":null}]}});
+        let f = |target| Filter {
+            since: None,
+            until: None,
+            signatures: BTreeSet::new(),
+            domains: vec![],
+            client: ClientMode::Keep,
+            target,
+            salt: b"0123456789abcdef".to_vec(),
+        };
+        let h = f(TargetMode::Hash).apply(ev.clone()).unwrap().unwrap();
+        let c = &h["evidence"]["comparisons"];
+        assert_eq!(
+            c[0]["target"],
+            hash_target(b"0123456789abcdef", "fast.example")
+        );
+        assert_eq!(c[0]["rate_bps"], 1e7);
+        assert!(c[1]["target"].is_null());
+        let d = f(TargetMode::Drop).apply(ev.clone()).unwrap().unwrap();
+        assert!(d["evidence"]["comparisons"][0]["target"].is_null());
+        assert!(!d.to_string().to_lowercase().contains("fast.example"));
+        let k = f(TargetMode::Keep).apply(ev).unwrap().unwrap();
+        assert_eq!(k["evidence"]["comparisons"][0]["target"], "Fast.Example");
     }
 
     #[test]
