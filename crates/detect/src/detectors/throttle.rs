@@ -168,7 +168,8 @@ pub struct ThrottleFlow {
     last_client_ack: Option<u32>,
     /// Client TSvals not echoed yet, with when each was first seen (RTT
     /// samples: a client TSval to the server's echo of exactly that value).
-    rtt_pending: [(u32, Nanos); RTT_RING],
+    /// (TSval, time since `start` in 10 µs units).
+    rtt_pending: [(u32, u32); RTT_RING],
     rtt_pending_n: u8,
     rtt_min: Option<Nanos>,
     rtt_smoothed: Option<Nanos>,
@@ -361,13 +362,17 @@ impl ThrottleFlow {
         {
             return;
         }
+        // 10 µs units from the flow's start (11.9 hours, then no samples)
+        let Ok(at) = u32::try_from((now - self.start) / 10_000) else {
+            return;
+        };
         if n == RTT_RING {
             self.rtt_pending.copy_within(1.., 0);
             if let Some(last) = self.rtt_pending.last_mut() {
-                *last = (v, now);
+                *last = (v, at);
             }
         } else if let Some(slot) = self.rtt_pending.get_mut(n) {
-            *slot = (v, now);
+            *slot = (v, at);
             self.rtt_pending_n += 1;
         }
     }
@@ -379,7 +384,10 @@ impl ThrottleFlow {
         let Some(i) = self.rtt_pending.iter().take(n).position(|(v, _)| *v == ecr) else {
             return;
         };
-        let sent = self.rtt_pending.get(i).map_or(now, |x| x.1);
+        let sent = self
+            .rtt_pending
+            .get(i)
+            .map_or(now, |x| self.start + Nanos::from(x.1) * 10_000);
         // forget it and everything older
         self.rtt_pending.copy_within(i + 1..n, 0);
         self.rtt_pending_n = (n - i - 1) as u8;

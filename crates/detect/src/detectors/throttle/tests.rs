@@ -353,3 +353,11 @@ fn rate_buckets_round_trip() {
     assert_eq!(bucket(0), 0);
     assert!(bucket(u64::MAX) < BUCKETS);
 }
+
+#[test]
+fn per_flow_state_is_small() {
+    // allocated only for flows whose server sent 16 KB or more
+    let n = std::mem::size_of::<ThrottleFlow>();
+    eprintln!("ThrottleFlow: {n} bytes");
+    assert!(n <= 800, "{n}");
+}
