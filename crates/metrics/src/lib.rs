@@ -22,6 +22,7 @@
 
 mod publish;
 mod server;
+pub mod web;
 
 use std::fmt;
 use std::io;
@@ -42,7 +43,7 @@ use tw_detect::time::{Nanos, SECOND};
 
 pub use publish::StatsPublisher;
 pub use server::{
-    bind, capture_health, router, serve, Health, HealthFn, CONTENT_TYPE, DEFAULT_LISTEN,
+    bind, capture_health, router, serve, serve_web, Health, HealthFn, CONTENT_TYPE, DEFAULT_LISTEN,
     SHUTDOWN_GRACE,
 };
 

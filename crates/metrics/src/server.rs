@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::web::WebConfig;
 use crate::{Metrics, MetricsError, VERSION};
 
 /// Default listen address of the metrics server: loopback only, so exposing
@@ -119,6 +120,115 @@ pub async fn serve(
     serve_with_grace(listener, metrics, health, shutdown, SHUTDOWN_GRACE).await
 }
 
+/// [`serve`] with TLS and basic authentication as `web` says (the
+/// exporter-toolkit web configuration file, see [`crate::web`]).
+pub async fn serve_web(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    health: HealthFn,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    web: Option<WebConfig>,
+) -> Result<(), MetricsError> {
+    let Some(web) = web else {
+        return serve(listener, metrics, health, shutdown).await;
+    };
+    let mut app = router(metrics.clone(), health.clone());
+    if web.basic_auth() {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            basic_auth,
+        ));
+    }
+    if !web.headers.is_empty() {
+        let headers = web.headers.clone();
+        app = app.layer(axum::middleware::map_response(move |mut r: Response| {
+            let headers = headers.clone();
+            async move {
+                for (k, v) in headers.iter() {
+                    r.headers_mut().insert(k.clone(), v.clone());
+                }
+                r
+            }
+        }));
+    }
+    let Some(tls) = web.tls.clone() else {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, basic_auth = web.basic_auth(), "serving metrics on http://{addr}/metrics");
+        }
+        return serve_router(listener, app, shutdown, SHUTDOWN_GRACE).await;
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, basic_auth = web.basic_auth(), "serving metrics on https://{addr}/metrics");
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // out of file descriptors and the like: keep serving
+                    tracing::warn!(error = %e, "metrics server: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "metrics server: TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "metrics server: connection ended");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Rejects requests without the configured user and password (401 with a
+/// `WWW-Authenticate` challenge, like the exporter-toolkit).
+async fn basic_auth(
+    State(web): State<WebConfig>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // bcrypt is slow on purpose: off the async threads
+    let ok = tokio::task::spawn_blocking(move || web.authorized(header.as_deref()))
+        .await
+        .unwrap_or(false);
+    if ok {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic")],
+            "Unauthorized\n",
+        )
+            .into_response()
+    }
+}
+
 pub(crate) async fn serve_with_grace(
     listener: TcpListener,
     metrics: Arc<Metrics>,
@@ -129,12 +239,21 @@ pub(crate) async fn serve_with_grace(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving metrics on http://{addr}/metrics");
     }
+    serve_router(listener, router(metrics, health), shutdown, grace_period).await
+}
+
+async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace_period: Duration,
+) -> Result<(), MetricsError> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         let _ = tx.send(());
     };
-    let server = axum::serve(listener, router(metrics, health))
+    let server = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .into_future();
     let grace = async {

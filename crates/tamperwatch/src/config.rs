@@ -139,6 +139,10 @@ pub struct Events {
 #[serde(deny_unknown_fields)]
 pub struct MetricsCfg {
     pub listen: String,
+    /// Prometheus exporter-toolkit web configuration (TLS, basic auth);
+    /// empty: plain HTTP, no authentication.
+    #[serde(default)]
+    pub web_config_file: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
@@ -394,6 +398,19 @@ impl Config {
         m
     }
 
+    /// The web configuration of the metrics endpoint (TLS, basic auth), if
+    /// one is set: read now, with the files it names (call it before
+    /// dropping privileges).
+    pub fn web_config(&self) -> Result<Option<tw_metrics::web::WebConfig>> {
+        if self.metrics.web_config_file.is_empty() {
+            return Ok(None);
+        }
+        let p = Path::new(&self.metrics.web_config_file);
+        Ok(Some(tw_metrics::web::WebConfig::load(p).with_context(
+            || format!("metrics.web_config_file {}", p.display()),
+        )?))
+    }
+
     /// The metrics listen address.
     pub fn listen_addr(&self) -> Result<SocketAddr> {
         self.metrics.listen.parse().with_context(|| {
@@ -611,6 +628,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
     #[allow(dead_code)]
     struct PMetrics {
         listen: Option<String>,
+        web_config_file: Option<String>,
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -107,7 +107,7 @@ fn capture_loop(
 /// groups changed, is rejected and the running configuration stays.
 fn reload(
     path: Option<&Path>,
-    cli_interfaces: &[String],
+    cli: &CliOverrides,
     current: &mut Config,
     cell: &Reloadable,
     metrics: &Metrics,
@@ -120,8 +120,11 @@ fn reload(
         Ok(c) => c,
         Err(e) => return reject(format!("{e:#}")),
     };
-    if !cli_interfaces.is_empty() {
-        new.capture.interfaces = cli_interfaces.to_vec();
+    if !cli.interfaces.is_empty() {
+        new.capture.interfaces = cli.interfaces.clone();
+    }
+    if let Some(w) = &cli.web_config_file {
+        new.metrics.web_config_file = w.clone();
     }
     let names = |c: &Config| c.watch().map(|w| w.names().join(",")).unwrap_or_default();
     if names(&new) != names(current) {
@@ -152,7 +155,16 @@ fn reload(
 
 /// Runs the daemon until SIGINT/SIGTERM; returns the exit code. SIGHUP
 /// reloads `path` (see [`reload`]).
-pub fn run(cfg: Config, path: Option<PathBuf>, cli_interfaces: Vec<String>) -> Result<i32> {
+/// Settings given on the command line (they win over the file, at reloads too).
+#[derive(Debug, Default)]
+pub struct CliOverrides {
+    /// `-i IFACE`.
+    pub interfaces: Vec<String>,
+    /// `--web.config.file`.
+    pub web_config_file: Option<String>,
+}
+
+pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32> {
     let mut cfg = cfg;
     let mut ifaces = cfg.capture.interfaces.clone();
     if ifaces.is_empty() {
@@ -174,6 +186,11 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli_interfaces: Vec<String>) -> R
         .build()?
         .block_on(async { anyhow::Ok(tw_metrics::bind(listen).await?.into_std()?) })?;
     tracing::info!(%listen, "metrics endpoint listening");
+    // TLS certificate and key, user list: read while still privileged.
+    let web = cfg.web_config()?;
+    if let Some(w) = &web {
+        tracing::info!(file = %w.path.display(), tls = w.tls(), basic_auth = w.basic_auth(), "metrics endpoint web configuration");
+    }
 
     // Open every capture first: fail early when none can be opened.
     let mut sources = Vec::new();
@@ -271,13 +288,14 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli_interfaces: Vec<String>) -> R
 
     let health = tw_metrics::capture_health(metrics.clone());
     let (shut_tx, shut_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(tw_metrics::serve(
+    let server = rt.spawn(tw_metrics::serve_web(
         listener,
         metrics.clone(),
         health,
         async move {
             let _ = shut_rx.await;
         },
+        web,
     ));
     tracing::info!(interfaces = %ifaces.join(","), workers = workers_n, "tamperwatch running");
     let lost = rt.block_on(async {
@@ -300,7 +318,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli_interfaces: Vec<String>) -> R
                 _ = int.recv() => { tracing::info!("SIGINT: stopping"); break false }
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading the configuration");
-                    reload(path.as_deref(), &cli_interfaces, &mut cfg, &cell, &metrics);
+                    reload(path.as_deref(), &cli, &mut cfg, &cell, &metrics);
                 }
                 _ = all_gone.notified() => { tracing::error!("every capture interface is gone"); break true }
                 _ = async {

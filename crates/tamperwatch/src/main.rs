@@ -36,6 +36,11 @@ enum Cmd {
         /// Interface to capture on (repeatable; overrides the config).
         #[arg(short, long = "interface")]
         interface: Vec<String>,
+        /// Prometheus exporter-toolkit web configuration file for the
+        /// metrics endpoint: TLS and basic authentication (overrides
+        /// `metrics.web_config_file`).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config_file: Option<PathBuf>,
     },
     /// Run the same pipeline over capture files (pcap, pcapng) at full speed.
     Replay {
@@ -110,25 +115,42 @@ fn main() {
 
 fn real_main(cli: Cli) -> Result<i32> {
     match cli.cmd {
-        Cmd::CheckConfig { file } => match Config::load_or_default(file.as_deref()) {
-            Ok(c) => {
-                print!("{}", c.to_toml());
-                eprintln!("configuration ok");
-                Ok(0)
+        Cmd::CheckConfig { file } => {
+            match Config::load_or_default(file.as_deref()).and_then(|c| c.web_config().map(|_| c)) {
+                Ok(c) => {
+                    print!("{}", c.to_toml());
+                    eprintln!("configuration ok");
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("tamperwatch: {e:#}");
+                    Ok(1)
+                }
             }
-            Err(e) => {
-                eprintln!("tamperwatch: {e:#}");
-                Ok(1)
-            }
-        },
+        }
         Cmd::Events(args) => events_cmd::run(args),
-        Cmd::Run { config, interface } => {
+        Cmd::Run {
+            config,
+            interface,
+            web_config_file,
+        } => {
             let mut cfg = Config::load_or_default(config.as_deref())?;
             if !interface.is_empty() {
                 cfg.capture.interfaces = interface.clone();
             }
+            let web_config_file = web_config_file.map(|w| w.to_string_lossy().into_owned());
+            if let Some(w) = &web_config_file {
+                cfg.metrics.web_config_file = w.clone();
+            }
             init_logging(cfg.log.format);
-            live::run(cfg, config, interface)
+            live::run(
+                cfg,
+                config,
+                live::CliOverrides {
+                    interfaces: interface,
+                    web_config_file,
+                },
+            )
         }
         Cmd::Replay {
             config,

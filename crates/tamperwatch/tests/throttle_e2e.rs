@@ -206,28 +206,30 @@ fn sni_policed_while_others_fast() {
         "qdisc", "add", "dev", &dev, "parent", "1:20", "handle", "20:", "tbf", "rate", "500kbit",
         "burst", "3000", "limit", "3000",
     ]);
-    for rule in [vec![
-        "-A",
-        "FORWARD",
-        "-p",
-        "tcp",
-        "--dport",
-        "443",
-        "-m",
-        "string",
-        "--algo",
-        "bm",
-        "--hex-string",
-        SNI_HEX,
-        "-j",
-        "CONNMARK",
-        "--set-mark",
-        "2",
-    ]] {
-        let mut a = vec!["-t", "mangle"];
-        a.extend(rule);
-        r.exec_ok("iptables", &a);
-    }
+    // mark the connection whose ClientHello names blocked.example
+    r.exec_ok(
+        "iptables",
+        &[
+            "-t",
+            "mangle",
+            "-A",
+            "FORWARD",
+            "-p",
+            "tcp",
+            "--dport",
+            "443",
+            "-m",
+            "string",
+            "--algo",
+            "bm",
+            "--hex-string",
+            SNI_HEX,
+            "-j",
+            "CONNMARK",
+            "--set-mark",
+            "2",
+        ],
+    );
     let s4 = lab.s4();
     let s2 = IpAddr::V4(SERVER2);
     let got = lab.downloads(&[

@@ -186,6 +186,11 @@ impl TamperwatchProc {
         }
     }
 
+    /// The daemon's exit status, if it has exited.
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        self.proc.try_status()
+    }
+
     /// The metrics text, or `None` if the endpoint does not answer.
     pub fn try_scrape(&self) -> Option<String> {
         let url = format!("http://{}/metrics", self.listen);
