@@ -33,22 +33,112 @@ struct FileSink {
     size: u64,
     rotate_bytes: u64,
     keep: u32,
+    /// (device, inode) of the open file: when the path names another file
+    /// (logrotate renamed ours, or it was deleted), the sink reopens it.
+    id: Option<(u64, u64)>,
+    /// The file's length after the last successful flush, and whether a
+    /// write failed since (then the tail past it may hold a partial line,
+    /// cut off when the file is reopened).
+    good: u64,
+    dirty: bool,
+    /// Lines in the buffer since the last successful flush.
+    unflushed: u64,
+    /// Lines flushed to a file and not yet counted as written.
+    done: u64,
 }
 
 impl FileSink {
-    fn open(path: &Path) -> std::io::Result<(BufWriter<File>, u64)> {
+    fn open_file(path: &Path) -> std::io::Result<File> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
-        let size = f.metadata()?.len();
-        Ok((BufWriter::with_capacity(64 * 1024, f), size))
+        OpenOptions::new().create(true).append(true).open(path)
+    }
+
+    fn new(path: &Path, rotate_bytes: u64, keep: u32) -> std::io::Result<FileSink> {
+        let mut f = FileSink {
+            path: path.to_owned(),
+            out: None,
+            size: 0,
+            rotate_bytes,
+            keep,
+            id: None,
+            good: 0,
+            dirty: false,
+            unflushed: 0,
+            done: 0,
+        };
+        f.reopen()?;
+        Ok(f)
+    }
+
+    /// (Re)opens the path. After a failed write to the same file, cuts the
+    /// partial tail, so that every line in it stays complete JSON.
+    fn reopen(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let f = Self::open_file(&self.path)?;
+        let meta = f.metadata()?;
+        let id = (meta.dev(), meta.ino());
+        let mut len = meta.len();
+        if self.dirty && self.id == Some(id) && len > self.good {
+            f.set_len(self.good)?;
+            len = self.good;
+        }
+        self.dirty = false;
+        self.id = Some(id);
+        self.good = len;
+        self.size = len;
+        self.out = Some(BufWriter::with_capacity(64 * 1024, f));
+        Ok(())
+    }
+
+    /// Before a batch: reopens when the path no longer names the open file
+    /// (renamed by logrotate's `create` mode, or deleted), notices a file
+    /// truncated in place (`copytruncate`), and retries after errors.
+    fn ensure_open(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if self.out.is_some() {
+            match std::fs::metadata(&self.path) {
+                Ok(m) if Some((m.dev(), m.ino())) == self.id => {
+                    if m.len() < self.good {
+                        // truncated in place: appends go to its new end
+                        self.good = m.len();
+                        self.size = m.len();
+                    }
+                    return Ok(());
+                }
+                _ => {
+                    // the old file is someone else's now: finish it, start a new one
+                    let _ = self.flush();
+                    self.out = None;
+                    self.dirty = false;
+                    self.id = None;
+                }
+            }
+        }
+        self.reopen()
+    }
+
+    /// Throws away what is buffered (its lines are lost) after an error;
+    /// returns how many were lost.
+    fn fail(&mut self) -> u64 {
+        self.dirty = true;
+        if let Some(o) = self.out.take() {
+            // into_parts: dropping a BufWriter would try to write the rest
+            let (f, _) = o.into_parts();
+            // cut the partial line now (it also frees the space it took);
+            // if that fails too, the next reopen tries again
+            if f.set_len(self.good).is_ok() {
+                self.dirty = false;
+            }
+        }
+        self.size = self.good;
+        std::mem::take(&mut self.unflushed)
     }
 
     fn rotate(&mut self) -> std::io::Result<()> {
-        if let Some(mut o) = self.out.take() {
-            o.flush()?;
-        }
+        self.flush()?;
+        self.out = None;
         let name = |i: u32| {
             let mut p = self.path.clone().into_os_string();
             p.push(format!(".{i}"));
@@ -66,18 +156,14 @@ impl FileSink {
             }
             std::fs::rename(&self.path, name(1))?;
         }
-        let (o, size) = Self::open(&self.path)?;
-        self.out = Some(o);
-        self.size = size;
-        Ok(())
+        self.id = None;
+        self.reopen()
     }
 
     fn write_line(&mut self, line: &str) -> std::io::Result<()> {
         let n = line.len() as u64 + 1;
         if self.out.is_none() {
-            let (o, size) = Self::open(&self.path)?;
-            self.out = Some(o);
-            self.size = size;
+            self.reopen()?;
         }
         if self.rotate_bytes > 0 && self.size > 0 && self.size + n > self.rotate_bytes {
             self.rotate()?;
@@ -89,14 +175,24 @@ impl FileSink {
         out.write_all(line.as_bytes())?;
         out.write_all(b"\n")?;
         self.size += n;
+        self.unflushed += 1;
         Ok(())
     }
 
+    /// Flushes (the lines flushed are counted in `done`).
     fn flush(&mut self) -> std::io::Result<()> {
-        match self.out.as_mut() {
-            Some(o) => o.flush(),
-            None => Ok(()),
+        if let Some(o) = self.out.as_mut() {
+            o.flush()?;
+            self.good = self.size;
+            self.done += std::mem::take(&mut self.unflushed);
         }
+        Ok(())
+    }
+
+    /// Flushes; returns how many lines reached a file since the last call.
+    fn commit(&mut self) -> std::io::Result<u64> {
+        self.flush()?;
+        Ok(std::mem::take(&mut self.done))
     }
 }
 
@@ -128,17 +224,10 @@ impl std::fmt::Debug for OpenSink {
 /// Opens the file sink (a bad path fails here).
 pub fn open(cfg: SinkConfig) -> anyhow::Result<OpenSink> {
     let file = match &cfg.file {
-        Some(p) => {
-            let (o, size) = FileSink::open(p)
-                .map_err(|e| anyhow::anyhow!("cannot open event file {}: {e}", p.display()))?;
-            Some(FileSink {
-                path: p.clone(),
-                out: Some(o),
-                size,
-                rotate_bytes: cfg.rotate_bytes,
-                keep: cfg.keep,
-            })
-        }
+        Some(p) => Some(
+            FileSink::new(p, cfg.rotate_bytes, cfg.keep)
+                .map_err(|e| anyhow::anyhow!("cannot open event file {}: {e}", p.display()))?,
+        ),
         None => None,
     };
     Ok(OpenSink { cfg, file })
@@ -167,51 +256,84 @@ fn spawn_thread(
         let mut summary = SinkSummary::default();
         let stdout = std::io::stdout();
         let mut last_error_logged: Option<std::time::Instant> = None;
+        let mut failing = false;
+        let mut report = |f: &FileSink, what: &str, err: &std::io::Error, failing: &mut bool| {
+            *failing = true;
+            if last_error_logged.is_none_or(|t| t.elapsed().as_secs() >= 60) {
+                tracing::error!(path = %f.path.display(), error = %err, "{what}; events are being lost (tamperwatch_events_dropped_total{{reason=\"sink_error\"}}) until it works again");
+                last_error_logged = Some(std::time::Instant::now());
+            }
+        };
+        let lost = |n: u64, summary: &mut SinkSummary| {
+            summary.errors += n;
+            metrics.events_dropped(DropReason::SinkError).inc_by(n);
+        };
         while let Ok(first) = rx.recv() {
             let mut out = stdout.lock();
-            let mut handle = |e: Event, summary: &mut SinkSummary| {
+            if let Some(f) = file.as_mut() {
+                if let Err(err) = f.ensure_open() {
+                    report(f, "cannot open the event file", &err, &mut failing);
+                }
+            }
+            let mut batch = vec![first];
+            while let Ok(e) = rx.try_recv() {
+                batch.push(e);
+                if batch.len() >= 4096 {
+                    break;
+                }
+            }
+            let mut stdout_ok = 0u64;
+            for e in batch.drain(..) {
                 let line = e.to_json_line();
-                let mut ok = true;
                 if let Some(f) = file.as_mut() {
-                    match f.write_line(&line) {
-                        Ok(()) => metrics.events_written(Sink::File).inc(),
-                        Err(err) => {
-                            ok = false;
-                            f.out = None; // reopen on the next event
-                            if last_error_logged.is_none_or(|t| t.elapsed().as_secs() >= 60) {
-                                tracing::error!(path = %f.path.display(), error = %err, "cannot write event file; events are being lost");
-                                last_error_logged = Some(std::time::Instant::now());
-                            }
-                        }
+                    if let Err(err) = f.write_line(&line) {
+                        let n = f.fail() + 1;
+                        lost(n, &mut summary);
+                        report(f, "cannot write the event file", &err, &mut failing);
                     }
                 }
                 if cfg.stdout {
                     match writeln!(out, "{line}") {
-                        Ok(()) => metrics.events_written(Sink::Stdout).inc(),
-                        Err(_) => ok = false,
+                        Ok(()) => {
+                            metrics.events_written(Sink::Stdout).inc();
+                            stdout_ok += 1;
+                        }
+                        Err(_) => lost(1, &mut summary),
                     }
                 }
-                if ok {
-                    summary.written += 1;
-                } else {
-                    summary.errors += 1;
-                    metrics.events_dropped(DropReason::SinkError).inc();
-                }
-            };
-            handle(first, &mut summary);
-            while let Ok(e) = rx.try_recv() {
-                handle(e, &mut summary);
             }
             if let Some(f) = file.as_mut() {
-                if let Err(err) = f.flush() {
-                    tracing::error!(path = %f.path.display(), error = %err, "cannot flush event file");
-                    f.out = None;
+                match f.commit() {
+                    Ok(n) => {
+                        metrics.events_written(Sink::File).inc_by(n);
+                        summary.written += n;
+                        if failing && n > 0 {
+                            failing = false;
+                            tracing::info!(path = %f.path.display(), "event file writable again");
+                        }
+                    }
+                    Err(err) => {
+                        let n = f.fail();
+                        lost(n, &mut summary);
+                        report(f, "cannot flush the event file", &err, &mut failing);
+                    }
                 }
+            } else {
+                summary.written += stdout_ok;
             }
             let _ = out.flush();
         }
         if let Some(f) = file.as_mut() {
-            let _ = f.flush();
+            match f.commit() {
+                Ok(n) => {
+                    metrics.events_written(Sink::File).inc_by(n);
+                    summary.written += n;
+                }
+                Err(_) => {
+                    let n = f.fail();
+                    lost(n, &mut summary);
+                }
+            }
         }
         summary
     })?;
@@ -303,5 +425,241 @@ mod tests {
             Arc::new(Metrics::new(None)),
         );
         assert!(r.is_err());
+    }
+
+    /// A sink thread on `path` and a way to feed it one batch at a time.
+    struct Rig {
+        tx: Option<crossbeam_channel::Sender<Event>>,
+        h: Option<std::thread::JoinHandle<SinkSummary>>,
+        m: Arc<Metrics>,
+        sent: u64,
+    }
+
+    impl Rig {
+        fn new(path: &Path) -> Rig {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let m = Arc::new(Metrics::new(None));
+            let h = spawn(
+                SinkConfig {
+                    file: Some(path.to_owned()),
+                    rotate_bytes: 0,
+                    keep: 0,
+                    stdout: false,
+                },
+                rx,
+                m.clone(),
+            )
+            .unwrap();
+            Rig {
+                tx: Some(tx),
+                h: Some(h),
+                m,
+                sent: 0,
+            }
+        }
+        fn written(&self) -> u64 {
+            self.m.events_written(Sink::File).get()
+        }
+        fn dropped(&self) -> u64 {
+            self.m.events_dropped(DropReason::SinkError).get()
+        }
+        /// Sends `n` events and waits until the sink accounted for them.
+        fn batch(&mut self, n: u64) {
+            for i in 0..n {
+                if let Some(tx) = &self.tx {
+                    tx.send(ev((self.sent + i) as i64)).unwrap();
+                }
+            }
+            self.sent += n;
+            let t0 = std::time::Instant::now();
+            while self.written() + self.dropped() < self.sent {
+                assert!(t0.elapsed().as_secs() < 10, "sink stuck");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        fn finish(mut self) -> SinkSummary {
+            drop(self.tx.take());
+            self.h.take().unwrap().join().unwrap()
+        }
+    }
+
+    /// Every line of `p` is a complete event; returns their timestamps.
+    fn complete_lines(p: &Path) -> Vec<String> {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "partial last line in {}",
+            p.display()
+        );
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {l:?}", p.display()));
+                v["id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    fn root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        let r = unsafe { libc::geteuid() } == 0;
+        if !r {
+            eprintln!("skipped: needs root (mount)");
+        }
+        r
+    }
+
+    /// A small tmpfs mounted on a temporary directory, unmounted on drop.
+    struct Tmpfs(tempfile::TempDir);
+    impl Tmpfs {
+        fn new(size: &str) -> Tmpfs {
+            let d = tempfile::tempdir().unwrap();
+            let st = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(d.path())
+                .status()
+                .unwrap();
+            assert!(st.success());
+            Tmpfs(d)
+        }
+        fn path(&self) -> &Path {
+            self.0.path()
+        }
+    }
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg(self.0.path())
+                .status();
+        }
+    }
+
+    #[test]
+    fn dev_full_loses_events_and_counts_them() {
+        let mut r = Rig::new(Path::new("/dev/full"));
+        // 64 KB of lines overflow the buffer mid-batch, the rest fail at the flush
+        r.batch(400);
+        r.batch(3);
+        let s = r.finish();
+        assert_eq!(s.written, 0);
+        assert_eq!(s.errors, 403);
+    }
+
+    #[test]
+    fn disk_full_loses_then_resumes_with_complete_lines() {
+        if !root() {
+            return;
+        }
+        let fs = Tmpfs::new("256k");
+        let path = fs.path().join("events.jsonl");
+        let mut r = Rig::new(&path);
+        r.batch(10);
+        assert_eq!(r.written(), 10);
+        // fill the file system
+        let filler = fs.path().join("filler");
+        let _ = std::fs::write(&filler, vec![0u8; 1 << 20]);
+        let mut batches = 0;
+        while r.dropped() == 0 {
+            r.batch(7);
+            batches += 1;
+            assert!(batches < 200, "never full");
+        }
+        let before = r.written();
+        // more while full: all lost, nothing panics
+        r.batch(20);
+        assert_eq!(r.written(), before);
+        let lines = complete_lines(&path);
+        assert_eq!(
+            lines.len() as u64,
+            r.written(),
+            "the file holds exactly the events counted as written"
+        );
+        // space again: writing resumes
+        std::fs::remove_file(&filler).unwrap();
+        r.batch(5);
+        assert_eq!(r.written(), before + 5);
+        let s = r.finish();
+        assert_eq!(s.written + s.errors, 10 + 7 * batches + 20 + 5);
+        let lines = complete_lines(&path);
+        assert_eq!(lines.len() as u64, s.written);
+    }
+
+    #[test]
+    fn event_directory_removed_is_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/events.jsonl");
+        let mut r = Rig::new(&path);
+        r.batch(3);
+        std::fs::remove_dir_all(dir.path().join("sub")).unwrap();
+        r.batch(4);
+        assert_eq!((r.written(), r.dropped()), (7, 0));
+        r.finish();
+        assert_eq!(complete_lines(&path).len(), 4);
+    }
+
+    #[test]
+    fn deleted_or_renamed_file_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let mut r = Rig::new(&path);
+        r.batch(2);
+        std::fs::remove_file(&path).unwrap();
+        r.batch(3);
+        assert_eq!(complete_lines(&path).len(), 3, "a new file at the path");
+        std::fs::rename(&path, dir.path().join("old")).unwrap();
+        r.batch(4);
+        r.finish();
+        assert_eq!(complete_lines(&path).len(), 4);
+        assert_eq!(complete_lines(&dir.path().join("old")).len(), 3);
+    }
+
+    #[test]
+    fn logrotate_create_and_copytruncate() {
+        let have = std::process::Command::new("sh")
+            .args(["-c", "command -v logrotate"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have {
+            eprintln!("skipped: logrotate not installed");
+            return;
+        }
+        for mode in ["create", "copytruncate"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("events.jsonl");
+            let conf = dir.path().join("logrotate.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "{} {{\n  rotate 3\n  {mode}\n  missingok\n}}\n",
+                    path.display()
+                ),
+            )
+            .unwrap();
+            let mut r = Rig::new(&path);
+            r.batch(6);
+            let out = std::process::Command::new("logrotate")
+                .arg("-f")
+                .arg("-s")
+                .arg(dir.path().join("state"))
+                .arg(&conf)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{mode}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            r.batch(5);
+            let s = r.finish();
+            assert_eq!(s.written, 11, "{mode}");
+            let rotated = complete_lines(&dir.path().join("events.jsonl.1"));
+            let current = complete_lines(&path);
+            assert_eq!((rotated.len(), current.len()), (6, 5), "{mode}");
+            // nothing lost, nothing twice
+            let mut all: Vec<_> = rotated.into_iter().chain(current).collect();
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), 11, "{mode}");
+        }
     }
 }
