@@ -97,6 +97,10 @@ pub struct CaptureStats {
     /// Times the kernel froze the TPACKET_V3 queue (`tp_freeze_q_cnt`),
     /// accumulated like `kernel_drops`. 0 for files and [`PnetSource`].
     pub kernel_freezes: u64,
+    /// The interface is down (it still exists; the capture resumes when it
+    /// comes back up). Only the ring reports it; the pnet backend treats a
+    /// down interface as gone.
+    pub link_down: bool,
 }
 
 /// A packet source: a file, a live ring, or the pnet fallback.

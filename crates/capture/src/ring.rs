@@ -383,6 +383,8 @@ pub struct RingSource {
     scratch: Vec<u8>,
     stats: CaptureStats,
     gone: bool,
+    /// The interface went down (and still exists): wait for it.
+    down: bool,
 }
 
 // SAFETY: the mapping is owned exclusively by this value (nothing else holds
@@ -531,6 +533,7 @@ impl RingSource {
             scratch: vec![0u8; snaplen + 4],
             stats: CaptureStats::default(),
             gone: false,
+            down: false,
         };
 
         // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
@@ -636,6 +639,12 @@ impl RingSource {
         if revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
             let err = sys::so_error(fd).unwrap_or(0);
             match err {
+                // Down, not deleted: the kernel re-attaches the socket when
+                // the interface comes back up; wait for it.
+                libc::ENETDOWN if interface_index(&self.iface) == Some(self.ifindex) => {
+                    self.down = true;
+                    return Ok(false);
+                }
                 libc::ENETDOWN | libc::ENXIO | libc::ENODEV => return Err(self.gone()),
                 0 => {}
                 e => {
@@ -647,6 +656,15 @@ impl RingSource {
             }
             if interface_index(&self.iface) != Some(self.ifindex) {
                 return Err(self.gone());
+            }
+        }
+        if revents == 0 && self.down {
+            // deleted while down, or up again?
+            if interface_index(&self.iface) != Some(self.ifindex) {
+                return Err(self.gone());
+            }
+            if crate::iface::interface_is_up(&self.iface) {
+                self.down = false;
             }
         }
         Ok(revents != 0)
@@ -827,6 +845,7 @@ impl Source for RingSource {
         let Some((loc, ts_ns, orig_len)) = self.locate()? else {
             return Ok(Next::Idle);
         };
+        self.down = false;
         let n = match loc {
             Loc::Ring { len, .. } | Loc::Scratch { len } => len,
         };
@@ -851,6 +870,7 @@ impl Source for RingSource {
             self.stats.kernel_drops += u64::from(st.tp_drops);
             self.stats.kernel_freezes += u64::from(st.tp_freeze_q_cnt);
         }
+        self.stats.link_down = self.down;
         self.stats
     }
 

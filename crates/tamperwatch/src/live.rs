@@ -41,6 +41,9 @@ fn open_source(cfg: &Config, iface: &str) -> Result<Box<dyn Source>, CaptureErro
     })
 }
 
+/// Partly filled batches go out at least this often (packet time).
+const FLUSH_EVERY_NS: i64 = 100_000_000;
+
 fn capture_loop(
     mut src: Box<dyn Source>,
     mut d: Dispatcher,
@@ -53,22 +56,34 @@ fn capture_loop(
     let mut last_stats_at = Instant::now();
     let mut last_flush = Instant::now();
     let mut n: u32 = 0;
+    // Packet time of the last flush: a steady trickle (never idle, far from
+    // 1024 frames) must not sit in a half-filled batch.
+    let mut last_flush_ts = i64::MIN;
     let result = loop {
         let idle = match src.next() {
             Ok(Next::Frame(f)) => {
                 d.push(f.linktype, f.data, f.ts_ns, f.orig_len);
                 n = n.wrapping_add(1);
+                if f.ts_ns.saturating_sub(last_flush_ts) >= FLUSH_EVERY_NS {
+                    if last_flush_ts != i64::MIN {
+                        d.flush(None);
+                        last_flush = Instant::now();
+                    }
+                    last_flush_ts = f.ts_ns;
+                }
                 false
             }
             Ok(Next::Idle) => true,
             Ok(Next::End) => break Ok(()),
             Err(e) => break Err(e),
         };
+        // Every frame: a trickle of packets (a few per second) would
+        // otherwise hold off a SIGTERM for minutes.
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
         if idle || n % 1024 == 0 {
             beat.beat();
-            if stop.load(Ordering::Relaxed) {
-                break Ok(());
-            }
             // Bounded latency: partly filled batches go out at least every 100 ms;
             // an idle capture also advances packet time so flows expire.
             if idle || last_flush.elapsed() >= Duration::from_millis(100) {
@@ -77,6 +92,14 @@ fn capture_loop(
             }
             if last_stats_at.elapsed() >= Duration::from_secs(1) {
                 let s = src.stats();
+                if s.link_down != last.link_down {
+                    im.set_up(!s.link_down);
+                    if s.link_down {
+                        tracing::warn!(interface = %src.describe(), "interface down: capturing nothing until it is up again");
+                    } else {
+                        tracing::info!(interface = %src.describe(), "interface up again: capturing");
+                    }
+                }
                 im.add_packets(s.packets.saturating_sub(last.packets));
                 let nd = s.kernel_drops.saturating_sub(last.kernel_drops);
                 im.add_kernel_drops(nd);

@@ -6,7 +6,7 @@ use crate::sink::{self, SinkConfig};
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tw_capture::{FileSource, Next, Source};
@@ -84,6 +84,8 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         },
     );
 
+    let stop = Arc::new(AtomicI32::new(0));
+    watch_signals(stop.clone());
     let mut read_errors = Vec::new();
     let mut done_bytes = 0u64;
     let mut files_read = 0usize;
@@ -97,11 +99,15 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
             drops.clone(),
         );
         for f in &a.files {
+            if stop.load(Ordering::Relaxed) != 0 {
+                break;
+            }
             let r = read_file(
                 f,
                 &mut |lt, data, ts, wl| w.frame(lt, data, ts, wl),
                 bar.as_ref(),
                 done_bytes,
+                &stop,
             );
             done_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
             match r {
@@ -123,11 +129,15 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         {
             let mut d = ws.dispatcher();
             for f in &a.files {
+                if stop.load(Ordering::Relaxed) != 0 {
+                    break;
+                }
                 let r = read_file(
                     f,
                     &mut |lt, data, ts, wl| d.push(lt, data, ts, wl),
                     bar.as_ref(),
                     done_bytes,
+                    &stop,
                 );
                 done_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
                 match r {
@@ -169,7 +179,54 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
     for e in &read_errors {
         eprintln!("error: {e}");
     }
+    let sig = stop.load(Ordering::SeqCst);
+    if sig != 0 {
+        // the frames read before the signal went through every detector,
+        // flows ended, and every event is in the sink, flushed
+        eprintln!(
+            "interrupted by signal {sig}: stopped reading; {} events written",
+            sink_summary.written
+        );
+        return Ok(128 + sig);
+    }
     Ok(if read_errors.is_empty() { 0 } else { 1 })
+}
+
+/// Watches SIGINT and SIGTERM: the first sets `stop` to its number (the
+/// replay stops reading, lets the workers finish and the sink flush); a
+/// second one exits at once.
+fn watch_signals(stop: Arc<AtomicI32>) {
+    let spawned = std::thread::Builder::new()
+        .name("tw-signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    return;
+                };
+                for _ in 0..2 {
+                    let n = tokio::select! {
+                        _ = term.recv() => libc::SIGTERM,
+                        _ = int.recv() => libc::SIGINT,
+                    };
+                    if stop.swap(n, Ordering::SeqCst) != 0 {
+                        std::process::exit(128 + n);
+                    }
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no signal handling: SIGTERM will not flush events");
+    }
 }
 
 /// Called per frame: link type, captured bytes, time, wire length.
@@ -182,10 +239,14 @@ fn read_file(
     f: &mut FrameFn<'_>,
     bar: Option<&indicatif::ProgressBar>,
     base: u64,
+    stop: &AtomicI32,
 ) -> Result<(), tw_capture::CaptureError> {
     let mut src = FileSource::open(path)?;
     let mut n: u32 = 0;
     loop {
+        if n % 1024 == 0 && stop.load(Ordering::Relaxed) != 0 {
+            break;
+        }
         match src.next()? {
             Next::Frame(fr) => f(fr.linktype, fr.data, fr.ts_ns, fr.orig_len),
             Next::End => break,

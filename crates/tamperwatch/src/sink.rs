@@ -107,6 +107,9 @@ impl FileSink {
                     }
                     return Ok(());
                 }
+                // cannot look (a directory the daemon's user may not search):
+                // keep writing to the file it has open
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Ok(()),
                 _ => {
                     // the old file is someone else's now: finish it, start a new one
                     let _ = self.flush();

@@ -1,0 +1,366 @@
+//! Faults: SIGTERM at random points during a replay and during a live
+//! capture (every line of the event file is complete JSON, every event
+//! detected before the signal is in it, and the count matches what the
+//! daemon says it wrote), and the capture interface disappearing or going
+//! down and up while the daemon runs.
+//!
+//! The random points come from a seed printed by each test (set
+//! `TW_FAULT_SEED` to replay one). The live tests need root (network
+//! namespaces), dig and python3; they are skipped otherwise.
+
+mod common;
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{censor, metric_value, Guarded, TamperwatchProc, Topology, TwOptions};
+
+/// A small deterministic generator (xorshift), seeded per test.
+struct Rng(u64);
+impl Rng {
+    fn seeded(name: &str) -> Rng {
+        let seed = std::env::var("TW_FAULT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            })
+            | 1;
+        eprintln!("{name}: TW_FAULT_SEED={seed}");
+        Rng(seed)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// Every line is a complete JSON event; returns them.
+fn complete_events(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "{}: the last line is cut",
+        path.display()
+    );
+    text.lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                panic!("{}: not a complete JSON line ({e}): {l:?}", path.display())
+            })
+        })
+        .collect()
+}
+
+/// The fixtures that raise events, `copies` times over.
+fn event_fixtures(copies: usize) -> Vec<std::path::PathBuf> {
+    let dir = common::root().join("tests/fixtures");
+    let mut one: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            ["rst_inject_", "dns_inject_", "http_inject_", "bh_", "thr_"]
+                .iter()
+                .any(|x| n.starts_with(x))
+        })
+        .collect();
+    one.sort();
+    (0..copies).flat_map(|_| one.clone()).collect()
+}
+
+#[test]
+fn sigterm_during_replay_leaves_complete_flushed_events() {
+    let files = event_fixtures(30);
+    let dir = tempfile::tempdir().unwrap();
+    // the whole run, for its length
+    let t0 = Instant::now();
+    let full = common::replay(&files, &["--quiet"]);
+    let whole = t0.elapsed();
+    assert_eq!(full.status, 0, "{}", full.stderr);
+    assert!(full.events.len() >= 20, "{}", full.events.len());
+    eprintln!("full replay: {} events in {whole:?}", full.events.len());
+    let mut rng = Rng::seeded("replay");
+    let mut interrupted = 0;
+    for round in 0..6 {
+        let ev = dir.path().join(format!("events-{round}.jsonl"));
+        let m = dir.path().join(format!("metrics-{round}.prom"));
+        let child = Command::new(env!("CARGO_BIN_EXE_tamperwatch"))
+            .arg("replay")
+            .arg("--events")
+            .arg(&ev)
+            .arg("--metrics-out")
+            .arg(&m)
+            .args(&files)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let at = Duration::from_millis(20 + rng.below(whole.as_millis() as u64 * 9 / 10));
+        std::thread::sleep(at);
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let code = out.status.code();
+        let events = complete_events(&ev);
+        let metrics = std::fs::read_to_string(&m).unwrap_or_default();
+        let written = metric_value(
+            &metrics,
+            "tamperwatch_events_written_total",
+            &[("sink", "file")],
+        );
+        eprintln!(
+            "round {round}: SIGTERM at {at:?}: exit {code:?}, {} events in the file",
+            events.len()
+        );
+        match code {
+            Some(143) => {
+                interrupted += 1;
+                assert!(stderr.contains("interrupted by signal 15"), "{stderr}");
+                assert!(
+                    stderr.contains(&format!("{} events written", events.len())),
+                    "{stderr}"
+                );
+            }
+            // the replay finished before the signal arrived
+            Some(0) => assert_eq!(events.len(), full.events.len()),
+            other => panic!("exit {other:?}:\n{stderr}"),
+        }
+        assert_eq!(written, Some(events.len() as f64), "events_written_total");
+        assert_eq!(
+            metric_value(&metrics, "tamperwatch_events_dropped_total", &[]),
+            Some(0.0)
+        );
+    }
+    assert!(interrupted >= 3, "most rounds must be interrupted mid-run");
+}
+
+const RESPONDER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    q, a = s.recvfrom(4096)
+    if len(q) < 12:
+        continue
+    end = 12
+    while end < len(q) and q[end] != 0:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    hdr = q[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
+    ans = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04" + bytes([10, 10, 34, 34])
+    s.sendto(hdr + question + ans, a)
+"#;
+
+fn live_prerequisites() -> bool {
+    if !support::require_root() {
+        return false;
+    }
+    let missing: Vec<&str> = ["dig", "python3"]
+        .into_iter()
+        .filter(|p| !censor::have(p))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: missing {missing:?}");
+        return false;
+    }
+    true
+}
+
+/// A resolver in the server namespace that answers every name with Iran's
+/// forged address (each answer is a `dns_injection` event).
+fn responder(topo: &Topology) -> Guarded {
+    let s = &topo.server;
+    let g =
+        s.ns.spawn("python3", &["-c", RESPONDER, &s.addr4.to_string()]);
+    let up = support::poll(Duration::from_secs(5), Duration::from_millis(20), || {
+        g.log().contains("ready").then_some(())
+    });
+    assert!(up.is_some(), "responder did not start:\n{}", g.log());
+    g
+}
+
+/// dig in a loop from the client until `stop`.
+fn querier(topo: &Topology, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u32> {
+    let ns = topo.client.ns.clone();
+    let server = format!("@{}", topo.server.addr4);
+    std::thread::spawn(move || {
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let _ = ns.exec_timeout(
+                "dig",
+                &[
+                    &server,
+                    &format!("q{n}.blocked.example"),
+                    "A",
+                    "+short",
+                    "+tries=1",
+                    "+time=1",
+                ],
+                Duration::from_secs(5),
+            );
+            n += 1;
+        }
+        n
+    })
+}
+
+#[test]
+fn sigterm_during_live_capture_leaves_every_detected_event() {
+    if !live_prerequisites() {
+        return;
+    }
+    let topo = Topology::two_hosts();
+    let _resp = responder(&topo);
+    let mut rng = Rng::seeded("live");
+    for round in 0..4 {
+        let mut opts = TwOptions::on(&topo.client.iface, "ring");
+        opts.overrides = "[flows]\nudp_timeout = 1\n".into();
+        let mut tw = TamperwatchProc::start(&topo.client.ns, &opts);
+        let stop = Arc::new(AtomicBool::new(false));
+        let q = querier(&topo, stop.clone());
+        // at least 1.5 s: DNS events come when a query's flow ends (1 s idle)
+        std::thread::sleep(Duration::from_millis(1500 + rng.below(2500)));
+        // what the daemon had detected just before the signal
+        let detected = tw
+            .metric(
+                "tamperwatch_events_total",
+                &[("signature", "dns_injection")],
+            )
+            .unwrap_or(0.0);
+        let stopped = tw.stop();
+        stop.store(true, Ordering::Relaxed);
+        let queries = q.join().unwrap();
+        let events = complete_events(&tw.events_path());
+        let said = stopped
+            .stderr
+            .lines()
+            .find(|l| l.contains("stopped"))
+            .and_then(|l| l.split("events_written=").nth(1))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<usize>().ok());
+        eprintln!(
+            "round {round}: {queries} queries, {detected} detected before SIGTERM, {} in the file, daemon said {said:?}, stopped in {:?}",
+            events.len(),
+            stopped.took
+        );
+        assert!(detected >= 1.0, "no event before the signal");
+        assert!(
+            events.len() as f64 >= detected,
+            "events detected before the signal are missing"
+        );
+        assert_eq!(said, Some(events.len()), "{}", stopped.stderr);
+        assert!(events.iter().all(|e| e["signature"] == "dns_injection"));
+    }
+}
+
+#[test]
+fn interface_removed_exits_with_status_3() {
+    if !live_prerequisites() {
+        return;
+    }
+    let topo = Topology::two_hosts();
+    let opts = TwOptions::on(&topo.client.iface, "ring");
+    let mut tw = TamperwatchProc::start(&topo.client.ns, &opts);
+    let t0 = Instant::now();
+    topo.client.ns.ip(&["link", "del", &topo.client.iface]);
+    let status = tw.wait_exit(Duration::from_secs(15));
+    let took = t0.elapsed();
+    let status = status.unwrap_or_else(|| panic!("still running 15 s later:\n{}", tw.stderr()));
+    eprintln!("interface removed: exit {status:?} after {took:?}");
+    assert_eq!(status.code(), Some(3), "{}", tw.stderr());
+    assert!(tw.stderr().contains("eth0"), "{}", tw.stderr());
+}
+
+#[test]
+fn interface_down_and_up_keeps_capturing() {
+    // (the ring backend: the pnet backend treats a down interface as gone)
+    if !live_prerequisites() {
+        return;
+    }
+    let topo = Topology::two_hosts();
+    let _resp = responder(&topo);
+    let mut opts = TwOptions::on(&topo.client.iface, "ring");
+    opts.overrides = "[flows]\nudp_timeout = 1\n".into();
+    let mut tw = TamperwatchProc::start(&topo.client.ns, &opts);
+    let count = |tw: &TamperwatchProc| {
+        tw.metric(
+            "tamperwatch_events_total",
+            &[("signature", "dns_injection")],
+        )
+        .unwrap_or(0.0)
+    };
+    let dig = |name: &str| {
+        topo.client.ns.exec_timeout(
+            "dig",
+            &[
+                &format!("@{}", topo.server.addr4),
+                name,
+                "A",
+                "+short",
+                "+tries=1",
+                "+time=2",
+            ],
+            Duration::from_secs(5),
+        )
+    };
+    dig("before.blocked.example");
+    let (_, ok) = tw.wait_until(Duration::from_secs(5), |m| {
+        metric_value(
+            m,
+            "tamperwatch_events_total",
+            &[("signature", "dns_injection")],
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    });
+    assert!(ok);
+    let ns = &topo.client.ns;
+    ns.ip(&["link", "set", &topo.client.iface, "down"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        tw.try_status().is_none(),
+        "exited on link down:\n{}",
+        tw.stderr()
+    );
+    // reported down, still running
+    let (_, down) = tw.wait_until(Duration::from_secs(5), |m| {
+        metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(0.0)
+    });
+    assert!(down, "capture_up not 0 while the link is down");
+    assert!(tw.stderr().contains("interface down"), "{}", tw.stderr());
+    ns.ip(&["link", "set", &topo.client.iface, "up"]);
+    let (_, up) = tw.wait_until(Duration::from_secs(10), |m| {
+        metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(1.0)
+    });
+    assert!(up, "capture_up not back to 1:\n{}", tw.stderr());
+    let before = count(&tw);
+    let mut after = before;
+    for i in 0..10 {
+        dig(&format!("after{i}.blocked.example"));
+        after = count(&tw);
+        if after > before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        after > before,
+        "no event after the link came back:\n{}",
+        tw.stderr()
+    );
+    let stopped = tw.stop();
+    assert!(stopped.status.success());
+}
