@@ -441,8 +441,8 @@ impl Metrics {
                 prometheus::HistogramOpts::new(
                     "tamperwatch_goodput_bytes_per_second",
                     "Delivered rate (bytes per second) of measured TCP downloads (flows that delivered at least \
-                     throttling.reference_min_kib over at least a second), one observation per \
-                     flow at its end, by watch-list group.",
+                     throttling.reference_min_kib over at least a second, or looked rate-limited for \
+                     throttling.min_duration_secs), one observation per flow at its end, by watch-list group.",
                 )
                 .buckets(vec![
                     4e3, 8e3, 16e3, 32e3, 64e3, 128e3, 256e3, 512e3, 1e6, 2e6, 4e6, 8e6, 16e6,

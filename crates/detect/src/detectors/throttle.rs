@@ -718,10 +718,14 @@ impl ThrottleDetector {
         let Some(m) = t.measure(&self.cfg) else {
             return;
         };
-        if m.delivered < self.cfg.reference_min_bytes || m.duration < SECOND {
+        // A rate-limited flow qualifies by its duration (at 100 kbit/s,
+        // 256 KiB take 20 s); any other flow only once it delivered enough
+        // to say something about the link.
+        let limited = m.classify(&self.cfg).ok();
+        if limited.is_none() && (m.delivered < self.cfg.reference_min_bytes || m.duration < SECOND)
+        {
             return;
         }
-        let limited = m.classify(&self.cfg).ok();
         let rate_bps = if m.bins >= 4 { m.median_bps } else { m.avg_bps };
         let target = flow.ext.target.clone();
         let group = target.as_deref().and_then(|t| ctx.watch.group_of(t));
