@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{censor, metric_value, Guarded, TamperwatchProc, Topology, TwOptions};
+use support::{metric_value, Guarded, TamperwatchProc, Topology, TwOptions};
 
 /// A small deterministic generator (xorshift), seeded per test.
 struct Rng(u64);
@@ -146,50 +146,12 @@ fn sigterm_during_replay_leaves_complete_flushed_events() {
     assert!(interrupted >= 3, "most rounds must be interrupted mid-run");
 }
 
-const RESPONDER: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 53))
-print("ready", flush=True)
-while True:
-    q, a = s.recvfrom(4096)
-    if len(q) < 12:
-        continue
-    end = 12
-    while end < len(q) and q[end] != 0:
-        end += q[end] + 1
-    question = q[12:end + 5]
-    hdr = q[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
-    ans = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04" + bytes([10, 10, 34, 34])
-    s.sendto(hdr + question + ans, a)
-"#;
-
 fn live_prerequisites() -> bool {
-    if !support::require_root() {
-        return false;
-    }
-    let missing: Vec<&str> = ["dig", "python3"]
-        .into_iter()
-        .filter(|p| !censor::have(p))
-        .collect();
-    if !missing.is_empty() {
-        eprintln!("skipped: missing {missing:?}");
-        return false;
-    }
-    true
+    support::require_root_and(&["dig", "python3"])
 }
 
-/// A resolver in the server namespace that answers every name with Iran's
-/// forged address (each answer is a `dns_injection` event).
 fn responder(topo: &Topology) -> Guarded {
-    let s = &topo.server;
-    let g =
-        s.ns.spawn("python3", &["-c", RESPONDER, &s.addr4.to_string()]);
-    let up = support::poll(Duration::from_secs(5), Duration::from_millis(20), || {
-        g.log().contains("ready").then_some(())
-    });
-    assert!(up.is_some(), "responder did not start:\n{}", g.log());
-    g
+    support::dns::forging_responder(topo)
 }
 
 /// dig in a loop from the client until `stop`.

@@ -16,25 +16,6 @@ use std::path::Path;
 use std::time::Duration;
 use support::{censor, metric_value, Guarded, TamperwatchProc, Topology, TwOptions};
 
-/// Answers every A query with 10.10.34.34 (a known injected address).
-const RESPONDER: &str = r#"
-import socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 53))
-print("ready", flush=True)
-while True:
-    q, a = s.recvfrom(4096)
-    if len(q) < 12:
-        continue
-    end = 12
-    while end < len(q) and q[end] != 0:
-        end += q[end] + 1
-    question = q[12:end + 5]
-    hdr = q[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
-    ans = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04" + bytes([10, 10, 34, 34])
-    s.sendto(hdr + question + ans, a)
-"#;
-
 fn prerequisites() -> bool {
     if !support::require_root() {
         return false;
@@ -81,14 +62,7 @@ fn status_field(status: &str, field: &str) -> String {
 }
 
 fn start_responder(topo: &Topology) -> Guarded {
-    let s = &topo.server;
-    let g =
-        s.ns.spawn("python3", &["-c", RESPONDER, &s.addr4.to_string()]);
-    let up = support::poll(Duration::from_secs(5), Duration::from_millis(20), || {
-        g.log().contains("ready").then_some(())
-    });
-    assert!(up.is_some(), "DNS responder did not start:\n{}", g.log());
-    g
+    support::dns::forging_responder(topo)
 }
 
 fn query(topo: &Topology, name: &str) -> String {

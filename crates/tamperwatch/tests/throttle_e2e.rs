@@ -42,18 +42,7 @@ const SERVER2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
 const SNI_HEX: &str = "|00000f|blocked.example";
 
 fn prerequisites() -> bool {
-    if !support::require_root() {
-        return false;
-    }
-    let missing: Vec<&str> = ["nginx", "openssl", "curl", "iptables", "nft", "tc"]
-        .into_iter()
-        .filter(|p| !censor::have(p))
-        .collect();
-    if !missing.is_empty() {
-        eprintln!("skipped: missing {missing:?}");
-        return false;
-    }
-    true
+    support::require_root_and(&["nginx", "openssl", "curl", "iptables", "nft", "tc"])
 }
 
 struct Lab {

@@ -16,24 +16,13 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
-use support::{censor, poll, Netns, TamperwatchProc, Topology, TwOptions};
+use support::{poll, Netns, TamperwatchProc, Topology, TwOptions};
 
 const USER: &str = "prometheus";
 const PASSWORD: &str = "correct horse battery staple";
 
 fn prerequisites() -> bool {
-    if !support::require_root() {
-        return false;
-    }
-    let missing: Vec<&str> = ["curl", "openssl", "prometheus"]
-        .into_iter()
-        .filter(|p| !censor::have(p))
-        .collect();
-    if !missing.is_empty() {
-        eprintln!("skipped: missing {missing:?}");
-        return false;
-    }
-    true
+    support::require_root_and(&["curl", "openssl", "prometheus"])
 }
 
 /// A self-signed certificate for 127.0.0.1 (openssl), key mode 0600.

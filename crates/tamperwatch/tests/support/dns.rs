@@ -511,3 +511,35 @@ pub fn best_effort(ns: &Netns, program: &str, args: &[&str]) {
     c.args(args);
     let _ = run_bounded(c, Duration::from_secs(10));
 }
+
+/// A resolver (python3) that answers every A query with Iran's forged
+/// address 10.10.34.34: each answer is a `dns_injection` event.
+const FORGING_RESPONDER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    q, a = s.recvfrom(4096)
+    if len(q) < 12:
+        continue
+    end = 12
+    while end < len(q) and q[end] != 0:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    hdr = q[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
+    ans = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04" + bytes([10, 10, 34, 34])
+    s.sendto(hdr + question + ans, a)
+"#;
+
+/// Starts [`FORGING_RESPONDER`] on the server's IPv4 address, port 53.
+pub fn forging_responder(topo: &super::Topology) -> super::Guarded {
+    let s = &topo.server;
+    let g =
+        s.ns.spawn("python3", &["-c", FORGING_RESPONDER, &s.addr4.to_string()]);
+    let up = super::poll(Duration::from_secs(5), Duration::from_millis(20), || {
+        g.log().contains("ready").then_some(())
+    });
+    assert!(up.is_some(), "DNS responder did not start:\n{}", g.log());
+    g
+}

@@ -58,6 +58,20 @@ pub fn require_root() -> bool {
     }
 }
 
+/// [`require_root`], and every program of `tools` on the PATH; otherwise
+/// prints what is missing (the test is skipped) and returns false.
+pub fn require_root_and(tools: &[&str]) -> bool {
+    if !require_root() {
+        return false;
+    }
+    let missing: Vec<&str> = tools.iter().copied().filter(|p| !censor::have(p)).collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: missing {missing:?}");
+        return false;
+    }
+    true
+}
+
 /// Runs `cmd` with stdin closed, collecting stdout and stderr, for at most
 /// `timeout`; on timeout the process is killed and "(timed out after ..)"
 /// is appended to stderr (the status is then the kill's).
