@@ -2,7 +2,7 @@
 # Builds local stand-ins for the two base images of deploy/docker/Dockerfile,
 # for machines that cannot reach Docker Hub or gcr.io (the project's own
 # build machine among them):
-#   docker.io/library/rust:1.85-slim-bookworm  Debian bookworm (debootstrap from
+#   docker.io/library/rust:1.89-slim-bookworm  Debian bookworm (debootstrap from
 #       a Debian mirror), gcc, the host's Rust toolchain (stable, from rustup),
 #       and the host's certificate authorities (a TLS-intercepting proxy);
 #   gcr.io/distroless/cc-debian12:latest       glibc, libgcc and libm from that
@@ -30,7 +30,7 @@ COPY toolchain /usr/local/rust
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ENV PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/sbin:/usr/bin:/sbin:/bin CARGO_HOME=/usr/local/cargo
 EOT
-"${podman_[@]}" build -q --network host -t docker.io/library/rust:1.85-slim-bookworm "$work/rust"
+"${podman_[@]}" build -q --network host -t docker.io/library/rust:1.89-slim-bookworm "$work/rust"
 
 d="$work/distroless/root"
 mkdir -p "$d/lib/x86_64-linux-gnu" "$d/lib64" "$d/etc" "$d/tmp"

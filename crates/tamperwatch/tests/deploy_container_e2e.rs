@@ -11,7 +11,7 @@
 //! `podman run` would: capabilities, read-only root, the volume.
 //!
 //! Needs root, podman, runc, dig, python3 and the two base images locally
-//! (`rust:1.85-slim-bookworm` and `gcr.io/distroless/cc-debian12`: pulled,
+//! (`rust:1.89-slim-bookworm` and `gcr.io/distroless/cc-debian12`: pulled,
 //! or made offline by deploy/docker/standin-bases.sh); skipped otherwise.
 //! The build compiles tamperwatch in release mode (about two minutes here).
 
@@ -23,7 +23,7 @@ use std::time::Duration;
 use support::Topology;
 
 const BASES: &[&str] = &[
-    "docker.io/library/rust:1.85-slim-bookworm",
+    "docker.io/library/rust:1.89-slim-bookworm",
     "gcr.io/distroless/cc-debian12:latest",
 ];
 
