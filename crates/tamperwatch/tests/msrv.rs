@@ -18,7 +18,11 @@ fn rust_version_covers_every_dependency_and_the_image() {
         .current_dir(&root)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ours = env!("CARGO_PKG_RUST_VERSION");
     assert!(!ours.is_empty(), "the workspace declares rust-version");
@@ -30,9 +34,15 @@ fn rust_version_covers_every_dependency_and_the_image() {
             }
         }
     }
-    assert!(too_new.is_empty(), "rust-version {ours} is below: {too_new:?}");
+    assert!(
+        too_new.is_empty(),
+        "rust-version {ours} is below: {too_new:?}"
+    );
     let dockerfile = std::fs::read_to_string(root.join("deploy/docker/Dockerfile")).unwrap();
     let short: Vec<&str> = ours.split('.').take(2).collect();
     let want = format!("FROM rust:{}-slim-bookworm", short.join("."));
-    assert!(dockerfile.contains(&want), "the Dockerfile builds with {want}");
+    assert!(
+        dockerfile.contains(&want),
+        "the Dockerfile builds with {want}"
+    );
 }
