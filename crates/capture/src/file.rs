@@ -655,7 +655,7 @@ impl FileSource {
             }
         };
         let blen = u32_of(arr(&h, 0), big);
-        if blen < 28 || blen % 4 != 0 {
+        if blen < 28 || !blen.is_multiple_of(4) {
             return Err(self.err(
                 off,
                 WHAT_BAD_BLOCK,
@@ -731,7 +731,7 @@ impl FileSource {
                     format!("block length {blen} too small"),
                 ));
             }
-            if blen % 4 != 0 {
+            if !blen.is_multiple_of(4) {
                 return Err(self.err(
                     off,
                     WHAT_BAD_BLOCK,

@@ -435,7 +435,7 @@ impl RingSource {
         // Geometry.
         let page = sys::page_size();
         let bs = cfg.block_bytes;
-        if !bs.is_power_of_two() || bs < page || bs % page != 0 || bs > (1 << 30) {
+        if !bs.is_power_of_two() || bs < page || !bs.is_multiple_of(page) || bs > (1 << 30) {
             return Err(cfg_err(format!(
                 "block_bytes {bs} must be a power of two, a multiple of the page size {page}, at most 1 GiB"
             )));

@@ -231,7 +231,7 @@ fn server_ttl(ip: &IpAddr) -> u8 {
         IpAddr::V4(a) => u32::from(*a) as u64,
         IpAddr::V6(a) => u128::from(*a) as u64,
     };
-    let base = if splitmix64(&mut st) % 5 == 0 {
+    let base = if splitmix64(&mut st).is_multiple_of(5) {
         128
     } else {
         64

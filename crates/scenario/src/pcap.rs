@@ -167,7 +167,7 @@ fn push_option(buf: &mut Vec<u8>, code: u16, value: &[u8]) {
     buf.extend_from_slice(&code.to_le_bytes());
     buf.extend_from_slice(&(value.len() as u16).to_le_bytes());
     buf.extend_from_slice(value);
-    while buf.len() % 4 != 0 {
+    while !buf.len().is_multiple_of(4) {
         buf.push(0);
     }
 }
@@ -298,7 +298,7 @@ impl<W: Write> PcapNgWriter<W> {
 }
 
 fn write_block<W: Write>(w: &mut W, block_type: u32, body: &[u8]) -> Result<()> {
-    debug_assert!(body.len() % 4 == 0);
+    debug_assert!(body.len().is_multiple_of(4));
     let total = 12 + body.len() as u32;
     w.write_all(&block_type.to_le_bytes())?;
     w.write_all(&total.to_le_bytes())?;

@@ -82,7 +82,7 @@ fn capture_loop(
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        if idle || n % 1024 == 0 {
+        if idle || n.is_multiple_of(1024) {
             beat.beat();
             // Bounded latency: partly filled batches go out at least every 100 ms;
             // an idle capture also advances packet time so flows expire.

@@ -244,7 +244,7 @@ fn read_file(
     let mut src = FileSource::open(path)?;
     let mut n: u32 = 0;
     loop {
-        if n % 1024 == 0 && stop.load(Ordering::Relaxed) != 0 {
+        if n.is_multiple_of(1024) && stop.load(Ordering::Relaxed) != 0 {
             break;
         }
         match src.next()? {
@@ -253,7 +253,7 @@ fn read_file(
             Next::Idle => {}
         }
         n = n.wrapping_add(1);
-        if n % 65_536 == 0 {
+        if n.is_multiple_of(65_536) {
             if let Some(b) = bar {
                 b.set_position(base + src.bytes_read());
             }
@@ -266,7 +266,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
