@@ -248,7 +248,10 @@ fn image_builds_and_runs_with_only_net_raw() {
     let _ = Command::new("runc")
         .args(["delete", "--force", &id])
         .status();
-    let _ = podman().args(["rmi", &tag]).status();
+    let _ = podman()
+        .args(["rmi", &tag])
+        .stdout(std::process::Stdio::null())
+        .status();
     assert!(st.success(), "{st:?}\n{}", read_log());
     let text = std::fs::read_to_string(events.join("events.jsonl")).unwrap_or_default();
     eprintln!("container log:\n{}", read_log());

@@ -364,3 +364,60 @@ fn per_flow_state_is_small() {
     eprintln!("ThrottleFlow: {n} bytes");
     assert!(n <= 800, "{n}");
 }
+
+#[test]
+fn mutated_downloads_never_panic() {
+    // A throttled download and a fast one, mangled: segments dropped,
+    // duplicated, swapped with a neighbour, sequence/ack/timestamp bytes
+    // flipped, times jittered backwards. The detector must not panic and
+    // must stay bounded (at most one event per flow).
+    let pcap = ts::thr_policed_same_server().unwrap();
+    let base = frames(&pcap);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n.max(1)
+    };
+    for _round in 0..40 {
+        let mut fr = Vec::with_capacity(base.len() + 64);
+        for (ts, f, wire) in &base {
+            let r = rnd(100);
+            if r < 3 {
+                continue; // dropped
+            }
+            let mut f = f.clone();
+            if r < 8 && f.len() >= 52 {
+                // TCP header bytes 4..12 (seq, ack) and the timestamp option
+                let i = 20 + [4, 5, 8, 9, 36, 40][rnd(6) as usize];
+                if let Some(b) = f.get_mut(i) {
+                    *b ^= 1 << rnd(8);
+                }
+            }
+            let ts = if r == 9 { ts - 2_000_000 } else { *ts };
+            fr.push((ts, f.clone(), *wire));
+            if r == 10 {
+                fr.push((ts, f, *wire)); // duplicated
+            }
+            if r == 11 && fr.len() >= 2 {
+                let n = fr.len();
+                fr.swap(n - 1, n - 2); // reordered
+            }
+        }
+        let mut e = Engine::new(
+            EngineConfig::default(),
+            default_detectors(&DetectorsConfig::default()),
+        );
+        for (ts, f, wire) in &fr {
+            e.process_frame(crate::decode::linktype::RAW, f, *ts, *wire);
+        }
+        e.finish();
+        let mut n = 0;
+        e.drain_events(|ev| {
+            let _ = ev.to_json_line();
+            n += 1;
+        });
+        assert!(n <= e.stats().total_flows() as usize * 5);
+    }
+}
