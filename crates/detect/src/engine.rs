@@ -273,6 +273,11 @@ impl Engine {
     }
 
     fn process_frame_inner(&mut self, linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) {
+        if self.own_link {
+            // every frame moves the link's clock, decodable or not (as the
+            // dispatcher's does)
+            self.sh.link.now = self.sh.link.now.max(ts);
+        }
         match decode(linktype, data, ts, wire_len) {
             Ok(pkt) => self.process(&pkt),
             Err(Undecoded::NonIp) => {

@@ -18,6 +18,10 @@ pub struct LinkClock {
     pub last_synack: Nanos,
     /// The latest UDP datagram from any server's port 443 (QUIC).
     pub last_quic_reply: Nanos,
+    /// The newest packet time of any frame so far: a clock that never goes
+    /// back, the same for every worker (throttling stamps its records with
+    /// it, so that frames out of time order cannot reorder decisions).
+    pub now: Nanos,
 }
 
 impl LinkClock {
@@ -28,6 +32,7 @@ impl LinkClock {
 
     /// Folds in what one frame said.
     pub fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
+        self.now = self.now.max(ts);
         match e {
             Some(LinkEvent::SynAck) => self.last_synack = self.last_synack.max(ts),
             Some(LinkEvent::QuicReply) => self.last_quic_reply = self.last_quic_reply.max(ts),
@@ -145,7 +150,8 @@ mod tests {
             c,
             LinkClock {
                 last_synack: 5,
-                last_quic_reply: 7
+                last_quic_reply: 7,
+                now: 7,
             }
         );
         for cut in 0..syn_ack.len() {

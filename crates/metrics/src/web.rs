@@ -140,6 +140,9 @@ pub struct WebConfig {
     /// of milliseconds per check, and Prometheus sends the same credentials
     /// every scrape.
     pub(crate) verified: Arc<Mutex<Vec<Verified>>>,
+    /// At most two bcrypt checks at a time: wrong passwords cannot take
+    /// every core away from the capture.
+    pub(crate) checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -217,6 +220,7 @@ impl WebConfig {
             users: Arc::new(users),
             headers: Arc::new(headers),
             verified: Arc::default(),
+            checks: Arc::new(tokio::sync::Semaphore::new(2)),
         })
     }
 
@@ -230,6 +234,19 @@ impl WebConfig {
         !self.users.is_empty()
     }
 
+    /// Whether `header` holds credentials that passed before (no bcrypt).
+    pub(crate) fn known(&self, header: Option<&str>) -> bool {
+        if self.users.is_empty() {
+            return true;
+        }
+        let Some((user, pass)) = header.and_then(decode_basic) else {
+            return false;
+        };
+        let digest = login_digest(&user, &pass);
+        let v = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        v.iter().any(|(u, d)| *u == user && *d == digest)
+    }
+
     /// Checks an `Authorization` header value.
     pub(crate) fn authorized(&self, header: Option<&str>) -> bool {
         if self.users.is_empty() {
@@ -238,14 +255,7 @@ impl WebConfig {
         let Some((user, pass)) = header.and_then(decode_basic) else {
             return false;
         };
-        let digest: [u8; 32] = {
-            use sha2::Digest;
-            let mut h = sha2::Sha256::new();
-            h.update(user.as_bytes());
-            h.update(b":");
-            h.update(pass.as_bytes());
-            h.finalize().into()
-        };
+        let digest = login_digest(&user, &pass);
         {
             let v = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
             if v.iter().any(|(u, d)| *u == user && *d == digest) {
@@ -269,6 +279,15 @@ impl WebConfig {
         }
         ok
     }
+}
+
+fn login_digest(user: &str, pass: &str) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(user.as_bytes());
+    h.update(b":");
+    h.update(pass.as_bytes());
+    h.finalize().into()
 }
 
 /// bcrypt of an unguessable string, cost 10 (the exporter-toolkit's default).
@@ -468,9 +487,11 @@ fn tls_config(t: &TlsFile, dir: &Path) -> Result<rustls::ServerConfig, String> {
         }
         x => return Err(format!("tls_server_config: unknown client_auth_type {x:?}")),
     };
-    if t.client_ca_file.is_some() && client_auth == "NoClientCert" {
+    if (t.client_ca_file.is_some() || t.client_ca.is_some())
+        && matches!(client_auth, "NoClientCert" | "")
+    {
         return Err(
-            "tls_server_config: client_ca_file is set but client_auth_type is NoClientCert".into(),
+            "tls_server_config: a client CA is set but client_auth_type is NoClientCert (say RequireAndVerifyClientCert or VerifyClientCertIfGiven)".into(),
         );
     }
     let mut cfg = builder
@@ -602,6 +623,7 @@ mod tests {
         assert!(err("  client_auth_type: RequestClientCert\n").contains("not supported"));
         assert!(err("  client_auth_type: RequireAndVerifyClientCert\n").contains("client_ca_file"));
         assert!(err("  client_ca_file: c.pem\n").contains("NoClientCert"));
+        assert!(err("  client_auth_type: ''\n  client_ca_file: c.pem\n").contains("NoClientCert"));
         assert!(err("  client_allowed_sans: [a]\n").contains("not supported"));
         assert!(err("  cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]\n").contains("not implemented"));
         assert!(err("  curve_preferences: [CurveP521]\n").contains("not implemented"));

@@ -365,8 +365,10 @@ impl Config {
         if !(2.0..=1000.0).contains(&t.history_factor) {
             bail!("throttling.history_factor must be between 2 and 1000");
         }
-        if t.history_min_flows == 0 || t.history_max_age_hours == 0 {
-            bail!("throttling.history_min_flows and history_max_age_hours must be positive");
+        if t.history_min_flows == 0 || !(1..=87_600).contains(&t.history_max_age_hours) {
+            bail!(
+                "throttling.history_min_flows must be positive and history_max_age_hours 1..=87600"
+            );
         }
         if t.reference_min_kib < 16 {
             bail!("throttling.reference_min_kib must be at least 16");

@@ -45,6 +45,7 @@ fn open_source(cfg: &Config, iface: &str) -> Result<Box<dyn Source>, CaptureErro
 const FLUSH_EVERY_NS: i64 = 100_000_000;
 
 fn capture_loop(
+    tick_lag_ns: i64,
     mut src: Box<dyn Source>,
     mut d: Dispatcher,
     im: InterfaceMetrics,
@@ -82,12 +83,17 @@ fn capture_loop(
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        if idle || n.is_multiple_of(1024) {
+        // Every 64 frames at least: at a steady 10-60 packets a second the
+        // ring never goes idle, and the watchdog, the flush and the link
+        // state must not wait for 1024 frames (a minute).
+        if idle || n.is_multiple_of(64) {
             beat.beat();
             // Bounded latency: partly filled batches go out at least every 100 ms;
             // an idle capture also advances packet time so flows expire.
             if idle || last_flush.elapsed() >= Duration::from_millis(100) {
-                d.flush(idle.then(wall_ns));
+                // Idle: advance packet time, but not past frames the kernel
+                // may still hold in a block it has not handed over.
+                d.flush(idle.then(|| wall_ns().saturating_sub(tick_lag_ns)));
                 last_flush = Instant::now();
             }
             if last_stats_at.elapsed() >= Duration::from_secs(1) {
@@ -285,6 +291,9 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     drop(ev_tx);
 
     let stop = Arc::new(AtomicBool::new(false));
+    // how far behind the wall clock an idle tick stays (a block the kernel
+    // has not retired yet holds up to block_timeout_ms of frames)
+    let tick_lag_ns = (i64::from(cfg.capture.block_timeout_ms) + 100) * 1_000_000;
     let mut beats = Vec::new();
     let alive = Arc::new(AtomicUsize::new(sources.len()));
     let all_gone = Arc::new(tokio::sync::Notify::new());
@@ -296,7 +305,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
         let beat = sd_notify::Heartbeat::new(&name);
         beats.push(beat.clone());
         let h = std::thread::Builder::new().name(format!("tw-cap-{name}")).spawn(move || {
-            let r = capture_loop(src, d, im.clone(), drops, stop, beat);
+            let r = capture_loop(tick_lag_ns, src, d, im.clone(), drops, stop, beat);
             if let Err(e) = &r {
                 im.set_up(false);
                 tracing::error!(interface = %name, error = %e, "capture stopped; other interfaces continue");

@@ -45,6 +45,8 @@ struct FileSink {
     unflushed: u64,
     /// Lines flushed to a file and not yet counted as written.
     done: u64,
+    /// When rotation last failed (it is paused for a minute then).
+    rotate_failed: Option<std::time::Instant>,
 }
 
 impl FileSink {
@@ -67,6 +69,7 @@ impl FileSink {
             dirty: false,
             unflushed: 0,
             done: 0,
+            rotate_failed: None,
         };
         f.reopen()?;
         Ok(f)
@@ -81,8 +84,16 @@ impl FileSink {
         let id = (meta.dev(), meta.ino());
         let mut len = meta.len();
         if self.dirty && self.id == Some(id) && len > self.good {
-            f.set_len(self.good)?;
-            len = self.good;
+            if f.set_len(self.good).is_ok() {
+                len = self.good;
+            } else {
+                // cannot cut it (an append-only file): end the partial line
+                // instead, so that the next lines are whole
+                use std::io::Write as _;
+                let mut g = &f;
+                g.write_all(b"\n")?;
+                len += 1;
+            }
         }
         self.dirty = false;
         self.id = Some(id);
@@ -130,8 +141,11 @@ impl FileSink {
             // into_parts: dropping a BufWriter would try to write the rest
             let (f, _) = o.into_parts();
             // cut the partial line now (it also frees the space it took);
-            // if that fails too, the next reopen tries again
-            if f.set_len(self.good).is_ok() {
+            // if that fails too, the next reopen tries again. Only cut a
+            // file longer than what was good (copytruncate may have emptied
+            // it meanwhile: never extend it with zeros).
+            let longer = f.metadata().is_ok_and(|m| m.len() > self.good);
+            if !longer || f.set_len(self.good).is_ok() {
                 self.dirty = false;
             }
         }
@@ -168,8 +182,25 @@ impl FileSink {
         if self.out.is_none() {
             self.reopen()?;
         }
-        if self.rotate_bytes > 0 && self.size > 0 && self.size + n > self.rotate_bytes {
-            self.rotate()?;
+        let rotation_paused = self
+            .rotate_failed
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60));
+        if self.rotate_bytes > 0
+            && self.size > 0
+            && self.size + n > self.rotate_bytes
+            && !rotation_paused
+        {
+            if let Err(e) = self.rotate() {
+                // keep appending past the limit rather than losing events;
+                // try again in a minute
+                tracing::error!(path = %self.path.display(), error = %e, "cannot rotate the event file; appending past rotate_size_mib");
+                self.rotate_failed = Some(std::time::Instant::now());
+                if self.out.is_none() {
+                    self.reopen()?;
+                }
+            } else {
+                self.rotate_failed = None;
+            }
         }
         let out = self
             .out
@@ -301,7 +332,9 @@ fn spawn_thread(
                             metrics.events_written(Sink::Stdout).inc();
                             stdout_ok += 1;
                         }
-                        Err(_) => lost(1, &mut summary),
+                        // lost, unless the file has it
+                        Err(_) if file.is_none() => lost(1, &mut summary),
+                        Err(_) => {}
                     }
                 }
             }
@@ -664,5 +697,34 @@ mod tests {
             all.dedup();
             assert_eq!(all.len(), 11, "{mode}");
         }
+    }
+
+    #[test]
+    fn failing_rotation_keeps_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        // `events.jsonl.1` is a non-empty directory: the rename onto it fails
+        std::fs::create_dir_all(dir.path().join("events.jsonl.1/x")).unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let m = Arc::new(Metrics::new(None));
+        let h = spawn(
+            SinkConfig {
+                file: Some(path.clone()),
+                rotate_bytes: 600,
+                keep: 1,
+                stdout: false,
+            },
+            rx,
+            m.clone(),
+        )
+        .unwrap();
+        for i in 0..20 {
+            tx.send(ev(i)).unwrap();
+        }
+        drop(tx);
+        let s = h.join().unwrap();
+        assert_eq!((s.written, s.errors), (20, 0));
+        assert_eq!(complete_lines(&path).len(), 20);
+        assert!(dir.path().join("events.jsonl.1/x").is_dir());
     }
 }

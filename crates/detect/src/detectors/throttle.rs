@@ -261,7 +261,15 @@ impl ThrottleFlow {
                 }
                 if !self.bin_partial && self.settled(self.bin_start) {
                     if self.bin_bytes > 0 {
-                        if let Some(h) = self.hist.get_mut(bucket(self.bin_bytes)) {
+                        let i = bucket(self.bin_bytes);
+                        if self.hist.get(i).is_some_and(|h| *h == u16::MAX) {
+                            // a flow of many hours: halve every bucket (the
+                            // shape stays, the counts stay bounded)
+                            for h in self.hist.iter_mut() {
+                                *h /= 2;
+                            }
+                        }
+                        if let Some(h) = self.hist.get_mut(i) {
                             *h = h.saturating_add(1);
                         }
                         self.bins += 1;
@@ -416,8 +424,9 @@ impl ThrottleFlow {
         let active = (duration - self.idle).max(1);
         let avg_bps = self.delivered as f64 * 8.0 * SECOND as f64 / active as f64;
         let bin_s = cfg.bin as f64 / SECOND as f64;
-        let (median_bps, p10_bps, p90_bps, plateau) = if self.bins > 0 {
-            let total = f64::from(self.bins);
+        let hist_total: u32 = self.hist.iter().map(|c| u32::from(*c)).sum();
+        let (median_bps, p10_bps, p90_bps, plateau) = if hist_total > 0 {
+            let total = f64::from(hist_total);
             let mut acc = 0u32;
             let (mut p10, mut p50, mut p90) = (None, None, None);
             for (i, c) in self.hist.iter().enumerate() {
@@ -773,12 +782,14 @@ impl Detector for ThrottleDetector {
         }
         let Transport::Tcp(t) = &pkt.l4 else { return };
         let now = pkt.ts;
-        if t.fin() || t.rst() {
-            // the transfer is over: its final record, now
+        if (t.fin() && dir == Dir::ToClient) || t.rst() {
+            // the transfer is over (the server's FIN, or a reset; a client
+            // that half-closes after its request may still be downloading):
+            // its final record, now
             if let Some(tf) = flow.ext.thr.as_deref_mut() {
                 if !tf.final_sent {
                     tf.final_sent = true;
-                    self.record(ctx, flow, now, now, true);
+                    self.record(ctx, flow, now, ctx.link.now.max(now), true);
                 }
             }
         }
@@ -819,7 +830,7 @@ impl Detector for ThrottleDetector {
                 if now >= tf.next_checkpoint {
                     tf.next_checkpoint = now + cfg.checkpoint;
                     if !tf.final_sent {
-                        self.record(ctx, flow, now, now, false);
+                        self.record(ctx, flow, now, ctx.link.now.max(now), false);
                     }
                 }
             }
@@ -1003,6 +1014,17 @@ impl Judge {
         }
         while self.reported.front().is_some_and(|(_, _, t)| *t < horizon) {
             self.reported.pop_front();
+        }
+        // a reported flow stays reported for as long as it sends records
+        if let Some(i) = self
+            .reported
+            .iter()
+            .position(|(f, s, _)| *f == r.flow && *s == r.flow_start)
+        {
+            if let Some(mut e) = self.reported.remove(i) {
+                e.2 = r.ready;
+                self.reported.push_back(e);
+            }
         }
         if r.last && r.limited.is_none() {
             self.learn(&r);
