@@ -236,15 +236,16 @@ impl WebConfig {
 
     /// Whether `header` holds credentials that passed before (no bcrypt).
     pub(crate) fn known(&self, header: Option<&str>) -> bool {
-        if self.users.is_empty() {
-            return true;
+        match header.and_then(decode_basic) {
+            _ if self.users.is_empty() => true,
+            Some((user, pass)) => self.seen(&user, &login_digest(&user, &pass)),
+            None => false,
         }
-        let Some((user, pass)) = header.and_then(decode_basic) else {
-            return false;
-        };
-        let digest = login_digest(&user, &pass);
+    }
+
+    fn seen(&self, user: &str, digest: &[u8; 32]) -> bool {
         let v = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        v.iter().any(|(u, d)| *u == user && *d == digest)
+        v.iter().any(|(u, d)| u == user && d == digest)
     }
 
     /// Checks an `Authorization` header value.
@@ -256,11 +257,8 @@ impl WebConfig {
             return false;
         };
         let digest = login_digest(&user, &pass);
-        {
-            let v = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-            if v.iter().any(|(u, d)| *u == user && *d == digest) {
-                return true;
-            }
+        if self.seen(&user, &digest) {
+            return true;
         }
         let ok = match self.users.get(&user) {
             Some(hash) => bcrypt::verify(&pass, hash).unwrap_or(false),
