@@ -658,8 +658,9 @@ impl RingSource {
                 return Err(self.gone());
             }
         }
-        if revents == 0 && self.down {
-            // deleted while down, or up again?
+        if self.down {
+            // deleted while down, or up again? (frames still in the ring
+            // from before the link went down say nothing)
             if interface_index(&self.iface) != Some(self.ifindex) {
                 return Err(self.gone());
             }
@@ -845,7 +846,11 @@ impl Source for RingSource {
         let Some((loc, ts_ns, orig_len)) = self.locate()? else {
             return Ok(Next::Idle);
         };
-        self.down = false;
+        if self.down && crate::iface::interface_is_up(&self.iface) {
+            // frames again and the link is up (frames left in the ring from
+            // before it went down do not count: it is still down then)
+            self.down = false;
+        }
         let n = match loc {
             Loc::Ring { len, .. } | Loc::Scratch { len } => len,
         };
