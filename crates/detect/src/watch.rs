@@ -90,6 +90,11 @@ impl WatchList {
         self.groups.iter().map(|(g, _)| g.as_str()).collect()
     }
 
+    /// The name of group `i`.
+    pub fn name(&self, i: usize) -> Option<&str> {
+        self.groups.get(i).map(|(g, _)| g.as_str())
+    }
+
     /// Number of groups.
     pub fn len(&self) -> usize {
         self.groups.len()

@@ -18,29 +18,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{metric_value, Guarded, TamperwatchProc, Topology, TwOptions};
 
-/// A small deterministic generator (xorshift), seeded per test.
-struct Rng(u64);
-impl Rng {
-    fn seeded(name: &str) -> Rng {
-        let seed = std::env::var("TW_FAULT_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(1)
-            })
-            | 1;
-        eprintln!("{name}: TW_FAULT_SEED={seed}");
-        Rng(seed)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
+/// The scenario tool's generator, seeded per test (the seed is printed).
+fn seeded(name: &str) -> tw_scenario::Rng {
+    let seed = std::env::var("TW_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    eprintln!("{name}: TW_FAULT_SEED={seed}");
+    tw_scenario::Rng::new(seed)
 }
 
 /// Every line is a complete JSON event; returns them.
@@ -88,7 +78,7 @@ fn sigterm_during_replay_leaves_complete_flushed_events() {
     assert_eq!(full.status, 0, "{}", full.stderr);
     assert!(full.events.len() >= 20, "{}", full.events.len());
     eprintln!("full replay: {} events in {whole:?}", full.events.len());
-    let mut rng = Rng::seeded("replay");
+    let mut rng = seeded("replay");
     let mut interrupted = 0;
     for round in 0..6 {
         let ev = dir.path().join(format!("events-{round}.jsonl"));
@@ -186,7 +176,7 @@ fn sigterm_during_live_capture_leaves_every_detected_event() {
     }
     let topo = Topology::two_hosts();
     let _resp = responder(&topo);
-    let mut rng = Rng::seeded("live");
+    let mut rng = seeded("live");
     for round in 0..4 {
         let mut opts = TwOptions::on(&topo.client.iface, "ring");
         opts.overrides = "[flows]\nudp_timeout = 1\n".into();

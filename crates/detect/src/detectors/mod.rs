@@ -308,17 +308,24 @@ impl Ctx<'_> {
     /// to a query that was evicted). Callers are responsible for not
     /// repeating themselves.
     pub fn emit_unattached(&mut self, event: Event) {
-        self.stats.events[event.signature.idx()] += 1;
-        let slot = event
-            .target
-            .as_deref()
-            .and_then(|t| self.watch.group_of(t))
-            .unwrap_or(self.watch.len());
-        if let Some(row) = self.stats.by_group.get_mut(slot) {
-            row[event.signature.idx()] += 1;
-        }
+        count_event(self.stats, self.watch, &event);
         self.events.push(event);
     }
+}
+
+/// Counts an event by signature and by its target's watch-list group;
+/// returns the group's row (the last row is `other`).
+pub(crate) fn count_event(stats: &mut Stats, watch: &crate::watch::WatchList, e: &Event) -> usize {
+    stats.events[e.signature.idx()] += 1;
+    let slot = e
+        .target
+        .as_deref()
+        .and_then(|t| watch.group_of(t))
+        .unwrap_or(watch.len());
+    if let Some(row) = stats.by_group.get_mut(slot) {
+        row[e.signature.idx()] += 1;
+    }
+    slot
 }
 
 /// Counts a connection or query to `target` in its watch-list group's

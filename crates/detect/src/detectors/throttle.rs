@@ -835,6 +835,10 @@ impl Detector for ThrottleDetector {
                 }
             }
             Dir::ToServer => {
+                // most flows carry no measurement: nothing to do for them
+                if flow.ext.thr.is_none() {
+                    return;
+                }
                 let scale = match (
                     flow.dirs[Dir::ToServer.idx()].wscale,
                     flow.dirs[Dir::ToClient.idx()].wscale,
@@ -1036,10 +1040,7 @@ impl Judge {
     }
 
     fn history_key(&self, r: &RateRecord) -> String {
-        match r
-            .group
-            .and_then(|g| self.watch.names().get(g).map(|n| n.to_string()))
-        {
+        match r.group.and_then(|g| self.watch.name(g)) {
             Some(g) => format!("group:{g}"),
             None => r.target_key(),
         }
@@ -1123,10 +1124,11 @@ impl Judge {
                 }
             }
         }
+        let hkey = self.history_key(&c);
         let history = self
             .history
             .iter()
-            .find(|h| h.key == self.history_key(&c))
+            .find(|h| h.key == hkey)
             .filter(|h| {
                 h.flows >= self.cfg.history_min_flows
                     && c.stamp - h.last <= self.cfg.history_max_age
@@ -1221,11 +1223,8 @@ impl Judge {
         if let Some(h) = &c.hello {
             ev.insert("client_hello".into(), h.clone());
         }
-        if let Some(name) = c
-            .group
-            .and_then(|g| self.watch.names().get(g).map(|n| n.to_string()))
-        {
-            ev.insert("watch_group".into(), Value::String(name));
+        if let Some(name) = c.group.and_then(|g| self.watch.name(g)) {
+            ev.insert("watch_group".into(), Value::String(name.to_string()));
         }
         self.reported
             .push_back((c.flow.clone(), c.flow_start, c.stamp));
@@ -1242,15 +1241,7 @@ impl Judge {
 
 /// Counts a judge's event in a worker's counters (signature, group, limit).
 pub fn account(stats: &mut Stats, watch: &crate::watch::WatchList, e: &Event) {
-    stats.events[e.signature.idx()] += 1;
-    let slot = e
-        .target
-        .as_deref()
-        .and_then(|t| watch.group_of(t))
-        .unwrap_or(watch.len());
-    if let Some(row) = stats.by_group.get_mut(slot) {
-        row[e.signature.idx()] += 1;
-    }
+    let slot = crate::detectors::count_event(stats, watch, e);
     if let Some(l) = e.evidence.get("limit_bps").and_then(Value::as_f64) {
         if let Some(x) = stats.throttle_limit.get_mut(slot) {
             if e.ts >= x.0 {

@@ -410,13 +410,8 @@ fn mutated_downloads_never_panic() {
     // must stay bounded (at most one event per flow).
     let pcap = ts::thr_policed_same_server().unwrap();
     let base = frames(&pcap);
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut rnd = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n.max(1)
-    };
+    let mut rng = tw_scenario::Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut rnd = move |n: u64| rng.below(n);
     for _round in 0..40 {
         let mut fr = Vec::with_capacity(base.len() + 64);
         for (ts, f, wire) in &base {
