@@ -386,7 +386,8 @@ impl Engine {
             sh.stats.flows_active[fproto.idx()] += 1;
         }
         let (mut ctx, detectors, servers) = sh.split(now);
-        let Some(server) = servers.get_or_insert_with(
+        let Some(server) = servers.get_or_insert_hinted(
+            &mut flow.server_hint,
             server_ip,
             now,
             || ServerState {
@@ -482,7 +483,8 @@ impl Shared {
         let server_ip = flow.server_ip;
         let (mut ctx, detectors, servers) = self.split(now);
         let mut fallback = ServerState::default();
-        let server = match servers.get_or_insert_with(
+        let server = match servers.get_or_insert_hinted(
+            &mut flow.server_hint,
             server_ip,
             now,
             || ServerState {

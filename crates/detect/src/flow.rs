@@ -309,6 +309,9 @@ pub struct Flow {
     pub first_rst: Option<Dir>,
     /// Signatures already emitted for this flow (bit per [`Signature::idx`]).
     pub emitted: u8,
+    /// Where the server's entry was in the per-server table last time (a
+    /// hint that saves the lookup on the flow's next packet).
+    pub server_hint: u32,
     /// Detector-owned per-flow state.
     pub ext: FlowExt,
 }
@@ -340,6 +343,7 @@ impl Flow {
             established_ts: None,
             first_rst: None,
             emitted: 0,
+            server_hint: u32::MAX,
             ext: FlowExt::default(),
         }
     }

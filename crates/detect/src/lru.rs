@@ -111,8 +111,36 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
         make: impl FnOnce() -> V,
         on_evict: impl FnOnce(K, V),
     ) -> Option<&mut V> {
-        let i = match self.index.get(&k) {
-            Some(&i) => {
+        let mut hint = NIL;
+        self.get_or_insert_hinted(&mut hint, k, now, make, on_evict)
+    }
+
+    /// [`Lru::get_or_insert_with`] that first tries the node `*hint` (where
+    /// `k` was last time) and saves where `k` is now in `*hint`: a caller
+    /// that looks the same key up again and again (a flow's server, on each
+    /// of its packets) skips the hash lookup. A stale hint (the entry was
+    /// evicted, or the node reused for another key) only costs the lookup.
+    pub fn get_or_insert_hinted(
+        &mut self,
+        hint: &mut u32,
+        k: K,
+        now: i64,
+        make: impl FnOnce() -> V,
+        on_evict: impl FnOnce(K, V),
+    ) -> Option<&mut V> {
+        let hinted = self
+            .nodes
+            .get(*hint as usize)
+            .and_then(|n| n.entry.as_ref())
+            .is_some_and(|(nk, _)| *nk == k);
+        let found = if hinted {
+            Some(*hint)
+        } else {
+            self.index.get(&k).copied()
+        };
+        let i = match found {
+            Some(i) => {
+                *hint = i;
                 let fresh = self
                     .nodes
                     .get(i as usize)
@@ -149,6 +177,7 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
                     n.linked = now;
                 }
                 self.index.insert(k, i);
+                *hint = i;
                 i
             }
         };
@@ -164,6 +193,43 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hints_find_the_entry_and_stale_hints_fall_back_to_the_index() {
+        let t = |n: i64| n * RELINK_EVERY;
+        let mut m: Lru<u32, u32> = Lru::new(2);
+        let (mut h1, mut h2, mut h3) = (NIL, NIL, NIL);
+        *m.get_or_insert_hinted(&mut h1, 1, t(0), || 10, |_, _| {})
+            .unwrap() += 1;
+        assert_ne!(h1, NIL);
+        assert_eq!(
+            m.get_or_insert_hinted(&mut h1, 1, t(0), || 0, |_, _| {}),
+            Some(&mut 11)
+        );
+        m.get_or_insert_hinted(&mut h2, 2, t(2), || 20, |_, _| {});
+        // A wrong hint (another key's node) still finds the key and is corrected.
+        let mut wrong = h2;
+        assert_eq!(
+            m.get_or_insert_hinted(&mut wrong, 1, t(4), || 0, |_, _| {}),
+            Some(&mut 11)
+        );
+        assert_eq!(wrong, h1);
+        // Key 2 is evicted by key 3, which reuses its node: key 2's stale
+        // hint must not return key 3's value.
+        let mut evicted = Vec::new();
+        m.get_or_insert_hinted(&mut h3, 3, t(6), || 30, |k, v| evicted.push((k, v)));
+        assert_eq!(evicted, vec![(2, 20)]);
+        assert_eq!(h3, h2);
+        m.get_or_insert_hinted(&mut h1, 1, t(7), || 0, |_, _| {});
+        assert_eq!(
+            m.get_or_insert_hinted(&mut h2, 2, t(8), || 21, |_, _| {}),
+            Some(&mut 21)
+        );
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.peek(&3), None);
+        assert_eq!(m.peek(&1), Some(&11));
+        assert_eq!(m.peek(&2), Some(&21));
+    }
 
     #[test]
     fn evicts_least_recently_used() {
