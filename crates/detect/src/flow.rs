@@ -607,7 +607,7 @@ impl Class {
 }
 
 #[derive(Debug)]
-struct Slot {
+pub(crate) struct Slot {
     flow: Option<Flow>,
     prev: u32,
     next: u32,
@@ -637,6 +637,8 @@ pub(crate) struct Table {
     head: [u32; CLASSES],
     tail: [u32; CLASSES],
     count: [usize; 2],
+    /// Flows per class.
+    per_class: [usize; CLASSES],
     cap: [usize; 2],
 }
 
@@ -654,6 +656,7 @@ impl Table {
             head: [NIL; CLASSES],
             tail: [NIL; CLASSES],
             count: [0; 2],
+            per_class: [0; CLASSES],
             cap,
         }
     }
@@ -730,6 +733,10 @@ impl Table {
             return;
         }
         self.unlink(i);
+        if old != class {
+            self.per_class[old as usize] = self.per_class[old as usize].saturating_sub(1);
+            self.per_class[class as usize] += 1;
+        }
         if old.group() != class.group() {
             self.count[old.group()] = self.count[old.group()].saturating_sub(1);
             self.count[class.group()] += 1;
@@ -768,6 +775,7 @@ impl Table {
                 .map_or(0, |f| hasher.hash_one(f.key))
         });
         self.count[class.group()] += 1;
+        self.per_class[class as usize] += 1;
         self.push_front(i, class);
         Some(i)
     }
@@ -775,9 +783,11 @@ impl Table {
     pub(crate) fn remove(&mut self, i: u32) -> Option<Flow> {
         let slot = self.slots.get_mut(i as usize)?;
         let flow = slot.flow.take()?;
+        let c = slot.class as usize;
         let g = slot.class.group();
         self.unlink(i);
         self.count[g] = self.count[g].saturating_sub(1);
+        self.per_class[c] = self.per_class[c].saturating_sub(1);
         if let Ok(e) = self
             .index
             .find_entry(self.hasher.hash_one(flow.key), |&j| j == i)
@@ -794,8 +804,25 @@ impl Table {
         self.count[g] >= self.cap[g]
     }
 
-    /// The least recently seen flow in the group of `class`.
+    /// The flow to evict when the group of `class` is full: the least
+    /// recently seen one, except in the unconfirmed group, where the oldest
+    /// of whichever kind (bare SYNs or unanswered datagrams) holds more of
+    /// the table goes: a spoofed SYN flood then pushes out only its own SYNs
+    /// and not the DNS queries waiting for their answers, and a UDP flood
+    /// only its own datagrams.
     pub(crate) fn oldest(&self, class: Class) -> Option<u32> {
+        if class.group() == 0 {
+            let (t, u) = (Class::TcpUnconfirmed, Class::UdpUnanswered);
+            let victim = if self.per_class[t as usize] >= self.per_class[u as usize] {
+                t
+            } else {
+                u
+            };
+            let tail = self.tail[victim as usize];
+            if tail != NIL {
+                return Some(tail);
+            }
+        }
         ALL_CLASSES
             .iter()
             .filter(|c| c.group() == class.group())

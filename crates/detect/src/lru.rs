@@ -10,7 +10,7 @@ use std::hash::Hash;
 const NIL: u32 = u32::MAX;
 
 #[derive(Debug)]
-struct Node<K, V> {
+pub(crate) struct Node<K, V> {
     entry: Option<(K, V)>,
     prev: u32,
     next: u32,

@@ -93,6 +93,14 @@ pub struct BenchConfig {
     pub pps: f64,
     /// Timestamp of the first packet.
     pub start_ns: i64,
+    /// A SYN flood mixed in: spoofed SYNs to [`BenchConfig::flood_target`],
+    /// on average this many per packet of the real traffic (0: none). The
+    /// real traffic is the same with or without the flood (the flood has its
+    /// own random stream; its SYNs fall between real packets), so runs with
+    /// and without it can be compared flow for flow.
+    pub flood_per_packet: f64,
+    /// The flooded server.
+    pub flood_target: SocketAddr,
 }
 
 impl Default for BenchConfig {
@@ -104,6 +112,8 @@ impl Default for BenchConfig {
             linktype: linktype::ETHERNET,
             pps: 100_000.0,
             start_ns: EPOCH_NS,
+            flood_per_packet: 0.0,
+            flood_target: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 80)), 443),
         }
     }
 }
@@ -129,6 +139,8 @@ pub struct BenchSummary {
     pub vlan_packets: u64,
     /// Capture time span in ns (last - first timestamp).
     pub duration_ns: i64,
+    /// Spoofed flood SYNs written (not counted in `packets`).
+    pub flood_packets: u64,
 }
 
 impl BenchSummary {
@@ -604,6 +616,7 @@ pub fn generate<W: Write>(cfg: &BenchConfig, w: W) -> Result<BenchSummary> {
     let mut buf = Vec::with_capacity(2048);
     let mut now = cfg.start_ns;
     let mean_gap = 1e9 / cfg.pps.max(1.0);
+    let mut frng = Rng::new(cfg.seed ^ 0x5eed_f100d);
     let mut sum = BenchSummary::default();
     while sum.packets < cfg.packets {
         let i = rng.below(nflows as u64) as usize;
@@ -615,7 +628,20 @@ pub fn generate<W: Write>(cfg: &BenchConfig, w: W) -> Result<BenchSummary> {
                 flows[i] = new_flow(&mut rng, &mut ctx, now);
             }
         };
-        now += rng.exp(mean_gap).round() as i64;
+        let gap = rng.exp(mean_gap).round() as i64;
+        if cfg.flood_per_packet > 0.0 {
+            let want = cfg.flood_per_packet;
+            let n = want.floor() as u64 + u64::from(frng.f64() < want.fract());
+            for j in 0..n {
+                let at = now + gap * (j as i64 + 1) / (n as i64 + 1);
+                buf.clear();
+                let syn = flood_syn(&mut frng, cfg.flood_target);
+                link::frame_ip_into(&mut buf, cfg.linktype, &syn, &FrameMeta::default())?;
+                out.write(at, &buf)?;
+                sum.flood_packets += 1;
+            }
+        }
+        now += gap;
         let (ip, meta) = pkt;
         buf.clear();
         link::frame_ip_into(&mut buf, cfg.linktype, &ip, &meta)?;
@@ -636,6 +662,23 @@ pub fn generate<W: Write>(cfg: &BenchConfig, w: W) -> Result<BenchSummary> {
     sum.udp_flows = ctx.udp;
     sum.duration_ns = now - cfg.start_ns;
     Ok(sum)
+}
+
+/// One spoofed SYN: a random source in 198.18.0.0/15 (benchmarking
+/// addresses) with a random port, random ISN, IP ID and TTL, a Linux-like
+/// option set.
+fn flood_syn(rng: &mut Rng, target: SocketAddr) -> Vec<u8> {
+    let host = rng.below(1 << 17) as u32;
+    let src = Ipv4Addr::from(0xc612_0000u32 | host);
+    let sport = 1024 + rng.below(64_512) as u16;
+    let mut t = crate::packet::TcpSpec::new(SocketAddr::new(IpAddr::V4(src), sport), target);
+    t.flags = crate::packet::TcpFlags::SYN;
+    t.seq = rng.next_u32();
+    t.ip_id = rng.next_u16();
+    t.ttl = 40 + rng.below(24) as u8;
+    t.window = 64240;
+    t.options = vec![crate::packet::TcpOpt::Mss(1460)];
+    t.build()
 }
 
 #[cfg(test)]
@@ -669,5 +712,70 @@ mod tests {
         assert_eq!(recs.len(), 20_000);
         let other = generate(&BenchConfig { seed: 10, ..cfg }, Vec::new()).unwrap();
         assert_ne!(other, sa);
+    }
+
+    #[test]
+    fn a_flood_leaves_the_real_traffic_as_it_was() {
+        let cfg = BenchConfig {
+            packets: 5_000,
+            flows: 100,
+            seed: 3,
+            ..BenchConfig::default()
+        };
+        let mut plain = Vec::new();
+        generate(&cfg, &mut plain).unwrap();
+        let mut flooded = Vec::new();
+        let sf = generate(
+            &BenchConfig {
+                flood_per_packet: 2.5,
+                ..cfg
+            },
+            &mut flooded,
+        )
+        .unwrap();
+        assert_eq!(sf.packets, 5_000);
+        assert!(
+            (11_500..13_500).contains(&sf.flood_packets),
+            "{}",
+            sf.flood_packets
+        );
+        // (timestamp, frame) of each record of a classic pcap
+        let records = |b: &[u8]| {
+            let mut v = Vec::new();
+            let mut off = 24;
+            while off + 16 <= b.len() {
+                let u = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+                let ts = i64::from(u(off)) * 1_000_000_000 + i64::from(u(off + 4));
+                let incl = u(off + 8) as usize;
+                v.push((ts, b[off + 16..off + 16 + incl].to_vec()));
+                off += 16 + incl;
+            }
+            v
+        };
+        let real = records(&plain);
+        let all = records(&flooded);
+        assert_eq!(all.len() as u64, 5_000 + sf.flood_packets);
+        // Removing the SYNs to the flood target gives the plain capture back,
+        // and timestamps never go backwards.
+        let target = [203u8, 0, 113, 80];
+        let mut rest = Vec::new();
+        let mut last = i64::MIN;
+        let mut sources = std::collections::HashSet::new();
+        for r in &all {
+            assert!(r.0 >= last);
+            last = r.0;
+            let ip = &r.1[14..];
+            if r.1[12..14] == [8, 0] && ip[16..20] == target {
+                assert_eq!(ip[33], 0x02, "a bare SYN");
+                sources.insert((ip[12..16].to_vec(), ip[20..22].to_vec()));
+            } else {
+                rest.push(r.clone());
+            }
+        }
+        assert_eq!(rest, real);
+        assert!(
+            sources.len() as u64 >= sf.flood_packets - 5,
+            "sources repeat"
+        );
     }
 }

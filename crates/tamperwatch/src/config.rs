@@ -62,6 +62,7 @@ pub struct Pipeline {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Flows {
+    pub memory_limit_mib: u64,
     pub max_flows: usize,
     pub max_unconfirmed: usize,
     pub max_servers: usize,
@@ -326,6 +327,14 @@ impl Config {
         if f.max_flows > 50_000_000 || f.max_unconfirmed > 50_000_000 {
             bail!("flows table sizes above 50,000,000 are not supported");
         }
+        if f.memory_limit_mib > 1 << 20 {
+            bail!("flows.memory_limit_mib must be at most 1048576 (1 TiB)");
+        }
+        if f.memory_limit_mib > 0 {
+            let mut e = self.engine_unbounded();
+            tw_detect::memory::fit(&mut e, self.workers(), self.memory_limit_bytes())
+                .map_err(|e| anyhow::anyhow!("flows.memory_limit_mib: {e}"))?;
+        }
         for (k, v) in [
             ("tcp_unconfirmed_timeout", f.tcp_unconfirmed_timeout),
             ("tcp_handshake_timeout", f.tcp_handshake_timeout),
@@ -438,8 +447,61 @@ impl Config {
         }
     }
 
-    /// The detection engine's settings.
+    /// The memory ceiling in bytes (0: none).
+    pub fn memory_limit_bytes(&self) -> usize {
+        usize::try_from(self.flows.memory_limit_mib << 20).unwrap_or(usize::MAX)
+    }
+
+    /// The detection engine's settings, with the flow and server tables
+    /// scaled down to `flows.memory_limit_mib` when the configured sizes
+    /// would not fit it (see [`tw_detect::memory`]).
     pub fn engine(&self) -> tw_detect::EngineConfig {
+        let mut e = self.engine_unbounded();
+        if self.flows.memory_limit_mib > 0 {
+            // validate() has checked that the ceiling can be met.
+            let _ = tw_detect::memory::fit(&mut e, self.workers(), self.memory_limit_bytes());
+        }
+        e
+    }
+
+    /// What the tables cost at their worst for this configuration.
+    pub fn memory_plan(&self) -> tw_detect::memory::MemoryPlan {
+        tw_detect::memory::plan(&self.engine(), self.workers())
+    }
+
+    /// One line on the table sizes in use and their worst-case memory.
+    pub fn tables_summary(&self) -> String {
+        let e = self.engine();
+        let p = self.memory_plan();
+        let mib = |b: usize| b as f64 / 1048576.0;
+        let shrunk = e.flows.max_flows < self.flows.max_flows
+            || e.flows.max_unconfirmed < self.flows.max_unconfirmed
+            || e.max_servers < self.flows.max_servers;
+        format!(
+            "tables: max_flows {}, max_unconfirmed {}, max_servers {}{}; worst case {:.1} MiB \
+             (flow slots {:.1}, detector state {:.1}, servers {:.1}, judge {:.1}){}",
+            e.flows.max_flows,
+            e.flows.max_unconfirmed,
+            e.max_servers,
+            if shrunk {
+                " (scaled down to the memory ceiling)"
+            } else {
+                ""
+            },
+            mib(p.total()),
+            mib(p.flow_tables),
+            mib(p.detector_state),
+            mib(p.servers),
+            mib(p.judge),
+            match self.flows.memory_limit_mib {
+                0 => String::from(", no ceiling"),
+                m => format!(", ceiling {m} MiB"),
+            }
+        )
+    }
+
+    /// The detection engine's settings as configured, before the ceiling.
+    fn engine_unbounded(&self) -> tw_detect::EngineConfig {
         use tw_detect::time::SECOND;
         let f = &self.flows;
         let s = |v: u32| i64::from(v) * SECOND;
@@ -553,6 +615,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct PFlows {
+        memory_limit_mib: Option<u64>,
         max_flows: Option<usize>,
         max_unconfirmed: Option<usize>,
         max_servers: Option<usize>,

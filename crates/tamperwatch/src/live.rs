@@ -205,6 +205,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     let metrics = Arc::new(cfg.new_metrics());
     let workers_n = cfg.workers();
     metrics.set_workers(workers_n);
+    tracing::info!("{}", cfg.tables_summary());
     // Everything privileged happens on this single thread: bind, open the
     // captures and the event file, then drop privileges (capabilities are
     // per thread), and only then start the other threads.

@@ -119,6 +119,7 @@ fn real_main(cli: Cli) -> Result<i32> {
             match Config::load_or_default(file.as_deref()).and_then(|c| c.web_config().map(|_| c)) {
                 Ok(c) => {
                     print!("{}", c.to_toml());
+                    println!("# {}", c.tables_summary());
                     eprintln!("configuration ok");
                     Ok(0)
                 }

@@ -63,7 +63,14 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
     let workers = a.workers.unwrap_or_else(|| cfg.workers()).max(1);
     metrics.set_workers(workers);
     let drops = Arc::new(AtomicU64::new(0));
-    let engine_cfg = cfg.engine();
+    let engine_cfg = {
+        let mut c = cfg.clone();
+        c.pipeline.workers = workers;
+        if !a.quiet {
+            eprintln!("{}", c.tables_summary());
+        }
+        c.engine()
+    };
 
     let total_bytes: u64 = a
         .files
@@ -175,6 +182,9 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                 sink_summary.written
             )
         );
+        if let Some(kib) = peak_rss_kib() {
+            eprintln!("  {:<16} {} KiB (VmHWM)", "peak memory", thousands(kib));
+        }
     }
     for e in &read_errors {
         eprintln!("error: {e}");
@@ -272,6 +282,13 @@ fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// The process's peak resident memory so far (Linux `VmHWM`), in KiB.
+pub fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    l.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The human summary printed on stderr.

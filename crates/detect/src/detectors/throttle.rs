@@ -69,6 +69,11 @@ pub struct ThrottleConfig {
     /// A flow counts as a comparison (or as history) only after delivering
     /// this many bytes.
     pub reference_min_bytes: u64,
+    /// Records the judge holds before admitting them (beyond it the oldest
+    /// go: only a worker that stopped reporting progress fills it).
+    pub max_pending: usize,
+    /// Comparison records the judge keeps (beyond it the oldest go first).
+    pub max_refs: usize,
 }
 
 impl Default for ThrottleConfig {
@@ -88,6 +93,8 @@ impl Default for ThrottleConfig {
             history_max_age: 7 * 86_400 * SECOND,
             history_targets: 1024,
             reference_min_bytes: 256 * 1024,
+            max_pending: 65_536,
+            max_refs: 8192,
         }
     }
 }
@@ -887,7 +894,7 @@ impl Detector for ThrottleDetector {
 
 /// A target's typical rate, from flows that did not look rate-limited.
 #[derive(Debug, Clone, PartialEq)]
-struct History {
+pub(crate) struct History {
     key: String,
     /// Exponentially weighted mean of log2(rate).
     log_rate: f64,
@@ -913,11 +920,6 @@ pub struct Judge {
     /// How far decisions have gone.
     watermark: Nanos,
 }
-
-/// Bound on the comparison records kept (beyond it the oldest go first).
-const MAX_REFS: usize = 8192;
-/// Bound on records waiting (a worker that never reports progress).
-const MAX_PENDING: usize = 65_536;
 
 impl Judge {
     /// A judge with these settings and watch list.
@@ -956,7 +958,7 @@ impl Judge {
 
     /// Hands in a record.
     pub fn submit(&mut self, r: RateRecord) {
-        if self.pending.len() >= MAX_PENDING {
+        if self.pending.len() >= self.cfg.max_pending.max(1) {
             return;
         }
         self.pending.push(r);
@@ -1012,7 +1014,7 @@ impl Judge {
         while self
             .refs
             .front()
-            .is_some_and(|f| f.span.1 < horizon || self.refs.len() >= MAX_REFS)
+            .is_some_and(|f| f.span.1 < horizon || self.refs.len() >= self.cfg.max_refs.max(1))
         {
             self.refs.pop_front();
         }

@@ -87,3 +87,66 @@ fn flow_state_does_not_grow_unnoticed() {
         std::mem::size_of::<Flow>()
     );
 }
+
+#[test]
+fn a_syn_flood_evicts_its_own_syns_not_waiting_dns_queries() {
+    let mut t = Table::new(8, 8);
+    let client: IpAddr = "192.0.2.1".parse().unwrap();
+    let resolver: IpAddr = "198.51.100.53".parse().unwrap();
+    let victim: IpAddr = "203.0.113.80".parse().unwrap();
+    let mut queries = Vec::new();
+    for port in 0..3u16 {
+        let (k, _) = FlowKey::new(17, client, 5000 + port, resolver, 53);
+        let f = Flow::new(
+            k,
+            FlowProto::Udp,
+            (client, 5000 + port),
+            (resolver, 53),
+            true,
+            0,
+        );
+        queries.push(t.insert(f, Class::UdpUnanswered).unwrap());
+    }
+    let mut evicted_udp = 0;
+    for n in 0..10_000u32 {
+        // a spoofed source per SYN (198.18.0.0/15)
+        let src = IpAddr::V4(std::net::Ipv4Addr::from(0xc612_0000 | (n & 0x1ffff)));
+        let ts = Nanos::from(n) * 1000 + 1;
+        let (k, _) = FlowKey::new(6, src, 1024 + (n % 60_000) as u16, victim, 443);
+        if t.is_full(Class::TcpUnconfirmed) {
+            let old = t.oldest(Class::TcpUnconfirmed).unwrap();
+            let f = t.remove(old).unwrap();
+            evicted_udp += usize::from(f.proto == FlowProto::Udp);
+        }
+        let f = Flow::new(k, FlowProto::Tcp, (src, 1024), (victim, 443), true, ts);
+        t.insert(f, Class::TcpUnconfirmed).unwrap();
+    }
+    assert_eq!(evicted_udp, 0);
+    for q in &queries {
+        assert_eq!(t.flow(*q).map(|f| f.proto), Some(FlowProto::Udp));
+    }
+    // A UDP flood, in turn, gives way to itself once it holds the most.
+    let mut evicted_tcp = 0;
+    for port in 0..100u16 {
+        let (k, _) = FlowKey::new(17, client, 20_000 + port, resolver, 53);
+        if t.is_full(Class::UdpUnanswered) {
+            let old = t.oldest(Class::UdpUnanswered).unwrap();
+            evicted_tcp += usize::from(t.remove(old).unwrap().proto == FlowProto::Tcp);
+        }
+        let f = Flow::new(
+            k,
+            FlowProto::Udp,
+            (client, 20_000 + port),
+            (resolver, 53),
+            true,
+            2,
+        );
+        t.insert(f, Class::UdpUnanswered).unwrap();
+    }
+    // 3 datagrams and 5 SYNs: SYNs give way while they hold at least as
+    // many (5 -> 4, then a tie -> 3), then the datagrams evict their own.
+    assert_eq!(
+        evicted_tcp, 2,
+        "only until the datagrams hold the larger part"
+    );
+}

@@ -56,6 +56,13 @@ enum Cmd {
         /// Link type: ethernet, raw, sll, sll2, null.
         #[arg(long, default_value = "ethernet")]
         linktype: String,
+        /// Mix in a SYN flood: this many spoofed SYNs from random sources in
+        /// 198.18.0.0/15, spread over the capture (on top of --packets).
+        #[arg(long, default_value_t = 0)]
+        flood_syns: u64,
+        /// The flooded server (IPv4 address:port).
+        #[arg(long, default_value = "203.0.113.80:443")]
+        flood_target: std::net::SocketAddrV4,
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
@@ -127,6 +134,8 @@ fn main() -> Result<()> {
             seed,
             pps,
             linktype,
+            flood_syns,
+            flood_target,
             output,
         } => {
             let cfg = BenchConfig {
@@ -135,6 +144,8 @@ fn main() -> Result<()> {
                 seed,
                 pps,
                 linktype: parse_linktype(&linktype)?,
+                flood_per_packet: flood_syns as f64 / packets.max(1) as f64,
+                flood_target: flood_target.into(),
                 ..BenchConfig::default()
             };
             let f =
@@ -157,6 +168,12 @@ fn main() -> Result<()> {
                 100.0 * sum.ipv6_packets as f64 / sum.packets.max(1) as f64
             );
             println!("vlan frames:    {}", sum.vlan_packets);
+            if sum.flood_packets > 0 {
+                println!(
+                    "flood SYNs:     {} to {} (spoofed sources)",
+                    sum.flood_packets, cfg.flood_target
+                );
+            }
             println!("capture span:   {:.3} s", sum.duration_ns as f64 / 1e9);
             println!(
                 "generated in {:.2} s ({:.0} pkts/s)",

@@ -350,11 +350,13 @@ fn one_and_two_workers_sharing_a_judge_agree() {
 #[test]
 fn judge_memory_is_bounded() {
     // many flows' records for a judge that is never allowed to decide
-    let mut j = Judge::new(ThrottleConfig::default(), Default::default());
+    let cfg = ThrottleConfig::default();
+    let (max_pending, max_refs) = (cfg.max_pending, cfg.max_refs);
+    let mut j = Judge::new(cfg, Default::default());
     let r = run(&ts::thr_policed_targeted().unwrap());
     assert!(!r.seen.is_empty());
     let m = r.seen[0].2.clone();
-    for i in 0..(MAX_PENDING + 10) {
+    for i in 0..(max_pending + 10) {
         j.submit(RateRecord {
             stamp: i as i64,
             ready: i as i64,
@@ -377,10 +379,10 @@ fn judge_memory_is_bounded() {
             hello: None,
         });
     }
-    assert_eq!(j.len(), MAX_PENDING);
+    assert_eq!(j.len(), max_pending);
     let mut out = Vec::new();
     j.advance(i64::MAX - 1, &mut out);
-    assert!(j.len() <= MAX_REFS, "{}", j.len());
+    assert!(j.len() <= max_refs, "{}", j.len());
     assert!(out.is_empty());
 }
 
