@@ -51,6 +51,7 @@ pub struct Capture {
     pub block_timeout_ms: u32,
     pub snaplen: u32,
     pub promiscuous: bool,
+    pub fanout: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -316,6 +317,9 @@ impl Config {
         }
         if !(64..=262_144).contains(&c.snaplen) {
             bail!("capture.snaplen must be 64..=262144 (got {})", c.snaplen);
+        }
+        if !(1..=64).contains(&c.fanout) {
+            bail!("capture.fanout must be 1..=64 (got {})", c.fanout);
         }
         if self.pipeline.workers > 256 {
             bail!("pipeline.workers must be at most 256");
@@ -604,6 +608,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         block_timeout_ms: Option<u32>,
         snaplen: Option<u32>,
         promiscuous: Option<bool>,
+        fanout: Option<u32>,
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]

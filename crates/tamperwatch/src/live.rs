@@ -25,20 +25,35 @@ fn wall_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-fn open_source(cfg: &Config, iface: &str) -> Result<Box<dyn Source>, CaptureError> {
+/// Opens the capture(s) of one interface: one source, or `capture.fanout`
+/// sources in one `PACKET_FANOUT` group (hash mode: a flow's packets, both
+/// directions, always land in the same source).
+fn open_sources(cfg: &Config, iface: &str) -> Result<Vec<Box<dyn Source>>, CaptureError> {
     let c = &cfg.capture;
+    let n = c.fanout.max(1);
+    // Fanout group ids are shared by every socket on the host (per network
+    // namespace): one from the process and the interface, so that two
+    // daemons, or two interfaces, never join each other's group.
+    let group = (std::process::id().wrapping_mul(0x9e37)
+        ^ tw_capture::interface_index(iface)
+            .unwrap_or(0)
+            .wrapping_mul(0x85eb)) as u16;
     let rc = RingConfig {
         ring_bytes: c.ring_size_mib as usize * 1024 * 1024,
         block_bytes: c.block_size_kib as usize * 1024,
         block_timeout_ms: c.block_timeout_ms,
         snaplen: c.snaplen,
         promiscuous: c.promiscuous,
-        ..RingConfig::default()
+        fanout: (n > 1).then_some((group, tw_capture::FanoutMode::Hash)),
     };
-    Ok(match c.backend {
-        Backend::Ring => Box::new(RingSource::open(iface, &rc)?),
-        Backend::Pnet => Box::new(PnetSource::open(iface, &rc)?),
-    })
+    let mut v: Vec<Box<dyn Source>> = Vec::new();
+    for _ in 0..n {
+        v.push(match c.backend {
+            Backend::Ring => Box::new(RingSource::open(iface, &rc)?),
+            Backend::Pnet => Box::new(PnetSource::open(iface, &rc)?),
+        });
+    }
+    Ok(v)
 }
 
 /// Partly filled batches go out at least this often (packet time).
@@ -226,11 +241,15 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     let mut sources = Vec::new();
     for i in &ifaces {
         let im = metrics.interface(i);
-        match open_source(&cfg, i) {
-            Ok(s) => {
+        match open_sources(&cfg, i) {
+            Ok(v) => {
                 im.set_up(true);
-                tracing::info!(interface = %i, backend = ?cfg.capture.backend, "capture open");
-                sources.push((i.clone(), s, im));
+                tracing::info!(interface = %i, backend = ?cfg.capture.backend, fanout = v.len(), "capture open");
+                let n = v.len();
+                for (k, s) in v.into_iter().enumerate() {
+                    let name = if n > 1 { format!("{i}#{k}") } else { i.clone() };
+                    sources.push((name, s, im.clone()));
+                }
             }
             Err(e) => {
                 im.set_up(false);

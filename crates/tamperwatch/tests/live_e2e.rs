@@ -86,14 +86,21 @@ impl FrameCounter {
     }
 }
 
-/// The shared scenario; `backend` is "ring" or "pnet".
-fn live_capture(backend: &str) {
+/// The shared scenario; `backend` is "ring" or "pnet"; `overrides` is
+/// merged into the daemon's configuration.
+fn live_capture(backend: &str, overrides: &str) {
     let t0 = Instant::now();
     let topo = Topology::two_hosts();
     let (c, s) = (&topo.client, &topo.server);
     let web = WebServer::start(&s.ns, &[IpAddr::V4(s.addr4), IpAddr::V6(s.addr6)]);
     let iface = c.iface.as_str();
-    let mut tw = TamperwatchProc::start(&c.ns, &TwOptions::on(iface, backend));
+    let mut tw = TamperwatchProc::start(
+        &c.ns,
+        &TwOptions {
+            overrides: overrides.to_string(),
+            ..TwOptions::on(iface, backend)
+        },
+    );
     let up = tw.metric("tamperwatch_capture_up", &[("interface", iface)]);
     assert_eq!(up, Some(1.0), "capture_up; stderr:\n{}", tw.stderr());
     let reference = FrameCounter::start(&topo);
@@ -224,6 +231,13 @@ fn live_capture(backend: &str) {
             "flows_finished_total{{proto=tcp}} = {:?}, want ≥ {connections}\n{text}",
             finished(&text)
         );
+        // Each connection is one flow: none was split (with several rings
+        // in a fanout group, both directions of a flow reach the same one).
+        assert_eq!(
+            started(&text),
+            Some(f64::from(connections)),
+            "flows_started_total{{proto=tcp}}\n{text}"
+        );
         assert!(
             matches!(events(&text), None | Some(0.0)),
             "events on clean traffic: {:?}\n{text}\n{:#?}",
@@ -269,7 +283,17 @@ fn ring_backend_counts_live_traffic() {
     if !support::require_root() {
         return;
     }
-    live_capture("ring");
+    live_capture("ring", "");
+}
+
+/// Two rings in a `PACKET_FANOUT` group (hash mode), two workers: every
+/// frame exactly once, every connection one flow.
+#[test]
+fn ring_fanout_counts_live_traffic() {
+    if !support::require_root() {
+        return;
+    }
+    live_capture("ring", "[capture]\nfanout = 2\n[pipeline]\nworkers = 2\n");
 }
 
 #[test]
@@ -277,7 +301,7 @@ fn pnet_backend_counts_live_traffic() {
     if !support::require_root() {
         return;
     }
-    live_capture("pnet");
+    live_capture("pnet", "");
 }
 
 /// `run -i <missing>` fails fast, naming the interface. Needs no root or
