@@ -119,6 +119,25 @@ impl Worker {
         }
     }
 
+    /// [`Worker::frame`] with the link clock of a dispatcher (several
+    /// workers, this one run inline by the dispatcher's thread).
+    #[inline]
+    fn frame_linked(
+        &mut self,
+        linktype: u32,
+        data: &[u8],
+        ts: i64,
+        wire_len: u32,
+        link: tw_detect::link::LinkClock,
+    ) {
+        self.engine
+            .process_frame_linked(linktype, data, ts, wire_len, link);
+        self.since_publish += 1;
+        if self.since_publish >= PUBLISH_EVERY {
+            self.after_batch();
+        }
+    }
+
     /// Hands pending events to the sink and publishes counters.
     pub fn after_batch(&mut self) {
         self.since_publish = 0;
@@ -186,17 +205,25 @@ pub struct Dispatcher {
     senders: Vec<Sender<Batch>>,
     pending: Vec<Batch>,
     pool: Receiver<Batch>,
+    /// Worker 0 run on this dispatcher's own thread (replay): its frames are
+    /// processed as they are pushed, without a copy or a hand-over.
+    inline: Option<Worker>,
 }
 
-/// Worker threads started by [`spawn_workers`].
+/// Worker threads started by [`spawn_workers_inline`] or [`spawn_workers_reloadable`].
 pub struct Workers {
     pub handles: Vec<std::thread::JoinHandle<Stats>>,
     senders: Vec<Sender<Batch>>,
     pool_rx: Receiver<Batch>,
+    /// Worker 0, when it runs inline in the (single) dispatcher's thread.
+    inline: Option<Worker>,
 }
 
-/// Starts `n` worker threads.
-pub fn spawn_workers(
+/// Starts `n` workers for a single producing thread that runs worker 0
+/// itself (replay: with two cores, the reading thread and one worker thread
+/// keep both busy, where a reader and two worker threads would contend).
+/// Take the one dispatcher with [`Workers::inline_dispatcher`].
+pub fn spawn_workers_inline(
     n: usize,
     cfg: &EngineConfig,
     metrics: &Arc<Metrics>,
@@ -204,10 +231,19 @@ pub fn spawn_workers(
     backpressure: EventBackpressure,
     kernel_drops: &Arc<AtomicU64>,
 ) -> anyhow::Result<Workers> {
-    spawn_workers_reloadable(n, cfg, metrics, events, backpressure, kernel_drops, None)
+    spawn(
+        n,
+        cfg,
+        metrics,
+        events,
+        backpressure,
+        kernel_drops,
+        None,
+        true,
+    )
 }
 
-/// [`spawn_workers`] whose detector settings follow `reload`.
+/// Starts `n` worker threads whose detector settings follow `reload`.
 pub fn spawn_workers_reloadable(
     n: usize,
     cfg: &EngineConfig,
@@ -216,6 +252,29 @@ pub fn spawn_workers_reloadable(
     backpressure: EventBackpressure,
     kernel_drops: &Arc<AtomicU64>,
     reload: Option<Arc<Reloadable>>,
+) -> anyhow::Result<Workers> {
+    spawn(
+        n,
+        cfg,
+        metrics,
+        events,
+        backpressure,
+        kernel_drops,
+        reload,
+        false,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn(
+    n: usize,
+    cfg: &EngineConfig,
+    metrics: &Arc<Metrics>,
+    events: &Sender<Event>,
+    backpressure: EventBackpressure,
+    kernel_drops: &Arc<AtomicU64>,
+    reload: Option<Arc<Reloadable>>,
+    inline_first: bool,
 ) -> anyhow::Result<Workers> {
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
     // The configured table sizes are totals: each worker gets its share.
@@ -235,6 +294,7 @@ pub fn spawn_workers_reloadable(
     });
     let mut senders = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
+    let mut inline = None;
     for i in 0..n {
         let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
         senders.push(tx);
@@ -252,6 +312,11 @@ pub fn spawn_workers_reloadable(
             let seen = r.generation.load(Ordering::Acquire);
             (r, seen)
         });
+        if i == 0 && inline_first {
+            // Its channel stays unused: the dispatcher calls it directly.
+            inline = Some(w);
+            continue;
+        }
         let pool_tx = pool_tx.clone();
         let h = std::thread::Builder::new()
             .name(format!("tw-worker-{i}"))
@@ -271,6 +336,7 @@ pub fn spawn_workers_reloadable(
         handles,
         senders,
         pool_rx,
+        inline,
     })
 }
 
@@ -284,7 +350,17 @@ impl Workers {
             senders: self.senders.clone(),
             pending: (0..self.senders.len()).map(|_| Batch::default()).collect(),
             pool: self.pool_rx.clone(),
+            inline: None,
         }
+    }
+
+    /// The dispatcher that runs worker 0 inline (after
+    /// [`spawn_workers_inline`]; the only dispatcher of these workers).
+    /// Finish it with [`Dispatcher::finish`] to get worker 0's counters.
+    pub fn inline_dispatcher(&mut self) -> Dispatcher {
+        let mut d = self.dispatcher();
+        d.inline = self.inline.take();
+        d
     }
 
     /// Closes the workers' input (after every dispatcher was dropped) and
@@ -318,6 +394,12 @@ impl Dispatcher {
         };
         self.link.observe(linktype, data, ts);
         let link = self.link;
+        if w == 0 {
+            if let Some(iw) = self.inline.as_mut() {
+                iw.frame_linked(linktype, data, ts, wire_len, link);
+                return;
+            }
+        }
         let Some(b) = self.pending.get_mut(w) else {
             return;
         };
@@ -355,7 +437,16 @@ impl Dispatcher {
 
     /// Sends every partly filled batch (and, if given, a time tick to all).
     pub fn flush(&mut self, tick: Option<i64>) {
+        if let Some(iw) = self.inline.as_mut() {
+            if let Some(t) = tick {
+                iw.engine.tick(t);
+            }
+            iw.after_batch();
+        }
         for w in 0..self.pending.len() {
+            if w == 0 && self.inline.is_some() {
+                continue;
+            }
             let has = self.pending.get(w).is_some_and(|b| !b.frames.is_empty());
             if has || tick.is_some() {
                 if let Some(b) = self.pending.get_mut(w) {
@@ -364,6 +455,15 @@ impl Dispatcher {
                 self.send(w);
             }
         }
+    }
+}
+
+impl Dispatcher {
+    /// Sends what is pending and, when this dispatcher runs worker 0
+    /// inline, ends that worker's flows and returns its counters.
+    pub fn finish(mut self) -> Option<Stats> {
+        self.flush(None);
+        self.inline.take().map(Worker::finish)
     }
 }
 

@@ -1,7 +1,7 @@
 //! `tamperwatch replay`: the live pipeline over capture files, at full speed.
 
 use crate::config::Config;
-use crate::pipeline::{spawn_workers, EventBackpressure, Worker};
+use crate::pipeline::{spawn_workers_inline, EventBackpressure, Worker};
 use crate::sink::{self, SinkConfig};
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
@@ -125,7 +125,8 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         }
         vec![w.finish()]
     } else {
-        let ws = spawn_workers(
+        // Worker 0 runs on this (reading) thread, the others on their own.
+        let mut ws = spawn_workers_inline(
             workers,
             &engine_cfg,
             &metrics,
@@ -133,8 +134,8 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
             EventBackpressure::Block,
             &drops,
         )?;
-        {
-            let mut d = ws.dispatcher();
+        let inline_stats = {
+            let mut d = ws.inline_dispatcher();
             for f in &a.files {
                 if stop.load(Ordering::Relaxed) != 0 {
                     break;
@@ -152,8 +153,11 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                     Err(e) => read_errors.push(e),
                 }
             }
-        }
-        ws.join()
+            d.finish()
+        };
+        let mut all = ws.join();
+        all.extend(inline_stats);
+        all
     };
     drop(ev_tx);
     if let Some(b) = bar {

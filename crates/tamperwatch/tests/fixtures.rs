@@ -148,3 +148,29 @@ fn all_fixtures_together_with_two_workers() {
         );
     }
 }
+
+/// Every fixture gives the same events (sorted JSON lines) with 1, 2 and 3
+/// workers (the reading thread runs worker 0 itself, the others run on their
+/// own threads). Files are replayed one at a time: each is one capture with
+/// its own clock (fixtures replayed together overlap in time, which no live
+/// capture does).
+#[test]
+fn every_fixture_gives_the_same_events_with_1_2_and_3_workers() {
+    let dir = root().join("tests/fixtures");
+    let mut events = 0;
+    for s in catalogue() {
+        let f = dir.join(format!("{}.pcap", s.name));
+        let run = |n: &str| {
+            let r = replay(std::slice::from_ref(&f), &["--quiet", "--workers", n]);
+            assert_eq!(r.status, 0, "{}: {}", s.name, r.stderr);
+            let mut v: Vec<String> = r.events.iter().map(|e| e.to_string()).collect();
+            v.sort();
+            v
+        };
+        let one = run("1");
+        assert_eq!(one, run("2"), "{}: 1 and 2 workers", s.name);
+        assert_eq!(one, run("3"), "{}: 1 and 3 workers", s.name);
+        events += one.len();
+    }
+    assert!(events >= 30, "only {events} events over the fixtures");
+}
