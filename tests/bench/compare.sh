@@ -49,7 +49,21 @@ t1=$(cat "$work/last")
 timeit "tamperwatch replay (2 workers)" "$tw" replay -q --workers 2 --events /dev/null "$cap"
 t2=$(cat "$work/last")
 if command -v tshark >/dev/null 2>&1 && [ "${BENCH_TSHARK:-0}" = 1 ]; then
-  timeit "tshark -r (tcp analysis)" tshark -n -r "$cap" -q -z conv,tcp
+  # tshark's TCP analysis (sequence tracking, the expert info) over every
+  # packet, with a per-conversation table at the end
+  timeit "tshark -r (tcp analysis)" tshark -n -r "$cap" -q -o tcp.analyze_sequence_numbers:TRUE -z conv,tcp
+fi
+if [ "${BENCH_FLOOD:-0}" = 1 ]; then
+  # The same traffic with a SYN flood of 1,000,000 spoofed sources mixed in,
+  # replayed with the default tables and with a 64 MiB memory ceiling.
+  flood="$work/bench-$packets-flood.pcap"
+  [ -s "$flood" ] || "$gen" bench --packets "$packets" --flows "$flows" --seed 1 --flood-syns 1000000 -o "$flood" >/dev/null
+  cat "$flood" > /dev/null
+  all=$((packets + 1000000))
+  printf '[flows]\nmemory_limit_mib = 64\n' > "$work/ceiling.toml"
+  packets=$all timeit "tcpdump, flood" tcpdump -r "$flood" -w /dev/null
+  packets=$all timeit "tamperwatch (1 worker), flood" "$tw" replay -q --workers 1 --events /dev/null "$flood"
+  packets=$all timeit "tamperwatch (1 w.), flood, 64 MiB" "$tw" replay -q --workers 1 -c "$work/ceiling.toml" --events /dev/null "$flood"
 fi
 printf 'ratio tamperwatch(1 worker)/tcpdump  = %.2f\n' "$(echo "$t1 / $td" | bc -l)"
 printf 'ratio tamperwatch(2 workers)/tcpdump = %.2f\n' "$(echo "$t2 / $td" | bc -l)"

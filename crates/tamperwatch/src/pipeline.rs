@@ -387,10 +387,21 @@ impl Dispatcher {
             self.flush(Some(self.last_ts));
         }
         self.last_ts = self.last_ts.max(ts);
-        let w = if n == 1 {
-            0
-        } else {
-            tw_detect::shard_of_frame(linktype, data).map_or(0, |k| (k % n as u64) as usize)
+        let w = match tw_detect::shard_of_frame(linktype, data) {
+            _ if n == 1 => 0,
+            None => 0,
+            // The thread that runs worker 0 inline also reads and
+            // dispatches: it takes one share of 2n-1, the others two each,
+            // so that both kinds of thread are about equally busy.
+            Some(k) if self.inline.is_some() => {
+                let s = (k % (2 * n as u64 - 1)) as usize;
+                if s == 0 {
+                    0
+                } else {
+                    1 + (s - 1) / 2
+                }
+            }
+            Some(k) => (k % n as u64) as usize,
         };
         self.link.observe(linktype, data, ts);
         let link = self.link;

@@ -150,3 +150,10 @@ fn a_syn_flood_evicts_its_own_syns_not_waiting_dns_queries() {
         "only until the datagrams hold the larger part"
     );
 }
+
+#[test]
+fn port_rank_knows_exactly_the_service_ports() {
+    for p in 0..=u16::MAX {
+        assert_eq!(port_rank(p) == 0, SERVICE_PORTS.contains(&p), "port {p}");
+    }
+}
