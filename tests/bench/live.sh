@@ -4,8 +4,10 @@
 # capture (the same mix as compare.sh). Not a test: it prints figures for
 # docs/performance.md. Needs root, iproute2, tcpreplay, curl.
 #
-#   tests/bench/live.sh [PACKETS] [WORKERS] [FANOUT]     (defaults: 1000000 1 1)
+#   tests/bench/live.sh [PACKETS] [WORKERS] [FANOUT] [SENDERS]   (defaults: 1000000 1 1 1)
 #
+# SENDERS > 1 runs that many tcpreplay processes at once (each sends the
+# whole capture), for a higher aggregate rate than one can reach.
 # FANOUT > 1 opens that many rings on the interface in one PACKET_FANOUT
 # group (capture.fanout), each on its own capture thread.
 # Prints: packets sent (tcpreplay's rate), packets the kernel handed to the
@@ -16,6 +18,7 @@ cd "$(dirname "$0")/../.."
 packets=${1:-1000000}
 workers=${2:-1}
 fanout=${3:-1}
+senders=${4:-1}
 work=${BENCH_DIR:-$(mktemp -d /tmp/tw-live.XXXXXX)}
 cap="$work/live-$packets.pcap"
 tx=tw-bench-tx rx=tw-bench-rx
@@ -62,7 +65,12 @@ for _ in $(seq 1 100); do scrape >/dev/null 2>&1 && break; sleep 0.1; done
 cpu() { awk '{print $14 + $15}' "/proc/$twpid/stat"; }
 tck=$(getconf CLK_TCK)
 c0=$(cpu)
-ip netns exec "$tx" tcpreplay --preload-pcap --topspeed -i vtx "$cap" >"$work/tcpreplay.log" 2>&1
+t0=$(date +%s.%N)
+for k in $(seq 1 "$senders"); do
+  ip netns exec "$tx" tcpreplay --preload-pcap --topspeed -i vtx "$cap" >"$work/tcpreplay.$k.log" 2>&1 &
+done
+wait $(jobs -p | grep -v "^$twpid$")
+t1=$(date +%s.%N)
 sleep 2   # let the rings drain and the stats poll (every second) catch up
 c1=$(cpu)
 threads=$(for t in /proc/$twpid/task/*; do printf '%s=%sms ' "$(cat "$t/comm")" "$(awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / t}' "$t/stat")"; done)
@@ -71,11 +79,15 @@ val() { echo "$m" | awk -v n="$1" '$1 ~ "^"n {s += $2} END {printf "%.0f", s}'; 
 got=$(val tamperwatch_capture_packets_total)
 drops=$(val tamperwatch_capture_kernel_drops_total)
 decoded=$(val tamperwatch_packets_total)
-rate=$(grep -o 'Rated: [0-9.]* Bps, [0-9.]* Mbps, [0-9.]* pps' "$work/tcpreplay.log" | awk '{print $6}')
-sent=$(grep -o 'Actual: [0-9]* packets' "$work/tcpreplay.log" | awk '{print $2}')
+sent=$(cat "$work"/tcpreplay.*.log | grep -o 'Actual: [0-9]* packets' | awk '{s += $2} END {print s}')
+# each sender's own rate over its sending time (they overlap: their sum is
+# the aggregate), and all packets over the wall time including start-up
+rate=$(cat "$work"/tcpreplay.*.log | grep -o 'Rated: [0-9.]* Bps, [0-9.]* Mbps, [0-9.]* pps' | awk '{s += $6} END {printf "%.0f", s}')
+wall=$(echo "$sent / ($t1 - $t0)" | bc)
+rm -f "$work"/tcpreplay.*.log.old
 ms=$(( (c1 - c0) * 1000 / tck ))
 echo "workers $workers, fanout $fanout"
-echo "sent      $sent packets at $rate pps (tcpreplay --preload-pcap --topspeed)"
+echo "sent      $sent packets at $rate pps ($senders x tcpreplay --preload-pcap --topspeed; $wall pps over the wall time with loading)"
 echo "captured  $got packets, kernel drops $drops, decoded $decoded"
 echo "threads   $threads(since start)"
 echo "cpu       $ms ms for $got packets: $(echo "$ms * 1000000 / ($got + 1)" | bc) ns per packet"
