@@ -224,6 +224,7 @@ pub struct Metrics {
     interfaces: Mutex<Vec<InterfaceMetrics>>,
 
     workers: IntGauge,
+    flow_table_capacity: IntGaugeVec,
     start_time: Gauge,
     last_packet_ns: AtomicI64,
     last_packet: Gauge,
@@ -491,6 +492,14 @@ impl Metrics {
         );
 
         let workers = b.int_gauge("tamperwatch_workers", "Pipeline worker threads running.");
+        let flow_table_capacity = b.int_gauge_vec(
+            "tamperwatch_flow_table_capacity",
+            "Flows the tables can hold (all workers), after the memory ceiling.",
+            &["table"],
+        );
+        for t in ["confirmed", "unconfirmed"] {
+            flow_table_capacity.with_label_values(&[t]).set(0);
+        }
         let start_time = b.gauge(
             "tamperwatch_start_time_seconds",
             "Start time of the tamperwatch process since the Unix epoch, in seconds.",
@@ -566,6 +575,7 @@ impl Metrics {
             capture_kernel_freezes,
             interfaces: Mutex::new(Vec::new()),
             workers,
+            flow_table_capacity,
             start_time,
             last_packet_ns: AtomicI64::new(i64::MIN),
             last_packet,
@@ -715,6 +725,16 @@ impl Metrics {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Sets `tamperwatch_flow_table_capacity`: the confirmed and unconfirmed
+    /// (half-open) tables' sizes in use.
+    pub fn set_flow_table_capacity(&self, confirmed: usize, unconfirmed: usize) {
+        for (t, n) in [("confirmed", confirmed), ("unconfirmed", unconfirmed)] {
+            self.flow_table_capacity
+                .with_label_values(&[t])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 
     /// Sets `tamperwatch_workers`.

@@ -510,6 +510,7 @@ fn privacy_label_allow_list() {
         "country",
         "network",
         "kind",
+        "table",
     ];
     let m = Metrics::new(Some(vantage()));
     let eth = m.interface("eth0");

@@ -221,6 +221,10 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     let workers_n = cfg.workers();
     metrics.set_workers(workers_n);
     tracing::info!("{}", cfg.tables_summary());
+    {
+        let e = cfg.engine();
+        metrics.set_flow_table_capacity(e.flows.max_flows, e.flows.max_unconfirmed);
+    }
     // Everything privileged happens on this single thread: bind, open the
     // captures and the event file, then drop privileges (capabilities are
     // per thread), and only then start the other threads.

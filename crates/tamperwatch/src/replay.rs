@@ -69,7 +69,9 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         if !a.quiet {
             eprintln!("{}", c.tables_summary());
         }
-        c.engine()
+        let e = c.engine();
+        metrics.set_flow_table_capacity(e.flows.max_flows, e.flows.max_unconfirmed);
+        e
     };
 
     let total_bytes: u64 = a
