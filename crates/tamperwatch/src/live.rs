@@ -5,7 +5,7 @@
 //! serves HTTP and waits for signals.
 
 use crate::config::{Backend, Config};
-use crate::pipeline::{spawn_workers_reloadable, Dispatcher, EventBackpressure, Reloadable};
+use crate::pipeline::{spawn_workers, Dispatcher, EventBackpressure, Reloadable};
 use crate::sink::{self, SinkConfig};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
@@ -303,7 +303,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     let sink = sink.spawn(ev_rx, metrics.clone())?;
     let drops = Arc::new(AtomicU64::new(0));
     let cell = Arc::new(Reloadable::default());
-    let workers = spawn_workers_reloadable(
+    let workers = spawn_workers(
         workers_n,
         &cfg.engine(),
         &metrics,
@@ -311,6 +311,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
         EventBackpressure::Drop,
         &drops,
         Some(cell.clone()),
+        false,
     )?;
     drop(ev_tx);
 

@@ -210,7 +210,7 @@ pub struct Dispatcher {
     inline: Option<Worker>,
 }
 
-/// Worker threads started by [`spawn_workers_inline`] or [`spawn_workers_reloadable`].
+/// Worker threads started by [`spawn_workers`].
 pub struct Workers {
     pub handles: Vec<std::thread::JoinHandle<Stats>>,
     senders: Vec<Sender<Batch>>,
@@ -219,54 +219,14 @@ pub struct Workers {
     inline: Option<Worker>,
 }
 
-/// Starts `n` workers for a single producing thread that runs worker 0
-/// itself (replay: with two cores, the reading thread and one worker thread
-/// keep both busy, where a reader and two worker threads would contend).
-/// Take the one dispatcher with [`Workers::inline_dispatcher`].
-pub fn spawn_workers_inline(
-    n: usize,
-    cfg: &EngineConfig,
-    metrics: &Arc<Metrics>,
-    events: &Sender<Event>,
-    backpressure: EventBackpressure,
-    kernel_drops: &Arc<AtomicU64>,
-) -> anyhow::Result<Workers> {
-    spawn(
-        n,
-        cfg,
-        metrics,
-        events,
-        backpressure,
-        kernel_drops,
-        None,
-        true,
-    )
-}
-
-/// Starts `n` worker threads whose detector settings follow `reload`.
-pub fn spawn_workers_reloadable(
-    n: usize,
-    cfg: &EngineConfig,
-    metrics: &Arc<Metrics>,
-    events: &Sender<Event>,
-    backpressure: EventBackpressure,
-    kernel_drops: &Arc<AtomicU64>,
-    reload: Option<Arc<Reloadable>>,
-) -> anyhow::Result<Workers> {
-    spawn(
-        n,
-        cfg,
-        metrics,
-        events,
-        backpressure,
-        kernel_drops,
-        reload,
-        false,
-    )
-}
-
+/// Starts `n` workers. Their detector settings follow `reload` when given
+/// (live). With `inline_first`, worker 0 is not a thread: the single
+/// producing thread runs it itself (replay: with two cores, the reading
+/// thread and one worker thread keep both busy, where a reader and two
+/// worker threads would contend); take that one dispatcher with
+/// [`Workers::inline_dispatcher`].
 #[allow(clippy::too_many_arguments)]
-fn spawn(
+pub fn spawn_workers(
     n: usize,
     cfg: &EngineConfig,
     metrics: &Arc<Metrics>,
@@ -277,18 +237,32 @@ fn spawn(
     inline_first: bool,
 ) -> anyhow::Result<Workers> {
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
-    // The configured table sizes are totals: each worker gets its share.
-    let mut cfg = cfg.clone();
-    cfg.flows.max_flows = cfg.flows.max_flows.div_ceil(n);
-    cfg.flows.max_unconfirmed = cfg.flows.max_unconfirmed.div_ceil(n);
-    cfg.max_servers = cfg.max_servers.div_ceil(n);
-    let cfg = &cfg;
+    // The configured table sizes are totals: each worker gets its share,
+    // in proportion to the shards it gets (see `Dispatcher::push`: an
+    // inline worker 0 takes one shard in 2n-1, the others two each).
+    let total = cfg;
+    let share = |i: usize| -> (usize, usize) {
+        match (inline_first && n > 1, i) {
+            (true, 0) => (1, 2 * n - 1),
+            (true, _) => (2, 2 * n - 1),
+            (false, _) => (1, n),
+        }
+    };
+    let cfg_of = |i: usize| {
+        let (num, den) = share(i);
+        let part = |x: usize| (x * num).div_ceil(den).max(1);
+        let mut c = total.clone();
+        c.flows.max_flows = part(total.flows.max_flows);
+        c.flows.max_unconfirmed = part(total.flows.max_unconfirmed);
+        c.max_servers = part(total.max_servers);
+        c
+    };
     // Throttling compares flows to different servers, which different
     // workers handle: with several workers they share one judge.
     let judge = (n > 1).then(|| {
         tw_detect::detectors::throttle::SharedJudge::new(
-            cfg.detectors.throttle.clone(),
-            cfg.detectors.watch.clone(),
+            total.detectors.throttle.clone(),
+            total.detectors.watch.clone(),
             n,
         )
     });
@@ -299,7 +273,7 @@ fn spawn(
         let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
         senders.push(tx);
         let mut w = Worker::new(
-            cfg,
+            &cfg_of(i),
             metrics.clone(),
             events.clone(),
             backpressure,
@@ -355,7 +329,7 @@ impl Workers {
     }
 
     /// The dispatcher that runs worker 0 inline (after
-    /// [`spawn_workers_inline`]; the only dispatcher of these workers).
+    /// [`spawn_workers`] with `inline_first`; the only dispatcher of these workers).
     /// Finish it with [`Dispatcher::finish`] to get worker 0's counters.
     pub fn inline_dispatcher(&mut self) -> Dispatcher {
         let mut d = self.dispatcher();

@@ -1,7 +1,7 @@
 //! `tamperwatch replay`: the live pipeline over capture files, at full speed.
 
 use crate::config::Config;
-use crate::pipeline::{spawn_workers_inline, EventBackpressure, Worker};
+use crate::pipeline::{spawn_workers, EventBackpressure, Worker};
 use crate::sink::{self, SinkConfig};
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
@@ -128,13 +128,15 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         vec![w.finish()]
     } else {
         // Worker 0 runs on this (reading) thread, the others on their own.
-        let mut ws = spawn_workers_inline(
+        let mut ws = spawn_workers(
             workers,
             &engine_cfg,
             &metrics,
             &ev_tx,
             EventBackpressure::Block,
             &drops,
+            None,
+            true,
         )?;
         let inline_stats = {
             let mut d = ws.inline_dispatcher();
