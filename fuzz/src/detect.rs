@@ -197,6 +197,7 @@ fn build_small_engine_config() -> EngineConfig {
             udp_timeout: 4 * SECOND,
         },
         max_servers: 8,
+        max_hello_buffers: 4,
         capture_loss_window: 2 * SECOND,
         detectors: DetectorsConfig::default(),
     }

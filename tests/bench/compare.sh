@@ -55,15 +55,15 @@ if command -v tshark >/dev/null 2>&1 && [ "${BENCH_TSHARK:-0}" = 1 ]; then
 fi
 if [ "${BENCH_FLOOD:-0}" = 1 ]; then
   # The same traffic with a SYN flood of 1,000,000 spoofed sources mixed in,
-  # replayed with the default tables and with a 128 MiB memory ceiling.
+  # replayed with the default tables and with a 256 MiB memory ceiling.
   flood="$work/bench-$packets-flood.pcap"
   [ -s "$flood" ] || "$gen" bench --packets "$packets" --flows "$flows" --seed 1 --flood-syns 1000000 -o "$flood" >/dev/null
   cat "$flood" > /dev/null
   all=$((packets + 1000000))
-  printf '[flows]\nmemory_limit_mib = 128\n' > "$work/ceiling.toml"
+  printf '[flows]\nmemory_limit_mib = 256\n' > "$work/ceiling.toml"
   packets=$all timeit "tcpdump, flood" tcpdump -r "$flood" -w /dev/null
   packets=$all timeit "tamperwatch (1 worker), flood" "$tw" replay -q --workers 1 --events /dev/null "$flood"
-  packets=$all timeit "tamperwatch (1 w.), flood, 128 MiB" "$tw" replay -q --workers 1 -c "$work/ceiling.toml" --events /dev/null "$flood"
+  packets=$all timeit "tamperwatch (1 w.), flood, 256 MiB" "$tw" replay -q --workers 1 -c "$work/ceiling.toml" --events /dev/null "$flood"
 fi
 printf 'ratio tamperwatch(1 worker)/tcpdump  = %.2f\n' "$(echo "$t1 / $td" | bc -l)"
 printf 'ratio tamperwatch(2 workers)/tcpdump = %.2f\n' "$(echo "$t2 / $td" | bc -l)"

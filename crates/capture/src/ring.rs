@@ -80,6 +80,11 @@ pub struct RingConfig {
     pub promiscuous: bool,
     /// Join `PACKET_FANOUT` group `id` with this mode. Default None.
     pub fanout: Option<(u16, FanoutMode)>,
+    /// With `fanout`: ignore its id and have the kernel create a new group
+    /// with an id no other socket uses (`PACKET_FANOUT_FLAG_UNIQUEID`); read
+    /// it back with [`RingSource::fanout_id`] to open the group's other
+    /// sockets with. Ring backend only. Default false.
+    pub fanout_unique: bool,
 }
 
 impl Default for RingConfig {
@@ -91,6 +96,7 @@ impl Default for RingConfig {
             snaplen: 65535,
             promiscuous: false,
             fanout: None,
+            fanout_unique: false,
         }
     }
 }
@@ -207,6 +213,27 @@ pub(crate) mod sys {
             return Err(last_err());
         }
         Ok(err)
+    }
+
+    /// The id of the `PACKET_FANOUT` group the socket is in (the low 16 bits
+    /// of what `getsockopt(PACKET_FANOUT)` returns).
+    pub(crate) fn fanout_id(fd: RawFd) -> io::Result<u16> {
+        let mut v: u32 = 0;
+        let mut len = mem::size_of::<u32>() as libc::socklen_t;
+        // SAFETY: v/len are valid for writes of the advertised size.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_PACKET,
+                libc::PACKET_FANOUT,
+                (&mut v as *mut u32).cast::<libc::c_void>(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return Err(last_err());
+        }
+        Ok((v & 0xffff) as u16)
     }
 
     /// `PACKET_STATISTICS` (the kernel resets the counters on each read).
@@ -380,6 +407,7 @@ pub struct RingSource {
     loopback: bool,
     snaplen: usize,
     poll_ms: libc::c_int,
+    fanout_id: Option<u16>,
     scratch: Vec<u8>,
     stats: CaptureStats,
     gone: bool,
@@ -512,7 +540,7 @@ impl RingSource {
 
         let snaplen = (cfg.snaplen as usize).min(bs);
         // From here on Drop unmaps and closes on any error.
-        let src = RingSource {
+        let mut src = RingSource {
             fd,
             map: map.cast::<u8>(),
             map_len,
@@ -530,6 +558,7 @@ impl RingSource {
             loopback: arphrd == libc::ARPHRD_LOOPBACK,
             snaplen,
             poll_ms: libc::c_int::try_from(cfg.block_timeout_ms).unwrap_or(libc::c_int::MAX),
+            fanout_id: None,
             scratch: vec![0u8; snaplen + 4],
             stats: CaptureStats::default(),
             gone: false,
@@ -581,6 +610,11 @@ impl RingSource {
                 FanoutMode::Cpu => libc::PACKET_FANOUT_CPU,
                 FanoutMode::Lb => libc::PACKET_FANOUT_LB,
             };
+            let (group, m) = if cfg.fanout_unique {
+                (0, m | libc::PACKET_FANOUT_FLAG_UNIQUEID)
+            } else {
+                (group, m)
+            };
             let arg: u32 = u32::from(group) | (m << 16);
             sys::setsockopt(
                 rfd,
@@ -589,8 +623,18 @@ impl RingSource {
                 &arg,
                 "setsockopt(PACKET_FANOUT)",
             )?;
+            src.fanout_id = Some(if cfg.fanout_unique {
+                sys::fanout_id(rfd).map_err(|e| CaptureError::os("getsockopt(PACKET_FANOUT)", e))?
+            } else {
+                group
+            });
         }
         Ok(src)
+    }
+
+    /// The `PACKET_FANOUT` group this socket is in, if any.
+    pub fn fanout_id(&self) -> Option<u16> {
+        self.fanout_id
     }
 
     /// The link type of frames from this interface.

@@ -18,6 +18,11 @@ pub struct EngineConfig {
     pub flows: FlowConfig,
     /// Maximum servers with baseline state.
     pub max_servers: usize,
+    /// ClientHello reassembly buffers (up to 4 KiB each) held at once; a
+    /// ClientHello cut into segments while all are in use is not read
+    /// (single-segment ones always are). Bounds what a flood of partial TLS
+    /// records from spoofed sources can allocate.
+    pub max_hello_buffers: usize,
     /// How long after kernel drops evidence is marked as possibly incomplete.
     pub capture_loss_window: Nanos,
     /// Detector settings.
@@ -29,6 +34,7 @@ impl Default for EngineConfig {
         EngineConfig {
             flows: FlowConfig::default(),
             max_servers: 16_384,
+            max_hello_buffers: 4096,
             capture_loss_window: 60 * SECOND,
             detectors: Default::default(),
         }
@@ -67,6 +73,9 @@ struct Shared {
     rates: Vec<crate::detectors::throttle::RateRecord>,
     /// See [`crate::detectors::throttle::Judge::end_delay`].
     end_delay: Nanos,
+    /// ClientHello reassembly buffers held by flows now, and the limit.
+    hello_buffers: usize,
+    max_hello_buffers: usize,
 }
 
 /// Where flow rates are judged: in this engine, or in a judge shared by
@@ -98,6 +107,7 @@ impl Shared {
             lossy,
             rates,
             end_delay,
+            ..
         } = self;
         (
             Ctx {
@@ -145,6 +155,8 @@ impl Engine {
                 lossy: false,
                 rates: Vec::new(),
                 end_delay: crate::detectors::throttle::Judge::end_delay(&cfg.flows),
+                hello_buffers: 0,
+                max_hello_buffers: cfg.max_hello_buffers,
             },
             now: Nanos::MIN,
             last_expire: Nanos::MIN,
@@ -369,7 +381,14 @@ impl Engine {
                         .first_payload
                         .is_some_and(|(ts, seq)| ts == pkt.ts && seq == t.seq);
                     if first || flow.ext.hello_buf.is_some() {
-                        flow.ext.client_data(first, t.seq, t.payload);
+                        let had = flow.ext.hello_buf.is_some();
+                        let may_buffer = sh.hello_buffers < sh.max_hello_buffers;
+                        flow.ext.client_data(first, t.seq, t.payload, may_buffer);
+                        match (had, flow.ext.hello_buf.is_some()) {
+                            (false, true) => sh.hello_buffers += 1,
+                            (true, false) => sh.hello_buffers = sh.hello_buffers.saturating_sub(1),
+                            _ => {}
+                        }
                     }
                 }
             }
@@ -448,6 +467,9 @@ impl Engine {
 
 impl Shared {
     fn end_flow(&mut self, mut flow: Flow, cause: EndCause) {
+        if flow.ext.hello_buf.take().is_some() {
+            self.hello_buffers = self.hello_buffers.saturating_sub(1);
+        }
         let outcome = match cause {
             EndCause::Idle | EndCause::Replaced => flow.outcome(),
             EndCause::Evicted(r) => {

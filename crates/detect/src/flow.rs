@@ -522,7 +522,8 @@ impl Flow {
         match (self.proto, confirmed) {
             (FlowProto::Udp, false) => Class::UdpUnanswered,
             (FlowProto::Udp, true) => Class::Udp,
-            (FlowProto::Tcp, false) => Class::TcpUnconfirmed,
+            (FlowProto::Tcp, false) if self.syns > 0 => Class::TcpUnconfirmed,
+            (FlowProto::Tcp, false) => Class::TcpMidstream,
             (FlowProto::Tcp, true) => match self.tcp {
                 TcpState::Closed => Class::TcpClosed,
                 TcpState::Closing => Class::TcpClosing,
@@ -570,8 +571,10 @@ pub(crate) enum Class {
     TcpClosing = 4,
     TcpClosed = 5,
     Udp = 6,
+    /// TCP picked up from a data segment (no SYN seen), not answered yet.
+    TcpMidstream = 7,
 }
-const CLASSES: usize = 7;
+const CLASSES: usize = 8;
 
 /// Flow-table limits and idle timeouts.
 #[derive(Debug, Clone, PartialEq)]
@@ -613,7 +616,7 @@ impl Default for FlowConfig {
 impl FlowConfig {
     fn timeout(&self, c: Class) -> Nanos {
         match c {
-            Class::TcpUnconfirmed => self.tcp_unconfirmed_timeout,
+            Class::TcpUnconfirmed | Class::TcpMidstream => self.tcp_unconfirmed_timeout,
             Class::UdpUnanswered | Class::Udp => self.udp_timeout,
             Class::TcpHandshake => self.tcp_handshake_timeout,
             Class::TcpEstablished => self.tcp_established_timeout,
@@ -629,7 +632,7 @@ impl Class {
     /// 0: unconfirmed (the server has not answered), 1: confirmed.
     const fn group(self) -> usize {
         match self {
-            Class::TcpUnconfirmed | Class::UdpUnanswered => 0,
+            Class::TcpUnconfirmed | Class::TcpMidstream | Class::UdpUnanswered => 0,
             _ => 1,
         }
     }
@@ -835,18 +838,25 @@ impl Table {
 
     /// The flow to evict when the group of `class` is full: the least
     /// recently seen one, except in the unconfirmed group, where the oldest
-    /// of whichever kind (bare SYNs or unanswered datagrams) holds more of
-    /// the table goes: a spoofed SYN flood then pushes out only its own SYNs
-    /// and not the DNS queries waiting for their answers, and a UDP flood
-    /// only its own datagrams.
+    /// of whichever kind (bare SYNs, one-way data segments picked up without
+    /// their SYN, unanswered datagrams) holds most of the table goes: a
+    /// spoofed SYN flood then pushes out only its own SYNs, not the DNS
+    /// queries waiting for their answers nor the real connections whose SYN
+    /// it already pushed out (picked up again from their data); a flood of
+    /// data segments or datagrams only its own kind.
     pub(crate) fn oldest(&self, class: Class) -> Option<u32> {
         if class.group() == 0 {
-            let (t, u) = (Class::TcpUnconfirmed, Class::UdpUnanswered);
-            let victim = if self.per_class[t as usize] >= self.per_class[u as usize] {
-                t
-            } else {
-                u
-            };
+            let kinds = [
+                Class::TcpUnconfirmed,
+                Class::TcpMidstream,
+                Class::UdpUnanswered,
+            ];
+            let mut victim = kinds[0];
+            for k in kinds {
+                if self.per_class[k as usize] > self.per_class[victim as usize] {
+                    victim = k;
+                }
+            }
             let tail = self.tail[victim as usize];
             if tail != NIL {
                 return Some(tail);
@@ -925,6 +935,7 @@ const ALL_CLASSES: [Class; CLASSES] = [
     Class::TcpClosing,
     Class::TcpClosed,
     Class::Udp,
+    Class::TcpMidstream,
 ];
 
 /// A total order on keys (for deterministic tie-breaking only).
@@ -1053,7 +1064,11 @@ impl FlowTables {
         }
         let (client, server, by_start) = Flow::orient(pkt, sport, dport);
         let flow = Flow::new(key, proto, client, server, by_start, pkt.ts);
-        let class = flow.class(false);
+        // (the SYN is not counted in the flow yet)
+        let class = match &pkt.l4 {
+            Transport::Tcp(t) if t.syn() => Class::TcpUnconfirmed,
+            _ => flow.class(false),
+        };
         self.make_room(class, on_evict);
         match self.table.insert(flow, class) {
             Some(i) => Lookup::Found(i),

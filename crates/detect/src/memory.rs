@@ -7,14 +7,14 @@
 //! state that confirmed flows hold), and [`fit`] scales the flow and server
 //! tables down, in proportion, until the total fits a ceiling.
 //!
-//! Detector state is the one part that is not a fixed table: a confirmed
-//! flow may hold a ClientHello reassembly buffer (at most 4 KiB), the first
-//! 2 KiB of an HTTP response, DNS query records or a rate measurement
-//! (768 bytes). The plan reserves [`DETECTOR_STATE_PER_FLOW`] bytes for each
-//! confirmed flow, an average (most flows hold only their target name, and
-//! the large buffers live only until the ClientHello or response is read);
-//! unconfirmed flows (bare SYNs, unanswered datagrams, what a spoofed flood
-//! fills) hold none.
+//! Detector state is the one part that is not a fixed table. The plan
+//! reserves [`DETECTOR_STATE_PER_FLOW`] bytes for each confirmed flow, an
+//! average (most flows hold only their target name; an HTTP response's first
+//! 2 KiB or a rate measurement, 768 bytes, only some); the worst case of an
+//! unconfirmed flow ([`unconfirmed_state_per_flow`]: a target name and a DNS
+//! flow's query records, what a flood of spoofed queries fills); and the
+//! ClientHello reassembly buffers, which the engine bounds
+//! (`EngineConfig::max_hello_buffers`, 4 KiB each).
 
 use crate::detectors::throttle::{History, RateRecord};
 use crate::detectors::ServerState;
@@ -27,12 +27,29 @@ use std::net::IpAddr;
 /// Bytes reserved per confirmed flow for detector state (see the module docs).
 pub const DETECTOR_STATE_PER_FLOW: usize = 1024;
 
+/// Bytes reserved per unconfirmed flow: what one may hold before its server
+/// answers (a target name of up to 255 bytes, a DNS flow's query records
+/// with their names, a QUIC Initial's SNI), which a flood of spoofed DNS
+/// queries or data segments fills.
+pub fn unconfirmed_state_per_flow() -> usize {
+    use crate::detectors::dns::{DnsFlow, QueryRec, QUERIES_PER_FLOW};
+    // query records keep their names inline
+    256 + size_of::<DnsFlow>() + QUERIES_PER_FLOW * size_of::<QueryRec>()
+}
+
+/// Bytes of one ClientHello reassembly buffer at its largest.
+pub fn hello_buffer_bytes() -> usize {
+    crate::detectors::HELLO_MAX + size_of::<crate::detectors::HelloBuf>() + 32
+}
+
 /// Smallest tables [`fit`] will make.
 pub const MIN_FLOWS: usize = 1024;
 /// Smallest unconfirmed table [`fit`] will make.
 pub const MIN_UNCONFIRMED: usize = 256;
 /// Smallest per-server table [`fit`] will make.
 pub const MIN_SERVERS: usize = 256;
+/// Fewest ClientHello reassembly buffers [`fit`] will leave.
+pub const MIN_HELLO_BUFFERS: usize = 64;
 /// Smallest judge queue [`fit`] will make.
 pub const MIN_JUDGE_PENDING: usize = 1024;
 /// Smallest set of judge comparison records [`fit`] will make.
@@ -48,9 +65,11 @@ fn hash_table_bytes(cap: usize, entry: usize) -> usize {
             8
         }
     } else {
-        (cap * 8 / 7).next_power_of_two()
+        (cap.saturating_mul(8) / 7)
+            .checked_next_power_of_two()
+            .unwrap_or(usize::MAX)
     };
-    buckets * (entry + 1) + 16
+    buckets.saturating_mul(entry + 1).saturating_add(16)
 }
 
 /// The worst case of each part, in bytes.
@@ -58,7 +77,9 @@ fn hash_table_bytes(cap: usize, entry: usize) -> usize {
 pub struct MemoryPlan {
     /// Flow slots, their free list and index (confirmed and unconfirmed).
     pub flow_tables: usize,
-    /// The allowance for confirmed flows' detector state.
+    /// The allowance for detector state: confirmed flows' average,
+    /// unconfirmed flows' worst case, and the bounded ClientHello
+    /// reassembly buffers.
     pub detector_state: usize,
     /// The per-server table and its index.
     pub servers: usize,
@@ -96,7 +117,10 @@ pub fn plan(cfg: &EngineConfig, workers: usize) -> MemoryPlan {
         + history * (size_of::<History>() + 64);
     MemoryPlan {
         flow_tables: n * flow_tables,
-        detector_state: n * mf * DETECTOR_STATE_PER_FLOW,
+        detector_state: n
+            * (mf * DETECTOR_STATE_PER_FLOW
+                + mu * unconfirmed_state_per_flow()
+                + cfg.max_hello_buffers.div_ceil(n) * hello_buffer_bytes()),
         servers: n * servers,
         judge,
     }
@@ -126,15 +150,17 @@ pub fn fit(cfg: &mut EngineConfig, workers: usize, limit: usize) -> Result<Memor
         cfg.flows.max_unconfirmed,
         cfg.max_servers,
     );
-    let (p0, r0) = (
+    let (p0, r0, h0) = (
         cfg.detectors.throttle.max_pending,
         cfg.detectors.throttle.max_refs,
+        cfg.max_hello_buffers,
     );
     // The judge's queues hold at most a few records per measured flow: they
     // shrink with the flow tables.
     let flows_at = |c: &mut EngineConfig, x: f64| {
         c.flows.max_flows = ((f0 as f64 * x) as usize).max(MIN_FLOWS.min(f0));
         c.flows.max_unconfirmed = ((u0 as f64 * x) as usize).max(MIN_UNCONFIRMED.min(u0));
+        c.max_hello_buffers = ((h0 as f64 * x) as usize).max(MIN_HELLO_BUFFERS.min(h0));
         let t = &mut c.detectors.throttle;
         t.max_pending = ((p0 as f64 * x) as usize).max(MIN_JUDGE_PENDING.min(p0));
         t.max_refs = ((r0 as f64 * x) as usize).max(MIN_JUDGE_REFS.min(r0));
@@ -220,7 +246,7 @@ mod tests {
     #[test]
     fn a_larger_ceiling_never_gives_smaller_tables() {
         let mut last = 0;
-        for mib in (8..400).step_by(7) {
+        for mib in (8..700).step_by(7) {
             let mut c = EngineConfig::default();
             if fit(&mut c, 2, mib << 20).is_ok() {
                 assert!(c.flows.max_flows >= last);

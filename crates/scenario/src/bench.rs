@@ -101,6 +101,9 @@ pub struct BenchConfig {
     pub flood_per_packet: f64,
     /// The flooded server.
     pub flood_target: SocketAddr,
+    /// Flood with data segments carrying the first bytes of a TLS record
+    /// (a ClientHello that never completes) instead of SYNs.
+    pub flood_partial_tls: bool,
 }
 
 impl Default for BenchConfig {
@@ -114,6 +117,7 @@ impl Default for BenchConfig {
             start_ns: EPOCH_NS,
             flood_per_packet: 0.0,
             flood_target: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 80)), 443),
+            flood_partial_tls: false,
         }
     }
 }
@@ -635,7 +639,7 @@ pub fn generate<W: Write>(cfg: &BenchConfig, w: W) -> Result<BenchSummary> {
             for j in 0..n {
                 let at = now + gap * (j as i64 + 1) / (n as i64 + 1);
                 buf.clear();
-                let syn = flood_syn(&mut frng, cfg.flood_target);
+                let syn = flood_syn(&mut frng, cfg.flood_target, cfg.flood_partial_tls);
                 link::frame_ip_into(&mut buf, cfg.linktype, &syn, &FrameMeta::default())?;
                 out.write(at, &buf)?;
                 sum.flood_packets += 1;
@@ -667,7 +671,9 @@ pub fn generate<W: Write>(cfg: &BenchConfig, w: W) -> Result<BenchSummary> {
 /// One spoofed SYN: a random source in 198.18.0.0/15 (benchmarking
 /// addresses) with a random port, random ISN, IP ID and TTL, a Linux-like
 /// option set.
-fn flood_syn(rng: &mut Rng, target: SocketAddr) -> Vec<u8> {
+/// With `partial_tls`, an ACK segment with the first 8 bytes of a TLS
+/// handshake record of 4 KiB instead (a ClientHello that never completes).
+fn flood_syn(rng: &mut Rng, target: SocketAddr, partial_tls: bool) -> Vec<u8> {
     let host = rng.below(1 << 17) as u32;
     let src = Ipv4Addr::from(0xc612_0000u32 | host);
     let sport = 1024 + rng.below(64_512) as u16;
@@ -678,6 +684,12 @@ fn flood_syn(rng: &mut Rng, target: SocketAddr) -> Vec<u8> {
     t.ttl = 40 + rng.below(24) as u8;
     t.window = 64240;
     t.options = vec![crate::packet::TcpOpt::Mss(1460)];
+    if partial_tls {
+        t.flags = crate::packet::TcpFlags::ACK;
+        t.options.clear();
+        t.ack = rng.next_u32();
+        t.payload = vec![0x16, 0x03, 0x01, 0x0f, 0xfb, 0x01, 0x00, 0x0f];
+    }
     t.build()
 }
 

@@ -328,17 +328,14 @@ impl Config {
         if f.max_flows == 0 || f.max_unconfirmed == 0 || f.max_servers == 0 {
             bail!("flows.max_flows, max_unconfirmed and max_servers must be positive");
         }
-        if f.max_flows > 50_000_000 || f.max_unconfirmed > 50_000_000 {
+        if f.max_flows > 50_000_000 || f.max_unconfirmed > 50_000_000 || f.max_servers > 50_000_000
+        {
             bail!("flows table sizes above 50,000,000 are not supported");
         }
         if f.memory_limit_mib > 1 << 20 {
             bail!("flows.memory_limit_mib must be at most 1048576 (1 TiB)");
         }
-        if f.memory_limit_mib > 0 {
-            let mut e = self.engine_unbounded();
-            tw_detect::memory::fit(&mut e, self.workers(), self.memory_limit_bytes())
-                .map_err(|e| anyhow::anyhow!("flows.memory_limit_mib: {e}"))?;
-        }
+        self.check_memory_ceiling()?;
         for (k, v) in [
             ("tcp_unconfirmed_timeout", f.tcp_unconfirmed_timeout),
             ("tcp_handshake_timeout", f.tcp_handshake_timeout),
@@ -449,6 +446,24 @@ impl Config {
             }
             n => n,
         }
+    }
+
+    /// Whether the tables can be made to fit `flows.memory_limit_mib` with
+    /// this many workers (checked again when `replay --workers` overrides
+    /// the configured count).
+    pub fn check_memory_ceiling(&self) -> Result<()> {
+        if self.flows.memory_limit_mib > 0 {
+            let mut e = self.engine_unbounded();
+            tw_detect::memory::fit(&mut e, self.workers(), self.memory_limit_bytes()).map_err(
+                |e| {
+                    anyhow::anyhow!(
+                        "flows.memory_limit_mib with {} workers: {e}",
+                        self.workers()
+                    )
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// The memory ceiling in bytes (0: none).

@@ -31,27 +31,44 @@ fn wall_ns() -> i64 {
 fn open_sources(cfg: &Config, iface: &str) -> Result<Vec<Box<dyn Source>>, CaptureError> {
     let c = &cfg.capture;
     let n = c.fanout.max(1);
-    // Fanout group ids are shared by every socket on the host (per network
-    // namespace): one from the process and the interface, so that two
-    // daemons, or two interfaces, never join each other's group.
-    let group = (std::process::id().wrapping_mul(0x9e37)
-        ^ tw_capture::interface_index(iface)
-            .unwrap_or(0)
-            .wrapping_mul(0x85eb)) as u16;
-    let rc = RingConfig {
+    let mut rc = RingConfig {
         ring_bytes: c.ring_size_mib as usize * 1024 * 1024,
         block_bytes: c.block_size_kib as usize * 1024,
         block_timeout_ms: c.block_timeout_ms,
         snaplen: c.snaplen,
         promiscuous: c.promiscuous,
-        fanout: (n > 1).then_some((group, tw_capture::FanoutMode::Hash)),
+        ..RingConfig::default()
     };
     let mut v: Vec<Box<dyn Source>> = Vec::new();
-    for _ in 0..n {
-        v.push(match c.backend {
-            Backend::Ring => Box::new(RingSource::open(iface, &rc)?),
-            Backend::Pnet => Box::new(PnetSource::open(iface, &rc)?),
-        });
+    match c.backend {
+        Backend::Ring if n > 1 => {
+            // The kernel picks a group id no other socket on the host uses
+            // (another daemon's group must never be joined by accident);
+            // the other rings join it.
+            rc.fanout = Some((0, tw_capture::FanoutMode::Hash));
+            rc.fanout_unique = true;
+            let first = RingSource::open(iface, &rc)?;
+            let id = first.fanout_id().unwrap_or(0);
+            v.push(Box::new(first));
+            rc.fanout_unique = false;
+            rc.fanout = Some((id, tw_capture::FanoutMode::Hash));
+            for _ in 1..n {
+                v.push(Box::new(RingSource::open(iface, &rc)?));
+            }
+        }
+        Backend::Ring => v.push(Box::new(RingSource::open(iface, &rc)?)),
+        Backend::Pnet => {
+            // pnet cannot ask for a unique id: one from the process and the
+            // interface, unlikely to meet another program's.
+            let group = (std::process::id().wrapping_mul(0x9e37)
+                ^ tw_capture::interface_index(iface)
+                    .unwrap_or(0)
+                    .wrapping_mul(0x85eb)) as u16;
+            rc.fanout = (n > 1).then_some((group, tw_capture::FanoutMode::Hash));
+            for _ in 0..n {
+                v.push(Box::new(PnetSource::open(iface, &rc)?));
+            }
+        }
     }
     Ok(v)
 }

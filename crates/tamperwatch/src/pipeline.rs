@@ -217,6 +217,8 @@ pub struct Workers {
     pool_rx: Receiver<Batch>,
     /// Worker 0, when it runs inline in the (single) dispatcher's thread.
     inline: Option<Worker>,
+    /// Whether worker 0 was made to run inline.
+    inline_mode: bool,
 }
 
 /// Starts `n` workers. Their detector settings follow `reload` when given
@@ -255,6 +257,7 @@ pub fn spawn_workers(
         c.flows.max_flows = part(total.flows.max_flows);
         c.flows.max_unconfirmed = part(total.flows.max_unconfirmed);
         c.max_servers = part(total.max_servers);
+        c.max_hello_buffers = part(total.max_hello_buffers);
         c
     };
     // Throttling compares flows to different servers, which different
@@ -310,13 +313,25 @@ pub fn spawn_workers(
         handles,
         senders,
         pool_rx,
+        inline_mode: inline.is_some(),
         inline,
     })
 }
 
 impl Workers {
     /// A dispatcher feeding these workers (one per producing thread).
+    ///
+    /// Panics when worker 0 runs inline (its frames would have nowhere to
+    /// go): take [`Workers::inline_dispatcher`] instead, once.
     pub fn dispatcher(&self) -> Dispatcher {
+        assert!(
+            !self.inline_mode,
+            "these workers run worker 0 inline: use inline_dispatcher()"
+        );
+        self.new_dispatcher()
+    }
+
+    fn new_dispatcher(&self) -> Dispatcher {
         Dispatcher {
             link: tw_detect::link::LinkClock::default(),
             last_ts: i64::MIN,
@@ -332,8 +347,13 @@ impl Workers {
     /// [`spawn_workers`] with `inline_first`; the only dispatcher of these workers).
     /// Finish it with [`Dispatcher::finish`] to get worker 0's counters.
     pub fn inline_dispatcher(&mut self) -> Dispatcher {
-        let mut d = self.dispatcher();
-        d.inline = self.inline.take();
+        let inline = self.inline.take();
+        assert!(
+            inline.is_some() || !self.inline_mode,
+            "the inline dispatcher was already taken"
+        );
+        let mut d = self.new_dispatcher();
+        d.inline = inline;
         d
     }
 
@@ -361,8 +381,12 @@ impl Dispatcher {
             self.flush(Some(self.last_ts));
         }
         self.last_ts = self.last_ts.max(ts);
-        let w = match tw_detect::shard_of_frame(linktype, data) {
-            _ if n == 1 => 0,
+        let shard = if n == 1 {
+            None
+        } else {
+            tw_detect::shard_of_frame(linktype, data)
+        };
+        let w = match shard {
             None => 0,
             // The thread that runs worker 0 inline also reads and
             // dispatches: it takes one share of 2n-1, the others two each,
@@ -453,7 +477,13 @@ impl Dispatcher {
 }
 
 impl Drop for Dispatcher {
+    /// Sends what is pending; an inline worker not ended by
+    /// [`Dispatcher::finish`] (an early return) still ends its flows, so
+    /// that their events and the shared judge's progress are not lost.
     fn drop(&mut self) {
         self.flush(None);
+        if let Some(w) = self.inline.take() {
+            w.finish();
+        }
     }
 }

@@ -66,6 +66,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
     let engine_cfg = {
         let mut c = cfg.clone();
         c.pipeline.workers = workers;
+        c.check_memory_ceiling()?;
         if !a.quiet {
             eprintln!("{}", c.tables_summary());
         }

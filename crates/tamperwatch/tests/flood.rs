@@ -23,18 +23,26 @@ const CEILING_MIB: u64 = 64;
 const CONSTANT_MIB: u64 = 16;
 
 fn write(path: &Path, flood_per_packet: f64) {
+    write_kind(path, flood_per_packet, false);
+}
+
+fn write_kind(path: &Path, flood_per_packet: f64, partial_tls: bool) {
     let cfg = BenchConfig {
         packets: 100_000,
         flows: 1000,
         seed: 5,
         flood_per_packet,
+        flood_partial_tls: partial_tls,
         ..BenchConfig::default()
     };
     let f = std::fs::File::create(path).unwrap();
     let s = generate(&cfg, BufWriter::with_capacity(1 << 20, f)).unwrap();
-    if flood_per_packet > 0.0 {
-        assert!(s.flood_packets > 990_000, "{}", s.flood_packets);
-    }
+    let want = (flood_per_packet * 100_000.0) as u64;
+    assert!(
+        s.flood_packets.abs_diff(want) < want / 50 + 1,
+        "{}",
+        s.flood_packets
+    );
 }
 
 fn peak_kib(stderr: &str) -> u64 {
@@ -136,4 +144,30 @@ fn syn_flood_stays_under_the_memory_ceiling_and_real_flows_are_tracked() {
         assert_eq!(a, b, "{proto} {outcome}");
     }
     assert!(fin(&base, "tcp", "closed") > 1000.0);
+}
+
+/// The same with a flood of spoofed data segments that each start a
+/// ClientHello and never finish it: every one would hold a 4 KiB reassembly
+/// buffer, but only `max_hello_buffers` (scaled with the ceiling) may exist.
+#[test]
+fn partial_clienthello_flood_stays_under_the_memory_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let flood = dir.path().join("tls-flood.pcap");
+    write_kind(&flood, 3.0, true);
+    let limited = run(&flood, dir.path(), CEILING_MIB);
+    let pl = peak_kib(&limited.stderr);
+    eprintln!(
+        "peak memory under a partial-ClientHello flood with a {CEILING_MIB} MiB ceiling: {pl} KiB"
+    );
+    assert!(
+        pl <= (CEILING_MIB + CONSTANT_MIB) * 1024,
+        "flood peak {pl} KiB over the ceiling"
+    );
+    let evicted = metric(
+        &limited.metrics,
+        "tamperwatch_flow_evictions_total",
+        &[("reason", "half_open_full")],
+    )
+    .unwrap_or(0.0);
+    assert!(evicted > 250_000.0, "{}", limited.metrics);
 }

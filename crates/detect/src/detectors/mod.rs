@@ -83,8 +83,9 @@ fn record_len(h: &[u8]) -> usize {
 
 impl FlowExt {
     /// Feeds a client data segment: names the target (SNI, Host) and reads
-    /// the ClientHello, reassembling it over several segments if needed.
-    pub(crate) fn client_data(&mut self, first: bool, seq: u32, payload: &[u8]) {
+    /// the ClientHello, reassembling it over several segments if needed
+    /// (and if `may_buffer`: the engine's reassembly buffers are bounded).
+    pub(crate) fn client_data(&mut self, first: bool, seq: u32, payload: &[u8], may_buffer: bool) {
         if first {
             if self.target.is_none() {
                 self.target = crate::proto::tls_sni(payload)
@@ -104,6 +105,9 @@ impl FlowExt {
             }
             // Cut into several segments, the first possibly shorter than
             // the record header (1-byte segments are an evasion technique).
+            if !may_buffer {
+                return;
+            }
             self.hello_buf = Some(Box::new(HelloBuf {
                 bytes: Vec::new(),
                 next_seq: seq,

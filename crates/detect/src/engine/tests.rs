@@ -540,3 +540,104 @@ fn fast_shard_agrees_with_the_decoder() {
         }
     }
 }
+
+/// (client port, target) of each flow that ended.
+type EndedTargets = Arc<Mutex<Vec<(u16, Option<String>)>>>;
+
+/// Records [`EndedTargets`].
+#[derive(Debug)]
+struct Targets(EndedTargets);
+
+impl Detector for Targets {
+    fn name(&self) -> &'static str {
+        "targets"
+    }
+    fn on_flow_end(
+        &mut self,
+        _: &mut Ctx<'_>,
+        flow: &mut Flow,
+        _: FlowOutcome,
+        _: &mut ServerState,
+    ) {
+        self.0.lock().unwrap().push((
+            flow.client_port,
+            flow.ext.target.as_deref().map(String::from),
+        ));
+    }
+}
+
+/// A TCP segment carrying `payload`.
+fn tcp_data(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    seq: u32,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = tcp(
+        src,
+        sport,
+        dst,
+        dport,
+        seq,
+        1,
+        ACK | PSH,
+        payload.len(),
+        64,
+        1,
+    );
+    let at = b.len() - payload.len();
+    b[at..].copy_from_slice(payload);
+    b
+}
+
+#[test]
+fn clienthello_reassembly_buffers_are_bounded() {
+    // Flows (picked up mid-stream, as a flood of spoofed data segments
+    // would make them) whose ClientHello is cut in two: only
+    // `max_hello_buffers` of them may be reassembling at once.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let cfg = EngineConfig {
+        max_hello_buffers: 3,
+        ..EngineConfig::default()
+    };
+    let mut e = Engine::new(cfg, vec![Box::new(Targets(seen.clone()))]);
+    let mut rng = tw_scenario::Rng::new(7);
+    let hello = tw_scenario::tls::client_hello("cut.example", &mut rng);
+    assert!(hello.len() > 100);
+    let (head, tail) = hello.split_at(40);
+    // five flows send their first part: three get a buffer
+    for p in 0..5u16 {
+        feed(
+            &mut e,
+            MS * u64::from(p) as i64,
+            &tcp_data(C, 41000 + p, S, 443, 1000, head),
+        );
+    }
+    assert_eq!(e.sh.hello_buffers, 3);
+    // all five send the rest: the three buffered ones are read, which frees
+    // their buffers
+    for p in 0..5u16 {
+        feed(
+            &mut e,
+            10 * MS + MS * i64::from(p),
+            &tcp_data(C, 41000 + p, S, 443, 1000 + head.len() as u32, tail),
+        );
+    }
+    assert_eq!(e.sh.hello_buffers, 0);
+    // a new flow gets a buffer again
+    feed(&mut e, 20 * MS, &tcp_data(C, 41010, S, 443, 1000, head));
+    assert_eq!(e.sh.hello_buffers, 1);
+    // and a flow that ends while reassembling gives its buffer back
+    e.finish();
+    assert_eq!(e.sh.hello_buffers, 0);
+    let mut got = seen.lock().unwrap().clone();
+    got.sort();
+    let named: Vec<u16> = got
+        .iter()
+        .filter(|(_, t)| t.as_deref() == Some("cut.example"))
+        .map(|(p, _)| *p)
+        .collect();
+    assert_eq!(named, vec![41000, 41001, 41002], "{got:?}");
+}
