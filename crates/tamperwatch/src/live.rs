@@ -267,9 +267,11 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
                 im.set_up(true);
                 tracing::info!(interface = %i, backend = ?cfg.capture.backend, fanout = v.len(), "capture open");
                 let n = v.len();
+                // The interface is down only once all of its rings stopped.
+                let rings = Arc::new(AtomicUsize::new(n));
                 for (k, s) in v.into_iter().enumerate() {
                     let name = if n > 1 { format!("{i}#{k}") } else { i.clone() };
-                    sources.push((name, s, im.clone()));
+                    sources.push((name, s, im.clone(), rings.clone()));
                 }
             }
             Err(e) => {
@@ -340,7 +342,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     let alive = Arc::new(AtomicUsize::new(sources.len()));
     let all_gone = Arc::new(tokio::sync::Notify::new());
     let mut captures = Vec::new();
-    for (name, src, im) in sources {
+    for (name, src, im, rings) in sources {
         let d = workers.dispatcher();
         let (stop, drops, alive, all_gone) =
             (stop.clone(), drops.clone(), alive.clone(), all_gone.clone());
@@ -349,7 +351,9 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
         let h = std::thread::Builder::new().name(format!("tw-cap-{name}")).spawn(move || {
             let r = capture_loop(tick_lag_ns, src, d, im.clone(), drops, stop, beat);
             if let Err(e) = &r {
-                im.set_up(false);
+                if rings.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    im.set_up(false);
+                }
                 tracing::error!(interface = %name, error = %e, "capture stopped; other interfaces continue");
             }
             if alive.fetch_sub(1, Ordering::SeqCst) == 1 {
