@@ -522,7 +522,10 @@ impl Flow {
         match (self.proto, confirmed) {
             (FlowProto::Udp, false) => Class::UdpUnanswered,
             (FlowProto::Udp, true) => Class::Udp,
-            (FlowProto::Tcp, false) if self.syns > 0 => Class::TcpUnconfirmed,
+            // started by a SYN (counted in `syns` only once observed)
+            (FlowProto::Tcp, false) if self.oriented_by_start || self.syns > 0 => {
+                Class::TcpUnconfirmed
+            }
             (FlowProto::Tcp, false) => Class::TcpMidstream,
             (FlowProto::Tcp, true) => match self.tcp {
                 TcpState::Closed => Class::TcpClosed,
@@ -1064,11 +1067,7 @@ impl FlowTables {
         }
         let (client, server, by_start) = Flow::orient(pkt, sport, dport);
         let flow = Flow::new(key, proto, client, server, by_start, pkt.ts);
-        // (the SYN is not counted in the flow yet)
-        let class = match &pkt.l4 {
-            Transport::Tcp(t) if t.syn() => Class::TcpUnconfirmed,
-            _ => flow.class(false),
-        };
+        let class = flow.class(false);
         self.make_room(class, on_evict);
         match self.table.insert(flow, class) {
             Some(i) => Lookup::Found(i),

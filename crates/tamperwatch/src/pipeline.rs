@@ -120,7 +120,7 @@ impl Worker {
     }
 
     /// [`Worker::frame`] with the link clock of a dispatcher (several
-    /// workers, this one run inline by the dispatcher's thread).
+    /// workers: from a batch, or run inline by the dispatcher's thread).
     #[inline]
     fn frame_linked(
         &mut self,
@@ -173,12 +173,7 @@ impl Worker {
         for f in &b.frames {
             let end = (f.start + f.len) as usize;
             if let Some(data) = b.data.get(f.start as usize..end) {
-                self.engine
-                    .process_frame_linked(f.linktype, data, f.ts, f.wire_len, f.link);
-                self.since_publish += 1;
-                if self.since_publish >= PUBLISH_EVERY {
-                    self.after_batch();
-                }
+                self.frame_linked(f.linktype, data, f.ts, f.wire_len, f.link);
             }
         }
         if let Some(t) = b.tick {
@@ -192,6 +187,46 @@ impl Worker {
         self.engine.finish();
         self.after_batch();
         self.engine.stats().clone()
+    }
+}
+
+/// How shards are spread over `n` workers. The thread that runs worker 0
+/// inline also reads and dispatches: it takes one share of 2n-1, the others
+/// two each, so that both kinds of thread are about equally busy; otherwise
+/// every worker takes one share of n.
+#[derive(Debug, Clone, Copy)]
+struct Shares {
+    n: usize,
+    inline: bool,
+}
+
+fn shares(n: usize, inline: bool) -> Shares {
+    Shares {
+        n: n.max(1),
+        inline: inline && n > 1,
+    }
+}
+
+impl Shares {
+    /// Worker `i`'s share of the shards (and of the tables), as a fraction.
+    fn of(self, i: usize) -> (usize, usize) {
+        match (self.inline, i) {
+            (true, 0) => (1, 2 * self.n - 1),
+            (true, _) => (2, 2 * self.n - 1),
+            (false, _) => (1, self.n),
+        }
+    }
+
+    /// The worker of shard key `k`.
+    fn worker_of(self, k: u64) -> usize {
+        if self.inline {
+            match (k % (2 * self.n as u64 - 1)) as usize {
+                0 => 0,
+                s => 1 + (s - 1) / 2,
+            }
+        } else {
+            (k % self.n as u64) as usize
+        }
     }
 }
 
@@ -240,18 +275,10 @@ pub fn spawn_workers(
 ) -> anyhow::Result<Workers> {
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
     // The configured table sizes are totals: each worker gets its share,
-    // in proportion to the shards it gets (see `Dispatcher::push`: an
-    // inline worker 0 takes one shard in 2n-1, the others two each).
+    // in proportion to the shards it gets.
     let total = cfg;
-    let share = |i: usize| -> (usize, usize) {
-        match (inline_first && n > 1, i) {
-            (true, 0) => (1, 2 * n - 1),
-            (true, _) => (2, 2 * n - 1),
-            (false, _) => (1, n),
-        }
-    };
     let cfg_of = |i: usize| {
-        let (num, den) = share(i);
+        let (num, den) = shares(n, inline_first).of(i);
         let part = |x: usize| (x * num).div_ceil(den).max(1);
         let mut c = total.clone();
         c.flows.max_flows = part(total.flows.max_flows);
@@ -386,21 +413,7 @@ impl Dispatcher {
         } else {
             tw_detect::shard_of_frame(linktype, data)
         };
-        let w = match shard {
-            None => 0,
-            // The thread that runs worker 0 inline also reads and
-            // dispatches: it takes one share of 2n-1, the others two each,
-            // so that both kinds of thread are about equally busy.
-            Some(k) if self.inline.is_some() => {
-                let s = (k % (2 * n as u64 - 1)) as usize;
-                if s == 0 {
-                    0
-                } else {
-                    1 + (s - 1) / 2
-                }
-            }
-            Some(k) => (k % n as u64) as usize,
-        };
+        let w = shard.map_or(0, |k| shares(n, self.inline.is_some()).worker_of(k));
         self.link.observe(linktype, data, ts);
         let link = self.link;
         if w == 0 {
@@ -444,6 +457,13 @@ impl Dispatcher {
         }
     }
 
+    /// Sends what is pending and, when this dispatcher runs worker 0
+    /// inline, ends that worker's flows and returns its counters.
+    pub fn finish(mut self) -> Option<Stats> {
+        self.flush(None);
+        self.inline.take().map(Worker::finish)
+    }
+
     /// Sends every partly filled batch (and, if given, a time tick to all).
     pub fn flush(&mut self, tick: Option<i64>) {
         if let Some(iw) = self.inline.as_mut() {
@@ -464,15 +484,6 @@ impl Dispatcher {
                 self.send(w);
             }
         }
-    }
-}
-
-impl Dispatcher {
-    /// Sends what is pending and, when this dispatcher runs worker 0
-    /// inline, ends that worker's flows and returns its counters.
-    pub fn finish(mut self) -> Option<Stats> {
-        self.flush(None);
-        self.inline.take().map(Worker::finish)
     }
 }
 

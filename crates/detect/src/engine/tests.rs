@@ -183,6 +183,8 @@ struct Seen {
     untracked: usize,
     icmp_with_flow: usize,
     rtt: Option<Nanos>,
+    /// (client port, target) of each flow that ended.
+    targets: Vec<(u16, Option<String>)>,
 }
 
 #[derive(Debug)]
@@ -231,7 +233,12 @@ impl Detector for Recorder {
         o: FlowOutcome,
         _: &mut ServerState,
     ) {
-        self.0.lock().unwrap().ends.push((o, flow.handshake_rtt()));
+        let mut s = self.0.lock().unwrap();
+        s.ends.push((o, flow.handshake_rtt()));
+        s.targets.push((
+            flow.client_port,
+            flow.ext.target.as_deref().map(String::from),
+        ));
     }
 }
 
@@ -541,31 +548,6 @@ fn fast_shard_agrees_with_the_decoder() {
     }
 }
 
-/// (client port, target) of each flow that ended.
-type EndedTargets = Arc<Mutex<Vec<(u16, Option<String>)>>>;
-
-/// Records [`EndedTargets`].
-#[derive(Debug)]
-struct Targets(EndedTargets);
-
-impl Detector for Targets {
-    fn name(&self) -> &'static str {
-        "targets"
-    }
-    fn on_flow_end(
-        &mut self,
-        _: &mut Ctx<'_>,
-        flow: &mut Flow,
-        _: FlowOutcome,
-        _: &mut ServerState,
-    ) {
-        self.0.lock().unwrap().push((
-            flow.client_port,
-            flow.ext.target.as_deref().map(String::from),
-        ));
-    }
-}
-
 /// A TCP segment carrying `payload`.
 fn tcp_data(
     src: [u8; 4],
@@ -597,12 +579,12 @@ fn clienthello_reassembly_buffers_are_bounded() {
     // Flows (picked up mid-stream, as a flood of spoofed data segments
     // would make them) whose ClientHello is cut in two: only
     // `max_hello_buffers` of them may be reassembling at once.
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(Mutex::new(Seen::default()));
     let cfg = EngineConfig {
         max_hello_buffers: 3,
         ..EngineConfig::default()
     };
-    let mut e = Engine::new(cfg, vec![Box::new(Targets(seen.clone()))]);
+    let mut e = Engine::new(cfg, vec![Box::new(Recorder(seen.clone()))]);
     let mut rng = tw_scenario::Rng::new(7);
     let hello = tw_scenario::tls::client_hello("cut.example", &mut rng);
     assert!(hello.len() > 100);
@@ -632,7 +614,7 @@ fn clienthello_reassembly_buffers_are_bounded() {
     // and a flow that ends while reassembling gives its buffer back
     e.finish();
     assert_eq!(e.sh.hello_buffers, 0);
-    let mut got = seen.lock().unwrap().clone();
+    let mut got = seen.lock().unwrap().targets.clone();
     got.sort();
     let named: Vec<u16> = got
         .iter()
