@@ -16,6 +16,9 @@ use crate::decode::{Packet, TcpInfo, Transport};
 use crate::detectors::FlowExt;
 use crate::stats::{FlowOutcome, FlowProto, Signature};
 use crate::time::Nanos;
+use index::FlowIndex;
+
+mod index;
 
 /// Keyed with a random seed per process (ahash): spoofed floods cannot aim at collisions.
 type Hasher = ahash::RandomState;
@@ -631,6 +634,11 @@ impl FlowConfig {
 
 const NIL: u32 = u32::MAX;
 
+/// Bytes of the index of a table of `slots` flows.
+pub(crate) fn index_bytes(slots: usize) -> usize {
+    FlowIndex::buckets_for(slots) * std::mem::size_of::<u64>()
+}
+
 impl Class {
     /// 0: unconfirmed (the server has not answered), 1: confirmed.
     const fn group(self) -> usize {
@@ -666,8 +674,9 @@ const RELINK_EVERY: Nanos = crate::time::SECOND;
 pub(crate) struct Table {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Slot numbers only (4 bytes an entry): keys are compared in the slots.
-    index: hashbrown::HashTable<u32>,
+    /// Slot numbers and hash tags (8 bytes an entry): keys are compared in
+    /// the slots.
+    index: FlowIndex,
     hasher: Hasher,
     head: [u32; CLASSES],
     tail: [u32; CLASSES],
@@ -686,7 +695,7 @@ impl Table {
         Table {
             slots: Vec::with_capacity(total),
             free: Vec::with_capacity(total),
-            index: hashbrown::HashTable::with_capacity(total),
+            index: FlowIndex::with_capacity(total),
             hasher: Hasher::new(),
             head: [NIL; CLASSES],
             tail: [NIL; CLASSES],
@@ -702,14 +711,12 @@ impl Table {
 
     pub(crate) fn get(&self, k: &FlowKey) -> Option<u32> {
         let slots = &self.slots;
-        self.index
-            .find(self.hasher.hash_one(k), |&i| {
-                slots
-                    .get(i as usize)
-                    .and_then(|s| s.flow.as_ref())
-                    .is_some_and(|f| f.key == *k)
-            })
-            .copied()
+        self.index.find(self.hasher.hash_one(k), |i| {
+            slots
+                .get(i as usize)
+                .and_then(|s| s.flow.as_ref())
+                .is_some_and(|f| f.key == *k)
+        })
     }
 
     pub(crate) fn flow_mut(&mut self, i: u32) -> Option<&mut Flow> {
@@ -800,15 +807,8 @@ impl Table {
             s.linked_ts = flow.last_ts;
             s.flow = Some(flow);
         }
-        let slots = &self.slots;
-        let hasher = &self.hasher;
-        // Capacity was reserved for every slot: this never reallocates.
-        self.index.insert_unique(hash, i, |&j| {
-            slots
-                .get(j as usize)
-                .and_then(|s| s.flow.as_ref())
-                .map_or(0, |f| hasher.hash_one(f.key))
-        });
+        // Sized for every slot: this never fails nor reallocates.
+        self.index.insert(hash, i);
         self.count[class.group()] += 1;
         self.per_class[class as usize] += 1;
         self.push_front(i, class);
@@ -823,12 +823,7 @@ impl Table {
         self.unlink(i);
         self.count[g] = self.count[g].saturating_sub(1);
         self.per_class[c] = self.per_class[c].saturating_sub(1);
-        if let Ok(e) = self
-            .index
-            .find_entry(self.hasher.hash_one(flow.key), |&j| j == i)
-        {
-            e.remove();
-        }
+        self.index.remove(self.hasher.hash_one(flow.key), i);
         self.free.push(i);
         Some(flow)
     }

@@ -107,7 +107,7 @@ pub fn plan(cfg: &EngineConfig, workers: usize) -> MemoryPlan {
     let mu = cfg.flows.max_unconfirmed.div_ceil(n);
     let ms = cfg.max_servers.div_ceil(n);
     let slots = mf + mu;
-    let flow_tables = slots * (slot_bytes() + size_of::<u32>()) + hash_table_bytes(slots, 4);
+    let flow_tables = slots * (slot_bytes() + size_of::<u32>()) + crate::flow::index_bytes(slots);
     let servers = ms * size_of::<Node<IpAddr, ServerState>>()
         + ms * size_of::<u32>()
         + hash_table_bytes(ms, size_of::<(IpAddr, u32)>());

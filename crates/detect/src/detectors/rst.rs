@@ -116,14 +116,15 @@ impl Baseline {
         self.ttl_last = ttl;
         self.packets = self.packets.saturating_add(1);
         if df {
-            self.df_set += 1;
+            self.df_set = self.df_set.saturating_add(1);
         } else {
-            self.df_clear += 1;
+            self.df_clear = self.df_clear.saturating_add(1);
         }
         if let Some(id) = ip_id {
             if usize::from(self.ids_len) == self.ids.len() {
-                self.ids.rotate_left(1);
-                self.ids[3] = id;
+                // By hand: `rotate_left` is a call to memmove here.
+                let [_, a, b, c] = self.ids;
+                self.ids = [a, b, c, id];
             } else {
                 self.ids[usize::from(self.ids_len)] = id;
                 self.ids_len += 1;

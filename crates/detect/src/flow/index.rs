@@ -1,0 +1,241 @@
+//! The flow table's index: from a flow key's hash to the flow's slot.
+//!
+//! One 8-byte bucket per entry: 32 bits of the key's hash (the *tag*, which
+//! also gives the home bucket) and the slot number. Linear probing over a
+//! power-of-two array sized once, at most two thirds full, with deletion by
+//! backward shift (no tombstones, so lookups never slow down as flows come
+//! and go). A lookup reads one cache line of the index (eight buckets), then
+//! the slot whose tag matched; a general-purpose hash table (hashbrown) reads
+//! a control-byte group and then a bucket elsewhere in memory, one cache miss
+//! more per packet. The hasher is seeded per process (see `flow`), so a
+//! spoofed flood cannot aim at one run of buckets.
+
+/// A free bucket (slot numbers are below `u32::MAX`).
+const EMPTY: u64 = u64::MAX;
+
+#[derive(Debug)]
+pub(crate) struct FlowIndex {
+    buckets: Vec<u64>,
+    mask: usize,
+    len: usize,
+}
+
+/// The 32 bits of a 64-bit hash the index keeps (the high half: ahash's
+/// low bits are as good, but the high ones are what `Table` does not use
+/// elsewhere).
+#[inline]
+fn tag_of(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+impl FlowIndex {
+    /// Buckets for `cap` entries: the next power of two at or above 1.5 ×
+    /// `cap` (so at most two thirds full).
+    pub(crate) fn buckets_for(cap: usize) -> usize {
+        cap.max(1)
+            .saturating_add(cap / 2)
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 31)
+            .max(8)
+    }
+
+    /// An index for up to `cap` entries, allocated now.
+    pub(crate) fn with_capacity(cap: usize) -> FlowIndex {
+        let n = Self::buckets_for(cap);
+        FlowIndex {
+            buckets: vec![EMPTY; n],
+            mask: n - 1,
+            len: 0,
+        }
+    }
+
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn home(&self, tag: u32) -> usize {
+        tag as usize & self.mask
+    }
+
+    /// The slot whose tag matches `hash` and for which `eq` holds.
+    #[inline]
+    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let tag = tag_of(hash);
+        let mut i = self.home(tag);
+        // At most `len` occupied buckets can be in the way; an empty one
+        // always ends the run (the index is never full).
+        for _ in 0..=self.len {
+            let b = *self.buckets.get(i)?;
+            if b == EMPTY {
+                return None;
+            }
+            if (b >> 32) as u32 == tag && eq(b as u32) {
+                return Some(b as u32);
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+
+    /// Adds `slot` under `hash` (the caller knows it is not there yet).
+    /// Returns false when the index is full (never, when it is used within
+    /// the capacity it was made for).
+    pub(crate) fn insert(&mut self, hash: u64, slot: u32) -> bool {
+        if self.len + 1 >= self.buckets.len() || slot == u32::MAX {
+            return false;
+        }
+        let tag = tag_of(hash);
+        let mut i = self.home(tag);
+        loop {
+            match self.buckets.get_mut(i) {
+                Some(b) if *b == EMPTY => {
+                    *b = (u64::from(tag) << 32) | u64::from(slot);
+                    self.len += 1;
+                    return true;
+                }
+                Some(_) => i = (i + 1) & self.mask,
+                None => return false,
+            }
+        }
+    }
+
+    /// Removes `slot` (stored under `hash`); false when it was not there.
+    pub(crate) fn remove(&mut self, hash: u64, slot: u32) -> bool {
+        let want = (u64::from(tag_of(hash)) << 32) | u64::from(slot);
+        let mut i = self.home(tag_of(hash));
+        for _ in 0..=self.len {
+            match self.buckets.get(i) {
+                Some(&b) if b == want => {
+                    self.remove_at(i);
+                    self.len -= 1;
+                    return true;
+                }
+                Some(&b) if b == EMPTY => return false,
+                Some(_) => i = (i + 1) & self.mask,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// Empties bucket `i` and moves later entries of the run back into the
+    /// hole where their home allows it, so every entry stays reachable from
+    /// its home without crossing an empty bucket.
+    fn remove_at(&mut self, mut hole: usize) {
+        let mask = self.mask;
+        if let Some(b) = self.buckets.get_mut(hole) {
+            *b = EMPTY;
+        }
+        let mut j = hole;
+        loop {
+            j = (j + 1) & mask;
+            let Some(&b) = self.buckets.get(j) else {
+                return;
+            };
+            if b == EMPTY {
+                return;
+            }
+            let home = self.home((b >> 32) as u32);
+            // The entry at j may fill the hole unless its home lies
+            // cyclically in (hole, j].
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                if let Some(h) = self.buckets.get_mut(hole) {
+                    *h = b;
+                }
+                if let Some(e) = self.buckets.get_mut(j) {
+                    *e = EMPTY;
+                }
+                hole = j;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Hashes that pile into few home buckets (the top bits vary, the
+    /// home bits do not), to exercise long runs, wrap-around and the
+    /// backward shift.
+    fn crowded(k: u32) -> u64 {
+        let home = u64::from(k % 5) + 13; // 5 homes near the end of 16 buckets
+        ((u64::from(k) << 40) | (home << 32)) ^ u64::from(k)
+    }
+
+    #[test]
+    fn sizes_leave_room() {
+        assert_eq!(FlowIndex::buckets_for(0), 8);
+        assert_eq!(FlowIndex::buckets_for(10), 16);
+        assert_eq!(FlowIndex::buckets_for(163_840), 262_144);
+        assert!(FlowIndex::buckets_for(1000) * 2 >= 1000 * 3);
+    }
+
+    #[test]
+    fn insert_find_remove_against_a_model() {
+        // A deterministic pseudo-random sequence of inserts and removals
+        // with crowded hashes, checked against a HashMap after every step.
+        let cap = 10;
+        let mut idx = FlowIndex::with_capacity(cap);
+        assert_eq!(idx.buckets.len(), 16);
+        let mut model: HashMap<u32, u64> = HashMap::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for step in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let slot = (x % 24) as u32;
+            let h = crowded(slot);
+            if model.contains_key(&slot) {
+                assert!(idx.remove(h, slot), "step {step}: {slot} not removed");
+                model.remove(&slot);
+            } else if idx.len() < cap {
+                assert!(idx.insert(h, slot), "step {step}");
+                model.insert(slot, h);
+            }
+            assert_eq!(idx.len(), model.len());
+            for s in 0..24u32 {
+                let found = idx.find(crowded(s), |j| j == s);
+                assert_eq!(
+                    found.is_some(),
+                    model.contains_key(&s),
+                    "step {step} slot {s}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tags_alone_do_not_match() {
+        // Two slots under the same hash: `eq` decides.
+        let mut idx = FlowIndex::with_capacity(4);
+        assert!(idx.insert(42, 1));
+        assert!(idx.insert(42, 2));
+        assert_eq!(idx.find(42, |j| j == 2), Some(2));
+        assert_eq!(idx.find(42, |j| j == 1), Some(1));
+        assert_eq!(idx.find(42, |_| false), None);
+        assert!(!idx.remove(42, 3));
+        assert!(idx.remove(42, 1));
+        assert_eq!(idx.find(42, |j| j == 2), Some(2));
+        assert_eq!(idx.find(43 << 32, |_| true), None);
+    }
+
+    #[test]
+    fn never_fills_up() {
+        let mut idx = FlowIndex::with_capacity(3);
+        let n = idx.buckets.len();
+        let mut added = 0;
+        for s in 0..(n as u32 + 5) {
+            if idx.insert(u64::from(s) << 32, s) {
+                added += 1;
+            }
+        }
+        // One bucket always stays empty, so lookups end.
+        assert_eq!(added, n - 1);
+        assert_eq!(idx.find(u64::from(n as u32 + 100) << 32, |_| true), None);
+        assert!(!idx.insert(0, u32::MAX));
+    }
+}
