@@ -23,14 +23,15 @@ size=$(stat -c %s "$cap")
 echo "capture: $cap ($packets packets, $((size / 1024 / 1024)) MiB)"
 cat "$cap" > /dev/null   # warm the page cache for every contender
 
-timeit() { # label, command...: prints wall seconds and peak RSS (KiB)
+timeit() { # label, command...: prints wall seconds, CPU seconds (user+sys) and peak RSS (KiB)
   local label=$1; shift
-  local t0 t1 rss=""
+  local t0 t1 rss="" cpu=""
   if [ -x /usr/bin/time ]; then
     t0=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err"; return 1; }
+    /usr/bin/time -f '%M %U %S' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err"; return 1; }
     t1=$(date +%s.%N)
-    rss=$(tail -1 "$work/rss")
+    read -r rss u s < <(tail -1 "$work/rss")
+    cpu=$(printf %.2f "$(echo "$u + $s" | bc -l)")
   else
     t0=$(date +%s.%N)
     "$@" >/dev/null 2>"$work/err" || { cat "$work/err"; return 1; }
@@ -38,7 +39,7 @@ timeit() { # label, command...: prints wall seconds and peak RSS (KiB)
   fi
   local secs
   secs=$(echo "$t1 - $t0" | bc -l)
-  printf '%-34s %8.3f s %12.0f packets/s  peak RSS %s KiB\n' "$label" "$secs" "$(echo "$packets / $secs" | bc -l)" "${rss:-?}"
+  printf '%-34s %8.3f s %12.0f packets/s  CPU %5s s  peak RSS %s KiB\n' "$label" "$secs" "$(echo "$packets / $secs" | bc -l)" "${cpu:-?}" "${rss:-?}"
   echo "$secs" > "$work/last"
 }
 
