@@ -393,7 +393,7 @@ impl Engine {
                 }
             }
         }
-        let server_ip = flow.server_ip;
+        let server_ip = flow.server_ip();
         let fresh_rtt = if !had_synack {
             flow.handshake_rtt()
         } else {
@@ -502,7 +502,7 @@ impl Shared {
                 kind,
             );
         }
-        let server_ip = flow.server_ip;
+        let server_ip = flow.server_ip();
         let (mut ctx, detectors, servers) = self.split(now);
         let mut fallback = ServerState::default();
         let server = match servers.get_or_insert_hinted(

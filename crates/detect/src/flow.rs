@@ -310,14 +310,11 @@ pub struct Flow {
     pub key: FlowKey,
     /// TCP or UDP.
     pub proto: FlowProto,
-    /// Client address.
-    pub client_ip: IpAddr,
-    /// Client port.
-    pub client_port: u16,
-    /// Server address.
-    pub server_ip: IpAddr,
-    /// Server port.
-    pub server_port: u16,
+    /// The client is the key's lower endpoint (addresses and ports are
+    /// read from the key: see [`Flow::client_ip`] and the like).
+    client_lo: bool,
+    /// IPv6 (else IPv4, kept in the key as `::ffff:a.b.c.d`).
+    v6: bool,
     /// How the orientation was decided: true when the start (SYN or first
     /// datagram to a service port) was seen.
     pub oriented_by_start: bool,
@@ -353,17 +350,15 @@ impl Flow {
         key: FlowKey,
         proto: FlowProto,
         client: (IpAddr, u16),
-        server: (IpAddr, u16),
         by_start: bool,
         ts: Nanos,
     ) -> Flow {
+        let lo_port = (key.ports >> 16) as u16;
         Flow {
             key,
             proto,
-            client_ip: client.0,
-            client_port: client.1,
-            server_ip: server.0,
-            server_port: server.1,
+            client_lo: addr_bits(client.0) == key.lo && client.1 == lo_port,
+            v6: client.0.is_ipv6(),
             oriented_by_start: by_start,
             first_ts: ts,
             last_ts: ts,
@@ -380,9 +375,48 @@ impl Flow {
         }
     }
 
+    fn ip_of(&self, bits: u128) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(bits.into())
+        } else {
+            IpAddr::V4((bits as u32).into())
+        }
+    }
+
+    /// The client's (address bits, port) and the server's.
+    fn ends(&self) -> ((u128, u16), (u128, u16)) {
+        let lo = (self.key.lo, (self.key.ports >> 16) as u16);
+        let hi = (self.key.hi, self.key.ports as u16);
+        if self.client_lo {
+            (lo, hi)
+        } else {
+            (hi, lo)
+        }
+    }
+
+    /// Client address.
+    pub fn client_ip(&self) -> IpAddr {
+        self.ip_of(self.ends().0 .0)
+    }
+
+    /// Client port.
+    pub fn client_port(&self) -> u16 {
+        self.ends().0 .1
+    }
+
+    /// Server address.
+    pub fn server_ip(&self) -> IpAddr {
+        self.ip_of(self.ends().1 .0)
+    }
+
+    /// Server port.
+    pub fn server_port(&self) -> u16 {
+        self.ends().1 .1
+    }
+
     /// Direction of a packet from `src`/`sport`.
     pub fn dir_of(&self, src: IpAddr, sport: u16) -> Dir {
-        if src == self.client_ip && sport == self.client_port {
+        if self.ends().0 == (addr_bits(src), sport) {
             Dir::ToServer
         } else {
             Dir::ToClient
@@ -513,10 +547,10 @@ impl Flow {
                 FlowProto::Tcp => crate::event::Transport::Tcp,
                 FlowProto::Udp => crate::event::Transport::Udp,
             },
-            client_ip: self.client_ip,
-            client_port: self.client_port,
-            server_ip: self.server_ip,
-            server_port: self.server_port,
+            client_ip: self.client_ip(),
+            client_port: self.client_port(),
+            server_ip: self.server_ip(),
+            server_port: self.server_port(),
         }
     }
 
@@ -1060,8 +1094,8 @@ impl FlowTables {
                 return Lookup::Untracked;
             }
         }
-        let (client, server, by_start) = Flow::orient(pkt, sport, dport);
-        let flow = Flow::new(key, proto, client, server, by_start, pkt.ts);
+        let (client, _server, by_start) = Flow::orient(pkt, sport, dport);
+        let flow = Flow::new(key, proto, client, by_start, pkt.ts);
         let class = flow.class(false);
         self.make_room(class, on_evict);
         match self.table.insert(flow, class) {

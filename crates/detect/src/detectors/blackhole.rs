@@ -207,6 +207,7 @@ impl Detector for BlackholeDetector {
         dir: Dir,
         _server: &mut ServerState,
     ) {
+        let server_port = flow.server_port();
         let b = &mut flow.ext.bh;
         b.link_synack = ctx.link.last_synack;
         b.link_quic = ctx.link.last_quic_reply;
@@ -232,7 +233,7 @@ impl Detector for BlackholeDetector {
             },
             (_, Dir::ToClient) if b.req.is_some() => b.server_after_req = true,
             (Transport::Udp(u), Dir::ToServer)
-                if flow.server_port == 443 && is_quic_initial(u.payload) =>
+                if server_port == 443 && is_quic_initial(u.payload) =>
             {
                 if b.initials == 0 {
                     ctx.stats.quic_attempts += 1;
@@ -268,13 +269,13 @@ impl Detector for BlackholeDetector {
         server: &mut ServerState,
     ) {
         let b = flow.ext.bh;
-        let port = flow.server_port;
+        let port = flow.server_port();
         let sx = &mut server.ext.bh;
         let server_data =
             flow.dirs[Dir::ToClient.idx()].payload_bytes > 0 && flow.first_rst.is_none();
         if server_data || (flow.proto == FlowProto::Udp && flow.server_answered()) {
             sx.note_ok(port, flow.last_ts);
-            if let Some(lasted) = sx.end_residual(flow.client_ip, port, flow.first_ts) {
+            if let Some(lasted) = sx.end_residual(flow.client_ip(), port, flow.first_ts) {
                 ctx.stats
                     .observe_residual(u32::try_from(lasted / 1_000_000).unwrap_or(u32::MAX));
             }
@@ -355,7 +356,7 @@ impl Detector for BlackholeDetector {
         // Contrast.
         let first = flow.syn_ts.unwrap_or(flow.first_ts);
         let residual = sx
-            .detection(flow.client_ip, port, first)
+            .detection(flow.client_ip(), port, first)
             .filter(|d| first - d <= self.cfg.residual_window);
         let other_port = sx.other_port_ok(port, first, self.cfg.contrast_window);
         let link_tcp = b.link_synack >= first;
@@ -432,7 +433,7 @@ impl Detector for BlackholeDetector {
         ev.insert("residual".into(), json!(residual.is_some()));
         let target = flow.ext.target.as_deref().map(str::to_owned);
         if residual.is_some() {
-            server.ext.bh.note_residual_failure(flow.client_ip, port);
+            server.ext.bh.note_residual_failure(flow.client_ip(), port);
             flow.ext.bh.residual_hit = true;
         }
         if ctx.emit(flow, Signature::Blackhole, confidence, target, ev) {
@@ -448,6 +449,6 @@ pub fn note_detections(flow: &Flow, server: &mut ServerState) {
         server
             .ext
             .bh
-            .note_detection(flow.client_ip, flow.server_port, flow.last_ts);
+            .note_detection(flow.client_ip(), flow.server_port(), flow.last_ts);
     }
 }

@@ -260,7 +260,7 @@ impl Detector for DnsDetector {
         dir: Dir,
         _server: &mut ServerState,
     ) {
-        if flow.server_port != 53 {
+        if flow.server_port() != 53 {
             return;
         }
         for raw in messages(pkt) {
@@ -370,7 +370,7 @@ impl Detector for DnsDetector {
                 let mut ev = v.details;
                 ev.insert("rules".into(), json!(v.rules));
                 ev.insert("query".into(), json!({"name": q.name.as_str(), "type": qtype_name(q.qtype), "id": q.id, "edns": q.edns, "ts": crate::time::rfc3339(q.ts)}));
-                ev.insert("resolver".into(), json!(flow.server_ip));
+                ev.insert("resolver".into(), json!(flow.server_ip()));
                 // without a race, the one answer is the forged one
                 let mut answers = vec![answer_json(&first, q, !v.forged_is_other)];
                 if let Some(o) = &q.other {

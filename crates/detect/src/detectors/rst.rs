@@ -432,7 +432,7 @@ impl RstDetector {
                 "seq": first.seq,
                 "ack": first.ack,
                 "ttl": first.ttl,
-                "ip_id": flow.client_ip.is_ipv4().then_some(first.ip_id),
+                "ip_id": flow.client_ip().is_ipv4().then_some(first.ip_id),
                 "df": first.df,
                 "window": first.window,
                 "payload_len": first.payload_len,
@@ -541,7 +541,7 @@ impl RstDetector {
                     json!(if in_flow { "flow" } else { "server" }),
                 );
             }
-            if flow.client_ip.is_ipv4() {
+            if flow.client_ip().is_ipv4() {
                 let client_ids = &flow.dirs[Dir::ToServer.idx()].ip_ids;
                 if first.ip_id != 0
                     && client_ids.contains(&first.ip_id)

@@ -204,7 +204,7 @@ impl Detector for Recorder {
     ) {
         let Transport::Tcp(t) = pkt.l4 else { return };
         let mut s = self.0.lock().unwrap();
-        s.packets.push((dir, t.sport, flow.client_port));
+        s.packets.push((dir, t.sport, flow.client_port()));
         s.rtt = server.rtt_min;
         if t.rst() {
             // at most one event per flow and signature
@@ -236,7 +236,7 @@ impl Detector for Recorder {
         let mut s = self.0.lock().unwrap();
         s.ends.push((o, flow.handshake_rtt()));
         s.targets.push((
-            flow.client_port,
+            flow.client_port(),
             flow.ext.target.as_deref().map(String::from),
         ));
     }

@@ -27,6 +27,37 @@ fn keys_are_canonical_and_ports_rank_servers() {
 }
 
 #[test]
+fn endpoints_come_from_the_key() {
+    // The client on either side of the canonical key, IPv4 and IPv6.
+    let cases: [(&str, u16, &str, u16); 4] = [
+        ("192.0.2.1", 40000, "203.0.113.9", 443),
+        ("203.0.113.9", 40000, "192.0.2.1", 443),
+        ("2001:db8::2", 5353, "2001:db8::1", 53),
+        ("2001:db8::1", 5353, "2001:db8::2", 53),
+    ];
+    for (c, cp, s, sp) in cases {
+        let (c, s): (IpAddr, IpAddr) = (c.parse().unwrap(), s.parse().unwrap());
+        let (k, _) = FlowKey::new(17, c, cp, s, sp);
+        let f = Flow::new(k, FlowProto::Udp, (c, cp), true, 0);
+        assert_eq!((f.client_ip(), f.client_port()), (c, cp));
+        assert_eq!((f.server_ip(), f.server_port()), (s, sp));
+        assert_eq!(f.dir_of(c, cp), Dir::ToServer);
+        assert_eq!(f.dir_of(s, sp), Dir::ToClient);
+        let e = f.event_flow();
+        assert_eq!(
+            (e.client_ip, e.client_port, e.server_ip, e.server_port),
+            (c, cp, s, sp)
+        );
+    }
+    // Same address, the ports decide.
+    let a: IpAddr = "198.51.100.7".parse().unwrap();
+    let (k, _) = FlowKey::new(6, a, 50000, a, 80);
+    let f = Flow::new(k, FlowProto::Tcp, (a, 50000), true, 0);
+    assert_eq!((f.client_port(), f.server_port()), (50000, 80));
+    assert_eq!(f.dir_of(a, 80), Dir::ToClient);
+}
+
+#[test]
 fn table_lru_and_expiry() {
     use crate::time::SECOND as S;
     let cfg = FlowConfig {
@@ -38,7 +69,7 @@ fn table_lru_and_expiry() {
     let ip: IpAddr = "192.0.2.1".parse().unwrap();
     let mk = |port: u16, ts: Nanos| {
         let (k, _) = FlowKey::new(17, ip, port, ip, 53);
-        Flow::new(k, FlowProto::Udp, (ip, port), (ip, 53), true, ts)
+        Flow::new(k, FlowProto::Udp, (ip, port), true, ts)
     };
     let a = t.insert(mk(1, 0), Class::Udp).unwrap();
     let b = t.insert(mk(2, 10 * S), Class::Udp).unwrap();
@@ -97,14 +128,7 @@ fn a_syn_flood_evicts_its_own_syns_not_waiting_dns_queries() {
     let mut queries = Vec::new();
     for port in 0..3u16 {
         let (k, _) = FlowKey::new(17, client, 5000 + port, resolver, 53);
-        let f = Flow::new(
-            k,
-            FlowProto::Udp,
-            (client, 5000 + port),
-            (resolver, 53),
-            true,
-            0,
-        );
+        let f = Flow::new(k, FlowProto::Udp, (client, 5000 + port), true, 0);
         queries.push(t.insert(f, Class::UdpUnanswered).unwrap());
     }
     let mut evicted_udp = 0;
@@ -118,7 +142,7 @@ fn a_syn_flood_evicts_its_own_syns_not_waiting_dns_queries() {
             let f = t.remove(old).unwrap();
             evicted_udp += usize::from(f.proto == FlowProto::Udp);
         }
-        let f = Flow::new(k, FlowProto::Tcp, (src, 1024), (victim, 443), true, ts);
+        let f = Flow::new(k, FlowProto::Tcp, (src, 1024), true, ts);
         t.insert(f, Class::TcpUnconfirmed).unwrap();
     }
     assert_eq!(evicted_udp, 0);
@@ -133,14 +157,7 @@ fn a_syn_flood_evicts_its_own_syns_not_waiting_dns_queries() {
             let old = t.oldest(Class::UdpUnanswered).unwrap();
             evicted_tcp += usize::from(t.remove(old).unwrap().proto == FlowProto::Tcp);
         }
-        let f = Flow::new(
-            k,
-            FlowProto::Udp,
-            (client, 20_000 + port),
-            (resolver, 53),
-            true,
-            2,
-        );
+        let f = Flow::new(k, FlowProto::Udp, (client, 20_000 + port), true, 2);
         t.insert(f, Class::UdpUnanswered).unwrap();
     }
     // 3 datagrams and 5 SYNs: SYNs give way while they hold at least as
