@@ -378,7 +378,7 @@ impl Engine {
                         || flow.ext.hello.is_none())
                 {
                     let first = flow.dirs[0]
-                        .first_payload
+                        .first_payload()
                         .is_some_and(|(ts, seq)| ts == pkt.ts && seq == t.seq);
                     if first || flow.ext.hello_buf.is_some() {
                         let had = flow.ext.hello_buf.is_some();

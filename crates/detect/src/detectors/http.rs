@@ -191,7 +191,7 @@ impl Detector for HttpDetector {
                 if flow.ext.http.is_none()
                     && t.payload_len > 0
                     && flow.dirs[Dir::ToServer.idx()]
-                        .first_payload
+                        .first_payload()
                         .is_some_and(|(ts, seq)| ts == pkt.ts && seq == t.seq)
                     && is_request(t.payload)
                 {

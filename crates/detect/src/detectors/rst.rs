@@ -290,7 +290,7 @@ impl RstStage {
     fn at(flow: &Flow) -> RstStage {
         if flow.synack_ts.is_none() {
             RstStage::AfterSyn
-        } else if flow.dirs[Dir::ToServer.idx()].first_payload.is_none() {
+        } else if flow.dirs[Dir::ToServer.idx()].first_payload().is_none() {
             RstStage::AfterHandshake
         } else if flow.ext.rst.before.payload_bytes == 0 {
             RstStage::AfterRequest
@@ -380,7 +380,7 @@ impl RstDetector {
             let st = &flow.ext.rst;
             let hit = RstHit {
                 stage: RstStage::at(flow),
-                fin_before: flow.dirs[0].fin.is_some() || flow.dirs[1].fin.is_some(),
+                fin_before: flow.dirs[0].fin().is_some() || flow.dirs[1].fin().is_some(),
                 server_next_before: (st.before.packets > 0).then_some(flow.dirs[1].next_seq),
                 idle_before: if st.prev_ts > 0 {
                     pkt.ts.saturating_sub(st.prev_ts)

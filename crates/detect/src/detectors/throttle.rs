@@ -816,7 +816,7 @@ impl Detector for ThrottleDetector {
                     if d.payload_bytes < 16 * 1024 {
                         return;
                     }
-                    let start = d.first_payload.map_or(now, |(ts, _)| ts);
+                    let start = d.first_payload().map_or(now, |(ts, _)| ts);
                     flow.ext.thr = Some(Box::new(ThrottleFlow::new(
                         start,
                         t.seq.wrapping_add(t.payload_len),
@@ -847,8 +847,8 @@ impl Detector for ThrottleDetector {
                     return;
                 }
                 let scale = match (
-                    flow.dirs[Dir::ToServer.idx()].wscale,
-                    flow.dirs[Dir::ToClient.idx()].wscale,
+                    flow.dirs[Dir::ToServer.idx()].wscale(),
+                    flow.dirs[Dir::ToClient.idx()].wscale(),
                 ) {
                     (Some(c), Some(_)) => c.min(14),
                     _ => 0,

@@ -623,3 +623,79 @@ fn clienthello_reassembly_buffers_are_bounded() {
         .collect();
     assert_eq!(named, vec![41000, 41001, 41002], "{got:?}");
 }
+
+#[test]
+fn direction_state_keeps_optional_values() {
+    // The presence bits of `DirState`: set when seen, first value kept.
+    let mut e = Engine::new(EngineConfig::default(), vec![]);
+    feed(&mut e, 0, &tcp(C, 40100, S, 80, 100, 0, SYN, 0, 64, 1));
+    feed(
+        &mut e,
+        MS,
+        &tcp(S, 80, C, 40100, 900, 101, SYN | ACK, 0, 50, 7),
+    );
+    feed(
+        &mut e,
+        2 * MS,
+        &tcp(C, 40100, S, 80, 101, 901, ACK, 0, 64, 2),
+    );
+    let (key, _) = FlowKey::new(6, C.into(), 40100, S.into(), 80);
+    let at = |e: &mut Engine| {
+        let slot = e.tables.find(&key).expect("tracked");
+        let f = e.tables.flow_mut(slot).expect("flow");
+        (f.dirs[0], f.dirs[1])
+    };
+    let (c, s) = at(&mut e);
+    assert_eq!((c.isn(), s.isn()), (Some(100), Some(900)));
+    assert_eq!((c.first_payload(), c.fin(), c.rst()), (None, None, None));
+    // no TCP options in these segments
+    assert_eq!((c.mss(), c.wscale(), c.ts_val()), (None, None, None));
+    feed(
+        &mut e,
+        3 * MS,
+        &tcp(C, 40100, S, 80, 101, 901, ACK | PSH, 10, 64, 3),
+    );
+    feed(
+        &mut e,
+        4 * MS,
+        &tcp(C, 40100, S, 80, 101, 901, ACK | PSH, 10, 64, 4),
+    );
+    feed(
+        &mut e,
+        5 * MS,
+        &tcp(C, 40100, S, 80, 111, 901, FIN | ACK, 0, 64, 5),
+    );
+    feed(
+        &mut e,
+        6 * MS,
+        &tcp(S, 80, C, 40100, 901, 112, RST, 0, 50, 8),
+    );
+    feed(
+        &mut e,
+        7 * MS,
+        &tcp(S, 80, C, 40100, 901, 112, RST, 0, 50, 9),
+    );
+    let (c, s) = at(&mut e);
+    assert_eq!(c.first_payload(), Some((T0 + 3 * MS, 101)), "the first one");
+    assert_eq!(c.retransmits, 1);
+    assert_eq!(c.fin(), Some(111));
+    assert_eq!(s.rst(), Some((T0 + 6 * MS, 901)), "the first RST");
+    assert_eq!((s.first_payload(), s.fin(), c.rst()), (None, None, None));
+    assert_eq!(c.isn(), Some(100));
+    // A SYN with MSS, window scale and timestamps.
+    let mut syn = tcp(C, 40101, S, 80, 500, 0, SYN, 0, 64, 1);
+    syn[3] += 20; // IP total length
+    syn[32] = 0xa0; // TCP header of 40 bytes
+    syn.extend([
+        2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 8, 10, 0, 0, 0, 42, 0, 0, 0, 0,
+    ]);
+    feed(&mut e, 8 * MS, &syn);
+    let (key, _) = FlowKey::new(6, C.into(), 40101, S.into(), 80);
+    let slot = e.tables.find(&key).expect("tracked");
+    let c = e.tables.flow_mut(slot).expect("flow").dirs[0];
+    assert_eq!(
+        (c.mss(), c.wscale(), c.ts_val()),
+        (Some(1460), Some(7), Some(42))
+    );
+    assert_eq!((c.isn(), c.first_payload()), (Some(500), None));
+}
