@@ -367,7 +367,7 @@ impl Engine {
         };
         let new_flow = flow.dirs[0].packets == 0 && flow.dirs[1].packets == 0;
         let dir = flow.dir_of(pkt.ip.src, sport);
-        let had_synack = flow.synack_ts.is_some();
+        let had_synack = flow.synack_ts().is_some();
         let server_had_spoken = flow.server_answered();
         flow.observe(pkt, dir);
         if dir == Dir::ToServer {

@@ -49,13 +49,15 @@ impl Dir {
 
 /// Canonical (unordered) flow key: the lower (address, port) first.
 /// Addresses are kept as 128-bit integers (IPv4 mapped into IPv6), so that
-/// hashing and comparing a key is a few integer operations.
+/// hashing and comparing a key is a few integer operations; each is stored
+/// as two 64-bit halves (see [`halves`]), so a key is 8-byte aligned and
+/// takes 40 bytes where `u128` fields (16-byte aligned) would take 48.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     /// Lower endpoint address.
-    pub lo: u128,
+    pub lo: [u64; 2],
     /// Higher endpoint address.
-    pub hi: u128,
+    pub hi: [u64; 2],
     /// Lower endpoint port (high 16 bits) and higher endpoint port (low 16 bits).
     pub ports: u32,
     /// IP protocol number (6 or 17).
@@ -70,6 +72,16 @@ pub fn addr_bits(ip: IpAddr) -> u128 {
     }
 }
 
+/// A 128-bit address as two 64-bit halves (high first).
+pub const fn halves(a: u128) -> [u64; 2] {
+    [(a >> 64) as u64, a as u64]
+}
+
+/// The 128-bit address from its [`halves`].
+pub const fn whole(h: [u64; 2]) -> u128 {
+    ((h[0] as u128) << 64) | h[1] as u128
+}
+
 impl FlowKey {
     /// Builds the canonical key and says whether (src, sport) is the lower side.
     pub fn new(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> (FlowKey, bool) {
@@ -77,8 +89,8 @@ impl FlowKey {
         if (a, sport) <= (b, dport) {
             (
                 FlowKey {
-                    lo: a,
-                    hi: b,
+                    lo: halves(a),
+                    hi: halves(b),
                     ports: (u32::from(sport) << 16) | u32::from(dport),
                     proto,
                 },
@@ -87,8 +99,8 @@ impl FlowKey {
         } else {
             (
                 FlowKey {
-                    lo: b,
-                    hi: a,
+                    lo: halves(b),
+                    hi: halves(a),
                     ports: (u32::from(dport) << 16) | u32::from(sport),
                     proto,
                 },
@@ -370,6 +382,10 @@ pub enum TcpState {
     Closed,
 }
 
+const HS_SYN: usize = 0;
+const HS_SYNACK: usize = 1;
+const HS_ESTABLISHED: usize = 2;
+
 /// One tracked flow.
 #[derive(Debug, Clone)]
 pub struct Flow {
@@ -395,12 +411,10 @@ pub struct Flow {
     pub tcp: TcpState,
     /// Client SYNs sent (retransmissions included).
     pub syns: u8,
-    /// Time of the first SYN.
-    pub syn_ts: Option<Nanos>,
-    /// Time of the first SYN/ACK.
-    pub synack_ts: Option<Nanos>,
-    /// Time of the client's ACK completing the handshake.
-    pub established_ts: Option<Nanos>,
+    /// Handshake times (read with [`Flow::syn_ts`] and the like; 0 until seen,
+    /// with a presence bit each in `hs_seen`).
+    hs_ts: [Nanos; 3],
+    hs_seen: u8,
     /// Which side sent the first RST (if any).
     pub first_rst: Option<Dir>,
     /// Signatures already emitted for this flow (bit per [`Signature::idx`]).
@@ -424,7 +438,7 @@ impl Flow {
         Flow {
             key,
             proto,
-            client_lo: addr_bits(client.0) == key.lo && client.1 == lo_port,
+            client_lo: addr_bits(client.0) == whole(key.lo) && client.1 == lo_port,
             v6: client.0.is_ipv6(),
             oriented_by_start: by_start,
             first_ts: ts,
@@ -432,9 +446,8 @@ impl Flow {
             dirs: [DirState::default(); 2],
             tcp: TcpState::SynSent,
             syns: 0,
-            syn_ts: None,
-            synack_ts: None,
-            established_ts: None,
+            hs_ts: [0; 3],
+            hs_seen: 0,
             first_rst: None,
             emitted: 0,
             server_hint: u32::MAX,
@@ -452,8 +465,8 @@ impl Flow {
 
     /// The client's (address bits, port) and the server's.
     fn ends(&self) -> ((u128, u16), (u128, u16)) {
-        let lo = (self.key.lo, (self.key.ports >> 16) as u16);
-        let hi = (self.key.hi, self.key.ports as u16);
+        let lo = (whole(self.key.lo), (self.key.ports >> 16) as u16);
+        let hi = (whole(self.key.hi), self.key.ports as u16);
         if self.client_lo {
             (lo, hi)
         } else {
@@ -495,11 +508,38 @@ impl Flow {
         &self.dirs[d.idx()]
     }
 
+    fn hs(&self, i: usize) -> Option<Nanos> {
+        (self.hs_seen & (1 << i) != 0).then(|| self.hs_ts[i])
+    }
+
+    /// Sets handshake time `i` unless it was already (`overwrite`: always).
+    fn set_hs(&mut self, i: usize, ts: Nanos, overwrite: bool) {
+        if overwrite || self.hs_seen & (1 << i) == 0 {
+            self.hs_ts[i] = ts;
+            self.hs_seen |= 1 << i;
+        }
+    }
+
+    /// Time of the first SYN.
+    pub fn syn_ts(&self) -> Option<Nanos> {
+        self.hs(HS_SYN)
+    }
+
+    /// Time of the first SYN/ACK.
+    pub fn synack_ts(&self) -> Option<Nanos> {
+        self.hs(HS_SYNACK)
+    }
+
+    /// Time of the client's ACK completing the handshake.
+    pub fn established_ts(&self) -> Option<Nanos> {
+        self.hs(HS_ESTABLISHED)
+    }
+
     /// The handshake round-trip time as seen at the vantage point
     /// (SYN to SYN/ACK: the path to the server and back, when the vantage
     /// point is the client).
     pub fn handshake_rtt(&self) -> Option<Nanos> {
-        match (self.syn_ts, self.synack_ts) {
+        match (self.syn_ts(), self.synack_ts()) {
             (Some(a), Some(b)) if b >= a => Some(b - a),
             _ => None,
         }
@@ -549,17 +589,17 @@ impl Flow {
         match (d, t.syn(), t.ack_flag()) {
             (Dir::ToServer, true, false) => {
                 self.syns = self.syns.saturating_add(1);
-                self.syn_ts.get_or_insert(ts);
+                self.set_hs(HS_SYN, ts, false);
             }
             (Dir::ToClient, true, true) => {
-                self.synack_ts.get_or_insert(ts);
+                self.set_hs(HS_SYNACK, ts, false);
                 if self.tcp == TcpState::SynSent {
                     self.tcp = TcpState::SynReceived;
                 }
             }
             (Dir::ToServer, false, true) if self.tcp == TcpState::SynReceived => {
                 self.tcp = TcpState::Established;
-                self.established_ts = Some(ts);
+                self.set_hs(HS_ESTABLISHED, ts, true);
             }
             (_, false, _) if self.tcp == TcpState::SynSent && self.syns == 0 => {
                 // picked up mid-stream
@@ -591,7 +631,7 @@ impl Flow {
                 }
                 match self.first_rst {
                     Some(Dir::ToServer) => FlowOutcome::ResetByClient,
-                    Some(Dir::ToClient) if self.synack_ts.is_none() && self.syns > 0 => {
+                    Some(Dir::ToClient) if self.synack_ts().is_none() && self.syns > 0 => {
                         FlowOutcome::Refused
                     }
                     Some(Dir::ToClient) => FlowOutcome::ResetByServer,
@@ -1042,7 +1082,7 @@ const ALL_CLASSES: [Class; CLASSES] = [
 struct FlowKeyOrd(u8, u128, u128, u32);
 impl FlowKeyOrd {
     fn of(k: &FlowKey) -> Self {
-        FlowKeyOrd(k.proto, k.lo, k.hi, k.ports)
+        FlowKeyOrd(k.proto, whole(k.lo), whole(k.hi), k.ports)
     }
 }
 

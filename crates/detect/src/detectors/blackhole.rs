@@ -286,7 +286,7 @@ impl Detector for BlackholeDetector {
         let mut rules: Vec<&'static str> = vec![];
         let stage;
         match flow.proto {
-            FlowProto::Tcp if flow.synack_ts.is_none() => {
+            FlowProto::Tcp if flow.synack_ts().is_none() => {
                 if flow.syns < 2 || flow.server_answered() || b.icmp_error {
                     return;
                 }
@@ -354,7 +354,7 @@ impl Detector for BlackholeDetector {
             }
         }
         // Contrast.
-        let first = flow.syn_ts.unwrap_or(flow.first_ts);
+        let first = flow.syn_ts().unwrap_or(flow.first_ts);
         let residual = sx
             .detection(flow.client_ip(), port, first)
             .filter(|d| first - d <= self.cfg.residual_window);

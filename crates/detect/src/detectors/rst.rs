@@ -288,7 +288,7 @@ impl Default for RstStage {
 
 impl RstStage {
     fn at(flow: &Flow) -> RstStage {
-        if flow.synack_ts.is_none() {
+        if flow.synack_ts().is_none() {
             RstStage::AfterSyn
         } else if flow.dirs[Dir::ToServer.idx()].first_payload().is_none() {
             RstStage::AfterHandshake
