@@ -169,17 +169,14 @@ pub fn first_is_server(a: IpAddr, pa: u16, b: IpAddr, pb: u16) -> bool {
 
 /// What one direction of a flow has shown so far. Optional values are
 /// kept as a value and a presence bit (read them with the methods), so a
-/// direction takes 104 bytes instead of 144.
+/// direction takes 88 bytes. Times are the flow's (`Flow::first_ts`,
+/// `Flow::last_ts`), not per direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DirState {
     /// Packets seen.
     pub packets: u32,
     /// Payload bytes (wire length of TCP/UDP payloads).
     pub payload_bytes: u64,
-    /// Timestamp of the first packet.
-    pub first_ts: Nanos,
-    /// Timestamp of the last packet.
-    pub last_ts: Nanos,
     first_payload_ts: Nanos,
     rst_ts: Nanos,
     /// TCP: highest sequence number sent plus length (next expected).
@@ -286,7 +283,6 @@ impl DirState {
             self.ttl_min = ttl;
             self.ttl_max = ttl;
             self.df_first = pkt.ip.df;
-            self.first_ts = pkt.ts;
         } else {
             self.ttl_min = self.ttl_min.min(ttl);
             self.ttl_max = self.ttl_max.max(ttl);
@@ -298,7 +294,6 @@ impl DirState {
             self.ip_id_pos = self.ip_id_pos.wrapping_add(1);
         }
         self.packets = self.packets.saturating_add(1);
-        self.last_ts = pkt.ts;
     }
 
     /// The most recent IPv4 ID from this side, if any.

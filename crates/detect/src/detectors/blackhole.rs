@@ -54,8 +54,11 @@ impl Default for BlackholeConfig {
 /// Per-flow state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BlackholeFlow {
-    /// The client's first data: sequence number, length, time.
-    pub req: Option<(u32, u32, Nanos)>,
+    /// The client's first data: sequence number, length, time (read with
+    /// [`BlackholeFlow::req`]; kept unwrapped with a presence flag, so the
+    /// struct takes 48 bytes, not 56).
+    req_at: (u32, u32, Nanos),
+    has_req: bool,
     /// Retransmissions of the first data segment (same sequence number).
     pub req_retx: u16,
     /// The IP TTL the first data left with was lower than the SYN's: a
@@ -76,6 +79,13 @@ pub struct BlackholeFlow {
     /// This flow failed inside a residual-blocking window (its event must
     /// not restart the window being measured).
     pub residual_hit: bool,
+}
+
+impl BlackholeFlow {
+    /// The client's first data: sequence number, length, time.
+    pub fn req(&self) -> Option<(u32, u32, Nanos)> {
+        self.has_req.then_some(self.req_at)
+    }
 }
 
 const KIND_TLS: u8 = 1;
@@ -212,7 +222,7 @@ impl Detector for BlackholeDetector {
         b.link_synack = ctx.link.last_synack;
         b.link_quic = ctx.link.last_quic_reply;
         match (&pkt.l4, dir) {
-            (Transport::Tcp(t), Dir::ToServer) if t.payload_len > 0 => match b.req {
+            (Transport::Tcp(t), Dir::ToServer) if t.payload_len > 0 => match b.req() {
                 None => {
                     b.kind = if super::looks_like_tls_handshake(t.payload) {
                         ctx.stats.tls_client_hellos += 1;
@@ -224,14 +234,15 @@ impl Detector for BlackholeDetector {
                     } else {
                         KIND_OTHER
                     };
-                    b.req = Some((t.seq, t.payload_len, pkt.ts));
+                    b.req_at = (t.seq, t.payload_len, pkt.ts);
+                    b.has_req = true;
                     b.req_ttl_limited =
                         pkt.ip.ttl.saturating_add(1) < flow.dirs[Dir::ToServer.idx()].ttl_max;
                 }
                 Some((seq, _, _)) if seq == t.seq => b.req_retx = b.req_retx.saturating_add(1),
                 _ => {}
             },
-            (_, Dir::ToClient) if b.req.is_some() => b.server_after_req = true,
+            (_, Dir::ToClient) if b.has_req => b.server_after_req = true,
             (Transport::Udp(u), Dir::ToServer)
                 if server_port == 443 && is_quic_initial(u.payload) =>
             {
@@ -294,7 +305,7 @@ impl Detector for BlackholeDetector {
                 ev.insert("syns".into(), json!(flow.syns));
             }
             FlowProto::Tcp => {
-                let Some((seq, len, req_ts)) = b.req else {
+                let Some((seq, len, req_ts)) = b.req() else {
                     return;
                 };
                 // A request sent with a lower TTL than the SYN is a TTL-limited
