@@ -675,28 +675,29 @@ impl Flow {
         }
     }
 
-    /// Orientation for a first packet. Returns (client, server, by_start).
-    fn orient(pkt: &Packet<'_>, sport: u16, dport: u16) -> ((IpAddr, u16), (IpAddr, u16), bool) {
+    /// Orientation for a first packet. Returns (client, by_start); the server
+    /// is the other endpoint of the key.
+    fn orient(pkt: &Packet<'_>, sport: u16, dport: u16) -> ((IpAddr, u16), bool) {
         let src = (pkt.ip.src, sport);
         let dst = (pkt.ip.dst, dport);
         match &pkt.l4 {
-            Transport::Tcp(t) if t.syn() && !t.ack_flag() => (src, dst, true),
-            Transport::Tcp(t) if t.syn() && t.ack_flag() => (dst, src, true),
+            Transport::Tcp(t) if t.syn() && !t.ack_flag() => (src, true),
+            Transport::Tcp(t) if t.syn() && t.ack_flag() => (dst, true),
             Transport::Udp(_) => {
                 let (rs, rd) = (port_rank(sport), port_rank(dport));
                 if rd == 0 || rd < rs {
-                    (src, dst, true)
+                    (src, true)
                 } else if rs == 0 || rs < rd {
-                    (dst, src, false)
+                    (dst, false)
                 } else {
-                    (src, dst, true)
+                    (src, true)
                 }
             }
             _ => {
                 if first_is_server(src.0, src.1, dst.0, dst.1) {
-                    (dst, src, false)
+                    (dst, false)
                 } else {
-                    (src, dst, false)
+                    (src, false)
                 }
             }
         }
@@ -1196,7 +1197,7 @@ impl FlowTables {
                 return Lookup::Untracked;
             }
         }
-        let (client, _server, by_start) = Flow::orient(pkt, sport, dport);
+        let (client, by_start) = Flow::orient(pkt, sport, dport);
         let flow = Flow::new(key, proto, client, by_start, pkt.ts);
         let class = flow.class(false);
         self.make_room(class, on_evict);
