@@ -237,6 +237,22 @@ pub fn bh_trap_loss_recovered() -> Result<Vec<u8>> {
     tl.to_pcap_bytes(ETHERNET, false)
 }
 
+/// Answered, then abandoned: the server acknowledges the ClientHello and
+/// sends its flight; the client keeps the connection open 10 s and then
+/// resets it (an application abort, a browser closing a tab). The server
+/// answered: no blackhole.
+pub fn bh_trap_answered_then_client_reset() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54109, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(9);
+    let t0 = s.client_send(&mut tl, t + MS, &tls::client_hello("example.com", &mut rng));
+    let t = s.server_send(&mut tl, t0 + RTT, &tls::server_flight(&mut rng, 1500));
+    let t = s.client_ack(&mut tl, t + MS);
+    s.rst_from_client(&mut tl, t + 10 * S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
 /// A path-MTU black hole: a 1.7 KB ClientHello's full-size first segment is
 /// retransmitted and never acknowledged, while small requests to the same
 /// server pass.

@@ -180,6 +180,59 @@ pub fn rst_inject_henan() -> Result<Vec<u8>> {
     bytes(&tl)
 }
 
+/// A connection the capture picked up mid-stream (its handshake and
+/// ClientHello happened before the capture started): the server's data,
+/// then an injected RST+ACK (TTL 40, another IP ID, no DF), then the
+/// server's data racing in after it. Rules: data_after_rst, ttl_mismatch;
+/// stage later (the start is unknown).
+pub fn rst_inject_mid_stream() -> Result<Vec<u8>> {
+    let mut before = Timeline::new();
+    let mut s = https(52010);
+    let t = hello(&mut s, &mut before, "blocked.example");
+    let mut rng = Rng::new(11);
+    let t = s.server_send(&mut before, t + RTT, &tls::server_flight(&mut rng, 1200));
+    let t = s.client_ack(&mut before, t + MS);
+    // the capture starts here
+    let mut tl = Timeline::new();
+    let t = s.client_send(
+        &mut tl,
+        t + 100 * MS,
+        &http::get("blocked.example", "/next"),
+    );
+    let t = s.server_send(&mut tl, t + RTT, &[0x17; 600]);
+    let t = s.client_send(&mut tl, t + 50 * MS, &[0x17; 300]);
+    s.inject_from_server(
+        &mut tl,
+        t + 3 * MS,
+        &Injection::rst_ack().ttl(40).ip_id(0x2222).df(false),
+    );
+    let t = s.server_send(&mut tl, t + RTT, &[0x17; 900]);
+    s.rst_from_client(&mut tl, t + MS);
+    bytes(&tl)
+}
+
+/// An injector that takes its sequence number from the client's last ACK
+/// while the server's answer is still in flight: the RST+ACK's seq is
+/// 1,200 bytes behind the data the server already sent (TTL 40, no DF).
+/// Rules: rst_seq_behind, ttl_mismatch.
+pub fn rst_inject_seq_behind() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = https(52011);
+    let t = hello(&mut s, &mut tl, "blocked.example");
+    let mut rng = Rng::new(13);
+    let t = s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 1200));
+    s.inject_from_server(
+        &mut tl,
+        t + MS,
+        &Injection::rst_ack()
+            .ttl(40)
+            .ip_id(0x3333)
+            .df(false)
+            .seq_offset(-1200),
+    );
+    bytes(&tl)
+}
+
 // ---- traps: none of these may raise an event ----
 
 /// The server application aborts (SO_LINGER 0) in the middle of a response:

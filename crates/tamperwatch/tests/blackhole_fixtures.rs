@@ -146,6 +146,7 @@ fn traps_stay_clean() {
         "bh_trap_pmtu",
         "bh_trap_impatient_and_icmp",
         "bh_trap_quic_no_contrast",
+        "bh_trap_answered_then_client_reset",
         "tcp_syn_unanswered",
         "tcp_http_clean",
         "rst_trap_client_abort",

@@ -89,6 +89,18 @@ const POSITIVES: &[(&str, &[&str], &str, Option<&str>)] = &[
         "after_request",
         Some("henan"),
     ),
+    (
+        "rst_inject_mid_stream",
+        &["data_after_rst", "ttl_mismatch"],
+        "later",
+        None,
+    ),
+    (
+        "rst_inject_seq_behind",
+        &["rst_seq_behind", "ttl_mismatch"],
+        "later",
+        None,
+    ),
 ];
 
 const TRAPS: &[&str] = &[
@@ -128,6 +140,18 @@ fn every_rule_fires_on_its_fixture() {
             assert_eq!(e["target"], "blocked.example", "{name}");
         }
     }
+}
+
+/// A RST that carries payload at the server's next sequence number (Henan's
+/// 10-byte marker) is not "behind" the server's data: the server's position
+/// is taken from before the RST, not after the RST's own bytes moved it.
+#[test]
+fn a_rst_with_payload_is_not_behind_itself() {
+    let ev = events("rst_inject_henan");
+    let e = &ev[0]["evidence"];
+    assert_eq!(e["rst"]["payload_len"], 10);
+    assert!(!rules(&ev[0]).contains(&"rst_seq_behind"), "{e}");
+    assert!(e.get("server_next_seq").is_none(), "{e}");
 }
 
 #[test]

@@ -282,8 +282,12 @@ impl Detector for BlackholeDetector {
         let b = flow.ext.bh;
         let port = flow.server_port();
         let sx = &mut server.ext.bh;
-        let server_data =
-            flow.dirs[Dir::ToClient.idx()].payload_bytes > 0 && flow.first_rst.is_none();
+        // The server answered with data. A reset the client sent later
+        // (an application abort, a browser giving up on a slow page) does
+        // not undo that answer; a reset claimed from the server might be
+        // injected with a block page, and is rst_injection's to judge.
+        let server_data = flow.dirs[Dir::ToClient.idx()].payload_bytes > 0
+            && flow.first_rst != Some(Dir::ToClient);
         if server_data || (flow.proto == FlowProto::Udp && flow.server_answered()) {
             sx.note_ok(port, flow.last_ts);
             if let Some(lasted) = sx.end_residual(flow.client_ip(), port, flow.first_ts) {

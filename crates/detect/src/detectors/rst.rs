@@ -164,12 +164,26 @@ impl Baseline {
 pub struct RstFlow {
     /// The server's non-RST packets before the first RST.
     pub before: Baseline,
-    /// The client's last SYN or payload packet before the first RST.
-    pub trigger_ts: Option<Nanos>,
+    /// The client's last SYN or payload packet before the first RST
+    /// (valid when `has_trigger`).
+    trigger_ts: Nanos,
     /// Time of the flow's previous packet (either side).
     pub prev_ts: Nanos,
+    /// The server's next sequence number after its last non-RST packet
+    /// before the first RST (valid when `before.packets > 0`). Read from
+    /// the flow before the RST itself moves it: a RST that carries payload
+    /// (Henan's 10 bytes) advances the flow's own counter past its seq.
+    pub server_next: u32,
+    has_trigger: bool,
     /// Everything from the first server RST on.
     pub hit: Option<Box<RstHit>>,
+}
+
+impl RstFlow {
+    /// The client's last SYN or payload packet before the first RST.
+    pub fn trigger(&self) -> Option<Nanos> {
+        self.has_trigger.then_some(self.trigger_ts)
+    }
 }
 
 /// What a flow showed from its first server RST on.
@@ -289,7 +303,13 @@ impl Default for RstStage {
 impl RstStage {
     fn at(flow: &Flow) -> RstStage {
         if flow.synack_ts().is_none() {
-            RstStage::AfterSyn
+            if flow.syns > 0 {
+                RstStage::AfterSyn
+            } else {
+                // picked up mid-stream (no handshake seen): whatever came
+                // before is unknown, so the RST is judged like a late one
+                RstStage::Later
+            }
         } else if flow.dirs[Dir::ToServer.idx()].first_payload().is_none() {
             RstStage::AfterHandshake
         } else if flow.ext.rst.before.payload_bytes == 0 {
@@ -325,6 +345,7 @@ impl RstDetector {
             let st = &mut flow.ext.rst;
             let Some(hit) = st.hit.as_deref_mut() else {
                 st.before.add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
+                st.server_next = flow.dirs[Dir::ToClient.idx()].next_seq;
                 return;
             };
             hit.after.add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
@@ -381,7 +402,7 @@ impl RstDetector {
             let hit = RstHit {
                 stage: RstStage::at(flow),
                 fin_before: flow.dirs[0].fin().is_some() || flow.dirs[1].fin().is_some(),
-                server_next_before: (st.before.packets > 0).then_some(flow.dirs[1].next_seq),
+                server_next_before: (st.before.packets > 0).then_some(st.server_next),
                 idle_before: if st.prev_ts > 0 {
                     pkt.ts.saturating_sub(st.prev_ts)
                 } else {
@@ -575,7 +596,7 @@ impl RstDetector {
         }
         if !idle {
             let rtt = flow.handshake_rtt().or(server.rtt_min);
-            if let (Some(rtt), Some(trig)) = (rtt, st.trigger_ts) {
+            if let (Some(rtt), Some(trig)) = (rtt, st.trigger()) {
                 let delay = first.ts - trig;
                 if rtt >= self.cfg.min_rtt_for_timing
                     && (delay as f64) < rtt as f64 * self.cfg.too_fast_share
@@ -691,7 +712,10 @@ impl Detector for RstDetector {
         let Transport::Tcp(t) = &pkt.l4 else { return };
         match dir {
             Dir::ToServer => match flow.ext.rst.hit.as_deref_mut() {
-                None if t.syn() || t.payload_len > 0 => flow.ext.rst.trigger_ts = Some(pkt.ts),
+                None if t.syn() || t.payload_len > 0 => {
+                    flow.ext.rst.trigger_ts = pkt.ts;
+                    flow.ext.rst.has_trigger = true;
+                }
                 Some(hit) if t.rst() => hit.client_rst_after = true,
                 _ => {}
             },
