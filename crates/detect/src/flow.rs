@@ -940,12 +940,16 @@ impl Table {
             None => return None,
         };
         let hash = self.hasher.hash_one(flow.key);
+        // Sized for every slot, the index never fills nor reallocates; were
+        // it to refuse, the flow would be unreachable: it is not kept.
+        if !self.index.insert(hash, i) {
+            self.free.push(i);
+            return None;
+        }
         if let Some(s) = self.slots.get_mut(i as usize) {
             s.linked_ts = flow.last_ts;
             s.flow = Some(flow);
         }
-        // Sized for every slot: this never fails nor reallocates.
-        self.index.insert(hash, i);
         self.count[class.group()] += 1;
         self.per_class[class as usize] += 1;
         self.push_front(i, class);

@@ -10,8 +10,24 @@
 //! more per packet. The hasher is seeded per process (see `flow`), so a
 //! spoofed flood cannot aim at one run of buckets.
 
-/// A free bucket (slot numbers are below `u32::MAX`).
-const EMPTY: u64 = u64::MAX;
+/// A free bucket. Buckets hold the slot number plus one (slot numbers are
+/// below `u32::MAX`), so no used bucket is zero and the array starts as
+/// zeroed memory: the allocator hands out fresh zero pages that the kernel
+/// only backs when a bucket on them is first used, instead of every page
+/// being written at start-up.
+const EMPTY: u64 = 0;
+
+/// The bucket for `slot` under `tag`.
+#[inline]
+fn bucket(tag: u32, slot: u32) -> u64 {
+    (u64::from(tag) << 32) | (u64::from(slot) + 1)
+}
+
+/// The slot number a used bucket holds.
+#[inline]
+fn slot_of(b: u64) -> u32 {
+    (b as u32).wrapping_sub(1)
+}
 
 #[derive(Debug)]
 pub(crate) struct FlowIndex {
@@ -71,8 +87,8 @@ impl FlowIndex {
             if b == EMPTY {
                 return None;
             }
-            if (b >> 32) as u32 == tag && eq(b as u32) {
-                return Some(b as u32);
+            if (b >> 32) as u32 == tag && eq(slot_of(b)) {
+                return Some(slot_of(b));
             }
             i = (i + 1) & self.mask;
         }
@@ -91,7 +107,7 @@ impl FlowIndex {
         loop {
             match self.buckets.get_mut(i) {
                 Some(b) if *b == EMPTY => {
-                    *b = (u64::from(tag) << 32) | u64::from(slot);
+                    *b = bucket(tag, slot);
                     self.len += 1;
                     return true;
                 }
@@ -103,7 +119,7 @@ impl FlowIndex {
 
     /// Removes `slot` (stored under `hash`); false when it was not there.
     pub(crate) fn remove(&mut self, hash: u64, slot: u32) -> bool {
-        let want = (u64::from(tag_of(hash)) << 32) | u64::from(slot);
+        let want = bucket(tag_of(hash), slot);
         let mut i = self.home(tag_of(hash));
         for _ in 0..=self.len {
             match self.buckets.get(i) {
