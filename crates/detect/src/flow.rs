@@ -167,62 +167,48 @@ pub fn first_is_server(a: IpAddr, pa: u16, b: IpAddr, pb: u16) -> bool {
     (port_rank(pa), pa, a) < (port_rank(pb), pb, b)
 }
 
-/// What one direction of a flow has shown so far. Optional values are
-/// kept as a value and a presence bit (read them with the methods), so a
-/// direction takes 88 bytes. Times are the flow's (`Flow::first_ts`,
+/// What one direction of a flow has shown so far: what the detectors read
+/// (48 bytes). Optional values are kept as a value and a presence bit (read
+/// them with the methods). Times are the flow's (`Flow::first_ts`,
 /// `Flow::last_ts`), not per direction.
+///
+/// Deliberately not kept, because no detector reads them and every byte
+/// here is paid for every tracked flow (see docs/architecture.md): the first
+/// and smallest TTL, DF history, windows, MSS, the last TCP timestamp value,
+/// retransmission counts, the FIN's and the RST's sequence numbers and the
+/// RST's time (the flow keeps which side reset first). The RST detector
+/// keeps the server's TTL range, IP IDs and DF per flow itself, and the
+/// throttling detector its own timestamps and retransmissions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DirState {
+    first_payload_ts: Nanos,
     /// Packets seen.
     pub packets: u32,
-    /// Payload bytes (wire length of TCP/UDP payloads).
-    pub payload_bytes: u64,
-    first_payload_ts: Nanos,
-    rst_ts: Nanos,
+    /// Payload bytes (wire length of TCP/UDP payloads; saturates at 4 GiB).
+    pub payload_bytes: u32,
     /// TCP: highest sequence number sent plus length (next expected).
     pub next_seq: u32,
     /// TCP: highest acknowledgment number sent.
     pub max_ack: u32,
     isn: u32,
-    ts_val: u32,
-    fin_seq: u32,
     first_payload_seq: u32,
-    rst_seq: u32,
-    /// TCP: retransmitted segments (payload below `next_seq`).
-    pub retransmits: u32,
     /// The last four IPv4 IDs, newest at `ip_ids[ip_id_pos - 1]`.
     pub ip_ids: [u16; 4],
-    /// TCP: last raw window.
-    pub window: u16,
-    /// TCP: window of the SYN or SYN/ACK.
-    pub syn_window: u16,
-    mss: u16,
-    /// IP TTL / hop limit of the first packet.
-    pub ttl_first: u8,
-    /// Smallest TTL seen.
-    pub ttl_min: u8,
-    /// Largest TTL seen.
+    /// Largest IP TTL / hop limit seen.
     pub ttl_max: u8,
     wscale: u8,
     /// Next write position in `ip_ids` (wraps).
     pub ip_id_pos: u8,
     /// Which optional values are present (`HAS_*`).
     has: u8,
-    /// DF of the first packet.
-    pub df_first: bool,
-    /// DF was seen both set and clear.
-    pub df_changed: bool,
     /// TCP: any ACK seen from this side.
     pub ack_seen: bool,
 }
 
 const HAS_ISN: u8 = 1;
-const HAS_TS_VAL: u8 = 2;
 const HAS_FIN: u8 = 4;
 const HAS_FIRST_PAYLOAD: u8 = 8;
-const HAS_RST: u8 = 16;
 const HAS_WSCALE: u8 = 32;
-const HAS_MSS: u8 = 64;
 
 impl DirState {
     #[inline]
@@ -235,14 +221,9 @@ impl DirState {
         self.some(HAS_ISN, self.isn)
     }
 
-    /// TCP: last TSval, if the side uses timestamps.
-    pub fn ts_val(&self) -> Option<u32> {
-        self.some(HAS_TS_VAL, self.ts_val)
-    }
-
-    /// TCP: FIN sent (and its sequence number).
-    pub fn fin(&self) -> Option<u32> {
-        self.some(HAS_FIN, self.fin_seq)
+    /// TCP: this side sent a FIN.
+    pub fn fin_seen(&self) -> bool {
+        self.has & HAS_FIN != 0
     }
 
     /// First payload: time and sequence number.
@@ -253,19 +234,9 @@ impl DirState {
         )
     }
 
-    /// TCP: first RST from this side: time and sequence number.
-    pub fn rst(&self) -> Option<(Nanos, u32)> {
-        self.some(HAS_RST, (self.rst_ts, self.rst_seq))
-    }
-
     /// TCP: window scale announced in the SYN.
     pub fn wscale(&self) -> Option<u8> {
         self.some(HAS_WSCALE, self.wscale)
-    }
-
-    /// TCP: MSS announced in the SYN.
-    pub fn mss(&self) -> Option<u16> {
-        self.some(HAS_MSS, self.mss)
     }
 
     fn set(&mut self, bit: u8, on: bool) {
@@ -278,15 +249,8 @@ impl DirState {
 
     fn observe_ip(&mut self, pkt: &Packet<'_>) {
         let ttl = pkt.ip.ttl;
-        if self.packets == 0 {
-            self.ttl_first = ttl;
-            self.ttl_min = ttl;
+        if self.packets == 0 || ttl > self.ttl_max {
             self.ttl_max = ttl;
-            self.df_first = pkt.ip.df;
-        } else {
-            self.ttl_min = self.ttl_min.min(ttl);
-            self.ttl_max = self.ttl_max.max(ttl);
-            self.df_changed |= pkt.ip.df != self.df_first;
         }
         if pkt.ip.version == 4 {
             let pos = usize::from(self.ip_id_pos & 3);
@@ -296,28 +260,17 @@ impl DirState {
         self.packets = self.packets.saturating_add(1);
     }
 
-    /// The most recent IPv4 ID from this side, if any.
-    pub fn last_ip_id(&self) -> Option<u16> {
-        (self.packets > 0 && self.ip_id_pos > 0)
-            .then(|| self.ip_ids[usize::from(self.ip_id_pos.wrapping_sub(1) & 3)])
-    }
-
     fn observe_tcp(&mut self, t: &TcpInfo<'_>, ts: Nanos) {
         let end = t.seq.wrapping_add(t.seq_len());
         if t.syn() {
             self.isn = t.seq;
             self.set(HAS_ISN, true);
-            self.syn_window = t.window;
             self.wscale = t.options.wscale.unwrap_or(0);
             self.set(HAS_WSCALE, t.options.wscale.is_some());
-            self.mss = t.options.mss.unwrap_or(0);
-            self.set(HAS_MSS, t.options.mss.is_some());
             self.next_seq = end;
         } else if self.packets <= 1 && self.has & HAS_ISN == 0 && self.next_seq == 0 {
             // mid-stream start
             self.next_seq = end;
-        } else if t.payload_len > 0 && seq_lt(t.seq, self.next_seq) {
-            self.retransmits = self.retransmits.saturating_add(1);
         }
         if seq_gt(end, self.next_seq) {
             self.next_seq = end;
@@ -326,26 +279,13 @@ impl DirState {
             self.max_ack = t.ack;
             self.ack_seen = true;
         }
-        if !t.rst() {
-            self.window = t.window;
-        }
-        if let Some((v, _)) = t.options.timestamps {
-            self.ts_val = v;
-            self.has |= HAS_TS_VAL;
-        }
         if t.payload_len > 0 && self.has & HAS_FIRST_PAYLOAD == 0 {
             self.first_payload_ts = ts;
             self.first_payload_seq = t.seq;
             self.has |= HAS_FIRST_PAYLOAD;
         }
-        if t.fin() && self.has & HAS_FIN == 0 {
-            self.fin_seq = t.seq.wrapping_add(t.payload_len);
+        if t.fin() {
             self.has |= HAS_FIN;
-        }
-        if t.rst() && self.has & HAS_RST == 0 {
-            self.rst_ts = ts;
-            self.rst_seq = t.seq;
-            self.has |= HAS_RST;
         }
     }
 }
@@ -565,10 +505,13 @@ impl Flow {
         match &pkt.l4 {
             Transport::Tcp(t) => {
                 ds.observe_tcp(t, pkt.ts);
-                ds.payload_bytes += u64::from(t.payload_len);
+                ds.payload_bytes = ds.payload_bytes.saturating_add(t.payload_len);
                 self.advance_tcp(t, d, pkt.ts);
             }
-            Transport::Udp(u) => ds.payload_bytes += u.payload.len() as u64,
+            Transport::Udp(u) => {
+                let n = u32::try_from(u.payload.len()).unwrap_or(u32::MAX);
+                ds.payload_bytes = ds.payload_bytes.saturating_add(n);
+            }
             _ => {}
         }
     }
@@ -602,7 +545,7 @@ impl Flow {
             }
             _ => {}
         }
-        if self.dirs[0].fin().is_some() && self.dirs[1].fin().is_some() {
+        if self.dirs[0].fin_seen() && self.dirs[1].fin_seen() {
             self.tcp = TcpState::Closed;
         } else if t.fin() && matches!(self.tcp, TcpState::Established | TcpState::SynReceived) {
             self.tcp = TcpState::Closing;
@@ -621,7 +564,7 @@ impl Flow {
                 }
             }
             FlowProto::Tcp => {
-                if self.dirs[0].fin().is_some() && self.dirs[1].fin().is_some() {
+                if self.dirs[0].fin_seen() && self.dirs[1].fin_seen() {
                     return FlowOutcome::Closed;
                 }
                 match self.first_rst {

@@ -401,7 +401,7 @@ impl RstDetector {
             let st = &flow.ext.rst;
             let hit = RstHit {
                 stage: RstStage::at(flow),
-                fin_before: flow.dirs[0].fin().is_some() || flow.dirs[1].fin().is_some(),
+                fin_before: flow.dirs[0].fin_seen() || flow.dirs[1].fin_seen(),
                 server_next_before: (st.before.packets > 0).then_some(st.server_next),
                 idle_before: if st.prev_ts > 0 {
                     pkt.ts.saturating_sub(st.prev_ts)

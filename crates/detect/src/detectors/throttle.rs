@@ -820,7 +820,7 @@ impl Detector for ThrottleDetector {
                     flow.ext.thr = Some(Box::new(ThrottleFlow::new(
                         start,
                         t.seq.wrapping_add(t.payload_len),
-                        d.payload_bytes,
+                        u64::from(d.payload_bytes),
                         flow.handshake_rtt(),
                         cfg,
                     )));
