@@ -4,7 +4,8 @@ use crate::decode::{decode, Packet, Transport, Undecoded};
 use crate::detectors::{Ctx, Detector, ServerState};
 use crate::event::Event;
 use crate::flow::{
-    first_is_server, Dir, EndCause, Flow, FlowConfig, FlowKey, FlowTables, Lookup, TcpState,
+    first_is_server, port_rank, Dir, EndCause, Flow, FlowConfig, FlowKey, FlowTables, Lookup,
+    TcpState,
 };
 use crate::lru::Lru;
 use crate::stats::{FlowOutcome, FlowProto, PacketProto, Stats};
@@ -548,17 +549,19 @@ pub fn shard_key(pkt: &Packet<'_>) -> u64 {
 }
 
 fn server_hash(a: IpAddr, pa: u16, b: IpAddr, pb: u16) -> u64 {
-    let server = if first_is_server(a, pa, b, pb) { a } else { b };
+    match if first_is_server(a, pa, b, pb) { a } else { b } {
+        IpAddr::V4(v) => fnv(&v.octets()),
+        IpAddr::V6(v) => fnv(&v.octets()),
+    }
+}
+
+/// FNV-1a over a server address's bytes (the shard key).
+#[inline]
+fn fnv(x: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |x: &[u8]| {
-        for byte in x {
-            h ^= u64::from(*byte);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    match server {
-        IpAddr::V4(v) => eat(&v.octets()),
-        IpAddr::V6(v) => eat(&v.octets()),
+    for byte in x {
+        h ^= u64::from(*byte);
+        h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
 }
@@ -592,37 +595,38 @@ fn fast_shard(linktype: u32, d: &[u8]) -> Option<u64> {
         lt::RAW | lt::IPV4 | lt::IPV6 => d,
         _ => return None,
     };
-    let (a, b, proto, l4): (IpAddr, IpAddr, u8, &[u8]) = match ip.first()? >> 4 {
+    // The addresses stay raw bytes, compared as big-endian integers (the
+    // order of `IpAddr` within one family): building `IpAddr`s here cost a
+    // stalled store-to-load forward per frame on the dispatcher's thread.
+    let (v6, proto, l4) = match ip.first()? >> 4 {
         4 => {
             // no options, no fragments
             if ip[0] != 0x45 || ip.get(6)? & 0x3f != 0 || *ip.get(7)? != 0 {
                 return None;
             }
-            let h = ip.get(..20)?;
-            let a = IpAddr::from([h[12], h[13], h[14], h[15]]);
-            let b = IpAddr::from([h[16], h[17], h[18], h[19]]);
-            (a, b, h[9], ip.get(20..)?)
+            (false, *ip.get(9)?, ip.get(20..)?)
         }
-        6 => {
-            let h = ip.get(..40)?;
-            let mut s = [0u8; 16];
-            let mut t = [0u8; 16];
-            s.copy_from_slice(&h[8..24]);
-            t.copy_from_slice(&h[24..40]);
-            (IpAddr::from(s), IpAddr::from(t), h[6], ip.get(40..)?)
-        }
+        6 => (true, *ip.get(6)?, ip.get(40..)?),
         _ => return None,
     };
     if proto != 6 && proto != 17 {
         return None;
     }
     let p = l4.get(..4)?;
-    Some(server_hash(
-        a,
-        u16::from_be_bytes([p[0], p[1]]),
-        b,
-        u16::from_be_bytes([p[2], p[3]]),
-    ))
+    let pa = u16::from_be_bytes([p[0], p[1]]);
+    let pb = u16::from_be_bytes([p[2], p[3]]);
+    let (ra, rb) = (port_rank(pa), port_rank(pb));
+    if v6 {
+        let a: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
+        let b: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+        let a_server = (ra, pa, u128::from_be_bytes(a)) < (rb, pb, u128::from_be_bytes(b));
+        Some(fnv(if a_server { &a } else { &b }))
+    } else {
+        let a: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+        let b: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+        let a_server = (ra, pa, u32::from_be_bytes(a)) < (rb, pb, u32::from_be_bytes(b));
+        Some(fnv(if a_server { &a } else { &b }))
+    }
 }
 
 #[cfg(test)]

@@ -535,6 +535,37 @@ fn fast_shard_agrees_with_the_decoder() {
     v6.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
     v6.extend([0x13, 0x88, 0, 53, 0, 8, 0, 0]);
     frames.push((linktype::RAW, v6));
+    // Ties: equal ranks decide by port, equal ports by address (both
+    // directions, both families, addresses whose order flips between their
+    // first and last bytes).
+    let v6_udp = |a: [u8; 16], pa: u16, b: [u8; 16], pb: u16| {
+        let mut f = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+        f.extend(a);
+        f.extend(b);
+        f.extend(pa.to_be_bytes());
+        f.extend(pb.to_be_bytes());
+        f.extend([0, 8, 0, 0]);
+        f
+    };
+    let (x6, y6) = (
+        [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff],
+        [0x20, 1, 0x0d, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+    );
+    let (x4, y4) = ([192, 0, 2, 200], [198, 51, 100, 1]);
+    for (pa, pb) in [
+        (5000, 5000),
+        (5000, 6000),
+        (6000, 5000),
+        (443, 443),
+        (80, 443),
+        (443, 80),
+    ] {
+        for (a4, b4, a6, b6) in [(x4, y4, x6, y6), (y4, x4, y6, x6)] {
+            frames.push((linktype::RAW, tcp(a4, pa, b4, pb, 1, 0, SYN, 0, 64, 0)));
+            frames.push((linktype::RAW, udp(a4, pa, b4, pb, 8)));
+            frames.push((linktype::RAW, v6_udp(a6, pa, b6, pb)));
+        }
+    }
     for (lt, f) in &frames {
         let full = shard_key(&crate::decode::decode(*lt, f, 0, 0).unwrap());
         assert_eq!(fast_shard(*lt, f), Some(full));
