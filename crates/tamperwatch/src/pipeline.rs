@@ -191,14 +191,20 @@ impl Worker {
 }
 
 /// How shards are spread over `n` workers. The thread that runs worker 0
-/// inline also reads and dispatches: it takes one share of 2n-1, the others
-/// two each, so that both kinds of thread are about equally busy; otherwise
-/// every worker takes one share of n.
+/// inline also reads and dispatches: it takes [`INLINE_PARTS`] parts of the
+/// shards and every other worker [`OTHER_PARTS`], so that both kinds of
+/// thread are about equally busy; otherwise every worker takes one share of n.
 #[derive(Debug, Clone, Copy)]
 struct Shares {
     n: usize,
     inline: bool,
 }
+
+/// Parts of the shards for the inline worker and for each other worker
+/// (see docs/performance.md for the measurement that chose them).
+const INLINE_PARTS: usize = PARTS.0;
+const OTHER_PARTS: usize = PARTS.1;
+const PARTS: (usize, usize) = (1, 2);
 
 fn shares(n: usize, inline: bool) -> Shares {
     Shares {
@@ -208,11 +214,15 @@ fn shares(n: usize, inline: bool) -> Shares {
 }
 
 impl Shares {
+    fn total(self) -> usize {
+        INLINE_PARTS + OTHER_PARTS * (self.n - 1)
+    }
+
     /// Worker `i`'s share of the shards (and of the tables), as a fraction.
     fn of(self, i: usize) -> (usize, usize) {
         match (self.inline, i) {
-            (true, 0) => (1, 2 * self.n - 1),
-            (true, _) => (2, 2 * self.n - 1),
+            (true, 0) => (INLINE_PARTS, self.total()),
+            (true, _) => (OTHER_PARTS, self.total()),
             (false, _) => (1, self.n),
         }
     }
@@ -220,9 +230,9 @@ impl Shares {
     /// The worker of shard key `k`.
     fn worker_of(self, k: u64) -> usize {
         if self.inline {
-            match (k % (2 * self.n as u64 - 1)) as usize {
-                0 => 0,
-                s => 1 + (s - 1) / 2,
+            match (k % self.total() as u64) as usize {
+                s if s < INLINE_PARTS => 0,
+                s => 1 + (s - INLINE_PARTS) / OTHER_PARTS,
             }
         } else {
             (k % self.n as u64) as usize
@@ -496,5 +506,46 @@ impl Drop for Dispatcher {
         if let Some(w) = self.inline.take() {
             w.finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_follow_the_shares() {
+        // Over many shard keys, each worker gets the fraction `of` says
+        // (the tables are sized by it), every worker gets some, and none
+        // is out of range.
+        for n in 1..=5 {
+            for inline in [false, true] {
+                let s = shares(n, inline);
+                let keys = 60_000u64;
+                let mut got = vec![0u64; n];
+                for k in 0..keys {
+                    let w = s.worker_of(k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    got[w] += 1;
+                }
+                let mut sum = 0.0;
+                for (i, g) in got.iter().enumerate() {
+                    let (num, den) = s.of(i);
+                    let want = num as f64 / den as f64;
+                    sum += want;
+                    let share = *g as f64 / keys as f64;
+                    assert!(
+                        (share - want).abs() < 0.01,
+                        "n {n} inline {inline} worker {i}: {share} vs {want}"
+                    );
+                }
+                assert!((sum - 1.0).abs() < 1e-9, "n {n} inline {inline}: {sum}");
+            }
+        }
+        // the inline worker takes fewer parts than the others
+        assert_eq!(
+            shares(2, true).of(0),
+            (INLINE_PARTS, INLINE_PARTS + OTHER_PARTS)
+        );
+        const { assert!(INLINE_PARTS < OTHER_PARTS) };
     }
 }
