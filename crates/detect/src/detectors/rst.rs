@@ -93,16 +93,16 @@ pub struct Baseline {
     pub ttl_max: u8,
     /// Most recent TTL.
     pub ttl_last: u8,
-    /// Packets with DF set / clear.
-    pub df_set: u32,
-    /// Packets with DF clear.
-    pub df_clear: u32,
+    /// A packet with DF set was seen.
+    pub df_set: bool,
+    /// A packet with DF clear was seen.
+    pub df_clear: bool,
     /// Last IPv4 IDs (newest last, `ids_len` valid).
     pub ids: [u16; 4],
     /// Valid entries in `ids`.
     pub ids_len: u8,
-    /// Payload bytes (non-RST).
-    pub payload_bytes: u64,
+    /// A packet carried payload (non-RST).
+    pub payload: bool,
 }
 
 impl Baseline {
@@ -116,9 +116,9 @@ impl Baseline {
         self.ttl_last = ttl;
         self.packets = self.packets.saturating_add(1);
         if df {
-            self.df_set = self.df_set.saturating_add(1);
+            self.df_set = true;
         } else {
-            self.df_clear = self.df_clear.saturating_add(1);
+            self.df_clear = true;
         }
         if let Some(id) = ip_id {
             if usize::from(self.ids_len) == self.ids.len() {
@@ -130,7 +130,7 @@ impl Baseline {
                 self.ids_len += 1;
             }
         }
-        self.payload_bytes += u64::from(payload);
+        self.payload |= payload > 0;
     }
 
     fn ids(&self) -> &[u16] {
@@ -312,7 +312,7 @@ impl RstStage {
             }
         } else if flow.dirs[Dir::ToServer.idx()].first_payload().is_none() {
             RstStage::AfterHandshake
-        } else if flow.ext.rst.before.payload_bytes == 0 {
+        } else if !flow.ext.rst.before.payload {
             RstStage::AfterRequest
         } else {
             RstStage::Later
@@ -466,7 +466,7 @@ impl RstDetector {
                     "packets": st.before.packets,
                     "ttl_min": st.before.ttl_min,
                     "ttl_max": st.before.ttl_max,
-                    "df": st.before.df_set > 0,
+                    "df": st.before.df_set,
                     "ip_ids": st.before.ids(),
                 }),
             );
@@ -586,10 +586,10 @@ impl RstDetector {
                 }
                 // IP ID counters and (often) DF are per connection: only this
                 // flow's own packets are a baseline for them.
-                let consistent_df = base.df_set == 0 || base.df_clear == 0;
-                if in_flow && consistent_df && (base.df_set > 0) != first.df {
+                let consistent_df = !(base.df_set && base.df_clear);
+                if in_flow && consistent_df && base.df_set != first.df {
                     add(&mut v, "df_mismatch", 0.15);
-                    v.details.insert("df_server".into(), json!(base.df_set > 0));
+                    v.details.insert("df_server".into(), json!(base.df_set));
                     v.details.insert("df_rst".into(), json!(first.df));
                 }
             }
@@ -622,8 +622,8 @@ impl RstDetector {
         let stage = hit.stage;
         if !idle
             && matches!(stage, RstStage::AfterHandshake | RstStage::AfterRequest)
-            && st.before.payload_bytes == 0
-            && hit.after.payload_bytes == 0
+            && !st.before.payload
+            && !hit.after.payload
         {
             add(&mut v, "no_server_data", 0.1);
         }
