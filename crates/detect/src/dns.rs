@@ -215,15 +215,12 @@ pub fn parse(m: &[u8]) -> Option<Message> {
                 push_addr(a, IpAddr::V6(Ipv6Addr::from(b)));
                 h = fnv_more(h, rdata);
             }
-            (5, _) => {
-                a.cnames += 1;
-                // hash the target name, expanded (compression differs between servers)
-                let off = next - rdata.len();
-                if let Some((target, _)) = read_name(m, off) {
-                    h = fnv_more(h, target.as_str().as_bytes());
+            _ => {
+                if rtype == 5 {
+                    a.cnames += 1;
                 }
+                h = hash_rdata(h, m, rtype, next - rdata.len(), rdata);
             }
-            _ => h = fnv_more(h, rdata),
         }
         hash_sum = hash_sum.wrapping_add(h);
         hash_xor ^= h.rotate_left(17);
@@ -240,6 +237,39 @@ pub fn parse(m: &[u8]) -> Option<Message> {
         pos = next;
     }
     Some(msg)
+}
+
+/// Hashes record data with any names in it expanded: compression pointers
+/// depend on where a record sits in the message, so the same RRset in
+/// another order (a rotating server) or from another server would otherwise
+/// hash differently. Names: NS, CNAME, PTR, DNAME (the whole rdata), MX
+/// (after a 2-byte preference), SRV (after priority, weight, port), SOA (two
+/// names, then fixed fields). Unreadable names fall back to the raw bytes.
+fn hash_rdata(h: u64, m: &[u8], rtype: u16, off: usize, rdata: &[u8]) -> u64 {
+    let (fixed_before, names) = match rtype {
+        2 | 5 | 12 | 39 => (0, 1),
+        15 => (2, 1),
+        33 => (6, 1),
+        6 => (0, 2),
+        _ => return fnv_more(h, rdata),
+    };
+    let Some(head) = rdata.get(..fixed_before) else {
+        return fnv_more(h, rdata);
+    };
+    let mut hh = fnv_more(h, head);
+    let mut pos = off + fixed_before;
+    for _ in 0..names {
+        // a name inside rdata must end inside it
+        match read_name(m, pos) {
+            Some((name, after)) if after <= off + rdata.len() => {
+                hh = fnv_more(hh, name.as_str().as_bytes());
+                hh = fnv_more(hh, &[0]);
+                pos = after;
+            }
+            _ => return fnv_more(h, rdata),
+        }
+    }
+    fnv_more(hh, rdata.get(pos - off..).unwrap_or(&[]))
 }
 
 fn push_addr(a: &mut Answers, ip: IpAddr) {
@@ -414,6 +444,38 @@ mod tests {
         let n = a.len();
         a[n - 1] = 6; // the address
         assert_ne!(parse(&a).unwrap().answers.content_hash, base);
+    }
+
+    /// NS answer for example.com with two servers `<first>.ns.example.net`
+    /// and `<second>.ns.example.net`; the second is compressed against the
+    /// first's rdata, as a server does, so a rotated RRset has other bytes.
+    fn ns_pair(first: u8, second: u8) -> Vec<u8> {
+        #[rustfmt::skip]
+        let m = vec![
+            0x77, 0x77, 0x81, 0x80, // QR RD RA, NOERROR
+            0, 1, 0, 2, 0, 0, 0, 0, // 1 question, 2 answers
+            7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0, // @12
+            0, 2, 0, 1,             // NS, IN
+            // answer 1 @29: name -> 12, NS, IN, TTL 300, rdlength 18, rdata @41
+            0xc0, 12, 0, 2, 0, 1, 0, 0, 1, 44, 0, 18,
+            1, first, 2, b'n', b's', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'n', b'e', b't', 0,
+            // answer 2 @59: name -> 12, NS, IN, TTL 300, rdlength 4, rdata @71
+            0xc0, 12, 0, 2, 0, 1, 0, 0, 1, 44, 0, 4,
+            1, second, 0xc0, 43,    // "<second>" + pointer to "ns.example.net" @43
+        ];
+        m
+    }
+
+    #[test]
+    fn content_hash_expands_names_so_a_rotated_rrset_is_the_same() {
+        let ab = parse(&ns_pair(b'a', b'b')).unwrap();
+        let ba = parse(&ns_pair(b'b', b'a')).unwrap();
+        let ac = parse(&ns_pair(b'a', b'c')).unwrap();
+        assert_eq!(ab.answers.count, 2);
+        assert!(!ab.answers.malformed);
+        assert_ne!(ns_pair(b'a', b'b')[41..], ns_pair(b'b', b'a')[41..]);
+        assert_eq!(ab.answers.content_hash, ba.answers.content_hash);
+        assert_ne!(ab.answers.content_hash, ac.answers.content_hash);
     }
 
     #[test]

@@ -450,3 +450,100 @@ pub fn dns_trap_loss() -> Result<Vec<u8>> {
     )?;
     bytes(&tl)
 }
+
+/// One ID for two questions: a stub that sends A and AAAA with the same ID
+/// on one socket, answered AAAA first; and a DNS-over-TCP connection that
+/// reuses one ID for two queries in turn. An answer belongs to the query with
+/// its ID and question, not to the first query with its ID.
+pub fn dns_trap_id_reuse() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = warm_up(&mut tl)?;
+    let mut x = exchange(42050);
+    let qa = x.query(&mut tl, t, 0x3050, "dual.example", qtype::A, true);
+    let q6 = x.query(
+        &mut tl,
+        t + MS / 10,
+        0x3050,
+        "dual.example",
+        qtype::AAAA,
+        true,
+    );
+    let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5);
+    x.answer(
+        &mut tl,
+        t + RTT,
+        &q6,
+        rcode::NOERROR,
+        &[Rr::aaaa("dual.example", 300, v6)],
+        DnsFlags::RA,
+    )?;
+    x.answer(
+        &mut tl,
+        t + RTT + MS / 5,
+        &qa,
+        rcode::NOERROR,
+        &[a("dual.example", [203, 0, 113, 5])],
+        DnsFlags::RA,
+    )?;
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 42051));
+    let r =
+        Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 53).into(), 53)).with_ttl(56);
+    let mut s = TcpSession::new(c, r);
+    let mut now = s.handshake(&mut tl, t + 200 * MS, RTT);
+    for (name, ip) in [("one.example", 51), ("two.example", 52)] {
+        let q = dns::query(0x3051, name, qtype::A, true);
+        now = s.client_send(&mut tl, now + MS, &dns::tcp_frame(&q));
+        let resp = dns::response(
+            &q,
+            rcode::NOERROR,
+            &[a(name, [203, 0, 113, ip])],
+            DnsFlags::RA,
+        )?;
+        now = s.server_send(&mut tl, now + RTT, &dns::tcp_frame(&resp));
+    }
+    s.close(&mut tl, now + MS, RTT);
+    bytes(&tl)
+}
+
+/// A round-robin resolver rotating an NS RRset between its answers to a
+/// query and to the query's retransmission. Each answer compresses the
+/// second name against the first one's rdata, so the two answers differ in
+/// their bytes, not in what they say.
+pub fn dns_trap_rotated_rrset() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = warm_up(&mut tl)?;
+    // The response's layout: header (12), question example.com NS (17),
+    // then the first record, owner compressed (c0 0c): its rdata at 41, and
+    // "ns.example.net" of it at 43.
+    let ns = |first: u8, second: u8| -> Vec<Rr> {
+        let rr = |data: Vec<u8>| Rr {
+            name: "example.com".into(),
+            ttl: 300,
+            rdata: dns::Rdata::Other(qtype::NS, data),
+        };
+        let mut full = vec![1, first, 2, b'n', b's', 7];
+        full.extend_from_slice(b"example");
+        full.extend_from_slice(&[3, b'n', b'e', b't', 0]);
+        vec![rr(full), rr(vec![1, second, 0xc0, 43])]
+    };
+    let mut y = exchange(42060);
+    let q = y.query(&mut tl, t, 0x3060, "example.com", qtype::NS, true);
+    y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
+    y.answer(
+        &mut tl,
+        t + 1010 * MS,
+        &q,
+        rcode::NOERROR,
+        &ns(b'a', b'b'),
+        DnsFlags::RA,
+    )?;
+    y.answer(
+        &mut tl,
+        t + 1000 * MS + RTT,
+        &q,
+        rcode::NOERROR,
+        &ns(b'b', b'a'),
+        DnsFlags::RA,
+    )?;
+    bytes(&tl)
+}

@@ -95,3 +95,33 @@ pub fn http_trap_server_pages() -> Result<Vec<u8>> {
     c.close(&mut tl, t + MS, RTT);
     tl.to_pcap_bytes(ETHERNET, false)
 }
+
+/// A block page served by the server's own end (a filter in front of the
+/// server: same TTL, IP IDs in sequence, DF) on a connection with window
+/// scaling: the SYN/ACK's window (65160) is unscaled, the response's (502,
+/// ×128) scaled. The two are not comparable, so the page must stay
+/// `server_side`, not become `on_path` through a window "mismatch".
+pub fn http_block_server_side_scaled() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let (mut s, t) = get(53201, "blocked.example", &mut tl);
+    s.server.window = 502;
+    let t = s.server_send(&mut tl, t + RTT, &iran_page());
+    s.close_by_server(&mut tl, t + MS, RTT);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// A TCP keep-alive from the server on an idle HTTP/1.1 connection: one
+/// byte (0x00) at the sequence number before its next one (RFC 9293
+/// 3.8.4), over the last byte of the response. Not a second response.
+pub fn http_trap_keepalive() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let (mut s, t) = get(53202, "example.com", &mut tl);
+    let t = s.server_send(&mut tl, t + RTT, &http::ok_html(300));
+    let t = s.client_ack(&mut tl, t + MS);
+    let mut probe = Injection::data(vec![0]);
+    probe.flags = TcpFlags::ACK;
+    let t = s.inject_from_server(&mut tl, t + 20_000 * MS, &probe.seq_offset(-1));
+    let t = s.client_ack(&mut tl, t + MS);
+    s.close(&mut tl, t + 5_000 * MS, RTT);
+    tl.to_pcap_bytes(ETHERNET, false)
+}

@@ -113,6 +113,12 @@ pub struct Download<'a> {
     pub limiter: Limiter,
     /// Random loss probability on the server-to-client path.
     pub loss: f64,
+    /// Reordering on the server-to-client path: the probability that a
+    /// segment is held back by `reorder_delay` (after the limiter), so the
+    /// segments behind it overtake it.
+    pub reorder: f64,
+    /// How long a reordered segment is held back.
+    pub reorder_delay: i64,
     /// The application.
     pub app: App,
     /// Client receive window, bytes (window scale 7).
@@ -139,6 +145,8 @@ impl Download<'_> {
             owd: 15 * MS,
             limiter,
             loss: 0.0,
+            reorder: 0.0,
+            reorder_delay: 0,
             app: App::Bulk { bytes },
             rwnd: 4 << 20,
             seed: u64::from(cport),
@@ -312,7 +320,12 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
                 echo: i64| {
         if let Some(out) = lim.pass(t, len as usize + 52) {
             if !rng.chance(d.loss) {
-                push(q, out + d.owd, Ev::Data(off, len, echo));
+                let late = if d.reorder > 0.0 && rng.chance(d.reorder) {
+                    d.reorder_delay
+                } else {
+                    0
+                };
+                push(q, out + d.owd + late, Ev::Data(off, len, echo));
             }
         }
     };
@@ -714,6 +727,35 @@ pub fn thr_trap_random_loss() -> Result<Vec<u8>> {
     b.loss = 0.02;
     download(&mut tl, &a)?;
     download(&mut tl, &b)?;
+    finish(tl)
+}
+
+/// Trap: a path that reorders and loses nothing: 5% of segments are held
+/// back 10 ms and overtaken by the next ones. The watched name streams at a
+/// steady 400 kbit/s (its own pace: a plateau with a flat RTT), another
+/// server is fast. Holes filled well within half an RTT are reordering, not
+/// the loss bursts of a policer.
+pub fn thr_trap_reordering() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut paced = Download::bulk(
+        THROTTLED,
+        "video.throttled.example",
+        50151,
+        EPOCH_NS,
+        FAST,
+        0,
+    );
+    paced.app = App::Paced {
+        bps: 400_000.0,
+        bytes: 1_000_000,
+    };
+    let mut fast = Download::bulk(OTHER, "fast.example", 50152, EPOCH_NS + S, FAST, 1_200_000);
+    for d in [&mut paced, &mut fast] {
+        d.reorder = 0.05;
+        d.reorder_delay = 10 * MS;
+    }
+    download(&mut tl, &paced)?;
+    download(&mut tl, &fast)?;
     finish(tl)
 }
 

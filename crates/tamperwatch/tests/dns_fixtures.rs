@@ -77,6 +77,8 @@ const TRAPS: &[&str] = &[
     "dns_trap_round_robin_cname",
     "dns_trap_truncated_tcp_retry",
     "dns_trap_loss",
+    "dns_trap_id_reuse",
+    "dns_trap_rotated_rrset",
     "udp_dns_clean",
 ];
 

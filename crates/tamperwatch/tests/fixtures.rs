@@ -79,7 +79,8 @@ fn fixtures_replay_to_their_declared_counts() {
             s.name,
             r.metrics
         );
-        let positive = ["rst_inject_", "dns_inject_", "http_inject_"]
+        // (http_block_: a block page from the server's end, an event too)
+        let positive = ["rst_inject_", "dns_inject_", "http_inject_", "http_block_"]
             .iter()
             .any(|p| s.name.starts_with(p))
             || (s.name.starts_with("bh_") && !s.name.starts_with("bh_trap_"))

@@ -91,6 +91,7 @@ fn every_rule_fires_on_its_fixture() {
 fn server_pages_stay_clean() {
     for name in [
         "http_trap_server_pages",
+        "http_trap_keepalive",
         "tcp_http_clean",
         "rst_inject_gfw_burst",
         "rst_trap_server_abort",
@@ -106,6 +107,19 @@ fn server_pages_stay_clean() {
         metric(&r.metrics, "tamperwatch_http_requests_total", &[]),
         Some(3.0)
     );
+}
+
+/// With window scaling the SYN/ACK's window is in other units than the
+/// response's: no `window_mismatch` from that, so a page from the server's
+/// end stays `server_side` at its lower confidence.
+#[test]
+fn a_page_from_a_scaled_server_stays_server_side() {
+    let ev = fixture("http_block_server_side_scaled");
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["evidence"]["origin"], "server_side");
+    assert!(!rules(&ev[0]).contains(&"window_mismatch"), "{ev:?}");
+    assert!(rules(&ev[0]).contains(&"block_page"), "{ev:?}");
+    assert!(ev[0]["confidence"].as_f64().unwrap() <= 0.6);
 }
 
 #[test]

@@ -126,6 +126,7 @@ fn look_alikes_stay_clean() {
         "thr_trap_app_limited",
         "thr_trap_receive_window",
         "thr_trap_congestion",
+        "thr_trap_reordering",
     ] {
         let (ev, m) = throttling(name, "1");
         assert!(ev.is_empty(), "{name}: {ev:?}");

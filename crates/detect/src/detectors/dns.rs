@@ -309,7 +309,19 @@ impl Detector for DnsDetector {
                     let Some(st) = flow.ext.dns.as_mut() else {
                         continue;
                     };
-                    let Some(q) = st.queries.iter_mut().find(|x| x.id == m.id) else {
+                    // the query this answers: same ID and question (a stub
+                    // sends A and AAAA with one ID; DNS over TCP reuses IDs),
+                    // else the ID alone (an injector may mangle the question)
+                    let same_q = |x: &QueryRec| {
+                        m.question
+                            .is_some_and(|aq| x.name == aq.name && x.qtype == aq.qtype)
+                    };
+                    let pos = st
+                        .queries
+                        .iter()
+                        .position(|x| x.id == m.id && same_q(x))
+                        .or_else(|| st.queries.iter().position(|x| x.id == m.id));
+                    let Some(q) = pos.and_then(|i| st.queries.get_mut(i)) else {
                         st.unmatched_answers = st.unmatched_answers.saturating_add(1);
                         continue;
                     };

@@ -128,6 +128,9 @@ pub struct HttpFlow {
     pub pre_ids: Vec<u16>,
     /// Windows the server used before the response.
     pub pre_windows: (u16, u16),
+    /// Both SYNs offered window scaling: later windows are scaled, so the
+    /// SYN/ACK's (never scaled) window is not comparable with them.
+    pub scaled: bool,
     /// The first response.
     pub first: Option<Response>,
     /// A different response at the same position.
@@ -205,8 +208,10 @@ impl Detector for HttpDetector {
                         .chars()
                         .filter(|c| !c.is_control())
                         .collect();
+                    let scaled = flow.dirs.iter().all(|d| d.wscale().is_some());
                     flow.ext.http = Some(Box::new(HttpFlow {
                         synack: flow.ext.synack,
+                        scaled,
                         request_line: line,
                         ..Default::default()
                     }));
@@ -258,6 +263,14 @@ impl Detector for HttpDetector {
                             || (seq_lt(t.seq, r.seq.wrapping_add(have as u32))
                                 && !seq_lt(t.seq, r.seq))
                         {
+                            // A TCP keep-alive probe: one byte just before
+                            // the sender's next sequence number (RFC 9293
+                            // 3.8.4), its content arbitrary. Not a response.
+                            if t.payload.len() == 1
+                                && t.seq.wrapping_add(1) == r.seq.wrapping_add(have as u32)
+                            {
+                                return;
+                            }
                             // overlaps what we have: a retransmission, or another response
                             let n = t.payload.len().min(have - off.min(have));
                             let same = r
@@ -431,7 +444,11 @@ impl HttpDetector {
             rules.push("df_mismatch");
             s += 0.15;
         }
-        let (lo, hi) = if h.pre_windows == (0, 0) {
+        // With window scaling the SYN/ACK's window is in other units than
+        // the segments after it: compare with the server's earlier ACKs only.
+        let (lo, hi) = if h.scaled {
+            h.pre_windows
+        } else if h.pre_windows == (0, 0) {
             (sa.window, sa.window)
         } else {
             (

@@ -164,6 +164,11 @@ pub struct ThrottleFlow {
     stall_bins: u32,
     /// Sequence holes (data beyond the next expected byte).
     holes: u32,
+    /// The latest hole, not counted yet: (seen at, bytes delivered then,
+    /// its first missing byte). Filled within half the minimum RTT it was
+    /// reordering (a retransmission takes at least a round trip); later,
+    /// or when another hole opens, it counts as a hole and a loss.
+    pending_hole: Option<(Nanos, u64, u32)>,
     /// Retransmitted segments (data below the highest byte seen).
     retransmits: u32,
     /// Losses grouped into events (one per burst).
@@ -224,6 +229,7 @@ impl ThrottleFlow {
             bins: 0,
             stall_bins: 0,
             holes: 0,
+            pending_hole: None,
             retransmits: 0,
             loss_events: 0,
             first_loss: None,
@@ -299,7 +305,7 @@ impl ThrottleFlow {
         }
     }
 
-    fn loss(&mut self, now: Nanos) {
+    fn loss(&mut self, now: Nanos, delivered: u64) {
         let guard = self.rtt_min.map_or(50 * MILLI, |r| (2 * r).max(20 * MILLI));
         let new_event = self.last_loss.is_none_or(|(t, _)| now - t > guard);
         if new_event {
@@ -310,9 +316,22 @@ impl ThrottleFlow {
             }
         }
         if self.first_loss.is_none() {
-            self.first_loss = Some((now, self.delivered));
+            self.first_loss = Some((now, delivered));
         }
-        self.last_loss = Some((now, self.delivered));
+        self.last_loss = Some((now, delivered));
+    }
+
+    /// How long a hole may stay open and still be reordering.
+    fn reorder_window(&self) -> Option<Nanos> {
+        self.rtt_min.map(|r| r / 2)
+    }
+
+    /// Counts the pending hole as a hole and a loss.
+    fn commit_hole(&mut self) {
+        if let Some((at, delivered, _)) = self.pending_hole.take() {
+            self.holes += 1;
+            self.loss(at, delivered);
+        }
     }
 
     fn server_data(
@@ -324,6 +343,11 @@ impl ThrottleFlow {
         cfg: &ThrottleConfig,
     ) {
         let end = seq.wrapping_add(len);
+        if let (Some((at, _, _)), Some(w)) = (self.pending_hole, self.reorder_window()) {
+            if now - at > w {
+                self.commit_hole();
+            }
+        }
         let gap = now - self.last_data;
         // Application idle: a long pause with everything acknowledged, and
         // the server resumes with new data.
@@ -340,17 +364,30 @@ impl ThrottleFlow {
             self.bin_partial = true;
         }
         if seq_gt(seq, self.high) {
-            self.holes += 1;
-            self.loss(now);
+            self.commit_hole();
+            if self.reorder_window().is_some() {
+                self.pending_hole = Some((now, self.delivered, self.high));
+            } else {
+                self.holes += 1;
+                self.loss(now, self.delivered);
+            }
             self.high = end;
             self.delivered += u64::from(len);
             self.bin_bytes += u64::from(len);
         } else if seq_lt(seq, self.high) {
-            self.retransmits += 1;
-            if self.holes == 0 {
-                // lost after the vantage point (gateway vantage): the
-                // retransmission is the only sign
-                self.loss(now);
+            let fills = self
+                .pending_hole
+                .is_some_and(|(_, _, first)| !seq_gt(seq, first) && seq_gt(end, first));
+            if fills {
+                // the missing bytes came late, not again: reordering
+                self.pending_hole = None;
+            } else {
+                self.retransmits += 1;
+                if self.holes == 0 && self.pending_hole.is_none() {
+                    // lost after the vantage point (gateway vantage): the
+                    // retransmission is the only sign
+                    self.loss(now, self.delivered);
+                }
             }
             if seq_gt(end, self.high) {
                 let more = end.wrapping_sub(self.high);
@@ -424,6 +461,12 @@ impl ThrottleFlow {
 
     /// The flow's measurement so far, if it ran long enough.
     pub fn measure(&self, cfg: &ThrottleConfig) -> Option<Measured> {
+        if self.pending_hole.is_some() {
+            // measured now, an open hole counts (a later record may know better)
+            let mut c = self.clone();
+            c.commit_hole();
+            return c.measure(cfg);
+        }
         let duration = self.last_data - self.start;
         if duration <= 0 {
             return None;

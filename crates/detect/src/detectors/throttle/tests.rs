@@ -396,6 +396,38 @@ fn rate_buckets_round_trip() {
     assert!(bucket(u64::MAX) < BUCKETS);
 }
 
+/// Segments of 1000 bytes from offset 0, RTT 30 ms; the second segment
+/// overtaken by the third, its bytes arriving `late` after the hole opened.
+fn overtaken(late: Nanos) -> ThrottleFlow {
+    let cfg = ThrottleConfig::default();
+    let ms = MILLI;
+    let mut f = ThrottleFlow::new(0, 1000, 1000, Some(30 * ms), &cfg);
+    f.server_data(ms, 2000, 1000, 0, &cfg); // hole: 1000..2000 missing
+    f.server_data(ms + late, 1000, 1000, 0, &cfg); // the missing bytes
+    f.server_data(ms + late + ms, 3000, 1000, 0, &cfg); // in order again
+    f
+}
+
+#[test]
+fn a_hole_filled_within_half_an_rtt_is_reordering() {
+    // 5 ms after the hole: reordering (half the 30 ms RTT is 15 ms)
+    let f = overtaken(5 * MILLI);
+    assert_eq!((f.holes, f.retransmits, f.loss_events), (0, 0, 0));
+    assert_eq!(f.first_loss, None);
+    // 40 ms after: a retransmission of a lost segment
+    let f = overtaken(40 * MILLI);
+    assert_eq!((f.holes, f.retransmits, f.loss_events), (1, 1, 1));
+    assert_eq!(f.first_loss, Some((MILLI, 1000)));
+    // measured while the hole is still open, it counts (a later record knows better)
+    let cfg = ThrottleConfig::default();
+    let mut f = ThrottleFlow::new(0, 1000, 1000, Some(30 * MILLI), &cfg);
+    f.server_data(MILLI, 2000, 1000, 0, &cfg);
+    f.last_data = 2 * SECOND;
+    let m = f.measure(&cfg).unwrap();
+    assert_eq!((m.holes, m.loss_events), (1, 1));
+    assert_eq!(f.holes, 0, "measuring does not commit the hole");
+}
+
 #[test]
 fn per_flow_state_is_small() {
     // allocated only for flows whose server sent 16 KB or more
