@@ -455,7 +455,9 @@ impl Flow {
         }
     }
 
-    /// Time of the first SYN.
+    /// Time of the client's last SYN before the SYN/ACK (the first SYN
+    /// while none was answered: a retransmitted SYN moves it, so that the
+    /// handshake RTT is not inflated by the retransmission timeout).
     pub fn syn_ts(&self) -> Option<Nanos> {
         self.hs(HS_SYN)
     }
@@ -527,7 +529,10 @@ impl Flow {
         match (d, t.syn(), t.ack_flag()) {
             (Dir::ToServer, true, false) => {
                 self.syns = self.syns.saturating_add(1);
-                self.set_hs(HS_SYN, ts, false);
+                // a retransmitted SYN (before any SYN/ACK) restarts the
+                // handshake clock: the SYN/ACK answers the latest SYN
+                let retry = self.hs(HS_SYNACK).is_none();
+                self.set_hs(HS_SYN, ts, retry);
             }
             (Dir::ToClient, true, true) => {
                 self.set_hs(HS_SYNACK, ts, false);

@@ -8,7 +8,8 @@
 //! forged packets that an on-path or in-path box closer to the client sends
 //! with its own TTL and IP ID.
 
-use crate::catalogue::{v4_session, MS};
+use crate::catalogue::{v4_session, v6_session, MS};
+use crate::endpoint::IpIdMode;
 use crate::packet::TcpFlags;
 use crate::rng::Rng;
 use crate::session::{Injection, TcpSession, Timeline, EPOCH_NS};
@@ -419,5 +420,232 @@ pub fn rst_inject_large_hello() -> Result<Vec<u8>> {
     );
     let mut rng = Rng::new(12);
     s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 1200));
+    bytes(&tl)
+}
+
+// Look-alikes found by review (2026-12-05): each part writes one flow, on
+// its own client port, into a shared timeline.
+
+/// The first SYN is lost and retransmitted 1 s later; the server rejects
+/// the request with its own RST (consistent headers) one RTT after it.
+fn server_abort_after_syn_retransmit(tl: &mut Timeline) -> Result<()> {
+    let mut s = v4_session(53001, 80);
+    s.syn(tl, EPOCH_NS);
+    s.retransmit_client_last(tl, EPOCH_NS + 1000 * MS);
+    let t = EPOCH_NS + 1000 * MS;
+    s.syn_ack(tl, t + RTT);
+    let t = s.client_ack(tl, t + RTT + MS);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
+    s.rst_from_server(tl, t + RTT);
+    Ok(())
+}
+
+/// A client uploading continuously (a large POST); the server aborts the
+/// upload with its own RST (consistent headers) while the client's
+/// segments keep flowing.
+fn server_aborts_upload(tl: &mut Timeline) -> Result<()> {
+    let mut s = v4_session(53002, 80);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let mut t = s.client_send(
+        tl,
+        t + MS,
+        b"POST /upload HTTP/1.1\r\nHost: example.com\r\nContent-Length: 10000000\r\n\r\n",
+    );
+    for _ in 0..40 {
+        t = s.client_send(tl, t + MS, &[0x41; 1448]);
+        if (t / MS) % 4 == 0 {
+            s.server_ack(tl, t + RTT / 2);
+        }
+    }
+    s.rst_from_server(tl, t + MS / 5);
+    Ok(())
+}
+
+/// IPv6: request, server aborts with its own RST.
+fn server_abort_v6(tl: &mut Timeline) -> Result<()> {
+    let mut s = v6_session(53003, 80);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
+    let t = s.server_send_acked(tl, t + RTT, &http::ok_html(3000), 2);
+    s.rst_from_server(tl, t + 5 * MS);
+    Ok(())
+}
+
+/// A connection closed normally, then a new one on the same 4-tuple at once
+/// (new ISNs), which the server answers and resets.
+fn port_reuse_then_abort(tl: &mut Timeline) -> Result<()> {
+    let mut s = v4_session(53004, 80);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
+    let t = s.server_send_acked(tl, t + RTT, &http::ok_html(2000), 2);
+    let t = s.close(tl, t + MS, RTT);
+    let mut n = v4_session(53004, 80).with_isns(0x1234_5678, 0x9abc_def0);
+    n.server.ip_id = IpIdMode::Sequential { next: 7, step: 1 };
+    let t = n.handshake(tl, t + 50 * MS, RTT);
+    let t = n.client_send(tl, t + MS, &http::get("example.com", "/2"));
+    let t = n.server_send_acked(tl, t + RTT, &http::ok_html(2000), 2);
+    n.rst_from_server(tl, t + 5 * MS);
+    Ok(())
+}
+
+/// HTTP/1.1 pipelining: three requests; the server answers the first and
+/// closes with unread requests in its buffer (Linux: RST instead of FIN),
+/// then its stack answers the client's in-flight ACK with a second RST
+/// (seq = the ACK's number, no ACK flag, window 0, IP ID 0).
+fn pipelined_close(tl: &mut Timeline) -> Result<()> {
+    let mut s = v4_session(53005, 80);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/1"));
+    let t = s.client_send(tl, t + MS / 10, &http::get("example.com", "/2"));
+    let t = s.client_send(tl, t + MS / 10, &http::get("example.com", "/3"));
+    let t = s.server_send(tl, t + RTT, &http::ok_html(3000));
+    let t = s.rst_from_server(tl, t + MS / 10);
+    let t = s.client_ack(tl, t + MS / 10);
+    let mut inj = Injection::rst().window(0).ip_id(0);
+    inj.seq_offset = 0;
+    s.inject_from_server(tl, t + RTT, &inj);
+    Ok(())
+}
+
+/// TLS: the server rejects the ClientHello with an alert and resets.
+fn tls_alert_then_rst(tl: &mut Timeline) -> Result<()> {
+    let mut s = v4_session(53006, 443);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(7);
+    let t = s.client_send(tl, t + MS, &tls::client_hello("example.com", &mut rng));
+    let t = s.server_send(tl, t + RTT, &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+    s.rst_from_server(tl, t + MS / 10);
+    Ok(())
+}
+
+/// A Windows client's connect() to a port whose service is restarting: the
+/// server refuses the SYN (RST+ACK, its own headers), Windows retries the
+/// same SYN 0.5 s later, refused again, and 0.5 s later the service is up:
+/// SYN/ACK, request, answer, close.
+fn syn_retry_after_refusal(tl: &mut Timeline) -> Result<()> {
+    let mut s = v4_session(53007, 80);
+    s.syn(tl, EPOCH_NS);
+    s.refuse(tl, EPOCH_NS + RTT);
+    s.retransmit_client_last(tl, EPOCH_NS + 500 * MS);
+    s.refuse(tl, EPOCH_NS + 500 * MS + RTT);
+    s.retransmit_client_last(tl, EPOCH_NS + 1000 * MS);
+    let t = EPOCH_NS + 1000 * MS;
+    s.syn_ack(tl, t + RTT);
+    let t = s.client_ack(tl, t + RTT + MS / 4);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
+    let t = s.server_send_acked(tl, t + RTT, &http::ok_html(2000), 2);
+    s.close(tl, t + MS, RTT);
+    Ok(())
+}
+
+/// A pooled keep-alive connection reused after 6 minutes of silence: the
+/// cloud NAT gateway (AWS NAT Gateway, NLB: 350 s idle timeout) has dropped
+/// its state and answers the client's new request with its own RST (its
+/// own TTL and IP ID, no DF) at once. A middlebox idle-timeout reset.
+fn nat_idle_reset_on_reuse(tl: &mut Timeline) -> Result<()> {
+    let mut s = v4_session(53008, 80);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
+    let t = s.server_send_acked(tl, t + RTT, &http::ok_html(1200), 1);
+    let t = s.client_send(tl, t + 360_000 * MS, &http::get("example.com", "/2"));
+    s.inject_from_server(
+        tl,
+        t + MS / 3,
+        &Injection::rst_ack().ttl(63).ip_id(0).df(false),
+    );
+    Ok(())
+}
+
+/// The same idle reset on a TCP keepalive probe (Linux: no payload, one
+/// byte behind), 10 minutes into an idle connection.
+fn nat_idle_reset_on_keepalive(tl: &mut Timeline) -> Result<()> {
+    let mut s = v4_session(53009, 80);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
+    let t = s.server_send_acked(tl, t + RTT, &http::ok_html(1200), 1);
+    let mut ka = Injection::rst_ack();
+    ka.flags = TcpFlags::ACK;
+    ka.seq_offset = -1;
+    let t = s.inject_from_client(tl, t + 600_000 * MS, &ka);
+    s.inject_from_server(
+        tl,
+        t + MS / 3,
+        &Injection::rst_ack().ttl(63).ip_id(0).df(false),
+    );
+    Ok(())
+}
+
+/// As `probe_nat_idle_reset_on_reuse`, but the pooled connection sat idle
+/// for 12 minutes: longer than the flow table keeps an established flow
+/// (600 s), so the reused connection is picked up again mid-stream.
+fn nat_idle_reset_after_flow_timeout(tl: &mut Timeline) -> Result<()> {
+    let mut s = v4_session(53011, 80);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
+    let t = s.server_send_acked(tl, t + RTT, &http::ok_html(1200), 1);
+    let t = s.client_send(tl, t + 720_000 * MS, &http::get("example.com", "/2"));
+    s.inject_from_server(
+        tl,
+        t + MS / 3,
+        &Injection::rst_ack().ttl(63).ip_id(0).df(false),
+    );
+    Ok(())
+}
+
+/// IPv6 on-path injection: a RST without ACK (hop limit 40) after the
+/// request, then the real answer. A true event; its evidence must not claim
+/// the IPv4-only gfw_type1 look (IP ID 0, no DF) that IPv6 cannot show.
+fn v6_inject_no_ack(tl: &mut Timeline) -> Result<()> {
+    let mut s = v6_session(53010, 80);
+    let t = s.handshake(tl, EPOCH_NS, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("blocked.example", "/"));
+    s.inject_from_server(tl, t + 3 * MS, &Injection::rst().ttl(40));
+    s.server_send(tl, t + RTT, &http::ok_html(1200));
+    Ok(())
+}
+
+/// Servers closing in their own ways: an abort after the client's first
+/// SYN was lost and retransmitted, an aborted upload, an IPv6 abort, a
+/// reused port, HTTP/1.1 pipelining closed with unread requests (and the
+/// stack's second RST), a TLS alert followed by RST. All the server's own
+/// headers.
+pub fn rst_trap_server_closes() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    server_abort_after_syn_retransmit(&mut tl)?;
+    server_aborts_upload(&mut tl)?;
+    server_abort_v6(&mut tl)?;
+    port_reuse_then_abort(&mut tl)?;
+    pipelined_close(&mut tl)?;
+    tls_alert_then_rst(&mut tl)?;
+    bytes(&tl)
+}
+
+/// A connect refused while the service restarts, retried by the client
+/// (Windows: twice, 0.5 s apart, the same SYN), then answered.
+pub fn rst_trap_syn_retry_after_refusal() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    syn_retry_after_refusal(&mut tl)?;
+    bytes(&tl)
+}
+
+/// A NAT gateway or load balancer that dropped idle connections' state
+/// (AWS NAT Gateway and NLB: 350 s) resets the first client packet after
+/// the silence at once, with its own TTL, IP ID and DF: a request on a
+/// pooled connection after 6 minutes, a keepalive after 10, a request after
+/// 12 (when the flow table had let the flow go and picks it up mid-stream).
+pub fn rst_trap_nat_idle_reset() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    nat_idle_reset_on_reuse(&mut tl)?;
+    nat_idle_reset_on_keepalive(&mut tl)?;
+    nat_idle_reset_after_flow_timeout(&mut tl)?;
+    bytes(&tl)
+}
+
+/// IPv6: an on-path RST without ACK (hop limit 40) after the request, then
+/// the real answer. An event; IPv6 has no IP ID or DF, so no IPv4-only
+/// fingerprint (gfw_type1) and no DF in the evidence.
+pub fn rst_inject_v6_no_ack() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    v6_inject_no_ack(&mut tl)?;
     bytes(&tl)
 }

@@ -49,8 +49,13 @@ fn fixtures_replay_to_their_declared_counts() {
         };
         // A lone RST and backscatter (a SYN/ACK and RST for a SYN never
         // seen) are flows to the generator but are never tracked.
+        // A port reused at once after a close, and a connection idle past
+        // the established timeout and then picked up again, are one 4-tuple
+        // to the generator and two flows here.
         let tcp = if s.name == "rst_trap_lone_and_duplicates" {
             s.expected.tcp_flows - 2
+        } else if s.name == "rst_trap_server_closes" || s.name == "rst_trap_nat_idle_reset" {
+            s.expected.tcp_flows + 1
         } else {
             s.expected.tcp_flows
         };

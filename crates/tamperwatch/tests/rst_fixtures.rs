@@ -101,6 +101,13 @@ const POSITIVES: &[(&str, &[&str], &str, Option<&str>)] = &[
         "later",
         None,
     ),
+    // IPv6, no ACK: no IPv4-only fingerprint (gfw_type1 is IP ID 0, no DF)
+    (
+        "rst_inject_v6_no_ack",
+        &["data_after_rst", "ttl_mismatch", "too_fast"],
+        "after_request",
+        None,
+    ),
 ];
 
 const TRAPS: &[&str] = &[
@@ -115,6 +122,9 @@ const TRAPS: &[&str] = &[
     "rst_trap_load_balanced",
     "rst_trap_idle_timeout",
     "rst_trap_refused",
+    "rst_trap_server_closes",
+    "rst_trap_syn_retry_after_refusal",
+    "rst_trap_nat_idle_reset",
     "tcp_rst_by_server_abort",
     "tcp_refused",
 ];
@@ -152,6 +162,17 @@ fn a_rst_with_payload_is_not_behind_itself() {
     assert_eq!(e["rst"]["payload_len"], 10);
     assert!(!rules(&ev[0]).contains(&"rst_seq_behind"), "{e}");
     assert!(e.get("server_next_seq").is_none(), "{e}");
+}
+
+/// IPv6 has no IP ID and no DF: the evidence says so (null), it does not
+/// report IPv4 defaults.
+#[test]
+fn ipv6_evidence_has_no_ipv4_fields() {
+    let ev = events("rst_inject_v6_no_ack");
+    let e = &ev[0]["evidence"];
+    assert!(e["rst"]["ip_id"].is_null(), "{e}");
+    assert!(e["rst"]["df"].is_null(), "{e}");
+    assert!(e["fingerprint"].is_null(), "{e}");
 }
 
 #[test]

@@ -369,7 +369,9 @@ impl Detector for BlackholeDetector {
             }
         }
         // Contrast.
-        let first = flow.syn_ts().unwrap_or(flow.first_ts);
+        // the flow's first packet (its first SYN when it started with one;
+        // `syn_ts` moves with retransmitted SYNs)
+        let first = flow.first_ts;
         let residual = sx
             .detection(flow.client_ip(), port, first)
             .filter(|d| first - d <= self.cfg.residual_window);

@@ -175,6 +175,12 @@ pub struct RstFlow {
     /// (Henan's 10 bytes) advances the flow's own counter past its seq.
     pub server_next: u32,
     has_trigger: bool,
+    /// The flow's previous packet came from the client.
+    prev_client: bool,
+    /// Silence (ms) before the client's latest run of packets: a middlebox
+    /// that dropped an idle connection's state resets the first packet
+    /// after the silence at once (AWS NAT Gateway and NLB, 350 s).
+    quiet_ms: u32,
     /// Everything from the first server RST on.
     pub hit: Option<Box<RstHit>>,
 }
@@ -208,6 +214,9 @@ pub struct RstHit {
     /// The client reset the flow after the server's RST (its kernel
     /// answering the real server's late packets).
     pub client_rst_after: bool,
+    /// The client sent a SYN after the server's RST (a retried connect, as
+    /// Windows does after a refusal): a SYN/ACK after that answers it.
+    pub syn_after_rst: bool,
 }
 
 /// A server packet after its RST that a real endpoint would not send.
@@ -267,9 +276,13 @@ impl RstDetector {
 }
 
 /// Known injector fingerprints: labels in the evidence, never grounds alone.
-fn fingerprint(r: &RstRec, n_rst: u8, rsts: &[RstRec]) -> Option<&'static str> {
+fn fingerprint(r: &RstRec, n_rst: u8, rsts: &[RstRec], v4: bool) -> Option<&'static str> {
     if r.payload_len == 10 && r.payload_head == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0] {
         return Some("henan");
+    }
+    if !v4 {
+        // the other looks are IPv4 IDs and DF, which IPv6 does not have
+        return None;
     }
     if r.ip_id == 0x3412 && !r.df {
         return Some("sandvine");
@@ -353,7 +366,7 @@ impl RstDetector {
                 let first = hit.rsts[0];
                 let end = t.seq.wrapping_add(t.payload_len);
                 let after_syn = hit.stage == RstStage::AfterSyn;
-                let kind = if t.syn() && t.ack_flag() && after_syn {
+                let kind = if t.syn() && t.ack_flag() && after_syn && !hit.syn_after_rst {
                     Some(AfterKind::SynAck)
                 } else if t.payload_len > 0 && !t.syn() && seq_gt(end, first.seq) && !after_syn {
                     Some(AfterKind::Data)
@@ -404,7 +417,12 @@ impl RstDetector {
                 fin_before: flow.dirs[0].fin_seen() || flow.dirs[1].fin_seen(),
                 server_next_before: (st.before.packets > 0).then_some(st.server_next),
                 idle_before: if st.prev_ts > 0 {
-                    pkt.ts.saturating_sub(st.prev_ts)
+                    let quiet = if st.prev_client {
+                        Nanos::from(st.quiet_ms) * MILLI
+                    } else {
+                        0
+                    };
+                    pkt.ts.saturating_sub(st.prev_ts).max(quiet)
                 } else {
                     0
                 },
@@ -454,7 +472,7 @@ impl RstDetector {
                 "ack": first.ack,
                 "ttl": first.ttl,
                 "ip_id": flow.client_ip().is_ipv4().then_some(first.ip_id),
-                "df": first.df,
+                "df": flow.client_ip().is_ipv4().then_some(first.df),
                 "window": first.window,
                 "payload_len": first.payload_len,
             }),
@@ -466,7 +484,7 @@ impl RstDetector {
                     "packets": st.before.packets,
                     "ttl_min": st.before.ttl_min,
                     "ttl_max": st.before.ttl_max,
-                    "df": st.before.df_set,
+                    "df": flow.client_ip().is_ipv4().then_some(st.before.df_set),
                     "ip_ids": st.before.ids(),
                 }),
             );
@@ -478,6 +496,7 @@ impl RstDetector {
             &first,
             hit.n_rst,
             &hit.rsts[..usize::from(hit.n_rst.min(4))],
+            flow.client_ip().is_ipv4(),
         ) {
             ev.insert("fingerprint".into(), json!(fp));
         }
@@ -575,7 +594,9 @@ impl RstDetector {
                 {
                     add(&mut v, "ip_id_marker", 0.3);
                     v.details.insert("ip_id_rst".into(), json!(first.ip_id));
-                } else if in_flow && base.ids_sequential() {
+                } else if st.before.packets > 0 && base.ids_sequential() {
+                    // (only against the server's packets *before* the RST:
+                    // a later packet's ID is ahead of the RST's by nature)
                     let last = base.ids().last().copied().unwrap_or(0);
                     let step = first.ip_id.wrapping_sub(last);
                     if step > 1000 {
@@ -717,11 +738,31 @@ impl Detector for RstDetector {
                     flow.ext.rst.has_trigger = true;
                 }
                 Some(hit) if t.rst() => hit.client_rst_after = true,
+                Some(hit) if t.syn() => hit.syn_after_rst = true,
                 _ => {}
             },
             Dir::ToClient => self.on_server_tcp(pkt, t, flow, server),
         }
-        flow.ext.rst.prev_ts = pkt.ts;
+        let st = &mut flow.ext.rst;
+        if dir == Dir::ToServer {
+            let gap = if st.prev_ts > 0 {
+                u32::try_from(pkt.ts.saturating_sub(st.prev_ts) / MILLI).unwrap_or(u32::MAX)
+            } else if t.syn() {
+                0
+            } else {
+                // a flow picked up mid-stream: the silence before it is
+                // unknown (the capture started, or the flow table let the
+                // idle connection go after tcp_established_timeout)
+                u32::MAX
+            };
+            st.quiet_ms = if st.prev_client {
+                st.quiet_ms.max(gap)
+            } else {
+                gap
+            };
+        }
+        st.prev_client = dir == Dir::ToServer;
+        st.prev_ts = pkt.ts;
     }
 
     fn on_flow_end(

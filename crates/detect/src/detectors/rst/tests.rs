@@ -86,23 +86,31 @@ fn fingerprints_are_labels() {
     let mut henan = rec(1, 58, 0, 0);
     henan.payload_len = 10;
     henan.payload_head = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0];
-    assert_eq!(fingerprint(&henan, 1, &[henan]), Some("henan"));
+    assert_eq!(fingerprint(&henan, 1, &[henan], true), Some("henan"));
     let mut sv = rec(1, 60, 0, 0);
     sv.ip_id = 0x3412;
     sv.df = false;
-    assert_eq!(fingerprint(&sv, 1, &[sv]), Some("sandvine"));
+    assert_eq!(fingerprint(&sv, 1, &[sv], true), Some("sandvine"));
     let mut t1 = rec(1, 60, 0, 0);
     t1.ip_id = 0;
     t1.df = false;
     t1.ack_flag = false;
-    assert_eq!(fingerprint(&t1, 1, &[t1]), Some("gfw_type1"));
+    assert_eq!(fingerprint(&t1, 1, &[t1], true), Some("gfw_type1"));
+    // IPv6 has no IP ID or DF: a RST without ACK is not gfw_type1 there
+    assert_eq!(fingerprint(&t1, 1, &[t1], false), None);
     let three = [
         rec(1, 50, 1980, 0),
         rec(1, 50, 1981, 0),
         rec(1, 50, 1982, 0),
     ];
-    assert_eq!(fingerprint(&three[0], 3, &three), Some("gfw_2025_port443"));
-    assert_eq!(fingerprint(&rec(1, 52, 0, 0), 1, &[rec(1, 52, 0, 0)]), None);
+    assert_eq!(
+        fingerprint(&three[0], 3, &three, true),
+        Some("gfw_2025_port443")
+    );
+    assert_eq!(
+        fingerprint(&rec(1, 52, 0, 0), 1, &[rec(1, 52, 0, 0)], true),
+        None
+    );
 }
 
 #[test]
