@@ -100,6 +100,11 @@ fn every_stage_fires_with_its_contrast() {
             "{name}"
         );
     }
+    // QUIC to a server never seen answering QUIC: it may not speak it (a
+    // stale Alt-Svc), so the event says so and claims less
+    let (ev, _) = events("bh_quic_blocked");
+    assert_eq!(ev[0]["evidence"]["server_answered_quic"], false);
+    assert_eq!(ev[0]["confidence"].as_f64(), Some(0.6));
     // residual blocking that ends: its length is measured
     let (ev, m) = events("bh_residual_ends");
     assert_eq!(ev.len(), 1);

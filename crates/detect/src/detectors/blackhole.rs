@@ -101,6 +101,8 @@ pub struct BlackholeServer {
     pub detected: [(Option<IpAddr>, u16, Nanos); 8],
     /// Residual failures seen after each detection (same index).
     pub residual_failures: [u16; 8],
+    /// When this server last answered QUIC on UDP/443 (0: never seen).
+    pub quic_ok: Nanos,
 }
 
 impl BlackholeServer {
@@ -290,6 +292,9 @@ impl Detector for BlackholeDetector {
             && flow.first_rst != Some(Dir::ToClient);
         if server_data || (flow.proto == FlowProto::Udp && flow.server_answered()) {
             sx.note_ok(port, flow.last_ts);
+            if flow.proto == FlowProto::Udp && port == 443 {
+                sx.quic_ok = sx.quic_ok.max(flow.last_ts);
+            }
             if let Some(lasted) = sx.end_residual(flow.client_ip(), port, flow.first_ts) {
                 ctx.stats
                     .observe_residual(u32::try_from(lasted / 1_000_000).unwrap_or(u32::MAX));
@@ -402,6 +407,16 @@ impl Detector for BlackholeDetector {
                 if link_quic {
                     contrast.push("other_quic_servers_answer");
                 }
+                // Whether this server was ever seen speaking QUIC: a server
+                // that never did may not speak it at all (a stale Alt-Svc
+                // or HTTPS record), which looks the same as blocking.
+                ev.insert("server_answered_quic".into(), json!(sx.quic_ok > 0));
+                if sx.quic_ok > 0 {
+                    ev.insert(
+                        "server_quic_answer_seconds_apart".into(),
+                        json!((first - sx.quic_ok).abs() as f64 / 1e9),
+                    );
+                }
                 // (port 443 successes include TCP/443 and earlier QUIC)
                 if sx.ok.iter().any(|(p, t)| {
                     *p == 443 && *t > 0 && (t - first).abs() <= self.cfg.contrast_window
@@ -442,6 +457,9 @@ impl Detector for BlackholeDetector {
         let confidence: f64 = match (residual.is_some(), rules.len()) {
             (true, _) => 0.85,
             (false, n) if n >= 2 => 0.85,
+            // QUIC to a server never seen speaking it: it may not (a stale
+            // Alt-Svc or HTTPS record), which looks the same as blocking
+            _ if stage == BlackholeStage::QuicInitial && sx.quic_ok == 0 => 0.6,
             _ => 0.7,
         };
         ev.insert("stage".into(), json!(stage.as_str()));
