@@ -330,7 +330,6 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
         EventBackpressure::Drop,
         &drops,
         Some(cell.clone()),
-        false,
     )?;
     drop(ev_tx);
 

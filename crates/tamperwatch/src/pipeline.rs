@@ -119,8 +119,8 @@ impl Worker {
         }
     }
 
-    /// [`Worker::frame`] with the link clock of a dispatcher (several
-    /// workers: from a batch, or run inline by the dispatcher's thread).
+    /// [`Worker::frame`] with the link clock of a dispatcher or a shard
+    /// reader (several workers).
     #[inline]
     fn frame_linked(
         &mut self,
@@ -190,54 +190,105 @@ impl Worker {
     }
 }
 
-/// How shards are spread over `n` workers. The thread that runs worker 0
-/// inline also reads and dispatches: it takes [`INLINE_PARTS`] parts of the
-/// shards and every other worker [`OTHER_PARTS`], so that both kinds of
-/// thread are about equally busy; otherwise every worker takes one share of n.
+/// How shards are spread over `n` workers: one share of n each.
 #[derive(Debug, Clone, Copy)]
 struct Shares {
     n: usize,
-    inline: bool,
 }
 
-/// Parts of the shards for the inline worker and for each other worker
-/// (see docs/performance.md for the measurement that chose them).
-const INLINE_PARTS: usize = PARTS.0;
-const OTHER_PARTS: usize = PARTS.1;
-const PARTS: (usize, usize) = (1, 2);
-
-fn shares(n: usize, inline: bool) -> Shares {
-    Shares {
-        n: n.max(1),
-        inline: inline && n > 1,
-    }
+fn shares(n: usize) -> Shares {
+    Shares { n: n.max(1) }
 }
 
 impl Shares {
-    fn total(self) -> usize {
-        INLINE_PARTS + OTHER_PARTS * (self.n - 1)
-    }
-
     /// Worker `i`'s share of the shards (and of the tables), as a fraction.
-    fn of(self, i: usize) -> (usize, usize) {
-        match (self.inline, i) {
-            (true, 0) => (INLINE_PARTS, self.total()),
-            (true, _) => (OTHER_PARTS, self.total()),
-            (false, _) => (1, self.n),
-        }
+    fn of(self, _i: usize) -> (usize, usize) {
+        (1, self.n)
     }
 
     /// The worker of shard key `k`.
     fn worker_of(self, k: u64) -> usize {
-        if self.inline {
-            match (k % self.total() as u64) as usize {
-                s if s < INLINE_PARTS => 0,
-                s => 1 + (s - INLINE_PARTS) / OTHER_PARTS,
-            }
-        } else {
-            (k % self.n as u64) as usize
+        (k % self.n as u64) as usize
+    }
+}
+
+/// A worker that reads the whole input itself and keeps only its shard's
+/// frames (replay with several workers): every thread reads the file from
+/// the page cache, so no thread copies frames for another and none decodes
+/// frames another core wrote. Each keeps its own link clock over every
+/// frame and ticks itself where a dispatcher would tick it: the same events
+/// as a dispatcher's workers.
+pub struct ShardReader {
+    worker: Worker,
+    me: usize,
+    shares: Shares,
+    link: tw_detect::link::LinkClock,
+    last_ts: i64,
+    last_tick: i64,
+}
+
+impl ShardReader {
+    /// One frame of the input, in capture order.
+    #[inline]
+    pub fn push(&mut self, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
+        if self.last_ts != i64::MIN && ts.saturating_sub(self.last_tick) >= TICK_EVERY {
+            self.last_tick = ts;
+            self.worker.engine.tick(self.last_ts);
+            self.worker.after_batch();
+        }
+        self.last_ts = self.last_ts.max(ts);
+        let w = tw_detect::shard_of_frame(linktype, data).map_or(0, |k| self.shares.worker_of(k));
+        self.link.observe(linktype, data, ts);
+        if w == self.me {
+            let link = self.link;
+            self.worker.frame_linked(linktype, data, ts, wire_len, link);
         }
     }
+
+    /// End of input: this worker's flows end; its counters.
+    pub fn finish(self) -> Stats {
+        self.worker.finish()
+    }
+}
+
+/// `n` shard readers sharing one throttling judge (replay).
+pub fn shard_readers(
+    n: usize,
+    cfg: &EngineConfig,
+    metrics: &Arc<Metrics>,
+    events: &Sender<Event>,
+    kernel_drops: &Arc<AtomicU64>,
+) -> Vec<ShardReader> {
+    let sh = shares(n);
+    let judge = (n > 1).then(|| {
+        tw_detect::detectors::throttle::SharedJudge::new(
+            cfg.detectors.throttle.clone(),
+            cfg.detectors.watch.clone(),
+            n,
+        )
+    });
+    (0..n)
+        .map(|i| {
+            let mut w = Worker::new(
+                &worker_cfg(cfg, n, i),
+                metrics.clone(),
+                events.clone(),
+                EventBackpressure::Block,
+                kernel_drops.clone(),
+            );
+            if let Some(j) = &judge {
+                w.engine.share_judge(j.clone(), i);
+            }
+            ShardReader {
+                worker: w,
+                me: i,
+                shares: sh,
+                link: tw_detect::link::LinkClock::default(),
+                last_ts: i64::MIN,
+                last_tick: i64::MIN,
+            }
+        })
+        .collect()
 }
 
 /// Sends frames to N worker threads.
@@ -250,9 +301,6 @@ pub struct Dispatcher {
     senders: Vec<Sender<Batch>>,
     pending: Vec<Batch>,
     pool: Receiver<Batch>,
-    /// Worker 0 run on this dispatcher's own thread (replay): its frames are
-    /// processed as they are pushed, without a copy or a hand-over.
-    inline: Option<Worker>,
 }
 
 /// Worker threads started by [`spawn_workers`].
@@ -260,19 +308,23 @@ pub struct Workers {
     pub handles: Vec<std::thread::JoinHandle<Stats>>,
     senders: Vec<Sender<Batch>>,
     pool_rx: Receiver<Batch>,
-    /// Worker 0, when it runs inline in the (single) dispatcher's thread.
-    inline: Option<Worker>,
-    /// Whether worker 0 was made to run inline.
-    inline_mode: bool,
 }
 
-/// Starts `n` workers. Their detector settings follow `reload` when given
-/// (live). With `inline_first`, worker 0 is not a thread: the single
-/// producing thread runs it itself (replay: with two cores, the reading
-/// thread and one worker thread keep both busy, where a reader and two
-/// worker threads would contend); take that one dispatcher with
-/// [`Workers::inline_dispatcher`].
-#[allow(clippy::too_many_arguments)]
+/// Worker `i`'s configuration of `n`: the configured table sizes are
+/// totals, and each worker gets its share, in proportion to its shards.
+fn worker_cfg(total: &EngineConfig, n: usize, i: usize) -> EngineConfig {
+    let (num, den) = shares(n).of(i);
+    let part = |x: usize| (x * num).div_ceil(den).max(1);
+    let mut c = total.clone();
+    c.flows.max_flows = part(total.flows.max_flows);
+    c.flows.max_unconfirmed = part(total.flows.max_unconfirmed);
+    c.max_servers = part(total.max_servers);
+    c.max_hello_buffers = part(total.max_hello_buffers);
+    c
+}
+
+/// Starts `n` worker threads fed by [`Dispatcher`]s (live). Their detector
+/// settings follow `reload` when given.
 pub fn spawn_workers(
     n: usize,
     cfg: &EngineConfig,
@@ -281,22 +333,9 @@ pub fn spawn_workers(
     backpressure: EventBackpressure,
     kernel_drops: &Arc<AtomicU64>,
     reload: Option<Arc<Reloadable>>,
-    inline_first: bool,
 ) -> anyhow::Result<Workers> {
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
-    // The configured table sizes are totals: each worker gets its share,
-    // in proportion to the shards it gets.
     let total = cfg;
-    let cfg_of = |i: usize| {
-        let (num, den) = shares(n, inline_first).of(i);
-        let part = |x: usize| (x * num).div_ceil(den).max(1);
-        let mut c = total.clone();
-        c.flows.max_flows = part(total.flows.max_flows);
-        c.flows.max_unconfirmed = part(total.flows.max_unconfirmed);
-        c.max_servers = part(total.max_servers);
-        c.max_hello_buffers = part(total.max_hello_buffers);
-        c
-    };
     // Throttling compares flows to different servers, which different
     // workers handle: with several workers they share one judge.
     let judge = (n > 1).then(|| {
@@ -308,12 +347,11 @@ pub fn spawn_workers(
     });
     let mut senders = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
-    let mut inline = None;
     for i in 0..n {
         let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
         senders.push(tx);
         let mut w = Worker::new(
-            &cfg_of(i),
+            &worker_cfg(total, n, i),
             metrics.clone(),
             events.clone(),
             backpressure,
@@ -326,11 +364,6 @@ pub fn spawn_workers(
             let seen = r.generation.load(Ordering::Acquire);
             (r, seen)
         });
-        if i == 0 && inline_first {
-            // Its channel stays unused: the dispatcher calls it directly.
-            inline = Some(w);
-            continue;
-        }
         let pool_tx = pool_tx.clone();
         let h = std::thread::Builder::new()
             .name(format!("tw-worker-{i}"))
@@ -350,25 +383,12 @@ pub fn spawn_workers(
         handles,
         senders,
         pool_rx,
-        inline_mode: inline.is_some(),
-        inline,
     })
 }
 
 impl Workers {
     /// A dispatcher feeding these workers (one per producing thread).
-    ///
-    /// Panics when worker 0 runs inline (its frames would have nowhere to
-    /// go): take [`Workers::inline_dispatcher`] instead, once.
     pub fn dispatcher(&self) -> Dispatcher {
-        assert!(
-            !self.inline_mode,
-            "these workers run worker 0 inline: use inline_dispatcher()"
-        );
-        self.new_dispatcher()
-    }
-
-    fn new_dispatcher(&self) -> Dispatcher {
         Dispatcher {
             link: tw_detect::link::LinkClock::default(),
             last_ts: i64::MIN,
@@ -376,22 +396,7 @@ impl Workers {
             senders: self.senders.clone(),
             pending: (0..self.senders.len()).map(|_| Batch::default()).collect(),
             pool: self.pool_rx.clone(),
-            inline: None,
         }
-    }
-
-    /// The dispatcher that runs worker 0 inline (after
-    /// [`spawn_workers`] with `inline_first`; the only dispatcher of these workers).
-    /// Finish it with [`Dispatcher::finish`] to get worker 0's counters.
-    pub fn inline_dispatcher(&mut self) -> Dispatcher {
-        let inline = self.inline.take();
-        assert!(
-            inline.is_some() || !self.inline_mode,
-            "the inline dispatcher was already taken"
-        );
-        let mut d = self.new_dispatcher();
-        d.inline = inline;
-        d
     }
 
     /// Closes the workers' input (after every dispatcher was dropped) and
@@ -423,15 +428,9 @@ impl Dispatcher {
         } else {
             tw_detect::shard_of_frame(linktype, data)
         };
-        let w = shard.map_or(0, |k| shares(n, self.inline.is_some()).worker_of(k));
+        let w = shard.map_or(0, |k| shares(n).worker_of(k));
         self.link.observe(linktype, data, ts);
         let link = self.link;
-        if w == 0 {
-            if let Some(iw) = self.inline.as_mut() {
-                iw.frame_linked(linktype, data, ts, wire_len, link);
-                return;
-            }
-        }
         let Some(b) = self.pending.get_mut(w) else {
             return;
         };
@@ -467,25 +466,9 @@ impl Dispatcher {
         }
     }
 
-    /// Sends what is pending and, when this dispatcher runs worker 0
-    /// inline, ends that worker's flows and returns its counters.
-    pub fn finish(mut self) -> Option<Stats> {
-        self.flush(None);
-        self.inline.take().map(Worker::finish)
-    }
-
     /// Sends every partly filled batch (and, if given, a time tick to all).
     pub fn flush(&mut self, tick: Option<i64>) {
-        if let Some(iw) = self.inline.as_mut() {
-            if let Some(t) = tick {
-                iw.engine.tick(t);
-            }
-            iw.after_batch();
-        }
         for w in 0..self.pending.len() {
-            if w == 0 && self.inline.is_some() {
-                continue;
-            }
             let has = self.pending.get(w).is_some_and(|b| !b.frames.is_empty());
             if has || tick.is_some() {
                 if let Some(b) = self.pending.get_mut(w) {
@@ -498,54 +481,137 @@ impl Dispatcher {
 }
 
 impl Drop for Dispatcher {
-    /// Sends what is pending; an inline worker not ended by
-    /// [`Dispatcher::finish`] (an early return) still ends its flows, so
-    /// that their events and the shared judge's progress are not lost.
+    /// Sends what is pending.
     fn drop(&mut self) {
         self.flush(None);
-        if let Some(w) = self.inline.take() {
-            w.finish();
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tw_capture::{FileSource, Next, Source};
+
+    /// Every frame of `file`, in order: (linktype, data, ts, wire length).
+    fn frames(file: &std::path::Path) -> Vec<(u32, Vec<u8>, i64, u32)> {
+        let mut src = FileSource::open(file).unwrap();
+        let mut v = vec![];
+        while let Next::Frame(f) = src.next().unwrap() {
+            v.push((f.linktype, f.data.to_vec(), f.ts_ns, f.orig_len));
+        }
+        v
+    }
+
+    fn sorted(rx: &Receiver<Event>) -> Vec<String> {
+        let mut v: Vec<String> = rx
+            .try_iter()
+            .map(|e| serde_json::to_string(&e).unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The live path (a dispatcher feeding worker threads in batches) and
+    /// replay's shard readers give the events one worker gives, on every
+    /// fixture, with 2 and 3 workers.
+    #[test]
+    fn dispatcher_and_shard_readers_agree_with_one_worker() {
+        let cfg = crate::config::Config::defaults();
+        let ecfg = cfg.engine();
+        let metrics = Arc::new(cfg.new_metrics());
+        let drops = Arc::new(AtomicU64::new(0));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+            .collect();
+        files.sort();
+        assert!(files.len() > 50, "{}", dir.display());
+        let mut with_events = 0;
+        for f in &files {
+            let fr = frames(f);
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let mut one = Worker::new(
+                &ecfg,
+                metrics.clone(),
+                tx,
+                EventBackpressure::Block,
+                drops.clone(),
+            );
+            for (lt, d, ts, wl) in &fr {
+                one.frame(*lt, d, *ts, *wl);
+            }
+            one.finish();
+            let want = sorted(&rx);
+            with_events += usize::from(!want.is_empty());
+            for n in [2, 3] {
+                let (tx, rx) = crossbeam_channel::unbounded();
+                let ws = spawn_workers(
+                    n,
+                    &ecfg,
+                    &metrics,
+                    &tx,
+                    EventBackpressure::Block,
+                    &drops,
+                    None,
+                )
+                .unwrap();
+                {
+                    let mut d = ws.dispatcher();
+                    for (lt, data, ts, wl) in &fr {
+                        d.push(*lt, data, *ts, *wl);
+                    }
+                }
+                ws.join();
+                assert_eq!(
+                    sorted(&rx),
+                    want,
+                    "{}: dispatcher, {n} workers",
+                    f.display()
+                );
+                let (tx, rx) = crossbeam_channel::unbounded();
+                for mut r in shard_readers(n, &ecfg, &metrics, &tx, &drops) {
+                    for (lt, data, ts, wl) in &fr {
+                        r.push(*lt, data, *ts, *wl);
+                    }
+                    r.finish();
+                }
+                assert_eq!(
+                    sorted(&rx),
+                    want,
+                    "{}: shard readers, {n} workers",
+                    f.display()
+                );
+            }
+        }
+        assert!(with_events >= 20, "{with_events} fixtures with events");
+    }
 
     #[test]
     fn shards_follow_the_shares() {
         // Over many shard keys, each worker gets the fraction `of` says
-        // (the tables are sized by it), every worker gets some, and none
-        // is out of range.
+        // (the tables are sized by it), and none is out of range.
         for n in 1..=5 {
-            for inline in [false, true] {
-                let s = shares(n, inline);
-                let keys = 60_000u64;
-                let mut got = vec![0u64; n];
-                for k in 0..keys {
-                    let w = s.worker_of(k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                    got[w] += 1;
-                }
-                let mut sum = 0.0;
-                for (i, g) in got.iter().enumerate() {
-                    let (num, den) = s.of(i);
-                    let want = num as f64 / den as f64;
-                    sum += want;
-                    let share = *g as f64 / keys as f64;
-                    assert!(
-                        (share - want).abs() < 0.01,
-                        "n {n} inline {inline} worker {i}: {share} vs {want}"
-                    );
-                }
-                assert!((sum - 1.0).abs() < 1e-9, "n {n} inline {inline}: {sum}");
+            let s = shares(n);
+            let keys = 60_000u64;
+            let mut got = vec![0u64; n];
+            for k in 0..keys {
+                let w = s.worker_of(k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                got[w] += 1;
             }
+            let mut sum = 0.0;
+            for (i, g) in got.iter().enumerate() {
+                let (num, den) = s.of(i);
+                let want = num as f64 / den as f64;
+                sum += want;
+                let share = *g as f64 / keys as f64;
+                assert!(
+                    (share - want).abs() < 0.01,
+                    "n {n} worker {i}: {share} vs {want}"
+                );
+            }
+            assert!((sum - 1.0).abs() < 1e-9, "n {n}: {sum}");
         }
-        // the inline worker takes fewer parts than the others
-        assert_eq!(
-            shares(2, true).of(0),
-            (INLINE_PARTS, INLINE_PARTS + OTHER_PARTS)
-        );
-        const { assert!(INLINE_PARTS < OTHER_PARTS) };
     }
 }

@@ -1,7 +1,7 @@
 //! `tamperwatch replay`: the live pipeline over capture files, at full speed.
 
 use crate::config::Config;
-use crate::pipeline::{spawn_workers, EventBackpressure, Worker};
+use crate::pipeline::{EventBackpressure, Worker};
 use crate::sink::{self, SinkConfig};
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
@@ -128,41 +128,64 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         }
         vec![w.finish()]
     } else {
-        // Worker 0 runs on this (reading) thread, the others on their own.
-        let mut ws = spawn_workers(
-            workers,
-            &engine_cfg,
-            &metrics,
-            &ev_tx,
-            EventBackpressure::Block,
-            &drops,
-            None,
-            true,
-        )?;
-        let inline_stats = {
-            let mut d = ws.inline_dispatcher();
-            for f in &a.files {
-                if stop.load(Ordering::Relaxed) != 0 {
+        // Every worker reads the files itself (from the page cache) and
+        // keeps its shard: no thread copies frames for another, none
+        // decodes frames written on another core.
+        let mut readers =
+            crate::pipeline::shard_readers(workers, &engine_cfg, &metrics, &ev_tx, &drops);
+        let first = readers.remove(0);
+        let files = &a.files;
+        let stop_ref = &stop;
+        std::thread::scope(|sc| -> Result<Vec<Stats>> {
+            let mut handles = Vec::new();
+            for (i, mut r) in readers.into_iter().enumerate() {
+                let h = std::thread::Builder::new()
+                    .name(format!("tw-worker-{}", i + 1))
+                    .spawn_scoped(sc, move || {
+                        for f in files {
+                            if stop_ref.load(Ordering::Relaxed) != 0 {
+                                break;
+                            }
+                            // errors are reported by the first reader
+                            let _ = read_file(
+                                f,
+                                &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
+                                None,
+                                0,
+                                stop_ref,
+                            );
+                        }
+                        r.finish()
+                    })?;
+                handles.push(h);
+            }
+            let mut r = first;
+            for f in files {
+                if stop_ref.load(Ordering::Relaxed) != 0 {
                     break;
                 }
-                let r = read_file(
+                let res = read_file(
                     f,
-                    &mut |lt, data, ts, wl| d.push(lt, data, ts, wl),
+                    &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
                     bar.as_ref(),
                     done_bytes,
-                    &stop,
+                    stop_ref,
                 );
                 done_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-                match r {
+                match res {
                     Ok(()) => files_read += 1,
                     Err(e) => read_errors.push(e),
                 }
             }
-            d.finish()
-        };
-        let mut all = ws.join();
-        all.extend(inline_stats);
-        all
+            let mut all = vec![r.finish()];
+            for h in handles {
+                all.push(
+                    h.join()
+                        .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?,
+                );
+            }
+            Ok(all)
+        })?
     };
     drop(ev_tx);
     if let Some(b) = bar {
