@@ -60,7 +60,22 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
     };
     let (ev_tx, ev_rx) = crossbeam_channel::bounded(4096);
     let sink = sink::spawn(sink_cfg, ev_rx, metrics.clone())?;
-    let workers = a.workers.unwrap_or_else(|| cfg.workers()).max(1);
+    let mut workers = a.workers.unwrap_or_else(|| cfg.workers()).max(1);
+    // Several workers each read every file: a pipe or a device can be read
+    // only once, so such an input is replayed by one worker.
+    if workers > 1 {
+        if let Some(f) = a
+            .files
+            .iter()
+            .find(|f| !std::fs::metadata(f).is_ok_and(|m| m.is_file()))
+        {
+            eprintln!(
+                "warning: {} is not a regular file (a pipe is read once): replaying with 1 worker",
+                f.display()
+            );
+            workers = 1;
+        }
+    }
     metrics.set_workers(workers);
     let drops = Arc::new(AtomicU64::new(0));
     let engine_cfg = {

@@ -246,3 +246,46 @@ fn watch_list_groups_label_detections() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad"));
 }
+
+/// Several workers each read every input file; a pipe can be read only once,
+/// so replaying one with `--workers 2` falls back to one worker (with a
+/// warning) and gives the events the file gives.
+#[test]
+fn a_pipe_is_replayed_by_one_worker() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let f = root().join("tests/fixtures/rst_inject_data_after.pcap");
+    let from_file = tw(&[
+        "replay",
+        "--workers",
+        "2",
+        "--events",
+        "-",
+        f.to_str().unwrap(),
+    ]);
+    assert!(from_file.status.success());
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tamperwatch"))
+        .args(["replay", "--workers", "2", "--events", "-", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(&f).unwrap();
+    c.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a regular file"), "{err}");
+    let lines = |b: &[u8]| {
+        let mut v: Vec<String> = String::from_utf8_lossy(b)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    let want = lines(&from_file.stdout);
+    assert_eq!(want.len(), 1, "{want:?}");
+    assert_eq!(lines(&o.stdout), want);
+}

@@ -156,8 +156,7 @@ fn all_fixtures_together_with_two_workers() {
 }
 
 /// Every fixture gives the same events (sorted JSON lines) with 1, 2 and 3
-/// workers (the reading thread runs worker 0 itself, the others run on their
-/// own threads). Files are replayed one at a time: each is one capture with
+/// workers (each worker thread reads the file and keeps its shard). Files are replayed one at a time: each is one capture with
 /// its own clock (fixtures replayed together overlap in time, which no live
 /// capture does).
 #[test]
