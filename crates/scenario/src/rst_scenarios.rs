@@ -538,16 +538,17 @@ fn syn_retry_after_refusal(tl: &mut Timeline) -> Result<()> {
     Ok(())
 }
 
-/// A pooled keep-alive connection reused after 6 minutes of silence: the
-/// cloud NAT gateway (AWS NAT Gateway, NLB: 350 s idle timeout) has dropped
-/// its state and answers the client's new request with its own RST (its
-/// own TTL and IP ID, no DF) at once. A middlebox idle-timeout reset.
-fn nat_idle_reset_on_reuse(tl: &mut Timeline) -> Result<()> {
-    let mut s = v4_session(53008, 80);
+/// A pooled keep-alive connection (client port `port`) reused after `idle`
+/// of silence: the cloud NAT gateway (AWS NAT Gateway, NLB: 350 s idle
+/// timeout) has dropped its state and answers the client's new request with
+/// its own RST (its own TTL and IP ID, no DF) at once. A middlebox
+/// idle-timeout reset.
+fn nat_idle_reset_on_request(tl: &mut Timeline, port: u16, idle: i64) -> Result<()> {
+    let mut s = v4_session(port, 80);
     let t = s.handshake(tl, EPOCH_NS, RTT);
     let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
     let t = s.server_send_acked(tl, t + RTT, &http::ok_html(1200), 1);
-    let t = s.client_send(tl, t + 360_000 * MS, &http::get("example.com", "/2"));
+    let t = s.client_send(tl, t + idle, &http::get("example.com", "/2"));
     s.inject_from_server(
         tl,
         t + MS / 3,
@@ -567,23 +568,6 @@ fn nat_idle_reset_on_keepalive(tl: &mut Timeline) -> Result<()> {
     ka.flags = TcpFlags::ACK;
     ka.seq_offset = -1;
     let t = s.inject_from_client(tl, t + 600_000 * MS, &ka);
-    s.inject_from_server(
-        tl,
-        t + MS / 3,
-        &Injection::rst_ack().ttl(63).ip_id(0).df(false),
-    );
-    Ok(())
-}
-
-/// As `probe_nat_idle_reset_on_reuse`, but the pooled connection sat idle
-/// for 12 minutes: longer than the flow table keeps an established flow
-/// (600 s), so the reused connection is picked up again mid-stream.
-fn nat_idle_reset_after_flow_timeout(tl: &mut Timeline) -> Result<()> {
-    let mut s = v4_session(53011, 80);
-    let t = s.handshake(tl, EPOCH_NS, RTT);
-    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
-    let t = s.server_send_acked(tl, t + RTT, &http::ok_html(1200), 1);
-    let t = s.client_send(tl, t + 720_000 * MS, &http::get("example.com", "/2"));
     s.inject_from_server(
         tl,
         t + MS / 3,
@@ -635,9 +619,11 @@ pub fn rst_trap_syn_retry_after_refusal() -> Result<Vec<u8>> {
 /// 12 (when the flow table had let the flow go and picks it up mid-stream).
 pub fn rst_trap_nat_idle_reset() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
-    nat_idle_reset_on_reuse(&mut tl)?;
+    nat_idle_reset_on_request(&mut tl, 53008, 360_000 * MS)?;
     nat_idle_reset_on_keepalive(&mut tl)?;
-    nat_idle_reset_after_flow_timeout(&mut tl)?;
+    // longer than the flow table keeps an established flow (600 s): the
+    // reused connection is picked up again mid-stream
+    nat_idle_reset_on_request(&mut tl, 53011, 720_000 * MS)?;
     bytes(&tl)
 }
 
