@@ -84,6 +84,10 @@ pub struct Answers {
     pub content_hash: u64,
     /// The smallest record TTL.
     pub min_ttl: Option<u32>,
+    /// RRSIG records read (counted in `count`, left out of `content_hash`:
+    /// the same RRset signed at another time, by an online signer or
+    /// another cache of an anycast resolver, says the same thing).
+    pub rrsigs: u16,
     /// The section could not be read to its end.
     pub malformed: bool,
 }
@@ -202,6 +206,10 @@ pub fn parse(m: &[u8]) -> Option<Message> {
         let a = &mut msg.answers;
         a.count += 1;
         a.min_ttl = Some(a.min_ttl.map_or(ttl, |t| t.min(ttl)));
+        if rtype == 46 {
+            a.rrsigs = a.rrsigs.saturating_add(1);
+            continue;
+        }
         let mut h = fnv(&rtype.to_be_bytes());
         match (rtype, rdata.len()) {
             (1, 4) => {
@@ -368,6 +376,19 @@ pub fn is_bogon(ip: IpAddr) -> bool {
         }
         IpAddr::V6(a) => {
             let s = a.segments();
+            // NAT64 (RFC 6052 well-known prefix 64:ff9b::/96, RFC 8215
+            // local-use 64:ff9b:1::/48): DNS64 resolvers answer IPv4-only
+            // names with these; as public as the IPv4 address inside
+            if s[0] == 0x64 && s[1] == 0xff9b {
+                if s[2..6] == [0, 0, 0, 0] {
+                    let [a, b] = s[6].to_be_bytes();
+                    let [c, d] = s[7].to_be_bytes();
+                    return is_bogon(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
+                }
+                if s[2] == 1 {
+                    return false;
+                }
+            }
             a.is_loopback()
                 || a.is_unspecified()
                 || a.is_multicast()
@@ -545,10 +566,23 @@ mod tests {
             "fe80::1",
             "d0::11",
             "::ffff:10.0.0.1",
+            // NAT64 with a private or loopback IPv4 address inside
+            "64:ff9b::a0a:2222",
+            "64:ff9b::7f00:1",
+            "64::1",
         ] {
             assert!(is_bogon(a.parse().unwrap()), "{a}");
         }
-        for a in ["203.0.113.5", "8.8.8.8", "2001:db8::1", "2606:4700::1111"] {
+        for a in [
+            "203.0.113.5",
+            "8.8.8.8",
+            "2001:db8::1",
+            "2606:4700::1111",
+            // DNS64: the well-known prefix around a public address, the
+            // local-use prefix
+            "64:ff9b::808:808",
+            "64:ff9b:1::1",
+        ] {
             assert!(!is_bogon(a.parse().unwrap()), "{a}");
         }
     }

@@ -48,6 +48,7 @@ pub mod endpoint;
 pub mod http;
 pub mod http_scenarios;
 pub mod link;
+pub mod lookalikes;
 pub mod packet;
 pub mod pcap;
 pub mod quic;

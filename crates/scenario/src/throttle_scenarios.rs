@@ -125,6 +125,12 @@ pub struct Download<'a> {
     pub rwnd: usize,
     /// Seed of the random loss.
     pub seed: u64,
+    /// A standing queue that another flow keeps on the shared
+    /// server-to-client link: (from, until, added delay) (look-alikes).
+    pub queue_delay: (i64, i64, i64),
+    /// Segments lost together at each random loss (bursty Wi-Fi loss; 1:
+    /// independent losses) (look-alikes).
+    pub loss_burst: u32,
 }
 
 impl Download<'_> {
@@ -150,6 +156,8 @@ impl Download<'_> {
             app: App::Bulk { bytes },
             rwnd: 4 << 20,
             seed: u64::from(cport),
+            queue_delay: (0, 0, 0),
+            loss_burst: 1,
         }
     }
 }
@@ -310,6 +318,7 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
         q.push(Reverse((t, order, e)));
     };
     // what the server sends, and when it reaches the client
+    let burst_left = std::cell::Cell::new(0u32);
     let send = |q: &mut BinaryHeap<Reverse<(i64, u64, Ev)>>,
                 push: &mut dyn FnMut(&mut Queue, i64, Ev),
                 lim: &mut Limit,
@@ -319,13 +328,24 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
                 len: u32,
                 echo: i64| {
         if let Some(out) = lim.pass(t, len as usize + 52) {
-            if !rng.chance(d.loss) {
+            let lost = if burst_left.get() > 0 {
+                burst_left.set(burst_left.get() - 1);
+                true
+            } else if rng.chance(d.loss) {
+                burst_left.set(d.loss_burst.saturating_sub(1));
+                true
+            } else {
+                false
+            };
+            if !lost {
                 let late = if d.reorder > 0.0 && rng.chance(d.reorder) {
                     d.reorder_delay
                 } else {
                     0
                 };
-                push(q, out + d.owd + late, Ev::Data(off, len, echo));
+                let (from, until, qd) = d.queue_delay;
+                let qd = if (from..until).contains(&out) { qd } else { 0 };
+                push(q, out + d.owd + late + qd, Ev::Data(off, len, echo));
             }
         }
     };

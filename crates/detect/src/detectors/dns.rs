@@ -96,12 +96,14 @@ pub struct AnswerRec {
 }
 
 impl AnswerRec {
-    /// Same content: rcode, AA/TC/RA flags, the answer records' data.
+    /// Same content: rcode, AA/TC/RA flags, the answer records' data
+    /// (signatures aside: see [`dns::Answers::rrsigs`]).
     fn same_content(&self, m: &Message) -> bool {
         const SIG: u16 = 0x0400 | 0x0200 | 0x0080 | 0x000f;
+        let (a, b) = (&self.msg.answers, &m.answers);
         self.msg.flags & SIG == m.flags & SIG
-            && self.msg.answers.content_hash == m.answers.content_hash
-            && self.msg.answers.count == m.answers.count
+            && a.content_hash == b.content_hash
+            && a.count - a.rrsigs.min(a.count) == b.count - b.rrsigs.min(b.count)
     }
 }
 
@@ -124,6 +126,8 @@ pub struct QueryRec {
     pub other: Option<AnswerRec>,
     /// Answers received.
     pub answers: u16,
+    /// When the client last sent the query again (same ID and question).
+    pub resent_at: Option<Nanos>,
 }
 
 /// Queries kept per flow (the same socket may ask several, e.g. A and AAAA).
@@ -164,6 +168,10 @@ pub struct DnsServer {
     /// It answered names in local zones with private addresses: it serves
     /// local zones, so a private answer alone proves nothing.
     pub serves_local: bool,
+    /// The latest run of answers (as they arrive, before any verdict)
+    /// over one path: (their IP TTL, distinct names in a row, hash of the
+    /// latest name). See [`DnsServer::note_answer`].
+    pub shift: Option<(u8, u16, u32)>,
 }
 
 impl DnsServer {
@@ -190,6 +198,31 @@ impl DnsServer {
         if local_name && a.msg.answers.addresses().any(is_bogon) {
             self.serves_local = true;
         }
+    }
+
+    /// An answer arrived (noted at once, whatever its verdict later): a
+    /// resolver whose every answer, for name after name, comes over a new
+    /// path (an anycast resolver moving to another site: another TTL, and
+    /// faster when closer) has changed its path; an in-path injector
+    /// answers only the names it blocks, between the resolver's own answers.
+    fn note_answer(&mut self, ttl: u8, name: &Name, cfg: &DnsConfig) {
+        let h = name.as_str().bytes().fold(0x811c_9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        self.shift = match self.shift {
+            Some((t, n, last)) if t.abs_diff(ttl) <= cfg.ttl_tolerance => {
+                Some((t, if last == h { n } else { n.saturating_add(1) }, h))
+            }
+            _ => Some((ttl, 1, h)),
+        };
+    }
+
+    /// The resolver's path has moved to TTL `ttl`: at least `min_baseline`
+    /// distinct names in a row were answered over it.
+    fn path_moved(&self, ttl: u8, cfg: &DnsConfig) -> bool {
+        self.shift.is_some_and(|(t, n, _)| {
+            t.abs_diff(ttl) <= cfg.ttl_tolerance && n >= u16::from(cfg.min_baseline)
+        })
     }
 
     fn recent_ttls(&self) -> &[u8] {
@@ -258,7 +291,7 @@ impl Detector for DnsDetector {
         pkt: &Packet<'_>,
         flow: &mut Flow,
         dir: Dir,
-        _server: &mut ServerState,
+        server: &mut ServerState,
     ) {
         if flow.server_port() != 53 {
             return;
@@ -276,11 +309,12 @@ impl Detector for DnsDetector {
                         flow.ext.target = Some(q.name.as_str().into());
                     }
                     // a retransmitted query (same ID and question) is the same query
-                    if st
+                    if let Some(x) = st
                         .queries
-                        .iter()
-                        .any(|x| x.id == m.id && x.name == q.name && x.qtype == q.qtype)
+                        .iter_mut()
+                        .find(|x| x.id == m.id && x.name == q.name && x.qtype == q.qtype)
                     {
+                        x.resent_at = Some(pkt.ts);
                         continue;
                     }
                     ctx.stats.dns_queries += 1;
@@ -302,6 +336,7 @@ impl Detector for DnsDetector {
                         first: None,
                         other: None,
                         answers: 0,
+                        resent_at: None,
                     });
                 }
                 (Dir::ToClient, true) => {
@@ -326,6 +361,7 @@ impl Detector for DnsDetector {
                         continue;
                     };
                     q.answers = q.answers.saturating_add(1);
+                    server.ext.dns.note_answer(pkt.ip.ttl, &q.name, &self.cfg);
                     let rec = AnswerRec {
                         ts: pkt.ts,
                         ttl: pkt.ip.ttl,
@@ -464,9 +500,16 @@ impl DnsDetector {
                 k.details.insert("ttl_difference".into(), json!(d));
             }
         }
+        // A split-horizon server (an Active Directory DNS server) is
+        // authoritative for its internal zone under a public-looking name:
+        // it answers it with private addresses, AA set and without
+        // recursing (fast). That is the local answer, not a second rule.
+        let local_authority = a.msg.aa()
+            && (base.serves_local || server.ip.is_some_and(is_bogon))
+            && a.msg.answers.addresses().any(is_bogon);
         if let Some(rtt) = base
             .rtt_min
-            .filter(|_| base.answers >= u32::from(self.cfg.min_baseline))
+            .filter(|_| base.answers >= u32::from(self.cfg.min_baseline) && !local_authority)
         {
             let took = a.ts - q.ts;
             if rtt >= self.cfg.min_rtt_for_timing
@@ -497,7 +540,8 @@ impl DnsDetector {
         if n >= u32::from(self.cfg.min_baseline) {
             let aa_always_clear = base.aa == 0;
             let ra_always_set = base.ra == n;
-            if (aa_always_clear && a.msg.aa()) || (ra_always_set && !a.msg.ra()) {
+            if (aa_always_clear && a.msg.aa() && !local_authority) || (ra_always_set && !a.msg.ra())
+            {
                 add(&mut k, "flags_unlike_resolver", 0.2);
             }
         }
@@ -515,6 +559,23 @@ impl DnsDetector {
         if let Some(other) = &q.other {
             // Two different answers to one query: which one is forged?
             let mo = self.marks(other, q, server);
+            // The client sent the query again and each copy got an answer
+            // that is the resolver's in every respect (its TTL, timing after
+            // the copy it answers, flags): an anycast resolver's frontends,
+            // or a cache and a fresh lookup, answering a geo-balanced name
+            // differently. Not a race.
+            let base = &server.ext.dns;
+            let known = base.answers >= u32::from(self.cfg.min_baseline)
+                && base.usual_ttl(self.cfg.min_baseline).is_some();
+            let answers_copy = q.resent_at.is_some_and(|r| {
+                other.ts > r
+                    && base.rtt_min.is_some_and(|m| {
+                        (other.ts - r) as f64 >= m as f64 * self.cfg.too_fast_share
+                    })
+            });
+            if known && answers_copy && mf.rules.is_empty() && mo.rules.is_empty() {
+                return None;
+            }
             let forged_is_other = mo.score > mf.score;
             let (fm, _) = if forged_is_other {
                 (&mo, &mf)
@@ -546,6 +607,16 @@ impl DnsDetector {
             .filter(|r| **r != "malformed_question" || mf.rules.len() > 1)
             .count();
         let may_be_local = mf.details.contains_key("resolver_may_serve_local_zones");
+        // Only the path looks new (TTL, timing), and every name has been
+        // answered over that path lately: the resolver's route changed.
+        let path_only = mf.rules.contains(&"ttl_mismatch")
+            && mf
+                .rules
+                .iter()
+                .all(|r| matches!(*r, "ttl_mismatch" | "too_fast"));
+        if path_only && server.ext.dns.path_moved(first.ttl, &self.cfg) {
+            return None;
+        }
         let passes =
             mf.sufficient || (!may_be_local && mf.score >= self.cfg.min_score && scored >= 2);
         if !passes {

@@ -34,6 +34,11 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Write every clean look-alike (tw_scenario::lookalikes) as DIR/NAME.pcap.
+    Lookalikes {
+        /// Output directory.
+        dir: PathBuf,
+    },
     /// Write every scenario as DIR/NAME.pcap.
     WriteAll {
         /// Output directory (created if missing).
@@ -119,6 +124,14 @@ fn main() -> Result<()> {
                 output.display(),
                 s.expected.packets
             );
+        }
+        Cmd::Lookalikes { dir } => {
+            std::fs::create_dir_all(&dir)?;
+            for (name, f) in tw_scenario::lookalikes::lookalikes() {
+                let p = dir.join(format!("{name}.pcap"));
+                std::fs::write(&p, f()?)?;
+                println!("{}", p.display());
+            }
         }
         Cmd::WriteAll { dir } => {
             let paths = catalogue::write_all(&dir)

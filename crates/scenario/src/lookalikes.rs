@@ -1,0 +1,543 @@
+//! Clean look-alikes found by review (2026-12-05): traffic that must raise
+//! no event, built at test time (`crates/tamperwatch/tests/lookalikes.rs`)
+//! rather than committed; `tw-scenario lookalikes DIR` writes them all.
+
+use crate::catalogue::MS;
+use crate::dns::{qtype, rcode, DnsFlags, Rdata, Rr};
+use crate::endpoint::Endpoint;
+use crate::session::{DnsExchange, Timeline, EPOCH_NS};
+use crate::throttle_scenarios::{download, App, Download, Limiter};
+use crate::Result;
+use std::net::{Ipv4Addr, SocketAddr};
+
+const S: i64 = 1_000 * MS;
+const RTT: i64 = 30 * MS;
+
+fn exchange(port: u16, ttl: u8) -> DnsExchange {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let r =
+        Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 53).into(), 53)).with_ttl(ttl);
+    DnsExchange::new(c, r)
+}
+
+fn a(name: &str, ttl: u32, ip: [u8; 4]) -> Rr {
+    Rr::a(name, ttl, Ipv4Addr::from(ip))
+}
+
+fn warm_up(tl: &mut Timeline) -> Result<i64> {
+    let mut t = EPOCH_NS;
+    for i in 0..4u16 {
+        let name = format!("site{i}.example");
+        let mut x = exchange(40001 + i, 56);
+        t = x.exchange(
+            tl,
+            t,
+            0x100 + i,
+            &name,
+            qtype::A,
+            &[a(&name, 300, [203, 0, 113, 10 + i as u8])],
+            RTT + i64::from(i) * MS,
+        )? + 100 * MS;
+    }
+    Ok(t)
+}
+
+fn rrsig(sig: u8) -> Rr {
+    // type covered A, alg 13, labels 2, original TTL 300, expiration,
+    // inception, key tag, signer "example.org", 64-byte signature
+    let mut d = vec![0, 1, 13, 2, 0, 0, 1, 44];
+    d.extend_from_slice(&[0x6a, 0, 0, sig]); // expiration
+    d.extend_from_slice(&[0x69, 0, 0, sig]); // inception
+    d.extend_from_slice(&[0x12, 0x34]);
+    d.extend_from_slice(&[
+        7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'o', b'r', b'g', 0,
+    ]);
+    d.extend((0..64u8).map(|i| i.wrapping_mul(sig)));
+    Rr {
+        name: "example.org".into(),
+        ttl: 300,
+        rdata: Rdata::Other(46, d),
+    }
+}
+
+/// A validating client (DO) retransmits its query after 1 s; the resolver
+/// (anycast, several caches: or an online signer) answers both copies with
+/// the same A record, signed at different times (different RRSIGs).
+pub fn lookalike_dns_rrsig() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = warm_up(&mut tl)?;
+    let mut y = exchange(42100, 56);
+    let q = y.query(&mut tl, t, 0x4100, "example.org", qtype::A, true);
+    y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
+    y.answer(
+        &mut tl,
+        t + 1010 * MS,
+        &q,
+        rcode::NOERROR,
+        &[a("example.org", 300, [203, 0, 113, 90]), rrsig(3)],
+        DnsFlags::RA,
+    )?;
+    y.answer(
+        &mut tl,
+        t + 1000 * MS + RTT,
+        &q,
+        rcode::NOERROR,
+        &[a("example.org", 287, [203, 0, 113, 90]), rrsig(5)],
+        DnsFlags::RA,
+    )?;
+    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
+/// The same, on a resolver's first lookup (no baseline yet).
+pub fn lookalike_dns_rrsig_cold() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = EPOCH_NS;
+    let mut y = exchange(42102, 56);
+    let q = y.query(&mut tl, t, 0x4102, "example.org", qtype::A, true);
+    y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
+    y.answer(
+        &mut tl,
+        t + 1010 * MS,
+        &q,
+        rcode::NOERROR,
+        &[a("example.org", 300, [203, 0, 113, 90]), rrsig(3)],
+        DnsFlags::RA,
+    )?;
+    y.answer(
+        &mut tl,
+        t + 1000 * MS + RTT,
+        &q,
+        rcode::NOERROR,
+        &[a("example.org", 287, [203, 0, 113, 90]), rrsig(5)],
+        DnsFlags::RA,
+    )?;
+    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
+/// Answers differing only in the DNS TTL (a cache answering the
+/// retransmission a second later).
+pub fn lookalike_dns_cache_ttl() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = warm_up(&mut tl)?;
+    let mut y = exchange(42101, 56);
+    let q = y.query(&mut tl, t, 0x4101, "example.org", qtype::A, true);
+    y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
+    y.answer(
+        &mut tl,
+        t + 1010 * MS,
+        &q,
+        rcode::NOERROR,
+        &[a("example.org", 300, [203, 0, 113, 90])],
+        DnsFlags::RA,
+    )?;
+    y.answer(
+        &mut tl,
+        t + 1000 * MS + RTT,
+        &q,
+        rcode::NOERROR,
+        &[a("example.org", 299, [203, 0, 113, 90])],
+        DnsFlags::RA,
+    )?;
+    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
+/// An anycast resolver's route moves to a closer site: from some point all
+/// its answers arrive with IP TTL 60 (instead of 56) in 12 ms (instead of
+/// 30 ms). Clean lookups of ordinary names.
+pub fn lookalike_dns_anycast_closer() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut t = warm_up(&mut tl)?;
+    for i in 0..6u16 {
+        let name = format!("after{i}.example");
+        let mut x = exchange(42110 + i, 60);
+        t = x.exchange(
+            &mut tl,
+            t,
+            0x4110 + i,
+            &name,
+            qtype::A,
+            &[a(&name, 300, [203, 0, 113, 40 + i as u8])],
+            12 * MS,
+        )? + 100 * MS;
+    }
+    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
+/// A NAT64/DNS64 network (RFC 6147): AAAA lookups of IPv4-only names are
+/// answered with 64:ff9b::/96 addresses embedding the public IPv4 address.
+/// Midway the resolver's route changes once (IP TTL 56 -> 52, the
+/// `dns_trap_route_change` situation).
+pub fn lookalike_dns_dns64_route_change() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut t = warm_up(&mut tl)?;
+    for i in 0..3u16 {
+        let name = format!("v4only{i}.example");
+        let mut x = exchange(42120 + i, 52);
+        let ip = std::net::Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0xcb00, 0x7100 + i);
+        t = x.exchange(
+            &mut tl,
+            t,
+            0x4120 + i,
+            &name,
+            qtype::AAAA,
+            &[Rr::aaaa(&name, 300, ip)],
+            RTT,
+        )? + 100 * MS;
+    }
+    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
+/// A client retransmits its query after 1 s (same ID, as Windows' and
+/// glibc's stubs do); the anycast resolver's two frontends answer each
+/// copy from their own caches: a geo-balanced CDN name, two address sets.
+/// Same resolver, same IP TTL, normal timing.
+pub fn lookalike_dns_retransmit_other_cache() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = warm_up(&mut tl)?;
+    let mut y = exchange(42130, 56);
+    let q = y.query(&mut tl, t, 0x4130, "cdn.example.org", qtype::A, true);
+    y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
+    y.answer(
+        &mut tl,
+        t + 1005 * MS,
+        &q,
+        rcode::NOERROR,
+        &[
+            a("cdn.example.org", 20, [203, 0, 113, 90]),
+            a("cdn.example.org", 20, [203, 0, 113, 91]),
+        ],
+        DnsFlags::RA,
+    )?;
+    y.answer(
+        &mut tl,
+        t + 1000 * MS + RTT,
+        &q,
+        rcode::NOERROR,
+        &[
+            a("cdn.example.org", 20, [198, 51, 100, 7]),
+            a("cdn.example.org", 20, [198, 51, 100, 8]),
+        ],
+        DnsFlags::RA,
+    )?;
+    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
+fn http_get(port: u16, tl: &mut Timeline, req: &[u8]) -> (crate::session::TcpSession, i64) {
+    let mut s = crate::catalogue::v4_session(port, 80);
+    let t = s.handshake(tl, EPOCH_NS, 80 * MS);
+    let t = s.client_send(tl, t + MS, req);
+    (s, t)
+}
+
+/// HTTP look-alikes: a POST with `Expect: 100-continue` (interim 100, then
+/// the final answer); a HEAD then a GET on one connection; a response
+/// retransmitted repacketized (two segments coalesced; a segment cut at
+/// another boundary).
+pub fn lookalike_http_lookalikes() -> Result<Vec<u8>> {
+    use crate::session::Injection;
+    let mut tl = Timeline::new();
+    // 100-continue
+    let (mut a, t) = http_get(53301, &mut tl,
+        b"POST /upload HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    let t = a.server_send(&mut tl, t + 80 * MS, b"HTTP/1.1 100 Continue\r\n\r\n");
+    let t = a.client_send(&mut tl, t + MS, b"hello");
+    let t = a.server_send(&mut tl, t + 80 * MS, &crate::http::ok_html(400));
+    a.close(&mut tl, t + MS, 80 * MS);
+    // HEAD, then GET
+    let (mut b, t) = http_get(
+        53302,
+        &mut tl,
+        b"HEAD / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    );
+    let t = b.server_send(
+        &mut tl,
+        t + 80 * MS,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4000\r\n\r\n",
+    );
+    let t = b.client_send(&mut tl, t + MS, &crate::http::get("example.com", "/"));
+    let t = b.server_send(&mut tl, t + 80 * MS, &crate::http::ok_html(4000));
+    b.close(&mut tl, t + MS, 80 * MS);
+    // repacketized retransmissions
+    let (mut c, t) = http_get(53303, &mut tl, &crate::http::get("example.com", "/"));
+    let resp = crate::http::ok_html(3000);
+    let t = c.server_send(&mut tl, t + 80 * MS, &resp);
+    let total = resp.len() as i64;
+    let mut co = Injection::data(resp[..2896.min(resp.len())].to_vec());
+    co.flags = crate::packet::TcpFlags::ACK;
+    let t = c.inject_from_server(&mut tl, t + 300 * MS, &co.seq_offset(-total));
+    let mut cut = Injection::data(resp[700..2148].to_vec());
+    cut.flags = crate::packet::TcpFlags::ACK;
+    let t = c.inject_from_server(&mut tl, t + 300 * MS, &cut.seq_offset(700 - total));
+    c.close(&mut tl, t + MS, 80 * MS);
+    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
+fn thr_finish(mut tl: Timeline) -> Result<Vec<u8>> {
+    for e in tl.entries_mut() {
+        if e.data.len() > 120 && e.data.get(12..16) != Some(&[192, 0, 2, 10][..]) {
+            e.snaplen = Some(52);
+        }
+    }
+    tl.to_pcap_bytes(crate::pcap::linktype::RAW, false)
+}
+
+const FAST: Limiter = Limiter::Link {
+    bps: 4e6,
+    queue: 48_000,
+};
+
+/// A client on Wi-Fi (1% random loss on everything) streams from a server
+/// that paces itself (a video server's per-connection pacing, BBR at its
+/// bottleneck or nginx `limit_rate`) at 400 kbit/s for 40 s, while a bulk
+/// download from another server runs at once.
+pub fn lookalike_thr_paced_lossy() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut paced = Download::bulk(
+        [203, 0, 113, 80],
+        "video.throttled.example",
+        50201,
+        EPOCH_NS,
+        FAST,
+        0,
+    );
+    paced.app = App::Paced {
+        bps: 400_000.0,
+        bytes: 2_000_000,
+    };
+    paced.loss = 0.01;
+    let mut fast = Download::bulk(
+        [198, 51, 100, 20],
+        "fast.example",
+        50202,
+        EPOCH_NS + 5 * S,
+        FAST,
+        4_000_000,
+    );
+    fast.loss = 0.01;
+    download(&mut tl, &paced)?;
+    download(&mut tl, &fast)?;
+    thr_finish(tl)
+}
+
+/// A video server pacing itself at 400 kbit/s (no loss) while the same
+/// client downloads a file at full speed over the same bufferbloated 4
+/// Mbit/s access link: the download keeps ~48 KB standing in the link's
+/// queue (+96 ms) for every flow through it, the video's included.
+pub fn lookalike_thr_paced_shared_queue() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let bulk_start = EPOCH_NS + 5 * S;
+    let mut fast = Download::bulk(
+        [198, 51, 100, 20],
+        "fast.example",
+        50212,
+        bulk_start,
+        FAST,
+        16_000_000,
+    );
+    // the download's own standing queue, once it has filled it
+    fast.queue_delay = (bulk_start + 200 * MS, bulk_start + 120 * S, 96 * MS);
+    let end = download(&mut tl, &fast)?;
+    let mut paced = Download::bulk(
+        [203, 0, 113, 80],
+        "video.throttled.example",
+        50211,
+        EPOCH_NS,
+        FAST,
+        0,
+    );
+    paced.app = App::Paced {
+        bps: 400_000.0,
+        bytes: 2_000_000,
+    };
+    paced.queue_delay = (bulk_start + 200 * MS, end, 96 * MS);
+    download(&mut tl, &paced)?;
+    thr_finish(tl)
+}
+
+/// As `lookalike_thr_paced_lossy`, the Wi-Fi losing segments in bursts of
+/// three (interference) at 0.4% of bursts.
+pub fn lookalike_thr_paced_bursty_loss() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut paced = Download::bulk(
+        [203, 0, 113, 80],
+        "video.throttled.example",
+        50221,
+        EPOCH_NS,
+        FAST,
+        0,
+    );
+    paced.app = App::Paced {
+        bps: 400_000.0,
+        bytes: 2_000_000,
+    };
+    let mut fast = Download::bulk(
+        [198, 51, 100, 20],
+        "fast.example",
+        50222,
+        EPOCH_NS + 5 * S,
+        FAST,
+        4_000_000,
+    );
+    for d in [&mut paced, &mut fast] {
+        d.loss = 0.004;
+        d.loss_burst = 3;
+    }
+    download(&mut tl, &paced)?;
+    download(&mut tl, &fast)?;
+    thr_finish(tl)
+}
+
+/// A name usually downloaded fast (three 600 KB downloads at 4 Mbit/s),
+/// then a live stream from it that the server paces at 300 kbit/s, over
+/// Wi-Fi that loses segments in bursts of three. Nothing else runs.
+pub fn lookalike_thr_history_paced_bursty() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut t = EPOCH_NS;
+    for (i, port) in [50231u16, 50232, 50233].into_iter().enumerate() {
+        t = download(
+            &mut tl,
+            &Download::bulk(
+                [203, 0, 113, 80],
+                "news.example",
+                port,
+                t + (i as i64 + 1) * S,
+                FAST,
+                600_000,
+            ),
+        )?;
+    }
+    let mut paced = Download::bulk(
+        [203, 0, 113, 80],
+        "news.example",
+        50234,
+        t + 30 * S,
+        FAST,
+        0,
+    );
+    paced.app = App::Paced {
+        bps: 300_000.0,
+        bytes: 1_500_000,
+    };
+    paced.loss = 0.004;
+    paced.loss_burst = 3;
+    download(&mut tl, &paced)?;
+    thr_finish(tl)
+}
+
+/// A CDN that caps every connection (a per-connection token bucket at
+/// 600 kbit/s) for every name it serves: two names on its address, both
+/// held at the cap, while a download from elsewhere runs at 4 Mbit/s.
+pub fn lookalike_thr_cdn_cap_every_name() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let cap = Limiter::Policer {
+        bps: 600_000.0,
+        burst: 32_000,
+    };
+    let cdn = [203, 0, 113, 80];
+    download(
+        &mut tl,
+        &Download::bulk(
+            cdn,
+            "video.throttled.example",
+            50241,
+            EPOCH_NS,
+            cap,
+            1_500_000,
+        ),
+    )?;
+    download(
+        &mut tl,
+        &Download::bulk(
+            cdn,
+            "static.cdn.example",
+            50242,
+            EPOCH_NS + 2 * S,
+            cap,
+            1_500_000,
+        ),
+    )?;
+    download(
+        &mut tl,
+        &Download::bulk(
+            [198, 51, 100, 20],
+            "fast.example",
+            50243,
+            EPOCH_NS + 4 * S,
+            FAST,
+            4_000_000,
+        ),
+    )?;
+    thr_finish(tl)
+}
+
+/// A corporate (Active Directory) DNS server at 10.0.0.53: it recurses
+/// for internet names (AA clear) and is authoritative for the company's
+/// zone under its public domain, whose hosts have private addresses
+/// (split horizon): `fileserver.corp.example.com` -> 10.1.2.3, AA set.
+pub fn lookalike_dns_ad_split_horizon() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut t = EPOCH_NS;
+    let ad = |port: u16| {
+        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(10, 0, 5, 10).into(), port));
+        let r =
+            Endpoint::server(SocketAddr::new(Ipv4Addr::new(10, 0, 0, 53).into(), 53)).with_ttl(127);
+        DnsExchange::new(c, r)
+    };
+    for i in 0..4u16 {
+        let name = format!("site{i}.example");
+        t = ad(40001 + i).exchange(
+            &mut tl,
+            t,
+            0x100 + i,
+            &name,
+            qtype::A,
+            &[a(&name, 300, [203, 0, 113, 10 + i as u8])],
+            20 * MS,
+        )? + 100 * MS;
+    }
+    for (i, host) in ["fileserver", "printer01", "intranet"]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("{host}.corp.example.com");
+        let mut x = ad(42140 + i as u16);
+        let q = x.query(&mut tl, t, 0x4140 + i as u16, &name, qtype::A, true);
+        t = x.answer(
+            &mut tl,
+            t + MS,
+            &q,
+            rcode::NOERROR,
+            &[a(&name, 1200, [10, 1, 2, 3 + i as u8])],
+            DnsFlags::AA | DnsFlags::RA,
+        )? + 100 * MS;
+    }
+    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
+/// A look-alike: its name and its capture's bytes.
+pub type Lookalike = (&'static str, fn() -> Result<Vec<u8>>);
+
+/// Every look-alike.
+pub fn lookalikes() -> Vec<Lookalike> {
+    vec![
+        ("dns_rrsig", lookalike_dns_rrsig as fn() -> Result<Vec<u8>>),
+        ("dns_rrsig_cold", lookalike_dns_rrsig_cold),
+        ("dns_cache_ttl", lookalike_dns_cache_ttl),
+        ("dns_anycast_closer", lookalike_dns_anycast_closer),
+        ("dns_dns64_route_change", lookalike_dns_dns64_route_change),
+        (
+            "dns_retransmit_other_cache",
+            lookalike_dns_retransmit_other_cache,
+        ),
+        ("dns_ad_split_horizon", lookalike_dns_ad_split_horizon),
+        ("http_lookalikes", lookalike_http_lookalikes),
+        ("thr_paced_lossy", lookalike_thr_paced_lossy),
+        ("thr_paced_shared_queue", lookalike_thr_paced_shared_queue),
+        ("thr_paced_bursty_loss", lookalike_thr_paced_bursty_loss),
+        (
+            "thr_history_paced_bursty",
+            lookalike_thr_history_paced_bursty,
+        ),
+        ("thr_cdn_cap_every_name", lookalike_thr_cdn_cap_every_name),
+    ]
+}
