@@ -125,3 +125,26 @@ pub fn http_trap_keepalive() -> Result<Vec<u8>> {
     s.close(&mut tl, t + 5_000 * MS, RTT);
     tl.to_pcap_bytes(ETHERNET, false)
 }
+
+/// A site behind a DDoS scrubbing service that proxies the handshake: the
+/// SYN/ACK comes from the scrubbing centre (4 hops closer, no DF, its own
+/// IP IDs), everything after it from the origin over the direct path (TTL
+/// 52, DF). The response fits every later server packet, not the SYN/ACK.
+pub fn http_trap_syn_proxy() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(53203, 80);
+    s.server.ttl = 56;
+    s.server.df = false;
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    s.server.ttl = 52;
+    s.server.df = true;
+    s.server.ip_id = crate::endpoint::IpIdMode::Sequential {
+        next: 40_000,
+        step: 1,
+    };
+    let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/"));
+    let t = s.server_send(&mut tl, t + RTT, &http::ok_html(3000));
+    let t = s.client_ack(&mut tl, t + MS);
+    s.close(&mut tl, t + MS, RTT);
+    tl.to_pcap_bytes(ETHERNET, false)
+}

@@ -92,6 +92,7 @@ fn server_pages_stay_clean() {
     for name in [
         "http_trap_server_pages",
         "http_trap_keepalive",
+        "http_trap_syn_proxy",
         "tcp_http_clean",
         "rst_inject_gfw_burst",
         "rst_trap_server_abort",

@@ -131,12 +131,39 @@ pub struct HttpFlow {
     /// Both SYNs offered window scaling: later windows are scaled, so the
     /// SYN/ACK's (never scaled) window is not comparable with them.
     pub scaled: bool,
+    /// In-order data segments that continued the first response: how many,
+    /// their TTL range, and whether any had DF set / clear.
+    pub cont: Continuation,
     /// The first response.
     pub first: Option<Response>,
     /// A different response at the same position.
     pub other: Option<Response>,
     /// The request line's method and path (at most 200 bytes).
     pub request_line: String,
+}
+
+/// The server's segments that continued the first response in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Continuation {
+    /// Segments seen.
+    pub segments: u16,
+    /// Smallest and largest TTL.
+    pub ttl: (u8, u8),
+    /// Some had DF set; some had it clear.
+    pub df: (bool, bool),
+}
+
+impl Continuation {
+    fn add(&mut self, h: Hdr) {
+        self.ttl = if self.segments == 0 {
+            (h.ttl, h.ttl)
+        } else {
+            (self.ttl.0.min(h.ttl), self.ttl.1.max(h.ttl))
+        };
+        self.df.0 |= h.df;
+        self.df.1 |= !h.df;
+        self.segments = self.segments.saturating_add(1);
+    }
 }
 
 /// The detector.
@@ -295,8 +322,10 @@ impl Detector for HttpDetector {
                             let n = t.payload.len().min(BODY_KEEP - have);
                             r.bytes.extend_from_slice(&t.payload[..n]);
                             r.closed |= t.fin();
+                            h.cont.add(hdr);
                         } else if seq_gt(t.seq, r.seq) {
                             r.closed |= t.fin();
+                            h.cont.add(hdr);
                         }
                     }
                 }
@@ -415,8 +444,23 @@ impl HttpDetector {
         let Some(sa) = h.synack else {
             return (s, rules, d);
         };
+        // A handshake proxied by a DDoS scrubbing service (a SYN proxy): the
+        // SYN/ACK comes from elsewhere, and the response and the segments
+        // that continue it share one path. A block page is one segment; a
+        // response that goes on over the same path for two more is the
+        // server's, and the SYN/ACK is the odd one out.
+        let c = h.cont;
+        let tol = self.cfg.ttl_tolerance;
+        let proxied = c.segments >= 2
+            && c.ttl.0.abs_diff(r.hdr.ttl) < tol
+            && c.ttl.1.abs_diff(r.hdr.ttl) < tol
+            && c.df != (true, true)
+            && c.df.0 == r.hdr.df;
+        if proxied && (sa.ttl.abs_diff(r.hdr.ttl) >= tol || sa.df != r.hdr.df) {
+            d.insert("syn_ack_from_another_path".into(), json!(true));
+        }
         let ttl_d = sa.ttl.abs_diff(r.hdr.ttl);
-        if ttl_d >= self.cfg.ttl_tolerance {
+        if ttl_d >= self.cfg.ttl_tolerance && !proxied {
             rules.push("ttl_mismatch");
             s += 0.5;
             d.insert("ttl_server".into(), json!(sa.ttl));
@@ -440,7 +484,7 @@ impl HttpDetector {
             d.insert("ip_ids_server".into(), json!(ids));
             d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
         }
-        if sa.df != r.hdr.df {
+        if sa.df != r.hdr.df && !proxied {
             rules.push("df_mismatch");
             s += 0.15;
         }
