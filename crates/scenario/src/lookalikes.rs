@@ -514,6 +514,41 @@ pub fn lookalike_dns_ad_split_horizon() -> Result<Vec<u8>> {
     tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
 }
 
+/// A forwarding resolver whose upstream times out: the client (a stub that
+/// retransmits after 1 s) gets SERVFAIL for its first copy of the query
+/// and the answer for the second, before the resolver has any baseline
+/// (the first lookups after the daemon started).
+pub fn lookalike_dns_servfail_then_answer() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut y = exchange(42140, 56);
+    let q = y.query(
+        &mut tl,
+        EPOCH_NS,
+        0x4140,
+        "slow.example.org",
+        qtype::A,
+        true,
+    );
+    y.flow.client_send(&mut tl, EPOCH_NS + 1000 * MS, q.clone());
+    y.answer(
+        &mut tl,
+        EPOCH_NS + 2000 * MS,
+        &q,
+        rcode::SERVFAIL,
+        &[],
+        DnsFlags::RA,
+    )?;
+    y.answer(
+        &mut tl,
+        EPOCH_NS + 2100 * MS,
+        &q,
+        rcode::NOERROR,
+        &[a("slow.example.org", 300, [203, 0, 113, 77])],
+        DnsFlags::RA,
+    )?;
+    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
 /// A look-alike: its name and its capture's bytes.
 pub type Lookalike = (&'static str, fn() -> Result<Vec<u8>>);
 
@@ -530,6 +565,10 @@ pub fn lookalikes() -> Vec<Lookalike> {
             lookalike_dns_retransmit_other_cache,
         ),
         ("dns_ad_split_horizon", lookalike_dns_ad_split_horizon),
+        (
+            "dns_servfail_then_answer",
+            lookalike_dns_servfail_then_answer,
+        ),
         ("http_lookalikes", lookalike_http_lookalikes),
         ("thr_paced_lossy", lookalike_thr_paced_lossy),
         ("thr_paced_shared_queue", lookalike_thr_paced_shared_queue),

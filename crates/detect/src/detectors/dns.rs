@@ -576,6 +576,21 @@ impl DnsDetector {
             if known && answers_copy && mf.rules.is_empty() && mo.rules.is_empty() {
                 return None;
             }
+            // A resolver's failure (SERVFAIL, REFUSED: no records) for one
+            // copy of a query the client sent again, and its answer for the
+            // other: an upstream that timed out and then answered, not a
+            // forgery (injectors forge answers, not failures). Judged on
+            // the answers' own rules only, baseline or not.
+            let failure =
+                |a: &AnswerRec| matches!(a.msg.rcode(), 2 | 5) && a.msg.answers.count == 0;
+            let retried = q.resent_at.is_some_and(|r| other.ts > r);
+            if retried
+                && (failure(first) || failure(other))
+                && mf.rules.is_empty()
+                && mo.rules.is_empty()
+            {
+                return None;
+            }
             let forged_is_other = mo.score > mf.score;
             let (fm, _) = if forged_is_other {
                 (&mo, &mf)
