@@ -64,36 +64,20 @@ fn rrsig(sig: u8) -> Rr {
 /// (anycast, several caches: or an online signer) answers both copies with
 /// the same A record, signed at different times (different RRSIGs).
 pub fn lookalike_dns_rrsig() -> Result<Vec<u8>> {
-    let mut tl = Timeline::new();
-    let t = warm_up(&mut tl)?;
-    let mut y = exchange(42100, 56);
-    let q = y.query(&mut tl, t, 0x4100, "example.org", qtype::A, true);
-    y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
-    y.answer(
-        &mut tl,
-        t + 1010 * MS,
-        &q,
-        rcode::NOERROR,
-        &[a("example.org", 300, [203, 0, 113, 90]), rrsig(3)],
-        DnsFlags::RA,
-    )?;
-    y.answer(
-        &mut tl,
-        t + 1000 * MS + RTT,
-        &q,
-        rcode::NOERROR,
-        &[a("example.org", 287, [203, 0, 113, 90]), rrsig(5)],
-        DnsFlags::RA,
-    )?;
-    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+    rrsig_pair(true, 42100, 0x4100)
 }
 
 /// The same, on a resolver's first lookup (no baseline yet).
 pub fn lookalike_dns_rrsig_cold() -> Result<Vec<u8>> {
+    rrsig_pair(false, 42102, 0x4102)
+}
+
+/// The RRSIG look-alike, after the resolver's warm-up or without it.
+fn rrsig_pair(warm: bool, port: u16, id: u16) -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
-    let t = EPOCH_NS;
-    let mut y = exchange(42102, 56);
-    let q = y.query(&mut tl, t, 0x4102, "example.org", qtype::A, true);
+    let t = if warm { warm_up(&mut tl)? } else { EPOCH_NS };
+    let mut y = exchange(port, 56);
+    let q = y.query(&mut tl, t, id, "example.org", qtype::A, true);
     y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
     y.answer(
         &mut tl,
@@ -272,15 +256,6 @@ pub fn lookalike_http_lookalikes() -> Result<Vec<u8>> {
     tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
 }
 
-fn thr_finish(mut tl: Timeline) -> Result<Vec<u8>> {
-    for e in tl.entries_mut() {
-        if e.data.len() > 120 && e.data.get(12..16) != Some(&[192, 0, 2, 10][..]) {
-            e.snaplen = Some(52);
-        }
-    }
-    tl.to_pcap_bytes(crate::pcap::linktype::RAW, false)
-}
-
 const FAST: Limiter = Limiter::Link {
     bps: 4e6,
     queue: 48_000,
@@ -316,7 +291,7 @@ pub fn lookalike_thr_paced_lossy() -> Result<Vec<u8>> {
     fast.loss = 0.01;
     download(&mut tl, &paced)?;
     download(&mut tl, &fast)?;
-    thr_finish(tl)
+    crate::throttle_scenarios::finish(tl)
 }
 
 /// A video server pacing itself at 400 kbit/s (no loss) while the same
@@ -351,7 +326,7 @@ pub fn lookalike_thr_paced_shared_queue() -> Result<Vec<u8>> {
     };
     paced.queue_delay = (bulk_start + 200 * MS, end, 96 * MS);
     download(&mut tl, &paced)?;
-    thr_finish(tl)
+    crate::throttle_scenarios::finish(tl)
 }
 
 /// As `lookalike_thr_paced_lossy`, the Wi-Fi losing segments in bursts of
@@ -384,7 +359,7 @@ pub fn lookalike_thr_paced_bursty_loss() -> Result<Vec<u8>> {
     }
     download(&mut tl, &paced)?;
     download(&mut tl, &fast)?;
-    thr_finish(tl)
+    crate::throttle_scenarios::finish(tl)
 }
 
 /// A name usually downloaded fast (three 600 KB downloads at 4 Mbit/s),
@@ -421,7 +396,7 @@ pub fn lookalike_thr_history_paced_bursty() -> Result<Vec<u8>> {
     paced.loss = 0.004;
     paced.loss_burst = 3;
     download(&mut tl, &paced)?;
-    thr_finish(tl)
+    crate::throttle_scenarios::finish(tl)
 }
 
 /// A CDN that caps every connection (a per-connection token bucket at
@@ -467,7 +442,7 @@ pub fn lookalike_thr_cdn_cap_every_name() -> Result<Vec<u8>> {
             4_000_000,
         ),
     )?;
-    thr_finish(tl)
+    crate::throttle_scenarios::finish(tl)
 }
 
 /// A corporate (Active Directory) DNS server at 10.0.0.53: it recurses

@@ -540,8 +540,8 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
     Ok(s.close_by_server(tl, last + MS, rtt))
 }
 
-/// Writes the capture, recording only the headers of bulk server data.
-fn finish(mut tl: Timeline) -> Result<Vec<u8>> {
+/// Writes the capture (raw IP), recording only the headers of bulk server data.
+pub(crate) fn finish(mut tl: Timeline) -> Result<Vec<u8>> {
     for e in tl.entries_mut() {
         if e.data.len() > 120 && e.data.get(12..16) != Some(&[192, 0, 2, 10][..]) {
             e.snaplen = Some(52);
