@@ -344,7 +344,7 @@ pub fn read_name(m: &[u8], mut pos: usize) -> Option<(Name, usize)> {
     }
 }
 
-fn fnv(b: &[u8]) -> u64 {
+pub(crate) fn fnv(b: &[u8]) -> u64 {
     fnv_more(0xcbf2_9ce4_8422_2325, b)
 }
 

@@ -455,9 +455,9 @@ impl Flow {
         }
     }
 
-    /// Time of the client's last SYN before the SYN/ACK (the first SYN
-    /// while none was answered: a retransmitted SYN moves it, so that the
-    /// handshake RTT is not inflated by the retransmission timeout).
+    /// Time of the client's latest SYN before the SYN/ACK: a retransmitted
+    /// SYN moves it, so that the handshake RTT is not inflated by the
+    /// retransmission timeout.
     pub fn syn_ts(&self) -> Option<Nanos> {
         self.hs(HS_SYN)
     }

@@ -212,6 +212,76 @@ impl Shares {
     }
 }
 
+/// What a dispatcher or a shard reader keeps of capture order: one link
+/// clock over every frame, and when every worker is due a time tick.
+struct Order {
+    link: tw_detect::link::LinkClock,
+    /// Packet time of the latest frame, and of the latest tick to all.
+    last_ts: i64,
+    last_tick: i64,
+}
+
+impl Order {
+    fn new() -> Order {
+        Order {
+            link: tw_detect::link::LinkClock::default(),
+            last_ts: i64::MIN,
+            last_tick: i64::MIN,
+        }
+    }
+
+    /// Sees the next frame. Returns the time every worker must be ticked to
+    /// before it: each worker's packet time advances at least once a second
+    /// of capture time, even a worker that gets no frames, because
+    /// cross-worker decisions (throttling) wait for the slowest worker.
+    #[inline]
+    fn see(&mut self, linktype: u32, data: &[u8], ts: i64) -> Option<i64> {
+        let tick = (self.last_ts != i64::MIN && ts.saturating_sub(self.last_tick) >= TICK_EVERY)
+            .then(|| {
+                self.last_tick = ts;
+                self.last_ts
+            });
+        self.last_ts = self.last_ts.max(ts);
+        self.link.observe(linktype, data, ts);
+        tick
+    }
+}
+
+/// `n` workers, each with its share of the tables; with several, they
+/// share one throttling judge (it compares flows to different servers,
+/// which different workers handle).
+fn new_workers(
+    n: usize,
+    cfg: &EngineConfig,
+    metrics: &Arc<Metrics>,
+    events: &Sender<Event>,
+    backpressure: EventBackpressure,
+    kernel_drops: &Arc<AtomicU64>,
+) -> Vec<Worker> {
+    let judge = (n > 1).then(|| {
+        tw_detect::detectors::throttle::SharedJudge::new(
+            cfg.detectors.throttle.clone(),
+            cfg.detectors.watch.clone(),
+            n,
+        )
+    });
+    (0..n)
+        .map(|i| {
+            let mut w = Worker::new(
+                &worker_cfg(cfg, n, i),
+                metrics.clone(),
+                events.clone(),
+                backpressure,
+                kernel_drops.clone(),
+            );
+            if let Some(j) = &judge {
+                w.engine.share_judge(j.clone(), i);
+            }
+            w
+        })
+        .collect()
+}
+
 /// A worker that reads the whole input itself and keeps only its shard's
 /// frames (replay with several workers): every thread reads the file from
 /// the page cache, so no thread copies frames for another and none decodes
@@ -222,25 +292,20 @@ pub struct ShardReader {
     worker: Worker,
     me: usize,
     shares: Shares,
-    link: tw_detect::link::LinkClock,
-    last_ts: i64,
-    last_tick: i64,
+    order: Order,
 }
 
 impl ShardReader {
     /// One frame of the input, in capture order.
     #[inline]
     pub fn push(&mut self, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
-        if self.last_ts != i64::MIN && ts.saturating_sub(self.last_tick) >= TICK_EVERY {
-            self.last_tick = ts;
-            self.worker.engine.tick(self.last_ts);
+        if let Some(t) = self.order.see(linktype, data, ts) {
+            self.worker.engine.tick(t);
             self.worker.after_batch();
         }
-        self.last_ts = self.last_ts.max(ts);
         let w = tw_detect::shard_of_frame(linktype, data).map_or(0, |k| self.shares.worker_of(k));
-        self.link.observe(linktype, data, ts);
         if w == self.me {
-            let link = self.link;
+            let link = self.order.link;
             self.worker.frame_linked(linktype, data, ts, wire_len, link);
         }
     }
@@ -259,45 +324,29 @@ pub fn shard_readers(
     events: &Sender<Event>,
     kernel_drops: &Arc<AtomicU64>,
 ) -> Vec<ShardReader> {
-    let sh = shares(n);
-    let judge = (n > 1).then(|| {
-        tw_detect::detectors::throttle::SharedJudge::new(
-            cfg.detectors.throttle.clone(),
-            cfg.detectors.watch.clone(),
-            n,
-        )
-    });
-    (0..n)
-        .map(|i| {
-            let mut w = Worker::new(
-                &worker_cfg(cfg, n, i),
-                metrics.clone(),
-                events.clone(),
-                EventBackpressure::Block,
-                kernel_drops.clone(),
-            );
-            if let Some(j) = &judge {
-                w.engine.share_judge(j.clone(), i);
-            }
-            ShardReader {
-                worker: w,
-                me: i,
-                shares: sh,
-                link: tw_detect::link::LinkClock::default(),
-                last_ts: i64::MIN,
-                last_tick: i64::MIN,
-            }
-        })
-        .collect()
+    new_workers(
+        n,
+        cfg,
+        metrics,
+        events,
+        EventBackpressure::Block,
+        kernel_drops,
+    )
+    .into_iter()
+    .enumerate()
+    .map(|(me, worker)| ShardReader {
+        worker,
+        me,
+        shares: shares(n),
+        order: Order::new(),
+    })
+    .collect()
 }
 
 /// Sends frames to N worker threads.
 pub struct Dispatcher {
-    /// One clock over every frame this dispatcher hands out.
-    link: tw_detect::link::LinkClock,
-    /// Packet time of the latest frame, and of the latest tick to all.
-    last_ts: i64,
-    last_tick: i64,
+    /// Capture order over every frame this dispatcher hands out.
+    order: Order,
     senders: Vec<Sender<Batch>>,
     pending: Vec<Batch>,
     pool: Receiver<Batch>,
@@ -335,31 +384,12 @@ pub fn spawn_workers(
     reload: Option<Arc<Reloadable>>,
 ) -> anyhow::Result<Workers> {
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
-    let total = cfg;
-    // Throttling compares flows to different servers, which different
-    // workers handle: with several workers they share one judge.
-    let judge = (n > 1).then(|| {
-        tw_detect::detectors::throttle::SharedJudge::new(
-            total.detectors.throttle.clone(),
-            total.detectors.watch.clone(),
-            n,
-        )
-    });
     let mut senders = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
-    for i in 0..n {
+    let workers = new_workers(n, cfg, metrics, events, backpressure, kernel_drops);
+    for (i, mut w) in workers.into_iter().enumerate() {
         let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
         senders.push(tx);
-        let mut w = Worker::new(
-            &worker_cfg(total, n, i),
-            metrics.clone(),
-            events.clone(),
-            backpressure,
-            kernel_drops.clone(),
-        );
-        if let Some(j) = &judge {
-            w.engine.share_judge(j.clone(), i);
-        }
         w.reload = reload.clone().map(|r| {
             let seen = r.generation.load(Ordering::Acquire);
             (r, seen)
@@ -390,9 +420,7 @@ impl Workers {
     /// A dispatcher feeding these workers (one per producing thread).
     pub fn dispatcher(&self) -> Dispatcher {
         Dispatcher {
-            link: tw_detect::link::LinkClock::default(),
-            last_ts: i64::MIN,
-            last_tick: i64::MIN,
+            order: Order::new(),
             senders: self.senders.clone(),
             pending: (0..self.senders.len()).map(|_| Batch::default()).collect(),
             pool: self.pool_rx.clone(),
@@ -415,22 +443,19 @@ impl Dispatcher {
     #[inline]
     pub fn push(&mut self, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
         let n = self.senders.len();
-        // Every worker's packet time advances at least once a second of
-        // capture time, even a worker that gets no frames: cross-worker
-        // decisions (throttling) wait for the slowest worker.
-        if n > 1 && self.last_ts != i64::MIN && ts.saturating_sub(self.last_tick) >= TICK_EVERY {
-            self.last_tick = ts;
-            self.flush(Some(self.last_ts));
+        let tick = self.order.see(linktype, data, ts);
+        if n > 1 {
+            if let Some(t) = tick {
+                self.flush(Some(t));
+            }
         }
-        self.last_ts = self.last_ts.max(ts);
         let shard = if n == 1 {
             None
         } else {
             tw_detect::shard_of_frame(linktype, data)
         };
         let w = shard.map_or(0, |k| shares(n).worker_of(k));
-        self.link.observe(linktype, data, ts);
-        let link = self.link;
+        let link = self.order.link;
         let Some(b) = self.pending.get_mut(w) else {
             return;
         };

@@ -111,10 +111,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
 
     let stop = Arc::new(AtomicI32::new(0));
     watch_signals(stop.clone());
-    let mut read_errors = Vec::new();
-    let mut done_bytes = 0u64;
-    let mut files_read = 0usize;
-    let stats: Vec<Stats> = if workers == 1 {
+    let (files_read, read_errors, stats): (usize, Vec<_>, Vec<Stats>) = if workers == 1 {
         // One worker: no threads, no copies.
         let mut w = Worker::new(
             &engine_cfg,
@@ -123,25 +120,13 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
             EventBackpressure::Block,
             drops.clone(),
         );
-        for f in &a.files {
-            if stop.load(Ordering::Relaxed) != 0 {
-                break;
-            }
-            let r = read_file(
-                f,
-                &mut |lt, data, ts, wl| w.frame(lt, data, ts, wl),
-                bar.as_ref(),
-                done_bytes,
-                &stop,
-            );
-            done_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-            match r {
-                Ok(()) => files_read += 1,
-                Err(e) => read_errors.push(e),
-            }
-            w.after_batch();
-        }
-        vec![w.finish()]
+        let (read, errors) = read_files(
+            &a.files,
+            &mut |lt, data, ts, wl| w.frame(lt, data, ts, wl),
+            bar.as_ref(),
+            &stop,
+        );
+        (read, errors, vec![w.finish()])
     } else {
         // Every worker reads the files itself (from the page cache) and
         // keeps its shard: no thread copies frames for another, none
@@ -151,47 +136,30 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         let first = readers.remove(0);
         let files = &a.files;
         let stop_ref = &stop;
-        std::thread::scope(|sc| -> Result<Vec<Stats>> {
+        std::thread::scope(|sc| -> Result<(usize, Vec<_>, Vec<Stats>)> {
             let mut handles = Vec::new();
             for (i, mut r) in readers.into_iter().enumerate() {
                 let h = std::thread::Builder::new()
                     .name(format!("tw-worker-{}", i + 1))
                     .spawn_scoped(sc, move || {
-                        for f in files {
-                            if stop_ref.load(Ordering::Relaxed) != 0 {
-                                break;
-                            }
-                            // errors are reported by the first reader
-                            let _ = read_file(
-                                f,
-                                &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
-                                None,
-                                0,
-                                stop_ref,
-                            );
-                        }
+                        // errors are reported by the first reader
+                        let _ = read_files(
+                            files,
+                            &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
+                            None,
+                            stop_ref,
+                        );
                         r.finish()
                     })?;
                 handles.push(h);
             }
             let mut r = first;
-            for f in files {
-                if stop_ref.load(Ordering::Relaxed) != 0 {
-                    break;
-                }
-                let res = read_file(
-                    f,
-                    &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
-                    bar.as_ref(),
-                    done_bytes,
-                    stop_ref,
-                );
-                done_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-                match res {
-                    Ok(()) => files_read += 1,
-                    Err(e) => read_errors.push(e),
-                }
-            }
+            let (read, errors) = read_files(
+                files,
+                &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
+                bar.as_ref(),
+                stop_ref,
+            );
             let mut all = vec![r.finish()];
             for h in handles {
                 all.push(
@@ -199,7 +167,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                         .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?,
                 );
             }
-            Ok(all)
+            Ok((read, errors, all))
         })?
     };
     drop(ev_tx);
@@ -291,6 +259,30 @@ type FrameFn<'a> = dyn FnMut(u32, &[u8], i64, u32) + 'a;
 
 /// Reads one file, calling `f` per frame. A damaged file is read up to the
 /// damage; the error names the file and byte offset.
+/// Reads `files` in turn into `f` until the end or a stop signal; the
+/// progress bar, if any, follows the bytes read. Returns how many files
+/// were read to their end, and the errors of the others.
+fn read_files(
+    files: &[PathBuf],
+    f: &mut FrameFn<'_>,
+    bar: Option<&indicatif::ProgressBar>,
+    stop: &AtomicI32,
+) -> (usize, Vec<tw_capture::CaptureError>) {
+    let (mut read, mut errors, mut done_bytes) = (0, Vec::new(), 0u64);
+    for path in files {
+        if stop.load(Ordering::Relaxed) != 0 {
+            break;
+        }
+        let r = read_file(path, f, bar, done_bytes, stop);
+        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        match r {
+            Ok(()) => read += 1,
+            Err(e) => errors.push(e),
+        }
+    }
+    (read, errors)
+}
+
 fn read_file(
     path: &std::path::Path,
     f: &mut FrameFn<'_>,

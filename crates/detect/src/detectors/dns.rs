@@ -206,9 +206,7 @@ impl DnsServer {
     /// faster when closer) has changed its path; an in-path injector
     /// answers only the names it blocks, between the resolver's own answers.
     fn note_answer(&mut self, ttl: u8, name: &Name, cfg: &DnsConfig) {
-        let h = name.as_str().bytes().fold(0x811c_9dc5u32, |h, b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        });
+        let h = crate::dns::fnv(name.as_str().as_bytes()) as u32;
         self.shift = match self.shift {
             Some((t, n, last)) if t.abs_diff(ttl) <= cfg.ttl_tolerance => {
                 Some((t, if last == h { n } else { n.saturating_add(1) }, h))
@@ -564,30 +562,26 @@ impl DnsDetector {
             // the copy it answers, flags): an anycast resolver's frontends,
             // or a cache and a fresh lookup, answering a geo-balanced name
             // differently. Not a race.
+            //
+            // Likewise a resolver's failure (SERVFAIL, REFUSED: no records)
+            // for one copy and its answer for the other: an upstream that
+            // timed out and then answered, not a forgery (injectors forge
+            // answers, not failures), baseline or not. Either way the
+            // answers must trip no rule of their own.
             let base = &server.ext.dns;
             let known = base.answers >= u32::from(self.cfg.min_baseline)
                 && base.usual_ttl(self.cfg.min_baseline).is_some();
-            let answers_copy = q.resent_at.is_some_and(|r| {
-                other.ts > r
-                    && base.rtt_min.is_some_and(|m| {
-                        (other.ts - r) as f64 >= m as f64 * self.cfg.too_fast_share
-                    })
+            let retried = q.resent_at.filter(|r| other.ts > *r);
+            let answers_copy = retried.is_some_and(|r| {
+                base.rtt_min
+                    .is_some_and(|m| (other.ts - r) as f64 >= m as f64 * self.cfg.too_fast_share)
             });
-            if known && answers_copy && mf.rules.is_empty() && mo.rules.is_empty() {
-                return None;
-            }
-            // A resolver's failure (SERVFAIL, REFUSED: no records) for one
-            // copy of a query the client sent again, and its answer for the
-            // other: an upstream that timed out and then answered, not a
-            // forgery (injectors forge answers, not failures). Judged on
-            // the answers' own rules only, baseline or not.
             let failure =
                 |a: &AnswerRec| matches!(a.msg.rcode(), 2 | 5) && a.msg.answers.count == 0;
-            let retried = q.resent_at.is_some_and(|r| other.ts > r);
-            if retried
-                && (failure(first) || failure(other))
-                && mf.rules.is_empty()
+            let failed_then_answered = retried.is_some() && (failure(first) || failure(other));
+            if mf.rules.is_empty()
                 && mo.rules.is_empty()
+                && ((known && answers_copy) || failed_then_answered)
             {
                 return None;
             }

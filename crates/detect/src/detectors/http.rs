@@ -128,9 +128,6 @@ pub struct HttpFlow {
     pub pre_ids: Vec<u16>,
     /// Windows the server used before the response.
     pub pre_windows: (u16, u16),
-    /// Both SYNs offered window scaling: later windows are scaled, so the
-    /// SYN/ACK's (never scaled) window is not comparable with them.
-    pub scaled: bool,
     /// In-order data segments that continued the first response: how many,
     /// their TTL range, and whether any had DF set / clear.
     pub cont: Continuation,
@@ -235,10 +232,8 @@ impl Detector for HttpDetector {
                         .chars()
                         .filter(|c| !c.is_control())
                         .collect();
-                    let scaled = flow.dirs.iter().all(|d| d.wscale().is_some());
                     flow.ext.http = Some(Box::new(HttpFlow {
                         synack: flow.ext.synack,
-                        scaled,
                         request_line: line,
                         ..Default::default()
                     }));
@@ -344,6 +339,9 @@ impl Detector for HttpDetector {
             return;
         };
         let Some(first) = &h.first else { return };
+        // both SYNs offered window scaling: windows after them are scaled,
+        // the SYN/ACK's never is, so the two are not comparable
+        let scaled = flow.dirs.iter().all(|d| d.wscale().is_some());
         let mut rules: Vec<&'static str> = vec![];
         let mut score = 0.0;
         let mut sufficient = false;
@@ -354,7 +352,7 @@ impl Detector for HttpDetector {
             Some(o) => {
                 rules.push("conflicting_responses");
                 sufficient = true;
-                if self.hdr_score(&h, o).0 > self.hdr_score(&h, first).0 {
+                if self.hdr_score(&h, o, scaled).0 > self.hdr_score(&h, first, scaled).0 {
                     (o, Some(first))
                 } else {
                     (first, Some(o))
@@ -362,7 +360,7 @@ impl Detector for HttpDetector {
             }
             None => (first, None),
         };
-        let (hs, hrules, hdetails) = self.hdr_score(&h, forged);
+        let (hs, hrules, hdetails) = self.hdr_score(&h, forged, scaled);
         score += hs;
         rules.extend(hrules.iter().copied());
         ev.extend(hdetails);
@@ -432,11 +430,13 @@ impl Detector for HttpDetector {
 
 impl HttpDetector {
     /// Header inconsistencies of `r` against the SYN/ACK and the server's
-    /// earlier ACKs: (score, rules, details).
+    /// earlier ACKs (`scaled`: the connection uses window scaling):
+    /// (score, rules, details).
     fn hdr_score(
         &self,
         h: &HttpFlow,
         r: &Response,
+        scaled: bool,
     ) -> (f64, Vec<&'static str>, Map<String, Value>) {
         let mut rules = vec![];
         let mut d = Map::new();
@@ -490,7 +490,7 @@ impl HttpDetector {
         }
         // With window scaling the SYN/ACK's window is in other units than
         // the segments after it: compare with the server's earlier ACKs only.
-        let (lo, hi) = if h.scaled {
+        let (lo, hi) = if scaled {
             h.pre_windows
         } else if h.pre_windows == (0, 0) {
             (sa.window, sa.window)

@@ -459,6 +459,8 @@ impl RstDetector {
         } else {
             v.score.min(0.95)
         };
+        // IPv6 has no IP ID and no DF
+        let v4 = flow.client_ip().is_ipv4();
         let mut ev = v.details;
         ev.insert("rules".into(), json!(v.rules));
         ev.insert("stage".into(), json!(hit.stage.as_str()));
@@ -471,8 +473,8 @@ impl RstDetector {
                 "seq": first.seq,
                 "ack": first.ack,
                 "ttl": first.ttl,
-                "ip_id": flow.client_ip().is_ipv4().then_some(first.ip_id),
-                "df": flow.client_ip().is_ipv4().then_some(first.df),
+                "ip_id": v4.then_some(first.ip_id),
+                "df": v4.then_some(first.df),
                 "window": first.window,
                 "payload_len": first.payload_len,
             }),
@@ -484,7 +486,7 @@ impl RstDetector {
                     "packets": st.before.packets,
                     "ttl_min": st.before.ttl_min,
                     "ttl_max": st.before.ttl_max,
-                    "df": flow.client_ip().is_ipv4().then_some(st.before.df_set),
+                    "df": v4.then_some(st.before.df_set),
                     "ip_ids": st.before.ids(),
                 }),
             );
@@ -496,7 +498,7 @@ impl RstDetector {
             &first,
             hit.n_rst,
             &hit.rsts[..usize::from(hit.n_rst.min(4))],
-            flow.client_ip().is_ipv4(),
+            v4,
         ) {
             ev.insert("fingerprint".into(), json!(fp));
         }

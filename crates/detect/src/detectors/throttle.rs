@@ -1157,17 +1157,22 @@ impl Judge {
             (Some(lo), Some(s)) => (s - lo).max(0),
             _ => 0,
         };
+        let own_queue = queue(&c.measured);
         let shared_queue = |r: &RateRecord| {
-            let q = queue(&c.measured);
-            mode == Mode::Shaper && q > 0 && 2 * queue(&r.measured) >= q
+            mode == Mode::Shaper && own_queue > 0 && 2 * queue(&r.measured) >= own_queue
         };
         // A policer's losses are the target's own (a fast flow has a loss
         // event now and then, its congestion). A fast flow with (at least a
         // quarter) as many loss events per byte loses them on the link they
         // share (bursty Wi-Fi): the target's losses need no policer.
         let loss_share = |m: &Measured| f64::from(m.loss_events) / (m.delivered.max(1) as f64);
-        let lossy_link = |r: &RateRecord| {
-            mode == Mode::Policer && 4.0 * loss_share(&r.measured) >= loss_share(&c.measured)
+        let own_losses = loss_share(&c.measured);
+        let lossy_link =
+            |r: &RateRecord| mode == Mode::Policer && 4.0 * loss_share(&r.measured) >= own_losses;
+        // held at the candidate's limit (±25%)
+        let same_limit = |r: &RateRecord| {
+            r.limited
+                .is_some_and(|(_, l)| (l / limit - 1.0).abs() <= 0.25)
         };
         let mut comparisons: Vec<(&RateRecord, bool)> = Vec::new();
         let mut converging = Vec::new();
@@ -1191,18 +1196,9 @@ impl Judge {
                     comparisons.push((r, same_server));
                 }
             } else if other_target {
-                if r.flow.server_ip == c.flow.server_ip
-                    && r.limited
-                        .is_some_and(|(_, l)| (l / limit - 1.0).abs() <= 0.25)
-                {
-                    capped_alike = true;
-                }
-            } else if let Some((_, l)) = r.limited {
-                if (l / limit - 1.0).abs() <= 0.25
-                    && !converging.iter().any(|x: &&RateRecord| x.same_flow(r))
-                {
-                    converging.push(r);
-                }
+                capped_alike |= r.flow.server_ip == c.flow.server_ip && same_limit(r);
+            } else if same_limit(r) && !converging.iter().any(|x: &&RateRecord| x.same_flow(r)) {
+                converging.push(r);
             }
         }
         // The server (a CDN's per-connection cap) holds every name it serves
