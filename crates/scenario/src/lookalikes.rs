@@ -549,19 +549,7 @@ pub fn lookalikes() -> Vec<Lookalike> {
             "thr_history_paced_bursty",
             lookalike_thr_history_paced_bursty,
         ),
-    ]
-}
-
-/// Look-alikes that still raise a throttling event: known false positives
-/// (docs/signatures/throttling.md), kept to build the fix on. Their fixes
-/// made the real-kernel test `throttle_e2e::sni_policed_while_others_fast`
-/// lose its event in some runs, so they were taken back.
-pub fn known_false_positives() -> Vec<Lookalike> {
-    vec![
-        (
-            "thr_paced_lossy",
-            lookalike_thr_paced_lossy as fn() -> Result<Vec<u8>>,
-        ),
+        ("thr_paced_lossy", lookalike_thr_paced_lossy),
         ("thr_paced_shared_queue", lookalike_thr_paced_shared_queue),
         ("thr_paced_bursty_loss", lookalike_thr_paced_bursty_loss),
         ("thr_cdn_cap_every_name", lookalike_thr_cdn_cap_every_name),

@@ -23,7 +23,10 @@
 //!   (nftables `numgen`) on a 20 Mbit/s link, two large downloads at once:
 //!   no event.
 //!
-//! Each prints the figures it measured (`-- --nocapture`). Needs root,
+//! Each prints the figures it measured (`-- --nocapture`). With
+//! `TW_LAB_PCAP=DIR` set, each also records the client's interface to
+//! `DIR/<test>-<pid>.pcap` (tcpdump), so that a run that went wrong can be
+//! replayed offline (`tamperwatch replay`). Needs root,
 //! nginx, openssl, curl, iptables (nf_tables backend, xt `string` and
 //! `connmark`), nft and tc; skipped otherwise.
 
@@ -52,6 +55,7 @@ struct Lab {
     _wire: Guarded,
     topo: Topology,
     t0: Instant,
+    _record: Option<Guarded>,
 }
 
 impl Lab {
@@ -70,7 +74,30 @@ impl Lab {
                           [watch_list]\nlab = [\"blocked.example\"]\n"
             .to_string();
         let tw = TamperwatchProc::start(&c.ns, &opts);
+        let record = std::env::var_os("TW_LAB_PCAP").map(|dir| {
+            let file = std::path::Path::new(&dir).join(format!(
+                "{}-{}.pcap",
+                label.replace(' ', "_"),
+                std::process::id()
+            ));
+            let g = c.ns.spawn(
+                "tcpdump",
+                &[
+                    "-Z",
+                    "root",
+                    "-U",
+                    "-n",
+                    "-i",
+                    &c.iface,
+                    "-w",
+                    file.to_str().unwrap(),
+                ],
+            );
+            sleep(Duration::from_millis(500));
+            g
+        });
         Lab {
+            _record: record,
             label,
             tw,
             _web: web,

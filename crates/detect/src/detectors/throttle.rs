@@ -1144,14 +1144,42 @@ impl Judge {
         let slack = self.cfg.contrast_slack;
         let (lo, hi) = (c.span.0 - slack, c.span.1 + slack);
         let ckey = c.target_key();
+        // A shaper's queue is the target's alone. A fast flow that shows a
+        // standing queue too (its smallest RTT raised in at least half of
+        // its bins, as the target's) is behind a queue as well: a
+        // bottleneck they share (a bufferbloated access link the fast
+        // download fills, under a video that paces itself), not a shaper
+        // aimed at the target. (Its smoothed RTT at the end is no measure:
+        // a fast flow through its own short queue ends with bursts.)
+        let standing_queue = |m: &Measured| m.rtt_bins > 0 && 2 * m.rtt_bins_queued >= m.rtt_bins;
+        let shared_queue = |r: &RateRecord| mode == Mode::Shaper && standing_queue(&r.measured);
+        // A policer's losses are the target's own (a fast flow has a loss
+        // event now and then, its congestion). A fast flow with (at least a
+        // quarter) as many loss events per byte loses them on the link they
+        // share (bursty Wi-Fi): the target's losses need no policer.
+        let loss_share = |m: &Measured| f64::from(m.loss_events) / (m.delivered.max(1) as f64);
+        let own_losses = loss_share(&c.measured);
+        let lossy_link =
+            |r: &RateRecord| mode == Mode::Policer && 4.0 * loss_share(&r.measured) >= own_losses;
+        // held at the candidate's limit (±25%)
+        let same_limit = |r: &RateRecord| {
+            r.limited
+                .is_some_and(|(_, l)| (l / limit - 1.0).abs() <= 0.25)
+        };
         let mut comparisons: Vec<(&RateRecord, bool)> = Vec::new();
         let mut converging = Vec::new();
+        // another name on the same address held at the same rate
+        let mut capped_alike = false;
         for r in &self.refs {
             if r.same_flow(&c) || r.span.1 < lo || r.span.0 > hi {
                 continue;
             }
             let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
-            if other_target && r.rate_bps >= self.cfg.contrast_factor * limit {
+            if other_target
+                && r.rate_bps >= self.cfg.contrast_factor * limit
+                && !shared_queue(r)
+                && !lossy_link(r)
+            {
                 let same_server = r.flow.server_ip == c.flow.server_ip;
                 // keep one record per flow (the latest)
                 if let Some(slot) = comparisons.iter_mut().find(|(x, _)| x.same_flow(r)) {
@@ -1159,15 +1187,17 @@ impl Judge {
                 } else {
                     comparisons.push((r, same_server));
                 }
-            } else if !other_target {
-                if let Some((_, l)) = r.limited {
-                    if (l / limit - 1.0).abs() <= 0.25
-                        && !converging.iter().any(|x: &&RateRecord| x.same_flow(r))
-                    {
-                        converging.push(r);
-                    }
-                }
+            } else if other_target {
+                capped_alike |= r.flow.server_ip == c.flow.server_ip && same_limit(r);
+            } else if same_limit(r) && !converging.iter().any(|x: &&RateRecord| x.same_flow(r)) {
+                converging.push(r);
             }
+        }
+        // The server (a CDN's per-connection cap) holds every name it serves
+        // at one rate: faster flows elsewhere do not make this name a target,
+        // unless a name on this very address runs fast.
+        if capped_alike && !comparisons.iter().any(|(_, same)| *same) {
+            comparisons.clear();
         }
         let hkey = self.history_key(&c);
         let history = self

@@ -487,3 +487,143 @@ fn mutated_downloads_never_panic() {
         assert!(n <= e.stats().total_flows() as usize * 5);
     }
 }
+
+/// The policed download of a recorded run of the live lab
+/// (`throttle_e2e::sni_policed_while_others_fast`, recorded with
+/// `TW_LAB_PCAP`): its first checkpoint's evidence, field by field. Linux
+/// paces its segments, so the lab's 500 kbit/s token bucket took one segment
+/// per loss event (8 events, 8 holes, 9 retransmissions).
+fn lab_policed_checkpoint() -> Measured {
+    Measured {
+        duration: 5 * SECOND,
+        delivered: 287_482,
+        avg_bps: 458_796.0,
+        median_bps: 491_520.0,
+        p10_bps: 147_456.0,
+        p90_bps: 491_520.0,
+        plateau: 0.9,
+        bins: 10,
+        stall_bins: 0,
+        flach_bps: Some(457_414.0),
+        holes: 8,
+        retransmits: 9,
+        loss_events: 8,
+        dupacks: 18,
+        rtt_min: Some(24_200_000),
+        rtt_smoothed: Some(47_700_000),
+        rtt_samples: 110,
+        rtt_bins: 10,
+        rtt_bins_queued: 0,
+        pre_loss_rtt: Some(44_400_000),
+        idle: 0,
+        idle_gaps: 0,
+        rwnd_min: Some(63_488),
+        zero_windows: 0,
+    }
+}
+
+#[test]
+fn a_policer_that_takes_one_segment_per_loss_is_a_policer() {
+    // the lab's settings: 5 s flows are judged
+    let cfg = ThrottleConfig {
+        min_duration: 5 * SECOND,
+        ..ThrottleConfig::default()
+    };
+    let m = lab_policed_checkpoint();
+    assert_eq!(m.classify(&cfg), Ok((Mode::Policer, 457_414.0)));
+    // the same flow with no retransmission beyond one per loss event
+    let single = Measured {
+        retransmits: m.loss_events,
+        ..m.clone()
+    };
+    assert_eq!(single.classify(&cfg), Ok((Mode::Policer, 457_414.0)));
+}
+
+/// A record for the judge: `port`'s flow to `server` under `target`.
+fn record(
+    port: u16,
+    server: [u8; 4],
+    target: &str,
+    rate_bps: f64,
+    limited: Option<(Mode, f64)>,
+    measured: Measured,
+) -> RateRecord {
+    RateRecord {
+        stamp: 20 * SECOND,
+        ready: 20 * SECOND,
+        last: true,
+        flow: EventFlow {
+            proto: crate::event::Transport::Tcp,
+            client_ip: [192, 0, 2, 10].into(),
+            client_port: port,
+            server_ip: server.into(),
+            server_port: 443,
+        },
+        flow_start: 0,
+        target: Some(target.into()),
+        group: None,
+        span: (SECOND, 20 * SECOND),
+        rate_bps,
+        delivered: (rate_bps / 8.0 * 19.0) as u64,
+        limited,
+        measured,
+        hello: None,
+    }
+}
+
+#[test]
+fn a_fast_flow_behind_a_standing_queue_is_no_contrast_for_a_shaper() {
+    // a shaped candidate: a plateau at 500 kbit/s, a standing queue in 18 of 20 bins
+    let shaped = Measured {
+        duration: 19 * SECOND,
+        rtt_min: Some(30 * MILLI),
+        rtt_smoothed: Some(120 * MILLI),
+        rtt_bins: 20,
+        rtt_bins_queued: 18,
+        loss_events: 0,
+        retransmits: 0,
+        holes: 0,
+        ..lab_policed_checkpoint()
+    };
+    let verdict = |fast: Measured| {
+        let mut j = Judge::new(ThrottleConfig::default(), Default::default());
+        let c = record(
+            50001,
+            [203, 0, 113, 80],
+            "video.throttled.example",
+            500e3,
+            Some((Mode::Shaper, 500e3)),
+            shaped.clone(),
+        );
+        j.submit(c);
+        j.submit(record(
+            50002,
+            [198, 51, 100, 20],
+            "fast.example",
+            8e6,
+            None,
+            fast,
+        ));
+        let mut out = Vec::new();
+        j.advance(60 * SECOND, &mut out);
+        out
+    };
+    // a fast flow whose own short queue left it with a high smoothed RTT at
+    // its end (bursts), but whose smallest RTT per bin stayed at the minimum:
+    // not behind the candidate's queue (the lab's fast downloads)
+    let own_queue = Measured {
+        rtt_bins_queued: 1,
+        ..shaped.clone()
+    };
+    let ev = verdict(own_queue);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].evidence["mode"], "shaper");
+    assert_eq!(ev[0].evidence["rule"], "targeted");
+    // a fast flow queued in most of its bins, as the candidate: a bloated
+    // link they share (look-alike thr_paced_shared_queue)
+    let behind = Measured {
+        rtt_bins_queued: 12,
+        ..shaped.clone()
+    };
+    assert!(verdict(behind).is_empty());
+}
