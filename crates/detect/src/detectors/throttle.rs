@@ -175,6 +175,9 @@ pub struct ThrottleFlow {
     loss_events: u32,
     first_loss: Option<(Nanos, u64)>,
     last_loss: Option<(Nanos, u64)>,
+    /// Application idle time (`idle`, in ms) as of the first and the last
+    /// loss: the rate between them counts only the time the server had data.
+    loss_idle_ms: [u32; 2],
     /// Client duplicate ACKs.
     dupacks: u32,
     last_client_ack: Option<u32>,
@@ -234,6 +237,7 @@ impl ThrottleFlow {
             loss_events: 0,
             first_loss: None,
             last_loss: None,
+            loss_idle_ms: [0, 0],
             dupacks: 0,
             last_client_ack: None,
             rtt_pending: [(0, 0); RTT_RING],
@@ -317,8 +321,15 @@ impl ThrottleFlow {
         }
         if self.first_loss.is_none() {
             self.first_loss = Some((now, delivered));
+            self.loss_idle_ms[0] = self.idle_ms();
         }
         self.last_loss = Some((now, delivered));
+        self.loss_idle_ms[1] = self.idle_ms();
+    }
+
+    /// Application idle time so far, in ms (saturating).
+    fn idle_ms(&self) -> u32 {
+        u32::try_from(self.idle / MILLI).unwrap_or(u32::MAX)
     }
 
     /// How long a hole may stay open and still be reordering.
@@ -505,9 +516,13 @@ impl ThrottleFlow {
         } else {
             (avg_bps, avg_bps, avg_bps, 0.0)
         };
+        // goodput between the first and the last loss, over the time the
+        // server had data (application pauses between them left out)
+        let paused = Nanos::from(self.loss_idle_ms[1].saturating_sub(self.loss_idle_ms[0])) * MILLI;
+        let between = |t0: Nanos, t1: Nanos| t1 - t0 - paused;
         let flach_bps = match (self.first_loss, self.last_loss) {
-            (Some((t0, d0)), Some((t1, d1))) if t1 - t0 >= 2 * SECOND && d1 > d0 => {
-                Some((d1 - d0) as f64 * 8.0 * SECOND as f64 / (t1 - t0) as f64)
+            (Some((t0, d0)), Some((t1, d1))) if between(t0, t1) >= 2 * SECOND && d1 > d0 => {
+                Some((d1 - d0) as f64 * 8.0 * SECOND as f64 / between(t0, t1) as f64)
             }
             _ => None,
         };
