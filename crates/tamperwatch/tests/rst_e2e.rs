@@ -22,7 +22,8 @@
 //!   +4380);
 //! - `clean_and_lookalikes`: no censor; allowed names plus resets that are
 //!   not censorship (server application aborts, client aborts, refused
-//!   connections, nginx `return 444`): no event may be raised.
+//!   connections, nginx `return 444`, an upload the server resets while its
+//!   body is still being sent): no event may be raised.
 //!
 //! Per blocked connection exactly one `rst_injection` event must name its
 //! client port (and the blocked name as `target` when the event has one);
@@ -40,8 +41,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use support::censor::{
-    self, aborting_client, curl, Fetch, ResetKind, ResetServer, Tcpdump, TlsWeb, ALLOWED, BLOCKED,
-    OTHER_BLOCKED, SERVER_TTL,
+    self, aborting_client, curl, uploading_client, Fetch, ResetKind, ResetServer, Tcpdump, TlsWeb,
+    ALLOWED, BLOCKED, OTHER_BLOCKED, SERVER_TTL,
 };
 use support::injector::Injector;
 use support::pcap::{Seg, FIN, RST, SYN};
@@ -762,6 +763,21 @@ fn clean_and_lookalikes() {
             label: "look-alike client abort (SO_LINGER 0)".into(),
             client_port: port,
             server_port: 80,
+            blocked: None,
+        });
+        // The application rejects an upload: it reads the request's
+        // headers and resets while the client is still sending the body
+        // (the reset answers data sent a round trip earlier).
+        let (port, how) = uploading_client(&lab.topo.client.ns, s4, 8080, BLOCKED, 4 << 20);
+        eprintln!("  upload to the resetting server, port {port}: {how}");
+        if !how.starts_with("reset") {
+            lab.setup_failures
+                .push(format!("the upload was not reset: {how}"));
+        }
+        lab.conns.push(Conn {
+            label: "look-alike server app reset during an upload".into(),
+            client_port: port,
+            server_port: 8080,
             blocked: None,
         });
         // Refused: nothing listens on 8099 (curl 7).

@@ -370,6 +370,51 @@ pub fn aborting_client(ns: &Netns, addr: IpAddr, port: u16, host: &str, path: &s
         .unwrap_or_else(|_| panic!("aborting client printed {text:?}"))
 }
 
+const UPLOADING_CLIENT: &str = r#"
+import socket, sys
+addr, port, host, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+c = socket.create_connection((addr, port), timeout=5)
+print(c.getsockname()[1], flush=True)
+c.sendall(('POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\n'
+           'Content-Length: %d\r\n\r\n' % (host, size)).encode())
+chunk = b'x' * 16384
+sent = 0
+try:
+    while sent < size:
+        sent += c.send(chunk[:size - sent])
+    c.recv(1000)
+    print('not reset', flush=True)
+except OSError as e:
+    print('reset after %d bytes: %s' % (sent, e), flush=True)
+c.close()
+"#;
+
+/// A python3 client that POSTs `size` bytes to `host` at `addr:port` and
+/// keeps sending until the server resets it (an upload the server's
+/// application rejects by closing); returns its local port and what
+/// happened.
+pub fn uploading_client(
+    ns: &Netns,
+    addr: IpAddr,
+    port: u16,
+    host: &str,
+    size: usize,
+) -> (u16, String) {
+    let (a, p, n) = (addr.to_string(), port.to_string(), size.to_string());
+    let out = ns.exec_timeout(
+        "python3",
+        &["-c", UPLOADING_CLIENT, &a, &p, host, &n],
+        Duration::from_secs(20),
+    );
+    let text = super::check_output("uploading client", &out);
+    let mut lines = text.lines();
+    let port = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("uploading client printed {text:?}"));
+    (port, lines.collect::<Vec<_>>().join(" "))
+}
+
 /// One curl run (one connection).
 #[derive(Debug, Clone)]
 pub struct Fetch {
