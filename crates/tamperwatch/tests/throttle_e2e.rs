@@ -18,10 +18,11 @@
 //!   name, counted for the watch-list group and with its estimated limit;
 //!   nothing for the fast downloads;
 //! - `whole_link_shaped_is_clean`: every packet to the client shaped to
-//!   2 Mbit/s (htb), two downloads sharing it: both slow together, no event;
+//!   2 Mbit/s (htb), two downloads sharing it: both slow together, no event
+//!   (of any signature);
 //! - `random_loss_is_clean`: 2 % of the server's segments dropped at random
 //!   (nftables `numgen`) on a 20 Mbit/s link, two large downloads at once:
-//!   no event.
+//!   no event (of any signature).
 //!
 //! Each prints the figures it measured (`-- --nocapture`). With
 //! `TW_LAB_PCAP=DIR` set, each also records the client's interface to
@@ -341,6 +342,9 @@ fn whole_link_shaped_is_clean() {
     }
     let (ev, m) = lab.settle(2.0);
     assert!(ev.is_empty(), "{ev:#?}");
+    // a slow link is no interference for any signature
+    let all = lab.tw.events();
+    assert!(all.is_empty(), "{all:#?}");
     assert_eq!(
         metric_value(
             &m,
@@ -390,4 +394,7 @@ fn random_loss_is_clean() {
     ));
     let (ev, _m) = lab.settle(2.0);
     assert!(ev.is_empty(), "{ev:#?}");
+    // nor is random loss (retransmissions, holes, dupacks) for any signature
+    let all = lab.tw.events();
+    assert!(all.is_empty(), "{all:#?}");
 }
