@@ -656,3 +656,46 @@ fn a_fast_flow_behind_a_standing_queue_is_no_contrast_for_a_shaper() {
     };
     assert!(verdict(behind).is_empty());
 }
+
+#[test]
+fn a_policer_on_a_lossy_link_is_still_reported_when_its_losses_dominate() {
+    // Twitter-style policing at 150 kbit/s on Wi-Fi that loses 0.5% of
+    // every flow's segments; a download elsewhere runs fast on the same
+    // Wi-Fi. The policer's losses per byte are many times the Wi-Fi's.
+    let mut tl = tw_scenario::Timeline::new();
+    let t0 = tw_scenario::session::EPOCH_NS;
+    let mut policed = ts::Download::bulk(
+        [203, 0, 113, 80],
+        "video.throttled.example",
+        50061,
+        t0,
+        ts::Limiter::Policer {
+            bps: 150_000.0,
+            burst: 16_000,
+        },
+        450_000,
+    );
+    policed.loss = 0.005;
+    let mut fast = ts::Download::bulk(
+        [198, 51, 100, 20],
+        "fast.example",
+        50062,
+        t0 + 5 * SECOND,
+        ts::Limiter::Link {
+            bps: 4e6,
+            queue: 48_000,
+        },
+        1_200_000,
+    );
+    fast.loss = 0.005;
+    ts::download(&mut tl, &policed).unwrap();
+    ts::download(&mut tl, &fast).unwrap();
+    let r = run(&tl
+        .to_pcap_bytes(crate::decode::linktype::RAW, false)
+        .unwrap());
+    show("policed_lossy_link", &r);
+    let ev = throttling(&r);
+    assert_eq!(ev.len(), 1, "{:?}", r.events);
+    assert_eq!(ev[0].evidence["mode"], "policer");
+    assert_eq!(ev[0].evidence["rule"], "targeted");
+}
