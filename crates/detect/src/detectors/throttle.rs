@@ -1171,7 +1171,9 @@ impl Judge {
         // A policer's losses are the target's own (a fast flow has a loss
         // event now and then, its congestion). A fast flow with (at least a
         // quarter) as many loss events per byte loses them on the link they
-        // share (bursty Wi-Fi): the target's losses need no policer.
+        // share (Wi-Fi): the target's losses need no policer. (Whether the
+        // fast flow queued before its losses tells nothing: a bulk download
+        // over Wi-Fi keeps a standing queue and loses at random on top.)
         let loss_share = |m: &Measured| f64::from(m.loss_events) / (m.delivered.max(1) as f64);
         let own_losses = loss_share(&c.measured);
         let lossy_link =
@@ -1181,36 +1183,45 @@ impl Judge {
             r.limited
                 .is_some_and(|(_, l)| (l / limit - 1.0).abs() <= 0.25)
         };
-        let mut comparisons: Vec<(&RateRecord, bool)> = Vec::new();
-        let mut converging = Vec::new();
-        // another name on the same address held at the same rate
-        let mut capped_alike = false;
-        for r in &self.refs {
+        // Each other flow in the window by its latest record (the fullest
+        // measurement: an early checkpoint may predate the queue or the
+        // losses that a later record shows). `refs` are in admission order.
+        let mut latest: Vec<&RateRecord> = Vec::new();
+        for r in self.refs.iter().rev() {
             if r.same_flow(&c) || r.span.1 < lo || r.span.0 > hi {
                 continue;
             }
+            if !latest.iter().any(|x| x.same_flow(r)) {
+                latest.push(r);
+            }
+        }
+        latest.reverse();
+        let mut comparisons: Vec<(&RateRecord, bool)> = Vec::new();
+        let mut converging = Vec::new();
+        // another name on the same address held at the same rate (unless
+        // both names are on watch lists)
+        let mut capped_alike = false;
+        for r in latest {
             let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
             if other_target
                 && r.rate_bps >= self.cfg.contrast_factor * limit
                 && !shared_queue(r)
                 && !lossy_link(r)
             {
-                let same_server = r.flow.server_ip == c.flow.server_ip;
-                // keep one record per flow (the latest)
-                if let Some(slot) = comparisons.iter_mut().find(|(x, _)| x.same_flow(r)) {
-                    slot.0 = r;
-                } else {
-                    comparisons.push((r, same_server));
-                }
+                comparisons.push((r, r.flow.server_ip == c.flow.server_ip));
             } else if other_target {
-                capped_alike |= r.flow.server_ip == c.flow.server_ip && same_limit(r);
-            } else if same_limit(r) && !converging.iter().any(|x: &&RateRecord| x.same_flow(r)) {
+                capped_alike |= r.flow.server_ip == c.flow.server_ip
+                    && (c.group.is_none() || r.group.is_none())
+                    && same_limit(r);
+            } else if same_limit(r) {
                 converging.push(r);
             }
         }
         // The server (a CDN's per-connection cap) holds every name it serves
         // at one rate: faster flows elsewhere do not make this name a target,
-        // unless a name on this very address runs fast.
+        // unless a name on this very address runs fast. (Two names that are
+        // both on watch lists are the operator's word that they are
+        // targets: a censor that throttles both is still reported.)
         if capped_alike && !comparisons.iter().any(|(_, same)| *same) {
             comparisons.clear();
         }

@@ -699,3 +699,157 @@ fn a_policer_on_a_lossy_link_is_still_reported_when_its_losses_dominate() {
     assert_eq!(ev[0].evidence["mode"], "policer");
     assert_eq!(ev[0].evidence["rule"], "targeted");
 }
+
+/// The judge's events for `records` (every one submitted, then judged).
+fn judged(records: Vec<RateRecord>) -> Vec<Event> {
+    let mut j = Judge::new(ThrottleConfig::default(), Default::default());
+    for r in records {
+        j.submit(r);
+    }
+    let mut out = Vec::new();
+    j.advance(60 * SECOND, &mut out);
+    out
+}
+
+/// The lab's policed checkpoint as a candidate record, and a 3.9 Mbit/s
+/// download elsewhere with `events` loss events over 7 MB.
+fn policed_and_fast(events: u32, pre_loss_rtt: Nanos) -> Vec<RateRecord> {
+    let c = record(
+        50001,
+        [203, 0, 113, 80],
+        "video.throttled.example",
+        491_520.0,
+        Some((Mode::Policer, 457_414.0)),
+        lab_policed_checkpoint(),
+    );
+    let fast = Measured {
+        loss_events: events,
+        delivered: 7_000_000,
+        pre_loss_rtt: Some(pre_loss_rtt),
+        flach_bps: None,
+        ..lab_policed_checkpoint()
+    };
+    let mut f = record(
+        50002,
+        [198, 51, 100, 20],
+        "fast.example",
+        3_932_160.0,
+        None,
+        fast,
+    );
+    f.delivered = 7_000_000;
+    vec![c, f]
+}
+
+#[test]
+fn a_fast_flow_that_loses_as_often_on_its_own_link_is_no_contrast_for_a_policer() {
+    // the candidate: 8 loss events in 287 KB (27.8 per MB); its RTT minimum
+    // is 24.2 ms
+    let flat = 25 * MILLI;
+    // a fast flow without losses, or with few (2 per MB): the contrast
+    assert_eq!(judged(policed_and_fast(0, flat)).len(), 1);
+    assert_eq!(judged(policed_and_fast(14, flat)).len(), 1);
+    // 11.4 per MB, more than a quarter of the candidate's: loss on the link
+    // they share, with a flat RTT before the losses or after a standing
+    // queue alike (a bulk download over Wi-Fi queues and loses at random;
+    // look-alike thr_paced_bursty_loss)
+    assert!(judged(policed_and_fast(80, flat)).is_empty());
+    assert!(judged(policed_and_fast(80, 80 * MILLI)).is_empty());
+}
+
+#[test]
+fn a_comparison_flow_is_judged_by_its_latest_record() {
+    let shaped = Measured {
+        duration: 19 * SECOND,
+        rtt_min: Some(30 * MILLI),
+        rtt_smoothed: Some(120 * MILLI),
+        rtt_bins: 20,
+        rtt_bins_queued: 18,
+        loss_events: 0,
+        retransmits: 0,
+        holes: 0,
+        ..lab_policed_checkpoint()
+    };
+    let candidate = || {
+        record(
+            50001,
+            [203, 0, 113, 80],
+            "video.throttled.example",
+            500e3,
+            Some((Mode::Shaper, 500e3)),
+            shaped.clone(),
+        )
+    };
+    // the download's checkpoint, before it filled the shared queue
+    let mut early = record(
+        50002,
+        [198, 51, 100, 20],
+        "fast.example",
+        8e6,
+        None,
+        Measured {
+            rtt_bins_queued: 0,
+            ..shaped.clone()
+        },
+    );
+    early.stamp = 10 * SECOND;
+    early.ready = 10 * SECOND;
+    early.last = false;
+    early.span = (SECOND, 10 * SECOND);
+    // its end record: queued in most bins, as the candidate
+    let late = record(
+        50002,
+        [198, 51, 100, 20],
+        "fast.example",
+        8e6,
+        None,
+        shaped.clone(),
+    );
+    assert_eq!(judged(vec![candidate(), early.clone()]).len(), 1);
+    assert!(judged(vec![early, late, candidate()]).is_empty());
+}
+
+#[test]
+fn two_listed_names_held_alike_on_one_address_are_no_cdn_cap() {
+    let policed = lab_policed_checkpoint();
+    let on_cdn = |port: u16, name: &str, group: Option<usize>| {
+        let mut r = record(
+            port,
+            [203, 0, 113, 80],
+            name,
+            491_520.0,
+            Some((Mode::Policer, 457_414.0)),
+            policed.clone(),
+        );
+        r.group = group;
+        r
+    };
+    let fast = || {
+        record(
+            50009,
+            [198, 51, 100, 20],
+            "fast.example",
+            3_932_160.0,
+            None,
+            Measured {
+                loss_events: 0,
+                ..policed.clone()
+            },
+        )
+    };
+    // a listed name and another name on its address held at the same
+    // rate: the address caps every name (a CDN), neither is a target
+    let ev = judged(vec![
+        on_cdn(50001, "video.throttled.example", Some(0)),
+        on_cdn(50002, "static.cdn.example", None),
+        fast(),
+    ]);
+    assert!(ev.is_empty(), "{ev:?}");
+    // both names listed (two groups): the censor's list, both reported
+    let ev = judged(vec![
+        on_cdn(50001, "video.throttled.example", Some(0)),
+        on_cdn(50002, "api.throttled2.example", Some(1)),
+        fast(),
+    ]);
+    assert_eq!(ev.len(), 2, "{ev:?}");
+}
