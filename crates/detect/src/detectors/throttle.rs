@@ -430,10 +430,22 @@ impl ThrottleFlow {
             return;
         };
         if n == RTT_RING {
-            self.rtt_pending.copy_within(1.., 0);
-            if let Some(last) = self.rtt_pending.last_mut() {
-                *last = (v, at);
+            // Full: the path's RTT spans more TSvals than the ring holds (a
+            // fast flow whose client ticks every millisecond, on a path
+            // longer than RTT_RING ms). Evicting the oldest would drop every
+            // value before its echo comes back; keep every other one
+            // instead, the oldest (the next to be echoed) included, so the
+            // ring spans twice as long (samples get rarer, never impossible).
+            for i in 0..RTT_RING / 2 {
+                let kept = self.rtt_pending.get(2 * i).copied().unwrap_or_default();
+                if let Some(slot) = self.rtt_pending.get_mut(i) {
+                    *slot = kept;
+                }
             }
+            if let Some(slot) = self.rtt_pending.get_mut(RTT_RING / 2) {
+                *slot = (v, at);
+            }
+            self.rtt_pending_n = (RTT_RING / 2 + 1) as u8;
         } else if let Some(slot) = self.rtt_pending.get_mut(n) {
             *slot = (v, at);
             self.rtt_pending_n += 1;

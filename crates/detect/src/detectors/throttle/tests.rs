@@ -853,3 +853,33 @@ fn two_listed_names_held_alike_on_one_address_are_no_cdn_cap() {
     ]);
     assert_eq!(ev.len(), 2, "{ev:?}");
 }
+
+#[test]
+fn a_long_path_gives_rtt_samples_when_the_client_ticks_faster_than_the_ring_spans() {
+    // a client ACKing every millisecond with a new TSval (1 kHz clock), a
+    // path of 100 ms: each TSval's echo comes back 100 values later
+    let cfg = ThrottleConfig::default();
+    let ms = MILLI;
+    let mut f = ThrottleFlow::new(0, 1000, 1000, None, &cfg);
+    for t in 0..2000u32 {
+        let now = Nanos::from(t) * ms;
+        f.client_tsval(1000 + t, now);
+        if t >= 100 {
+            f.server_echo(1000 + t - 100, now, &cfg);
+        }
+    }
+    eprintln!("{} samples", f.rtt_samples);
+    assert!(f.rtt_samples >= 10, "{} samples", f.rtt_samples);
+    assert_eq!(f.rtt_min, Some(100 * ms));
+    // a short path keeps a sample per echo
+    let mut f = ThrottleFlow::new(0, 1000, 1000, None, &cfg);
+    for t in 0..2000u32 {
+        let now = Nanos::from(t) * ms;
+        f.client_tsval(1000 + t, now);
+        if t >= 20 {
+            f.server_echo(1000 + t - 20, now, &cfg);
+        }
+    }
+    assert_eq!(f.rtt_samples, 1980);
+    assert_eq!(f.rtt_min, Some(20 * ms));
+}
