@@ -1168,8 +1168,11 @@ impl Judge {
         {
             return;
         }
-        let slack = self.cfg.contrast_slack;
-        let (lo, hi) = (c.span.0 - slack, c.span.1 + slack);
+        // Other flows count only while the target ran: the same link at the
+        // same time. (A fast download that ended before the target began
+        // says nothing of a link whose rate dropped in between: Wi-Fi
+        // moving away from the access point, a cellular handover.)
+        let (lo, hi) = c.span;
         let ckey = c.target_key();
         // A shaper's queue is the target's alone. A fast flow that shows a
         // standing queue too (its smallest RTT raised in at least half of
@@ -1178,8 +1181,20 @@ impl Judge {
         // download fills, under a video that paces itself), not a shaper
         // aimed at the target. (Its smoothed RTT at the end is no measure:
         // a fast flow through its own short queue ends with bursts.)
+        // And a queue the fast flow fills can hold the target up only while
+        // the fast flow runs: it must have run for (three quarters of) as
+        // long as the target queued. A fast flow with its own bloated
+        // buffer that ran for a part of a shaped download is no such queue.
         let standing_queue = |m: &Measured| m.rtt_bins > 0 && 2 * m.rtt_bins_queued >= m.rtt_bins;
-        let shared_queue = |r: &RateRecord| mode == Mode::Shaper && standing_queue(&r.measured);
+        let c_dur = i128::from((c.span.1 - c.span.0).max(1));
+        let c_queued =
+            |m: &Measured| c_dur * i128::from(m.rtt_bins_queued) / i128::from(m.rtt_bins.max(1));
+        let long_enough = |r: &RateRecord| {
+            let overlap = (c.span.1.min(r.span.1) - c.span.0.max(r.span.0)).max(0);
+            4 * i128::from(overlap) >= 3 * c_queued(&c.measured)
+        };
+        let shared_queue =
+            |r: &RateRecord| mode == Mode::Shaper && standing_queue(&r.measured) && long_enough(r);
         // A policer's losses are the target's own (a fast flow has a loss
         // event now and then, its congestion). A fast flow with (at least a
         // quarter) as many loss events per byte loses them on the link they

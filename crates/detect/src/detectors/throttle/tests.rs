@@ -883,3 +883,65 @@ fn a_long_path_gives_rtt_samples_when_the_client_ticks_faster_than_the_ring_span
     assert_eq!(f.rtt_samples, 1980);
     assert_eq!(f.rtt_min, Some(20 * ms));
 }
+
+/// A shaped candidate over 1..20 s (a standing queue in 18 of 20 bins) and
+/// a 8 Mbit/s download elsewhere over `span`, queued in `queued` of its 20
+/// bins.
+fn shaped_and_fast(span: (Nanos, Nanos), queued: u32) -> Vec<RateRecord> {
+    let shaped = Measured {
+        duration: 19 * SECOND,
+        rtt_min: Some(30 * MILLI),
+        rtt_smoothed: Some(120 * MILLI),
+        rtt_bins: 20,
+        rtt_bins_queued: 18,
+        loss_events: 0,
+        retransmits: 0,
+        holes: 0,
+        ..lab_policed_checkpoint()
+    };
+    let c = record(
+        50001,
+        [203, 0, 113, 80],
+        "video.throttled.example",
+        500e3,
+        Some((Mode::Shaper, 500e3)),
+        shaped.clone(),
+    );
+    let mut f = record(
+        50002,
+        [198, 51, 100, 20],
+        "fast.example",
+        8e6,
+        None,
+        Measured {
+            rtt_bins_queued: queued,
+            ..shaped
+        },
+    );
+    f.span = span;
+    vec![c, f]
+}
+
+#[test]
+fn contrast_comes_from_flows_that_ran_at_the_same_time() {
+    // a download during the target's run: contrast
+    assert_eq!(
+        judged(shaped_and_fast((5 * SECOND, 15 * SECOND), 0)).len(),
+        1
+    );
+    // a download that ended before the target began (the link's rate may
+    // have dropped in between): none
+    let early = shaped_and_fast((-8 * SECOND, SECOND - MILLI), 0);
+    assert!(judged(early).is_empty());
+}
+
+#[test]
+fn a_fast_flow_queued_behind_its_own_buffer_for_part_of_a_shaped_download_is_contrast() {
+    // queued in most of its bins, but it ran 5 of the target's 19 s while
+    // the target queued for 17: its queue cannot be what held the target
+    let ev = judged(shaped_and_fast((10 * SECOND, 15 * SECOND), 18));
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    // the same download over the whole of the target's run: a queue they
+    // share (look-alike thr_paced_shared_queue)
+    assert!(judged(shaped_and_fast((SECOND, 20 * SECOND), 18)).is_empty());
+}
