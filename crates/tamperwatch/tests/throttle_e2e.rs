@@ -20,6 +20,11 @@
 //! - `whole_link_shaped_is_clean`: every packet to the client shaped to
 //!   2 Mbit/s (htb), two downloads sharing it: both slow together, no event
 //!   (of any signature);
+//! - `policed_and_paced_on_a_lossy_link`: 2% of both servers' data
+//!   segments dropped (nftables `numgen`), the SNI-policed download, a
+//!   download from a server pacing itself at 400 kbit/s (nginx
+//!   `limit_rate`) and two fast ones: one `throttling` event, for the
+//!   policed one (the fast downloads lose too, in few events per byte);
 //! - `random_loss_is_clean`: 2 % of the server's segments dropped at random
 //!   (nftables `numgen`) on a 20 Mbit/s link, two large downloads at once:
 //!   no event (of any signature).
@@ -397,4 +402,78 @@ fn random_loss_is_clean() {
     // nor is random loss (retransmissions, holes, dupacks) for any signature
     let all = lab.tw.events();
     assert!(all.is_empty(), "{all:#?}");
+}
+
+#[test]
+fn policed_and_paced_on_a_lossy_link() {
+    if !prerequisites() {
+        return;
+    }
+    let lab = Lab::new("lossy link");
+    lab.htb("40mbit");
+    let r = lab.router();
+    let dev = lab.topo.router().client_iface.clone();
+    r.tc(&[
+        "qdisc", "add", "dev", &dev, "parent", "1:20", "handle", "20:", "tbf", "rate", "500kbit",
+        "burst", "3000", "limit", "3000",
+    ]);
+    r.exec_ok(
+        "iptables",
+        &[
+            "-t",
+            "mangle",
+            "-A",
+            "FORWARD",
+            "-p",
+            "tcp",
+            "--dport",
+            "443",
+            "-m",
+            "string",
+            "--algo",
+            "bm",
+            "--hex-string",
+            SNI_HEX,
+            "-j",
+            "CONNMARK",
+            "--set-mark",
+            "2",
+        ],
+    );
+    // 2% of every data segment from both servers lost (Wi-Fi)
+    let s4 = lab.s4();
+    r.nft(&format!(
+        "table inet tw_loss {{
+    chain filt {{
+        type filter hook forward priority 0; policy accept;
+        ip saddr {{ {s4}, {SERVER2} }} tcp flags & (syn | rst | fin) == 0 numgen random mod 50 == 0 counter drop
+    }}
+}}
+"
+    ));
+    let s2 = IpAddr::V4(SERVER2);
+    let got = lab.downloads(&[
+        (BLOCKED, s4, "/big.bin", 0),
+        (ALLOWED, s2, "/paced.bin", 0),
+        (ALLOWED, s4, "/large.bin", 3),
+        (ALLOWED, s2, "/large.bin", 6),
+    ]);
+    let (ev, _m) = lab.settle(4.0);
+    // the policer is still told from the link's own losses (the fast
+    // downloads lose too, but their losses come in few events per byte)
+    assert_eq!(ev.len(), 1, "{ev:#?}");
+    let e = &ev[0];
+    assert_eq!(e["flow"]["client_port"], u64::from(got[0].0.client_port));
+    assert_eq!(e["evidence"]["mode"], "policer");
+    let rules: Vec<&str> = e["evidence"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(rules.contains(&"same_server_other_name"), "{rules:?}");
+    // and the server pacing itself at 400 kbit/s (nginx limit_rate) over
+    // the same lossy link is no target; nothing else fires either
+    let all = lab.tw.events();
+    assert_eq!(all.len(), 1, "{all:#?}");
 }

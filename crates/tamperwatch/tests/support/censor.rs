@@ -165,8 +165,9 @@ pub fn client_router_far_server(one_way: Duration) -> (Topology, Guarded) {
 /// nginx serving `www` on port 80 and 443 (TLS, one self-signed
 /// certificate for every name of [`NAMES`], made with openssl) of the
 /// server's addresses. Paths: `/index.html`, `/big.bin` (1 MiB), `/large.bin` (8 MiB),
-/// `/slow.bin` (1 MiB at 16 KiB/s), `/close` (`return 444`: nginx closes
-/// without a response).
+/// `/slow.bin` (1 MiB at 16 KiB/s), `/paced.bin` (1 MiB at 50 KiB/s: a
+/// server pacing itself at 400 kbit/s), `/close` (`return 444`: nginx
+/// closes without a response).
 #[derive(Debug)]
 pub struct TlsWeb {
     proc: Guarded,
@@ -187,6 +188,7 @@ impl TlsWeb {
         let big = super::web::pseudo_random(1024 * 1024, 3);
         std::fs::write(www.join("big.bin"), &big).unwrap();
         std::fs::write(www.join("slow.bin"), &big).unwrap();
+        std::fs::write(www.join("paced.bin"), &big).unwrap();
         std::fs::write(www.join("large.bin"), big.repeat(8)).unwrap();
         for t in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
             std::fs::create_dir_all(d.join("tmp").join(t)).unwrap();
@@ -240,6 +242,7 @@ http {{
         root {www};
         location = /close {{ return 444; }}
         location = /slow.bin {{ limit_rate 16k; }}
+        location = /paced.bin {{ limit_rate 50k; }}
     }}
 }}
 ",
