@@ -346,6 +346,59 @@ impl ResetServer {
     }
 }
 
+const PACED_SERVER: &str = r#"
+import socket, sys, threading
+addr, port, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, port))
+s.listen(16)
+print('listening', flush=True)
+body = bytes(range(256)) * 4096
+def handle(c):
+    try:
+        c.setsockopt(socket.SOL_SOCKET, 47, rate)  # SO_MAX_PACING_RATE, bytes/s
+        d = b''
+        while b'\r\n\r\n' not in d:
+            x = c.recv(4096)
+            if not x:
+                return
+            d += x
+        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' % len(body) + body)
+    finally:
+        c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#;
+
+/// A python3 HTTP server on `addr:port` whose every connection the kernel
+/// paces smoothly at `bytes_per_sec` (`SO_MAX_PACING_RATE`: a video
+/// server pacing itself, BBR at its bottleneck); it answers any request
+/// with 1 MiB.
+#[derive(Debug)]
+pub struct PacedServer {
+    _proc: Guarded,
+}
+
+impl PacedServer {
+    pub fn start(ns: &Netns, addr: IpAddr, port: u16, bytes_per_sec: u64) -> PacedServer {
+        let (a, p, r) = (
+            addr.to_string(),
+            port.to_string(),
+            bytes_per_sec.to_string(),
+        );
+        let mut proc = ns.spawn("python3", &["-c", PACED_SERVER, &a, &p, &r]);
+        let up = poll(Duration::from_secs(10), Duration::from_millis(20), || {
+            proc.log().contains("listening").then_some(())
+        });
+        if up.is_none() || proc.try_status().is_some() {
+            panic!("paced server {a}:{p} did not start:\n{}", proc.log());
+        }
+        PacedServer { _proc: proc }
+    }
+}
+
 const ABORTING_CLIENT: &str = r#"
 import socket, struct, sys
 addr, port, host, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
