@@ -162,6 +162,41 @@ impl Lab {
         );
     }
 
+    /// The router polices the connection whose ClientHello names
+    /// `blocked.example` (xt string match on the SNI entry, CONNMARK 2, so
+    /// class 1:20 of [`Lab::htb`]) with a 500 kbit/s tbf of 3,000 bytes.
+    fn police_sni(&self) {
+        let r = self.router();
+        let dev = self.topo.router().client_iface.clone();
+        r.tc(&[
+            "qdisc", "add", "dev", &dev, "parent", "1:20", "handle", "20:", "tbf", "rate",
+            "500kbit", "burst", "3000", "limit", "3000",
+        ]);
+        r.exec_ok(
+            "iptables",
+            &[
+                "-t",
+                "mangle",
+                "-A",
+                "FORWARD",
+                "-p",
+                "tcp",
+                "--dport",
+                "443",
+                "-m",
+                "string",
+                "--algo",
+                "bm",
+                "--hex-string",
+                SNI_HEX,
+                "-j",
+                "CONNMARK",
+                "--set-mark",
+                "2",
+            ],
+        );
+    }
+
     /// Downloads in parallel: (name, address, path, delay before it starts).
     fn downloads(&self, list: &[(&str, IpAddr, &str, u64)]) -> Vec<(Fetch, f64)> {
         let hs: Vec<_> = list
@@ -223,36 +258,7 @@ fn sni_policed_while_others_fast() {
     }
     let lab = Lab::new("sni policed");
     lab.htb("40mbit");
-    let r = lab.router();
-    let dev = lab.topo.router().client_iface.clone();
-    r.tc(&[
-        "qdisc", "add", "dev", &dev, "parent", "1:20", "handle", "20:", "tbf", "rate", "500kbit",
-        "burst", "3000", "limit", "3000",
-    ]);
-    // mark the connection whose ClientHello names blocked.example
-    r.exec_ok(
-        "iptables",
-        &[
-            "-t",
-            "mangle",
-            "-A",
-            "FORWARD",
-            "-p",
-            "tcp",
-            "--dport",
-            "443",
-            "-m",
-            "string",
-            "--algo",
-            "bm",
-            "--hex-string",
-            SNI_HEX,
-            "-j",
-            "CONNMARK",
-            "--set-mark",
-            "2",
-        ],
-    );
+    lab.police_sni();
     let s4 = lab.s4();
     let s2 = IpAddr::V4(SERVER2);
     let got = lab.downloads(&[
@@ -412,35 +418,8 @@ fn policed_and_paced_on_a_lossy_link() {
     }
     let lab = Lab::new("lossy link");
     lab.htb("40mbit");
+    lab.police_sni();
     let r = lab.router();
-    let dev = lab.topo.router().client_iface.clone();
-    r.tc(&[
-        "qdisc", "add", "dev", &dev, "parent", "1:20", "handle", "20:", "tbf", "rate", "500kbit",
-        "burst", "3000", "limit", "3000",
-    ]);
-    r.exec_ok(
-        "iptables",
-        &[
-            "-t",
-            "mangle",
-            "-A",
-            "FORWARD",
-            "-p",
-            "tcp",
-            "--dport",
-            "443",
-            "-m",
-            "string",
-            "--algo",
-            "bm",
-            "--hex-string",
-            SNI_HEX,
-            "-j",
-            "CONNMARK",
-            "--set-mark",
-            "2",
-        ],
-    );
     // 2% of every data segment from both servers lost (Wi-Fi)
     let s4 = lab.s4();
     r.nft(&format!(

@@ -292,6 +292,20 @@ pub enum ResetKind {
     AfterResponse,
 }
 
+/// `python3 -c script args..` in `ns`, once it printed `listening`.
+fn python_server(ns: &Netns, what: &str, script: &str, args: &[&str]) -> Guarded {
+    let mut argv = vec!["-c", script];
+    argv.extend_from_slice(args);
+    let mut proc = ns.spawn("python3", &argv);
+    let up = poll(Duration::from_secs(10), Duration::from_millis(20), || {
+        proc.log().contains("listening").then_some(())
+    });
+    if up.is_none() || proc.try_status().is_some() {
+        panic!("{what} {args:?} did not start:\n{}", proc.log());
+    }
+    proc
+}
+
 const RESET_SERVER: &str = r#"
 import socket, struct, sys, threading, time
 addr, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -335,14 +349,9 @@ impl ResetServer {
             ResetKind::AfterResponse => "after-response",
         };
         let (a, p) = (addr.to_string(), port.to_string());
-        let mut proc = ns.spawn("python3", &["-c", RESET_SERVER, &a, &p, mode]);
-        let up = poll(Duration::from_secs(10), Duration::from_millis(20), || {
-            proc.log().contains("listening").then_some(())
-        });
-        if up.is_none() || proc.try_status().is_some() {
-            panic!("reset server {a}:{p} did not start:\n{}", proc.log());
+        ResetServer {
+            proc: python_server(ns, "reset server", RESET_SERVER, &[&a, &p, mode]),
         }
-        ResetServer { proc }
     }
 }
 
@@ -388,14 +397,9 @@ impl PacedServer {
             port.to_string(),
             bytes_per_sec.to_string(),
         );
-        let mut proc = ns.spawn("python3", &["-c", PACED_SERVER, &a, &p, &r]);
-        let up = poll(Duration::from_secs(10), Duration::from_millis(20), || {
-            proc.log().contains("listening").then_some(())
-        });
-        if up.is_none() || proc.try_status().is_some() {
-            panic!("paced server {a}:{p} did not start:\n{}", proc.log());
+        PacedServer {
+            _proc: python_server(ns, "paced server", PACED_SERVER, &[&a, &p, &r]),
         }
-        PacedServer { _proc: proc }
     }
 }
 

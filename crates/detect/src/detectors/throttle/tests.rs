@@ -602,59 +602,17 @@ fn record(
 
 #[test]
 fn a_fast_flow_behind_a_standing_queue_is_no_contrast_for_a_shaper() {
-    // a shaped candidate: a plateau at 500 kbit/s, a standing queue in 18 of 20 bins
-    let shaped = Measured {
-        duration: 19 * SECOND,
-        rtt_min: Some(30 * MILLI),
-        rtt_smoothed: Some(120 * MILLI),
-        rtt_bins: 20,
-        rtt_bins_queued: 18,
-        loss_events: 0,
-        retransmits: 0,
-        holes: 0,
-        ..lab_policed_checkpoint()
-    };
-    let verdict = |fast: Measured| {
-        let mut j = Judge::new(ThrottleConfig::default(), Default::default());
-        let c = record(
-            50001,
-            [203, 0, 113, 80],
-            "video.throttled.example",
-            500e3,
-            Some((Mode::Shaper, 500e3)),
-            shaped.clone(),
-        );
-        j.submit(c);
-        j.submit(record(
-            50002,
-            [198, 51, 100, 20],
-            "fast.example",
-            8e6,
-            None,
-            fast,
-        ));
-        let mut out = Vec::new();
-        j.advance(60 * SECOND, &mut out);
-        out
-    };
-    // a fast flow whose own short queue left it with a high smoothed RTT at
-    // its end (bursts), but whose smallest RTT per bin stayed at the minimum:
-    // not behind the candidate's queue (the lab's fast downloads)
-    let own_queue = Measured {
-        rtt_bins_queued: 1,
-        ..shaped.clone()
-    };
-    let ev = verdict(own_queue);
+    // a fast flow over the candidate's whole run whose own short queue left
+    // it with a high smoothed RTT at its end (bursts), but whose smallest
+    // RTT per bin stayed at the minimum: not behind the candidate's queue
+    // (the lab's fast downloads)
+    let ev = judged(shaped_and_fast((SECOND, 20 * SECOND), 1));
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0].evidence["mode"], "shaper");
     assert_eq!(ev[0].evidence["rule"], "targeted");
     // a fast flow queued in most of its bins, as the candidate: a bloated
     // link they share (look-alike thr_paced_shared_queue)
-    let behind = Measured {
-        rtt_bins_queued: 12,
-        ..shaped.clone()
-    };
-    assert!(verdict(behind).is_empty());
+    assert!(judged(shaped_and_fast((SECOND, 20 * SECOND), 12)).is_empty());
 }
 
 #[test]
@@ -778,54 +736,18 @@ fn a_fast_flow_that_loses_as_often_on_its_own_link_is_no_contrast_for_a_policer(
 
 #[test]
 fn a_comparison_flow_is_judged_by_its_latest_record() {
-    let shaped = Measured {
-        duration: 19 * SECOND,
-        rtt_min: Some(30 * MILLI),
-        rtt_smoothed: Some(120 * MILLI),
-        rtt_bins: 20,
-        rtt_bins_queued: 18,
-        loss_events: 0,
-        retransmits: 0,
-        holes: 0,
-        ..lab_policed_checkpoint()
-    };
-    let candidate = || {
-        record(
-            50001,
-            [203, 0, 113, 80],
-            "video.throttled.example",
-            500e3,
-            Some((Mode::Shaper, 500e3)),
-            shaped.clone(),
-        )
-    };
     // the download's checkpoint, before it filled the shared queue
-    let mut early = record(
-        50002,
-        [198, 51, 100, 20],
-        "fast.example",
-        8e6,
-        None,
-        Measured {
-            rtt_bins_queued: 0,
-            ..shaped.clone()
-        },
-    );
-    early.stamp = 10 * SECOND;
-    early.ready = 10 * SECOND;
-    early.last = false;
-    early.span = (SECOND, 10 * SECOND);
+    let mut early = shaped_and_fast((SECOND, 20 * SECOND), 0);
+    let f = &mut early[1];
+    f.stamp = 10 * SECOND;
+    f.ready = 10 * SECOND;
+    f.last = false;
+    f.span = (SECOND, 10 * SECOND);
+    assert_eq!(judged(early.clone()).len(), 1);
     // its end record: queued in most bins, as the candidate
-    let late = record(
-        50002,
-        [198, 51, 100, 20],
-        "fast.example",
-        8e6,
-        None,
-        shaped.clone(),
-    );
-    assert_eq!(judged(vec![candidate(), early.clone()]).len(), 1);
-    assert!(judged(vec![early, late, candidate()]).is_empty());
+    let late = shaped_and_fast((SECOND, 20 * SECOND), 18).remove(1);
+    early.insert(1, late);
+    assert!(judged(early).is_empty());
 }
 
 #[test]
