@@ -72,57 +72,58 @@ pub fn lookalike_dns_rrsig_cold() -> Result<Vec<u8>> {
     rrsig_pair(false, 42102, 0x4102)
 }
 
-/// The RRSIG look-alike, after the resolver's warm-up or without it.
-fn rrsig_pair(warm: bool, port: u16, id: u16) -> Result<Vec<u8>> {
+/// A query (to the warmed-up resolver when `warm`) that the client sends
+/// again after 1 s, answered twice: (time after the first copy, rcode,
+/// records) each.
+fn answered_twice(
+    warm: bool,
+    port: u16,
+    id: u16,
+    name: &str,
+    answers: [(i64, u8, &[Rr]); 2],
+) -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
     let t = if warm { warm_up(&mut tl)? } else { EPOCH_NS };
     let mut y = exchange(port, 56);
-    let q = y.query(&mut tl, t, id, "example.org", qtype::A, true);
+    let q = y.query(&mut tl, t, id, name, qtype::A, true);
     y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
-    y.answer(
-        &mut tl,
-        t + 1010 * MS,
-        &q,
-        rcode::NOERROR,
-        &[a("example.org", 300, [203, 0, 113, 90]), rrsig(3)],
-        DnsFlags::RA,
-    )?;
-    y.answer(
-        &mut tl,
-        t + 1000 * MS + RTT,
-        &q,
-        rcode::NOERROR,
-        &[a("example.org", 287, [203, 0, 113, 90]), rrsig(5)],
-        DnsFlags::RA,
-    )?;
+    for (after, rc, rrs) in answers {
+        y.answer(&mut tl, t + after, &q, rc, rrs, DnsFlags::RA)?;
+    }
     tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+}
+
+/// The RRSIG look-alike, after the resolver's warm-up or without it.
+fn rrsig_pair(warm: bool, port: u16, id: u16) -> Result<Vec<u8>> {
+    let first = [a("example.org", 300, [203, 0, 113, 90]), rrsig(3)];
+    let second = [a("example.org", 287, [203, 0, 113, 90]), rrsig(5)];
+    answered_twice(
+        warm,
+        port,
+        id,
+        "example.org",
+        [
+            (1010 * MS, rcode::NOERROR, &first),
+            (1000 * MS + RTT, rcode::NOERROR, &second),
+        ],
+    )
 }
 
 /// Answers differing only in the DNS TTL (a cache answering the
 /// retransmission a second later).
 pub fn lookalike_dns_cache_ttl() -> Result<Vec<u8>> {
-    let mut tl = Timeline::new();
-    let t = warm_up(&mut tl)?;
-    let mut y = exchange(42101, 56);
-    let q = y.query(&mut tl, t, 0x4101, "example.org", qtype::A, true);
-    y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
-    y.answer(
-        &mut tl,
-        t + 1010 * MS,
-        &q,
-        rcode::NOERROR,
-        &[a("example.org", 300, [203, 0, 113, 90])],
-        DnsFlags::RA,
-    )?;
-    y.answer(
-        &mut tl,
-        t + 1000 * MS + RTT,
-        &q,
-        rcode::NOERROR,
-        &[a("example.org", 299, [203, 0, 113, 90])],
-        DnsFlags::RA,
-    )?;
-    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+    let first = [a("example.org", 300, [203, 0, 113, 90])];
+    let second = [a("example.org", 299, [203, 0, 113, 90])];
+    answered_twice(
+        true,
+        42101,
+        0x4101,
+        "example.org",
+        [
+            (1010 * MS, rcode::NOERROR, &first),
+            (1000 * MS + RTT, rcode::NOERROR, &second),
+        ],
+    )
 }
 
 /// An anycast resolver's route moves to a closer site: from some point all
@@ -176,34 +177,25 @@ pub fn lookalike_dns_dns64_route_change() -> Result<Vec<u8>> {
 /// copy from their own caches: a geo-balanced CDN name, two address sets.
 /// Same resolver, same IP TTL, normal timing.
 pub fn lookalike_dns_retransmit_other_cache() -> Result<Vec<u8>> {
-    let mut tl = Timeline::new();
-    let t = warm_up(&mut tl)?;
-    let mut y = exchange(42130, 56);
-    let q = y.query(&mut tl, t, 0x4130, "cdn.example.org", qtype::A, true);
-    y.flow.client_send(&mut tl, t + 1000 * MS, q.clone());
-    y.answer(
-        &mut tl,
-        t + 1005 * MS,
-        &q,
-        rcode::NOERROR,
-        &[
-            a("cdn.example.org", 20, [203, 0, 113, 90]),
-            a("cdn.example.org", 20, [203, 0, 113, 91]),
+    let name = "cdn.example.org";
+    let first = [
+        a(name, 20, [203, 0, 113, 90]),
+        a(name, 20, [203, 0, 113, 91]),
+    ];
+    let second = [
+        a(name, 20, [198, 51, 100, 7]),
+        a(name, 20, [198, 51, 100, 8]),
+    ];
+    answered_twice(
+        true,
+        42130,
+        0x4130,
+        name,
+        [
+            (1005 * MS, rcode::NOERROR, &first),
+            (1000 * MS + RTT, rcode::NOERROR, &second),
         ],
-        DnsFlags::RA,
-    )?;
-    y.answer(
-        &mut tl,
-        t + 1000 * MS + RTT,
-        &q,
-        rcode::NOERROR,
-        &[
-            a("cdn.example.org", 20, [198, 51, 100, 7]),
-            a("cdn.example.org", 20, [198, 51, 100, 8]),
-        ],
-        DnsFlags::RA,
-    )?;
-    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+    )
 }
 
 fn http_get(port: u16, tl: &mut Timeline, req: &[u8]) -> (crate::session::TcpSession, i64) {
@@ -261,37 +253,51 @@ const FAST: Limiter = Limiter::Link {
     queue: 48_000,
 };
 
+/// A video server pacing itself at 400 kbit/s for 2 MB, from the start.
+fn paced_video(port: u16) -> Download<'static> {
+    let mut d = Download::bulk(
+        [203, 0, 113, 80],
+        "video.throttled.example",
+        port,
+        EPOCH_NS,
+        FAST,
+        0,
+    );
+    d.app = App::Paced {
+        bps: 400_000.0,
+        bytes: 2_000_000,
+    };
+    d
+}
+
+/// The paced video beside a 4 MB download from another server starting 5 s
+/// later, both losing `loss` of their segments in bursts of `burst`.
+fn paced_beside_download(ports: (u16, u16), loss: f64, burst: u32) -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut paced = paced_video(ports.0);
+    let mut fast = Download::bulk(
+        [198, 51, 100, 20],
+        "fast.example",
+        ports.1,
+        EPOCH_NS + 5 * S,
+        FAST,
+        4_000_000,
+    );
+    for d in [&mut paced, &mut fast] {
+        d.loss = loss;
+        d.loss_burst = burst;
+    }
+    download(&mut tl, &paced)?;
+    download(&mut tl, &fast)?;
+    crate::throttle_scenarios::finish(tl)
+}
+
 /// A client on Wi-Fi (1% random loss on everything) streams from a server
 /// that paces itself (a video server's per-connection pacing, BBR at its
 /// bottleneck or nginx `limit_rate`) at 400 kbit/s for 40 s, while a bulk
 /// download from another server runs at once.
 pub fn lookalike_thr_paced_lossy() -> Result<Vec<u8>> {
-    let mut tl = Timeline::new();
-    let mut paced = Download::bulk(
-        [203, 0, 113, 80],
-        "video.throttled.example",
-        50201,
-        EPOCH_NS,
-        FAST,
-        0,
-    );
-    paced.app = App::Paced {
-        bps: 400_000.0,
-        bytes: 2_000_000,
-    };
-    paced.loss = 0.01;
-    let mut fast = Download::bulk(
-        [198, 51, 100, 20],
-        "fast.example",
-        50202,
-        EPOCH_NS + 5 * S,
-        FAST,
-        4_000_000,
-    );
-    fast.loss = 0.01;
-    download(&mut tl, &paced)?;
-    download(&mut tl, &fast)?;
-    crate::throttle_scenarios::finish(tl)
+    paced_beside_download((50201, 50202), 0.01, 1)
 }
 
 /// A video server pacing itself at 400 kbit/s (no loss) while the same
@@ -312,18 +318,7 @@ pub fn lookalike_thr_paced_shared_queue() -> Result<Vec<u8>> {
     // the download's own standing queue, once it has filled it
     fast.queue_delay = (bulk_start + 200 * MS, bulk_start + 120 * S, 96 * MS);
     let end = download(&mut tl, &fast)?;
-    let mut paced = Download::bulk(
-        [203, 0, 113, 80],
-        "video.throttled.example",
-        50211,
-        EPOCH_NS,
-        FAST,
-        0,
-    );
-    paced.app = App::Paced {
-        bps: 400_000.0,
-        bytes: 2_000_000,
-    };
+    let mut paced = paced_video(50211);
     paced.queue_delay = (bulk_start + 200 * MS, end, 96 * MS);
     download(&mut tl, &paced)?;
     crate::throttle_scenarios::finish(tl)
@@ -332,34 +327,7 @@ pub fn lookalike_thr_paced_shared_queue() -> Result<Vec<u8>> {
 /// As `lookalike_thr_paced_lossy`, the Wi-Fi losing segments in bursts of
 /// three (interference) at 0.4% of bursts.
 pub fn lookalike_thr_paced_bursty_loss() -> Result<Vec<u8>> {
-    let mut tl = Timeline::new();
-    let mut paced = Download::bulk(
-        [203, 0, 113, 80],
-        "video.throttled.example",
-        50221,
-        EPOCH_NS,
-        FAST,
-        0,
-    );
-    paced.app = App::Paced {
-        bps: 400_000.0,
-        bytes: 2_000_000,
-    };
-    let mut fast = Download::bulk(
-        [198, 51, 100, 20],
-        "fast.example",
-        50222,
-        EPOCH_NS + 5 * S,
-        FAST,
-        4_000_000,
-    );
-    for d in [&mut paced, &mut fast] {
-        d.loss = 0.004;
-        d.loss_burst = 3;
-    }
-    download(&mut tl, &paced)?;
-    download(&mut tl, &fast)?;
-    crate::throttle_scenarios::finish(tl)
+    paced_beside_download((50221, 50222), 0.004, 3)
 }
 
 /// A name usually downloaded fast (three 600 KB downloads at 4 Mbit/s),
@@ -367,20 +335,7 @@ pub fn lookalike_thr_paced_bursty_loss() -> Result<Vec<u8>> {
 /// Wi-Fi that loses segments in bursts of three. Nothing else runs.
 pub fn lookalike_thr_history_paced_bursty() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
-    let mut t = EPOCH_NS;
-    for (i, port) in [50231u16, 50232, 50233].into_iter().enumerate() {
-        t = download(
-            &mut tl,
-            &Download::bulk(
-                [203, 0, 113, 80],
-                "news.example",
-                port,
-                t + (i as i64 + 1) * S,
-                FAST,
-                600_000,
-            ),
-        )?;
-    }
+    let t = crate::throttle_scenarios::fast_history(&mut tl, [50231, 50232, 50233])?;
     let mut paced = Download::bulk(
         [203, 0, 113, 80],
         "news.example",
@@ -494,34 +449,17 @@ pub fn lookalike_dns_ad_split_horizon() -> Result<Vec<u8>> {
 /// and the answer for the second, before the resolver has any baseline
 /// (the first lookups after the daemon started).
 pub fn lookalike_dns_servfail_then_answer() -> Result<Vec<u8>> {
-    let mut tl = Timeline::new();
-    let mut y = exchange(42140, 56);
-    let q = y.query(
-        &mut tl,
-        EPOCH_NS,
+    let answer = [a("slow.example.org", 300, [203, 0, 113, 77])];
+    answered_twice(
+        false,
+        42140,
         0x4140,
         "slow.example.org",
-        qtype::A,
-        true,
-    );
-    y.flow.client_send(&mut tl, EPOCH_NS + 1000 * MS, q.clone());
-    y.answer(
-        &mut tl,
-        EPOCH_NS + 2000 * MS,
-        &q,
-        rcode::SERVFAIL,
-        &[],
-        DnsFlags::RA,
-    )?;
-    y.answer(
-        &mut tl,
-        EPOCH_NS + 2100 * MS,
-        &q,
-        rcode::NOERROR,
-        &[a("slow.example.org", 300, [203, 0, 113, 77])],
-        DnsFlags::RA,
-    )?;
-    tl.to_pcap_bytes(crate::pcap::linktype::ETHERNET, false)
+        [
+            (2000 * MS, rcode::SERVFAIL, &[]),
+            (2100 * MS, rcode::NOERROR, &answer),
+        ],
+    )
 }
 
 /// A look-alike: its name and its capture's bytes.

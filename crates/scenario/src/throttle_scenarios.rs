@@ -666,14 +666,14 @@ pub fn thr_shaped_targeted() -> Result<Vec<u8>> {
     finish(tl)
 }
 
-/// History: three fast downloads from a name, then (with nothing else on the
-/// link) a policed one. Expected: one event, rule `history`.
-pub fn thr_history_drop() -> Result<Vec<u8>> {
-    let mut tl = Timeline::new();
+/// Three 600 KB downloads of `news.example` from the throttled address at
+/// 4 Mbit/s, one after the other (a name's history of being fast), from
+/// `EPOCH_NS`; returns the time of the last one's last packet.
+pub(crate) fn fast_history(tl: &mut Timeline, ports: [u16; 3]) -> Result<i64> {
     let mut t = EPOCH_NS;
-    for (i, port) in [50031u16, 50032, 50033].into_iter().enumerate() {
+    for (i, port) in ports.into_iter().enumerate() {
         t = download(
-            &mut tl,
+            tl,
             &Download::bulk(
                 THROTTLED,
                 "news.example",
@@ -684,6 +684,14 @@ pub fn thr_history_drop() -> Result<Vec<u8>> {
             ),
         )?;
     }
+    Ok(t)
+}
+
+/// History: three fast downloads from a name, then (with nothing else on the
+/// link) a policed one. Expected: one event, rule `history`.
+pub fn thr_history_drop() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let t = fast_history(&mut tl, [50031, 50032, 50033])?;
     download(
         &mut tl,
         &Download::bulk(

@@ -67,9 +67,6 @@ const INJECT_TTL: u8 = 40;
 /// A second server address (QUIC works there) and one that is "down".
 const SERVER2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
 const SERVER_DOWN: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 4);
-/// The SNI entry of a ClientHello for `blocked.example`: name type 0,
-/// length 15, the name (what the router's string match looks for).
-const SNI_HEX: &str = "|00000f|blocked.example";
 
 fn prerequisites() -> bool {
     if !support::require_root() {
@@ -545,27 +542,7 @@ fn server_bytes(segs: &[Seg], client_port: u16, server_port: u16) -> usize {
 /// `blocked.example` (CONNMARK 1), then `drop_rule` decides what of the
 /// marked connection is dropped.
 fn mark_blocked_sni(r: &Netns, drop_rule: &[&str]) {
-    r.exec_ok(
-        "iptables",
-        &[
-            "-A",
-            "FORWARD",
-            "-p",
-            "tcp",
-            "--dport",
-            "443",
-            "-m",
-            "string",
-            "--algo",
-            "bm",
-            "--hex-string",
-            SNI_HEX,
-            "-j",
-            "CONNMARK",
-            "--set-mark",
-            "0x1/0x1",
-        ],
-    );
+    censor::match_blocked_sni(r, None, &["-j", "CONNMARK", "--set-mark", "0x1/0x1"]);
     let mut a = vec!["-A", "FORWARD"];
     a.extend_from_slice(drop_rule);
     r.exec_ok("iptables", &a);

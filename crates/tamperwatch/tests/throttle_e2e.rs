@@ -48,8 +48,6 @@ use support::{metric_value, Guarded, Netns, TamperwatchProc, Topology, TwOptions
 
 const ONE_WAY: Duration = Duration::from_millis(10);
 const SERVER2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
-/// The SNI entry of a ClientHello for `blocked.example`.
-const SNI_HEX: &str = "|00000f|blocked.example";
 
 fn prerequisites() -> bool {
     support::require_root_and(&["nginx", "openssl", "curl", "iptables", "nft", "tc"])
@@ -172,29 +170,7 @@ impl Lab {
             "qdisc", "add", "dev", &dev, "parent", "1:20", "handle", "20:", "tbf", "rate",
             "500kbit", "burst", "3000", "limit", "3000",
         ]);
-        r.exec_ok(
-            "iptables",
-            &[
-                "-t",
-                "mangle",
-                "-A",
-                "FORWARD",
-                "-p",
-                "tcp",
-                "--dport",
-                "443",
-                "-m",
-                "string",
-                "--algo",
-                "bm",
-                "--hex-string",
-                SNI_HEX,
-                "-j",
-                "CONNMARK",
-                "--set-mark",
-                "2",
-            ],
-        );
+        censor::match_blocked_sni(&r, Some("mangle"), &["-j", "CONNMARK", "--set-mark", "2"]);
     }
 
     /// Downloads in parallel: (name, address, path, delay before it starts).

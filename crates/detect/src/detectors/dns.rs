@@ -103,7 +103,7 @@ impl AnswerRec {
         let (a, b) = (&self.msg.answers, &m.answers);
         self.msg.flags & SIG == m.flags & SIG
             && a.content_hash == b.content_hash
-            && a.count - a.rrsigs.min(a.count) == b.count - b.rrsigs.min(b.count)
+            && a.count.saturating_sub(a.rrsigs) == b.count.saturating_sub(b.rrsigs)
     }
 }
 

@@ -622,6 +622,13 @@ pub struct Measured {
     pub zero_windows: u32,
 }
 
+/// Could `k` losses come from a rate that takes `lambda` on average? A
+/// Poisson tail P(X ≥ k) above 1 in 1,000, by its Chernoff bound
+/// `e^-λ (eλ/k)^k` (k > λ), which errs toward "plausible".
+fn plausible_losses(k: f64, lambda: f64) -> bool {
+    k <= lambda || (lambda > 0.0 && -lambda + k * (1.0 + lambda.ln() - k.ln()) >= (1e-3f64).ln())
+}
+
 /// An RTT of `r` over a path whose minimum is `min` shows a standing queue.
 fn queueing(r: Nanos, min: Nanos) -> bool {
     r >= 2 * min && r - min >= 20 * MILLI
@@ -1186,12 +1193,13 @@ impl Judge {
         // long as the target queued. A fast flow with its own bloated
         // buffer that ran for a part of a shaped download is no such queue.
         let standing_queue = |m: &Measured| m.rtt_bins > 0 && 2 * m.rtt_bins_queued >= m.rtt_bins;
-        let c_dur = i128::from((c.span.1 - c.span.0).max(1));
-        let c_queued =
-            |m: &Measured| c_dur * i128::from(m.rtt_bins_queued) / i128::from(m.rtt_bins.max(1));
+        // (the target's queued time: its span times its share of queued bins)
+        let c_queued = i128::from((c.span.1 - c.span.0).max(1))
+            * i128::from(c.measured.rtt_bins_queued)
+            / i128::from(c.measured.rtt_bins.max(1));
         let long_enough = |r: &RateRecord| {
             let overlap = (c.span.1.min(r.span.1) - c.span.0.max(r.span.0)).max(0);
-            4 * i128::from(overlap) >= 3 * c_queued(&c.measured)
+            4 * i128::from(overlap) >= 3 * c_queued
         };
         let shared_queue =
             |r: &RateRecord| mode == Mode::Shaper && standing_queue(&r.measured) && long_enough(r);
@@ -1207,16 +1215,14 @@ impl Judge {
         // over a link losing 2% looked policed against 35 Mbit/s downloads
         // by events per byte); and a tail, not a ratio, because a 5 s record
         // holds a handful of holes (7 where 3 were expected, by chance).
-        let hole_share = |m: &Measured| f64::from(m.holes) / (m.delivered.max(1) as f64);
-        let own_holes = f64::from(c.measured.holes);
-        let own_bytes = c.measured.delivered as f64;
         let lossy_link = |r: &RateRecord| {
-            let lambda = hole_share(&r.measured) * own_bytes;
+            let m = &r.measured;
+            let share = f64::from(m.holes) / (m.delivered.max(1) as f64);
             mode == Mode::Policer
-                && (own_holes <= lambda
-                    || (lambda > 0.0
-                        && -lambda + own_holes * (1.0 + lambda.ln() - own_holes.ln())
-                            >= (1e-3f64).ln()))
+                && plausible_losses(
+                    f64::from(c.measured.holes),
+                    share * c.measured.delivered as f64,
+                )
         };
         // held at the candidate's limit (±25%)
         let same_limit = |r: &RateRecord| {

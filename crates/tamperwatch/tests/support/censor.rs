@@ -18,6 +18,35 @@ use std::time::Duration;
 
 pub const ALLOWED: &str = "allowed.example";
 pub const BLOCKED: &str = "blocked.example";
+/// The SNI entry of a ClientHello for `blocked.example`: name type 0,
+/// length 15, the name (what a router's string match looks for).
+pub const BLOCKED_SNI_HEX: &str = "|00000f|blocked.example";
+
+/// iptables-nft in `router` (`table`, or the default filter table): the
+/// TLS connections to port 443 whose ClientHello names `blocked.example`
+/// get `action` (`-j ...`).
+pub fn match_blocked_sni(router: &Netns, table: Option<&str>, action: &[&str]) {
+    let mut a = match table {
+        Some(t) => vec!["-t", t],
+        None => vec![],
+    };
+    a.extend_from_slice(&[
+        "-A",
+        "FORWARD",
+        "-p",
+        "tcp",
+        "--dport",
+        "443",
+        "-m",
+        "string",
+        "--algo",
+        "bm",
+        "--hex-string",
+        BLOCKED_SNI_HEX,
+    ]);
+    a.extend_from_slice(action);
+    router.exec_ok("iptables", &a);
+}
 pub const OTHER_BLOCKED: &str = "other-blocked.example";
 /// Every name the server serves.
 pub const NAMES: &[&str] = &[ALLOWED, BLOCKED, OTHER_BLOCKED];
