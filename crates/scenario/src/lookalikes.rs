@@ -330,6 +330,34 @@ pub fn lookalike_thr_paced_bursty_loss() -> Result<Vec<u8>> {
     paced_beside_download((50221, 50222), 0.004, 3)
 }
 
+/// The paced video over Wi-Fi that fades: every 2 s the link drops
+/// everything for 40 ms (every flow at once), while a 20 MB download from
+/// another server runs over the same 8 Mbit/s link. Each fade costs the
+/// video about one segment and the download one burst: per byte the
+/// download looks clean and the video policed, but their losses come at
+/// the same moments.
+pub fn lookalike_thr_paced_fades() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut paced = paced_video(50241);
+    let mut fast = Download::bulk(
+        [198, 51, 100, 20],
+        "fast.example",
+        50242,
+        EPOCH_NS + 5 * S,
+        Limiter::Link {
+            bps: 8e6,
+            queue: 24_000,
+        },
+        20_000_000,
+    );
+    for d in [&mut paced, &mut fast] {
+        d.fade = (2 * S, 40 * MS);
+    }
+    download(&mut tl, &paced)?;
+    download(&mut tl, &fast)?;
+    crate::throttle_scenarios::finish(tl)
+}
+
 /// A name usually downloaded fast (three 600 KB downloads at 4 Mbit/s),
 /// then a live stream from it that the server paces at 300 kbit/s, over
 /// Wi-Fi that loses segments in bursts of three. Nothing else runs.
@@ -491,5 +519,6 @@ pub fn lookalikes() -> Vec<Lookalike> {
         ("thr_paced_shared_queue", lookalike_thr_paced_shared_queue),
         ("thr_paced_bursty_loss", lookalike_thr_paced_bursty_loss),
         ("thr_cdn_cap_every_name", lookalike_thr_cdn_cap_every_name),
+        ("thr_paced_fades", lookalike_thr_paced_fades),
     ]
 }

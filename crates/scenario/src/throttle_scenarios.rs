@@ -131,6 +131,11 @@ pub struct Download<'a> {
     /// Segments lost together at each random loss (bursty Wi-Fi loss; 1:
     /// independent losses) (look-alikes).
     pub loss_burst: u32,
+    /// Wi-Fi fades on the client's link, shared by every flow through it:
+    /// (period, duration): every segment that would reach the client in
+    /// the first `duration` of each `period` of the capture's clock is lost
+    /// (0: none) (look-alikes).
+    pub fade: (i64, i64),
 }
 
 impl Download<'_> {
@@ -158,6 +163,7 @@ impl Download<'_> {
             seed: u64::from(cport),
             queue_delay: (0, 0, 0),
             loss_burst: 1,
+            fade: (0, 0),
         }
     }
 }
@@ -328,7 +334,10 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
                 len: u32,
                 echo: i64| {
         if let Some(out) = lim.pass(t, len as usize + 52) {
-            let lost = if burst_left.get() > 0 {
+            let at_client = out + d.owd;
+            let lost = if d.fade.0 > 0 && (at_client - EPOCH_NS).rem_euclid(d.fade.0) < d.fade.1 {
+                true
+            } else if burst_left.get() > 0 {
                 burst_left.set(burst_left.get() - 1);
                 true
             } else if rng.chance(d.loss) {
@@ -541,7 +550,7 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
 }
 
 /// Writes the capture (raw IP), recording only the headers of bulk server data.
-pub(crate) fn finish(mut tl: Timeline) -> Result<Vec<u8>> {
+pub fn finish(mut tl: Timeline) -> Result<Vec<u8>> {
     for e in tl.entries_mut() {
         if e.data.len() > 120 && e.data.get(12..16) != Some(&[192, 0, 2, 10][..]) {
             e.snaplen = Some(52);

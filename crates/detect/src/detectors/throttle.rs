@@ -123,6 +123,53 @@ const RTT_RING: usize = 32;
 /// Rate-bin histogram: 4 buckets per octave of bytes per bin.
 const BUCKETS: usize = 128;
 
+/// Loss-event times kept per flow (the latest).
+const LOSS_TIMES: usize = 16;
+
+/// When a flow's latest loss events began: ms of the capture clock
+/// (wrapping; flows compared overlap in time, so differences are small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LossTimes {
+    at: [u32; LOSS_TIMES],
+    /// Events pushed (the latest `LOSS_TIMES` are kept).
+    n: u32,
+}
+
+impl LossTimes {
+    fn push(&mut self, t: Nanos) {
+        if let Some(slot) = self.at.get_mut(self.n as usize % LOSS_TIMES) {
+            *slot = (t / MILLI) as u32;
+        }
+        self.n = self.n.saturating_add(1);
+    }
+
+    /// `events` loss events spread evenly over `span` (tests).
+    #[cfg(test)]
+    pub(crate) fn evenly(events: u32, span: (Nanos, Nanos)) -> LossTimes {
+        let mut l = LossTimes::default();
+        for i in 0..events {
+            let step = (span.1 - span.0) / Nanos::from(events.max(1));
+            l.push(span.0 + step * Nanos::from(i) + step / 2);
+        }
+        l
+    }
+
+    /// The kept times in ms relative to `base` (oldest first), and whether
+    /// they are all of the flow's events.
+    fn relative(&self, base: Nanos) -> ([i64; LOSS_TIMES], usize, bool) {
+        let kept = (self.n as usize).min(LOSS_TIMES);
+        let b = (base / MILLI) as u32;
+        let mut out = [0i64; LOSS_TIMES];
+        for (o, v) in out.iter_mut().zip(self.at.iter().take(kept)) {
+            *o = i64::from(v.wrapping_sub(b) as i32);
+        }
+        if let Some(s) = out.get_mut(..kept) {
+            s.sort_unstable();
+        }
+        (out, kept, self.n as usize <= LOSS_TIMES)
+    }
+}
+
 fn bucket(bytes: u64) -> usize {
     if bytes == 0 {
         return 0;
@@ -173,6 +220,8 @@ pub struct ThrottleFlow {
     retransmits: u32,
     /// Losses grouped into events (one per burst).
     loss_events: u32,
+    /// When the latest loss events began.
+    loss_times: LossTimes,
     first_loss: Option<(Nanos, u64)>,
     last_loss: Option<(Nanos, u64)>,
     /// Application idle time (`idle`, in ms) as of the first and the last
@@ -235,6 +284,7 @@ impl ThrottleFlow {
             pending_hole: None,
             retransmits: 0,
             loss_events: 0,
+            loss_times: LossTimes::default(),
             first_loss: None,
             last_loss: None,
             loss_idle_ms: [0, 0],
@@ -314,6 +364,7 @@ impl ThrottleFlow {
         let new_event = self.last_loss.is_none_or(|(t, _)| now - t > guard);
         if new_event {
             self.loss_events += 1;
+            self.loss_times.push(now);
             if let Some(r) = self.last_bin_rtt {
                 self.pre_loss_rtt_sum += r;
                 self.pre_loss_rtt_n += 1;
@@ -554,6 +605,7 @@ impl ThrottleFlow {
             holes: self.holes,
             retransmits: self.retransmits,
             loss_events: self.loss_events,
+            loss_times: self.loss_times,
             dupacks: self.dupacks,
             rtt_min: self.rtt_min,
             rtt_smoothed: self.rtt_smoothed,
@@ -598,6 +650,8 @@ pub struct Measured {
     pub retransmits: u32,
     /// Loss events (bursts).
     pub loss_events: u32,
+    /// When the latest loss events began.
+    pub loss_times: LossTimes,
     /// Client duplicate ACKs.
     pub dupacks: u32,
     /// Smallest RTT.
@@ -627,6 +681,61 @@ pub struct Measured {
 /// `e^-λ (eλ/k)^k` (k > λ), which errs toward "plausible".
 fn plausible_losses(k: f64, lambda: f64) -> bool {
     k <= lambda || (lambda > 0.0 && -lambda + k * (1.0 + lambda.ln() - k.ln()) >= (1e-3f64).ln())
+}
+
+/// P(X >= k) for X ~ Binomial(n, p).
+fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
+    let p = p.clamp(0.0, 1.0);
+    let mut total = 0.0;
+    let mut choose = 1.0f64; // C(n, i)
+    for i in 0..=n {
+        if i >= k {
+            total += choose * p.powi(i as i32) * (1.0 - p).powi((n - i) as i32);
+        }
+        choose = choose * (n - i) as f64 / (i + 1) as f64;
+    }
+    total.min(1.0)
+}
+
+/// The target's loss moments against another flow's, over the time both
+/// flows' loss moments are all known (their rings hold the latest
+/// [`LOSS_TIMES`] only): `n` target loss events in that time, `k` of them
+/// within `tol` ms of one of the other flow's, and the share `p` of that
+/// time within `tol` of the other's events (the chance that a loss at a
+/// random moment coincides). `None` when the two times do not overlap.
+fn loss_moments(
+    c: &Measured,
+    c_span: (Nanos, Nanos),
+    r: &Measured,
+    r_span: (Nanos, Nanos),
+    tol: i64,
+) -> Option<(usize, usize, f64)> {
+    let base = c_span.0;
+    let ms = |t: Nanos| (t - base) / MILLI;
+    let (ct, cn, c_all) = c.loss_times.relative(base);
+    let (rt, rn, r_all) = r.loss_times.relative(base);
+    let (ct, rt) = (ct.get(..cn)?, rt.get(..rn)?);
+    let c_from = if c_all { ms(c_span.0) } else { *ct.first()? };
+    let r_from = if r_all { ms(r_span.0) } else { *rt.first()? };
+    let (lo, hi) = (c_from.max(r_from), ms(c_span.1).min(ms(r_span.1)));
+    if hi - lo < 1 {
+        return None;
+    }
+    let inside = || ct.iter().filter(|t| (lo..=hi).contains(*t));
+    let n = inside().count();
+    let k = inside()
+        .filter(|t| rt.iter().any(|f| (*f - **t).abs() <= tol))
+        .count();
+    let mut covered = 0i64;
+    let mut reach = lo;
+    for f in rt {
+        let (a, b) = ((f - tol).max(reach), (f + tol).min(hi));
+        if b > a {
+            covered += b - a;
+            reach = b;
+        }
+    }
+    Some((n, k, covered as f64 / (hi - lo) as f64))
 }
 
 /// An RTT of `r` over a path whose minimum is `min` shows a standing queue.
@@ -1224,6 +1333,34 @@ impl Judge {
                     share * c.measured.delivered as f64,
                 )
         };
+        // And losses that come at the same moments on both flows are the
+        // link's (Wi-Fi fading for tens of milliseconds every few seconds
+        // takes a segment of a paced stream and a burst of a download at
+        // every fade: per byte the download looks clean, the stream
+        // policed). A policer drops the target's segments when its bucket
+        // is empty, whatever the other flows do. A loss shows at the
+        // vantage point when the flow's next segment arrives: within one
+        // and a half of the target's segment spacing at its limit (at
+        // least 40 ms).
+        let tol = ((1.5 * 1448.0 * 8.0 / limit * 1000.0) as i64).clamp(40, 500);
+        // So a fast flow contrasts a policer by running through the
+        // target's losses unharmed: it must have run at one of the
+        // target's loss moments at least (a flow that ran between them
+        // shows nothing a fading link would not have let through too),
+        // and the moments it lost at itself must not come with the
+        // target's more often than chance (at least half of the target's
+        // moments, with the binomial tail below 1 in 10). Where the
+        // moments are not all known (only the latest 16 are kept), the
+        // flow counts as before.
+        let moments = |r: &RateRecord| loss_moments(&c.measured, c.span, &r.measured, r.span, tol);
+        let shared_fades = |r: &RateRecord| {
+            mode == Mode::Policer
+                && match moments(r) {
+                    None => false,
+                    Some((0, _, _)) => true,
+                    Some((n, k, p)) => k >= 1 && 2 * k >= n && binomial_tail(n, k, p) < 0.1,
+                }
+        };
         // held at the candidate's limit (±25%)
         let same_limit = |r: &RateRecord| {
             r.limited
@@ -1253,6 +1390,7 @@ impl Judge {
                 && r.rate_bps >= self.cfg.contrast_factor * limit
                 && !shared_queue(r)
                 && !lossy_link(r)
+                && !shared_fades(r)
             {
                 comparisons.push((r, r.flow.server_ip == c.flow.server_ip));
             } else if other_target {
@@ -1348,13 +1486,20 @@ impl Judge {
                     .iter()
                     .take(5)
                     .map(|(r, same)| {
-                        json!({
+                        let mut j = json!({
                             "target": r.target.as_deref(),
                             "server_ip": r.flow.server_ip.to_string(),
                             "same_server": same,
                             "rate_bps": r.rate_bps.round(),
                             "times_faster": ((r.rate_bps / limit) * 10.0).round() / 10.0,
-                        })
+                        });
+                        if let (Mode::Policer, Some((n, k, _)), Value::Object(o)) =
+                            (mode, moments(r), &mut j)
+                        {
+                            o.insert("target_losses_while_running".into(), json!(n));
+                            o.insert("lost_at_the_same_moments".into(), json!(k));
+                        }
+                        j
                     })
                     .collect(),
             ),
