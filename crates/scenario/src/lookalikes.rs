@@ -324,6 +324,44 @@ pub fn lookalike_thr_paced_shared_queue() -> Result<Vec<u8>> {
     crate::throttle_scenarios::finish(tl)
 }
 
+/// As `lookalike_thr_paced_shared_queue`, with a second download (3
+/// Mbit/s, from another server) that starts 8 s after the first filled the
+/// shared queue: it measures the queue into its own minimum RTT, so it shows
+/// no standing queue of its own, and it runs more than four times faster
+/// than the video.
+pub fn lookalike_thr_paced_shared_queue_second_download() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let bulk_start = EPOCH_NS + 5 * S;
+    let mut first = Download::bulk(
+        [198, 51, 100, 20],
+        "fast.example",
+        50252,
+        bulk_start,
+        FAST,
+        16_000_000,
+    );
+    first.queue_delay = (bulk_start + 200 * MS, bulk_start + 120 * S, 96 * MS);
+    let end = download(&mut tl, &first)?;
+    let mut second = Download::bulk(
+        [198, 51, 100, 21],
+        "cdn.example",
+        50253,
+        bulk_start + 8 * S,
+        Limiter::Link {
+            bps: 3e6,
+            queue: 12_000,
+        },
+        8_000_000,
+    );
+    // it saw the standing queue from its SYN on
+    second.owd = 15 * MS + 48 * MS;
+    download(&mut tl, &second)?;
+    let mut paced = paced_video(50251);
+    paced.queue_delay = (bulk_start + 200 * MS, end, 96 * MS);
+    download(&mut tl, &paced)?;
+    crate::throttle_scenarios::finish(tl)
+}
+
 /// As `lookalike_thr_paced_lossy`, the Wi-Fi losing segments in bursts of
 /// three (interference) at 0.4% of bursts.
 pub fn lookalike_thr_paced_bursty_loss() -> Result<Vec<u8>> {
@@ -520,5 +558,9 @@ pub fn lookalikes() -> Vec<Lookalike> {
         ("thr_paced_bursty_loss", lookalike_thr_paced_bursty_loss),
         ("thr_cdn_cap_every_name", lookalike_thr_cdn_cap_every_name),
         ("thr_paced_fades", lookalike_thr_paced_fades),
+        (
+            "thr_paced_shared_queue_second_download",
+            lookalike_thr_paced_shared_queue_second_download,
+        ),
     ]
 }

@@ -26,6 +26,10 @@
 //!   `limit_rate`; a python server paced by the kernel,
 //!   `SO_MAX_PACING_RATE`) and two fast ones: one `throttling` event, for
 //!   the policed one;
+//! - `policed_and_paced_through_wifi_fades`: as the lossy link, but the
+//!   loss comes in fades: 40 ms of every 2 s, every data segment from both
+//!   servers dropped (an nftables rule added and flushed by a loop): one
+//!   event, for the policed download;
 //! - `random_loss_is_clean`: 2 % of the server's segments dropped at random
 //!   (nftables `numgen`) on a 20 Mbit/s link, two large downloads at once:
 //!   no event (of any signature).
@@ -453,6 +457,75 @@ fn policed_and_paced_on_a_lossy_link() {
     // lose the same share of their segments as the fast downloads (the
     // smoothly paced one was `policer` + `targeted`, 0.6, when loss events
     // rather than missing segments were compared); nothing else fires
+    let all = lab.tw.events();
+    assert_eq!(all.len(), 1, "{all:#?}");
+}
+
+#[test]
+fn policed_and_paced_through_wifi_fades() {
+    if !prerequisites() {
+        return;
+    }
+    let lab = Lab::new("fades");
+    lab.htb("40mbit");
+    lab.police_sni();
+    let r = lab.router();
+    let s4 = lab.s4();
+    // Wi-Fi fading: for 40 ms of every 2 s, every data segment from both
+    // servers is lost (a rule added, then flushed, by a loop)
+    r.nft(
+        "table inet tw_fade {
+    chain filt {
+        type filter hook forward priority 0; policy accept;
+    }
+}
+",
+    );
+    let fade = format!(
+        "while :; do nft 'add rule inet tw_fade filt ip saddr {{ {s4}, {SERVER2} }} \
+         tcp flags & (syn | rst | fin) == 0 counter drop'; sleep 0.04; \
+         nft flush chain inet tw_fade filt; sleep 1.96; done"
+    );
+    let _fading = r.spawn("bash", &["-c", &fade]);
+    let s2 = IpAddr::V4(SERVER2);
+    // a server the kernel paces smoothly at 400 kbit/s, for another name
+    let _paced = PacedServer::start(&lab.topo.server.ns, s4, 8080, 50_000);
+    let c = lab.topo.client.ns.clone();
+    let smooth = spawn(move || {
+        curl(
+            &c,
+            "http",
+            OTHER_BLOCKED,
+            s4,
+            8080,
+            "/",
+            Duration::from_secs(60),
+        )
+    });
+    let got = lab.downloads(&[
+        (BLOCKED, s4, "/big.bin", 0),
+        (ALLOWED, s2, "/paced.bin", 0),
+        (ALLOWED, s4, "/large.bin", 3),
+        (ALLOWED, s2, "/large.bin", 8),
+        (ALLOWED, s4, "/large.bin", 14),
+    ]);
+    let smooth = smooth.join().unwrap();
+    lab.note(&format!(
+        "smoothly paced http://{} port {} exit {} code {}",
+        smooth.name, smooth.client_port, smooth.exit, smooth.code
+    ));
+    assert!(smooth.ok(), "{smooth:?}");
+    let (ev, _m) = lab.settle(6.0);
+    // the policer is reported: its own losses far outnumber the fades'
+    assert_eq!(ev.len(), 1, "{ev:#?}");
+    let e = &ev[0];
+    assert_eq!(e["flow"]["client_port"], u64::from(got[0].0.client_port));
+    assert_eq!(e["evidence"]["mode"], "policer");
+    // the streams paced at 400 kbit/s are not: each fade took a segment or
+    // two of theirs and a burst of the fast downloads at the same moment
+    // (the kernel-paced one was `policer` + `targeted` +
+    // `same_server_other_name`, 0.75, when losses were only counted per
+    // byte); nothing else fires
     let all = lab.tw.events();
     assert_eq!(all.len(), 1, "{all:#?}");
 }

@@ -683,23 +683,33 @@ fn plausible_losses(k: f64, lambda: f64) -> bool {
     k <= lambda || (lambda > 0.0 && -lambda + k * (1.0 + lambda.ln() - k.ln()) >= (1e-3f64).ln())
 }
 
-/// P(X >= k) for X ~ Binomial(n, p).
-fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
-    let p = p.clamp(0.0, 1.0);
-    let mut total = 0.0;
-    let mut choose = 1.0f64; // C(n, i)
-    for i in 0..=n {
-        if i >= k {
-            total += choose * p.powi(i as i32) * (1.0 - p).powi((n - i) as i32);
-        }
-        choose = choose * (n - i) as f64 / (i + 1) as f64;
+/// P(X >= k) for X the number of successes of independent trials that
+/// succeed with the chances `p` (a Poisson binomial; exact, at most 4,096
+/// trials, beyond them the rest count as failures).
+fn at_least(p: &[f64], k: usize) -> f64 {
+    if k == 0 {
+        return 1.0;
     }
-    total.min(1.0)
+    // dist[j]: P(j successes so far), j < k; the mass at k or more is `done`
+    let mut dist = vec![0.0f64; k];
+    dist[0] = 1.0;
+    let mut done = 0.0;
+    for &q in p.iter().take(4096) {
+        let q = q.clamp(0.0, 1.0);
+        done += dist[k - 1] * q;
+        for j in (1..k).rev() {
+            dist[j] = dist[j] * (1.0 - q) + dist[j - 1] * q;
+        }
+        dist[0] *= 1.0 - q;
+    }
+    done.min(1.0)
 }
 
 /// The target's loss moments against another flow's, over the time both
 /// flows' loss moments are all known (their rings hold the latest
-/// [`LOSS_TIMES`] only): `n` target loss events in that time, `k` of them
+/// [`LOSS_TIMES`] only) and the other flow was past its first and before
+/// its last round trips (three of its minimum RTT, at least 100 ms): `n`
+/// target loss events in that time, `k` of them
 /// within `tol` ms of one of the other flow's, and the share `p` of that
 /// time within `tol` of the other's events (the chance that a loss at a
 /// random moment coincides). `None` when the two times do not overlap.
@@ -716,8 +726,16 @@ fn loss_moments(
     let (rt, rn, r_all) = r.loss_times.relative(base);
     let (ct, rt) = (ct.get(..cn)?, rt.get(..rn)?);
     let c_from = if c_all { ms(c_span.0) } else { *ct.first()? };
-    let r_from = if r_all { ms(r_span.0) } else { *rt.first()? };
-    let (lo, hi) = (c_from.max(r_from), ms(c_span.1).min(ms(r_span.1)));
+    // the other flow shows the link's trouble only while it has data in
+    // flight: not in its first round trips (the TLS handshake, then slow
+    // start) nor its last (a tail loss shows no hole)
+    let margin = r.rtt_min.map_or(100, |t| (3 * t / MILLI).max(100));
+    let r_from = if r_all {
+        ms(r_span.0) + margin
+    } else {
+        *rt.first()?
+    };
+    let (lo, hi) = (c_from.max(r_from), ms(c_span.1).min(ms(r_span.1) - margin));
     if hi - lo < 1 {
         return None;
     }
@@ -1339,28 +1357,28 @@ impl Judge {
         // every fade: per byte the download looks clean, the stream
         // policed). A policer drops the target's segments when its bucket
         // is empty, whatever the other flows do. A loss shows at the
-        // vantage point when the flow's next segment arrives: within one
-        // and a half of the target's segment spacing at its limit (at
-        // least 40 ms).
-        let tol = ((1.5 * 1448.0 * 8.0 / limit * 1000.0) as i64).clamp(40, 500);
-        // So a fast flow contrasts a policer by running through the
-        // target's losses unharmed: it must have run at one of the
-        // target's loss moments at least (a flow that ran between them
-        // shows nothing a fading link would not have let through too),
-        // and the moments it lost at itself must not come with the
-        // target's more often than chance (at least half of the target's
-        // moments, with the binomial tail below 1 in 10). Where the
-        // moments are not all known (only the latest 16 are kept), the
-        // flow counts as before.
-        let moments = |r: &RateRecord| loss_moments(&c.measured, c.span, &r.measured, r.span, tol);
-        let shared_fades = |r: &RateRecord| {
-            mode == Mode::Policer
-                && match moments(r) {
-                    None => false,
-                    Some((0, _, _)) => true,
-                    Some((n, k, p)) => k >= 1 && 2 * k >= n && binomial_tail(n, k, p) < 0.1,
-                }
+        // vantage point when the flow's next segment arrives: the target's
+        // within one and a half of its segment spacing at its limit; a
+        // fast flow that lost all it had in flight sends again after a
+        // tail-loss probe, two of its round trips later (in the lab 59 ms
+        // after the paced stream's hole). So moments within the larger of
+        // the two (at least 40 ms, at most 500) are one.
+        let spacing = 1.5 * 1448.0 * 8.0 / limit * 1000.0;
+        let tol = |r: &RateRecord| {
+            let probe = r.measured.rtt_min.map_or(0, |t| 3 * t / MILLI);
+            (spacing as i64).max(probe).clamp(40, 500)
         };
+        // So a fast flow contrasts a policer by running through the
+        // target's losses: it must have run at one of the target's loss
+        // moments at least (a flow that ran between them shows nothing a
+        // fading link would not have let through too). Where the moments
+        // are not all known (only the latest 16 are kept), it counts as
+        // before. And if the fast flows lost at the target's moments more
+        // often than chance (below), the target's losses are the link's.
+        let moments =
+            |r: &RateRecord| loss_moments(&c.measured, c.span, &r.measured, r.span, tol(r));
+        let ran_between =
+            |r: &RateRecord| mode == Mode::Policer && matches!(moments(r), Some((0, _, _)));
         // held at the candidate's limit (±25%)
         let same_limit = |r: &RateRecord| {
             r.limited
@@ -1384,14 +1402,13 @@ impl Judge {
         // another name on the same address held at the same rate (unless
         // both names are on watch lists)
         let mut capped_alike = false;
+        // a fast flow behind the target's queue: the queue is the link's
+        let mut link_queue = false;
         for r in latest {
             let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
-            if other_target
-                && r.rate_bps >= self.cfg.contrast_factor * limit
-                && !shared_queue(r)
-                && !lossy_link(r)
-                && !shared_fades(r)
-            {
+            let fast = other_target && r.rate_bps >= self.cfg.contrast_factor * limit;
+            link_queue |= fast && shared_queue(r);
+            if fast && !shared_queue(r) && !lossy_link(r) && !ran_between(r) {
                 comparisons.push((r, r.flow.server_ip == c.flow.server_ip));
             } else if other_target {
                 capped_alike |= r.flow.server_ip == c.flow.server_ip
@@ -1399,6 +1416,38 @@ impl Judge {
                     && same_limit(r);
             } else if same_limit(r) {
                 converging.push(r);
+            }
+        }
+        // A queue that a fast flow stands in for as long as the target's is
+        // the link's (a bufferbloated access link that a download fills):
+        // no other flow is contrast either. A second download that started
+        // after the queue had formed measures it into its own minimum RTT
+        // and shows no standing queue, but is behind it all the same.
+        if link_queue {
+            comparisons.clear();
+        }
+        // The target's loss moments while the fast flows ran, pooled over
+        // them: each is a trial that succeeds when the flow it fell in lost
+        // at that moment too, by chance with the share of that flow's time
+        // that lies near its own losses. If at least half succeeded and
+        // chance would rarely give as many (below 1 in 10), the link lost
+        // at those moments (fades), not a policer: no contrast.
+        let mut link = None;
+        if mode == Mode::Policer {
+            let (mut n, mut k, mut chances) = (0, 0, Vec::new());
+            for (r, _) in &comparisons {
+                if let Some((rn, rk, p)) = moments(r) {
+                    n += rn;
+                    k += rk;
+                    chances.extend(std::iter::repeat_n(p, rn));
+                }
+            }
+            if n > 0 {
+                let tail = at_least(&chances, k);
+                link = Some((n, k, tail));
+                if k >= 1 && 2 * k >= n && tail < 0.1 {
+                    comparisons.clear();
+                }
             }
         }
         // The server (a CDN's per-connection cap) holds every name it serves
@@ -1505,6 +1554,13 @@ impl Judge {
             ),
         );
         ev.insert("comparison_flows".into(), json!(comparisons.len()));
+        if let Some((n, k, tail)) = link {
+            ev.insert(
+                "loss_moments".into(),
+                json!({"target_losses_while_fast_flows_ran": n, "at_the_same_moments": k,
+                       "chance": (tail * 1000.0).round() / 1000.0}),
+            );
+        }
         ev.insert("converging_flows".into(), json!(converging.len()));
         if let Some((typical, n)) = history {
             ev.insert(
