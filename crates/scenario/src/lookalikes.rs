@@ -300,26 +300,33 @@ pub fn lookalike_thr_paced_lossy() -> Result<Vec<u8>> {
     paced_beside_download((50201, 50202), 0.01, 1)
 }
 
+/// A 16 MB download at full speed from 5 s on over a bufferbloated 4
+/// Mbit/s access link, keeping ~48 KB standing in the link's queue (+96
+/// ms) once it has filled it.
+fn bloating_download(port: u16) -> Download<'static> {
+    let bulk_start = EPOCH_NS + 5 * S;
+    let mut fast = Download::bulk(
+        [198, 51, 100, 20],
+        "fast.example",
+        port,
+        bulk_start,
+        FAST,
+        16_000_000,
+    );
+    fast.queue_delay = (bulk_start + 200 * MS, bulk_start + 120 * S, 96 * MS);
+    fast
+}
+
 /// A video server pacing itself at 400 kbit/s (no loss) while the same
 /// client downloads a file at full speed over the same bufferbloated 4
 /// Mbit/s access link: the download keeps ~48 KB standing in the link's
 /// queue (+96 ms) for every flow through it, the video's included.
 pub fn lookalike_thr_paced_shared_queue() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
-    let bulk_start = EPOCH_NS + 5 * S;
-    let mut fast = Download::bulk(
-        [198, 51, 100, 20],
-        "fast.example",
-        50212,
-        bulk_start,
-        FAST,
-        16_000_000,
-    );
-    // the download's own standing queue, once it has filled it
-    fast.queue_delay = (bulk_start + 200 * MS, bulk_start + 120 * S, 96 * MS);
-    let end = download(&mut tl, &fast)?;
+    let bloating = bloating_download(50212);
+    let end = download(&mut tl, &bloating)?;
     let mut paced = paced_video(50211);
-    paced.queue_delay = (bulk_start + 200 * MS, end, 96 * MS);
+    paced.queue_delay = (bloating.queue_delay.0, end, 96 * MS);
     download(&mut tl, &paced)?;
     crate::throttle_scenarios::finish(tl)
 }
@@ -331,17 +338,9 @@ pub fn lookalike_thr_paced_shared_queue() -> Result<Vec<u8>> {
 /// than the video.
 pub fn lookalike_thr_paced_shared_queue_second_download() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
-    let bulk_start = EPOCH_NS + 5 * S;
-    let mut first = Download::bulk(
-        [198, 51, 100, 20],
-        "fast.example",
-        50252,
-        bulk_start,
-        FAST,
-        16_000_000,
-    );
-    first.queue_delay = (bulk_start + 200 * MS, bulk_start + 120 * S, 96 * MS);
-    let end = download(&mut tl, &first)?;
+    let bloating = bloating_download(50252);
+    let bulk_start = bloating.start;
+    let end = download(&mut tl, &bloating)?;
     let mut second = Download::bulk(
         [198, 51, 100, 21],
         "cdn.example",
@@ -357,7 +356,7 @@ pub fn lookalike_thr_paced_shared_queue_second_download() -> Result<Vec<u8>> {
     second.owd = 15 * MS + 48 * MS;
     download(&mut tl, &second)?;
     let mut paced = paced_video(50251);
-    paced.queue_delay = (bulk_start + 200 * MS, end, 96 * MS);
+    paced.queue_delay = (bloating.queue_delay.0, end, 96 * MS);
     download(&mut tl, &paced)?;
     crate::throttle_scenarios::finish(tl)
 }

@@ -265,12 +265,7 @@ fn sni_policed_while_others_fast() {
     let e = &ev[0];
     assert_eq!(e["flow"]["client_port"], u64::from(slow.client_port));
     assert_eq!(e["target"], BLOCKED);
-    let rules: Vec<&str> = e["evidence"]["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let rules = rules(e);
     assert!(rules.contains(&"targeted"), "{rules:?}");
     assert!(rules.contains(&"same_server_other_name"), "{rules:?}");
     let mode = e["evidence"]["mode"].as_str().unwrap();
@@ -393,12 +388,9 @@ fn random_loss_is_clean() {
 
 #[test]
 fn policed_and_paced_on_a_lossy_link() {
-    if !prerequisites() {
+    let Some(lab) = policed_lab("lossy link") else {
         return;
-    }
-    let lab = Lab::new("lossy link");
-    lab.htb("40mbit");
-    lab.police_sni();
+    };
     let r = lab.router();
     // 2% of every data segment from both servers lost (Wi-Fi)
     let s4 = lab.s4();
@@ -412,6 +404,42 @@ fn policed_and_paced_on_a_lossy_link() {
 "
     ));
     let s2 = IpAddr::V4(SERVER2);
+    let e = &policed_beside_paced_streams(&lab, &[(ALLOWED, s4, 3), (ALLOWED, s2, 6)]);
+    // the policer is still told from the link's own losses (the fast
+    // downloads lose too, but their losses come in few events per byte)
+    let rules = rules(e);
+    assert!(rules.contains(&"same_server_other_name"), "{rules:?}");
+}
+
+/// An event's `rules`.
+fn rules(e: &Value) -> Vec<&str> {
+    e["evidence"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// A lab on a 40 Mbit/s link whose router polices `blocked.example`
+/// ([`Lab::police_sni`]); `None` without the prerequisites.
+fn policed_lab(label: &'static str) -> Option<Lab> {
+    if !prerequisites() {
+        return None;
+    }
+    let lab = Lab::new(label);
+    lab.htb("40mbit");
+    lab.police_sni();
+    Some(lab)
+}
+
+/// The policed download beside two servers pacing themselves at 400
+/// kbit/s for other names (nginx `limit_rate` on the second address; a
+/// python server on the first, paced by the kernel) and fast downloads of
+/// `/large.bin` (name, address, delay in s): exactly one event, for the
+/// policed download, returned.
+fn policed_beside_paced_streams(lab: &Lab, fast: &[(&str, IpAddr, u64)]) -> Value {
+    let (s4, s2) = (lab.s4(), IpAddr::V4(SERVER2));
     // a server the kernel paces smoothly at 400 kbit/s, for another name
     let _paced = PacedServer::start(&lab.topo.server.ns, s4, 8080, 50_000);
     let c = lab.topo.client.ns.clone();
@@ -426,49 +454,33 @@ fn policed_and_paced_on_a_lossy_link() {
             Duration::from_secs(60),
         )
     });
-    let got = lab.downloads(&[
-        (BLOCKED, s4, "/big.bin", 0),
-        (ALLOWED, s2, "/paced.bin", 0),
-        (ALLOWED, s4, "/large.bin", 3),
-        (ALLOWED, s2, "/large.bin", 6),
-    ]);
+    let mut list = vec![(BLOCKED, s4, "/big.bin", 0), (ALLOWED, s2, "/paced.bin", 0)];
+    list.extend(fast.iter().map(|&(n, a, d)| (n, a, "/large.bin", d)));
+    let got = lab.downloads(&list);
     let smooth = smooth.join().unwrap();
     lab.note(&format!(
         "smoothly paced http://{} port {} exit {} code {}",
         smooth.name, smooth.client_port, smooth.exit, smooth.code
     ));
     assert!(smooth.ok(), "{smooth:?}");
-    let (ev, _m) = lab.settle(5.0);
-    // the policer is still told from the link's own losses (the fast
-    // downloads lose too, but their losses come in few events per byte)
+    let (ev, _m) = lab.settle(list.len() as f64 + 1.0);
     assert_eq!(ev.len(), 1, "{ev:#?}");
     let e = &ev[0];
     assert_eq!(e["flow"]["client_port"], u64::from(got[0].0.client_port));
     assert_eq!(e["evidence"]["mode"], "policer");
-    let rules: Vec<&str> = e["evidence"]["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    assert!(rules.contains(&"same_server_other_name"), "{rules:?}");
     // and the servers pacing themselves at 400 kbit/s (nginx limit_rate,
-    // the kernel's pacing) over the same lossy link are no targets: they
-    // lose the same share of their segments as the fast downloads (the
-    // smoothly paced one was `policer` + `targeted`, 0.6, when loss events
-    // rather than missing segments were compared); nothing else fires
+    // the kernel's pacing) over the same link are no targets; nothing
+    // else fires
     let all = lab.tw.events();
     assert_eq!(all.len(), 1, "{all:#?}");
+    e.clone()
 }
 
 #[test]
 fn policed_and_paced_through_wifi_fades() {
-    if !prerequisites() {
+    let Some(lab) = policed_lab("fades") else {
         return;
-    }
-    let lab = Lab::new("fades");
-    lab.htb("40mbit");
-    lab.police_sni();
+    };
     let r = lab.router();
     let s4 = lab.s4();
     // Wi-Fi fading: for 40 ms of every 2 s, every data segment from both
@@ -487,45 +499,15 @@ fn policed_and_paced_through_wifi_fades() {
          nft flush chain inet tw_fade filt; sleep 1.96; done"
     );
     let _fading = r.spawn("bash", &["-c", &fade]);
-    let s2 = IpAddr::V4(SERVER2);
-    // a server the kernel paces smoothly at 400 kbit/s, for another name
-    let _paced = PacedServer::start(&lab.topo.server.ns, s4, 8080, 50_000);
-    let c = lab.topo.client.ns.clone();
-    let smooth = spawn(move || {
-        curl(
-            &c,
-            "http",
-            OTHER_BLOCKED,
-            s4,
-            8080,
-            "/",
-            Duration::from_secs(60),
-        )
-    });
-    let got = lab.downloads(&[
-        (BLOCKED, s4, "/big.bin", 0),
-        (ALLOWED, s2, "/paced.bin", 0),
-        (ALLOWED, s4, "/large.bin", 3),
-        (ALLOWED, s2, "/large.bin", 8),
-        (ALLOWED, s4, "/large.bin", 14),
-    ]);
-    let smooth = smooth.join().unwrap();
-    lab.note(&format!(
-        "smoothly paced http://{} port {} exit {} code {}",
-        smooth.name, smooth.client_port, smooth.exit, smooth.code
-    ));
-    assert!(smooth.ok(), "{smooth:?}");
-    let (ev, _m) = lab.settle(6.0);
-    // the policer is reported: its own losses far outnumber the fades'
-    assert_eq!(ev.len(), 1, "{ev:#?}");
-    let e = &ev[0];
-    assert_eq!(e["flow"]["client_port"], u64::from(got[0].0.client_port));
-    assert_eq!(e["evidence"]["mode"], "policer");
+    // the policer is reported: its own losses far outnumber the fades';
     // the streams paced at 400 kbit/s are not: each fade took a segment or
     // two of theirs and a burst of the fast downloads at the same moment
     // (the kernel-paced one was `policer` + `targeted` +
     // `same_server_other_name`, 0.75, when losses were only counted per
-    // byte); nothing else fires
-    let all = lab.tw.events();
-    assert_eq!(all.len(), 1, "{all:#?}");
+    // byte)
+    let s2 = IpAddr::V4(SERVER2);
+    policed_beside_paced_streams(
+        &lab,
+        &[(ALLOWED, s4, 3), (ALLOWED, s2, 8), (ALLOWED, s4, 14)],
+    );
 }
