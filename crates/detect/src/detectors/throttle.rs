@@ -710,16 +710,18 @@ fn at_least(p: &[f64], k: usize) -> f64 {
 /// [`LOSS_TIMES`] only) and the other flow was past its first and before
 /// its last round trips (three of its minimum RTT, at least 100 ms): `n`
 /// target loss events in that time, `k` of them
-/// within `tol` ms of one of the other flow's, and the share `p` of that
+/// within `tol` ms of one of the other flow's, the share `p` of that
 /// time within `tol` of the other's events (the chance that a loss at a
-/// random moment coincides). `None` when the two times do not overlap.
+/// random moment coincides), and whether that time is the whole of the
+/// other flow's run within the target's (else a ring had overflowed).
+/// `None` when the two times do not overlap.
 fn loss_moments(
     c: &Measured,
     c_span: (Nanos, Nanos),
     r: &Measured,
     r_span: (Nanos, Nanos),
     tol: i64,
-) -> Option<(usize, usize, f64)> {
+) -> Option<(usize, usize, f64, bool)> {
     let base = c_span.0;
     let ms = |t: Nanos| (t - base) / MILLI;
     let (ct, cn, c_all) = c.loss_times.relative(base);
@@ -739,6 +741,7 @@ fn loss_moments(
     if hi - lo < 1 {
         return None;
     }
+    let whole = lo <= ms(c_span.0).max(ms(r_span.0) + margin);
     let inside = || ct.iter().filter(|t| (lo..=hi).contains(*t));
     let n = inside().count();
     let k = inside()
@@ -753,7 +756,7 @@ fn loss_moments(
             reach = b;
         }
     }
-    Some((n, k, covered as f64 / (hi - lo) as f64))
+    Some((n, k, covered as f64 / (hi - lo) as f64, whole))
 }
 
 /// An RTT of `r` over a path whose minimum is `min` shows a standing queue.
@@ -1378,7 +1381,7 @@ impl Judge {
         let moments =
             |r: &RateRecord| loss_moments(&c.measured, c.span, &r.measured, r.span, tol(r));
         let ran_between =
-            |r: &RateRecord| mode == Mode::Policer && matches!(moments(r), Some((0, _, _)));
+            |r: &RateRecord| mode == Mode::Policer && matches!(moments(r), Some((0, _, _, true)));
         // held at the candidate's limit (±25%)
         let same_limit = |r: &RateRecord| {
             r.limited
@@ -1403,11 +1406,20 @@ impl Judge {
         // both names are on watch lists)
         let mut capped_alike = false;
         // a fast flow behind the target's queue: the queue is the link's
-        let mut link_queue = false;
+        // (and how long it holds packets: that flow's smoothed RTT over its
+        // minimum)
+        let mut link_queue: Option<Nanos> = None;
         for r in latest {
             let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
             let fast = other_target && r.rate_bps >= self.cfg.contrast_factor * limit;
-            link_queue |= fast && shared_queue(r);
+            if fast && shared_queue(r) {
+                let m = &r.measured;
+                let q = match (m.rtt_smoothed, m.rtt_min) {
+                    (Some(s), Some(min)) => (s - min).max(0),
+                    _ => 0,
+                };
+                link_queue = Some(link_queue.map_or(q, |x| x.max(q)));
+            }
             if fast && !shared_queue(r) && !lossy_link(r) && !ran_between(r) {
                 comparisons.push((r, r.flow.server_ip == c.flow.server_ip));
             } else if other_target {
@@ -1419,24 +1431,30 @@ impl Judge {
             }
         }
         // A queue that a fast flow stands in for as long as the target's is
-        // the link's (a bufferbloated access link that a download fills):
-        // no other flow is contrast either. A second download that started
-        // after the queue had formed measures it into its own minimum RTT
-        // and shows no standing queue, but is behind it all the same.
-        if link_queue {
-            comparisons.clear();
+        // the link's (a bufferbloated access link that a download fills).
+        // A second download that started after the queue had formed
+        // measures it into its own minimum RTT and shows no standing queue,
+        // but is behind it all the same: a flow whose minimum RTT is at
+        // least half the queue's delay is no contrast either. One with a
+        // shorter minimum cannot have been behind that queue (a fast flow
+        // with its own bloated buffer beside a clean one: the clean one is
+        // contrast).
+        if let Some(q) = link_queue {
+            comparisons.retain(|(r, _)| r.measured.rtt_min.is_some_and(|m| 2 * m < q));
         }
         // The target's loss moments while the fast flows ran, pooled over
         // them: each is a trial that succeeds when the flow it fell in lost
         // at that moment too, by chance with the share of that flow's time
-        // that lies near its own losses. If at least half succeeded and
-        // chance would rarely give as many (below 1 in 10), the link lost
-        // at those moments (fades), not a policer: no contrast.
+        // that lies near its own losses. If chance would rarely give as
+        // many successes (below 1 in 20; 1 in 10 when at least half
+        // succeeded), the link lost at those moments (fades), not a
+        // policer: no contrast. (Less than half may succeed: a download
+        // misses fades while it recovers from the last.)
         let mut link = None;
         if mode == Mode::Policer {
             let (mut n, mut k, mut chances) = (0, 0, Vec::new());
             for (r, _) in &comparisons {
-                if let Some((rn, rk, p)) = moments(r) {
+                if let Some((rn, rk, p, _)) = moments(r) {
                     n += rn;
                     k += rk;
                     chances.extend(std::iter::repeat_n(p, rn));
@@ -1445,7 +1463,7 @@ impl Judge {
             if n > 0 {
                 let tail = at_least(&chances, k);
                 link = Some((n, k, tail));
-                if k >= 1 && 2 * k >= n && tail < 0.1 {
+                if k >= 1 && (tail < 0.05 || (tail < 0.1 && 2 * k >= n)) {
                     comparisons.clear();
                 }
             }
@@ -1542,7 +1560,7 @@ impl Judge {
                             "rate_bps": r.rate_bps.round(),
                             "times_faster": ((r.rate_bps / limit) * 10.0).round() / 10.0,
                         });
-                        if let (Mode::Policer, Some((n, k, _)), Value::Object(o)) =
+                        if let (Mode::Policer, Some((n, k, _, _)), Value::Object(o)) =
                             (mode, moments(r), &mut j)
                         {
                             o.insert("target_losses_while_running".into(), json!(n));

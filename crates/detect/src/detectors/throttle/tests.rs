@@ -902,16 +902,28 @@ fn a_second_download_behind_a_shared_queue_is_no_contrast() {
     // bins, over the whole run), and a second one that started after the
     // queue formed: its minimum RTT holds the queue, so none of its bins
     // shows one (look-alike thr_paced_shared_queue_second_download)
+    // (the first's smoothed RTT is 120 ms over a 30 ms minimum: a 90 ms
+    // queue; the second's minimum holds it)
     let mut v = shaped_and_fast((SECOND, 20 * SECOND), 12);
     let mut second = shaped_and_fast((8 * SECOND, 20 * SECOND), 0).remove(1);
     second.flow.client_port = 50003;
     second.flow.server_ip = [198, 51, 100, 21].into();
     second.target = Some("cdn.example".into());
+    second.measured.rtt_min = Some(125 * MILLI);
     v.push(second.clone());
     assert!(judged(v).is_empty());
     // without the first, the second is contrast
+    let mut alone = shaped_and_fast((SECOND, 20 * SECOND), 12);
+    alone[1] = second;
+    assert_eq!(judged(alone).len(), 1);
+    // a clean download with a 30 ms minimum beside the queued one cannot
+    // have been behind its 90 ms queue: the queued one has its own bloated
+    // buffer, the clean one is contrast
     let mut v = shaped_and_fast((SECOND, 20 * SECOND), 12);
-    v[1] = second;
+    let mut clean = shaped_and_fast((8 * SECOND, 20 * SECOND), 0).remove(1);
+    clean.flow.client_port = 50004;
+    clean.target = Some("cdn.example".into());
+    v.push(clean);
     assert_eq!(judged(v).len(), 1);
 }
 
@@ -1036,4 +1048,28 @@ fn a_policer_on_a_fading_link_is_still_reported() {
         assert_eq!(ev[0].evidence["mode"], "policer");
         assert_eq!(ev[0].target.as_deref(), Some("video.throttled.example"));
     }
+}
+
+#[test]
+fn a_fast_flow_whose_early_loss_moments_are_forgotten_still_counts() {
+    // the candidate lost 7 times in its first 10 s; a download that ran
+    // from 1.5 s to 20 s lost 20 times from 10.2 s on (none near the
+    // candidate's moments), so its ring holds only its last 16: the time
+    // its moments are known holds none of the candidate's, but it ran
+    // through them before (a review found it taken for a flow that ran
+    // between them)
+    let mut v = policed_beside((1500 * MILLI, 20 * SECOND), &[]);
+    let mut c_times = LossTimes::default();
+    for i in 0..7 {
+        c_times.push(SECOND + 700 * MILLI + i * 1400 * MILLI);
+    }
+    v[0].measured.loss_times = c_times;
+    v[0].measured.loss_events = 7;
+    let mut f_times = LossTimes::default();
+    for i in 0..20 {
+        f_times.push(10_200 * MILLI + i * 450 * MILLI);
+    }
+    v[1].measured.loss_times = f_times;
+    v[1].measured.loss_events = 20;
+    assert_eq!(judged(v).len(), 1);
 }
