@@ -1363,25 +1363,31 @@ impl Judge {
         // vantage point when the flow's next segment arrives: the target's
         // within one and a half of its segment spacing at its limit; a
         // fast flow that lost all it had in flight sends again after a
-        // tail-loss probe, two of its round trips later (in the lab 59 ms
-        // after the paced stream's hole). So moments within the larger of
-        // the two (at least 40 ms, at most 500) are one.
+        // tail-loss probe, two of its (smoothed, queued) round trips later
+        // (in the lab 59 ms after the paced stream's hole). So moments
+        // within the larger of the two (at least 40 ms, at most 500) are
+        // one.
         let spacing = 1.5 * 1448.0 * 8.0 / limit * 1000.0;
         let tol = |r: &RateRecord| {
-            let probe = r.measured.rtt_min.map_or(0, |t| 3 * t / MILLI);
-            (spacing as i64).max(probe).clamp(40, 500)
+            let m = &r.measured;
+            let probe =
+                (3 * m.rtt_min.unwrap_or(0)).max(2 * m.rtt_smoothed.unwrap_or(0) + 10 * MILLI);
+            (spacing as i64).max(probe / MILLI).clamp(40, 500)
         };
         // So a fast flow contrasts a policer by running through the
-        // target's losses: it must have run at one of the target's loss
+        // target's losses: it must have run at two of the target's loss
         // moments at least (a flow that ran between them shows nothing a
-        // fading link would not have let through too). Where the moments
-        // are not all known (only the latest 16 are kept), it counts as
-        // before. And if the fast flows lost at the target's moments more
+        // fading link would not have let through too; and one moment is
+        // too little: a fade can miss a flow, or take only its last
+        // segments, which come again in order after a timeout and leave no
+        // hole). Where the moments are not all known (only the latest 16
+        // are kept), it counts as before. And if the fast flows lost at the target's moments more
         // often than chance (below), the target's losses are the link's.
         let moments =
             |r: &RateRecord| loss_moments(&c.measured, c.span, &r.measured, r.span, tol(r));
-        let ran_between =
-            |r: &RateRecord| mode == Mode::Policer && matches!(moments(r), Some((0, _, _, true)));
+        let ran_between = |r: &RateRecord| {
+            mode == Mode::Policer && matches!(moments(r), Some((n, _, _, true)) if n < 2)
+        };
         // held at the candidate's limit (±25%)
         let same_limit = |r: &RateRecord| {
             r.limited

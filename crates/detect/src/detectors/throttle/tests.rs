@@ -966,18 +966,15 @@ fn losses_at_the_same_moments_as_a_fast_flows_are_the_links() {
     let with = |d: i64| moments.iter().map(|t| t + d).collect::<Vec<_>>();
     let whole = (SECOND, 20 * SECOND);
     assert!(judged(policed_beside(whole, &with(20))).is_empty());
-    // a download of 3 s over one of the candidate's losses that lost then
-    // too (2 times 72 ms of its 2.8 s in the middle lie near its losses:
-    // 5% by chance)
-    let short = (3 * SECOND, 6 * SECOND);
-    assert!(judged(policed_beside(short, &[3580])).is_empty());
-    // the same with a loss of its own elsewhere: one coincidence where
-    // chance gives one in ten is not enough
-    assert_eq!(judged(policed_beside(short, &[3580, 4600])).len(), 1);
-    // but two such downloads (the live lab's are that short), each over
-    // one of the candidate's losses and losing then: 1 in 100, pooled
-    let mut two = policed_beside(short, &[3580, 4600]);
-    let mut other = policed_beside((8 * SECOND, 11 * SECOND), &[8330, 9000]).remove(1);
+    // a download of 5 s over two of the candidate's losses that lost at
+    // one of them and once elsewhere: one coincidence in two where chance
+    // gives one in six is not enough (its tail-loss probe after two
+    // smoothed RTTs makes 105 ms either side of its losses count)
+    let five = (3 * SECOND, 8 * SECOND);
+    assert_eq!(judged(policed_beside(five, &[3580, 6500])).len(), 1);
+    // but two such downloads: two coincidences in four, 1 in 25, pooled
+    let mut two = policed_beside(five, &[3580, 6500]);
+    let mut other = policed_beside((8 * SECOND, 13 * SECOND), &[8330, 11300]).remove(1);
     other.flow.client_port = 50003;
     two.push(other);
     assert!(judged(two).is_empty());
@@ -999,9 +996,15 @@ fn a_fast_flow_that_ran_between_a_policed_flows_losses_is_no_contrast() {
     // candidate lost at, which a fading link would have taken as well
     let between = (SECOND + 1300 * MILLI, SECOND + 3400 * MILLI);
     assert!(judged(policed_beside(between, &[])).is_empty());
-    // as short, over one of the candidate's losses, without losing: contrast
+    // as short, over one of the candidate's losses, without losing: too
+    // little (a fade can miss a flow, or take only its last segments,
+    // which come again in order after a timeout and leave no hole; the
+    // live fades lab's kernel-paced stream was reported so in CI)
     let over = (SECOND + 2500 * MILLI, SECOND + 4500 * MILLI);
-    assert_eq!(judged(policed_beside(over, &[])).len(), 1);
+    assert!(judged(policed_beside(over, &[])).is_empty());
+    // over two of them: contrast
+    let over_two = (SECOND + 2500 * MILLI, SECOND + 6500 * MILLI);
+    assert_eq!(judged(policed_beside(over_two, &[])).len(), 1);
 }
 
 /// A 500 kbit/s policer (32 KB bucket) on one name and a 20 MB download
