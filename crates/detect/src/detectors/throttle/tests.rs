@@ -998,8 +998,9 @@ fn a_fast_flow_that_ran_between_a_policed_flows_losses_is_no_contrast() {
     assert!(judged(policed_beside(between, &[])).is_empty());
     // as short, over one of the candidate's losses, without losing: too
     // little (a fade can miss a flow, or take only its last segments,
-    // which come again in order after a timeout and leave no hole; the
-    // live fades lab's kernel-paced stream was reported so in CI)
+    // which come again in order after a timeout and leave no hole, or
+    // show its hole after a tail-loss probe: the live fades lab's
+    // kernel-paced stream was reported against one such download in CI)
     let over = (SECOND + 2500 * MILLI, SECOND + 4500 * MILLI);
     assert!(judged(policed_beside(over, &[])).is_empty());
     // over two of them: contrast
