@@ -147,8 +147,8 @@ impl LossTimes {
     #[cfg(test)]
     pub(crate) fn evenly(events: u32, span: (Nanos, Nanos)) -> LossTimes {
         let mut l = LossTimes::default();
+        let step = (span.1 - span.0) / Nanos::from(events.max(1));
         for i in 0..events {
-            let step = (span.1 - span.0) / Nanos::from(events.max(1));
             l.push(span.0 + step * Nanos::from(i) + step / 2);
         }
         l
@@ -705,23 +705,35 @@ fn at_least(p: &[f64], k: usize) -> f64 {
     done.min(1.0)
 }
 
+/// The target's loss moments against one comparison flow's (see
+/// [`loss_moments`]).
+#[derive(Debug, Clone, Copy)]
+struct Moments {
+    /// The target's loss moments in the compared time.
+    n: usize,
+    /// Those within the tolerance of one of the other flow's.
+    k: usize,
+    /// The share of the compared time within the tolerance of the other
+    /// flow's moments (the chance that a moment coincides).
+    p: f64,
+    /// The compared time is the whole of the other flow's run within the
+    /// target's (no ring had overflowed).
+    whole: bool,
+}
+
 /// The target's loss moments against another flow's, over the time both
 /// flows' loss moments are all known (their rings hold the latest
 /// [`LOSS_TIMES`] only) and the other flow was past its first and before
-/// its last round trips (three of its minimum RTT, at least 100 ms): `n`
-/// target loss events in that time, `k` of them
-/// within `tol` ms of one of the other flow's, the share `p` of that
-/// time within `tol` of the other's events (the chance that a loss at a
-/// random moment coincides), and whether that time is the whole of the
-/// other flow's run within the target's (else a ring had overflowed).
-/// `None` when the two times do not overlap.
+/// its last round trips (three of its minimum RTT, at least 100 ms), two
+/// moments within `tol` ms of each other being one. `None` when the two
+/// times do not overlap.
 fn loss_moments(
     c: &Measured,
     c_span: (Nanos, Nanos),
     r: &Measured,
     r_span: (Nanos, Nanos),
     tol: i64,
-) -> Option<(usize, usize, f64, bool)> {
+) -> Option<Moments> {
     let base = c_span.0;
     let ms = |t: Nanos| (t - base) / MILLI;
     let (ct, cn, c_all) = c.loss_times.relative(base);
@@ -756,7 +768,12 @@ fn loss_moments(
             reach = b;
         }
     }
-    Some((n, k, covered as f64 / (hi - lo) as f64, whole))
+    Some(Moments {
+        n,
+        k,
+        p: covered as f64 / (hi - lo) as f64,
+        whole,
+    })
 }
 
 /// An RTT of `r` over a path whose minimum is `min` shows a standing queue.
@@ -1381,12 +1398,13 @@ impl Judge {
         // too little: a fade can miss a flow, or take only its last
         // segments, which come again in order after a timeout and leave no
         // hole). Where the moments are not all known (only the latest 16
-        // are kept), it counts as before. And if the fast flows lost at the target's moments more
-        // often than chance (below), the target's losses are the link's.
-        let moments =
-            |r: &RateRecord| loss_moments(&c.measured, c.span, &r.measured, r.span, tol(r));
-        let ran_between = |r: &RateRecord| {
-            mode == Mode::Policer && matches!(moments(r), Some((n, _, _, true)) if n < 2)
+        // are kept), it counts as before. And if the fast flows lost at the
+        // target's moments more often than chance (below), the target's
+        // losses are the link's.
+        let moments = |r: &RateRecord| {
+            (mode == Mode::Policer)
+                .then(|| loss_moments(&c.measured, c.span, &r.measured, r.span, tol(r)))
+                .flatten()
         };
         // held at the candidate's limit (±25%)
         let same_limit = |r: &RateRecord| {
@@ -1406,7 +1424,8 @@ impl Judge {
             }
         }
         latest.reverse();
-        let mut comparisons: Vec<(&RateRecord, bool)> = Vec::new();
+        // (a comparison: its record, same server, its loss moments)
+        let mut comparisons: Vec<(&RateRecord, bool, Option<Moments>)> = Vec::new();
         let mut converging = Vec::new();
         // another name on the same address held at the same rate (unless
         // both names are on watch lists)
@@ -1418,7 +1437,8 @@ impl Judge {
         for r in latest {
             let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
             let fast = other_target && r.rate_bps >= self.cfg.contrast_factor * limit;
-            if fast && shared_queue(r) {
+            let queued = fast && shared_queue(r);
+            if queued {
                 let m = &r.measured;
                 let q = match (m.rtt_smoothed, m.rtt_min) {
                     (Some(s), Some(min)) => (s - min).max(0),
@@ -1426,8 +1446,10 @@ impl Judge {
                 };
                 link_queue = Some(link_queue.map_or(q, |x| x.max(q)));
             }
-            if fast && !shared_queue(r) && !lossy_link(r) && !ran_between(r) {
-                comparisons.push((r, r.flow.server_ip == c.flow.server_ip));
+            let m = if fast { moments(r) } else { None };
+            let ran_between = m.is_some_and(|m| m.whole && m.n < 2);
+            if fast && !queued && !lossy_link(r) && !ran_between {
+                comparisons.push((r, r.flow.server_ip == c.flow.server_ip, m));
             } else if other_target {
                 capped_alike |= r.flow.server_ip == c.flow.server_ip
                     && (c.group.is_none() || r.group.is_none())
@@ -1446,7 +1468,7 @@ impl Judge {
         // with its own bloated buffer beside a clean one: the clean one is
         // contrast).
         if let Some(q) = link_queue {
-            comparisons.retain(|(r, _)| r.measured.rtt_min.is_some_and(|m| 2 * m < q));
+            comparisons.retain(|(r, _, _)| r.measured.rtt_min.is_some_and(|m| 2 * m < q));
         }
         // The target's loss moments while the fast flows ran, pooled over
         // them: each is a trial that succeeds when the flow it fell in lost
@@ -1459,12 +1481,10 @@ impl Judge {
         let mut link = None;
         if mode == Mode::Policer {
             let (mut n, mut k, mut chances) = (0, 0, Vec::new());
-            for (r, _) in &comparisons {
-                if let Some((rn, rk, p, _)) = moments(r) {
-                    n += rn;
-                    k += rk;
-                    chances.extend(std::iter::repeat_n(p, rn));
-                }
+            for m in comparisons.iter().filter_map(|(_, _, m)| m.as_ref()) {
+                n += m.n;
+                k += m.k;
+                chances.extend(std::iter::repeat_n(m.p, m.n));
             }
             if n > 0 {
                 let tail = at_least(&chances, k);
@@ -1479,7 +1499,7 @@ impl Judge {
         // unless a name on this very address runs fast. (Two names that are
         // both on watch lists are the operator's word that they are
         // targets: a censor that throttles both is still reported.)
-        if capped_alike && !comparisons.iter().any(|(_, same)| *same) {
+        if capped_alike && !comparisons.iter().any(|(_, same, _)| *same) {
             comparisons.clear();
         }
         let hkey = self.history_key(&c);
@@ -1503,9 +1523,9 @@ impl Judge {
         });
         let sni_triggered = comparisons
             .iter()
-            .any(|(r, same)| *same && r.target.is_some() && c.target.is_some());
+            .any(|(r, same, _)| *same && r.target.is_some() && c.target.is_some());
         let distinct_targets = {
-            let mut t: Vec<String> = comparisons.iter().map(|(r, _)| r.target_key()).collect();
+            let mut t: Vec<String> = comparisons.iter().map(|(r, _, _)| r.target_key()).collect();
             t.sort_unstable();
             t.dedup();
             t.len()
@@ -1558,7 +1578,7 @@ impl Judge {
                 comparisons
                     .iter()
                     .take(5)
-                    .map(|(r, same)| {
+                    .map(|(r, same, m)| {
                         let mut j = json!({
                             "target": r.target.as_deref(),
                             "server_ip": r.flow.server_ip.to_string(),
@@ -1566,11 +1586,9 @@ impl Judge {
                             "rate_bps": r.rate_bps.round(),
                             "times_faster": ((r.rate_bps / limit) * 10.0).round() / 10.0,
                         });
-                        if let (Mode::Policer, Some((n, k, _, _)), Value::Object(o)) =
-                            (mode, moments(r), &mut j)
-                        {
-                            o.insert("target_losses_while_running".into(), json!(n));
-                            o.insert("lost_at_the_same_moments".into(), json!(k));
+                        if let (Some(m), Value::Object(o)) = (m, &mut j) {
+                            o.insert("target_losses_while_running".into(), json!(m.n));
+                            o.insert("lost_at_the_same_moments".into(), json!(m.k));
                         }
                         j
                     })
