@@ -321,9 +321,13 @@ pub enum ResetKind {
     AfterResponse,
 }
 
-/// `python3 -c script args..` in `ns`, once it printed `listening`.
+/// `python3 -c` a server on `addr:port` (`args[0]`, `args[1]`; `args[2]`
+/// is the script's `arg`) in `ns`, once it is listening. The script
+/// defines `handle(c)` for each accepted connection, with
+/// `read_request(c)` (true once a whole request header came) at hand.
 fn python_server(ns: &Netns, what: &str, script: &str, args: &[&str]) -> Guarded {
-    let mut argv = vec!["-c", script];
+    let script = format!("{SERVER_PRELUDE}{script}{SERVER_LOOP}");
+    let mut argv = vec!["-c", script.as_str()];
     argv.extend_from_slice(args);
     let mut proc = ns.spawn("python3", &argv);
     let up = poll(Duration::from_secs(10), Duration::from_millis(20), || {
@@ -335,33 +339,42 @@ fn python_server(ns: &Netns, what: &str, script: &str, args: &[&str]) -> Guarded
     proc
 }
 
-const RESET_SERVER: &str = r#"
+const SERVER_PRELUDE: &str = r#"
 import socket, struct, sys, threading, time
-addr, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_STREAM)
+addr, port, arg = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((addr, port))
 s.listen(16)
+def read_request(c):
+    d = b''
+    while b'\r\n\r\n' not in d:
+        x = c.recv(4096)
+        if not x:
+            return False
+        d += x
+    return True
+"#;
+
+const SERVER_LOOP: &str = r#"
 print('listening', flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#;
+
+/// Handler of [`ResetServer`]; `arg` is the mode.
+const RESET_SERVER: &str = r#"
 def handle(c):
     try:
         c.settimeout(5)
-        data = b''
-        while b'\r\n\r\n' not in data:
-            d = c.recv(4096)
-            if not d:
-                break
-            data += d
-        if mode == 'after-response':
+        read_request(c)
+        if arg == 'after-response':
             c.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello, then a reset\n')
             time.sleep(0.05)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
     finally:
         c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=handle, args=(c,), daemon=True).start()
 "#;
 
 /// A python3 server on `addr:port` that ends connections with an RST (an
@@ -384,30 +397,17 @@ impl ResetServer {
     }
 }
 
+/// Handler of [`PacedServer`]; `arg` is the rate in bytes/s.
 const PACED_SERVER: &str = r#"
-import socket, sys, threading
-addr, port, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((addr, port))
-s.listen(16)
-print('listening', flush=True)
+rate = int(arg)
 body = bytes(range(256)) * 4096
 def handle(c):
     try:
         c.setsockopt(socket.SOL_SOCKET, 47, rate)  # SO_MAX_PACING_RATE, bytes/s
-        d = b''
-        while b'\r\n\r\n' not in d:
-            x = c.recv(4096)
-            if not x:
-                return
-            d += x
-        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' % len(body) + body)
+        if read_request(c):
+            c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' % len(body) + body)
     finally:
         c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=handle, args=(c,), daemon=True).start()
 "#;
 
 /// A python3 HTTP server on `addr:port` whose every connection the kernel
