@@ -9,6 +9,17 @@
 //! a control-byte group and then a bucket elsewhere in memory, one cache miss
 //! more per packet. The hasher is seeded per process (see `flow`), so a
 //! spoofed flood cannot aim at one run of buckets.
+//!
+//! The array is allocated once, for the table's capacity, but only a
+//! power-of-two prefix of it is in use: the *active* part, which doubles
+//! when it is two thirds full and halves when it is less than one eighth
+//! full (never below [`MIN_ACTIVE`]). A vantage point with a few thousand
+//! flows thus probes a few tens of kilobytes that stay in the cache, instead
+//! of landing at random in the whole array (2 MiB with the default
+//! `max_flows`), where every lookup was a cache miss. Resizing reinserts the
+//! entries by their tags (a bucket holds the hash bits that give its home),
+//! so no key is hashed again; memory stays what was allocated up front,
+//! apart from a transient list of the entries while they move.
 
 /// A free bucket. Buckets hold the slot number plus one (slot numbers are
 /// below `u32::MAX`), so no used bucket is zero and the array starts as
@@ -29,9 +40,14 @@ fn slot_of(b: u64) -> u32 {
     (b as u32).wrapping_sub(1)
 }
 
+/// The smallest active part (buckets): 8 KiB.
+pub(crate) const MIN_ACTIVE: usize = 1024;
+
 #[derive(Debug)]
 pub(crate) struct FlowIndex {
+    /// Every bucket the index may use; those past the active part are empty.
     buckets: Vec<u64>,
+    /// The active part's length minus one (a power of two minus one).
     mask: usize,
     len: usize,
 }
@@ -60,8 +76,38 @@ impl FlowIndex {
         let n = Self::buckets_for(cap);
         FlowIndex {
             buckets: vec![EMPTY; n],
-            mask: n - 1,
+            mask: n.min(MIN_ACTIVE) - 1,
             len: 0,
+        }
+    }
+
+    /// Buckets in the active part.
+    #[inline]
+    fn active(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Moves every entry into an active part of `n` buckets (a power of two,
+    /// at most the array, more than `len`).
+    fn resize(&mut self, n: usize) {
+        let old = self.active();
+        let mut live = Vec::with_capacity(self.len);
+        for b in self.buckets.iter_mut().take(old) {
+            if *b != EMPTY {
+                live.push(*b);
+                *b = EMPTY;
+            }
+        }
+        self.mask = n - 1;
+        for b in live {
+            let mut i = self.home((b >> 32) as u32);
+            while let Some(slot) = self.buckets.get_mut(i) {
+                if *slot == EMPTY {
+                    *slot = b;
+                    break;
+                }
+                i = (i + 1) & self.mask;
+            }
         }
     }
 
@@ -102,6 +148,9 @@ impl FlowIndex {
         if self.len + 1 >= self.buckets.len() || slot == u32::MAX {
             return false;
         }
+        if (self.len + 1) * 3 > self.active() * 2 && self.active() < self.buckets.len() {
+            self.resize(self.active() * 2);
+        }
         let tag = tag_of(hash);
         let mut i = self.home(tag);
         loop {
@@ -126,6 +175,9 @@ impl FlowIndex {
                 Some(&b) if b == want => {
                     self.remove_at(i);
                     self.len -= 1;
+                    if self.len * 8 < self.active() && self.active() > MIN_ACTIVE {
+                        self.resize(self.active() / 2);
+                    }
                     return true;
                 }
                 Some(&b) if b == EMPTY => return false,
@@ -217,6 +269,52 @@ mod tests {
                 assert_eq!(found.is_some(), model.contains(&s), "step {step} slot {s}");
             }
         }
+    }
+
+    #[test]
+    fn active_part_grows_and_shrinks_with_the_entries() {
+        // Slots 0..4,000 come in, then most leave, then some come back; the
+        // active part follows (two thirds full at most, one eighth at
+        // least, never below MIN_ACTIVE) and every entry stays reachable.
+        let cap = 5_000;
+        let mut idx = FlowIndex::with_capacity(cap);
+        assert_eq!(idx.buckets.len(), 8_192);
+        assert_eq!(idx.active(), MIN_ACTIVE);
+        let h = |s: u32| u64::from(s).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut model: HashSet<u32> = HashSet::new();
+        let check = |idx: &FlowIndex, model: &HashSet<u32>| {
+            assert_eq!(idx.len(), model.len());
+            assert!(idx.len() * 3 <= idx.active() * 2);
+            assert!(idx.active() == MIN_ACTIVE || idx.len() * 8 >= idx.active());
+            assert!(idx.buckets[idx.active()..].iter().all(|&b| b == EMPTY));
+            for s in 0..4_000u32 {
+                assert_eq!(
+                    idx.find(h(s), |j| j == s).is_some(),
+                    model.contains(&s),
+                    "slot {s}"
+                );
+            }
+        };
+        let mut peak = 0;
+        for s in 0..4_000u32 {
+            assert!(idx.insert(h(s), s));
+            model.insert(s);
+            peak = peak.max(idx.active());
+        }
+        assert_eq!(peak, 8_192);
+        check(&idx, &model);
+        for s in 0..3_900u32 {
+            assert!(idx.remove(h(s), s));
+            model.remove(&s);
+        }
+        assert_eq!(idx.active(), MIN_ACTIVE);
+        check(&idx, &model);
+        for s in 1_000..2_000u32 {
+            assert!(idx.insert(h(s), s));
+            model.insert(s);
+        }
+        assert_eq!(idx.active(), 2_048);
+        check(&idx, &model);
     }
 
     #[test]

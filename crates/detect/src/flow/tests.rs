@@ -120,6 +120,29 @@ fn flow_state_does_not_grow_unnoticed() {
 }
 
 #[test]
+fn a_lookup_touches_two_cache_lines_of_a_slot() {
+    use std::mem::{align_of, offset_of, size_of};
+    // A slot is six whole cache lines; its links and the flow's key fill
+    // the first (the free-slot mark is inside the key: an Option<Flow> is
+    // no larger than a Flow), and the times a packet updates are in the
+    // second. See `Slot` and `Flow`.
+    assert_eq!(align_of::<Slot>(), 64);
+    assert_eq!(size_of::<Slot>(), 384);
+    assert_eq!(size_of::<Option<Flow>>(), size_of::<Flow>());
+    let flow = offset_of!(Slot, flow);
+    assert_eq!(flow + offset_of!(Flow, key) + size_of::<FlowKey>(), 64);
+    for end in [
+        offset_of!(Flow, last_ts) + 8,
+        offset_of!(Flow, first_ts) + 8,
+        offset_of!(Flow, tcp) + 1,
+        offset_of!(Flow, server_hint) + 4,
+        offset_of!(Flow, hs_ts) + 24,
+    ] {
+        assert!(flow + end <= 128, "{end}");
+    }
+}
+
+#[test]
 fn a_syn_flood_evicts_its_own_syns_not_waiting_dns_queries() {
     let mut t = Table::new(8, 8);
     let client: IpAddr = "192.0.2.1".parse().unwrap();
