@@ -374,21 +374,49 @@ pub fn lookalike_thr_paced_bursty_loss() -> Result<Vec<u8>> {
 /// download looks clean and the video policed, but their losses come at
 /// the same moments.
 pub fn lookalike_thr_paced_fades() -> Result<Vec<u8>> {
+    paced_through_fades((50241, 50242), (2 * S, 40 * MS), 0.0, 20_000_000)
+}
+
+/// As `lookalike_thr_paced_fades`, with fades of 100 ms: long enough to
+/// take everything the download has in flight, so that its retransmission,
+/// after a timeout, arrives in order and it shows no hole, only silence.
+pub fn lookalike_thr_paced_long_fades() -> Result<Vec<u8>> {
+    paced_through_fades((50261, 50262), (2 * S, 100 * MS), 0.0, 36_000_000)
+}
+
+/// As `lookalike_thr_paced_fades`, on a link that also loses 0.3% of the
+/// segments at random: the download loses so often that its latest record
+/// holds only its last 16 loss events, not those of the video's first
+/// fades.
+pub fn lookalike_thr_paced_fades_lossy() -> Result<Vec<u8>> {
+    paced_through_fades((50263, 50264), (2 * S, 40 * MS), 0.003, 36_000_000)
+}
+
+/// The paced video and a download of `bytes` from another server over an
+/// 8 Mbit/s link, starting 5 s later, both through `fade` (period,
+/// duration) and losing `loss` of their segments.
+fn paced_through_fades(
+    ports: (u16, u16),
+    fade: (i64, i64),
+    loss: f64,
+    bytes: usize,
+) -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
-    let mut paced = paced_video(50241);
+    let mut paced = paced_video(ports.0);
     let mut fast = Download::bulk(
         [198, 51, 100, 20],
         "fast.example",
-        50242,
+        ports.1,
         EPOCH_NS + 5 * S,
         Limiter::Link {
             bps: 8e6,
             queue: 24_000,
         },
-        20_000_000,
+        bytes,
     );
     for d in [&mut paced, &mut fast] {
-        d.fade = (2 * S, 40 * MS);
+        d.fade = fade;
+        d.loss = loss;
     }
     download(&mut tl, &paced)?;
     download(&mut tl, &fast)?;
@@ -557,6 +585,8 @@ pub fn lookalikes() -> Vec<Lookalike> {
         ("thr_paced_bursty_loss", lookalike_thr_paced_bursty_loss),
         ("thr_cdn_cap_every_name", lookalike_thr_cdn_cap_every_name),
         ("thr_paced_fades", lookalike_thr_paced_fades),
+        ("thr_paced_long_fades", lookalike_thr_paced_long_fades),
+        ("thr_paced_fades_lossy", lookalike_thr_paced_fades_lossy),
         (
             "thr_paced_shared_queue_second_download",
             lookalike_thr_paced_shared_queue_second_download,

@@ -170,6 +170,55 @@ impl LossTimes {
     }
 }
 
+/// Gaps in a flow's data kept per flow (the latest).
+const GAPS: usize = 16;
+
+/// The latest long gaps in a flow's data (see [`ThrottleFlow::gap_threshold`]):
+/// when each began (its last segment before, ms of the capture clock,
+/// wrapping) and how long it lasted (ms, saturating). A fade long enough to
+/// take everything a download has in flight leaves no hole: its
+/// retransmission, after a timeout, arrives in order; what shows is the
+/// silence (see *Loss moments* in `docs/signatures/throttling.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Gaps {
+    at: [u32; GAPS],
+    len_ms: [u16; GAPS],
+    /// Gaps pushed (the latest `GAPS` are kept).
+    n: u32,
+}
+
+impl Gaps {
+    fn push(&mut self, from: Nanos, to: Nanos) {
+        let i = self.n as usize % GAPS;
+        if let (Some(a), Some(l)) = (self.at.get_mut(i), self.len_ms.get_mut(i)) {
+            *a = (from / MILLI) as u32;
+            *l = u16::try_from((to - from) / MILLI).unwrap_or(u16::MAX);
+        }
+        self.n = self.n.saturating_add(1);
+    }
+
+    /// The kept gaps as (from, to) in ms relative to `base` (oldest first),
+    /// and whether they are all of the flow's gaps.
+    fn relative(&self, base: Nanos) -> ([(i64, i64); GAPS], usize, bool) {
+        let kept = (self.n as usize).min(GAPS);
+        let b = (base / MILLI) as u32;
+        let mut out = [(0i64, 0i64); GAPS];
+        for ((o, a), l) in out
+            .iter_mut()
+            .zip(self.at.iter())
+            .zip(self.len_ms.iter())
+            .take(kept)
+        {
+            let from = i64::from(a.wrapping_sub(b) as i32);
+            *o = (from, from + i64::from(*l));
+        }
+        if let Some(s) = out.get_mut(..kept) {
+            s.sort_unstable();
+        }
+        (out, kept, self.n as usize <= GAPS)
+    }
+}
+
 fn bucket(bytes: u64) -> usize {
     if bytes == 0 {
         return 0;
@@ -222,6 +271,8 @@ pub struct ThrottleFlow {
     loss_events: u32,
     /// When the latest loss events began.
     loss_times: LossTimes,
+    /// The latest long gaps in the data.
+    gaps: Gaps,
     first_loss: Option<(Nanos, u64)>,
     last_loss: Option<(Nanos, u64)>,
     /// Application idle time (`idle`, in ms) as of the first and the last
@@ -285,6 +336,7 @@ impl ThrottleFlow {
             retransmits: 0,
             loss_events: 0,
             loss_times: LossTimes::default(),
+            gaps: Gaps::default(),
             first_loss: None,
             last_loss: None,
             loss_idle_ms: [0, 0],
@@ -383,6 +435,19 @@ impl ThrottleFlow {
         u32::try_from(self.idle / MILLI).unwrap_or(u32::MAX)
     }
 
+    /// A silence in the server's data this long is a gap worth keeping (for
+    /// the comparison of loss moments): two smoothed round trips and three
+    /// minimum ones (a sender in slow start after a timeout pauses about
+    /// one round trip between its flights), at least 150 ms; 200 ms without
+    /// RTT samples. Four smoothed round trips missed the gaps of a download
+    /// whose RTT the fades themselves had inflated.
+    fn gap_threshold(&self) -> Nanos {
+        match (self.rtt_min, self.rtt_smoothed) {
+            (Some(m), Some(s)) => (2 * s).max(3 * m).max(150 * MILLI),
+            _ => 200 * MILLI,
+        }
+    }
+
     /// How long a hole may stay open and still be reordering.
     fn reorder_window(&self) -> Option<Nanos> {
         self.rtt_min.map(|r| r / 2)
@@ -411,6 +476,9 @@ impl ThrottleFlow {
             }
         }
         let gap = now - self.last_data;
+        if gap >= self.gap_threshold() {
+            self.gaps.push(self.last_data, now);
+        }
         // Application idle: a long pause with everything acknowledged, and
         // the server resumes with new data.
         let idle = gap >= cfg.idle_gap && !seq_lt(client_acked, self.high) && seq == self.high;
@@ -606,6 +674,7 @@ impl ThrottleFlow {
             retransmits: self.retransmits,
             loss_events: self.loss_events,
             loss_times: self.loss_times,
+            gaps: self.gaps,
             dupacks: self.dupacks,
             rtt_min: self.rtt_min,
             rtt_smoothed: self.rtt_smoothed,
@@ -652,6 +721,8 @@ pub struct Measured {
     pub loss_events: u32,
     /// When the latest loss events began.
     pub loss_times: LossTimes,
+    /// The latest long gaps in the data.
+    pub gaps: Gaps,
     /// Client duplicate ACKs.
     pub dupacks: u32,
     /// Smallest RTT.
@@ -721,48 +792,122 @@ struct Moments {
     whole: bool,
 }
 
+/// A flow's loss moments and gaps in ms from a base time (oldest first),
+/// joined over its records: each record's rings hold the latest
+/// [`LOSS_TIMES`] loss events and [`GAPS`] gaps of the flow as of the
+/// record, so a flow's records together hold more than its latest alone (a
+/// download that lost every second overflows its ring in 16 s, and its
+/// latest record alone could not say what it did at the start of a 40 s
+/// target).
+#[derive(Debug, Default)]
+struct Trouble {
+    losses: Vec<i64>,
+    /// Every loss moment since the flow's start is known (else from the
+    /// first in `losses`).
+    losses_all: bool,
+    gaps: Vec<(i64, i64)>,
+    gaps_all: bool,
+}
+
+impl Trouble {
+    /// From a flow's records, oldest first.
+    fn of(records: &[&Measured], base: Nanos) -> Trouble {
+        let mut t = Trouble::default();
+        let mut losses: Vec<(u32, Vec<i64>)> = Vec::with_capacity(records.len());
+        let mut gaps: Vec<(u32, Vec<(i64, i64)>)> = Vec::with_capacity(records.len());
+        for m in records {
+            let (l, n, _) = m.loss_times.relative(base);
+            losses.push((m.loss_times.n, l.get(..n).unwrap_or_default().to_vec()));
+            let (g, n, _) = m.gaps.relative(base);
+            gaps.push((m.gaps.n, g.get(..n).unwrap_or_default().to_vec()));
+        }
+        losses.sort_by_key(|x| x.0);
+        gaps.sort_by_key(|x| x.0);
+        t.losses_all = join(&losses, &mut t.losses);
+        t.gaps_all = join(&gaps, &mut t.gaps);
+        t
+    }
+}
+
+/// Joins snapshots of one ring (each: entries pushed so far, and the latest
+/// of them, oldest first), oldest snapshot first: every entry from the
+/// earliest one known without a break. True when that is the first entry
+/// ever pushed (nothing was lost between snapshots).
+fn join<T: Copy>(snaps: &[(u32, Vec<T>)], out: &mut Vec<T>) -> bool {
+    let mut covered = 0u64;
+    let mut all = true;
+    for (n, kept) in snaps {
+        let n = u64::from(*n);
+        let first = n.saturating_sub(kept.len() as u64);
+        if first > covered {
+            // entries between the snapshots were overwritten
+            out.clear();
+            all = false;
+            covered = first;
+        }
+        let skip = usize::try_from(covered - first).unwrap_or(usize::MAX);
+        out.extend(kept.iter().skip(skip).copied());
+        covered = covered.max(n);
+    }
+    all
+}
+
 /// The target's loss moments against another flow's, over the time both
-/// flows' loss moments are all known (their rings hold the latest
-/// [`LOSS_TIMES`] only) and the other flow was past its first and before
-/// its last round trips (three of its minimum RTT, at least 100 ms), two
-/// moments within `tol` ms of each other being one. `None` when the two
-/// times do not overlap.
+/// flows' loss moments are all known (see [`Trouble`]) and the other flow
+/// was past its first and before its last round trips (three of its minimum
+/// RTT, at least 100 ms). A target moment is shared when it falls within
+/// `tol` ms of one of the other flow's loss moments, or of one of its gaps
+/// in the data (a fade that took all it had in flight leaves no hole).
+/// Times are in ms from the start of `c_span`. `None` when the two times do
+/// not overlap.
 fn loss_moments(
-    c: &Measured,
+    c: &Trouble,
     c_span: (Nanos, Nanos),
-    r: &Measured,
+    r: &Trouble,
     r_span: (Nanos, Nanos),
+    r_rtt_min: Option<Nanos>,
     tol: i64,
 ) -> Option<Moments> {
     let base = c_span.0;
     let ms = |t: Nanos| (t - base) / MILLI;
-    let (ct, cn, c_all) = c.loss_times.relative(base);
-    let (rt, rn, r_all) = r.loss_times.relative(base);
-    let (ct, rt) = (ct.get(..cn)?, rt.get(..rn)?);
+    let (ct, c_all) = (&c.losses[..], c.losses_all);
+    let (rt, r_all) = (&r.losses[..], r.losses_all);
+    let (rg, g_all) = (&r.gaps[..], r.gaps_all);
     let c_from = if c_all { ms(c_span.0) } else { *ct.first()? };
     // the other flow shows the link's trouble only while it has data in
     // flight: not in its first round trips (the TLS handshake, then slow
     // start) nor its last (a tail loss shows no hole)
-    let margin = r.rtt_min.map_or(100, |t| (3 * t / MILLI).max(100));
-    let r_from = if r_all {
+    let margin = r_rtt_min.map_or(100, |t| (3 * t / MILLI).max(100));
+    let mut r_from = if r_all {
         ms(r_span.0) + margin
     } else {
         *rt.first()?
     };
+    if !g_all {
+        r_from = r_from.max(rg.first()?.0);
+    }
     let (lo, hi) = (c_from.max(r_from), ms(c_span.1).min(ms(r_span.1) - margin));
     if hi - lo < 1 {
         return None;
     }
     let whole = lo <= ms(c_span.0).max(ms(r_span.0) + margin);
+    // the other flow's trouble as time intervals: its loss moments and its
+    // gaps, widened by the tolerance, in order of start
+    let mut near: Vec<(i64, i64)> = rt
+        .iter()
+        .map(|f| (f - tol, f + tol))
+        .chain(rg.iter().map(|g| (g.0 - tol, g.1 + tol)))
+        .collect();
+    near.sort_unstable();
     let inside = || ct.iter().filter(|t| (lo..=hi).contains(*t));
     let n = inside().count();
     let k = inside()
-        .filter(|t| rt.iter().any(|f| (*f - **t).abs() <= tol))
+        .filter(|t| near.iter().any(|(a, b)| (*a..=*b).contains(*t)))
         .count();
     let mut covered = 0i64;
     let mut reach = lo;
-    for f in rt {
-        let (a, b) = ((f - tol).max(reach), (f + tol).min(hi));
+    for &(a, b) in &near {
+        let (a, b) = (a.max(reach), b.min(hi));
         if b > a {
             covered += b - a;
             reach = b;
@@ -1401,10 +1546,30 @@ impl Judge {
         // are kept), it counts as before. And if the fast flows lost at the
         // target's moments more often than chance (below), the target's
         // losses are the link's.
+        // (each flow's moments joined over its records, oldest first; the
+        // candidate's own earlier checkpoints are among the references)
+        let trouble = |of: &RateRecord, then: Option<&Measured>| {
+            let mut ms: Vec<&Measured> = self
+                .refs
+                .iter()
+                .filter(|x| x.same_flow(of))
+                .map(|x| &x.measured)
+                .collect();
+            ms.extend(then);
+            Trouble::of(&ms, c.span.0)
+        };
+        let c_trouble = (mode == Mode::Policer).then(|| trouble(&c, Some(&c.measured)));
         let moments = |r: &RateRecord| {
-            (mode == Mode::Policer)
-                .then(|| loss_moments(&c.measured, c.span, &r.measured, r.span, tol(r)))
-                .flatten()
+            c_trouble.as_ref().and_then(|ct| {
+                loss_moments(
+                    ct,
+                    c.span,
+                    &trouble(r, None),
+                    r.span,
+                    r.measured.rtt_min,
+                    tol(r),
+                )
+            })
         };
         // held at the candidate's limit (±25%)
         let same_limit = |r: &RateRecord| {
