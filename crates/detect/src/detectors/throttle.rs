@@ -173,36 +173,49 @@ impl LossTimes {
 /// Gaps in a flow's data kept per flow (the latest).
 const GAPS: usize = 16;
 
+/// The bit of a gap's length that marks it idle rather than a stall. A
+/// stall is the mark of a fade that took all a sender had in flight: it
+/// timed out and resumed with one segment, then waited a round trip (half
+/// the minimum RTT, at least 5 ms, before the next segment). A gap after
+/// which the sender resumed with a burst is the application pausing, and
+/// one of `idle_gap` (1 s) or more is taken for idle too (a timeout backed
+/// off that far after a fade, or a pause: either way the flow was not
+/// running then, and shows nothing of the link).
+const IDLE_GAP: u16 = 0x8000;
+
 /// The latest long gaps in a flow's data (see [`ThrottleFlow::gap_threshold`]):
 /// when each began (its last segment before, ms of the capture clock,
-/// wrapping) and how long it lasted (ms, saturating). A fade long enough to
-/// take everything a download has in flight leaves no hole: its
+/// wrapping), how long it lasted (ms, saturating at 32.767 s) and whether
+/// it looked like the application pausing (see [`IDLE_GAP`]). A fade long
+/// enough to take everything a download has in flight leaves no hole: its
 /// retransmission, after a timeout, arrives in order; what shows is the
 /// silence (see *Loss moments* in `docs/signatures/throttling.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Gaps {
     at: [u32; GAPS],
+    /// Length in ms, with [`IDLE_GAP`] set for an idle gap.
     len_ms: [u16; GAPS],
     /// Gaps pushed (the latest `GAPS` are kept).
     n: u32,
 }
 
 impl Gaps {
-    fn push(&mut self, from: Nanos, to: Nanos) {
+    fn push(&mut self, from: Nanos, to: Nanos, idle: bool) {
         let i = self.n as usize % GAPS;
         if let (Some(a), Some(l)) = (self.at.get_mut(i), self.len_ms.get_mut(i)) {
             *a = (from / MILLI) as u32;
-            *l = u16::try_from((to - from) / MILLI).unwrap_or(u16::MAX);
+            let len = u16::try_from((to - from) / MILLI).map_or(!IDLE_GAP, |l| l.min(!IDLE_GAP));
+            *l = if idle { len | IDLE_GAP } else { len };
         }
         self.n = self.n.saturating_add(1);
     }
 
-    /// The kept gaps as (from, to) in ms relative to `base` (oldest first),
-    /// and whether they are all of the flow's gaps.
-    fn relative(&self, base: Nanos) -> ([(i64, i64); GAPS], usize, bool) {
+    /// The kept gaps as (from, to, idle) in ms relative to `base` (oldest
+    /// first), and whether they are all of the flow's gaps.
+    fn relative(&self, base: Nanos) -> ([Gap; GAPS], usize, bool) {
         let kept = (self.n as usize).min(GAPS);
         let b = (base / MILLI) as u32;
-        let mut out = [(0i64, 0i64); GAPS];
+        let mut out = [(0i64, 0i64, false); GAPS];
         for ((o, a), l) in out
             .iter_mut()
             .zip(self.at.iter())
@@ -210,7 +223,7 @@ impl Gaps {
             .take(kept)
         {
             let from = i64::from(a.wrapping_sub(b) as i32);
-            *o = (from, from + i64::from(*l));
+            *o = (from, from + i64::from(l & !IDLE_GAP), l & IDLE_GAP != 0);
         }
         if let Some(s) = out.get_mut(..kept) {
             s.sort_unstable();
@@ -273,6 +286,10 @@ pub struct ThrottleFlow {
     loss_times: LossTimes,
     /// The latest long gaps in the data.
     gaps: Gaps,
+    /// The latest gap's start (ms after `start`; `u32::MAX`: none), kept
+    /// until the segment after the one that ended it (`last_data`) tells a
+    /// timeout from a pause.
+    pending_gap: u32,
     first_loss: Option<(Nanos, u64)>,
     last_loss: Option<(Nanos, u64)>,
     /// Application idle time (`idle`, in ms) as of the first and the last
@@ -337,6 +354,7 @@ impl ThrottleFlow {
             loss_events: 0,
             loss_times: LossTimes::default(),
             gaps: Gaps::default(),
+            pending_gap: u32::MAX,
             first_loss: None,
             last_loss: None,
             loss_idle_ms: [0, 0],
@@ -476,12 +494,25 @@ impl ThrottleFlow {
             }
         }
         let gap = now - self.last_data;
-        if gap >= self.gap_threshold() {
-            self.gaps.push(self.last_data, now);
-        }
         // Application idle: a long pause with everything acknowledged, and
         // the server resumes with new data.
         let idle = gap >= cfg.idle_gap && !seq_lt(client_acked, self.high) && seq == self.high;
+        if self.pending_gap != u32::MAX {
+            // A sender that timed out sends one segment, then waits a round
+            // trip for its ACK (its window is one segment); one resuming
+            // after a pause of its own sends a window's worth at once.
+            let (from, to) = (
+                self.start + Nanos::from(self.pending_gap) * MILLI,
+                self.last_data,
+            );
+            let lone = gap >= self.rtt_min.map_or(5 * MILLI, |r| (r / 2).max(5 * MILLI));
+            self.gaps.push(from, to, to - from >= cfg.idle_gap || !lone);
+            self.pending_gap = u32::MAX;
+        }
+        if gap >= self.gap_threshold() {
+            self.pending_gap =
+                u32::try_from((self.last_data - self.start) / MILLI).unwrap_or(u32::MAX - 1);
+        }
         if idle {
             self.idle += gap;
             self.idle_gaps += 1;
@@ -792,6 +823,9 @@ struct Moments {
     whole: bool,
 }
 
+/// A gap in ms from a base time: (from, to, idle).
+type Gap = (i64, i64, bool);
+
 /// A flow's loss moments and gaps in ms from a base time (oldest first),
 /// joined over its records: each record's rings hold the latest
 /// [`LOSS_TIMES`] loss events and [`GAPS`] gaps of the flow as of the
@@ -805,7 +839,7 @@ struct Trouble {
     /// Every loss moment since the flow's start is known (else from the
     /// first in `losses`).
     losses_all: bool,
-    gaps: Vec<(i64, i64)>,
+    gaps: Vec<Gap>,
     gaps_all: bool,
 }
 
@@ -814,7 +848,7 @@ impl Trouble {
     fn of(records: &[&Measured], base: Nanos) -> Trouble {
         let mut t = Trouble::default();
         let mut losses: Vec<(u32, Vec<i64>)> = Vec::with_capacity(records.len());
-        let mut gaps: Vec<(u32, Vec<(i64, i64)>)> = Vec::with_capacity(records.len());
+        let mut gaps: Vec<(u32, Vec<Gap>)> = Vec::with_capacity(records.len());
         for m in records {
             let (l, n, _) = m.loss_times.relative(base);
             losses.push((m.loss_times.n, l.get(..n).unwrap_or_default().to_vec()));
@@ -892,33 +926,64 @@ fn loss_moments(
     }
     let whole = lo <= ms(c_span.0).max(ms(r_span.0) + margin);
     // the other flow's trouble as time intervals: its loss moments and its
-    // gaps, widened by the tolerance, in order of start
-    let mut near: Vec<(i64, i64)> = rt
-        .iter()
-        .map(|f| (f - tol, f + tol))
-        .chain(rg.iter().map(|g| (g.0 - tol, g.1 + tol)))
-        .collect();
-    near.sort_unstable();
-    let inside = || ct.iter().filter(|t| (lo..=hi).contains(*t));
+    // stalls, widened by the tolerance; and the time it was idle (up to
+    // `tol` after, while it starts again), which shows nothing either way
+    let near = merged(
+        rt.iter()
+            .map(|f| (f - tol, f + tol))
+            .chain(rg.iter().filter(|g| !g.2).map(|g| (g.0 - tol, g.1 + tol))),
+        (lo, hi),
+    );
+    let idle = merged(rg.iter().filter(|g| g.2).map(|g| (g.0, g.1)), (lo, hi));
+    let within = |v: &[(i64, i64)], t: i64| v.iter().any(|(a, b)| (*a..=*b).contains(&t));
+    let inside = || {
+        ct.iter()
+            .copied()
+            .filter(|t| (lo..=hi).contains(t) && !within(&idle, *t))
+    };
     let n = inside().count();
-    let k = inside()
-        .filter(|t| near.iter().any(|(a, b)| (*a..=*b).contains(*t)))
-        .count();
-    let mut covered = 0i64;
-    let mut reach = lo;
-    for &(a, b) in &near {
-        let (a, b) = (a.max(reach), b.min(hi));
-        if b > a {
-            covered += b - a;
-            reach = b;
-        }
-    }
+    let k = inside().filter(|t| within(&near, *t)).count();
+    let running = (hi - lo) - length(&idle);
+    let covered = length(&near) - overlap(&near, &idle);
     Some(Moments {
         n,
         k,
-        p: covered as f64 / (hi - lo) as f64,
+        p: if running > 0 {
+            covered as f64 / running as f64
+        } else {
+            1.0
+        },
         whole,
     })
+}
+
+/// Intervals sorted, merged where they touch, and clipped to `span`.
+fn merged(v: impl Iterator<Item = (i64, i64)>, span: (i64, i64)) -> Vec<(i64, i64)> {
+    let mut v: Vec<(i64, i64)> = v
+        .map(|(a, b)| (a.max(span.0), b.min(span.1)))
+        .filter(|(a, b)| b > a)
+        .collect();
+    v.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// Total length of disjoint intervals.
+fn length(v: &[(i64, i64)]) -> i64 {
+    v.iter().map(|(a, b)| b - a).sum()
+}
+
+/// Total length of the overlap of two sets of disjoint intervals.
+fn overlap(x: &[(i64, i64)], y: &[(i64, i64)]) -> i64 {
+    x.iter()
+        .flat_map(|(a, b)| y.iter().map(move |(c, d)| (b.min(d) - a.max(c)).max(0)))
+        .sum()
 }
 
 /// An RTT of `r` over a path whose minimum is `min` shows a standing queue.

@@ -458,11 +458,11 @@ fn the_rate_between_losses_leaves_application_pauses_out() {
 
 #[test]
 fn per_flow_state_is_small() {
-    // allocated only for flows whose server sent 16 KB or more (976 bytes
+    // allocated only for flows whose server sent 16 KB or more (984 bytes
     // with the loss moments and the gaps in the data)
     let n = std::mem::size_of::<ThrottleFlow>();
     eprintln!("ThrottleFlow: {n} bytes");
-    assert!(n <= 976, "{n}");
+    assert!(n <= 984, "{n}");
 }
 
 #[test]
@@ -1092,7 +1092,11 @@ fn silence_at_a_policed_flows_loss_moments_is_the_links() {
         let mut v = policed_beside(whole, &[]);
         let mut g = Gaps::default();
         for t in &moments {
-            g.push(SECOND + (t + from) * MILLI, SECOND + (t + to) * MILLI);
+            g.push(
+                SECOND + (t + from) * MILLI,
+                SECOND + (t + to) * MILLI,
+                false,
+            );
         }
         v[1].measured.gaps = g;
         v
@@ -1110,7 +1114,11 @@ fn silence_at_a_policed_flows_loss_moments_is_the_links() {
 #[test]
 fn a_silence_in_the_data_is_kept_as_a_gap() {
     // RTT 30 ms: a gap is a silence of 150 ms or more (three minimum RTTs
-    // are 90 ms, two smoothed ones 60 ms)
+    // are 90 ms, two smoothed ones 60 ms). It is kept when the next segment
+    // tells what it was: one segment, then 15 ms (half the minimum RTT) of
+    // silence, is a sender that timed out (a stall); a burst is one that
+    // resumed after a pause of its own (idle), as is a silence of a second
+    // or more.
     let cfg = ThrottleConfig::default();
     let mut f = ThrottleFlow::new(0, 1000, 1000, Some(30 * MILLI), &cfg);
     let mut seq = 1000u32;
@@ -1120,27 +1128,73 @@ fn a_silence_in_the_data_is_kept_as_a_gap() {
             t,
             seq.wrapping_sub(1000),
             1000,
-            seq.wrapping_sub(2000),
+            seq.wrapping_sub(1000),
             &cfg,
         );
     };
     for i in 1..100 {
         at(&mut f, i * MILLI);
     }
-    at(&mut f, 240 * MILLI); // 141 ms of silence: not yet
-    assert_eq!(f.gaps.n, 0);
+    at(&mut f, 240 * MILLI); // 141 ms of silence: no gap
     at(&mut f, 241 * MILLI);
-    at(&mut f, 500 * MILLI); // 259 ms
-    assert_eq!(f.gaps.n, 1);
+    assert_eq!(f.gaps.n, 0);
+    at(&mut f, 500 * MILLI); // 259 ms, then a lone segment
+    at(&mut f, 530 * MILLI);
+    at(&mut f, 531 * MILLI);
+    at(&mut f, 900 * MILLI); // 369 ms, then a burst
+    at(&mut f, 901 * MILLI);
+    at(&mut f, 2_000 * MILLI); // 1,099 ms, then a lone segment
+    at(&mut f, 2_100 * MILLI);
     let (g, n, all) = f.gaps.relative(0);
-    assert_eq!((g[0], n, all), ((241, 500), 1, true));
+    assert_eq!((n, all), (3, true));
+    assert_eq!(
+        g[..3],
+        [(241, 500, false), (531, 900, true), (901, 2_000, true)]
+    );
     // the ring keeps the latest 16
     for i in 0..20 {
-        at(&mut f, (1_000 + 300 * i) * MILLI);
+        at(&mut f, (3_000 + 300 * i) * MILLI);
     }
     let (g, n, all) = f.gaps.relative(0);
     assert_eq!((n, all), (GAPS, false));
-    assert_eq!(g[GAPS - 1], (6_400, 6_700));
+    assert_eq!(g[GAPS - 1], (8_100, 8_400, false));
+}
+
+#[test]
+fn an_applications_pauses_are_neither_shared_nor_contrast() {
+    // The candidate lost 8 times (every 2,375 ms from 1,187 ms). A video
+    // player beside it fetches a chunk every 3 s and idles 2 s between them
+    // (from 500 ms): five of the candidate's moments fall in its pauses,
+    // three while it runs, and it lost 20 ms after two of those (a fade).
+    // Its pauses say nothing of the link; its two coincidences in three,
+    // where chance gives about 1 in 14 each, do: the link's.
+    let moments: Vec<i64> = (0..8).map(|i| 1187 + 2375 * i).collect();
+    let whole = (SECOND, 20 * SECOND);
+    let player = |idle: bool| {
+        let mut v = policed_beside(whole, &[5937 + 20, 15437 + 20]);
+        let mut g = Gaps::default();
+        for j in 0..7 {
+            let from = 3000 * j + 500;
+            g.push(SECOND + from * MILLI, SECOND + (from + 2000) * MILLI, idle);
+        }
+        v[1].measured.gaps = g;
+        v
+    };
+    assert!(judged(player(true)).is_empty());
+    // taken as stalls (data outstanding, the fade's mark), the pauses made
+    // seven coincidences in eight where chance gives three in four each:
+    // inconclusive, and the player was contrast (a review found such
+    // players turning fades into policers)
+    assert_eq!(judged(player(false)).len(), 1);
+    // and a player idle at every one of the candidate's moments ran through
+    // none of them: no contrast
+    let mut v = policed_beside(whole, &[]);
+    let mut g = Gaps::default();
+    for t in &moments {
+        g.push(SECOND + (t - 400) * MILLI, SECOND + (t + 800) * MILLI, true);
+    }
+    v[1].measured.gaps = g;
+    assert!(judged(v).is_empty());
 }
 
 #[test]
