@@ -32,7 +32,7 @@ use crate::flow::{seq_gt, seq_lt, Dir, Flow};
 use crate::stats::{FlowOutcome, FlowProto, Signature, Stats};
 use crate::time::{Nanos, MILLI, SECOND};
 use serde_json::{json, Map, Value};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// Settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -1612,14 +1612,23 @@ impl Judge {
         // target's moments more often than chance (below), the target's
         // losses are the link's.
         // (each flow's moments joined over its records, oldest first; the
-        // candidate's own earlier checkpoints are among the references)
+        // candidate's own earlier checkpoints are among the references;
+        // grouped once, so that a decision costs one pass over the
+        // references, not one per comparison)
+        let mut records: HashMap<(&EventFlow, Nanos), Vec<&Measured>> = HashMap::new();
+        if mode == Mode::Policer {
+            for x in &self.refs {
+                records
+                    .entry((&x.flow, x.flow_start))
+                    .or_default()
+                    .push(&x.measured);
+            }
+        }
         let trouble = |of: &RateRecord, then: Option<&Measured>| {
-            let mut ms: Vec<&Measured> = self
-                .refs
-                .iter()
-                .filter(|x| x.same_flow(of))
-                .map(|x| &x.measured)
-                .collect();
+            let mut ms: Vec<&Measured> = records
+                .get(&(&of.flow, of.flow_start))
+                .cloned()
+                .unwrap_or_default();
             ms.extend(then);
             Trouble::of(&ms, c.span.0)
         };
