@@ -890,10 +890,11 @@ fn join<T: Copy>(snaps: &[(u32, Vec<T>)], out: &mut Vec<T>) -> bool {
 /// flows' loss moments are all known (see [`Trouble`]) and the other flow
 /// was past its first and before its last round trips (three of its minimum
 /// RTT, at least 100 ms). A target moment is shared when it falls within
-/// `tol` ms of one of the other flow's loss moments, or of one of its gaps
-/// in the data (a fade that took all it had in flight leaves no hole).
-/// Times are in ms from the start of `c_span`. `None` when the two times do
-/// not overlap.
+/// `tol` ms of one of the other flow's loss moments, or of one of its
+/// stalls (a fade that took all it had in flight leaves no hole); one that
+/// falls in an idle gap of the other flow counts neither way, and idle time
+/// is left out of the chance (see [`IDLE_GAP`]). Times are in ms from the
+/// start of `c_span`. `None` when the two times do not overlap.
 fn loss_moments(
     c: &Trouble,
     c_span: (Nanos, Nanos),
@@ -926,8 +927,8 @@ fn loss_moments(
     }
     let whole = lo <= ms(c_span.0).max(ms(r_span.0) + margin);
     // the other flow's trouble as time intervals: its loss moments and its
-    // stalls, widened by the tolerance; and the time it was idle (up to
-    // `tol` after, while it starts again), which shows nothing either way
+    // stalls, widened by the tolerance; and the time it was idle, which
+    // shows nothing either way
     let near = merged(
         rt.iter()
             .map(|f| (f - tol, f + tol))
