@@ -473,7 +473,16 @@ fn policed_beside_paced_streams(lab: &Lab, fast: &[(&str, IpAddr, u64)]) -> Valu
     assert_eq!(ev.len(), 1, "{ev:#?}");
     let e = &ev[0];
     assert_eq!(e["flow"]["client_port"], u64::from(got[0].0.client_port));
-    assert_eq!(e["evidence"]["mode"], "policer");
+    // The lab's limiter is a token bucket with a 3,000-byte queue (tbf
+    // `limit 3000`: 48 ms at 500 kbit/s). Where the link's own losses keep
+    // the sender's window at the bucket, that queue stands in half the
+    // RTT bins and a later record reads as a shaper: a CI run at c24872e
+    // reported the 15 s record `shaper` (17 of 30 bins queued, RTT 20.6 ms
+    // at least, 48.5 smoothed), where the 5 s and 10 s records had been
+    // the link's. Either way it is this flow, and `targeted`.
+    let mode = e["evidence"]["mode"].as_str().unwrap_or_default();
+    assert!(mode == "policer" || mode == "shaper", "{e}");
+    assert_eq!(e["evidence"]["rule"], "targeted", "{e}");
     // and the servers pacing themselves at 400 kbit/s (nginx limit_rate,
     // the kernel's pacing) over the same link are no targets; nothing
     // else fires
