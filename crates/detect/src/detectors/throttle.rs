@@ -154,9 +154,10 @@ impl LossTimes {
         l
     }
 
-    /// The kept times in ms relative to `base` (oldest first), and whether
-    /// they are all of the flow's events.
-    fn relative(&self, base: Nanos) -> ([i64; LOSS_TIMES], usize, bool) {
+    /// The kept times in ms relative to `base` (oldest first), and how many
+    /// there are (whether they are all of the flow's events is for
+    /// [`join`] to say, over a flow's records).
+    fn relative(&self, base: Nanos) -> ([i64; LOSS_TIMES], usize) {
         let kept = (self.n as usize).min(LOSS_TIMES);
         let b = (base / MILLI) as u32;
         let mut out = [0i64; LOSS_TIMES];
@@ -166,7 +167,7 @@ impl LossTimes {
         if let Some(s) = out.get_mut(..kept) {
             s.sort_unstable();
         }
-        (out, kept, self.n as usize <= LOSS_TIMES)
+        (out, kept)
     }
 }
 
@@ -850,7 +851,7 @@ impl Trouble {
         let mut losses: Vec<(u32, Vec<i64>)> = Vec::with_capacity(records.len());
         let mut gaps: Vec<(u32, Vec<Gap>)> = Vec::with_capacity(records.len());
         for m in records {
-            let (l, n, _) = m.loss_times.relative(base);
+            let (l, n) = m.loss_times.relative(base);
             losses.push((m.loss_times.n, l.get(..n).unwrap_or_default().to_vec()));
             let (g, n, _) = m.gaps.relative(base);
             gaps.push((m.gaps.n, g.get(..n).unwrap_or_default().to_vec()));

@@ -100,15 +100,23 @@ impl FlowIndex {
         }
         self.mask = n - 1;
         for b in live {
-            let mut i = self.home((b >> 32) as u32);
-            while let Some(slot) = self.buckets.get_mut(i) {
-                if *slot == EMPTY {
-                    *slot = b;
-                    break;
-                }
-                i = (i + 1) & self.mask;
-            }
+            self.place(b);
         }
+    }
+
+    /// Stores the used bucket `b` in the first free bucket of its run (its
+    /// home is in its tag); false when there is none (never, within the
+    /// capacity the index was made for). `len` is the caller's.
+    fn place(&mut self, b: u64) -> bool {
+        let mut i = self.home((b >> 32) as u32);
+        while let Some(x) = self.buckets.get_mut(i) {
+            if *x == EMPTY {
+                *x = b;
+                return true;
+            }
+            i = (i + 1) & self.mask;
+        }
+        false
     }
 
     /// Entries held.
@@ -151,19 +159,11 @@ impl FlowIndex {
         if (self.len + 1) * 3 > self.active() * 2 && self.active() < self.buckets.len() {
             self.resize(self.active() * 2);
         }
-        let tag = tag_of(hash);
-        let mut i = self.home(tag);
-        loop {
-            match self.buckets.get_mut(i) {
-                Some(b) if *b == EMPTY => {
-                    *b = bucket(tag, slot);
-                    self.len += 1;
-                    return true;
-                }
-                Some(_) => i = (i + 1) & self.mask,
-                None => return false,
-            }
+        if !self.place(bucket(tag_of(hash), slot)) {
+            return false;
         }
+        self.len += 1;
+        true
     }
 
     /// Removes `slot` (stored under `hash`); false when it was not there.
