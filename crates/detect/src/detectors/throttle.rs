@@ -793,6 +793,11 @@ fn at_least(p: &[f64], k: usize) -> f64 {
     if k == 0 {
         return 1.0;
     }
+    if k > p.len().min(4096) {
+        // more successes than trials: none such (and `dist` stays at most
+        // 4,096 long, however many moments the pooled flows held)
+        return 0.0;
+    }
     // dist[j]: P(j successes so far), j < k; the mass at k or more is `done`
     let mut dist = vec![0.0f64; k];
     dist[0] = 1.0;
