@@ -5,6 +5,12 @@
 #
 #   tests/bench/compare.sh [PACKETS] [FLOWS]      (defaults: 2000000 2000)
 #
+# BENCH_RUNS=N times tcpdump and both replays N times, interleaved (one of
+# each in turn, so a host that changes speed from one minute to the next
+# slows all three alike), and prints each one's median and the ratios of
+# the medians, with the range of the per-round ratios. BENCH_TSHARK=1 adds
+# tshark, BENCH_FLOOD=1 the SYN-flood capture (once each).
+#
 # Needs tcpdump; uses /usr/bin/time for peak memory when present.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,12 +49,20 @@ timeit() { # label, command...: prints wall seconds, CPU seconds (user+sys) and 
   echo "$secs" > "$work/last"
 }
 
-timeit "tcpdump -r -w /dev/null" tcpdump -r "$cap" -w /dev/null
-td=$(cat "$work/last")
-timeit "tamperwatch replay (1 worker)" "$tw" replay -q --workers 1 --events /dev/null "$cap"
-t1=$(cat "$work/last")
-timeit "tamperwatch replay (2 workers)" "$tw" replay -q --workers 2 --events /dev/null "$cap"
-t2=$(cat "$work/last")
+runs=${BENCH_RUNS:-1}
+tds=() t1s=() t2s=()
+for _ in $(seq "$runs"); do
+  timeit "tcpdump -r -w /dev/null" tcpdump -r "$cap" -w /dev/null
+  tds+=("$(cat "$work/last")")
+  timeit "tamperwatch replay (1 worker)" "$tw" replay -q --workers 1 --events /dev/null "$cap"
+  t1s+=("$(cat "$work/last")")
+  timeit "tamperwatch replay (2 workers)" "$tw" replay -q --workers 2 --events /dev/null "$cap"
+  t2s+=("$(cat "$work/last")")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+td=$(median "${tds[@]}")
+t1=$(median "${t1s[@]}")
+t2=$(median "${t2s[@]}")
 if command -v tshark >/dev/null 2>&1 && [ "${BENCH_TSHARK:-0}" = 1 ]; then
   # tshark's TCP analysis (sequence tracking, the expert info) over every
   # packet, with a per-conversation table at the end
@@ -65,6 +79,20 @@ if [ "${BENCH_FLOOD:-0}" = 1 ]; then
   packets=$all timeit "tcpdump, flood" tcpdump -r "$flood" -w /dev/null
   packets=$all timeit "tamperwatch (1 worker), flood" "$tw" replay -q --workers 1 --events /dev/null "$flood"
   packets=$all timeit "tamperwatch (1 w.), flood, 256 MiB" "$tw" replay -q --workers 1 -c "$work/ceiling.toml" --events /dev/null "$flood"
+fi
+if [ "$runs" -gt 1 ]; then
+  # per-round ratios (each replay against the tcpdump run just before it)
+  r1=() r2=()
+  for i in $(seq 0 $((runs - 1))); do
+    r1+=("$(echo "${t1s[$i]} / ${tds[$i]}" | bc -l)")
+    r2+=("$(echo "${t2s[$i]} / ${tds[$i]}" | bc -l)")
+  done
+  range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}'; }
+  printf 'medians of %d interleaved runs: tcpdump %.3f s, 1 worker %.3f s (%.2f Mpps), 2 workers %.3f s (%.2f Mpps)\n' \
+    "$runs" "$td" "$t1" "$(echo "$packets / $t1 / 1000000" | bc -l)" "$t2" "$(echo "$packets / $t2 / 1000000" | bc -l)"
+  printf 'rounds where 2 workers beat tcpdump: %d of %d; per-round ratios 1 worker %s, 2 workers %s\n' \
+    "$(printf '%s\n' "${r2[@]}" | awk '$1 < 1' | wc -l)" "$runs" "$(range "${r1[@]}")" "$(range "${r2[@]}")"
+  printf 'two workers against one (median): %.2fx\n' "$(echo "$t1 / $t2" | bc -l)"
 fi
 printf 'ratio tamperwatch(1 worker)/tcpdump  = %.2f\n' "$(echo "$t1 / $td" | bc -l)"
 printf 'ratio tamperwatch(2 workers)/tcpdump = %.2f\n' "$(echo "$t2 / $td" | bc -l)"
