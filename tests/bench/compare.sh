@@ -50,7 +50,9 @@ timeit() { # label, command...: prints wall seconds, CPU seconds (user+sys) and 
 }
 
 runs=${BENCH_RUNS:-1}
-tds=() t1s=() t2s=()
+tds=() t1s=() t2s=() t0s=()
+floor_cfg="$work/no-detectors.toml"
+printf '[rst_injection]\nenabled = false\n[dns_injection]\nenabled = false\n[http_injection]\nenabled = false\n[blackhole]\nenabled = false\n[throttling]\nenabled = false\n' > "$floor_cfg"
 for _ in $(seq "$runs"); do
   timeit "tcpdump -r -w /dev/null" tcpdump -r "$cap" -w /dev/null
   tds+=("$(cat "$work/last")")
@@ -58,6 +60,10 @@ for _ in $(seq "$runs"); do
   t1s+=("$(cat "$work/last")")
   timeit "tamperwatch replay (2 workers)" "$tw" replay -q --workers 2 --events /dev/null "$cap"
   t2s+=("$(cat "$work/last")")
+  if [ "${BENCH_FLOOR:-0}" = 1 ]; then
+    timeit "tamperwatch, no detectors (1 w.)" "$tw" replay -q --workers 1 -c "$floor_cfg" --events /dev/null "$cap"
+    t0s+=("$(cat "$work/last")")
+  fi
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 td=$(median "${tds[@]}")
@@ -93,6 +99,10 @@ if [ "$runs" -gt 1 ]; then
   printf 'rounds where 2 workers beat tcpdump: %d of %d; per-round ratios 1 worker %s, 2 workers %s\n' \
     "$(printf '%s\n' "${r2[@]}" | awk '$1 < 1' | wc -l)" "$runs" "$(range "${r1[@]}")" "$(range "${r2[@]}")"
   printf 'two workers against one (median): %.2fx\n' "$(echo "$t1 / $t2" | bc -l)"
+fi
+if [ "${#t0s[@]}" -gt 0 ]; then
+  t0=$(median "${t0s[@]}")
+  printf 'ratio no detectors(1 worker)/tcpdump = %.2f (median %.3f s, %.2f Mpps)\n' "$(echo "$t0 / $td" | bc -l)" "$t0" "$(echo "$packets / $t0 / 1000000" | bc -l)"
 fi
 printf 'ratio tamperwatch(1 worker)/tcpdump  = %.2f\n' "$(echo "$t1 / $td" | bc -l)"
 printf 'ratio tamperwatch(2 workers)/tcpdump = %.2f\n' "$(echo "$t2 / $td" | bc -l)"

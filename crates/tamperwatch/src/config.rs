@@ -78,6 +78,7 @@ pub struct Flows {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RstInjection {
+    pub enabled: bool,
     pub ttl_tolerance: u8,
     pub too_fast_share: f64,
     pub min_rtt_for_timing_ms: u32,
@@ -88,6 +89,7 @@ pub struct RstInjection {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DnsInjection {
+    pub enabled: bool,
     pub ttl_tolerance: u8,
     pub too_fast_share: f64,
     pub min_rtt_for_timing_ms: u32,
@@ -101,6 +103,7 @@ pub struct DnsInjection {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HttpInjection {
+    pub enabled: bool,
     pub ttl_tolerance: u8,
     pub min_score: f64,
     pub builtin_fingerprints: bool,
@@ -110,6 +113,7 @@ pub struct HttpInjection {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Blackhole {
+    pub enabled: bool,
     pub residual_window_secs: u32,
     pub contrast_window_secs: u32,
     pub pmtu_suspect_bytes: u32,
@@ -538,6 +542,7 @@ impl Config {
             max_servers: f.max_servers,
             detectors: tw_detect::detectors::DetectorsConfig {
                 rst: tw_detect::detectors::rst::RstConfig {
+                    enabled: self.rst_injection.enabled,
                     ttl_tolerance: self.rst_injection.ttl_tolerance,
                     too_fast_share: self.rst_injection.too_fast_share,
                     min_rtt_for_timing: i64::from(self.rst_injection.min_rtt_for_timing_ms)
@@ -546,6 +551,7 @@ impl Config {
                     min_score: self.rst_injection.min_score,
                 },
                 dns: tw_detect::detectors::dns::DnsConfig {
+                    enabled: self.dns_injection.enabled,
                     ttl_tolerance: self.dns_injection.ttl_tolerance,
                     too_fast_share: self.dns_injection.too_fast_share,
                     min_rtt_for_timing: i64::from(self.dns_injection.min_rtt_for_timing_ms)
@@ -556,12 +562,14 @@ impl Config {
                     fingerprints: self.dns_fingerprints.clone(),
                 },
                 http: tw_detect::detectors::http::HttpConfig {
+                    enabled: self.http_injection.enabled,
                     ttl_tolerance: self.http_injection.ttl_tolerance,
                     min_score: self.http_injection.min_score,
                     fingerprints: self.http_fingerprints.clone(),
                 },
                 watch: self.watch().unwrap_or_default(),
                 blackhole: tw_detect::detectors::blackhole::BlackholeConfig {
+                    enabled: self.blackhole.enabled,
                     residual_window: s(self.blackhole.residual_window_secs),
                     contrast_window: s(self.blackhole.contrast_window_secs),
                     pmtu_suspect_bytes: self.blackhole.pmtu_suspect_bytes,
@@ -650,6 +658,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct PRst {
+        enabled: Option<bool>,
         ttl_tolerance: Option<u8>,
         too_fast_share: Option<f64>,
         min_rtt_for_timing_ms: Option<u32>,
@@ -660,6 +669,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct PDns {
+        enabled: Option<bool>,
         ttl_tolerance: Option<u8>,
         too_fast_share: Option<f64>,
         min_rtt_for_timing_ms: Option<u32>,
@@ -673,6 +683,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct PHttp {
+        enabled: Option<bool>,
         ttl_tolerance: Option<u8>,
         min_score: Option<f64>,
         builtin_fingerprints: Option<bool>,
@@ -682,6 +693,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct PBlackhole {
+        enabled: Option<bool>,
         residual_window_secs: Option<u32>,
         contrast_window_secs: Option<u32>,
         pmtu_suspect_bytes: Option<u32>,

@@ -247,6 +247,85 @@ fn watch_list_groups_label_detections() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad"));
 }
 
+/// A detector turned off in its section is not run: its signature is never
+/// emitted and the counters it keeps stay at zero, while the other
+/// detectors see the same capture as before. `check-config` shows it.
+#[test]
+fn a_detector_turned_off_is_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = root().join("tests/fixtures");
+    let files = [
+        fixtures.join("rst_inject_data_after.pcap"),
+        fixtures.join("dns_inject_race_iran.pcap"),
+    ];
+    let sigs = |r: &Replay| -> Vec<String> {
+        let mut v: Vec<String> = r
+            .events
+            .iter()
+            .map(|e| e["signature"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let queries = |r: &Replay| metric(&r.metrics, "tamperwatch_dns_queries_total", &[]);
+    let all = replay(&files, &["--quiet"]);
+    assert_eq!(all.status, 0, "{}", all.stderr);
+    assert_eq!(sigs(&all), ["dns_injection", "rst_injection"]);
+    assert!(queries(&all).unwrap() > 0.0);
+    for (section, gone, kept) in [
+        ("rst_injection", "rst_injection", "dns_injection"),
+        ("dns_injection", "dns_injection", "rst_injection"),
+    ] {
+        let cfg = dir.path().join(format!("{section}.toml"));
+        std::fs::write(&cfg, format!("[{section}]\nenabled = false\n")).unwrap();
+        let o = tw(&["check-config", cfg.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0));
+        let shown = String::from_utf8_lossy(&o.stdout).to_string();
+        let at = shown.find(&format!("[{section}]")).unwrap();
+        assert!(
+            shown[at..].lines().nth(1) == Some("enabled = false"),
+            "{section}: {shown}"
+        );
+        for workers in ["1", "2"] {
+            let r = replay(
+                &files,
+                &["--quiet", "--workers", workers, "-c", cfg.to_str().unwrap()],
+            );
+            assert_eq!(r.status, 0, "{}", r.stderr);
+            assert_eq!(sigs(&r), [kept], "{section} off, {workers} workers");
+            // the other detector's event is the one it gave with everything on
+            let want: Vec<_> = all
+                .events
+                .iter()
+                .filter(|e| e["signature"] == kept)
+                .collect();
+            let got: Vec<_> = r.events.iter().filter(|e| e["signature"] == kept).collect();
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g["evidence"], w["evidence"]);
+                assert_eq!(g["confidence"], w["confidence"]);
+            }
+            let q = queries(&r).unwrap();
+            if section == "dns_injection" {
+                // the DNS detector counts the queries: off, they stay at 0
+                assert_eq!(q, 0.0);
+            } else {
+                assert_eq!(Some(q), queries(&all));
+            }
+            assert_eq!(
+                metric(
+                    &r.metrics,
+                    "tamperwatch_events_total",
+                    &[("signature", gone)]
+                ),
+                Some(0.0),
+                "{section}"
+            );
+        }
+    }
+}
+
 /// Several workers each read every input file; a pipe can be read only once,
 /// so replaying one with `--workers 2` falls back to one worker (with a
 /// warning) and gives the events the file gives.

@@ -27,6 +27,9 @@ use std::net::IpAddr;
 /// Settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlackholeConfig {
+    /// Run this detector (`false`: it is not built, costs nothing, and
+    /// neither emits nor counts anything).
+    pub enabled: bool,
     /// After a detection on (client, server, port), failures within this
     /// window are residual blocking (GFW: 90 s for HTTP/SNI, 180 s QUIC).
     pub residual_window: Nanos,
@@ -43,6 +46,7 @@ pub struct BlackholeConfig {
 impl Default for BlackholeConfig {
     fn default() -> Self {
         BlackholeConfig {
+            enabled: true,
             residual_window: 180 * SECOND,
             contrast_window: 120 * SECOND,
             pmtu_suspect_bytes: 1200,

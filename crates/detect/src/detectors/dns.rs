@@ -27,6 +27,9 @@ use std::sync::Arc;
 /// Settings of the DNS-injection detector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DnsConfig {
+    /// Run this detector (`false`: it is not built, costs nothing, and
+    /// neither emits nor counts anything).
+    pub enabled: bool,
     /// An answer's IP TTL may differ this much from the resolver's usual
     /// TTL (Hold-On accepts ±1).
     pub ttl_tolerance: u8,
@@ -49,6 +52,7 @@ pub struct DnsConfig {
 impl Default for DnsConfig {
     fn default() -> Self {
         DnsConfig {
+            enabled: true,
             ttl_tolerance: 1,
             too_fast_share: 0.5,
             min_rtt_for_timing: 2 * MILLI,

@@ -25,6 +25,9 @@ use std::sync::Arc;
 /// Settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpConfig {
+    /// Run this detector (`false`: it is not built, costs nothing, and
+    /// neither emits nor counts anything).
+    pub enabled: bool,
     /// TTL distance that counts as a mismatch.
     pub ttl_tolerance: u8,
     /// Score needed (two rules) without a sufficient rule.
@@ -36,6 +39,7 @@ pub struct HttpConfig {
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
+            enabled: true,
             ttl_tolerance: 3,
             min_score: 0.6,
             fingerprints: Arc::new(HttpFingerprints::builtin().unwrap_or_default()),

@@ -195,14 +195,28 @@ pub struct DetectorsConfig {
 
 /// The detectors tamperwatch runs, in order.
 pub fn default_detectors(cfg: &DetectorsConfig) -> Vec<Box<dyn Detector>> {
-    vec![
-        Box::new(rst::RstDetector::new(cfg.rst.clone())),
-        Box::new(dns::DnsDetector::new(cfg.dns.clone())),
-        Box::new(http::HttpDetector::new(cfg.http.clone())),
-        Box::new(throttle::ThrottleDetector::new(cfg.throttle.clone())),
-        // last: it sees whether the others found something on the flow
-        Box::new(blackhole::BlackholeDetector::new(cfg.blackhole.clone())),
-    ]
+    let mut v: Vec<Box<dyn Detector>> = Vec::with_capacity(5);
+    if cfg.rst.enabled {
+        v.push(Box::new(rst::RstDetector::new(cfg.rst.clone())));
+    }
+    if cfg.dns.enabled {
+        v.push(Box::new(dns::DnsDetector::new(cfg.dns.clone())));
+    }
+    if cfg.http.enabled {
+        v.push(Box::new(http::HttpDetector::new(cfg.http.clone())));
+    }
+    if cfg.throttle.enabled {
+        v.push(Box::new(throttle::ThrottleDetector::new(
+            cfg.throttle.clone(),
+        )));
+    }
+    // last: it sees whether the others found something on the flow
+    if cfg.blackhole.enabled {
+        v.push(Box::new(blackhole::BlackholeDetector::new(
+            cfg.blackhole.clone(),
+        )));
+    }
+    v
 }
 
 /// What all flows to one server address have shown: the baseline that

@@ -28,6 +28,9 @@ use serde_json::{json, Map, Value};
 /// Settings of the RST-injection detector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RstConfig {
+    /// Run this detector (`false`: it is not built, costs nothing, and
+    /// neither emits nor counts anything).
+    pub enabled: bool,
     /// A RST's TTL this far (or farther) from the server's other packets is
     /// a mismatch. Load-balanced servers differ by one or two.
     pub ttl_tolerance: u8,
@@ -46,6 +49,7 @@ pub struct RstConfig {
 impl Default for RstConfig {
     fn default() -> Self {
         RstConfig {
+            enabled: true,
             ttl_tolerance: 3,
             too_fast_share: 0.5,
             min_rtt_for_timing: 2 * MILLI,
