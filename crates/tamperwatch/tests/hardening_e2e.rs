@@ -291,6 +291,51 @@ fn sighup_reload() {
         "detection stopped after a rejected reload:\n{text}\n{}",
         tw.stderr()
     );
+
+    // The DNS detector turned off by a reload: the same forged answers give
+    // no detection and no query is counted; turned on again, they do.
+    let reloads = |tw: &TamperwatchProc| tw.stderr().matches("configuration reloaded").count();
+    let reload_to = |tw: &TamperwatchProc, text: &str| {
+        let n = reloads(tw);
+        std::fs::write(&cfg_path, text).unwrap();
+        hup(tw);
+        let ok = support::poll(Duration::from_secs(5), Duration::from_millis(50), || {
+            (reloads(tw) > n).then_some(())
+        });
+        assert!(ok.is_some(), "reload not applied:\n{}", tw.stderr());
+        assert_eq!(reload_metric(&tw.scrape()), Some(1.0));
+    };
+    let off = new.replace("[dns_injection]\n", "[dns_injection]\nenabled = false\n");
+    assert_ne!(off, new);
+    reload_to(&tw, &off);
+    let text = tw.scrape();
+    let (detected, queries) = (
+        dns_detections(&text, "test"),
+        metric_value(&text, "tamperwatch_dns_queries_total", &[]),
+    );
+    for _ in 0..3 {
+        assert_eq!(query(&topo, "blocked.example"), "10.10.34.34");
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let text = tw.scrape();
+    assert_eq!(dns_detections(&text, "test"), detected, "{text}");
+    assert_eq!(
+        metric_value(&text, "tamperwatch_dns_queries_total", &[]),
+        queries,
+        "queries counted with the detector off:\n{text}"
+    );
+    reload_to(&tw, &new);
+    for _ in 0..3 {
+        assert_eq!(query(&topo, "blocked.example"), "10.10.34.34");
+    }
+    let (text, ok) = tw.wait_until(Duration::from_secs(10), |t| {
+        dns_detections(t, "test") > detected
+    });
+    assert!(
+        ok,
+        "no detection after the detector was turned on again:\n{text}\n{}",
+        tw.stderr()
+    );
     let stopped = tw.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
