@@ -35,15 +35,21 @@ impl Name {
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("?")
     }
 
-    /// Whether this name is `zone` or below it.
+    /// The name's bytes (lower-case ASCII, see [`read_name`]).
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// Whether this name is `zone` or below it, in any letter case (zones
+    /// come from the configuration as the operator wrote them).
     pub fn is_under(&self, zone: &str) -> bool {
-        let n = self.as_str();
-        let z = zone.trim_matches('.');
-        !z.is_empty()
-            && (n.eq_ignore_ascii_case(z)
-                || (n.len() > z.len()
-                    && n.ends_with(z)
-                    && n.as_bytes()[n.len() - z.len() - 1] == b'.'))
+        let n = self.bytes();
+        let z = zone.trim_matches('.').as_bytes();
+        if z.is_empty() || n.len() < z.len() {
+            return false;
+        }
+        let (head, tail) = n.split_at(n.len() - z.len());
+        tail.eq_ignore_ascii_case(z) && (head.is_empty() || head.last() == Some(&b'.'))
     }
 
     /// Number of labels.
@@ -51,7 +57,7 @@ impl Name {
         if self.len == 0 {
             0
         } else {
-            self.as_str().split('.').count()
+            1 + self.bytes().iter().filter(|&&c| c == b'.').count()
         }
     }
 }
@@ -550,6 +556,14 @@ mod tests {
         assert!(n.is_under("example.lan."));
         assert!(!n.is_under("ample.lan"));
         assert_eq!(n.labels(), 3);
+        // zones as an operator may write them
+        assert!(n.is_under("LAN"));
+        assert!(n.is_under(".Example.Lan."));
+        assert!(n.is_under(&n.as_str().to_uppercase()));
+        assert!(!n.is_under("AMPLE.LAN"));
+        assert!(!n.is_under(""));
+        assert!(!n.is_under("."));
+        assert!(!n.is_under("x.www.example.lan"));
     }
 
     #[test]
