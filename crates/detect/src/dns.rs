@@ -124,7 +124,54 @@ pub struct Message {
     pub edns: bool,
 }
 
+/// What a detector keeps of an answer: the message without its question
+/// (a 256-byte name), which it compares with its query's when the answer
+/// arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// ID.
+    pub id: u16,
+    /// Flags word (see [`Message::flags`]).
+    pub flags: u16,
+    /// Question count.
+    pub qdcount: u16,
+    /// The answers.
+    pub answers: Answers,
+    /// An OPT (EDNS) record is present in the additional section.
+    pub edns: bool,
+}
+
+impl Reply {
+    /// RCODE (low 4 bits).
+    pub fn rcode(&self) -> u8 {
+        (self.flags & 0x000f) as u8
+    }
+    /// Authoritative answer.
+    pub fn aa(&self) -> bool {
+        self.flags & 0x0400 != 0
+    }
+    /// Truncated.
+    pub fn tc(&self) -> bool {
+        self.flags & 0x0200 != 0
+    }
+    /// Recursion available.
+    pub fn ra(&self) -> bool {
+        self.flags & 0x0080 != 0
+    }
+}
+
 impl Message {
+    /// The message without its question.
+    pub fn reply(&self) -> Reply {
+        Reply {
+            id: self.id,
+            flags: self.flags,
+            qdcount: self.qdcount,
+            answers: self.answers,
+            edns: self.edns,
+        }
+    }
+
     /// A response (QR set).
     pub fn is_response(&self) -> bool {
         self.flags & 0x8000 != 0

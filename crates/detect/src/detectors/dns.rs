@@ -16,7 +16,7 @@
 
 use crate::decode::{Packet, Transport};
 use crate::detectors::{Ctx, Detector, ServerState};
-use crate::dns::{self, is_bogon, Message, Name};
+use crate::dns::{self, is_bogon, Message, Name, Reply};
 use crate::fingerprints::DnsFingerprints;
 use crate::flow::{Dir, Flow};
 use crate::stats::{DnsRcode, FlowOutcome, Signature};
@@ -93,8 +93,11 @@ pub struct AnswerRec {
     pub ip_id: u16,
     /// DF.
     pub df: bool,
-    /// The DNS message.
-    pub msg: Message,
+    /// The DNS message, without its question.
+    pub msg: Reply,
+    /// Its question was its query's (QCLASS IN, the same name and QTYPE),
+    /// compared when it arrived.
+    pub question_ok: bool,
     /// Identical copies of this answer that arrived later.
     pub duplicates: u16,
 }
@@ -369,7 +372,10 @@ impl Detector for DnsDetector {
                         ttl: pkt.ip.ttl,
                         ip_id: pkt.ip.ip_id,
                         df: pkt.ip.df,
-                        msg: m,
+                        msg: m.reply(),
+                        question_ok: m.question.is_some_and(|x| {
+                            x.qclass == Some(1) && x.name == q.name && x.qtype == q.qtype
+                        }),
                         duplicates: 0,
                     };
                     match (&mut q.first, &mut q.other) {
@@ -526,11 +532,7 @@ impl DnsDetector {
         if v4 && matches!(a.ip_id, 30000 | 0x3412) && base.answers > 0 {
             add(&mut k, "ip_id_marker", 0.2);
         }
-        let question_ok = a
-            .msg
-            .question
-            .is_some_and(|x| x.qclass == Some(1) && x.name == q.name && x.qtype == q.qtype);
-        if a.msg.qdcount != 1 || !question_ok {
+        if a.msg.qdcount != 1 || !a.question_ok {
             add(&mut k, "malformed_question", 0.3);
         }
         let echoes = base.edns_queries >= u32::from(self.cfg.min_baseline)
