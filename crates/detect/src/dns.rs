@@ -178,19 +178,19 @@ impl Message {
     }
     /// RCODE (low 4 bits).
     pub fn rcode(&self) -> u8 {
-        (self.flags & 0x000f) as u8
+        self.reply().rcode()
     }
     /// Authoritative answer.
     pub fn aa(&self) -> bool {
-        self.flags & 0x0400 != 0
+        self.reply().aa()
     }
     /// Truncated.
     pub fn tc(&self) -> bool {
-        self.flags & 0x0200 != 0
+        self.reply().tc()
     }
     /// Recursion available.
     pub fn ra(&self) -> bool {
-        self.flags & 0x0080 != 0
+        self.reply().ra()
     }
     /// Opcode.
     pub fn opcode(&self) -> u8 {
