@@ -331,6 +331,10 @@ impl Detector for DnsDetector {
                     );
                     if st.queries.len() == QUERIES_PER_FLOW {
                         st.queries.remove(0);
+                    } else if st.queries.len() == st.queries.capacity() {
+                        // one more record, not the four a growing Vec of
+                        // records this size would take: most flows ask once
+                        st.queries.reserve_exact(1);
                     }
                     st.queries.push(QueryRec {
                         id: m.id,

@@ -733,3 +733,37 @@ fn direction_state_keeps_optional_values() {
     assert_eq!(c.wscale(), Some(7));
     assert_eq!((c.isn(), c.first_payload()), (Some(500), None));
 }
+
+/// A DNS flow keeps one query record per query it asked (up to
+/// `QUERIES_PER_FLOW`), not the four a growing `Vec` reserves at its first
+/// push for elements of this size: most flows ask once. Reserving four made
+/// the 2M-packet benchmark's peak RSS 102 MB instead of 75 MB.
+#[test]
+fn a_dns_flow_holds_one_query_record_per_query() {
+    use crate::detectors::dns::QUERIES_PER_FLOW;
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        crate::detectors::default_detectors(&crate::detectors::DetectorsConfig::default()),
+    );
+    let query = |id: u16, name: &str| {
+        let dns = tw_scenario::dns::query(id, name, 1, false);
+        let mut b = udp(C, 40_000, S, 53, dns.len());
+        let at = b.len() - dns.len();
+        b[at..].copy_from_slice(&dns);
+        b
+    };
+    let (key, _) = crate::flow::FlowKey::new(17, C.into(), 40_000, S.into(), 53);
+    for n in 1..=QUERIES_PER_FLOW + 2 {
+        feed(
+            &mut e,
+            n as Nanos * MS,
+            &query(n as u16, &format!("q{n}.example")),
+        );
+        let slot = e.tables.find(&key).expect("the DNS flow");
+        let flow = e.tables.flow_mut(slot).expect("its state");
+        let dns = flow.ext.dns.as_ref().expect("its queries");
+        let held = n.min(QUERIES_PER_FLOW);
+        assert_eq!(dns.queries.len(), held, "after {n} queries");
+        assert_eq!(dns.queries.capacity(), held, "after {n} queries");
+    }
+}
