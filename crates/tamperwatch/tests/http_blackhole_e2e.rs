@@ -1253,11 +1253,13 @@ fn clean_lookalikes() {
         let qh = {
             let c = c.clone();
             spawn(move || {
+                // 20 s: under this loss the client's probe timer doubles
+                // (1, 2, 4, 8 s), and 10 s was once not enough
                 quic_client(
                     &c,
                     SocketAddr::new(s4, 443),
                     BLOCKED,
-                    Duration::from_secs(10),
+                    Duration::from_secs(20),
                 )
             })
         };
@@ -1314,6 +1316,53 @@ fn clean_lookalikes() {
     lab.note(format!(
         "  capture: {retx} retransmissions of first data segments"
     ));
+    // The longest silence inside any TCP connection (against the flow
+    // timeouts above: a table that ends a flow whose client is still
+    // retransmitting would judge a request that may yet be answered).
+    let silence = lab
+        .conns
+        .iter()
+        .filter(|c| c.proto == "tcp")
+        .map(|c| {
+            let ts: Vec<f64> = segs
+                .iter()
+                .filter(|s| {
+                    (s.sport == c.client_port && s.dport == c.server_port)
+                        || (s.dport == c.client_port && s.sport == c.server_port)
+                })
+                .map(|s| s.ts)
+                .collect();
+            ts.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+        })
+        .fold(0.0, f64::max);
+    lab.note(format!(
+        "  capture: longest silence inside a connection {silence:.1} s"
+    ));
+    // A connection that raised an event, segment by segment (to tell a
+    // detector's mistake from a lab that misled it).
+    for e in &events {
+        let Some(port) = e["flow"]["client_port"].as_u64() else {
+            continue;
+        };
+        let t0 = segs.first().map_or(0.0, |s| s.ts);
+        for s in segs
+            .iter()
+            .filter(|s| u64::from(s.sport) == port || u64::from(s.dport) == port)
+        {
+            lab.note(format!(
+                "  event's connection: {:8.3} s {}:{} > {}:{} flags {:#04x} seq {} ack {} len {}",
+                s.ts - t0,
+                s.src,
+                s.sport,
+                s.dst,
+                s.dport,
+                s.flags,
+                s.seq,
+                s.ack,
+                s.payload_len
+            ));
+        }
+    }
     // Nothing here is interference: no signature may fire (random loss, a
     // down server and impatient clients are look-alikes for rst_injection,
     // http_injection and throttling too).
