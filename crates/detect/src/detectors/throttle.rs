@@ -37,7 +37,8 @@ use std::collections::{HashMap, VecDeque};
 /// Settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThrottleConfig {
-    /// Run the detector at all.
+    /// Run this detector (`false`: [`super::default_detectors`] does not
+    /// build it).
     pub enabled: bool,
     /// A flow must deliver data for at least this long to be judged
     /// (shorter flows cannot show a rate plateau).
@@ -212,8 +213,9 @@ impl Gaps {
     }
 
     /// The kept gaps as (from, to, idle) in ms relative to `base` (oldest
-    /// first), and whether they are all of the flow's gaps.
-    fn relative(&self, base: Nanos) -> ([Gap; GAPS], usize, bool) {
+    /// first), and how many there are (whether they are all of the flow's
+    /// gaps is for [`join`] to say, as for [`LossTimes::relative`]).
+    fn relative(&self, base: Nanos) -> ([Gap; GAPS], usize) {
         let kept = (self.n as usize).min(GAPS);
         let b = (base / MILLI) as u32;
         let mut out = [(0i64, 0i64, false); GAPS];
@@ -229,7 +231,7 @@ impl Gaps {
         if let Some(s) = out.get_mut(..kept) {
             s.sort_unstable();
         }
-        (out, kept, self.n as usize <= GAPS)
+        (out, kept)
     }
 }
 
@@ -858,7 +860,7 @@ impl Trouble {
         for m in records {
             let (l, n) = m.loss_times.relative(base);
             losses.push((m.loss_times.n, l.get(..n).unwrap_or_default().to_vec()));
-            let (g, n, _) = m.gaps.relative(base);
+            let (g, n) = m.gaps.relative(base);
             gaps.push((m.gaps.n, g.get(..n).unwrap_or_default().to_vec()));
         }
         losses.sort_by_key(|x| x.0);
@@ -1225,7 +1227,7 @@ impl Detector for ThrottleDetector {
         dir: Dir,
         _server: &mut ServerState,
     ) {
-        if !self.cfg.enabled || flow.proto != FlowProto::Tcp {
+        if flow.proto != FlowProto::Tcp {
             return;
         }
         let Transport::Tcp(t) = &pkt.l4 else { return };
