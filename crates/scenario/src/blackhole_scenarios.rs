@@ -237,6 +237,22 @@ pub fn bh_trap_loss_recovered() -> Result<Vec<u8>> {
     tl.to_pcap_bytes(ETHERNET, false)
 }
 
+/// Loss, acknowledged late: the HTTP request is retransmitted three times
+/// (its ACKs lost), then the server acknowledges it, and the capture sees
+/// nothing more (the answer late, beyond the flow's idle timeout, or lost).
+/// The request arrived: no blackhole.
+pub fn bh_trap_loss_acked_late() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut s = session(BLOCKED, 54110, 80);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let t0 = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
+    for k in [200, 600, 1400] {
+        s.retransmit_client_last(&mut tl, t0 + k * MS);
+    }
+    s.server_ack(&mut tl, t0 + 1400 * MS + RTT);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
 /// Answered, then abandoned: the server acknowledges the ClientHello and
 /// sends its flight; the client keeps the connection open 10 s and then
 /// resets it (an application abort, a browser closing a tab). The server

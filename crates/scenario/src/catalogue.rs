@@ -248,6 +248,8 @@ pub static CATALOGUE: &[Scenario] = &[
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_server_down"),
     sc("bh_trap_loss_recovered", ETHERNET, Pcap, (9, 1, 0), bhs::bh_trap_loss_recovered,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_loss_recovered"),
+    sc("bh_trap_loss_acked_late", ETHERNET, Pcap, (8, 1, 0), bhs::bh_trap_loss_acked_late,
+        "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_loss_acked_late"),
     sc("bh_trap_answered_then_client_reset", ETHERNET, Pcap, (8, 1, 0), bhs::bh_trap_answered_then_client_reset,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_answered_then_client_reset"),
     sc("bh_trap_pmtu", ETHERNET, Pcap, (16, 2, 0), bhs::bh_trap_pmtu,

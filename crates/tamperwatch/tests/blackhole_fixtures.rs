@@ -148,6 +148,7 @@ fn traps_stay_clean() {
     for name in [
         "bh_trap_server_down",
         "bh_trap_loss_recovered",
+        "bh_trap_loss_acked_late",
         "bh_trap_pmtu",
         "bh_trap_impatient_and_icmp",
         "bh_trap_quic_no_contrast",

@@ -342,11 +342,17 @@ impl Detector for BlackholeDetector {
                 let acked = server.ack_seen && !seq_gt(seq.wrapping_add(len), server.max_ack);
                 ev.insert("request_bytes".into(), json!(len));
                 ev.insert("request_retransmissions".into(), json!(b.req_retx));
+                ev.insert("request_acknowledged".into(), json!(acked));
                 ev.insert("waited_s".into(), json!(waited as f64 / 1e9));
                 if b.server_after_req && !acked {
                     rules.push("request_unacknowledged");
                 }
-                if b.req_retx >= 2 {
+                // Retransmissions say the request did not get through only
+                // while nothing acknowledged it: a request the server
+                // acknowledged in the end (its ACKs lost under random loss,
+                // then its answer late or lost) arrived, and if a ClientHello,
+                // acknowledged_never_answered judges what came back.
+                if b.req_retx >= 2 && !acked {
                     rules.push("request_retransmitted");
                 }
                 if acked && stage == BlackholeStage::TlsClientHello && waited >= 3 * SECOND {
