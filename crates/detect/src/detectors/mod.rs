@@ -303,7 +303,7 @@ impl Ctx<'_> {
             );
         }
         let group = target.as_deref().and_then(|t| self.watch.group_of(t));
-        if let Some(name) = group.and_then(|g| self.watch.names().get(g).map(|n| n.to_string())) {
+        if let Some(name) = group.and_then(|g| self.watch.name(g).map(str::to_string)) {
             evidence.insert("watch_group".into(), serde_json::Value::String(name));
         }
         let slot = group.unwrap_or(self.watch.len());
