@@ -43,13 +43,18 @@ impl Name {
     /// Whether this name is `zone` or below it, in any letter case (zones
     /// come from the configuration as the operator wrote them).
     pub fn is_under(&self, zone: &str) -> bool {
+        self.is_under_lower(zone.trim_matches('.').to_ascii_lowercase().as_bytes())
+    }
+
+    /// Whether this name is `zone` or below it, for a zone already in the
+    /// form names are read in: lower case, without outer dots, not empty.
+    pub fn is_under_lower(&self, zone: &[u8]) -> bool {
         let n = self.bytes();
-        let z = zone.trim_matches('.').as_bytes();
-        if z.is_empty() || n.len() < z.len() {
+        if zone.is_empty() || n.len() < zone.len() {
             return false;
         }
-        let (head, tail) = n.split_at(n.len() - z.len());
-        tail.eq_ignore_ascii_case(z) && (head.is_empty() || head.last() == Some(&b'.'))
+        let (head, tail) = n.split_at(n.len() - zone.len());
+        tail == zone && (head.is_empty() || head.last() == Some(&b'.'))
     }
 
     /// Number of labels.
@@ -341,7 +346,7 @@ fn push_addr(a: &mut Answers, ip: IpAddr) {
 
 /// One resource record at `pos`: (type, ttl, rdata, next position).
 fn read_rr(m: &[u8], pos: usize) -> Option<(u16, u32, &[u8], usize)> {
-    let (_, p) = read_name(m, pos)?;
+    let p = skip_name(m, pos)?;
     let f = m.get(p..p + 10)?;
     let rtype = u16::from_be_bytes([f[0], f[1]]);
     let ttl = u32::from_be_bytes([f[4], f[5], f[6], f[7]]);
@@ -352,8 +357,23 @@ fn read_rr(m: &[u8], pos: usize) -> Option<(u16, u32, &[u8], usize)> {
 
 /// Reads a (possibly compressed) name at `pos`; returns it and the position
 /// after its in-place part.
-pub fn read_name(m: &[u8], mut pos: usize) -> Option<(Name, usize)> {
+pub fn read_name(m: &[u8], pos: usize) -> Option<(Name, usize)> {
     let mut name = Name::default();
+    let end = walk_name(m, pos, Some(&mut name))?;
+    Some((name, end))
+}
+
+/// Steps over a name at `pos` as [`read_name`] reads it (failing where it
+/// fails: a name over 255 bytes, a bad label or pointer), without copying
+/// it; returns the position after its in-place part.
+fn skip_name(m: &[u8], pos: usize) -> Option<usize> {
+    walk_name(m, pos, None)
+}
+
+/// The name at `pos`, written into `out` if given; returns the position
+/// after its in-place part.
+fn walk_name(m: &[u8], mut pos: usize, mut out: Option<&mut Name>) -> Option<usize> {
+    let mut n = 0usize;
     let mut end = None;
     let mut hops = 0;
     loop {
@@ -361,24 +381,30 @@ pub fn read_name(m: &[u8], mut pos: usize) -> Option<(Name, usize)> {
         match len & 0xc0 {
             0x00 => {
                 if len == 0 {
-                    return Some((name, end.unwrap_or(pos + 1)));
+                    return Some(end.unwrap_or(pos + 1));
                 }
                 let label = m.get(pos + 1..pos + 1 + usize::from(len))?;
-                let mut n = usize::from(name.len);
-                if n > 0 {
-                    *name.buf.get_mut(n)? = b'.';
-                    n += 1;
+                let dot = usize::from(n > 0);
+                let after = n + dot + label.len();
+                // the name (dots included) fits in 255 bytes
+                if after > 255 {
+                    return None;
                 }
-                for &c in label {
-                    let c = c.to_ascii_lowercase();
-                    *name.buf.get_mut(n)? = if c.is_ascii_graphic() && c != b'.' {
-                        c
-                    } else {
-                        b'?'
-                    };
-                    n += 1;
+                if let Some(name) = out.as_deref_mut() {
+                    if dot == 1 {
+                        name.buf[n] = b'.';
+                    }
+                    for (d, &c) in name.buf[n + dot..after].iter_mut().zip(label) {
+                        let c = c.to_ascii_lowercase();
+                        *d = if c.is_ascii_graphic() && c != b'.' {
+                            c
+                        } else {
+                            b'?'
+                        };
+                    }
+                    name.len = after as u8;
                 }
-                name.len = u8::try_from(n).ok()?;
+                n = after;
                 pos += 1 + usize::from(len);
             }
             0xc0 => {
@@ -464,6 +490,98 @@ pub fn is_bogon(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `read_name` as it was before `walk_name`: the reference the walker
+    /// must agree with, byte for byte and failure for failure.
+    fn read_name_reference(m: &[u8], mut pos: usize) -> Option<(Name, usize)> {
+        let mut name = Name::default();
+        let mut end = None;
+        let mut hops = 0;
+        loop {
+            let len = *m.get(pos)?;
+            match len & 0xc0 {
+                0x00 => {
+                    if len == 0 {
+                        return Some((name, end.unwrap_or(pos + 1)));
+                    }
+                    let label = m.get(pos + 1..pos + 1 + usize::from(len))?;
+                    let mut n = usize::from(name.len);
+                    if n > 0 {
+                        *name.buf.get_mut(n)? = b'.';
+                        n += 1;
+                    }
+                    for &c in label {
+                        let c = c.to_ascii_lowercase();
+                        *name.buf.get_mut(n)? = if c.is_ascii_graphic() && c != b'.' {
+                            c
+                        } else {
+                            b'?'
+                        };
+                        n += 1;
+                    }
+                    name.len = u8::try_from(n).ok()?;
+                    pos += 1 + usize::from(len);
+                }
+                0xc0 => {
+                    let ptr = usize::from(u16::from_be_bytes([len, *m.get(pos + 1)?]) & 0x3fff);
+                    if end.is_none() {
+                        end = Some(pos + 2);
+                    }
+                    hops += 1;
+                    if hops > 16 || ptr >= pos {
+                        return None;
+                    }
+                    pos = ptr;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn names_read_and_skipped_as_the_reference_reads_them(
+            labels in proptest::collection::vec((1u8..70, proptest::num::u8::ANY), 0..8),
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            pos in 0usize..48,
+        ) {
+            // labels of chosen lengths (long ones overflow 255 bytes),
+            // then bytes that may be pointers, bad lengths or truncation
+            let mut m = vec![];
+            for (len, c) in &labels {
+                m.push(*len);
+                m.extend(std::iter::repeat_n(*c, usize::from(*len)));
+            }
+            m.extend(&noise);
+            let want = read_name_reference(&m, pos);
+            proptest::prop_assert_eq!(read_name(&m, pos), want);
+            proptest::prop_assert_eq!(skip_name(&m, pos), want.map(|(_, e)| e));
+        }
+    }
+
+    #[test]
+    fn a_name_of_255_bytes_is_read_and_one_of_256_is_not() {
+        // 63+1+63+1+63+1+63 = 255 bytes
+        let mut m = vec![];
+        for _ in 0..4 {
+            m.push(63);
+            m.extend([b'a'; 63]);
+        }
+        m.push(0);
+        let (n, end) = read_name(&m, 0).unwrap();
+        assert_eq!((n.as_str().len(), end), (255, m.len()));
+        assert_eq!(skip_name(&m, 0), Some(m.len()));
+        m[0] = 64; // a 64-byte first label: a bad length (0x40 is a reserved label type)
+        assert_eq!(read_name(&m, 0), None);
+        let mut m = vec![1, b'b'];
+        for _ in 0..4 {
+            m.push(63);
+            m.extend([b'a'; 63]);
+        }
+        m.push(0);
+        assert_eq!(read_name(&m, 0), None);
+        assert_eq!(skip_name(&m, 0), None);
+    }
 
     /// Query for www.Example.com A, with EDNS (annotated).
     #[rustfmt::skip]

@@ -255,16 +255,26 @@ impl DnsServer {
 #[derive(Debug, Default)]
 pub struct DnsDetector {
     cfg: DnsConfig,
+    /// `cfg.local_zones` as names compare: lower case, without outer dots
+    /// (empty zones dropped), made once rather than for every query.
+    zones: Vec<Box<[u8]>>,
 }
 
 impl DnsDetector {
     /// A detector with these settings.
     pub fn new(cfg: DnsConfig) -> Self {
-        DnsDetector { cfg }
+        let zones = cfg
+            .local_zones
+            .iter()
+            .map(|z| z.trim_matches('.').to_ascii_lowercase().into_bytes())
+            .filter(|z| !z.is_empty())
+            .map(Vec::into_boxed_slice)
+            .collect();
+        DnsDetector { cfg, zones }
     }
 
     fn is_local(&self, name: &Name) -> bool {
-        name.labels() <= 1 || self.cfg.local_zones.iter().any(|z| name.is_under(z))
+        name.labels() <= 1 || self.zones.iter().any(|z| name.is_under_lower(z))
     }
 }
 
@@ -711,4 +721,34 @@ fn qtype_name(t: u16) -> Value {
 
 fn ms(n: Nanos) -> f64 {
     (n as f64 / 1e3).round() / 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        let mut m = vec![];
+        for l in s.split('.') {
+            m.push(l.len() as u8);
+            m.extend(l.as_bytes());
+        }
+        m.push(0);
+        crate::dns::read_name(&m, 0).unwrap().0
+    }
+
+    #[test]
+    fn local_zones_match_as_configured_in_any_case_and_with_dots() {
+        let d = DnsDetector::new(DnsConfig {
+            local_zones: vec!["Corp.Example.".into(), ".lan".into(), "".into(), ".".into()],
+            ..DnsConfig::default()
+        });
+        assert!(d.is_local(&name("host.corp.example")));
+        assert!(d.is_local(&name("CORP.example")));
+        assert!(d.is_local(&name("printer.lan")));
+        assert!(d.is_local(&name("single"))); // one label: never sent to the Internet
+        assert!(!d.is_local(&name("host.notcorp.example")));
+        assert!(!d.is_local(&name("www.example.com")));
+        assert!(!d.is_local(&name("lan.example.com")));
+    }
 }
