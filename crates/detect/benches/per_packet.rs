@@ -11,6 +11,13 @@
 //!   the last-level cache, as the file reader's 1 MiB buffer keeps them),
 //!   from an empty engine.
 //!
+//! - `target/hello_info`: a ClientHello's ALPN and JA4-style fingerprint
+//!   (once per TLS connection);
+//! - `target/group_of_38` and `target/group_of_4000`: a target's watch-list
+//!   group (once per connection or query with a target), with the default
+//!   list's 38 patterns and with 4,000 (a list made from test lists), for
+//!   names in and out of the list.
+//!
 //! Figures are per packet (criterion's throughput in elements); the
 //! whole-process comparison with tcpdump is `tests/bench/compare.sh`.
 
@@ -108,5 +115,54 @@ fn engine(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decoding, engine);
+fn targets(c: &mut Criterion) {
+    let mut g = c.benchmark_group("target");
+    let mut rng = tw_scenario::rng::Rng::new(1);
+    let record = tw_scenario::tls::client_hello("www.example.com", &mut rng);
+    let hs = record[5..].to_vec();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("hello_info", |b| {
+        b.iter(|| tw_detect::proto::hello_info(black_box(&hs), false))
+    });
+    // the default list's shape: 11 groups, 38 patterns
+    let small: Vec<(String, Vec<String>)> = (0..11)
+        .map(|g| {
+            let n = if g < 5 { 4 } else { 3 };
+            (
+                format!("g{g}"),
+                (0..n).map(|i| format!("service{g}-{i}.example")).collect(),
+            )
+        })
+        .collect();
+    let big: Vec<(String, Vec<String>)> = vec![(
+        "list".into(),
+        (0..4000).map(|i| format!("site{i}.example")).collect(),
+    )];
+    let names: Vec<String> = (0..64)
+        .map(|i| match i % 4 {
+            0 => format!("www.service{}-1.example", i % 11),
+            1 => format!("cdn.site{}.example", i * 61),
+            2 => format!("api.v2.unlisted{i}.example.com"),
+            _ => format!("unlisted{i}.example.org"),
+        })
+        .collect();
+    for (label, groups) in [("group_of_38", small), ("group_of_4000", big)] {
+        let w = tw_detect::watch::WatchList::new(
+            groups.iter().map(|(g, p)| (g.as_str(), p.as_slice())),
+        )
+        .unwrap();
+        g.throughput(Throughput::Elements(names.len() as u64));
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                names
+                    .iter()
+                    .filter_map(|n| w.group_of(black_box(n)))
+                    .count()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decoding, engine, targets);
 criterion_main!(benches);
