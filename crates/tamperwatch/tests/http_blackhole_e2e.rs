@@ -385,6 +385,28 @@ impl Lab {
                                     c.label, ev["residual"]
                                 ));
                             }
+                            // what the capture saw of the request: a request
+                            // blackholed on its way was never acknowledged; a
+                            // dropped ServerHello follows one that was
+                            let acked = ev["request_acknowledged"].as_bool();
+                            let want_acked = if rules.contains(&"acknowledged_never_answered") {
+                                Some(true)
+                            } else if rules.contains(&"request_retransmitted")
+                                || rules.contains(&"request_unacknowledged")
+                            {
+                                Some(false)
+                            } else {
+                                acked
+                            };
+                            let request_stage = ["tls_clienthello", "http_request", "request"]
+                                .iter()
+                                .any(|s| ev["stage"] == *s);
+                            if request_stage && (acked.is_none() || acked != want_acked) {
+                                failures.push(format!(
+                                    "{}: request_acknowledged {} with rules {rules:?}",
+                                    c.label, ev["request_acknowledged"]
+                                ));
+                            }
                         }
                         Want::Clean => unreachable!(),
                     }
