@@ -43,11 +43,11 @@ impl Name {
     /// Whether this name is `zone` or below it, in any letter case (zones
     /// come from the configuration as the operator wrote them).
     pub fn is_under(&self, zone: &str) -> bool {
-        self.is_under_lower(zone.trim_matches('.').to_ascii_lowercase().as_bytes())
+        self.is_under_lower(&zone_bytes(zone))
     }
 
     /// Whether this name is `zone` or below it, for a zone already in the
-    /// form names are read in: lower case, without outer dots, not empty.
+    /// form names are read in ([`zone_bytes`]; an empty zone matches nothing).
     pub fn is_under_lower(&self, zone: &[u8]) -> bool {
         let n = self.bytes();
         if zone.is_empty() || n.len() < zone.len() {
@@ -65,6 +65,12 @@ impl Name {
             1 + self.bytes().iter().filter(|&&c| c == b'.').count()
         }
     }
+}
+
+/// A zone as an operator writes it (any letter case, dots around it or not)
+/// in the form names are read in: lower case, without outer dots.
+pub fn zone_bytes(zone: &str) -> Vec<u8> {
+    zone.trim_matches('.').to_ascii_lowercase().into_bytes()
 }
 
 /// The first question of a message.

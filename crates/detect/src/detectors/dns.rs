@@ -266,7 +266,7 @@ impl DnsDetector {
         let zones = cfg
             .local_zones
             .iter()
-            .map(|z| z.trim_matches('.').to_ascii_lowercase().into_bytes())
+            .map(|z| dns::zone_bytes(z))
             .filter(|z| !z.is_empty())
             .map(Vec::into_boxed_slice)
             .collect();
@@ -387,9 +387,7 @@ impl Detector for DnsDetector {
                         ip_id: pkt.ip.ip_id,
                         df: pkt.ip.df,
                         msg: m.reply(),
-                        question_ok: m.question.is_some_and(|x| {
-                            x.qclass == Some(1) && x.name == q.name && x.qtype == q.qtype
-                        }),
+                        question_ok: same_q(q) && m.question.is_some_and(|x| x.qclass == Some(1)),
                         duplicates: 0,
                     };
                     match (&mut q.first, &mut q.other) {
