@@ -7,7 +7,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A domain name in dotted, lower-case form (at most 255 bytes).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Two names are equal when their bytes in use are: what lies past `len` in
+/// the buffer (left from a longer name read into the same `Name`) is not
+/// part of it.
+#[derive(Clone, Copy)]
 pub struct Name {
     len: u8,
     buf: [u8; 255],
@@ -21,6 +24,14 @@ impl Default for Name {
         }
     }
 }
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Name {}
 
 impl std::fmt::Debug for Name {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,7 +128,7 @@ impl Answers {
 }
 
 /// A parsed message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Message {
     /// ID.
     pub id: u16,
@@ -212,6 +223,18 @@ impl Message {
 /// Reads a DNS message (UDP payload, or a TCP message without its length
 /// prefix). `None` when not even the header and a plausible shape are there.
 pub fn parse(m: &[u8]) -> Option<Message> {
+    let mut msg = Message::default();
+    parse_into(m, &mut msg).then_some(msg)
+}
+
+/// [`parse`] into `msg`, which a caller reuses for every message: nothing
+/// of the 256-byte question name is copied. Returns false where `parse`
+/// returns `None` (`msg` is then unspecified).
+pub fn parse_into(m: &[u8], msg: &mut Message) -> bool {
+    parse_in_place(m, msg).is_some()
+}
+
+fn parse_in_place(m: &[u8], msg: &mut Message) -> Option<()> {
     let h = m.get(..12)?;
     let be = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
     let (id, flags, qd, an, ns, ar) = (be(0), be(2), be(4), be(6), be(8), be(10));
@@ -219,18 +242,24 @@ pub fn parse(m: &[u8]) -> Option<Message> {
     if qd > 4 || ((flags >> 11) & 0x0f) > 6 {
         return None;
     }
-    let mut msg = Message {
-        id,
-        flags,
-        qdcount: qd,
-        ancount: an,
-        question: None,
-        answers: Answers::default(),
-        edns: false,
-    };
+    msg.id = id;
+    msg.flags = flags;
+    msg.qdcount = qd;
+    msg.ancount = an;
+    msg.answers = Answers::default();
+    msg.edns = false;
+    if qd == 0 {
+        msg.question = None;
+    }
     let mut pos = 12;
     for i in 0..qd {
-        let (name, next) = read_name(m, pos)?;
+        let next = if i == 0 {
+            // the first question's name goes straight into the message
+            let q = msg.question.get_or_insert_with(Question::default);
+            walk_name(m, pos, Some(&mut q.name))?
+        } else {
+            skip_name(m, pos)?
+        };
         let qtype = m
             .get(next..next + 2)
             .map(|b| u16::from_be_bytes([b[0], b[1]]));
@@ -246,16 +275,15 @@ pub fn parse(m: &[u8]) -> Option<Message> {
             pos = next + 2;
         }
         if i == 0 {
-            msg.question = Some(Question {
-                name,
-                qtype: qtype?,
-                qclass,
-            });
+            if let Some(q) = msg.question.as_mut() {
+                q.qtype = qtype?;
+                q.qclass = qclass;
+            }
         }
         if qclass.is_none() && pos == next + 4 {
             // the message ends inside the question: nothing more to read
             msg.answers.malformed = an > 0;
-            return Some(msg);
+            return Some(());
         }
     }
     // Answer section.
@@ -264,7 +292,7 @@ pub fn parse(m: &[u8]) -> Option<Message> {
     for _ in 0..an {
         let Some((rtype, ttl, rdata, next)) = read_rr(m, pos) else {
             msg.answers.malformed = true;
-            return Some(msg);
+            return Some(());
         };
         pos = next;
         let a = &mut msg.answers;
@@ -308,7 +336,7 @@ pub fn parse(m: &[u8]) -> Option<Message> {
         }
         pos = next;
     }
-    Some(msg)
+    Some(())
 }
 
 /// Hashes record data with any names in it expanded: compression pointers
@@ -334,7 +362,8 @@ fn hash_rdata(h: u64, m: &[u8], rtype: u16, off: usize, rdata: &[u8]) -> u64 {
         // a name inside rdata must end inside it
         match read_name(m, pos) {
             Some((name, after)) if after <= off + rdata.len() => {
-                hh = fnv_more(hh, name.as_str().as_bytes());
+                // (a name's bytes are ASCII: as_str would give the same)
+                hh = fnv_more(hh, name.bytes());
                 hh = fnv_more(hh, &[0]);
                 pos = after;
             }
@@ -379,6 +408,9 @@ fn skip_name(m: &[u8], pos: usize) -> Option<usize> {
 /// The name at `pos`, written into `out` if given; returns the position
 /// after its in-place part.
 fn walk_name(m: &[u8], mut pos: usize, mut out: Option<&mut Name>) -> Option<usize> {
+    if let Some(name) = out.as_deref_mut() {
+        name.len = 0;
+    }
     let mut n = 0usize;
     let mut end = None;
     let mut hops = 0;
@@ -563,6 +595,79 @@ mod tests {
             proptest::prop_assert_eq!(read_name(&m, pos), want);
             proptest::prop_assert_eq!(skip_name(&m, pos), want.map(|(_, e)| e));
         }
+    }
+
+    /// A message with `qd` questions named by `labels` (type A, class IN
+    /// unless `qclass` is false), then `tail`.
+    fn message(qd: u16, labels: &[(u8, u8)], qclass: bool, tail: &[u8]) -> Vec<u8> {
+        let mut m = vec![0xab, 0xcd, 0x81, 0x80];
+        m.extend(qd.to_be_bytes());
+        m.extend([0, 1, 0, 0, 0, 0]);
+        for _ in 0..qd {
+            for (len, c) in labels {
+                m.push(*len);
+                m.extend(std::iter::repeat_n(*c, usize::from(*len)));
+            }
+            m.extend([0, 0, 1]);
+            if qclass {
+                m.extend([0, 1]);
+            }
+        }
+        m.extend(tail);
+        m
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_reused_message_reads_what_a_fresh_one_reads(
+            first in proptest::collection::vec((1u8..64, proptest::num::u8::ANY), 0..6),
+            labels in proptest::collection::vec((1u8..64, proptest::num::u8::ANY), 0..6),
+            qd in (0u16..3, 0u16..3),
+            qclass in proptest::bool::ANY,
+            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            // whatever the previous message left in it (a longer name, a
+            // question), the next one reads as parse reads it
+            let mut reused = Message::default();
+            let a = message(qd.0, &first, true, &[]);
+            let b = message(qd.1, &labels, qclass, &tail);
+            let _ = parse_into(&a, &mut reused);
+            let got = parse_into(&b, &mut reused).then_some(reused);
+            let want = parse(&b);
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(
+                got.and_then(|m| m.question).map(|q| q.name.as_str().to_owned()),
+                want.and_then(|m| m.question).map(|q| q.name.as_str().to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn a_reused_message_forgets_the_previous_question() {
+        let mut m = Message::default();
+        assert!(parse_into(QUERY, &mut m));
+        assert_eq!(
+            m.question.map(|q| q.name.as_str().to_owned()).as_deref(),
+            Some("www.example.com")
+        );
+        // the root name, in a message read into the same Message
+        let root = message(1, &[], true, &[]);
+        assert!(parse_into(&root, &mut m));
+        let q = m.question.expect("a question");
+        assert_eq!((q.name.as_str(), q.qtype, q.qclass), ("", 1, Some(1)));
+        assert_eq!(Some(m), parse(&root));
+        // no question at all
+        let none = message(0, &[], true, &[]);
+        assert!(parse_into(&none, &mut m));
+        assert_eq!(m.question, None);
+        assert_eq!(Some(m), parse(&none));
+        // names are equal by their bytes in use, not by what lies past them
+        let (long, _) = read_name(b"\x07example\x03com\x00", 0).unwrap();
+        let mut short = long;
+        let end = walk_name(b"\x03com\x00", 0, Some(&mut short));
+        assert_eq!(end, Some(5));
+        assert_eq!(short, read_name(b"\x03com\x00", 0).unwrap().0);
+        assert_ne!(short, long);
     }
 
     #[test]

@@ -258,6 +258,9 @@ pub struct DnsDetector {
     /// `cfg.local_zones` as names compare: lower case, without outer dots
     /// (empty zones dropped), made once rather than for every query.
     zones: Vec<Box<[u8]>>,
+    /// The message being read, reused so that its 256-byte question name is
+    /// written in place rather than copied out of the parser.
+    msg: dns::Message,
 }
 
 impl DnsDetector {
@@ -270,7 +273,11 @@ impl DnsDetector {
             .filter(|z| !z.is_empty())
             .map(Vec::into_boxed_slice)
             .collect();
-        DnsDetector { cfg, zones }
+        DnsDetector {
+            cfg,
+            zones,
+            msg: dns::Message::default(),
+        }
     }
 
     fn is_local(&self, name: &Name) -> bool {
@@ -312,13 +319,19 @@ impl Detector for DnsDetector {
             return;
         }
         for raw in messages(pkt) {
-            let Some(m) = dns::parse(raw) else { continue };
+            let m = &mut self.msg;
+            if !dns::parse_into(raw, m) {
+                continue;
+            }
+            let m = &*m;
             if m.opcode() != 0 {
                 continue;
             }
             match (dir, m.is_response()) {
                 (Dir::ToServer, false) => {
-                    let Some(q) = m.question else { continue };
+                    let Some(q) = m.question.as_ref() else {
+                        continue;
+                    };
                     let st = flow.ext.dns.get_or_insert_with(Default::default);
                     if flow.ext.target.is_none() {
                         flow.ext.target = Some(q.name.as_str().into());
@@ -368,6 +381,7 @@ impl Detector for DnsDetector {
                     // else the ID alone (an injector may mangle the question)
                     let same_q = |x: &QueryRec| {
                         m.question
+                            .as_ref()
                             .is_some_and(|aq| x.name == aq.name && x.qtype == aq.qtype)
                     };
                     let pos = st
@@ -387,15 +401,16 @@ impl Detector for DnsDetector {
                         ip_id: pkt.ip.ip_id,
                         df: pkt.ip.df,
                         msg: m.reply(),
-                        question_ok: same_q(q) && m.question.is_some_and(|x| x.qclass == Some(1)),
+                        question_ok: same_q(q)
+                            && m.question.as_ref().is_some_and(|x| x.qclass == Some(1)),
                         duplicates: 0,
                     };
                     match (&mut q.first, &mut q.other) {
                         (None, _) => q.first = Some(rec),
-                        (Some(f), _) if f.same_content(&m) => {
+                        (Some(f), _) if f.same_content(m) => {
                             f.duplicates = f.duplicates.saturating_add(1)
                         }
-                        (Some(_), Some(o)) if o.same_content(&m) => {
+                        (Some(_), Some(o)) if o.same_content(m) => {
                             o.duplicates = o.duplicates.saturating_add(1)
                         }
                         (Some(_), None) => q.other = Some(rec),
