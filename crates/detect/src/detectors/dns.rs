@@ -302,12 +302,10 @@ fn messages<'a>(pkt: &'a Packet<'a>) -> impl Iterator<Item = &'a [u8]> + 'a {
     }))
 }
 
-impl Detector for DnsDetector {
-    fn name(&self) -> &'static str {
-        "dns_injection"
-    }
-
-    fn on_packet(
+impl DnsDetector {
+    /// [`Detector::on_packet`] for a packet of a DNS flow.
+    #[inline(never)]
+    fn on_dns_packet(
         &mut self,
         ctx: &mut Ctx<'_>,
         pkt: &Packet<'_>,
@@ -315,9 +313,6 @@ impl Detector for DnsDetector {
         dir: Dir,
         server: &mut ServerState,
     ) {
-        if flow.server_port() != 53 {
-            return;
-        }
         for raw in messages(pkt) {
             let m = &mut self.msg;
             if !dns::parse_into(raw, m) {
@@ -419,6 +414,27 @@ impl Detector for DnsDetector {
                 }
                 _ => {}
             }
+        }
+    }
+}
+
+impl Detector for DnsDetector {
+    fn name(&self) -> &'static str {
+        "dns_injection"
+    }
+
+    fn on_packet(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        pkt: &Packet<'_>,
+        flow: &mut Flow,
+        dir: Dir,
+        server: &mut ServerState,
+    ) {
+        // Most packets are not DNS: they leave before the body's stack
+        // frame (a query record is built on it) is set up.
+        if flow.server_port() == 53 {
+            self.on_dns_packet(ctx, pkt, flow, dir, server);
         }
     }
 
