@@ -452,6 +452,16 @@ impl Config {
         }
     }
 
+    /// Worker count for `replay`: `requested` (`--workers`) or else the
+    /// configured count, 0 meaning one per CPU core. Unlike the daemon,
+    /// replay has no capture thread to leave a core for.
+    pub fn replay_workers(&self, requested: Option<usize>) -> usize {
+        match requested.unwrap_or(self.pipeline.workers) {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
     /// Whether the tables can be made to fit `flows.memory_limit_mib` with
     /// this many workers (checked again when `replay --workers` overrides
     /// the configured count).

@@ -54,7 +54,8 @@ enum Cmd {
         /// Write the final Prometheus exposition to this file.
         #[arg(long)]
         metrics_out: Option<PathBuf>,
-        /// Worker threads (default: the config's pipeline.workers).
+        /// Worker threads (default: the config's pipeline.workers; 0: one
+        /// per CPU core).
         #[arg(long)]
         workers: Option<usize>,
         /// No summary or progress bar on stderr.

@@ -60,7 +60,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
     };
     let (ev_tx, ev_rx) = crossbeam_channel::bounded(4096);
     let sink = sink::spawn(sink_cfg, ev_rx, metrics.clone())?;
-    let mut workers = a.workers.unwrap_or_else(|| cfg.workers()).max(1);
+    let mut workers = cfg.replay_workers(a.workers).max(1);
     // Several workers each read every file: a pipe or a device can be read
     // only once, so such an input is replayed by one worker.
     if workers > 1 {

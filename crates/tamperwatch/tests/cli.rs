@@ -326,6 +326,44 @@ fn a_detector_turned_off_is_not_run() {
     }
 }
 
+/// `workers = 0` (auto) gives `replay` one worker per CPU core, from the
+/// configuration or from `--workers 0`: unlike the daemon, it has no capture
+/// thread to leave a core for. A count given on the command line wins.
+#[test]
+fn replay_with_automatic_workers_uses_every_core() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("auto.toml");
+    std::fs::write(&cfg, "[pipeline]\nworkers = 0\n").unwrap();
+    let f = root().join("tests/fixtures/rst_inject_data_after.pcap");
+    let f = f.to_str().unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let workers_line = |args: &[&str]| {
+        let o = tw(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let line = err
+            .lines()
+            .find(|l| l.trim_start().starts_with("workers "))
+            .unwrap_or_else(|| panic!("no workers line in:\n{err}"))
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_owned();
+        (line, o.stdout)
+    };
+    let (auto_cfg, ev_auto) = workers_line(&["replay", "-c", cfg, "--events", "-", f]);
+    assert_eq!(auto_cfg, cores.to_string());
+    let (auto_flag, _) = workers_line(&["replay", "--workers", "0", "--events", "-", f]);
+    assert_eq!(auto_flag, cores.to_string());
+    let (one, ev_one) = workers_line(&["replay", "-c", cfg, "--workers", "1", "--events", "-", f]);
+    assert_eq!(one, "1");
+    // the same detection whatever the count
+    let count = |b: &[u8]| String::from_utf8_lossy(b).lines().count();
+    assert_eq!(count(&ev_auto), 1);
+    assert_eq!(count(&ev_one), 1);
+}
+
 /// Several workers each read every input file; a pipe can be read only once,
 /// so replaying one with `--workers 2` falls back to one worker (with a
 /// warning) and gives the events the file gives.
