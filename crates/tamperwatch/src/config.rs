@@ -442,12 +442,11 @@ impl Config {
         (!self.events.file.is_empty()).then(|| PathBuf::from(&self.events.file))
     }
 
-    /// Worker count after resolving 0 (auto).
+    /// Worker count after resolving 0 (auto): one per CPU core, minus one
+    /// for the capture thread.
     pub fn workers(&self) -> usize {
         match self.pipeline.workers {
-            0 => {
-                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
-            }
+            0 => cpu_cores().saturating_sub(1).max(1),
             n => n,
         }
     }
@@ -457,7 +456,7 @@ impl Config {
     /// replay has no capture thread to leave a core for.
     pub fn replay_workers(&self, requested: Option<usize>) -> usize {
         match requested.unwrap_or(self.pipeline.workers) {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => cpu_cores(),
             n => n,
         }
     }
@@ -760,6 +759,11 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
     toml::from_str::<P>(text)
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("{name}: {e}"))
+}
+
+/// CPU cores this process may use (1 when that cannot be told).
+fn cpu_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]
