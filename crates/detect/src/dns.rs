@@ -43,7 +43,7 @@ impl Name {
     /// The name, e.g. `www.example.com` (the root is the empty string).
     /// Bytes outside printable ASCII are replaced by `?` when read.
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("?")
+        name_str(self.bytes())
     }
 
     /// The name's bytes (lower-case ASCII, see [`read_name`]).
@@ -60,21 +60,124 @@ impl Name {
     /// Whether this name is `zone` or below it, for a zone already in the
     /// form names are read in ([`zone_bytes`]; an empty zone matches nothing).
     pub fn is_under_lower(&self, zone: &[u8]) -> bool {
-        let n = self.bytes();
-        if zone.is_empty() || n.len() < zone.len() {
-            return false;
-        }
-        let (head, tail) = n.split_at(n.len() - zone.len());
-        tail == zone && (head.is_empty() || head.last() == Some(&b'.'))
+        name_is_under(self.bytes(), zone)
     }
 
     /// Number of labels.
     pub fn labels(&self) -> usize {
-        if self.len == 0 {
-            0
-        } else {
-            1 + self.bytes().iter().filter(|&&c| c == b'.').count()
+        name_labels(self.bytes())
+    }
+}
+
+fn name_str(n: &[u8]) -> &str {
+    std::str::from_utf8(n).unwrap_or("?")
+}
+
+fn name_is_under(n: &[u8], zone: &[u8]) -> bool {
+    if zone.is_empty() || n.len() < zone.len() {
+        return false;
+    }
+    let (head, tail) = n.split_at(n.len() - zone.len());
+    tail == zone && (head.is_empty() || head.last() == Some(&b'.'))
+}
+
+fn name_labels(n: &[u8]) -> usize {
+    if n.is_empty() {
+        0
+    } else {
+        1 + n.iter().filter(|&&c| c == b'.').count()
+    }
+}
+
+/// Name bytes a [`StoredName`] holds without a heap allocation: a host name
+/// of up to 46 characters, which almost every queried name is.
+pub const STORED_INLINE: usize = 46;
+
+/// A name kept past its message (a query record's question). A [`Name`] is
+/// 256 bytes whatever its length, which made a DNS query record 528 bytes;
+/// this keeps up to [`STORED_INLINE`] bytes inline (48 bytes in all) and
+/// longer names on the heap, exactly as long as they are.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoredName {
+    /// A name of up to [`STORED_INLINE`] bytes.
+    Inline {
+        /// Bytes used.
+        len: u8,
+        /// The name, then zeros.
+        buf: [u8; STORED_INLINE],
+    },
+    /// A longer name.
+    Heap(Box<[u8]>),
+}
+
+impl Default for StoredName {
+    fn default() -> Self {
+        StoredName::Inline {
+            len: 0,
+            buf: [0; STORED_INLINE],
         }
+    }
+}
+
+impl From<&Name> for StoredName {
+    fn from(n: &Name) -> Self {
+        let b = n.bytes();
+        if b.len() <= STORED_INLINE {
+            let mut buf = [0; STORED_INLINE];
+            buf[..b.len()].copy_from_slice(b);
+            StoredName::Inline {
+                // b.len() <= 46
+                len: b.len() as u8,
+                buf,
+            }
+        } else {
+            StoredName::Heap(b.into())
+        }
+    }
+}
+
+impl StoredName {
+    /// The name's bytes (as [`Name`] reads them).
+    fn bytes(&self) -> &[u8] {
+        match self {
+            StoredName::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            StoredName::Heap(b) => b,
+        }
+    }
+
+    /// As [`Name::as_str`].
+    pub fn as_str(&self) -> &str {
+        name_str(self.bytes())
+    }
+
+    /// As [`Name::is_under_lower`].
+    pub fn is_under_lower(&self, zone: &[u8]) -> bool {
+        name_is_under(self.bytes(), zone)
+    }
+
+    /// As [`Name::labels`].
+    pub fn labels(&self) -> usize {
+        name_labels(self.bytes())
+    }
+
+    /// Bytes it holds on the heap (0 for an inline name).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            StoredName::Inline { .. } => 0,
+            StoredName::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl PartialEq<Name> for StoredName {
+    fn eq(&self, other: &Name) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl std::fmt::Debug for StoredName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
     }
 }
 
@@ -640,6 +743,58 @@ mod tests {
                 want.and_then(|m| m.question).map(|q| q.name.as_str().to_owned())
             );
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_stored_name_reads_as_the_name_it_was_made_from(
+            labels in proptest::collection::vec((1u8..60, b'a'..=b'e'), 0..5),
+            other in proptest::collection::vec((1u8..60, b'a'..=b'e'), 0..5),
+            zone_labels in 0usize..4,
+        ) {
+            let m = message(1, &labels, true, &[]);
+            let q = parse(&m).and_then(|m| m.question).expect("a question");
+            let n = q.name;
+            let s = StoredName::from(&n);
+            proptest::prop_assert_eq!(s.as_str(), n.as_str());
+            proptest::prop_assert_eq!(s.labels(), n.labels());
+            proptest::prop_assert!(s == n);
+            // inline exactly when it fits
+            let len = n.as_str().len();
+            proptest::prop_assert_eq!(s.heap_bytes(), if len > STORED_INLINE { len } else { 0 });
+            // the same zones contain it
+            let parts: Vec<&str> = n.as_str().split('.').collect();
+            let zone = parts[parts.len().saturating_sub(zone_labels)..].join(".");
+            let zone = zone_bytes(&zone);
+            proptest::prop_assert_eq!(s.is_under_lower(&zone), n.is_under_lower(&zone));
+            // and it differs from another name exactly when the names do
+            let m2 = message(1, &other, true, &[]);
+            let n2 = parse(&m2).and_then(|m| m.question).expect("a question").name;
+            proptest::prop_assert_eq!(s == n2, n == n2);
+        }
+    }
+
+    #[test]
+    fn a_stored_name_is_inline_up_to_46_bytes() {
+        // 46 bytes: "aaaa...a.bbb...b" (20 + 1 + 25)
+        let fits = message(1, &[(20, b'a'), (25, b'b')], true, &[]);
+        let n = parse(&fits).and_then(|m| m.question).unwrap().name;
+        assert_eq!(n.as_str().len(), 46);
+        let s = StoredName::from(&n);
+        assert!(matches!(s, StoredName::Inline { len: 46, .. }));
+        assert_eq!(s.as_str(), n.as_str());
+        // 47 bytes go to the heap, exactly as long as the name
+        let long = message(1, &[(21, b'a'), (25, b'b')], true, &[]);
+        let n = parse(&long).and_then(|m| m.question).unwrap().name;
+        let s = StoredName::from(&n);
+        assert_eq!(s.heap_bytes(), 47);
+        assert_eq!(s.as_str(), n.as_str());
+        // the root
+        let root = message(1, &[], true, &[]);
+        let n = parse(&root).and_then(|m| m.question).unwrap().name;
+        assert_eq!(StoredName::from(&n), StoredName::default());
+        assert_eq!(StoredName::default().as_str(), "");
+        assert_eq!(std::mem::size_of::<StoredName>(), 48);
     }
 
     #[test]

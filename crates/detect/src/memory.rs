@@ -33,8 +33,10 @@ pub const DETECTOR_STATE_PER_FLOW: usize = 1024;
 /// queries or data segments fills.
 pub fn unconfirmed_state_per_flow() -> usize {
     use crate::detectors::dns::{DnsFlow, QueryRec, QUERIES_PER_FLOW};
-    // query records keep their names inline
-    256 + size_of::<DnsFlow>() + QUERIES_PER_FLOW * size_of::<QueryRec>()
+    // a query record keeps a short name inline and a long one (up to 255
+    // bytes) on the heap; a second, different answer (boxed) comes only
+    // with an answer, which makes the flow confirmed
+    256 + size_of::<DnsFlow>() + QUERIES_PER_FLOW * (size_of::<QueryRec>() + 256)
 }
 
 /// Bytes of one ClientHello reassembly buffer at its largest.

@@ -16,7 +16,7 @@
 
 use crate::decode::{Packet, Transport};
 use crate::detectors::{Ctx, Detector, ServerState};
-use crate::dns::{self, is_bogon, Message, Name, Reply};
+use crate::dns::{self, is_bogon, Message, Reply, StoredName};
 use crate::fingerprints::DnsFingerprints;
 use crate::flow::{Dir, Flow};
 use crate::stats::{DnsRcode, FlowOutcome, Signature};
@@ -119,8 +119,8 @@ impl AnswerRec {
 pub struct QueryRec {
     /// DNS ID.
     pub id: u16,
-    /// Question.
-    pub name: Name,
+    /// Question (inline when short: see [`StoredName`]).
+    pub name: StoredName,
     /// QTYPE.
     pub qtype: u16,
     /// Sent at.
@@ -129,8 +129,10 @@ pub struct QueryRec {
     pub edns: bool,
     /// The first answer.
     pub first: Option<AnswerRec>,
-    /// The first answer that said something else.
-    pub other: Option<AnswerRec>,
+    /// The first answer that said something else (boxed: only a flow with
+    /// two different answers to one query has one, and most queries get one
+    /// answer).
+    pub other: Option<Box<AnswerRec>>,
     /// Answers received.
     pub answers: u16,
     /// When the client last sent the query again (same ID and question).
@@ -212,7 +214,7 @@ impl DnsServer {
     /// path (an anycast resolver moving to another site: another TTL, and
     /// faster when closer) has changed its path; an in-path injector
     /// answers only the names it blocks, between the resolver's own answers.
-    fn note_answer(&mut self, ttl: u8, name: &Name, cfg: &DnsConfig) {
+    fn note_answer(&mut self, ttl: u8, name: &StoredName, cfg: &DnsConfig) {
         let h = crate::dns::fnv(name.as_str().as_bytes()) as u32;
         self.shift = match self.shift {
             Some((t, n, last)) if t.abs_diff(ttl) <= cfg.ttl_tolerance => {
@@ -280,7 +282,7 @@ impl DnsDetector {
         }
     }
 
-    fn is_local(&self, name: &Name) -> bool {
+    fn is_local(&self, name: &StoredName) -> bool {
         name.labels() <= 1 || self.zones.iter().any(|z| name.is_under_lower(z))
     }
 }
@@ -356,7 +358,7 @@ impl DnsDetector {
                     }
                     st.queries.push(QueryRec {
                         id: m.id,
-                        name: q.name,
+                        name: StoredName::from(&q.name),
                         qtype: q.qtype,
                         ts: pkt.ts,
                         edns: m.edns,
@@ -408,7 +410,7 @@ impl DnsDetector {
                         (Some(_), Some(o)) if o.same_content(m) => {
                             o.duplicates = o.duplicates.saturating_add(1)
                         }
-                        (Some(_), None) => q.other = Some(rec),
+                        (Some(_), None) => q.other = Some(Box::new(rec)),
                         (Some(_), Some(_)) => {}
                     }
                 }
@@ -756,14 +758,28 @@ fn ms(n: Nanos) -> f64 {
 mod tests {
     use super::*;
 
-    fn name(s: &str) -> Name {
+    #[test]
+    fn a_query_record_is_small() {
+        // A DNS flow holds one record per query (most ask once): its name
+        // inline up to 46 bytes and the rare second answer boxed, so a
+        // record is not the 528 bytes of one that kept a 256-byte name and
+        // two answers inline.
+        let n = std::mem::size_of::<QueryRec>();
+        eprintln!(
+            "QueryRec {n} bytes, AnswerRec {}",
+            std::mem::size_of::<AnswerRec>()
+        );
+        assert!(n <= 208, "QueryRec is {n} bytes");
+    }
+
+    fn name(s: &str) -> StoredName {
         let mut m = vec![];
         for l in s.split('.') {
             m.push(l.len() as u8);
             m.extend(l.as_bytes());
         }
         m.push(0);
-        crate::dns::read_name(&m, 0).unwrap().0
+        StoredName::from(&crate::dns::read_name(&m, 0).unwrap().0)
     }
 
     #[test]
