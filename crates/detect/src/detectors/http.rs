@@ -319,6 +319,10 @@ impl Detector for HttpDetector {
                         } else if off == have && have < BODY_KEEP {
                             // the next in-order bytes of the first response
                             let n = t.payload.len().min(BODY_KEEP - have);
+                            // grow once, to exactly what is kept: letting the
+                            // Vec double made a 1,448-byte first segment
+                            // plus the next one take 2,896 bytes, not 2,048
+                            r.bytes.reserve_exact(BODY_KEEP - have);
                             r.bytes.extend_from_slice(&t.payload[..n]);
                             r.closed |= t.fin();
                             h.cont.add(hdr);

@@ -767,3 +767,39 @@ fn a_dns_flow_holds_one_query_record_per_query() {
         assert_eq!(dns.queries.capacity(), held, "after {n} queries");
     }
 }
+
+/// An HTTP flow keeps the first `BODY_KEEP` bytes of its response in a buffer
+/// of exactly that size, whatever the segments: a first segment of 1,448
+/// bytes and a second used to double the buffer to 2,896.
+#[test]
+fn an_http_response_is_kept_in_body_keep_bytes() {
+    use crate::detectors::http::BODY_KEEP;
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        crate::detectors::default_detectors(&crate::detectors::DetectorsConfig::default()),
+    );
+    let cp = 40_001;
+    feed(&mut e, 0, &tcp(C, cp, S, 80, 100, 0, SYN, 0, 64, 1));
+    feed(
+        &mut e,
+        MS,
+        &tcp(S, 80, C, cp, 900, 101, SYN | ACK, 0, 50, 7),
+    );
+    feed(&mut e, 2 * MS, &tcp(C, cp, S, 80, 101, 901, ACK, 0, 64, 2));
+    let req = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+    feed(&mut e, 3 * MS, &tcp_data(C, cp, S, 80, 101, req));
+    let mut resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec();
+    resp.resize(1448, b'x');
+    let mut seq = 901u32;
+    let (key, _) = crate::flow::FlowKey::new(6, C.into(), cp, S.into(), 80);
+    for (i, want) in [(0, 1448), (1, BODY_KEEP), (2, BODY_KEEP)] {
+        feed(&mut e, (10 + i) * MS, &tcp_data(S, 80, C, cp, seq, &resp));
+        seq = seq.wrapping_add(resp.len() as u32);
+        let slot = e.tables.find(&key).expect("the HTTP flow");
+        let flow = e.tables.flow_mut(slot).expect("its state");
+        let h = flow.ext.http.as_ref().expect("an HTTP request was seen");
+        let first = h.first.as_ref().expect("the response");
+        assert_eq!(first.bytes.len(), want, "after segment {i}");
+        assert_eq!(first.bytes.capacity(), want, "after segment {i}");
+    }
+}
