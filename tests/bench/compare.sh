@@ -10,6 +10,9 @@
 # slows all three alike), and prints each one's median and the ratios of
 # the medians, with the range of the per-round ratios. BENCH_TSHARK=1 adds
 # tshark, BENCH_FLOOD=1 the SYN-flood capture (once each).
+# BENCH_SCALE="1000 50000" replays (one worker) a capture of the same length
+# for each number of concurrent flows and prints the flows held at once, the
+# rate and the peak memory, then the memory each further flow held cost.
 #
 # Needs tcpdump; uses /usr/bin/time for peak memory when present.
 set -euo pipefail
@@ -25,7 +28,7 @@ gen=target/release/tw-scenario
 if [ ! -s "$cap" ]; then
   "$gen" bench --packets "$packets" --flows "$flows" --seed 1 -o "$cap"
 fi
-size=$(stat -c %s "$cap")
+size=$(stat -L -c %s "$cap")
 echo "capture: $cap ($packets packets, $((size / 1024 / 1024)) MiB)"
 cat "$cap" > /dev/null   # warm the page cache for every contender
 
@@ -85,6 +88,31 @@ if [ "${BENCH_FLOOD:-0}" = 1 ]; then
   packets=$all timeit "tcpdump, flood" tcpdump -r "$flood" -w /dev/null
   packets=$all timeit "tamperwatch (1 worker), flood" "$tw" replay -q --workers 1 --events /dev/null "$flood"
   packets=$all timeit "tamperwatch (1 w.), flood, 256 MiB" "$tw" replay -q --workers 1 -c "$work/ceiling.toml" --events /dev/null "$flood"
+fi
+if [ -n "${BENCH_SCALE:-}" ]; then
+  # Memory per flow held, from the difference between two captures that
+  # differ only in how many flows are open at once (the fixed costs cancel).
+  prev=""
+  for f in $BENCH_SCALE; do
+    sc="$work/bench-$packets-$f.pcap"
+    [ -s "$sc" ] || "$gen" bench --packets "$packets" --flows "$f" --seed 1 -o "$sc" >/dev/null
+    cat "$sc" > /dev/null
+    s0=$(date +%s.%N)
+    "$tw" replay --workers 1 --events /dev/null "$sc" 2> "$work/scale-summary" >/dev/null
+    s1=$(date +%s.%N)
+    held=$(awk '/held at once/ {gsub(",", "", $4); print $4}' "$work/scale-summary")
+    kib=$(awk '/peak memory/ {gsub(",", "", $3); print $3}' "$work/scale-summary")
+    printf '%-34s %8.3f s %12.0f packets/s  flows held at once %s  peak RSS %s KiB\n' \
+      "$f concurrent flows (1 worker)" "$(echo "$s1 - $s0" | bc -l)" "$(echo "$packets / ($s1 - $s0)" | bc -l)" "$held" "$kib"
+    if [ -n "$prev" ]; then
+      read -r ph pk <<< "$prev"
+      printf '  each flow held beyond %s: %.0f bytes of peak RSS\n' "$ph" "$(echo "($kib - $pk) * 1024 / ($held - $ph)" | bc -l)"
+    fi
+    if grep -q "evicted" "$work/scale-summary"; then
+      echo "  (the tables were full and flows were evicted: not a steady state)"
+    fi
+    prev="$held $kib"
+  done
 fi
 if [ "$runs" -gt 1 ]; then
   # per-round ratios (each replay against the tcpdump run just before it)

@@ -404,6 +404,7 @@ impl Engine {
         if new_flow {
             sh.stats.flows_started[fproto.idx()] += 1;
             sh.stats.flows_active[fproto.idx()] += 1;
+            sh.stats.flows_peak = sh.stats.flows_peak.max(sh.stats.flows_active.iter().sum());
         }
         let (mut ctx, detectors, servers) = sh.split(now);
         let Some(server) = servers.get_or_insert_hinted(

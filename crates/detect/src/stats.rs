@@ -201,6 +201,10 @@ pub struct Stats {
     pub decode_errors: [u64; DecodeError::COUNT],
     /// Flows currently tracked, by protocol (a gauge).
     pub flows_active: [u64; FlowProto::COUNT],
+    /// Most flows tracked at once (the high-water mark of `flows_active`
+    /// summed over protocols). Merged over workers, the sum of each one's
+    /// peak: an upper bound of the whole, exact with one worker.
+    pub flows_peak: u64,
     /// Flows started, by protocol.
     pub flows_started: [u64; FlowProto::COUNT],
     /// Flows finished, by protocol and outcome.
@@ -261,6 +265,7 @@ impl Default for Stats {
             bytes: [0; PacketProto::COUNT],
             decode_errors: [0; DecodeError::COUNT],
             flows_active: [0; FlowProto::COUNT],
+            flows_peak: 0,
             flows_started: [0; FlowProto::COUNT],
             flows_finished: [[0; FlowOutcome::COUNT]; FlowProto::COUNT],
             evictions: [0; EvictionReason::COUNT],
@@ -309,6 +314,7 @@ impl Stats {
         add(&mut self.bytes, &other.bytes);
         add(&mut self.decode_errors, &other.decode_errors);
         add(&mut self.flows_active, &other.flows_active);
+        self.flows_peak += other.flows_peak;
         add(&mut self.flows_started, &other.flows_started);
         for (a, b) in self.flows_finished.iter_mut().zip(&other.flows_finished) {
             add(a, b);

@@ -367,6 +367,18 @@ pub fn summary(
             thousands(t.flows_started[FlowProto::Udp.idx()])
         ),
     );
+    line(
+        &mut s,
+        "  held at once",
+        if workers > 1 {
+            format!(
+                "at most {} (peaks of the workers added)",
+                thousands(t.flows_peak)
+            )
+        } else {
+            thousands(t.flows_peak)
+        },
+    );
     for p in FlowProto::ALL {
         let by: Vec<String> = FlowOutcome::ALL
             .iter()

@@ -125,6 +125,7 @@ fn replay_summary_and_metrics_out() {
     for want in [
         "packets          4",
         "flows            1 (tcp 0, udp 1)",
+        "held at once   1\n",
         "udp outcomes",
         "unanswered 1",
         "decode errors    0",

@@ -126,6 +126,26 @@ fn clean_tcp_flow_closes() {
 }
 
 #[test]
+fn the_flows_held_at_once_are_a_high_water_mark() {
+    let mut e = Engine::new(EngineConfig::default(), vec![]);
+    // three flows open together, then a fourth after they all ended
+    for (i, port) in [40_010, 40_011, 40_012].into_iter().enumerate() {
+        clean_exchange(&mut e, i as Nanos * MS, port);
+    }
+    assert_eq!(e.stats().flows_peak, 3);
+    e.tick(T0 + 30 * SECOND);
+    assert_eq!(e.flows_tracked(), 0);
+    clean_exchange(&mut e, 31 * SECOND, 40_013);
+    assert_eq!(e.stats().flows_active[FlowProto::Tcp.idx()], 1);
+    assert_eq!(e.stats().flows_peak, 3);
+    // UDP flows count with TCP ones
+    for port in [50_000, 50_001, 50_002] {
+        feed(&mut e, 32 * SECOND, &udp(C, port, S, 53, 20));
+    }
+    assert_eq!(e.stats().flows_peak, 4);
+}
+
+#[test]
 fn unanswered_syns_time_out_and_refused_is_refused() {
     let mut e = Engine::new(EngineConfig::default(), vec![]);
     for i in 0..3 {
