@@ -280,6 +280,27 @@ impl Engine {
         self.process_frame_inner(linktype, data, ts, wire_len);
     }
 
+    /// Looking a flow up ahead of its frame: the hash under which the flow
+    /// of this frame is indexed (None when it is not a TCP or UDP packet),
+    /// for [`Engine::prefetch_index`] and then [`Engine::prefetch_flow`],
+    /// issued a frame or two before the frame is processed. Neither changes
+    /// any state: what the engine does with the frame later is the same.
+    pub fn lookup_hash(&self, linktype: u32, data: &[u8]) -> Option<u64> {
+        let pkt = decode(linktype, data, 0, data.len() as u32).ok()?;
+        self.tables.hash_of_packet(&pkt)
+    }
+
+    /// Asks the CPU for the index bucket of `hash` (see [`Engine::lookup_hash`]).
+    pub fn prefetch_index(&self, hash: u64) {
+        self.tables.prefetch_bucket(hash);
+    }
+
+    /// Asks the CPU for the flow slot that the index bucket of `hash` names
+    /// (best after [`Engine::prefetch_index`] had time to bring the bucket).
+    pub fn prefetch_flow(&self, hash: u64) {
+        self.tables.prefetch_slot(hash);
+    }
+
     /// The link clock as of the last frame.
     pub fn link(&self) -> crate::link::LinkClock {
         self.sh.link

@@ -846,6 +846,32 @@ impl Table {
         self.slots.get_mut(i as usize).and_then(|s| s.flow.as_mut())
     }
 
+    /// Looking a flow up ahead of time, step 1: its index bucket.
+    pub(crate) fn prefetch_bucket(&self, hash: u64) {
+        self.index.prefetch(hash);
+    }
+
+    /// Step 2: the whole slot the bucket names (reads the bucket, which
+    /// step 1 should have brought; never reads the slot itself, which would
+    /// wait for it).
+    pub(crate) fn prefetch_slot(&self, hash: u64) {
+        if let Some(s) = self
+            .candidate(hash)
+            .and_then(|i| self.slots.get(i as usize))
+        {
+            tw_hint::prefetch_all(s);
+        }
+    }
+
+    /// The slot [`Table::prefetch_slot`] asks for.
+    pub(crate) fn candidate(&self, hash: u64) -> Option<u32> {
+        self.index.candidate(hash)
+    }
+
+    pub(crate) fn hash_of(&self, k: &FlowKey) -> u64 {
+        self.hasher.hash_one(k)
+    }
+
     pub(crate) fn flow(&self, i: u32) -> Option<&Flow> {
         self.slots.get(i as usize).and_then(|s| s.flow.as_ref())
     }
@@ -1146,6 +1172,33 @@ impl FlowTables {
 
     /// Finds the flow of a TCP/UDP packet or creates it (when the packet
     /// may start state). `on_evict` receives flows pushed out to make room.
+    /// The hash under which a packet's flow is found (None: not TCP/UDP).
+    pub(crate) fn hash_of_packet(&self, pkt: &Packet<'_>) -> Option<u64> {
+        let (p, sport, dport) = match &pkt.l4 {
+            Transport::Tcp(t) => (6, t.sport, t.dport),
+            Transport::Udp(u) => (17, u.sport, u.dport),
+            _ => return None,
+        };
+        let (key, _) = FlowKey::new(p, pkt.ip.src, sport, pkt.ip.dst, dport);
+        Some(self.table.hash_of(&key))
+    }
+
+    /// See [`Table::prefetch_bucket`].
+    pub(crate) fn prefetch_bucket(&self, hash: u64) {
+        self.table.prefetch_bucket(hash);
+    }
+
+    /// See [`Table::prefetch_slot`].
+    pub(crate) fn prefetch_slot(&self, hash: u64) {
+        self.table.prefetch_slot(hash);
+    }
+
+    /// See [`Table::candidate`].
+    #[cfg(test)]
+    pub(crate) fn candidate(&self, hash: u64) -> Option<u32> {
+        self.table.candidate(hash)
+    }
+
     pub(crate) fn lookup_or_create(
         &mut self,
         pkt: &Packet<'_>,

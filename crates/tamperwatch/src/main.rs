@@ -58,6 +58,12 @@ enum Cmd {
         /// per CPU core).
         #[arg(long)]
         workers: Option<usize>,
+        /// With one worker, look each frame's flow up two frames ahead (a
+        /// prefetch: faster with many concurrent flows, slower with few;
+        /// the results are the same): auto measures both and keeps the
+        /// faster.
+        #[arg(long, value_enum, default_value = "auto")]
+        lookahead: pipeline::LookaheadMode,
         /// No summary or progress bar on stderr.
         #[arg(short, long)]
         quiet: bool,
@@ -159,6 +165,7 @@ fn real_main(cli: Cli) -> Result<i32> {
             events,
             metrics_out,
             workers,
+            lookahead,
             quiet,
             pcap,
         } => {
@@ -176,6 +183,7 @@ fn real_main(cli: Cli) -> Result<i32> {
                 events,
                 metrics_out,
                 workers,
+                lookahead,
                 files: pcap,
                 quiet,
             })

@@ -316,6 +316,196 @@ impl ShardReader {
     }
 }
 
+/// Whether a single worker looks each frame's flow up ahead of time
+/// ([`Lookahead`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LookaheadMode {
+    /// Measure both ways now and then and use the faster.
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+impl LookaheadMode {
+    /// As written on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LookaheadMode::Auto => "auto",
+            LookaheadMode::On => "on",
+            LookaheadMode::Off => "off",
+        }
+    }
+}
+
+/// Frames in one measured window of [`Lookahead`]'s `Auto` mode.
+const LOOKAHEAD_WINDOW: u32 = 1 << 16;
+/// Windows in the chosen way between two probes of the other.
+const LOOKAHEAD_PROBE_EVERY: u32 = 15;
+
+/// A frame held back by [`Lookahead`].
+#[derive(Debug, Default)]
+struct Held {
+    valid: bool,
+    linktype: u32,
+    ts: i64,
+    wire_len: u32,
+    hash: Option<u64>,
+    data: Vec<u8>,
+}
+
+/// Feeds one worker, looking each frame's flow up two frames ahead.
+///
+/// With tens of thousands of flows the slots no longer fit in the caches,
+/// and finding a frame's flow waits for two loads from memory, one after the
+/// other (the index bucket, then the slot): a quarter of the replay's time
+/// with 50,000 concurrent flows. Looking ahead, a frame's index bucket is
+/// requested (a prefetch, which does not wait) when it is read, its slot
+/// when the next frame is read, and it is processed when the one after that
+/// is read, by then with both in cache. The frames are processed in the same
+/// order with the same data, so the results are the same either way; the
+/// cost is a copy of each frame and a second decode of its headers, more
+/// than the lookup saves when the flows fit in the cache. `Auto` therefore
+/// times windows of 65,536 frames each way at the start and then one window
+/// in sixteen the other way, and keeps the faster.
+#[derive(Debug)]
+pub struct Lookahead {
+    mode: LookaheadMode,
+    /// Looking ahead now.
+    on: bool,
+    /// The way `Auto` has chosen (the other is being probed when it differs
+    /// from `on`).
+    home: bool,
+    held: [Held; 2],
+    /// Index of the newer held frame.
+    newest: usize,
+    window: u32,
+    frames: u32,
+    started: std::time::Instant,
+    /// Nanoseconds per frame of the latest window each way (off, on); 0
+    /// until measured.
+    ns: [f64; 2],
+    since_probe: u32,
+    /// Frames seen, and of them, looked up ahead.
+    seen: u64,
+    ahead: u64,
+}
+
+impl Lookahead {
+    /// A lookahead in `mode`.
+    pub fn new(mode: LookaheadMode) -> Lookahead {
+        Lookahead::with_window(mode, LOOKAHEAD_WINDOW)
+    }
+
+    fn with_window(mode: LookaheadMode, window: u32) -> Lookahead {
+        let on = mode == LookaheadMode::On;
+        Lookahead {
+            mode,
+            on,
+            home: on,
+            held: Default::default(),
+            newest: 0,
+            window: window.max(1),
+            frames: 0,
+            started: std::time::Instant::now(),
+            ns: [0.0; 2],
+            since_probe: 0,
+            seen: 0,
+            ahead: 0,
+        }
+    }
+
+    /// Whether frames are being looked up ahead now.
+    #[cfg(test)]
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// The mode, and the share of the frames so far that were looked up
+    /// ahead.
+    pub fn share(&self) -> (LookaheadMode, f64) {
+        (self.mode, self.ahead as f64 / self.seen.max(1) as f64)
+    }
+
+    /// One frame of the input, in capture order.
+    #[inline]
+    pub fn frame(&mut self, w: &mut Worker, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
+        self.seen += 1;
+        if self.on {
+            self.ahead += 1;
+            self.ahead(w, linktype, data, ts, wire_len);
+        } else {
+            w.frame(linktype, data, ts, wire_len);
+        }
+        if self.mode == LookaheadMode::Auto {
+            self.frames += 1;
+            if self.frames >= self.window {
+                self.end_window(w);
+            }
+        }
+    }
+
+    fn ahead(&mut self, w: &mut Worker, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
+        let hash = w.engine.lookup_hash(linktype, data);
+        if let Some(h) = hash {
+            w.engine.prefetch_index(h);
+        }
+        let newer = self.newest;
+        let older = 1 - newer;
+        if let Some(h) = self.held[newer].hash.filter(|_| self.held[newer].valid) {
+            w.engine.prefetch_flow(h);
+        }
+        let o = &mut self.held[older];
+        if o.valid {
+            w.frame(o.linktype, &o.data, o.ts, o.wire_len);
+        }
+        o.valid = true;
+        o.linktype = linktype;
+        o.ts = ts;
+        o.wire_len = wire_len;
+        o.hash = hash;
+        o.data.clear();
+        o.data.extend_from_slice(data);
+        self.newest = older;
+    }
+
+    /// Processes the frames held back, oldest first.
+    pub fn drain(&mut self, w: &mut Worker) {
+        for i in [1 - self.newest, self.newest] {
+            let h = &mut self.held[i];
+            if h.valid {
+                h.valid = false;
+                w.frame(h.linktype, &h.data, h.ts, h.wire_len);
+            }
+        }
+    }
+
+    fn end_window(&mut self, w: &mut Worker) {
+        let per = self.started.elapsed().as_nanos() as f64 / f64::from(self.frames);
+        self.ns[usize::from(self.on)] = per;
+        if self.on != self.home {
+            // a probe of the other way ended: keep it if it was faster by
+            // more than the noise between two windows
+            if per < self.ns[usize::from(self.home)] * 0.95 {
+                self.home = self.on;
+            }
+            self.since_probe = 0;
+        } else {
+            self.since_probe += 1;
+        }
+        let probe =
+            self.ns[usize::from(!self.home)] == 0.0 || self.since_probe >= LOOKAHEAD_PROBE_EVERY;
+        let next = if probe { !self.home } else { self.home };
+        if self.on && !next {
+            self.drain(w);
+        }
+        self.on = next;
+        self.frames = 0;
+        self.started = std::time::Instant::now();
+    }
+}
+
 /// `n` shard readers sharing one throttling judge (replay).
 pub fn shard_readers(
     n: usize,
@@ -611,6 +801,119 @@ mod tests {
             }
         }
         assert!(with_events >= 20, "{with_events} fixtures with events");
+    }
+
+    /// Looking flows up ahead (always, or switching on and off every few
+    /// frames, as `Auto` does every window) gives the events, in the same
+    /// order, and the counters one worker gives without it, on every
+    /// fixture.
+    #[test]
+    fn lookahead_changes_nothing_but_speed() {
+        let cfg = crate::config::Config::defaults();
+        let ecfg = cfg.engine();
+        let metrics = Arc::new(cfg.new_metrics());
+        let drops = Arc::new(AtomicU64::new(0));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+            .collect();
+        files.sort();
+        assert!(files.len() > 50, "{}", dir.display());
+        let run = |fr: &[(u32, Vec<u8>, i64, u32)], la: Option<Lookahead>| {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let mut w = Worker::new(
+                &ecfg,
+                metrics.clone(),
+                tx,
+                EventBackpressure::Block,
+                drops.clone(),
+            );
+            let mut switches = 0;
+            match la {
+                None => {
+                    for (lt, d, ts, wl) in fr {
+                        w.frame(*lt, d, *ts, *wl);
+                    }
+                }
+                Some(mut la) => {
+                    for (lt, d, ts, wl) in fr {
+                        let was = la.is_on();
+                        la.frame(&mut w, *lt, d, *ts, *wl);
+                        switches += usize::from(was != la.is_on());
+                    }
+                    la.drain(&mut w);
+                }
+            }
+            let stats = format!("{:?}", w.finish());
+            let events: Vec<String> = rx
+                .try_iter()
+                .map(|e| serde_json::to_string(&e).unwrap())
+                .collect();
+            (events, stats, switches)
+        };
+        let (mut with_events, mut switched) = (0, 0);
+        for f in &files {
+            let fr = frames(f);
+            let (want, want_stats, _) = run(&fr, None);
+            with_events += usize::from(!want.is_empty());
+            for (la, what) in [
+                (Lookahead::new(LookaheadMode::On), "on"),
+                (Lookahead::with_window(LookaheadMode::Auto, 3), "auto"),
+                (Lookahead::new(LookaheadMode::Off), "off"),
+            ] {
+                let (got, stats, switches) = run(&fr, Some(la));
+                assert_eq!(got, want, "{}: lookahead {what}", f.display());
+                assert_eq!(stats, want_stats, "{}: lookahead {what}", f.display());
+                if what == "auto" {
+                    // at least the probe: frames 4 on, looked up ahead
+                    switched += usize::from(switches >= 1 || fr.len() < 4);
+                }
+            }
+        }
+        assert!(with_events >= 20, "{with_events} fixtures with events");
+        assert_eq!(switched, files.len(), "auto switched in every fixture");
+    }
+
+    /// `Auto` measures the other way at once, and again every sixteenth
+    /// window, whichever it keeps.
+    #[test]
+    fn auto_lookahead_probes_the_other_way() {
+        let cfg = crate::config::Config::defaults();
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let mut w = Worker::new(
+            &cfg.engine(),
+            Arc::new(cfg.new_metrics()),
+            tx,
+            EventBackpressure::Block,
+            Arc::new(AtomicU64::new(0)),
+        );
+        let mut la = Lookahead::with_window(LookaheadMode::Auto, 4);
+        assert!(!la.is_on());
+        let frame = [
+            0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 203, 0, 113, 1,
+        ];
+        let mut ways = vec![];
+        for i in 0..4 * 80 {
+            la.frame(&mut w, tw_detect::decode::linktype::RAW, &frame, i, 20);
+            if (i + 1) % 4 == 0 {
+                ways.push(la.is_on());
+            }
+        }
+        // the second window is the other way
+        assert!(ways[0], "{ways:?}");
+        // and in every run of 16 windows, both ways are used
+        for run in ways.windows(17) {
+            assert!(run.contains(&true) && run.contains(&false), "{ways:?}");
+        }
+        for m in [LookaheadMode::On, LookaheadMode::Off] {
+            let mut la = Lookahead::with_window(m, 4);
+            for i in 0..40 {
+                la.frame(&mut w, tw_detect::decode::linktype::RAW, &frame, i, 20);
+                assert_eq!(la.is_on(), m == LookaheadMode::On);
+            }
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub struct ReplayArgs {
     pub events: EventsOut,
     pub metrics_out: Option<PathBuf>,
     pub workers: Option<usize>,
+    pub lookahead: crate::pipeline::LookaheadMode,
     pub files: Vec<PathBuf>,
     pub quiet: bool,
 }
@@ -111,6 +112,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
 
     let stop = Arc::new(AtomicI32::new(0));
     watch_signals(stop.clone());
+    let mut lookahead = None;
     let (files_read, read_errors, stats): (usize, Vec<_>, Vec<Stats>) = if workers == 1 {
         // One worker: no threads, no copies.
         let mut w = Worker::new(
@@ -120,12 +122,15 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
             EventBackpressure::Block,
             drops.clone(),
         );
+        let mut ahead = crate::pipeline::Lookahead::new(a.lookahead);
         let (read, errors) = read_files(
             &a.files,
-            &mut |lt, data, ts, wl| w.frame(lt, data, ts, wl),
+            &mut |lt, data, ts, wl| ahead.frame(&mut w, lt, data, ts, wl),
             bar.as_ref(),
             &stop,
         );
+        ahead.drain(&mut w);
+        lookahead = Some(ahead.share());
         (read, errors, vec![w.finish()])
     } else {
         // Every worker reads the files itself (from the page cache) and
@@ -197,6 +202,14 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                 sink_summary.written
             )
         );
+        if let Some((mode, share)) = lookahead {
+            eprintln!(
+                "  {:<16} {}: {:.0}% of frames looked up ahead",
+                "lookahead",
+                mode.name(),
+                share * 100.0
+            );
+        }
         if let Some(kib) = peak_rss_kib() {
             eprintln!("  {:<16} {} KiB (VmHWM)", "peak memory", thousands(kib));
         }

@@ -407,3 +407,54 @@ fn a_pipe_is_replayed_by_one_worker() {
     assert_eq!(want.len(), 1, "{want:?}");
     assert_eq!(lines(&o.stdout), want);
 }
+
+/// `--lookahead` (one worker) changes the speed, not the events or the
+/// counters; an unknown value is refused.
+#[test]
+fn lookahead_on_off_and_auto_agree() {
+    let files: Vec<_> = [
+        "tests/fixtures/rst_inject_data_after.pcap",
+        "tests/fixtures/dns_inject_bogon_fast.pcap",
+        "tests/fixtures/bh_server_silent.pcap",
+    ]
+    .iter()
+    .map(|f| root().join(f))
+    .filter(|f| f.exists())
+    .collect();
+    assert!(files.len() >= 2, "{files:?}");
+    let strip = |m: &str| -> Vec<String> {
+        m.lines()
+            .filter(|l| {
+                !l.contains("_seconds")
+                    && !l.starts_with("tamperwatch_build_info")
+                    && !l.starts_with("process_")
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    let base = replay(&files, &["--workers", "1", "--lookahead", "off"]);
+    assert_eq!(base.status, 0, "{}", base.stderr);
+    assert!(!base.events.is_empty());
+    for m in ["on", "auto"] {
+        let r = replay(&files, &["--workers", "1", "--lookahead", m]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        let ids = |v: &[serde_json::Value]| -> Vec<serde_json::Value> {
+            v.iter()
+                .map(|e| {
+                    let mut e = e.clone();
+                    e.as_object_mut().unwrap().remove("id");
+                    e
+                })
+                .collect()
+        };
+        assert_eq!(ids(&r.events), ids(&base.events), "--lookahead {m}");
+        let (got, want) = (strip(&r.metrics), strip(&base.metrics));
+        let diff: Vec<_> = got.iter().filter(|l| !want.contains(l)).collect();
+        assert!(
+            diff.is_empty() && got.len() == want.len(),
+            "--lookahead {m}: {diff:?}"
+        );
+    }
+    let bad = tw(&["replay", "--lookahead", "sometimes", "x.pcap"]);
+    assert!(!bad.status.success());
+}

@@ -823,3 +823,41 @@ fn an_http_response_is_kept_in_body_keep_bytes() {
         assert_eq!(first.bytes.capacity(), want, "after segment {i}");
     }
 }
+
+/// Looking a flow up ahead of its frame (`lookup_hash`, then the prefetches)
+/// asks for the slot the frame's flow is in: the hash is the one the table
+/// files the flow under, from either direction. Were it another (ports
+/// swapped, another key), the prefetch would fetch the wrong line and the
+/// replay would be no faster, with nothing else to show it.
+#[test]
+fn lookahead_asks_for_the_flows_own_slot() {
+    let mut e = Engine::new(EngineConfig::default(), vec![]);
+    let frames = [
+        tcp(C, 40_100, S, 443, 100, 0, SYN, 0, 64, 1),
+        tcp(S, 443, C, 40_100, 900, 101, SYN | ACK, 0, 50, 7),
+        tcp(C, 40_100, S, 443, 101, 901, ACK, 0, 64, 2),
+        tcp_data(C, 40_100, S, 443, 101, b"\x16\x03\x01\x00\x05hello"),
+        tcp(S, 443, C, 40_100, 901, 112, ACK, 0, 50, 8),
+    ];
+    // other flows, so that the right slot is not the only one
+    for p in 0..50u16 {
+        feed(&mut e, 0, &udp(C, 50_000 + p, S, 53, 30));
+    }
+    let (key, _) = crate::flow::FlowKey::new(6, C.into(), 40_100, S.into(), 443);
+    for (i, f) in frames.iter().enumerate() {
+        let h = e.lookup_hash(linktype::RAW, f).expect("a TCP frame");
+        // the prefetches change nothing
+        e.prefetch_index(h);
+        e.prefetch_flow(h);
+        if i > 0 {
+            assert_eq!(e.tables.candidate(h), e.tables.find(&key), "frame {i}");
+        }
+        feed(&mut e, (i as Nanos + 1) * MS, f);
+        assert_eq!(e.tables.candidate(h), e.tables.find(&key), "frame {i}");
+        assert!(e.tables.find(&key).is_some());
+    }
+    // not TCP or UDP: nothing to look up
+    let mut icmp = udp(C, 1, S, 2, 8);
+    icmp[9] = 1;
+    assert_eq!(e.lookup_hash(linktype::RAW, &icmp), None);
+}

@@ -129,6 +129,33 @@ impl FlowIndex {
         tag as usize & self.mask
     }
 
+    /// Prefetches the home bucket of `hash`.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        if let Some(b) = self.buckets.get(self.home(tag_of(hash))) {
+            tw_hint::prefetch(b);
+        }
+    }
+
+    /// The first slot in the run of `hash` whose tag matches (the likely
+    /// one; not checked against the key).
+    #[inline]
+    pub(crate) fn candidate(&self, hash: u64) -> Option<u32> {
+        let tag = tag_of(hash);
+        let mut i = self.home(tag);
+        for _ in 0..=self.len.min(8) {
+            let b = *self.buckets.get(i)?;
+            if b == EMPTY {
+                return None;
+            }
+            if (b >> 32) as u32 == tag {
+                return Some(slot_of(b));
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+
     /// The slot whose tag matches `hash` and for which `eq` holds.
     #[inline]
     pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
