@@ -368,7 +368,8 @@ struct Held {
 /// cost is a copy of each frame and a second decode of its headers, more
 /// than the lookup saves when the flows fit in the cache. `Auto` therefore
 /// times windows of 65,536 frames each way at the start and then one window
-/// in sixteen the other way, and keeps the faster.
+/// in sixteen the other way, and keeps the faster (looking ahead only when
+/// it is faster by 10%).
 #[derive(Debug)]
 pub struct Lookahead {
     mode: LookaheadMode,
@@ -485,9 +486,13 @@ impl Lookahead {
         let per = self.started.elapsed().as_nanos() as f64 / f64::from(self.frames);
         self.ns[usize::from(self.on)] = per;
         if self.on != self.home {
-            // a probe of the other way ended: keep it if it was faster by
-            // more than the noise between two windows
-            if per < self.ns[usize::from(self.home)] * 0.95 {
+            // A probe of the other way ended. Looking ahead must win clearly
+            // (by 10%: more than the noise between two windows), since it
+            // costs a copy of every frame and a second decode; not looking
+            // ahead only needs to be as fast.
+            let home = self.ns[usize::from(self.home)];
+            let wins = if self.on { per < home * 0.90 } else { per <= home };
+            if wins {
                 self.home = self.on;
             }
             self.since_probe = 0;
