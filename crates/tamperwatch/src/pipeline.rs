@@ -341,8 +341,8 @@ impl LookaheadMode {
 
 /// Frames in one measured window of [`Lookahead`]'s `Auto` mode.
 const LOOKAHEAD_WINDOW: u32 = 1 << 16;
-/// Windows in the chosen way between two probes of the other.
-const LOOKAHEAD_PROBE_EVERY: u32 = 15;
+/// Windows the chosen way between two probes of the other.
+const LOOKAHEAD_PROBE_EVERY: u32 = 7;
 
 /// A frame held back by [`Lookahead`].
 #[derive(Debug, Default)]
@@ -367,9 +367,10 @@ struct Held {
 /// order with the same data, so the results are the same either way; the
 /// cost is a copy of each frame and a second decode of its headers, more
 /// than the lookup saves when the flows fit in the cache. `Auto` therefore
-/// times windows of 65,536 frames each way at the start and then one window
-/// in sixteen the other way, and keeps the faster (looking ahead only when
-/// it is faster by 10%).
+/// times windows of 65,536 frames: after the first and then every eighth
+/// window, one window goes the other way, and it is compared with the mean
+/// of the windows on either side of it (looking ahead is kept only when it
+/// is faster by 5%).
 #[derive(Debug)]
 pub struct Lookahead {
     mode: LookaheadMode,
@@ -383,10 +384,13 @@ pub struct Lookahead {
     newest: usize,
     window: u32,
     frames: u32,
-    started: std::time::Instant,
-    /// Nanoseconds per frame of the latest window each way (off, on); 0
-    /// until measured.
-    ns: [f64; 2],
+    /// This thread's CPU time when the window started (ns).
+    started: u64,
+    /// Nanoseconds per frame of the latest window the chosen way, and of
+    /// the probe of the other way that ended just after it.
+    before: f64,
+    probe: Option<f64>,
+    /// Windows the chosen way since the last probe.
     since_probe: u32,
     /// Frames seen, and of them, looked up ahead.
     seen: u64,
@@ -409,9 +413,11 @@ impl Lookahead {
             newest: 0,
             window: window.max(1),
             frames: 0,
-            started: std::time::Instant::now(),
-            ns: [0.0; 2],
-            since_probe: 0,
+            started: thread_cpu_ns(),
+            before: 0.0,
+            probe: None,
+            // the first window is followed by a probe
+            since_probe: LOOKAHEAD_PROBE_EVERY,
             seen: 0,
             ahead: 0,
         }
@@ -483,31 +489,64 @@ impl Lookahead {
     }
 
     fn end_window(&mut self, w: &mut Worker) {
-        let per = self.started.elapsed().as_nanos() as f64 / f64::from(self.frames);
-        self.ns[usize::from(self.on)] = per;
-        if self.on != self.home {
-            // A probe of the other way ended. Looking ahead must win clearly
-            // (by 10%: more than the noise between two windows), since it
-            // costs a copy of every frame and a second decode; not looking
-            // ahead only needs to be as fast.
-            let home = self.ns[usize::from(self.home)];
-            let wins = if self.on { per < home * 0.90 } else { per <= home };
-            if wins {
-                self.home = self.on;
-            }
-            self.since_probe = 0;
+        let now = thread_cpu_ns();
+        let per = now.saturating_sub(self.started) as f64 / f64::from(self.frames);
+        let next = if self.on != self.home {
+            // A probe of the other way ended: it is judged against the
+            // chosen way's windows on both sides of it (the traffic's mix
+            // drifts), so after the next window.
+            self.probe = Some(per);
+            self.home
         } else {
-            self.since_probe += 1;
-        }
-        let probe =
-            self.ns[usize::from(!self.home)] == 0.0 || self.since_probe >= LOOKAHEAD_PROBE_EVERY;
-        let next = if probe { !self.home } else { self.home };
+            if let Some(p) = self.probe.take() {
+                if probe_wins(self.home, self.before, p, per) {
+                    self.home = !self.home;
+                }
+                self.since_probe = 0;
+            } else {
+                self.since_probe += 1;
+            }
+            self.before = per;
+            if self.since_probe >= LOOKAHEAD_PROBE_EVERY {
+                !self.home
+            } else {
+                self.home
+            }
+        };
         if self.on && !next {
             self.drain(w);
         }
         self.on = next;
         self.frames = 0;
-        self.started = std::time::Instant::now();
+        self.started = now;
+    }
+}
+
+/// CPU time of the calling thread, in nanoseconds: [`Lookahead`] times its
+/// windows by it rather than by the clock on the wall, which also counts the
+/// time the thread waited for a CPU (on a shared virtual machine, often
+/// more than the difference being measured).
+fn thread_cpu_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID
+    // exists on every Linux this runs on (on an error `t` stays zero).
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
+}
+
+/// Whether a probe window of the other way (`probe` ns a frame) beat the
+/// chosen way (`home_on`: looking ahead), timed just `before` and `after` it.
+/// Looking ahead must win clearly, by 5%, since it costs a copy of every
+/// frame and a second decode; not looking ahead only needs to be as fast.
+fn probe_wins(home_on: bool, before: f64, probe: f64, after: f64) -> bool {
+    let around = (before + after) / 2.0;
+    if home_on {
+        probe <= around
+    } else {
+        probe < around * 0.95
     }
 }
 
@@ -881,7 +920,21 @@ mod tests {
         assert_eq!(switched, files.len(), "auto switched in every fixture");
     }
 
-    /// `Auto` measures the other way at once, and again every sixteenth
+    #[test]
+    fn a_probe_is_judged_against_the_windows_around_it() {
+        // not looking ahead: looking ahead must be 5% faster than the mean
+        // of the windows around it (a drift from 600 to 400 ns a frame makes
+        // the mean 500)
+        assert!(probe_wins(false, 600.0, 470.0, 400.0));
+        assert!(!probe_wins(false, 600.0, 480.0, 400.0));
+        assert!(!probe_wins(false, 500.0, 500.0, 500.0));
+        // looking ahead: not looking ahead needs only to be as fast
+        assert!(probe_wins(true, 500.0, 500.0, 500.0));
+        assert!(!probe_wins(true, 500.0, 501.0, 500.0));
+        assert!(probe_wins(true, 400.0, 450.0, 600.0));
+    }
+
+    /// `Auto` measures the other way at once, and again every eighth
     /// window, whichever it keeps.
     #[test]
     fn auto_lookahead_probes_the_other_way() {
