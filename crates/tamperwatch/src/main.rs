@@ -58,7 +58,7 @@ enum Cmd {
         /// per CPU core).
         #[arg(long)]
         workers: Option<usize>,
-        /// With one worker, look each frame's flow up two frames ahead (a
+        /// Look each frame's flow up two frames ahead, in every worker (a
         /// prefetch: faster with many concurrent flows, slower with few;
         /// the results are the same): auto measures both and keeps the
         /// faster.

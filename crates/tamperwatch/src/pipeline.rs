@@ -293,6 +293,7 @@ pub struct ShardReader {
     me: usize,
     shares: Shares,
     order: Order,
+    ahead: Lookahead,
 }
 
 impl ShardReader {
@@ -300,18 +301,34 @@ impl ShardReader {
     #[inline]
     pub fn push(&mut self, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
         if let Some(t) = self.order.see(linktype, data, ts) {
+            // the frames held back come before the tick
+            self.ahead.drain(&mut self.worker);
             self.worker.engine.tick(t);
             self.worker.after_batch();
         }
         let w = tw_detect::shard_of_frame(linktype, data).map_or(0, |k| self.shares.worker_of(k));
         if w == self.me {
             let link = self.order.link;
-            self.worker.frame_linked(linktype, data, ts, wire_len, link);
+            self.ahead
+                .frame(&mut self.worker, linktype, data, ts, wire_len, Some(link));
         }
     }
 
+    /// The lookahead's mode and the share of this worker's frames it looked
+    /// up ahead.
+    pub fn lookahead(&self) -> (LookaheadMode, f64) {
+        self.ahead.share()
+    }
+
+    /// Replaces the lookahead (tests: short windows).
+    #[cfg(test)]
+    fn set_lookahead(&mut self, ahead: Lookahead) {
+        self.ahead = ahead;
+    }
+
     /// End of input: this worker's flows end; its counters.
-    pub fn finish(self) -> Stats {
+    pub fn finish(mut self) -> Stats {
+        self.ahead.drain(&mut self.worker);
         self.worker.finish()
     }
 }
@@ -348,6 +365,8 @@ const LOOKAHEAD_PROBE_EVERY: u32 = 7;
 #[derive(Debug, Default)]
 struct Held {
     valid: bool,
+    /// The link clock as of the frame, when a shard reader keeps it.
+    link: Option<tw_detect::link::LinkClock>,
     linktype: u32,
     ts: i64,
     wire_len: u32,
@@ -437,13 +456,21 @@ impl Lookahead {
 
     /// One frame of the input, in capture order.
     #[inline]
-    pub fn frame(&mut self, w: &mut Worker, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
+    pub fn frame(
+        &mut self,
+        w: &mut Worker,
+        linktype: u32,
+        data: &[u8],
+        ts: i64,
+        wire_len: u32,
+        link: Option<tw_detect::link::LinkClock>,
+    ) {
         self.seen += 1;
         if self.on {
             self.ahead += 1;
-            self.ahead(w, linktype, data, ts, wire_len);
+            self.ahead(w, linktype, data, ts, wire_len, link);
         } else {
-            w.frame(linktype, data, ts, wire_len);
+            process(w, linktype, data, ts, wire_len, link);
         }
         if self.mode == LookaheadMode::Auto {
             self.frames += 1;
@@ -453,7 +480,15 @@ impl Lookahead {
         }
     }
 
-    fn ahead(&mut self, w: &mut Worker, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
+    fn ahead(
+        &mut self,
+        w: &mut Worker,
+        linktype: u32,
+        data: &[u8],
+        ts: i64,
+        wire_len: u32,
+        link: Option<tw_detect::link::LinkClock>,
+    ) {
         let hash = w.engine.lookup_hash(linktype, data);
         if let Some(h) = hash {
             w.engine.prefetch_index(h);
@@ -465,9 +500,10 @@ impl Lookahead {
         }
         let o = &mut self.held[older];
         if o.valid {
-            w.frame(o.linktype, &o.data, o.ts, o.wire_len);
+            process(w, o.linktype, &o.data, o.ts, o.wire_len, o.link);
         }
         o.valid = true;
+        o.link = link;
         o.linktype = linktype;
         o.ts = ts;
         o.wire_len = wire_len;
@@ -483,7 +519,7 @@ impl Lookahead {
             let h = &mut self.held[i];
             if h.valid {
                 h.valid = false;
-                w.frame(h.linktype, &h.data, h.ts, h.wire_len);
+                process(w, h.linktype, &h.data, h.ts, h.wire_len, h.link);
             }
         }
     }
@@ -522,6 +558,22 @@ impl Lookahead {
     }
 }
 
+/// A frame to its worker, with the link clock of a shard reader if given.
+#[inline]
+fn process(
+    w: &mut Worker,
+    linktype: u32,
+    data: &[u8],
+    ts: i64,
+    wire_len: u32,
+    link: Option<tw_detect::link::LinkClock>,
+) {
+    match link {
+        Some(l) => w.frame_linked(linktype, data, ts, wire_len, l),
+        None => w.frame(linktype, data, ts, wire_len),
+    }
+}
+
 /// CPU time of the calling thread, in nanoseconds: [`Lookahead`] times its
 /// windows by it rather than by the clock on the wall, which also counts the
 /// time the thread waited for a CPU (on a shared virtual machine, often
@@ -557,6 +609,7 @@ pub fn shard_readers(
     metrics: &Arc<Metrics>,
     events: &Sender<Event>,
     kernel_drops: &Arc<AtomicU64>,
+    lookahead: LookaheadMode,
 ) -> Vec<ShardReader> {
     new_workers(
         n,
@@ -573,6 +626,7 @@ pub fn shard_readers(
         me,
         shares: shares(n),
         order: Order::new(),
+        ahead: Lookahead::new(lookahead),
     })
     .collect()
 }
@@ -829,19 +883,28 @@ mod tests {
                     "{}: dispatcher, {n} workers",
                     f.display()
                 );
-                let (tx, rx) = crossbeam_channel::unbounded();
-                for mut r in shard_readers(n, &ecfg, &metrics, &tx, &drops) {
-                    for (lt, data, ts, wl) in &fr {
-                        r.push(*lt, data, *ts, *wl);
+                // shard readers, looking flows up ahead or not, or
+                // switching every three frames
+                for (mode, window) in [
+                    (LookaheadMode::Off, LOOKAHEAD_WINDOW),
+                    (LookaheadMode::On, LOOKAHEAD_WINDOW),
+                    (LookaheadMode::Auto, 3),
+                ] {
+                    let (tx, rx) = crossbeam_channel::unbounded();
+                    for mut r in shard_readers(n, &ecfg, &metrics, &tx, &drops, mode) {
+                        r.set_lookahead(Lookahead::with_window(mode, window));
+                        for (lt, data, ts, wl) in &fr {
+                            r.push(*lt, data, *ts, *wl);
+                        }
+                        r.finish();
                     }
-                    r.finish();
+                    assert_eq!(
+                        sorted(&rx),
+                        want,
+                        "{}: shard readers, {n} workers, lookahead {mode:?}",
+                        f.display()
+                    );
                 }
-                assert_eq!(
-                    sorted(&rx),
-                    want,
-                    "{}: shard readers, {n} workers",
-                    f.display()
-                );
             }
         }
         assert!(with_events >= 20, "{with_events} fixtures with events");
@@ -884,7 +947,7 @@ mod tests {
                 Some(mut la) => {
                     for (lt, d, ts, wl) in fr {
                         let was = la.is_on();
-                        la.frame(&mut w, *lt, d, *ts, *wl);
+                        la.frame(&mut w, *lt, d, *ts, *wl, None);
                         switches += usize::from(was != la.is_on());
                     }
                     la.drain(&mut w);
@@ -954,7 +1017,14 @@ mod tests {
         ];
         let mut ways = vec![];
         for i in 0..4 * 80 {
-            la.frame(&mut w, tw_detect::decode::linktype::RAW, &frame, i, 20);
+            la.frame(
+                &mut w,
+                tw_detect::decode::linktype::RAW,
+                &frame,
+                i,
+                20,
+                None,
+            );
             if (i + 1) % 4 == 0 {
                 ways.push(la.is_on());
             }
@@ -968,7 +1038,14 @@ mod tests {
         for m in [LookaheadMode::On, LookaheadMode::Off] {
             let mut la = Lookahead::with_window(m, 4);
             for i in 0..40 {
-                la.frame(&mut w, tw_detect::decode::linktype::RAW, &frame, i, 20);
+                la.frame(
+                    &mut w,
+                    tw_detect::decode::linktype::RAW,
+                    &frame,
+                    i,
+                    20,
+                    None,
+                );
                 assert_eq!(la.is_on(), m == LookaheadMode::On);
             }
         }

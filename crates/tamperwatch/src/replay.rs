@@ -125,7 +125,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         let mut ahead = crate::pipeline::Lookahead::new(a.lookahead);
         let (read, errors) = read_files(
             &a.files,
-            &mut |lt, data, ts, wl| ahead.frame(&mut w, lt, data, ts, wl),
+            &mut |lt, data, ts, wl| ahead.frame(&mut w, lt, data, ts, wl, None),
             bar.as_ref(),
             &stop,
         );
@@ -136,8 +136,14 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         // Every worker reads the files itself (from the page cache) and
         // keeps its shard: no thread copies frames for another, none
         // decodes frames written on another core.
-        let mut readers =
-            crate::pipeline::shard_readers(workers, &engine_cfg, &metrics, &ev_tx, &drops);
+        let mut readers = crate::pipeline::shard_readers(
+            workers,
+            &engine_cfg,
+            &metrics,
+            &ev_tx,
+            &drops,
+            a.lookahead,
+        );
         let first = readers.remove(0);
         let files = &a.files;
         let stop_ref = &stop;
@@ -154,7 +160,8 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                             None,
                             stop_ref,
                         );
-                        r.finish()
+                        let share = r.lookahead().1;
+                        (r.finish(), share)
                     })?;
                 handles.push(h);
             }
@@ -165,13 +172,17 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                 bar.as_ref(),
                 stop_ref,
             );
+            let mode = r.lookahead().0;
+            let mut shares = vec![r.lookahead().1];
             let mut all = vec![r.finish()];
             for h in handles {
-                all.push(
-                    h.join()
-                        .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?,
-                );
+                let (st, share) = h
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
+                all.push(st);
+                shares.push(share);
             }
+            lookahead = Some((mode, shares.iter().sum::<f64>() / shares.len() as f64));
             Ok((read, errors, all))
         })?
     };
