@@ -824,15 +824,15 @@ mod tests {
         v
     }
 
-    /// The live path (a dispatcher feeding worker threads in batches) and
-    /// replay's shard readers give the events one worker gives, on every
-    /// fixture, with 2 and 3 workers.
-    #[test]
-    fn dispatcher_and_shard_readers_agree_with_one_worker() {
+    /// The default engine configuration, metrics, a drop counter and every
+    /// pcap fixture, in name order.
+    fn fixture_setup() -> (
+        EngineConfig,
+        Arc<Metrics>,
+        Arc<AtomicU64>,
+        Vec<std::path::PathBuf>,
+    ) {
         let cfg = crate::config::Config::defaults();
-        let ecfg = cfg.engine();
-        let metrics = Arc::new(cfg.new_metrics());
-        let drops = Arc::new(AtomicU64::new(0));
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
@@ -841,6 +841,20 @@ mod tests {
             .collect();
         files.sort();
         assert!(files.len() > 50, "{}", dir.display());
+        (
+            cfg.engine(),
+            Arc::new(cfg.new_metrics()),
+            Arc::new(AtomicU64::new(0)),
+            files,
+        )
+    }
+
+    /// The live path (a dispatcher feeding worker threads in batches) and
+    /// replay's shard readers give the events one worker gives, on every
+    /// fixture, with 2 and 3 workers.
+    #[test]
+    fn dispatcher_and_shard_readers_agree_with_one_worker() {
+        let (ecfg, metrics, drops, files) = fixture_setup();
         let mut with_events = 0;
         for f in &files {
             let fr = frames(f);
@@ -916,18 +930,7 @@ mod tests {
     /// fixture.
     #[test]
     fn lookahead_changes_nothing_but_speed() {
-        let cfg = crate::config::Config::defaults();
-        let ecfg = cfg.engine();
-        let metrics = Arc::new(cfg.new_metrics());
-        let drops = Arc::new(AtomicU64::new(0));
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
-            .collect();
-        files.sort();
-        assert!(files.len() > 50, "{}", dir.display());
+        let (ecfg, metrics, drops, files) = fixture_setup();
         let run = |fr: &[(u32, Vec<u8>, i64, u32)], la: Option<Lookahead>| {
             let (tx, rx) = crossbeam_channel::unbounded();
             let mut w = Worker::new(
