@@ -6,6 +6,8 @@
 #
 #   tests/bench/live.sh [PACKETS] [WORKERS] [FANOUT] [SENDERS]   (defaults: 1000000 1 1 1)
 #
+# BENCH_FLOWS=N makes the capture with N concurrent flows (default 5000);
+# BENCH_BIN=PATH runs that tamperwatch binary instead of the one built here.
 # SENDERS > 1 runs that many tcpreplay processes at once (each sends the
 # whole capture), for a higher aggregate rate than one can reach.
 # FANOUT > 1 opens that many rings on the interface in one PACKET_FANOUT
@@ -20,15 +22,16 @@ workers=${2:-1}
 fanout=${3:-1}
 senders=${4:-1}
 work=${BENCH_DIR:-$(mktemp -d /tmp/tw-live.XXXXXX)}
-cap="$work/live-$packets.pcap"
+flows=${BENCH_FLOWS:-5000}
+cap="$work/live-$packets-$flows.pcap"
 tx=tw-bench-tx rx=tw-bench-rx
 port=19874
 
 cargo build --release -q -p tamperwatch -p tw-scenario
-tw=$PWD/target/release/tamperwatch
+tw=${BENCH_BIN:-$PWD/target/release/tamperwatch}
 if [ ! -s "$cap" ]; then
   # MTU-sized frames only (tcpreplay cannot send larger ones on the veth)
-  target/release/tw-scenario bench --packets "$packets" --flows 5000 --seed 1 -o "$cap" >/dev/null
+  target/release/tw-scenario bench --packets "$packets" --flows "$flows" --seed 1 -o "$cap" >/dev/null
 fi
 
 cleanup() {

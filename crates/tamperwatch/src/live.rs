@@ -330,6 +330,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
         EventBackpressure::Drop,
         &drops,
         Some(cell.clone()),
+        crate::pipeline::LookaheadMode::Auto,
     )?;
     drop(ev_tx);
 

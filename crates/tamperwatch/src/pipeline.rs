@@ -162,7 +162,7 @@ impl Worker {
         }
     }
 
-    fn batch(&mut self, b: &Batch) {
+    fn batch(&mut self, b: &Batch, ahead: &mut Lookahead) {
         if let Some((r, seen)) = self.reload.as_mut() {
             if let Some(cfg) = r.newer(seen) {
                 let cfg = (*cfg).clone();
@@ -170,12 +170,7 @@ impl Worker {
                 self.engine.set_detectors(cfg, detectors);
             }
         }
-        for f in &b.frames {
-            let end = (f.start + f.len) as usize;
-            if let Some(data) = b.data.get(f.start as usize..end) {
-                self.frame_linked(f.linktype, data, f.ts, f.wire_len, f.link);
-            }
-        }
+        ahead.batch(self, b);
         if let Some(t) = b.tick {
             self.engine.tick(t);
         }
@@ -513,6 +508,58 @@ impl Lookahead {
         self.newest = older;
     }
 
+    /// The frames of a batch (the live path). They are all at hand, so
+    /// looking ahead needs no copy; the way is chosen per batch.
+    fn batch(&mut self, w: &mut Worker, b: &Batch) {
+        let data = |f: &FrameMeta| b.data.get(f.start as usize..(f.start + f.len) as usize);
+        let n = b.frames.len();
+        if self.on {
+            let hash = |w: &Worker, j: usize| {
+                let f = b.frames.get(j)?;
+                w.engine.lookup_hash(f.linktype, data(f)?)
+            };
+            // as in `ahead`: a frame's bucket two frames before it is
+            // processed, its slot one frame before
+            let first = hash(w, 0);
+            let mut after = hash(w, 1);
+            for h in [first, after].into_iter().flatten() {
+                w.engine.prefetch_index(h);
+            }
+            if let Some(h) = first {
+                w.engine.prefetch_flow(h);
+            }
+            for (j, f) in b.frames.iter().enumerate() {
+                let later = hash(w, j + 2);
+                if let Some(h) = later {
+                    w.engine.prefetch_index(h);
+                }
+                if let Some(h) = after {
+                    w.engine.prefetch_flow(h);
+                }
+                after = later;
+                if let Some(d) = data(f) {
+                    w.frame_linked(f.linktype, d, f.ts, f.wire_len, f.link);
+                }
+            }
+            self.ahead += n as u64;
+        } else {
+            for f in &b.frames {
+                if let Some(d) = data(f) {
+                    w.frame_linked(f.linktype, d, f.ts, f.wire_len, f.link);
+                }
+            }
+        }
+        self.seen += n as u64;
+        if self.mode == LookaheadMode::Auto {
+            self.frames = self
+                .frames
+                .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+            if self.frames >= self.window {
+                self.end_window(w);
+            }
+        }
+    }
+
     /// Processes the frames held back, oldest first.
     pub fn drain(&mut self, w: &mut Worker) {
         for i in [1 - self.newest, self.newest] {
@@ -670,6 +717,7 @@ pub fn spawn_workers(
     backpressure: EventBackpressure,
     kernel_drops: &Arc<AtomicU64>,
     reload: Option<Arc<Reloadable>>,
+    lookahead: LookaheadMode,
 ) -> anyhow::Result<Workers> {
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
     let mut senders = Vec::with_capacity(n);
@@ -686,8 +734,9 @@ pub fn spawn_workers(
         let h = std::thread::Builder::new()
             .name(format!("tw-worker-{i}"))
             .spawn(move || {
+                let mut ahead = Lookahead::new(lookahead);
                 while let Ok(mut b) = rx.recv() {
-                    w.batch(&b);
+                    w.batch(&b, &mut ahead);
                     b.data.clear();
                     b.frames.clear();
                     b.tick = None;
@@ -851,7 +900,7 @@ mod tests {
 
     /// The live path (a dispatcher feeding worker threads in batches) and
     /// replay's shard readers give the events one worker gives, on every
-    /// fixture, with 2 and 3 workers.
+    /// fixture, with 1, 2 and 3 workers, looking flows up ahead or not.
     #[test]
     fn dispatcher_and_shard_readers_agree_with_one_worker() {
         let (ecfg, metrics, drops, files) = fixture_setup();
@@ -869,34 +918,47 @@ mod tests {
             for (lt, d, ts, wl) in &fr {
                 one.frame(*lt, d, *ts, *wl);
             }
-            one.finish();
+            let one_stats = one.finish();
             let want = sorted(&rx);
             with_events += usize::from(!want.is_empty());
-            for n in [2, 3] {
-                let (tx, rx) = crossbeam_channel::unbounded();
-                let ws = spawn_workers(
-                    n,
-                    &ecfg,
-                    &metrics,
-                    &tx,
-                    EventBackpressure::Block,
-                    &drops,
-                    None,
-                )
-                .unwrap();
-                {
-                    let mut d = ws.dispatcher();
-                    for (lt, data, ts, wl) in &fr {
-                        d.push(*lt, data, *ts, *wl);
+            for n in [1, 2, 3] {
+                // the live path's workers, looking flows up ahead or not
+                for mode in [LookaheadMode::Off, LookaheadMode::On] {
+                    let (tx, rx) = crossbeam_channel::unbounded();
+                    let ws = spawn_workers(
+                        n,
+                        &ecfg,
+                        &metrics,
+                        &tx,
+                        EventBackpressure::Block,
+                        &drops,
+                        None,
+                        mode,
+                    )
+                    .unwrap();
+                    {
+                        let mut d = ws.dispatcher();
+                        for (lt, data, ts, wl) in &fr {
+                            d.push(*lt, data, *ts, *wl);
+                        }
+                    }
+                    let stats = ws.join();
+                    assert_eq!(
+                        sorted(&rx),
+                        want,
+                        "{}: dispatcher, {n} workers, lookahead {mode:?}",
+                        f.display()
+                    );
+                    if n == 1 {
+                        // every frame processed once, in order: the same counters
+                        assert_eq!(
+                            format!("{:?}", stats[0]),
+                            format!("{one_stats:?}"),
+                            "{}: dispatcher, 1 worker, lookahead {mode:?}",
+                            f.display()
+                        );
                     }
                 }
-                ws.join();
-                assert_eq!(
-                    sorted(&rx),
-                    want,
-                    "{}: dispatcher, {n} workers",
-                    f.display()
-                );
                 // shard readers, looking flows up ahead or not, or
                 // switching every three frames
                 for (mode, window) in [
