@@ -327,10 +327,12 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
         &cfg.engine(),
         &metrics,
         &ev_tx,
-        EventBackpressure::Drop,
         &drops,
-        Some(cell.clone()),
-        crate::pipeline::LookaheadMode::Auto,
+        crate::pipeline::WorkerOptions {
+            backpressure: EventBackpressure::Drop,
+            reload: Some(cell.clone()),
+            lookahead: crate::pipeline::LookaheadMode::Auto,
+        },
     )?;
     drop(ev_tx);
 

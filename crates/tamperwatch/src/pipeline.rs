@@ -707,18 +707,30 @@ fn worker_cfg(total: &EngineConfig, n: usize, i: usize) -> EngineConfig {
     c
 }
 
-/// Starts `n` worker threads fed by [`Dispatcher`]s (live). Their detector
-/// settings follow `reload` when given.
+/// How live workers run: what to do with events when the sink is behind,
+/// the configuration their detector settings follow (if any), and whether
+/// they look flows up ahead.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub backpressure: EventBackpressure,
+    pub reload: Option<Arc<Reloadable>>,
+    pub lookahead: LookaheadMode,
+}
+
+/// Starts `n` worker threads fed by [`Dispatcher`]s (live).
 pub fn spawn_workers(
     n: usize,
     cfg: &EngineConfig,
     metrics: &Arc<Metrics>,
     events: &Sender<Event>,
-    backpressure: EventBackpressure,
     kernel_drops: &Arc<AtomicU64>,
-    reload: Option<Arc<Reloadable>>,
-    lookahead: LookaheadMode,
+    opts: WorkerOptions,
 ) -> anyhow::Result<Workers> {
+    let WorkerOptions {
+        backpressure,
+        reload,
+        lookahead,
+    } = opts;
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
     let mut senders = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
@@ -930,10 +942,12 @@ mod tests {
                         &ecfg,
                         &metrics,
                         &tx,
-                        EventBackpressure::Block,
                         &drops,
-                        None,
-                        mode,
+                        WorkerOptions {
+                            backpressure: EventBackpressure::Block,
+                            reload: None,
+                            lookahead: mode,
+                        },
                     )
                     .unwrap();
                     {
