@@ -859,7 +859,7 @@ impl Table {
             .candidate(hash)
             .and_then(|i| self.slots.get(i as usize))
         {
-            tw_hint::prefetch_all(s);
+            tw_hint::prefetch(s);
         }
     }
 
@@ -1170,8 +1170,6 @@ impl FlowTables {
         }
     }
 
-    /// Finds the flow of a TCP/UDP packet or creates it (when the packet
-    /// may start state). `on_evict` receives flows pushed out to make room.
     /// The hash under which a packet's flow is found (None: not TCP/UDP).
     pub(crate) fn hash_of_packet(&self, pkt: &Packet<'_>) -> Option<u64> {
         let (p, sport, dport) = match &pkt.l4 {
@@ -1199,6 +1197,8 @@ impl FlowTables {
         self.table.candidate(hash)
     }
 
+    /// Finds the flow of a TCP/UDP packet or creates it (when the packet
+    /// may start state). `on_evict` receives flows pushed out to make room.
     pub(crate) fn lookup_or_create(
         &mut self,
         pkt: &Packet<'_>,

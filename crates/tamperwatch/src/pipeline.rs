@@ -309,9 +309,8 @@ impl ShardReader {
         }
     }
 
-    /// The lookahead's mode and the share of this worker's frames it looked
-    /// up ahead.
-    pub fn lookahead(&self) -> (LookaheadMode, f64) {
+    /// The share of this worker's frames it looked up ahead.
+    pub fn lookahead_share(&self) -> f64 {
         self.ahead.share()
     }
 
@@ -328,8 +327,7 @@ impl ShardReader {
     }
 }
 
-/// Whether a single worker looks each frame's flow up ahead of time
-/// ([`Lookahead`]).
+/// Whether workers look each frame's flow up ahead of time ([`Lookahead`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LookaheadMode {
     /// Measure both ways now and then and use the faster.
@@ -443,10 +441,9 @@ impl Lookahead {
         self.on
     }
 
-    /// The mode, and the share of the frames so far that were looked up
-    /// ahead.
-    pub fn share(&self) -> (LookaheadMode, f64) {
-        (self.mode, self.ahead as f64 / self.seen.max(1) as f64)
+    /// The share of the frames so far that were looked up ahead.
+    pub fn share(&self) -> f64 {
+        self.ahead as f64 / self.seen.max(1) as f64
     }
 
     /// One frame of the input, in capture order.
@@ -460,96 +457,43 @@ impl Lookahead {
         wire_len: u32,
         link: Option<tw_detect::link::LinkClock>,
     ) {
-        self.seen += 1;
         if self.on {
-            self.ahead += 1;
-            self.ahead(w, linktype, data, ts, wire_len, link);
+            let hash = w.engine.lookup_hash(linktype, data);
+            if let Some(h) = hash {
+                w.engine.prefetch_index(h);
+            }
+            let newer = self.newest;
+            let older = 1 - newer;
+            if let Some(h) = self.held[newer].hash.filter(|_| self.held[newer].valid) {
+                w.engine.prefetch_flow(h);
+            }
+            let o = &mut self.held[older];
+            if o.valid {
+                process(w, o.linktype, &o.data, o.ts, o.wire_len, o.link);
+            }
+            o.valid = true;
+            o.link = link;
+            o.linktype = linktype;
+            o.ts = ts;
+            o.wire_len = wire_len;
+            o.hash = hash;
+            o.data.clear();
+            o.data.extend_from_slice(data);
+            self.newest = older;
         } else {
             process(w, linktype, data, ts, wire_len, link);
         }
-        if self.mode == LookaheadMode::Auto {
-            self.frames += 1;
-            if self.frames >= self.window {
-                self.end_window(w);
-            }
-        }
+        self.counted(w, 1);
     }
 
-    fn ahead(
-        &mut self,
-        w: &mut Worker,
-        linktype: u32,
-        data: &[u8],
-        ts: i64,
-        wire_len: u32,
-        link: Option<tw_detect::link::LinkClock>,
-    ) {
-        let hash = w.engine.lookup_hash(linktype, data);
-        if let Some(h) = hash {
-            w.engine.prefetch_index(h);
-        }
-        let newer = self.newest;
-        let older = 1 - newer;
-        if let Some(h) = self.held[newer].hash.filter(|_| self.held[newer].valid) {
-            w.engine.prefetch_flow(h);
-        }
-        let o = &mut self.held[older];
-        if o.valid {
-            process(w, o.linktype, &o.data, o.ts, o.wire_len, o.link);
-        }
-        o.valid = true;
-        o.link = link;
-        o.linktype = linktype;
-        o.ts = ts;
-        o.wire_len = wire_len;
-        o.hash = hash;
-        o.data.clear();
-        o.data.extend_from_slice(data);
-        self.newest = older;
-    }
-
-    /// The frames of a batch (the live path). They are all at hand, so
-    /// looking ahead needs no copy; the way is chosen per batch.
-    fn batch(&mut self, w: &mut Worker, b: &Batch) {
-        let data = |f: &FrameMeta| b.data.get(f.start as usize..(f.start + f.len) as usize);
-        let n = b.frames.len();
+    /// Counts `n` frames gone the current way; ends `Auto`'s window when
+    /// it is full.
+    fn counted(&mut self, w: &mut Worker, n: usize) {
+        let n = n as u64;
+        self.seen += n;
         if self.on {
-            let hash = |w: &Worker, j: usize| {
-                let f = b.frames.get(j)?;
-                w.engine.lookup_hash(f.linktype, data(f)?)
-            };
-            // as in `ahead`: a frame's bucket two frames before it is
-            // processed, its slot one frame before
-            let first = hash(w, 0);
-            let mut after = hash(w, 1);
-            for h in [first, after].into_iter().flatten() {
-                w.engine.prefetch_index(h);
-            }
-            if let Some(h) = first {
-                w.engine.prefetch_flow(h);
-            }
-            for (j, f) in b.frames.iter().enumerate() {
-                let later = hash(w, j + 2);
-                if let Some(h) = later {
-                    w.engine.prefetch_index(h);
-                }
-                if let Some(h) = after {
-                    w.engine.prefetch_flow(h);
-                }
-                after = later;
-                if let Some(d) = data(f) {
-                    w.frame_linked(f.linktype, d, f.ts, f.wire_len, f.link);
-                }
-            }
-            self.ahead += n as u64;
-        } else {
-            for f in &b.frames {
-                if let Some(d) = data(f) {
-                    w.frame_linked(f.linktype, d, f.ts, f.wire_len, f.link);
-                }
-            }
+            self.ahead += n;
         }
-        self.seen += n as u64;
         if self.mode == LookaheadMode::Auto {
             self.frames = self
                 .frames
@@ -558,6 +502,46 @@ impl Lookahead {
                 self.end_window(w);
             }
         }
+    }
+
+    /// The frames of a batch (the live path). They are all at hand, so
+    /// looking ahead needs no copy; the way is chosen per batch.
+    fn batch(&mut self, w: &mut Worker, b: &Batch) {
+        let data = |f: &FrameMeta| b.data.get(f.start as usize..(f.start + f.len) as usize);
+        let hash = |w: &Worker, j: usize| {
+            let f = b.frames.get(j)?;
+            w.engine.lookup_hash(f.linktype, data(f)?)
+        };
+        // as in `frame`: a frame's bucket two frames before it is
+        // processed, its slot one frame before
+        let on = self.on;
+        let mut after = None;
+        if on {
+            let first = hash(w, 0);
+            after = hash(w, 1);
+            for h in [first, after].into_iter().flatten() {
+                w.engine.prefetch_index(h);
+            }
+            if let Some(h) = first {
+                w.engine.prefetch_flow(h);
+            }
+        }
+        for (j, f) in b.frames.iter().enumerate() {
+            if on {
+                let later = hash(w, j + 2);
+                if let Some(h) = later {
+                    w.engine.prefetch_index(h);
+                }
+                if let Some(h) = after {
+                    w.engine.prefetch_flow(h);
+                }
+                after = later;
+            }
+            if let Some(d) = data(f) {
+                w.frame_linked(f.linktype, d, f.ts, f.wire_len, f.link);
+            }
+        }
+        self.counted(w, b.frames.len());
     }
 
     /// Processes the frames held back, oldest first.

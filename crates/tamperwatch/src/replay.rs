@@ -160,7 +160,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                             None,
                             stop_ref,
                         );
-                        let share = r.lookahead().1;
+                        let share = r.lookahead_share();
                         (r.finish(), share)
                     })?;
                 handles.push(h);
@@ -172,8 +172,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                 bar.as_ref(),
                 stop_ref,
             );
-            let mode = r.lookahead().0;
-            let mut shares = vec![r.lookahead().1];
+            let mut shares = vec![r.lookahead_share()];
             let mut all = vec![r.finish()];
             for h in handles {
                 let (st, share) = h
@@ -182,7 +181,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                 all.push(st);
                 shares.push(share);
             }
-            lookahead = Some((mode, shares.iter().sum::<f64>() / shares.len() as f64));
+            lookahead = Some(shares.iter().sum::<f64>() / shares.len() as f64);
             Ok((read, errors, all))
         })?
     };
@@ -213,11 +212,11 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                 sink_summary.written
             )
         );
-        if let Some((mode, share)) = lookahead {
+        if let Some(share) = lookahead {
             eprintln!(
                 "  {:<16} {}: {:.0}% of frames looked up ahead",
                 "lookahead",
-                mode.name(),
+                a.lookahead.name(),
                 share * 100.0
             );
         }

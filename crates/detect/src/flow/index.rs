@@ -141,19 +141,7 @@ impl FlowIndex {
     /// one; not checked against the key).
     #[inline]
     pub(crate) fn candidate(&self, hash: u64) -> Option<u32> {
-        let tag = tag_of(hash);
-        let mut i = self.home(tag);
-        for _ in 0..=self.len.min(8) {
-            let b = *self.buckets.get(i)?;
-            if b == EMPTY {
-                return None;
-            }
-            if (b >> 32) as u32 == tag {
-                return Some(slot_of(b));
-            }
-            i = (i + 1) & self.mask;
-        }
-        None
+        self.find(hash, |_| true)
     }
 
     /// The slot whose tag matches `hash` and for which `eq` holds.
