@@ -97,13 +97,38 @@ fn table_lru_and_expiry() {
     t.remove(c).unwrap();
     // b waits behind a (last used at 50 s) ...
     assert_eq!(t.expired(121 * S, &cfg), None);
-    assert_eq!(t.all_slots(), vec![a, b]);
+    let order: Vec<u32> = t.all_slots().into_iter().map(|(_, i)| i).collect();
+    assert_eq!(order, vec![a, b]);
     // ... and goes when a does.
     assert_eq!(t.expired(151 * S, &cfg), Some(a));
     t.remove(a).unwrap();
     assert_eq!(t.expired(151 * S, &cfg), Some(b));
     t.remove(b).unwrap();
     assert_eq!(t.len(), 0);
+}
+
+#[test]
+fn flows_end_in_first_packet_order_with_ties_broken_by_key() {
+    // The end of input finishes flows in this order, so the events it
+    // produces are the same whatever slots the flows landed in.
+    let mut t = Table::new(8, 8);
+    let client: IpAddr = "192.0.2.1".parse().unwrap();
+    let server: IpAddr = "198.51.100.53".parse().unwrap();
+    let mut slots = Vec::new();
+    // (client port, first packet time): ports 3 and 1 start together.
+    for (port, ts) in [(3u16, 5), (2, 9), (1, 5), (4, 1)] {
+        let (k, _) = FlowKey::new(17, client, port, server, 53);
+        let f = Flow::new(k, FlowProto::Udp, (client, port), true, ts);
+        slots.push((port, t.insert(f, Class::Udp).unwrap()));
+    }
+    let slot = |p: u16| slots.iter().find(|s| s.0 == p).unwrap().1;
+    let all = t.all_slots();
+    assert_eq!(all.capacity(), 4, "allocated at the exact size");
+    let order: Vec<(Nanos, u32)> = all;
+    assert_eq!(
+        order,
+        vec![(1, slot(4)), (5, slot(1)), (5, slot(3)), (9, slot(2))]
+    );
 }
 
 #[test]
