@@ -195,16 +195,66 @@ mod tests {
 }
 
 /// What a ClientHello says about the client, for evidence.
+///
+/// Kept for the flow's life by every TLS flow that sent one: one 56-byte
+/// heap block (plus the ALPN name, usually two bytes), not three.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HelloInfo {
     /// The first ALPN protocol offered, if any.
-    pub alpn: Option<String>,
+    pub alpn: Option<Box<str>>,
     /// A JA4-style fingerprint of the ClientHello (`t13d1516h2_<12 hex>_<12 hex>`):
     /// transport, TLS version, SNI present, cipher and extension counts,
     /// ALPN, then truncated SHA-256 of the sorted cipher list and of the
     /// sorted extensions plus signature algorithms (GREASE values removed).
-    pub ja4: String,
+    pub ja4: Ja4,
 }
+
+/// A JA4-style fingerprint: always 36 ASCII characters, kept inline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Ja4([u8; 36]);
+
+impl Default for Ja4 {
+    fn default() -> Self {
+        Ja4([b'0'; 36])
+    }
+}
+
+impl Ja4 {
+    /// The fingerprint's text.
+    pub fn as_str(&self) -> &str {
+        // only ever written with ASCII (see `hello_info`)
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl std::ops::Deref for Ja4 {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for Ja4 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Ja4 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Ja4 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A ClientHello's lists of 16-bit values, on the stack up to 64 (browsers
+/// send fewer than 20 ciphers, extensions or signature algorithms).
+type U16s = smallvec::SmallVec<[u16; 64]>;
 
 fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
@@ -239,13 +289,19 @@ fn hash_hex_list(h: &mut sha2::Sha256, xs: &[u16]) {
     h.update(&buf[..n]);
 }
 
-/// Appends the first 6 bytes of the digest as 12 hex digits.
-fn push_hex12(out: &mut String, h: sha2::Sha256) {
+/// Writes the first 6 bytes of the digest as 12 hex digits.
+fn put_hex12(out: &mut [u8], h: sha2::Sha256) {
     use sha2::Digest;
-    for b in h.finalize().iter().take(6) {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
+    for (o, b) in out.chunks_exact_mut(2).zip(h.finalize().iter()) {
+        o[0] = HEX[usize::from(b >> 4)];
+        o[1] = HEX[usize::from(b & 15)];
     }
+}
+
+/// Two decimal digits (0..=99).
+fn two_digits(n: usize) -> [u8; 2] {
+    let n = n.min(99) as u8;
+    [b'0' + n / 10, b'0' + n % 10]
 }
 
 /// Reads a bare handshake message (type 1, ClientHello) into [`HelloInfo`].
@@ -261,7 +317,7 @@ pub fn hello_info(hs: &[u8], quic: bool) -> Option<HelloInfo> {
     r.skip(usize::from(sid))?;
     let cs_len = usize::from(r.u16()?);
     let cs = r.take(cs_len)?;
-    let ciphers: Vec<u16> = cs
+    let mut ciphers: U16s = cs
         .chunks_exact(2)
         .map(|c| u16::from_be_bytes([c[0], c[1]]))
         .filter(|c| !is_grease(*c))
@@ -272,17 +328,22 @@ pub fn hello_info(hs: &[u8], quic: bool) -> Option<HelloInfo> {
     let mut exts = Reader {
         b: r.b.get(..ext_len.min(r.b.len()))?,
     };
-    let mut ext_types = vec![];
+    // Extensions counted, and those hashed (all but SNI and ALPN).
+    let mut n_ext = 0usize;
+    let mut ext_hashed = U16s::new();
     let mut sni = false;
-    let mut alpn = None;
+    let mut alpn: Option<Box<str>> = None;
     let mut version = legacy;
-    let mut sigalgs: Vec<u16> = vec![];
+    let mut sigalgs = U16s::new();
     while let (Some(ty), Some(len)) = (exts.u16(), exts.u16()) {
         let body = exts.take(usize::from(len))?;
         if is_grease(ty) {
             continue;
         }
-        ext_types.push(ty);
+        n_ext += 1;
+        if ty != 0 && ty != 16 {
+            ext_hashed.push(ty);
+        }
         let mut b = Reader { b: body };
         match ty {
             0 => sni = true,
@@ -293,7 +354,7 @@ pub fn hello_info(hs: &[u8], quic: bool) -> Option<HelloInfo> {
                         .take(usize::from(n))
                         .and_then(|p| std::str::from_utf8(p).ok())
                         .filter(|p| p.bytes().all(|c| c.is_ascii_graphic()))
-                        .map(str::to_string);
+                        .map(Box::from);
                 }
             }
             43 => {
@@ -328,48 +389,38 @@ pub fn hello_info(hs: &[u8], quic: bool) -> Option<HelloInfo> {
         0x0301 => "10",
         _ => "00",
     };
-    let a = alpn.as_deref().map_or(['0', '0'], |p| {
+    let a = alpn.as_deref().map_or([b'0', b'0'], |p| {
         let b = p.as_bytes();
         match (b.first(), b.last()) {
-            (Some(f), Some(l)) => [*f as char, *l as char],
-            _ => ['0', '0'],
+            (Some(f), Some(l)) => [*f, *l],
+            _ => [b'0', b'0'],
         }
     });
     // The hashed lists are streamed into SHA-256 as the comma-separated
     // lower-case hex JA4 defines, without building the strings.
-    let mut c_sorted = ciphers;
-    let n_ciphers = c_sorted.len();
-    c_sorted.sort_unstable();
+    let n_ciphers = ciphers.len();
+    ciphers.sort_unstable();
     let mut ch = sha2::Sha256::default();
-    hash_hex_list(&mut ch, &c_sorted);
-    let mut e_sorted = ext_types;
-    let n_ext = e_sorted.len();
-    e_sorted.retain(|t| *t != 0 && *t != 16);
-    e_sorted.sort_unstable();
+    hash_hex_list(&mut ch, &ciphers);
+    ext_hashed.sort_unstable();
     let mut eh = sha2::Sha256::default();
-    hash_hex_list(&mut eh, &e_sorted);
+    hash_hex_list(&mut eh, &ext_hashed);
     if !sigalgs.is_empty() {
         sha2::Digest::update(&mut eh, b"_");
         hash_hex_list(&mut eh, &sigalgs);
     }
-    let mut ja4 = String::with_capacity(36);
-    {
-        use std::fmt::Write;
-        let _ = write!(
-            ja4,
-            "{}{}{}{:02}{:02}{}{}_",
-            if quic { 'q' } else { 't' },
-            ver,
-            if sni { 'd' } else { 'i' },
-            n_ciphers.min(99),
-            n_ext.min(99),
-            a[0],
-            a[1],
-        );
-        push_hex12(&mut ja4, ch);
-        ja4.push('_');
-        push_hex12(&mut ja4, eh);
-    }
+    // t13d1516h2_<12 hex>_<12 hex>: every part has a fixed width (ALPN
+    // bytes are checked ASCII-graphic above, versions are two digits).
+    let mut j = [b'_'; 36];
+    j[0] = if quic { b'q' } else { b't' };
+    j[1..3].copy_from_slice(ver.as_bytes());
+    j[3] = if sni { b'd' } else { b'i' };
+    j[4..6].copy_from_slice(&two_digits(n_ciphers));
+    j[6..8].copy_from_slice(&two_digits(n_ext));
+    j[8..10].copy_from_slice(&a);
+    put_hex12(&mut j[11..23], ch);
+    put_hex12(&mut j[24..36], eh);
+    let ja4 = Ja4(j);
     Some(HelloInfo { alpn, ja4 })
 }
 
@@ -390,6 +441,98 @@ mod hello_tests {
             let mut h = Sha256::default();
             hash_hex_list(&mut h, &xs);
             assert_eq!(h.finalize(), Sha256::digest(text.as_bytes()), "{n} values");
+        }
+    }
+
+    /// A ClientHello handshake message with these ciphers and (type, body)
+    /// extensions.
+    fn hello_with(ciphers: &[u16], exts: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        let mut ext = vec![];
+        for (ty, body) in exts {
+            ext.extend(ty.to_be_bytes());
+            ext.extend((body.len() as u16).to_be_bytes());
+            ext.extend(body);
+        }
+        let mut body = vec![3, 3];
+        body.extend([0u8; 32]);
+        body.push(0);
+        body.extend(((ciphers.len() * 2) as u16).to_be_bytes());
+        for c in ciphers {
+            body.extend(c.to_be_bytes());
+        }
+        body.extend([1, 0]);
+        body.extend((ext.len() as u16).to_be_bytes());
+        body.extend(&ext);
+        let mut hs = vec![1, 0, 0, 0];
+        hs[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend(body);
+        hs
+    }
+
+    #[test]
+    fn ja4_of_long_lists_is_the_text_formula() {
+        // Lists longer than the 64 values kept on the stack, counts of
+        // one and two digits and over 99 (shown as 99), and ALPN names of
+        // one byte and of several: the fingerprint is what JA4's text
+        // definition gives.
+        use sha2::{Digest, Sha256};
+        let h12 = |s: &str| -> String {
+            Sha256::digest(s.as_bytes())
+                .iter()
+                .take(6)
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let list = |xs: &[u16]| {
+            xs.iter()
+                .map(|x| format!("{x:04x}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for (n_c, n_e, alpn) in [
+            (3usize, 4usize, "h2"),
+            (15, 9, "x"),
+            (70, 80, "http/1.1"),
+            (130, 120, "h3"),
+        ] {
+            // descending, so that sorting matters
+            let ciphers: Vec<u16> = (0..n_c as u16).rev().map(|i| 0x1300 + i * 3).collect();
+            let mut exts: Vec<(u16, Vec<u8>)> = vec![
+                (0, vec![0, 0]),
+                (16, {
+                    let mut b = vec![0, (alpn.len() + 1) as u8, alpn.len() as u8];
+                    b.extend(alpn.as_bytes());
+                    b
+                }),
+            ];
+            exts.push((13, vec![0, 4, 0x08, 0x04, 0x04, 0x03]));
+            let mut hashed = vec![13u16];
+            for i in 0..(n_e - 3) as u16 {
+                let ty = 0x4000 - i * 7;
+                exts.push((ty, vec![]));
+                hashed.push(ty);
+            }
+            let hs = hello_with(&ciphers, &exts);
+            let info = hello_info(&hs, false).expect("parses");
+            let mut c = ciphers.clone();
+            c.sort_unstable();
+            hashed.sort_unstable();
+            let a = alpn.as_bytes();
+            let want = format!(
+                "t12d{:02}{:02}{}{}_{}_{}",
+                n_c.min(99),
+                n_e.min(99),
+                a[0] as char,
+                a[a.len() - 1] as char,
+                h12(&list(&c)),
+                h12(&format!("{}_0804,0403", list(&hashed)))
+            );
+            assert_eq!(info.ja4.as_str(), want, "{n_c} ciphers, {n_e} extensions");
+            assert_eq!(info.alpn.as_deref(), Some(alpn));
+            assert_eq!(
+                serde_json::to_value(info.ja4).unwrap(),
+                serde_json::json!(want)
+            );
         }
     }
 
@@ -431,7 +574,7 @@ mod hello_tests {
                 .collect::<String>()
         };
         assert_eq!(
-            i.ja4,
+            i.ja4.as_str(),
             format!("t13d0204h2_{}_{}", h("1301,1302"), h("000d,002b_0403,0804"))
         );
         assert!(hello_info(&hs, true).unwrap().ja4.starts_with("q13d"));
