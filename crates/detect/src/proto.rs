@@ -198,7 +198,7 @@ mod tests {
 ///
 /// Kept for the flow's life by every TLS flow that sent one: one 56-byte
 /// heap block (plus the ALPN name, usually two bytes), not three.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelloInfo {
     /// The first ALPN protocol offered, if any.
     pub alpn: Option<Box<str>>,
@@ -212,12 +212,6 @@ pub struct HelloInfo {
 /// A JA4-style fingerprint: always 36 ASCII characters, kept inline.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Ja4([u8; 36]);
-
-impl Default for Ja4 {
-    fn default() -> Self {
-        Ja4([b'0'; 36])
-    }
-}
 
 impl Ja4 {
     /// The fingerprint's text.
@@ -467,6 +461,14 @@ mod hello_tests {
         hs[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
         hs.extend(body);
         hs
+    }
+
+    #[test]
+    fn a_hello_summary_is_one_56_byte_block() {
+        // the fingerprint inline, the ALPN name behind one pointer
+        // (docs/performance.md, memory per flow held)
+        assert_eq!(std::mem::size_of::<HelloInfo>(), 56);
+        assert_eq!(std::mem::size_of::<Ja4>(), 36);
     }
 
     #[test]
