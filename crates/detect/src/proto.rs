@@ -438,6 +438,16 @@ mod hello_tests {
         }
     }
 
+    /// The first 6 bytes of the SHA-256 of `s`, in hex (a JA4 hash part).
+    fn h12(s: &str) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(s.as_bytes())
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// A ClientHello handshake message with these ciphers and (type, body)
     /// extensions.
     fn hello_with(ciphers: &[u16], exts: &[(u16, Vec<u8>)]) -> Vec<u8> {
@@ -477,14 +487,6 @@ mod hello_tests {
         // one and two digits and over 99 (shown as 99), and ALPN names of
         // one byte and of several: the fingerprint is what JA4's text
         // definition gives.
-        use sha2::{Digest, Sha256};
-        let h12 = |s: &str| -> String {
-            Sha256::digest(s.as_bytes())
-                .iter()
-                .take(6)
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        };
         let list = |xs: &[u16]| {
             xs.iter()
                 .map(|x| format!("{x:04x}"))
@@ -542,24 +544,18 @@ mod hello_tests {
     fn ja4_shape_and_grease_independence() {
         // Build a ClientHello with SNI, ALPN h2, supported_versions TLS 1.3,
         // signature algorithms, and GREASE cipher/extension.
-        let mut ext = vec![];
-        ext.extend([0x0a, 0x0a, 0, 0]); // GREASE extension
-        ext.extend([0, 0, 0, 12, 0, 10, 0, 0, 7]);
-        ext.extend(b"a.example");
-        ext.truncate(ext.len() - 2); // name "a.examp" (length 7)
-        ext.extend([0, 16, 0, 5, 0, 3, 2, b'h', b'2']);
-        ext.extend([0, 43, 0, 3, 2, 3, 4]);
-        ext.extend([0, 13, 0, 6, 0, 4, 4, 3, 8, 4]);
-        let mut body = vec![3, 3];
-        body.extend([0u8; 32]);
-        body.push(0);
-        body.extend([0, 6, 0x1a, 0x1a, 0x13, 0x01, 0x13, 0x02]); // GREASE + 2 ciphers
-        body.extend([1, 0]);
-        body.extend((ext.len() as u16).to_be_bytes());
-        body.extend(&ext);
-        let mut hs = vec![1, 0, 0, 0];
-        hs[1..4].copy_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        hs.extend(body);
+        let mut sni = vec![0, 10, 0, 0, 7];
+        sni.extend(b"a.examp");
+        let hs = hello_with(
+            &[0x1a1a, 0x1301, 0x1302], // GREASE + 2 ciphers
+            &[
+                (0x0a0a, vec![]), // GREASE extension
+                (0, sni),
+                (16, vec![0, 3, 2, b'h', b'2']),
+                (43, vec![2, 3, 4]),
+                (13, vec![0, 4, 4, 3, 8, 4]),
+            ],
+        );
         let i = hello_info(&hs, false).unwrap();
         assert_eq!(i.alpn.as_deref(), Some("h2"));
         assert!(i.ja4.starts_with("t13d0204h2_"), "{}", i.ja4);
@@ -567,17 +563,13 @@ mod hello_tests {
         // JA4's hashes, computed here from the strings the JA4 definition
         // hashes: the sorted ciphers; the sorted extensions without SNI and
         // ALPN, then the signature algorithms in their order.
-        let h = |s: &str| {
-            use sha2::{Digest, Sha256};
-            Sha256::digest(s.as_bytes())
-                .iter()
-                .take(6)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        };
         assert_eq!(
             i.ja4.as_str(),
-            format!("t13d0204h2_{}_{}", h("1301,1302"), h("000d,002b_0403,0804"))
+            format!(
+                "t13d0204h2_{}_{}",
+                h12("1301,1302"),
+                h12("000d,002b_0403,0804")
+            )
         );
         assert!(hello_info(&hs, true).unwrap().ja4.starts_with("q13d"));
         for cut in 0..hs.len() {
