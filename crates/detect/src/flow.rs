@@ -771,7 +771,7 @@ impl Class {
 /// 64-byte aligned and `repr(C)`: the list links (24 bytes, read with every
 /// packet to decide whether to move the flow up its list) and the flow's
 /// key share the first cache line, and a slot takes exactly six lines.
-/// (Not eight: a 512-byte slot was 10% slower with 50,000 flows, probably
+/// (Not eight: a 512-byte slot was 13% slower with 50,000 flows, probably
 /// because a power-of-two stride crowds every slot's first line into a few
 /// cache sets; 448 bytes was as fast as 384. docs/performance.md, session 14.)
 #[derive(Debug)]
