@@ -1075,19 +1075,16 @@ mod tests {
         );
         let mut la = Lookahead::with_window(LookaheadMode::Auto, 4);
         assert!(!la.is_on());
-        let frame = [
-            0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 203, 0, 113, 1,
-        ];
+        // one IPv4 header (no ports: nothing to look up), at time `i`
+        let feed = |la: &mut Lookahead, w: &mut Worker, i: i64| {
+            let frame = [
+                0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 203, 0, 113, 1,
+            ];
+            la.frame(w, tw_detect::decode::linktype::RAW, &frame, i, 20, None);
+        };
         let mut ways = vec![];
         for i in 0..4 * 80 {
-            la.frame(
-                &mut w,
-                tw_detect::decode::linktype::RAW,
-                &frame,
-                i,
-                20,
-                None,
-            );
+            feed(&mut la, &mut w, i);
             if (i + 1) % 4 == 0 {
                 ways.push(la.is_on());
             }
@@ -1101,14 +1098,7 @@ mod tests {
         for m in [LookaheadMode::On, LookaheadMode::Off] {
             let mut la = Lookahead::with_window(m, 4);
             for i in 0..40 {
-                la.frame(
-                    &mut w,
-                    tw_detect::decode::linktype::RAW,
-                    &frame,
-                    i,
-                    20,
-                    None,
-                );
+                feed(&mut la, &mut w, i);
                 assert_eq!(la.is_on(), m == LookaheadMode::On);
             }
         }

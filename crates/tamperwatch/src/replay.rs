@@ -112,79 +112,81 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
 
     let stop = Arc::new(AtomicI32::new(0));
     watch_signals(stop.clone());
-    let mut lookahead = None;
-    let (files_read, read_errors, stats): (usize, Vec<_>, Vec<Stats>) = if workers == 1 {
-        // One worker: no threads, no copies.
-        let mut w = Worker::new(
-            &engine_cfg,
-            metrics.clone(),
-            ev_tx.clone(),
-            EventBackpressure::Block,
-            drops.clone(),
-        );
-        let mut ahead = crate::pipeline::Lookahead::new(a.lookahead);
-        let (read, errors) = read_files(
-            &a.files,
-            &mut |lt, data, ts, wl| ahead.frame(&mut w, lt, data, ts, wl, None),
-            bar.as_ref(),
-            &stop,
-        );
-        ahead.drain(&mut w);
-        lookahead = Some(ahead.share());
-        (read, errors, vec![w.finish()])
-    } else {
-        // Every worker reads the files itself (from the page cache) and
-        // keeps its shard: no thread copies frames for another, none
-        // decodes frames written on another core.
-        let mut readers = crate::pipeline::shard_readers(
-            workers,
-            &engine_cfg,
-            &metrics,
-            &ev_tx,
-            &drops,
-            a.lookahead,
-        );
-        let first = readers.remove(0);
-        let files = &a.files;
-        let stop_ref = &stop;
-        std::thread::scope(|sc| -> Result<(usize, Vec<_>, Vec<Stats>)> {
-            let mut handles = Vec::new();
-            for (i, mut r) in readers.into_iter().enumerate() {
-                let h = std::thread::Builder::new()
-                    .name(format!("tw-worker-{}", i + 1))
-                    .spawn_scoped(sc, move || {
-                        // errors are reported by the first reader
-                        let _ = read_files(
-                            files,
-                            &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
-                            None,
-                            stop_ref,
-                        );
-                        let share = r.lookahead_share();
-                        (r.finish(), share)
-                    })?;
-                handles.push(h);
-            }
-            let mut r = first;
-            let (read, errors) = read_files(
-                files,
-                &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
-                bar.as_ref(),
-                stop_ref,
+    // (files read, their errors, each worker's counters, the share of frames
+    // looked up ahead)
+    let (files_read, read_errors, stats, lookahead): (usize, Vec<_>, Vec<Stats>, f64) =
+        if workers == 1 {
+            // One worker: no threads, no copies.
+            let mut w = Worker::new(
+                &engine_cfg,
+                metrics.clone(),
+                ev_tx.clone(),
+                EventBackpressure::Block,
+                drops.clone(),
             );
-            let mut shares = vec![r.lookahead_share()];
-            let mut all = vec![r.finish()];
-            for h in handles {
-                let (st, share) = h
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
-                all.push(st);
-                shares.push(share);
-            }
-            lookahead = Some(shares.iter().sum::<f64>() / shares.len() as f64);
-            Ok((read, errors, all))
-        })?
-    };
+            let mut ahead = crate::pipeline::Lookahead::new(a.lookahead);
+            let (read, errors) = read_files(
+                &a.files,
+                &mut |lt, data, ts, wl| ahead.frame(&mut w, lt, data, ts, wl, None),
+                bar.as_ref(),
+                &stop,
+            );
+            ahead.drain(&mut w);
+            let share = ahead.share();
+            (read, errors, vec![w.finish()], share)
+        } else {
+            // Every worker reads the files itself (from the page cache) and
+            // keeps its shard: no thread copies frames for another, none
+            // decodes frames written on another core.
+            let mut readers = crate::pipeline::shard_readers(
+                workers,
+                &engine_cfg,
+                &metrics,
+                &ev_tx,
+                &drops,
+                a.lookahead,
+            );
+            let first = readers.remove(0);
+            let files = &a.files;
+            let stop_ref = &stop;
+            std::thread::scope(|sc| -> Result<(usize, Vec<_>, Vec<Stats>, f64)> {
+                let mut handles = Vec::new();
+                for (i, mut r) in readers.into_iter().enumerate() {
+                    let h = std::thread::Builder::new()
+                        .name(format!("tw-worker-{}", i + 1))
+                        .spawn_scoped(sc, move || {
+                            // errors are reported by the first reader
+                            let _ = read_files(
+                                files,
+                                &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
+                                None,
+                                stop_ref,
+                            );
+                            let share = r.lookahead_share();
+                            (r.finish(), share)
+                        })?;
+                    handles.push(h);
+                }
+                let mut r = first;
+                let (read, errors) = read_files(
+                    files,
+                    &mut |lt, data, ts, wl| r.push(lt, data, ts, wl),
+                    bar.as_ref(),
+                    stop_ref,
+                );
+                let mut shares = vec![r.lookahead_share()];
+                let mut all = vec![r.finish()];
+                for h in handles {
+                    let (st, share) = h
+                        .join()
+                        .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
+                    all.push(st);
+                    shares.push(share);
+                }
+                let share = shares.iter().sum::<f64>() / shares.len() as f64;
+                Ok((read, errors, all, share))
+            })?
+        };
     drop(ev_tx);
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -212,14 +214,12 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                 sink_summary.written
             )
         );
-        if let Some(share) = lookahead {
-            eprintln!(
-                "  {:<16} {}: {:.0}% of frames looked up ahead",
-                "lookahead",
-                a.lookahead.name(),
-                share * 100.0
-            );
-        }
+        eprintln!(
+            "  {:<16} {}: {:.0}% of frames looked up ahead",
+            "lookahead",
+            a.lookahead.name(),
+            lookahead * 100.0
+        );
         if let Some(kib) = peak_rss_kib() {
             eprintln!("  {:<16} {} KiB (VmHWM)", "peak memory", thousands(kib));
         }
