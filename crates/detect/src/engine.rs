@@ -49,7 +49,8 @@ pub struct Engine {
     tables: FlowTables,
     sh: Shared,
     now: Nanos,
-    last_expire: Nanos,
+    /// The next sweep point (see `Engine::advance`).
+    next_sweep: Nanos,
     kernel_drops: u64,
     last_drop_ts: Option<Nanos>,
     /// The engine keeps the link clock from its own packets (one worker).
@@ -127,8 +128,14 @@ impl Shared {
     }
 }
 
-/// Expiry runs at most this often (packet time).
+/// Expiry runs at most this often (packet time), at the multiples of it.
 pub(crate) const EXPIRE_EVERY: Nanos = 100 * MILLI;
+
+/// The latest sweep point at or before `t` (a multiple of [`EXPIRE_EVERY`];
+/// the earliest time there is, at the very bottom of the range).
+fn sweep_point(t: Nanos) -> Nanos {
+    t.saturating_sub(t.rem_euclid(EXPIRE_EVERY))
+}
 
 impl Engine {
     /// An engine with the given detectors.
@@ -160,7 +167,7 @@ impl Engine {
                 max_hello_buffers: cfg.max_hello_buffers,
             },
             now: Nanos::MIN,
-            last_expire: Nanos::MIN,
+            next_sweep: Nanos::MIN,
             kernel_drops: 0,
             last_drop_ts: None,
             own_link: true,
@@ -307,6 +314,10 @@ impl Engine {
     }
 
     fn process_frame_inner(&mut self, linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) {
+        if !crate::time::in_range(ts) {
+            self.time_out_of_range(wire_len);
+            return;
+        }
         if self.own_link {
             // every frame moves the link's clock, decodable or not (as the
             // dispatcher's does)
@@ -332,24 +343,48 @@ impl Engine {
     /// Advances packet time without a packet (a live capture that is idle);
     /// flows idle past their timeouts end.
     pub fn tick(&mut self, now: Nanos) {
-        self.advance(now);
+        if crate::time::in_range(now) {
+            self.advance(now);
+        }
     }
 
+    /// A frame whose time is outside [`crate::time::in_range`]: counted as
+    /// a decode error, under packets too, and otherwise left out.
+    fn time_out_of_range(&mut self, wire_len: u32) {
+        let stats = &mut self.sh.stats;
+        stats.decode_errors[crate::stats::DecodeError::TimeOutOfRange.idx()] += 1;
+        stats.packets[PacketProto::OtherIp.idx()] += 1;
+        stats.bytes[PacketProto::OtherIp.idx()] += u64::from(wire_len);
+    }
+
+    /// Moves packet time to `ts` (if later). Flows idle past their timeouts
+    /// end at sweep points, the multiples of [`EXPIRE_EVERY`] of packet
+    /// time: when time reaches one, every flow that was stale at it ends,
+    /// in the order they became stale. Sweep points do not depend on which
+    /// frames an engine sees, so a worker that gets only its shard's frames
+    /// (and the dispatcher's ticks) ends each server's flows at the same
+    /// places among that server's packets as a single engine does: what a
+    /// flow's end leaves in the per-server state (blackholing's "another port
+    /// of this server worked") then reads the same to the flows after it.
     fn advance(&mut self, ts: Nanos) {
         if ts > self.now {
             self.now = ts;
         }
-        if self.now.saturating_sub(self.last_expire) >= EXPIRE_EVERY {
-            self.last_expire = self.now;
-            let now = self.now;
+        if self.now >= self.next_sweep {
+            let g = sweep_point(self.now);
+            self.next_sweep = g.saturating_add(EXPIRE_EVERY);
             self.sh.lossy = self.capture_lossy();
             let Engine { tables, sh, .. } = self;
-            tables.expire(now, &mut |f, cause| sh.end_flow(f, cause));
+            tables.expire(g, &mut |f, cause| sh.end_flow(f, cause));
         }
     }
 
     /// Processes one decoded packet.
     pub fn process(&mut self, pkt: &Packet<'_>) {
+        if !crate::time::in_range(pkt.ts) {
+            self.time_out_of_range(pkt.wire_len);
+            return;
+        }
         if self.own_link {
             self.sh.link.note(crate::link::of_packet(pkt), pkt.ts);
         }

@@ -7,10 +7,11 @@
 //! - the *confirmed* table holds flows that both sides took part in.
 //!
 //! Each table keeps one intrusive LRU list per timeout class, so expiring
-//! idle flows is O(1) per expired flow, and making room when full takes the
-//! least recently seen flow. Keys are hashed with std's randomly seeded
-//! SipHash, so spoofed floods cannot aim at hash collisions; nothing that
-//! leaves the engine depends on hash order, so output stays deterministic.
+//! idle flows costs little per expired flow (see [`Table::stale_at`]), and
+//! making room when full takes the least recently seen flow. Keys are
+//! hashed with ahash, randomly seeded per process, so spoofed floods cannot
+//! aim at hash collisions; nothing that leaves the engine depends on hash
+//! order, so output stays deterministic.
 
 use crate::decode::{Packet, TcpInfo, Transport};
 use crate::detectors::FlowExt;
@@ -509,9 +510,16 @@ impl Flow {
     /// The handshake round-trip time as seen at the vantage point
     /// (SYN to SYN/ACK: the path to the server and back, when the vantage
     /// point is the client).
+    /// (None beyond an hour: no handshake takes that long, only a capture's
+    /// times jumping; detectors double and add RTTs.)
     pub fn handshake_rtt(&self) -> Option<Nanos> {
         match (self.syn_ts(), self.synack_ts()) {
-            (Some(a), Some(b)) if b >= a => Some(b - a),
+            (Some(a), Some(b)) => {
+                let rtt = b.checked_sub(a)?;
+                (0..=3_600 * crate::time::SECOND)
+                    .contains(&rtt)
+                    .then_some(rtt)
+            }
             _ => None,
         }
     }
@@ -793,6 +801,9 @@ pub(crate) struct Slot {
 /// sweep may release an idle flow up to one timeout late.
 const RELINK_EVERY: Nanos = crate::time::SECOND;
 
+/// Flows one sweep can end without its list growing (16 bytes each).
+const SWEEP_RESERVE: usize = 1024;
+
 /// The flow slab: one index, one slot array, per-class LRU lists, and a
 /// capacity per group (unconfirmed / confirmed). Storage is allocated once;
 /// confirming a flow only moves it to another list.
@@ -1035,32 +1046,34 @@ impl Table {
         })
     }
 
-    /// A flow idle past its class timeout at `now`, if any. Tails that
-    /// were used since they were linked move to the front on the way.
-    pub(crate) fn expired(&mut self, now: Nanos, cfg: &FlowConfig) -> Option<u32> {
-        for c in 0..CLASSES {
-            loop {
-                let t = self.tail[c];
-                if t == NIL {
+    /// Every flow stale at `g` (idle past its class timeout), with the time
+    /// it became stale (`last_ts + timeout`), appended to `out` in no
+    /// particular order.
+    ///
+    /// A class's list is ordered by `linked_ts` from its tail, and a flow's
+    /// `last_ts` is never below its `linked_ts`, so the walk from the tail
+    /// stops at the first flow that would not be stale even if unused since
+    /// it was linked. Flows used since they were linked (less than
+    /// [`RELINK_EVERY`] later, or their own packet would have relinked them)
+    /// are looked at and left in place until they are stale. So the set is
+    /// exact: it depends on the flows alone, not on when earlier sweeps ran
+    /// (which differs between one worker and several).
+    pub(crate) fn stale_at(&self, g: Nanos, cfg: &FlowConfig, out: &mut Vec<(Nanos, u32)>) {
+        for c in ALL_CLASSES {
+            let timeout = cfg.timeout(c);
+            let mut t = self.tail[c as usize];
+            while let Some(s) = self.slots.get(t as usize) {
+                if g.saturating_sub(s.linked_ts) <= timeout {
                     break;
                 }
-                if self.is_stale(t, now, cfg) {
-                    return Some(t);
+                if let Some(f) = &s.flow {
+                    if g.saturating_sub(f.last_ts) > timeout {
+                        out.push((f.last_ts.saturating_add(timeout), t));
+                    }
                 }
-                let Some(s) = self.slots.get_mut(t as usize) else {
-                    break;
-                };
-                let last = s.flow.as_ref().map_or(0, |f| f.last_ts);
-                if last <= s.linked_ts || self.head[c] == t {
-                    break;
-                }
-                s.linked_ts = last;
-                let class = s.class;
-                self.unlink(t);
-                self.push_front(t, class);
+                t = s.prev;
             }
         }
-        None
     }
 
     /// Every occupied slot (for finishing at end of input), oldest first
@@ -1080,14 +1093,20 @@ impl Table {
                 .enumerate()
                 .filter_map(|(i, s)| s.flow.as_ref().map(|f| (f.first_ts, i as u32))),
         );
+        self.sort_by_time_then_key(&mut v);
+        v
+    }
+
+    /// Sorts (time, slot) pairs by time, ties by the slots' flow keys: an
+    /// order that depends on the flows alone.
+    fn sort_by_time_then_key(&self, v: &mut [(Nanos, u32)]) {
         let key = |i: u32| {
-            self.slots[i as usize]
-                .flow
-                .as_ref()
+            self.slots
+                .get(i as usize)
+                .and_then(|s| s.flow.as_ref())
                 .map(|f| FlowKeyOrd::of(&f.key))
         };
         v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a.1).cmp(&key(b.1))));
-        v
     }
 }
 
@@ -1129,6 +1148,9 @@ pub(crate) enum EndCause {
 pub struct FlowTables {
     pub(crate) cfg: FlowConfig,
     pub(crate) table: Table,
+    /// The flows a sweep ends (kept for the next sweep, so that sweeps do
+    /// not allocate once it is large enough).
+    due: Vec<(Nanos, u32)>,
 }
 
 /// What [`FlowTables::lookup_or_create`] decided for a packet.
@@ -1146,6 +1168,7 @@ impl FlowTables {
         FlowTables {
             table: Table::new(cfg.max_unconfirmed, cfg.max_flows),
             cfg,
+            due: Vec::with_capacity(SWEEP_RESERVE),
         }
     }
 
@@ -1281,14 +1304,22 @@ impl FlowTables {
         self.table.touch(slot, class);
     }
 
-    /// Removes flows idle past their timeout at `now`, oldest first.
-    pub(crate) fn expire(&mut self, now: Nanos, on_end: &mut dyn FnMut(Flow, EndCause)) {
-        while let Some(i) = self.table.expired(now, &self.cfg) {
-            match self.table.remove(i) {
-                Some(f) => on_end(f, EndCause::Idle),
-                None => break,
+    /// Removes the flows that were idle past their timeout at `g` (a sweep
+    /// point: see `Engine::advance`), in the order they became stale (ties
+    /// by key). The set and the order depend only on the flows and `g`, so
+    /// a worker holding some of the flows ends them in the same order as
+    /// one holding them all.
+    pub(crate) fn expire(&mut self, g: Nanos, on_end: &mut dyn FnMut(Flow, EndCause)) {
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        self.table.stale_at(g, &self.cfg, &mut due);
+        self.table.sort_by_time_then_key(&mut due);
+        for &(_, i) in &due {
+            if let Some(f) = self.table.remove(i) {
+                on_end(f, EndCause::Idle);
             }
         }
+        self.due = due;
     }
 
     /// Removes every flow (end of input), in a deterministic order.

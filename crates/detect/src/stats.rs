@@ -63,6 +63,10 @@ label_enum!(
         PayloadTruncated => "payload_truncated",
         /// A non-first IP fragment: counted, not reassembled, not tracked.
         Fragment => "fragment",
+        /// The frame's capture time is outside the years 1970-2116 (see
+        /// [`crate::time::in_range`]): a damaged or crafted file. Not
+        /// processed, and it does not move packet time.
+        TimeOutOfRange => "time_out_of_range",
     }
 );
 

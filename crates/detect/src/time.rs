@@ -9,6 +9,34 @@ pub const SECOND: Nanos = 1_000_000_000;
 /// One millisecond in [`Nanos`].
 pub const MILLI: Nanos = 1_000_000;
 
+/// The latest packet time processed: 2^62 ns after the epoch, in 2116.
+pub const LATEST: Nanos = 1 << 62;
+
+/// Whether a capture time is one the engine processes: from the epoch to
+/// [`LATEST`]. Any two such times are less than 2^63 ns apart, so their
+/// difference, and a time plus a timeout, cannot overflow. A frame outside
+/// is counted (`time_out_of_range`) and left out: it could only come from a
+/// damaged or crafted file (pcapng's `if_tsoffset`, a count of seconds, can
+/// move an interface's times anywhere in the range of an i64).
+#[inline]
+pub fn in_range(t: Nanos) -> bool {
+    (0..=LATEST).contains(&t)
+}
+
+/// `later - earlier`, saturating. Packet times are input: a crafted capture
+/// can put two of them 2^63 ns apart or more (pcapng's `if_tsoffset`), and
+/// a plain subtraction would overflow.
+#[inline]
+pub fn since(later: Nanos, earlier: Nanos) -> Nanos {
+    later.saturating_sub(earlier)
+}
+
+/// How far apart two packet times are (saturating, as [`since`]).
+#[inline]
+pub fn apart(a: Nanos, b: Nanos) -> Nanos {
+    Nanos::try_from(a.abs_diff(b)).unwrap_or(Nanos::MAX)
+}
+
 /// Formats a packet timestamp as RFC 3339 UTC with microseconds,
 /// e.g. `2024-03-01T12:00:00.123456Z`.
 pub fn rfc3339(ts: Nanos) -> String {

@@ -20,7 +20,7 @@ use crate::decode::{Packet, Transport};
 use crate::detectors::{Ctx, Detector, ServerState};
 use crate::flow::{seq_gt, Dir, Flow};
 use crate::stats::{BlackholeStage, FlowOutcome, FlowProto, Signature};
-use crate::time::{Nanos, SECOND};
+use crate::time::{apart, since, Nanos, SECOND};
 use serde_json::{json, Map};
 use std::net::IpAddr;
 
@@ -160,7 +160,7 @@ impl BlackholeServer {
         if let Some(slot) = self.detected.get_mut(i) {
             *slot = (None, 0, 0);
         }
-        (failures > 0).then_some(t - d)
+        (failures > 0).then_some(since(t, d))
     }
 
     fn note_residual_failure(&mut self, client: IpAddr, port: u16) {
@@ -187,7 +187,7 @@ impl BlackholeServer {
         self.ok
             .iter()
             .copied()
-            .filter(|(p, ts)| *p != port && *ts > 0 && (ts - t).abs() <= window)
+            .filter(|(p, ts)| *p != port && *ts > 0 && apart(*ts, t) <= window)
             .max_by_key(|(_, ts)| *ts)
     }
 }
@@ -335,7 +335,7 @@ impl Detector for BlackholeDetector {
                     KIND_HTTP => BlackholeStage::HttpRequest,
                     _ => BlackholeStage::Request,
                 };
-                let waited = flow.last_ts - req_ts;
+                let waited = since(flow.last_ts, req_ts);
                 let server = flow.dirs[Dir::ToClient.idx()];
                 // the whole request acknowledged (a FIN sharing its first
                 // sequence number, as some probes send, does not count)
@@ -389,20 +389,23 @@ impl Detector for BlackholeDetector {
         let first = flow.first_ts;
         let residual = sx
             .detection(flow.client_ip(), port, first)
-            .filter(|d| first - d <= self.cfg.residual_window);
+            .filter(|d| since(first, *d) <= self.cfg.residual_window);
         let other_port = sx.other_port_ok(port, first, self.cfg.contrast_window);
         let link_tcp = b.link_synack >= first;
         let link_quic = b.link_quic >= first;
         let mut contrast = vec![];
         if let Some(d) = residual {
             contrast.push("residual");
-            ev.insert("residual_after_s".into(), json!((first - d) as f64 / 1e9));
+            ev.insert(
+                "residual_after_s".into(),
+                json!(since(first, d) as f64 / 1e9),
+            );
         }
         if let Some((p, t)) = other_port {
             contrast.push("same_server_other_port");
             ev.insert(
                 "other_port".into(),
-                json!({"port": p, "seconds_apart": (t - first).abs() as f64 / 1e9}),
+                json!({"port": p, "seconds_apart": apart(t, first) as f64 / 1e9}),
             );
         }
         match stage {
@@ -424,12 +427,12 @@ impl Detector for BlackholeDetector {
                 if sx.quic_ok > 0 {
                     ev.insert(
                         "server_quic_answer_seconds_apart".into(),
-                        json!((first - sx.quic_ok).abs() as f64 / 1e9),
+                        json!(apart(first, sx.quic_ok) as f64 / 1e9),
                     );
                 }
                 // (port 443 successes include TCP/443 and earlier QUIC)
                 if sx.ok.iter().any(|(p, t)| {
-                    *p == 443 && *t > 0 && (t - first).abs() <= self.cfg.contrast_window
+                    *p == 443 && *t > 0 && apart(*t, first) <= self.cfg.contrast_window
                 }) {
                     contrast.push("tcp443_same_server");
                 }

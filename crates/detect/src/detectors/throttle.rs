@@ -517,7 +517,7 @@ impl ThrottleFlow {
                 u32::try_from((self.last_data - self.start) / MILLI).unwrap_or(u32::MAX - 1);
         }
         if idle {
-            self.idle += gap;
+            self.idle = self.idle.saturating_add(gap);
             self.idle_gaps += 1;
             self.bin_partial = true;
             // the RTT samples in flight span the pause
@@ -1031,7 +1031,10 @@ impl Measured {
             return Err(NotCandidate::TooShort);
         }
         let active = (self.duration - self.idle).max(1);
-        if self.idle_gaps >= 3 || self.idle * 4 > self.duration || active < cfg.min_duration / 2 {
+        if self.idle_gaps >= 3
+            || self.idle.saturating_mul(4) > self.duration
+            || active < cfg.min_duration / 2
+        {
             return Err(NotCandidate::AppLimited);
         }
         if self.zero_windows > 0 {

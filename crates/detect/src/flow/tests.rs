@@ -85,25 +85,37 @@ fn table_lru_and_expiry() {
     t.flow_mut(b).unwrap().last_ts = 10 * S + S / 2;
     t.touch(b, Class::Udp);
     assert_eq!(t.oldest(Class::Udp), Some(b));
-    // At 105 s, b (last used at 10.5 s) is not stale yet; being the tail and
-    // used since it was linked, it moves to the front.
-    assert_eq!(t.expired(105 * S, &cfg), None);
-    assert_eq!(t.oldest(Class::Udp), Some(c));
-    // At 111 s b is stale, but c is at the tail now: b's memory is released
-    // later (within one timeout); its end time stays last_ts + timeout.
-    assert_eq!(t.expired(111 * S, &cfg), None);
-    assert!(t.is_stale(b, 111 * S, &cfg));
-    assert_eq!(t.expired(121 * S, &cfg), Some(c));
-    t.remove(c).unwrap();
-    // b waits behind a (last used at 50 s) ...
-    assert_eq!(t.expired(121 * S, &cfg), None);
-    let order: Vec<u32> = t.all_slots().into_iter().map(|(_, i)| i).collect();
-    assert_eq!(order, vec![a, b]);
-    // ... and goes when a does.
-    assert_eq!(t.expired(151 * S, &cfg), Some(a));
-    t.remove(a).unwrap();
-    assert_eq!(t.expired(151 * S, &cfg), Some(b));
-    t.remove(b).unwrap();
+    let stale = |t: &Table, g: Nanos| {
+        let mut v = vec![];
+        t.stale_at(g, &cfg, &mut v);
+        v.sort_unstable();
+        v
+    };
+    // At 110 s, b (linked at 10 s, last used at 10.5 s) is not stale yet; it
+    // stays at the tail (a sweep moves nothing: an earlier version moved it
+    // to the front, where at 111 s it sat behind c, fresh, and was found
+    // only when c went, or later than with another worker's sweeps).
+    assert_eq!(stale(&t, 110 * S), vec![]);
+    assert_eq!(t.oldest(Class::Udp), Some(b));
+    // At 111 s b is stale, though it was linked before it was last used:
+    // the walk looks past the time it was linked.
+    assert_eq!(stale(&t, 111 * S), vec![(110 * S + S / 2, b)]);
+    // Exactly at the timeout a flow is not stale yet (idle *past* it).
+    assert_eq!(stale(&t, 120 * S), vec![(110 * S + S / 2, b)]);
+    assert_eq!(
+        stale(&t, 120 * S + 1),
+        vec![(110 * S + S / 2, b), (120 * S, c)]
+    );
+    // At 151 s all three, each with the time it became stale (the sweep
+    // orders them by it).
+    assert_eq!(
+        stale(&t, 151 * S),
+        vec![(110 * S + S / 2, b), (120 * S, c), (150 * S, a)]
+    );
+    for i in [b, c, a] {
+        t.remove(i).unwrap();
+    }
+    assert_eq!(stale(&t, 1000 * S), vec![]);
     assert_eq!(t.len(), 0);
 }
 
