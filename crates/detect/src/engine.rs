@@ -283,6 +283,7 @@ impl Engine {
         wire_len: u32,
         link: crate::link::LinkClock,
     ) {
+        self.own_link = false;
         self.sh.link = link;
         self.process_frame_inner(linktype, data, ts, wire_len);
     }
@@ -319,12 +320,14 @@ impl Engine {
             return;
         }
         if self.own_link {
-            // every frame moves the link's clock, decodable or not (as the
-            // dispatcher's does)
-            self.sh.link.now = self.sh.link.now.max(ts);
+            // every frame moves the link's clock, decodable or not, through
+            // the function a dispatcher uses (see `crate::link`)
+            self.sh
+                .link
+                .note(crate::link::link_event(linktype, data), ts);
         }
         match decode(linktype, data, ts, wire_len) {
-            Ok(pkt) => self.process(&pkt),
+            Ok(pkt) => self.process_packet(&pkt),
             Err(Undecoded::NonIp) => {
                 self.advance(ts);
                 self.sh.stats.packets[PacketProto::NonIp.idx()] += 1;
@@ -388,6 +391,11 @@ impl Engine {
         if self.own_link {
             self.sh.link.note(crate::link::of_packet(pkt), pkt.ts);
         }
+        self.process_packet(pkt);
+    }
+
+    /// [`Engine::process`], the link clock already updated.
+    fn process_packet(&mut self, pkt: &Packet<'_>) {
         self.advance(pkt.ts);
         let proto = pkt.proto();
         self.sh.stats.packets[proto.idx()] += 1;

@@ -2,8 +2,8 @@
 //! answer at the same time"), kept so that every worker sees the same
 //! values as a single engine would.
 //!
-//! With one worker the engine updates its [`LinkClock`] from every frame.
-//! With several, the dispatcher (which sees every frame in capture order)
+//! With one worker the engine updates its [`LinkClock`] from every frame,
+//! with [`link_event`] on the raw frame. With several, the dispatcher (which sees every frame in capture order)
 //! updates one clock and attaches its value to each frame it hands out, so
 //! a worker knows, for each of its packets, what had happened on the whole
 //! link up to that packet: decisions stay identical with 1 and N workers.
@@ -50,8 +50,11 @@ pub enum LinkEvent {
     QuicReply,
 }
 
-/// Classifies a raw frame (fixed-offset parsing for the common frames, the
-/// full decoder for the rest).
+/// Classifies a raw frame: fixed-offset parsing for the common frames, the
+/// full decoder for the rest. The answer is the decoder's ([`of_packet`] of
+/// the decoded frame; `crates/detect/tests/decode_fast.rs` checks it on every
+/// fixture and corpus frame and on mutated copies), and a single engine and
+/// every dispatcher use this same function, so their clocks agree.
 pub fn link_event(linktype: u32, d: &[u8]) -> Option<LinkEvent> {
     if let Some(e) = fast(linktype, d) {
         return e;
@@ -74,42 +77,96 @@ pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
 }
 
 /// `Some(answer)` when the fast path could read the frame.
+/// The common frames, read at fixed offsets with the decoder's length rules
+/// (etherparse's lax slicing, as `decode::fast`): `None` whenever the
+/// decoder might answer otherwise, which then decides.
 fn fast(linktype: u32, d: &[u8]) -> Option<Option<LinkEvent>> {
-    let ip = match linktype {
+    let be16 = |b: &[u8], at: usize| Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]));
+    let (ip, ether_version) = match linktype {
         lt::ETHERNET => {
             let mut off = 12;
-            let mut et = u16::from_be_bytes([*d.get(12)?, *d.get(13)?]);
+            let mut et = be16(d, 12)?;
             for _ in 0..2 {
                 if et == 0x8100 || et == 0x88a8 {
                     off += 4;
-                    et = u16::from_be_bytes([*d.get(off)?, *d.get(off + 1)?]);
+                    et = be16(d, off)?;
                 }
             }
-            if et != 0x0800 && et != 0x86dd {
-                return Some(None);
+            let version = match et {
+                0x0800 => 4,
+                0x86dd => 6,
+                // a third tag: the decoder's business
+                0x8100 | 0x88a8 => return None,
+                _ => return Some(None),
+            };
+            (d.get(off + 2..)?, Some(version))
+        }
+        lt::RAW | lt::IPV4 | lt::IPV6 => (d, None),
+        _ => return None,
+    };
+    let version = ip.first()? >> 4;
+    if ether_version.is_some_and(|v| v != version) {
+        return None;
+    }
+    // the IP payload: a declared length that is too short or longer than
+    // what was captured gives way to the captured bytes
+    let (proto, payload) = match version {
+        4 => {
+            if ip[0] != 0x45 || be16(ip, 6)? & 0x3fff != 0 {
+                return None;
             }
-            d.get(off + 2..)?
+            let total = usize::from(be16(ip, 2)?);
+            let payload = if total < 20 || total > ip.len() {
+                ip.get(20..)?
+            } else {
+                ip.get(20..total)?
+            };
+            (*ip.get(9)?, payload)
         }
-        lt::RAW | lt::IPV4 | lt::IPV6 => d,
+        6 => {
+            let h = ip.get(..40)?;
+            let plen = usize::from(be16(h, 4)?);
+            let rest = ip.get(40..)?;
+            let payload = if plen == 0 || rest.len() < plen {
+                rest
+            } else {
+                rest.get(..plen)?
+            };
+            (h[6], payload)
+        }
         _ => return None,
     };
-    let (proto, l4) = match ip.first()? >> 4 {
-        4 if ip[0] == 0x45 && ip.get(6)? & 0x3f == 0 && *ip.get(7)? == 0 => {
-            (*ip.get(9)?, ip.get(20..)?)
-        }
-        6 => (*ip.get(6)?, ip.get(40..)?),
-        _ => return None,
-    };
+    fast_l4(proto, payload)
+}
+
+/// The link event of a transport header (`None`: only the decoder can say:
+/// another protocol, an IPv6 extension header, a header cut short).
+fn fast_l4(proto: u8, l4: &[u8]) -> Option<Option<LinkEvent>> {
     Some(match proto {
         6 => {
-            let flags = *l4.get(13)?;
+            let doff = usize::from(*l4.get(12)? >> 4) * 4;
+            if doff < 20 || l4.len() < doff {
+                return None;
+            }
+            let flags = l4[13];
             (flags & 0x12 == 0x12 && flags & 0x04 == 0).then_some(LinkEvent::SynAck)
         }
         17 => {
-            let sport = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
-            (sport == 443 && l4.len() > 8).then_some(LinkEvent::QuicReply)
+            if l4.len() < 8 {
+                return None;
+            }
+            let sport = u16::from_be_bytes([l4[0], l4[1]]);
+            let declared = usize::from(u16::from_be_bytes([l4[4], l4[5]]));
+            // the datagram's own length, unless it is impossible (then
+            // what was captured): Ethernet padding is not payload
+            let len = if declared < 8 || declared > l4.len() {
+                l4.len()
+            } else {
+                declared
+            };
+            (sport == 443 && len > 8).then_some(LinkEvent::QuicReply)
         }
-        _ => None,
+        _ => return None,
     })
 }
 
@@ -157,5 +214,53 @@ mod tests {
         for cut in 0..syn_ack.len() {
             let _ = link_event(lt::RAW, &syn_ack[..cut]);
         }
+    }
+
+    /// Frames the fixed-offset reading used to answer differently from the
+    /// decoder (found in review, session 15): the decoder's answer now,
+    /// whichever path gives it.
+    #[test]
+    fn frames_the_fixed_offsets_misread() {
+        let decoded = |l: u32, f: &[u8]| {
+            crate::decode::decode(l, f, 0, 0)
+                .ok()
+                .and_then(|p| of_packet(&p))
+        };
+        let v6 = |next: u8, plen: u8| {
+            let mut f = vec![0x60, 0, 0, 0, 0, plen, next, 64];
+            f.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+            f.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+            f
+        };
+        let synack_tcp = [
+            1, 0xbb, 0x9c, 0x40, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x12, 0xff, 0xff, 0, 0, 0, 0,
+        ];
+        // a SYN/ACK behind an IPv6 hop-by-hop header (next header 0): the
+        // protocol is not byte 6 of the IPv6 header
+        let mut hbh = v6(0, 28);
+        hbh.extend([6, 0, 1, 4, 0, 0, 0, 0]);
+        hbh.extend(synack_tcp);
+        assert_eq!(decoded(lt::RAW, &hbh), Some(LinkEvent::SynAck));
+        assert_eq!(link_event(lt::RAW, &hbh), Some(LinkEvent::SynAck));
+        // an empty datagram from port 443, padded to Ethernet's 60 bytes:
+        // the padding is not payload
+        let mut eth = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0];
+        eth.extend([
+            0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 203, 0, 113, 5, 192, 0, 2, 10,
+        ]);
+        eth.extend([1, 0xbb, 0x13, 0x88, 0, 8, 0, 0]);
+        eth.resize(60, 0);
+        assert_eq!(decoded(lt::ETHERNET, &eth), None);
+        assert_eq!(link_event(lt::ETHERNET, &eth), None);
+        // an IPv4 total length that ends inside the TCP header: what was
+        // declared, not what was captured
+        let mut short = vec![0x45, 0, 0, 30, 0, 1, 0x40, 0, 64, 6, 0, 0, 203, 0, 113, 5];
+        short.extend([192, 0, 2, 10]);
+        short.extend(synack_tcp);
+        assert_eq!(link_event(lt::RAW, &short), decoded(lt::RAW, &short));
+        // an IPv6 SYN/ACK with its payload length: the fixed offsets decide
+        let mut plain = v6(6, 20);
+        plain.extend(synack_tcp);
+        assert_eq!(fast(lt::RAW, &plain), Some(Some(LinkEvent::SynAck)));
     }
 }

@@ -2,7 +2,9 @@
 //! of the committed fixtures, of the shared corpus (`../shared/corpus`, when
 //! present) and of mutated copies of them (every truncation of a frame's
 //! first 120 bytes, and random byte changes in the headers),
-//! `decode` must give exactly what `decode_sliced` gives.
+//! `decode` must give exactly what `decode_sliced` gives, and the link
+//! clock's reading of the raw frame (`link::link_event`) what the decoded
+//! packet says (`link::of_packet`).
 
 use std::path::{Path, PathBuf};
 use tw_capture::{FileSource, Next, Source};
@@ -37,8 +39,13 @@ fn frames(p: &Path) -> Vec<(u32, Vec<u8>, u32)> {
     v
 }
 
+/// The direct path agrees with etherparse, and the link clock's
+/// classification of the raw frame with the decoded packet's (a single
+/// engine and the dispatchers of several workers must agree on it).
 fn same(lt: u32, b: &[u8], wire: u32) -> bool {
-    decode(lt, b, 7, wire) == decode_sliced(lt, b, 7, wire)
+    let decoded = decode(lt, b, 7, wire);
+    let link = decoded.as_ref().ok().and_then(tw_detect::link::of_packet);
+    decoded == decode_sliced(lt, b, 7, wire) && tw_detect::link::link_event(lt, b) == link
 }
 
 struct Rng(u64);

@@ -1082,47 +1082,216 @@ mod tests {
         for (i, at) in [75_980, 76_050, 77_500].into_iter().enumerate() {
             fr.push((ms(at), udp(60000 + i as u16, t)));
         }
-        let readers = |n: usize| {
-            let (tx, rx) = crossbeam_channel::unbounded();
-            let mut stats = Stats::default();
-            for mut r in shard_readers(n, &ecfg, &metrics, &tx, &drops, LookaheadMode::Off) {
-                for (ts, d) in &fr {
-                    r.push(lt, d, *ts, d.len() as u32);
-                }
-                stats.merge(&r.finish());
-            }
-            (sorted(&rx), stats.flows_finished)
-        };
-        let dispatcher = |n: usize| {
-            let (tx, rx) = crossbeam_channel::unbounded();
-            let opts = WorkerOptions {
-                backpressure: EventBackpressure::Block,
-                reload: None,
-                lookahead: LookaheadMode::Off,
-            };
-            let ws = spawn_workers(n, &ecfg, &metrics, &tx, &drops, opts).unwrap();
-            {
-                let mut d = ws.dispatcher();
-                for (ts, data) in &fr {
-                    d.push(lt, data, *ts, data.len() as u32);
-                }
-            }
-            let mut stats = Stats::default();
-            for s in ws.join() {
-                stats.merge(&s);
-            }
-            (sorted(&rx), stats.flows_finished)
-        };
-        let one = readers(1);
+        let fr: Vec<(u32, i64, Vec<u8>)> = fr.into_iter().map(|(t, d)| (lt, t, d)).collect();
+        let one = by_readers(1, &ecfg, &metrics, &drops, &fr);
         assert_eq!(one.0.len(), 1, "{:?}", one.0);
         let ev: serde_json::Value = serde_json::from_str(&one.0[0]).unwrap();
         assert_eq!(ev["signature"], "blackhole");
         assert_eq!(ev["flow"]["server_port"], 443);
         let contrast = ev["evidence"]["contrast"].to_string();
         assert!(contrast.contains("same_server_other_port"), "{ev}");
+        assert_eq!(
+            by_one_worker(&ecfg, &metrics, &drops, &fr),
+            one,
+            "one worker"
+        );
         for n in [1, 2, 3] {
-            assert_eq!(readers(n), one, "shard readers, {n} workers");
-            assert_eq!(dispatcher(n), one, "dispatcher, {n} workers");
+            assert_eq!(
+                by_readers(n, &ecfg, &metrics, &drops, &fr),
+                one,
+                "shard readers, {n} workers"
+            );
+            assert_eq!(
+                by_dispatcher(n, &ecfg, &metrics, &drops, &fr),
+                one,
+                "dispatcher, {n} workers"
+            );
+        }
+    }
+
+    /// Events (sorted) and flow outcomes.
+    type Outcome = (
+        Vec<String>,
+        [[u64; tw_detect::stats::FlowOutcome::COUNT]; tw_detect::stats::FlowProto::COUNT],
+    );
+
+    /// `frames` (link type, time, bytes) through one worker, as `replay
+    /// --workers 1` runs it (the engine keeps its own link clock).
+    fn by_one_worker(
+        ecfg: &EngineConfig,
+        metrics: &Arc<Metrics>,
+        drops: &Arc<AtomicU64>,
+        frames: &[(u32, i64, Vec<u8>)],
+    ) -> Outcome {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut w = Worker::new(
+            ecfg,
+            metrics.clone(),
+            tx,
+            EventBackpressure::Block,
+            drops.clone(),
+        );
+        for (lt, ts, d) in frames {
+            w.frame(*lt, d, *ts, d.len() as u32);
+        }
+        let s = w.finish();
+        (sorted(&rx), s.flows_finished)
+    }
+
+    /// The same through `n` shard readers (replay with `n` workers).
+    fn by_readers(
+        n: usize,
+        ecfg: &EngineConfig,
+        metrics: &Arc<Metrics>,
+        drops: &Arc<AtomicU64>,
+        frames: &[(u32, i64, Vec<u8>)],
+    ) -> Outcome {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut stats = Stats::default();
+        for mut r in shard_readers(n, ecfg, metrics, &tx, drops, LookaheadMode::Off) {
+            for (lt, ts, d) in frames {
+                r.push(*lt, d, *ts, d.len() as u32);
+            }
+            stats.merge(&r.finish());
+        }
+        (sorted(&rx), stats.flows_finished)
+    }
+
+    /// The same through a dispatcher and `n` worker threads (live).
+    fn by_dispatcher(
+        n: usize,
+        ecfg: &EngineConfig,
+        metrics: &Arc<Metrics>,
+        drops: &Arc<AtomicU64>,
+        frames: &[(u32, i64, Vec<u8>)],
+    ) -> Outcome {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let opts = WorkerOptions {
+            backpressure: EventBackpressure::Block,
+            reload: None,
+            lookahead: LookaheadMode::Off,
+        };
+        let ws = spawn_workers(n, ecfg, metrics, &tx, drops, opts).unwrap();
+        {
+            let mut d = ws.dispatcher();
+            for (lt, ts, data) in frames {
+                d.push(*lt, data, *ts, data.len() as u32);
+            }
+        }
+        let mut stats = Stats::default();
+        for s in ws.join() {
+            stats.merge(&s);
+        }
+        (sorted(&rx), stats.flows_finished)
+    }
+
+    /// One worker's link clock and a dispatcher's read SYN/ACKs alike: an
+    /// IPv6 SYN/ACK behind a hop-by-hop header, which the dispatchers'
+    /// fixed-offset reading used to miss while one worker (reading the
+    /// decoded packet) counted it. F, two unanswered SYNs to port 443 of a
+    /// server whose port 80 worked, is a blackhole only if other servers
+    /// completed handshakes meanwhile, so the event depended on the path
+    /// (found in review, session 15).
+    #[test]
+    fn every_path_reads_the_link_alike() {
+        use std::net::{IpAddr, SocketAddr};
+        use tw_scenario::packet::{TcpFlags, TcpSpec, UdpSpec};
+        const S: i64 = tw_detect::time::SECOND;
+        let ms = |x: i64| x * S / 1000;
+        let (ecfg, metrics, drops, _) = fixture_setup();
+        let raw = tw_detect::decode::linktype::RAW;
+        let srv: IpAddr = "203.0.113.7".parse().unwrap();
+        let cli: IpAddr = "192.0.2.10".parse().unwrap();
+        let sa = SocketAddr::new;
+        let tcp = |src, dst, flags: TcpFlags, seq: u32, ack: u32, payload: &[u8]| {
+            let mut t = TcpSpec::new(src, dst);
+            t.flags = flags;
+            t.seq = seq;
+            t.ack = ack;
+            t.payload = payload.to_vec();
+            t.build()
+        };
+        let (c443, c80, s80, s443) = (sa(cli, 40000), sa(cli, 40001), sa(srv, 80), sa(srv, 443));
+        let mut fr: Vec<(u32, i64, Vec<u8>)> = vec![];
+        // port 80 of the server works and closes, before F starts
+        fr.push((raw, ms(0), tcp(c80, s80, TcpFlags::SYN, 5000, 0, b"")));
+        fr.push((
+            raw,
+            ms(100),
+            tcp(s80, c80, TcpFlags::SYN_ACK, 9000, 5001, b""),
+        ));
+        fr.push((raw, ms(200), tcp(c80, s80, TcpFlags::ACK, 5001, 9001, b"")));
+        let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        fr.push((
+            raw,
+            ms(300),
+            tcp(c80, s80, TcpFlags::PSH_ACK, 5001, 9001, get),
+        ));
+        let ok = b"HTTP/1.1 200 OK\r\n\r\nhi";
+        fr.push((
+            raw,
+            ms(400),
+            tcp(s80, c80, TcpFlags::PSH_ACK, 9001, 5028, ok),
+        ));
+        fr.push((
+            raw,
+            ms(500),
+            tcp(c80, s80, TcpFlags::FIN_ACK, 5028, 9021, b""),
+        ));
+        fr.push((
+            raw,
+            ms(510),
+            tcp(s80, c80, TcpFlags::FIN_ACK, 9021, 5029, b""),
+        ));
+        fr.push((raw, ms(520), tcp(c80, s80, TcpFlags::ACK, 5029, 9022, b"")));
+        fr.push((raw, ms(1000), tcp(c443, s443, TcpFlags::SYN, 1000, 0, b"")));
+        // meanwhile another server completes a handshake over IPv6, its
+        // SYN/ACK carrying a hop-by-hop options header
+        let c6: IpAddr = "2001:db8::10".parse().unwrap();
+        let s6: IpAddr = "2001:db8:1::7".parse().unwrap();
+        let syn6 = tcp(sa(c6, 41000), sa(s6, 443), TcpFlags::SYN, 7000, 0, b"");
+        fr.push((raw, ms(1400), syn6));
+        let mut sa6 = tcp(
+            sa(s6, 443),
+            sa(c6, 41000),
+            TcpFlags::SYN_ACK,
+            8000,
+            7001,
+            b"",
+        );
+        assert_eq!(sa6[6], 6);
+        sa6[6] = 0; // next header: hop-by-hop options
+        let plen = u16::from_be_bytes([sa6[4], sa6[5]]) + 8;
+        sa6[4..6].copy_from_slice(&plen.to_be_bytes());
+        sa6.splice(40..40, [6u8, 0, 1, 4, 0, 0, 0, 0]); // then TCP; PadN
+        let synack = Some(tw_detect::link::LinkEvent::SynAck);
+        assert_eq!(tw_detect::link::link_event(raw, &sa6), synack);
+        fr.push((raw, ms(1500), sa6));
+        fr.push((raw, ms(2000), tcp(c443, s443, TcpFlags::SYN, 1000, 0, b"")));
+        // a clock (another server's datagrams) until F has gone stale
+        let other: IpAddr = "198.51.100.1".parse().unwrap();
+        for s in 3..80 {
+            let d = UdpSpec::new(sa(cli, 50000 + s as u16), sa(other, 5000), vec![1, 2, 3]).build();
+            fr.push((raw, s * S, d));
+        }
+        let one = by_one_worker(&ecfg, &metrics, &drops, &fr);
+        assert_eq!(one.0.len(), 1, "{:?}", one.0);
+        assert!(
+            one.0[0].contains("\"link_handshakes_meanwhile\":true"),
+            "{}",
+            one.0[0]
+        );
+        for n in [1, 2, 3] {
+            assert_eq!(
+                by_readers(n, &ecfg, &metrics, &drops, &fr),
+                one,
+                "shard readers, {n} workers"
+            );
+            assert_eq!(
+                by_dispatcher(n, &ecfg, &metrics, &drops, &fr),
+                one,
+                "dispatcher, {n} workers"
+            );
         }
     }
 
