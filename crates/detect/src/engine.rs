@@ -51,6 +51,12 @@ pub struct Engine {
     now: Nanos,
     /// The next sweep point (see `Engine::advance`).
     next_sweep: Nanos,
+    /// The next sweep point at which idle server entries are removed.
+    next_server_sweep: Nanos,
+    /// How long a server's entry outlives its last packet: [`SERVER_IDLE`],
+    /// or twice the longest flow timeout if that is longer (a flow's end
+    /// reads its server's entry).
+    server_idle: Nanos,
     kernel_drops: u64,
     last_drop_ts: Option<Nanos>,
     /// The engine keeps the link clock from its own packets (one worker).
@@ -131,6 +137,17 @@ impl Shared {
 /// Expiry runs at most this often (packet time), at the multiples of it.
 pub(crate) const EXPIRE_EVERY: Nanos = 100 * MILLI;
 
+/// A server's entry in the per-server table (its baselines) is removed
+/// once the server has been silent this long (at least; see
+/// `Engine::server_idle`), at a sweep point that is a multiple of
+/// [`SERVER_SWEEP_EVERY`]. Time decides it, not the table's fill, so one
+/// worker and several remove the same entries at the same places among the
+/// server's packets.
+pub const SERVER_IDLE: Nanos = 3_600 * crate::time::SECOND;
+
+/// Idle server entries are looked for this often (packet time).
+pub(crate) const SERVER_SWEEP_EVERY: Nanos = 60 * crate::time::SECOND;
+
 /// The latest sweep point at or before `t` (a multiple of [`EXPIRE_EVERY`];
 /// the earliest time there is, at the very bottom of the range).
 fn sweep_point(t: Nanos) -> Nanos {
@@ -140,6 +157,7 @@ fn sweep_point(t: Nanos) -> Nanos {
 impl Engine {
     /// An engine with the given detectors.
     pub fn new(cfg: EngineConfig, detectors: Vec<Box<dyn Detector>>) -> Engine {
+        let server_idle = SERVER_IDLE.max(cfg.flows.longest_timeout().saturating_mul(2));
         Engine {
             tables: FlowTables::new(cfg.flows.clone()),
             sh: Shared {
@@ -168,6 +186,8 @@ impl Engine {
             },
             now: Nanos::MIN,
             next_sweep: Nanos::MIN,
+            next_server_sweep: Nanos::MIN,
+            server_idle,
             kernel_drops: 0,
             last_drop_ts: None,
             own_link: true,
@@ -379,6 +399,14 @@ impl Engine {
             self.sh.lossy = self.capture_lossy();
             let Engine { tables, sh, .. } = self;
             tables.expire(g, &mut |f, cause| sh.end_flow(f, cause));
+            if g >= self.next_server_sweep {
+                let g = g.saturating_sub(g.rem_euclid(SERVER_SWEEP_EVERY));
+                self.next_server_sweep = g.saturating_add(SERVER_SWEEP_EVERY);
+                let idle = self.server_idle;
+                self.sh
+                    .servers
+                    .retain(|s| g.saturating_sub(s.last_seen) <= idle);
+            }
         }
     }
 
@@ -480,7 +508,7 @@ impl Engine {
                 first_seen: now,
                 ..Default::default()
             },
-            |_, _| {},
+            |_, _| ctx.stats.server_evictions += 1,
         ) else {
             return;
         };
@@ -578,9 +606,11 @@ impl Shared {
             || ServerState {
                 ip: Some(server_ip),
                 first_seen: now,
+                // the flow's last packet was the server's latest known
+                last_seen: now,
                 ..Default::default()
             },
-            |_, _| {},
+            |_, _| ctx.stats.server_evictions += 1,
         ) {
             Some(s) => s,
             None => &mut fallback,

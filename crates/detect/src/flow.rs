@@ -747,6 +747,15 @@ impl Default for FlowConfig {
 }
 
 impl FlowConfig {
+    /// The longest idle timeout of any class.
+    pub fn longest_timeout(&self) -> Nanos {
+        ALL_CLASSES
+            .iter()
+            .map(|&c| self.timeout(c))
+            .max()
+            .unwrap_or(0)
+    }
+
     fn timeout(&self, c: Class) -> Nanos {
         match c {
             Class::TcpUnconfirmed | Class::TcpMidstream => self.tcp_unconfirmed_timeout,

@@ -190,9 +190,60 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
     }
 }
 
+impl<K: Hash + Eq + Copy, V> Lru<K, V> {
+    /// Removes every entry `keep` says no to; returns how many. Which
+    /// entries go depends on their values alone (not on the order of the
+    /// list), and removal has no other effect, so the order of the scan
+    /// does not matter.
+    pub fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) -> usize {
+        let mut removed = 0;
+        for i in 0..self.nodes.len() as u32 {
+            let gone = self
+                .nodes
+                .get(i as usize)
+                .and_then(|n| n.entry.as_ref())
+                .is_some_and(|(_, v)| !keep(v));
+            if !gone {
+                continue;
+            }
+            self.unlink(i);
+            if let Some((k, _)) = self.nodes.get_mut(i as usize).and_then(|n| n.entry.take()) {
+                self.index.remove(&k);
+                self.free.push(i);
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retain_removes_by_value_and_frees_the_nodes() {
+        let mut m: Lru<u32, i64> = Lru::new(4);
+        for k in 0..4u32 {
+            m.get_or_insert_with(k, i64::from(k) * RELINK_EVERY, || i64::from(k), |_, _| {});
+        }
+        assert_eq!(m.retain(|v| v % 2 == 1), 2);
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (m.peek(&0), m.peek(&1), m.peek(&2), m.peek(&3)),
+            (None, Some(&1), None, Some(&3))
+        );
+        // the freed nodes take new entries without evicting the others
+        let mut evicted = vec![];
+        for k in [10u32, 11] {
+            m.get_or_insert_with(k, 9 * RELINK_EVERY, || 0, |k, _| evicted.push(k));
+        }
+        assert!(evicted.is_empty(), "{evicted:?}");
+        assert_eq!(m.len(), 4);
+        // and the list still ends at the least recently used entry
+        m.get_or_insert_with(12, 10 * RELINK_EVERY, || 0, |k, _| evicted.push(k));
+        assert_eq!(evicted, vec![1]);
+    }
 
     #[test]
     fn hints_find_the_entry_and_stale_hints_fall_back_to_the_index() {

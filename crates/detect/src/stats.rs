@@ -217,6 +217,10 @@ pub struct Stats {
     pub evictions: [u64; EvictionReason::COUNT],
     /// Packets that matched no flow and created none (e.g. a lone RST).
     pub untracked_packets: u64,
+    /// Per-server entries removed because the per-server table was full
+    /// (`max_servers`); entries idle for [`crate::engine::SERVER_IDLE`] go
+    /// uncounted.
+    pub server_evictions: u64,
     /// Events emitted by signature.
     pub events: [u64; Signature::COUNT],
     /// `rst_injection` events by stage.
@@ -274,6 +278,7 @@ impl Default for Stats {
             flows_finished: [[0; FlowOutcome::COUNT]; FlowProto::COUNT],
             evictions: [0; EvictionReason::COUNT],
             untracked_packets: 0,
+            server_evictions: 0,
             events: [0; Signature::COUNT],
             rst_by_stage: [0; RstStage::COUNT],
             dns_queries: 0,
@@ -325,6 +330,7 @@ impl Stats {
         }
         add(&mut self.evictions, &other.evictions);
         self.untracked_packets += other.untracked_packets;
+        self.server_evictions += other.server_evictions;
         add(&mut self.events, &other.events);
         add(&mut self.rst_by_stage, &other.rst_by_stage);
         self.dns_queries += other.dns_queries;

@@ -192,6 +192,7 @@ pub struct Metrics {
     pub(crate) flows_finished: [[IntCounter; FlowOutcome::COUNT]; FlowProto::COUNT],
     pub(crate) evictions: [IntCounter; EvictionReason::COUNT],
     pub(crate) untracked_packets: IntCounter,
+    pub(crate) server_evictions: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
     pub(crate) rst_by_stage: [IntCounter; RstStage::COUNT],
     pub(crate) dns_queries: IntCounter,
@@ -378,6 +379,10 @@ impl Metrics {
             "tamperwatch_untracked_packets_total",
             "Packets that matched no tracked flow and started none (e.g. a lone RST).",
         );
+        let server_evictions = b.counter(
+            "tamperwatch_server_evictions_total",
+            "Per-server entries (baselines) removed because the per-server table was full.",
+        );
         let events = b.counter_vec(
             "tamperwatch_events_total",
             "Interference events detected, by signature.",
@@ -549,6 +554,7 @@ impl Metrics {
             }),
             evictions: per_value(&evictions, EvictionReason::ALL, EvictionReason::as_str),
             untracked_packets,
+            server_evictions,
             events: per_value(&events, Signature::ALL, Signature::as_str),
             rst_by_stage: per_value(&rst_by_stage, RstStage::ALL, RstStage::as_str),
             dns_queries,

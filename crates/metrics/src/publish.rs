@@ -76,6 +76,11 @@ impl StatsPublisher {
             last.untracked_packets,
             now.untracked_packets,
         );
+        add_counter(
+            &m.server_evictions,
+            last.server_evictions,
+            now.server_evictions,
+        );
         add_counters(&m.events, &last.events, &now.events);
         add_counters(&m.rst_by_stage, &last.rst_by_stage, &now.rst_by_stage);
         add_counter(&m.dns_queries, last.dns_queries, now.dns_queries);

@@ -135,6 +135,7 @@ fn sample_stats(scale: u64) -> Stats {
         s.evictions[e.idx()] = scale;
     }
     s.untracked_packets = 7 * scale;
+    s.server_evictions = 11 * scale;
     for g in Signature::ALL {
         s.events[g.idx()] = scale * (g.idx() as u64 + 2);
     }
@@ -186,6 +187,8 @@ fn assert_matches(m: &Metrics, want: &Stats) {
     }
     let v = value(m, "tamperwatch_untracked_packets_total", &[]);
     assert_eq!(v, want.untracked_packets as f64);
+    let v = value(m, "tamperwatch_server_evictions_total", &[]);
+    assert_eq!(v, want.server_evictions as f64);
     for g in Signature::ALL {
         let v = value(m, "tamperwatch_events_total", &[("signature", g.as_str())]);
         assert_eq!(v, want.events[g.idx()] as f64);

@@ -861,3 +861,58 @@ fn lookahead_asks_for_the_flows_own_slot() {
     icmp[9] = 1;
     assert_eq!(e.lookup_hash(linktype::RAW, &icmp), None);
 }
+
+/// A server's entry (its baselines) goes an hour after its last packet, at
+/// the first sweep point (a multiple of a minute) past that, whatever the
+/// table's fill; a full table makes room by evicting its least recently
+/// seen entry, and counts it.
+#[test]
+fn a_silent_servers_entry_goes_after_an_hour_and_a_full_table_counts_evictions() {
+    let cfg = EngineConfig {
+        max_servers: 2,
+        ..EngineConfig::default()
+    };
+    let mut e = Engine::new(cfg, vec![]);
+    let servers = [[203, 0, 113, 1], [203, 0, 113, 2], [203, 0, 113, 3]];
+    for (i, s) in servers.iter().enumerate() {
+        let t = i as i64 * SECOND;
+        feed(
+            &mut e,
+            t,
+            &tcp(C, 40000 + i as u16, *s, 443, 1, 0, SYN, 0, 64, 1),
+        );
+    }
+    assert_eq!(e.stats().server_evictions, 1, "the third evicted the first");
+    assert_eq!(e.sh.servers.len(), 2);
+    assert!(e.sh.servers.peek(&IpAddr::from(servers[0])).is_none());
+    // The SYNs go unanswered; when their flows end (75 s) each reads its
+    // server's entry, the first making room again.
+    e.tick(T0 + 100 * SECOND);
+    let evicted = e.stats().server_evictions;
+    assert!(evicted >= 2, "{evicted}");
+    assert_eq!(e.sh.servers.len(), 2);
+    // The last packets came at T0 + 1 s and T0 + 2 s: both entries go at
+    // the first sweep point (a multiple of a minute) more than an hour after
+    // T0 + 2 s (here the same one for both), not a nanosecond before it.
+    let due = T0 + 2 * SECOND + SERVER_IDLE;
+    let g = due - due.rem_euclid(SERVER_SWEEP_EVERY) + SERVER_SWEEP_EVERY;
+    assert!(g - (T0 + SECOND) > SERVER_IDLE && g - SERVER_SWEEP_EVERY <= due);
+    e.tick(g - 1);
+    assert_eq!(e.sh.servers.len(), 2);
+    e.tick(g);
+    assert_eq!(e.sh.servers.len(), 0);
+    assert_eq!(
+        e.stats().server_evictions,
+        evicted,
+        "idle entries go uncounted"
+    );
+    // a server heard from again gets a fresh entry
+    let t = g - T0 + SECOND;
+    feed(
+        &mut e,
+        t,
+        &tcp(C, 40009, servers[1], 443, 1, 0, SYN, 0, 64, 1),
+    );
+    let s = e.sh.servers.peek(&IpAddr::from(servers[1])).unwrap();
+    assert_eq!((s.flows, s.first_seen), (1, T0 + t));
+}
