@@ -252,8 +252,9 @@ ts("Seconds since the newest packet", "Large on a busy link: the capture is stuc
 ts("Events lost", "Events detected but not written (disk full, writer behind). Should stay 0.",
    [target(f'sum by (instance, reason) (rate(tamperwatch_events_dropped_total{{{SEL}}}[{RI}]))', "{{instance}} {{reason}}")],
    {"h": 7, "w": 8, "x": 8, "y": y}, unit="ops")
-ts("Flow table evictions", "Flows pushed out of full tables: table_full (raise max_flows) or half_open_full (a scan or SYN flood).",
-   [target(f'sum by (reason) (rate(tamperwatch_flow_evictions_total{{{SEL}}}[{RI}]))', "{{reason}}")],
+ts("Flow table evictions", "Flows pushed out of full tables: table_full (raise max_flows) or half_open_full (a scan or SYN flood); servers: per-server baselines pushed out of a full per-server table (raise max_servers).",
+   [target(f'sum by (reason) (rate(tamperwatch_flow_evictions_total{{{SEL}}}[{RI}]))', "{{reason}}"),
+    target(f'sum(rate(tamperwatch_server_evictions_total{{{SEL}}}[{RI}]))', "servers")],
    {"h": 7, "w": 8, "x": 16, "y": y}, unit="ops")
 y += 7
 
