@@ -213,15 +213,18 @@ impl Engine {
             return;
         }
         let mut out = std::mem::take(&mut self.judged);
-        match &mut self.judge {
+        let dropped = match &mut self.judge {
             JudgeHandle::Local(j) => {
+                let mut dropped = 0;
                 for r in self.sh.rates.drain(..) {
-                    j.submit(r);
+                    dropped += u64::from(!j.submit(r));
                 }
                 j.advance(progress.saturating_sub(1), &mut out);
+                dropped
             }
             JudgeHandle::Shared(j, w) => j.sync(*w, &mut self.sh.rates, progress, &mut out),
-        }
+        };
+        self.sh.stats.throttle_records_dropped += dropped;
         for e in out.drain(..) {
             crate::detectors::throttle::account(&mut self.sh.stats, &self.sh.watch, &e);
             self.sh.events.push(e);
@@ -476,7 +479,9 @@ impl Engine {
                     if first || flow.ext.hello_buf.is_some() {
                         let had = flow.ext.hello_buf.is_some();
                         let may_buffer = sh.hello_buffers < sh.max_hello_buffers;
-                        flow.ext.client_data(first, t.seq, t.payload, may_buffer);
+                        if flow.ext.client_data(first, t.seq, t.payload, may_buffer) {
+                            sh.stats.hello_buffers_exhausted += 1;
+                        }
                         match (had, flow.ext.hello_buf.is_some()) {
                             (false, true) => sh.hello_buffers += 1,
                             (true, false) => sh.hello_buffers = sh.hello_buffers.saturating_sub(1),

@@ -221,6 +221,12 @@ pub struct Stats {
     /// (`max_servers`); entries idle for [`crate::engine::SERVER_IDLE`] go
     /// uncounted.
     pub server_evictions: u64,
+    /// Flow-rate records the throttling judge dropped because its queue was
+    /// full (`max_pending`): flows left out of the comparisons.
+    pub throttle_records_dropped: u64,
+    /// ClientHellos spread over several segments that were not reassembled
+    /// because every reassembly buffer (`max_hello_buffers`) was in use.
+    pub hello_buffers_exhausted: u64,
     /// Events emitted by signature.
     pub events: [u64; Signature::COUNT],
     /// `rst_injection` events by stage.
@@ -279,6 +285,8 @@ impl Default for Stats {
             evictions: [0; EvictionReason::COUNT],
             untracked_packets: 0,
             server_evictions: 0,
+            throttle_records_dropped: 0,
+            hello_buffers_exhausted: 0,
             events: [0; Signature::COUNT],
             rst_by_stage: [0; RstStage::COUNT],
             dns_queries: 0,
@@ -331,6 +339,8 @@ impl Stats {
         add(&mut self.evictions, &other.evictions);
         self.untracked_packets += other.untracked_packets;
         self.server_evictions += other.server_evictions;
+        self.throttle_records_dropped += other.throttle_records_dropped;
+        self.hello_buffers_exhausted += other.hello_buffers_exhausted;
         add(&mut self.events, &other.events);
         add(&mut self.rst_by_stage, &other.rst_by_stage);
         self.dns_queries += other.dns_queries;

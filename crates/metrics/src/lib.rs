@@ -193,6 +193,8 @@ pub struct Metrics {
     pub(crate) evictions: [IntCounter; EvictionReason::COUNT],
     pub(crate) untracked_packets: IntCounter,
     pub(crate) server_evictions: IntCounter,
+    pub(crate) throttle_records_dropped: IntCounter,
+    pub(crate) hello_buffers_exhausted: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
     pub(crate) rst_by_stage: [IntCounter; RstStage::COUNT],
     pub(crate) dns_queries: IntCounter,
@@ -383,6 +385,14 @@ impl Metrics {
             "tamperwatch_server_evictions_total",
             "Per-server entries (baselines) removed because the per-server table was full.",
         );
+        let throttle_records_dropped = b.counter(
+            "tamperwatch_throttle_records_dropped_total",
+            "Flow-rate records the throttling judge dropped because its queue was full.",
+        );
+        let hello_buffers_exhausted = b.counter(
+            "tamperwatch_hello_reassembly_refused_total",
+            "ClientHellos spread over segments left unassembled: every reassembly buffer was in use.",
+        );
         let events = b.counter_vec(
             "tamperwatch_events_total",
             "Interference events detected, by signature.",
@@ -555,6 +565,8 @@ impl Metrics {
             evictions: per_value(&evictions, EvictionReason::ALL, EvictionReason::as_str),
             untracked_packets,
             server_evictions,
+            throttle_records_dropped,
+            hello_buffers_exhausted,
             events: per_value(&events, Signature::ALL, Signature::as_str),
             rst_by_stage: per_value(&rst_by_stage, RstStage::ALL, RstStage::as_str),
             dns_queries,

@@ -81,6 +81,16 @@ impl StatsPublisher {
             last.server_evictions,
             now.server_evictions,
         );
+        add_counter(
+            &m.throttle_records_dropped,
+            last.throttle_records_dropped,
+            now.throttle_records_dropped,
+        );
+        add_counter(
+            &m.hello_buffers_exhausted,
+            last.hello_buffers_exhausted,
+            now.hello_buffers_exhausted,
+        );
         add_counters(&m.events, &last.events, &now.events);
         add_counters(&m.rst_by_stage, &last.rst_by_stage, &now.rst_by_stage);
         add_counter(&m.dns_queries, last.dns_queries, now.dns_queries);

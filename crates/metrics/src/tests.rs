@@ -136,6 +136,8 @@ fn sample_stats(scale: u64) -> Stats {
     }
     s.untracked_packets = 7 * scale;
     s.server_evictions = 11 * scale;
+    s.throttle_records_dropped = 13 * scale;
+    s.hello_buffers_exhausted = 17 * scale;
     for g in Signature::ALL {
         s.events[g.idx()] = scale * (g.idx() as u64 + 2);
     }
@@ -189,6 +191,10 @@ fn assert_matches(m: &Metrics, want: &Stats) {
     assert_eq!(v, want.untracked_packets as f64);
     let v = value(m, "tamperwatch_server_evictions_total", &[]);
     assert_eq!(v, want.server_evictions as f64);
+    let v = value(m, "tamperwatch_throttle_records_dropped_total", &[]);
+    assert_eq!(v, want.throttle_records_dropped as f64);
+    let v = value(m, "tamperwatch_hello_reassembly_refused_total", &[]);
+    assert_eq!(v, want.hello_buffers_exhausted as f64);
     for g in Signature::ALL {
         let v = value(m, "tamperwatch_events_total", &[("signature", g.as_str())]);
         assert_eq!(v, want.events[g.idx()] as f64);

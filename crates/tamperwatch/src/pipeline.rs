@@ -1109,6 +1109,34 @@ mod tests {
         }
     }
 
+    /// A throttling judge whose queue is full drops records, and says so:
+    /// the counter that tells an operator flows were left out.
+    #[test]
+    fn a_full_judge_queue_is_counted() {
+        let (ecfg, metrics, drops, _) = fixture_setup();
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/thr_policed_targeted.pcap");
+        let fr = frames(&file);
+        let dropped = |max_pending: usize| {
+            let mut cfg = ecfg.clone();
+            cfg.detectors.throttle.max_pending = max_pending;
+            let (tx, _rx) = crossbeam_channel::unbounded();
+            let mut w = Worker::new(
+                &cfg,
+                metrics.clone(),
+                tx,
+                EventBackpressure::Block,
+                drops.clone(),
+            );
+            for (lt, d, ts, wl) in &fr {
+                w.frame(*lt, d, *ts, *wl);
+            }
+            w.finish().throttle_records_dropped
+        };
+        assert_eq!(dropped(ecfg.detectors.throttle.max_pending), 0);
+        assert!(dropped(1) > 0);
+    }
+
     /// Events (sorted) and flow outcomes.
     type Outcome = (
         Vec<String>,

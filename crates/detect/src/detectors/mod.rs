@@ -85,7 +85,26 @@ impl FlowExt {
     /// Feeds a client data segment: names the target (SNI, Host) and reads
     /// the ClientHello, reassembling it over several segments if needed
     /// (and if `may_buffer`: the engine's reassembly buffers are bounded).
-    pub(crate) fn client_data(&mut self, first: bool, seq: u32, payload: &[u8], may_buffer: bool) {
+    /// Returns true when it needed a buffer and `may_buffer` said no.
+    pub(crate) fn client_data(
+        &mut self,
+        first: bool,
+        seq: u32,
+        payload: &[u8],
+        may_buffer: bool,
+    ) -> bool {
+        self.client_segment(first, seq, payload, may_buffer)
+            .is_err()
+    }
+
+    /// [`FlowExt::client_data`]; `Err` when a buffer was needed and refused.
+    fn client_segment(
+        &mut self,
+        first: bool,
+        seq: u32,
+        payload: &[u8],
+        may_buffer: bool,
+    ) -> Result<(), ()> {
         if first {
             if self.target.is_none() {
                 self.target = crate::proto::tls_sni(payload)
@@ -93,20 +112,20 @@ impl FlowExt {
                     .map(|s| s.to_ascii_lowercase().into_boxed_str());
             }
             if !looks_like_tls_handshake(payload) {
-                return;
+                return Ok(());
             }
             // The whole record in the first segment: no buffer.
             if payload.len() >= 5 {
                 let need = record_len(payload);
                 if payload.len() >= need {
                     self.finish_hello(&payload[..need]);
-                    return;
+                    return Ok(());
                 }
             }
             // Cut into several segments, the first possibly shorter than
             // the record header (1-byte segments are an evasion technique).
             if !may_buffer {
-                return;
+                return Err(());
             }
             self.hello_buf = Some(Box::new(HelloBuf {
                 bytes: Vec::new(),
@@ -116,14 +135,14 @@ impl FlowExt {
             }));
         }
         let Some(b) = self.hello_buf.as_mut() else {
-            return;
+            return Ok(());
         };
         if seq != b.next_seq {
             b.misses += 1;
             if b.misses > 8 {
                 self.hello_buf = None;
             }
-            return;
+            return Ok(());
         }
         b.next_seq = b.next_seq.wrapping_add(payload.len() as u32);
         let mut rest = payload;
@@ -133,11 +152,11 @@ impl FlowExt {
             b.bytes.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             if b.bytes.len() < 5 {
-                return;
+                return Ok(());
             }
             if !looks_like_tls_handshake(&b.bytes) {
                 self.hello_buf = None;
-                return;
+                return Ok(());
             }
             b.need = record_len(&b.bytes);
             b.bytes.reserve(b.need - b.bytes.len());
@@ -149,6 +168,7 @@ impl FlowExt {
                 self.finish_hello(&b.bytes);
             }
         }
+        Ok(())
     }
 
     fn finish_hello(&mut self, record: &[u8]) {

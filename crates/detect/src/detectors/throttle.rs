@@ -1402,13 +1402,15 @@ impl Judge {
             + crate::engine::EXPIRE_EVERY
     }
 
-    /// Hands in a record.
-    pub fn submit(&mut self, r: RateRecord) {
+    /// Hands in a record; false when the queue is full (`max_pending`) and
+    /// the record is dropped (the caller counts it).
+    pub fn submit(&mut self, r: RateRecord) -> bool {
         if self.pending.len() >= self.cfg.max_pending.max(1) {
-            return;
+            return false;
         }
         self.pending.push(r);
         self.sorted = false;
+        true
     }
 
     /// Records waiting plus records kept (for memory tests).
@@ -1924,13 +1926,14 @@ impl SharedJudge {
         records: &mut Vec<RateRecord>,
         progress: Nanos,
         out: &mut Vec<Event>,
-    ) {
+    ) -> u64 {
         let mut g = match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        let mut dropped = 0;
         for r in records.drain(..) {
-            g.judge.submit(r);
+            dropped += u64::from(!g.judge.submit(r));
         }
         if let Some(p) = g.progress.get_mut(w) {
             *p = (*p).max(progress);
@@ -1940,6 +1943,7 @@ impl SharedJudge {
             g.judge
                 .advance(min.saturating_sub(1).max(Nanos::MIN + 1), out);
         }
+        dropped
     }
 
     /// Replaces the settings (reload).

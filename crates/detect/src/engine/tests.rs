@@ -649,6 +649,7 @@ fn clienthello_reassembly_buffers_are_bounded() {
         );
     }
     assert_eq!(e.sh.hello_buffers, 3);
+    assert_eq!(e.stats().hello_buffers_exhausted, 2, "two refused, counted");
     // all five send the rest: the three buffered ones are read, which frees
     // their buffers
     for p in 0..5u16 {
