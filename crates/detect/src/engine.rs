@@ -395,6 +395,7 @@ impl Engine {
     fn advance(&mut self, ts: Nanos) {
         if ts > self.now {
             self.now = ts;
+            self.tables.note_time(ts);
         }
         if self.now >= self.next_sweep {
             let g = sweep_point(self.now);

@@ -810,6 +810,15 @@ pub(crate) struct Slot {
 /// sweep may release an idle flow up to one timeout late.
 const RELINK_EVERY: Nanos = crate::time::SECOND;
 
+/// How far a flow's packet may lag the latest packet time and still keep
+/// the lists exact for [`Table::stale_at`]. A flow is linked at its own last
+/// packet time, but never below the latest time seen less this: captures
+/// jitter (a packet stamped a few microseconds before the one before it),
+/// and a list ordered by link time to within this slack is walked this much
+/// further. A packet that lags more can make its flow end up to its lag
+/// late (docs/architecture.md: for captures in time order).
+pub(crate) const LINK_SLACK: Nanos = 100 * crate::time::MILLI;
+
 /// Flows one sweep can end without its list growing (16 bytes each).
 const SWEEP_RESERVE: usize = 1024;
 
@@ -830,6 +839,8 @@ pub(crate) struct Table {
     /// Flows per class.
     per_class: [usize; CLASSES],
     cap: [usize; 2],
+    /// The latest packet time the engine has seen (see [`LINK_SLACK`]).
+    clock: Nanos,
 }
 
 impl Table {
@@ -848,6 +859,7 @@ impl Table {
             count: [0; 2],
             per_class: [0; CLASSES],
             cap,
+            clock: Nanos::MIN,
         }
     }
 
@@ -942,7 +954,7 @@ impl Table {
         if old == class && last.saturating_sub(s.linked_ts) < RELINK_EVERY {
             return;
         }
-        s.linked_ts = last;
+        s.linked_ts = last.max(self.clock.saturating_sub(LINK_SLACK));
         if self.head[class as usize] == i {
             return;
         }
@@ -981,8 +993,9 @@ impl Table {
             self.free.push(i);
             return None;
         }
+        let floor = self.clock.saturating_sub(LINK_SLACK);
         if let Some(s) = self.slots.get_mut(i as usize) {
-            s.linked_ts = flow.last_ts;
+            s.linked_ts = flow.last_ts.max(floor);
             s.flow = Some(flow);
         }
         self.count[class.group()] += 1;
@@ -1059,26 +1072,30 @@ impl Table {
     /// it became stale (`last_ts + timeout`), appended to `out` in no
     /// particular order.
     ///
-    /// A class's list is ordered by `linked_ts` from its tail, and a flow's
-    /// `last_ts` is never below its `linked_ts`, so the walk from the tail
-    /// stops at the first flow that would not be stale even if unused since
-    /// it was linked. Flows used since they were linked (less than
-    /// [`RELINK_EVERY`] later, or their own packet would have relinked them)
-    /// are looked at and left in place until they are stale. So the set is
-    /// exact: it depends on the flows alone, not on when earlier sweeps ran
-    /// (which differs between one worker and several).
+    /// A flow is linked at its last packet time, floored at the latest time
+    /// seen less [`LINK_SLACK`]; the engine's clock only goes up, so along a
+    /// class's list from its tail each `linked_ts` is at least the one
+    /// before less the slack, and (unless its packet lagged by more than
+    /// the slack) a flow's `last_ts` is never below its `linked_ts`. The walk
+    /// from the tail therefore stops at the first flow whose `linked_ts`,
+    /// less the slack, is too recent for any flow after it to be stale.
+    /// Flows used since they were linked (less than [`RELINK_EVERY`] later,
+    /// or their own packet would have relinked them) are looked at and left
+    /// in place until they are stale. So the set is exact: it depends on the
+    /// flows alone, not on when earlier sweeps ran (which differs between
+    /// one worker and several).
     pub(crate) fn stale_at(&self, g: Nanos, cfg: &FlowConfig, out: &mut Vec<(Nanos, u32)>) {
         for c in ALL_CLASSES {
             let timeout = cfg.timeout(c);
             let mut t = self.tail[c as usize];
             while let Some(s) = self.slots.get(t as usize) {
-                if g.saturating_sub(s.linked_ts) <= timeout {
-                    break;
-                }
                 if let Some(f) = &s.flow {
                     if g.saturating_sub(f.last_ts) > timeout {
                         out.push((f.last_ts.saturating_add(timeout), t));
                     }
+                }
+                if g.saturating_sub(s.linked_ts.saturating_sub(LINK_SLACK)) <= timeout {
+                    break;
                 }
                 t = s.prev;
             }
@@ -1184,6 +1201,11 @@ impl FlowTables {
     /// Flows currently tracked.
     pub fn len(&self) -> usize {
         self.table.len()
+    }
+
+    /// The latest packet time seen (it only goes up; see [`LINK_SLACK`]).
+    pub(crate) fn note_time(&mut self, now: Nanos) {
+        self.table.clock = self.table.clock.max(now);
     }
 
     /// True when nothing is tracked.

@@ -95,9 +95,10 @@ fn fast(linktype: u32, d: &[u8]) -> Option<Option<LinkEvent>> {
             let version = match et {
                 0x0800 => 4,
                 0x86dd => 6,
-                // a third tag: the decoder's business
-                0x8100 | 0x88a8 => return None,
-                _ => return Some(None),
+                // Anything else is the decoder's business: a third tag, a
+                // 0x9100 tag, MACsec, which it reads through, and what is
+                // not IP at all (rare: ARP and the like).
+                _ => return None,
             };
             (d.get(off + 2..)?, Some(version))
         }
@@ -258,6 +259,35 @@ mod tests {
         short.extend([192, 0, 2, 10]);
         short.extend(synack_tcp);
         assert_eq!(link_event(lt::RAW, &short), decoded(lt::RAW, &short));
+        // an IPv4 SYN/ACK behind a 0x9100 tag, behind unmodified MACsec, and
+        // behind three tags: the decoder reads through them all
+        let synack_v4 = {
+            let mut f = vec![0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 203, 0, 113, 5];
+            f.extend([192, 0, 2, 10]);
+            f.extend(synack_tcp);
+            f
+        };
+        let macs = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        for (what, head) in [
+            ("0x9100 tag", &[0x91, 0x00, 0, 5, 0x08, 0x00][..]),
+            ("MACsec", &[0x88, 0xe5, 0, 0, 0, 0, 0, 1, 0x08, 0x00][..]),
+            (
+                "three tags",
+                &[
+                    0x88, 0xa8, 0, 1, 0x81, 0x00, 0, 2, 0x91, 0x00, 0, 3, 0x08, 0x00,
+                ][..],
+            ),
+        ] {
+            let mut f = macs.to_vec();
+            f.extend(head);
+            f.extend(&synack_v4);
+            assert_eq!(decoded(lt::ETHERNET, &f), Some(LinkEvent::SynAck), "{what}");
+            assert_eq!(
+                link_event(lt::ETHERNET, &f),
+                Some(LinkEvent::SynAck),
+                "{what}"
+            );
+        }
         // an IPv6 SYN/ACK with its payload length: the fixed offsets decide
         let mut plain = v6(6, 20);
         plain.extend(synack_tcp);

@@ -123,10 +123,18 @@ fn times_outside_the_range_are_counted_and_left_out() {
         }
         // Every other frame out of range: the others are processed as if
         // the out-of-range ones were not there (they move no clock).
-        let (mixed, _) = replay(&fr, |k, ts| if k % 2 == 1 { -ts } else { ts });
+        let (mixed, n_mixed) = replay(&fr, |k, ts| if k % 2 == 1 { -ts } else { ts });
         assert_eq!(
             mixed.decode_errors[out],
             (fr.len() / 2) as u64,
+            "{}",
+            f.display()
+        );
+        let evens: Vec<_> = fr.iter().step_by(2).cloned().collect();
+        let (alone, n_alone) = replay(&evens, |_, ts| ts);
+        assert_eq!(
+            (n_mixed, mixed.flows_started, mixed.flows_finished, mixed.events),
+            (n_alone, alone.flows_started, alone.flows_finished, alone.events),
             "{}",
             f.display()
         );

@@ -1024,6 +1024,22 @@ mod tests {
     /// to the last frame's time before the end of input.
     #[test]
     fn a_servers_flows_end_in_one_order_with_any_number_of_workers() {
+        two_flows_of_one_server_end_in_order(false);
+    }
+
+    /// The same with the capture's times jittering by a microsecond where it
+    /// matters: G's last packet is stamped 1 us before the one just before
+    /// it (another server's, B's, on the other worker), so in one engine's
+    /// list of closed flows G sits behind B although G went stale first.
+    /// The sweep walked from the tail and stopped at B, and ended G after F
+    /// (found in review, session 15); flows are now linked no earlier than
+    /// the latest time less `LINK_SLACK`, and the walk looks that far past.
+    #[test]
+    fn a_servers_flows_end_in_order_when_times_jitter() {
+        two_flows_of_one_server_end_in_order(true);
+    }
+
+    fn two_flows_of_one_server_end_in_order(jitter: bool) {
         use std::net::{IpAddr, SocketAddr};
         use tw_scenario::packet::{TcpFlags, TcpSpec, UdpSpec};
         const S: i64 = tw_detect::time::SECOND;
@@ -1056,6 +1072,14 @@ mod tests {
                 worker_of(&d, 2) != worker_of(&syn, 2) && worker_of(&d, 3) != worker_of(&syn, 3)
             })
             .unwrap();
+        let b = (1..250u8)
+            .map(|i| IpAddr::from([198, 51, 101, i]))
+            .find(|ip| {
+                let d = udp(50000, *ip);
+                worker_of(&d, 2) != worker_of(&syn, 2) && worker_of(&d, 3) != worker_of(&syn, 3)
+            })
+            .unwrap();
+        let (cb, sb) = (sa(cli, 45000), sa(b, 8443));
         let mut fr: Vec<(i64, Vec<u8>)> = vec![(0, syn.clone())];
         fr.push((ms(400), tcp(c80, s80, TcpFlags::SYN, 5000, 0, b"")));
         fr.push((ms(500), tcp(s80, c80, TcpFlags::SYN_ACK, 9000, 5001, b"")));
@@ -1064,24 +1088,45 @@ mod tests {
         fr.push((ms(700), tcp(c80, s80, TcpFlags::PSH_ACK, 5001, 9001, get)));
         let ok = b"HTTP/1.1 200 OK\r\n\r\nhi";
         fr.push((ms(800), tcp(s80, c80, TcpFlags::PSH_ACK, 9001, 5028, ok)));
-        fr.push((ms(1000), syn));
+        // F's second SYN: stale after 76.0 s, or after 75.9999998 s
+        fr.push((if jitter { 999_999_800 } else { ms(1000) }, syn));
+        if jitter {
+            // B, a connection to another server, closed by its server last
+            fr.push((ms(1200), tcp(cb, sb, TcpFlags::SYN, 100, 0, b"")));
+            fr.push((ms(1300), tcp(sb, cb, TcpFlags::SYN_ACK, 200, 101, b"")));
+            fr.push((ms(1400), tcp(cb, sb, TcpFlags::ACK, 101, 201, b"")));
+        }
         for s in 2..66 {
             fr.push((s * S, udp(50000 + s as u16, t)));
+        }
+        if jitter {
+            fr.push((ms(65_900), tcp(cb, sb, TcpFlags::FIN_ACK, 101, 201, b"")));
         }
         fr.push((
             ms(65_960),
             tcp(c80, s80, TcpFlags::FIN_ACK, 5028, 9021, b""),
         ));
-        fr.push((
-            ms(65_970),
-            tcp(s80, c80, TcpFlags::FIN_ACK, 9021, 5029, b""),
-        ));
+        let g_fin = tcp(s80, c80, TcpFlags::FIN_ACK, 9021, 5029, b"");
+        if jitter {
+            // B closes at 66.0000005 s, then G, stamped 1 us earlier: G is
+            // stale after 75.9999995 s, before F
+            fr.push((66 * S + 500, tcp(sb, cb, TcpFlags::FIN_ACK, 201, 102, b"")));
+            fr.push((66 * S - 500, g_fin));
+        } else {
+            fr.push((ms(65_970), g_fin));
+        }
         for s in 66..76 {
             fr.push((s * S + ms(500), udp(50000 + s as u16, t)));
         }
         for (i, at) in [75_980, 76_050, 77_500].into_iter().enumerate() {
             fr.push((ms(at), udp(60000 + i as u16, t)));
         }
+        let back = fr.windows(2).filter(|w| w[1].0 < w[0].0).count();
+        assert_eq!(
+            back,
+            usize::from(jitter),
+            "in time order but for the jitter"
+        );
         let fr: Vec<(u32, i64, Vec<u8>)> = fr.into_iter().map(|(t, d)| (lt, t, d)).collect();
         let one = by_readers(1, &ecfg, &metrics, &drops, &fr);
         assert_eq!(one.0.len(), 1, "{:?}", one.0);
