@@ -133,8 +133,18 @@ fn times_outside_the_range_are_counted_and_left_out() {
         let evens: Vec<_> = fr.iter().step_by(2).cloned().collect();
         let (alone, n_alone) = replay(&evens, |_, ts| ts);
         assert_eq!(
-            (n_mixed, mixed.flows_started, mixed.flows_finished, mixed.events),
-            (n_alone, alone.flows_started, alone.flows_finished, alone.events),
+            (
+                n_mixed,
+                mixed.flows_started,
+                mixed.flows_finished,
+                mixed.events
+            ),
+            (
+                n_alone,
+                alone.flows_started,
+                alone.flows_finished,
+                alone.events
+            ),
             "{}",
             f.display()
         );

@@ -1041,7 +1041,7 @@ mod tests {
 
     fn two_flows_of_one_server_end_in_order(jitter: bool) {
         use std::net::{IpAddr, SocketAddr};
-        use tw_scenario::packet::{TcpFlags, TcpSpec, UdpSpec};
+        use tw_scenario::packet::{TcpFlags, UdpSpec};
         const S: i64 = tw_detect::time::SECOND;
         let ms = |x: i64| x * S / 1000;
         let (ecfg, metrics, drops, _) = fixture_setup();
@@ -1049,14 +1049,6 @@ mod tests {
         let srv: IpAddr = "203.0.113.7".parse().unwrap();
         let cli: IpAddr = "192.0.2.10".parse().unwrap();
         let sa = SocketAddr::new;
-        let tcp = |src, dst, flags: TcpFlags, seq: u32, ack: u32, payload: &[u8]| {
-            let mut t = TcpSpec::new(src, dst);
-            t.flags = flags;
-            t.seq = seq;
-            t.ack = ack;
-            t.payload = payload.to_vec();
-            t.build()
-        };
         let udp = |port: u16, to: IpAddr| {
             UdpSpec::new(sa(cli, port), sa(to, 5000), vec![1, 2, 3]).build()
         };
@@ -1135,23 +1127,7 @@ mod tests {
         assert_eq!(ev["flow"]["server_port"], 443);
         let contrast = ev["evidence"]["contrast"].to_string();
         assert!(contrast.contains("same_server_other_port"), "{ev}");
-        assert_eq!(
-            by_one_worker(&ecfg, &metrics, &drops, &fr),
-            one,
-            "one worker"
-        );
-        for n in [1, 2, 3] {
-            assert_eq!(
-                by_readers(n, &ecfg, &metrics, &drops, &fr),
-                one,
-                "shard readers, {n} workers"
-            );
-            assert_eq!(
-                by_dispatcher(n, &ecfg, &metrics, &drops, &fr),
-                one,
-                "dispatcher, {n} workers"
-            );
-        }
+        every_path_gives(&one, &ecfg, &metrics, &drops, &fr);
     }
 
     /// A throttling judge whose queue is full drops records, and says so:
@@ -1180,6 +1156,41 @@ mod tests {
         };
         assert_eq!(dropped(ecfg.detectors.throttle.max_pending), 0);
         assert!(dropped(1) > 0);
+    }
+
+    /// One worker, shard readers and the live dispatcher, with 1, 2 and 3
+    /// workers, all give `one`.
+    fn every_path_gives(
+        one: &Outcome,
+        ecfg: &EngineConfig,
+        metrics: &Arc<Metrics>,
+        drops: &Arc<AtomicU64>,
+        fr: &[(u32, i64, Vec<u8>)],
+    ) {
+        assert_eq!(&by_one_worker(ecfg, metrics, drops, fr), one, "one worker");
+        for n in [1, 2, 3] {
+            let readers = by_readers(n, ecfg, metrics, drops, fr);
+            assert_eq!(&readers, one, "shard readers, {n} workers");
+            let dispatcher = by_dispatcher(n, ecfg, metrics, drops, fr);
+            assert_eq!(&dispatcher, one, "dispatcher, {n} workers");
+        }
+    }
+
+    /// A TCP segment (raw IPv4 or IPv6).
+    fn tcp(
+        src: std::net::SocketAddr,
+        dst: std::net::SocketAddr,
+        flags: tw_scenario::packet::TcpFlags,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut t = tw_scenario::packet::TcpSpec::new(src, dst);
+        t.flags = flags;
+        t.seq = seq;
+        t.ack = ack;
+        t.payload = payload.to_vec();
+        t.build()
     }
 
     /// Events (sorted) and flow outcomes.
@@ -1268,7 +1279,7 @@ mod tests {
     #[test]
     fn every_path_reads_the_link_alike() {
         use std::net::{IpAddr, SocketAddr};
-        use tw_scenario::packet::{TcpFlags, TcpSpec, UdpSpec};
+        use tw_scenario::packet::{TcpFlags, UdpSpec};
         const S: i64 = tw_detect::time::SECOND;
         let ms = |x: i64| x * S / 1000;
         let (ecfg, metrics, drops, _) = fixture_setup();
@@ -1276,14 +1287,6 @@ mod tests {
         let srv: IpAddr = "203.0.113.7".parse().unwrap();
         let cli: IpAddr = "192.0.2.10".parse().unwrap();
         let sa = SocketAddr::new;
-        let tcp = |src, dst, flags: TcpFlags, seq: u32, ack: u32, payload: &[u8]| {
-            let mut t = TcpSpec::new(src, dst);
-            t.flags = flags;
-            t.seq = seq;
-            t.ack = ack;
-            t.payload = payload.to_vec();
-            t.build()
-        };
         let (c443, c80, s80, s443) = (sa(cli, 40000), sa(cli, 40001), sa(srv, 80), sa(srv, 443));
         let mut fr: Vec<(u32, i64, Vec<u8>)> = vec![];
         // port 80 of the server works and closes, before F starts
@@ -1354,18 +1357,7 @@ mod tests {
             "{}",
             one.0[0]
         );
-        for n in [1, 2, 3] {
-            assert_eq!(
-                by_readers(n, &ecfg, &metrics, &drops, &fr),
-                one,
-                "shard readers, {n} workers"
-            );
-            assert_eq!(
-                by_dispatcher(n, &ecfg, &metrics, &drops, &fr),
-                one,
-                "dispatcher, {n} workers"
-            );
-        }
+        every_path_gives(&one, &ecfg, &metrics, &drops, &fr);
     }
 
     /// Looking flows up ahead (always, or switching on and off every few
