@@ -32,6 +32,11 @@ pub const MAX_CAPLEN: u32 = 256 * 1024;
 /// Largest pcapng Interface Description Block accepted (its options are
 /// parsed in memory). Blocks we skip are streamed, whatever their size.
 pub const MAX_META_BLOCK: u32 = 1024 * 1024;
+/// Most interfaces one pcapng section may describe. Each takes a small
+/// entry in memory, more than its 20-byte minimal block takes in the file:
+/// without a limit, a file of interface blocks alone would need about three
+/// times its size in memory (found in review, session 15).
+pub const MAX_INTERFACES: usize = 65_536;
 /// Read buffer size: 4x the largest record, so a straddling record costs
 /// a small move at most every few hundred KiB, yet small enough to stay in
 /// a typical L2 cache between the kernel's copy and parsing (measured on
@@ -809,6 +814,17 @@ impl FileSource {
         }
         if let Some(reason) = bad {
             return Err(self.err(off, WHAT_BAD_BLOCK, reason));
+        }
+        let described = match &self.fmt {
+            Format::Pcapng { ifaces, .. } => ifaces.len(),
+            Format::Pcap { .. } => 0,
+        };
+        if described >= MAX_INTERFACES {
+            return Err(self.err(
+                off,
+                WHAT_BAD_BLOCK,
+                format!("more than {MAX_INTERFACES} interfaces in one section"),
+            ));
         }
         if let Format::Pcapng { ifaces, .. } = &mut self.fmt {
             ifaces.push(Iface {

@@ -313,6 +313,16 @@ impl Config {
         if u64::from(c.block_size_kib) > u64::from(c.ring_size_mib) * 1024 {
             bail!("capture.block_size_kib is larger than the ring");
         }
+        // the kernel's TPACKET_V3 ring: 2 to 65,536 blocks (as the ring
+        // itself checks when it opens)
+        let blocks = u64::from(c.ring_size_mib) * 1024 / u64::from(c.block_size_kib);
+        if !(2..=65_536).contains(&blocks) {
+            bail!(
+                "capture.ring_size_mib / capture.block_size_kib must give 2..=65536 blocks (got {blocks}: {} MiB in blocks of {} KiB)",
+                c.ring_size_mib,
+                c.block_size_kib
+            );
+        }
         if c.block_timeout_ms == 0 || c.block_timeout_ms > 10_000 {
             bail!(
                 "capture.block_timeout_ms must be 1..=10000 (got {})",
@@ -814,6 +824,23 @@ mod tests {
         assert!(format!("{e:#}").contains("line 2"));
         let e = Config::parse_str("[capture]\nblock_size_kib = 1000\n", "t.toml").unwrap_err();
         assert!(format!("{e:#}").contains("power of two"));
+        // sizes the ring would refuse when it opens (found in review,
+        // session 15): 2 to 65,536 blocks
+        for (ring, block) in [(4096, 4), (1, 1024), (300, 4)] {
+            let t = format!("[capture]\nring_size_mib = {ring}\nblock_size_kib = {block}\n");
+            let e = format!("{:#}", Config::parse_str(&t, "t.toml").unwrap_err());
+            assert!(
+                e.contains("2..=65536 blocks"),
+                "{ring} MiB / {block} KiB: {e}"
+            );
+        }
+        for (ring, block) in [(256, 4), (2, 1024), (4096, 65536)] {
+            let t = format!("[capture]\nring_size_mib = {ring}\nblock_size_kib = {block}\n");
+            assert!(
+                Config::parse_str(&t, "t.toml").is_ok(),
+                "{ring} MiB / {block} KiB"
+            );
+        }
         let e = Config::parse_str("[metrics]\nlisten = \"nowhere\"\n", "t.toml").unwrap_err();
         assert!(format!("{e:#}").contains("metrics.listen"));
         assert!(Config::parse_str("[bogus]\n", "t.toml").is_err());

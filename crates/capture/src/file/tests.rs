@@ -497,6 +497,34 @@ fn pcapng_idb_option_overrun() {
 }
 
 #[test]
+fn pcapng_interfaces_per_section_are_bounded() {
+    // A section describing one interface more than the limit: the block
+    // past it is reported as corrupt at its offset; a new section starts
+    // counting again.
+    let mut b = Vec::new();
+    shb(&mut b, false);
+    let first_idb = b.len();
+    for _ in 0..MAX_INTERFACES {
+        idb(&mut b, false, 1, None);
+    }
+    let idb_len = (b.len() - first_idb) / MAX_INTERFACES;
+    let mut again = b.clone();
+    let over = b.len();
+    idb(&mut b, false, 1, None);
+    let e = read_all(&b).1.unwrap();
+    assert_eq!(e.offset(), Some(over as u64), "{e}");
+    assert!(e.to_string().contains("more than 65536 interfaces"), "{e}");
+    assert_eq!(idb_len, 20);
+    // a new section starts counting again: its interface and a packet on
+    // it read fine
+    shb(&mut again, false);
+    idb(&mut again, false, 1, None);
+    epb(&mut again, false, 0, 7, &[1, 2, 3, 4]);
+    let got = frames_ok(&again);
+    assert_eq!(got.len(), 1);
+}
+
+#[test]
 fn pcapng_bad_shb() {
     let mut b = NG_LE.to_vec();
     b[8] = 0x00; // byte-order magic
