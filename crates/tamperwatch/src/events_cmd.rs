@@ -11,7 +11,9 @@
 //! - `--client keep|truncate|drop`: the client address as written, cut to
 //!   its /24 (IPv4) or /48 (IPv6) network written as a prefix
 //!   (`192.0.2.0/24`), or removed (`null`). Applied to `flow.client_ip` and
-//!   to any string in the evidence equal to the client address.
+//!   to any string in the evidence equal to the client address. The event's
+//!   `id` (a hash that includes the full client address) is then replaced
+//!   by a keyed hash of it (`tw-a` + 16 hex digits, keyed with the salt).
 //! - `--target keep|hash|drop`: the target domain as written, replaced by a
 //!   keyed hash `h-` + 16 hex digits (HMAC-SHA-256 of the lower-cased name
 //!   with the salt file's contents as key, first 64 bits), or removed.
@@ -199,6 +201,19 @@ pub fn hash_target(salt: &[u8], name: &str) -> String {
     let mac = hmac_sha256(salt, n.as_bytes());
     let mut s = String::with_capacity(18);
     s.push_str("h-");
+    for b in &mac[..8] {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// An event id keyed with the salt (HMAC-SHA-256, first 64 bits), for
+/// exports that anonymise the client: `tw-a` + 16 hex digits (the `a` marks
+/// an anonymised id; the daemon's own are `tw-` + 16 hex digits).
+pub fn hash_id(salt: &[u8], id: &str) -> String {
+    let mac = hmac_sha256(salt, format!("event-id:{id}").as_bytes());
+    let mut s = String::with_capacity(20);
+    s.push_str("tw-a");
     for b in &mac[..8] {
         s.push_str(&format!("{b:02x}"));
     }
@@ -396,6 +411,14 @@ impl Filter {
                 if let Some(e) = ev.get_mut("evidence") {
                     scrub(e, &c, r.as_str());
                 }
+                // The event id hashes the full client address with fields
+                // the export shows: a search over the hosts of the /24 finds
+                // it (found in review, session 15). Keyed with the salt, it
+                // stays unique and joinable between exports, and reveals
+                // nothing without the salt.
+                if let Some(id) = ev.get("id").and_then(Value::as_str) {
+                    ev["id"] = Value::String(hash_id(&self.salt, id));
+                }
             }
         }
 
@@ -584,7 +607,9 @@ pub fn run(args: EventsArgs) -> Result<i32> {
             bail!("--until must be after --since");
         }
     }
-    let salt = if args.target == TargetMode::Hash {
+    // the salt keys hashed targets, and the ids of events whose client is
+    // cut or removed (an unkeyed id would give the address back)
+    let salt = if args.target == TargetMode::Hash || args.client != ClientMode::Keep {
         let p = args.salt_file.clone().unwrap_or_else(|| {
             files[0]
                 .parent()
@@ -777,6 +802,46 @@ mod tests {
             kept["evidence"]["request_line"],
             "GET /search?q=secret HTTP/1.1"
         );
+    }
+
+    #[test]
+    fn an_anonymised_clients_event_id_is_keyed() {
+        // The daemon's id hashes the full client address with fields an
+        // export shows: left as it was, a search over the 256 hosts of the
+        // /24 (and the nanoseconds below the microsecond) finds the client.
+        let ev = serde_json::json!({"id":"tw-0123456789abcdef","ts":"2026-01-01T00:00:00.000000Z",
+            "signature":"rst_injection","flow":{"client_ip":"192.0.2.10"},"target":null,"evidence":{}});
+        let f = |client, salt: &[u8]| Filter {
+            since: None,
+            until: None,
+            signatures: BTreeSet::new(),
+            domains: vec![],
+            client,
+            target: TargetMode::Keep,
+            salt: salt.to_vec(),
+        };
+        let salt = b"0123456789abcdef";
+        let kept = f(ClientMode::Keep, salt)
+            .apply(ev.clone())
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept["id"], "tw-0123456789abcdef");
+        for mode in [ClientMode::Truncate, ClientMode::Drop] {
+            let out = f(mode, salt).apply(ev.clone()).unwrap().unwrap();
+            let id = out["id"].as_str().unwrap().to_owned();
+            assert!(id.starts_with("tw-a") && id.len() == 20, "{id}");
+            assert_eq!(
+                id,
+                hash_id(salt, "tw-0123456789abcdef"),
+                "stable for one salt"
+            );
+            assert!(!out.to_string().contains("0123456789abcdef"), "{out}");
+            let other = f(mode, b"another salt, 16+")
+                .apply(ev.clone())
+                .unwrap()
+                .unwrap();
+            assert_ne!(other["id"], out["id"], "a new salt, unlinkable ids");
+        }
     }
 
     #[test]
