@@ -373,6 +373,13 @@ impl Config {
             bail!("rst_injection.min_score must be between 0 and 2");
         }
         let d = &self.dns_injection;
+        // (a NaN is in no range: refused too)
+        if !(0.0..=2.0).contains(&d.min_score) {
+            bail!("dns_injection.min_score must be between 0 and 2");
+        }
+        if !(0.0..=2.0).contains(&self.http_injection.min_score) {
+            bail!("http_injection.min_score must be between 0 and 2");
+        }
         if !(0.0..=1.0).contains(&d.too_fast_share) {
             bail!("dns_injection.too_fast_share must be between 0 and 1");
         }
@@ -394,8 +401,15 @@ impl Config {
                 "throttling.history_min_flows must be positive and history_max_age_hours 1..=87600"
             );
         }
-        if t.reference_min_kib < 16 {
-            bail!("throttling.reference_min_kib must be at least 16");
+        if !(16..=1 << 30).contains(&t.reference_min_kib) {
+            bail!("throttling.reference_min_kib must be 16..=1073741824 (1 TiB)");
+        }
+        let e = &self.events;
+        if e.rotate_size_mib > 1 << 20 {
+            bail!("events.rotate_size_mib must be at most 1048576 (1 TiB; 0: never rotate)");
+        }
+        if e.rotate_keep > 1000 {
+            bail!("events.rotate_keep must be at most 1000 (0: keep no rotated file)");
         }
         self.watch()?;
         self.listen_addr()?;
@@ -603,7 +617,7 @@ impl Config {
                     history_max_age: i64::from(self.throttling.history_max_age_hours)
                         * 3600
                         * SECOND,
-                    reference_min_bytes: self.throttling.reference_min_kib * 1024,
+                    reference_min_bytes: self.throttling.reference_min_kib.saturating_mul(1024),
                     ..Default::default()
                 },
             },
@@ -833,6 +847,30 @@ mod tests {
                 e.contains("2..=65536 blocks"),
                 "{ring} MiB / {block} KiB: {e}"
             );
+        }
+        // values that overflowed, stalled or disabled a rule (review,
+        // session 15): refused with the key's name, never a panic
+        for (t, key) in [
+            (
+                "[throttling]\nreference_min_kib = 9223372036854775807\n",
+                "reference_min_kib",
+            ),
+            (
+                "[events]\nrotate_size_mib = 17592186044416\n",
+                "rotate_size_mib",
+            ),
+            ("[events]\nrotate_keep = 3000000\n", "rotate_keep"),
+            (
+                "[dns_injection]\nmin_score = nan\n",
+                "dns_injection.min_score",
+            ),
+            (
+                "[http_injection]\nmin_score = -5.0\n",
+                "http_injection.min_score",
+            ),
+        ] {
+            let e = format!("{:#}", Config::parse_str(t, "t.toml").unwrap_err());
+            assert!(e.contains(key), "{t}: {e}");
         }
         for (ring, block) in [(256, 4), (2, 1024), (4096, 65536)] {
             let t = format!("[capture]\nring_size_mib = {ring}\nblock_size_kib = {block}\n");

@@ -237,6 +237,15 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         );
         return Ok(128 + sig);
     }
+    if sink_summary.errors > 0 {
+        // events were detected but not all written: the run failed at what
+        // it was asked for (found in review, session 15: it exited 0)
+        eprintln!(
+            "error: {} event(s) could not be written ({} written)",
+            sink_summary.errors, sink_summary.written
+        );
+        return Ok(1);
+    }
     Ok(if read_errors.is_empty() { 0 } else { 1 })
 }
 

@@ -161,10 +161,17 @@ impl FileSink {
             p.push(format!(".{i}"));
             PathBuf::from(p)
         };
+        // Rotations numbered `keep` and above go: the one that would pass
+        // the limit, and any left from a larger `rotate_keep` before (found
+        // in review, session 15: lowering it left the old files for ever).
+        for i in rotation_numbers(&self.path) {
+            if i >= self.keep {
+                let _ = std::fs::remove_file(name(i));
+            }
+        }
         if self.keep == 0 {
             std::fs::remove_file(&self.path)?;
         } else {
-            let _ = std::fs::remove_file(name(self.keep));
             for i in (1..self.keep).rev() {
                 let from = name(i);
                 if from.exists() {
@@ -376,6 +383,32 @@ fn spawn_thread(
     Ok(h)
 }
 
+/// The numbers N of the files `PATH.N` beside `path` (its rotations).
+fn rotation_numbers(path: &std::path::Path) -> Vec<u32> {
+    let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.", base.to_string_lossy());
+    rd.flatten()
+        .filter_map(|e| {
+            let n = e.file_name();
+            let n = n.to_str()?.strip_prefix(&prefix)?;
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            n.parse().ok()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +431,55 @@ mod tests {
             None,
             Default::default(),
         )
+    }
+
+    #[test]
+    fn a_lowered_rotate_keep_removes_the_older_rotations() {
+        // rotations .1 ... .5 left by rotate_keep = 5; now it is 2
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        for i in 1..=5 {
+            std::fs::write(
+                dir.path().join(format!("events.jsonl.{i}")),
+                format!("{i}\n"),
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.path().join("events.jsonl.bak"), "not a rotation\n").unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let m = Arc::new(Metrics::new(None));
+        let cfg = SinkConfig {
+            file: Some(path.clone()),
+            rotate_bytes: 300,
+            keep: 2,
+            stdout: false,
+        };
+        let h = spawn(cfg, rx, m).unwrap();
+        for i in 0..6 {
+            tx.send(ev(i)).unwrap();
+        }
+        drop(tx);
+        h.join().unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "events.jsonl",
+                "events.jsonl.1",
+                "events.jsonl.2",
+                "events.jsonl.bak"
+            ],
+            "{left:?}"
+        );
+        // the two kept are this run's, not the old ones
+        for i in [1, 2] {
+            let t = std::fs::read_to_string(dir.path().join(format!("events.jsonl.{i}"))).unwrap();
+            assert!(t.contains("rst_injection"), "events.jsonl.{i}: {t}");
+        }
     }
 
     #[test]

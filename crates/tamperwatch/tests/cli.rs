@@ -458,3 +458,21 @@ fn lookahead_on_off_and_auto_agree() {
     let bad = tw(&["replay", "--lookahead", "sometimes", "x.pcap"]);
     assert!(!bad.status.success());
 }
+
+/// Events that could not be written make the replay fail (it exited 0 with
+/// none written: found in review, session 15).
+#[test]
+fn replay_fails_when_its_events_cannot_be_written() {
+    let f = root().join("tests/fixtures/dns_inject_race_iran.pcap");
+    let f = f.to_str().unwrap();
+    let ok = tw(&["replay", "-q", "--events", "/dev/null", f]);
+    assert_eq!(ok.status.code(), Some(0));
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full");
+        return;
+    }
+    let full = tw(&["replay", "-q", "--events", "/dev/full", f]);
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "{err}");
+    assert!(err.contains("could not be written"), "{err}");
+}

@@ -401,7 +401,11 @@ fn csv_output() {
     }
     // the client is cut to its /24, so the id (a hash over the full
     // address) is replaced by a keyed one
-    assert!(recs[1][0].starts_with("tw-a") && recs[1][0].len() == 20, "{}", recs[1][0]);
+    assert!(
+        recs[1][0].starts_with("tw-a") && recs[1][0].len() == 20,
+        "{}",
+        recs[1][0]
+    );
     assert_eq!(recs[1][5], "192.0.2.0/24");
     assert_eq!(recs[1][9], "blocked.example");
     assert_eq!(recs[1][10], "data_after_rst ttl_mismatch");
