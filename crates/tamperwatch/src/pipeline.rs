@@ -924,17 +924,7 @@ mod tests {
         for f in &files {
             let fr = frames(f);
             let (tx, rx) = crossbeam_channel::unbounded();
-            let mut one = Worker::new(
-                &ecfg,
-                metrics.clone(),
-                tx,
-                EventBackpressure::Block,
-                drops.clone(),
-            );
-            for (lt, d, ts, wl) in &fr {
-                one.frame(*lt, d, *ts, *wl);
-            }
-            let one_stats = one.finish();
+            let one_stats = one_worker(&ecfg, &metrics, &drops, tx, EventBackpressure::Block, &fr);
             let want = sorted(&rx);
             with_events += usize::from(!want.is_empty());
             for n in [1, 2, 3] {
@@ -1145,17 +1135,7 @@ mod tests {
         for f in &files {
             let fr = frames(f);
             let (tx, rx) = crossbeam_channel::unbounded();
-            let mut w = Worker::new(
-                &ecfg,
-                metrics.clone(),
-                tx,
-                EventBackpressure::Block,
-                drops.clone(),
-            );
-            for (lt, d, ts, wl) in &fr {
-                w.frame(*lt, d, *ts, *wl);
-            }
-            w.finish();
+            one_worker(&ecfg, &metrics, &drops, tx, EventBackpressure::Block, &fr);
             let n = rx.try_iter().count();
             if n < 2 {
                 continue;
@@ -1171,17 +1151,7 @@ mod tests {
                 }
                 k
             });
-            let mut w = Worker::new(
-                &ecfg,
-                metrics.clone(),
-                tx,
-                EventBackpressure::Drop,
-                drops.clone(),
-            );
-            for (lt, d, ts, wl) in &fr {
-                w.frame(*lt, d, *ts, *wl);
-            }
-            w.finish();
+            one_worker(&ecfg, &metrics, &drops, tx, EventBackpressure::Drop, &fr);
             got += reader.join().unwrap();
         }
         assert!(want >= 6, "{want}");
@@ -1200,17 +1170,8 @@ mod tests {
             let mut cfg = ecfg.clone();
             cfg.detectors.throttle.max_pending = max_pending;
             let (tx, _rx) = crossbeam_channel::unbounded();
-            let mut w = Worker::new(
-                &cfg,
-                metrics.clone(),
-                tx,
-                EventBackpressure::Block,
-                drops.clone(),
-            );
-            for (lt, d, ts, wl) in &fr {
-                w.frame(*lt, d, *ts, *wl);
-            }
-            w.finish().throttle_records_dropped
+            one_worker(&cfg, &metrics, &drops, tx, EventBackpressure::Block, &fr)
+                .throttle_records_dropped
         };
         assert_eq!(dropped(ecfg.detectors.throttle.max_pending), 0);
         assert!(dropped(1) > 0);
@@ -1249,6 +1210,23 @@ mod tests {
         t.ack = ack;
         t.payload = payload.to_vec();
         t.build()
+    }
+
+    /// A capture's frames (as `frames` reads them) through one worker that
+    /// sends its events to `tx`; its counters.
+    fn one_worker(
+        ecfg: &EngineConfig,
+        metrics: &Arc<Metrics>,
+        drops: &Arc<AtomicU64>,
+        tx: Sender<Event>,
+        bp: EventBackpressure,
+        fr: &[(u32, Vec<u8>, i64, u32)],
+    ) -> Stats {
+        let mut w = Worker::new(ecfg, metrics.clone(), tx, bp, drops.clone());
+        for (lt, d, ts, wl) in fr {
+            w.frame(*lt, d, *ts, *wl);
+        }
+        w.finish()
     }
 
     /// Events (sorted) and flow outcomes.
