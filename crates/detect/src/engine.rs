@@ -342,14 +342,15 @@ impl Engine {
             self.time_out_of_range(wire_len);
             return;
         }
+        let decoded = decode(linktype, data, ts, wire_len);
         if self.own_link {
-            // every frame moves the link's clock, decodable or not, through
-            // the function a dispatcher uses (see `crate::link`)
-            self.sh
-                .link
-                .note(crate::link::link_event(linktype, data), ts);
+            // every frame moves the link's clock, decodable or not, with the
+            // event a dispatcher's `link::link_event` gives (the decoder's,
+            // read here from the frame already decoded)
+            let event = decoded.as_ref().ok().and_then(crate::link::of_packet);
+            self.sh.link.note(event, ts);
         }
-        match decode(linktype, data, ts, wire_len) {
+        match decoded {
             Ok(pkt) => self.process_packet(&pkt),
             Err(Undecoded::NonIp) => {
                 self.advance(ts);

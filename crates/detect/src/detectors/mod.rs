@@ -93,18 +93,6 @@ impl FlowExt {
         payload: &[u8],
         may_buffer: bool,
     ) -> bool {
-        self.client_segment(first, seq, payload, may_buffer)
-            .is_err()
-    }
-
-    /// [`FlowExt::client_data`]; `Err` when a buffer was needed and refused.
-    fn client_segment(
-        &mut self,
-        first: bool,
-        seq: u32,
-        payload: &[u8],
-        may_buffer: bool,
-    ) -> Result<(), ()> {
         if first {
             if self.target.is_none() {
                 self.target = crate::proto::tls_sni(payload)
@@ -112,20 +100,20 @@ impl FlowExt {
                     .map(|s| s.to_ascii_lowercase().into_boxed_str());
             }
             if !looks_like_tls_handshake(payload) {
-                return Ok(());
+                return false;
             }
             // The whole record in the first segment: no buffer.
             if payload.len() >= 5 {
                 let need = record_len(payload);
                 if payload.len() >= need {
                     self.finish_hello(&payload[..need]);
-                    return Ok(());
+                    return false;
                 }
             }
             // Cut into several segments, the first possibly shorter than
             // the record header (1-byte segments are an evasion technique).
             if !may_buffer {
-                return Err(());
+                return true;
             }
             self.hello_buf = Some(Box::new(HelloBuf {
                 bytes: Vec::new(),
@@ -135,14 +123,14 @@ impl FlowExt {
             }));
         }
         let Some(b) = self.hello_buf.as_mut() else {
-            return Ok(());
+            return false;
         };
         if seq != b.next_seq {
             b.misses += 1;
             if b.misses > 8 {
                 self.hello_buf = None;
             }
-            return Ok(());
+            return false;
         }
         b.next_seq = b.next_seq.wrapping_add(payload.len() as u32);
         let mut rest = payload;
@@ -152,11 +140,11 @@ impl FlowExt {
             b.bytes.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             if b.bytes.len() < 5 {
-                return Ok(());
+                return false;
             }
             if !looks_like_tls_handshake(&b.bytes) {
                 self.hello_buf = None;
-                return Ok(());
+                return false;
             }
             b.need = record_len(&b.bytes);
             b.bytes.reserve(b.need - b.bytes.len());
@@ -168,7 +156,7 @@ impl FlowExt {
                 self.finish_hello(&b.bytes);
             }
         }
-        Ok(())
+        false
     }
 
     fn finish_hello(&mut self, record: &[u8]) {
