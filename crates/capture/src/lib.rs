@@ -97,9 +97,11 @@ pub struct CaptureStats {
     /// Times the kernel froze the TPACKET_V3 queue (`tp_freeze_q_cnt`),
     /// accumulated like `kernel_drops`. 0 for files and [`PnetSource`].
     pub kernel_freezes: u64,
-    /// The interface is down (it still exists; the capture resumes when it
-    /// comes back up). Only the ring reports it; the pnet backend treats a
-    /// down interface as gone.
+    /// The interface is down or has no carrier (it still exists; the
+    /// capture resumes when it comes back up): not both `IFF_UP` and
+    /// `IFF_RUNNING`, read when the stats are. The pnet backend treats an
+    /// administratively down interface as gone and reports only a lost
+    /// carrier here. Always false for files.
     pub link_down: bool,
 }
 

@@ -251,6 +251,9 @@ impl Source for PnetSource {
         if let Ok(st) = sys::packet_stats(self.stats_fd.as_raw_fd()) {
             self.stats.kernel_drops += u64::from(st.tp_drops);
         }
+        // An administrative down ends this source (see iface_gone); a lost
+        // carrier does not, and only the interface's flags show it.
+        self.stats.link_down = !interface_is_up(&self.iface);
         self.stats
     }
 

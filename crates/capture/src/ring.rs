@@ -919,7 +919,11 @@ impl Source for RingSource {
             self.stats.kernel_drops += u64::from(st.tp_drops);
             self.stats.kernel_freezes += u64::from(st.tp_freeze_q_cnt);
         }
-        self.stats.link_down = self.down;
+        // The socket hears of an administrative down (ENETDOWN) but not of a
+        // lost carrier (a cable pulled, a veth peer or an upstream modem
+        // down), which stops frames just as surely: ask the interface, once
+        // per stats read (the live loop reads stats once a second).
+        self.stats.link_down = self.down || !crate::iface::interface_is_up(&self.iface);
         self.stats
     }
 

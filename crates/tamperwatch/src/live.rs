@@ -133,7 +133,7 @@ fn capture_loop(
                 if s.link_down != last.link_down {
                     im.set_up(!s.link_down);
                     if s.link_down {
-                        tracing::warn!(interface = %src.describe(), "interface down: capturing nothing until it is up again");
+                        tracing::warn!(interface = %src.describe(), "interface down (administratively, or no carrier): capturing nothing until it is up again");
                     } else {
                         tracing::info!(interface = %src.describe(), "interface up again: capturing");
                     }

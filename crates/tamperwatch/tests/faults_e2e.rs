@@ -1,8 +1,8 @@
 //! Faults: SIGTERM at random points during a replay and during a live
 //! capture (every line of the event file is complete JSON, every event
 //! detected before the signal is in it, and the count matches what the
-//! daemon says it wrote), and the capture interface disappearing or going
-//! down and up while the daemon runs.
+//! daemon says it wrote), and the capture interface disappearing, going
+//! down and up, or losing its carrier while the daemon runs.
 //!
 //! The random points come from a seed printed by each test (set
 //! `TW_FAULT_SEED` to replay one). The live tests need root (network
@@ -315,4 +315,91 @@ fn interface_down_and_up_keeps_capturing() {
     );
     let stopped = tw.stop();
     assert!(stopped.status.success());
+}
+
+#[test]
+fn carrier_loss_marks_the_capture_down_until_it_returns() {
+    // The far end of the veth goes down: the capture interface stays
+    // administratively up but has no carrier (operstate LOWERLAYERDOWN) and
+    // carries nothing. The socket is not told (no ENETDOWN), so this is
+    // the case only the interface's flags show. Both backends.
+    if !live_prerequisites() {
+        return;
+    }
+    for backend in ["ring", "pnet"] {
+        let topo = Topology::two_hosts();
+        let _resp = responder(&topo);
+        let mut tw =
+            TamperwatchProc::start(&topo.client.ns, &TwOptions::on(&topo.client.iface, backend));
+        let up_is = |tw: &TamperwatchProc, want: f64, secs: u64| {
+            tw.wait_until(Duration::from_secs(secs), |m| {
+                metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(want)
+            })
+            .1
+        };
+        assert!(up_is(&tw, 1.0, 5), "{backend}: not up at start");
+        assert_eq!(tw.get("/healthz").0, 200, "{backend}");
+        topo.server
+            .ns
+            .ip(&["link", "set", &topo.server.iface, "down"]);
+        let out = topo.client.ns.exec_timeout(
+            "ip",
+            &["-o", "link", "show", "eth0"],
+            Duration::from_secs(5),
+        );
+        let flags = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            flags.contains("NO-CARRIER") && flags.contains(",UP"),
+            "{backend}: the client's interface should be up without carrier: {flags}"
+        );
+        assert!(
+            up_is(&tw, 0.0, 5),
+            "{backend}: capture_up not 0 without carrier:\n{}",
+            tw.stderr()
+        );
+        assert_eq!(tw.get("/healthz").0, 503, "{backend}");
+        assert!(
+            tw.try_status().is_none(),
+            "{backend}: exited on carrier loss"
+        );
+        assert!(tw.stderr().contains("interface down"), "{}", tw.stderr());
+        topo.server
+            .ns
+            .ip(&["link", "set", &topo.server.iface, "up"]);
+        assert!(
+            up_is(&tw, 1.0, 10),
+            "{backend}: capture_up not back to 1:\n{}",
+            tw.stderr()
+        );
+        // and it still sees traffic
+        let before = tw
+            .metric("tamperwatch_packets_total", &[("proto", "udp")])
+            .unwrap_or(0.0);
+        let mut seen = false;
+        for _ in 0..10 {
+            topo.client.ns.exec_timeout(
+                "dig",
+                &[
+                    &format!("@{}", topo.server.addr4),
+                    "back.example",
+                    "A",
+                    "+short",
+                    "+tries=1",
+                    "+time=1",
+                ],
+                Duration::from_secs(4),
+            );
+            if tw
+                .metric("tamperwatch_packets_total", &[("proto", "udp")])
+                .unwrap_or(0.0)
+                > before
+            {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert!(seen, "{backend}: no packets after the carrier came back");
+        assert!(tw.stop().status.success(), "{backend}");
+    }
 }
