@@ -231,7 +231,36 @@ impl Config {
         cfg.validate()
             .with_context(|| format!("{name}: invalid value"))?;
         cfg.load_fingerprints(base_dir)?;
+        if let Some(b) = base_dir {
+            cfg.resolve_paths(b)?;
+        }
         Ok(cfg)
+    }
+
+    /// Makes the file's relative paths relative to its directory, as the
+    /// fingerprint lists (and the web configuration's certificate files,
+    /// and Prometheus' own files) are, not to the working directory, which
+    /// is `/` under systemd and wherever the operator stands for
+    /// `check-config`. Paths given on the command line stay relative to the
+    /// working directory.
+    fn resolve_paths(&mut self, base_dir: &Path) -> Result<()> {
+        for (key, value) in [
+            ("events.file", &mut self.events.file),
+            ("metrics.web_config_file", &mut self.metrics.web_config_file),
+        ] {
+            if value.is_empty() || Path::new(value.as_str()).is_absolute() {
+                continue;
+            }
+            let joined = base_dir.join(value.as_str());
+            *value = joined.into_os_string().into_string().map_err(|p| {
+                anyhow::anyhow!(
+                    "{key}: {value:?} is relative and the configuration's directory {} is not UTF-8: \
+                     give an absolute path",
+                    Path::new(&p).display()
+                )
+            })?;
+        }
+        Ok(())
     }
 
     /// Reads the DNS fingerprint lists (relative paths are relative to the
@@ -913,6 +942,41 @@ mod tests {
         )
         .unwrap();
         assert!(format!("{:#}", Config::load(&p).unwrap_err()).contains("missing.txt"));
+    }
+
+    #[test]
+    fn relative_file_paths_are_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tw.toml");
+        std::fs::write(
+            &p,
+            "[events]\nfile = \"ev/events.jsonl\"\n[metrics]\nweb_config_file = \"\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.event_file(), Some(dir.path().join("ev/events.jsonl")));
+        assert_eq!(c.metrics.web_config_file, "");
+        // absolute paths and parse_str (no file) stay as written
+        std::fs::write(&p, "[events]\nfile = \"/var/tmp/e.jsonl\"\n").unwrap();
+        assert_eq!(
+            Config::load(&p).unwrap().event_file(),
+            Some(PathBuf::from("/var/tmp/e.jsonl"))
+        );
+        let c = Config::parse_str("[events]\nfile = \"e.jsonl\"\n", "t.toml").unwrap();
+        assert_eq!(c.event_file(), Some(PathBuf::from("e.jsonl")));
+        // the web configuration is looked for beside the config file
+        std::fs::write(dir.path().join("web.yml"), "# no TLS, no users\n{}\n").unwrap();
+        std::fs::write(&p, "[metrics]\nweb_config_file = \"web.yml\"\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(
+            PathBuf::from(&c.metrics.web_config_file),
+            dir.path().join("web.yml")
+        );
+        assert!(c.web_config().unwrap().is_some());
+        // the effective configuration printed by check-config names the
+        // resolved path and reads back the same
+        let again = Config::parse_str(&c.to_toml(), "printed").unwrap();
+        assert_eq!(again.metrics.web_config_file, c.metrics.web_config_file);
     }
 
     #[test]

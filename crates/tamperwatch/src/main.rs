@@ -123,7 +123,15 @@ fn main() {
 fn real_main(cli: Cli) -> Result<i32> {
     match cli.cmd {
         Cmd::CheckConfig { file } => {
-            match Config::load_or_default(file.as_deref()).and_then(|c| c.web_config().map(|_| c)) {
+            let checked = Config::load_or_default(file.as_deref()).and_then(|c| {
+                c.web_config()?;
+                // the user `run` switches to when started as root
+                if !c.security.user.is_empty() {
+                    privdrop::lookup(&c.security.user)?;
+                }
+                Ok(c)
+            });
+            match checked {
                 Ok(c) => {
                     print!("{}", c.to_toml());
                     println!("# {}", c.tables_summary());

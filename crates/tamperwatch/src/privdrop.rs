@@ -45,6 +45,13 @@ pub fn target(user: &str) -> Result<Option<Target>> {
             return Ok(None);
         }
     }
+    lookup(user).map(Some)
+}
+
+/// Looks `user` up in the password database: an error unless it exists and
+/// is not uid 0. `check-config` runs it too, so that a typo is found before
+/// the daemon is started as root.
+pub fn lookup(user: &str) -> Result<Target> {
     let c = CString::new(user).context("security.user contains NUL")?;
     let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
     let mut result: *mut libc::passwd = std::ptr::null_mut();
@@ -71,11 +78,11 @@ pub fn target(user: &str) -> Result<Option<Target>> {
     if pw.pw_uid == 0 {
         bail!("security.user {user:?} is uid 0: not an unprivileged user");
     }
-    Ok(Some(Target {
+    Ok(Target {
         name: user.to_string(),
         uid: pw.pw_uid,
         gid: pw.pw_gid,
-    }))
+    })
 }
 
 /// Before the event file is opened, as root: creates its missing directory

@@ -57,6 +57,32 @@ fn check_config_rejects_unknown_keys_with_position() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("snaplen"));
 }
 
+/// `check-config` finds what `run` as root would fail on: a user that does
+/// not exist, or root itself; and it shows relative paths resolved beside
+/// the file, where `run` will look for them.
+#[test]
+fn check_config_checks_the_user_and_resolves_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("tw.toml");
+    for (user, said) in [("tw-no-such-user-x", "no such user"), ("root", "uid 0")] {
+        std::fs::write(&p, format!("[security]\nuser = {user:?}\n")).unwrap();
+        let o = tw(&["check-config", p.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{user}: {err}");
+        assert!(err.contains(user) && err.contains(said), "{err}");
+    }
+    std::fs::write(
+        &p,
+        "[security]\nuser = \"\"\n[events]\nfile = \"events/tw.jsonl\"\n",
+    )
+    .unwrap();
+    let o = tw(&["check-config", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let shown = String::from_utf8_lossy(&o.stdout);
+    let want = format!("file = {:?}", dir.path().join("events/tw.jsonl"));
+    assert!(shown.contains(&want), "{want} not in {shown}");
+}
+
 /// A pcap (µs, little-endian, Ethernet) with `n` copies of a small frame.
 fn pcap(n: usize) -> Vec<u8> {
     let mut b = vec![];
