@@ -302,12 +302,117 @@ pub struct ShardReader {
     shares: Shares,
     order: Order,
     ahead: Lookahead,
+    /// Keeps this reader near the others ([`pace_together`]).
+    pace: Option<PaceSlot>,
+}
+
+/// Frames a shard reader may read beyond the slowest reader of its group.
+pub const PACE_LEAD: u64 = 1 << 16;
+/// How often (frames) a reader publishes its position and looks at the others'.
+const PACE_EVERY: u64 = 1 << 10;
+
+/// The position of every shard reader of a replay (frames read), on its own
+/// cache line each: one reader store and one look at the others every
+/// [`PACE_EVERY`] frames.
+#[derive(Debug)]
+pub struct Pace {
+    lead: u64,
+    every: u64,
+    read: Vec<PaddedCount>,
+}
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct PaddedCount(AtomicU64);
+
+/// One reader's place in a [`Pace`]. Dropping it (the reader finished,
+/// stopped, failed or panicked) lets the others go on without it.
+#[derive(Debug)]
+struct PaceSlot {
+    pace: Arc<Pace>,
+    me: usize,
+    read: u64,
+}
+
+impl PaceSlot {
+    #[inline]
+    fn step(&mut self) {
+        self.read += 1;
+        if self.read.is_multiple_of(self.pace.every) {
+            self.wait_for_others();
+        }
+    }
+
+    #[cold]
+    fn wait_for_others(&mut self) {
+        let p = &self.pace;
+        if let Some(c) = p.read.get(self.me) {
+            c.0.store(self.read, Ordering::Release);
+        }
+        let slowest = || {
+            p.read
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != self.me)
+                .map(|(_, c)| c.0.load(Ordering::Acquire))
+                .min()
+                .unwrap_or(u64::MAX)
+        };
+        // The slowest reader never waits (no other is behind it), so the
+        // group always moves; a reader that ends sets its count to MAX.
+        let mut spins = 0u32;
+        while self.read > slowest().saturating_add(p.lead) {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else if spins < 256 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        }
+    }
+}
+
+impl Drop for PaceSlot {
+    fn drop(&mut self) {
+        if let Some(c) = self.pace.read.get(self.me) {
+            c.0.store(u64::MAX, Ordering::Release);
+        }
+    }
+}
+
+/// Makes `readers` (one replay's shard readers, each on its own thread)
+/// keep within `lead` frames of the slowest of them. Readers run at about
+/// the same speed, but nothing makes them: on a loaded host, or with more
+/// workers than cores, one can run far ahead, and the throttling judge,
+/// which decides only once every reader has passed a record's time, then
+/// holds all its records meanwhile, up to `max_pending`, beyond which it
+/// drops them and the events differ from one worker's. Readers that share
+/// a pace must run concurrently (one waits for the others).
+pub fn pace_together(readers: &mut [ShardReader], lead: u64) {
+    let every = PACE_EVERY.min(lead.max(1));
+    let pace = Arc::new(Pace {
+        lead,
+        every,
+        read: (0..readers.len()).map(|_| PaddedCount::default()).collect(),
+    });
+    for (me, r) in readers.iter_mut().enumerate() {
+        r.pace = Some(PaceSlot {
+            pace: pace.clone(),
+            me,
+            read: 0,
+        });
+    }
 }
 
 impl ShardReader {
     /// One frame of the input, in capture order.
     #[inline]
     pub fn push(&mut self, linktype: u32, data: &[u8], ts: i64, wire_len: u32) {
+        if let Some(p) = &mut self.pace {
+            p.step();
+        }
         if let Some(t) = self.order.see(linktype, data, ts) {
             // the frames held back come before the tick
             self.ahead.drain(&mut self.worker);
@@ -676,6 +781,7 @@ pub fn shard_readers(
         shares: shares(n),
         order: Order::new(),
         ahead: Lookahead::new(lookahead),
+        pace: None,
     })
     .collect()
 }
@@ -1175,6 +1281,115 @@ mod tests {
         };
         assert_eq!(dropped(ecfg.detectors.throttle.max_pending), 0);
         assert!(dropped(1) > 0);
+    }
+
+    /// Replay's shard readers each on a thread, the second started late:
+    /// unpaced, the first reader's throttling records pile up in the judge
+    /// (it waits for the second's progress) and a queue that one worker
+    /// never fills overflows; paced, no reader gets far ahead, nothing is
+    /// dropped and the events are one worker's.
+    #[test]
+    fn paced_shard_readers_keep_the_judge_queue_short() {
+        use tw_scenario::throttle_scenarios::{download, finish, Download, Limiter};
+        // 60 downloads of 600 kB at 2 Mbit/s (2.4 s each, so each leaves a
+        // throttling record), one every 20 s, to 30 servers
+        let mut tl = tw_scenario::Timeline::new();
+        for i in 0..60u16 {
+            let server = [198, 18, (i % 30) as u8, 7];
+            let start =
+                tw_scenario::session::EPOCH_NS + i64::from(i) * 20 * tw_detect::time::SECOND;
+            let link = Limiter::Link {
+                bps: 2e6,
+                queue: 32_000,
+            };
+            download(
+                &mut tl,
+                &Download::bulk(server, "bulk.example", 40_000 + i, start, link, 600_000),
+            )
+            .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bulk.pcap");
+        std::fs::write(&file, finish(tl).unwrap()).unwrap();
+        let fr = frames(&file);
+        let (ecfg, metrics, drops, _) = fixture_setup();
+        let mut ecfg = ecfg;
+        ecfg.detectors.throttle.max_pending = 24;
+        // one worker: the queue holds the records of the flows ended in the
+        // last few minutes, well under 24
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let one = one_worker(&ecfg, &metrics, &drops, tx, EventBackpressure::Block, &fr);
+        assert_eq!(one.throttle_records_dropped, 0);
+
+        let one_events = sorted(&rx);
+        let run = |paced: bool| {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let mut readers = shard_readers(2, &ecfg, &metrics, &tx, &drops, LookaheadMode::Off);
+            if paced {
+                pace_together(&mut readers, 2048);
+            }
+            let mut second = readers.pop().unwrap();
+            let mut first = readers.pop().unwrap();
+            let fr1 = fr.clone();
+            let mut h1 = Some(std::thread::spawn(move || {
+                for (lt, d, ts, wl) in &fr1 {
+                    first.push(*lt, d, *ts, *wl);
+                }
+                first.finish()
+            }));
+            let mut stats = Stats::default();
+            if paced {
+                // the first reader waits for this one
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            } else {
+                // the first reader reads everything before this one starts
+                stats.merge(&h1.take().unwrap().join().unwrap());
+            }
+            for (lt, d, ts, wl) in &fr {
+                second.push(*lt, d, *ts, *wl);
+            }
+            stats.merge(&second.finish());
+            if let Some(h) = h1 {
+                stats.merge(&h.join().unwrap());
+            }
+            (stats.throttle_records_dropped, sorted(&rx))
+        };
+        let (dropped, _) = run(false);
+        assert!(dropped > 0, "unpaced: nothing dropped");
+        let (dropped, events) = run(true);
+        assert_eq!(dropped, 0, "paced");
+        assert_eq!(events, one_events);
+    }
+
+    /// A reader held back by a slower one goes on as soon as the slower one
+    /// ends (finished, stopped, failed or panicked: its slot is dropped).
+    #[test]
+    fn a_reader_that_ends_holds_no_other_back() {
+        let pace = Arc::new(Pace {
+            lead: 8,
+            every: 4,
+            read: (0..2).map(|_| PaddedCount::default()).collect(),
+        });
+        let mut ahead = PaceSlot {
+            pace: pace.clone(),
+            me: 0,
+            read: 0,
+        };
+        let behind = PaceSlot {
+            pace,
+            me: 1,
+            read: 0,
+        };
+        let h = std::thread::spawn(move || {
+            for _ in 0..1000 {
+                ahead.step();
+            }
+            ahead.read
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!h.is_finished(), "not held back at all");
+        drop(behind);
+        assert_eq!(h.join().unwrap(), 1000);
     }
 
     /// One worker, shard readers and the live dispatcher, with 1, 2 and 3

@@ -146,6 +146,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                 &drops,
                 a.lookahead,
             );
+            crate::pipeline::pace_together(&mut readers, crate::pipeline::PACE_LEAD);
             let first = readers.remove(0);
             let files = &a.files;
             let stop_ref = &stop;
