@@ -221,7 +221,7 @@ panels.append({"type": "text", "title": "From a panel to the evidence", "id": ni
 y += 9
 
 row("Capture health (can this vantage point see?)", y); y += 1
-state("Capture up, per interface", "tamperwatch_capture_up: 1 while the capture on the interface is open.",
+state("Capture up, per interface", "tamperwatch_capture_up: 1 while the capture on the interface is open and the interface is up with a carrier.",
       [target(f'tamperwatch_capture_up{{{SEL}}}', "{{instance}} {{interface}}")],
       {"h": 7, "w": 12, "x": 0, "y": y},
       [{"type": "value", "options": {"0": {"text": "down", "color": "red"}, "1": {"text": "up", "color": "green"}}}],
