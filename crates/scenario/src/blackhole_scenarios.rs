@@ -270,9 +270,15 @@ pub fn bh_trap_answered_then_client_reset() -> Result<Vec<u8>> {
 }
 
 /// A path-MTU black hole: a 1.7 KB ClientHello's full-size first segment is
-/// retransmitted and never acknowledged, while small requests to the same
-/// server pass.
+/// lost on the way while its small second segment arrives, so the server
+/// answers with a duplicate ACK (for the bytes before the hole), and the
+/// client's retransmissions of the first segment (1, 3, 7 s) are lost too;
+/// small requests to the same server pass. (Until session 16 the server
+/// stayed silent here, which is what a block that drops everything after
+/// the ClientHello looks like, not a path-MTU hole.)
 pub fn bh_trap_pmtu() -> Result<Vec<u8>> {
+    use crate::packet::TcpFlags;
+    use crate::session::Direction;
     let mut tl = Timeline::new();
     let t = clean_http(&mut tl, BLOCKED, 54105, EPOCH_NS);
     let mut s = session(BLOCKED, 54106, 443);
@@ -281,9 +287,23 @@ pub fn bh_trap_pmtu() -> Result<Vec<u8>> {
     let ch = tls::ClientHello::new("big.example", &mut rng)
         .with_large_key_share(true)
         .build();
+    let first_seq = s.state.client_next_seq;
     let t0 = s.client_send(&mut tl, t + MS, &ch);
+    let end = s.state.client_next_seq;
+    // the server got only the second segment: it acknowledges up to the hole
+    s.state.server_rcv_next = first_seq;
+    s.server_ack(&mut tl, t0 + RTT);
+    let first = &ch[..s.segment_size().min(ch.len())];
     for k in [1, 3, 7] {
-        s.retransmit_client_last(&mut tl, t0 + k * S);
+        s.state.client_next_seq = first_seq;
+        s.packet(
+            &mut tl,
+            t0 + k * S,
+            Direction::FromClient,
+            TcpFlags::ACK,
+            first,
+        );
+        s.state.client_next_seq = end;
     }
     tl.to_pcap_bytes(ETHERNET, false)
 }

@@ -252,7 +252,7 @@ pub static CATALOGUE: &[Scenario] = &[
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_loss_acked_late"),
     sc("bh_trap_answered_then_client_reset", ETHERNET, Pcap, (8, 1, 0), bhs::bh_trap_answered_then_client_reset,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_answered_then_client_reset"),
-    sc("bh_trap_pmtu", ETHERNET, Pcap, (16, 2, 0), bhs::bh_trap_pmtu,
+    sc("bh_trap_pmtu", ETHERNET, Pcap, (17, 2, 0), bhs::bh_trap_pmtu,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_pmtu"),
     sc("bh_trap_impatient_and_icmp", ETHERNET, Pcap, (9, 2, 0), bhs::bh_trap_impatient_and_icmp,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_impatient_and_icmp"),

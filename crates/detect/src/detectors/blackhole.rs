@@ -10,10 +10,13 @@
 //! every event needs *contrast* that the detector can establish
 //! deterministically from the flow, its server and the link clock
 //! ([`crate::link`]): the server is alive but never acknowledged the
-//! request; the request was retransmitted while the rest of the link
-//! completed handshakes; the same server answered on another port at the
-//! same time; or a detection on the same (client, server, port) happened
-//! shortly before (residual blocking, `residual: true`).
+//! request; the request went unanswered while the rest of the link
+//! completed handshakes after it; the same server answered on another port
+//! at the same time; or a detection on the same (client, server, port)
+//! happened shortly before (residual blocking, `residual: true`). A request
+//! stage with only the handshake as contrast (nothing showed the link
+//! working after the request) is reported at 0.6: a link going dark then
+//! looks the same as a block in a quiet moment.
 //! Rules and traps: `docs/signatures/blackhole.md`.
 
 use crate::decode::{Packet, Transport};
@@ -65,6 +68,9 @@ pub struct BlackholeFlow {
     has_req: bool,
     /// Retransmissions of the first data segment (same sequence number).
     pub req_retx: u16,
+    /// The client sent data beyond its first segment (the request spans
+    /// several segments, or more followed it).
+    pub req_more: bool,
     /// The IP TTL the first data left with was lower than the SYN's: a
     /// TTL-limited probe (traceroute-style measurement), not real traffic.
     pub req_ttl_limited: bool,
@@ -246,7 +252,7 @@ impl Detector for BlackholeDetector {
                         pkt.ip.ttl.saturating_add(1) < flow.dirs[Dir::ToServer.idx()].ttl_max;
                 }
                 Some((seq, _, _)) if seq == t.seq => b.req_retx = b.req_retx.saturating_add(1),
-                _ => {}
+                Some(_) => b.req_more = true,
             },
             (_, Dir::ToClient) if b.has_req => b.server_after_req = true,
             (Transport::Udp(u), Dir::ToServer)
@@ -368,10 +374,18 @@ impl Detector for BlackholeDetector {
                 if rules.is_empty() {
                     return;
                 }
+                // A large segment lost while small ones pass: path MTU. A
+                // path-MTU black hole lets the request's small later
+                // segments through, though, and the server answers them
+                // with duplicate ACKs: a server silent after a request that
+                // went out in several segments lost all of them, which is
+                // no MTU problem (a post-quantum ClientHello, about 1.7 KB,
+                // is two segments, the first of full size).
+                let mtu_story = !b.req_more || b.server_after_req;
                 if len > self.cfg.pmtu_suspect_bytes
+                    && mtu_story
                     && !rules.contains(&"acknowledged_never_answered")
                 {
-                    // a large segment lost while small ones pass: path MTU
                     return;
                 }
             }
@@ -393,6 +407,11 @@ impl Detector for BlackholeDetector {
         let other_port = sx.other_port_ok(port, first, self.cfg.contrast_window);
         let link_tcp = b.link_synack >= first;
         let link_quic = b.link_quic >= first;
+        // After the request: another server's handshake or QUIC answer (the
+        // flow's own SYN/ACK came before its request, so it never counts).
+        let link_after_req = b
+            .req()
+            .is_some_and(|(_, _, req_ts)| b.link_synack > req_ts || b.link_quic > req_ts);
         let mut contrast = vec![];
         if let Some(d) = residual {
             contrast.push("residual");
@@ -438,11 +457,19 @@ impl Detector for BlackholeDetector {
                 }
             }
             _ => {
-                // The server completed the handshake: it is up.
+                // The server completed the handshake: it was up. Whether the
+                // link still carried anything after the request is what
+                // tells a block from the link going dark (Wi-Fi, a route
+                // change) just after it.
                 contrast.push("server_completed_handshake");
-                if link_tcp {
-                    ev.insert("link_handshakes_meanwhile".into(), json!(true));
+                if b.server_after_req {
+                    // its packets still reached the client after the request
+                    contrast.push("server_sent_after_request");
                 }
+                if link_after_req {
+                    contrast.push("link_answered_after_request");
+                }
+                ev.insert("link_handshakes_meanwhile".into(), json!(link_after_req));
             }
         }
         let enough = match stage {
@@ -455,8 +482,20 @@ impl Detector for BlackholeDetector {
                     || other_port.is_some()
                     || contrast.contains(&"tcp443_same_server")
             }
+            // The server completed the handshake: it was up.
             _ => true,
         };
+        // Nothing showed that the link still worked after the request (no
+        // packet of the server's, no other server's answer, no other port,
+        // no residual window): the link going dark just then (a Wi-Fi drop
+        // outlasting the client's patience) looks the same. So does a real
+        // block in a quiet moment (a lone connection to a blocked site, the
+        // CenTrace steampowered capture), so it is reported, but weaker.
+        let link_unproven = !matches!(stage, BlackholeStage::Syn | BlackholeStage::QuicInitial)
+            && residual.is_none()
+            && other_port.is_none()
+            && !link_after_req
+            && !b.server_after_req;
         if !enough {
             return;
         }
@@ -468,6 +507,7 @@ impl Detector for BlackholeDetector {
             });
         }
         let confidence: f64 = match (residual.is_some(), rules.len()) {
+            _ if link_unproven => 0.6,
             (true, _) => 0.85,
             (false, n) if n >= 2 => 0.85,
             // QUIC to a server never seen speaking it: it may not (a stale
@@ -498,5 +538,180 @@ pub fn note_detections(flow: &Flow, server: &mut ServerState) {
             .ext
             .bh
             .note_detection(flow.client_ip(), flow.server_port(), flow.last_ts);
+    }
+}
+
+#[cfg(test)]
+mod contrast_tests {
+    //! What shows that the link still worked after a request, and the
+    //! path-MTU excuse (found in review, session 16).
+    use crate::detectors::{default_detectors, DetectorsConfig};
+    use crate::engine::{Engine, EngineConfig};
+    use crate::event::Event;
+    use crate::stats::Signature;
+    use serde_json::Value;
+    use std::net::{Ipv4Addr, SocketAddr};
+    use tw_scenario::session::{TcpSession, Timeline, TsClock, EPOCH_NS};
+    use tw_scenario::{http, tls, Endpoint, Rng};
+
+    const MS: i64 = 1_000_000;
+    const S: i64 = 1_000 * MS;
+    const RTT: i64 = 80 * MS;
+    const BLOCKED: [u8; 4] = [203, 0, 113, 50];
+    const OTHER: [u8; 4] = [198, 51, 100, 60];
+
+    fn session(server: [u8; 4], cport: u16, sport: u16) -> TcpSession {
+        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), cport));
+        let s = Endpoint::server(SocketAddr::new(Ipv4Addr::from(server).into(), sport));
+        TcpSession::new(c, s).with_timestamps(TsClock::khz(0x1000_0000, 0x7000_0000))
+    }
+
+    /// Every blackhole event of a timeline, through one engine.
+    fn blackholes(tl: &Timeline) -> Vec<Event> {
+        let pcap = tl
+            .to_pcap_bytes(crate::decode::linktype::RAW, false)
+            .unwrap();
+        let cfg = DetectorsConfig::default();
+        let mut e = Engine::new(
+            EngineConfig {
+                detectors: cfg.clone(),
+                ..EngineConfig::default()
+            },
+            default_detectors(&cfg),
+        );
+        let mut off = 24;
+        while off + 16 <= pcap.len() {
+            let u = |o: usize| u32::from_le_bytes([pcap[o], pcap[o + 1], pcap[o + 2], pcap[o + 3]]);
+            let (sec, usec, incl, orig) = (u(off), u(off + 4), u(off + 8) as usize, u(off + 12));
+            let ts = i64::from(sec) * 1_000_000_000 + i64::from(usec) * 1000;
+            e.process_frame(
+                crate::decode::linktype::RAW,
+                &pcap[off + 16..off + 16 + incl],
+                ts,
+                orig,
+            );
+            off += 16 + incl;
+        }
+        e.finish();
+        let mut out = vec![];
+        e.drain_events(|ev| {
+            if ev.signature == Signature::Blackhole {
+                out.push(ev)
+            }
+        });
+        out
+    }
+
+    /// A ClientHello to `BLOCKED` at `t`, retransmitted at 1, 3 and 7 s,
+    /// never answered, the client resetting at 12 s; returns when it went.
+    fn unanswered_hello(tl: &mut Timeline, t: i64, large: bool) -> i64 {
+        let mut s = session(BLOCKED, 54001, 443);
+        let t = s.handshake(tl, t, RTT);
+        let mut rng = Rng::new(1);
+        let ch = tls::ClientHello::new("news.example", &mut rng)
+            .with_large_key_share(large)
+            .build();
+        let t0 = s.client_send(tl, t + MS, &ch);
+        for k in [1, 3, 7] {
+            s.retransmit_client_last(tl, t0 + k * S);
+        }
+        s.rst_from_client(tl, t0 + 12 * S);
+        t0
+    }
+
+    /// Another server's complete exchange at `t`.
+    fn other_server_answers(tl: &mut Timeline, t: i64) {
+        let mut o = session(OTHER, 54002, 443);
+        let mut rng = Rng::new(2);
+        let t1 = o.handshake(tl, t, RTT);
+        let t1 = o.client_send(tl, t1 + MS, &tls::client_hello("ok.example", &mut rng));
+        let t1 = o.server_send(tl, t1 + RTT, &tls::server_flight(&mut rng, 900));
+        o.close(tl, t1 + MS, RTT);
+    }
+
+    /// The only flow on the link: handshake, ClientHello, then nothing from
+    /// anyone: a Wi-Fi drop, a route change, or a block in a quiet moment,
+    /// which the capture cannot tell apart. Was a 0.85 event that said
+    /// other servers answered meanwhile; now 0.6, and it says they did not.
+    #[test]
+    fn a_link_that_goes_dark_after_a_request_is_reported_weaker() {
+        let mut tl = Timeline::new();
+        unanswered_hello(&mut tl, EPOCH_NS, false);
+        let ev = blackholes(&tl);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(ev[0].confidence, 0.6, "{}", ev[0].to_json_line());
+        assert_eq!(
+            ev[0].evidence.get("link_handshakes_meanwhile"),
+            Some(&Value::Bool(false))
+        );
+        assert_eq!(
+            ev[0].evidence["contrast"],
+            serde_json::json!(["server_completed_handshake"])
+        );
+        // the same with another server answering after the request: blocking
+        let mut tl = Timeline::new();
+        let t0 = unanswered_hello(&mut tl, EPOCH_NS, false);
+        other_server_answers(&mut tl, t0 + 2 * S);
+        let ev = blackholes(&tl);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(ev[0].confidence, 0.85);
+        assert_eq!(
+            ev[0].evidence.get("link_handshakes_meanwhile"),
+            Some(&Value::Bool(true))
+        );
+        let contrast = ev[0].evidence["contrast"].to_string();
+        assert!(
+            contrast.contains("link_answered_after_request"),
+            "{contrast}"
+        );
+    }
+
+    /// Another server that answered only *before* the request says nothing
+    /// about the link after it; and `link_handshakes_meanwhile` is not set
+    /// by the flow's own SYN/ACK (it was always true for request stages).
+    /// The same server's port 80 working a moment before is contrast, so
+    /// this one is reported, with the flag false.
+    #[test]
+    fn link_handshakes_meanwhile_does_not_count_the_flows_own_synack() {
+        let mut tl = Timeline::new();
+        other_server_answers(&mut tl, EPOCH_NS);
+        unanswered_hello(&mut tl, EPOCH_NS + 2 * S, false);
+        let ev = blackholes(&tl);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(ev[0].confidence, 0.6, "answers before the request only");
+        let mut tl = Timeline::new();
+        let mut h = session(BLOCKED, 54003, 80);
+        let t = h.handshake(&mut tl, EPOCH_NS, RTT);
+        let t = h.client_send(&mut tl, t + MS, &http::get("ok.example", "/"));
+        let t = h.server_send(&mut tl, t + RTT, &http::ok_html(600));
+        let t = h.close(&mut tl, t + MS, RTT);
+        unanswered_hello(&mut tl, t + S, false);
+        let ev = blackholes(&tl);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(
+            ev[0].evidence.get("link_handshakes_meanwhile"),
+            Some(&Value::Bool(false)),
+            "{}",
+            ev[0].to_json_line()
+        );
+        assert!(ev[0].evidence["contrast"]
+            .to_string()
+            .contains("same_server_other_port"));
+    }
+
+    /// SNI blackholing (everything after the ClientHello dropped) of a
+    /// post-quantum ClientHello (X25519MLKEM768, the default of current
+    /// browsers: about 1.7 KB, two segments, the first of full size). The
+    /// path-MTU excuse dropped it; but a path-MTU black hole lets the small
+    /// second segment through and draws a duplicate ACK, so a silent server
+    /// is not one.
+    #[test]
+    fn a_blackholed_post_quantum_clienthello_is_reported() {
+        for large in [false, true] {
+            let mut tl = Timeline::new();
+            let t0 = unanswered_hello(&mut tl, EPOCH_NS, large);
+            other_server_answers(&mut tl, t0 + 2 * S);
+            assert_eq!(blackholes(&tl).len(), 1, "large key share: {large}");
+        }
     }
 }

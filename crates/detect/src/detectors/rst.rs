@@ -579,7 +579,15 @@ impl RstDetector {
                 && hit.after.ttl_distance(first.ttl) < tol;
             if d >= tol && !moved {
                 add(&mut v, "ttl_mismatch", 0.5);
-                v.details.insert("ttl_server".into(), json!(base.ttl_last));
+                // the edge of the server's range nearest the RST's TTL, so
+                // that ttl_difference is |ttl_rst - ttl_server| (it was the
+                // server's last TTL, which need not be that edge)
+                let edge = if first.ttl < base.ttl_min {
+                    base.ttl_min
+                } else {
+                    base.ttl_max
+                };
+                v.details.insert("ttl_server".into(), json!(edge));
                 v.details.insert("ttl_rst".into(), json!(first.ttl));
                 v.details.insert("ttl_difference".into(), json!(d));
                 v.details.insert(
