@@ -212,8 +212,20 @@ impl BlackholeDetector {
 }
 
 fn is_quic_initial(p: &[u8]) -> bool {
-    // long header, fixed bit; v1 Initial type 0 (v2 uses 1; accept both)
-    p.len() >= 1200 && p[0] & 0xc0 == 0xc0 && matches!((p[0] >> 4) & 0x03, 0 | 1)
+    // long header, fixed bit, at least the 1200 bytes a client's Initial is
+    // padded to; the Initial's type is 1 in QUIC v2 (RFC 9369) and 0 in v1
+    // and its drafts, where 1 is 0-RTT (which follows an Initial, and is
+    // not one: found in review, session 16)
+    const QUIC_V2: [u8; 4] = [0x6b, 0x33, 0x43, 0xcf];
+    if p.len() < 1200 || p[0] & 0xc0 != 0xc0 {
+        return false;
+    }
+    let initial = if p.get(1..5) == Some(&QUIC_V2[..]) {
+        1
+    } else {
+        0
+    };
+    (p[0] >> 4) & 0x03 == initial
 }
 
 impl Detector for BlackholeDetector {
@@ -538,6 +550,29 @@ pub fn note_detections(flow: &Flow, server: &mut ServerState) {
             .ext
             .bh
             .note_detection(flow.client_ip(), flow.server_port(), flow.last_ts);
+    }
+}
+
+#[cfg(test)]
+mod quic_tests {
+    /// Long headers of 1200 bytes: v1 Initial (type 0), v1 0-RTT (type 1),
+    /// v2 Initial (type 1), v2 0-RTT (type 2), a draft's Initial.
+    #[test]
+    fn initials_by_version() {
+        let pkt = |first: u8, version: [u8; 4]| {
+            let mut p = vec![0u8; 1200];
+            p[0] = first;
+            p[1..5].copy_from_slice(&version);
+            p
+        };
+        let (v1, v2, draft29) = ([0, 0, 0, 1], [0x6b, 0x33, 0x43, 0xcf], [0xff, 0, 0, 29]);
+        assert!(super::is_quic_initial(&pkt(0xc3, v1)));
+        assert!(!super::is_quic_initial(&pkt(0xd3, v1)), "v1 0-RTT");
+        assert!(super::is_quic_initial(&pkt(0xd3, v2)));
+        assert!(!super::is_quic_initial(&pkt(0xe3, v2)), "v2 0-RTT");
+        assert!(super::is_quic_initial(&pkt(0xc3, draft29)));
+        assert!(!super::is_quic_initial(&pkt(0x43, v1)), "short header");
+        assert!(!super::is_quic_initial(&pkt(0xc3, v1)[..1199]), "too short");
     }
 }
 
