@@ -902,7 +902,12 @@ fn join<T: Copy>(snaps: &[(u32, Vec<T>)], out: &mut Vec<T>) -> bool {
 /// stalls (a fade that took all it had in flight leaves no hole); one that
 /// falls in an idle gap of the other flow counts neither way, and idle time
 /// is left out of the chance (see [`IDLE_GAP`]). Times are in ms from the
-/// start of `c_span`. `None` when the two times do not overlap.
+/// start of `c_span`. When the compared time is empty (the other flow's
+/// running time, past its first and before its last round trips, does not
+/// overlap the target's known moments: it only touched the target's span),
+/// the target had no loss moment while it ran: `n = 0`, and `whole` says
+/// whether that is all that is known. `None` when moments that are not all
+/// known are none at all (an overflowed ring is never empty: not expected).
 fn loss_moments(
     c: &Trouble,
     c_span: (Nanos, Nanos),
@@ -930,10 +935,19 @@ fn loss_moments(
         r_from = r_from.max(rg.first()?.0);
     }
     let (lo, hi) = (c_from.max(r_from), ms(c_span.1).min(ms(r_span.1) - margin));
-    if hi - lo < 1 {
-        return None;
-    }
     let whole = lo <= ms(c_span.0).max(ms(r_span.0) + margin);
+    if hi - lo < 1 {
+        // The other flow ran through none of the target's moments (a
+        // download that ended just after the target began, or began just
+        // before it ended): no trial, and, when all is known, a flow that
+        // ran *between* (here: beside) the target's losses.
+        return Some(Moments {
+            n: 0,
+            k: 0,
+            p: 0.0,
+            whole,
+        });
+    }
     // the other flow's trouble as time intervals: its loss moments and its
     // stalls, widened by the tolerance; and the time it was idle, which
     // shows nothing either way

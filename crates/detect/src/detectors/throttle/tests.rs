@@ -1270,3 +1270,35 @@ fn a_fast_flows_earlier_records_recall_the_moments_its_latest_forgot() {
     all.extend([at(9_000), at(14_000), at(19_000)]);
     assert!(judged(all).is_empty());
 }
+
+// ---- RTT samples of an idle server, contrast that barely overlaps, link-wide slowdowns, capture drops ----
+
+/// A fast flow whose span only touches the candidate's (it started 100 ms
+/// before the candidate's record ends, or ended 100 ms after the candidate
+/// began) ran through none of the candidate's loss moments. A fast flow
+/// that ran 2.1 s *between* two of them is no contrast
+/// (`a_fast_flow_that_ran_between_a_policed_flows_losses_is_no_contrast`),
+/// and neither are these. Until 2026-12-06 they were: `loss_moments`
+/// returned `None` when the compared time (past the fast flow's first and
+/// before its last three RTTs, at least 100 ms each) was empty, and
+/// `ran_between` was only set for `Some`, so the less a fast flow
+/// overlapped, the surer its contrast (a review found the fades look-alike
+/// `thr_paced_fades` reported whenever a download started in the last
+/// ~200 ms of one of the paced stream's 10 s records).
+#[test]
+fn a_fast_flow_that_only_touches_a_policed_flows_span_is_no_contrast() {
+    let between = (SECOND + 1300 * MILLI, SECOND + 3400 * MILLI);
+    assert!(judged(policed_beside(between, &[])).is_empty());
+    // the candidate's span is 1..20 s, its first loss at 2.2 s, its last
+    // at 18.8 s; a fast flow that overlaps it by 100 ms at either end
+    let mut failures = Vec::new();
+    for (what, span) in [
+        ("touches its end", (20 * SECOND - 100 * MILLI, 40 * SECOND)),
+        ("touches its start", (-20 * SECOND, SECOND + 100 * MILLI)),
+    ] {
+        for e in judged(policed_beside(span, &[])) {
+            failures.push(format!("{what}: {}", e.to_json_line()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
