@@ -306,11 +306,19 @@ pub struct ThrottleFlow {
     /// (TSval, time since `start` in 10 µs units).
     rtt_pending: [(u32, u32); RTT_RING],
     rtt_pending_n: u8,
+    /// The pending TSvals (bit `i` for `rtt_pending[i]`) that the client
+    /// sent while it had acknowledged every byte the server had sent, with
+    /// no server data since: the server had nothing in flight (see
+    /// [`ThrottleFlow::server_echo`]).
+    rtt_quiet: u32,
     rtt_min: Option<Nanos>,
     rtt_smoothed: Option<Nanos>,
     rtt_samples: u32,
     /// Smallest RTT sample in the current bin, and in the last bin that had one.
     bin_rtt: Option<Nanos>,
+    /// The current bin had a quiet sample (an echo with nothing in flight
+    /// before it: no queue ahead of it).
+    bin_quiet: bool,
     last_bin_rtt: Option<Nanos>,
     /// Bins with an RTT sample, and those whose smallest sample shows a
     /// queue (twice the minimum and 20 ms more): a queue that never drains
@@ -365,10 +373,12 @@ impl ThrottleFlow {
             last_client_ack: None,
             rtt_pending: [(0, 0); RTT_RING],
             rtt_pending_n: 0,
+            rtt_quiet: 0,
             rtt_min: rtt,
             rtt_smoothed: rtt,
             rtt_samples: 0,
             bin_rtt: None,
+            bin_quiet: false,
             last_bin_rtt: None,
             rtt_bins: 0,
             rtt_bins_queued: 0,
@@ -394,11 +404,13 @@ impl ThrottleFlow {
             if n == 0 {
                 if let Some(r) = self.bin_rtt.take() {
                     self.rtt_bins += 1;
-                    if self.rtt_min.is_some_and(|m| queueing(r, m)) {
+                    // a quiet sample met no queue: the bin shows none
+                    if !self.bin_quiet && self.rtt_min.is_some_and(|m| queueing(r, m)) {
                         self.rtt_bins_queued += 1;
                     }
                     self.last_bin_rtt = Some(r);
                 }
+                self.bin_quiet = false;
                 if !self.bin_partial && self.settled(self.bin_start) {
                     if self.bin_bytes > 0 {
                         let i = bucket(self.bin_bytes);
@@ -522,6 +534,7 @@ impl ThrottleFlow {
             self.bin_partial = true;
             // the RTT samples in flight span the pause
             self.rtt_pending_n = 0;
+            self.rtt_quiet = 0;
         }
         self.roll(now, cfg.bin, idle);
         if idle {
@@ -565,18 +578,25 @@ impl ThrottleFlow {
             self.high = end;
         }
         self.last_data = now;
+        // the server had data in flight when the TSvals pending now were
+        // sent: their echoes measure the path
+        self.rtt_quiet = 0;
     }
 
-    /// A client TSval seen at `now` (kept if new).
-    fn client_tsval(&mut self, v: u32, now: Nanos) {
+    /// A client TSval seen at `now` (kept if new). `quiet`: the segment
+    /// acknowledged every byte of the server's seen so far.
+    fn client_tsval(&mut self, v: u32, now: Nanos, quiet: bool) {
         let n = usize::from(self.rtt_pending_n);
-        if n > 0
-            && self
-                .rtt_pending
-                .get(n - 1)
-                .is_some_and(|(x, _)| !seq_gt(v, *x))
-        {
-            return;
+        if let Some((x, _)) = n.checked_sub(1).and_then(|i| self.rtt_pending.get(i)) {
+            if !seq_gt(v, *x) {
+                if quiet && v == *x {
+                    // the same TSval again (a coarse client clock), now
+                    // acknowledging everything: the server may echo it
+                    // only after its pause
+                    self.rtt_quiet |= 1 << (n - 1);
+                }
+                return;
+            }
         }
         // 10 µs units from the flow's start (11.9 hours, then no samples)
         let Ok(at) = u32::try_from((now - self.start) / 10_000) else {
@@ -589,24 +609,40 @@ impl ThrottleFlow {
             // value before its echo comes back; keep every other one
             // instead, the oldest (the next to be echoed) included, so the
             // ring spans twice as long (samples get rarer, never impossible).
+            let mut quiet_kept = 0;
             for i in 0..RTT_RING / 2 {
                 let kept = self.rtt_pending.get(2 * i).copied().unwrap_or_default();
                 if let Some(slot) = self.rtt_pending.get_mut(i) {
                     *slot = kept;
                 }
+                quiet_kept |= ((self.rtt_quiet >> (2 * i)) & 1) << i;
             }
             if let Some(slot) = self.rtt_pending.get_mut(RTT_RING / 2) {
                 *slot = (v, at);
             }
+            self.rtt_quiet = quiet_kept | (u32::from(quiet) << (RTT_RING / 2));
             self.rtt_pending_n = (RTT_RING / 2 + 1) as u8;
         } else if let Some(slot) = self.rtt_pending.get_mut(n) {
             *slot = (v, at);
+            self.rtt_quiet = (self.rtt_quiet & !(1 << n)) | (u32::from(quiet) << n);
             self.rtt_pending_n += 1;
         }
     }
 
-    /// The server echoed `ecr` at `now`: a sample when it is a remembered
-    /// TSval (the echo of an older one, after a loss, tells nothing).
+    /// The server echoed `ecr` at `now` (in a data segment, before
+    /// [`ThrottleFlow::server_data`] counts it): a sample when it is a
+    /// remembered TSval (the echo of an older one, after a loss, tells
+    /// nothing). A *quiet* sample, of a TSval sent on a segment that
+    /// acknowledged all the server's data seen with no server data between
+    /// it and this echo, shows no queue: the server had nothing in flight
+    /// (data in flight, or queued ahead of the echo, would have arrived
+    /// first). Its length is the path plus however long the server waited
+    /// before sending again: nothing for a sender whose window the ACK
+    /// opened (a policed flow keeps less than a segment in flight), the
+    /// application's pause for one with nothing to send (a stream sending a
+    /// chunk every 500 ms gives samples of about 470 ms: a "queue" in every
+    /// bin, before 2026-12-06). This is BBR's app-limited mark, seen from
+    /// the receiver.
     fn server_echo(&mut self, ecr: u32, now: Nanos, cfg: &ThrottleConfig) {
         let n = usize::from(self.rtt_pending_n);
         let Some(i) = self.rtt_pending.iter().take(n).position(|(v, _)| *v == ecr) else {
@@ -616,16 +652,19 @@ impl ThrottleFlow {
             .rtt_pending
             .get(i)
             .map_or(now, |x| self.start + Nanos::from(x.1) * 10_000);
+        let quiet = (self.rtt_quiet >> i) & 1 != 0;
         // forget it and everything older
         self.rtt_pending.copy_within(i + 1..n, 0);
         self.rtt_pending_n = (n - i - 1) as u8;
-        self.rtt_sample(now - sent, cfg);
+        self.rtt_quiet = self.rtt_quiet.checked_shr(i as u32 + 1).unwrap_or(0);
+        self.rtt_sample(now - sent, quiet, cfg);
     }
 
-    fn rtt_sample(&mut self, s: Nanos, cfg: &ThrottleConfig) {
+    fn rtt_sample(&mut self, s: Nanos, quiet: bool, cfg: &ThrottleConfig) {
         if s <= 0 || s >= cfg.idle_gap {
             return;
         }
+        self.bin_quiet |= quiet;
         self.rtt_samples += 1;
         self.bin_rtt = Some(self.bin_rtt.map_or(s, |b| b.min(s)));
         self.rtt_min = Some(self.rtt_min.map_or(s, |m| m.min(s)));
@@ -1317,7 +1356,10 @@ impl Detector for ThrottleDetector {
                     return;
                 };
                 if let Some((v, _)) = t.options.timestamps {
-                    tf.client_tsval(v, now);
+                    // (a segment that acknowledges every byte seen of the
+                    // server's leaves it nothing in flight)
+                    let quiet = t.ack_flag() && !seq_lt(t.ack, tf.high);
+                    tf.client_tsval(v, now, quiet);
                 }
                 if t.fin() {
                     return;

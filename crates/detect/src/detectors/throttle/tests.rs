@@ -817,7 +817,7 @@ fn a_long_path_gives_rtt_samples_when_the_client_ticks_faster_than_the_ring_span
     let mut f = ThrottleFlow::new(0, 1000, 1000, None, &cfg);
     for t in 0..2000u32 {
         let now = Nanos::from(t) * ms;
-        f.client_tsval(1000 + t, now);
+        f.client_tsval(1000 + t, now, false);
         if t >= 100 {
             f.server_echo(1000 + t - 100, now, &cfg);
         }
@@ -829,7 +829,7 @@ fn a_long_path_gives_rtt_samples_when_the_client_ticks_faster_than_the_ring_span
     let mut f = ThrottleFlow::new(0, 1000, 1000, None, &cfg);
     for t in 0..2000u32 {
         let now = Nanos::from(t) * ms;
-        f.client_tsval(1000 + t, now);
+        f.client_tsval(1000 + t, now, false);
         if t >= 20 {
             f.server_echo(1000 + t - 20, now, &cfg);
         }
@@ -1298,6 +1298,72 @@ fn a_fast_flow_that_only_touches_a_policed_flows_span_is_no_contrast() {
     ] {
         for e in judged(policed_beside(span, &[])) {
             failures.push(format!("{what}: {}", e.to_json_line()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A low-rate stream the server paces itself (internet radio at 128
+/// kbit/s: 8 KB every 500 ms; a live audio or telemetry feed), over a clean,
+/// fast, short path (30 ms RTT, no loss, no queue), while the user downloads
+/// something elsewhere. A timestamp echo comes back with the server's next
+/// chunk, so every RTT "sample" of the stream is the wait for it, hundreds
+/// of milliseconds. Until 2026-12-06 each bin's smallest sample was
+/// "queued" against the handshake's 30 ms: a shaper at 128 kbit/s, with the
+/// download as contrast. Now such a sample is quiet (the client had
+/// acknowledged everything, and nothing arrived before the echo) and shows
+/// no queue.
+#[test]
+fn a_self_paced_low_rate_stream_is_no_shaper() {
+    let mut failures = Vec::new();
+    for (name, app) in [
+        (
+            "chunks",
+            ts::App::Chunks {
+                chunk: 8_000,
+                every: 500 * MILLI,
+                count: 80,
+            },
+        ),
+        (
+            "paced",
+            ts::App::Paced {
+                bps: 128e3,
+                bytes: 640_000,
+            },
+        ),
+    ] {
+        let mut tl = tw_scenario::Timeline::new();
+        let t0 = tw_scenario::session::EPOCH_NS;
+        let mut radio = ts::Download::bulk(
+            [203, 0, 113, 80],
+            "radio.example",
+            50401,
+            t0,
+            ts::Limiter::Link {
+                bps: 20e6,
+                queue: 64_000,
+            },
+            0,
+        );
+        radio.app = app;
+        let dl = ts::Download::bulk(
+            [198, 51, 100, 20],
+            "fast.example",
+            50402,
+            t0 + 5 * SECOND,
+            ts::Limiter::Link {
+                bps: 8e6,
+                queue: 24_000,
+            },
+            20_000_000,
+        );
+        ts::download(&mut tl, &radio).unwrap();
+        ts::download(&mut tl, &dl).unwrap();
+        let r = run(&ts::finish(tl).unwrap());
+        show(name, &r);
+        for e in throttling(&r) {
+            failures.push(format!("{name}: {}", e.to_json_line()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
