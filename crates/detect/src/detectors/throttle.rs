@@ -1743,8 +1743,20 @@ impl Judge {
         // (and how long it holds packets: that flow's smoothed RTT over its
         // minimum)
         let mut link_queue: Option<Nanos> = None;
+        // Flows to other targets at the same time, and whether one of them
+        // was held just as low: itself rate-limited (a plateau with a queue
+        // or losses, what a flow held by a slow link shows; a stream that
+        // paces itself is not) and less than `contrast_factor` times faster
+        // than the candidate's limit. Then the link itself is slow now, and
+        // a target's fast history says nothing of a censor (see `history`).
+        let mut others_running = 0usize;
+        let mut link_slow = false;
         for r in latest {
             let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
+            if other_target {
+                others_running += 1;
+                link_slow |= r.limited.is_some() && r.rate_bps < self.cfg.contrast_factor * limit;
+            }
             let fast = other_target && r.rate_bps >= self.cfg.contrast_factor * limit;
             let queued = fast && shared_queue(r);
             if queued {
@@ -1811,13 +1823,18 @@ impl Judge {
         if capped_alike && !comparisons.iter().any(|(_, same, _)| *same) {
             comparisons.clear();
         }
+        // The target's own history: it ran much faster before. Not when
+        // another target is held just as low at the same time: the link
+        // slowed down (a congested or degraded access link, a move to a
+        // tethered phone), for every target alike.
         let hkey = self.history_key(&c);
         let history = self
             .history
             .iter()
             .find(|h| h.key == hkey)
             .filter(|h| {
-                h.flows >= self.cfg.history_min_flows
+                !link_slow
+                    && h.flows >= self.cfg.history_min_flows
                     && c.stamp - h.last <= self.cfg.history_max_age
                     && h.log_rate.exp2() >= self.cfg.history_factor * limit
             })
@@ -1916,7 +1933,8 @@ impl Judge {
         if let Some((typical, n)) = history {
             ev.insert(
                 "history".into(),
-                json!({"typical_bps": typical.round(), "flows": n, "times_slower": ((typical / limit) * 10.0).round() / 10.0}),
+                json!({"typical_bps": typical.round(), "flows": n, "times_slower": ((typical / limit) * 10.0).round() / 10.0,
+                       "other_targets_at_the_same_time": others_running}),
             );
         }
         if let Some(h) = &c.hello {

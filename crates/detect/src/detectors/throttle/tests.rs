@@ -1368,3 +1368,72 @@ fn a_self_paced_low_rate_stream_is_no_shaper() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// When the link itself slows down (a congested or degraded access link, a
+/// move to a tethered phone), a flow to a target with a fast history is not
+/// reported by `history` while a flow to another target, at the same time,
+/// is held at the very same rate (the link's). Until 2026-12-06 `history`
+/// needed no contrast and fired. (`targeted` was fixed on 2026-12-05 not to
+/// count a fast download from before a drop of the link's own rate;
+/// `history` is that same comparison across a drop.)
+#[test]
+fn history_ignores_other_targets_just_as_slow_at_the_same_time() {
+    // the shaped candidate, three earlier fast downloads of its own target,
+    // and another target's flow beside it, shaped like it or not
+    let with_other = |other_limited: Option<(Mode, f64)>, other_too: bool| {
+        let mut v = shaped_and_fast((SECOND, 20 * SECOND), 0);
+        let mut all = Vec::new();
+        for i in 0..3 {
+            let mut h = v[1].clone();
+            h.target = v[0].target.clone();
+            h.flow.server_ip = v[0].flow.server_ip;
+            h.flow.client_port = 51000 + i;
+            h.span = (
+                -400 * SECOND + i64::from(i) * 60 * SECOND,
+                -390 * SECOND + i64::from(i) * 60 * SECOND,
+            );
+            h.stamp = h.span.1;
+            h.ready = h.span.1;
+            h.rate_bps = 8e6;
+            all.push(h);
+        }
+        // the other target's flow at the candidate's 500 kbit/s
+        let other = &mut v[1];
+        other.rate_bps = 500e3;
+        other.limited = other_limited;
+        other.measured.rtt_bins_queued = if other_limited.is_some() { 18 } else { 0 };
+        if !other_too {
+            v.truncate(1);
+        }
+        all.extend(v);
+        judged(all)
+    };
+    let lines = |ev: &[Event]| {
+        ev.iter()
+            .map(Event::to_json_line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // held at the same 500 kbit/s behind a queue of its own: the link is
+    // slow for everyone, and the target's fast history says nothing
+    let ev = with_other(Some((Mode::Shaper, 500e3)), true);
+    assert!(ev.is_empty(), "{}", lines(&ev));
+    // nothing else ran at the time: `history` as before, and the evidence
+    // says that no other target showed the link's rate
+    let ev = with_other(None, false);
+    assert_eq!(ev.len(), 1, "{}", lines(&ev));
+    assert_eq!(ev[0].evidence["rules"], json!(["history"]));
+    assert_eq!(
+        ev[0].evidence["history"]["other_targets_at_the_same_time"],
+        json!(0)
+    );
+    // a stream at that rate that is not held by anything (it paces itself:
+    // no queue, no losses) says nothing of the link: `history` still fires
+    let ev = with_other(None, true);
+    assert_eq!(ev.len(), 1, "{}", lines(&ev));
+    assert_eq!(ev[0].evidence["rules"], json!(["history"]));
+    assert_eq!(
+        ev[0].evidence["history"]["other_targets_at_the_same_time"],
+        json!(1)
+    );
+}
