@@ -1421,7 +1421,15 @@ pub struct Judge {
     reported: VecDeque<(EventFlow, Nanos, Nanos)>,
     /// How far decisions have gone.
     watermark: Nanos,
+    /// When the capture was dropping packets: (from, to) packet times,
+    /// sorted and merged, from each kernel drop a worker noted to the end
+    /// of its capture-loss window (see [`Judge::note_capture_drop`]).
+    lossy: Vec<(Nanos, Nanos)>,
 }
+
+/// Capture-loss periods the judge keeps (the latest; each is at least a
+/// capture-loss window long, so they cover many hours).
+const LOSSY_PERIODS: usize = 1024;
 
 impl Judge {
     /// A judge with these settings and watch list.
@@ -1436,7 +1444,39 @@ impl Judge {
             history: Vec::new(),
             reported: VecDeque::new(),
             watermark: Nanos::MIN,
+            lossy: Vec::new(),
         }
+    }
+
+    /// A worker noted a rise of the capture's kernel drop counter at packet
+    /// time `at`: evidence from `at` to `at + window` may be incomplete, and
+    /// a throttling event whose record falls in it is marked as every other
+    /// detector's is in `Ctx::emit` (`capture_lossy`, half the confidence).
+    /// Judged by the record's packet time, not by when the decision is
+    /// taken (10 s and more later), so the mark does not depend on when the
+    /// judge runs. Must be handed in before records stamped after `at` are
+    /// decided: workers hand it in with their records.
+    pub fn note_capture_drop(&mut self, at: Nanos, window: Nanos) {
+        let (a, b) = (at, at.saturating_add(window.max(0)));
+        let i = self.lossy.partition_point(|p| p.0 <= a);
+        self.lossy.insert(i, (a, b));
+        // merge with the neighbours it overlaps
+        let mut merged: Vec<(Nanos, Nanos)> = Vec::with_capacity(self.lossy.len());
+        for p in self.lossy.drain(..) {
+            match merged.last_mut() {
+                Some(last) if p.0 <= last.1 => last.1 = last.1.max(p.1),
+                _ => merged.push(p),
+            }
+        }
+        if merged.len() > LOSSY_PERIODS {
+            merged.drain(..merged.len() - LOSSY_PERIODS);
+        }
+        self.lossy = merged;
+    }
+
+    /// Whether the capture was dropping packets at packet time `t`.
+    fn capture_lossy(&self, t: Nanos) -> bool {
+        self.lossy.iter().any(|(a, b)| (*a..=*b).contains(&t))
     }
 
     /// Replaces the settings (configuration reload), keeping history.
@@ -1880,8 +1920,13 @@ impl Judge {
         if mode == Mode::Policer && c.measured.rtt_bins >= 8 {
             confidence += 0.05;
         }
-        let confidence = confidence.min(0.95);
+        let mut confidence = confidence.min(0.95);
         let mut ev = Map::new();
+        // as `Ctx::emit` does for every other detector
+        if self.capture_lossy(c.stamp) {
+            ev.insert("capture_lossy".into(), Value::Bool(true));
+            confidence *= 0.5;
+        }
         ev.insert(
             "rule".into(),
             json!(rules.first().copied().unwrap_or("targeted")),
@@ -1991,13 +2036,16 @@ impl SharedJudge {
         }
     }
 
-    /// Worker `w` hands in its records and says it has processed every
-    /// packet up to `progress` (`Nanos::MAX`: finished); decisions every
-    /// worker has passed are taken and their events go to `out`.
+    /// Worker `w` hands in its records and the capture drops it noted
+    /// (`(at, window)`, see [`Judge::note_capture_drop`]) and says it has
+    /// processed every packet up to `progress` (`Nanos::MAX`: finished);
+    /// decisions every worker has passed are taken and their events go to
+    /// `out`.
     pub fn sync(
         &self,
         w: usize,
         records: &mut Vec<RateRecord>,
+        drops: &mut Vec<(Nanos, Nanos)>,
         progress: Nanos,
         out: &mut Vec<Event>,
     ) -> u64 {
@@ -2005,6 +2053,9 @@ impl SharedJudge {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        for (at, window) in drops.drain(..) {
+            g.judge.note_capture_drop(at, window);
+        }
         let mut dropped = 0;
         for r in records.drain(..) {
             dropped += u64::from(!g.judge.submit(r));

@@ -1437,3 +1437,85 @@ fn history_ignores_other_targets_just_as_slow_at_the_same_time() {
         json!(1)
     );
 }
+
+/// Throttling events, which the judge builds rather than `Ctx::emit`, carry
+/// `capture_lossy` and half the confidence while the capture drops packets,
+/// as every other signature's (docs/events.md). Until 2026-12-06 they never
+/// did. Kernel drops are exactly what makes holes in a flow at the vantage
+/// point.
+#[test]
+fn throttling_events_are_marked_while_the_capture_drops() {
+    let pcap = ts::thr_policed_targeted().unwrap();
+    let cfg = DetectorsConfig::default();
+    let mut e = Engine::new(
+        EngineConfig {
+            detectors: cfg.clone(),
+            ..EngineConfig::default()
+        },
+        default_detectors(&cfg),
+    );
+    for (i, (ts, f, wire)) in frames(&pcap).into_iter().enumerate() {
+        // the kernel drops a packet every 200 frames: lossy all along
+        e.note_kernel_drops(i as u64 / 200 + 1);
+        e.process_frame(crate::decode::linktype::RAW, &f, ts, wire);
+    }
+    e.finish();
+    let mut events = Vec::new();
+    e.drain_events(|ev| events.push(ev));
+    let thr: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.signature == Signature::Throttling)
+        .collect();
+    assert_eq!(thr.len(), 1, "{events:?}");
+    assert_eq!(
+        thr[0].evidence.get("capture_lossy"),
+        Some(&Value::Bool(true)),
+        "{}",
+        thr[0].to_json_line()
+    );
+    assert!(thr[0].confidence <= 0.5, "{}", thr[0].confidence);
+}
+
+/// The judge marks an event by its record's packet time: lossy when a
+/// kernel drop was noted at most `capture_loss_window` before it (the rule
+/// of `Ctx::emit`), whenever and in whatever order the workers hand the
+/// drops in.
+#[test]
+fn capture_drops_mark_the_events_of_records_stamped_within_their_window() {
+    let window = 60 * SECOND;
+    let stamp = policed_beside((SECOND, 20 * SECOND), &[])[0].stamp;
+    for (drops, lossy) in [
+        (vec![], false),
+        (vec![stamp], true),
+        (vec![stamp - window], true),
+        (vec![stamp - window - MILLI], false),
+        (vec![stamp + MILLI], false),
+        // out of order (two workers), the earlier one covers the record
+        (vec![stamp + 5 * SECOND, stamp - 30 * SECOND], true),
+        (vec![stamp + 5 * SECOND, stamp - 90 * SECOND], false),
+    ] {
+        let mut j = Judge::new(ThrottleConfig::default(), Default::default());
+        for d in &drops {
+            j.note_capture_drop(*d, window);
+        }
+        for r in policed_beside((SECOND, 20 * SECOND), &[]) {
+            j.submit(r);
+        }
+        let mut out = Vec::new();
+        j.advance(60 * SECOND, &mut out);
+        assert_eq!(out.len(), 1, "{drops:?}");
+        let e = &out[0];
+        assert_eq!(
+            e.evidence.get("capture_lossy") == Some(&Value::Bool(true)),
+            lossy,
+            "{drops:?}: {}",
+            e.to_json_line()
+        );
+        let full = if lossy {
+            2.0 * e.confidence
+        } else {
+            e.confidence
+        };
+        assert!((full - 0.6).abs() < 1e-9, "{drops:?}: {}", e.confidence);
+    }
+}
