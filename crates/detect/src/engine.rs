@@ -63,6 +63,9 @@ pub struct Engine {
     own_link: bool,
     judge: JudgeHandle,
     judged: Vec<Event>,
+    /// Kernel drops noted and not yet handed to the judge: (packet time,
+    /// capture-loss window).
+    drops_for_judge: Vec<(Nanos, Nanos)>,
 }
 
 /// Everything but the flow tables: what detectors use while a flow is
@@ -196,6 +199,7 @@ impl Engine {
                 cfg.detectors.watch.clone(),
             ))),
             judged: Vec::new(),
+            drops_for_judge: Vec::new(),
             cfg,
         }
     }
@@ -215,6 +219,9 @@ impl Engine {
         let mut out = std::mem::take(&mut self.judged);
         let dropped = match &mut self.judge {
             JudgeHandle::Local(j) => {
+                for (at, window) in self.drops_for_judge.drain(..) {
+                    j.note_capture_drop(at, window);
+                }
                 let mut dropped = 0;
                 for r in self.sh.rates.drain(..) {
                     dropped += u64::from(!j.submit(r));
@@ -222,7 +229,13 @@ impl Engine {
                 j.advance(progress.saturating_sub(1), &mut out);
                 dropped
             }
-            JudgeHandle::Shared(j, w) => j.sync(*w, &mut self.sh.rates, progress, &mut out),
+            JudgeHandle::Shared(j, w) => j.sync(
+                *w,
+                &mut self.sh.rates,
+                &mut self.drops_for_judge,
+                progress,
+                &mut out,
+            ),
         };
         self.sh.stats.throttle_records_dropped += dropped;
         for e in out.drain(..) {
@@ -280,6 +293,12 @@ impl Engine {
             self.kernel_drops = total;
             if self.now != Nanos::MIN {
                 self.last_drop_ts = Some(self.now);
+                // the throttling judge marks its events by the same rule,
+                // by their record's packet time
+                let d = (self.now, self.cfg.capture_loss_window);
+                if self.drops_for_judge.last() != Some(&d) && self.drops_for_judge.len() < 4096 {
+                    self.drops_for_judge.push(d);
+                }
             }
         }
     }

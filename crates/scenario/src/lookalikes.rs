@@ -555,6 +555,47 @@ pub fn lookalike_dns_servfail_then_answer() -> Result<Vec<u8>> {
     )
 }
 
+/// Internet radio: a server sending 8 KB every 500 ms (128 kbit/s) for
+/// 40 s over a clean, fast, 30 ms path, while the user downloads 20 MB from
+/// another server. The server has nothing in flight between its chunks, so
+/// it echoes the client's last timestamp only with its next chunk: those
+/// echoes are the wait for it (about 470 ms), not the path's RTT; counted
+/// as RTT samples, every bin showed a "standing queue" (a shaper at
+/// 123 kbit/s, the download its contrast).
+pub fn lookalike_thr_radio_chunks() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let mut radio = Download::bulk(
+        [203, 0, 113, 80],
+        "radio.example",
+        50401,
+        EPOCH_NS,
+        Limiter::Link {
+            bps: 20e6,
+            queue: 64_000,
+        },
+        0,
+    );
+    radio.app = App::Chunks {
+        chunk: 8_000,
+        every: 500 * MS,
+        count: 80,
+    };
+    let fast = Download::bulk(
+        [198, 51, 100, 20],
+        "fast.example",
+        50402,
+        EPOCH_NS + 5 * S,
+        Limiter::Link {
+            bps: 8e6,
+            queue: 24_000,
+        },
+        20_000_000,
+    );
+    download(&mut tl, &radio)?;
+    download(&mut tl, &fast)?;
+    crate::throttle_scenarios::finish(tl)
+}
+
 /// A look-alike: its name and its capture's bytes.
 pub type Lookalike = (&'static str, fn() -> Result<Vec<u8>>);
 
@@ -591,5 +632,6 @@ pub fn lookalikes() -> Vec<Lookalike> {
             "thr_paced_shared_queue_second_download",
             lookalike_thr_paced_shared_queue_second_download,
         ),
+        ("thr_radio_chunks", lookalike_thr_radio_chunks),
     ]
 }

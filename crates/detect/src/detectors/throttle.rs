@@ -306,11 +306,19 @@ pub struct ThrottleFlow {
     /// (TSval, time since `start` in 10 µs units).
     rtt_pending: [(u32, u32); RTT_RING],
     rtt_pending_n: u8,
+    /// The pending TSvals (bit `i` for `rtt_pending[i]`) that the client
+    /// sent while it had acknowledged every byte the server had sent, with
+    /// no server data since: the server had nothing in flight (see
+    /// [`ThrottleFlow::server_echo`]).
+    rtt_quiet: u32,
     rtt_min: Option<Nanos>,
     rtt_smoothed: Option<Nanos>,
     rtt_samples: u32,
     /// Smallest RTT sample in the current bin, and in the last bin that had one.
     bin_rtt: Option<Nanos>,
+    /// The current bin had a quiet sample (an echo with nothing in flight
+    /// before it: no queue ahead of it).
+    bin_quiet: bool,
     last_bin_rtt: Option<Nanos>,
     /// Bins with an RTT sample, and those whose smallest sample shows a
     /// queue (twice the minimum and 20 ms more): a queue that never drains
@@ -365,10 +373,12 @@ impl ThrottleFlow {
             last_client_ack: None,
             rtt_pending: [(0, 0); RTT_RING],
             rtt_pending_n: 0,
+            rtt_quiet: 0,
             rtt_min: rtt,
             rtt_smoothed: rtt,
             rtt_samples: 0,
             bin_rtt: None,
+            bin_quiet: false,
             last_bin_rtt: None,
             rtt_bins: 0,
             rtt_bins_queued: 0,
@@ -394,11 +404,13 @@ impl ThrottleFlow {
             if n == 0 {
                 if let Some(r) = self.bin_rtt.take() {
                     self.rtt_bins += 1;
-                    if self.rtt_min.is_some_and(|m| queueing(r, m)) {
+                    // a quiet sample met no queue: the bin shows none
+                    if !self.bin_quiet && self.rtt_min.is_some_and(|m| queueing(r, m)) {
                         self.rtt_bins_queued += 1;
                     }
                     self.last_bin_rtt = Some(r);
                 }
+                self.bin_quiet = false;
                 if !self.bin_partial && self.settled(self.bin_start) {
                     if self.bin_bytes > 0 {
                         let i = bucket(self.bin_bytes);
@@ -522,6 +534,7 @@ impl ThrottleFlow {
             self.bin_partial = true;
             // the RTT samples in flight span the pause
             self.rtt_pending_n = 0;
+            self.rtt_quiet = 0;
         }
         self.roll(now, cfg.bin, idle);
         if idle {
@@ -565,18 +578,25 @@ impl ThrottleFlow {
             self.high = end;
         }
         self.last_data = now;
+        // the server had data in flight when the TSvals pending now were
+        // sent: their echoes measure the path
+        self.rtt_quiet = 0;
     }
 
-    /// A client TSval seen at `now` (kept if new).
-    fn client_tsval(&mut self, v: u32, now: Nanos) {
+    /// A client TSval seen at `now` (kept if new). `quiet`: the segment
+    /// acknowledged every byte of the server's seen so far.
+    fn client_tsval(&mut self, v: u32, now: Nanos, quiet: bool) {
         let n = usize::from(self.rtt_pending_n);
-        if n > 0
-            && self
-                .rtt_pending
-                .get(n - 1)
-                .is_some_and(|(x, _)| !seq_gt(v, *x))
-        {
-            return;
+        if let Some((x, _)) = n.checked_sub(1).and_then(|i| self.rtt_pending.get(i)) {
+            if !seq_gt(v, *x) {
+                if quiet && v == *x {
+                    // the same TSval again (a coarse client clock), now
+                    // acknowledging everything: the server may echo it
+                    // only after its pause
+                    self.rtt_quiet |= 1 << (n - 1);
+                }
+                return;
+            }
         }
         // 10 µs units from the flow's start (11.9 hours, then no samples)
         let Ok(at) = u32::try_from((now - self.start) / 10_000) else {
@@ -589,24 +609,40 @@ impl ThrottleFlow {
             // value before its echo comes back; keep every other one
             // instead, the oldest (the next to be echoed) included, so the
             // ring spans twice as long (samples get rarer, never impossible).
+            let mut quiet_kept = 0;
             for i in 0..RTT_RING / 2 {
                 let kept = self.rtt_pending.get(2 * i).copied().unwrap_or_default();
                 if let Some(slot) = self.rtt_pending.get_mut(i) {
                     *slot = kept;
                 }
+                quiet_kept |= ((self.rtt_quiet >> (2 * i)) & 1) << i;
             }
             if let Some(slot) = self.rtt_pending.get_mut(RTT_RING / 2) {
                 *slot = (v, at);
             }
+            self.rtt_quiet = quiet_kept | (u32::from(quiet) << (RTT_RING / 2));
             self.rtt_pending_n = (RTT_RING / 2 + 1) as u8;
         } else if let Some(slot) = self.rtt_pending.get_mut(n) {
             *slot = (v, at);
+            self.rtt_quiet = (self.rtt_quiet & !(1 << n)) | (u32::from(quiet) << n);
             self.rtt_pending_n += 1;
         }
     }
 
-    /// The server echoed `ecr` at `now`: a sample when it is a remembered
-    /// TSval (the echo of an older one, after a loss, tells nothing).
+    /// The server echoed `ecr` at `now` (in a data segment, before
+    /// [`ThrottleFlow::server_data`] counts it): a sample when it is a
+    /// remembered TSval (the echo of an older one, after a loss, tells
+    /// nothing). A *quiet* sample, of a TSval sent on a segment that
+    /// acknowledged all the server's data seen with no server data between
+    /// it and this echo, shows no queue: the server had nothing in flight
+    /// (data in flight, or queued ahead of the echo, would have arrived
+    /// first). Its length is the path plus however long the server waited
+    /// before sending again: nothing for a sender whose window the ACK
+    /// opened (a policed flow keeps less than a segment in flight), the
+    /// application's pause for one with nothing to send (a stream sending a
+    /// chunk every 500 ms gives samples of about 470 ms: a "queue" in every
+    /// bin, before 2026-12-06). This is BBR's app-limited mark, seen from
+    /// the receiver.
     fn server_echo(&mut self, ecr: u32, now: Nanos, cfg: &ThrottleConfig) {
         let n = usize::from(self.rtt_pending_n);
         let Some(i) = self.rtt_pending.iter().take(n).position(|(v, _)| *v == ecr) else {
@@ -616,16 +652,19 @@ impl ThrottleFlow {
             .rtt_pending
             .get(i)
             .map_or(now, |x| self.start + Nanos::from(x.1) * 10_000);
+        let quiet = (self.rtt_quiet >> i) & 1 != 0;
         // forget it and everything older
         self.rtt_pending.copy_within(i + 1..n, 0);
         self.rtt_pending_n = (n - i - 1) as u8;
-        self.rtt_sample(now - sent, cfg);
+        self.rtt_quiet = self.rtt_quiet.checked_shr(i as u32 + 1).unwrap_or(0);
+        self.rtt_sample(now - sent, quiet, cfg);
     }
 
-    fn rtt_sample(&mut self, s: Nanos, cfg: &ThrottleConfig) {
+    fn rtt_sample(&mut self, s: Nanos, quiet: bool, cfg: &ThrottleConfig) {
         if s <= 0 || s >= cfg.idle_gap {
             return;
         }
+        self.bin_quiet |= quiet;
         self.rtt_samples += 1;
         self.bin_rtt = Some(self.bin_rtt.map_or(s, |b| b.min(s)));
         self.rtt_min = Some(self.rtt_min.map_or(s, |m| m.min(s)));
@@ -902,7 +941,12 @@ fn join<T: Copy>(snaps: &[(u32, Vec<T>)], out: &mut Vec<T>) -> bool {
 /// stalls (a fade that took all it had in flight leaves no hole); one that
 /// falls in an idle gap of the other flow counts neither way, and idle time
 /// is left out of the chance (see [`IDLE_GAP`]). Times are in ms from the
-/// start of `c_span`. `None` when the two times do not overlap.
+/// start of `c_span`. When the compared time is empty (the other flow's
+/// running time, past its first and before its last round trips, does not
+/// overlap the target's known moments: it only touched the target's span),
+/// the target had no loss moment while it ran: `n = 0`, and `whole` says
+/// whether that is all that is known. `None` when moments that are not all
+/// known are none at all (an overflowed ring is never empty: not expected).
 fn loss_moments(
     c: &Trouble,
     c_span: (Nanos, Nanos),
@@ -930,10 +974,19 @@ fn loss_moments(
         r_from = r_from.max(rg.first()?.0);
     }
     let (lo, hi) = (c_from.max(r_from), ms(c_span.1).min(ms(r_span.1) - margin));
-    if hi - lo < 1 {
-        return None;
-    }
     let whole = lo <= ms(c_span.0).max(ms(r_span.0) + margin);
+    if hi - lo < 1 {
+        // The other flow ran through none of the target's moments (a
+        // download that ended just after the target began, or began just
+        // before it ended): no trial, and, when all is known, a flow that
+        // ran *between* (here: beside) the target's losses.
+        return Some(Moments {
+            n: 0,
+            k: 0,
+            p: 0.0,
+            whole,
+        });
+    }
     // the other flow's trouble as time intervals: its loss moments and its
     // stalls, widened by the tolerance; and the time it was idle, which
     // shows nothing either way
@@ -1303,7 +1356,10 @@ impl Detector for ThrottleDetector {
                     return;
                 };
                 if let Some((v, _)) = t.options.timestamps {
-                    tf.client_tsval(v, now);
+                    // (a segment that acknowledges every byte seen of the
+                    // server's leaves it nothing in flight)
+                    let quiet = t.ack_flag() && !seq_lt(t.ack, tf.high);
+                    tf.client_tsval(v, now, quiet);
                 }
                 if t.fin() {
                     return;
@@ -1365,7 +1421,15 @@ pub struct Judge {
     reported: VecDeque<(EventFlow, Nanos, Nanos)>,
     /// How far decisions have gone.
     watermark: Nanos,
+    /// When the capture was dropping packets: (from, to) packet times,
+    /// sorted and merged, from each kernel drop a worker noted to the end
+    /// of its capture-loss window (see [`Judge::note_capture_drop`]).
+    lossy: Vec<(Nanos, Nanos)>,
 }
+
+/// Capture-loss periods the judge keeps (the latest; each is at least a
+/// capture-loss window long, so they cover many hours).
+const LOSSY_PERIODS: usize = 1024;
 
 impl Judge {
     /// A judge with these settings and watch list.
@@ -1380,7 +1444,39 @@ impl Judge {
             history: Vec::new(),
             reported: VecDeque::new(),
             watermark: Nanos::MIN,
+            lossy: Vec::new(),
         }
+    }
+
+    /// A worker noted a rise of the capture's kernel drop counter at packet
+    /// time `at`: evidence from `at` to `at + window` may be incomplete, and
+    /// a throttling event whose record falls in it is marked as every other
+    /// detector's is in `Ctx::emit` (`capture_lossy`, half the confidence).
+    /// Judged by the record's packet time, not by when the decision is
+    /// taken (10 s and more later), so the mark does not depend on when the
+    /// judge runs. Must be handed in before records stamped after `at` are
+    /// decided: workers hand it in with their records.
+    pub fn note_capture_drop(&mut self, at: Nanos, window: Nanos) {
+        let (a, b) = (at, at.saturating_add(window.max(0)));
+        let i = self.lossy.partition_point(|p| p.0 <= a);
+        self.lossy.insert(i, (a, b));
+        // merge with the neighbours it overlaps
+        let mut merged: Vec<(Nanos, Nanos)> = Vec::with_capacity(self.lossy.len());
+        for p in self.lossy.drain(..) {
+            match merged.last_mut() {
+                Some(last) if p.0 <= last.1 => last.1 = last.1.max(p.1),
+                _ => merged.push(p),
+            }
+        }
+        if merged.len() > LOSSY_PERIODS {
+            merged.drain(..merged.len() - LOSSY_PERIODS);
+        }
+        self.lossy = merged;
+    }
+
+    /// Whether the capture was dropping packets at packet time `t`.
+    fn capture_lossy(&self, t: Nanos) -> bool {
+        self.lossy.iter().any(|(a, b)| (*a..=*b).contains(&t))
     }
 
     /// Replaces the settings (configuration reload), keeping history.
@@ -1687,8 +1783,20 @@ impl Judge {
         // (and how long it holds packets: that flow's smoothed RTT over its
         // minimum)
         let mut link_queue: Option<Nanos> = None;
+        // Flows to other targets at the same time, and whether one of them
+        // was held just as low: itself rate-limited (a plateau with a queue
+        // or losses, what a flow held by a slow link shows; a stream that
+        // paces itself is not) and less than `contrast_factor` times faster
+        // than the candidate's limit. Then the link itself is slow now, and
+        // a target's fast history says nothing of a censor (see `history`).
+        let mut others_running = 0usize;
+        let mut link_slow = false;
         for r in latest {
             let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
+            if other_target {
+                others_running += 1;
+                link_slow |= r.limited.is_some() && r.rate_bps < self.cfg.contrast_factor * limit;
+            }
             let fast = other_target && r.rate_bps >= self.cfg.contrast_factor * limit;
             let queued = fast && shared_queue(r);
             if queued {
@@ -1755,13 +1863,18 @@ impl Judge {
         if capped_alike && !comparisons.iter().any(|(_, same, _)| *same) {
             comparisons.clear();
         }
+        // The target's own history: it ran much faster before. Not when
+        // another target is held just as low at the same time: the link
+        // slowed down (a congested or degraded access link, a move to a
+        // tethered phone), for every target alike.
         let hkey = self.history_key(&c);
         let history = self
             .history
             .iter()
             .find(|h| h.key == hkey)
             .filter(|h| {
-                h.flows >= self.cfg.history_min_flows
+                !link_slow
+                    && h.flows >= self.cfg.history_min_flows
                     && c.stamp - h.last <= self.cfg.history_max_age
                     && h.log_rate.exp2() >= self.cfg.history_factor * limit
             })
@@ -1807,8 +1920,13 @@ impl Judge {
         if mode == Mode::Policer && c.measured.rtt_bins >= 8 {
             confidence += 0.05;
         }
-        let confidence = confidence.min(0.95);
+        let mut confidence = confidence.min(0.95);
         let mut ev = Map::new();
+        // as `Ctx::emit` does for every other detector
+        if self.capture_lossy(c.stamp) {
+            ev.insert("capture_lossy".into(), Value::Bool(true));
+            confidence *= 0.5;
+        }
         ev.insert(
             "rule".into(),
             json!(rules.first().copied().unwrap_or("targeted")),
@@ -1860,7 +1978,8 @@ impl Judge {
         if let Some((typical, n)) = history {
             ev.insert(
                 "history".into(),
-                json!({"typical_bps": typical.round(), "flows": n, "times_slower": ((typical / limit) * 10.0).round() / 10.0}),
+                json!({"typical_bps": typical.round(), "flows": n, "times_slower": ((typical / limit) * 10.0).round() / 10.0,
+                       "other_targets_at_the_same_time": others_running}),
             );
         }
         if let Some(h) = &c.hello {
@@ -1917,13 +2036,16 @@ impl SharedJudge {
         }
     }
 
-    /// Worker `w` hands in its records and says it has processed every
-    /// packet up to `progress` (`Nanos::MAX`: finished); decisions every
-    /// worker has passed are taken and their events go to `out`.
+    /// Worker `w` hands in its records and the capture drops it noted
+    /// (`(at, window)`, see [`Judge::note_capture_drop`]) and says it has
+    /// processed every packet up to `progress` (`Nanos::MAX`: finished);
+    /// decisions every worker has passed are taken and their events go to
+    /// `out`.
     pub fn sync(
         &self,
         w: usize,
         records: &mut Vec<RateRecord>,
+        drops: &mut Vec<(Nanos, Nanos)>,
         progress: Nanos,
         out: &mut Vec<Event>,
     ) -> u64 {
@@ -1931,6 +2053,9 @@ impl SharedJudge {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        for (at, window) in drops.drain(..) {
+            g.judge.note_capture_drop(at, window);
+        }
         let mut dropped = 0;
         for r in records.drain(..) {
             dropped += u64::from(!g.judge.submit(r));

@@ -817,7 +817,7 @@ fn a_long_path_gives_rtt_samples_when_the_client_ticks_faster_than_the_ring_span
     let mut f = ThrottleFlow::new(0, 1000, 1000, None, &cfg);
     for t in 0..2000u32 {
         let now = Nanos::from(t) * ms;
-        f.client_tsval(1000 + t, now);
+        f.client_tsval(1000 + t, now, false);
         if t >= 100 {
             f.server_echo(1000 + t - 100, now, &cfg);
         }
@@ -829,7 +829,7 @@ fn a_long_path_gives_rtt_samples_when_the_client_ticks_faster_than_the_ring_span
     let mut f = ThrottleFlow::new(0, 1000, 1000, None, &cfg);
     for t in 0..2000u32 {
         let now = Nanos::from(t) * ms;
-        f.client_tsval(1000 + t, now);
+        f.client_tsval(1000 + t, now, false);
         if t >= 20 {
             f.server_echo(1000 + t - 20, now, &cfg);
         }
@@ -1269,4 +1269,253 @@ fn a_fast_flows_earlier_records_recall_the_moments_its_latest_forgot() {
     let mut all = v;
     all.extend([at(9_000), at(14_000), at(19_000)]);
     assert!(judged(all).is_empty());
+}
+
+// ---- RTT samples of an idle server, contrast that barely overlaps, link-wide slowdowns, capture drops ----
+
+/// A fast flow whose span only touches the candidate's (it started 100 ms
+/// before the candidate's record ends, or ended 100 ms after the candidate
+/// began) ran through none of the candidate's loss moments. A fast flow
+/// that ran 2.1 s *between* two of them is no contrast
+/// (`a_fast_flow_that_ran_between_a_policed_flows_losses_is_no_contrast`),
+/// and neither are these. Until 2026-12-06 they were: `loss_moments`
+/// returned `None` when the compared time (past the fast flow's first and
+/// before its last three RTTs, at least 100 ms each) was empty, and
+/// `ran_between` was only set for `Some`, so the less a fast flow
+/// overlapped, the surer its contrast (a review found the fades look-alike
+/// `thr_paced_fades` reported whenever a download started in the last
+/// ~200 ms of one of the paced stream's 10 s records).
+#[test]
+fn a_fast_flow_that_only_touches_a_policed_flows_span_is_no_contrast() {
+    let between = (SECOND + 1300 * MILLI, SECOND + 3400 * MILLI);
+    assert!(judged(policed_beside(between, &[])).is_empty());
+    // the candidate's span is 1..20 s, its first loss at 2.2 s, its last
+    // at 18.8 s; a fast flow that overlaps it by 100 ms at either end
+    let mut failures = Vec::new();
+    for (what, span) in [
+        ("touches its end", (20 * SECOND - 100 * MILLI, 40 * SECOND)),
+        ("touches its start", (-20 * SECOND, SECOND + 100 * MILLI)),
+    ] {
+        for e in judged(policed_beside(span, &[])) {
+            failures.push(format!("{what}: {}", e.to_json_line()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A low-rate stream the server paces itself (internet radio at 128
+/// kbit/s: 8 KB every 500 ms; a live audio or telemetry feed), over a clean,
+/// fast, short path (30 ms RTT, no loss, no queue), while the user downloads
+/// something elsewhere. A timestamp echo comes back with the server's next
+/// chunk, so every RTT "sample" of the stream is the wait for it, hundreds
+/// of milliseconds. Until 2026-12-06 each bin's smallest sample was
+/// "queued" against the handshake's 30 ms: a shaper at 128 kbit/s, with the
+/// download as contrast. Now such a sample is quiet (the client had
+/// acknowledged everything, and nothing arrived before the echo) and shows
+/// no queue.
+#[test]
+fn a_self_paced_low_rate_stream_is_no_shaper() {
+    let mut failures = Vec::new();
+    for (name, app) in [
+        (
+            "chunks",
+            ts::App::Chunks {
+                chunk: 8_000,
+                every: 500 * MILLI,
+                count: 80,
+            },
+        ),
+        (
+            "paced",
+            ts::App::Paced {
+                bps: 128e3,
+                bytes: 640_000,
+            },
+        ),
+    ] {
+        let mut tl = tw_scenario::Timeline::new();
+        let t0 = tw_scenario::session::EPOCH_NS;
+        let mut radio = ts::Download::bulk(
+            [203, 0, 113, 80],
+            "radio.example",
+            50401,
+            t0,
+            ts::Limiter::Link {
+                bps: 20e6,
+                queue: 64_000,
+            },
+            0,
+        );
+        radio.app = app;
+        let dl = ts::Download::bulk(
+            [198, 51, 100, 20],
+            "fast.example",
+            50402,
+            t0 + 5 * SECOND,
+            ts::Limiter::Link {
+                bps: 8e6,
+                queue: 24_000,
+            },
+            20_000_000,
+        );
+        ts::download(&mut tl, &radio).unwrap();
+        ts::download(&mut tl, &dl).unwrap();
+        let r = run(&ts::finish(tl).unwrap());
+        show(name, &r);
+        for e in throttling(&r) {
+            failures.push(format!("{name}: {}", e.to_json_line()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// When the link itself slows down (a congested or degraded access link, a
+/// move to a tethered phone), a flow to a target with a fast history is not
+/// reported by `history` while a flow to another target, at the same time,
+/// is held at the very same rate (the link's). Until 2026-12-06 `history`
+/// needed no contrast and fired. (`targeted` was fixed on 2026-12-05 not to
+/// count a fast download from before a drop of the link's own rate;
+/// `history` is that same comparison across a drop.)
+#[test]
+fn history_ignores_other_targets_just_as_slow_at_the_same_time() {
+    // the shaped candidate, three earlier fast downloads of its own target,
+    // and another target's flow beside it, shaped like it or not
+    let with_other = |other_limited: Option<(Mode, f64)>, other_too: bool| {
+        let mut v = shaped_and_fast((SECOND, 20 * SECOND), 0);
+        let mut all = Vec::new();
+        for i in 0..3 {
+            let mut h = v[1].clone();
+            h.target = v[0].target.clone();
+            h.flow.server_ip = v[0].flow.server_ip;
+            h.flow.client_port = 51000 + i;
+            h.span = (
+                -400 * SECOND + i64::from(i) * 60 * SECOND,
+                -390 * SECOND + i64::from(i) * 60 * SECOND,
+            );
+            h.stamp = h.span.1;
+            h.ready = h.span.1;
+            h.rate_bps = 8e6;
+            all.push(h);
+        }
+        // the other target's flow at the candidate's 500 kbit/s
+        let other = &mut v[1];
+        other.rate_bps = 500e3;
+        other.limited = other_limited;
+        other.measured.rtt_bins_queued = if other_limited.is_some() { 18 } else { 0 };
+        if !other_too {
+            v.truncate(1);
+        }
+        all.extend(v);
+        judged(all)
+    };
+    let lines = |ev: &[Event]| {
+        ev.iter()
+            .map(Event::to_json_line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // held at the same 500 kbit/s behind a queue of its own: the link is
+    // slow for everyone, and the target's fast history says nothing
+    let ev = with_other(Some((Mode::Shaper, 500e3)), true);
+    assert!(ev.is_empty(), "{}", lines(&ev));
+    // nothing else ran at the time: `history` as before, and the evidence
+    // says that no other target showed the link's rate
+    let ev = with_other(None, false);
+    assert_eq!(ev.len(), 1, "{}", lines(&ev));
+    assert_eq!(ev[0].evidence["rules"], json!(["history"]));
+    assert_eq!(
+        ev[0].evidence["history"]["other_targets_at_the_same_time"],
+        json!(0)
+    );
+    // a stream at that rate that is not held by anything (it paces itself:
+    // no queue, no losses) says nothing of the link: `history` still fires
+    let ev = with_other(None, true);
+    assert_eq!(ev.len(), 1, "{}", lines(&ev));
+    assert_eq!(ev[0].evidence["rules"], json!(["history"]));
+    assert_eq!(
+        ev[0].evidence["history"]["other_targets_at_the_same_time"],
+        json!(1)
+    );
+}
+
+/// Throttling events, which the judge builds rather than `Ctx::emit`, carry
+/// `capture_lossy` and half the confidence while the capture drops packets,
+/// as every other signature's (docs/events.md). Until 2026-12-06 they never
+/// did. Kernel drops are exactly what makes holes in a flow at the vantage
+/// point.
+#[test]
+fn throttling_events_are_marked_while_the_capture_drops() {
+    let pcap = ts::thr_policed_targeted().unwrap();
+    let cfg = DetectorsConfig::default();
+    let mut e = Engine::new(
+        EngineConfig {
+            detectors: cfg.clone(),
+            ..EngineConfig::default()
+        },
+        default_detectors(&cfg),
+    );
+    for (i, (ts, f, wire)) in frames(&pcap).into_iter().enumerate() {
+        // the kernel drops a packet every 200 frames: lossy all along
+        e.note_kernel_drops(i as u64 / 200 + 1);
+        e.process_frame(crate::decode::linktype::RAW, &f, ts, wire);
+    }
+    e.finish();
+    let mut events = Vec::new();
+    e.drain_events(|ev| events.push(ev));
+    let thr: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.signature == Signature::Throttling)
+        .collect();
+    assert_eq!(thr.len(), 1, "{events:?}");
+    assert_eq!(
+        thr[0].evidence.get("capture_lossy"),
+        Some(&Value::Bool(true)),
+        "{}",
+        thr[0].to_json_line()
+    );
+    assert!(thr[0].confidence <= 0.5, "{}", thr[0].confidence);
+}
+
+/// The judge marks an event by its record's packet time: lossy when a
+/// kernel drop was noted at most `capture_loss_window` before it (the rule
+/// of `Ctx::emit`), whenever and in whatever order the workers hand the
+/// drops in.
+#[test]
+fn capture_drops_mark_the_events_of_records_stamped_within_their_window() {
+    let window = 60 * SECOND;
+    let stamp = policed_beside((SECOND, 20 * SECOND), &[])[0].stamp;
+    for (drops, lossy) in [
+        (vec![], false),
+        (vec![stamp], true),
+        (vec![stamp - window], true),
+        (vec![stamp - window - MILLI], false),
+        (vec![stamp + MILLI], false),
+        // out of order (two workers), the earlier one covers the record
+        (vec![stamp + 5 * SECOND, stamp - 30 * SECOND], true),
+        (vec![stamp + 5 * SECOND, stamp - 90 * SECOND], false),
+    ] {
+        let mut j = Judge::new(ThrottleConfig::default(), Default::default());
+        for d in &drops {
+            j.note_capture_drop(*d, window);
+        }
+        for r in policed_beside((SECOND, 20 * SECOND), &[]) {
+            j.submit(r);
+        }
+        let mut out = Vec::new();
+        j.advance(60 * SECOND, &mut out);
+        assert_eq!(out.len(), 1, "{drops:?}");
+        let e = &out[0];
+        assert_eq!(
+            e.evidence.get("capture_lossy") == Some(&Value::Bool(true)),
+            lossy,
+            "{drops:?}: {}",
+            e.to_json_line()
+        );
+        let full = if lossy {
+            2.0 * e.confidence
+        } else {
+            e.confidence
+        };
+        assert!((full - 0.6).abs() < 1e-9, "{drops:?}: {}", e.confidence);
+    }
 }
