@@ -50,7 +50,8 @@ pub fn http_inject_iran_race() -> Result<Vec<u8>> {
 
 /// Sandvine PacketLogic (Egypt): a 307 redirect to an ad page in a FIN+ACK
 /// segment with IP ID 0x3412 and no DF; the server stays silent. Rules:
-/// ip_id_marker, ip_id_out_of_sequence, df_mismatch, closed_with_response.
+/// ip_id_marker (the ID is out of the server's sequence too, but counts
+/// once), df_mismatch, closed_with_response.
 pub fn http_inject_sandvine_redirect() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
     let (mut s, t) = get(53002, "blocked.example", &mut tl);

@@ -477,16 +477,17 @@ impl HttpDetector {
         let mut ids = vec![sa.ip_id];
         ids.extend(&h.pre_ids);
         let last = ids.last().copied().unwrap_or(sa.ip_id);
-        if matches!(r.hdr.ip_id, 0x3412 | 30000) && !ids.contains(&r.hdr.ip_id) {
-            rules.push("ip_id_marker");
-            s += 0.35;
-            d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
-        }
         let sequential = ids.len() >= 2
             && ids
                 .windows(2)
                 .all(|w| (1..=64).contains(&w[1].wrapping_sub(w[0])));
-        if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 {
+        // One IP ID is one observation: a marker value is also out of the
+        // server's sequence, and counts once, as the marker.
+        if matches!(r.hdr.ip_id, 0x3412 | 30000) && !ids.contains(&r.hdr.ip_id) {
+            rules.push("ip_id_marker");
+            s += 0.35;
+            d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
+        } else if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 {
             rules.push("ip_id_out_of_sequence");
             s += 0.25;
             d.insert("ip_ids_server".into(), json!(ids));
