@@ -31,6 +31,139 @@ fn run(tl: Timeline) -> Vec<serde_json::Value> {
     out
 }
 
+/// The SYN-proxy look-alike of `http_trap_syn_proxy` (a site behind a DDoS
+/// scrubbing service: SYN/ACK from the scrubbing centre, 4 hops closer, no
+/// DF; everything else from the origin) with the most common answer on port
+/// 80, a one-segment `301` to https: no later segment vouches for the
+/// response's path, and it raised `http_injection` (ttl_mismatch 0.5 +
+/// df_mismatch 0.15 against the SYN/ACK alone).
+#[test]
+fn http_syn_proxy_short_redirect_stays_clean() {
+    let mut tl = Timeline::new();
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 53204));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(203, 0, 113, 34).into(), 80));
+    let mut s = TcpSession::new(c, srv);
+    s.server.ttl = 56;
+    s.server.df = false;
+    let t = s.handshake(&mut tl, T0, 80 * MS);
+    s.server.ttl = 52;
+    s.server.df = true;
+    let t = s.client_send(&mut tl, t + MS, &tw_scenario::http::get("example.com", "/"));
+    let redirect = b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://example.com/\r\nContent-Length: 0\r\n\r\n";
+    let t = s.server_send(&mut tl, t + 80 * MS, redirect);
+    let t = s.client_ack(&mut tl, t + MS);
+    s.close(&mut tl, t + 5_000 * MS, 80 * MS);
+    let ev = run(tl);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| e["signature"] == "http_injection")
+            .count(),
+        0
+    );
+}
+
+/// A SYN-proxied site (SYN/ACK from the scrubbing centre: TTL 56, no DF)
+/// whose origin (TTL 52, DF) answers `answer` in one segment, `delay` after
+/// the request (the handshake took 80 ms); with `proxy_ack` the scrubbing
+/// centre ACKs the request first. The origin closes.
+fn syn_proxied(port: u16, answer: &[u8], delay: i64, proxy_ack: bool) -> Timeline {
+    let mut tl = Timeline::new();
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(203, 0, 113, 34).into(), 80));
+    let mut s = TcpSession::new(c, srv);
+    s.server.ttl = 56;
+    s.server.df = false;
+    let t = s.handshake(&mut tl, T0, 80 * MS);
+    let mut t = s.client_send(&mut tl, t + MS, &tw_scenario::http::get("example.com", "/"));
+    if proxy_ack {
+        t = s.server_ack(&mut tl, t + 20 * MS);
+    }
+    s.server.ttl = 52;
+    s.server.df = true;
+    let t = s.server_send(&mut tl, t + delay, answer);
+    let t = s.client_ack(&mut tl, t + MS);
+    s.close_by_server(&mut tl, t + MS, 80 * MS);
+    tl
+}
+
+fn http_events(tl: Timeline) -> Vec<serde_json::Value> {
+    run(tl)
+        .into_iter()
+        .filter(|e| e["signature"] == "http_injection")
+        .collect()
+}
+
+/// Short answers other than redirects from an origin behind a SYN proxy,
+/// a round trip after the request: a `204`, a `304` and a short `404` page
+/// are judged against the SYN/ACK alone, and an origin's answer cannot
+/// arrive sooner than a round trip to the proxy in front of it.
+#[test]
+fn http_syn_proxy_short_answers_stay_clean() {
+    let answers: [&[u8]; 3] = [
+        b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\nETag: \"abc\"\r\n\r\n",
+        b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 22\r\n\r\n<h1>Not Found</h1>\r\n\r\n",
+    ];
+    for (i, answer) in answers.into_iter().enumerate() {
+        let ev = http_events(syn_proxied(53300 + i as u16, answer, 80 * MS, false));
+        assert!(ev.is_empty(), "answer {i}: {ev:?}");
+    }
+}
+
+/// The same one-segment answer, but 2 ms after the request on an 80 ms
+/// handshake: it came from closer than whoever sent the SYN/ACK, so not from
+/// an origin behind a SYN proxy, and TTL and DF against the SYN/ACK count
+/// (an in-path box answering in the server's name). The event says why.
+#[test]
+fn http_early_one_segment_answer_is_judged_against_the_syn_ack() {
+    let page = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: 22\r\n\r\n<h1>Forbidden</h1>\r\n\r\n";
+    let ev = http_events(syn_proxied(53310, page, 2 * MS, false));
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    let e = &ev[0]["evidence"];
+    let rules: Vec<_> = e["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"ttl_mismatch") && rules.contains(&"df_mismatch"),
+        "{rules:?}"
+    );
+    assert_eq!(e["response_after_request_ms"].as_f64(), Some(2.0));
+    assert_eq!(e["handshake_rtt_ms"].as_f64(), Some(80.0));
+    assert_eq!(e["origin"], "on_path");
+}
+
+/// A redirect to https:// on the request's own host blocks nothing: even
+/// when the scrubbing centre ACKed the request (so the SYN/ACK's TTL and DF
+/// look confirmed), it raises no event on header rules alone. The same
+/// redirect to another host, or to http://, still does.
+#[test]
+fn http_redirect_to_https_on_the_same_host_is_an_ordinary_answer() {
+    let to = |loc: &str| {
+        format!("HTTP/1.1 301 Moved Permanently\r\nLocation: {loc}\r\nContent-Length: 0\r\n\r\n")
+            .into_bytes()
+    };
+    for loc in [
+        "https://example.com/",
+        "https://EXAMPLE.com:443/a?b",
+        "https://example.com",
+    ] {
+        let ev = http_events(syn_proxied(53320, &to(loc), 80 * MS, true));
+        assert!(ev.is_empty(), "{loc}: {ev:?}");
+    }
+    for loc in [
+        "https://blocked.example.net/",
+        "https://example.com.example.net/",
+        "https://example.com:8443/",
+        "http://example.com/",
+    ] {
+        let ev = http_events(syn_proxied(53330, &to(loc), 80 * MS, true));
+        assert_eq!(ev.len(), 1, "{loc}: {ev:?}");
+    }
+}
+
 /// One IP ID is one observation: a response's IP ID of 30000 (or 0x3412)
 /// after sequential server IDs is `ip_id_marker` (0.35) and not also
 /// `ip_id_out_of_sequence` (0.25), which made 0.6 from "two" header rules

@@ -91,6 +91,7 @@ fn server_pages_stay_clean() {
         "http_trap_server_pages",
         "http_trap_keepalive",
         "http_trap_syn_proxy",
+        "http_trap_syn_proxy_short",
         "tcp_http_clean",
         "rst_inject_gfw_burst",
         "rst_trap_server_abort",
