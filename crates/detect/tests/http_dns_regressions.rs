@@ -5,7 +5,9 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use tw_detect::detectors::{default_detectors, DetectorsConfig};
 use tw_detect::{Engine, EngineConfig};
-use tw_scenario::{linktype, Endpoint, TcpSession, Timeline};
+use tw_scenario::dns::{qtype, rcode, DnsFlags, Rr};
+use tw_scenario::session::UdpOverride;
+use tw_scenario::{linktype, DnsExchange, Endpoint, TcpSession, Timeline};
 
 const MS: i64 = 1_000_000;
 const T0: i64 = 1_700_000_000_000_000_000;
@@ -29,6 +31,138 @@ fn run(tl: Timeline) -> Vec<serde_json::Value> {
         out.push(v);
     });
     out
+}
+
+fn dns_exchange(port: u16) -> DnsExchange {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let r =
+        Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 53).into(), 53)).with_ttl(56);
+    DnsExchange::new(c, r)
+}
+
+fn a(name: &str, ip: [u8; 4]) -> Rr {
+    Rr::a(name, 300, Ipv4Addr::from(ip))
+}
+
+/// Four clean exchanges from their own ports (the resolver's baseline).
+fn dns_warm_up(tl: &mut Timeline) -> i64 {
+    let mut t = T0;
+    for i in 0..4u16 {
+        let name = format!("site{i}.example");
+        let mut x = dns_exchange(40001 + i);
+        t = x
+            .exchange(
+                tl,
+                t,
+                0x100 + i,
+                &name,
+                qtype::A,
+                &[a(&name, [203, 0, 113, 10 + i as u8])],
+                30 * MS,
+            )
+            .unwrap()
+            + 100 * MS;
+    }
+    t
+}
+
+/// One socket (a fixed source port: a forwarder, an embedded stub, a
+/// DNS-over-TCP connection) asks `extra + 1` names in turn, each answered
+/// before the next is asked; the first answer is Iran's in-path 10.10.34.35.
+fn one_socket_many_queries(extra: u16) -> Timeline {
+    let mut tl = Timeline::new();
+    let t = dns_warm_up(&mut tl);
+    let mut x = dns_exchange(41500);
+    let q = x.query(&mut tl, t, 0x2000, "blocked.example", qtype::A, true);
+    x.inject_answer(
+        &mut tl,
+        t + 4 * MS,
+        &q,
+        rcode::NOERROR,
+        &[a("blocked.example", [10, 10, 34, 35])],
+        DnsFlags::RA,
+        UdpOverride {
+            ttl: Some(59),
+            ip_id: Some(0x0bad),
+            df: Some(false),
+        },
+    )
+    .unwrap();
+    let mut now = t + 100 * MS;
+    for i in 0..extra {
+        let name = format!("other{i}.example");
+        now = x
+            .exchange(
+                &mut tl,
+                now,
+                0x2100 + i,
+                &name,
+                qtype::A,
+                &[a(&name, [203, 0, 113, 80])],
+                30 * MS,
+            )
+            .unwrap()
+            + 100 * MS;
+    }
+    tl
+}
+
+/// Control: with three more queries on the socket the forged answer is reported.
+#[test]
+fn dns_forged_answer_reported_with_four_queries_on_a_socket() {
+    let ev = run(one_socket_many_queries(3));
+    assert_eq!(
+        ev.iter()
+            .filter(|e| e["signature"] == "dns_injection")
+            .count(),
+        1
+    );
+}
+
+/// A fifth query on the same socket pushed the first query's record out
+/// (`QUERIES_PER_FLOW` records are kept) without a verdict: Iran's known
+/// forged answer, a sufficient rule, was never reported. The record that
+/// makes room is judged first.
+#[test]
+fn dns_forged_answer_reported_with_five_queries_on_a_socket() {
+    let ev = run(one_socket_many_queries(4));
+    assert_eq!(
+        ev.iter()
+            .filter(|e| e["signature"] == "dns_injection")
+            .count(),
+        1,
+        "the known forged answer to the socket's first query was dropped unjudged"
+    );
+}
+
+/// Queries pushed out of a flow's records unanswered are counted as
+/// unanswered, as they would be when the flow ends: six unanswered names on
+/// one socket are six, not the four that were still kept.
+#[test]
+fn dns_unanswered_queries_pushed_out_are_counted() {
+    let mut tl = Timeline::new();
+    let mut x = dns_exchange(41600);
+    for i in 0..6u16 {
+        let name = format!("lost{i}.example");
+        x.query(
+            &mut tl,
+            T0 + i64::from(i) * 100 * MS,
+            0x3000 + i,
+            &name,
+            qtype::A,
+            true,
+        );
+    }
+    let dets = default_detectors(&DetectorsConfig::default());
+    let mut engine = Engine::new(EngineConfig::default(), dets);
+    let mut f = Vec::new();
+    for e in tl.into_entries() {
+        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
+        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
+    }
+    engine.finish();
+    assert_eq!(engine.stats().dns_queries, 6);
+    assert_eq!(engine.stats().dns_unanswered, 6);
 }
 
 /// The SYN-proxy look-alike of `http_trap_syn_proxy` (a site behind a DDoS
