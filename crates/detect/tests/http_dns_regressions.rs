@@ -333,3 +333,96 @@ fn http_one_ip_id_is_not_two_rules() {
         0
     );
 }
+
+/// A client and a server over IPv4 or IPv6 (`v6`).
+fn endpoints(v6: bool, port: u16, server_port: u16) -> (Endpoint, Endpoint) {
+    let (c, s): (std::net::IpAddr, std::net::IpAddr) = if v6 {
+        (
+            "2001:db8:1::10".parse().unwrap(),
+            "2001:db8:ffff::34".parse().unwrap(),
+        )
+    } else {
+        (
+            Ipv4Addr::new(192, 0, 2, 10).into(),
+            Ipv4Addr::new(203, 0, 113, 34).into(),
+        )
+    };
+    (
+        Endpoint::client(SocketAddr::new(c, port)),
+        Endpoint::server(SocketAddr::new(s, server_port)),
+    )
+}
+
+/// `ip_id` and `df` of one header set in the evidence: numbers over IPv4,
+/// null over IPv6 (which has neither), as in `rst_injection`'s evidence.
+fn assert_ip_fields(v6: bool, what: &str, h: &serde_json::Value) {
+    if v6 {
+        assert!(h["ip_id"].is_null() && h["df"].is_null(), "{what}: {h}");
+    } else {
+        assert!(h["ip_id"].is_u64() && h["df"].is_boolean(), "{what}: {h}");
+    }
+}
+
+/// An injected page racing the server's answer, over IPv4 and IPv6: the
+/// response, the other response and the SYN/ACK show `ip_id` and `df` only
+/// over IPv4.
+#[test]
+fn http_evidence_has_no_ip_id_or_df_over_ipv6() {
+    for v6 in [false, true] {
+        let mut tl = Timeline::new();
+        let (c, srv) = endpoints(v6, 53400, 80);
+        let mut s = TcpSession::new(c, srv);
+        let t = s.handshake(&mut tl, T0, 80 * MS);
+        let t = s.client_send(
+            &mut tl,
+            t + MS,
+            &tw_scenario::http::get("blocked.example", "/"),
+        );
+        let page = tw_scenario::http::block_page();
+        s.inject_from_server(
+            &mut tl,
+            t + 2 * MS,
+            &tw_scenario::Injection::data(page).ttl(60),
+        );
+        let t = s.server_send(&mut tl, t + 80 * MS, &tw_scenario::http::ok_html(500));
+        s.close(&mut tl, t + MS, 80 * MS);
+        let ev = http_events(tl);
+        assert_eq!(ev.len(), 1, "v6 {v6}: {ev:?}");
+        let e = &ev[0]["evidence"];
+        assert_ip_fields(v6, "response", &e["response"]);
+        assert_ip_fields(v6, "other_response", &e["other_response"]);
+        assert_ip_fields(v6, "syn_ack", &e["syn_ack"]);
+    }
+}
+
+/// A known forged answer over IPv4 and IPv6: the answer shows `ip_id` and
+/// `df` only over IPv4.
+#[test]
+fn dns_evidence_has_no_ip_id_or_df_over_ipv6() {
+    for v6 in [false, true] {
+        let mut tl = Timeline::new();
+        let (c, r) = endpoints(v6, 41700, 53);
+        let mut x = DnsExchange::new(c, r.with_ttl(56));
+        let q = x.query(&mut tl, T0, 0x4000, "blocked.example", qtype::A, true);
+        x.inject_answer(
+            &mut tl,
+            T0 + 4 * MS,
+            &q,
+            rcode::NOERROR,
+            &[a("blocked.example", [10, 10, 34, 35])],
+            DnsFlags::RA,
+            UdpOverride {
+                ttl: Some(59),
+                ip_id: Some(0x0bad),
+                df: Some(false),
+            },
+        )
+        .unwrap();
+        let ev: Vec<_> = run(tl)
+            .into_iter()
+            .filter(|e| e["signature"] == "dns_injection")
+            .collect();
+        assert_eq!(ev.len(), 1, "v6 {v6}: {ev:?}");
+        assert_ip_fields(v6, "answer", &ev[0]["evidence"]["answers"][0]);
+    }
+}

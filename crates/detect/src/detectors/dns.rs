@@ -490,9 +490,10 @@ impl DnsDetector {
             ev.insert("query".into(), json!({"name": q.name.as_str(), "type": qtype_name(q.qtype), "id": q.id, "edns": q.edns, "ts": crate::time::rfc3339(q.ts)}));
             ev.insert("resolver".into(), json!(flow.server_ip()));
             // without a race, the one answer is the forged one
-            let mut answers = vec![answer_json(&first, q, !v.forged_is_other)];
+            let v4 = flow.server_ip().is_ipv4();
+            let mut answers = vec![answer_json(&first, q, !v.forged_is_other, v4)];
             if let Some(o) = &q.other {
-                answers.push(answer_json(o, q, v.forged_is_other));
+                answers.push(answer_json(o, q, v.forged_is_other, v4));
             }
             ev.insert("answers".into(), Value::Array(answers));
             ev.insert("real_answer_arrived".into(), json!(v.race));
@@ -743,13 +744,15 @@ impl DnsDetector {
     }
 }
 
-fn answer_json(a: &AnswerRec, q: &QueryRec, forged: bool) -> Value {
+/// One answer as evidence (`v4`: over IPv4; IPv6 has no IP ID and no DF,
+/// which are null then).
+fn answer_json(a: &AnswerRec, q: &QueryRec, forged: bool, v4: bool) -> Value {
     json!({
         "ts": crate::time::rfc3339(a.ts),
         "after_query_ms": ms(a.ts - q.ts),
         "ip_ttl": a.ttl,
-        "ip_id": a.ip_id,
-        "df": a.df,
+        "ip_id": v4.then_some(a.ip_id),
+        "df": v4.then_some(a.df),
         "rcode": DnsRcode::of(a.msg.rcode()).as_str(),
         "aa": a.msg.aa(),
         "ra": a.msg.ra(),

@@ -445,14 +445,16 @@ impl Detector for HttpDetector {
         ev.insert("rules".into(), json!(rules));
         ev.insert("origin".into(), json!(origin));
         ev.insert("request_line".into(), json!(h.request_line));
-        ev.insert("response".into(), response_json(forged));
+        // IPv6 has no IP ID and no DF: null, not 0 and false
+        let v4 = flow.server_ip().is_ipv4();
+        ev.insert("response".into(), response_json(forged, v4));
         if let Some(r) = real {
-            ev.insert("other_response".into(), response_json(r));
+            ev.insert("other_response".into(), response_json(r, v4));
         }
         if let Some(s) = h.synack {
             ev.insert(
                 "syn_ack".into(),
-                json!({"ttl": s.ttl, "ip_id": s.ip_id, "df": s.df, "window": s.window}),
+                json!({"ttl": s.ttl, "ip_id": v4.then_some(s.ip_id), "df": v4.then_some(s.df), "window": s.window}),
             );
         }
         let target = flow.ext.target.as_deref().map(str::to_owned);
@@ -599,7 +601,7 @@ fn ms(n: Nanos) -> f64 {
     (n as f64 / 1e3).round() / 1e3
 }
 
-fn response_json(r: &Response) -> Value {
+fn response_json(r: &Response, v4: bool) -> Value {
     let (_, body) = r.split();
     let excerpt: String = String::from_utf8_lossy(&body[..body.len().min(200)])
         .chars()
@@ -612,8 +614,8 @@ fn response_json(r: &Response) -> Value {
         "location": r.header("location").map(|v| String::from_utf8_lossy(&v[..v.len().min(200)]).into_owned()),
         "server": r.header("server").map(|v| String::from_utf8_lossy(&v[..v.len().min(80)]).into_owned()),
         "ttl": r.hdr.ttl,
-        "ip_id": r.hdr.ip_id,
-        "df": r.hdr.df,
+        "ip_id": v4.then_some(r.hdr.ip_id),
+        "df": v4.then_some(r.hdr.df),
         "window": r.hdr.window,
         "closed": r.closed,
         "body_excerpt": excerpt,
