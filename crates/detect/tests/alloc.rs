@@ -8,7 +8,9 @@
 //! ClientHello, server flight, application data with the client's ACKs,
 //! then a second request and a 1.4 MB answer), HTTP downloads (request, a
 //! 1.4 MB response that pauses after its first 20 kB), a long QUIC-like UDP/443
-//! exchange and a DNS client that sends query after query from one port.
+//! exchange and a DNS client that sends query after query from one port
+//! (past its fourth, each query makes the flow judge its oldest, as at the
+//! flow's end: that must not allocate either unless it raises an event).
 //! The first 800 ms set the flows up (their per-flow state is allocated
 //! there, on demand); then every packet is counted, and there must be no
 //! allocation at all. The flows are still open at the end (no

@@ -228,6 +228,8 @@ pub static CATALOGUE: &[Scenario] = &[
         "http_injection fixture: see tw_scenario::http_scenarios::http_trap_keepalive"),
     sc("http_trap_syn_proxy", ETHERNET, Pcap, (11, 1, 0), https::http_trap_syn_proxy,
         "http_injection fixture: see tw_scenario::http_scenarios::http_trap_syn_proxy"),
+    sc("http_trap_syn_proxy_short", ETHERNET, Pcap, (28, 3, 0), https::http_trap_syn_proxy_short,
+        "http_injection fixture: see tw_scenario::http_scenarios::http_trap_syn_proxy_short"),
     sc("bh_tls_retransmitted", ETHERNET, Pcap, (16, 2, 0), bhs::bh_tls_retransmitted,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_tls_retransmitted"),
     sc("bh_http_unacknowledged", ETHERNET, Pcap, (6, 1, 0), bhs::bh_http_unacknowledged,

@@ -50,7 +50,8 @@ pub fn http_inject_iran_race() -> Result<Vec<u8>> {
 
 /// Sandvine PacketLogic (Egypt): a 307 redirect to an ad page in a FIN+ACK
 /// segment with IP ID 0x3412 and no DF; the server stays silent. Rules:
-/// ip_id_marker, ip_id_out_of_sequence, df_mismatch, closed_with_response.
+/// ip_id_marker (the ID is out of the server's sequence too, but counts
+/// once), df_mismatch, closed_with_response.
 pub fn http_inject_sandvine_redirect() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
     let (mut s, t) = get(53002, "blocked.example", &mut tl);
@@ -65,8 +66,10 @@ pub fn http_inject_sandvine_redirect() -> Result<Vec<u8>> {
 }
 
 /// An in-path box answers with a plain block page (no known fingerprint)
-/// from one hop away: TTL 64, IP ID 0, no DF, then FIN. Rules:
-/// ttl_mismatch, df_mismatch, closed_with_response.
+/// from one hop away: TTL 64, IP ID 1, no DF, then FIN. Rules:
+/// ttl_mismatch, df_mismatch, closed_with_response: the SYN/ACK is the only
+/// reference, and the page counts against it because it came 0.5 ms after
+/// the request on an 80 ms handshake.
 pub fn http_inject_inpath_page() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
     let (s, t) = get(53003, "blocked.example", &mut tl);
@@ -146,5 +149,46 @@ pub fn http_trap_syn_proxy() -> Result<Vec<u8>> {
     let t = s.server_send(&mut tl, t + RTT, &http::ok_html(3000));
     let t = s.client_ack(&mut tl, t + MS);
     s.close(&mut tl, t + MS, RTT);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// The SYN-proxy look-alike of `http_trap_syn_proxy` with the short answers
+/// that are most common on port 80: one segment each, so no later segment
+/// over the origin's path vouches for the response. The SYN/ACK comes from
+/// the scrubbing centre (TTL 56, no DF), the rest from the origin (TTL 52,
+/// DF) one full round trip after the request:
+/// - a `301` to `https://` on the same host, then the origin's FIN;
+/// - a `204 No Content`, then the origin's FIN;
+/// - the scrubbing centre ACKs the request (its TTL and DF), then the
+///   origin's `301` to `https://` on the same host.
+pub fn http_trap_syn_proxy_short() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let redirect = b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://example.com/\r\nContent-Length: 0\r\n\r\n";
+    let no_content = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+    for (port, answer, proxy_acks) in [
+        (53204, &redirect[..], false),
+        (53205, &no_content[..], false),
+        (53206, &redirect[..], true),
+    ] {
+        let mut s = v4_session(port, 80);
+        let scrubber = |s: &mut TcpSession| {
+            s.server.ttl = 56;
+            s.server.df = false;
+        };
+        let origin = |s: &mut TcpSession| {
+            s.server.ttl = 52;
+            s.server.df = true;
+        };
+        scrubber(&mut s);
+        let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+        let mut t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/"));
+        if proxy_acks {
+            t = s.server_ack(&mut tl, t + RTT / 4);
+        }
+        origin(&mut s);
+        let t = s.server_send(&mut tl, t + RTT, answer);
+        let t = s.client_ack(&mut tl, t + MS);
+        s.close_by_server(&mut tl, t + MS, RTT);
+    }
     tl.to_pcap_bytes(ETHERNET, false)
 }

@@ -349,14 +349,7 @@ impl DnsDetector {
                         Some(q.name.as_str()),
                         crate::stats::GroupTarget::DnsQuery,
                     );
-                    if st.queries.len() == QUERIES_PER_FLOW {
-                        st.queries.remove(0);
-                    } else if st.queries.len() == st.queries.capacity() {
-                        // one more record, not the four a growing Vec of
-                        // records this size would take: most flows ask once
-                        st.queries.reserve_exact(1);
-                    }
-                    st.queries.push(QueryRec {
+                    let rec = QueryRec {
                         id: m.id,
                         name: StoredName::from(&q.name),
                         qtype: q.qtype,
@@ -366,7 +359,21 @@ impl DnsDetector {
                         other: None,
                         answers: 0,
                         resent_at: None,
-                    });
+                    };
+                    if st.queries.len() == QUERIES_PER_FLOW {
+                        // room for the new query (memory stays bounded): the
+                        // oldest is judged now, as it would be when the flow
+                        // ends, rather than dropped without a verdict
+                        let old = st.queries.remove(0);
+                        self.judge(ctx, flow, &old, server);
+                    }
+                    let st = flow.ext.dns.get_or_insert_with(Default::default);
+                    if st.queries.len() == st.queries.capacity() {
+                        // one more record, not the four a growing Vec of
+                        // records this size would take: most flows ask once
+                        st.queries.reserve_exact(1);
+                    }
+                    st.queries.push(rec);
                 }
                 (Dir::ToClient, true) => {
                     ctx.stats.dns_answers[DnsRcode::of(m.rcode()).idx()] += 1;
@@ -451,41 +458,51 @@ impl Detector for DnsDetector {
             return;
         };
         for q in &st.queries {
-            let Some(first) = q.first else {
-                ctx.stats.dns_unanswered += 1;
-                continue;
-            };
-            let verdict = self.verdict(q, &first, server);
-            // Learn the resolver from answers that raised nothing.
-            let local = self.is_local(&q.name);
-            match &verdict {
-                None => server.ext.dns.learn(&first, q, local),
-                Some(v) if v.forged_is_other => server.ext.dns.learn(&first, q, local),
-                Some(_) => {
-                    if let Some(o) = &q.other {
-                        server.ext.dns.learn(o, q, local);
-                    }
-                }
-            }
-            if let Some(v) = verdict {
-                let mut ev = v.details;
-                ev.insert("rules".into(), json!(v.rules));
-                ev.insert("query".into(), json!({"name": q.name.as_str(), "type": qtype_name(q.qtype), "id": q.id, "edns": q.edns, "ts": crate::time::rfc3339(q.ts)}));
-                ev.insert("resolver".into(), json!(flow.server_ip()));
-                // without a race, the one answer is the forged one
-                let mut answers = vec![answer_json(&first, q, !v.forged_is_other)];
+            self.judge(ctx, flow, q, server);
+        }
+    }
+}
+
+impl DnsDetector {
+    /// The verdict on query `q` of `flow`, which leaves the flow's records
+    /// (the flow ended, or a newer query needs its room): counted as
+    /// unanswered, or weighed, learned from and perhaps reported.
+    fn judge(&self, ctx: &mut Ctx<'_>, flow: &mut Flow, q: &QueryRec, server: &mut ServerState) {
+        let Some(first) = q.first else {
+            ctx.stats.dns_unanswered += 1;
+            return;
+        };
+        let verdict = self.verdict(q, &first, server);
+        // Learn the resolver from answers that raised nothing.
+        let local = self.is_local(&q.name);
+        match &verdict {
+            None => server.ext.dns.learn(&first, q, local),
+            Some(v) if v.forged_is_other => server.ext.dns.learn(&first, q, local),
+            Some(_) => {
                 if let Some(o) = &q.other {
-                    answers.push(answer_json(o, q, v.forged_is_other));
+                    server.ext.dns.learn(o, q, local);
                 }
-                ev.insert("answers".into(), Value::Array(answers));
-                ev.insert("real_answer_arrived".into(), json!(v.race));
-                if let Some(b) = baseline_json(&server.ext.dns, self.cfg.min_baseline) {
-                    ev.insert("baseline".into(), b);
-                }
-                let target = Some(q.name.as_str().to_string());
-                // One event per flow and signature: the first query that qualifies.
-                ctx.emit(flow, Signature::DnsInjection, v.confidence, target, ev);
             }
+        }
+        if let Some(v) = verdict {
+            let mut ev = v.details;
+            ev.insert("rules".into(), json!(v.rules));
+            ev.insert("query".into(), json!({"name": q.name.as_str(), "type": qtype_name(q.qtype), "id": q.id, "edns": q.edns, "ts": crate::time::rfc3339(q.ts)}));
+            ev.insert("resolver".into(), json!(flow.server_ip()));
+            // without a race, the one answer is the forged one
+            let v4 = flow.server_ip().is_ipv4();
+            let mut answers = vec![answer_json(&first, q, !v.forged_is_other, v4)];
+            if let Some(o) = &q.other {
+                answers.push(answer_json(o, q, v.forged_is_other, v4));
+            }
+            ev.insert("answers".into(), Value::Array(answers));
+            ev.insert("real_answer_arrived".into(), json!(v.race));
+            if let Some(b) = baseline_json(&server.ext.dns, self.cfg.min_baseline) {
+                ev.insert("baseline".into(), b);
+            }
+            let target = Some(q.name.as_str().to_string());
+            // One event per flow and signature: the first query that qualifies.
+            ctx.emit(flow, Signature::DnsInjection, v.confidence, target, ev);
         }
     }
 }
@@ -498,10 +515,35 @@ struct Verdict {
     details: Map<String, Value>,
 }
 
+/// Rule names, kept inline: a query is judged mid-flow when a newer one
+/// needs its record's room, and weighing an answer that trips a rule
+/// without details (`ip_id_marker`, `edns_dropped`, ...) must not allocate.
+#[derive(Default, Clone, Copy)]
+struct RuleList {
+    n: usize,
+    names: [&'static str; 12],
+}
+
+impl RuleList {
+    fn push(&mut self, rule: &'static str) {
+        if let Some(slot) = self.names.get_mut(self.n) {
+            *slot = rule;
+            self.n += 1;
+        }
+    }
+}
+
+impl std::ops::Deref for RuleList {
+    type Target = [&'static str];
+    fn deref(&self) -> &[&'static str] {
+        &self.names[..self.n]
+    }
+}
+
 /// What one answer looks like against the resolver and the lists.
 #[derive(Default)]
 struct Marks {
-    rules: Vec<&'static str>,
+    rules: RuleList,
     score: f64,
     sufficient: bool,
     details: Map<String, Value>,
@@ -596,7 +638,7 @@ impl DnsDetector {
         }
         // A private answer from a resolver that serves local zones, or for a
         // name that could be local, needs a second piece of evidence.
-        if k.rules == ["bogon_answer"] && (base.serves_local || server.ip.is_some_and(is_bogon)) {
+        if *k.rules == ["bogon_answer"] && (base.serves_local || server.ip.is_some_and(is_bogon)) {
             k.details
                 .insert("resolver_may_serve_local_zones".into(), json!(true));
         }
@@ -649,7 +691,7 @@ impl DnsDetector {
                 "forged".into(),
                 json!({
                     "which": if forged_is_other { "second" } else { "first" },
-                    "why": if fm.rules.is_empty() { vec!["arrived first"] } else { fm.rules.clone() },
+                    "why": if fm.rules.is_empty() { vec!["arrived first"] } else { fm.rules.to_vec() },
                 }),
             );
             let confidence = (0.9 + 0.02 * fm.rules.len() as f64).min(0.99);
@@ -690,10 +732,10 @@ impl DnsDetector {
         let mut details = mf.details;
         details.insert(
             "forged".into(),
-            json!({"which": "only", "why": mf.rules.clone()}),
+            json!({"which": "only", "why": mf.rules.to_vec()}),
         );
         Some(Verdict {
-            rules: mf.rules,
+            rules: mf.rules.to_vec(),
             confidence,
             race: false,
             forged_is_other: false,
@@ -702,13 +744,15 @@ impl DnsDetector {
     }
 }
 
-fn answer_json(a: &AnswerRec, q: &QueryRec, forged: bool) -> Value {
+/// One answer as evidence (`v4`: over IPv4; IPv6 has no IP ID and no DF,
+/// which are null then).
+fn answer_json(a: &AnswerRec, q: &QueryRec, forged: bool, v4: bool) -> Value {
     json!({
         "ts": crate::time::rfc3339(a.ts),
         "after_query_ms": ms(a.ts - q.ts),
         "ip_ttl": a.ttl,
-        "ip_id": a.ip_id,
-        "df": a.df,
+        "ip_id": v4.then_some(a.ip_id),
+        "df": v4.then_some(a.df),
         "rcode": DnsRcode::of(a.msg.rcode()).as_str(),
         "aa": a.msg.aa(),
         "ra": a.msg.ra(),

@@ -12,13 +12,19 @@
 //! - header rules, scored: `ttl_mismatch`, `ip_id_marker`,
 //!   `ip_id_out_of_sequence`, `df_mismatch`, `window_mismatch`, with
 //!   `closed_with_response` (FIN or RST right with/after it) as context.
+//!   Against the SYN/ACK alone (no server ACK before the response) TTL, DF
+//!   and window count only for a response faster than half the handshake's
+//!   round trip: behind a SYN proxy the SYN/ACK is the proxy's, and the
+//!   origin cannot answer that fast;
+//! - a redirect to `https://` on the request's own host never raises an
+//!   event without a sufficient rule.
 
 use crate::decode::{Packet, Transport};
 use crate::detectors::{Ctx, Detector, ServerState};
 use crate::fingerprints::HttpFingerprints;
 use crate::flow::{seq_gt, seq_lt, Dir, Flow};
 use crate::stats::{FlowOutcome, Signature};
-use crate::time::Nanos;
+use crate::time::{Nanos, MILLI};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -62,6 +68,15 @@ pub struct Hdr {
 
 /// Response bytes kept per flow.
 pub const BODY_KEEP: usize = 2048;
+
+/// A response that arrives after the request in less than this share of
+/// the handshake's round trip (SYN to SYN/ACK) came from closer than
+/// whoever sent the SYN/ACK.
+pub const EARLY_SHARE: f64 = 0.5;
+
+/// Handshakes faster than this are not used for timing: jitter and the
+/// server's own delay weigh more than the path.
+pub const MIN_RTT_FOR_TIMING: Nanos = 2 * MILLI;
 
 /// One response as seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +156,8 @@ pub struct HttpFlow {
     pub other: Option<Response>,
     /// The request line's method and path (at most 200 bytes).
     pub request_line: String,
+    /// Arrival of the request's first segment.
+    pub request_ts: Nanos,
 }
 
 /// The server's segments that continued the first response in order.
@@ -239,6 +256,7 @@ impl Detector for HttpDetector {
                     flow.ext.http = Some(Box::new(HttpFlow {
                         synack: flow.ext.synack,
                         request_line: line,
+                        request_ts: pkt.ts,
                         ..Default::default()
                     }));
                 }
@@ -350,6 +368,7 @@ impl Detector for HttpDetector {
         // both SYNs offered window scaling: windows after them are scaled,
         // the SYN/ACK's never is, so the two are not comparable
         let scaled = flow.dirs.iter().all(|d| d.wscale().is_some());
+        let rtt = flow.handshake_rtt();
         let mut rules: Vec<&'static str> = vec![];
         let mut score = 0.0;
         let mut sufficient = false;
@@ -360,7 +379,7 @@ impl Detector for HttpDetector {
             Some(o) => {
                 rules.push("conflicting_responses");
                 sufficient = true;
-                if self.hdr_score(&h, o, scaled).0 > self.hdr_score(&h, first, scaled).0 {
+                if self.hdr_score(&h, o, scaled, rtt).0 > self.hdr_score(&h, first, scaled, rtt).0 {
                     (o, Some(first))
                 } else {
                     (first, Some(o))
@@ -368,7 +387,7 @@ impl Detector for HttpDetector {
             }
             None => (first, None),
         };
-        let (hs, hrules, hdetails) = self.hdr_score(&h, forged, scaled);
+        let (hs, hrules, hdetails) = self.hdr_score(&h, forged, scaled, rtt);
         score += hs;
         rules.extend(hrules.iter().copied());
         ev.extend(hdetails);
@@ -402,6 +421,11 @@ impl Detector for HttpDetector {
         if !passes || fp.is_some_and(|f| f.false_positive()) && h.other.is_none() {
             return;
         }
+        // A redirect to https:// on the request's own host (the commonest
+        // answer on port 80) blocks nothing: never an event on headers alone.
+        if !sufficient && upgrades_to_https(forged, flow.ext.target.as_deref()) {
+            return;
+        }
         // Injected on the path, or a block page served from the server's
         // end (a firewall in front of the server, same distance)?
         let origin = if h.other.is_some() || header_rules > 0 {
@@ -421,14 +445,16 @@ impl Detector for HttpDetector {
         ev.insert("rules".into(), json!(rules));
         ev.insert("origin".into(), json!(origin));
         ev.insert("request_line".into(), json!(h.request_line));
-        ev.insert("response".into(), response_json(forged));
+        // IPv6 has no IP ID and no DF: null, not 0 and false
+        let v4 = flow.server_ip().is_ipv4();
+        ev.insert("response".into(), response_json(forged, v4));
         if let Some(r) = real {
-            ev.insert("other_response".into(), response_json(r));
+            ev.insert("other_response".into(), response_json(r, v4));
         }
         if let Some(s) = h.synack {
             ev.insert(
                 "syn_ack".into(),
-                json!({"ttl": s.ttl, "ip_id": s.ip_id, "df": s.df, "window": s.window}),
+                json!({"ttl": s.ttl, "ip_id": v4.then_some(s.ip_id), "df": v4.then_some(s.df), "window": s.window}),
             );
         }
         let target = flow.ext.target.as_deref().map(str::to_owned);
@@ -438,13 +464,14 @@ impl Detector for HttpDetector {
 
 impl HttpDetector {
     /// Header inconsistencies of `r` against the SYN/ACK and the server's
-    /// earlier ACKs (`scaled`: the connection uses window scaling):
-    /// (score, rules, details).
+    /// earlier ACKs (`scaled`: the connection uses window scaling; `rtt`:
+    /// the handshake's round trip): (score, rules, details).
     fn hdr_score(
         &self,
         h: &HttpFlow,
         r: &Response,
         scaled: bool,
+        rtt: Option<Nanos>,
     ) -> (f64, Vec<&'static str>, Map<String, Value>) {
         let mut rules = vec![];
         let mut d = Map::new();
@@ -467,8 +494,29 @@ impl HttpDetector {
         if proxied && (sa.ttl.abs_diff(r.hdr.ttl) >= tol || sa.df != r.hdr.df) {
             d.insert("syn_ack_from_another_path".into(), json!(true));
         }
+        // The server sent nothing but the SYN/ACK before the response: that
+        // one packet is all the response's TTL, DF and window can be held
+        // against, and behind a SYN proxy it is the proxy's while a short
+        // answer (a redirect, a 204, a 304, an error page: one segment) is
+        // the origin's. What the origin cannot do is answer sooner than a
+        // round trip to the proxy in front of it; an injector on the path
+        // answers sooner than the server it speaks for. So against the
+        // SYN/ACK alone these rules count only for an early response.
+        let alone = h.pre_ids.is_empty();
+        let delay = r.ts - h.request_ts;
+        let early = rtt.is_some_and(|rtt| {
+            rtt >= MIN_RTT_FOR_TIMING && (delay as f64) < rtt as f64 * EARLY_SHARE
+        });
+        let against_synack = !alone || early;
+        if alone {
+            d.insert("response_after_request_ms".into(), json!(ms(delay)));
+            if let Some(rtt) = rtt {
+                d.insert("handshake_rtt_ms".into(), json!(ms(rtt)));
+            }
+        }
+        let judged = against_synack && !proxied;
         let ttl_d = sa.ttl.abs_diff(r.hdr.ttl);
-        if ttl_d >= self.cfg.ttl_tolerance && !proxied {
+        if ttl_d >= self.cfg.ttl_tolerance && judged {
             rules.push("ttl_mismatch");
             s += 0.5;
             d.insert("ttl_server".into(), json!(sa.ttl));
@@ -477,22 +525,23 @@ impl HttpDetector {
         let mut ids = vec![sa.ip_id];
         ids.extend(&h.pre_ids);
         let last = ids.last().copied().unwrap_or(sa.ip_id);
-        if matches!(r.hdr.ip_id, 0x3412 | 30000) && !ids.contains(&r.hdr.ip_id) {
-            rules.push("ip_id_marker");
-            s += 0.35;
-            d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
-        }
         let sequential = ids.len() >= 2
             && ids
                 .windows(2)
                 .all(|w| (1..=64).contains(&w[1].wrapping_sub(w[0])));
-        if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 {
+        // One IP ID is one observation: a marker value is also out of the
+        // server's sequence, and counts once, as the marker.
+        if matches!(r.hdr.ip_id, 0x3412 | 30000) && !ids.contains(&r.hdr.ip_id) {
+            rules.push("ip_id_marker");
+            s += 0.35;
+            d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
+        } else if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 {
             rules.push("ip_id_out_of_sequence");
             s += 0.25;
             d.insert("ip_ids_server".into(), json!(ids));
             d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
         }
-        if sa.df != r.hdr.df && !proxied {
+        if sa.df != r.hdr.df && judged {
             rules.push("df_mismatch");
             s += 0.15;
         }
@@ -509,6 +558,7 @@ impl HttpDetector {
             )
         };
         if lo > 0
+            && against_synack
             && (u32::from(r.hdr.window) > u32::from(hi) * 4
                 || u32::from(r.hdr.window) * 4 < u32::from(lo))
         {
@@ -521,7 +571,37 @@ impl HttpDetector {
     }
 }
 
-fn response_json(r: &Response) -> Value {
+/// `r` is a redirect (301, 302, 307, 308) to `https://` on `host` (the
+/// request's Host), on the default port.
+fn upgrades_to_https(r: &Response, host: Option<&str>) -> bool {
+    let (Some(host), Some(301 | 302 | 307 | 308)) = (host, r.status()) else {
+        return false;
+    };
+    let Some(loc) = r.header("location") else {
+        return false;
+    };
+    let Some(rest) = loc
+        .get(..8)
+        .filter(|s| s.eq_ignore_ascii_case(b"https://"))
+        .map(|_| &loc[8..])
+    else {
+        return false;
+    };
+    let end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let authority = authority.strip_suffix(b":443").unwrap_or(authority);
+    let authority = authority.strip_suffix(b".").unwrap_or(authority);
+    authority.eq_ignore_ascii_case(host.trim_end_matches('.').as_bytes())
+}
+
+fn ms(n: Nanos) -> f64 {
+    (n as f64 / 1e3).round() / 1e3
+}
+
+fn response_json(r: &Response, v4: bool) -> Value {
     let (_, body) = r.split();
     let excerpt: String = String::from_utf8_lossy(&body[..body.len().min(200)])
         .chars()
@@ -534,8 +614,8 @@ fn response_json(r: &Response) -> Value {
         "location": r.header("location").map(|v| String::from_utf8_lossy(&v[..v.len().min(200)]).into_owned()),
         "server": r.header("server").map(|v| String::from_utf8_lossy(&v[..v.len().min(80)]).into_owned()),
         "ttl": r.hdr.ttl,
-        "ip_id": r.hdr.ip_id,
-        "df": r.hdr.df,
+        "ip_id": v4.then_some(r.hdr.ip_id),
+        "df": v4.then_some(r.hdr.df),
         "window": r.hdr.window,
         "closed": r.closed,
         "body_excerpt": excerpt,
