@@ -68,9 +68,13 @@ pub struct BlackholeFlow {
     has_req: bool,
     /// Retransmissions of the first data segment (same sequence number).
     pub req_retx: u16,
-    /// The client sent data beyond its first segment (the request spans
-    /// several segments, or more followed it).
-    pub req_more: bool,
+    /// A piece of the client's data after the first segment's first MSS was
+    /// small enough to pass a path-MTU hole (at most `pmtu_suspect_bytes`):
+    /// a later small segment, or the tail of a segment longer than the MSS
+    /// (TSO: a capture on the client host sees it before the NIC splits it).
+    pub req_small_more: bool,
+    /// The MSS the server announced in its SYN/ACK (0: none seen).
+    pub server_mss: u16,
     /// The IP TTL the first data left with was lower than the SYN's: a
     /// TTL-limited probe (traceroute-style measurement), not real traffic.
     pub req_ttl_limited: bool,
@@ -242,11 +246,28 @@ impl Detector for BlackholeDetector {
         _server: &mut ServerState,
     ) {
         let server_port = flow.server_port();
+        let pmtu = self.cfg.pmtu_suspect_bytes;
         let b = &mut flow.ext.bh;
         b.link_synack = ctx.link.last_synack;
         b.link_quic = ctx.link.last_quic_reply;
+        if let Transport::Tcp(t) = &pkt.l4 {
+            if dir == Dir::ToClient && t.syn() {
+                b.server_mss = t.options.mss.unwrap_or(0);
+            }
+            // Pieces after the first MSS of a segment longer than it (TSO):
+            // the NIC sends its tail as a segment of its own.
+            let mss = u32::from(if b.server_mss > 0 { b.server_mss } else { 1460 });
+            if dir == Dir::ToServer && t.payload_len > mss && !t.syn() {
+                let tail = (t.payload_len - 1) % mss + 1;
+                if tail <= pmtu {
+                    b.req_small_more = true;
+                }
+            }
+        }
         match (&pkt.l4, dir) {
-            (Transport::Tcp(t), Dir::ToServer) if t.payload_len > 0 => match b.req() {
+            // (data on a SYN, TCP Fast Open, is not the request: the SYN/ACK
+            // would then count as the server speaking after it)
+            (Transport::Tcp(t), Dir::ToServer) if t.payload_len > 0 && !t.syn() => match b.req() {
                 None => {
                     b.kind = if super::looks_like_tls_handshake(t.payload) {
                         ctx.stats.tls_client_hellos += 1;
@@ -264,7 +285,11 @@ impl Detector for BlackholeDetector {
                         pkt.ip.ttl.saturating_add(1) < flow.dirs[Dir::ToServer.idx()].ttl_max;
                 }
                 Some((seq, _, _)) if seq == t.seq => b.req_retx = b.req_retx.saturating_add(1),
-                Some(_) => b.req_more = true,
+                Some(_) => {
+                    if t.payload_len <= pmtu {
+                        b.req_small_more = true;
+                    }
+                }
             },
             (_, Dir::ToClient) if b.has_req => b.server_after_req = true,
             (Transport::Udp(u), Dir::ToServer)
@@ -387,13 +412,14 @@ impl Detector for BlackholeDetector {
                     return;
                 }
                 // A large segment lost while small ones pass: path MTU. A
-                // path-MTU black hole lets the request's small later
-                // segments through, though, and the server answers them
-                // with duplicate ACKs: a server silent after a request that
-                // went out in several segments lost all of them, which is
-                // no MTU problem (a post-quantum ClientHello, about 1.7 KB,
-                // is two segments, the first of full size).
-                let mtu_story = !b.req_more || b.server_after_req;
+                // path-MTU black hole lets the request's small later pieces
+                // through, though, and the server answers them with
+                // duplicate ACKs: a server silent after a request with a
+                // small piece lost all of it, which is no MTU problem (a
+                // post-quantum ClientHello, about 1.7 KB, is a full segment
+                // and a small one). Pieces all too large for the hole keep
+                // the excuse.
+                let mtu_story = !b.req_small_more || b.server_after_req;
                 if len > self.cfg.pmtu_suspect_bytes
                     && mtu_story
                     && !rules.contains(&"acknowledged_never_answered")
@@ -732,6 +758,131 @@ mod contrast_tests {
         assert!(ev[0].evidence["contrast"]
             .to_string()
             .contains("same_server_other_port"));
+    }
+
+    /// A path-MTU black hole (packets over ~1400 bytes dropped: a tunnel,
+    /// ICMP "fragmentation needed" filtered) and an HTTP request of exactly
+    /// two full-size segments (a POST, a GET with large cookies): both are
+    /// over the hole's MTU and lost, so the server, which never received a
+    /// byte, sends nothing; the client retransmits the first segment at 1, 3
+    /// and 7 s and gives up at 12 s; another server answers meanwhile. Only a
+    /// later piece small enough to pass the hole (at most
+    /// `pmtu_suspect_bytes`) turns the excuse off (found in review of the
+    /// first fix, which turned it off for any later segment).
+    #[test]
+    fn a_pmtu_hole_with_all_segments_full_size_stays_clean() {
+        let mut tl = Timeline::new();
+        let mut s = session(BLOCKED, 54011, 80);
+        let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+        let seg = s.segment_size();
+        let mut req =
+            b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: 3000\r\n\r\n"
+                .to_vec();
+        req.resize(2 * seg, b'x');
+        let first_seq = s.state.client_next_seq;
+        let t0 = s.client_send(&mut tl, t + MS, &req);
+        let end = s.state.client_next_seq;
+        for k in [1, 3, 7] {
+            s.state.client_next_seq = first_seq;
+            s.packet(
+                &mut tl,
+                t0 + k * S,
+                tw_scenario::session::Direction::FromClient,
+                tw_scenario::packet::TcpFlags::ACK,
+                &req[..seg],
+            );
+            s.state.client_next_seq = end;
+        }
+        s.rst_from_client(&mut tl, t0 + 12 * S);
+        other_server_answers(&mut tl, t0 + 2 * S);
+        let ev = blackholes(&tl);
+        assert!(
+            ev.is_empty(),
+            "path-MTU hole reported as blocking: {}",
+            ev.iter()
+                .map(|e| e.to_json_line())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
+    /// The post-quantum ClientHello (about 1.7 KB) blackholed, as a capture
+    /// on the client host records it: TCP segmentation offload hands the
+    /// capture one 1.7 KB segment (the NIC splits it on the wire, into a
+    /// full-size segment and a small one). The first fix keyed on a second
+    /// captured segment, which a host capture never shows. A segment longer
+    /// than the connection's MSS goes out as several on the wire, its tail
+    /// small enough to pass a path-MTU hole.
+    #[test]
+    fn a_blackholed_pq_clienthello_seen_as_one_tso_segment_is_reported() {
+        let mut tl = Timeline::new();
+        let mut s = session(BLOCKED, 54012, 443);
+        let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+        let mut rng = Rng::new(1);
+        let ch = tls::ClientHello::new("news.example", &mut rng)
+            .with_large_key_share(true)
+            .build();
+        assert!(ch.len() > s.segment_size(), "{} bytes", ch.len());
+        let t0 = s.packet(
+            &mut tl,
+            t + MS,
+            tw_scenario::session::Direction::FromClient,
+            tw_scenario::packet::TcpFlags::PSH_ACK,
+            &ch,
+        );
+        for k in [1, 3, 7] {
+            s.retransmit_client_last(&mut tl, t0 + k * S);
+        }
+        s.rst_from_client(&mut tl, t0 + 12 * S);
+        other_server_answers(&mut tl, t0 + 2 * S);
+        assert_eq!(blackholes(&tl).len(), 1);
+    }
+
+    /// TCP Fast Open: the ClientHello rides in the SYN; the server's SYN/ACK
+    /// acknowledges the SYN only (no cookie), so the client sends the data
+    /// again at 1, 3, 7 s, all dropped; nothing else on the link. The
+    /// request was recorded at the SYN, so the flow's own SYN/ACK came
+    /// "after the request" (`server_sent_after_request`,
+    /// `link_handshakes_meanwhile: true`, 0.7 instead of 0.6) and the
+    /// retransmissions, at ISN+1, were not retransmissions of it. Data on
+    /// a SYN is not the request now.
+    #[test]
+    fn tcp_fast_open_own_synack_is_not_link_contrast() {
+        use tw_scenario::packet::TcpFlags;
+        use tw_scenario::session::Direction;
+        let mut tl = Timeline::new();
+        let mut s = session(BLOCKED, 54013, 443);
+        let mut rng = Rng::new(1);
+        let ch = tls::client_hello("news.example", &mut rng);
+        let isn = s.state.client_next_seq;
+        s.packet(&mut tl, EPOCH_NS, Direction::FromClient, TcpFlags::SYN, &ch);
+        // the server accepts the SYN, not its data
+        s.state.server_rcv_next = isn.wrapping_add(1);
+        s.syn_ack(&mut tl, EPOCH_NS + RTT);
+        let end = s.state.client_next_seq;
+        for k in [0, 1, 3, 7] {
+            s.state.client_next_seq = isn.wrapping_add(1);
+            s.packet(
+                &mut tl,
+                EPOCH_NS + RTT + MS + k * S,
+                Direction::FromClient,
+                TcpFlags::PSH_ACK,
+                &ch,
+            );
+            s.state.client_next_seq = end;
+        }
+        s.rst_from_client(&mut tl, EPOCH_NS + 12 * S);
+        let ev = blackholes(&tl);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let e = &ev[0];
+        assert_eq!(
+            e.evidence.get("link_handshakes_meanwhile"),
+            Some(&Value::Bool(false)),
+            "{}",
+            e.to_json_line()
+        );
+        assert_eq!(e.confidence, 0.6, "{}", e.to_json_line());
+        assert_eq!(e.evidence["request_retransmissions"], 3);
     }
 
     /// SNI blackholing (everything after the ClientHello dropped) of a

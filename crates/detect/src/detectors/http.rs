@@ -374,12 +374,20 @@ impl Detector for HttpDetector {
         let mut sufficient = false;
         let mut ev = Map::new();
         // Which response is forged, when there are two: the one whose headers
-        // do not fit the SYN/ACK, else the first.
+        // do not fit the SYN/ACK, else the first. Two answers to one request
+        // already prove the injection, so the headers are weighed against
+        // the SYN/ACK whatever the timing: the injected page that loses the
+        // race (it comes after the real one) is still the one that does not
+        // fit (found in review, session 16). The timing gate is for a lone
+        // response only.
+        let gate = h.other.is_none();
         let (forged, real) = match &h.other {
             Some(o) => {
                 rules.push("conflicting_responses");
                 sufficient = true;
-                if self.hdr_score(&h, o, scaled, rtt).0 > self.hdr_score(&h, first, scaled, rtt).0 {
+                if self.hdr_score(&h, o, scaled, rtt, false).0
+                    > self.hdr_score(&h, first, scaled, rtt, false).0
+                {
                     (o, Some(first))
                 } else {
                     (first, Some(o))
@@ -387,7 +395,7 @@ impl Detector for HttpDetector {
             }
             None => (first, None),
         };
-        let (hs, hrules, hdetails) = self.hdr_score(&h, forged, scaled, rtt);
+        let (hs, hrules, hdetails) = self.hdr_score(&h, forged, scaled, rtt, gate);
         score += hs;
         rules.extend(hrules.iter().copied());
         ev.extend(hdetails);
@@ -465,13 +473,16 @@ impl Detector for HttpDetector {
 impl HttpDetector {
     /// Header inconsistencies of `r` against the SYN/ACK and the server's
     /// earlier ACKs (`scaled`: the connection uses window scaling; `rtt`:
-    /// the handshake's round trip): (score, rules, details).
+    /// the handshake's round trip; `gate`: against the SYN/ACK alone, count
+    /// TTL, DF and window only for an early response): (score, rules,
+    /// details).
     fn hdr_score(
         &self,
         h: &HttpFlow,
         r: &Response,
         scaled: bool,
         rtt: Option<Nanos>,
+        gate: bool,
     ) -> (f64, Vec<&'static str>, Map<String, Value>) {
         let mut rules = vec![];
         let mut d = Map::new();
@@ -507,8 +518,8 @@ impl HttpDetector {
         let early = rtt.is_some_and(|rtt| {
             rtt >= MIN_RTT_FOR_TIMING && (delay as f64) < rtt as f64 * EARLY_SHARE
         });
-        let against_synack = !alone || early;
-        if alone {
+        let against_synack = !gate || !alone || early;
+        if alone && gate {
             d.insert("response_after_request_ms".into(), json!(ms(delay)));
             if let Some(rtt) = rtt {
                 d.insert("handshake_rtt_ms".into(), json!(ms(rtt)));

@@ -1786,16 +1786,21 @@ impl Judge {
         // Flows to other targets at the same time, and whether one of them
         // was held just as low: itself rate-limited (a plateau with a queue
         // or losses, what a flow held by a slow link shows; a stream that
-        // paces itself is not) and less than `contrast_factor` times faster
-        // than the candidate's limit. Then the link itself is slow now, and
-        // a target's fast history says nothing of a censor (see `history`).
+        // paces itself is not) within `contrast_factor` of the candidate's
+        // limit, either way. Then the link itself is slow now, and a
+        // target's fast history says nothing of a censor (see `history`).
+        // A flow held far lower (a file host's free tier, a slow peer) says
+        // nothing of the link's rate at the candidate's (found in review,
+        // session 16: any slower flow silenced `history`).
         let mut others_running = 0usize;
         let mut link_slow = false;
         for r in latest {
             let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
             if other_target {
                 others_running += 1;
-                link_slow |= r.limited.is_some() && r.rate_bps < self.cfg.contrast_factor * limit;
+                link_slow |= r.limited.is_some()
+                    && r.rate_bps < self.cfg.contrast_factor * limit
+                    && r.rate_bps * self.cfg.contrast_factor > limit;
             }
             let fast = other_target && r.rate_bps >= self.cfg.contrast_factor * limit;
             let queued = fast && shared_queue(r);

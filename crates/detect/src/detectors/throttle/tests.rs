@@ -1519,3 +1519,46 @@ fn capture_drops_mark_the_events_of_records_stamped_within_their_window() {
         assert!((full - 0.6).abs() < 1e-9, "{drops:?}: {}", e.confidence);
     }
 }
+
+/// `history` is silenced by "another target held just as low", coded as
+/// any other target's rate-limited flow below `contrast_factor` (4) times
+/// the candidate's limit, with no lower bound. A flow that its own server
+/// caps far below the candidate (a file host's free tier at 50 kbit/s, a
+/// slow peer, a CDN's per-connection cap; a plateau with losses, so
+/// `limited`) says nothing of the link's rate at the candidate's 500
+/// kbit/s: a link slowed down to 500 kbit/s and a link at 100 Mbit/s both
+/// carry it. Yet it stops `history` for a target that ran 16 times faster
+/// before, at the same time. (Compare
+/// `history_ignores_other_targets_just_as_slow_at_the_same_time`, whose
+/// other flow is held at the candidate's very rate.)
+#[test]
+fn history_is_not_silenced_by_a_far_slower_capped_flow() {
+    let mut v = shaped_and_fast((SECOND, 20 * SECOND), 0);
+    let mut all = Vec::new();
+    for i in 0..3 {
+        let mut h = v[1].clone();
+        h.target = v[0].target.clone();
+        h.flow.server_ip = v[0].flow.server_ip;
+        h.flow.client_port = 51000 + i;
+        h.span = (
+            -400 * SECOND + i64::from(i) * 60 * SECOND,
+            -390 * SECOND + i64::from(i) * 60 * SECOND,
+        );
+        h.stamp = h.span.1;
+        h.ready = h.span.1;
+        h.rate_bps = 8e6;
+        all.push(h);
+    }
+    // another target's flow at 50 kbit/s, held there by its server
+    let other = &mut v[1];
+    other.rate_bps = 50e3;
+    other.limited = Some((Mode::Policer, 50e3));
+    all.extend(v);
+    let ev = judged(all);
+    assert_eq!(
+        ev.len(),
+        1,
+        "history silenced by a flow 10x slower than the candidate: {:?}",
+        ev.iter().map(Event::to_json_line).collect::<Vec<_>>()
+    );
+}
