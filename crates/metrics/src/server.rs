@@ -75,7 +75,7 @@ pub fn capture_health(metrics: Arc<Metrics>) -> HealthFn {
         if down.is_empty() {
             Health::Healthy
         } else {
-            Health::Unhealthy(format!("capture not open on: {}", down.join(", ")))
+            Health::Unhealthy(format!("capture not up on: {}", down.join(", ")))
         }
     })
 }

@@ -702,7 +702,7 @@ async fn http_healthz() {
 
     let r = request(srv.addr, "GET", "/healthz").await;
     assert_eq!(r.status, 503);
-    assert!(r.body.contains("capture not open on: eth0"), "{}", r.body);
+    assert!(r.body.contains("capture not up on: eth0"), "{}", r.body);
 
     eth.set_up(true);
     let r = request(srv.addr, "GET", "/healthz").await;

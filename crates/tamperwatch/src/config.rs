@@ -260,6 +260,19 @@ impl Config {
                 )
             })?;
         }
+        // (read relative to it already; stored resolved so that the
+        // effective configuration check-config prints reads the same files
+        // from anywhere: found in review, session 16)
+        for p in self
+            .dns_injection
+            .fingerprint_files
+            .iter_mut()
+            .chain(self.http_injection.fingerprint_files.iter_mut())
+        {
+            if p.is_relative() {
+                *p = base_dir.join(&*p);
+            }
+        }
         Ok(())
     }
 
@@ -314,7 +327,15 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        Self::parse_in(&text, &path.display().to_string(), path.parent())
+        // the file's directory, made absolute: a path relative to it must
+        // not stay relative to the working directory (`check-config
+        // sub/tw.toml` prints paths usable from anywhere)
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        Self::parse_in(&text, &path.display().to_string(), Some(&dir))
     }
 
     /// Loads `path` or the defaults.

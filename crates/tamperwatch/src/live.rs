@@ -86,6 +86,12 @@ fn capture_loop(
     beat: sd_notify::Heartbeat,
 ) -> Result<(), CaptureError> {
     let mut last = src.stats();
+    if last.link_down {
+        // (later changes are acted on below; the state at start must be
+        // too: found in review, session 16)
+        im.set_up(false);
+        tracing::warn!(interface = %src.describe(), "interface down (administratively, or no carrier) at start: capturing nothing until it is up");
+    }
     let mut last_stats_at = Instant::now();
     let mut last_flush = Instant::now();
     let mut n: u32 = 0;

@@ -125,10 +125,11 @@ fn real_main(cli: Cli) -> Result<i32> {
         Cmd::CheckConfig { file } => {
             let checked = Config::load_or_default(file.as_deref()).and_then(|c| {
                 c.web_config()?;
-                // the user `run` switches to when started as root
-                if !c.security.user.is_empty() {
-                    privdrop::lookup(&c.security.user)?;
-                }
+                // the user `run` switches to, looked up as `run` would here:
+                // only when root with CAP_SETUID/CAP_SETGID (under systemd's
+                // DynamicUser, or in a container without those, `run` keeps
+                // its user and never looks it up)
+                privdrop::target(&c.security.user)?;
                 Ok(c)
             });
             match checked {

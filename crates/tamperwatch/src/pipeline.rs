@@ -360,15 +360,17 @@ impl PaceSlot {
         };
         // The slowest reader never waits (no other is behind it), so the
         // group always moves; a reader that ends sets its count to MAX.
+        // (briefly spinning, then sleeping: a waiting reader should not
+        // burn the CPU time the lookahead's `Auto` mode measures itself by)
         let mut spins = 0u32;
         while self.read > slowest().saturating_add(p.lead) {
             spins += 1;
-            if spins < 64 {
+            if spins < 16 {
                 std::hint::spin_loop();
-            } else if spins < 256 {
+            } else if spins < 32 {
                 std::thread::yield_now();
             } else {
-                std::thread::sleep(std::time::Duration::from_micros(200));
+                std::thread::sleep(std::time::Duration::from_micros(100));
             }
         }
     }

@@ -29,6 +29,8 @@ pub fn is_root() -> bool {
 }
 
 /// The user to switch to: `None` when not root or when `user` is empty.
+/// `check-config` calls it too, so that a typo is found before the daemon
+/// is started as root (and is not reported where `run` would not look).
 pub fn target(user: &str) -> Result<Option<Target>> {
     if user.is_empty() || !is_root() {
         return Ok(None);
@@ -49,9 +51,8 @@ pub fn target(user: &str) -> Result<Option<Target>> {
 }
 
 /// Looks `user` up in the password database: an error unless it exists and
-/// is not uid 0. `check-config` runs it too, so that a typo is found before
-/// the daemon is started as root.
-pub fn lookup(user: &str) -> Result<Target> {
+/// is not uid 0.
+fn lookup(user: &str) -> Result<Target> {
     let c = CString::new(user).context("security.user contains NUL")?;
     let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
     let mut result: *mut libc::passwd = std::ptr::null_mut();

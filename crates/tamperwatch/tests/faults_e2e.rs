@@ -403,3 +403,84 @@ fn carrier_loss_marks_the_capture_down_until_it_returns() {
         assert!(tw.stop().status.success(), "{backend}");
     }
 }
+
+/// Found in review (session 16): the daemon started while the interface already has no carrier
+/// (a cable unplugged at boot, a bridge without ports yet, Wi-Fi not yet
+/// associated). capture_loop's first `last = src.stats()` already says
+/// link_down, so no transition is ever seen and capture_up stays at the 1
+/// set when the capture opened.
+#[test]
+fn no_carrier_at_start_marks_the_capture_down() {
+    if !live_prerequisites() {
+        return;
+    }
+    let mut wrong = Vec::new();
+    for backend in ["ring", "pnet"] {
+        let topo = Topology::two_hosts();
+        topo.server
+            .ns
+            .ip(&["link", "set", &topo.server.iface, "down"]);
+        // wait for the kernel's linkwatch to clear IFF_RUNNING (operstate)
+        let t0 = std::time::Instant::now();
+        loop {
+            let out = topo.client.ns.exec_timeout(
+                "ip",
+                &["-o", "link", "show", "eth0"],
+                Duration::from_secs(5),
+            );
+            if String::from_utf8_lossy(&out.stdout).contains("NO-CARRIER") {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "operstate never changed"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let tw =
+            TamperwatchProc::start(&topo.client.ns, &TwOptions::on(&topo.client.iface, backend));
+        let (m, ok) = tw.wait_until(Duration::from_secs(5), |m| {
+            metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(0.0)
+        });
+        let up = metric_value(&m, "tamperwatch_capture_up", &[("interface", "eth0")]);
+        let health = tw.get("/healthz").0;
+        if !ok || health != 503 {
+            wrong.push(format!(
+                "{backend}: capture_up {up:?} without carrier since start (healthz {health})"
+            ));
+        }
+        // and up once the carrier comes
+        topo.server
+            .ns
+            .ip(&["link", "set", &topo.server.iface, "up"]);
+        let (_, back) = tw.wait_until(Duration::from_secs(10), |m| {
+            metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(1.0)
+        });
+        if !back {
+            wrong.push(format!("{backend}: capture_up not 1 once the carrier came"));
+        }
+        drop(tw);
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
+}
+
+/// Found in review (session 16): the same for an interface administratively down at start (ring:
+/// the socket gets ENETDOWN at once and `down` is set, but the first stats
+/// read, before that, already saw the interface not up).
+#[test]
+fn admin_down_at_start_marks_the_capture_down() {
+    if !live_prerequisites() {
+        return;
+    }
+    let topo = Topology::two_hosts();
+    topo.client
+        .ns
+        .ip(&["link", "set", &topo.client.iface, "down"]);
+    let tw = TamperwatchProc::start(&topo.client.ns, &TwOptions::on(&topo.client.iface, "ring"));
+    let (m, ok) = tw.wait_until(Duration::from_secs(5), |m| {
+        metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(0.0)
+    });
+    let up = metric_value(&m, "tamperwatch_capture_up", &[("interface", "eth0")]);
+    drop(tw);
+    assert!(ok, "ring: capture_up {up:?} while down since start");
+}
