@@ -90,3 +90,25 @@ fn injected_page_that_loses_the_race_is_still_the_forged_one() {
         );
     }
 }
+
+/// Found in review (session 16): http_injection.md says `response_after_request_ms` and
+/// `handshake_rtt_ms` "are there when the server sent no ACK before the
+/// response, that is when TTL, DF and window were held against the SYN/ACK
+/// alone", and its example event (with `conflicting_responses`) carries
+/// them. Since 1b50d01 a conflicting pair is judged against the SYN/ACK
+/// alone without them (`alone && gate`).
+#[test]
+fn conflicting_responses_carry_the_timing_the_docs_promise() {
+    let ev: Vec<_> = run(race(53402, 2 * MS))
+        .into_iter()
+        .filter(|e| e["signature"] == "http_injection")
+        .collect();
+    assert_eq!(ev.len(), 1);
+    let e = &ev[0]["evidence"];
+    assert!(
+        e.get("ip_ids_server").is_none(),
+        "no ACK before the response: {e}"
+    );
+    assert!(e.get("response_after_request_ms").is_some(), "{e}");
+    assert!(e.get("handshake_rtt_ms").is_some(), "{e}");
+}

@@ -270,7 +270,16 @@ impl Config {
             .chain(self.http_injection.fingerprint_files.iter_mut())
         {
             if p.is_relative() {
-                *p = base_dir.join(&*p);
+                let joined = base_dir.join(&*p);
+                if joined.to_str().is_none() {
+                    // (the effective configuration is TOML: UTF-8 only)
+                    bail!(
+                        "fingerprint_files: {} is relative and the configuration's directory is \
+                         not UTF-8: give an absolute path",
+                        p.display()
+                    );
+                }
+                *p = joined;
             }
         }
         Ok(())

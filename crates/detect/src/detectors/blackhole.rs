@@ -73,8 +73,15 @@ pub struct BlackholeFlow {
     /// a later small segment, or the tail of a segment longer than the MSS
     /// (TSO: a capture on the client host sees it before the NIC splits it).
     pub req_small_more: bool,
-    /// The MSS the server announced in its SYN/ACK (0: none seen).
-    pub server_mss: u16,
+    /// The size of the client's segments on the wire: the smaller of the
+    /// two MSS values (536 when the SYN/ACK has none), less 12 bytes when
+    /// both SYNs offered timestamps (0: no SYN/ACK seen yet).
+    pub seg_size: u16,
+    /// The client's SYN offered timestamps.
+    pub client_ts: bool,
+    /// The request was data on the SYN (TCP Fast Open), not yet known to
+    /// have been accepted.
+    pub req_on_syn: bool,
     /// The IP TTL the first data left with was lower than the SYN's: a
     /// TTL-limited probe (traceroute-style measurement), not real traffic.
     pub req_ttl_limited: bool,
@@ -251,23 +258,48 @@ impl Detector for BlackholeDetector {
         b.link_synack = ctx.link.last_synack;
         b.link_quic = ctx.link.last_quic_reply;
         if let Transport::Tcp(t) = &pkt.l4 {
-            if dir == Dir::ToClient && t.syn() {
-                b.server_mss = t.options.mss.unwrap_or(0);
+            if t.syn() && dir == Dir::ToServer {
+                // (the client's own MSS, until the SYN/ACK's is known)
+                b.seg_size = t.options.mss.unwrap_or(0);
+                b.client_ts = t.options.timestamps.is_some();
+            } else if t.syn() {
+                let client = if b.seg_size > 0 { b.seg_size } else { u16::MAX };
+                let ts = if b.client_ts && t.options.timestamps.is_some() {
+                    12
+                } else {
+                    0
+                };
+                b.seg_size = client.min(t.options.mss.unwrap_or(536)).saturating_sub(ts);
+                if b.req_on_syn {
+                    // TCP Fast Open: the SYN's data counts as the request
+                    // only if the SYN/ACK acknowledges it; if not, the
+                    // client sends it again after the handshake, and that
+                    // is the request (the SYN/ACK must not count as the
+                    // server speaking after it)
+                    let (syn_seq, _, _) = b.req_at;
+                    if seq_gt(t.ack, syn_seq.wrapping_add(1)) {
+                        b.req_on_syn = false;
+                    } else {
+                        b.has_req = false;
+                        b.req_on_syn = false;
+                        b.req_retx = 0;
+                        return;
+                    }
+                }
             }
-            // Pieces after the first MSS of a segment longer than it (TSO):
-            // the NIC sends its tail as a segment of its own.
-            let mss = u32::from(if b.server_mss > 0 { b.server_mss } else { 1460 });
-            if dir == Dir::ToServer && t.payload_len > mss && !t.syn() {
-                let tail = (t.payload_len - 1) % mss + 1;
+            // Pieces after the first of a segment longer than what the client
+            // sends on the wire (TSO: a capture on the client host sees it
+            // before the NIC splits it): its tail goes as a segment of its own.
+            let seg = u32::from(if b.seg_size > 0 { b.seg_size } else { 1448 }).max(64);
+            if dir == Dir::ToServer && t.payload_len > seg && !t.syn() {
+                let tail = (t.payload_len - 1) % seg + 1;
                 if tail <= pmtu {
                     b.req_small_more = true;
                 }
             }
         }
         match (&pkt.l4, dir) {
-            // (data on a SYN, TCP Fast Open, is not the request: the SYN/ACK
-            // would then count as the server speaking after it)
-            (Transport::Tcp(t), Dir::ToServer) if t.payload_len > 0 && !t.syn() => match b.req() {
+            (Transport::Tcp(t), Dir::ToServer) if t.payload_len > 0 => match b.req() {
                 None => {
                     b.kind = if super::looks_like_tls_handshake(t.payload) {
                         ctx.stats.tls_client_hellos += 1;
@@ -281,6 +313,7 @@ impl Detector for BlackholeDetector {
                     };
                     b.req_at = (t.seq, t.payload_len, pkt.ts);
                     b.has_req = true;
+                    b.req_on_syn = t.syn();
                     b.req_ttl_limited =
                         pkt.ip.ttl.saturating_add(1) < flow.dirs[Dir::ToServer.idx()].ttl_max;
                 }
@@ -883,6 +916,138 @@ mod contrast_tests {
         );
         assert_eq!(e.confidence, 0.6, "{}", e.to_json_line());
         assert_eq!(e.evidence["request_retransmissions"], 3);
+    }
+
+    /// Found in review (session 16): TCP Fast Open with a valid cookie: the server accepts the
+    /// ClientHello carried on the SYN (its SYN/ACK acknowledges it), and its
+    /// answer is dropped. The client has nothing unacknowledged, sends no
+    /// other data and gives up at 12 s; another server answers meanwhile.
+    /// Before 1b50d01 the SYN's data was the request and
+    /// `acknowledged_never_answered` reported it; now the flow has no request.
+    #[test]
+    fn tcp_fast_open_accepted_then_silence_is_reported() {
+        use tw_scenario::packet::TcpFlags;
+        use tw_scenario::session::Direction;
+        let mut tl = Timeline::new();
+        let mut s = session(BLOCKED, 54021, 443);
+        let mut rng = Rng::new(1);
+        let ch = tls::client_hello("news.example", &mut rng);
+        let isn = s.state.client_next_seq;
+        s.packet(&mut tl, EPOCH_NS, Direction::FromClient, TcpFlags::SYN, &ch);
+        s.syn_ack(&mut tl, EPOCH_NS + RTT);
+        assert_eq!(
+            s.state.server_rcv_next,
+            isn.wrapping_add(1 + ch.len() as u32),
+            "the SYN/ACK acknowledges the data"
+        );
+        s.client_ack(&mut tl, EPOCH_NS + RTT + MS);
+        other_server_answers(&mut tl, EPOCH_NS + 2 * S);
+        s.rst_from_client(&mut tl, EPOCH_NS + 12 * S);
+        let ev = blackholes(&tl);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+    }
+
+    /// Found in review (session 16): the TSO tail is computed with the server's MSS, but the
+    /// NIC splits at the client's segment size: the smaller of both MSS
+    /// values, less TCP options (timestamps: 12 bytes). A client with MTU
+    /// 1400 (MSS 1360, segments of 1348 with timestamps) sends a request of
+    /// three full segments (4044 bytes) as one TSO segment; the server
+    /// announces 1460. On the wire every piece is 1348 bytes, over the
+    /// hole, as in `a_pmtu_hole_with_all_segments_full_size_stays_clean`;
+    /// the code computes a "tail" of 4044 - 2 * 1460 = 1124 <= 1200 and
+    /// drops the excuse.
+    #[test]
+    fn tso_tail_uses_the_clients_segment_size_not_the_servers_mss() {
+        use tw_scenario::packet::TcpFlags;
+        use tw_scenario::session::Direction;
+        let mut tl = Timeline::new();
+        let mut s = session(BLOCKED, 54022, 80);
+        s.mss = 1360;
+        s.syn(&mut tl, EPOCH_NS);
+        s.mss = 1460;
+        s.syn_ack(&mut tl, EPOCH_NS + RTT);
+        let t = s.client_ack(&mut tl, EPOCH_NS + RTT + MS);
+        let seg = 1348;
+        let mut req =
+            b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: 4000\r\n\r\n"
+                .to_vec();
+        req.resize(3 * seg, b'x');
+        let first_seq = s.state.client_next_seq;
+        let t0 = s.packet(
+            &mut tl,
+            t + MS,
+            Direction::FromClient,
+            TcpFlags::PSH_ACK,
+            &req,
+        );
+        let end = s.state.client_next_seq;
+        for k in [1, 3, 7] {
+            s.state.client_next_seq = first_seq;
+            s.packet(
+                &mut tl,
+                t0 + k * S,
+                Direction::FromClient,
+                TcpFlags::ACK,
+                &req[..seg],
+            );
+            s.state.client_next_seq = end;
+        }
+        s.rst_from_client(&mut tl, t0 + 12 * S);
+        other_server_answers(&mut tl, t0 + 2 * S);
+        let ev = blackholes(&tl);
+        assert!(
+            ev.is_empty(),
+            "path-MTU hole reported as blocking: {}",
+            ev.iter()
+                .map(|e| e.to_json_line())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
+    /// Found in review (session 16): the converse: with timestamps a 1460-MSS connection sends
+    /// 1448-byte segments, so a 1455-byte request handed to the capture as
+    /// one TSO segment goes out as 1448 + 7 bytes. The 7-byte piece passes
+    /// any path-MTU hole; the server stays silent: blocking, like
+    /// `a_blackholed_pq_clienthello_seen_as_one_tso_segment_is_reported`.
+    /// 1455 is not over the server's MSS, so the tail is not seen and the
+    /// excuse holds.
+    #[test]
+    fn tso_segment_just_over_the_segment_size_is_reported() {
+        use tw_scenario::packet::TcpFlags;
+        use tw_scenario::session::Direction;
+        let mut tl = Timeline::new();
+        let mut s = session(BLOCKED, 54023, 80);
+        let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+        let seg = s.segment_size();
+        assert_eq!(seg, 1448);
+        let mut req =
+            b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: 1400\r\n\r\n"
+                .to_vec();
+        req.resize(1455, b'x');
+        let first_seq = s.state.client_next_seq;
+        let t0 = s.packet(
+            &mut tl,
+            t + MS,
+            Direction::FromClient,
+            TcpFlags::PSH_ACK,
+            &req,
+        );
+        let end = s.state.client_next_seq;
+        for k in [1, 3, 7] {
+            s.state.client_next_seq = first_seq;
+            s.packet(
+                &mut tl,
+                t0 + k * S,
+                Direction::FromClient,
+                TcpFlags::ACK,
+                &req[..seg],
+            );
+            s.state.client_next_seq = end;
+        }
+        s.rst_from_client(&mut tl, t0 + 12 * S);
+        other_server_answers(&mut tl, t0 + 2 * S);
+        assert_eq!(blackholes(&tl).len(), 1);
     }
 
     /// SNI blackholing (everything after the ClientHello dropped) of a

@@ -519,7 +519,7 @@ impl HttpDetector {
             rtt >= MIN_RTT_FOR_TIMING && (delay as f64) < rtt as f64 * EARLY_SHARE
         });
         let against_synack = !gate || !alone || early;
-        if alone && gate {
+        if alone {
             d.insert("response_after_request_ms".into(), json!(ms(delay)));
             if let Some(rtt) = rtt {
                 d.insert("handshake_rtt_ms".into(), json!(ms(rtt)));
