@@ -723,6 +723,31 @@ mod contrast_tests {
         o.close(tl, t1 + MS, RTT);
     }
 
+    /// The client sends `payload` again at sequence number `seq`, at each
+    /// time of `at` (what its retransmission timer does), leaving the
+    /// session's next sequence number as it was.
+    fn resend(s: &mut TcpSession, tl: &mut Timeline, at: &[i64], seq: u32, payload: &[u8]) {
+        use tw_scenario::packet::TcpFlags;
+        use tw_scenario::session::Direction;
+        let end = s.state.client_next_seq;
+        for &t in at {
+            s.state.client_next_seq = seq;
+            s.packet(tl, t, Direction::FromClient, TcpFlags::ACK, payload);
+        }
+        s.state.client_next_seq = end;
+    }
+
+    fn assert_no_events(ev: &[Event], what: &str) {
+        assert!(
+            ev.is_empty(),
+            "{what}: {}",
+            ev.iter()
+                .map(|e| e.to_json_line())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
     /// The only flow on the link: handshake, ClientHello, then nothing from
     /// anyone: a Wi-Fi drop, a route change, or a block in a quiet moment,
     /// which the capture cannot tell apart. Was a 0.85 event that said
@@ -814,29 +839,16 @@ mod contrast_tests {
         req.resize(2 * seg, b'x');
         let first_seq = s.state.client_next_seq;
         let t0 = s.client_send(&mut tl, t + MS, &req);
-        let end = s.state.client_next_seq;
-        for k in [1, 3, 7] {
-            s.state.client_next_seq = first_seq;
-            s.packet(
-                &mut tl,
-                t0 + k * S,
-                tw_scenario::session::Direction::FromClient,
-                tw_scenario::packet::TcpFlags::ACK,
-                &req[..seg],
-            );
-            s.state.client_next_seq = end;
-        }
+        resend(
+            &mut s,
+            &mut tl,
+            &[t0 + S, t0 + 3 * S, t0 + 7 * S],
+            first_seq,
+            &req[..seg],
+        );
         s.rst_from_client(&mut tl, t0 + 12 * S);
         other_server_answers(&mut tl, t0 + 2 * S);
-        let ev = blackholes(&tl);
-        assert!(
-            ev.is_empty(),
-            "path-MTU hole reported as blocking: {}",
-            ev.iter()
-                .map(|e| e.to_json_line())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        assert_no_events(&blackholes(&tl), "path-MTU hole reported as blocking");
     }
 
     /// The post-quantum ClientHello (about 1.7 KB) blackholed, as a capture
@@ -980,29 +992,16 @@ mod contrast_tests {
             TcpFlags::PSH_ACK,
             &req,
         );
-        let end = s.state.client_next_seq;
-        for k in [1, 3, 7] {
-            s.state.client_next_seq = first_seq;
-            s.packet(
-                &mut tl,
-                t0 + k * S,
-                Direction::FromClient,
-                TcpFlags::ACK,
-                &req[..seg],
-            );
-            s.state.client_next_seq = end;
-        }
+        resend(
+            &mut s,
+            &mut tl,
+            &[t0 + S, t0 + 3 * S, t0 + 7 * S],
+            first_seq,
+            &req[..seg],
+        );
         s.rst_from_client(&mut tl, t0 + 12 * S);
         other_server_answers(&mut tl, t0 + 2 * S);
-        let ev = blackholes(&tl);
-        assert!(
-            ev.is_empty(),
-            "path-MTU hole reported as blocking: {}",
-            ev.iter()
-                .map(|e| e.to_json_line())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        assert_no_events(&blackholes(&tl), "path-MTU hole reported as blocking");
     }
 
     /// Found in review (session 16): the converse: with timestamps a 1460-MSS connection sends
@@ -1033,18 +1032,13 @@ mod contrast_tests {
             TcpFlags::PSH_ACK,
             &req,
         );
-        let end = s.state.client_next_seq;
-        for k in [1, 3, 7] {
-            s.state.client_next_seq = first_seq;
-            s.packet(
-                &mut tl,
-                t0 + k * S,
-                Direction::FromClient,
-                TcpFlags::ACK,
-                &req[..seg],
-            );
-            s.state.client_next_seq = end;
-        }
+        resend(
+            &mut s,
+            &mut tl,
+            &[t0 + S, t0 + 3 * S, t0 + 7 * S],
+            first_seq,
+            &req[..seg],
+        );
         s.rst_from_client(&mut tl, t0 + 12 * S);
         other_server_answers(&mut tl, t0 + 2 * S);
         assert_eq!(blackholes(&tl).len(), 1);

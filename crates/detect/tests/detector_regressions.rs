@@ -1,16 +1,21 @@
-//! Regressions from review of the HTTP and DNS injection detectors: each
-//! test drives the engine with a `tw_scenario` timeline and failed on the
-//! code as reviewed (the four-query control passed and must keep passing).
+//! Regressions from the session-16 reviews of the HTTP, DNS and RST
+//! detectors: each test drives the engine with a `tw_scenario` timeline and
+//! failed on the code as reviewed (the four-query control passed and must
+//! keep passing).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use tw_detect::detectors::{default_detectors, DetectorsConfig};
 use tw_detect::{Engine, EngineConfig};
+use tw_scenario::catalogue::v4_session;
 use tw_scenario::dns::{qtype, rcode, DnsFlags, Rr};
 use tw_scenario::session::UdpOverride;
-use tw_scenario::{linktype, DnsExchange, Endpoint, TcpSession, Timeline};
+use tw_scenario::{
+    http, linktype, DnsExchange, Endpoint, Injection, TcpFlags, TcpSession, Timeline,
+};
 
 const MS: i64 = 1_000_000;
 const T0: i64 = 1_700_000_000_000_000_000;
+const RTT: i64 = 80 * MS;
 
 /// Replays `tl` through an engine with the default detectors; the events as JSON.
 fn run(tl: Timeline) -> Vec<serde_json::Value> {
@@ -425,4 +430,135 @@ fn dns_evidence_has_no_ip_id_or_df_over_ipv6() {
         assert_eq!(ev.len(), 1, "v6 {v6}: {ev:?}");
         assert_ip_fields(v6, "answer", &ev[0]["evidence"]["answers"][0]);
     }
+}
+
+// ---- RST evidence ----
+
+/// `ttl_difference` is the distance from the RST's TTL to the server's
+/// range; `ttl_server` was the server's *last* TTL, so with a server whose
+/// TTLs varied in the flow the three fields disagreed. It is now the edge
+/// of the range nearest the RST's, on either side.
+#[test]
+fn rst_ttl_evidence_fields_agree() {
+    for (rst_ttl, edge) in [(58u8, 54i64), (47, 52)] {
+        let mut tl = Timeline::new();
+        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 52001));
+        let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(203, 0, 113, 34).into(), 80))
+            .with_ttl(54);
+        let mut s = TcpSession::new(c, srv);
+        // SYN/ACK at TTL 54, then the response's first bytes at TTL 52 (two
+        // frontends two hops apart, tolerated: the range is 52..54)
+        let t = s.handshake(&mut tl, T0, 80 * MS);
+        let t = s.client_send(
+            &mut tl,
+            t + MS,
+            b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n",
+        );
+        s.server.ttl = 52;
+        let t = s.server_send(&mut tl, t + 80 * MS, &[b'x'; 100]);
+        s.client_ack(&mut tl, t + MS);
+        // a forged RST, then the server's data goes on (data_after_rst)
+        s.inject_from_server(&mut tl, t + 2 * MS, &Injection::rst_ack().ttl(rst_ttl));
+        s.server_send(&mut tl, t + 40 * MS, &[b'y'; 100]);
+        let ev = run(tl);
+        let rst: Vec<_> = ev
+            .iter()
+            .filter(|e| e["signature"] == "rst_injection")
+            .collect();
+        assert_eq!(rst.len(), 1, "{ev:?}");
+        let e = &rst[0]["evidence"];
+        let server = e["ttl_server"].as_i64().unwrap();
+        assert_eq!(server, edge, "{e}");
+        assert_eq!(e["ttl_rst"].as_i64().unwrap(), i64::from(rst_ttl));
+        assert_eq!(
+            e["ttl_difference"].as_i64().unwrap(),
+            (i64::from(rst_ttl) - server).abs(),
+            "{e}"
+        );
+    }
+}
+
+// ---- an injected page racing the real answer ----
+
+fn iran_page() -> Vec<u8> {
+    let body = br#"<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1256"><title>M1-6</title></head><body><iframe src="http://10.10.34.34?type=Invalid Site&policy=MainPolicy" style="width: 100%; height: 100%" scrolling="no" marginwidth="0" marginheight="0" frameborder="0" vspace="0" hspace="0"></iframe></body></html>"#;
+    http::response(403, "Forbidden", "text/html", body)
+}
+
+/// Iran's block page (TTL 60, no DF) racing the real answer (TTL 52, DF),
+/// `injected_after` the request; the real answer one RTT after it. The
+/// server sends no ACK before its answer (the usual case).
+fn race(port: u16, injected_after: i64) -> Timeline {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(port, 80);
+    let t = s.handshake(&mut tl, T0, RTT);
+    let t = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
+    let page = iran_page();
+    let mut inj = Injection::data(page)
+        .ttl(60)
+        .ip_id(0x2b67)
+        .df(false)
+        .window(65160);
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    let real = http::ok_html(300);
+    if injected_after < RTT {
+        s.inject_from_server(&mut tl, t + injected_after, &inj);
+        s.server_send(&mut tl, t + RTT, &real);
+    } else {
+        s.server_send(&mut tl, t + RTT, &real);
+        let inj = inj.seq_offset(-(real.len() as i64));
+        s.inject_from_server(&mut tl, t + injected_after, &inj);
+    }
+    tl
+}
+
+/// When two responses conflict, "the one whose headers fit the SYN/ACK
+/// worse is the forged one" (http_injection.md). Since 095e418 TTL, DF and
+/// window are held against the SYN/ACK alone only for an *early* response;
+/// when the injected page loses the race (arrives after the real answer),
+/// neither response is early, both score 0, and the first (the real
+/// server's 200) is named the forged one: `response` is the real page,
+/// `other_response` Iran's, and `block_page` (matched against the "forged"
+/// one only) is missing. Before 095e418 the page's TTL and DF picked it.
+#[test]
+fn injected_page_that_loses_the_race_is_still_the_forged_one() {
+    for (what, after) in [("wins the race", 2 * MS), ("loses the race", RTT + 10 * MS)] {
+        let ev: Vec<_> = run(race(53401, after))
+            .into_iter()
+            .filter(|e| e["signature"] == "http_injection")
+            .collect();
+        assert_eq!(ev.len(), 1, "{what}");
+        let e = &ev[0]["evidence"];
+        assert_eq!(e["response"]["status"], 403, "{what}: {e}");
+        assert!(
+            e["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "block_page"),
+            "{what}: {e}"
+        );
+    }
+}
+
+/// Found in review (session 16): http_injection.md says `response_after_request_ms` and
+/// `handshake_rtt_ms` "are there when the server sent no ACK before the
+/// response, that is when TTL, DF and window were held against the SYN/ACK
+/// alone", and its example event (with `conflicting_responses`) carries
+/// them. Since 1b50d01 a conflicting pair is judged against the SYN/ACK
+/// alone without them (`alone && gate`).
+#[test]
+fn conflicting_responses_carry_the_timing_the_docs_promise() {
+    let ev: Vec<_> = run(race(53402, 2 * MS))
+        .into_iter()
+        .filter(|e| e["signature"] == "http_injection")
+        .collect();
+    assert_eq!(ev.len(), 1);
+    let e = &ev[0]["evidence"];
+    assert!(
+        e.get("ip_ids_server").is_none(),
+        "no ACK before the response: {e}"
+    );
+    assert!(e.get("response_after_request_ms").is_some(), "{e}");
+    assert!(e.get("handshake_rtt_ms").is_some(), "{e}");
 }
