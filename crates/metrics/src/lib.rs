@@ -487,7 +487,7 @@ impl Metrics {
 
         let capture_up = b.int_gauge_vec(
             "tamperwatch_capture_up",
-            "1 if the capture on the interface is open, 0 otherwise.",
+            "1 while the capture on the interface is open and the interface is up with a carrier, 0 otherwise.",
             &["interface"],
         );
         let capture_packets = b.counter_vec(
