@@ -77,8 +77,10 @@ pub struct BlackholeFlow {
     /// two MSS values (536 when the SYN/ACK has none), less 12 bytes when
     /// both SYNs offered timestamps (0: no SYN/ACK seen yet).
     pub seg_size: u16,
-    /// The client's SYN offered timestamps.
-    pub client_ts: bool,
+    /// `SYN_TS`: the client's SYN offered timestamps; `SEG_FINAL`:
+    /// `seg_size` was worked out from the first SYN/ACK (a repeated
+    /// SYN/ACK, or a SYN after it, changes nothing).
+    pub syn_bits: u8,
     /// The request was data on the SYN (TCP Fast Open), not yet known to
     /// have been accepted.
     pub req_on_syn: bool,
@@ -108,6 +110,9 @@ impl BlackholeFlow {
         self.has_req.then_some(self.req_at)
     }
 }
+
+const SYN_TS: u8 = 1;
+const SEG_FINAL: u8 = 2;
 
 const KIND_TLS: u8 = 1;
 const KIND_HTTP: u8 = 2;
@@ -258,30 +263,41 @@ impl Detector for BlackholeDetector {
         b.link_synack = ctx.link.last_synack;
         b.link_quic = ctx.link.last_quic_reply;
         if let Transport::Tcp(t) = &pkt.l4 {
-            if t.syn() && dir == Dir::ToServer {
+            let first_synack = b.syn_bits & SEG_FINAL == 0;
+            if t.syn() && dir == Dir::ToServer && first_synack {
                 // (the client's own MSS, until the SYN/ACK's is known)
                 b.seg_size = t.options.mss.unwrap_or(0);
-                b.client_ts = t.options.timestamps.is_some();
-            } else if t.syn() {
+                if t.options.timestamps.is_some() {
+                    b.syn_bits |= SYN_TS;
+                }
+            } else if t.syn() && t.ack_flag() && dir == Dir::ToClient && first_synack {
                 let client = if b.seg_size > 0 { b.seg_size } else { u16::MAX };
-                let ts = if b.client_ts && t.options.timestamps.is_some() {
+                let ts = if b.syn_bits & SYN_TS != 0 && t.options.timestamps.is_some() {
                     12
                 } else {
                     0
                 };
                 b.seg_size = client.min(t.options.mss.unwrap_or(536)).saturating_sub(ts);
+                b.syn_bits |= SEG_FINAL;
                 if b.req_on_syn {
                     // TCP Fast Open: the SYN's data counts as the request
                     // only if the SYN/ACK acknowledges it; if not, the
                     // client sends it again after the handshake, and that
                     // is the request (the SYN/ACK must not count as the
                     // server speaking after it)
-                    let (syn_seq, _, _) = b.req_at;
+                    let (syn_seq, len, _) = b.req_at;
+                    b.req_on_syn = false;
                     if seq_gt(t.ack, syn_seq.wrapping_add(1)) {
-                        b.req_on_syn = false;
+                        // accepted: the request counts from now, so that
+                        // this SYN/ACK is not another server answering
+                        // after it
+                        b.req_at = (syn_seq, len, pkt.ts);
+                        if b.kind == KIND_TLS {
+                            ctx.stats.tls_client_hellos += 1;
+                        }
                     } else {
+                        // (the resend is the request, and counted)
                         b.has_req = false;
-                        b.req_on_syn = false;
                         b.req_retx = 0;
                         return;
                     }
@@ -302,7 +318,10 @@ impl Detector for BlackholeDetector {
             (Transport::Tcp(t), Dir::ToServer) if t.payload_len > 0 => match b.req() {
                 None => {
                     b.kind = if super::looks_like_tls_handshake(t.payload) {
-                        ctx.stats.tls_client_hellos += 1;
+                        // (on a SYN, counted once the SYN/ACK accepts it)
+                        if !t.syn() {
+                            ctx.stats.tls_client_hellos += 1;
+                        }
                         KIND_TLS
                     } else if crate::proto::http_host(t.payload).is_some()
                         || t.payload.starts_with(b"GET ")
@@ -934,8 +953,8 @@ mod contrast_tests {
     /// ClientHello carried on the SYN (its SYN/ACK acknowledges it), and its
     /// answer is dropped. The client has nothing unacknowledged, sends no
     /// other data and gives up at 12 s; another server answers meanwhile.
-    /// Before 1b50d01 the SYN's data was the request and
-    /// `acknowledged_never_answered` reported it; now the flow has no request.
+    /// `acknowledged_never_answered` reports it (1b50d01 lost it: the SYN's
+    /// data was never the request).
     #[test]
     fn tcp_fast_open_accepted_then_silence_is_reported() {
         use tw_scenario::packet::TcpFlags;
@@ -1042,6 +1061,129 @@ mod contrast_tests {
         s.rst_from_client(&mut tl, t0 + 12 * S);
         other_server_answers(&mut tl, t0 + 2 * S);
         assert_eq!(blackholes(&tl).len(), 1);
+    }
+
+    /// Found in review (session 16): a retransmitted SYN/ACK (the client's ACK lost) runs the
+    /// SYN/ACK branch again with `seg_size` already reduced, so 12 more
+    /// bytes come off per copy (1448 -> 1436). Every 1448-byte segment of
+    /// `a_pmtu_hole_with_all_segments_full_size_stays_clean` then has a
+    /// 12-byte "TSO tail", and the path-MTU hole is reported as blocking.
+    #[test]
+    fn a_retransmitted_synack_keeps_the_pmtu_excuse() {
+        let mut tl = Timeline::new();
+        let mut s = session(BLOCKED, 54031, 80);
+        s.syn(&mut tl, EPOCH_NS);
+        s.syn_ack(&mut tl, EPOCH_NS + RTT);
+        s.client_ack(&mut tl, EPOCH_NS + RTT + MS);
+        s.retransmit_server_last(&mut tl, EPOCH_NS + RTT + S);
+        let t = s.client_ack(&mut tl, EPOCH_NS + RTT + S + MS);
+        let seg = s.segment_size();
+        assert_eq!(seg, 1448);
+        let mut req =
+            b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: 3000\r\n\r\n"
+                .to_vec();
+        req.resize(2 * seg, b'x');
+        let first_seq = s.state.client_next_seq;
+        let t0 = s.client_send(&mut tl, t + MS, &req);
+        resend(
+            &mut s,
+            &mut tl,
+            &[t0 + S, t0 + 3 * S, t0 + 7 * S],
+            first_seq,
+            &req[..seg],
+        );
+        s.rst_from_client(&mut tl, t0 + 12 * S);
+        other_server_answers(&mut tl, t0 + 2 * S);
+        assert_no_events(&blackholes(&tl), "path-MTU hole reported as blocking");
+    }
+
+    /// Found in review (session 16): TCP Fast Open accepted (the SYN/ACK acknowledges the SYN's
+    /// data), nothing else on the link. The request is timed at the SYN,
+    /// so the flow's own SYN/ACK moves the link clock past it:
+    /// `link_handshakes_meanwhile: true` and `link_answered_after_request`,
+    /// which blackhole.md says the flow's own SYN/ACK never gives.
+    #[test]
+    fn tcp_fast_open_accepted_own_synack_is_not_link_contrast() {
+        use tw_scenario::packet::TcpFlags;
+        use tw_scenario::session::Direction;
+        let mut tl = Timeline::new();
+        let mut s = session(BLOCKED, 54032, 443);
+        let mut rng = Rng::new(1);
+        let ch = tls::client_hello("news.example", &mut rng);
+        s.packet(&mut tl, EPOCH_NS, Direction::FromClient, TcpFlags::SYN, &ch);
+        s.syn_ack(&mut tl, EPOCH_NS + RTT);
+        s.client_ack(&mut tl, EPOCH_NS + RTT + MS);
+        s.rst_from_client(&mut tl, EPOCH_NS + 12 * S);
+        let ev = blackholes(&tl);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let e = &ev[0];
+        assert!(
+            !e.evidence["contrast"]
+                .to_string()
+                .contains("link_answered_after_request"),
+            "{}",
+            e.to_json_line()
+        );
+        assert_eq!(
+            e.evidence.get("link_handshakes_meanwhile"),
+            Some(&Value::Bool(false)),
+            "{}",
+            e.to_json_line()
+        );
+    }
+
+    /// Found in review (session 16): TCP Fast Open not accepted: the SYN's ClientHello is counted
+    /// in `tls_client_hellos` (metrics.md: connections whose first client
+    /// data is a TLS handshake), forgotten at the SYN/ACK, and its resend
+    /// counted again: one connection, two ClientHellos.
+    #[test]
+    fn tcp_fast_open_fallback_counts_one_client_hello() {
+        use tw_scenario::packet::TcpFlags;
+        use tw_scenario::session::Direction;
+        let mut tl = Timeline::new();
+        let mut s = session(BLOCKED, 54033, 443);
+        let mut rng = Rng::new(1);
+        let ch = tls::client_hello("news.example", &mut rng);
+        let isn = s.state.client_next_seq;
+        s.packet(&mut tl, EPOCH_NS, Direction::FromClient, TcpFlags::SYN, &ch);
+        s.state.server_rcv_next = isn.wrapping_add(1);
+        s.syn_ack(&mut tl, EPOCH_NS + RTT);
+        s.state.client_next_seq = isn.wrapping_add(1);
+        let t = s.packet(
+            &mut tl,
+            EPOCH_NS + RTT + MS,
+            Direction::FromClient,
+            TcpFlags::PSH_ACK,
+            &ch,
+        );
+        let t = s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 900));
+        s.close(&mut tl, t + MS, RTT);
+        let pcap = tl
+            .to_pcap_bytes(crate::decode::linktype::RAW, false)
+            .unwrap();
+        let cfg = DetectorsConfig::default();
+        let mut e = Engine::new(
+            EngineConfig {
+                detectors: cfg.clone(),
+                ..EngineConfig::default()
+            },
+            default_detectors(&cfg),
+        );
+        let mut off = 24;
+        while off + 16 <= pcap.len() {
+            let u = |o: usize| u32::from_le_bytes([pcap[o], pcap[o + 1], pcap[o + 2], pcap[o + 3]]);
+            let (sec, usec, incl, orig) = (u(off), u(off + 4), u(off + 8) as usize, u(off + 12));
+            let ts = i64::from(sec) * 1_000_000_000 + i64::from(usec) * 1000;
+            e.process_frame(
+                crate::decode::linktype::RAW,
+                &pcap[off + 16..off + 16 + incl],
+                ts,
+                orig,
+            );
+            off += 16 + incl;
+        }
+        e.finish();
+        assert_eq!(e.stats().tls_client_hellos, 1);
     }
 
     /// SNI blackholing (everything after the ClientHello dropped) of a
