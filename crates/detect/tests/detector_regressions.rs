@@ -288,6 +288,8 @@ fn http_redirect_to_https_on_the_same_host_is_an_ordinary_answer() {
         "https://example.com/",
         "https://EXAMPLE.com:443/a?b",
         "https://example.com",
+        "https://www.example.com/",
+        "https://WWW.Example.com.:443/x",
     ] {
         let ev = http_events(syn_proxied(53320, &to(loc), 80 * MS, true));
         assert!(ev.is_empty(), "{loc}: {ev:?}");
@@ -295,6 +297,9 @@ fn http_redirect_to_https_on_the_same_host_is_an_ordinary_answer() {
     for loc in [
         "https://blocked.example.net/",
         "https://example.com.example.net/",
+        "https://www.example.com.example.net/",
+        "https://wwwexample.com/",
+        "https://www2.example.com/",
         "https://example.com:8443/",
         "http://example.com/",
     ] {

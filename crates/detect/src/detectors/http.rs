@@ -605,7 +605,15 @@ fn upgrades_to_https(r: &Response, host: Option<&str>) -> bool {
     let authority = &rest[..end];
     let authority = authority.strip_suffix(b":443").unwrap_or(authority);
     let authority = authority.strip_suffix(b".").unwrap_or(authority);
-    authority.eq_ignore_ascii_case(host.trim_end_matches('.').as_bytes())
+    let host = host.trim_end_matches('.').as_bytes();
+    // the same host, or its `www.` twin either way (`example.com` to
+    // `https://www.example.com/`: the most common canonical redirect)
+    let www = |a: &[u8], b: &[u8]| {
+        a.len() == b.len() + 4
+            && a[..4].eq_ignore_ascii_case(b"www.")
+            && a[4..].eq_ignore_ascii_case(b)
+    };
+    authority.eq_ignore_ascii_case(host) || www(authority, host) || www(host, authority)
 }
 
 fn ms(n: Nanos) -> f64 {
