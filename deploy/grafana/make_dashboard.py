@@ -29,19 +29,20 @@ DENOMINATORS = {
 def range_denominators():
     """The denominators over the dashboard's whole range."""
     return "\n  or\n".join(
-        f'  label_replace({e.replace(RI, "$__range").replace("rate(", "increase(")}, "signature", "{s}", "", "")'
+        f'  label_replace(({e.replace(RI, "$__range").replace("rate(", "increase(")}) > 0, "signature", "{s}", "", "")'
         for s, e in DENOMINATORS.items())
 
 def denominators():
     return "\n  or\n".join(
-        f'  label_replace({expr}, "signature", "{sig}", "", "")' for sig, expr in DENOMINATORS.items()
+        f'  label_replace(({expr}) > 0, "signature", "{sig}", "", "")' for sig, expr in DENOMINATORS.items()
     )
 
 SHARE_BY_INSTANCE = (
     f'sum by (instance, signature) (rate(tamperwatch_events_total{{{SEL},signature=~"$signature"}}[{RI}]))\n'
-    f"/ on (instance, signature) (\n{denominators()}\n) > -1"
+    f"/ on (instance, signature) (\n{denominators()}\n)"
 )
-# `> -1` drops NaN (0/0) points but keeps zeros.
+# Each denominator is kept only where it is above 0, as in the recording
+# rules: no +Inf (events over an empty window) and no NaN (0/0); zeros stay.
 
 BLIND = (
     f'clamp_max(\n'
@@ -160,10 +161,10 @@ GSEL = f'{SEL},signature=~"$signature",group=~"$group"'
 GROUP_KINDS = {"rst_injection": "tcp_flow", "dns_injection": "dns_query", "http_injection": "tcp_flow",
                "blackhole": "tcp_flow|quic_flow"}
 group_denominators = "\n  or\n".join(
-    [f'  label_replace(sum by (instance, group) (rate(tamperwatch_group_targets_total{{{SEL},group=~"$group",kind=~"{k}"}}[{RI}])), '
+    [f'  label_replace(sum by (instance, group) (rate(tamperwatch_group_targets_total{{{SEL},group=~"$group",kind=~"{k}"}}[{RI}])) > 0, '
      f'"signature", "{sig}", "", "")' for sig, k in GROUP_KINDS.items()]
     # throttling: per measured download of the group (the goodput histogram's count)
-    + [f'  label_replace(sum by (instance, group) (rate(tamperwatch_goodput_bytes_per_second_count{{{SEL},group=~"$group"}}[{RI}])), '
+    + [f'  label_replace(sum by (instance, group) (rate(tamperwatch_goodput_bytes_per_second_count{{{SEL},group=~"$group"}}[{RI}])) > 0, '
        f'"signature", "throttling", "", "")'])
 ts("Watched groups: share of their connections and queries tampered with",
    "For each group of the operator's watch list ([watch_list] in the configuration; 'other' is every target "
@@ -172,7 +173,7 @@ ts("Watched groups: share of their connections and queries tampered with",
    "throttling). 100% means every "
    "connection to the service was tampered with.",
    [target(f'sum by (instance, signature, group) (rate(tamperwatch_detections_total{{{GSEL}}}[{RI}]))\n'
-           f'/ on (instance, signature, group) (\n{group_denominators}\n) > -1',
+           f'/ on (instance, signature, group) (\n{group_denominators}\n)',
            "{{group}} {{signature}} @ {{instance}}")],
    {"h": 8, "w": 14, "x": 0, "y": y}, unit="percentunit")
 table("Top target groups over the range",
