@@ -178,8 +178,14 @@ fn real_main(cli: Cli) -> Result<i32> {
             quiet,
             pcap,
         } => {
+            // before anything else: a SIGTERM during the set-up stops the
+            // replay cleanly (see replay::watch_signals)
+            let (stop, signals) = replay::watch_signals();
             let cfg = Config::load_or_default(config.as_deref())?;
             init_logging(cfg.log.format);
+            if !signals {
+                tracing::warn!("no signal handling: SIGTERM will not flush events");
+            }
             let events = match events.as_deref() {
                 // With a config file, its sinks; without one, standard output.
                 None if config.is_some() => replay::EventsOut::Config,
@@ -195,6 +201,7 @@ fn real_main(cli: Cli) -> Result<i32> {
                 lookahead,
                 files: pcap,
                 quiet,
+                stop,
             })
         }
     }

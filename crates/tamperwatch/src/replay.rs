@@ -32,11 +32,15 @@ pub struct ReplayArgs {
     pub lookahead: crate::pipeline::LookaheadMode,
     pub files: Vec<PathBuf>,
     pub quiet: bool,
+    /// Set to the signal's number by [`watch_signals`], which the caller
+    /// starts before anything else.
+    pub stop: Arc<AtomicI32>,
 }
 
 /// Runs a replay; returns the process exit code.
 pub fn run(a: ReplayArgs) -> Result<i32> {
     let started = Instant::now();
+    let stop = a.stop.clone();
     let cfg = &a.config;
     let metrics = Arc::new(cfg.new_metrics());
     let sink_cfg = match &a.events {
@@ -110,8 +114,6 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         },
     );
 
-    let stop = Arc::new(AtomicI32::new(0));
-    watch_signals(stop.clone());
     // (files read, their errors, each worker's counters, the share of frames
     // looked up ahead)
     let (files_read, read_errors, stats, lookahead): (usize, Vec<_>, Vec<Stats>, f64) =
@@ -250,10 +252,19 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
     Ok(if read_errors.is_empty() { 0 } else { 1 })
 }
 
-/// Watches SIGINT and SIGTERM: the first sets `stop` to its number (the
+/// Watches SIGINT and SIGTERM: the first sets the flag to its number (the
 /// replay stops reading, lets the workers finish and the sink flush); a
-/// second one exits at once.
-fn watch_signals(stop: Arc<AtomicI32>) {
+/// second one exits at once. The handlers are in place when this returns
+/// (the caller
+/// runs it first, so that a signal during the set-up stops the replay
+/// cleanly instead of killing it: found by the fault test on a loaded
+/// machine, when the handlers were registered later, by a thread that had
+/// not yet run). The flag, and whether the handlers are in place.
+pub fn watch_signals() -> (Arc<AtomicI32>, bool) {
+    let stop = Arc::new(AtomicI32::new(0));
+    let flag = stop.clone();
+    // the thread says when its handlers are registered (or failed to be)
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new()
         .name("tw-signals".into())
         .spawn(move || {
@@ -271,6 +282,7 @@ fn watch_signals(stop: Arc<AtomicI32>) {
                 ) else {
                     return;
                 };
+                let _ = ready_tx.send(());
                 for _ in 0..2 {
                     let n = tokio::select! {
                         _ = term.recv() => libc::SIGTERM,
@@ -282,9 +294,9 @@ fn watch_signals(stop: Arc<AtomicI32>) {
                 }
             });
         });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "no signal handling: SIGTERM will not flush events");
-    }
+    // (a closed channel: the thread could not register them)
+    let ok = spawned.is_ok() && ready_rx.recv().is_ok();
+    (flag, ok)
 }
 
 /// Called per frame: link type, captured bytes, time, wire length.
