@@ -275,30 +275,41 @@ fn every_variable_is_defined() {
     }
 }
 
+fn promtool_installed() -> bool {
+    let ok = Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: promtool not installed");
+    }
+    ok
+}
+
+/// A query with Grafana's variables replaced: every instance, signature,
+/// country, vantage and group; 5-minute rate windows over a 1-hour range.
+fn without_variables(e: &str) -> String {
+    e.replace("$__rate_interval", "5m")
+        .replace("$__range", "1h")
+        .replace("$instance", ".*")
+        .replace("$signature", ".*")
+        .replace("$country", ".*")
+        .replace("$vantage", ".*")
+        .replace("$group", ".*")
+}
+
 /// With Grafana's variables replaced, every query is valid PromQL
 /// (promtool parses them as recording rules).
 #[test]
 fn queries_are_valid_promql() {
-    if !Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!("skipped: promtool not installed");
+    if !promtool_installed() {
         return;
     }
     let d = dashboard();
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     let qs = queries(&d);
     for (i, (_, e)) in qs.iter().enumerate() {
-        let e = e
-            .replace("$__rate_interval", "5m")
-            .replace("$__range", "1h")
-            .replace("$instance", ".*")
-            .replace("$signature", ".*")
-            .replace("$country", ".*")
-            .replace("$vantage", ".*")
-            .replace("$group", ".*");
+        let e = without_variables(e);
         rules.push_str(&format!(
             "      - record: dashboard:q{i}\n        expr: {}\n",
             serde_json::to_string(&e).unwrap()
@@ -329,12 +340,7 @@ fn queries_are_valid_promql() {
 /// promtool evaluates each query on such series and must find nothing.
 #[test]
 fn shares_are_empty_not_infinite_over_an_empty_denominator() {
-    if !Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!("skipped: promtool not installed");
+    if !promtool_installed() {
         return;
     }
     let d = dashboard();
@@ -342,15 +348,7 @@ fn shares_are_empty_not_infinite_over_an_empty_denominator() {
         .into_iter()
         .map(|(_, e)| e)
         .filter(|e| e.contains("/ on (instance, signature"))
-        .map(|e| {
-            e.replace("$__rate_interval", "5m")
-                .replace("$__range", "1h")
-                .replace("$instance", ".*")
-                .replace("$signature", ".*")
-                .replace("$country", ".*")
-                .replace("$vantage", ".*")
-                .replace("$group", ".*")
-        })
+        .map(|e| without_variables(&e))
         .collect();
     assert!(shares.len() >= 3, "{shares:?}");
     // events of every signature rising, every denominator flat at 0 (as

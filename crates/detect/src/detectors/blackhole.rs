@@ -679,8 +679,8 @@ mod contrast_tests {
         TcpSession::new(c, s).with_timestamps(TsClock::khz(0x1000_0000, 0x7000_0000))
     }
 
-    /// Every blackhole event of a timeline, through one engine.
-    fn blackholes(tl: &Timeline) -> Vec<Event> {
+    /// A timeline through one engine with the default detectors, to its end.
+    fn replayed(tl: &Timeline) -> Engine {
         let pcap = tl
             .to_pcap_bytes(crate::decode::linktype::RAW, false)
             .unwrap();
@@ -706,6 +706,12 @@ mod contrast_tests {
             off += 16 + incl;
         }
         e.finish();
+        e
+    }
+
+    /// Every blackhole event of a timeline, through one engine.
+    fn blackholes(tl: &Timeline) -> Vec<Event> {
+        let mut e = replayed(tl);
         let mut out = vec![];
         e.drain_events(|ev| {
             if ev.signature == Signature::Blackhole {
@@ -851,23 +857,31 @@ mod contrast_tests {
         let mut tl = Timeline::new();
         let mut s = session(BLOCKED, 54011, 80);
         let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+        full_size_request_into_a_pmtu_hole(&mut tl, &mut s, t);
+        assert_no_events(&blackholes(&tl), "path-MTU hole reported as blocking");
+    }
+
+    /// After the handshake (at `t`): a request of two full-size segments,
+    /// both lost in a path-MTU hole, the first resent at 1, 3 and 7 s, the
+    /// client giving up at 12 s; another server answers meanwhile.
+    fn full_size_request_into_a_pmtu_hole(tl: &mut Timeline, s: &mut TcpSession, t: i64) {
         let seg = s.segment_size();
+        assert_eq!(seg, 1448);
         let mut req =
             b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: 3000\r\n\r\n"
                 .to_vec();
         req.resize(2 * seg, b'x');
         let first_seq = s.state.client_next_seq;
-        let t0 = s.client_send(&mut tl, t + MS, &req);
+        let t0 = s.client_send(tl, t + MS, &req);
         resend(
-            &mut s,
-            &mut tl,
+            s,
+            tl,
             &[t0 + S, t0 + 3 * S, t0 + 7 * S],
             first_seq,
             &req[..seg],
         );
-        s.rst_from_client(&mut tl, t0 + 12 * S);
-        other_server_answers(&mut tl, t0 + 2 * S);
-        assert_no_events(&blackholes(&tl), "path-MTU hole reported as blocking");
+        s.rst_from_client(tl, t0 + 12 * S);
+        other_server_answers(tl, t0 + 2 * S);
     }
 
     /// The post-quantum ClientHello (about 1.7 KB) blackholed, as a capture
@@ -1077,23 +1091,7 @@ mod contrast_tests {
         s.client_ack(&mut tl, EPOCH_NS + RTT + MS);
         s.retransmit_server_last(&mut tl, EPOCH_NS + RTT + S);
         let t = s.client_ack(&mut tl, EPOCH_NS + RTT + S + MS);
-        let seg = s.segment_size();
-        assert_eq!(seg, 1448);
-        let mut req =
-            b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: 3000\r\n\r\n"
-                .to_vec();
-        req.resize(2 * seg, b'x');
-        let first_seq = s.state.client_next_seq;
-        let t0 = s.client_send(&mut tl, t + MS, &req);
-        resend(
-            &mut s,
-            &mut tl,
-            &[t0 + S, t0 + 3 * S, t0 + 7 * S],
-            first_seq,
-            &req[..seg],
-        );
-        s.rst_from_client(&mut tl, t0 + 12 * S);
-        other_server_answers(&mut tl, t0 + 2 * S);
+        full_size_request_into_a_pmtu_hole(&mut tl, &mut s, t);
         assert_no_events(&blackholes(&tl), "path-MTU hole reported as blocking");
     }
 
@@ -1158,32 +1156,7 @@ mod contrast_tests {
         );
         let t = s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 900));
         s.close(&mut tl, t + MS, RTT);
-        let pcap = tl
-            .to_pcap_bytes(crate::decode::linktype::RAW, false)
-            .unwrap();
-        let cfg = DetectorsConfig::default();
-        let mut e = Engine::new(
-            EngineConfig {
-                detectors: cfg.clone(),
-                ..EngineConfig::default()
-            },
-            default_detectors(&cfg),
-        );
-        let mut off = 24;
-        while off + 16 <= pcap.len() {
-            let u = |o: usize| u32::from_le_bytes([pcap[o], pcap[o + 1], pcap[o + 2], pcap[o + 3]]);
-            let (sec, usec, incl, orig) = (u(off), u(off + 4), u(off + 8) as usize, u(off + 12));
-            let ts = i64::from(sec) * 1_000_000_000 + i64::from(usec) * 1000;
-            e.process_frame(
-                crate::decode::linktype::RAW,
-                &pcap[off + 16..off + 16 + incl],
-                ts,
-                orig,
-            );
-            off += 16 + incl;
-        }
-        e.finish();
-        assert_eq!(e.stats().tls_client_hellos, 1);
+        assert_eq!(replayed(&tl).stats().tls_client_hellos, 1);
     }
 
     /// SNI blackholing (everything after the ClientHello dropped) of a
