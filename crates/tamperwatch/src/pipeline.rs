@@ -332,13 +332,18 @@ struct PaceSlot {
     pace: Arc<Pace>,
     me: usize,
     read: u64,
+    /// Frames until the next look at the others (a countdown: no division
+    /// per frame).
+    left: u64,
 }
 
 impl PaceSlot {
     #[inline]
     fn step(&mut self) {
         self.read += 1;
-        if self.read.is_multiple_of(self.pace.every) {
+        self.left -= 1;
+        if self.left == 0 {
+            self.left = self.pace.every;
             self.wait_for_others();
         }
     }
@@ -404,6 +409,7 @@ pub fn pace_together(readers: &mut [ShardReader], lead: u64) {
             pace: pace.clone(),
             me,
             read: 0,
+            left: every,
         });
     }
 }
@@ -1376,11 +1382,13 @@ mod tests {
             pace: pace.clone(),
             me: 0,
             read: 0,
+            left: 4,
         };
         let behind = PaceSlot {
             pace,
             me: 1,
             read: 0,
+            left: 4,
         };
         let h = std::thread::spawn(move || {
             for _ in 0..1000 {

@@ -283,6 +283,23 @@ pub struct Ctx<'a> {
     pub(crate) end_delay: Nanos,
 }
 
+/// Evidence gathered while the capture was dropping packets (`lossy`) may
+/// be incomplete: the event says so (`capture_lossy: true`) and carries
+/// half the confidence. Every detector's events go through it (`Ctx::emit`,
+/// and the throttling judge's by their record's time).
+pub(crate) fn mark_capture_lossy(
+    lossy: bool,
+    evidence: &mut serde_json::Map<String, serde_json::Value>,
+    confidence: f64,
+) -> f64 {
+    if lossy {
+        evidence.insert("capture_lossy".into(), serde_json::Value::Bool(true));
+        confidence * 0.5
+    } else {
+        confidence
+    }
+}
+
 impl Ctx<'_> {
     /// Emits an event for `flow` unless one with the same signature was
     /// already emitted for it (at most one event per flow and signature).
@@ -298,12 +315,7 @@ impl Ctx<'_> {
         if !flow.mark_emitted(signature) {
             return false;
         }
-        let confidence = if self.capture_lossy {
-            evidence.insert("capture_lossy".into(), serde_json::Value::Bool(true));
-            confidence * 0.5
-        } else {
-            confidence
-        };
+        let confidence = mark_capture_lossy(self.capture_lossy, &mut evidence, confidence);
         if let Some(h) = &flow.ext.hello {
             evidence.insert(
                 "client_hello".into(),

@@ -1460,18 +1460,17 @@ impl Judge {
         let (a, b) = (at, at.saturating_add(window.max(0)));
         let i = self.lossy.partition_point(|p| p.0 <= a);
         self.lossy.insert(i, (a, b));
-        // merge with the neighbours it overlaps
-        let mut merged: Vec<(Nanos, Nanos)> = Vec::with_capacity(self.lossy.len());
-        for p in self.lossy.drain(..) {
-            match merged.last_mut() {
-                Some(last) if p.0 <= last.1 => last.1 = last.1.max(p.1),
-                _ => merged.push(p),
+        // merge, in place, each period into the one before it if they overlap
+        self.lossy.dedup_by(|p, before| {
+            let overlaps = p.0 <= before.1;
+            if overlaps {
+                before.1 = before.1.max(p.1);
             }
+            overlaps
+        });
+        if self.lossy.len() > LOSSY_PERIODS {
+            self.lossy.drain(..self.lossy.len() - LOSSY_PERIODS);
         }
-        if merged.len() > LOSSY_PERIODS {
-            merged.drain(..merged.len() - LOSSY_PERIODS);
-        }
-        self.lossy = merged;
     }
 
     /// Whether the capture was dropping packets at packet time `t`.
@@ -1925,13 +1924,9 @@ impl Judge {
         if mode == Mode::Policer && c.measured.rtt_bins >= 8 {
             confidence += 0.05;
         }
-        let mut confidence = confidence.min(0.95);
         let mut ev = Map::new();
-        // as `Ctx::emit` does for every other detector
-        if self.capture_lossy(c.stamp) {
-            ev.insert("capture_lossy".into(), Value::Bool(true));
-            confidence *= 0.5;
-        }
+        let confidence =
+            super::mark_capture_lossy(self.capture_lossy(c.stamp), &mut ev, confidence.min(0.95));
         ev.insert(
             "rule".into(),
             json!(rules.first().copied().unwrap_or("targeted")),
