@@ -22,8 +22,8 @@ DENOMINATORS = {
     "http_injection": f'sum by (instance) (rate(tamperwatch_http_requests_total{{{SEL}}}[{RI}]))',
     "blackhole": f'(sum by (instance) (rate(tamperwatch_flows_finished_total{{{SEL},proto="tcp"}}[{RI}]))'
                  f' + on (instance) sum by (instance) (rate(tamperwatch_quic_attempts_total{{{SEL}}}[{RI}])))',
-    # measured downloads (one goodput observation per flow long and large enough to judge)
-    "throttling": f'sum by (instance) (rate(tamperwatch_goodput_bytes_per_second_count{{{SEL}}}[{RI}]))',
+    # judged downloads (each flow long and large enough to judge, counted at its first judgment)
+    "throttling": f'sum by (instance) (rate(tamperwatch_downloads_judged_total{{{SEL}}}[{RI}]))',
 }
 
 def range_denominators():
@@ -163,13 +163,13 @@ GROUP_KINDS = {"rst_injection": "tcp_flow", "dns_injection": "dns_query", "http_
 group_denominators = "\n  or\n".join(
     [f'  label_replace(sum by (instance, group) (rate(tamperwatch_group_targets_total{{{SEL},group=~"$group",kind=~"{k}"}}[{RI}])) > 0, '
      f'"signature", "{sig}", "", "")' for sig, k in GROUP_KINDS.items()]
-    # throttling: per measured download of the group (the goodput histogram's count)
-    + [f'  label_replace(sum by (instance, group) (rate(tamperwatch_goodput_bytes_per_second_count{{{SEL},group=~"$group"}}[{RI}])) > 0, '
+    # throttling: per judged download of the group
+    + [f'  label_replace(sum by (instance, group) (rate(tamperwatch_downloads_judged_total{{{SEL},group=~"$group"}}[{RI}])) > 0, '
        f'"signature", "throttling", "", "")'])
 ts("Watched groups: share of their connections and queries tampered with",
    "For each group of the operator's watch list ([watch_list] in the configuration; 'other' is every target "
    "outside it): events over the group's own connections or queries (TCP flows for rst_injection and "
-   "http_injection, DNS queries for dns_injection, TCP and QUIC flows for blackhole, measured downloads for "
+   "http_injection, DNS queries for dns_injection, TCP and QUIC flows for blackhole, judged downloads for "
    "throttling). 100% means every "
    "connection to the service was tampered with.",
    [target(f'sum by (instance, signature, group) (rate(tamperwatch_detections_total{{{GSEL}}}[{RI}]))\n'
@@ -192,10 +192,11 @@ ts("Throttling: median download goodput by watched group",
     target(f'tamperwatch_throttling_limit_bytes_per_second{{{SEL},group=~"$group"}} > 0',
            "{{group}} throttled to @ {{instance}}", "B")],
    {"h": 8, "w": 14, "x": 0, "y": y}, unit="Bps")
-ts("Throttling detections per measured download",
-   "throttling events over the downloads long enough to judge (signatures/throttling.md), per group.",
+ts("Throttling detections per judged download",
+   "throttling events over the downloads long and large enough to judge (signatures/throttling.md), per group; "
+   "a download counts from its first judgment, while it still runs.",
    [target(f'sum by (instance, group) (rate(tamperwatch_detections_total{{{SEL},signature="throttling",group=~"$group"}}[{RI}]))\n'
-           f'/ on (instance, group) (sum by (instance, group) (rate(tamperwatch_goodput_bytes_per_second_count{{{SEL},group=~"$group"}}[{RI}])) > 0)',
+           f'/ on (instance, group) (sum by (instance, group) (rate(tamperwatch_downloads_judged_total{{{SEL},group=~"$group"}}[{RI}])) > 0)',
            "{{group}} @ {{instance}}")],
    {"h": 8, "w": 10, "x": 14, "y": y}, unit="percentunit", maxv=1)
 y += 8

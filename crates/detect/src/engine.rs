@@ -175,6 +175,7 @@ impl Engine {
                         [0; crate::stats::GroupTarget::COUNT];
                         cfg.detectors.watch.len() + 1
                     ],
+                    downloads: vec![0; cfg.detectors.watch.len() + 1],
                     throttle_limit: vec![(0, 0); cfg.detectors.watch.len() + 1],
                     ..Stats::default()
                 },

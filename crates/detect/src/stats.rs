@@ -256,6 +256,10 @@ pub struct Stats {
     pub residual_ms: [u32; RESIDUAL_RING],
     /// Residual-blocking periods observed (ended by a success).
     pub residual_count: u64,
+    /// Downloads judged for throttling per watch-list row (same rows as
+    /// `by_group`): TCP flows counted once, at their first judgment (a
+    /// checkpoint or their end). The denominator of `throttling` events.
+    pub downloads: Vec<u64>,
     /// Goodput of measured TCP flows (watch-list row, kbit/s), the latest
     /// [`GOODPUT_RING`] observations, at `goodput_count % GOODPUT_RING`.
     pub goodput: [(u16, u32); GOODPUT_RING],
@@ -300,6 +304,7 @@ impl Default for Stats {
             group_targets: Vec::new(),
             residual_ms: [0; RESIDUAL_RING],
             residual_count: 0,
+            downloads: Vec::new(),
             goodput: [(0, 0); GOODPUT_RING],
             goodput_count: 0,
             throttle_limit: Vec::new(),
@@ -363,6 +368,12 @@ impl Stats {
         }
         for (a, b) in self.group_targets.iter_mut().zip(&other.group_targets) {
             add(a, b);
+        }
+        if self.downloads.len() < other.downloads.len() {
+            self.downloads.resize(other.downloads.len(), 0);
+        }
+        for (a, b) in self.downloads.iter_mut().zip(&other.downloads) {
+            *a += b;
         }
         // the ring of the sum is only an approximation; counts add up
         self.residual_count += other.residual_count;

@@ -567,3 +567,61 @@ fn conflicting_responses_carry_the_timing_the_docs_promise() {
     assert!(e.get("response_after_request_ms").is_some(), "{e}");
     assert!(e.get("handshake_rtt_ms").is_some(), "{e}");
 }
+
+/// The denominator of `throttling` (judged downloads) is counted when a
+/// download is first judged, at its first checkpoint, as its event may be:
+/// a policed download still running has its count. Before, only the goodput
+/// observation at the download's end counted it, so throttled downloads
+/// longer than the alert window had events without a denominator.
+#[test]
+fn throttling_denominator_is_counted_at_the_first_judgment() {
+    use tw_scenario::throttle_scenarios::{download, Download, Limiter};
+    let mut tl = Timeline::new();
+    let start = T0;
+    let police = Limiter::Policer {
+        bps: 150_000.0,
+        burst: 16_000,
+    };
+    let end = download(
+        &mut tl,
+        &Download::bulk(
+            [203, 0, 113, 80],
+            "video.example",
+            50001,
+            start,
+            police,
+            600_000,
+        ),
+    )
+    .unwrap();
+    assert!(
+        end > start + 25 * 1_000 * MS,
+        "a download of {} ms",
+        (end - start) / MS
+    );
+    let mut engine = Engine::new(
+        EngineConfig::default(),
+        default_detectors(&DetectorsConfig::default()),
+    );
+    let mut entries = tl.into_entries();
+    entries.sort_by_key(|e| e.ts_ns);
+    let mut f = Vec::new();
+    let mut mid = None;
+    for e in &entries {
+        if mid.is_none() && e.ts_ns > start + 15 * 1_000 * MS {
+            let st = engine.stats();
+            mid = Some((st.downloads.clone(), st.goodput_count));
+        }
+        e.frame_into(&mut f, linktype::RAW).unwrap();
+        engine.process_frame(linktype::RAW, &f, e.ts_ns, f.len() as u32);
+    }
+    engine.finish();
+    // no watch list: one row, `other`
+    assert_eq!(mid, Some((vec![1], 0)), "(downloads, goodput) 15 s in");
+    let st = engine.stats();
+    assert_eq!(
+        (st.downloads.clone(), st.goodput_count),
+        (vec![1], 1),
+        "at the end"
+    );
+}

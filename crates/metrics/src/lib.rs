@@ -209,6 +209,9 @@ pub struct Metrics {
     goodput_vec: prometheus::HistogramVec,
     /// Per watch-list group (the last row is `other`).
     pub(crate) goodput: std::sync::RwLock<Vec<prometheus::Histogram>>,
+    downloads_vec: IntCounterVec,
+    /// Per watch-list group (the last row is `other`).
+    pub(crate) downloads: std::sync::RwLock<Vec<IntCounter>>,
     limit_vec: IntGaugeVec,
     /// Per watch-list group (the last row is `other`).
     pub(crate) throttle_limit: std::sync::RwLock<Vec<IntGauge>>,
@@ -468,6 +471,14 @@ impl Metrics {
             )
             .expect(DEFINITION),
         );
+        let downloads_vec = b.counter_vec(
+            "tamperwatch_downloads_judged_total",
+            "TCP downloads judged for throttling (flows that delivered at least throttling.reference_min_kib over at \
+             least a second, or looked rate-limited for throttling.min_duration_secs), counted once per flow at its \
+             first judgment (a checkpoint while it runs, or its end), by watch-list group: the denominator of \
+             throttling detections.",
+            &["group"],
+        );
         let limit_vec = b.int_gauge_vec(
             "tamperwatch_throttling_limit_bytes_per_second",
             "Estimated rate limit (the delivered rate plateau, bytes per second) of the latest \
@@ -583,6 +594,8 @@ impl Metrics {
             residual_seconds,
             goodput: std::sync::RwLock::new(Self::goodput_rows_of(&goodput_vec, &[])),
             goodput_vec,
+            downloads: std::sync::RwLock::new(Self::counter_rows_of(&downloads_vec, &[])),
+            downloads_vec,
             throttle_limit: std::sync::RwLock::new(Self::limit_rows_of(&limit_vec, &[])),
             limit_vec,
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
@@ -685,6 +698,11 @@ impl Metrics {
         *self.goodput.write().unwrap_or_else(PoisonError::into_inner) =
             Self::goodput_rows_of(&self.goodput_vec, groups);
         *self
+            .downloads
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) =
+            Self::counter_rows_of(&self.downloads_vec, groups);
+        *self
             .throttle_limit
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Self::limit_rows_of(&self.limit_vec, groups);
@@ -694,6 +712,15 @@ impl Metrics {
         v: &prometheus::HistogramVec,
         groups: &[&str],
     ) -> Vec<prometheus::Histogram> {
+        groups
+            .iter()
+            .copied()
+            .chain(std::iter::once(tw_detect::watch::OTHER))
+            .map(|g| v.with_label_values(&[g]))
+            .collect()
+    }
+
+    fn counter_rows_of(v: &IntCounterVec, groups: &[&str]) -> Vec<IntCounter> {
         groups
             .iter()
             .copied()

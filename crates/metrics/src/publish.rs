@@ -138,6 +138,19 @@ impl StatsPublisher {
                 add_counters(t, last.group_targets.get(i).unwrap_or(&zero), row);
             }
         }
+        let rows = m.downloads.read().unwrap_or_else(PoisonError::into_inner);
+        for (i, n) in now.downloads.iter().enumerate() {
+            // the engine's last row is `other`, like the registry's
+            let c = if i + 1 == now.downloads.len() {
+                rows.last()
+            } else {
+                rows.get(i)
+            };
+            if let Some(c) = c {
+                add_counter(c, last.downloads.get(i).copied().unwrap_or(0), *n);
+            }
+        }
+        drop(rows);
         let ring = tw_detect::stats::GOODPUT_RING as u64;
         let rows = m.goodput.read().unwrap_or_else(PoisonError::into_inner);
         let n = now.by_group.len().max(1);

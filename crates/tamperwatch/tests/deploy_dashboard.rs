@@ -381,10 +381,7 @@ fn shares_are_empty_not_infinite_over_an_empty_denominator() {
         ("tamperwatch_dns_queries_total", ""),
         ("tamperwatch_http_requests_total", ""),
         ("tamperwatch_quic_attempts_total", ""),
-        (
-            "tamperwatch_goodput_bytes_per_second_count",
-            r#",group="twitter""#,
-        ),
+        ("tamperwatch_downloads_judged_total", r#",group="twitter""#),
         (
             "tamperwatch_group_targets_total",
             r#",group="twitter",kind="tcp_flow""#,

@@ -304,14 +304,16 @@ fn sni_policed_while_others_fast() {
     )
     .unwrap();
     assert_eq!(gauge, (limit.round() as u64 / 8) as f64);
-    assert_eq!(
-        metric_value(
-            &m,
-            "tamperwatch_goodput_bytes_per_second_count",
-            &[("group", "lab")]
-        ),
-        Some(1.0)
-    );
+    for name in [
+        "tamperwatch_goodput_bytes_per_second_count",
+        "tamperwatch_downloads_judged_total",
+    ] {
+        assert_eq!(
+            metric_value(&m, name, &[("group", "lab")]),
+            Some(1.0),
+            "{name}"
+        );
+    }
 }
 
 #[test]

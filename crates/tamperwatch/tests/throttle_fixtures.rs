@@ -104,6 +104,19 @@ fn detections_with_their_evidence_and_metrics() {
         let flows = metric(&m, "tamperwatch_flows_started_total", &[("proto", "tcp")]).unwrap();
         assert_eq!(video + other, flows, "{name}");
         assert!(video >= 1.0);
+        // and one judged download (the denominator), by group: the fixtures'
+        // downloads all ended, so as many as goodput observations
+        for (group, n) in [("video", video), ("other", other)] {
+            assert_eq!(
+                metric(
+                    &m,
+                    "tamperwatch_downloads_judged_total",
+                    &[("group", group)]
+                ),
+                Some(n),
+                "{name}: {group}"
+            );
+        }
         // the throttled flow's goodput lands in a low bucket
         assert!(
             metric(

@@ -338,6 +338,8 @@ pub struct ThrottleFlow {
     next_checkpoint: Nanos,
     /// The final record went out (at a FIN or RST).
     final_sent: bool,
+    /// The flow was counted as a judged download (at its first record).
+    counted: bool,
 }
 
 impl ThrottleFlow {
@@ -390,6 +392,7 @@ impl ThrottleFlow {
             zero_windows: 0,
             next_checkpoint: start + cfg.min_duration,
             final_sent: false,
+            counted: false,
         }
     }
 
@@ -1226,8 +1229,8 @@ impl ThrottleDetector {
         ThrottleDetector { cfg }
     }
 
-    fn record(&self, ctx: &mut Ctx<'_>, flow: &Flow, stamp: Nanos, ready: Nanos, last: bool) {
-        let Some(t) = flow.ext.thr.as_deref() else {
+    fn record(&self, ctx: &mut Ctx<'_>, flow: &mut Flow, stamp: Nanos, ready: Nanos, last: bool) {
+        let Some(t) = flow.ext.thr.as_deref_mut() else {
             return;
         };
         let Some(m) = t.measure(&self.cfg) else {
@@ -1242,10 +1245,20 @@ impl ThrottleDetector {
             return;
         }
         let rate_bps = if m.bins >= 4 { m.median_bps } else { m.avg_bps };
+        let span = (t.start, t.last_data);
+        let first = !t.counted;
+        t.counted = true;
         let target = flow.ext.target.clone();
         let group = target.as_deref().and_then(|t| ctx.watch.group_of(t));
+        let slot = group.unwrap_or(ctx.watch.len());
+        if first {
+            // the denominator of throttling events: counted when the download
+            // is first judged, as its event may be, not only when it ends
+            if let Some(n) = ctx.stats.downloads.get_mut(slot) {
+                *n += 1;
+            }
+        }
         if last {
-            let slot = group.unwrap_or(ctx.watch.len());
             ctx.stats.observe_goodput(slot, rate_bps);
         }
         ctx.rates.push(RateRecord {
@@ -1256,7 +1269,7 @@ impl ThrottleDetector {
             flow_start: flow.first_ts,
             target,
             group,
-            span: (t.start, t.last_data),
+            span,
             rate_bps,
             delivered: m.delivered,
             limited,

@@ -461,11 +461,12 @@ fn the_rate_between_losses_leaves_application_pauses_out() {
 
 #[test]
 fn per_flow_state_is_small() {
-    // allocated only for flows whose server sent 16 KB or more (984 bytes
-    // with the loss moments and the gaps in the data)
+    // allocated only for flows whose server sent 16 KB or more (992 bytes
+    // with the loss moments, the gaps in the data and the judged-download
+    // mark, which took 8 bytes of alignment)
     let n = std::mem::size_of::<ThrottleFlow>();
     eprintln!("ThrottleFlow: {n} bytes");
-    assert!(n <= 984, "{n}");
+    assert!(n <= 992, "{n}");
 }
 
 #[test]
