@@ -1159,6 +1159,64 @@ mod contrast_tests {
         assert_eq!(replayed(&tl).stats().tls_client_hellos, 1);
     }
 
+    /// Clean look-alikes of TCP Fast Open (the issue left open in session
+    /// 16): the ClientHello rides in the SYN and the server answers it,
+    /// at once or after a slow back end (2.5 s), whether it accepted the
+    /// SYN's data (its SYN/ACK acknowledges it) or not (the client sends it
+    /// again after the handshake). Another server answers meanwhile. No
+    /// detector may report anything.
+    #[test]
+    fn tcp_fast_open_answered_stays_clean() {
+        use tw_scenario::packet::TcpFlags;
+        use tw_scenario::session::Direction;
+        for (i, (accepted, delay)) in [
+            (true, RTT),
+            (true, 2500 * MS),
+            (false, RTT),
+            (false, 2500 * MS),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut tl = Timeline::new();
+            let mut s = session(BLOCKED, 54040 + i as u16, 443);
+            let mut rng = Rng::new(1);
+            let ch = tls::client_hello("news.example", &mut rng);
+            let isn = s.state.client_next_seq;
+            s.packet(&mut tl, EPOCH_NS, Direction::FromClient, TcpFlags::SYN, &ch);
+            if !accepted {
+                s.state.server_rcv_next = isn.wrapping_add(1);
+            }
+            s.syn_ack(&mut tl, EPOCH_NS + RTT);
+            let t = if accepted {
+                s.client_ack(&mut tl, EPOCH_NS + RTT + MS)
+            } else {
+                s.state.client_next_seq = isn.wrapping_add(1);
+                s.packet(
+                    &mut tl,
+                    EPOCH_NS + RTT + MS,
+                    Direction::FromClient,
+                    TcpFlags::PSH_ACK,
+                    &ch,
+                )
+            };
+            other_server_answers(&mut tl, t + S);
+            let t = s.server_send(&mut tl, t + delay, &tls::server_flight(&mut rng, 900));
+            let t = s.client_send(&mut tl, t + MS, &[0x17, 3, 3, 0, 40]);
+            let t = s.server_send(&mut tl, t + RTT, &[0x17; 300]);
+            s.close(&mut tl, t + MS, RTT);
+            let mut e = replayed(&tl);
+            let mut ev = vec![];
+            e.drain_events(|x| ev.push(x));
+            assert_no_events(
+                &ev,
+                &format!("TFO accepted {accepted}, answer after {} ms", delay / MS),
+            );
+            // this flow's ClientHello once, and the other server's
+            assert_eq!(e.stats().tls_client_hellos, 2, "accepted {accepted}");
+        }
+    }
+
     /// SNI blackholing (everything after the ClientHello dropped) of a
     /// post-quantum ClientHello (X25519MLKEM768, the default of current
     /// browsers: about 1.7 KB, two segments, the first of full size). The
