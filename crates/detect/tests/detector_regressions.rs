@@ -142,7 +142,9 @@ fn dns_forged_answer_reported_with_five_queries_on_a_socket() {
 
 /// Queries pushed out of a flow's records unanswered are counted as
 /// unanswered, as they would be when the flow ends: six unanswered names on
-/// one socket are six, not the four that were still kept.
+/// one socket are six, not the four that were still kept. (Asked 6 s apart:
+/// each had waited longer than `ANSWER_WAIT` when it was pushed out; see
+/// `dns_fixed_port_forwarder_burst_is_not_unanswered` for young ones.)
 #[test]
 fn dns_unanswered_queries_pushed_out_are_counted() {
     let mut tl = Timeline::new();
@@ -151,7 +153,7 @@ fn dns_unanswered_queries_pushed_out_are_counted() {
         let name = format!("lost{i}.example");
         x.query(
             &mut tl,
-            T0 + i64::from(i) * 100 * MS,
+            T0 + i64::from(i) * 6_000 * MS,
             0x3000 + i,
             &name,
             qtype::A,
@@ -624,4 +626,100 @@ fn throttling_denominator_is_counted_at_the_first_judgment() {
         (vec![1], 1),
         "at the end"
     );
+}
+
+/// A forwarder that sends every query from one socket (a fixed source
+/// port), eight names 10 ms apart, each answered 50 ms later by a clean
+/// resolver. The fifth query needs a record's room while the first is
+/// still waiting for its answer: that record was counted unanswered (and
+/// its answer, arriving 10 ms later, matched nothing), inflating the
+/// dashboard's unanswered share. A record still young is not counted
+/// unanswered now.
+#[test]
+fn dns_fixed_port_forwarder_burst_is_not_unanswered() {
+    let mut tl = Timeline::new();
+    let t = dns_warm_up(&mut tl);
+    let mut x = dns_exchange(41700);
+    for i in 0..8u16 {
+        let name = format!("burst{i}.example");
+        x.exchange(
+            &mut tl,
+            t + i64::from(i) * 10 * MS,
+            0x4000 + i,
+            &name,
+            qtype::A,
+            &[a(&name, [203, 0, 113, 50 + i as u8])],
+            50 * MS,
+        )
+        .unwrap();
+    }
+    let dets = default_detectors(&DetectorsConfig::default());
+    let mut engine = Engine::new(EngineConfig::default(), dets);
+    let mut entries = tl.into_entries();
+    entries.sort_by_key(|e| e.ts_ns);
+    let mut f = Vec::new();
+    for e in &entries {
+        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
+        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
+    }
+    engine.finish();
+    let mut n = 0;
+    engine.drain_events(|e| {
+        eprintln!("event: {}", e.to_json_line());
+        n += 1;
+    });
+    assert_eq!(n, 0, "events");
+    assert_eq!(engine.stats().dns_queries, 12);
+    assert_eq!(engine.stats().dns_unanswered, 0);
+}
+
+/// A fast answer judged early (a newer query on the same socket needed its
+/// record's room 37 ms after it, while a racing answer could still come) is
+/// not learned into the resolver's baseline. It was: an injector's 3 ms
+/// answer that raised nothing on its own (too fast, 0.3, under the score)
+/// set the resolver's fastest answer to 3 ms, and a later forged answer, as
+/// fast and from another hop count, was then not "too fast" and stayed
+/// under the score.
+#[test]
+fn dns_answer_judged_early_is_not_learned() {
+    let mut tl = Timeline::new();
+    let t = dns_warm_up(&mut tl) + 60_000 * MS;
+    let mut x = dns_exchange(41800);
+    for i in 0..5u16 {
+        let name = format!("fwd{i}.example");
+        let delay = if i == 0 { 3 * MS } else { 30 * MS };
+        x.exchange(
+            &mut tl,
+            t + i64::from(i) * 10 * MS,
+            0x5000 + i,
+            &name,
+            qtype::A,
+            &[a(&name, [203, 0, 113, 60 + i as u8])],
+            delay,
+        )
+        .unwrap();
+    }
+    // a minute later, from another socket: a forged answer 3 ms after the
+    // query, 10 hops off the resolver's usual TTL
+    let t = t + 60_000 * MS;
+    let mut y = dns_exchange(41801);
+    let q = y.query(&mut tl, t, 0x5100, "blocked.example", qtype::A, true);
+    y.inject_answer(
+        &mut tl,
+        t + 3 * MS,
+        &q,
+        rcode::NOERROR,
+        &[a("blocked.example", [203, 0, 113, 99])],
+        DnsFlags::RA,
+        UdpOverride {
+            ttl: Some(46),
+            ..UdpOverride::default()
+        },
+    )
+    .unwrap();
+    let ev = run(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    let rules = ev[0]["evidence"]["rules"].to_string();
+    assert!(rules.contains("too_fast") && rules.contains("ttl_mismatch"), "{rules}");
+    assert_eq!(ev[0]["target"], "blocked.example");
 }

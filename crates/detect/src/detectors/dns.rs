@@ -20,7 +20,7 @@ use crate::dns::{self, is_bogon, Message, Reply, StoredName};
 use crate::fingerprints::DnsFingerprints;
 use crate::flow::{Dir, Flow};
 use crate::stats::{DnsRcode, FlowOutcome, Signature};
-use crate::time::{Nanos, MILLI};
+use crate::time::{Nanos, MILLI, SECOND};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -141,6 +141,28 @@ pub struct QueryRec {
 
 /// Queries kept per flow (the same socket may ask several, e.g. A and AAAA).
 pub const QUERIES_PER_FLOW: usize = 4;
+
+/// After its first answer, how long a query may still draw a racing one
+/// (an injector answers at once; the real answer of a slow recursive
+/// resolution can take a second or more).
+pub const ANSWER_RACE: Nanos = 2 * SECOND;
+
+/// How long a query (or its latest resend) waits for an answer before it
+/// counts as unanswered (stubs resend after 1-5 s).
+pub const ANSWER_WAIT: Nanos = 5 * SECOND;
+
+impl QueryRec {
+    /// No more answers are expected at `now`: the race after the first
+    /// answer is over, or nothing came for [`ANSWER_WAIT`].
+    pub fn settled(&self, now: Nanos) -> bool {
+        match &self.first {
+            Some(a) => now.saturating_sub(a.ts) >= ANSWER_RACE,
+            None => {
+                now.saturating_sub(self.resent_at.unwrap_or(self.ts).max(self.ts)) >= ANSWER_WAIT
+            }
+        }
+    }
+}
 
 /// Per-flow DNS state, allocated at the flow's first DNS query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -361,11 +383,25 @@ impl DnsDetector {
                         resent_at: None,
                     };
                     if st.queries.len() == QUERIES_PER_FLOW {
-                        // room for the new query (memory stays bounded): the
-                        // oldest is judged now, as it would be when the flow
-                        // ends, rather than dropped without a verdict
-                        let old = st.queries.remove(0);
-                        self.judge(ctx, flow, &old, server);
+                        // Room for the new query (memory stays bounded): a
+                        // record leaves now and is judged as it would be when
+                        // the flow ends. The oldest settled one if any (no
+                        // more answers expected); else the oldest answered one
+                        // (a racing answer may still come: judged, not learned
+                        // from); else the oldest, still waiting for its answer
+                        // (a busy forwarder's socket), which leaves without a
+                        // verdict: it is not known to be unanswered.
+                        let now = pkt.ts;
+                        let i = st
+                            .queries
+                            .iter()
+                            .position(|x| x.settled(now))
+                            .or_else(|| st.queries.iter().position(|x| x.first.is_some()))
+                            .unwrap_or(0);
+                        let old = st.queries.remove(i);
+                        if old.first.is_some() || old.settled(now) {
+                            self.judge(ctx, flow, &old, server, old.settled(now));
+                        }
                     }
                     let st = flow.ext.dns.get_or_insert_with(Default::default);
                     if st.queries.len() == st.queries.capacity() {
@@ -458,7 +494,7 @@ impl Detector for DnsDetector {
             return;
         };
         for q in &st.queries {
-            self.judge(ctx, flow, q, server);
+            self.judge(ctx, flow, q, server, true);
         }
     }
 }
@@ -466,8 +502,18 @@ impl Detector for DnsDetector {
 impl DnsDetector {
     /// The verdict on query `q` of `flow`, which leaves the flow's records
     /// (the flow ended, or a newer query needs its room): counted as
-    /// unanswered, or weighed, learned from and perhaps reported.
-    fn judge(&self, ctx: &mut Ctx<'_>, flow: &mut Flow, q: &QueryRec, server: &mut ServerState) {
+    /// unanswered, or weighed, learned from and perhaps reported. A record
+    /// judged before it `settled` (a newer query needed its room while a
+    /// racing answer could still come) is not learned from: its one answer
+    /// may be a forged one whose real twin is on its way.
+    fn judge(
+        &self,
+        ctx: &mut Ctx<'_>,
+        flow: &mut Flow,
+        q: &QueryRec,
+        server: &mut ServerState,
+        settled: bool,
+    ) {
         let Some(first) = q.first else {
             ctx.stats.dns_unanswered += 1;
             return;
@@ -476,6 +522,7 @@ impl DnsDetector {
         // Learn the resolver from answers that raised nothing.
         let local = self.is_local(&q.name);
         match &verdict {
+            _ if !settled => {}
             None => server.ext.dns.learn(&first, q, local),
             Some(v) if v.forged_is_other => server.ext.dns.learn(&first, q, local),
             Some(_) => {
