@@ -720,6 +720,9 @@ fn dns_answer_judged_early_is_not_learned() {
     let ev = run(tl);
     assert_eq!(ev.len(), 1, "{ev:?}");
     let rules = ev[0]["evidence"]["rules"].to_string();
-    assert!(rules.contains("too_fast") && rules.contains("ttl_mismatch"), "{rules}");
+    assert!(
+        rules.contains("too_fast") && rules.contains("ttl_mismatch"),
+        "{rules}"
+    );
     assert_eq!(ev[0]["target"], "blocked.example");
 }

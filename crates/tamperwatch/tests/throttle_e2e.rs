@@ -185,6 +185,16 @@ impl Lab {
 
     /// Downloads in parallel: (name, address, path, delay before it starts).
     fn downloads(&self, list: &[(&str, IpAddr, &str, u64)]) -> Vec<(Fetch, f64)> {
+        self.downloads_scraped(list, None).0
+    }
+
+    /// [`Lab::downloads`], and the daemon's metrics scraped `scrape_at`
+    /// seconds after the downloads started, while they run.
+    fn downloads_scraped(
+        &self,
+        list: &[(&str, IpAddr, &str, u64)],
+        scrape_at: Option<u64>,
+    ) -> (Vec<(Fetch, f64)>, Option<String>) {
         let hs: Vec<_> = list
             .iter()
             .map(|&(name, addr, path, delay)| {
@@ -198,6 +208,11 @@ impl Lab {
                 })
             })
             .collect();
+        let mid = scrape_at.map(|secs| {
+            sleep(Duration::from_secs(secs));
+            self.note("scrape while downloading");
+            self.tw.scrape()
+        });
         let out: Vec<(Fetch, f64)> = hs.into_iter().map(|h| h.join().unwrap()).collect();
         for (f, secs) in &out {
             self.note(&format!(
@@ -206,7 +221,7 @@ impl Lab {
             ));
             assert!(f.ok(), "{}: download failed: {f:?}", self.label);
         }
-        out
+        (out, mid)
     }
 
     /// The throttling events once the daemon has judged every flow (flows
@@ -247,12 +262,33 @@ fn sni_policed_while_others_fast() {
     lab.police_sni();
     let s4 = lab.s4();
     let s2 = IpAddr::V4(SERVER2);
-    let got = lab.downloads(&[
-        (BLOCKED, s4, "/big.bin", 0),
-        (ALLOWED, s4, "/large.bin", 3),
-        (ALLOWED, s2, "/large.bin", 6),
-    ]);
+    let (got, mid) = lab.downloads_scraped(
+        &[
+            (BLOCKED, s4, "/big.bin", 0),
+            (ALLOWED, s4, "/large.bin", 3),
+            (ALLOWED, s2, "/large.bin", 6),
+        ],
+        Some(9),
+    );
     let (slow, slow_secs) = &got[0];
+    // 9 s in, the policed download (about 17 s long) was judged at its
+    // first checkpoint (5 s of data): it is in the throttling denominator
+    // while it runs, and not yet in the goodput histogram (at its end)
+    let mid = mid.unwrap();
+    assert!(
+        *slow_secs > 11.0,
+        "the policed download was not running at 9 s"
+    );
+    for (name, want) in [
+        ("tamperwatch_downloads_judged_total", 1.0),
+        ("tamperwatch_goodput_bytes_per_second_count", 0.0),
+    ] {
+        assert_eq!(
+            metric_value(&mid, name, &[("group", "lab")]),
+            Some(want),
+            "{name} while the policed download runs"
+        );
+    }
     let slow_bps = 1024.0 * 1024.0 * 8.0 / slow_secs;
     let fast_bps = 8.0 * 1024.0 * 1024.0 * 8.0 / got[1].1;
     lab.note(&format!(
