@@ -15,7 +15,9 @@
 //!   Against the SYN/ACK alone (no server ACK before the response) TTL, DF
 //!   and window count only for a response faster than half the handshake's
 //!   round trip: behind a SYN proxy the SYN/ACK is the proxy's, and the
-//!   origin cannot answer that fast;
+//!   origin cannot answer that fast. After the server's ACKs, a response
+//!   that is not early is held against them and the SYN/ACK only with an IP
+//!   ID marker: a proxy may ACK, and the origin answer;
 //! - a redirect to `https://` on the request's own host never raises an
 //!   event without a sufficient rule.
 
@@ -473,9 +475,9 @@ impl Detector for HttpDetector {
 impl HttpDetector {
     /// Header inconsistencies of `r` against the SYN/ACK and the server's
     /// earlier ACKs (`scaled`: the connection uses window scaling; `rtt`:
-    /// the handshake's round trip; `gate`: against the SYN/ACK alone, count
-    /// TTL, DF and window only for an early response): (score, rules,
-    /// details).
+    /// the handshake's round trip; `gate`: a lone response, whose TTL, DF,
+    /// window and IP ID sequence count only when it was early, or, after the
+    /// server's ACKs, with an IP ID marker): (score, rules, details).
     fn hdr_score(
         &self,
         h: &HttpFlow,
@@ -518,13 +520,24 @@ impl HttpDetector {
         let early = rtt.is_some_and(|rtt| {
             rtt >= MIN_RTT_FOR_TIMING && (delay as f64) < rtt as f64 * EARLY_SHARE
         });
-        let against_synack = !gate || !alone || early;
         if alone {
             d.insert("response_after_request_ms".into(), json!(ms(delay)));
             if let Some(rtt) = rtt {
                 d.insert("handshake_rtt_ms".into(), json!(ms(rtt)));
             }
         }
+        let mut ids = vec![sa.ip_id];
+        ids.extend(&h.pre_ids);
+        let marker = matches!(r.hdr.ip_id, 0x3412 | 30000) && !ids.contains(&r.hdr.ip_id);
+        // After the server's ACKs, a lone response that is not early came
+        // no sooner than a round trip to whoever ACKed: not from closer than
+        // the server. Its TTL, DF, window and IP ID may still differ from the
+        // handshake's and the ACKs': behind a SYN proxy that ACKs the request
+        // itself, or with the origin's ACK, a one-segment answer is the
+        // origin's, from another stack than the SYN/ACK's. Those differences
+        // say "another sender", which a proxy explains; they count only with
+        // a known injector's IP ID (Sandvine's 307 after the server's ACK).
+        let against_synack = !gate || early || (!alone && marker);
         let judged = against_synack && !proxied;
         let ttl_d = sa.ttl.abs_diff(r.hdr.ttl);
         if ttl_d >= self.cfg.ttl_tolerance && judged {
@@ -533,8 +546,6 @@ impl HttpDetector {
             d.insert("ttl_server".into(), json!(sa.ttl));
             d.insert("ttl_response".into(), json!(r.hdr.ttl));
         }
-        let mut ids = vec![sa.ip_id];
-        ids.extend(&h.pre_ids);
         let last = ids.last().copied().unwrap_or(sa.ip_id);
         let sequential = ids.len() >= 2
             && ids
@@ -542,11 +553,11 @@ impl HttpDetector {
                 .all(|w| (1..=64).contains(&w[1].wrapping_sub(w[0])));
         // One IP ID is one observation: a marker value is also out of the
         // server's sequence, and counts once, as the marker.
-        if matches!(r.hdr.ip_id, 0x3412 | 30000) && !ids.contains(&r.hdr.ip_id) {
+        if marker {
             rules.push("ip_id_marker");
             s += 0.35;
             d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
-        } else if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 {
+        } else if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 && against_synack {
             rules.push("ip_id_out_of_sequence");
             s += 0.25;
             d.insert("ip_ids_server".into(), json!(ids));
