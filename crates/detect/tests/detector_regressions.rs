@@ -764,3 +764,73 @@ fn http_proxy_acked_one_segment_answers_stay_clean() {
         "{ev:?}"
     );
 }
+
+/// A mobile client whose radio woke up for the SYN: the SYN/ACK came 900 ms
+/// after it, the path's round trip is 80 ms. On the SYN-proxied site the
+/// proxy ACKs the request 80 ms after it and the origin answers a small
+/// `200` at 100 ms: "faster than half the handshake's round trip", so TTL
+/// and DF were held against the SYN/ACK and it raised `http_injection`. The
+/// proxy's ACK is a round trip over the SYN/ACK's path, and the answer came
+/// after it. Control: on the same inflated handshake an in-path page 5 ms
+/// after the request (no ACK before it, nothing else to measure) is still
+/// judged early and reported.
+#[test]
+fn http_inflated_handshake_the_ack_of_the_request_is_a_round_trip() {
+    let ok = http::response(200, "OK", "application/json", b"{\"status\":\"ok\"}");
+    let mut tl = Timeline::new();
+    proxied_site(&mut tl, 54100, T0, 900 * MS, AckedBy::Proxy, &ok, None);
+    let ev = http_events(tl);
+    assert!(ev.is_empty(), "{ev:?}");
+
+    let mut tl = Timeline::new();
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 54101));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 80).into(), 80));
+    let mut s = TcpSession::new(c, srv);
+    let t = s.handshake(&mut tl, T0, 900 * MS);
+    let t = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
+    let mut inj = Injection::data(http::block_page())
+        .ttl(62)
+        .ip_id(0x0001)
+        .df(false);
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    s.inject_from_server(&mut tl, t + 5 * MS, &inj);
+    let ev = http_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(
+        ev[0]["evidence"]["handshake_rtt_ms"].as_f64(),
+        Some(900.0),
+        "{ev:?}"
+    );
+}
+
+/// The same mobile client: the first connection's handshake took 900 ms
+/// (radio wake-up), the origin's one-segment `404` came 100 ms after the
+/// request and no ACK came before it, so it was judged against the SYN/ACK
+/// alone as early, and raised `http_injection`. The browser's second
+/// connection to the site, opened while the first stays open (keep-alive),
+/// shook hands in 80 ms: the server's round trip is known, and the answer
+/// took longer than it.
+#[test]
+fn http_inflated_handshake_another_connection_gives_the_round_trip() {
+    let mut tl = Timeline::new();
+    let at = proxied_site(
+        &mut tl,
+        54200,
+        T0,
+        900 * MS,
+        AckedBy::Nobody,
+        &nginx_error(404, "Not Found"),
+        None,
+    );
+    proxied_site(
+        &mut tl,
+        54201,
+        at + 300 * MS,
+        RTT,
+        AckedBy::Nobody,
+        &http::ok_html(3000),
+        None,
+    );
+    let ev = http_events(tl);
+    assert!(ev.is_empty(), "{ev:?}");
+}
