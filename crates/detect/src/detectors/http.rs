@@ -13,9 +13,13 @@
 //!   `ip_id_out_of_sequence`, `df_mismatch`, `window_mismatch`, with
 //!   `closed_with_response` (FIN or RST right with/after it) as context.
 //!   Against the SYN/ACK alone (no server ACK before the response) TTL, DF
-//!   and window count only for a response faster than half the handshake's
-//!   round trip: behind a SYN proxy the SYN/ACK is the proxy's, and the
-//!   origin cannot answer that fast;
+//!   and window count only for a response faster than half the round trip
+//!   to the SYN/ACK's sender (the smallest of this handshake's, the
+//!   server's other handshakes' and an ACK of the request over the
+//!   SYN/ACK's path): behind a SYN proxy the SYN/ACK is the proxy's, and
+//!   the origin cannot answer that fast. After the server's ACKs, a
+//!   response that is not early is held against them and the SYN/ACK only
+//!   with an IP ID marker: a proxy may ACK, and the origin answer;
 //! - a redirect to `https://` on the request's own host never raises an
 //!   event without a sufficient rule.
 
@@ -158,6 +162,12 @@ pub struct HttpFlow {
     pub request_line: String,
     /// Arrival of the request's first segment.
     pub request_ts: Nanos,
+    /// Sequence number of the request's first byte.
+    pub request_seq: u32,
+    /// Arrival of the first server packet before the response that
+    /// acknowledged request bytes with the SYN/ACK's TTL and DF: a round trip
+    /// to whoever sent the SYN/ACK, measured after the handshake.
+    pub synack_path_ack: Option<Nanos>,
 }
 
 /// The server's segments that continued the first response in order.
@@ -181,6 +191,20 @@ impl Continuation {
         self.df.0 |= h.df;
         self.df.1 |= !h.df;
         self.segments = self.segments.saturating_add(1);
+    }
+}
+
+/// The handshake's round trip, and the server's fastest handshake on other
+/// connections when that was faster.
+#[derive(Debug, Clone, Copy)]
+struct Rtt {
+    hs: Nanos,
+    server_min: Option<Nanos>,
+}
+
+impl Rtt {
+    fn best(self) -> Nanos {
+        self.server_min.unwrap_or(self.hs)
     }
 }
 
@@ -257,6 +281,7 @@ impl Detector for HttpDetector {
                         synack: flow.ext.synack,
                         request_line: line,
                         request_ts: pkt.ts,
+                        request_seq: t.seq,
                         ..Default::default()
                     }));
                 }
@@ -273,6 +298,15 @@ impl Detector for HttpDetector {
                 }
                 if t.payload_len == 0 {
                     if h.first.is_none() {
+                        if h.synack_path_ack.is_none()
+                            && t.ack_flag()
+                            && seq_gt(t.ack, h.request_seq)
+                            && h.synack.is_some_and(|sa| {
+                                sa.ttl.abs_diff(hdr.ttl) < self.cfg.ttl_tolerance && sa.df == hdr.df
+                            })
+                        {
+                            h.synack_path_ack = Some(pkt.ts);
+                        }
                         if h.pre_ids.len() < 4 {
                             h.pre_ids.push(pkt.ip.ip_id);
                         }
@@ -359,7 +393,7 @@ impl Detector for HttpDetector {
         ctx: &mut Ctx<'_>,
         flow: &mut Flow,
         _o: FlowOutcome,
-        _server: &mut ServerState,
+        server: &mut ServerState,
     ) {
         let Some(h) = flow.ext.http.take() else {
             return;
@@ -368,7 +402,20 @@ impl Detector for HttpDetector {
         // both SYNs offered window scaling: windows after them are scaled,
         // the SYN/ACK's never is, so the two are not comparable
         let scaled = flow.dirs.iter().all(|d| d.wscale().is_some());
-        let rtt = flow.handshake_rtt();
+        // The round trip to whoever sent the SYN/ACK: this handshake's, or
+        // the server's fastest handshake on other connections if that was
+        // faster. A first handshake can take far longer than the path (a
+        // mobile radio waking up for the SYN holds it for 0.1 to 2 s).
+        let rtt = flow.handshake_rtt().map(|hs| match server.rtt_min {
+            Some(m) if m < hs => Rtt {
+                hs,
+                server_min: Some(m),
+            },
+            _ => Rtt {
+                hs,
+                server_min: None,
+            },
+        });
         let mut rules: Vec<&'static str> = vec![];
         let mut score = 0.0;
         let mut sufficient = false;
@@ -473,15 +520,15 @@ impl Detector for HttpDetector {
 impl HttpDetector {
     /// Header inconsistencies of `r` against the SYN/ACK and the server's
     /// earlier ACKs (`scaled`: the connection uses window scaling; `rtt`:
-    /// the handshake's round trip; `gate`: against the SYN/ACK alone, count
-    /// TTL, DF and window only for an early response): (score, rules,
-    /// details).
+    /// the handshake's round trip; `gate`: a lone response, whose TTL, DF,
+    /// window and IP ID sequence count only when it was early, or, after the
+    /// server's ACKs, with an IP ID marker): (score, rules, details).
     fn hdr_score(
         &self,
         h: &HttpFlow,
         r: &Response,
         scaled: bool,
-        rtt: Option<Nanos>,
+        rtt: Option<Rtt>,
         gate: bool,
     ) -> (f64, Vec<&'static str>, Map<String, Value>) {
         let mut rules = vec![];
@@ -513,18 +560,43 @@ impl HttpDetector {
         // round trip to the proxy in front of it; an injector on the path
         // answers sooner than the server it speaks for. So against the
         // SYN/ACK alone these rules count only for an early response.
+        //
+        // The round trip is the smallest known to whoever sent the SYN/ACK:
+        // this handshake's, the server's other handshakes', and the time an
+        // ACK of the request over the SYN/ACK's path (its TTL and DF) took.
+        // A mobile radio waking up for the SYN can stretch this handshake
+        // tenfold, and made an origin's answer a round trip later "early".
         let alone = h.pre_ids.is_empty();
         let delay = r.ts - h.request_ts;
-        let early = rtt.is_some_and(|rtt| {
+        let ack_rtt = h.synack_path_ack.map(|a| a - h.request_ts);
+        let rtt_best = match (rtt.map(Rtt::best), ack_rtt) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let early = rtt_best.is_some_and(|rtt| {
             rtt >= MIN_RTT_FOR_TIMING && (delay as f64) < rtt as f64 * EARLY_SHARE
         });
-        let against_synack = !gate || !alone || early;
         if alone {
             d.insert("response_after_request_ms".into(), json!(ms(delay)));
             if let Some(rtt) = rtt {
-                d.insert("handshake_rtt_ms".into(), json!(ms(rtt)));
+                d.insert("handshake_rtt_ms".into(), json!(ms(rtt.hs)));
+                if let Some(m) = rtt.server_min {
+                    d.insert("server_handshake_rtt_min_ms".into(), json!(ms(m)));
+                }
             }
         }
+        let mut ids = vec![sa.ip_id];
+        ids.extend(&h.pre_ids);
+        let marker = matches!(r.hdr.ip_id, 0x3412 | 30000) && !ids.contains(&r.hdr.ip_id);
+        // After the server's ACKs, a lone response that is not early came
+        // no sooner than a round trip to whoever ACKed: not from closer than
+        // the server. Its TTL, DF, window and IP ID may still differ from the
+        // handshake's and the ACKs': behind a SYN proxy that ACKs the request
+        // itself, or with the origin's ACK, a one-segment answer is the
+        // origin's, from another stack than the SYN/ACK's. Those differences
+        // say "another sender", which a proxy explains; they count only with
+        // a known injector's IP ID (Sandvine's 307 after the server's ACK).
+        let against_synack = !gate || early || (!alone && marker);
         let judged = against_synack && !proxied;
         let ttl_d = sa.ttl.abs_diff(r.hdr.ttl);
         if ttl_d >= self.cfg.ttl_tolerance && judged {
@@ -533,8 +605,6 @@ impl HttpDetector {
             d.insert("ttl_server".into(), json!(sa.ttl));
             d.insert("ttl_response".into(), json!(r.hdr.ttl));
         }
-        let mut ids = vec![sa.ip_id];
-        ids.extend(&h.pre_ids);
         let last = ids.last().copied().unwrap_or(sa.ip_id);
         let sequential = ids.len() >= 2
             && ids
@@ -542,11 +612,11 @@ impl HttpDetector {
                 .all(|w| (1..=64).contains(&w[1].wrapping_sub(w[0])));
         // One IP ID is one observation: a marker value is also out of the
         // server's sequence, and counts once, as the marker.
-        if matches!(r.hdr.ip_id, 0x3412 | 30000) && !ids.contains(&r.hdr.ip_id) {
+        if marker {
             rules.push("ip_id_marker");
             s += 0.35;
             d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
-        } else if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 {
+        } else if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 && against_synack {
             rules.push("ip_id_out_of_sequence");
             s += 0.25;
             d.insert("ip_ids_server".into(), json!(ids));
