@@ -183,7 +183,8 @@ pub fn http_trap_syn_proxy_short() -> Result<Vec<u8>> {
         let t = s.handshake(&mut tl, EPOCH_NS, RTT);
         let mut t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/"));
         if proxy_acks {
-            t = s.server_ack(&mut tl, t + RTT / 4);
+            // (a round trip after the request: the proxy is the SYN/ACK's sender)
+            t = s.server_ack(&mut tl, t + RTT);
         }
         origin(&mut s);
         let t = s.server_send(&mut tl, t + RTT, answer);
