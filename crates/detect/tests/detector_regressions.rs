@@ -975,14 +975,16 @@ impl Proxied {
     fn new(port: u16, proxy: Box3, origin: Box3) -> Self {
         let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
         let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(203, 0, 113, 40).into(), 443));
-        let mut p = Proxied {
-            s: TcpSession::new(c, srv),
+        let mut s = TcpSession::new(c, srv);
+        s.server.ttl = proxy.ttl;
+        s.server.df = proxy.df;
+        s.server.ip_id = proxy.ip_id;
+        Proxied {
+            s,
             proxy,
             origin,
-            origin_speaks: true,
-        };
-        p.speak(false);
-        p
+            origin_speaks: false,
+        }
     }
 
     fn speak(&mut self, origin: bool) {
