@@ -13,6 +13,11 @@
 //!   `ip_id_copied`, `ip_id_marker`, `ip_id_out_of_sequence`, `df_mismatch`,
 //!   `too_fast`, `reserved_bits`, `rst_seq_behind`, `no_server_data`.
 //!
+//! A RST in a flow where the server sent no data before it, over the path
+//! of the server's answers in its other flows (see [`AnswerPaths`]: a SYN
+//! proxy's origin), is not held against the flow's other server packets on
+//! TTL, DF and IP ID sequence.
+//!
 //! Everything is weighed when the flow ends (at the latest `tcp_closed_linger`
 //! after the RST), when the whole burst and everything the server sent after
 //! the RST (a route change, a real answer) is known; the event is stamped
@@ -185,6 +190,13 @@ pub struct RstFlow {
     /// that dropped an idle connection's state resets the first packet
     /// after the silence at once (AWS NAT Gateway and NLB, 350 s).
     quiet_ms: u32,
+    /// TTL of the server's latest run of in-order data segments before the
+    /// first RST (all within one of it), and the run's length (saturating):
+    /// an answer that goes on over one path is the server's (see
+    /// [`AnswerPaths`]).
+    run_ttl: u8,
+    /// Segments in that run.
+    run_len: u8,
     /// Everything from the first server RST on.
     pub hit: Option<Box<RstHit>>,
 }
@@ -264,6 +276,72 @@ impl AfterKind {
 pub struct RstServer {
     /// Non-RST packets of this server, over all its flows.
     pub base: Baseline,
+    /// The paths the server's answers came over in its flows.
+    pub answers: AnswerPaths,
+}
+
+/// Data segments in order over one path (TTL within one) that make an answer
+/// the server's: a block page is one segment, and the HTTP detector holds a
+/// response continued by two more segments over its path as the server's.
+const ANSWER_RUN: u8 = 3;
+
+/// One path a server's answers came over: the TTL, DF and server port of
+/// the segment that completed a run of [`ANSWER_RUN`] in-order data
+/// segments before any RST in its flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnswerPath {
+    /// IP TTL (hop limit).
+    pub ttl: u8,
+    /// IPv4 DF (false over IPv6).
+    pub df: bool,
+    /// The server's port.
+    pub port: u16,
+}
+
+/// The last four distinct [`AnswerPath`]s of a server, newest last.
+///
+/// Behind a SYN proxy (a DDoS scrubbing centre, a load balancer or CDN edge
+/// that completes the handshake itself) the SYN/ACK comes over another path
+/// than everything the origin sends: a RST from the origin before it sent
+/// anything else in the connection differs from the SYN/ACK exactly as a
+/// forged one would. What tells them apart is the origin's answers in the
+/// server's other connections, which an injector cannot make: its forged
+/// resets and one-segment pages do not make an answer that goes on over
+/// its path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnswerPaths {
+    paths: [AnswerPath; 4],
+    len: u8,
+}
+
+impl AnswerPaths {
+    /// Records `p` as the newest path (moving it up if already known).
+    pub fn note(&mut self, p: AnswerPath) {
+        let n = usize::from(self.len);
+        if let Some(i) = self.paths[..n].iter().position(|q| *q == p) {
+            self.paths[i..n].rotate_left(1);
+        } else if n == self.paths.len() {
+            self.paths.rotate_left(1);
+        } else {
+            self.len += 1;
+        }
+        self.paths[usize::from(self.len) - 1] = p;
+    }
+
+    /// The paths, oldest first.
+    pub fn paths(&self) -> &[AnswerPath] {
+        &self.paths[..usize::from(self.len)]
+    }
+
+    /// The newest path on `port` with the same DF whose TTL is less than
+    /// `tol` from `ttl`.
+    fn fitting(&self, ttl: u8, df: bool, port: u16, tol: u8) -> Option<AnswerPath> {
+        self.paths()
+            .iter()
+            .rev()
+            .find(|p| p.port == port && p.df == df && p.ttl.abs_diff(ttl) < tol)
+            .copied()
+    }
 }
 
 /// The detector.
@@ -359,8 +437,26 @@ impl RstDetector {
                 .rst
                 .base
                 .add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
+            let port = flow.server_port();
             let st = &mut flow.ext.rst;
             let Some(hit) = st.hit.as_deref_mut() else {
+                if t.payload_len > 0 && !t.syn() {
+                    // (picked up mid-stream, the first segment starts a run)
+                    let in_order = st.before.packets == 0 || t.seq == st.server_next;
+                    if in_order && st.run_len > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1 {
+                        st.run_len = st.run_len.saturating_add(1);
+                    } else if in_order {
+                        st.run_ttl = pkt.ip.ttl;
+                        st.run_len = 1;
+                    }
+                    if in_order && st.run_len == ANSWER_RUN {
+                        server.ext.rst.answers.note(AnswerPath {
+                            ttl: pkt.ip.ttl,
+                            df: pkt.ip.df,
+                            port,
+                        });
+                    }
+                }
                 st.before.add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
                 st.server_next = flow.dirs[Dir::ToClient.idx()].next_seq;
                 return;
@@ -570,14 +666,32 @@ impl RstDetector {
             v.rules.push(rule);
             v.score += w;
         };
+        let tol = self.cfg.ttl_tolerance;
+        // The server sent no data in this flow before the RST: its packets
+        // here (the SYN/ACK, perhaps ACKs) may all be a SYN proxy's, and the
+        // RST its origin's. A RST that came over the path of the server's
+        // answers on this port in its other flows (TTL and DF) is the
+        // origin's: TTL, DF and IP ID are not held against the proxy's.
+        let answer_path = if st.before.packets > 0 && !st.before.payload {
+            server
+                .ext
+                .rst
+                .answers
+                .fitting(first.ttl, first.df, flow.server_port(), tol)
+        } else {
+            None
+        };
+        let origin = answer_path.is_some();
         if !idle && base.packets > 0 {
-            let tol = self.cfg.ttl_tolerance;
             let d = base.ttl_distance(first.ttl);
+            if let Some(p) = answer_path.filter(|_| d >= tol || base.df_set != first.df) {
+                v.details.insert("ttl_server_answers".into(), json!(p.ttl));
+            }
             // A route change moves the server's later packets along with the RST.
             let moved = st.before.packets > 0
                 && hit.after.packets > 0
                 && hit.after.ttl_distance(first.ttl) < tol;
-            if d >= tol && !moved {
+            if d >= tol && !moved && !origin {
                 add(&mut v, "ttl_mismatch", 0.5);
                 // the edge of the server's range nearest the RST's TTL, so
                 // that ttl_difference is |ttl_rst - ttl_server| (it was the
@@ -608,7 +722,7 @@ impl RstDetector {
                 {
                     add(&mut v, "ip_id_marker", 0.3);
                     v.details.insert("ip_id_rst".into(), json!(first.ip_id));
-                } else if st.before.packets > 0 && base.ids_sequential() {
+                } else if st.before.packets > 0 && !origin && base.ids_sequential() {
                     // (only against the server's packets *before* the RST:
                     // a later packet's ID is ahead of the RST's by nature)
                     let last = base.ids().last().copied().unwrap_or(0);
@@ -622,7 +736,7 @@ impl RstDetector {
                 // IP ID counters and (often) DF are per connection: only this
                 // flow's own packets are a baseline for them.
                 let consistent_df = !(base.df_set && base.df_clear);
-                if in_flow && consistent_df && base.df_set != first.df {
+                if in_flow && consistent_df && base.df_set != first.df && !origin {
                     add(&mut v, "df_mismatch", 0.15);
                     v.details.insert("df_server".into(), json!(base.df_set));
                     v.details.insert("df_rst".into(), json!(first.df));

@@ -120,3 +120,37 @@ fn flag_names_read_well() {
         "ACK|RST|RESERVED"
     );
 }
+
+#[test]
+fn answer_paths_keep_the_last_four_distinct_newest_last() {
+    let p = |ttl: u8, df: bool, port: u16| AnswerPath { ttl, df, port };
+    let mut a = AnswerPaths::default();
+    assert_eq!(a.fitting(52, true, 443, 3), None);
+    a.note(p(52, true, 443));
+    a.note(p(52, true, 443));
+    assert_eq!(a.paths(), &[p(52, true, 443)]);
+    for q in [p(57, false, 443), p(52, true, 80), p(116, true, 443)] {
+        a.note(q);
+    }
+    // known again: moves up instead of taking a place
+    a.note(p(57, false, 443));
+    assert_eq!(
+        a.paths(),
+        &[
+            p(52, true, 443),
+            p(52, true, 80),
+            p(116, true, 443),
+            p(57, false, 443)
+        ]
+    );
+    // a fifth pushes out the oldest
+    a.note(p(60, false, 8443));
+    assert_eq!(a.paths().len(), 4);
+    assert_eq!(a.paths()[0], p(52, true, 80));
+    assert_eq!(a.fitting(52, true, 443, 3), None);
+    // within the tolerance, on the port, with the DF
+    assert_eq!(a.fitting(114, true, 443, 3), Some(p(116, true, 443)));
+    assert_eq!(a.fitting(113, true, 443, 3), None);
+    assert_eq!(a.fitting(116, false, 443, 3), None);
+    assert_eq!(a.fitting(52, true, 80, 3), Some(p(52, true, 80)));
+}
