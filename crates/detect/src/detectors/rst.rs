@@ -11,7 +11,8 @@
 //!   ones with different TTL or window);
 //! - header inconsistencies, which together must reach a score: `ttl_mismatch`,
 //!   `ip_id_copied`, `ip_id_marker`, `ip_id_out_of_sequence`, `df_mismatch`,
-//!   `too_fast`, `reserved_bits`, `rst_seq_behind`, `no_server_data`.
+//!   `too_fast`, `reserved_bits`, `rst_seq_behind`, and `no_server_data` as
+//!   context (it adds to the score but is not one of the two rules needed).
 //!
 //! A RST in a flow where the server sent no data before it, over the path
 //! of the server's answers in its other flows (see [`AnswerPaths`]: a SYN
@@ -548,7 +549,13 @@ impl RstDetector {
             return;
         };
         let v = self.verdict(flow, hit, server);
-        let passes = v.strong || (v.score >= self.cfg.min_score && v.rules.len() >= 2);
+        // Two pieces of evidence: `no_server_data` is context (an in-path
+        // drop sends nothing, and neither does a server that refuses), not a
+        // second inconsistency. With it, a TTL that differs from the
+        // SYN/ACK's alone made an event: an origin behind a SYN proxy
+        // resetting the first connection it saw.
+        let evidence = v.rules.iter().filter(|r| **r != "no_server_data").count();
+        let passes = v.strong || (v.score >= self.cfg.min_score && evidence >= 2);
         if !passes {
             return;
         }
