@@ -739,8 +739,6 @@ fn dns_answer_judged_early_is_not_learned() {
 /// Who ACKs the request before the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AckedBy {
-    /// Nobody: the answer carries the ACK.
-    Nobody,
     /// The SYN proxy's own stack (its TTL, DF, IP ID counter and window).
     Proxy,
     /// The origin (a Linux server in quick-ACK mode ACKs the first data at once).
@@ -904,36 +902,90 @@ fn http_inflated_handshake_the_ack_of_the_request_is_a_round_trip() {
     );
 }
 
-/// The same mobile client: the first connection's handshake took 900 ms
-/// (radio wake-up), the origin's one-segment `404` came 100 ms after the
-/// request and no ACK came before it, so it was judged against the SYN/ACK
-/// alone as early, and raised `http_injection`. The browser's second
-/// connection to the site, opened while the first stays open (keep-alive),
-/// shook hands in 80 ms: the server's round trip is known, and the answer
-/// took longer than it.
+/// An injected page (`PSH|ACK|FIN`) with the given headers.
+fn page_injection(ttl: u8, ip_id: u16, df: bool, window: Option<u16>, page: Vec<u8>) -> Injection {
+    let mut inj = Injection::data(page).ttl(ttl).ip_id(ip_id).df(df);
+    if let Some(w) = window {
+        inj = inj.window(w);
+    }
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    inj
+}
+
+/// Found in review (session 17): the server's fastest handshake on its
+/// other connections was taken as the round trip for the timing gate. Port
+/// 443 of the same address intercepted by an in-path box 3 ms away (it
+/// completes handshakes itself) then made an in-path page on port 80, 5 ms
+/// after the request on an 80 ms handshake, "not early", and it was not
+/// judged. Only this connection's own round trips count now.
 #[test]
-fn http_inflated_handshake_another_connection_gives_the_round_trip() {
+fn http_fast_handshake_on_another_port_does_not_hide_an_early_page() {
     let mut tl = Timeline::new();
-    let at = proxied_site(
-        &mut tl,
-        54200,
-        T0,
-        900 * MS,
-        AckedBy::Nobody,
-        &nginx_error(404, "Not Found"),
-        None,
+    let ip = Ipv4Addr::new(198, 51, 100, 82);
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 55100));
+    let mut a = TcpSession::new(
+        c,
+        Endpoint::server(SocketAddr::new(ip.into(), 443)).with_ttl(63),
     );
-    proxied_site(
-        &mut tl,
-        54201,
-        at + 300 * MS,
-        RTT,
-        AckedBy::Nobody,
-        &http::ok_html(3000),
-        None,
+    let t = a.handshake(&mut tl, T0, 3 * MS);
+    let t = a.client_send(&mut tl, t + MS, b"\x16\x03\x01\x00\x05hello");
+    a.close(&mut tl, t + 100 * MS, 3 * MS);
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 55101));
+    let mut s = TcpSession::new(
+        c,
+        Endpoint::server(SocketAddr::new(ip.into(), 80)).with_ttl(52),
     );
-    let ev = http_events(tl);
-    assert!(ev.is_empty(), "{ev:?}");
+    s.server.df = true;
+    let t = s.handshake(&mut tl, T0 + 1_000 * MS, 80 * MS);
+    let t = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
+    s.inject_from_server(
+        &mut tl,
+        t + 5 * MS,
+        &page_injection(62, 0x0101, false, None, http::block_page()),
+    );
+    assert_eq!(http_events(tl).len(), 1);
+}
+
+/// Found in review (session 17): the corpus's Egyptian Sandvine `307`
+/// (TTL 237 and no DF on both sides, IP ID 0x3412, window 32120 against the
+/// server's 4069-4128, 440 ms after the request on a 229 ms round trip) was
+/// reported when the server had ACKed the request first, and not when the
+/// server's ACK rode on its data (which the box dropped): the marker
+/// unlocked the header rules only after a server ACK.
+#[test]
+fn http_sandvine_307_is_reported_with_or_without_a_server_ack() {
+    use tw_scenario::IpIdMode::Sequential;
+    let redirect = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://static.dbmads.com/static1.html\r\nConnection: close\r\n\r\n".to_vec();
+    for server_acks in [true, false] {
+        let mut tl = Timeline::new();
+        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 13).into(), 50342));
+        let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 193).into(), 80));
+        let mut s = TcpSession::new(c, srv);
+        s.wscale = None;
+        s.server.ttl = 237;
+        s.server.df = false;
+        s.server.window = 4128;
+        s.server.ip_id = Sequential {
+            next: 4011,
+            step: 1,
+        };
+        let t = s.handshake(&mut tl, T0, 229 * MS);
+        let t0 = s.client_send(&mut tl, t + MS, &http::get("copticpope.example", "/"));
+        if server_acks {
+            s.server.window = 4069;
+            s.server_ack(&mut tl, t0 + 259 * MS);
+        }
+        s.inject_from_server(
+            &mut tl,
+            t0 + 440 * MS,
+            &page_injection(237, 0x3412, false, Some(32120), redirect.clone()),
+        );
+        assert_eq!(
+            http_events(tl).len(),
+            1,
+            "server ACKed first: {server_acks}"
+        );
+    }
 }
 
 // ---- RSTs from an origin behind a SYN proxy ----

@@ -436,6 +436,10 @@ impl Config {
         if !(0.0..=2.0).contains(&d.min_score) {
             bail!("dns_injection.min_score must be between 0 and 2");
         }
+        if self.http_injection.ttl_tolerance == 0 {
+            // (a difference of 0 would be a mismatch: every response)
+            bail!("http_injection.ttl_tolerance must be at least 1");
+        }
         if !(0.0..=2.0).contains(&self.http_injection.min_score) {
             bail!("http_injection.min_score must be between 0 and 2");
         }
@@ -926,6 +930,14 @@ mod tests {
             (
                 "[http_injection]\nmin_score = -5.0\n",
                 "http_injection.min_score",
+            ),
+            (
+                "[http_injection]\nttl_tolerance = 0\n",
+                "http_injection.ttl_tolerance",
+            ),
+            (
+                "[rst_injection]\nttl_tolerance = 0\n",
+                "rst_injection.ttl_tolerance",
             ),
         ] {
             let e = format!("{:#}", Config::parse_str(t, "t.toml").unwrap_err());

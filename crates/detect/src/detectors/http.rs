@@ -14,12 +14,12 @@
 //!   `closed_with_response` (FIN or RST right with/after it) as context.
 //!   Against the SYN/ACK alone (no server ACK before the response) TTL, DF
 //!   and window count only for a response faster than half the round trip
-//!   to the SYN/ACK's sender (the smallest of this handshake's, the
-//!   server's other handshakes' and an ACK of the request over the
-//!   SYN/ACK's path): behind a SYN proxy the SYN/ACK is the proxy's, and
-//!   the origin cannot answer that fast. After the server's ACKs, a
-//!   response that is not early is held against them and the SYN/ACK only
-//!   with an IP ID marker: a proxy may ACK, and the origin answer;
+//!   to the SYN/ACK's sender (the smaller of this handshake's and an ACK of
+//!   the request over the SYN/ACK's path): behind a SYN proxy the SYN/ACK
+//!   is the proxy's, and the origin cannot answer that fast. After the
+//!   server's ACKs, a response that is not early is held against them and
+//!   the SYN/ACK only with an IP ID marker (which unlocks them in any
+//!   case): a proxy may ACK, and the origin answer;
 //! - a redirect to `https://` on the request's own host never raises an
 //!   event without a sufficient rule.
 
@@ -191,20 +191,6 @@ impl Continuation {
         self.df.0 |= h.df;
         self.df.1 |= !h.df;
         self.segments = self.segments.saturating_add(1);
-    }
-}
-
-/// The handshake's round trip, and the server's fastest handshake on other
-/// connections when that was faster.
-#[derive(Debug, Clone, Copy)]
-struct Rtt {
-    hs: Nanos,
-    server_min: Option<Nanos>,
-}
-
-impl Rtt {
-    fn best(self) -> Nanos {
-        self.server_min.unwrap_or(self.hs)
     }
 }
 
@@ -393,7 +379,7 @@ impl Detector for HttpDetector {
         ctx: &mut Ctx<'_>,
         flow: &mut Flow,
         _o: FlowOutcome,
-        server: &mut ServerState,
+        _server: &mut ServerState,
     ) {
         let Some(h) = flow.ext.http.take() else {
             return;
@@ -402,20 +388,13 @@ impl Detector for HttpDetector {
         // both SYNs offered window scaling: windows after them are scaled,
         // the SYN/ACK's never is, so the two are not comparable
         let scaled = flow.dirs.iter().all(|d| d.wscale().is_some());
-        // The round trip to whoever sent the SYN/ACK: this handshake's, or
-        // the server's fastest handshake on other connections if that was
-        // faster. A first handshake can take far longer than the path (a
-        // mobile radio waking up for the SYN holds it for 0.1 to 2 s).
-        let rtt = flow.handshake_rtt().map(|hs| match server.rtt_min {
-            Some(m) if m < hs => Rtt {
-                hs,
-                server_min: Some(m),
-            },
-            _ => Rtt {
-                hs,
-                server_min: None,
-            },
-        });
+        // The round trip to whoever sent the SYN/ACK: this handshake's (or
+        // an ACK of the request over its path, in `hdr_score`). Not the
+        // server's fastest handshake on its other connections: that may be
+        // another port's, another path's (a route change, a VPN) or an
+        // intercepting box's, and a fast one hid early pages (found in
+        // review, session 17).
+        let rtt = flow.handshake_rtt();
         let mut rules: Vec<&'static str> = vec![];
         let mut score = 0.0;
         let mut sufficient = false;
@@ -528,7 +507,7 @@ impl HttpDetector {
         h: &HttpFlow,
         r: &Response,
         scaled: bool,
-        rtt: Option<Rtt>,
+        rtt: Option<Nanos>,
         gate: bool,
     ) -> (f64, Vec<&'static str>, Map<String, Value>) {
         let mut rules = vec![];
@@ -569,7 +548,7 @@ impl HttpDetector {
         let alone = h.pre_ids.is_empty();
         let delay = r.ts - h.request_ts;
         let ack_rtt = h.synack_path_ack.map(|a| a - h.request_ts);
-        let rtt_best = match (rtt.map(Rtt::best), ack_rtt) {
+        let rtt_best = match (rtt, ack_rtt) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -579,10 +558,7 @@ impl HttpDetector {
         if alone {
             d.insert("response_after_request_ms".into(), json!(ms(delay)));
             if let Some(rtt) = rtt {
-                d.insert("handshake_rtt_ms".into(), json!(ms(rtt.hs)));
-                if let Some(m) = rtt.server_min {
-                    d.insert("server_handshake_rtt_min_ms".into(), json!(ms(m)));
-                }
+                d.insert("handshake_rtt_ms".into(), json!(ms(rtt)));
             }
         }
         let mut ids = vec![sa.ip_id];
@@ -595,8 +571,10 @@ impl HttpDetector {
         // itself, or with the origin's ACK, a one-segment answer is the
         // origin's, from another stack than the SYN/ACK's. Those differences
         // say "another sender", which a proxy explains; they count only with
-        // a known injector's IP ID (Sandvine's 307 after the server's ACK).
-        let against_synack = !gate || early || (!alone && marker);
+        // a known injector's IP ID (Sandvine's 307), whether or not the
+        // server ACKed the request first (found in review, session 17: the
+        // same 307 without the server's ACK was not judged).
+        let against_synack = !gate || early || marker;
         let judged = against_synack && !proxied;
         let ttl_d = sa.ttl.abs_diff(r.hdr.ttl);
         if ttl_d >= self.cfg.ttl_tolerance && judged {
