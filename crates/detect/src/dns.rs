@@ -51,6 +51,11 @@ impl Name {
         self.buf.get(..usize::from(self.len)).unwrap_or_default()
     }
 
+    /// A 32-bit digest of the name (FNV-1a): equal names, equal digests.
+    pub fn digest(&self) -> u32 {
+        fnv32(self.bytes())
+    }
+
     /// Whether this name is `zone` or below it, in any letter case (zones
     /// come from the configuration as the operator wrote them).
     pub fn is_under(&self, zone: &str) -> bool {
@@ -150,6 +155,11 @@ impl StoredName {
         name_str(self.bytes())
     }
 
+    /// As [`Name::digest`].
+    pub fn digest(&self) -> u32 {
+        fnv32(self.bytes())
+    }
+
     /// As [`Name::is_under_lower`].
     pub fn is_under_lower(&self, zone: &[u8]) -> bool {
         name_is_under(self.bytes(), zone)
@@ -167,6 +177,12 @@ impl StoredName {
             StoredName::Heap(b) => b.len(),
         }
     }
+}
+
+fn fnv32(b: &[u8]) -> u32 {
+    b.iter().fold(0x811c_9dc5u32, |h, &x| {
+        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
+    })
 }
 
 impl PartialEq<Name> for StoredName {

@@ -1238,3 +1238,151 @@ fn rst_ttl_alone_with_no_server_data_is_one_piece_of_evidence() {
         }
     }
 }
+
+/// `tl` through an engine with the default detectors: the engine (for its
+/// counters) and the events as JSON.
+fn replayed(tl: Timeline) -> (Engine, Vec<serde_json::Value>) {
+    let dets = default_detectors(&DetectorsConfig::default());
+    let mut engine = Engine::new(EngineConfig::default(), dets);
+    let mut entries = tl.into_entries();
+    entries.sort_by_key(|e| e.ts_ns);
+    let mut f = Vec::new();
+    for e in &entries {
+        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
+        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
+    }
+    engine.finish();
+    let mut out = vec![];
+    engine.drain_events(|e| out.push(serde_json::to_value(&e).unwrap()));
+    (engine, out)
+}
+
+/// Found in review (session 17): a socket asking five names a second (a
+/// fixed-port forwarder) pushes every record out before it settles, and
+/// records judged unsettled were never learned: the resolver's baseline
+/// stayed empty, and a forged answer 3 ms after its query, 10 hops off the
+/// resolver's TTL, raised nothing. An answer that raised nothing at all is
+/// learned even when judged early.
+#[test]
+fn dns_busy_socket_still_learns_the_resolver() {
+    let mut tl = Timeline::new();
+    let mut x = dns_exchange(41900);
+    for i in 0..40u16 {
+        let ti = T0 + i64::from(i) * 200 * MS;
+        if i == 20 {
+            let q = x.query(&mut tl, ti, 0x6000 + i, "blocked.example", qtype::A, true);
+            x.inject_answer(
+                &mut tl,
+                ti + 3 * MS,
+                &q,
+                rcode::NOERROR,
+                &[a("blocked.example", [203, 0, 113, 99])],
+                DnsFlags::RA,
+                UdpOverride {
+                    ttl: Some(46),
+                    ..UdpOverride::default()
+                },
+            )
+            .unwrap();
+            continue;
+        }
+        let name = format!("busy{i}.example");
+        x.exchange(
+            &mut tl,
+            ti,
+            0x6000 + i,
+            &name,
+            qtype::A,
+            &[a(&name, [203, 0, 113, 1])],
+            30 * MS,
+        )
+        .unwrap();
+    }
+    let (_, ev) = replayed(tl);
+    let ev: Vec<_> = ev
+        .into_iter()
+        .filter(|e| e["signature"] == "dns_injection")
+        .collect();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["target"], "blocked.example");
+}
+
+/// Found in review (session 17): a query whose record left young (five
+/// names asked 10 ms apart on one socket), sent again a second later, was
+/// counted as a new query: five queries counted six.
+#[test]
+fn dns_resend_of_a_query_pushed_out_young_counts_once() {
+    let mut tl = Timeline::new();
+    let mut x = dns_exchange(42000);
+    let names: Vec<String> = (0..5).map(|i| format!("slow{i}.example")).collect();
+    let mut qs = vec![];
+    for (i, n) in names.iter().enumerate() {
+        qs.push(x.query(
+            &mut tl,
+            T0 + i as i64 * 10 * MS,
+            0x7000 + i as u16,
+            n,
+            qtype::A,
+            true,
+        ));
+    }
+    x.query(&mut tl, T0 + 1_000 * MS, 0x7000, &names[0], qtype::A, true);
+    for (i, q) in qs.iter().enumerate() {
+        x.answer(
+            &mut tl,
+            T0 + 1_030 * MS + i as i64 * MS,
+            q,
+            rcode::NOERROR,
+            &[a(&names[i], [203, 0, 113, 7])],
+            DnsFlags::RA,
+        )
+        .unwrap();
+    }
+    let (engine, ev) = replayed(tl);
+    assert!(ev.is_empty(), "{ev:?}");
+    assert_eq!(engine.stats().dns_queries, 5);
+    assert_eq!(engine.stats().dns_unanswered, 0);
+}
+
+/// Found in review (session 17): a stub asks A and AAAA under one ID for
+/// three names at once; the fifth query pushes the first A record out, and
+/// its answer, matching no record exactly, was matched by its ID alone to
+/// the AAAA record: `race` + `malformed_question` at 0.92 on a clean
+/// exchange.
+#[test]
+fn dns_answer_of_a_query_pushed_out_is_not_its_twins() {
+    let mut tl = Timeline::new();
+    let mut x = dns_exchange(42100);
+    let qs = [
+        ("x.example", qtype::A, 0x10u16),
+        ("x.example", qtype::AAAA, 0x10),
+        ("y.example", qtype::A, 0x11),
+        ("y.example", qtype::AAAA, 0x11),
+        ("z.example", qtype::A, 0x12),
+    ];
+    let mut sent = vec![];
+    for (i, (n, t, id)) in qs.iter().enumerate() {
+        sent.push(x.query(&mut tl, T0 + i as i64 * MS, *id, n, *t, true));
+    }
+    for (i, (n, t, _)) in qs.iter().enumerate() {
+        let rr = if *t == qtype::A {
+            a(n, [203, 0, 113, 20])
+        } else {
+            Rr::aaaa(n, 300, "2001:db8::20".parse().unwrap())
+        };
+        x.answer(
+            &mut tl,
+            T0 + 50 * MS + i as i64 * MS,
+            &sent[i],
+            rcode::NOERROR,
+            &[rr],
+            DnsFlags::RA,
+        )
+        .unwrap();
+    }
+    let (_, ev) = replayed(tl);
+    assert!(
+        ev.iter().all(|e| e["signature"] != "dns_injection"),
+        "{ev:?}"
+    );
+}

@@ -417,7 +417,7 @@ impl Metrics {
         );
         let dns_unanswered = b.counter(
             "tamperwatch_dns_unanswered_total",
-            "DNS queries that got no answer before their flow ended.",
+            "DNS queries that got no answer before their flow ended (or within 5 s, when a busy socket's newer queries needed their record).",
         );
         let http_requests = b.counter(
             "tamperwatch_http_requests_total",

@@ -171,6 +171,55 @@ pub struct DnsFlow {
     pub queries: Vec<QueryRec>,
     /// Answers that matched no query of this flow.
     pub unmatched_answers: u16,
+    /// Queries whose records made room for newer ones, newest last.
+    pub gone: Gone,
+}
+
+/// What is kept of the last [`GONE`] query records that made room for newer
+/// ones: (ID, QTYPE, name digest, left before it settled). An answer to
+/// one of them is not matched to another record by its ID alone (a stub's
+/// A and AAAA share an ID: the late answer of one would be taken for a
+/// second, different answer to the other); a resend of one that left
+/// before it settled is not counted as a new query.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gone {
+    entries: [(u16, u16, u32, bool); GONE],
+    len: u8,
+}
+
+/// Records remembered in [`Gone`].
+pub const GONE: usize = 4;
+
+impl Gone {
+    fn note(&mut self, q: &QueryRec, young: bool) {
+        let e = (q.id, q.qtype, q.name.digest(), young);
+        if usize::from(self.len) == GONE {
+            self.entries.rotate_left(1);
+            self.entries[GONE - 1] = e;
+        } else {
+            self.entries[usize::from(self.len)] = e;
+            self.len += 1;
+        }
+    }
+
+    /// The entry for this query, if remembered.
+    fn find(&self, id: u16, qtype: u16, digest: u32) -> Option<usize> {
+        self.entries[..usize::from(self.len)]
+            .iter()
+            .position(|e| e.0 == id && e.1 == qtype && e.2 == digest)
+    }
+
+    fn young(&self, i: usize) -> bool {
+        self.entries.get(i).is_some_and(|e| e.3)
+    }
+
+    fn remove(&mut self, i: usize) {
+        let n = usize::from(self.len);
+        if i < n {
+            self.entries[i..n].rotate_left(1);
+            self.len -= 1;
+        }
+    }
 }
 
 /// Per-resolver baseline.
@@ -364,13 +413,23 @@ impl DnsDetector {
                         x.resent_at = Some(pkt.ts);
                         continue;
                     }
-                    ctx.stats.dns_queries += 1;
-                    super::count_group_target(
-                        ctx.watch,
-                        ctx.stats,
-                        Some(q.name.as_str()),
-                        crate::stats::GroupTarget::DnsQuery,
-                    );
+                    // a resend of a query whose record left before it settled
+                    // (a busy socket's) was counted when first sent
+                    let gone = st.gone.find(m.id, q.qtype, q.name.digest());
+                    let resend = gone.is_some_and(|i| st.gone.young(i));
+                    if let Some(i) = gone {
+                        // (its record is back)
+                        st.gone.remove(i);
+                    }
+                    if !resend {
+                        ctx.stats.dns_queries += 1;
+                        super::count_group_target(
+                            ctx.watch,
+                            ctx.stats,
+                            Some(q.name.as_str()),
+                            crate::stats::GroupTarget::DnsQuery,
+                        );
+                    }
                     let rec = QueryRec {
                         id: m.id,
                         name: StoredName::from(&q.name),
@@ -380,7 +439,7 @@ impl DnsDetector {
                         first: None,
                         other: None,
                         answers: 0,
-                        resent_at: None,
+                        resent_at: resend.then_some(pkt.ts),
                     };
                     if st.queries.len() == QUERIES_PER_FLOW {
                         // Room for the new query (memory stays bounded): a
@@ -399,8 +458,10 @@ impl DnsDetector {
                             .or_else(|| st.queries.iter().position(|x| x.first.is_some()))
                             .unwrap_or(0);
                         let old = st.queries.remove(i);
-                        if old.first.is_some() || old.settled(now) {
-                            self.judge(ctx, flow, &old, server, old.settled(now));
+                        let settled = old.settled(now);
+                        st.gone.note(&old, !settled);
+                        if old.first.is_some() || settled {
+                            self.judge(ctx, flow, &old, server, settled);
                         }
                     }
                     let st = flow.ext.dns.get_or_insert_with(Default::default);
@@ -424,11 +485,18 @@ impl DnsDetector {
                             .as_ref()
                             .is_some_and(|aq| x.name == aq.name && x.qtype == aq.qtype)
                     };
-                    let pos = st
-                        .queries
-                        .iter()
-                        .position(|x| x.id == m.id && same_q(x))
-                        .or_else(|| st.queries.iter().position(|x| x.id == m.id));
+                    let exact = st.queries.iter().position(|x| x.id == m.id && same_q(x));
+                    // the answer to a query whose record made room for a
+                    // newer one is not another record's by its ID alone
+                    let gone = exact.is_none()
+                        && m.question.as_ref().is_some_and(|aq| {
+                            st.gone.find(m.id, aq.qtype, aq.name.digest()).is_some()
+                        });
+                    let pos = exact.or_else(|| {
+                        (!gone)
+                            .then(|| st.queries.iter().position(|x| x.id == m.id))
+                            .flatten()
+                    });
                     let Some(q) = pos.and_then(|i| st.queries.get_mut(i)) else {
                         st.unmatched_answers = st.unmatched_answers.saturating_add(1);
                         continue;
@@ -522,6 +590,14 @@ impl DnsDetector {
         // Learn the resolver from answers that raised nothing.
         let local = self.is_local(&q.name);
         match &verdict {
+            // judged before it settled: learned from only when its one
+            // answer raised nothing at all (else a busy socket, whose records
+            // all leave young, would never teach the baseline)
+            None if !settled => {
+                if q.other.is_none() && self.marks(&first, q, server).rules.is_empty() {
+                    server.ext.dns.learn(&first, q, local)
+                }
+            }
             _ if !settled => {}
             None => server.ext.dns.learn(&first, q, local),
             Some(v) if v.forged_is_other => server.ext.dns.learn(&first, q, local),
