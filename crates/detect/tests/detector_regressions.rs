@@ -1386,3 +1386,90 @@ fn dns_answer_of_a_query_pushed_out_is_not_its_twins() {
         "{ev:?}"
     );
 }
+
+/// A page load from a plain server (Linux/nginx: TTL 52, DF, IP IDs from
+/// a per-connection counter), its answer in four segments, the client on
+/// `port`; returns when it closed.
+fn plain_page_load(tl: &mut Timeline, port: u16, t0: i64, path: &str) -> i64 {
+    use tw_scenario::IpIdMode::Sequential;
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 84).into(), 80));
+    let mut s = TcpSession::new(c, srv);
+    s.server.ttl = 52;
+    s.server.df = true;
+    s.server.ip_id = Sequential {
+        next: port.wrapping_mul(7),
+        step: 1,
+    };
+    let t = s.handshake(tl, t0, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("news.example", path));
+    let t = s.server_send(tl, t + RTT + 5 * MS, &http::ok_html(5000));
+    let t = s.client_ack(tl, t + MS);
+    s.close_by_server(tl, t + 100 * MS, RTT)
+}
+
+/// Found in review (session 17): a URL or keyword block by an in-path box
+/// that lets the request through (the server ACKs it), drops the server's
+/// answer and sends its own page a little later (TTL 62, no DF, an IP ID
+/// off the server's sequence, no marker, a page in no list) was not judged
+/// at all: after the server's ACK a lone answer counted only with an IP ID
+/// marker, since a SYN proxy's origin answers that way too. But the same
+/// server's other pages came over TTL 52 with DF, in whole answers: a lone
+/// answer off every path of the server's answers on the port is not the
+/// server's. Without those page loads it stays a blind spot.
+#[test]
+fn http_page_off_the_servers_answer_paths_is_judged_after_its_ack() {
+    for earlier_pages in [true, false] {
+        let mut tl = Timeline::new();
+        let mut t = T0;
+        if earlier_pages {
+            t = plain_page_load(&mut tl, 55300, t, "/");
+            t = plain_page_load(&mut tl, 55301, t + 500 * MS, "/world");
+        }
+        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 55302));
+        let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 84).into(), 80));
+        let mut s = TcpSession::new(c, srv);
+        s.server.ttl = 52;
+        s.server.df = true;
+        let t = s.handshake(&mut tl, t + 500 * MS, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("news.example", "/banned-story"));
+        let t = s.server_ack(&mut tl, t + RTT);
+        let page = http::response(403, "Forbidden", "text/html", b"<html>Access denied</html>");
+        s.inject_from_server(
+            &mut tl,
+            t + 10 * MS,
+            &page_injection(62, 0x0101, false, None, page),
+        );
+        let ev = http_events(tl);
+        if earlier_pages {
+            assert_eq!(ev.len(), 1, "{ev:?}");
+            assert_eq!(ev[0]["evidence"]["ttl_server_answers"], 52, "{}", ev[0]);
+        } else {
+            assert!(ev.is_empty(), "{ev:?}");
+        }
+    }
+}
+
+/// The SYN-proxied site of `proxied_site` after a page load that showed the
+/// origin's path (TTL 52, DF): the origin's one-segment answers after the
+/// proxy's or its own ACK fit that path and stay clean; the scrubbing
+/// centre's own one-segment challenge page ("checking your browser", TTL
+/// 56 without DF, its IP IDs) is off the origin's path but fits the
+/// SYN/ACK it sent, and stays clean too.
+#[test]
+fn http_syn_proxied_site_with_known_answer_paths_stays_clean() {
+    let mut port = 55400;
+    for acked_by in [AckedBy::Proxy, AckedBy::Origin] {
+        for answer in [nginx_error(404, "Not Found"), http::ok_html(600)] {
+            let mut tl = Timeline::new();
+            // a whole page from the origin first (four segments)
+            let big = http::ok_html(5000);
+            let t = proxied_site(&mut tl, port, T0, RTT, AckedBy::Proxy, &big, None);
+            port += 1;
+            proxied_site(&mut tl, port, t + 6_000 * MS, RTT, acked_by, &answer, None);
+            port += 1;
+            let ev = http_events(tl);
+            assert!(ev.is_empty(), "{acked_by:?}: {ev:?}");
+        }
+    }
+}

@@ -379,10 +379,26 @@ impl Detector for HttpDetector {
         ctx: &mut Ctx<'_>,
         flow: &mut Flow,
         _o: FlowOutcome,
-        _server: &mut ServerState,
+        server: &mut ServerState,
     ) {
         let Some(h) = flow.ext.http.take() else {
             return;
+        };
+        // The paths the server's answers on this port came over in its
+        // connections (in-order runs of three segments or more at one TTL,
+        // which the RST detector records: an injector's one-segment page
+        // makes none). A lone response off all of them is not the
+        // server's, whoever ACKed the request: a URL or keyword block at a
+        // server whose other pages load.
+        let port = flow.server_port();
+        let answers = server.ext.rst.answers;
+        let tol = self.cfg.ttl_tolerance;
+        let off_paths = |r: &Response| -> Option<u8> {
+            let newest = answers.newest_on(port)?;
+            answers
+                .fitting(r.hdr.ttl, r.hdr.df, port, tol)
+                .is_none()
+                .then_some(newest.ttl)
         };
         let Some(first) = &h.first else { return };
         // both SYNs offered window scaling: windows after them are scaled,
@@ -411,8 +427,8 @@ impl Detector for HttpDetector {
             Some(o) => {
                 rules.push("conflicting_responses");
                 sufficient = true;
-                if self.hdr_score(&h, o, scaled, rtt, false).0
-                    > self.hdr_score(&h, first, scaled, rtt, false).0
+                if self.hdr_score(&h, o, scaled, rtt, false, None).0
+                    > self.hdr_score(&h, first, scaled, rtt, false, None).0
                 {
                     (o, Some(first))
                 } else {
@@ -421,7 +437,8 @@ impl Detector for HttpDetector {
             }
             None => (first, None),
         };
-        let (hs, hrules, hdetails) = self.hdr_score(&h, forged, scaled, rtt, gate);
+        let (hs, hrules, hdetails) =
+            self.hdr_score(&h, forged, scaled, rtt, gate, off_paths(forged));
         score += hs;
         rules.extend(hrules.iter().copied());
         ev.extend(hdetails);
@@ -500,8 +517,10 @@ impl HttpDetector {
     /// Header inconsistencies of `r` against the SYN/ACK and the server's
     /// earlier ACKs (`scaled`: the connection uses window scaling; `rtt`:
     /// the handshake's round trip; `gate`: a lone response, whose TTL, DF,
-    /// window and IP ID sequence count only when it was early, or, after the
-    /// server's ACKs, with an IP ID marker): (score, rules, details).
+    /// window and IP ID sequence count only when it was early, with an IP
+    /// ID marker, or when it came off every path of the server's answers on
+    /// this port, `off_paths`: the newest such path's TTL): (score, rules,
+    /// details).
     fn hdr_score(
         &self,
         h: &HttpFlow,
@@ -509,6 +528,7 @@ impl HttpDetector {
         scaled: bool,
         rtt: Option<Nanos>,
         gate: bool,
+        off_paths: Option<u8>,
     ) -> (f64, Vec<&'static str>, Map<String, Value>) {
         let mut rules = vec![];
         let mut d = Map::new();
@@ -574,7 +594,10 @@ impl HttpDetector {
         // a known injector's IP ID (Sandvine's 307), whether or not the
         // server ACKed the request first (found in review, session 17: the
         // same 307 without the server's ACK was not judged).
-        let against_synack = !gate || early || marker;
+        let against_synack = !gate || early || marker || off_paths.is_some();
+        if let Some(ttl) = off_paths.filter(|_| gate) {
+            d.insert("ttl_server_answers".into(), json!(ttl));
+        }
         let judged = against_synack && !proxied;
         let ttl_d = sa.ttl.abs_diff(r.hdr.ttl);
         if ttl_d >= self.cfg.ttl_tolerance && judged {

@@ -334,9 +334,14 @@ impl AnswerPaths {
         &self.paths[..usize::from(self.len)]
     }
 
+    /// The newest path on `port`.
+    pub(crate) fn newest_on(&self, port: u16) -> Option<AnswerPath> {
+        self.paths().iter().rev().find(|p| p.port == port).copied()
+    }
+
     /// The newest path on `port` with the same DF whose TTL is less than
     /// `tol` from `ttl`.
-    fn fitting(&self, ttl: u8, df: bool, port: u16, tol: u8) -> Option<AnswerPath> {
+    pub(crate) fn fitting(&self, ttl: u8, df: bool, port: u16, tol: u8) -> Option<AnswerPath> {
         self.paths()
             .iter()
             .rev()
