@@ -255,7 +255,11 @@ pub struct DnsServer {
 }
 
 impl DnsServer {
-    fn learn(&mut self, a: &AnswerRec, q: &QueryRec, local_name: bool) {
+    /// Learns from an answer that raised nothing; its time only if
+    /// `with_rtt` (an answer judged before it settled may be a racing
+    /// injector's, and before the baseline exists nothing could say so:
+    /// its 3 ms would become the resolver's fastest).
+    fn learn(&mut self, a: &AnswerRec, q: &QueryRec, local_name: bool, with_rtt: bool) {
         self.answers = self.answers.saturating_add(1);
         let i = usize::from(self.ttl_n % 8);
         self.ttls[i] = a.ttl;
@@ -264,7 +268,7 @@ impl DnsServer {
             self.ttl_n = 8;
         }
         let rtt = a.ts - q.ts;
-        if rtt > 0 {
+        if rtt > 0 && with_rtt {
             self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));
         }
         self.ip_id_zero += u32::from(a.ip_id == 0);
@@ -595,15 +599,18 @@ impl DnsDetector {
             // all leave young, would never teach the baseline)
             None if !settled => {
                 if q.other.is_none() && self.marks(&first, q, server).rules.is_empty() {
-                    server.ext.dns.learn(&first, q, local)
+                    // its time only once the baseline could have said it
+                    // was too fast
+                    let known = server.ext.dns.answers >= u32::from(self.cfg.min_baseline);
+                    server.ext.dns.learn(&first, q, local, known)
                 }
             }
             _ if !settled => {}
-            None => server.ext.dns.learn(&first, q, local),
-            Some(v) if v.forged_is_other => server.ext.dns.learn(&first, q, local),
+            None => server.ext.dns.learn(&first, q, local, true),
+            Some(v) if v.forged_is_other => server.ext.dns.learn(&first, q, local, true),
             Some(_) => {
                 if let Some(o) = &q.other {
-                    server.ext.dns.learn(o, q, local);
+                    server.ext.dns.learn(o, q, local, true);
                 }
             }
         }

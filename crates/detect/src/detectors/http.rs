@@ -19,7 +19,9 @@
 //!   is the proxy's, and the origin cannot answer that fast. After the
 //!   server's ACKs, a response that is not early is held against them and
 //!   the SYN/ACK only with an IP ID marker (which unlocks them in any
-//!   case): a proxy may ACK, and the origin answer;
+//!   case), or when it came off every path of the server's answers on the
+//!   port while the SYN/ACK came over one of them: a proxy may ACK, and
+//!   the origin answer;
 //! - a redirect to `https://` on the request's own host never raises an
 //!   event without a sufficient rule.
 
@@ -390,15 +392,23 @@ impl Detector for HttpDetector {
         // makes none). A lone response off all of them is not the
         // server's, whoever ACKed the request: a URL or keyword block at a
         // server whose other pages load.
+        // Only where this connection's SYN/ACK came over one of those paths
+        // (the server's handshakes and answers share a path): at a
+        // SYN-proxied site the origin's paths cannot be listed (a route
+        // change, another backend), and its short answer over a new one was
+        // reported (found in review, session 17).
         let port = flow.server_port();
         let answers = server.ext.rst.answers;
         let tol = self.cfg.ttl_tolerance;
+        let synack_path = h
+            .synack
+            .and_then(|sa| answers.fitting(sa.ttl, sa.df, port, tol));
         let off_paths = |r: &Response| -> Option<u8> {
-            let newest = answers.newest_on(port)?;
+            let path = synack_path?;
             answers
                 .fitting(r.hdr.ttl, r.hdr.df, port, tol)
                 .is_none()
-                .then_some(newest.ttl)
+                .then_some(path.ttl)
         };
         let Some(first) = &h.first else { return };
         // both SYNs offered window scaling: windows after them are scaled,
@@ -560,9 +570,9 @@ impl HttpDetector {
         // answers sooner than the server it speaks for. So against the
         // SYN/ACK alone these rules count only for an early response.
         //
-        // The round trip is the smallest known to whoever sent the SYN/ACK:
-        // this handshake's, the server's other handshakes', and the time an
-        // ACK of the request over the SYN/ACK's path (its TTL and DF) took.
+        // The round trip is the smaller known to whoever sent the SYN/ACK:
+        // this handshake's, and the time an ACK of the request over the
+        // SYN/ACK's path (its TTL and DF) took.
         // A mobile radio waking up for the SYN can stretch this handshake
         // tenfold, and made an origin's answer a round trip later "early".
         let alone = h.pre_ids.is_empty();
@@ -593,7 +603,8 @@ impl HttpDetector {
         // say "another sender", which a proxy explains; they count only with
         // a known injector's IP ID (Sandvine's 307), whether or not the
         // server ACKed the request first (found in review, session 17: the
-        // same 307 without the server's ACK was not judged).
+        // same 307 without the server's ACK was not judged), or when the
+        // response is off every path of the server's answers (`off_paths`).
         let against_synack = !gate || early || marker || off_paths.is_some();
         if let Some(ttl) = off_paths.filter(|_| gate) {
             d.insert("ttl_server_answers".into(), json!(ttl));

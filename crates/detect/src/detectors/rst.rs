@@ -196,7 +196,8 @@ pub struct RstFlow {
     /// an answer that goes on over one path is the server's (see
     /// [`AnswerPaths`]).
     run_ttl: u8,
-    /// Segments in that run.
+    /// Segments in that run (`RUN_NOTED`: recorded as an answer path;
+    /// `RUN_VOID`: a run that vouches for nothing).
     run_len: u8,
     /// Everything from the first server RST on.
     pub hit: Option<Box<RstHit>>,
@@ -286,6 +287,13 @@ pub struct RstServer {
 /// response continued by two more segments over its path as the server's.
 const ANSWER_RUN: u8 = 3;
 
+/// `RstFlow::run_len` of a run already recorded as an answer path.
+const RUN_NOTED: u8 = u8::MAX - 1;
+
+/// `RstFlow::run_len` of a run that vouches for nothing (it started too
+/// soon after the client's request to come from the server).
+const RUN_VOID: u8 = u8::MAX;
+
 /// One path a server's answers came over: the TTL, DF and server port of
 /// the segment that completed a run of [`ANSWER_RUN`] in-order data
 /// segments before any RST in its flow.
@@ -332,11 +340,6 @@ impl AnswerPaths {
     /// The paths, oldest first.
     pub fn paths(&self) -> &[AnswerPath] {
         &self.paths[..usize::from(self.len)]
-    }
-
-    /// The newest path on `port`.
-    pub(crate) fn newest_on(&self, port: u16) -> Option<AnswerPath> {
-        self.paths().iter().rev().find(|p| p.port == port).copied()
     }
 
     /// The newest path on `port` with the same DF whose TTL is less than
@@ -444,18 +447,41 @@ impl RstDetector {
                 .base
                 .add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
             let port = flow.server_port();
+            let rtt = flow.handshake_rtt();
             let st = &mut flow.ext.rst;
             let Some(hit) = st.hit.as_deref_mut() else {
                 if t.payload_len > 0 && !t.syn() {
                     // (picked up mid-stream, the first segment starts a run)
                     let in_order = st.before.packets == 0 || t.seq == st.server_next;
+                    // A segment longer than an Ethernet MSS (GRO on the
+                    // capture host: several of the sender's segments in one)
+                    // counts as the segments it holds.
+                    let segs = u8::try_from(t.payload_len.div_ceil(1460)).unwrap_or(ANSWER_RUN);
                     if in_order && st.run_len > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1 {
-                        st.run_len = st.run_len.saturating_add(1);
+                        // (a run that vouches for nothing stays so)
+                        if st.run_len < ANSWER_RUN {
+                            st.run_len = st.run_len.saturating_add(segs).min(ANSWER_RUN);
+                        }
                     } else if in_order {
                         st.run_ttl = pkt.ip.ttl;
-                        st.run_len = 1;
+                        // A run that starts sooner after the client's request
+                        // than half the handshake's round trip comes from
+                        // closer than the server (an in-path box's
+                        // multi-segment block page): it never vouches for a
+                        // path (found in review). Marked by a length that
+                        // saturates and never reaches ANSWER_RUN.
+                        let early = rtt.zip(st.trigger()).is_some_and(|(rtt, trig)| {
+                            rtt >= self.cfg.min_rtt_for_timing
+                                && ((pkt.ts - trig) as f64) < rtt as f64 * self.cfg.too_fast_share
+                        });
+                        st.run_len = if early {
+                            RUN_VOID
+                        } else {
+                            segs.min(ANSWER_RUN)
+                        };
                     }
                     if in_order && st.run_len == ANSWER_RUN {
+                        st.run_len = RUN_NOTED;
                         server.ext.rst.answers.note(AnswerPath {
                             ttl: pkt.ip.ttl,
                             df: pkt.ip.df,
@@ -693,10 +719,15 @@ impl RstDetector {
         } else {
             None
         };
-        let origin = answer_path.is_some();
+        // (only where the flow's packets are off that path, as a proxy's
+        // are: at a plain server the RST's path is the SYN/ACK's, and nothing
+        // explains an IP ID off the flow's counter; found in review)
+        let off_path =
+            base.packets > 0 && (base.ttl_distance(first.ttl) >= tol || base.df_set != first.df);
+        let origin = answer_path.is_some() && off_path;
         if !idle && base.packets > 0 {
             let d = base.ttl_distance(first.ttl);
-            if let Some(p) = answer_path.filter(|_| d >= tol || base.df_set != first.df) {
+            if let Some(p) = answer_path.filter(|_| origin) {
                 v.details.insert("ttl_server_answers".into(), json!(p.ttl));
             }
             // A route change moves the server's later packets along with the RST.

@@ -1,0 +1,427 @@
+//! Found in the second review of session 17's changes: the paths of a
+//! server's answers (recorded by the RST detector, used by the RST and HTTP
+//! detectors) and what a busy DNS socket learns. Each test failed on the
+//! code as reviewed (`c4bc5c3`).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use tw_detect::detectors::{default_detectors, DetectorsConfig};
+use tw_detect::{Engine, EngineConfig};
+use tw_scenario::IpIdMode::Sequential;
+use tw_scenario::{http, linktype, Endpoint, Injection, TcpFlags, TcpSession, Timeline};
+
+const MS: i64 = 1_000_000;
+const T0: i64 = 1_700_000_000_000_000_000;
+const RTT: i64 = 80 * MS;
+
+fn run_cfg(tl: Timeline, cfg: &DetectorsConfig) -> Vec<serde_json::Value> {
+    let mut engine = Engine::new(EngineConfig::default(), default_detectors(cfg));
+    let mut entries = tl.into_entries();
+    entries.sort_by_key(|e| e.ts_ns);
+    let mut f = Vec::new();
+    for e in &entries {
+        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
+        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
+    }
+    engine.finish();
+    let mut out = vec![];
+    engine.drain_events(|e| {
+        let v = serde_json::to_value(&e).unwrap();
+        eprintln!("event: {v}");
+        out.push(v);
+    });
+    out
+}
+
+fn events(tl: Timeline, sig: &str) -> Vec<serde_json::Value> {
+    run_cfg(tl, &DetectorsConfig::default())
+        .into_iter()
+        .filter(|e| e["signature"] == sig)
+        .collect()
+}
+
+fn nginx_404() -> Vec<u8> {
+    http::response(
+        404,
+        "Not Found",
+        "text/html",
+        b"<html><center><h1>404 Not Found</h1></center><hr><center>nginx</center></html>",
+    )
+}
+
+/// A connection to a SYN-proxied site 198.51.100.90:80 (proxy: TTL 56, no
+/// DF, consecutive IP IDs; as `proxied_site` in detector_regressions.rs).
+/// The answer comes from `from` = (ttl, df) one round trip + 20 ms after the
+/// request; `proxy_ack`: the proxy ACKs the request first.
+fn proxied(
+    tl: &mut Timeline,
+    port: u16,
+    t0: i64,
+    from: (u8, bool),
+    proxy_ack: bool,
+    answer: &[u8],
+) -> i64 {
+    proxied_mss(tl, port, t0, from, proxy_ack, answer, None)
+}
+
+fn proxied_mss(
+    tl: &mut Timeline,
+    port: u16,
+    t0: i64,
+    from: (u8, bool),
+    proxy_ack: bool,
+    answer: &[u8],
+    mss: Option<u16>,
+) -> i64 {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 90).into(), 80));
+    let mut s = TcpSession::new(c, srv)
+        .with_timestamps(tw_scenario::TsClock::khz(0x1000_0000, 0x7000_0000));
+    if let Some(m) = mss {
+        s = s.with_mss(m);
+    }
+    s.server.ttl = 56;
+    s.server.df = false;
+    s.server.ip_id = Sequential {
+        next: 7_000,
+        step: 1,
+    };
+    s.server.window = 65160;
+    let t = s.handshake(tl, t0, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
+    s.server.window = 502;
+    if proxy_ack {
+        s.server_ack(tl, t + RTT);
+    }
+    s.server.ttl = from.0;
+    s.server.df = from.1;
+    if from != (56, false) {
+        s.server.ip_id = Sequential {
+            next: 41_873,
+            step: 1,
+        };
+        s.server.window = 509;
+    }
+    let at = s.server_send(tl, t + RTT + 20 * MS, answer);
+    s.client_ack(tl, at + MS);
+    s.close(tl, at + 5_000 * MS, RTT)
+}
+
+/// The origin's short answers with no whole page seen first: clean.
+#[test]
+fn http_syn_proxied_origin_without_known_paths_stays_clean() {
+    for proxy_ack in [false, true] {
+        for from in [(52, true), (48, true)] {
+            let mut tl = Timeline::new();
+            proxied(&mut tl, 56020, T0, from, proxy_ack, &nginx_404());
+            assert!(events(tl, "http_injection").is_empty());
+        }
+    }
+}
+
+fn plain(port: u16, sport: u16) -> TcpSession {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let srv = Endpoint::server(SocketAddr::new(
+        Ipv4Addr::new(198, 51, 100, 91).into(),
+        sport,
+    ));
+    let mut s = TcpSession::new(c, srv);
+    s.server.ttl = 52;
+    s.server.df = true;
+    s.server.ip_id = Sequential {
+        next: port.wrapping_mul(7),
+        step: 1,
+    };
+    s
+}
+
+/// A page load from the plain server (TTL 52, DF), 4 segments.
+fn page_load(tl: &mut Timeline, port: u16, t0: i64) -> i64 {
+    let mut s = plain(port, 80);
+    let t = s.handshake(tl, t0, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("news.example", "/"));
+    let t = s.server_send(tl, t + RTT + 5 * MS, &http::ok_html(5000));
+    let t = s.client_ack(tl, t + MS);
+    s.close_by_server(tl, t + 100 * MS, RTT)
+}
+
+/// An in-path box (TTL 60, no DF, its own IP IDs) 2 ms from the client
+/// that drops the server's answer and serves its own block page of
+/// `page_len` bytes body in order (ending with FIN), on a request the
+/// server ACKed.
+fn box_page(tl: &mut Timeline, port: u16, t0: i64, page_len: usize) -> i64 {
+    let mut s = plain(port, 80);
+    let t = s.handshake(tl, t0, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("news.example", "/banned"));
+    let body = vec![b'x'; page_len];
+    s.server.ttl = 60;
+    s.server.df = false;
+    s.server.ip_id = Sequential {
+        next: 0x0101,
+        step: 1,
+    };
+    let t = s.server_send(
+        tl,
+        t + 2 * MS,
+        &http::response(403, "Forbidden", "text/html", &body),
+    );
+    let t = s.client_ack(tl, t + MS);
+    s.close_by_server(tl, t + MS, RTT)
+}
+
+/// An in-path box 2 ms away that serves its own block page (TTL 60, no DF)
+/// in several segments recorded its path as one of the server's answers
+/// on port 80: its later reset (2 ms after a request) lost its TTL, DF and
+/// IP ID rules, and its later one-segment page after the server's ACK fit
+/// "the server's" path. A run that starts sooner after the request than
+/// half the handshake's round trip vouches for nothing.
+#[test]
+fn a_multi_segment_block_page_does_not_vouch_for_the_box() {
+    let mut outcome = vec![];
+    for page_len in [100usize, 4000] {
+        let mut tl = Timeline::new();
+        let t = page_load(&mut tl, 57000, T0);
+        let t = box_page(&mut tl, 57001, t + 1_000 * MS, page_len);
+        // (1) the box resets the next request
+        let mut s = plain(57002, 80);
+        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("news.example", "/banned2"));
+        s.inject_from_server(
+            &mut tl,
+            t + 2 * MS,
+            &Injection::rst_ack().ttl(60).df(false).ip_id(0x0200),
+        );
+        // (2) the box's one-segment page after the server's ACK
+        let mut s = plain(57003, 80);
+        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("news.example", "/banned3"));
+        let t = s.server_ack(&mut tl, t + RTT);
+        let mut inj = Injection::data(http::response(
+            403,
+            "Forbidden",
+            "text/html",
+            b"<html>Access denied</html>",
+        ))
+        .ttl(60)
+        .ip_id(0x0300)
+        .df(false);
+        inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+        s.inject_from_server(&mut tl, t + 10 * MS, &inj);
+        let all = run_cfg(tl, &DetectorsConfig::default());
+        let rst: Vec<_> = all
+            .iter()
+            .filter(|e| e["signature"] == "rst_injection")
+            .collect();
+        let http: Vec<_> = all
+            .iter()
+            .filter(|e| {
+                e["signature"] == "http_injection"
+                    && e["evidence"]["request_line"]
+                        .as_str()
+                        .unwrap()
+                        .contains("banned3")
+            })
+            .collect();
+        eprintln!(
+            "RESULT page {page_len}: rst events {}, http events (banned3) {}",
+            rst.len(),
+            http.len()
+        );
+        outcome.push((page_len, rst.len(), http.len()));
+    }
+    assert_eq!(outcome, vec![(100, 1, 1), (4000, 1, 1)]);
+}
+
+fn dns_x(port: u16) -> tw_scenario::DnsExchange {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let r =
+        Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 53).into(), 53)).with_ttl(56);
+    tw_scenario::DnsExchange::new(c, r)
+}
+
+/// At a plain server (the RST's path is the SYN/ACK's), a known answer
+/// path excused a RST's IP ID far off the flow's counter: with reserved
+/// bits and a sequence number 1000 behind it was 0.7 without an earlier
+/// page load and 0.55 (no event) after one. The excuse is for flows whose
+/// packets are off the RST's path, as a proxy's are.
+#[test]
+fn rst_answer_path_excuses_nothing_at_a_plain_server() {
+    let mut out = vec![];
+    for earlier_page in [false, true] {
+        let mut tl = Timeline::new();
+        let mut t = T0;
+        if earlier_page {
+            t = page_load(&mut tl, 59000, t);
+        }
+        let mut s = plain(59001, 80);
+        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("news.example", "/x"));
+        let t = s.server_ack(&mut tl, t + RTT);
+        let mut inj = Injection::rst_ack()
+            .ttl(52)
+            .df(true)
+            .ip_id(0xB000)
+            .seq_offset(-1000);
+        inj.flags = TcpFlags(TcpFlags::RST_ACK.0 | TcpFlags::RESERVED.0);
+        s.inject_from_server(&mut tl, t + 10 * MS, &inj);
+        out.push((earlier_page, events(tl, "rst_injection").len()));
+    }
+    eprintln!("RESULT {out:?}");
+    assert_eq!(out, vec![(false, 1), (true, 1)]);
+}
+
+/// With receive-side GRO a capture on the client host sees the origin's
+/// 20 KB answer as one segment: no answer path was recorded, and the
+/// origin's RST on the next connection to the SYN-proxied site was an event
+/// (0.75). A segment counts as the MSS-sized segments it holds.
+#[test]
+fn gro_super_segments_make_an_answer_path() {
+    let mut out = vec![];
+    for mss in [None, Some(60_000u16)] {
+        let mut tl = Timeline::new();
+        let t = proxied_mss(
+            &mut tl,
+            59100,
+            T0,
+            (52, true),
+            false,
+            &http::ok_html(20_000),
+            mss,
+        );
+        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 59101));
+        let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 90).into(), 80));
+        let mut s = TcpSession::new(c, srv);
+        s.server.ttl = 56;
+        s.server.df = false;
+        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/y"));
+        s.server.ttl = 52;
+        s.server.df = true;
+        s.server.ip_id = Sequential {
+            next: 41_000,
+            step: 1,
+        };
+        s.rst_from_server(&mut tl, t + RTT + 10 * MS);
+        out.push((mss, events(tl, "rst_injection").len()));
+    }
+    eprintln!("RESULT {out:?}");
+    assert_eq!(out, vec![(None, 0), (Some(60_000), 0)]);
+}
+
+/// A busy DNS socket (a forwarder) with no baseline yet: a racing forged
+/// answer (3 ms, TTL 46) raised no rule (nothing can before the baseline),
+/// its record left before the real answer came and was learned: the
+/// resolver's fastest answer became 3 ms, and a forged answer from another
+/// socket a minute later was not too fast (`ttl_mismatch` alone, no event).
+/// A record judged before it settled teaches its time only once the
+/// baseline exists.
+#[test]
+fn dns_busy_socket_does_not_learn_a_racing_answers_time() {
+    use tw_scenario::dns::{qtype, rcode, DnsFlags, Rr};
+    use tw_scenario::session::UdpOverride;
+    let mut tl = Timeline::new();
+    let mut x = dns_x(43100);
+    let q = x.query(&mut tl, T0, 0x0500, "blocked.example", qtype::A, true);
+    x.inject_answer(
+        &mut tl,
+        T0 + 3 * MS,
+        &q,
+        rcode::NOERROR,
+        &[Rr::a(
+            "blocked.example",
+            300,
+            Ipv4Addr::new(203, 0, 113, 99),
+        )],
+        DnsFlags::RA,
+        UdpOverride {
+            ttl: Some(46),
+            ..UdpOverride::default()
+        },
+    )
+    .unwrap();
+    x.answer(
+        &mut tl,
+        T0 + 150 * MS,
+        &q,
+        rcode::NOERROR,
+        &[Rr::a("blocked.example", 300, Ipv4Addr::new(198, 18, 0, 1))],
+        DnsFlags::RA,
+    )
+    .unwrap();
+    for i in 1..=4u16 {
+        let n = format!("fwd{i}.example");
+        x.exchange(
+            &mut tl,
+            T0 + i64::from(i) * 10 * MS,
+            0x0500 + i,
+            &n,
+            qtype::A,
+            &[Rr::a(&n, 300, Ipv4Addr::new(203, 0, 113, 60))],
+            30 * MS,
+        )
+        .unwrap();
+    }
+    let t = T0 + 60_000 * MS;
+    let mut y = dns_x(43101);
+    let q = y.query(&mut tl, t, 0x0600, "blocked2.example", qtype::A, true);
+    y.inject_answer(
+        &mut tl,
+        t + 3 * MS,
+        &q,
+        rcode::NOERROR,
+        &[Rr::a(
+            "blocked2.example",
+            300,
+            Ipv4Addr::new(203, 0, 113, 99),
+        )],
+        DnsFlags::RA,
+        UdpOverride {
+            ttl: Some(46),
+            ..UdpOverride::default()
+        },
+    )
+    .unwrap();
+    let ev = events(tl, "dns_injection");
+    eprintln!(
+        "RESULT {:?}",
+        ev.iter()
+            .map(|e| (e["target"].clone(), e["evidence"]["rules"].clone()))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        ev.iter().any(|e| e["target"] == "blocked2.example"),
+        "{ev:?}"
+    );
+}
+
+/// A SYN-proxied site (SYN/ACK from the proxy: TTL 56, no DF) whose
+/// origin's answers were seen whole over TTL 52, then come over TTL 48 (a
+/// route change, another backend): the origin's one-segment `404` was off
+/// every known path and was judged against the proxy's SYN/ACK
+/// (`ttl_mismatch` + `df_mismatch`, 0.75 and 0.9). The rule applies only
+/// where the SYN/ACK came over a known answer path. (A proxy that served a
+/// whole page itself, then spliced to the origin, still fires: see
+/// http_injection.md, "Known false-positive risk".)
+#[test]
+fn http_syn_proxied_origin_on_a_new_path_stays_clean() {
+    for proxy_ack in [false, true] {
+        let mut tl = Timeline::new();
+        let t = proxied(
+            &mut tl,
+            56010,
+            T0,
+            (52, true),
+            proxy_ack,
+            &http::ok_html(5000),
+        );
+        proxied(
+            &mut tl,
+            56011,
+            t + 1_000 * MS,
+            (48, true),
+            proxy_ack,
+            &nginx_404(),
+        );
+        let ev = events(tl, "http_injection");
+        assert!(ev.is_empty(), "proxy ACKs: {proxy_ack}: {ev:?}");
+    }
+}
