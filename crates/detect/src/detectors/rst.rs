@@ -447,7 +447,27 @@ impl RstDetector {
                 .base
                 .add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
             let port = flow.server_port();
-            let rtt = flow.handshake_rtt();
+            // A run that starts sooner after the client's request than half
+            // the handshake's round trip comes from closer than the server
+            // (an in-path box's multi-segment block page): it never vouches
+            // for a path (found in review). (Worked out only where a run
+            // starts: most data segments continue one.)
+            let starts_run = {
+                let st = &flow.ext.rst;
+                st.hit.is_none()
+                    && t.payload_len > 0
+                    && !t.syn()
+                    && (st.before.packets == 0 || t.seq == st.server_next)
+                    && !(st.run_len > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1)
+            };
+            let early = starts_run
+                && flow
+                    .handshake_rtt()
+                    .zip(flow.ext.rst.trigger())
+                    .is_some_and(|(rtt, trig)| {
+                        rtt >= self.cfg.min_rtt_for_timing
+                            && ((pkt.ts - trig) as f64) < rtt as f64 * self.cfg.too_fast_share
+                    });
             let st = &mut flow.ext.rst;
             let Some(hit) = st.hit.as_deref_mut() else {
                 if t.payload_len > 0 && !t.syn() {
@@ -456,7 +476,11 @@ impl RstDetector {
                     // A segment longer than an Ethernet MSS (GRO on the
                     // capture host: several of the sender's segments in one)
                     // counts as the segments it holds.
-                    let segs = u8::try_from(t.payload_len.div_ceil(1460)).unwrap_or(ANSWER_RUN);
+                    let segs = if t.payload_len <= 1460 {
+                        1
+                    } else {
+                        u8::try_from(t.payload_len.div_ceil(1460)).unwrap_or(ANSWER_RUN)
+                    };
                     if in_order && st.run_len > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1 {
                         // (a run that vouches for nothing stays so)
                         if st.run_len < ANSWER_RUN {
@@ -464,16 +488,6 @@ impl RstDetector {
                         }
                     } else if in_order {
                         st.run_ttl = pkt.ip.ttl;
-                        // A run that starts sooner after the client's request
-                        // than half the handshake's round trip comes from
-                        // closer than the server (an in-path box's
-                        // multi-segment block page): it never vouches for a
-                        // path (found in review). Marked by a length that
-                        // saturates and never reaches ANSWER_RUN.
-                        let early = rtt.zip(st.trigger()).is_some_and(|(rtt, trig)| {
-                            rtt >= self.cfg.min_rtt_for_timing
-                                && ((pkt.ts - trig) as f64) < rtt as f64 * self.cfg.too_fast_share
-                        });
                         st.run_len = if early {
                             RUN_VOID
                         } else {
