@@ -176,11 +176,12 @@ pub struct DnsFlow {
 }
 
 /// What is kept of the last [`GONE`] query records that made room for newer
-/// ones: (ID, QTYPE, name digest, left before it settled). An answer to
-/// one of them is not matched to another record by its ID alone (a stub's
-/// A and AAAA share an ID: the late answer of one would be taken for a
-/// second, different answer to the other); a resend of one that left
-/// before it settled is not counted as a new query.
+/// ones: (ID, QTYPE, name digest, a resend is the same query). An answer
+/// to one of them is not matched to another record by its ID alone (a
+/// stub's A and AAAA share an ID: the late answer of one would be taken for
+/// a second, different answer to the other); a resend of one that left
+/// before it settled, or unanswered (a stub's retry after 5 s), is not
+/// counted as a new query.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Gone {
     entries: [(u16, u16, u32, bool); GONE],
@@ -191,8 +192,8 @@ pub struct Gone {
 pub const GONE: usize = 4;
 
 impl Gone {
-    fn note(&mut self, q: &QueryRec, young: bool) {
-        let e = (q.id, q.qtype, q.name.digest(), young);
+    fn note(&mut self, q: &QueryRec, same_on_resend: bool) {
+        let e = (q.id, q.qtype, q.name.digest(), same_on_resend);
         if usize::from(self.len) == GONE {
             self.entries.rotate_left(1);
             self.entries[GONE - 1] = e;
@@ -209,7 +210,7 @@ impl Gone {
             .position(|e| e.0 == id && e.1 == qtype && e.2 == digest)
     }
 
-    fn young(&self, i: usize) -> bool {
+    fn same_on_resend(&self, i: usize) -> bool {
         self.entries.get(i).is_some_and(|e| e.3)
     }
 
@@ -418,9 +419,10 @@ impl DnsDetector {
                         continue;
                     }
                     // a resend of a query whose record left before it settled
-                    // (a busy socket's) was counted when first sent
+                    // (a busy socket's) or unanswered (counted unanswered
+                    // after 5 s: the stub retries) was counted when first sent
                     let gone = st.gone.find(m.id, q.qtype, q.name.digest());
-                    let resend = gone.is_some_and(|i| st.gone.young(i));
+                    let resend = gone.is_some_and(|i| st.gone.same_on_resend(i));
                     if let Some(i) = gone {
                         // (its record is back)
                         st.gone.remove(i);
@@ -463,7 +465,7 @@ impl DnsDetector {
                             .unwrap_or(0);
                         let old = st.queries.remove(i);
                         let settled = old.settled(now);
-                        st.gone.note(&old, !settled);
+                        st.gone.note(&old, !settled || old.first.is_none());
                         if old.first.is_some() || settled {
                             self.judge(ctx, flow, &old, server, settled);
                         }
