@@ -3,33 +3,19 @@
 //! detectors) and what a busy DNS socket learns. Each test failed on the
 //! code as reviewed (`c4bc5c3`).
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
-use tw_detect::detectors::{default_detectors, DetectorsConfig};
-use tw_detect::{Engine, EngineConfig};
+use tw_detect::detectors::DetectorsConfig;
 use tw_scenario::IpIdMode::Sequential;
-use tw_scenario::{http, linktype, Endpoint, Injection, TcpFlags, TcpSession, Timeline};
+use tw_scenario::{http, Endpoint, Injection, TcpFlags, TcpSession, Timeline};
 
 const MS: i64 = 1_000_000;
 const T0: i64 = 1_700_000_000_000_000_000;
 const RTT: i64 = 80 * MS;
 
 fn run_cfg(tl: Timeline, cfg: &DetectorsConfig) -> Vec<serde_json::Value> {
-    let mut engine = Engine::new(EngineConfig::default(), default_detectors(cfg));
-    let mut entries = tl.into_entries();
-    entries.sort_by_key(|e| e.ts_ns);
-    let mut f = Vec::new();
-    for e in &entries {
-        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
-        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
-    }
-    engine.finish();
-    let mut out = vec![];
-    engine.drain_events(|e| {
-        let v = serde_json::to_value(&e).unwrap();
-        eprintln!("event: {v}");
-        out.push(v);
-    });
-    out
+    common::replay_with(tl, cfg).1
 }
 
 fn events(tl: Timeline, sig: &str) -> Vec<serde_json::Value> {
@@ -472,18 +458,7 @@ fn dns_resend_after_a_record_left_unanswered_is_the_same_query() {
             DnsFlags::RA,
         )
         .unwrap();
-        let mut engine = Engine::new(
-            EngineConfig::default(),
-            default_detectors(&DetectorsConfig::default()),
-        );
-        let mut entries = tl.into_entries();
-        entries.sort_by_key(|e| e.ts_ns);
-        let mut f = Vec::new();
-        for e in &entries {
-            e.frame_into(&mut f, linktype::ETHERNET).unwrap();
-            engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
-        }
-        engine.finish();
+        let (engine, _) = common::replay(tl);
         let extra = if busy { 4 } else { 0 };
         out.push((busy, engine.stats().dns_queries - extra));
     }

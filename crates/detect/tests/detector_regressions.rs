@@ -3,6 +3,8 @@
 //! failed on the code as reviewed (the four-query control passed and must
 //! keep passing).
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use tw_detect::detectors::{default_detectors, DetectorsConfig};
 use tw_detect::{Engine, EngineConfig};
@@ -19,23 +21,7 @@ const RTT: i64 = 80 * MS;
 
 /// Replays `tl` through an engine with the default detectors; the events as JSON.
 fn run(tl: Timeline) -> Vec<serde_json::Value> {
-    let dets = default_detectors(&DetectorsConfig::default());
-    let mut engine = Engine::new(EngineConfig::default(), dets);
-    let mut entries = tl.into_entries();
-    entries.sort_by_key(|e| e.ts_ns);
-    let mut f = Vec::new();
-    for e in &entries {
-        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
-        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
-    }
-    engine.finish();
-    let mut out = vec![];
-    engine.drain_events(|e| {
-        let v = serde_json::to_value(&e).unwrap();
-        eprintln!("event: {v}");
-        out.push(v);
-    });
-    out
+    common::replay(tl).1
 }
 
 fn dns_exchange(port: u16) -> DnsExchange {
@@ -160,14 +146,7 @@ fn dns_unanswered_queries_pushed_out_are_counted() {
             true,
         );
     }
-    let dets = default_detectors(&DetectorsConfig::default());
-    let mut engine = Engine::new(EngineConfig::default(), dets);
-    let mut f = Vec::new();
-    for e in tl.into_entries() {
-        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
-        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
-    }
-    engine.finish();
+    let (engine, _) = common::replay(tl);
     assert_eq!(engine.stats().dns_queries, 6);
     assert_eq!(engine.stats().dns_unanswered, 6);
 }
@@ -660,22 +639,8 @@ fn dns_fixed_port_forwarder_burst_is_not_unanswered() {
         )
         .unwrap();
     }
-    let dets = default_detectors(&DetectorsConfig::default());
-    let mut engine = Engine::new(EngineConfig::default(), dets);
-    let mut entries = tl.into_entries();
-    entries.sort_by_key(|e| e.ts_ns);
-    let mut f = Vec::new();
-    for e in &entries {
-        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
-        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
-    }
-    engine.finish();
-    let mut n = 0;
-    engine.drain_events(|e| {
-        eprintln!("event: {}", e.to_json_line());
-        n += 1;
-    });
-    assert_eq!(n, 0, "events");
+    let (engine, ev) = common::replay(tl);
+    assert!(ev.is_empty(), "events: {ev:?}");
     assert_eq!(engine.stats().dns_queries, 12);
     assert_eq!(engine.stats().dns_unanswered, 0);
 }
@@ -1239,24 +1204,6 @@ fn rst_ttl_alone_with_no_server_data_is_one_piece_of_evidence() {
     }
 }
 
-/// `tl` through an engine with the default detectors: the engine (for its
-/// counters) and the events as JSON.
-fn replayed(tl: Timeline) -> (Engine, Vec<serde_json::Value>) {
-    let dets = default_detectors(&DetectorsConfig::default());
-    let mut engine = Engine::new(EngineConfig::default(), dets);
-    let mut entries = tl.into_entries();
-    entries.sort_by_key(|e| e.ts_ns);
-    let mut f = Vec::new();
-    for e in &entries {
-        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
-        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
-    }
-    engine.finish();
-    let mut out = vec![];
-    engine.drain_events(|e| out.push(serde_json::to_value(&e).unwrap()));
-    (engine, out)
-}
-
 /// Found in review (session 17): a socket asking five names a second (a
 /// fixed-port forwarder) pushes every record out before it settles, and
 /// records judged unsettled were never learned: the resolver's baseline
@@ -1298,7 +1245,7 @@ fn dns_busy_socket_still_learns_the_resolver() {
         )
         .unwrap();
     }
-    let (_, ev) = replayed(tl);
+    let (_, ev) = common::replay(tl);
     let ev: Vec<_> = ev
         .into_iter()
         .filter(|e| e["signature"] == "dns_injection")
@@ -1338,7 +1285,7 @@ fn dns_resend_of_a_query_pushed_out_young_counts_once() {
         )
         .unwrap();
     }
-    let (engine, ev) = replayed(tl);
+    let (engine, ev) = common::replay(tl);
     assert!(ev.is_empty(), "{ev:?}");
     assert_eq!(engine.stats().dns_queries, 5);
     assert_eq!(engine.stats().dns_unanswered, 0);
@@ -1380,7 +1327,7 @@ fn dns_answer_of_a_query_pushed_out_is_not_its_twins() {
         )
         .unwrap();
     }
-    let (_, ev) = replayed(tl);
+    let (_, ev) = common::replay(tl);
     assert!(
         ev.iter().all(|e| e["signature"] != "dns_injection"),
         "{ev:?}"

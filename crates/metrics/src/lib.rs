@@ -592,11 +592,11 @@ impl Metrics {
             group_targets_vec,
             detections,
             residual_seconds,
-            goodput: std::sync::RwLock::new(Self::goodput_rows_of(&goodput_vec, &[])),
+            goodput: std::sync::RwLock::new(Self::rows_of(&goodput_vec, &[])),
             goodput_vec,
-            downloads: std::sync::RwLock::new(Self::counter_rows_of(&downloads_vec, &[])),
+            downloads: std::sync::RwLock::new(Self::rows_of(&downloads_vec, &[])),
             downloads_vec,
-            throttle_limit: std::sync::RwLock::new(Self::limit_rows_of(&limit_vec, &[])),
+            throttle_limit: std::sync::RwLock::new(Self::rows_of(&limit_vec, &[])),
             limit_vec,
             events_dropped: per_value(&events_dropped, DropReason::ALL, DropReason::as_str),
             events_written: per_value(&events_written, Sink::ALL, Sink::as_str),
@@ -696,40 +696,22 @@ impl Metrics {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = targets;
         *self.goodput.write().unwrap_or_else(PoisonError::into_inner) =
-            Self::goodput_rows_of(&self.goodput_vec, groups);
+            Self::rows_of(&self.goodput_vec, groups);
         *self
             .downloads
             .write()
-            .unwrap_or_else(PoisonError::into_inner) =
-            Self::counter_rows_of(&self.downloads_vec, groups);
+            .unwrap_or_else(PoisonError::into_inner) = Self::rows_of(&self.downloads_vec, groups);
         *self
             .throttle_limit
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = Self::limit_rows_of(&self.limit_vec, groups);
+            .unwrap_or_else(PoisonError::into_inner) = Self::rows_of(&self.limit_vec, groups);
     }
 
-    fn goodput_rows_of(
-        v: &prometheus::HistogramVec,
+    /// One series of `v` per watch-list group, `other` last.
+    fn rows_of<B: prometheus::core::MetricVecBuilder>(
+        v: &prometheus::core::MetricVec<B>,
         groups: &[&str],
-    ) -> Vec<prometheus::Histogram> {
-        groups
-            .iter()
-            .copied()
-            .chain(std::iter::once(tw_detect::watch::OTHER))
-            .map(|g| v.with_label_values(&[g]))
-            .collect()
-    }
-
-    fn counter_rows_of(v: &IntCounterVec, groups: &[&str]) -> Vec<IntCounter> {
-        groups
-            .iter()
-            .copied()
-            .chain(std::iter::once(tw_detect::watch::OTHER))
-            .map(|g| v.with_label_values(&[g]))
-            .collect()
-    }
-
-    fn limit_rows_of(v: &IntGaugeVec, groups: &[&str]) -> Vec<IntGauge> {
+    ) -> Vec<B::M> {
         groups
             .iter()
             .copied()
