@@ -704,6 +704,8 @@ fn dns_answer_judged_early_is_not_learned() {
 /// Who ACKs the request before the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AckedBy {
+    /// Nobody: the answer carries the ACK.
+    Nobody,
     /// The SYN proxy's own stack (its TTL, DF, IP ID counter and window).
     Proxy,
     /// The origin (a Linux server in quick-ACK mode ACKs the first data at once).
@@ -1417,6 +1419,48 @@ fn http_syn_proxied_site_with_known_answer_paths_stays_clean() {
             port += 1;
             let ev = http_events(tl);
             assert!(ev.is_empty(), "{acked_by:?}: {ev:?}");
+        }
+    }
+}
+
+/// The mobile client of `http_inflated_handshake_the_ack_of_the_request_is_a_round_trip`
+/// (handshake stretched to 900 ms by the radio waking up), with nothing
+/// ACKing the request: the origin's one-segment `404` 100 ms after it was
+/// "early" and judged against the proxy's SYN/ACK (0.75: the known
+/// false-positive risk). After a whole page from the origin (its answers'
+/// path known: TTL 52, DF, while the SYN/ACKs come from the proxy over
+/// another), a lone answer over that path is the origin's: clean. Control:
+/// without the earlier page it still fires, as documented.
+#[test]
+fn http_inflated_handshake_answer_over_the_origins_known_path_stays_clean() {
+    for earlier_page in [true, false] {
+        let mut tl = Timeline::new();
+        let mut t = T0;
+        if earlier_page {
+            t = proxied_site(
+                &mut tl,
+                55500,
+                t,
+                RTT,
+                AckedBy::Proxy,
+                &http::ok_html(5000),
+                None,
+            );
+        }
+        proxied_site(
+            &mut tl,
+            55501,
+            t + 6_000 * MS,
+            900 * MS,
+            AckedBy::Nobody,
+            &nginx_error(404, "Not Found"),
+            None,
+        );
+        let ev = http_events(tl);
+        if earlier_page {
+            assert!(ev.is_empty(), "{ev:?}");
+        } else {
+            assert_eq!(ev.len(), 1, "{ev:?}");
         }
     }
 }

@@ -196,6 +196,16 @@ impl Continuation {
     }
 }
 
+/// Where a response stands against the paths of the server's answers on
+/// the port (`crate::detectors::rst::AnswerPaths`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Paths {
+    /// Off all of them while the SYN/ACK came over one: that path's TTL.
+    off: Option<u8>,
+    /// Over one of them while the SYN/ACK came over none (a SYN proxy's).
+    origin: bool,
+}
+
 /// The detector.
 #[derive(Debug, Default)]
 pub struct HttpDetector {
@@ -403,12 +413,12 @@ impl Detector for HttpDetector {
         let synack_path = h
             .synack
             .and_then(|sa| answers.fitting(sa.ttl, sa.df, port, tol));
-        let off_paths = |r: &Response| -> Option<u8> {
-            let path = synack_path?;
-            answers
-                .fitting(r.hdr.ttl, r.hdr.df, port, tol)
-                .is_none()
-                .then_some(path.ttl)
+        let paths = |r: &Response| {
+            let fits = answers.fitting(r.hdr.ttl, r.hdr.df, port, tol).is_some();
+            Paths {
+                off: synack_path.filter(|_| !fits).map(|p| p.ttl),
+                origin: fits && synack_path.is_none(),
+            }
         };
         let Some(first) = &h.first else { return };
         // both SYNs offered window scaling: windows after them are scaled,
@@ -437,8 +447,12 @@ impl Detector for HttpDetector {
             Some(o) => {
                 rules.push("conflicting_responses");
                 sufficient = true;
-                if self.hdr_score(&h, o, scaled, rtt, false, None).0
-                    > self.hdr_score(&h, first, scaled, rtt, false, None).0
+                if self
+                    .hdr_score(&h, o, scaled, rtt, false, Paths::default())
+                    .0
+                    > self
+                        .hdr_score(&h, first, scaled, rtt, false, Paths::default())
+                        .0
                 {
                     (o, Some(first))
                 } else {
@@ -447,8 +461,7 @@ impl Detector for HttpDetector {
             }
             None => (first, None),
         };
-        let (hs, hrules, hdetails) =
-            self.hdr_score(&h, forged, scaled, rtt, gate, off_paths(forged));
+        let (hs, hrules, hdetails) = self.hdr_score(&h, forged, scaled, rtt, gate, paths(forged));
         score += hs;
         rules.extend(hrules.iter().copied());
         ev.extend(hdetails);
@@ -538,7 +551,7 @@ impl HttpDetector {
         scaled: bool,
         rtt: Option<Nanos>,
         gate: bool,
-        off_paths: Option<u8>,
+        paths: Paths,
     ) -> (f64, Vec<&'static str>, Map<String, Value>) {
         let mut rules = vec![];
         let mut d = Map::new();
@@ -605,8 +618,14 @@ impl HttpDetector {
         // server ACKed the request first (found in review, session 17: the
         // same 307 without the server's ACK was not judged), or when the
         // response is off every path of the server's answers (`off_paths`).
-        let against_synack = !gate || early || marker || off_paths.is_some();
-        if let Some(ttl) = off_paths.filter(|_| gate) {
+        // Behind a SYN proxy (the SYN/ACK off every known path of the
+        // server's answers), a lone response over one of those paths is the
+        // origin's, early or not (a mobile radio that stretched the
+        // handshake made it "early"); only an injector's IP ID marker still
+        // counts against it.
+        let server_path = gate && paths.origin && !marker;
+        let against_synack = (!gate || early || marker || paths.off.is_some()) && !server_path;
+        if let Some(ttl) = paths.off.filter(|_| gate) {
             d.insert("ttl_server_answers".into(), json!(ttl));
         }
         let judged = against_synack && !proxied;
