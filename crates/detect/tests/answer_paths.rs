@@ -464,3 +464,191 @@ fn dns_resend_after_a_record_left_unanswered_is_the_same_query() {
     }
     assert_eq!(out, vec![(false, 1), (true, 1)]);
 }
+
+/// Events of signature `s`, those whose request line holds `path` if given.
+fn count(all: &[serde_json::Value], s: &str, path: &str) -> usize {
+    all.iter()
+        .filter(|e| {
+            e["signature"] == s
+                && (path.is_empty()
+                    || e["evidence"]["request_line"]
+                        .as_str()
+                        .is_some_and(|r| r.contains(path)))
+        })
+        .count()
+}
+
+/// Found in the third review (session 17): the "early" check catches only
+/// boxes within half a round trip of the client. A box that lets the
+/// request through (the server ACKs it) and sends its own 4000-byte page a
+/// round trip later, at a plain server whose pages came over its SYN/ACKs'
+/// path, had that page's path recorded as the server's: its later reset and
+/// one-segment page were then excused and missed. At a plain server, a run
+/// off the flow's own SYN/ACK path is another sender's and records nothing.
+#[test]
+fn a_late_multi_segment_block_page_does_not_vouch_for_the_box() {
+    let mut outcome = vec![];
+    for (label, first) in [
+        ("none", None),
+        ("early 2ms", Some(2 * MS)),
+        ("late RTT+5ms", Some(RTT + 5 * MS)),
+    ] {
+        let mut tl = Timeline::new();
+        let mut t = page_load(&mut tl, 57100, T0);
+        if let Some(d) = first {
+            let mut s = plain(57101, 80);
+            let t1 = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+            let t1 = s.client_send(&mut tl, t1 + MS, &http::get("news.example", "/banned"));
+            let t1 = if d > RTT {
+                s.server_ack(&mut tl, t1 + RTT) - RTT
+            } else {
+                t1
+            };
+            s.server.ttl = 60;
+            s.server.df = false;
+            s.server.ip_id = Sequential {
+                next: 0x0101,
+                step: 1,
+            };
+            let body = vec![b'x'; 4000];
+            let at = s.server_send(
+                &mut tl,
+                t1 + d,
+                &http::response(403, "Forbidden", "text/html", &body),
+            );
+            let at = s.client_ack(&mut tl, at + MS);
+            t = s.close_by_server(&mut tl, at + MS, RTT);
+        }
+        let mut s = plain(57102, 80);
+        let t2 = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+        let t2 = s.client_send(&mut tl, t2 + MS, &http::get("news.example", "/banned2"));
+        let t2 = s.server_ack(&mut tl, t2 + RTT);
+        s.inject_from_server(
+            &mut tl,
+            t2 + 10 * MS,
+            &Injection::rst_ack().ttl(60).df(false).ip_id(0x0200),
+        );
+        let mut s = plain(57103, 80);
+        let t3 = s.handshake(&mut tl, t2 + 1_000 * MS, RTT);
+        let t3 = s.client_send(&mut tl, t3 + MS, &http::get("news.example", "/banned3"));
+        let t3 = s.server_ack(&mut tl, t3 + RTT);
+        let mut inj = Injection::data(http::response(
+            403,
+            "Forbidden",
+            "text/html",
+            b"<html>Access denied</html>",
+        ))
+        .ttl(60)
+        .ip_id(0x0300)
+        .df(false);
+        inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+        s.inject_from_server(&mut tl, t3 + 10 * MS, &inj);
+        let all = run_cfg(tl, &DetectorsConfig::default());
+        outcome.push((
+            label,
+            count(&all, "rst_injection", ""),
+            count(&all, "http_injection", "banned3"),
+        ));
+    }
+    assert_eq!(
+        outcome,
+        vec![("none", 1, 1), ("early 2ms", 1, 1), ("late RTT+5ms", 1, 1)]
+    );
+}
+
+/// Found in the third review (session 17): the early check timed a run
+/// from the client's latest data, so a client pipelining a second request
+/// 75 ms after the first (80 ms round trip) made the origin's answer to the
+/// first look 25 ms "after the request": no path was recorded, and the
+/// origin's reset on the next connection to the SYN-proxied site was an
+/// event (0.75). A run is timed from the oldest request not yet answered.
+#[test]
+fn a_pipelined_request_does_not_void_the_origins_answer() {
+    for pipelined in [false, true] {
+        let mut tl = Timeline::new();
+        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 59300));
+        let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 90).into(), 80));
+        let mut s = TcpSession::new(c, srv.clone());
+        s.server.ttl = 56;
+        s.server.df = false;
+        let t = s.handshake(&mut tl, T0, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/"));
+        if pipelined {
+            s.client_send(
+                &mut tl,
+                t + 75 * MS,
+                &http::get("example.com", "/style.css"),
+            );
+        }
+        s.server.ttl = 52;
+        s.server.df = true;
+        s.server.ip_id = Sequential {
+            next: 41_000,
+            step: 1,
+        };
+        let at = s.server_send(&mut tl, t + RTT + 20 * MS, &http::ok_html(5000));
+        let at = s.client_ack(&mut tl, at + MS);
+        let t = s.close(&mut tl, at + MS, RTT);
+        // the origin resets the next connection before sending anything
+        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 59301));
+        let mut s = TcpSession::new(c, srv.clone());
+        s.server.ttl = 56;
+        s.server.df = false;
+        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/y"));
+        s.server.ttl = 52;
+        s.server.df = true;
+        s.server.ip_id = Sequential {
+            next: 42_000,
+            step: 1,
+        };
+        s.rst_from_server(&mut tl, t + RTT + 10 * MS);
+        let ev = events(tl, "rst_injection");
+        assert!(ev.is_empty(), "pipelined {pipelined}: {ev:?}");
+    }
+}
+
+/// Found in the third review (session 17): a connection picked up
+/// mid-stream (after a restart, or evicted and seen again) has no handshake
+/// round trip, so no run on it was early: an in-path box's 4000-byte page
+/// 2 ms after a request was recorded as the server's path, and the box's
+/// later reset was excused. The server's fastest handshake stands in.
+#[test]
+fn a_box_page_on_a_connection_picked_up_mid_stream_does_not_vouch() {
+    for box_page in [false, true] {
+        let mut tl = Timeline::new();
+        let mut t = page_load(&mut tl, 57200, T0);
+        if box_page {
+            let mut s = plain(57201, 80);
+            // no handshake in the capture
+            let t1 = s.client_send(
+                &mut tl,
+                t + 1_000 * MS,
+                &http::get("news.example", "/banned"),
+            );
+            s.server.ttl = 60;
+            s.server.df = false;
+            s.server.ip_id = Sequential {
+                next: 0x0101,
+                step: 1,
+            };
+            let body = vec![b'x'; 4000];
+            let at = s.server_send(
+                &mut tl,
+                t1 + 2 * MS,
+                &http::response(403, "Forbidden", "text/html", &body),
+            );
+            t = s.client_ack(&mut tl, at + MS);
+        }
+        let mut s = plain(57202, 80);
+        let t2 = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+        let t2 = s.client_send(&mut tl, t2 + MS, &http::get("news.example", "/banned2"));
+        s.inject_from_server(
+            &mut tl,
+            t2 + 2 * MS,
+            &Injection::rst_ack().ttl(60).df(false).ip_id(0x0200),
+        );
+        let ev = events(tl, "rst_injection");
+        assert_eq!(ev.len(), 1, "box page before: {box_page}: {ev:?}");
+    }
+}

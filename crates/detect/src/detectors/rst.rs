@@ -184,9 +184,10 @@ pub struct RstFlow {
     /// the flow before the RST itself moves it: a RST that carries payload
     /// (Henan's 10 bytes) advances the flow's own counter past its seq.
     pub server_next: u32,
-    has_trigger: bool,
-    /// The flow's previous packet came from the client.
-    prev_client: bool,
+    /// `HAS_TRIGGER`: `trigger_ts` is set; `PREV_CLIENT`: the flow's
+    /// previous packet came from the client; bits 2-4: the segments in the
+    /// server's latest run (see `run_len`).
+    bits: u8,
     /// Silence (ms) before the client's latest run of packets: a middlebox
     /// that dropped an idle connection's state resets the first packet
     /// after the silence at once (AWS NAT Gateway and NLB, 350 s).
@@ -196,17 +197,30 @@ pub struct RstFlow {
     /// an answer that goes on over one path is the server's (see
     /// [`AnswerPaths`]).
     run_ttl: u8,
-    /// Segments in that run (`RUN_NOTED`: recorded as an answer path;
-    /// `RUN_VOID`: a run that vouches for nothing).
-    run_len: u8,
+
+    /// How long before `trigger_ts` the client's oldest SYN or data not yet
+    /// answered by the server's data or SYN/ACK was sent, in ms, plus one
+    /// (0: none waiting): the request a run of the server's data answers
+    /// (the latest client data may be a pipelined second request).
+    req_back_ms: u16,
     /// Everything from the first server RST on.
     pub hit: Option<Box<RstHit>>,
 }
 
 impl RstFlow {
+    /// Segments in the server's latest run (`RUN_NOTED`: recorded as an
+    /// answer path; `RUN_VOID`: a run that vouches for nothing).
+    fn run_len(&self) -> u8 {
+        (self.bits >> 2) & 7
+    }
+
+    fn set_run_len(&mut self, n: u8) {
+        self.bits = (self.bits & 3) | ((n & 7) << 2);
+    }
+
     /// The client's last SYN or payload packet before the first RST.
     pub fn trigger(&self) -> Option<Nanos> {
-        self.has_trigger.then_some(self.trigger_ts)
+        (self.bits & HAS_TRIGGER != 0).then_some(self.trigger_ts)
     }
 }
 
@@ -287,12 +301,18 @@ pub struct RstServer {
 /// response continued by two more segments over its path as the server's.
 const ANSWER_RUN: u8 = 3;
 
+/// `RstFlow::bits`: the client sent a SYN or data (`trigger_ts` is set).
+const HAS_TRIGGER: u8 = 1;
+
+/// `RstFlow::bits`: the flow's previous packet came from the client.
+const PREV_CLIENT: u8 = 2;
+
 /// `RstFlow::run_len` of a run already recorded as an answer path.
-const RUN_NOTED: u8 = u8::MAX - 1;
+const RUN_NOTED: u8 = 6;
 
 /// `RstFlow::run_len` of a run that vouches for nothing (it started too
 /// soon after the client's request to come from the server).
-const RUN_VOID: u8 = u8::MAX;
+const RUN_VOID: u8 = 7;
 
 /// One path a server's answers came over: the TTL, DF and server port of
 /// the segment that completed a run of [`ANSWER_RUN`] in-order data
@@ -458,12 +478,18 @@ impl RstDetector {
                     && t.payload_len > 0
                     && !t.syn()
                     && (st.before.packets == 0 || t.seq == st.server_next)
-                    && !(st.run_len > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1)
+                    && !(st.run_len() > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1)
             };
+            // (timed from the request it answers, the oldest unanswered;
+            // the server's fastest handshake when this flow's was not seen)
+            let request = flow.ext.rst.trigger().map(|t| {
+                t.saturating_sub(i64::from(flow.ext.rst.req_back_ms.saturating_sub(1)) * MILLI)
+            });
             let early = starts_run
                 && flow
                     .handshake_rtt()
-                    .zip(flow.ext.rst.trigger())
+                    .or(server.rtt_min)
+                    .zip(request)
                     .is_some_and(|(rtt, trig)| {
                         rtt >= self.cfg.min_rtt_for_timing
                             && ((pkt.ts - trig) as f64) < rtt as f64 * self.cfg.too_fast_share
@@ -481,21 +507,40 @@ impl RstDetector {
                     } else {
                         u8::try_from(t.payload_len.div_ceil(1460)).unwrap_or(ANSWER_RUN)
                     };
-                    if in_order && st.run_len > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1 {
+                    if in_order && st.run_len() > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1 {
                         // (a run that vouches for nothing stays so)
-                        if st.run_len < ANSWER_RUN {
-                            st.run_len = st.run_len.saturating_add(segs).min(ANSWER_RUN);
+                        if st.run_len() < ANSWER_RUN {
+                            st.set_run_len(st.run_len().saturating_add(segs).min(ANSWER_RUN));
                         }
                     } else if in_order {
                         st.run_ttl = pkt.ip.ttl;
-                        st.run_len = if early {
+                        st.set_run_len(if early {
                             RUN_VOID
                         } else {
                             segs.min(ANSWER_RUN)
-                        };
+                        });
                     }
-                    if in_order && st.run_len == ANSWER_RUN {
-                        st.run_len = RUN_NOTED;
+                    // At a plain server (its answers came over its SYN/ACKs'
+                    // path), a run off this flow's SYN/ACK path is another
+                    // sender's: a box that replaced the answer, however far
+                    // from the client (found in review).
+                    let tol = self.cfg.ttl_tolerance;
+                    if in_order
+                        && st.run_len() == ANSWER_RUN
+                        && flow.ext.synack.is_some_and(|h| {
+                            (h.ttl.abs_diff(pkt.ip.ttl) >= tol || h.df != pkt.ip.df)
+                                && server
+                                    .ext
+                                    .rst
+                                    .answers
+                                    .fitting(h.ttl, h.df, port, tol)
+                                    .is_some()
+                        })
+                    {
+                        st.set_run_len(RUN_VOID);
+                    }
+                    if in_order && st.run_len() == ANSWER_RUN {
+                        st.set_run_len(RUN_NOTED);
                         server.ext.rst.answers.note(AnswerPath {
                             ttl: pkt.ip.ttl,
                             df: pkt.ip.df,
@@ -563,7 +608,7 @@ impl RstDetector {
                 fin_before: flow.dirs[0].fin_seen() || flow.dirs[1].fin_seen(),
                 server_next_before: (st.before.packets > 0).then_some(st.server_next),
                 idle_before: if st.prev_ts > 0 {
-                    let quiet = if st.prev_client {
+                    let quiet = if st.bits & PREV_CLIENT != 0 {
                         Nanos::from(st.quiet_ms) * MILLI
                     } else {
                         0
@@ -919,14 +964,28 @@ impl Detector for RstDetector {
         match dir {
             Dir::ToServer => match flow.ext.rst.hit.as_deref_mut() {
                 None if t.syn() || t.payload_len > 0 => {
-                    flow.ext.rst.trigger_ts = pkt.ts;
-                    flow.ext.rst.has_trigger = true;
+                    let st = &mut flow.ext.rst;
+                    st.req_back_ms = if st.req_back_ms == 0 || st.bits & HAS_TRIGGER == 0 {
+                        1
+                    } else {
+                        let more = pkt.ts.saturating_sub(st.trigger_ts) / MILLI;
+                        u16::try_from(i64::from(st.req_back_ms).saturating_add(more))
+                            .unwrap_or(u16::MAX)
+                    };
+                    st.trigger_ts = pkt.ts;
+                    st.bits |= HAS_TRIGGER;
                 }
                 Some(hit) if t.rst() => hit.client_rst_after = true,
                 Some(hit) if t.syn() => hit.syn_after_rst = true,
                 _ => {}
             },
-            Dir::ToClient => self.on_server_tcp(pkt, t, flow, server),
+            Dir::ToClient => {
+                self.on_server_tcp(pkt, t, flow, server);
+                // (after the run it may start: answered now)
+                if (t.payload_len > 0 || t.syn()) && !t.rst() {
+                    flow.ext.rst.req_back_ms = 0;
+                }
+            }
         }
         let st = &mut flow.ext.rst;
         if dir == Dir::ToServer {
@@ -940,13 +999,17 @@ impl Detector for RstDetector {
                 // idle connection go after tcp_established_timeout)
                 u32::MAX
             };
-            st.quiet_ms = if st.prev_client {
+            st.quiet_ms = if st.bits & PREV_CLIENT != 0 {
                 st.quiet_ms.max(gap)
             } else {
                 gap
             };
         }
-        st.prev_client = dir == Dir::ToServer;
+        if dir == Dir::ToServer {
+            st.bits |= PREV_CLIENT;
+        } else {
+            st.bits &= !PREV_CLIENT;
+        }
         st.prev_ts = pkt.ts;
     }
 
