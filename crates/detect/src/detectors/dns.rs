@@ -601,8 +601,10 @@ impl DnsDetector {
             // all leave young, would never teach the baseline)
             None if !settled => {
                 if q.other.is_none() && self.marks(&first, q, server).rules.is_empty() {
-                    // its time only once the baseline could have said it
-                    // was too fast
+                    // its time only once the baseline exists (its TTL and
+                    // flags rules live; the fastest time may still be unset
+                    // if every earlier answer came through busy sockets, and
+                    // this one then sets it unchecked)
                     let known = server.ext.dns.answers >= u32::from(self.cfg.min_baseline);
                     server.ext.dns.learn(&first, q, local, known)
                 }
