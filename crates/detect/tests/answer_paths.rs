@@ -652,3 +652,115 @@ fn a_box_page_on_a_connection_picked_up_mid_stream_does_not_vouch() {
         assert_eq!(ev.len(), 1, "box page before: {box_page}: {ev:?}");
     }
 }
+
+/// SYN-proxied site 198.51.100.90:80: proxy TTL 56 no DF; origin TTL 52 DF.
+fn proxied_session(port: u16) -> TcpSession {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 90).into(), 80));
+    let mut s = TcpSession::new(c, srv);
+    s.server.ttl = 56;
+    s.server.df = false;
+    s.server.ip_id = Sequential {
+        next: 7_000u16.wrapping_add(port.wrapping_mul(8)),
+        step: 1,
+    };
+    s
+}
+
+/// A whole page load, answered from `from` (ttl, df) a round trip + 20 ms
+/// after the request.
+fn proxied_page(tl: &mut Timeline, port: u16, t0: i64, from: (u8, bool), body: &[u8]) -> i64 {
+    let mut s = proxied_session(port);
+    let t = s.handshake(tl, t0, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/"));
+    s.server.ttl = from.0;
+    s.server.df = from.1;
+    s.server.ip_id = Sequential {
+        next: 41_000u16.wrapping_add(port.wrapping_mul(8)),
+        step: 1,
+    };
+    let at = s.server_send(tl, t + RTT + 20 * MS, body);
+    let at = s.client_ack(tl, at + MS);
+    s.close(tl, at + MS, RTT)
+}
+
+fn lone_page(ttl: u8, df: bool, ip_id: u16) -> Injection {
+    let mut inj = Injection::data(http::response(
+        403,
+        "Forbidden",
+        "text/html",
+        b"<html>Access denied</html>",
+    ))
+    .ttl(ttl)
+    .ip_id(ip_id)
+    .df(df);
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    inj
+}
+
+/// Found in the fourth review (session 17): at a SYN-proxied site whose
+/// origin path (52, DF) is known, an in-path injector 2 ms from the client
+/// (handshake 80 ms, not stretched) whose one-segment page happens to carry
+/// TTL 52/53 and DF (no IP ID marker) was "the origin's" and not judged at
+/// all. A response sooner than half the server's fastest handshake is not
+/// excused by the origin's path. Control: TTL 60.
+#[test]
+fn an_early_page_over_the_origins_path_is_still_judged() {
+    let mut out = vec![];
+    for ttl in [60u8, 52, 53] {
+        let mut tl = Timeline::new();
+        let t = proxied_page(&mut tl, 56100, T0, (52, true), &http::ok_html(5000));
+        let mut s = proxied_session(56101);
+        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/banned"));
+        s.inject_from_server(&mut tl, t + 2 * MS, &lone_page(ttl, true, 0x5a5a));
+        let ev = run_cfg(tl, &DetectorsConfig::default());
+        out.push((ttl, count(&ev, "http_injection", "")));
+    }
+    assert_eq!(out, vec![(60, 1), (52, 1), (53, 1)]);
+}
+
+/// Found in the fourth review (session 17): `req_back_ms` summed per-packet
+/// gaps each rounded down to whole ms:
+/// a client sending data every 0.9 ms (a paced upload / POST body) after
+/// its request never moves it past 1, so the origin's answer 100 ms after
+/// the request (25 ms after the client's latest data) is "early", records
+/// no path, and the origin's reset on the next connection to the
+/// SYN-proxied site is an event. Control: the same data every 1.1 ms.
+#[test]
+fn closely_spaced_client_data_keeps_the_oldest_request() {
+    let mut out = vec![];
+    for gap_us in [1_100i64, 900] {
+        let mut tl = Timeline::new();
+        let mut s = proxied_session(59400);
+        let t = s.handshake(&mut tl, T0, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/upload"));
+        let mut k = 1;
+        while k * gap_us <= 75_000 {
+            s.client_send(&mut tl, t + k * gap_us * 1_000, b"0123456789");
+            k += 1;
+        }
+        s.server.ttl = 52;
+        s.server.df = true;
+        s.server.ip_id = Sequential {
+            next: 41_000,
+            step: 1,
+        };
+        let at = s.server_send(&mut tl, t + RTT + 20 * MS, &http::ok_html(5000));
+        let at = s.client_ack(&mut tl, at + MS);
+        let t = s.close(&mut tl, at + MS, RTT);
+        let mut s = proxied_session(59401);
+        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
+        let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/y"));
+        s.server.ttl = 52;
+        s.server.df = true;
+        s.server.ip_id = Sequential {
+            next: 42_000,
+            step: 1,
+        };
+        s.rst_from_server(&mut tl, t + RTT + 10 * MS);
+        let ev = run_cfg(tl, &DetectorsConfig::default());
+        out.push((gap_us, count(&ev, "rst_injection", "")));
+    }
+    assert_eq!(out, vec![(1_100, 0), (900, 0)]);
+}

@@ -175,7 +175,7 @@ pub struct RstFlow {
     /// The server's non-RST packets before the first RST.
     pub before: Baseline,
     /// The client's last SYN or payload packet before the first RST
-    /// (valid when `has_trigger`).
+    /// (valid when `bits` has `HAS_TRIGGER`).
     trigger_ts: Nanos,
     /// Time of the flow's previous packet (either side).
     pub prev_ts: Nanos,
@@ -311,7 +311,8 @@ const PREV_CLIENT: u8 = 2;
 const RUN_NOTED: u8 = 6;
 
 /// `RstFlow::run_len` of a run that vouches for nothing (it started too
-/// soon after the client's request to come from the server).
+/// soon after the client's request to come from the server, or, at a plain
+/// server, came off the connection's SYN/ACK path).
 const RUN_VOID: u8 = 7;
 
 /// One path a server's answers came over: the TTL, DF and server port of
@@ -968,7 +969,7 @@ impl Detector for RstDetector {
                     st.req_back_ms = if st.req_back_ms == 0 || st.bits & HAS_TRIGGER == 0 {
                         1
                     } else {
-                        let more = pkt.ts.saturating_sub(st.trigger_ts) / MILLI;
+                        let more = (pkt.ts / MILLI - st.trigger_ts / MILLI).max(0);
                         u16::try_from(i64::from(st.req_back_ms).saturating_add(more))
                             .unwrap_or(u16::MAX)
                     };
