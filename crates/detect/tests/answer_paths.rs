@@ -269,20 +269,7 @@ fn gro_super_segments_make_an_answer_path() {
             &http::ok_html(20_000),
             mss,
         );
-        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 59101));
-        let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 90).into(), 80));
-        let mut s = TcpSession::new(c, srv);
-        s.server.ttl = 56;
-        s.server.df = false;
-        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
-        let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/y"));
-        s.server.ttl = 52;
-        s.server.df = true;
-        s.server.ip_id = Sequential {
-            next: 41_000,
-            step: 1,
-        };
-        s.rst_from_server(&mut tl, t + RTT + 10 * MS);
+        origin_resets_next(&mut tl, 59101, t);
         out.push((mss, events(tl, "rst_injection").len()));
     }
     eprintln!("RESULT {out:?}");
@@ -529,6 +516,17 @@ fn a_late_multi_segment_block_page_does_not_vouch_for_the_box() {
     );
 }
 
+/// A second after `t`, a connection from `port` to the SYN-proxied site
+/// (SYN/ACK from the proxy: TTL 56, no DF) that the origin (TTL 52, DF)
+/// resets before sending anything, a round trip after the request.
+fn origin_resets_next(tl: &mut Timeline, port: u16, t: i64) {
+    let mut s = proxied_on(port, 80);
+    let t = s.handshake(tl, t + 1_000 * MS, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("example.com", "/y"));
+    as_origin(&mut s, 42_000);
+    s.rst_from_server(tl, t + RTT + 10 * MS);
+}
+
 /// Found in the third review (session 17): the early check timed a run
 /// from the client's latest data, so a client pipelining a second request
 /// 75 ms after the first (80 ms round trip) made the origin's answer to the
@@ -562,20 +560,7 @@ fn a_pipelined_request_does_not_void_the_origins_answer() {
         let at = s.server_send(&mut tl, t + RTT + 20 * MS, &http::ok_html(5000));
         let at = s.client_ack(&mut tl, at + MS);
         let t = s.close(&mut tl, at + MS, RTT);
-        // the origin resets the next connection before sending anything
-        let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 59301));
-        let mut s = TcpSession::new(c, srv.clone());
-        s.server.ttl = 56;
-        s.server.df = false;
-        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
-        let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/y"));
-        s.server.ttl = 52;
-        s.server.df = true;
-        s.server.ip_id = Sequential {
-            next: 42_000,
-            step: 1,
-        };
-        s.rst_from_server(&mut tl, t + RTT + 10 * MS);
+        origin_resets_next(&mut tl, 59301, t);
         let ev = events(tl, "rst_injection");
         assert!(ev.is_empty(), "pipelined {pipelined}: {ev:?}");
     }
@@ -655,16 +640,7 @@ fn closely_spaced_client_data_keeps_the_oldest_request() {
         let at = s.server_send(&mut tl, t + RTT + 20 * MS, &http::ok_html(5000));
         let at = s.client_ack(&mut tl, at + MS);
         let t = s.close(&mut tl, at + MS, RTT);
-        let mut s = proxied_on(59401, 80);
-        let t = s.handshake(&mut tl, t + 1_000 * MS, RTT);
-        let t = s.client_send(&mut tl, t + MS, &http::get("example.com", "/y"));
-        s.server.ttl = 52;
-        s.server.df = true;
-        s.server.ip_id = Sequential {
-            next: 42_000,
-            step: 1,
-        };
-        s.rst_from_server(&mut tl, t + RTT + 10 * MS);
+        origin_resets_next(&mut tl, 59401, t);
         let ev = run_cfg(tl, &DetectorsConfig::default());
         out.push((gap_us, count(&ev, "rst_injection", "")));
     }
