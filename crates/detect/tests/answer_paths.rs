@@ -733,20 +733,7 @@ fn every_handshake_stretched_stays_clean() {
 }
 
 fn plain_ts(port: u16, sport: u16) -> TcpSession {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
-    let srv = Endpoint::server(SocketAddr::new(
-        Ipv4Addr::new(198, 51, 100, 91).into(),
-        sport,
-    ));
-    let mut s = TcpSession::new(c, srv)
-        .with_timestamps(tw_scenario::TsClock::khz(0x1000_0000, 0x7000_0000));
-    s.server.ttl = 52;
-    s.server.df = true;
-    s.server.ip_id = Sequential {
-        next: port.wrapping_mul(7),
-        step: 1,
-    };
-    s
+    plain(port, sport).with_timestamps(tw_scenario::TsClock::khz(0x1000_0000, 0x7000_0000))
 }
 
 fn chunked(parts: usize) -> Vec<u8> {
