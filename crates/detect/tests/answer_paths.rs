@@ -104,20 +104,28 @@ fn http_syn_proxied_origin_without_known_paths_stays_clean() {
     }
 }
 
-fn plain(port: u16, sport: u16) -> TcpSession {
+/// A session from 192.0.2.10:`port` to `server`:`sport`, whose packets
+/// come with `ttl`, `df` and IP IDs counting from `id`.
+fn session_to(port: u16, server: [u8; 4], sport: u16, ttl: u8, df: bool, id: u16) -> TcpSession {
     let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
-    let srv = Endpoint::server(SocketAddr::new(
-        Ipv4Addr::new(198, 51, 100, 91).into(),
-        sport,
-    ));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::from(server).into(), sport));
     let mut s = TcpSession::new(c, srv);
-    s.server.ttl = 52;
-    s.server.df = true;
-    s.server.ip_id = Sequential {
-        next: port.wrapping_mul(7),
-        step: 1,
-    };
+    s.server.ttl = ttl;
+    s.server.df = df;
+    s.server.ip_id = Sequential { next: id, step: 1 };
     s
+}
+
+/// A plain server, 198.51.100.91 (TTL 52, DF).
+fn plain(port: u16, sport: u16) -> TcpSession {
+    session_to(
+        port,
+        [198, 51, 100, 91],
+        sport,
+        52,
+        true,
+        port.wrapping_mul(7),
+    )
 }
 
 /// A page load from the plain server (TTL 52, DF), 4 segments.
@@ -649,19 +657,8 @@ fn closely_spaced_client_data_keeps_the_oldest_request() {
 
 /// SYN-proxied site 198.51.100.90:`sport`: proxy TTL 56 no DF; origin TTL 52 DF.
 fn proxied_on(port: u16, sport: u16) -> TcpSession {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
-    let srv = Endpoint::server(SocketAddr::new(
-        Ipv4Addr::new(198, 51, 100, 90).into(),
-        sport,
-    ));
-    let mut s = TcpSession::new(c, srv);
-    s.server.ttl = 56;
-    s.server.df = false;
-    s.server.ip_id = Sequential {
-        next: 7_000u16.wrapping_add(port.wrapping_mul(8)),
-        step: 1,
-    };
-    s
+    let id = 7_000u16.wrapping_add(port.wrapping_mul(8));
+    session_to(port, [198, 51, 100, 90], sport, 56, false, id)
 }
 
 fn as_origin(s: &mut TcpSession, id: u16) {
