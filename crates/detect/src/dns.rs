@@ -53,7 +53,7 @@ impl Name {
 
     /// A 32-bit digest of the name (FNV-1a): equal names, equal digests.
     pub fn digest(&self) -> u32 {
-        fnv32(self.bytes())
+        fnv(self.bytes()) as u32
     }
 
     /// Whether this name is `zone` or below it, in any letter case (zones
@@ -157,7 +157,7 @@ impl StoredName {
 
     /// As [`Name::digest`].
     pub fn digest(&self) -> u32 {
-        fnv32(self.bytes())
+        fnv(self.bytes()) as u32
     }
 
     /// As [`Name::is_under_lower`].
@@ -177,12 +177,6 @@ impl StoredName {
             StoredName::Heap(b) => b.len(),
         }
     }
-}
-
-fn fnv32(b: &[u8]) -> u32 {
-    b.iter().fold(0x811c_9dc5u32, |h, &x| {
-        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
-    })
 }
 
 impl PartialEq<Name> for StoredName {

@@ -255,11 +255,10 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
 /// Watches SIGINT and SIGTERM: the first sets the flag to its number (the
 /// replay stops reading, lets the workers finish and the sink flush); a
 /// second one exits at once. The handlers are in place when this returns
-/// (the caller
-/// runs it first, so that a signal during the set-up stops the replay
-/// cleanly instead of killing it: found by the fault test on a loaded
-/// machine, when the handlers were registered later, by a thread that had
-/// not yet run). The flag, and whether the handlers are in place.
+/// (the caller runs it first, so that a signal during the set-up stops the
+/// replay cleanly instead of killing it: found by the fault test on a
+/// loaded machine, when the handlers were registered later, by a thread
+/// that had not yet run). The flag, and whether the handlers are in place.
 pub fn watch_signals() -> (Arc<AtomicI32>, bool) {
     let stop = Arc::new(AtomicI32::new(0));
     let flag = stop.clone();

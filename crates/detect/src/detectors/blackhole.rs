@@ -748,6 +748,37 @@ mod contrast_tests {
         o.close(tl, t1 + MS, RTT);
     }
 
+    /// A POST of `len` bytes handed to the capture as one (TSO) segment 1 ms
+    /// after `t`, its first `seg` bytes sent again at 1, 3 and 7 s, nothing
+    /// from the server, the client resetting at 12 s; another server
+    /// answers meanwhile.
+    fn unanswered_tso_post(
+        tl: &mut Timeline,
+        s: &mut TcpSession,
+        t: i64,
+        (len, content_length): (usize, usize),
+        seg: usize,
+    ) {
+        use tw_scenario::packet::TcpFlags;
+        use tw_scenario::session::Direction;
+        let mut req = format!(
+            "POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: {content_length}\r\n\r\n"
+        )
+        .into_bytes();
+        req.resize(len, b'x');
+        let first_seq = s.state.client_next_seq;
+        let t0 = s.packet(tl, t + MS, Direction::FromClient, TcpFlags::PSH_ACK, &req);
+        resend(
+            s,
+            tl,
+            &[t0 + S, t0 + 3 * S, t0 + 7 * S],
+            first_seq,
+            &req[..seg],
+        );
+        s.rst_from_client(tl, t0 + 12 * S);
+        other_server_answers(tl, t0 + 2 * S);
+    }
+
     /// The client sends `payload` again at sequence number `seq`, at each
     /// time of `at` (what its retransmission timer does), leaving the
     /// session's next sequence number as it was.
@@ -1003,8 +1034,6 @@ mod contrast_tests {
     /// drops the excuse.
     #[test]
     fn tso_tail_uses_the_clients_segment_size_not_the_servers_mss() {
-        use tw_scenario::packet::TcpFlags;
-        use tw_scenario::session::Direction;
         let mut tl = Timeline::new();
         let mut s = session(BLOCKED, 54022, 80);
         s.mss = 1360;
@@ -1012,28 +1041,7 @@ mod contrast_tests {
         s.mss = 1460;
         s.syn_ack(&mut tl, EPOCH_NS + RTT);
         let t = s.client_ack(&mut tl, EPOCH_NS + RTT + MS);
-        let seg = 1348;
-        let mut req =
-            b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: 4000\r\n\r\n"
-                .to_vec();
-        req.resize(3 * seg, b'x');
-        let first_seq = s.state.client_next_seq;
-        let t0 = s.packet(
-            &mut tl,
-            t + MS,
-            Direction::FromClient,
-            TcpFlags::PSH_ACK,
-            &req,
-        );
-        resend(
-            &mut s,
-            &mut tl,
-            &[t0 + S, t0 + 3 * S, t0 + 7 * S],
-            first_seq,
-            &req[..seg],
-        );
-        s.rst_from_client(&mut tl, t0 + 12 * S);
-        other_server_answers(&mut tl, t0 + 2 * S);
+        unanswered_tso_post(&mut tl, &mut s, t, (3 * 1348, 4000), 1348);
         assert_no_events(&blackholes(&tl), "path-MTU hole reported as blocking");
     }
 
@@ -1046,34 +1054,11 @@ mod contrast_tests {
     /// excuse holds.
     #[test]
     fn tso_segment_just_over_the_segment_size_is_reported() {
-        use tw_scenario::packet::TcpFlags;
-        use tw_scenario::session::Direction;
         let mut tl = Timeline::new();
         let mut s = session(BLOCKED, 54023, 80);
         let t = s.handshake(&mut tl, EPOCH_NS, RTT);
-        let seg = s.segment_size();
-        assert_eq!(seg, 1448);
-        let mut req =
-            b"POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: 1400\r\n\r\n"
-                .to_vec();
-        req.resize(1455, b'x');
-        let first_seq = s.state.client_next_seq;
-        let t0 = s.packet(
-            &mut tl,
-            t + MS,
-            Direction::FromClient,
-            TcpFlags::PSH_ACK,
-            &req,
-        );
-        resend(
-            &mut s,
-            &mut tl,
-            &[t0 + S, t0 + 3 * S, t0 + 7 * S],
-            first_seq,
-            &req[..seg],
-        );
-        s.rst_from_client(&mut tl, t0 + 12 * S);
-        other_server_answers(&mut tl, t0 + 2 * S);
+        assert_eq!(s.segment_size(), 1448);
+        unanswered_tso_post(&mut tl, &mut s, t, (1455, 1400), 1448);
         assert_eq!(blackholes(&tl).len(), 1);
     }
 

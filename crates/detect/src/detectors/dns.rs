@@ -291,7 +291,7 @@ impl DnsServer {
     /// faster when closer) has changed its path; an in-path injector
     /// answers only the names it blocks, between the resolver's own answers.
     fn note_answer(&mut self, ttl: u8, name: &StoredName, cfg: &DnsConfig) {
-        let h = crate::dns::fnv(name.as_str().as_bytes()) as u32;
+        let h = name.digest();
         self.shift = match self.shift {
             Some((t, n, last)) if t.abs_diff(ttl) <= cfg.ttl_tolerance => {
                 Some((t, if last == h { n } else { n.saturating_add(1) }, h))
@@ -452,8 +452,9 @@ impl DnsDetector {
                         // record leaves now and is judged as it would be when
                         // the flow ends. The oldest settled one if any (no
                         // more answers expected); else the oldest answered one
-                        // (a racing answer may still come: judged, not learned
-                        // from); else the oldest, still waiting for its answer
+                        // (a racing answer may still come: judged, learned
+                        // from only with care, see `judge`); else the oldest,
+                        // still waiting for its answer
                         // (a busy forwarder's socket), which leaves without a
                         // verdict: it is not known to be unanswered.
                         let now = pkt.ts;
@@ -498,11 +499,11 @@ impl DnsDetector {
                         && m.question.as_ref().is_some_and(|aq| {
                             st.gone.find(m.id, aq.qtype, aq.name.digest()).is_some()
                         });
-                    let pos = exact.or_else(|| {
-                        (!gone)
-                            .then(|| st.queries.iter().position(|x| x.id == m.id))
-                            .flatten()
-                    });
+                    let pos = match exact {
+                        Some(i) => Some(i),
+                        None if gone => None,
+                        None => st.queries.iter().position(|x| x.id == m.id),
+                    };
                     let Some(q) = pos.and_then(|i| st.queries.get_mut(i)) else {
                         st.unmatched_answers = st.unmatched_answers.saturating_add(1);
                         continue;
@@ -578,8 +579,9 @@ impl DnsDetector {
     /// (the flow ended, or a newer query needs its room): counted as
     /// unanswered, or weighed, learned from and perhaps reported. A record
     /// judged before it `settled` (a newer query needed its room while a
-    /// racing answer could still come) is not learned from: its one answer
-    /// may be a forged one whose real twin is on its way.
+    /// racing answer could still come) is learned from only if its one
+    /// answer raised no rule, and its time only once the baseline exists:
+    /// that answer may be a forged one whose real twin is on its way.
     fn judge(
         &self,
         ctx: &mut Ctx<'_>,

@@ -546,8 +546,8 @@ impl HttpDetector {
     /// the handshake's round trip; `gate`: a lone response, whose TTL, DF,
     /// window and IP ID sequence count only when it was early, with an IP
     /// ID marker, or when it came off every path of the server's answers on
-    /// this port, `off_paths`: the newest such path's TTL): (score, rules,
-    /// details).
+    /// this port, and not when it came over one behind a SYN proxy:
+    /// `paths`): (score, rules, details).
     fn hdr_score(
         &self,
         h: &HttpFlow,
@@ -595,10 +595,7 @@ impl HttpDetector {
         let alone = h.pre_ids.is_empty();
         let delay = r.ts - h.request_ts;
         let ack_rtt = h.synack_path_ack.map(|a| a - h.request_ts);
-        let rtt_best = match (rtt, ack_rtt) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let rtt_best = rtt.into_iter().chain(ack_rtt).min();
         let early = rtt_best.is_some_and(|rtt| {
             rtt >= MIN_RTT_FOR_TIMING && (delay as f64) < rtt as f64 * EARLY_SHARE
         });
@@ -621,7 +618,7 @@ impl HttpDetector {
         // a known injector's IP ID (Sandvine's 307), whether or not the
         // server ACKed the request first (found in review, session 17: the
         // same 307 without the server's ACK was not judged), or when the
-        // response is off every path of the server's answers (`off_paths`).
+        // response is off every path of the server's answers (`paths.off`).
         // Behind a SYN proxy (the SYN/ACK off every known path of the
         // server's answers), a lone response over one of those paths is the
         // origin's, early or not (a mobile radio that stretched the

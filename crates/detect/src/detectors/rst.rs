@@ -453,6 +453,25 @@ struct Verdict {
 }
 
 impl RstDetector {
+    /// A run of the server's data starting at `ts` came sooner after the
+    /// request it answers (the client's oldest SYN or data not yet answered)
+    /// than half the handshake's round trip (the server's fastest handshake
+    /// for a flow picked up mid-stream): from closer than the server, such
+    /// as an in-path box's multi-segment block page. It vouches for no path.
+    fn run_starts_early(&self, flow: &Flow, server: &ServerState, ts: Nanos) -> bool {
+        let st = &flow.ext.rst;
+        let request = st
+            .trigger()
+            .map(|t| t.saturating_sub(i64::from(st.req_back_ms.saturating_sub(1)) * MILLI));
+        flow.handshake_rtt()
+            .or(server.rtt_min)
+            .zip(request)
+            .is_some_and(|(rtt, req)| {
+                rtt >= self.cfg.min_rtt_for_timing
+                    && ((ts - req) as f64) < rtt as f64 * self.cfg.too_fast_share
+            })
+    }
+
     fn on_server_tcp(
         &mut self,
         pkt: &Packet<'_>,
@@ -468,38 +487,23 @@ impl RstDetector {
                 .base
                 .add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
             let port = flow.server_port();
-            // A run that starts sooner after the client's request than half
-            // the handshake's round trip comes from closer than the server
-            // (an in-path box's multi-segment block page): it never vouches
-            // for a path (found in review). (Worked out only where a run
-            // starts: most data segments continue one.)
-            let starts_run = {
+            // Server data before any RST extends the latest run of in-order
+            // segments at one TTL or starts one: (in order, continues).
+            let run = {
                 let st = &flow.ext.rst;
-                st.hit.is_none()
-                    && t.payload_len > 0
-                    && !t.syn()
-                    && (st.before.packets == 0 || t.seq == st.server_next)
-                    && !(st.run_len() > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1)
-            };
-            // (timed from the request it answers, the oldest unanswered;
-            // the server's fastest handshake when this flow's was not seen)
-            let request = flow.ext.rst.trigger().map(|t| {
-                t.saturating_sub(i64::from(flow.ext.rst.req_back_ms.saturating_sub(1)) * MILLI)
-            });
-            let early = starts_run
-                && flow
-                    .handshake_rtt()
-                    .or(server.rtt_min)
-                    .zip(request)
-                    .is_some_and(|(rtt, trig)| {
-                        rtt >= self.cfg.min_rtt_for_timing
-                            && ((pkt.ts - trig) as f64) < rtt as f64 * self.cfg.too_fast_share
-                    });
-            let st = &mut flow.ext.rst;
-            let Some(hit) = st.hit.as_deref_mut() else {
-                if t.payload_len > 0 && !t.syn() {
+                (st.hit.is_none() && t.payload_len > 0 && !t.syn()).then(|| {
                     // (picked up mid-stream, the first segment starts a run)
                     let in_order = st.before.packets == 0 || t.seq == st.server_next;
+                    let continues =
+                        in_order && st.run_len() > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1;
+                    (in_order, continues)
+                })
+            };
+            // (worked out only where a run starts: most segments continue one)
+            let early = run == Some((true, false)) && self.run_starts_early(flow, server, pkt.ts);
+            let st = &mut flow.ext.rst;
+            let Some(hit) = st.hit.as_deref_mut() else {
+                if let Some((in_order, continues)) = run {
                     // A segment longer than an Ethernet MSS (GRO on the
                     // capture host: several of the sender's segments in one)
                     // counts as the segments it holds.
@@ -508,8 +512,8 @@ impl RstDetector {
                     } else {
                         u8::try_from(t.payload_len.div_ceil(1460)).unwrap_or(ANSWER_RUN)
                     };
-                    if in_order && st.run_len() > 0 && st.run_ttl.abs_diff(pkt.ip.ttl) <= 1 {
-                        // (a run that vouches for nothing stays so)
+                    if continues {
+                        // (a run recorded, or that vouches for nothing, stays so)
                         if st.run_len() < ANSWER_RUN {
                             st.set_run_len(st.run_len().saturating_add(segs).min(ANSWER_RUN));
                         }
