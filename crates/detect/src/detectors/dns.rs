@@ -291,7 +291,7 @@ impl DnsServer {
     /// faster when closer) has changed its path; an in-path injector
     /// answers only the names it blocks, between the resolver's own answers.
     fn note_answer(&mut self, ttl: u8, name: &StoredName, cfg: &DnsConfig) {
-        let h = name.digest();
+        let h = crate::dns::fnv(name.as_str().as_bytes()) as u32;
         self.shift = match self.shift {
             Some((t, n, last)) if t.abs_diff(ttl) <= cfg.ttl_tolerance => {
                 Some((t, if last == h { n } else { n.saturating_add(1) }, h))
