@@ -61,6 +61,11 @@ pub struct Engine {
     last_drop_ts: Option<Nanos>,
     /// The engine keeps the link clock from its own packets (one worker).
     own_link: bool,
+    /// The link clock's keeper when `own_link`.
+    link_tracker: crate::link::LinkTracker,
+    /// This engine counts the link's connectivity checks in its stats (one
+    /// engine of several does: they all see the same clock).
+    pub reports_link: bool,
     judge: JudgeHandle,
     judged: Vec<Event>,
     /// Kernel drops noted and not yet handed to the judge: (packet time,
@@ -195,6 +200,8 @@ impl Engine {
             kernel_drops: 0,
             last_drop_ts: None,
             own_link: true,
+            link_tracker: crate::link::LinkTracker::default(),
+            reports_link: true,
             judge: JudgeHandle::Local(Box::new(crate::detectors::throttle::Judge::new(
                 cfg.detectors.throttle.clone(),
                 cfg.detectors.watch.clone(),
@@ -327,7 +334,7 @@ impl Engine {
         link: crate::link::LinkClock,
     ) {
         self.own_link = false;
-        self.sh.link = link;
+        self.set_link(link);
         self.process_frame_inner(linktype, data, ts, wire_len);
     }
 
@@ -352,6 +359,19 @@ impl Engine {
         self.tables.prefetch_slot(hash);
     }
 
+    /// Takes the link clock as of the next input, and counts what its
+    /// connectivity checks said (when `reports_link`).
+    #[inline]
+    fn set_link(&mut self, link: crate::link::LinkClock) {
+        let c = &link.captive;
+        if self.reports_link && (c.portal_checks | c.online_checks) != 0 {
+            let s = &mut self.sh.stats;
+            s.captive_checks = [u64::from(c.portal_checks), u64::from(c.online_checks)];
+            s.captive_open = u64::from(c.open_at(link.now));
+        }
+        self.sh.link = link;
+    }
+
     /// The link clock as of the last frame.
     pub fn link(&self) -> crate::link::LinkClock {
         self.sh.link
@@ -368,7 +388,8 @@ impl Engine {
             // event a dispatcher's `link::link_event` gives (the decoder's,
             // read here from the frame already decoded)
             let event = decoded.as_ref().ok().and_then(crate::link::of_packet);
-            self.sh.link.note(event, ts);
+            self.link_tracker.note(event, ts);
+            self.set_link(self.link_tracker.clock());
         }
         match decoded {
             Ok(pkt) => self.process_packet(&pkt),
@@ -442,7 +463,8 @@ impl Engine {
             return;
         }
         if self.own_link {
-            self.sh.link.note(crate::link::of_packet(pkt), pkt.ts);
+            self.link_tracker.note(crate::link::of_packet(pkt), pkt.ts);
+            self.set_link(self.link_tracker.clock());
         }
         self.process_packet(pkt);
     }

@@ -22,9 +22,132 @@ pub struct LinkClock {
     /// back, the same for every worker (throttling stamps its records with
     /// it, so that frames out of time order cannot reorder decisions).
     pub now: Nanos,
+    /// The latest captive-portal period (see [`Captive`]).
+    pub captive: Captive,
+}
+
+/// What the operating systems' connectivity checks seen on the link said:
+/// whether the network was behind a captive portal (a hotel, airport or
+/// café Wi-Fi before its login page was accepted), and when.
+///
+/// Every major system fetches a known URL over plain HTTP when it joins a
+/// network (Android and ChromeOS `/generate_204`, Apple
+/// `captive.apple.com`, Windows `www.msftconnecttest.com/connecttest.txt`,
+/// Firefox `detectportal.firefox.com/success.txt`, NetworkManager's
+/// `nmcheck.gnome.org`, ...) and expects a fixed answer. A portal answers
+/// it with a redirect to its login page (or its page with a 200): until the
+/// user logs in, it intercepts DNS, HTTP and TCP for every site, which
+/// looks like tampering with everything, and is not censorship.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Captive {
+    /// When the latest period began (the first check a portal answered; 0:
+    /// none yet).
+    pub since: Nanos,
+    /// The latest check a portal answered in it.
+    pub last_portal: Nanos,
+    /// When it ended: the first check answered as expected after it (0:
+    /// not ended that way; it still ends [`CAPTIVE_EXPIRY`] after
+    /// `last_portal`).
+    pub ended: Nanos,
+    /// The period before it: (since, end).
+    pub prev: (Nanos, Nanos),
+    /// Checks answered by a portal, and as expected, so far.
+    pub portal_checks: u32,
+    /// See `portal_checks`.
+    pub online_checks: u32,
+}
+
+/// A portal period is taken to have begun this long before the first check
+/// it answered: a system checks as soon as it has an address, but its first
+/// DNS queries and connections race the check.
+pub const CAPTIVE_LEAD: Nanos = 30 * crate::time::SECOND;
+
+/// A portal period with no newer answer from the portal ends this long
+/// after its last one (a system behind a portal checks again every few
+/// minutes; a gateway may never see the check that would end it).
+pub const CAPTIVE_EXPIRY: Nanos = 600 * crate::time::SECOND;
+
+impl Captive {
+    fn end(&self) -> Nanos {
+        let expiry = self.last_portal.saturating_add(CAPTIVE_EXPIRY);
+        if self.ended != 0 {
+            self.ended.min(expiry)
+        } else {
+            expiry
+        }
+    }
+
+    /// Whether traffic from `start` to `end` (packet times) overlapped a
+    /// portal period.
+    pub fn overlaps(&self, start: Nanos, end: Nanos) -> bool {
+        let hit =
+            |s: Nanos, e: Nanos| s != 0 && start <= e && end >= s.saturating_sub(CAPTIVE_LEAD);
+        hit(self.since, self.end()) || hit(self.prev.0, self.prev.1)
+    }
+
+    /// Whether a portal period is open at `now`.
+    pub fn open_at(&self, now: Nanos) -> bool {
+        self.since != 0 && now >= self.since && now <= self.end()
+    }
+
+    fn portal(&mut self, ts: Nanos) {
+        self.portal_checks = self.portal_checks.saturating_add(1);
+        if self.since != 0 && ts <= self.end() {
+            self.last_portal = self.last_portal.max(ts);
+            return;
+        }
+        if self.since != 0 {
+            self.prev = (self.since, self.end());
+        }
+        *self = Captive {
+            since: ts,
+            last_portal: ts,
+            ended: 0,
+            ..*self
+        };
+    }
+
+    fn online(&mut self, ts: Nanos) {
+        self.online_checks = self.online_checks.saturating_add(1);
+        if self.since != 0 && self.ended == 0 && ts >= self.last_portal && ts <= self.end() {
+            self.ended = ts;
+        }
+    }
 }
 
 impl LinkClock {
+    /// Folds in what one frame said.
+    fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
+        self.now = self.now.max(ts);
+        match e {
+            Some(LinkEvent::SynAck) => self.last_synack = self.last_synack.max(ts),
+            Some(LinkEvent::QuicReply) => self.last_quic_reply = self.last_quic_reply.max(ts),
+            _ => {}
+        }
+    }
+}
+
+/// The link clock, and the connectivity checks waiting for their answer:
+/// kept by whoever sees every frame in capture order (one engine, or each
+/// dispatcher and shard reader).
+#[derive(Debug, Clone, Default)]
+pub struct LinkTracker {
+    clock: LinkClock,
+    /// Checks sent and not yet answered: (client port, the sequence number
+    /// after the request, what it checks, when), newest last.
+    pending: [(u16, u32, CheckKind, Nanos); 4],
+    n_pending: u8,
+}
+
+/// How long a connectivity check waits for its answer.
+const CHECK_WAIT: Nanos = 10 * crate::time::SECOND;
+
+impl LinkTracker {
+    /// The clock as of the frames folded in so far.
+    pub fn clock(&self) -> LinkClock {
+        self.clock
+    }
+
     /// Folds in one frame.
     pub fn observe(&mut self, linktype: u32, frame: &[u8], ts: Nanos) {
         self.note(link_event(linktype, frame), ts);
@@ -32,11 +155,38 @@ impl LinkClock {
 
     /// Folds in what one frame said.
     pub fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
-        self.now = self.now.max(ts);
+        self.clock.note(e, ts);
         match e {
-            Some(LinkEvent::SynAck) => self.last_synack = self.last_synack.max(ts),
-            Some(LinkEvent::QuicReply) => self.last_quic_reply = self.last_quic_reply.max(ts),
-            None => {}
+            Some(LinkEvent::Check { port, next, kind }) => {
+                let n = usize::from(self.n_pending);
+                if let Some(i) = self.pending[..n].iter().position(|p| p.0 == port) {
+                    // a new request on the same connection replaces the old
+                    self.pending[i] = (port, next, kind, ts);
+                } else if n == self.pending.len() {
+                    self.pending.rotate_left(1);
+                    self.pending[n - 1] = (port, next, kind, ts);
+                } else {
+                    self.pending[n] = (port, next, kind, ts);
+                    self.n_pending += 1;
+                }
+            }
+            Some(LinkEvent::HttpReply { port, ack, reply }) => {
+                let n = usize::from(self.n_pending);
+                let Some(i) = self.pending[..n].iter().position(|p| {
+                    p.0 == port && p.1 == ack && ts.saturating_sub(p.3) <= CHECK_WAIT
+                }) else {
+                    return;
+                };
+                let kind = self.pending[i].2;
+                self.pending[i..n].rotate_left(1);
+                self.n_pending -= 1;
+                match kind.verdict(reply) {
+                    Some(true) => self.clock.captive.online(ts),
+                    Some(false) => self.clock.captive.portal(ts),
+                    None => {}
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -48,6 +198,178 @@ pub enum LinkEvent {
     SynAck,
     /// A server answered on UDP port 443.
     QuicReply,
+    /// A client asked a known connectivity-check URL over HTTP.
+    Check {
+        /// The client's port.
+        port: u16,
+        /// The sequence number after the request (what its answer ACKs).
+        next: u32,
+        /// Which check.
+        kind: CheckKind,
+    },
+    /// The first segment of an HTTP response from port 80.
+    HttpReply {
+        /// The client's port.
+        port: u16,
+        /// Its acknowledgment number.
+        ack: u32,
+        /// What it said.
+        reply: Reply,
+    },
+}
+
+/// A connectivity check, by the answer it expects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CheckKind {
+    /// `204 No Content` (Android, ChromeOS, Ubuntu).
+    #[default]
+    NoContent,
+    /// `200` with a known text in the body (index into [`CHECK_TEXTS`]).
+    Text(u8),
+}
+
+/// The texts the text checks expect in their answer's body.
+pub const CHECK_TEXTS: [&[u8]; 5] = [
+    b"Success",
+    b"Microsoft Connect Test",
+    b"Microsoft NCSI",
+    b"success",
+    b"NetworkManager is online",
+];
+
+/// What the first segment of an HTTP response said (enough to judge a
+/// connectivity check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Which of [`CHECK_TEXTS`] the segment holds (bit i: text i).
+    pub texts: u8,
+    /// The segment holds the whole body (its `Content-Length` bytes after
+    /// the headers).
+    pub whole: bool,
+}
+
+impl CheckKind {
+    /// `Some(true)`: answered as expected; `Some(false)`: by a portal (a
+    /// redirect, 511 Network Authentication Required, or a page instead of
+    /// the expected answer); `None`: neither (an error, a block page with
+    /// another status, a body not seen).
+    fn verdict(self, r: Reply) -> Option<bool> {
+        match (self, r.status) {
+            (_, 301 | 302 | 303 | 307 | 308 | 511) => Some(false),
+            (CheckKind::NoContent, 204) => Some(true),
+            (CheckKind::NoContent, 200) => Some(false),
+            (CheckKind::Text(i), 200) => {
+                if r.texts & (1 << i) != 0 {
+                    Some(true)
+                } else if r.whole {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The connectivity check a request line and Host name it (`None`: none).
+fn check_of(host: &[u8], path: &[u8]) -> Option<CheckKind> {
+    let path = path.split(|&b| b == b'?').next().unwrap_or(path);
+    if path == b"/generate_204" || path == b"/gen_204" {
+        return Some(CheckKind::NoContent);
+    }
+    let host = host.strip_suffix(b":80").unwrap_or(host);
+    let is = |h: &[u8]| host.eq_ignore_ascii_case(h);
+    if is(b"connectivity-check.ubuntu.com") {
+        return Some(CheckKind::NoContent);
+    }
+    if is(b"captive.apple.com") || (is(b"www.apple.com") && path == b"/library/test/success.html") {
+        return Some(CheckKind::Text(0));
+    }
+    if is(b"www.msftconnecttest.com") && path == b"/connecttest.txt" {
+        return Some(CheckKind::Text(1));
+    }
+    if is(b"www.msftncsi.com") && path == b"/ncsi.txt" {
+        return Some(CheckKind::Text(2));
+    }
+    if is(b"detectportal.firefox.com") && path == b"/success.txt" {
+        return Some(CheckKind::Text(3));
+    }
+    if (is(b"nmcheck.gnome.org") && path == b"/check_network_status.txt")
+        || (is(b"network-test.debian.org") && path == b"/nm")
+    {
+        return Some(CheckKind::Text(4));
+    }
+    None
+}
+
+/// The link event of an HTTP segment on port 80: a connectivity check from
+/// a client, or the first segment of a response.
+fn http_event(sport: u16, dport: u16, seq: u32, ack: u32, payload: &[u8]) -> Option<LinkEvent> {
+    if dport == 80 && payload.starts_with(b"GET ") {
+        let line_end = payload.iter().position(|&b| b == b'\r')?;
+        let line = &payload[4..line_end];
+        let path = &line[..line.iter().position(|&b| b == b' ')?];
+        let host = header(payload, b"host")?;
+        let kind = check_of(host, path)?;
+        let next = seq.wrapping_add(u32::try_from(payload.len()).ok()?);
+        return Some(LinkEvent::Check {
+            port: sport,
+            next,
+            kind,
+        });
+    }
+    if sport == 80 && payload.starts_with(b"HTTP/1.") {
+        let status = payload.get(9..12)?;
+        if !status.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let status = status
+            .iter()
+            .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+        let body_at = payload
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| i + 4);
+        let body = body_at.map_or(&[][..], |i| &payload[i..]);
+        let mut texts = 0u8;
+        for (i, t) in CHECK_TEXTS.iter().enumerate() {
+            if body.windows(t.len()).any(|w| w == *t) {
+                texts |= 1 << i;
+            }
+        }
+        let whole = body_at.is_some()
+            && header(payload, b"content-length")
+                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<usize>().ok())
+                .is_some_and(|n| body.len() >= n);
+        return Some(LinkEvent::HttpReply {
+            port: dport,
+            ack,
+            reply: Reply {
+                status,
+                texts,
+                whole,
+            },
+        });
+    }
+    None
+}
+
+/// The value of the first header `name` (lower case) in an HTTP head.
+fn header<'a>(head: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let end = head
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(head.len());
+    head[..end].split(|&b| b == b'\n').skip(1).find_map(|l| {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        let colon = l.iter().position(|&b| b == b':')?;
+        l[..colon]
+            .eq_ignore_ascii_case(name)
+            .then(|| l[colon + 1..].trim_ascii())
+    })
 }
 
 /// Classifies a raw frame: fixed-offset parsing for the common frames, the
@@ -68,6 +390,9 @@ pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
     match p.l4 {
         crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() && !t.rst() => {
             Some(LinkEvent::SynAck)
+        }
+        crate::decode::Transport::Tcp(t) if !t.payload.is_empty() && !t.syn() && !t.rst() => {
+            http_event(t.sport, t.dport, t.seq, t.ack, t.payload)
         }
         crate::decode::Transport::Udp(u) if u.sport == 443 && !u.payload.is_empty() => {
             Some(LinkEvent::QuicReply)
@@ -150,7 +475,16 @@ fn fast_l4(proto: u8, l4: &[u8]) -> Option<Option<LinkEvent>> {
                 return None;
             }
             let flags = l4[13];
-            (flags & 0x12 == 0x12 && flags & 0x04 == 0).then_some(LinkEvent::SynAck)
+            if flags & 0x12 == 0x12 && flags & 0x04 == 0 {
+                Some(LinkEvent::SynAck)
+            } else if l4.len() > doff && flags & 0x06 == 0 {
+                let be16 = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
+                let be32 =
+                    |at: usize| u32::from_be_bytes([l4[at], l4[at + 1], l4[at + 2], l4[at + 3]]);
+                http_event(be16(0), be16(2), be32(4), be32(8), &l4[doff..])
+            } else {
+                None
+            }
         }
         17 => {
             if l4.len() < 8 {
@@ -200,16 +534,17 @@ mod tests {
         ];
         q.extend([1, 0xbb, 0xc3, 0x50, 0, 13, 0, 0, 0x40]);
         assert_eq!(link_event(lt::RAW, &q), Some(LinkEvent::QuicReply));
-        let mut c = LinkClock::default();
+        let mut c = LinkTracker::default();
         c.observe(lt::RAW, &syn_ack, 5);
         c.observe(lt::RAW, &q, 7);
         c.observe(lt::RAW, &syn_ack, 3);
         assert_eq!(
-            c,
+            c.clock(),
             LinkClock {
                 last_synack: 5,
                 last_quic_reply: 7,
                 now: 7,
+                captive: Captive::default(),
             }
         );
         for cut in 0..syn_ack.len() {
@@ -292,5 +627,235 @@ mod tests {
         let mut plain = v6(6, 20);
         plain.extend(synack_tcp);
         assert_eq!(fast(lt::RAW, &plain), Some(Some(LinkEvent::SynAck)));
+    }
+
+    /// An IPv4 TCP segment (ACK|PSH) from `sport` to `dport` with `payload`.
+    fn seg(sport: u16, dport: u16, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+        let total = u16::try_from(40 + payload.len()).unwrap().to_be_bytes();
+        let mut f = vec![0x45, 0, total[0], total[1], 0, 1, 0x40, 0, 64, 6, 0, 0];
+        f.extend([192, 0, 2, 10, 203, 0, 113, 5]);
+        f.extend(sport.to_be_bytes());
+        f.extend(dport.to_be_bytes());
+        f.extend(seq.to_be_bytes());
+        f.extend(ack.to_be_bytes());
+        f.extend([0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend(payload);
+        f
+    }
+
+    /// Both readings of a frame, which must agree.
+    fn both(f: &[u8]) -> Option<LinkEvent> {
+        let full = crate::decode::decode(lt::RAW, f, 0, 0)
+            .ok()
+            .and_then(|p| of_packet(&p));
+        assert_eq!(link_event(lt::RAW, f), full);
+        full
+    }
+
+    const S: Nanos = crate::time::SECOND;
+
+    #[test]
+    fn connectivity_checks_are_recognised_by_host_and_path() {
+        let get = |host: &str, path: &str| {
+            let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: x\r\n\r\n");
+            both(&seg(40000, 80, 1000, 1, req.as_bytes()))
+        };
+        let kind = |e: Option<LinkEvent>| match e {
+            Some(LinkEvent::Check { port, next, kind }) => {
+                assert_eq!(port, 40000);
+                Some((next > 1000).then_some(kind))
+            }
+            _ => None,
+        };
+        let nc = Some(Some(CheckKind::NoContent));
+        assert_eq!(
+            kind(get("connectivitycheck.gstatic.com", "/generate_204")),
+            nc
+        );
+        assert_eq!(kind(get("www.google.com", "/gen_204?x=1")), nc);
+        assert_eq!(kind(get("connectivity-check.ubuntu.com", "/")), nc);
+        assert_eq!(
+            kind(get("captive.apple.com", "/hotspot-detect.html")),
+            Some(Some(CheckKind::Text(0)))
+        );
+        assert_eq!(
+            kind(get("WWW.MSFTCONNECTTEST.COM", "/connecttest.txt")),
+            Some(Some(CheckKind::Text(1)))
+        );
+        assert_eq!(
+            kind(get("detectportal.firefox.com", "/success.txt")),
+            Some(Some(CheckKind::Text(3)))
+        );
+        assert_eq!(
+            kind(get("nmcheck.gnome.org", "/check_network_status.txt")),
+            Some(Some(CheckKind::Text(4)))
+        );
+        // ordinary pages are not checks
+        assert_eq!(get("www.example.com", "/"), None);
+        assert_eq!(get("www.msftconnecttest.com", "/redirect"), None);
+        // a request to another port, a POST, a response-looking request
+        let req = b"GET /generate_204 HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(both(&seg(40000, 8080, 1, 1, req)), None);
+        assert_eq!(
+            both(&seg(
+                40000,
+                80,
+                1,
+                1,
+                b"POST /generate_204 HTTP/1.1\r\nHost: a\r\n\r\n"
+            )),
+            None
+        );
+        // no Host header: not judged
+        assert_eq!(
+            both(&seg(40000, 80, 1, 1, b"GET /generate_204 HTTP/1.0\r\n\r\n")),
+            None
+        );
+        // cut anywhere, nothing panics and both readings agree
+        let full = seg(40000, 80, 1, 1, req);
+        for cut in 0..full.len() {
+            let _ = both(&full[..cut]);
+        }
+    }
+
+    /// Sends a check and its answer through a tracker at `t` seconds.
+    fn exchange(k: &mut LinkTracker, port: u16, t: i64, host: &str, path: &str, answer: &str) {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        k.observe(lt::RAW, &seg(port, 80, 7, 1, req.as_bytes()), t * S);
+        let next = 7 + u32::try_from(req.len()).unwrap();
+        k.observe(
+            lt::RAW,
+            &seg(80, port, 1, next, answer.as_bytes()),
+            t * S + S / 50,
+        );
+    }
+
+    const REDIRECT: &str =
+        "HTTP/1.1 302 Found\r\nLocation: http://10.1.0.1/login\r\nContent-Length: 0\r\n\r\n";
+    const NO_CONTENT: &str = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+    const APPLE_OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>";
+
+    #[test]
+    fn a_portal_period_runs_from_the_first_failed_check_to_the_first_passed_one() {
+        let mut k = LinkTracker::default();
+        exchange(
+            &mut k,
+            40001,
+            100,
+            "connectivitycheck.gstatic.com",
+            "/generate_204",
+            NO_CONTENT,
+        );
+        assert_eq!(k.clock().captive.since, 0, "an answered check is no portal");
+        assert_eq!(k.clock().captive.online_checks, 1);
+        exchange(
+            &mut k,
+            40002,
+            200,
+            "captive.apple.com",
+            "/hotspot-detect.html",
+            REDIRECT,
+        );
+        let c = k.clock().captive;
+        assert_eq!((c.since, c.portal_checks), (200 * S + S / 50, 1));
+        assert!(c.open_at(250 * S));
+        // a flow that ended 40 s before the check: untouched; 20 s before:
+        // the lead (its DNS raced the check)
+        assert!(!c.overlaps(150 * S, 160 * S));
+        assert!(c.overlaps(150 * S, 180 * S));
+        exchange(
+            &mut k,
+            40003,
+            400,
+            "www.msftconnecttest.com",
+            "/connecttest.txt",
+            "HTTP/1.1 200 OK\r\nContent-Length: 22\r\n\r\nMicrosoft Connect Test",
+        );
+        let c = k.clock().captive;
+        assert_eq!(c.ended, 400 * S + S / 50);
+        assert!(!c.open_at(401 * S));
+        assert!(c.overlaps(300 * S, 310 * S));
+        assert!(!c.overlaps(401 * S, 500 * S), "after the login");
+        // a second period keeps the first
+        exchange(
+            &mut k,
+            40004,
+            2000,
+            "connectivitycheck.gstatic.com",
+            "/generate_204",
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nlogin",
+        );
+        let c = k.clock().captive;
+        assert_eq!(c.since, 2000 * S + S / 50);
+        assert!(
+            c.overlaps(300 * S, 310 * S),
+            "the earlier period is remembered"
+        );
+        // with no answer from the portal for ten minutes, the period ends
+        assert!(c.open_at(2500 * S));
+        assert!(!c.open_at(2700 * S));
+        assert!(!c.overlaps(2700 * S, 2800 * S));
+        assert_eq!((c.portal_checks, c.online_checks), (2, 2));
+    }
+
+    #[test]
+    fn answers_that_are_neither_leave_the_period_alone() {
+        let mut k = LinkTracker::default();
+        // a block page (403), a server error, a 200 whose body is in the next
+        // segment, an answer on another connection, a late answer
+        exchange(
+            &mut k,
+            40001,
+            10,
+            "connectivitycheck.gstatic.com",
+            "/generate_204",
+            "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+        );
+        exchange(
+            &mut k,
+            40002,
+            20,
+            "captive.apple.com",
+            "/",
+            "HTTP/1.1 503 Busy\r\n\r\n",
+        );
+        exchange(
+            &mut k,
+            40003,
+            30,
+            "captive.apple.com",
+            "/",
+            "HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n",
+        );
+        let req = b"GET /generate_204 HTTP/1.1\r\nHost: connectivitycheck.gstatic.com\r\n\r\n";
+        k.observe(lt::RAW, &seg(40004, 80, 7, 1, req), 40 * S);
+        let next = 7 + u32::try_from(req.len()).unwrap();
+        k.observe(
+            lt::RAW,
+            &seg(80, 40005, 1, next, REDIRECT.as_bytes()),
+            40 * S + 1,
+        );
+        k.observe(
+            lt::RAW,
+            &seg(80, 40004, 1, next + 1, REDIRECT.as_bytes()),
+            40 * S + 2,
+        );
+        k.observe(
+            lt::RAW,
+            &seg(80, 40004, 1, next, REDIRECT.as_bytes()),
+            51 * S,
+        );
+        let c = k.clock().captive;
+        assert_eq!((c.since, c.portal_checks, c.online_checks), (0, 0, 0));
+        // Apple's page whole, answered as expected
+        exchange(
+            &mut k,
+            40006,
+            60,
+            "captive.apple.com",
+            "/hotspot-detect.html",
+            APPLE_OK,
+        );
+        assert_eq!(k.clock().captive.online_checks, 1);
     }
 }

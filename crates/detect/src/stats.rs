@@ -229,6 +229,14 @@ pub struct Stats {
     pub hello_buffers_exhausted: u64,
     /// Events emitted by signature.
     pub events: [u64; Signature::COUNT],
+    /// Events withheld because their flow overlapped a captive-portal
+    /// period ([`crate::link::Captive`]), by signature.
+    pub captive_withheld: [u64; Signature::COUNT],
+    /// Connectivity checks answered by a captive portal, and as expected
+    /// (counted by one engine of several).
+    pub captive_checks: [u64; 2],
+    /// 1 while a captive-portal period is open (one engine of several).
+    pub captive_open: u64,
     /// `rst_injection` events by stage.
     pub rst_by_stage: [u64; RstStage::COUNT],
     /// DNS queries seen (retransmissions not counted).
@@ -292,6 +300,9 @@ impl Default for Stats {
             throttle_records_dropped: 0,
             hello_buffers_exhausted: 0,
             events: [0; Signature::COUNT],
+            captive_withheld: [0; Signature::COUNT],
+            captive_checks: [0; 2],
+            captive_open: 0,
             rst_by_stage: [0; RstStage::COUNT],
             dns_queries: 0,
             dns_answers: [0; DnsRcode::COUNT],
@@ -347,6 +358,9 @@ impl Stats {
         self.throttle_records_dropped += other.throttle_records_dropped;
         self.hello_buffers_exhausted += other.hello_buffers_exhausted;
         add(&mut self.events, &other.events);
+        add(&mut self.captive_withheld, &other.captive_withheld);
+        add(&mut self.captive_checks, &other.captive_checks);
+        self.captive_open += other.captive_open;
         add(&mut self.rst_by_stage, &other.rst_by_stage);
         self.dns_queries += other.dns_queries;
         add(&mut self.dns_answers, &other.dns_answers);

@@ -196,6 +196,9 @@ pub struct Metrics {
     pub(crate) throttle_records_dropped: IntCounter,
     pub(crate) hello_buffers_exhausted: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
+    pub(crate) captive_withheld: [IntCounter; Signature::COUNT],
+    pub(crate) captive_checks: [IntCounter; 2],
+    pub(crate) captive_open: IntGauge,
     pub(crate) rst_by_stage: [IntCounter; RstStage::COUNT],
     pub(crate) dns_queries: IntCounter,
     pub(crate) dns_answers: [IntCounter; DnsRcode::COUNT],
@@ -401,6 +404,20 @@ impl Metrics {
             "Interference events detected, by signature.",
             &["signature"],
         );
+        let captive_withheld = b.counter_vec(
+            "tamperwatch_captive_portal_events_withheld_total",
+            "Events not emitted because their flow overlapped a captive-portal period (a login page intercepting every site), by signature.",
+            &["signature"],
+        );
+        let captive_checks = b.counter_vec(
+            "tamperwatch_connectivity_checks_total",
+            "Operating systems' connectivity checks seen answered, by result: portal (a captive portal answered) or online (the expected answer).",
+            &["result"],
+        );
+        let captive_open = b.int_gauge(
+            "tamperwatch_captive_portal",
+            "1 while a captive-portal period is open (a connectivity check was answered by a portal lately and none as expected since).",
+        );
         let rst_by_stage = b.counter_vec(
             "tamperwatch_rst_injections_total",
             "rst_injection events by the connection stage the reset hit.",
@@ -579,6 +596,9 @@ impl Metrics {
             throttle_records_dropped,
             hello_buffers_exhausted,
             events: per_value(&events, Signature::ALL, Signature::as_str),
+            captive_withheld: per_value(&captive_withheld, Signature::ALL, Signature::as_str),
+            captive_checks: per_value(&captive_checks, &["portal", "online"], |r| r),
+            captive_open,
             rst_by_stage: per_value(&rst_by_stage, RstStage::ALL, RstStage::as_str),
             dns_queries,
             dns_answers: per_value(&dns_answers, DnsRcode::ALL, DnsRcode::as_str),

@@ -92,6 +92,13 @@ impl StatsPublisher {
             now.hello_buffers_exhausted,
         );
         add_counters(&m.events, &last.events, &now.events);
+        add_counters(
+            &m.captive_withheld,
+            &last.captive_withheld,
+            &now.captive_withheld,
+        );
+        add_counters(&m.captive_checks, &last.captive_checks, &now.captive_checks);
+        add_gauge(&m.captive_open, last.captive_open, now.captive_open);
         add_counters(&m.rst_by_stage, &last.rst_by_stage, &now.rst_by_stage);
         add_counter(&m.dns_queries, last.dns_queries, now.dns_queries);
         add_counters(&m.dns_answers, &last.dns_answers, &now.dns_answers);

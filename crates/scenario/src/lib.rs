@@ -40,6 +40,7 @@
 
 pub mod bench;
 pub mod blackhole_scenarios;
+pub mod captive_scenarios;
 pub mod catalogue;
 pub mod checksum;
 pub mod dns;

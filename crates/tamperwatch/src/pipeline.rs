@@ -214,7 +214,7 @@ impl Shares {
 /// What a dispatcher or a shard reader keeps of capture order: one link
 /// clock over every frame, and when every worker is due a time tick.
 struct Order {
-    link: tw_detect::link::LinkClock,
+    link: tw_detect::link::LinkTracker,
     /// Packet time of the latest frame, and of the latest tick to all.
     last_ts: i64,
     last_tick: i64,
@@ -223,7 +223,7 @@ struct Order {
 impl Order {
     fn new() -> Order {
         Order {
-            link: tw_detect::link::LinkClock::default(),
+            link: tw_detect::link::LinkTracker::default(),
             last_ts: i64::MIN,
             last_tick: i64::MIN,
         }
@@ -285,6 +285,8 @@ fn new_workers(
             if let Some(j) = &judge {
                 w.engine.share_judge(j.clone(), i);
             }
+            // every worker sees the same link clock: one counts its checks
+            w.engine.reports_link = i == 0;
             w
         })
         .collect()
@@ -429,7 +431,7 @@ impl ShardReader {
         }
         let w = tw_detect::shard_of_frame(linktype, data).map_or(0, |k| self.shares.worker_of(k));
         if w == self.me {
-            let link = self.order.link;
+            let link = self.order.link.clock();
             self.ahead
                 .frame(&mut self.worker, linktype, data, ts, wire_len, Some(link));
         }
@@ -920,7 +922,7 @@ impl Dispatcher {
             tw_detect::shard_of_frame(linktype, data)
         };
         let w = shard.map_or(0, |k| shares(n).worker_of(k));
-        let link = self.order.link;
+        let link = self.order.link.clock();
         let Some(b) = self.pending.get_mut(w) else {
             return;
         };

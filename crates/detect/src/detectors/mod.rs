@@ -315,6 +315,13 @@ impl Ctx<'_> {
         if !flow.mark_emitted(signature) {
             return false;
         }
+        // Behind a captive portal before its login (a hotel's Wi-Fi) every
+        // site is intercepted: that is not censorship. The event is withheld
+        // and counted (`tamperwatch_captive_portal_events_withheld_total`).
+        if self.link.captive.overlaps(flow.first_ts, flow.last_ts) {
+            self.stats.captive_withheld[signature.idx()] += 1;
+            return false;
+        }
         let confidence = mark_capture_lossy(self.capture_lossy, &mut evidence, confidence);
         if let Some(h) = &flow.ext.hello {
             evidence.insert(

@@ -293,13 +293,13 @@ fn two_workers(fr: &[(i64, Vec<u8>, u32)]) -> Vec<Event> {
             e
         })
         .collect();
-    let mut link = crate::link::LinkClock::default();
+    let mut link = crate::link::LinkTracker::default();
     let mut events = Vec::new();
     for (i, (ts, f, wire)) in fr.iter().enumerate() {
         let lt = crate::decode::linktype::RAW;
         let w = crate::shard_of_frame(lt, f).unwrap_or(0) % 2;
         link.observe(lt, f, *ts);
-        engines[w as usize].process_frame_linked(lt, f, *ts, *wire, link);
+        engines[w as usize].process_frame_linked(lt, f, *ts, *wire, link.clock());
         if i % 97 == 0 {
             for e in engines.iter_mut() {
                 e.drain_events(|ev| events.push(ev));
