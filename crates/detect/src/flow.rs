@@ -231,6 +231,11 @@ pub struct DirState {
     pub ack_seen: bool,
 }
 
+/// `Flow::emitted`: the flow's events were withheld (see
+/// [`Flow::mark_withheld`]); the bits below it are signatures.
+const WITHHELD: u8 = 0x80;
+const _: () = assert!(Signature::COUNT < 8);
+
 const HAS_ISN: u8 = 1;
 const HAS_FIN: u8 = 4;
 const HAS_FIRST_PAYLOAD: u8 = 8;
@@ -539,6 +544,18 @@ impl Flow {
         let had = self.has_emitted(sig);
         self.emitted |= 1 << sig.idx();
         !had
+    }
+
+    /// Marks the flow's events as withheld (a captive portal): they count
+    /// as emitted (one per signature), not as detections.
+    pub(crate) fn mark_withheld(&mut self) {
+        self.emitted |= WITHHELD;
+    }
+
+    /// Whether an event of any signature was emitted for the flow (not
+    /// withheld).
+    pub fn detected(&self) -> bool {
+        self.emitted != 0 && self.emitted & WITHHELD == 0
     }
 
     /// Updates the flow with a packet of direction `d`.

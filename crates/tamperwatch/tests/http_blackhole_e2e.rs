@@ -1457,3 +1457,152 @@ fn quic_to_down_server_is_clean() {
     lab.metric_eq(&text, "tamperwatch_blackholes_total", &[], 0.0);
     lab.finish();
 }
+
+/// An HTTP fetch from `SERVER2` 1.5 s from now: during the SYN retries
+/// of a connection started now (the link answers meanwhile).
+fn fetch_during_syns(c: &Netns, mt: Duration) -> std::thread::JoinHandle<Fetch> {
+    let c = c.clone();
+    spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        curl(
+            &c,
+            "http",
+            ALLOWED,
+            IpAddr::V4(SERVER2),
+            0,
+            "/index.html",
+            mt,
+        )
+    })
+}
+
+/// A captive portal in the router (a café's Wi-Fi before its login page
+/// was accepted): nftables redirects the client's HTTP to the portal's
+/// server (every request gets a redirect to the login page) and drops its
+/// HTTPS. The client's connectivity check (Android's
+/// `connectivitycheck.gstatic.com/generate_204`, here at `SERVER2`) gets
+/// the redirect; a page on the server's port 80 "works" while its port 443
+/// gets no answer: the shape of a port block, withheld because it overlaps
+/// the portal's period. After the login (the check gets its 204 and HTTPS
+/// flows again) a real port block on the same server is reported.
+#[test]
+fn captive_portal_before_login_is_withheld() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("captive portal", &overrides(3, ""));
+    lab.client().sysctl("net.ipv4.tcp_orphan_retries", "1");
+    let r = lab.router();
+    let locked = tempfile::NamedTempFile::new().expect("flag file");
+    let _portal = censor::PortalServer::start(&r, 8080, locked.path());
+    let client4 = lab.topo.client.addr4;
+    r.nft(&format!(
+        "table ip tw_portal {{
+    chain pre {{
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr {SERVER2} tcp dport 80 redirect to :8080
+        ip saddr {client4} tcp dport 80 redirect to :8080
+    }}
+    chain filt {{
+        type filter hook forward priority 0; policy accept;
+        ip saddr {client4} tcp dport 443 drop
+    }}
+}}
+"
+    ));
+    let c = lab.client();
+    let s4 = lab.s4();
+    let check_host = "connectivitycheck.gstatic.com";
+    let mt = Duration::from_secs(5);
+    let f = curl(
+        &c,
+        "http",
+        check_host,
+        IpAddr::V4(SERVER2),
+        0,
+        "/generate_204",
+        mt,
+    );
+    lab.fetch(&f, Want::Clean, Ok(302));
+    let f = curl(&c, "http", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(302));
+    // HTTPS to the same server gets no answer, while another application's
+    // HTTP is answered (by the portal) meanwhile
+    let other = fetch_during_syns(&c, mt);
+    let f = curl_from(&c, "https", ALLOWED, s4, 41443, Duration::from_secs(4));
+    lab.fetch(&f, Want::Clean, Err(()));
+    let f = other.join().expect("fetch thread");
+    lab.fetch(&f, Want::Clean, Ok(302));
+    // the login: the check passes, the portal lets everything through; the
+    // router now drops HTTPS to the server only (a real port block)
+    drop(locked);
+    r.nft_cmd(&["delete", "table", "ip", "tw_portal"]);
+    r.nft(&format!(
+        "table ip tw_portal {{
+    chain pre {{
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr {SERVER2} tcp dport 80 redirect to :8080
+    }}
+    chain filt {{
+        type filter hook forward priority 0; policy accept;
+        ip daddr {s4} tcp dport 443 drop
+    }}
+}}
+"
+    ));
+    let f = curl(
+        &c,
+        "http",
+        check_host,
+        IpAddr::V4(SERVER2),
+        0,
+        "/generate_204",
+        mt,
+    );
+    lab.fetch(&f, Want::Clean, Ok(204));
+    let f = curl(&c, "http", ALLOWED, s4, 0, "/index.html", mt);
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let other = fetch_during_syns(&c, mt);
+    let f = curl_from(&c, "https", ALLOWED, s4, 41444, Duration::from_secs(4));
+    lab.fetch(
+        &f,
+        Want::Blackhole {
+            stage: "syn",
+            rules: &["syn_unanswered"],
+            residual: false,
+        },
+        Err(()),
+    );
+    let f = other.join().expect("fetch thread");
+    lab.fetch(&f, Want::Clean, Ok(302));
+    let (events, _, text, _) = lab.check("blackhole", Duration::from_secs(15));
+    let others: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["signature"] != "blackhole")
+        .collect();
+    if !others.is_empty() {
+        lab.failures.push(format!(
+            "FALSE POSITIVE: events of other signatures: {others:?}"
+        ));
+    }
+    lab.metric_eq(
+        &text,
+        "tamperwatch_captive_portal_events_withheld_total",
+        &[("signature", "blackhole")],
+        1.0,
+    );
+    lab.metric_eq(
+        &text,
+        "tamperwatch_connectivity_checks_total",
+        &[("result", "portal")],
+        1.0,
+    );
+    lab.metric_eq(
+        &text,
+        "tamperwatch_connectivity_checks_total",
+        &[("result", "online")],
+        1.0,
+    );
+    lab.metric_eq(&text, "tamperwatch_captive_portal", &[], 0.0);
+    lab.finish();
+}

@@ -623,7 +623,7 @@ impl Detector for BlackholeDetector {
 /// Records detections (of any signature) on a flow so that later failures
 /// on the same (client, server, port) are recognised as residual blocking.
 pub fn note_detections(flow: &Flow, server: &mut ServerState) {
-    if flow.emitted != 0 && !flow.ext.bh.residual_hit {
+    if flow.detected() && !flow.ext.bh.residual_hit {
         server
             .ext
             .bh

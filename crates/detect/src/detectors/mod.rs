@@ -320,6 +320,8 @@ impl Ctx<'_> {
         // and counted (`tamperwatch_captive_portal_events_withheld_total`).
         if self.link.captive.overlaps(flow.first_ts, flow.last_ts) {
             self.stats.captive_withheld[signature.idx()] += 1;
+            // (not a detection: no residual blocking follows from it)
+            flow.mark_withheld();
             return false;
         }
         let confidence = mark_capture_lossy(self.capture_lossy, &mut evidence, confidence);

@@ -397,6 +397,46 @@ impl ResetServer {
     }
 }
 
+/// Handler of [`PortalServer`]; `arg` is the path of the file whose
+/// presence means "not logged in".
+const PORTAL_SERVER: &str = r#"
+import os
+def handle(c):
+    try:
+        c.settimeout(5)
+        d = b''
+        while b'\r\n\r\n' not in d:
+            x = c.recv(4096)
+            if not x:
+                return
+            d += x
+        parts = d.split(b' ', 2)
+        path = parts[1] if len(parts) > 2 else b'/'
+        if path == b'/generate_204' and not os.path.exists(arg):
+            c.sendall(b'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
+        else:
+            c.sendall(b'HTTP/1.1 302 Found\r\nLocation: http://192.168.88.1/login\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
+    finally:
+        c.close()
+"#;
+
+/// A captive portal's web server (python3) on `0.0.0.0:port`: every
+/// request gets a redirect to its login page, except `/generate_204`
+/// once `locked` (a file) is gone: 204, as after a login.
+#[derive(Debug)]
+pub struct PortalServer {
+    _proc: Guarded,
+}
+
+impl PortalServer {
+    pub fn start(ns: &Netns, port: u16, locked: &std::path::Path) -> PortalServer {
+        let (p, l) = (port.to_string(), locked.display().to_string());
+        PortalServer {
+            _proc: python_server(ns, "portal server", PORTAL_SERVER, &["0.0.0.0", &p, &l]),
+        }
+    }
+}
+
 /// Handler of [`PacedServer`]; `arg` is the rate in bytes/s.
 const PACED_SERVER: &str = r#"
 rate = int(arg)
