@@ -120,7 +120,9 @@ impl LinkClock {
     fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
         self.now = self.now.max(ts);
         match e {
-            Some(LinkEvent::SynAck) => self.last_synack = self.last_synack.max(ts),
+            Some(LinkEvent::SynAck | LinkEvent::HttpSynAck { .. }) => {
+                self.last_synack = self.last_synack.max(ts)
+            }
             Some(LinkEvent::QuicReply) => self.last_quic_reply = self.last_quic_reply.max(ts),
             _ => {}
         }
@@ -133,10 +135,25 @@ impl LinkClock {
 #[derive(Debug, Clone, Default)]
 pub struct LinkTracker {
     clock: LinkClock,
-    /// Checks sent and not yet answered: (client port, the sequence number
-    /// after the request, what it checks, when), newest last.
-    pending: [(u16, u32, CheckKind, Nanos); 4],
+    /// Checks sent and not yet answered, newest last.
+    pending: [Pending; 4],
     n_pending: u8,
+    /// The latest SYN/ACKs from port 80: (client port, IP TTL), a ring.
+    synacks: [(u16, u8); 8],
+    next_synack: u8,
+}
+
+/// A connectivity check waiting for its answer.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pending {
+    /// The client's port.
+    port: u16,
+    /// The sequence number after the request.
+    next: u32,
+    kind: CheckKind,
+    ts: Nanos,
+    /// The IP TTL of its connection's SYN/ACK, if seen.
+    synack_ttl: Option<u8>,
 }
 
 /// How long a connectivity check waits for its answer.
@@ -157,30 +174,60 @@ impl LinkTracker {
     pub fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
         self.clock.note(e, ts);
         match e {
+            Some(LinkEvent::HttpSynAck { port, ttl }) => {
+                let i = usize::from(self.next_synack) % self.synacks.len();
+                self.synacks[i] = (port, ttl);
+                self.next_synack = self.next_synack.wrapping_add(1);
+            }
             Some(LinkEvent::Check { port, next, kind }) => {
+                let synack_ttl = self
+                    .synacks
+                    .iter()
+                    .find(|s| s.0 == port && s.0 != 0)
+                    .map(|s| s.1);
+                let p = Pending {
+                    port,
+                    next,
+                    kind,
+                    ts,
+                    synack_ttl,
+                };
                 let n = usize::from(self.n_pending);
-                if let Some(i) = self.pending[..n].iter().position(|p| p.0 == port) {
+                if let Some(i) = self.pending[..n].iter().position(|q| q.port == port) {
                     // a new request on the same connection replaces the old
-                    self.pending[i] = (port, next, kind, ts);
+                    self.pending[i] = p;
                 } else if n == self.pending.len() {
                     self.pending.rotate_left(1);
-                    self.pending[n - 1] = (port, next, kind, ts);
+                    self.pending[n - 1] = p;
                 } else {
-                    self.pending[n] = (port, next, kind, ts);
+                    self.pending[n] = p;
                     self.n_pending += 1;
                 }
             }
-            Some(LinkEvent::HttpReply { port, ack, reply }) => {
+            Some(LinkEvent::HttpReply {
+                port,
+                ack,
+                ttl,
+                reply,
+            }) => {
                 let n = usize::from(self.n_pending);
                 let Some(i) = self.pending[..n].iter().position(|p| {
-                    p.0 == port && p.1 == ack && ts.saturating_sub(p.3) <= CHECK_WAIT
+                    p.port == port && p.next == ack && ts.saturating_sub(p.ts) <= CHECK_WAIT
                 }) else {
                     return;
                 };
-                let kind = self.pending[i].2;
+                let p = self.pending[i];
                 self.pending[i..n].rotate_left(1);
                 self.n_pending -= 1;
-                match kind.verdict(reply) {
+                // A portal intercepts the connection: its answer comes from
+                // whoever completed the handshake. An answer from elsewhere
+                // (another TTL than the SYN/ACK's) is a forged one racing the
+                // server, an injector's (an ad injector's 307, a block page):
+                // the HTTP detector's business, and no portal.
+                if p.synack_ttl.is_some_and(|t| t.abs_diff(ttl) > 1) {
+                    return;
+                }
+                match p.kind.verdict(reply) {
                     Some(true) => self.clock.captive.online(ts),
                     Some(false) => self.clock.captive.portal(ts),
                     None => {}
@@ -198,6 +245,13 @@ pub enum LinkEvent {
     SynAck,
     /// A server answered on UDP port 443.
     QuicReply,
+    /// A SYN/ACK from port 80 (a [`LinkEvent::SynAck`] too).
+    HttpSynAck {
+        /// The client's port.
+        port: u16,
+        /// Its IP TTL.
+        ttl: u8,
+    },
     /// A client asked a known connectivity-check URL over HTTP.
     Check {
         /// The client's port.
@@ -213,6 +267,8 @@ pub enum LinkEvent {
         port: u16,
         /// Its acknowledgment number.
         ack: u32,
+        /// Its IP TTL.
+        ttl: u8,
         /// What it said.
         reply: Reply,
     },
@@ -307,7 +363,13 @@ fn check_of(host: &[u8], path: &[u8]) -> Option<CheckKind> {
 
 /// The link event of an HTTP segment on port 80: a connectivity check from
 /// a client, or the first segment of a response.
-fn http_event(sport: u16, dport: u16, seq: u32, ack: u32, payload: &[u8]) -> Option<LinkEvent> {
+fn http_event(
+    (sport, dport): (u16, u16),
+    seq: u32,
+    ack: u32,
+    ttl: u8,
+    payload: &[u8],
+) -> Option<LinkEvent> {
     if dport == 80 && payload.starts_with(b"GET ") {
         let line_end = payload.iter().position(|&b| b == b'\r')?;
         let line = &payload[4..line_end];
@@ -347,6 +409,7 @@ fn http_event(sport: u16, dport: u16, seq: u32, ack: u32, payload: &[u8]) -> Opt
         return Some(LinkEvent::HttpReply {
             port: dport,
             ack,
+            ttl,
             reply: Reply {
                 status,
                 texts,
@@ -389,15 +452,24 @@ pub fn link_event(linktype: u32, d: &[u8]) -> Option<LinkEvent> {
 pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
     match p.l4 {
         crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() && !t.rst() => {
-            Some(LinkEvent::SynAck)
+            Some(synack(t.sport, t.dport, p.ip.ttl))
         }
         crate::decode::Transport::Tcp(t) if !t.payload.is_empty() && !t.syn() && !t.rst() => {
-            http_event(t.sport, t.dport, t.seq, t.ack, t.payload)
+            http_event((t.sport, t.dport), t.seq, t.ack, p.ip.ttl, t.payload)
         }
         crate::decode::Transport::Udp(u) if u.sport == 443 && !u.payload.is_empty() => {
             Some(LinkEvent::QuicReply)
         }
         _ => None,
+    }
+}
+
+/// The event of a SYN/ACK from `sport` to `dport` with IP TTL `ttl`.
+fn synack(sport: u16, dport: u16, ttl: u8) -> LinkEvent {
+    if sport == 80 {
+        LinkEvent::HttpSynAck { port: dport, ttl }
+    } else {
+        LinkEvent::SynAck
     }
 }
 
@@ -436,7 +508,7 @@ fn fast(linktype: u32, d: &[u8]) -> Option<Option<LinkEvent>> {
     }
     // the IP payload: a declared length that is too short or longer than
     // what was captured gives way to the captured bytes
-    let (proto, payload) = match version {
+    let (proto, payload, ttl) = match version {
         4 => {
             if ip[0] != 0x45 || be16(ip, 6)? & 0x3fff != 0 {
                 return None;
@@ -447,7 +519,7 @@ fn fast(linktype: u32, d: &[u8]) -> Option<Option<LinkEvent>> {
             } else {
                 ip.get(20..total)?
             };
-            (*ip.get(9)?, payload)
+            (*ip.get(9)?, payload, *ip.get(8)?)
         }
         6 => {
             let h = ip.get(..40)?;
@@ -458,16 +530,16 @@ fn fast(linktype: u32, d: &[u8]) -> Option<Option<LinkEvent>> {
             } else {
                 rest.get(..plen)?
             };
-            (h[6], payload)
+            (h[6], payload, h[7])
         }
         _ => return None,
     };
-    fast_l4(proto, payload)
+    fast_l4(proto, payload, ttl)
 }
 
 /// The link event of a transport header (`None`: only the decoder can say:
 /// another protocol, an IPv6 extension header, a header cut short).
-fn fast_l4(proto: u8, l4: &[u8]) -> Option<Option<LinkEvent>> {
+fn fast_l4(proto: u8, l4: &[u8], ttl: u8) -> Option<Option<LinkEvent>> {
     Some(match proto {
         6 => {
             let doff = usize::from(*l4.get(12)? >> 4) * 4;
@@ -475,13 +547,13 @@ fn fast_l4(proto: u8, l4: &[u8]) -> Option<Option<LinkEvent>> {
                 return None;
             }
             let flags = l4[13];
+            let be16 = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
             if flags & 0x12 == 0x12 && flags & 0x04 == 0 {
-                Some(LinkEvent::SynAck)
+                Some(synack(be16(0), be16(2), ttl))
             } else if l4.len() > doff && flags & 0x06 == 0 {
-                let be16 = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
                 let be32 =
                     |at: usize| u32::from_be_bytes([l4[at], l4[at + 1], l4[at + 2], l4[at + 3]]);
-                http_event(be16(0), be16(2), be32(4), be32(8), &l4[doff..])
+                http_event((be16(0), be16(2)), be32(4), be32(8), ttl, &l4[doff..])
             } else {
                 None
             }
@@ -518,13 +590,18 @@ mod tests {
         syn_ack.extend([
             0, 80, 0x9c, 0x40, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x12, 0xff, 0xff, 0, 0, 0, 0,
         ]);
-        assert_eq!(link_event(lt::RAW, &syn_ack), Some(LinkEvent::SynAck));
+        // from port 80: an HTTP server's, remembered for connectivity checks
+        let http_synack = Some(LinkEvent::HttpSynAck {
+            port: 0x9c40,
+            ttl: 64,
+        });
+        assert_eq!(link_event(lt::RAW, &syn_ack), http_synack);
         // with IP options the decoder decides, the same way
         let mut with_opts = syn_ack.clone();
         with_opts[0] = 0x46;
         with_opts.splice(20..20, [1, 1, 1, 0]);
         with_opts[3] = 44;
-        assert_eq!(link_event(lt::RAW, &with_opts), Some(LinkEvent::SynAck));
+        assert_eq!(link_event(lt::RAW, &with_opts), http_synack);
         let mut rst = syn_ack.clone();
         rst[33] = 0x14;
         assert_eq!(link_event(lt::RAW, &rst), None);
@@ -857,5 +934,41 @@ mod tests {
             APPLE_OK,
         );
         assert_eq!(k.clock().captive.online_checks, 1);
+    }
+
+    #[test]
+    fn a_redirect_from_another_sender_than_the_handshake_is_no_portal() {
+        // the server's SYN/ACK (TTL 50), the check, then a 307 with TTL 40
+        // racing the server: an injector's (Sandvine's ad redirect), judged by
+        // the HTTP detector, not a portal
+        let with = |mut f: Vec<u8>, ttl: u8, flags: u8| {
+            f[8] = ttl;
+            f[33] = flags;
+            f
+        };
+        let req = b"GET /generate_204 HTTP/1.1\r\nHost: connectivitycheck.gstatic.com\r\n\r\n";
+        let next = 7 + u32::try_from(req.len()).unwrap();
+        let redirect = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://ads.example/\r\n\r\n";
+        for (reply_ttl, portal) in [(40u8, false), (50, true), (51, true)] {
+            let mut k = LinkTracker::default();
+            let sa = with(seg(80, 40001, 0, 7, b""), 50, 0x12);
+            assert_eq!(
+                both(&sa),
+                Some(LinkEvent::HttpSynAck {
+                    port: 40001,
+                    ttl: 50
+                })
+            );
+            k.observe(lt::RAW, &sa, S);
+            k.observe(lt::RAW, &seg(40001, 80, 7, 1, req), 2 * S);
+            let r = with(seg(80, 40001, 1, next, redirect), reply_ttl, 0x18);
+            k.observe(lt::RAW, &r, 2 * S + 1);
+            assert_eq!(k.clock().last_synack, S);
+            assert_eq!(
+                k.clock().captive.portal_checks,
+                u32::from(portal),
+                "reply TTL {reply_ttl}"
+            );
+        }
     }
 }
