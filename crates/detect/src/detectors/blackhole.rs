@@ -589,6 +589,21 @@ impl Detector for BlackholeDetector {
         if !enough {
             return;
         }
+        // The live capture's link was down (no carrier, or administratively
+        // down) at some time between the first attempt (the first SYN or
+        // Initial, or the request) and the flow's last packet, or went
+        // down just after it (`LINK_DOWN_MARGIN`): the silence is
+        // explained, and nothing the capture saw tells a block from it.
+        // Not reported (a false alarm tells a volunteer of censorship that
+        // is not there); counted. Replays know no periods.
+        let silence_from = match stage {
+            BlackholeStage::Syn | BlackholeStage::QuicInitial => flow.first_ts,
+            _ => b.req().map_or(flow.first_ts, |(_, _, t)| t),
+        };
+        if ctx.link_down.explains_silence(silence_from, flow.last_ts) {
+            ctx.stats.link_down_excused[crate::stats::LinkDownExcused::Blackhole.idx()] += 1;
+            return;
+        }
         if stage == BlackholeStage::QuicInitial || stage == BlackholeStage::Syn {
             rules.push(if stage == BlackholeStage::Syn {
                 "syn_unanswered"
