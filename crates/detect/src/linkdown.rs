@@ -192,7 +192,10 @@ mod tests {
         assert_eq!(p[0].0, 0);
         assert!(l.overlaps(5 * SECOND, 6 * SECOND));
         // the latest are exact
-        assert_eq!(p[LINK_DOWN_PERIODS - 1], (9990 * SECOND, Some(9991 * SECOND)));
+        assert_eq!(
+            p[LINK_DOWN_PERIODS - 1],
+            (9990 * SECOND, Some(9991 * SECOND))
+        );
         assert!(!l.overlaps(9992 * SECOND, 9999 * SECOND));
         for w in p.windows(2) {
             assert!(w[0].1.unwrap() < w[1].0, "{p:?}");

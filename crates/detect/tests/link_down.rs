@@ -202,7 +202,10 @@ fn blackhole_periods_outside_the_silence_change_nothing() {
     let json = |ev: &[Event]| ev.iter().map(|e| e.to_json_line()).collect::<Vec<_>>();
     for (what, changes) in [
         // ended before the request (while the handshake ran, even)
-        ("before the request", outage(t0 - 60 * S, t0 - 100 * MS - 500 * MS)),
+        (
+            "before the request",
+            outage(t0 - 60 * S, t0 - 100 * MS - 500 * MS),
+        ),
         // began well after the client's last retransmission (beyond the
         // margin, counting the poll's second)
         ("after the flow", outage(t0 + 7 * S, t0 + 30 * S)),
@@ -223,11 +226,18 @@ fn policed() -> Vec<(i64, u32, Vec<u8>, u32)> {
 fn throttling_spanning_a_link_down_period_is_not_judged() {
     let frames = policed();
     let (e, ev) = live(frames.clone(), &[]);
-    assert_eq!(of(&ev, Signature::Throttling).len(), 1, "no period: reported");
+    assert_eq!(
+        of(&ev, Signature::Throttling).len(),
+        1,
+        "no period: reported"
+    );
     assert_eq!(excused(&e, LinkDownExcused::Throttling), 0);
 
     // the link down for 2 s in the middle of the policed download
-    let (e, ev) = live(frames.clone(), &outage(EPOCH_NS + 12 * S, EPOCH_NS + 14 * S));
+    let (e, ev) = live(
+        frames.clone(),
+        &outage(EPOCH_NS + 12 * S, EPOCH_NS + 14 * S),
+    );
     assert!(of(&ev, Signature::Throttling).is_empty(), "{ev:?}");
     assert_eq!(
         excused(&e, LinkDownExcused::Throttling),

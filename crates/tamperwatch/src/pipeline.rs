@@ -1915,8 +1915,8 @@ mod tests {
                     .try_iter()
                     .filter(|e| e.signature == tw_detect::stats::Signature::Blackhole)
                     .count();
-                let excused = stats.link_down_excused
-                    [tw_detect::stats::LinkDownExcused::Blackhole.idx()];
+                let excused =
+                    stats.link_down_excused[tw_detect::stats::LinkDownExcused::Blackhole.idx()];
                 if down {
                     assert_eq!((bh, excused), (0, 1), "{n} workers, link down");
                 } else {
