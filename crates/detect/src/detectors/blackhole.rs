@@ -16,7 +16,9 @@
 //! happened shortly before (residual blocking, `residual: true`). A request
 //! stage with only the handshake as contrast (nothing showed the link
 //! working after the request) is reported at 0.6: a link going dark then
-//! looks the same as a block in a quiet moment.
+//! looks the same as a block in a quiet moment. A live capture that saw
+//! its interface down meanwhile knows better: a flow whose silence overlaps
+//! a link-down period ([`crate::linkdown`]) is not reported, only counted.
 //! Rules and traps: `docs/signatures/blackhole.md`.
 
 use crate::decode::{Packet, Transport};
