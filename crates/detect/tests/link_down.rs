@@ -23,6 +23,9 @@ const MS: i64 = 1_000_000;
 const S: i64 = 1_000 * MS;
 const RTT: i64 = 80 * MS;
 
+/// A captured frame: time, link type, bytes, length on the wire.
+type Frame = (i64, u32, Vec<u8>, u32);
+
 /// A change of the link as a capture's poll notices it: at `at` (packet
 /// time), down since `since` (the poll before, which still saw it up), or
 /// up again.
@@ -55,7 +58,7 @@ fn outage(down: i64, up: i64) -> Vec<Change> {
 /// Frames `(ts, linktype, bytes, wire length)` through one engine with the
 /// default detectors, live-like (see the module comment), then 200 s of
 /// idle ticks and the end: the engine and its events.
-fn live(frames: Vec<(i64, u32, Vec<u8>, u32)>, changes: &[Change]) -> (Engine, Vec<Event>) {
+fn live(frames: Vec<Frame>, changes: &[Change]) -> (Engine, Vec<Event>) {
     let cfg = DetectorsConfig::default();
     let mut e = Engine::new(
         EngineConfig {
@@ -104,7 +107,7 @@ fn live(frames: Vec<(i64, u32, Vec<u8>, u32)>, changes: &[Change]) -> (Engine, V
     (e, out)
 }
 
-fn timeline_frames(tl: Timeline) -> Vec<(i64, u32, Vec<u8>, u32)> {
+fn timeline_frames(tl: Timeline) -> Vec<Frame> {
     let mut entries = tl.into_entries();
     entries.sort_by_key(|e| e.ts_ns);
     entries
@@ -119,7 +122,7 @@ fn timeline_frames(tl: Timeline) -> Vec<(i64, u32, Vec<u8>, u32)> {
 }
 
 /// The frames of a classic pcap (microseconds).
-fn pcap_frames(pcap: &[u8]) -> Vec<(i64, u32, Vec<u8>, u32)> {
+fn pcap_frames(pcap: &[u8]) -> Vec<Frame> {
     let u = |o: usize| u32::from_le_bytes(pcap[o..o + 4].try_into().unwrap());
     let lt = u(20);
     let mut off = 24;
@@ -148,7 +151,7 @@ fn excused(e: &Engine, sig: LinkDownExcused) -> u64 {
 /// client has long given up. Returns the frames and when the ClientHello
 /// went. The only flow on the link: without a period, the trap reported at
 /// 0.6 (`link_handshakes_meanwhile: false`).
-fn dark_after_hello() -> (Vec<(i64, u32, Vec<u8>, u32)>, i64) {
+fn dark_after_hello() -> (Vec<Frame>, i64) {
     let mut tl = Timeline::new();
     let c = Endpoint::client("192.0.2.10:54001".parse().unwrap());
     let s = Endpoint::server("203.0.113.50:443".parse().unwrap());
@@ -218,7 +221,7 @@ fn blackhole_periods_outside_the_silence_change_nothing() {
 
 /// The throttling fixture `thr_policed_targeted`: a name policed at
 /// 150 kbit/s from 0 s for about 25 s while two other servers run fast.
-fn policed() -> Vec<(i64, u32, Vec<u8>, u32)> {
+fn policed() -> Vec<Frame> {
     pcap_frames(&tw_scenario::throttle_scenarios::thr_policed_targeted().unwrap())
 }
 
