@@ -83,6 +83,8 @@ struct Shared {
     events: Vec<Event>,
     watch: crate::watch::WatchList,
     link: crate::link::LinkClock,
+    /// When the live capture's link was down (see [`Engine::note_link_down`]).
+    link_down: crate::linkdown::LinkDown,
     /// Whether the capture dropped packets lately (set for each input).
     lossy: bool,
     /// Flow rates not yet handed to the throttling judge.
@@ -120,6 +122,7 @@ impl Shared {
             events,
             watch,
             link,
+            link_down,
             lossy,
             rates,
             end_delay,
@@ -130,6 +133,7 @@ impl Shared {
                 now,
                 capture_lossy: *lossy,
                 link: *link,
+                link_down,
                 watch,
                 events,
                 stats,
@@ -187,6 +191,7 @@ impl Engine {
                 events: Vec::with_capacity(64),
                 watch: cfg.detectors.watch.clone(),
                 link: crate::link::LinkClock::default(),
+                link_down: crate::linkdown::LinkDown::default(),
                 lossy: false,
                 rates: Vec::new(),
                 end_delay: crate::detectors::throttle::Judge::end_delay(&cfg.flows),
@@ -225,27 +230,30 @@ impl Engine {
             return;
         }
         let mut out = std::mem::take(&mut self.judged);
-        let dropped = match &mut self.judge {
+        let (dropped, excused) = match &mut self.judge {
             JudgeHandle::Local(j) => {
                 for (at, window) in self.drops_for_judge.drain(..) {
                     j.note_capture_drop(at, window);
                 }
+                j.note_link_down(&self.sh.link_down);
                 let mut dropped = 0;
                 for r in self.sh.rates.drain(..) {
                     dropped += u64::from(!j.submit(r));
                 }
                 j.advance(progress.saturating_sub(1), &mut out);
-                dropped
+                (dropped, j.take_link_down_excused())
             }
             JudgeHandle::Shared(j, w) => j.sync(
                 *w,
                 &mut self.sh.rates,
                 &mut self.drops_for_judge,
+                &self.sh.link_down,
                 progress,
                 &mut out,
             ),
         };
         self.sh.stats.throttle_records_dropped += dropped;
+        self.sh.stats.link_down_excused[crate::stats::LinkDownExcused::Throttling.idx()] += excused;
         for e in out.drain(..) {
             crate::detectors::throttle::account(&mut self.sh.stats, &self.sh.watch, &e);
             self.sh.events.push(e);
@@ -309,6 +317,24 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Tells the engine when the live capture's link was down (the
+    /// interface administratively down or without carrier), as a log of
+    /// periods in packet time ([`crate::linkdown::LinkDown`]); an older
+    /// copy than the one held (by its version) changes nothing. `blackhole`
+    /// does not report a flow whose silence overlaps a period, and the
+    /// throttling judge does not judge a record whose span does (both count
+    /// them instead: [`Stats::link_down_excused`]). Replays never call it.
+    pub fn note_link_down(&mut self, log: &crate::linkdown::LinkDown) {
+        if log.version() > self.sh.link_down.version() {
+            self.sh.link_down = *log;
+        }
+    }
+
+    /// The link-down periods as last noted.
+    pub fn link_down(&self) -> &crate::linkdown::LinkDown {
+        &self.sh.link_down
     }
 
     fn capture_lossy(&self) -> bool {

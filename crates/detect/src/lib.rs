@@ -18,6 +18,7 @@ pub mod event;
 pub mod fingerprints;
 pub mod flow;
 pub mod link;
+pub mod linkdown;
 pub mod lru;
 pub mod memory;
 pub mod proto;

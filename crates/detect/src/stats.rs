@@ -194,6 +194,17 @@ label_enum!(
     }
 );
 
+label_enum!(
+    /// Signatures whose would-be events a link-down period of the live
+    /// capture excused (see [`crate::linkdown`]).
+    LinkDownExcused {
+        /// A flow whose silence overlapped a period.
+        Blackhole => "blackhole",
+        /// A rate-limited record whose span overlapped a period.
+        Throttling => "throttling",
+    }
+);
+
 /// Counters of one worker. All fields only grow, except `flows_active`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
@@ -253,6 +264,10 @@ pub struct Stats {
     pub quic_attempts: u64,
     /// `blackhole` events by stage.
     pub blackholes: [u64; BlackholeStage::COUNT],
+    /// Flows that would have raised an event but for a link-down period of
+    /// the live capture (blackhole: per flow; throttling: per flow, at its
+    /// first excused record).
+    pub link_down_excused: [u64; LinkDownExcused::COUNT],
     /// Events by watch-list group (index; the last entry is `other`) and
     /// signature. Sized by the engine from its watch list.
     pub by_group: Vec<[u64; Signature::COUNT]>,
@@ -311,6 +326,7 @@ impl Default for Stats {
             tls_client_hellos: 0,
             quic_attempts: 0,
             blackholes: [0; BlackholeStage::COUNT],
+            link_down_excused: [0; LinkDownExcused::COUNT],
             by_group: Vec::new(),
             group_targets: Vec::new(),
             residual_ms: [0; RESIDUAL_RING],
@@ -369,6 +385,7 @@ impl Stats {
         self.tls_client_hellos += other.tls_client_hellos;
         self.quic_attempts += other.quic_attempts;
         add(&mut self.blackholes, &other.blackholes);
+        add(&mut self.link_down_excused, &other.link_down_excused);
         if self.by_group.len() < other.by_group.len() {
             self.by_group
                 .resize(other.by_group.len(), [0; Signature::COUNT]);

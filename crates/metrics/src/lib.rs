@@ -37,7 +37,7 @@ use prometheus::{
 };
 use tw_detect::stats::{
     BlackholeStage, DecodeError, DnsRcode, EvictionReason, FlowOutcome, FlowProto, GroupTarget,
-    PacketProto, RstStage, Signature,
+    LinkDownExcused, PacketProto, RstStage, Signature,
 };
 use tw_detect::time::{Nanos, SECOND};
 
@@ -207,6 +207,7 @@ pub struct Metrics {
     pub(crate) tls_client_hellos: IntCounter,
     pub(crate) quic_attempts: IntCounter,
     pub(crate) blackholes: [IntCounter; BlackholeStage::COUNT],
+    pub(crate) link_down_excused: [IntCounter; LinkDownExcused::COUNT],
     detections: IntCounterVec,
     pub(crate) residual_seconds: prometheus::Histogram,
     goodput_vec: prometheus::HistogramVec,
@@ -453,6 +454,11 @@ impl Metrics {
             "blackhole events by the stage at which traffic disappeared.",
             &["stage"],
         );
+        let link_down_excused = b.counter_vec(
+            "tamperwatch_link_down_excused_total",
+            "Flows not reported because a capture interface was down (no carrier, or administratively) during their silence (blackhole) or their download (throttling), by the signature they would have raised.",
+            &["signature"],
+        );
         let detections = b.counter_vec(
             "tamperwatch_detections_total",
             "Events by signature and watch-list group (the operator's named groups of domains, or \"other\").",
@@ -607,6 +613,11 @@ impl Metrics {
             tls_client_hellos,
             quic_attempts,
             blackholes: per_value(&blackholes, BlackholeStage::ALL, BlackholeStage::as_str),
+            link_down_excused: per_value(
+                &link_down_excused,
+                LinkDownExcused::ALL,
+                LinkDownExcused::as_str,
+            ),
             by_group: std::sync::RwLock::new(Self::group_rows_of(&detections, &[])),
             group_targets: std::sync::RwLock::new(Self::target_rows_of(&group_targets_vec, &[])),
             group_targets_vec,

@@ -111,6 +111,11 @@ impl StatsPublisher {
         );
         add_counter(&m.quic_attempts, last.quic_attempts, now.quic_attempts);
         add_counters(&m.blackholes, &last.blackholes, &now.blackholes);
+        add_counters(
+            &m.link_down_excused,
+            &last.link_down_excused,
+            &now.link_down_excused,
+        );
         let ring = tw_detect::stats::RESIDUAL_RING as u64;
         for i in last
             .residual_count

@@ -6,7 +6,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tw_detect::stats::{
-    DecodeError, EvictionReason, FlowOutcome, FlowProto, PacketProto, Signature, Stats,
+    DecodeError, EvictionReason, FlowOutcome, FlowProto, LinkDownExcused, PacketProto, Signature,
+    Stats,
 };
 
 use crate::*;
@@ -141,6 +142,9 @@ fn sample_stats(scale: u64) -> Stats {
     for g in Signature::ALL {
         s.events[g.idx()] = scale * (g.idx() as u64 + 2);
     }
+    for x in LinkDownExcused::ALL {
+        s.link_down_excused[x.idx()] = scale * (x.idx() as u64 + 3);
+    }
     s
 }
 
@@ -195,6 +199,14 @@ fn assert_matches(m: &Metrics, want: &Stats) {
     assert_eq!(v, want.throttle_records_dropped as f64);
     let v = value(m, "tamperwatch_hello_reassembly_refused_total", &[]);
     assert_eq!(v, want.hello_buffers_exhausted as f64);
+    for x in LinkDownExcused::ALL {
+        let v = value(
+            m,
+            "tamperwatch_link_down_excused_total",
+            &[("signature", x.as_str())],
+        );
+        assert_eq!(v, want.link_down_excused[x.idx()] as f64);
+    }
     for g in Signature::ALL {
         let v = value(m, "tamperwatch_events_total", &[("signature", g.as_str())]);
         assert_eq!(v, want.events[g.idx()] as f64);

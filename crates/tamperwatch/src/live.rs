@@ -5,7 +5,7 @@
 //! serves HTTP and waits for signals.
 
 use crate::config::{Backend, Config};
-use crate::pipeline::{spawn_workers, Dispatcher, EventBackpressure, Reloadable};
+use crate::pipeline::{spawn_workers, Dispatcher, EventBackpressure, LinkStates, Reloadable};
 use crate::sink::{self, SinkConfig};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
@@ -76,20 +76,34 @@ fn open_sources(cfg: &Config, iface: &str) -> Result<Vec<Box<dyn Source>>, Captu
 /// Partly filled batches go out at least this often (packet time).
 const FLUSH_EVERY_NS: i64 = 100_000_000;
 
+/// What every capture thread hands the workers besides frames: the kernel
+/// drop count and the link-down periods.
+#[derive(Clone)]
+struct ToWorkers {
+    drops_total: Arc<AtomicU64>,
+    links: Arc<LinkStates>,
+}
+
 fn capture_loop(
     tick_lag_ns: i64,
     mut src: Box<dyn Source>,
     mut d: Dispatcher,
     im: InterfaceMetrics,
-    drops_total: Arc<AtomicU64>,
+    to_workers: ToWorkers,
     stop: Arc<AtomicBool>,
     beat: sd_notify::Heartbeat,
 ) -> Result<(), CaptureError> {
+    let ToWorkers { drops_total, links } = to_workers;
     let mut last = src.stats();
+    // When the interface's state was last read (wall time, which is the
+    // packet time of a live capture): a change noticed at one poll
+    // happened after the poll before.
+    let mut polled_ns = wall_ns();
     if last.link_down {
         // (later changes are acted on below; the state at start must be
         // too: found in review, session 16)
         im.set_up(false);
+        links.went_down(polled_ns);
         tracing::warn!(interface = %src.describe(), "interface down (administratively, or no carrier) at start: capturing nothing until it is up");
     }
     let mut last_stats_at = Instant::now();
@@ -136,14 +150,20 @@ fn capture_loop(
             }
             if last_stats_at.elapsed() >= Duration::from_secs(1) {
                 let s = src.stats();
+                let at = wall_ns();
                 if s.link_down != last.link_down {
                     im.set_up(!s.link_down);
+                    // the workers excuse silences and stalls in the period
+                    // (from the poll before this one, when it was still up)
                     if s.link_down {
+                        links.went_down(polled_ns);
                         tracing::warn!(interface = %src.describe(), "interface down (administratively, or no carrier): capturing nothing until it is up again");
                     } else {
+                        links.came_up(at);
                         tracing::info!(interface = %src.describe(), "interface up again: capturing");
                     }
                 }
+                polled_ns = at;
                 im.add_packets(s.packets.saturating_sub(last.packets));
                 let nd = s.kernel_drops.saturating_sub(last.kernel_drops);
                 im.add_kernel_drops(nd);
@@ -159,6 +179,10 @@ fn capture_loop(
     im.add_kernel_drops(s.kernel_drops.saturating_sub(last.kernel_drops));
     im.add_kernel_freezes(s.kernel_freezes.saturating_sub(last.kernel_freezes));
     d.flush(None);
+    if last.link_down {
+        // no longer watched: the period this capture held open ends
+        links.came_up(wall_ns());
+    }
     // A capture that ended (interface lost) no longer feeds the watchdog's
     // judgement; the others keep it fed.
     beat.finish();
@@ -328,6 +352,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     let sink = sink.spawn(ev_rx, metrics.clone())?;
     let drops = Arc::new(AtomicU64::new(0));
     let cell = Arc::new(Reloadable::default());
+    let links = Arc::new(LinkStates::default());
     let workers = spawn_workers(
         workers_n,
         &cfg.engine(),
@@ -338,6 +363,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
             backpressure: EventBackpressure::Drop,
             reload: Some(cell.clone()),
             lookahead: crate::pipeline::LookaheadMode::Auto,
+            link_states: Some(links.clone()),
         },
     )?;
     drop(ev_tx);
@@ -352,12 +378,15 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     let mut captures = Vec::new();
     for (name, src, im, rings) in sources {
         let d = workers.dispatcher();
-        let (stop, drops, alive, all_gone) =
-            (stop.clone(), drops.clone(), alive.clone(), all_gone.clone());
+        let (stop, alive, all_gone) = (stop.clone(), alive.clone(), all_gone.clone());
+        let to_workers = ToWorkers {
+            drops_total: drops.clone(),
+            links: links.clone(),
+        };
         let beat = sd_notify::Heartbeat::new(&name);
         beats.push(beat.clone());
         let h = std::thread::Builder::new().name(format!("tw-cap-{name}")).spawn(move || {
-            let r = capture_loop(tick_lag_ns, src, d, im.clone(), drops, stop, beat);
+            let r = capture_loop(tick_lag_ns, src, d, im.clone(), to_workers, stop, beat);
             if let Err(e) = &r {
                 if rings.fetch_sub(1, Ordering::SeqCst) == 1 {
                     im.set_up(false);

@@ -75,6 +75,74 @@ impl Reloadable {
     }
 }
 
+/// When the live captures' interfaces were down (administratively, or no
+/// carrier), as periods of packet time (`tw_detect::linkdown::LinkDown`):
+/// written by the capture threads when their once-a-second poll of the
+/// interface sees it go down or come up, read by every worker once per
+/// batch (one atomic load when nothing changed). A period lasts while any
+/// capture sees its interface down: the engine does not know which
+/// interface a flow came through, so a drop on any interface excuses the
+/// silences and stalls of every flow. Live packet times are the host's
+/// real-time clock (kernel or user-space timestamps), the clock the
+/// captures poll by, so the periods are in packet time as they are.
+#[derive(Debug, Default)]
+pub struct LinkStates {
+    /// The log's version, once published.
+    version: AtomicU64,
+    inner: std::sync::Mutex<LinkInner>,
+}
+
+#[derive(Debug, Default)]
+struct LinkInner {
+    /// Captures that see their interface down now.
+    down: usize,
+    log: tw_detect::linkdown::LinkDown,
+}
+
+impl LinkStates {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinkInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A capture saw its interface down; it last saw it up at `since`
+    /// (packet time: nanoseconds since the epoch). Each call must be
+    /// matched by one [`LinkStates::came_up`] (a capture that ends while
+    /// its interface is down calls it too).
+    pub fn went_down(&self, since: i64) {
+        let mut g = self.lock();
+        g.down += 1;
+        if g.down == 1 {
+            g.log.went_down(since);
+            self.version.store(g.log.version(), Ordering::Release);
+        }
+    }
+
+    /// A capture that saw its interface down sees it up again at `at` (or
+    /// stopped watching it).
+    pub fn came_up(&self, at: i64) {
+        let mut g = self.lock();
+        g.down = g.down.saturating_sub(1);
+        if g.down == 0 {
+            g.log.came_up(at);
+            self.version.store(g.log.version(), Ordering::Release);
+        }
+    }
+
+    /// The log, if its version is not `seen`.
+    fn newer(&self, seen: u64) -> Option<tw_detect::linkdown::LinkDown> {
+        if self.version.load(Ordering::Acquire) == seen {
+            return None;
+        }
+        Some(self.lock().log)
+    }
+
+    /// The log now.
+    #[cfg(test)]
+    fn log(&self) -> tw_detect::linkdown::LinkDown {
+        self.lock().log
+    }
+}
+
 /// One worker's engine plus its publishing duties.
 pub struct Worker {
     pub engine: Engine,
@@ -85,6 +153,8 @@ pub struct Worker {
     kernel_drops: Arc<AtomicU64>,
     since_publish: u64,
     reload: Option<(Arc<Reloadable>, u64)>,
+    /// The live captures' link-down periods (none in replays).
+    link_states: Option<Arc<LinkStates>>,
 }
 
 impl Worker {
@@ -107,6 +177,7 @@ impl Worker {
             kernel_drops,
             since_publish: 0,
             reload: None,
+            link_states: None,
         }
     }
 
@@ -168,6 +239,13 @@ impl Worker {
                 let cfg = (*cfg).clone();
                 let detectors = tw_detect::detectors::default_detectors(&cfg);
                 self.engine.set_detectors(cfg, detectors);
+            }
+        }
+        // before the batch's frames and tick: a flow that the tick ends
+        // is judged knowing every period noticed so far
+        if let Some(l) = &self.link_states {
+            if let Some(log) = l.newer(self.engine.link_down().version()) {
+                self.engine.note_link_down(&log);
             }
         }
         ahead.batch(self, b);
@@ -833,6 +911,8 @@ pub struct WorkerOptions {
     pub backpressure: EventBackpressure,
     pub reload: Option<Arc<Reloadable>>,
     pub lookahead: LookaheadMode,
+    /// The live captures' link-down periods, if any (see [`LinkStates`]).
+    pub link_states: Option<Arc<LinkStates>>,
 }
 
 /// Starts `n` worker threads fed by [`Dispatcher`]s (live).
@@ -848,6 +928,7 @@ pub fn spawn_workers(
         backpressure,
         reload,
         lookahead,
+        link_states,
     } = opts;
     let (pool_tx, pool_rx) = bounded::<Batch>(n * (QUEUE_BATCHES + 2) + 8);
     let mut senders = Vec::with_capacity(n);
@@ -860,6 +941,7 @@ pub fn spawn_workers(
             let seen = r.generation.load(Ordering::Acquire);
             (r, seen)
         });
+        w.link_states = link_states.clone();
         let pool_tx = pool_tx.clone();
         let h = std::thread::Builder::new()
             .name(format!("tw-worker-{i}"))
@@ -1057,6 +1139,7 @@ mod tests {
                             backpressure: EventBackpressure::Block,
                             reload: None,
                             lookahead: mode,
+                            link_states: None,
                         },
                     )
                     .unwrap();
@@ -1517,6 +1600,7 @@ mod tests {
             backpressure: EventBackpressure::Block,
             reload: None,
             lookahead: LookaheadMode::Off,
+            link_states: None,
         };
         let ws = spawn_workers(n, ecfg, metrics, &tx, drops, opts).unwrap();
         {
@@ -1767,6 +1851,80 @@ mod tests {
                 );
             }
             assert!((sum - 1.0).abs() < 1e-9, "n {n}: {sum}");
+        }
+    }
+
+    /// Link-down periods last while any capture sees its interface down,
+    /// from the first capture's last look at it up to the last capture's
+    /// first look at it up again.
+    #[test]
+    fn link_states_span_every_capture() {
+        let l = LinkStates::default();
+        assert!(l.newer(0).is_none());
+        l.went_down(10);
+        l.went_down(15);
+        l.came_up(20);
+        assert!(l.log().is_down(), "one capture still sees it down");
+        l.came_up(30);
+        let log = l.log();
+        assert_eq!(log.periods().collect::<Vec<_>>(), vec![(10, Some(30))]);
+        assert!(l.newer(log.version()).is_none());
+        assert!(l.newer(0).is_some());
+    }
+
+    /// Live workers take the periods from the shared [`LinkStates`]: a
+    /// blackhole fixture whose whole capture lies in a link-down period
+    /// raises nothing (counted instead), with 1 and 2 workers; without the
+    /// period it raises what replay does.
+    #[test]
+    fn live_workers_excuse_silences_in_link_down_periods() {
+        let (ecfg, metrics, drops, _) = fixture_setup();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let fr = frames(&dir.join("bh_tls_retransmitted.pcap"));
+        let first = fr.first().map_or(0, |f| f.2);
+        for n in [1, 2] {
+            for down in [false, true] {
+                let links = Arc::new(LinkStates::default());
+                if down {
+                    links.went_down(first - tw_detect::time::SECOND);
+                }
+                let (tx, rx) = crossbeam_channel::unbounded();
+                let ws = spawn_workers(
+                    n,
+                    &ecfg,
+                    &metrics,
+                    &tx,
+                    &drops,
+                    WorkerOptions {
+                        backpressure: EventBackpressure::Block,
+                        reload: None,
+                        lookahead: LookaheadMode::Off,
+                        link_states: Some(links),
+                    },
+                )
+                .unwrap();
+                {
+                    let mut d = ws.dispatcher();
+                    for (lt, data, ts, wl) in &fr {
+                        d.push(*lt, data, *ts, *wl);
+                    }
+                }
+                let mut stats = Stats::default();
+                for s in ws.join() {
+                    stats.merge(&s);
+                }
+                let bh = rx
+                    .try_iter()
+                    .filter(|e| e.signature == tw_detect::stats::Signature::Blackhole)
+                    .count();
+                let excused =
+                    stats.link_down_excused[tw_detect::stats::LinkDownExcused::Blackhole.idx()];
+                if down {
+                    assert_eq!((bh, excused), (0, 1), "{n} workers, link down");
+                } else {
+                    assert_eq!((bh, excused), (1, 0), "{n} workers, link up");
+                }
+            }
         }
     }
 }

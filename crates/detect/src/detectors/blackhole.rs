@@ -16,7 +16,9 @@
 //! happened shortly before (residual blocking, `residual: true`). A request
 //! stage with only the handshake as contrast (nothing showed the link
 //! working after the request) is reported at 0.6: a link going dark then
-//! looks the same as a block in a quiet moment.
+//! looks the same as a block in a quiet moment. A live capture that saw
+//! its interface down meanwhile knows better: a flow whose silence overlaps
+//! a link-down period ([`crate::linkdown`]) is not reported, only counted.
 //! Rules and traps: `docs/signatures/blackhole.md`.
 
 use crate::decode::{Packet, Transport};
@@ -587,6 +589,21 @@ impl Detector for BlackholeDetector {
             && !link_after_req
             && !b.server_after_req;
         if !enough {
+            return;
+        }
+        // The live capture's link was down (no carrier, or administratively
+        // down) at some time between the first attempt (the first SYN or
+        // Initial, or the request) and the flow's last packet, or went
+        // down just after it (`LINK_DOWN_MARGIN`): the silence is
+        // explained, and nothing the capture saw tells a block from it.
+        // Not reported (a false alarm tells a volunteer of censorship that
+        // is not there); counted. Replays know no periods.
+        let silence_from = match stage {
+            BlackholeStage::Syn | BlackholeStage::QuicInitial => flow.first_ts,
+            _ => b.req().map_or(flow.first_ts, |(_, _, t)| t),
+        };
+        if ctx.link_down.explains_silence(silence_from, flow.last_ts) {
+            ctx.stats.link_down_excused[crate::stats::LinkDownExcused::Blackhole.idx()] += 1;
             return;
         }
         if stage == BlackholeStage::QuicInitial || stage == BlackholeStage::Syn {

@@ -273,6 +273,9 @@ pub struct Ctx<'a> {
     pub capture_lossy: bool,
     /// Link-wide successes as of this input (see [`crate::link`]).
     pub link: crate::link::LinkClock,
+    /// When the live capture's link was down (empty in replays; see
+    /// [`crate::linkdown`]).
+    pub link_down: &'a crate::linkdown::LinkDown,
     /// The operator's watch list.
     pub watch: &'a crate::watch::WatchList,
     pub(crate) events: &'a mut Vec<Event>,

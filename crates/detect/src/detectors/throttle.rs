@@ -1438,6 +1438,10 @@ pub struct Judge {
     /// sorted and merged, from each kernel drop a worker noted to the end
     /// of its capture-loss window (see [`Judge::note_capture_drop`]).
     lossy: Vec<(Nanos, Nanos)>,
+    /// When the live capture's link was down (see [`Judge::note_link_down`]).
+    link_down: crate::linkdown::LinkDown,
+    /// Candidates not judged because of `link_down`, not yet taken.
+    link_down_excused: u64,
 }
 
 /// Capture-loss periods the judge keeps (the latest; each is at least a
@@ -1458,6 +1462,8 @@ impl Judge {
             reported: VecDeque::new(),
             watermark: Nanos::MIN,
             lossy: Vec::new(),
+            link_down: crate::linkdown::LinkDown::default(),
+            link_down_excused: 0,
         }
     }
 
@@ -1484,6 +1490,29 @@ impl Judge {
         if self.lossy.len() > LOSSY_PERIODS {
             self.lossy.drain(..self.lossy.len() - LOSSY_PERIODS);
         }
+    }
+
+    /// The live capture's link-down periods as a worker last knew them
+    /// (an older copy than the one held changes nothing). A rate-limited
+    /// record whose span (first to last server payload, and
+    /// [`crate::linkdown::LINK_DOWN_MARGIN`] after) overlaps a period is not
+    /// judged: a link that went away stalled the download, its sender timed
+    /// out and came back with a burst of losses, and the measurement (rate
+    /// bins, loss events, gaps), which covers the flow from its start, no
+    /// longer says anything of a path's limit. Kernel drops only mark an
+    /// event (`capture_lossy`): they take a few packets from the capture,
+    /// not the link from the flow. Periods arrive within about a second of
+    /// the link going down, well before a record is decided (10 s after it).
+    pub fn note_link_down(&mut self, log: &crate::linkdown::LinkDown) {
+        if log.version() > self.link_down.version() {
+            self.link_down = *log;
+        }
+    }
+
+    /// Candidates left unjudged for a link-down period since the last call
+    /// (one per flow).
+    pub fn take_link_down_excused(&mut self) -> u64 {
+        std::mem::take(&mut self.link_down_excused)
     }
 
     /// Whether the capture was dropping packets at packet time `t`.
@@ -1937,6 +1966,16 @@ impl Judge {
         if mode == Mode::Policer && c.measured.rtt_bins >= 8 {
             confidence += 0.05;
         }
+        // The link went down while the flow ran (or just after its last
+        // payload): the stall explains the look (see `note_link_down`).
+        // Left unjudged, and the flow with it: every later record of it
+        // spans the period too, and it is counted once.
+        if self.link_down.explains_silence(c.span.0, c.span.1) {
+            self.link_down_excused += 1;
+            self.reported
+                .push_back((c.flow.clone(), c.flow_start, c.stamp));
+            return;
+        }
         let mut ev = Map::new();
         let confidence =
             super::mark_capture_lossy(self.capture_lossy(c.stamp), &mut ev, confidence.min(0.95));
@@ -2049,19 +2088,22 @@ impl SharedJudge {
         }
     }
 
-    /// Worker `w` hands in its records and the capture drops it noted
-    /// (`(at, window)`, see [`Judge::note_capture_drop`]) and says it has
+    /// Worker `w` hands in its records, the capture drops it noted
+    /// (`(at, window)`, see [`Judge::note_capture_drop`]) and the link-down
+    /// periods it knows (see [`Judge::note_link_down`]), and says it has
     /// processed every packet up to `progress` (`Nanos::MAX`: finished);
     /// decisions every worker has passed are taken and their events go to
-    /// `out`.
+    /// `out`. Returns the records dropped (queue full) and the candidates
+    /// left unjudged for a link-down period, for the worker's counters.
     pub fn sync(
         &self,
         w: usize,
         records: &mut Vec<RateRecord>,
         drops: &mut Vec<(Nanos, Nanos)>,
+        link_down: &crate::linkdown::LinkDown,
         progress: Nanos,
         out: &mut Vec<Event>,
-    ) -> u64 {
+    ) -> (u64, u64) {
         let mut g = match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -2069,6 +2111,7 @@ impl SharedJudge {
         for (at, window) in drops.drain(..) {
             g.judge.note_capture_drop(at, window);
         }
+        g.judge.note_link_down(link_down);
         let mut dropped = 0;
         for r in records.drain(..) {
             dropped += u64::from(!g.judge.submit(r));
@@ -2081,7 +2124,7 @@ impl SharedJudge {
             g.judge
                 .advance(min.saturating_sub(1).max(Nanos::MIN + 1), out);
         }
-        dropped
+        (dropped, g.judge.take_link_down_excused())
     }
 
     /// Replaces the settings (reload).
