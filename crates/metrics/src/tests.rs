@@ -532,6 +532,7 @@ fn privacy_label_allow_list() {
         "network",
         "kind",
         "table",
+        "result",
     ];
     let m = Metrics::new(Some(vantage()));
     let eth = m.interface("eth0");
