@@ -97,25 +97,43 @@ pub struct RstRec {
 pub struct Baseline {
     /// Non-RST server packets seen.
     pub packets: u32,
-    /// TTL range and the last one.
+    /// Smallest TTL.
     pub ttl_min: u8,
     /// Largest TTL.
     pub ttl_max: u8,
-    /// Most recent TTL.
-    pub ttl_last: u8,
-    /// A packet with DF set was seen.
-    pub df_set: bool,
-    /// A packet with DF clear was seen.
-    pub df_clear: bool,
     /// Last IPv4 IDs (newest last, `ids_len` valid).
     pub ids: [u16; 4],
     /// Valid entries in `ids`.
     pub ids_len: u8,
-    /// A packet carried payload (non-RST).
-    pub payload: bool,
+    /// `B_DF_SET`, `B_DF_CLEAR`, `B_PAYLOAD` (one byte for three flags: the
+    /// struct takes 16 bytes, which leaves room in `RstFlow` for
+    /// `answer_ms`).
+    flags: u8,
 }
 
+/// `Baseline::flags`: a packet with DF set was seen.
+const B_DF_SET: u8 = 1;
+/// `Baseline::flags`: a packet with DF clear was seen.
+const B_DF_CLEAR: u8 = 2;
+/// `Baseline::flags`: a (non-RST) packet carried payload.
+const B_PAYLOAD: u8 = 4;
+
 impl Baseline {
+    /// A packet with DF set was seen.
+    pub fn df_set(&self) -> bool {
+        self.flags & B_DF_SET != 0
+    }
+
+    /// A packet with DF clear was seen.
+    pub fn df_clear(&self) -> bool {
+        self.flags & B_DF_CLEAR != 0
+    }
+
+    /// A packet carried payload (non-RST).
+    pub fn payload(&self) -> bool {
+        self.flags & B_PAYLOAD != 0
+    }
+
     fn add(&mut self, ttl: u8, df: bool, ip_id: Option<u16>, payload: u32) {
         if self.packets == 0 {
             self.ttl_min = ttl;
@@ -123,13 +141,8 @@ impl Baseline {
         }
         self.ttl_min = self.ttl_min.min(ttl);
         self.ttl_max = self.ttl_max.max(ttl);
-        self.ttl_last = ttl;
         self.packets = self.packets.saturating_add(1);
-        if df {
-            self.df_set = true;
-        } else {
-            self.df_clear = true;
-        }
+        self.flags |= if df { B_DF_SET } else { B_DF_CLEAR };
         if let Some(id) = ip_id {
             if usize::from(self.ids_len) == self.ids.len() {
                 // By hand: `rotate_left` is a call to memmove here.
@@ -140,7 +153,9 @@ impl Baseline {
                 self.ids_len += 1;
             }
         }
-        self.payload |= payload > 0;
+        if payload > 0 {
+            self.flags |= B_PAYLOAD;
+        }
     }
 
     fn ids(&self) -> &[u16] {
@@ -437,7 +452,7 @@ impl RstStage {
             }
         } else if flow.dirs[Dir::ToServer.idx()].first_payload().is_none() {
             RstStage::AfterHandshake
-        } else if !flow.ext.rst.before.payload {
+        } else if !flow.ext.rst.before.payload() {
             RstStage::AfterRequest
         } else {
             RstStage::Later
@@ -688,7 +703,7 @@ impl RstDetector {
                     "packets": st.before.packets,
                     "ttl_min": st.before.ttl_min,
                     "ttl_max": st.before.ttl_max,
-                    "df": v4.then_some(st.before.df_set),
+                    "df": v4.then_some(st.before.df_set()),
                     "ip_ids": st.before.ids(),
                 }),
             );
@@ -774,7 +789,7 @@ impl RstDetector {
         // RST its origin's. A RST that came over the path of the server's
         // answers on this port in its other flows (TTL and DF) is the
         // origin's: TTL, DF and IP ID are not held against the proxy's.
-        let answer_path = if st.before.packets > 0 && !st.before.payload {
+        let answer_path = if st.before.packets > 0 && !st.before.payload() {
             server
                 .ext
                 .rst
@@ -787,7 +802,7 @@ impl RstDetector {
         // are: at a plain server the RST's path is the SYN/ACK's, and nothing
         // explains an IP ID off the flow's counter; found in review)
         let off_path =
-            base.packets > 0 && (base.ttl_distance(first.ttl) >= tol || base.df_set != first.df);
+            base.packets > 0 && (base.ttl_distance(first.ttl) >= tol || base.df_set() != first.df);
         let origin = answer_path.is_some() && off_path;
         if !idle && base.packets > 0 {
             let d = base.ttl_distance(first.ttl);
@@ -842,10 +857,10 @@ impl RstDetector {
                 }
                 // IP ID counters and (often) DF are per connection: only this
                 // flow's own packets are a baseline for them.
-                let consistent_df = !(base.df_set && base.df_clear);
-                if in_flow && consistent_df && base.df_set != first.df && !origin {
+                let consistent_df = !(base.df_set() && base.df_clear());
+                if in_flow && consistent_df && base.df_set() != first.df && !origin {
                     add(&mut v, "df_mismatch", 0.15);
-                    v.details.insert("df_server".into(), json!(base.df_set));
+                    v.details.insert("df_server".into(), json!(base.df_set()));
                     v.details.insert("df_rst".into(), json!(first.df));
                 }
             }
@@ -878,8 +893,8 @@ impl RstDetector {
         let stage = hit.stage;
         if !idle
             && matches!(stage, RstStage::AfterHandshake | RstStage::AfterRequest)
-            && !st.before.payload
-            && !hit.after.payload
+            && !st.before.payload()
+            && !hit.after.payload()
         {
             add(&mut v, "no_server_data", 0.1);
         }

@@ -71,14 +71,14 @@ fn baseline_ttl_range_and_id_sequence() {
     assert!(!b.ids_sequential());
     assert_eq!(b.ids(), &[100, 101, 103, 40_000]);
     assert_eq!(b.ids().len(), 4);
-    assert!(b.payload);
-    assert!(b.df_set && !b.df_clear);
+    assert!(b.payload());
+    assert!(b.df_set() && !b.df_clear());
     // flags, not counters: what the rules ask is "any"
     let mut e = Baseline::default();
     e.add(52, false, None, 0);
-    assert!(!e.payload && e.df_clear && !e.df_set);
+    assert!(!e.payload() && e.df_clear() && !e.df_set());
     e.add(52, true, None, 1);
-    assert!(e.payload && e.df_clear && e.df_set);
+    assert!(e.payload() && e.df_clear() && e.df_set());
 }
 
 #[test]
