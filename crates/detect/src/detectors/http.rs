@@ -84,6 +84,19 @@ pub const EARLY_SHARE: f64 = 0.5;
 /// server's own delay weigh more than the path.
 pub const MIN_RTT_FOR_TIMING: Nanos = 2 * MILLI;
 
+/// Behind a SYN proxy, a lone response over a path of the origin's answers
+/// that arrives after the request in less than this share of the fastest
+/// answer timed over that path (`crate::detectors::rst::AnswerPath::answer_ms`)
+/// came from closer than the origin. Smaller than [`EARLY_SHARE`]: the time
+/// was measured on other connections, at other times (a congested link, a
+/// VPN, a slow backend whose delayed ACK came first), so the origin's own
+/// answer must be five times faster than its fastest before it counts.
+pub const ANSWER_EARLY_SHARE: f64 = 0.2;
+
+/// Answer times faster than this are not used for timing (LAN jitter, a
+/// proxy near the client that ACKs requests itself).
+pub const MIN_ANSWER_FOR_TIMING: Nanos = 10 * MILLI;
+
 /// One response as seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -204,6 +217,9 @@ struct Paths {
     off: Option<u8>,
     /// Over one of them while the SYN/ACK came over none (a SYN proxy's).
     origin: bool,
+    /// With `origin`: the fastest answer timed over the paths it fits (ms;
+    /// `None` when one of them was never timed).
+    answer_ms: Option<u16>,
 }
 
 /// The detector.
@@ -415,13 +431,17 @@ impl Detector for HttpDetector {
             .and_then(|sa| answers.fitting(sa.ttl, sa.df, port, tol));
         let paths = |r: &Response| {
             let fits = answers.fitting(r.hdr.ttl, r.hdr.df, port, tol).is_some();
-            // (early or not: the server's fastest handshake, which a
-            // stricter test would need, includes this connection's own
-            // stretched one and other ports' intercepting boxes; found in
-            // the fifth review, session 17)
+            // (timed against the origin's own answers over the path, not
+            // the server's fastest handshake: that includes this
+            // connection's own stretched one and other ports' intercepting
+            // boxes; found in the fifth review, session 17)
+            let origin = fits && synack_path.is_none();
             Paths {
                 off: synack_path.filter(|_| !fits).map(|p| p.ttl),
-                origin: fits && synack_path.is_none(),
+                origin,
+                answer_ms: origin
+                    .then(|| answers.fitting_answer_ms(r.hdr.ttl, r.hdr.df, port, tol))
+                    .flatten(),
             }
         };
         let Some(first) = &h.first else { return };
@@ -621,11 +641,29 @@ impl HttpDetector {
         // response is off every path of the server's answers (`paths.off`).
         // Behind a SYN proxy (the SYN/ACK off every known path of the
         // server's answers), a lone response over one of those paths is the
-        // origin's, early or not (a mobile radio that stretched the
-        // handshake made it "early"); only an injector's IP ID marker still
-        // counts against it.
-        let server_path = gate && paths.origin && !marker;
-        let against_synack = (!gate || early || marker || paths.off.is_some()) && !server_path;
+        // origin's, early or not against the handshake (a mobile radio that
+        // stretched the handshake made it "early"); only an injector's IP ID
+        // marker still counts against it, or an arrival much sooner than the
+        // origin ever answered over that path (`ANSWER_EARLY_SHARE` of its
+        // fastest timed answer, which no handshake is part of): an injector
+        // near the client whose page has the origin's TTL and DF.
+        let sooner_than_origin = paths.answer_ms.filter(|&a| {
+            let a = Nanos::from(a) * MILLI;
+            gate && paths.origin
+                && a >= MIN_ANSWER_FOR_TIMING
+                && (delay as f64) < a as f64 * ANSWER_EARLY_SHARE
+        });
+        if let Some(a) = sooner_than_origin {
+            d.insert("origin_fastest_answer_ms".into(), json!(a));
+            d.insert("response_after_request_ms".into(), json!(ms(delay)));
+        }
+        let server_path = gate && paths.origin && !marker && sooner_than_origin.is_none();
+        let against_synack = (!gate
+            || early
+            || marker
+            || paths.off.is_some()
+            || sooner_than_origin.is_some())
+            && !server_path;
         if let Some(ttl) = paths.off.filter(|_| gate) {
             d.insert("ttl_server_answers".into(), json!(ttl));
         }
