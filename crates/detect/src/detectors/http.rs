@@ -21,7 +21,11 @@
 //!   the SYN/ACK only with an IP ID marker (which unlocks them in any
 //!   case), or when it came off every path of the server's answers on the
 //!   port while the SYN/ACK came over one of them: a proxy may ACK, and
-//!   the origin answer;
+//!   the origin answer. Conversely, behind a SYN proxy (the SYN/ACK off
+//!   every known path), a lone response over one of those paths is the
+//!   origin's, unless it came sooner than a fifth of the fastest answer
+//!   timed over that path (`ANSWER_EARLY_SHARE`): an injector near the
+//!   client with the origin's TTL and DF;
 //! - a redirect to `https://` on the request's own host never raises an
 //!   event without a sufficient rule.
 
@@ -566,7 +570,8 @@ impl HttpDetector {
     /// the handshake's round trip; `gate`: a lone response, whose TTL, DF,
     /// window and IP ID sequence count only when it was early, with an IP
     /// ID marker, or when it came off every path of the server's answers on
-    /// this port, and not when it came over one behind a SYN proxy:
+    /// this port, and not when it came over one behind a SYN proxy unless
+    /// it came much sooner than the origin's fastest answer over that path:
     /// `paths`): (score, rules, details).
     fn hdr_score(
         &self,
@@ -658,12 +663,9 @@ impl HttpDetector {
             d.insert("response_after_request_ms".into(), json!(ms(delay)));
         }
         let server_path = gate && paths.origin && !marker && sooner_than_origin.is_none();
-        let against_synack = (!gate
-            || early
-            || marker
-            || paths.off.is_some()
-            || sooner_than_origin.is_some())
-            && !server_path;
+        let against_synack =
+            (!gate || early || marker || paths.off.is_some() || sooner_than_origin.is_some())
+                && !server_path;
         if let Some(ttl) = paths.off.filter(|_| gate) {
             d.insert("ttl_server_answers".into(), json!(ttl));
         }

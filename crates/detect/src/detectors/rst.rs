@@ -17,7 +17,10 @@
 //! A RST in a flow where the server sent no data before it, over the path
 //! of the server's answers in its other flows (see [`AnswerPaths`]: a SYN
 //! proxy's origin), is not held against the flow's other server packets on
-//! TTL, DF and IP ID sequence.
+//! TTL, DF and IP ID sequence. (Each path also keeps the fastest answer
+//! timed over it, which the HTTP detector uses; this excuse does not: a
+//! reset's delay is timed from the client's latest SYN or data, which it
+//! may not answer, and `too_fast` already weighs it.)
 //!
 //! Everything is weighed when the flow ends (at the latest `tcp_closed_linger`
 //! after the RST), when the whole burst and everything the server sent after
@@ -408,6 +411,11 @@ impl AnswerPath {
 /// server's other connections, which an injector cannot make: its forged
 /// resets and one-segment pages do not make an answer that goes on over
 /// its path.
+///
+/// Each path also keeps the fastest answer timed over it
+/// ([`AnswerPath::answer_ms`]): behind a SYN proxy, a one-segment response
+/// over the origin's path that comes much sooner than that is not the
+/// origin's (`crate::detectors::http`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AnswerPaths {
     paths: [AnswerPath; 4],
