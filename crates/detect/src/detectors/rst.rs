@@ -373,13 +373,14 @@ pub struct AnswerPath {
     /// The fastest time (ms, saturating) from a client's request to the
     /// server's first packet that acknowledged it whole (its ACK, or its
     /// answer's first segment), over the requests timed in the connections
-    /// whose runs made or met this path ([`ANSWER_MS_UNKNOWN`]: none timed,
-    /// e.g. the runs were on connections picked up mid-stream, or their
-    /// requests came after a silence). It is timed from the client's
-    /// *latest* data and to the server's *first* reaction, which err short:
-    /// a resent or pipelined request, a slow backend (whose ACK comes
-    /// first) and a large answer do not lengthen it. Never learned from a
-    /// run that vouches for nothing (one that started early: `RUN_VOID`).
+    /// whose runs recorded this path, or recorded it again
+    /// ([`ANSWER_MS_UNKNOWN`]: none timed, e.g. the runs were on connections
+    /// picked up mid-stream, or their requests came after a silence). It is
+    /// timed from the client's *latest* data and to the server's *first*
+    /// reaction, which err short: a resent or pipelined request, a slow
+    /// backend (whose ACK comes first) and a large answer do not lengthen
+    /// it. Never learned from a run that vouches for nothing (one that
+    /// started early: `RUN_VOID`).
     pub answer_ms: u16,
 }
 
