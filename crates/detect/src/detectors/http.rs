@@ -21,7 +21,11 @@
 //!   the SYN/ACK only with an IP ID marker (which unlocks them in any
 //!   case), or when it came off every path of the server's answers on the
 //!   port while the SYN/ACK came over one of them: a proxy may ACK, and
-//!   the origin answer;
+//!   the origin answer. Conversely, behind a SYN proxy (the SYN/ACK off
+//!   every known path), a lone response over one of those paths is the
+//!   origin's, unless it came sooner than a fifth of the fastest answer
+//!   timed over that path (`ANSWER_EARLY_SHARE`): an injector near the
+//!   client with the origin's TTL and DF;
 //! - a redirect to `https://` on the request's own host never raises an
 //!   event without a sufficient rule.
 
@@ -83,6 +87,19 @@ pub const EARLY_SHARE: f64 = 0.5;
 /// Handshakes faster than this are not used for timing: jitter and the
 /// server's own delay weigh more than the path.
 pub const MIN_RTT_FOR_TIMING: Nanos = 2 * MILLI;
+
+/// Behind a SYN proxy, a lone response over a path of the origin's answers
+/// that arrives after the request in less than this share of the fastest
+/// answer timed over that path (`crate::detectors::rst::AnswerPath::answer_ms`)
+/// came from closer than the origin. Smaller than [`EARLY_SHARE`]: the time
+/// was measured on other connections, at other times (a congested link, a
+/// VPN, a slow backend whose delayed ACK came first), so the origin's own
+/// answer must be five times faster than its fastest before it counts.
+pub const ANSWER_EARLY_SHARE: f64 = 0.2;
+
+/// Answer times faster than this are not used for timing (LAN jitter, a
+/// proxy near the client that ACKs requests itself).
+pub const MIN_ANSWER_FOR_TIMING: Nanos = 10 * MILLI;
 
 /// One response as seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +221,9 @@ struct Paths {
     off: Option<u8>,
     /// Over one of them while the SYN/ACK came over none (a SYN proxy's).
     origin: bool,
+    /// With `origin`: the fastest answer timed over the paths it fits (ms;
+    /// `None` when one of them was never timed).
+    answer_ms: Option<u16>,
 }
 
 /// The detector.
@@ -415,13 +435,17 @@ impl Detector for HttpDetector {
             .and_then(|sa| answers.fitting(sa.ttl, sa.df, port, tol));
         let paths = |r: &Response| {
             let fits = answers.fitting(r.hdr.ttl, r.hdr.df, port, tol).is_some();
-            // (early or not: the server's fastest handshake, which a
-            // stricter test would need, includes this connection's own
-            // stretched one and other ports' intercepting boxes; found in
-            // the fifth review, session 17)
+            // (timed against the origin's own answers over the path, not
+            // the server's fastest handshake: that includes this
+            // connection's own stretched one and other ports' intercepting
+            // boxes; found in the fifth review, session 17)
+            let origin = fits && synack_path.is_none();
             Paths {
                 off: synack_path.filter(|_| !fits).map(|p| p.ttl),
-                origin: fits && synack_path.is_none(),
+                origin,
+                answer_ms: origin
+                    .then(|| answers.fitting_answer_ms(r.hdr.ttl, r.hdr.df, port, tol))
+                    .flatten(),
             }
         };
         let Some(first) = &h.first else { return };
@@ -546,7 +570,8 @@ impl HttpDetector {
     /// the handshake's round trip; `gate`: a lone response, whose TTL, DF,
     /// window and IP ID sequence count only when it was early, with an IP
     /// ID marker, or when it came off every path of the server's answers on
-    /// this port, and not when it came over one behind a SYN proxy:
+    /// this port, and not when it came over one behind a SYN proxy unless
+    /// it came much sooner than the origin's fastest answer over that path:
     /// `paths`): (score, rules, details).
     fn hdr_score(
         &self,
@@ -621,11 +646,26 @@ impl HttpDetector {
         // response is off every path of the server's answers (`paths.off`).
         // Behind a SYN proxy (the SYN/ACK off every known path of the
         // server's answers), a lone response over one of those paths is the
-        // origin's, early or not (a mobile radio that stretched the
-        // handshake made it "early"); only an injector's IP ID marker still
-        // counts against it.
-        let server_path = gate && paths.origin && !marker;
-        let against_synack = (!gate || early || marker || paths.off.is_some()) && !server_path;
+        // origin's, early or not against the handshake (a mobile radio that
+        // stretched the handshake made it "early"); only an injector's IP ID
+        // marker still counts against it, or an arrival much sooner than the
+        // origin ever answered over that path (`ANSWER_EARLY_SHARE` of its
+        // fastest timed answer, which no handshake is part of): an injector
+        // near the client whose page has the origin's TTL and DF.
+        let sooner_than_origin = paths.answer_ms.filter(|&a| {
+            let a = Nanos::from(a) * MILLI;
+            gate && paths.origin
+                && a >= MIN_ANSWER_FOR_TIMING
+                && (delay as f64) < a as f64 * ANSWER_EARLY_SHARE
+        });
+        if let Some(a) = sooner_than_origin {
+            d.insert("origin_fastest_answer_ms".into(), json!(a));
+            d.insert("response_after_request_ms".into(), json!(ms(delay)));
+        }
+        let server_path = gate && paths.origin && !marker && sooner_than_origin.is_none();
+        let against_synack =
+            (!gate || early || marker || paths.off.is_some() || sooner_than_origin.is_some())
+                && !server_path;
         if let Some(ttl) = paths.off.filter(|_| gate) {
             d.insert("ttl_server_answers".into(), json!(ttl));
         }

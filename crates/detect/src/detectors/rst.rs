@@ -17,7 +17,10 @@
 //! A RST in a flow where the server sent no data before it, over the path
 //! of the server's answers in its other flows (see [`AnswerPaths`]: a SYN
 //! proxy's origin), is not held against the flow's other server packets on
-//! TTL, DF and IP ID sequence.
+//! TTL, DF and IP ID sequence. (Each path also keeps the fastest answer
+//! timed over it, which the HTTP detector uses; this excuse does not: a
+//! reset's delay is timed from the client's latest SYN or data, which it
+//! may not answer, and `too_fast` already weighs it.)
 //!
 //! Everything is weighed when the flow ends (at the latest `tcp_closed_linger`
 //! after the RST), when the whole burst and everything the server sent after
@@ -26,7 +29,7 @@
 
 use crate::decode::{tcp_flags, Packet, TcpInfo, Transport};
 use crate::detectors::{Ctx, Detector, ServerState};
-use crate::flow::{seq_gt, Dir, Flow};
+use crate::flow::{seq_gt, seq_lt, Dir, Flow};
 use crate::stats::{FlowOutcome, RstStage, Signature};
 use crate::time::{Nanos, MILLI, SECOND};
 use serde_json::{json, Map, Value};
@@ -97,25 +100,43 @@ pub struct RstRec {
 pub struct Baseline {
     /// Non-RST server packets seen.
     pub packets: u32,
-    /// TTL range and the last one.
+    /// Smallest TTL.
     pub ttl_min: u8,
     /// Largest TTL.
     pub ttl_max: u8,
-    /// Most recent TTL.
-    pub ttl_last: u8,
-    /// A packet with DF set was seen.
-    pub df_set: bool,
-    /// A packet with DF clear was seen.
-    pub df_clear: bool,
     /// Last IPv4 IDs (newest last, `ids_len` valid).
     pub ids: [u16; 4],
     /// Valid entries in `ids`.
     pub ids_len: u8,
-    /// A packet carried payload (non-RST).
-    pub payload: bool,
+    /// `B_DF_SET`, `B_DF_CLEAR`, `B_PAYLOAD` (one byte for three flags: the
+    /// struct takes 16 bytes, which leaves room in `RstFlow` for
+    /// `answer_ms`).
+    flags: u8,
 }
 
+/// `Baseline::flags`: a packet with DF set was seen.
+const B_DF_SET: u8 = 1;
+/// `Baseline::flags`: a packet with DF clear was seen.
+const B_DF_CLEAR: u8 = 2;
+/// `Baseline::flags`: a (non-RST) packet carried payload.
+const B_PAYLOAD: u8 = 4;
+
 impl Baseline {
+    /// A packet with DF set was seen.
+    pub fn df_set(&self) -> bool {
+        self.flags & B_DF_SET != 0
+    }
+
+    /// A packet with DF clear was seen.
+    pub fn df_clear(&self) -> bool {
+        self.flags & B_DF_CLEAR != 0
+    }
+
+    /// A packet carried payload (non-RST).
+    pub fn payload(&self) -> bool {
+        self.flags & B_PAYLOAD != 0
+    }
+
     fn add(&mut self, ttl: u8, df: bool, ip_id: Option<u16>, payload: u32) {
         if self.packets == 0 {
             self.ttl_min = ttl;
@@ -123,13 +144,8 @@ impl Baseline {
         }
         self.ttl_min = self.ttl_min.min(ttl);
         self.ttl_max = self.ttl_max.max(ttl);
-        self.ttl_last = ttl;
         self.packets = self.packets.saturating_add(1);
-        if df {
-            self.df_set = true;
-        } else {
-            self.df_clear = true;
-        }
+        self.flags |= if df { B_DF_SET } else { B_DF_CLEAR };
         if let Some(id) = ip_id {
             if usize::from(self.ids_len) == self.ids.len() {
                 // By hand: `rotate_left` is a call to memmove here.
@@ -140,7 +156,9 @@ impl Baseline {
                 self.ids_len += 1;
             }
         }
-        self.payload |= payload > 0;
+        if payload > 0 {
+            self.flags |= B_PAYLOAD;
+        }
     }
 
     fn ids(&self) -> &[u16] {
@@ -186,7 +204,9 @@ pub struct RstFlow {
     pub server_next: u32,
     /// `HAS_TRIGGER`: `trigger_ts` is set; `PREV_CLIENT`: the flow's
     /// previous packet came from the client; bits 2-4: the segments in the
-    /// server's latest run (see `run_len`).
+    /// server's latest run (see `run_len`); `TIME_NEXT`: the server's next
+    /// packet that acknowledges all the client's data is timed (see
+    /// `answer_ms`).
     bits: u8,
     /// Silence (ms) before the client's latest run of packets: a middlebox
     /// that dropped an idle connection's state resets the first packet
@@ -203,6 +223,14 @@ pub struct RstFlow {
     /// (0: none waiting): the request a run of the server's data answers
     /// (the latest client data may be a pipelined second request).
     req_back_ms: u16,
+    /// The fastest time, in ms plus one (0: none), from the client's
+    /// latest data to the server's first packet after it that acknowledged
+    /// all of it (its ACK of a request, or its answer's first segment), over
+    /// the requests of this connection timed since the time was last
+    /// recorded with an answer path: see [`AnswerPath::answer_ms`]. Kept
+    /// from a request's answer to the segment that completes its run, when
+    /// the path is recorded.
+    answer_ms: u16,
     /// Everything from the first server RST on.
     pub hit: Option<Box<RstHit>>,
 }
@@ -215,7 +243,7 @@ impl RstFlow {
     }
 
     fn set_run_len(&mut self, n: u8) {
-        self.bits = (self.bits & 3) | ((n & 7) << 2);
+        self.bits = (self.bits & !(7 << 2)) | ((n & 7) << 2);
     }
 
     /// The client's last SYN or payload packet before the first RST.
@@ -315,10 +343,26 @@ const RUN_NOTED: u8 = 6;
 /// server, came off the connection's SYN/ACK path).
 const RUN_VOID: u8 = 7;
 
+/// `RstFlow::bits`: the client sent data (not a SYN) after a silence of at
+/// most [`AWAKE_QUIET_MS`], and the server has not yet acknowledged all of
+/// it: the server's first packet that does is timed (`RstFlow::answer_ms`).
+const TIME_NEXT: u8 = 32;
+
+/// A request sent after a longer silence of its connection is not timed: a
+/// mobile radio that went idle wakes up for it (0.1 to 2 s), which an
+/// answer time kept for later connections must not include. (Nor is a SYN:
+/// the radio may wake up for it, and behind a SYN proxy its SYN/ACK is the
+/// proxy's.)
+const AWAKE_QUIET_MS: u32 = 1_000;
+
+/// [`AnswerPath::answer_ms`] of a path over which no answer was timed.
+pub const ANSWER_MS_UNKNOWN: u16 = u16::MAX;
+
 /// One path a server's answers came over: the TTL, DF and server port of
 /// the segment that completed a run of [`ANSWER_RUN`] in-order data
-/// segments before any RST in its flow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// segments before any RST in its flow, and the fastest answer timed in
+/// the connections whose runs made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnswerPath {
     /// IP TTL (hop limit).
     pub ttl: u8,
@@ -326,6 +370,36 @@ pub struct AnswerPath {
     pub df: bool,
     /// The server's port.
     pub port: u16,
+    /// The fastest time (ms, saturating) from a client's request to the
+    /// server's first packet that acknowledged it whole (its ACK, or its
+    /// answer's first segment), over the requests timed in the connections
+    /// whose runs recorded this path, or recorded it again
+    /// ([`ANSWER_MS_UNKNOWN`]: none timed, e.g. the runs were on connections
+    /// picked up mid-stream, or their requests came after a silence). It is
+    /// timed from the client's *latest* data and to the server's *first*
+    /// reaction, which err short: a resent or pipelined request, a slow
+    /// backend (whose ACK comes first) and a large answer do not lengthen
+    /// it. Never learned from a run that vouches for nothing (one that
+    /// started early: `RUN_VOID`).
+    pub answer_ms: u16,
+}
+
+impl Default for AnswerPath {
+    fn default() -> Self {
+        AnswerPath {
+            ttl: 0,
+            df: false,
+            port: 0,
+            answer_ms: ANSWER_MS_UNKNOWN,
+        }
+    }
+}
+
+impl AnswerPath {
+    /// Same TTL, DF and port (whatever the times).
+    fn same_path(&self, o: &AnswerPath) -> bool {
+        (self.ttl, self.df, self.port) == (o.ttl, o.df, o.port)
+    }
 }
 
 /// The last four distinct [`AnswerPath`]s of a server, newest last.
@@ -338,6 +412,11 @@ pub struct AnswerPath {
 /// server's other connections, which an injector cannot make: its forged
 /// resets and one-segment pages do not make an answer that goes on over
 /// its path.
+///
+/// Each path also keeps the fastest answer timed over it
+/// ([`AnswerPath::answer_ms`]): behind a SYN proxy, a one-segment response
+/// over the origin's path that comes much sooner than that is not the
+/// origin's (`crate::detectors::http`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AnswerPaths {
     paths: [AnswerPath; 4],
@@ -345,10 +424,12 @@ pub struct AnswerPaths {
 }
 
 impl AnswerPaths {
-    /// Records `p` as the newest path (moving it up if already known).
-    pub fn note(&mut self, p: AnswerPath) {
+    /// Records `p` as the newest path (moving it up if already known, with
+    /// the faster of the two answer times).
+    pub fn note(&mut self, mut p: AnswerPath) {
         let n = usize::from(self.len);
-        if let Some(i) = self.paths[..n].iter().position(|q| *q == p) {
+        if let Some(i) = self.paths[..n].iter().position(|q| q.same_path(&p)) {
+            p.answer_ms = p.answer_ms.min(self.paths[i].answer_ms);
             self.paths[i..n].rotate_left(1);
         } else if n == self.paths.len() {
             self.paths.rotate_left(1);
@@ -356,6 +437,31 @@ impl AnswerPaths {
             self.len += 1;
         }
         self.paths[usize::from(self.len) - 1] = p;
+    }
+
+    /// An answer over `p`'s path took `p.answer_ms`: keeps the faster time
+    /// if the path is known (else nothing; the order stays).
+    pub fn note_time(&mut self, p: AnswerPath) {
+        let n = usize::from(self.len);
+        if let Some(q) = self.paths[..n].iter_mut().find(|q| q.same_path(&p)) {
+            q.answer_ms = q.answer_ms.min(p.answer_ms);
+        }
+    }
+
+    /// The fastest answer time known over the paths on `port` with the same
+    /// DF whose TTL is less than `tol` from `ttl`: `None` when none fits,
+    /// or when one that fits has no time (the answer may be that one's).
+    pub(crate) fn fitting_answer_ms(&self, ttl: u8, df: bool, port: u16, tol: u8) -> Option<u16> {
+        let mut fit = self
+            .paths()
+            .iter()
+            .filter(|p| p.port == port && p.df == df && p.ttl.abs_diff(ttl) < tol)
+            .map(|p| p.answer_ms)
+            .peekable();
+        fit.peek()?;
+        fit.try_fold(ANSWER_MS_UNKNOWN, |m, a| {
+            (a != ANSWER_MS_UNKNOWN).then_some(m.min(a))
+        })
     }
 
     /// The paths, oldest first.
@@ -437,7 +543,7 @@ impl RstStage {
             }
         } else if flow.dirs[Dir::ToServer.idx()].first_payload().is_none() {
             RstStage::AfterHandshake
-        } else if !flow.ext.rst.before.payload {
+        } else if !flow.ext.rst.before.payload() {
             RstStage::AfterRequest
         } else {
             RstStage::Later
@@ -501,8 +607,25 @@ impl RstDetector {
             };
             // (worked out only where a run starts: most segments continue one)
             let early = run == Some((true, false)) && self.run_starts_early(flow, server, pkt.ts);
+            let client_next = flow.dirs[Dir::ToServer.idx()].next_seq;
             let st = &mut flow.ext.rst;
             let Some(hit) = st.hit.as_deref_mut() else {
+                // The server's first packet that acknowledges all the client
+                // sent since its latest timed request: the answer's time.
+                if st.bits & TIME_NEXT != 0
+                    && !t.syn()
+                    && t.ack_flag()
+                    && !seq_lt(t.ack, client_next)
+                {
+                    st.bits &= !TIME_NEXT;
+                    let ms = u16::try_from((pkt.ts - st.trigger_ts).max(0) / MILLI)
+                        .unwrap_or(u16::MAX)
+                        .min(ANSWER_MS_UNKNOWN - 1);
+                    st.answer_ms = match st.answer_ms {
+                        0 => ms + 1,
+                        a => a.min(ms + 1),
+                    };
+                }
                 if let Some((in_order, continues)) = run {
                     // A segment longer than an Ethernet MSS (GRO on the
                     // capture host: several of the sender's segments in one)
@@ -516,6 +639,16 @@ impl RstDetector {
                         // (a run recorded, or that vouches for nothing, stays so)
                         if st.run_len() < ANSWER_RUN {
                             st.set_run_len(st.run_len().saturating_add(segs).min(ANSWER_RUN));
+                        } else if st.run_len() == RUN_NOTED && st.answer_ms != 0 {
+                            // a later answer on the connection (keep-alive):
+                            // its time counts for the path it comes over
+                            server.ext.rst.answers.note_time(AnswerPath {
+                                ttl: pkt.ip.ttl,
+                                df: pkt.ip.df,
+                                port,
+                                answer_ms: st.answer_ms - 1,
+                            });
+                            st.answer_ms = 0;
                         }
                     } else if in_order {
                         st.run_ttl = pkt.ip.ttl;
@@ -550,7 +683,15 @@ impl RstDetector {
                             ttl: pkt.ip.ttl,
                             df: pkt.ip.df,
                             port,
+                            // (0, none timed: ANSWER_MS_UNKNOWN)
+                            answer_ms: st.answer_ms.wrapping_sub(1),
                         });
+                        st.answer_ms = 0;
+                    }
+                    // A run that vouches for nothing teaches no time either
+                    // (an early run's is the box's).
+                    if st.run_len() == RUN_VOID {
+                        st.answer_ms = 0;
                     }
                 }
                 st.before.add(pkt.ip.ttl, pkt.ip.df, ip_id, t.payload_len);
@@ -688,7 +829,7 @@ impl RstDetector {
                     "packets": st.before.packets,
                     "ttl_min": st.before.ttl_min,
                     "ttl_max": st.before.ttl_max,
-                    "df": v4.then_some(st.before.df_set),
+                    "df": v4.then_some(st.before.df_set()),
                     "ip_ids": st.before.ids(),
                 }),
             );
@@ -774,7 +915,7 @@ impl RstDetector {
         // RST its origin's. A RST that came over the path of the server's
         // answers on this port in its other flows (TTL and DF) is the
         // origin's: TTL, DF and IP ID are not held against the proxy's.
-        let answer_path = if st.before.packets > 0 && !st.before.payload {
+        let answer_path = if st.before.packets > 0 && !st.before.payload() {
             server
                 .ext
                 .rst
@@ -787,7 +928,7 @@ impl RstDetector {
         // are: at a plain server the RST's path is the SYN/ACK's, and nothing
         // explains an IP ID off the flow's counter; found in review)
         let off_path =
-            base.packets > 0 && (base.ttl_distance(first.ttl) >= tol || base.df_set != first.df);
+            base.packets > 0 && (base.ttl_distance(first.ttl) >= tol || base.df_set() != first.df);
         let origin = answer_path.is_some() && off_path;
         if !idle && base.packets > 0 {
             let d = base.ttl_distance(first.ttl);
@@ -842,10 +983,10 @@ impl RstDetector {
                 }
                 // IP ID counters and (often) DF are per connection: only this
                 // flow's own packets are a baseline for them.
-                let consistent_df = !(base.df_set && base.df_clear);
-                if in_flow && consistent_df && base.df_set != first.df && !origin {
+                let consistent_df = !(base.df_set() && base.df_clear());
+                if in_flow && consistent_df && base.df_set() != first.df && !origin {
                     add(&mut v, "df_mismatch", 0.15);
-                    v.details.insert("df_server".into(), json!(base.df_set));
+                    v.details.insert("df_server".into(), json!(base.df_set()));
                     v.details.insert("df_rst".into(), json!(first.df));
                 }
             }
@@ -878,8 +1019,8 @@ impl RstDetector {
         let stage = hit.stage;
         if !idle
             && matches!(stage, RstStage::AfterHandshake | RstStage::AfterRequest)
-            && !st.before.payload
-            && !hit.after.payload
+            && !st.before.payload()
+            && !hit.after.payload()
         {
             add(&mut v, "no_server_data", 0.1);
         }
@@ -1011,6 +1152,13 @@ impl Detector for RstDetector {
             };
         }
         if dir == Dir::ToServer {
+            if st.hit.is_none() && t.payload_len > 0 && !t.syn() {
+                if st.quiet_ms <= AWAKE_QUIET_MS {
+                    st.bits |= TIME_NEXT;
+                } else {
+                    st.bits &= !TIME_NEXT;
+                }
+            }
             st.bits |= PREV_CLIENT;
         } else {
             st.bits &= !PREV_CLIENT;

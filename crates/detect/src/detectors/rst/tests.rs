@@ -71,14 +71,14 @@ fn baseline_ttl_range_and_id_sequence() {
     assert!(!b.ids_sequential());
     assert_eq!(b.ids(), &[100, 101, 103, 40_000]);
     assert_eq!(b.ids().len(), 4);
-    assert!(b.payload);
-    assert!(b.df_set && !b.df_clear);
+    assert!(b.payload());
+    assert!(b.df_set() && !b.df_clear());
     // flags, not counters: what the rules ask is "any"
     let mut e = Baseline::default();
     e.add(52, false, None, 0);
-    assert!(!e.payload && e.df_clear && !e.df_set);
+    assert!(!e.payload() && e.df_clear() && !e.df_set());
     e.add(52, true, None, 1);
-    assert!(e.payload && e.df_clear && e.df_set);
+    assert!(e.payload() && e.df_clear() && e.df_set());
 }
 
 #[test]
@@ -123,7 +123,12 @@ fn flag_names_read_well() {
 
 #[test]
 fn answer_paths_keep_the_last_four_distinct_newest_last() {
-    let p = |ttl: u8, df: bool, port: u16| AnswerPath { ttl, df, port };
+    let p = |ttl: u8, df: bool, port: u16| AnswerPath {
+        ttl,
+        df,
+        port,
+        answer_ms: ANSWER_MS_UNKNOWN,
+    };
     let mut a = AnswerPaths::default();
     assert_eq!(a.fitting(52, true, 443, 3), None);
     a.note(p(52, true, 443));
@@ -153,4 +158,53 @@ fn answer_paths_keep_the_last_four_distinct_newest_last() {
     assert_eq!(a.fitting(113, true, 443, 3), None);
     assert_eq!(a.fitting(116, false, 443, 3), None);
     assert_eq!(a.fitting(52, true, 80, 3), Some(p(52, true, 80)));
+}
+
+#[test]
+fn answer_paths_keep_the_fastest_answer_time() {
+    let p = |ttl: u8, answer_ms: u16| AnswerPath {
+        ttl,
+        df: true,
+        port: 80,
+        answer_ms,
+    };
+    let mut a = AnswerPaths::default();
+    assert_eq!(a.fitting_answer_ms(52, true, 80, 3), None);
+    // a path first recorded without a time, then timed: the time is kept
+    a.note(p(52, ANSWER_MS_UNKNOWN));
+    assert_eq!(a.fitting_answer_ms(52, true, 80, 3), None);
+    a.note(p(52, 120));
+    assert_eq!(a.paths(), &[p(52, 120)]);
+    // the faster wins, an untimed run forgets nothing
+    a.note(p(52, 300));
+    a.note(p(52, ANSWER_MS_UNKNOWN));
+    a.note_time(p(52, 45));
+    a.note_time(p(52, 90));
+    assert_eq!(a.paths(), &[p(52, 45)]);
+    assert_eq!(a.fitting_answer_ms(53, true, 80, 3), Some(45));
+    // not on another port or DF; note_time adds no path
+    assert_eq!(a.fitting_answer_ms(52, false, 80, 3), None);
+    assert_eq!(a.fitting_answer_ms(52, true, 443, 3), None);
+    a.note_time(p(60, 1));
+    assert_eq!(a.paths().len(), 1);
+    // two paths fit: the faster; one of them untimed: none (it may be that
+    // one's answer)
+    a.note(p(53, 30));
+    assert_eq!(a.fitting_answer_ms(52, true, 80, 3), Some(30));
+    a.note(p(51, ANSWER_MS_UNKNOWN));
+    assert_eq!(a.fitting_answer_ms(52, true, 80, 3), None);
+    assert_eq!(a.fitting_answer_ms(55, true, 80, 3), Some(30));
+}
+
+#[test]
+fn run_len_keeps_the_other_bits() {
+    let mut st = RstFlow {
+        bits: HAS_TRIGGER | PREV_CLIENT | TIME_NEXT,
+        ..Default::default()
+    };
+    st.set_run_len(RUN_VOID);
+    assert_eq!(st.run_len(), RUN_VOID);
+    st.set_run_len(2);
+    assert_eq!(st.run_len(), 2);
+    assert_eq!(st.bits & !(7 << 2), HAS_TRIGGER | PREV_CLIENT | TIME_NEXT);
 }
