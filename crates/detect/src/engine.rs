@@ -132,7 +132,7 @@ impl Shared {
             Ctx {
                 now,
                 capture_lossy: *lossy,
-                link: *link,
+                link,
                 link_down,
                 watch,
                 events,
@@ -413,8 +413,10 @@ impl Engine {
             // every frame moves the link's clock, decodable or not, with the
             // event a dispatcher's `link::link_event` gives (the decoder's,
             // read here from the frame already decoded)
-            let event = decoded.as_ref().ok().and_then(crate::link::of_packet);
-            self.link_tracker.note(event, ts);
+            let pkt = decoded.as_ref().ok();
+            let event = pkt.and_then(crate::link::of_packet);
+            self.link_tracker
+                .note(event, ts, || pkt.and_then(crate::link::reply_of));
             self.set_link(self.link_tracker.clock());
         }
         match decoded {
@@ -489,7 +491,10 @@ impl Engine {
             return;
         }
         if self.own_link {
-            self.link_tracker.note(crate::link::of_packet(pkt), pkt.ts);
+            self.link_tracker
+                .note(crate::link::of_packet(pkt), pkt.ts, || {
+                    crate::link::reply_of(pkt)
+                });
             self.set_link(self.link_tracker.clock());
         }
         self.process_packet(pkt);

@@ -117,6 +117,7 @@ impl Captive {
 
 impl LinkClock {
     /// Folds in what one frame said.
+    #[inline]
     fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
         self.now = self.now.max(ts);
         match e {
@@ -167,12 +168,31 @@ impl LinkTracker {
 
     /// Folds in one frame.
     pub fn observe(&mut self, linktype: u32, frame: &[u8], ts: Nanos) {
-        self.note(link_event(linktype, frame), ts);
+        self.note(link_event(linktype, frame), ts, || {
+            // (the answer to a check only: decoded again)
+            reply_of(&crate::decode::decode(linktype, frame, ts, 0).ok()?)
+        });
     }
 
-    /// Folds in what one frame said.
-    pub fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
+    /// Folds in what one frame said; `reply` reads the frame's HTTP
+    /// response when it answers a connectivity check.
+    #[inline]
+    pub fn note(&mut self, e: Option<LinkEvent>, ts: Nanos, reply: impl FnOnce() -> Option<Reply>) {
         self.clock.note(e, ts);
+        if matches!(e, None | Some(LinkEvent::SynAck | LinkEvent::QuicReply)) {
+            return;
+        }
+        self.note_http(e, ts, reply);
+    }
+
+    /// [`LinkTracker::note`] for the HTTP events (connectivity checks).
+    #[inline(never)]
+    fn note_http(
+        &mut self,
+        e: Option<LinkEvent>,
+        ts: Nanos,
+        reply: impl FnOnce() -> Option<Reply>,
+    ) {
         match e {
             Some(LinkEvent::HttpSynAck { port, ttl }) => {
                 let i = usize::from(self.next_synack) % self.synacks.len();
@@ -204,12 +224,7 @@ impl LinkTracker {
                     self.n_pending += 1;
                 }
             }
-            Some(LinkEvent::HttpReply {
-                port,
-                ack,
-                ttl,
-                reply,
-            }) => {
+            Some(LinkEvent::HttpReply { port, ack, ttl }) => {
                 let n = usize::from(self.n_pending);
                 let Some(i) = self.pending[..n].iter().position(|p| {
                     p.port == port && p.next == ack && ts.saturating_sub(p.ts) <= CHECK_WAIT
@@ -227,6 +242,7 @@ impl LinkTracker {
                 if p.synack_ttl.is_some_and(|t| t.abs_diff(ttl) > 1) {
                     return;
                 }
+                let Some(reply) = reply() else { return };
                 match p.kind.verdict(reply) {
                     Some(true) => self.clock.captive.online(ts),
                     Some(false) => self.clock.captive.portal(ts),
@@ -269,8 +285,6 @@ pub enum LinkEvent {
         ack: u32,
         /// Its IP TTL.
         ttl: u8,
-        /// What it said.
-        reply: Reply,
     },
 }
 
@@ -306,6 +320,39 @@ pub struct Reply {
     pub whole: bool,
 }
 
+impl Reply {
+    /// What the first segment of a response says (`None`: no status line).
+    fn read(payload: &[u8]) -> Option<Reply> {
+        let status = payload.get(9..12)?;
+        if !payload.starts_with(b"HTTP/1.") || !status.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let status = status
+            .iter()
+            .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+        let body_at = payload
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| i + 4);
+        let body = body_at.map_or(&[][..], |i| &payload[i..]);
+        let mut texts = 0u8;
+        for (i, t) in CHECK_TEXTS.iter().enumerate() {
+            if body.windows(t.len()).any(|w| w == *t) {
+                texts |= 1 << i;
+            }
+        }
+        let whole = body_at.is_some()
+            && header(payload, b"content-length")
+                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<usize>().ok())
+                .is_some_and(|n| body.len() >= n);
+        Some(Reply {
+            status,
+            texts,
+            whole,
+        })
+    }
+}
+
 impl CheckKind {
     /// `Some(true)`: answered as expected; `Some(false)`: by a portal (a
     /// redirect, 511 Network Authentication Required, or a page instead of
@@ -331,34 +378,35 @@ impl CheckKind {
 }
 
 /// The connectivity check a request line and Host name it (`None`: none).
-fn check_of(host: &[u8], path: &[u8]) -> Option<CheckKind> {
+fn check_of(path: &[u8], head: &[u8]) -> Option<CheckKind> {
     let path = path.split(|&b| b == b'?').next().unwrap_or(path);
     if path == b"/generate_204" || path == b"/gen_204" {
         return Some(CheckKind::NoContent);
     }
+    // (the Host header is read only for the few paths a check uses)
+    let (hosts, kind): (&[&[u8]], CheckKind) = match path {
+        b"/" => (
+            &[b"connectivity-check.ubuntu.com", b"captive.apple.com"],
+            CheckKind::NoContent,
+        ),
+        b"/hotspot-detect.html" => (&[b"captive.apple.com"], CheckKind::Text(0)),
+        b"/library/test/success.html" => (&[b"www.apple.com"], CheckKind::Text(0)),
+        b"/connecttest.txt" => (&[b"www.msftconnecttest.com"], CheckKind::Text(1)),
+        b"/ncsi.txt" => (&[b"www.msftncsi.com"], CheckKind::Text(2)),
+        b"/success.txt" => (&[b"detectportal.firefox.com"], CheckKind::Text(3)),
+        b"/check_network_status.txt" => (&[b"nmcheck.gnome.org"], CheckKind::Text(4)),
+        b"/nm" => (&[b"network-test.debian.org"], CheckKind::Text(4)),
+        _ => return None,
+    };
+    let host = header(head, b"host")?;
     let host = host.strip_suffix(b":80").unwrap_or(host);
-    let is = |h: &[u8]| host.eq_ignore_ascii_case(h);
-    if is(b"connectivity-check.ubuntu.com") {
-        return Some(CheckKind::NoContent);
-    }
-    if is(b"captive.apple.com") || (is(b"www.apple.com") && path == b"/library/test/success.html") {
-        return Some(CheckKind::Text(0));
-    }
-    if is(b"www.msftconnecttest.com") && path == b"/connecttest.txt" {
-        return Some(CheckKind::Text(1));
-    }
-    if is(b"www.msftncsi.com") && path == b"/ncsi.txt" {
-        return Some(CheckKind::Text(2));
-    }
-    if is(b"detectportal.firefox.com") && path == b"/success.txt" {
-        return Some(CheckKind::Text(3));
-    }
-    if (is(b"nmcheck.gnome.org") && path == b"/check_network_status.txt")
-        || (is(b"network-test.debian.org") && path == b"/nm")
-    {
-        return Some(CheckKind::Text(4));
-    }
-    None
+    let i = hosts.iter().position(|h| host.eq_ignore_ascii_case(h))?;
+    // captive.apple.com at "/" expects Apple's text
+    Some(if path == b"/" && i == 1 {
+        CheckKind::Text(0)
+    } else {
+        kind
+    })
 }
 
 /// The link event of an HTTP segment on port 80: a connectivity check from
@@ -374,8 +422,7 @@ fn http_event(
         let line_end = payload.iter().position(|&b| b == b'\r')?;
         let line = &payload[4..line_end];
         let path = &line[..line.iter().position(|&b| b == b' ')?];
-        let host = header(payload, b"host")?;
-        let kind = check_of(host, path)?;
+        let kind = check_of(path, payload)?;
         let next = seq.wrapping_add(u32::try_from(payload.len()).ok()?);
         return Some(LinkEvent::Check {
             port: sport,
@@ -384,37 +431,12 @@ fn http_event(
         });
     }
     if sport == 80 && payload.starts_with(b"HTTP/1.") {
-        let status = payload.get(9..12)?;
-        if !status.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let status = status
-            .iter()
-            .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
-        let body_at = payload
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|i| i + 4);
-        let body = body_at.map_or(&[][..], |i| &payload[i..]);
-        let mut texts = 0u8;
-        for (i, t) in CHECK_TEXTS.iter().enumerate() {
-            if body.windows(t.len()).any(|w| w == *t) {
-                texts |= 1 << i;
-            }
-        }
-        let whole = body_at.is_some()
-            && header(payload, b"content-length")
-                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<usize>().ok())
-                .is_some_and(|n| body.len() >= n);
+        // (what it says is read only for the answer to a check: see
+        // `Reply::read`)
         return Some(LinkEvent::HttpReply {
             port: dport,
             ack,
             ttl,
-            reply: Reply {
-                status,
-                texts,
-                whole,
-            },
         });
     }
     None
@@ -460,6 +482,15 @@ pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
         crate::decode::Transport::Udp(u) if u.sport == 443 && !u.payload.is_empty() => {
             Some(LinkEvent::QuicReply)
         }
+        _ => None,
+    }
+}
+
+/// What a decoded packet's HTTP response says (for the answer to a
+/// connectivity check: see [`LinkTracker::note`]).
+pub fn reply_of(p: &crate::decode::Packet<'_>) -> Option<Reply> {
+    match p.l4 {
+        crate::decode::Transport::Tcp(t) => Reply::read(t.payload),
         _ => None,
     }
 }
@@ -783,11 +814,24 @@ mod tests {
             )),
             None
         );
-        // no Host header: not judged
+        // no Host header: only /generate_204 (any host) is a check
         assert_eq!(
-            both(&seg(40000, 80, 1, 1, b"GET /generate_204 HTTP/1.0\r\n\r\n")),
+            both(&seg(
+                40000,
+                80,
+                1,
+                1,
+                b"GET /connecttest.txt HTTP/1.0\r\n\r\n"
+            )),
             None
         );
+        assert!(both(&seg(40000, 80, 1, 1, b"GET /generate_204 HTTP/1.0\r\n\r\n")).is_some());
+        // Apple's check at "/", and Ubuntu's
+        assert_eq!(
+            kind(get("captive.apple.com", "/")),
+            Some(Some(CheckKind::Text(0)))
+        );
+        assert_eq!(kind(get("www.example.com:80", "/nm")), None);
         // cut anywhere, nothing panics and both readings agree
         let full = seg(40000, 80, 1, 1, req);
         for cut in 0..full.len() {

@@ -272,7 +272,7 @@ pub struct Ctx<'a> {
     /// so detectors lower confidence and say so in the evidence.
     pub capture_lossy: bool,
     /// Link-wide successes as of this input (see [`crate::link`]).
-    pub link: crate::link::LinkClock,
+    pub link: &'a crate::link::LinkClock,
     /// When the live capture's link was down (empty in replays; see
     /// [`crate::linkdown`]).
     pub link_down: &'a crate::linkdown::LinkDown,
