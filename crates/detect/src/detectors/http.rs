@@ -652,9 +652,19 @@ impl HttpDetector {
         // origin ever answered over that path (`ANSWER_EARLY_SHARE` of its
         // fastest timed answer, which no handshake is part of): an injector
         // near the client whose page has the origin's TTL and DF.
+        // Early against the handshake too: the origin sits behind the proxy,
+        // so nothing of its can come sooner than a round trip to the proxy,
+        // while its fastest timed answer includes its delayed ACK or its
+        // render time (when it sends no ACK) and the queues of the moment it
+        // was timed (a saturated uplink, another network): a cached 304 one
+        // round trip after the request was "sooner than a fifth" of those
+        // (found in review, session 18). Each test alone has its false
+        // alarm (a stretched handshake, a slow origin); both together would
+        // need both at once.
         let sooner_than_origin = paths.answer_ms.filter(|&a| {
             let a = Nanos::from(a) * MILLI;
             gate && paths.origin
+                && early
                 && a >= MIN_ANSWER_FOR_TIMING
                 && (delay as f64) < a as f64 * ANSWER_EARLY_SHARE
         });
