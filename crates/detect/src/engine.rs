@@ -85,6 +85,10 @@ struct Shared {
     link: crate::link::LinkClock,
     /// When the live capture's link was down (see [`Engine::note_link_down`]).
     link_down: crate::linkdown::LinkDown,
+    /// Flows ending now are ending at this packet time (a sweep point, the
+    /// packet being processed, or the end of input: `Nanos::MAX`): what the
+    /// link clock says after it is not known to every worker alike.
+    ending_at: Nanos,
     /// Whether the capture dropped packets lately (set for each input).
     lossy: bool,
     /// Flow rates not yet handed to the throttling judge.
@@ -132,6 +136,7 @@ impl Shared {
             Ctx {
                 now,
                 capture_lossy: *lossy,
+                until: now,
                 link,
                 link_down,
                 watch,
@@ -192,6 +197,7 @@ impl Engine {
                 watch: cfg.detectors.watch.clone(),
                 link: crate::link::LinkClock::default(),
                 link_down: crate::linkdown::LinkDown::default(),
+                ending_at: Nanos::MAX,
                 lossy: false,
                 rates: Vec::new(),
                 end_delay: crate::detectors::throttle::Judge::end_delay(&cfg.flows),
@@ -392,7 +398,10 @@ impl Engine {
         let c = &link.captive;
         if self.reports_link && (c.portal_checks | c.online_checks) != 0 {
             let s = &mut self.sh.stats;
-            s.captive_checks = [u64::from(c.portal_checks), u64::from(c.online_checks)];
+            // (monotonic: with several captures, clocks of different
+            // dispatchers come in turn, each counting its own ring's checks)
+            s.captive_checks[0] = s.captive_checks[0].max(u64::from(c.portal_checks));
+            s.captive_checks[1] = s.captive_checks[1].max(u64::from(c.online_checks));
             s.captive_open = u64::from(c.open_at(link.now));
         }
         self.sh.link = link;
@@ -436,6 +445,15 @@ impl Engine {
         }
     }
 
+    /// [`Engine::tick`] with the link clock of whoever saw every frame up to
+    /// `now` (a dispatcher or shard reader): flows that end at the tick are
+    /// judged knowing it, as a single engine would.
+    pub fn tick_linked(&mut self, now: Nanos, link: crate::link::LinkClock) {
+        self.own_link = false;
+        self.set_link(link);
+        self.tick(now);
+    }
+
     /// Advances packet time without a packet (a live capture that is idle);
     /// flows idle past their timeouts end.
     pub fn tick(&mut self, now: Nanos) {
@@ -472,6 +490,7 @@ impl Engine {
             self.next_sweep = g.saturating_add(EXPIRE_EVERY);
             self.sh.lossy = self.capture_lossy();
             let Engine { tables, sh, .. } = self;
+            sh.ending_at = g;
             tables.expire(g, &mut |f, cause| sh.end_flow(f, cause));
             if g >= self.next_server_sweep {
                 let g = g.saturating_sub(g.rem_euclid(SERVER_SWEEP_EVERY));
@@ -519,6 +538,7 @@ impl Engine {
         // newest time seen, which only drives expiry).
         let now = pkt.ts;
         self.sh.lossy = self.capture_lossy();
+        self.sh.ending_at = now;
         let Engine { tables, sh, .. } = self;
         let loc = match tables.lookup_or_create(pkt, fproto, sport, dport, &mut |f, cause| {
             sh.end_flow(f, cause)
@@ -633,6 +653,7 @@ impl Engine {
     /// they were answered).
     pub fn finish(&mut self) {
         self.sh.lossy = self.capture_lossy();
+        self.sh.ending_at = Nanos::MAX;
         let Engine { tables, sh, .. } = self;
         tables.drain(&mut |f, cause| sh.end_flow(f, cause));
         self.run_judge(Nanos::MAX);
@@ -677,7 +698,15 @@ impl Shared {
             );
         }
         let server_ip = flow.server_ip();
+        let ending_at = self.ending_at;
         let (mut ctx, detectors, servers) = self.split(now);
+        // (a flow's events may be withheld for a captive-portal period that
+        // began up to `CAPTIVE_LEAD` after its last packet, as far as every
+        // worker knows the link clock when the flow ends)
+        ctx.until = now
+            .saturating_add(crate::link::CAPTIVE_LEAD)
+            .min(ending_at)
+            .max(now);
         let mut fallback = ServerState::default();
         let server = match servers.get_or_insert_hinted(
             &mut flow.server_hint,

@@ -78,10 +78,12 @@ impl Captive {
     }
 
     /// Whether traffic from `start` to `end` (packet times) overlapped a
-    /// portal period.
-    pub fn overlaps(&self, start: Nanos, end: Nanos) -> bool {
-        let hit =
-            |s: Nanos, e: Nanos| s != 0 && start <= e && end >= s.saturating_sub(CAPTIVE_LEAD);
+    /// portal period that began by `until` (what came after `until` may be
+    /// known to one worker and not yet to another).
+    pub fn overlaps(&self, start: Nanos, end: Nanos, until: Nanos) -> bool {
+        let hit = |s: Nanos, e: Nanos| {
+            s != 0 && s <= until && start <= e && end >= s.saturating_sub(CAPTIVE_LEAD)
+        };
         hit(self.since, self.end()) || hit(self.prev.0, self.prev.1)
     }
 
@@ -140,7 +142,7 @@ pub struct LinkTracker {
     pending: [Pending; 4],
     n_pending: u8,
     /// The latest SYN/ACKs from port 80: (client port, IP TTL), a ring.
-    synacks: [(u16, u8); 8],
+    synacks: [(u16, u8); 32],
     next_synack: u8,
 }
 
@@ -155,6 +157,8 @@ struct Pending {
     ts: Nanos,
     /// The IP TTL of its connection's SYN/ACK, if seen.
     synack_ttl: Option<u8>,
+    /// [`host_digest`] of its Host.
+    host: u32,
 }
 
 /// How long a connectivity check waits for its answer.
@@ -199,10 +203,17 @@ impl LinkTracker {
                 self.synacks[i] = (port, ttl);
                 self.next_synack = self.next_synack.wrapping_add(1);
             }
-            Some(LinkEvent::Check { port, next, kind }) => {
-                let synack_ttl = self
-                    .synacks
-                    .iter()
+            Some(LinkEvent::Check {
+                host,
+                port,
+                next,
+                kind,
+            }) => {
+                // the newest SYN/ACK to this port (a port reused)
+                let n = self.synacks.len();
+                let newest = usize::from(self.next_synack) + n - 1;
+                let synack_ttl = (0..n)
+                    .map(|k| self.synacks[(newest - k) % n])
                     .find(|s| s.0 == port && s.0 != 0)
                     .map(|s| s.1);
                 let p = Pending {
@@ -211,6 +222,7 @@ impl LinkTracker {
                     kind,
                     ts,
                     synack_ttl,
+                    host,
                 };
                 let n = usize::from(self.n_pending);
                 if let Some(i) = self.pending[..n].iter().position(|q| q.port == port) {
@@ -243,7 +255,10 @@ impl LinkTracker {
                     return;
                 }
                 let Some(reply) = reply() else { return };
-                match p.kind.verdict(reply) {
+                // (a check whose handshake was not seen, on a busy link, is
+                // never taken for a portal's)
+                let near = p.synack_ttl.is_some_and(near);
+                match p.kind.verdict(reply, p.host, near) {
                     Some(true) => self.clock.captive.online(ts),
                     Some(false) => self.clock.captive.portal(ts),
                     None => {}
@@ -270,6 +285,8 @@ pub enum LinkEvent {
     },
     /// A client asked a known connectivity-check URL over HTTP.
     Check {
+        /// [`host_digest`] of its Host (0: none).
+        host: u32,
         /// The client's port.
         port: u16,
         /// The sequence number after the request (what its answer ACKs).
@@ -318,6 +335,28 @@ pub struct Reply {
     /// The segment holds the whole body (its `Content-Length` bytes after
     /// the headers).
     pub whole: bool,
+    /// Its `Content-Length`, if any.
+    pub length: Option<u32>,
+    /// Body bytes in the segment.
+    pub body_seen: u32,
+    /// A digest of the host its `Location` names ([`host_digest`]), if any.
+    pub location_host: Option<u32>,
+}
+
+/// A digest of a host name (lower case, without a port).
+pub fn host_digest(host: &[u8]) -> u32 {
+    let host = host.split(|&b| b == b':').next().unwrap_or(host);
+    host.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// A portal answers from the local network (the access point or the
+/// gateway that intercepts the connection): its SYN/ACK comes from at most
+/// four hops away from a usual initial TTL (64, 128, 255). A server on the
+/// internet, or a censor's block-page server, is further.
+fn near(ttl: u8) -> bool {
+    matches!(ttl, 60..=64 | 124..=128 | 251..=255)
 }
 
 impl Reply {
@@ -341,14 +380,28 @@ impl Reply {
                 texts |= 1 << i;
             }
         }
-        let whole = body_at.is_some()
-            && header(payload, b"content-length")
-                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<usize>().ok())
-                .is_some_and(|n| body.len() >= n);
+        let length = header(payload, b"content-length")
+            .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u32>().ok());
+        let body_seen = u32::try_from(body.len()).unwrap_or(u32::MAX);
+        let whole = body_at.is_some() && length.is_some_and(|n| body_seen >= n);
+        let location_host = header(payload, b"location").and_then(|l| {
+            let rest = l
+                .iter()
+                .position(|&b| b == b':')
+                .and_then(|i| l[i..].starts_with(b"://").then(|| &l[i + 3..]))?;
+            let end = rest
+                .iter()
+                .position(|&b| b == b'/' || b == b'?' || b == b'#')
+                .unwrap_or(rest.len());
+            Some(host_digest(&rest[..end]))
+        });
         Some(Reply {
             status,
             texts,
             whole,
+            length,
+            body_seen,
+            location_host,
         })
     }
 }
@@ -358,30 +411,49 @@ impl CheckKind {
     /// redirect, 511 Network Authentication Required, or a page instead of
     /// the expected answer); `None`: neither (an error, a block page with
     /// another status, a body not seen).
-    fn verdict(self, r: Reply) -> Option<bool> {
-        match (self, r.status) {
-            (_, 301 | 302 | 303 | 307 | 308 | 511) => Some(false),
-            (CheckKind::NoContent, 204) => Some(true),
-            (CheckKind::NoContent, 200) => Some(false),
-            (CheckKind::Text(i), 200) => {
-                if r.texts & (1 << i) != 0 {
-                    Some(true)
-                } else if r.whole {
-                    Some(false)
-                } else {
-                    None
-                }
-            }
-            _ => None,
+    ///
+    /// `host`: the digest of the check's Host. A portal's answer must come
+    /// from nearby ([`near`]), and a redirect must lead elsewhere than the
+    /// checked host: a site's own move to HTTPS (a 301 to `https://` on
+    /// the same host), a server answering every path, a censor's
+    /// block-page server that a forged DNS answer sent the check to (far
+    /// away) are no portal (found in review, session 18).
+    fn verdict(self, r: Reply, host: u32, near: bool) -> Option<bool> {
+        let expected = match (self, r.status) {
+            (CheckKind::NoContent, 204) => true,
+            (CheckKind::Text(i), 200) if r.texts & (1 << i) != 0 => true,
+            _ => false,
+        };
+        if expected {
+            return Some(true);
         }
+        if !near {
+            return None;
+        }
+        let portal = match (self, r.status) {
+            (_, 302 | 303 | 307) => r.location_host.is_some_and(|h| h != host),
+            (_, 511) => true,
+            // an empty 200 is a transparent proxy that rewrote the 204, not a
+            // login page (Android judges it so)
+            (CheckKind::NoContent, 200) => r.length.unwrap_or(r.body_seen) > 4,
+            // the expected texts are short: a page that is whole without
+            // it, or much longer than any of them, is the portal's
+            (CheckKind::Text(_), 200) => r.whole || r.length.is_some_and(|n| n > 1024),
+            _ => false,
+        };
+        portal.then_some(false)
     }
 }
 
 /// The connectivity check a request line and Host name it (`None`: none).
-fn check_of(path: &[u8], head: &[u8]) -> Option<CheckKind> {
+fn check_of(path: &[u8], head: &[u8]) -> Option<(CheckKind, u32)> {
     let path = path.split(|&b| b == b'?').next().unwrap_or(path);
     if path == b"/generate_204" || path == b"/gen_204" {
-        return Some(CheckKind::NoContent);
+        // any host: the vendors' own (Xiaomi, Huawei, Vivo...) among them
+        return Some((
+            CheckKind::NoContent,
+            header(head, b"host").map_or(0, host_digest),
+        ));
     }
     // (the Host header is read only for the few paths a check uses)
     let (hosts, kind): (&[&[u8]], CheckKind) = match path {
@@ -402,11 +474,12 @@ fn check_of(path: &[u8], head: &[u8]) -> Option<CheckKind> {
     let host = host.strip_suffix(b":80").unwrap_or(host);
     let i = hosts.iter().position(|h| host.eq_ignore_ascii_case(h))?;
     // captive.apple.com at "/" expects Apple's text
-    Some(if path == b"/" && i == 1 {
+    let kind = if path == b"/" && i == 1 {
         CheckKind::Text(0)
     } else {
         kind
-    })
+    };
+    Some((kind, host_digest(host)))
 }
 
 /// The link event of an HTTP segment on port 80: a connectivity check from
@@ -422,9 +495,10 @@ fn http_event(
         let line_end = payload.iter().position(|&b| b == b'\r')?;
         let line = &payload[4..line_end];
         let path = &line[..line.iter().position(|&b| b == b' ')?];
-        let kind = check_of(path, payload)?;
+        let (kind, host) = check_of(path, payload)?;
         let next = seq.wrapping_add(u32::try_from(payload.len()).ok()?);
         return Some(LinkEvent::Check {
+            host,
             port: sport,
             next,
             kind,
@@ -442,19 +516,24 @@ fn http_event(
     None
 }
 
-/// The value of the first header `name` (lower case) in an HTTP head.
+/// The value of the first header `name` (lower case) in an HTTP head
+/// (up to its first empty line).
 fn header<'a>(head: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let end = head
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(head.len());
-    head[..end].split(|&b| b == b'\n').skip(1).find_map(|l| {
+    let mut lines = head.split(|&b| b == b'\n');
+    lines.next()?;
+    for l in lines {
         let l = l.strip_suffix(b"\r").unwrap_or(l);
-        let colon = l.iter().position(|&b| b == b':')?;
-        l[..colon]
-            .eq_ignore_ascii_case(name)
-            .then(|| l[colon + 1..].trim_ascii())
-    })
+        if l.is_empty() {
+            return None;
+        }
+        if l.len() > name.len()
+            && l[name.len()] == b':'
+            && l[..name.len()].eq_ignore_ascii_case(name)
+        {
+            return Some(l[name.len() + 1..].trim_ascii());
+        }
+    }
+    None
 }
 
 /// Classifies a raw frame: fixed-offset parsing for the common frames, the
@@ -769,7 +848,9 @@ mod tests {
             both(&seg(40000, 80, 1000, 1, req.as_bytes()))
         };
         let kind = |e: Option<LinkEvent>| match e {
-            Some(LinkEvent::Check { port, next, kind }) => {
+            Some(LinkEvent::Check {
+                port, next, kind, ..
+            }) => {
                 assert_eq!(port, 40000);
                 Some((next > 1000).then_some(kind))
             }
@@ -841,6 +922,10 @@ mod tests {
 
     /// Sends a check and its answer through a tracker at `t` seconds.
     fn exchange(k: &mut LinkTracker, port: u16, t: i64, host: &str, path: &str, answer: &str) {
+        // the handshake, from the portal next door or the server (TTL 64)
+        let mut sa = seg(80, port, 0, 7, b"");
+        sa[33] = 0x12;
+        k.observe(lt::RAW, &sa, t * S - S / 100);
         let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
         k.observe(lt::RAW, &seg(port, 80, 7, 1, req.as_bytes()), t * S);
         let next = 7 + u32::try_from(req.len()).unwrap();
@@ -882,8 +967,8 @@ mod tests {
         assert!(c.open_at(250 * S));
         // a flow that ended 40 s before the check: untouched; 20 s before:
         // the lead (its DNS raced the check)
-        assert!(!c.overlaps(150 * S, 160 * S));
-        assert!(c.overlaps(150 * S, 180 * S));
+        assert!(!c.overlaps(150 * S, 160 * S, i64::MAX));
+        assert!(c.overlaps(150 * S, 180 * S, i64::MAX));
         exchange(
             &mut k,
             40003,
@@ -895,8 +980,8 @@ mod tests {
         let c = k.clock().captive;
         assert_eq!(c.ended, 400 * S + S / 50);
         assert!(!c.open_at(401 * S));
-        assert!(c.overlaps(300 * S, 310 * S));
-        assert!(!c.overlaps(401 * S, 500 * S), "after the login");
+        assert!(c.overlaps(300 * S, 310 * S, i64::MAX));
+        assert!(!c.overlaps(401 * S, 500 * S, i64::MAX), "after the login");
         // a second period keeps the first
         exchange(
             &mut k,
@@ -909,13 +994,13 @@ mod tests {
         let c = k.clock().captive;
         assert_eq!(c.since, 2000 * S + S / 50);
         assert!(
-            c.overlaps(300 * S, 310 * S),
+            c.overlaps(300 * S, 310 * S, i64::MAX),
             "the earlier period is remembered"
         );
         // with no answer from the portal for ten minutes, the period ends
         assert!(c.open_at(2500 * S));
         assert!(!c.open_at(2700 * S));
-        assert!(!c.overlaps(2700 * S, 2800 * S));
+        assert!(!c.overlaps(2700 * S, 2800 * S, i64::MAX));
         assert_eq!((c.portal_checks, c.online_checks), (2, 2));
     }
 
@@ -982,7 +1067,7 @@ mod tests {
 
     #[test]
     fn a_redirect_from_another_sender_than_the_handshake_is_no_portal() {
-        // the server's SYN/ACK (TTL 50), the check, then a 307 with TTL 40
+        // the SYN/ACK (TTL 63), the check, then a 307 with TTL 40
         // racing the server: an injector's (Sandvine's ad redirect), judged by
         // the HTTP detector, not a portal
         let with = |mut f: Vec<u8>, ttl: u8, flags: u8| {
@@ -993,14 +1078,15 @@ mod tests {
         let req = b"GET /generate_204 HTTP/1.1\r\nHost: connectivitycheck.gstatic.com\r\n\r\n";
         let next = 7 + u32::try_from(req.len()).unwrap();
         let redirect = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://ads.example/\r\n\r\n";
-        for (reply_ttl, portal) in [(40u8, false), (50, true), (51, true)] {
+        // (a portal next door: TTL 63)
+        for (reply_ttl, portal) in [(40u8, false), (63, true), (64, true)] {
             let mut k = LinkTracker::default();
-            let sa = with(seg(80, 40001, 0, 7, b""), 50, 0x12);
+            let sa = with(seg(80, 40001, 0, 7, b""), 63, 0x12);
             assert_eq!(
                 both(&sa),
                 Some(LinkEvent::HttpSynAck {
                     port: 40001,
-                    ttl: 50
+                    ttl: 63
                 })
             );
             k.observe(lt::RAW, &sa, S);
@@ -1014,5 +1100,112 @@ mod tests {
                 "reply TTL {reply_ttl}"
             );
         }
+    }
+
+    /// Found in review (session 18): answers that are no portal's.
+    #[test]
+    fn what_a_portal_answers_and_what_it_does_not() {
+        let run = |synack_ttl: Option<u8>, host: &str, path: &str, answer: &str| {
+            let mut k = LinkTracker::default();
+            if let Some(ttl) = synack_ttl {
+                let mut sa = seg(80, 40001, 0, 7, b"");
+                sa[33] = 0x12;
+                sa[8] = ttl;
+                k.observe(lt::RAW, &sa, S);
+            }
+            let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            k.observe(lt::RAW, &seg(40001, 80, 7, 1, req.as_bytes()), 2 * S);
+            let next = 7 + u32::try_from(req.len()).unwrap();
+            let mut r = seg(80, 40001, 1, next, answer.as_bytes());
+            r[8] = synack_ttl.unwrap_or(64);
+            k.observe(lt::RAW, &r, 2 * S + 1);
+            let c = k.clock().captive;
+            (c.portal_checks, c.online_checks)
+        };
+        let g = ("connectivitycheck.gstatic.com", "/generate_204");
+        let redirect =
+            "HTTP/1.1 302 Found\r\nLocation: http://10.1.0.1/login\r\nContent-Length: 0\r\n\r\n";
+        // a portal next door
+        assert_eq!(run(Some(64), g.0, g.1, redirect), (1, 0));
+        assert_eq!(
+            run(
+                Some(255),
+                g.0,
+                g.1,
+                "HTTP/1.1 511 Network Authentication Required\r\n\r\n"
+            ),
+            (1, 0)
+        );
+        // the same redirect from a server 12 hops away (a censor's
+        // block-page server a forged DNS answer sent the check to), or with
+        // no handshake seen (a busy gateway): no portal
+        assert_eq!(run(Some(52), g.0, g.1, redirect), (0, 0));
+        assert_eq!(run(None, g.0, g.1, redirect), (0, 0));
+        // a transparent proxy's empty 200 for the 204: no portal
+        let empty = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(run(Some(64), g.0, g.1, empty), (0, 0));
+        let page =
+            "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n<html>Welcome to Cafe Wi-Fi</html>";
+        assert_eq!(run(Some(64), g.0, g.1, page), (1, 0));
+        // a site's own move to HTTPS, permanent or not: no portal
+        for st in [
+            "301 Moved Permanently",
+            "302 Found",
+            "308 Permanent Redirect",
+        ] {
+            let up = format!("HTTP/1.1 {st}\r\nLocation: https://connectivitycheck.gstatic.com/generate_204\r\n\r\n");
+            assert_eq!(run(Some(64), g.0, g.1, &up), (0, 0), "{st}");
+        }
+        // a permanent redirect elsewhere: no portal either (portals redirect
+        // for now, not for good)
+        let moved = "HTTP/1.1 301 Moved Permanently\r\nLocation: http://10.1.0.1/login\r\n\r\n";
+        assert_eq!(run(Some(64), g.0, g.1, moved), (0, 0));
+        // Apple's check answered by a login page longer than a segment
+        let long =
+            "HTTP/1.1 200 OK\r\nContent-Length: 5200\r\n\r\n<html><head><title>Login</title>";
+        assert_eq!(
+            run(Some(64), "captive.apple.com", "/hotspot-detect.html", long),
+            (1, 0)
+        );
+        // ... and its own short answer whose body is in the next segment:
+        // neither
+        let head_only = "HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n";
+        assert_eq!(
+            run(
+                Some(64),
+                "captive.apple.com",
+                "/hotspot-detect.html",
+                head_only
+            ),
+            (0, 0)
+        );
+    }
+
+    /// Found in review (session 18): a client port reused; the newest
+    /// SYN/ACK to it decides.
+    #[test]
+    fn the_newest_synack_to_a_port_decides() {
+        let mut k = LinkTracker::default();
+        let synack = |ttl: u8| {
+            let mut sa = seg(80, 40001, 0, 7, b"");
+            sa[33] = 0x12;
+            sa[8] = ttl;
+            sa
+        };
+        // an old connection from the port to a far server, then the check's
+        // own handshake with the portal next door
+        k.observe(lt::RAW, &synack(50), S);
+        for p in 0..5u16 {
+            let mut other = synack(50);
+            other[36..38].copy_from_slice(&(41000 + p).to_be_bytes());
+            k.observe(lt::RAW, &other, S + i64::from(p));
+        }
+        k.observe(lt::RAW, &synack(64), 2 * S);
+        let req = b"GET /generate_204 HTTP/1.1\r\nHost: connectivitycheck.gstatic.com\r\n\r\n";
+        k.observe(lt::RAW, &seg(40001, 80, 7, 1, req), 3 * S);
+        let next = 7 + u32::try_from(req.len()).unwrap();
+        let redirect = b"HTTP/1.1 302 Found\r\nLocation: http://10.1.0.1/\r\n\r\n";
+        k.observe(lt::RAW, &seg(80, 40001, 1, next, redirect), 3 * S + 1);
+        assert_eq!(k.clock().captive.portal_checks, 1);
     }
 }

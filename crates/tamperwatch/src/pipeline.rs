@@ -30,6 +30,8 @@ pub struct Batch {
     pub frames: Vec<FrameMeta>,
     /// Advance packet time to this (idle live capture) after the frames.
     pub tick: Option<i64>,
+    /// The link clock as of the tick.
+    pub tick_link: tw_detect::link::LinkClock,
 }
 
 const BATCH_FRAMES: usize = 512;
@@ -250,7 +252,7 @@ impl Worker {
         }
         ahead.batch(self, b);
         if let Some(t) = b.tick {
-            self.engine.tick(t);
+            self.engine.tick_linked(t, b.tick_link);
         }
         self.after_batch();
     }
@@ -504,7 +506,7 @@ impl ShardReader {
         if let Some(t) = self.order.see(linktype, data, ts) {
             // the frames held back come before the tick
             self.ahead.drain(&mut self.worker);
-            self.worker.engine.tick(t);
+            self.worker.engine.tick_linked(t, self.order.link.clock());
             self.worker.after_batch();
         }
         let w = tw_detect::shard_of_frame(linktype, data).map_or(0, |k| self.shares.worker_of(k));
@@ -532,7 +534,7 @@ impl ShardReader {
         // The packet time of the input's last frame, which this worker may
         // not have seen: flows stale by then end as idle, as with one worker.
         if let Some(t) = self.order.last() {
-            self.worker.engine.tick(t);
+            self.worker.engine.tick_linked(t, self.order.link.clock());
         }
         self.worker.finish()
     }
@@ -1028,6 +1030,7 @@ impl Dispatcher {
             data: Vec::with_capacity(BATCH_BYTES + 65_536),
             frames: Vec::with_capacity(BATCH_FRAMES),
             tick: None,
+            tick_link: tw_detect::link::LinkClock::default(),
         });
         let Some(slot) = self.pending.get_mut(w) else {
             return;
@@ -1047,6 +1050,7 @@ impl Dispatcher {
             if has || tick.is_some() {
                 if let Some(b) = self.pending.get_mut(w) {
                     b.tick = tick;
+                    b.tick_link = self.order.link.clock();
                 }
                 self.send(w);
             }

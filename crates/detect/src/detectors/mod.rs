@@ -273,6 +273,9 @@ pub struct Ctx<'a> {
     pub capture_lossy: bool,
     /// Link-wide successes as of this input (see [`crate::link`]).
     pub link: &'a crate::link::LinkClock,
+    /// What the link clock says after this packet time is not used to
+    /// withhold an event (every worker knows the clock up to it alike).
+    pub(crate) until: Nanos,
     /// When the live capture's link was down (empty in replays; see
     /// [`crate::linkdown`]).
     pub link_down: &'a crate::linkdown::LinkDown,
@@ -321,7 +324,11 @@ impl Ctx<'_> {
         // Behind a captive portal before its login (a hotel's Wi-Fi) every
         // site is intercepted: that is not censorship. The event is withheld
         // and counted (`tamperwatch_captive_portal_events_withheld_total`).
-        if self.link.captive.overlaps(flow.first_ts, flow.last_ts) {
+        if self
+            .link
+            .captive
+            .overlaps(flow.first_ts, flow.last_ts, self.until)
+        {
             self.stats.captive_withheld[signature.idx()] += 1;
             // (not a detection: no residual blocking follows from it)
             flow.mark_withheld();
