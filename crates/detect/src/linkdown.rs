@@ -89,7 +89,9 @@ impl Default for LinkDown {
 impl LinkDown {
     /// The periods in time order: (start, end), `end` `None` while open.
     pub fn periods(&self) -> impl Iterator<Item = (Nanos, Option<Nanos>)> + '_ {
-        self.all().iter().map(|&(s, e)| (s, (e != OPEN).then_some(e)))
+        self.all()
+            .iter()
+            .map(|&(s, e)| (s, (e != OPEN).then_some(e)))
     }
 
     fn all(&self) -> &[(Nanos, Nanos)] {

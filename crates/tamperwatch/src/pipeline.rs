@@ -118,9 +118,8 @@ impl LinkStates {
     /// must be matched by one [`LinkStates::came_up`] (a capture that ends
     /// while its interface is down calls it too).
     pub fn went_down(&self, since: i64, last_frame: Option<i64>) -> bool {
-        let carried = last_frame.is_some_and(|t| {
-            t >= since.saturating_sub(tw_detect::linkdown::LINK_DOWN_DARK)
-        });
+        let carried = last_frame
+            .is_some_and(|t| t >= since.saturating_sub(tw_detect::linkdown::LINK_DOWN_DARK));
         if !carried {
             return false;
         }
