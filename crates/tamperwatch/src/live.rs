@@ -99,11 +99,18 @@ fn capture_loop(
     // packet time of a live capture): a change noticed at one poll
     // happened after the poll before.
     let mut polled_ns = wall_ns();
+    // The packet time of the last frame captured, and whether this capture
+    // holds a link-down period open (its interface went down having
+    // carried packets lately: `LinkStates::went_down`).
+    let mut last_frame_ts: Option<i64> = None;
+    let mut holds_period = false;
     if last.link_down {
         // (later changes are acted on below; the state at start must be
-        // too: found in review, session 16)
+        // too: found in review, session 16). No link-down period: the
+        // interface carried nothing in this run, so no flow's silence is
+        // explained by it (found in review, session lp: an unplugged eth0
+        // beside wlan0 excused every block for the daemon's life).
         im.set_up(false);
-        links.went_down(polled_ns);
         tracing::warn!(interface = %src.describe(), "interface down (administratively, or no carrier) at start: capturing nothing until it is up");
     }
     let mut last_stats_at = Instant::now();
@@ -115,6 +122,7 @@ fn capture_loop(
     let result = loop {
         let idle = match src.next() {
             Ok(Next::Frame(f)) => {
+                last_frame_ts = Some(f.ts_ns);
                 d.push(f.linktype, f.data, f.ts_ns, f.orig_len);
                 n = n.wrapping_add(1);
                 if f.ts_ns.saturating_sub(last_flush_ts) >= FLUSH_EVERY_NS {
@@ -156,10 +164,12 @@ fn capture_loop(
                     // the workers excuse silences and stalls in the period
                     // (from the poll before this one, when it was still up)
                     if s.link_down {
-                        links.went_down(polled_ns);
+                        holds_period = links.went_down(polled_ns, last_frame_ts);
                         tracing::warn!(interface = %src.describe(), "interface down (administratively, or no carrier): capturing nothing until it is up again");
                     } else {
-                        links.came_up(at);
+                        if std::mem::take(&mut holds_period) {
+                            links.came_up(at);
+                        }
                         tracing::info!(interface = %src.describe(), "interface up again: capturing");
                     }
                 }
@@ -179,7 +189,7 @@ fn capture_loop(
     im.add_kernel_drops(s.kernel_drops.saturating_sub(last.kernel_drops));
     im.add_kernel_freezes(s.kernel_freezes.saturating_sub(last.kernel_freezes));
     d.flush(None);
-    if last.link_down {
+    if holds_period {
         // no longer watched: the period this capture held open ends
         links.came_up(wall_ns());
     }

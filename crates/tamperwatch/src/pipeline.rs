@@ -82,9 +82,14 @@ impl Reloadable {
 /// written by the capture threads when their once-a-second poll of the
 /// interface sees it go down or come up, read by every worker once per
 /// batch (one atomic load when nothing changed). A period lasts while any
-/// capture sees its interface down: the engine does not know which
-/// interface a flow came through, so a drop on any interface excuses the
-/// silences and stalls of every flow. Live packet times are the host's
+/// capture that carried packets lately sees its interface down: the engine
+/// does not know which interface a flow came through, so a drop on any
+/// interface may excuse the silences and stalls of any flow under way at
+/// its start (`tw_detect::linkdown`). An interface down from the start, or
+/// idle when it went down, carried none of them: it opens no period (found
+/// in review, session lp: an unplugged eth0 beside wlan0 excused every
+/// block for the daemon's life). A second capture's drop while the first's
+/// lasts starts a period of its own (`LinkDown::also_down`). Live packet times are the host's
 /// real-time clock (kernel or user-space timestamps), the clock the
 /// captures poll by, so the periods are in packet time as they are.
 #[derive(Debug, Default)]
@@ -107,20 +112,32 @@ impl LinkStates {
     }
 
     /// A capture saw its interface down; it last saw it up at `since`
-    /// (packet time: nanoseconds since the epoch). Each call must be
-    /// matched by one [`LinkStates::came_up`] (a capture that ends while
-    /// its interface is down calls it too).
-    pub fn went_down(&self, since: i64) {
+    /// (packet time: nanoseconds since the epoch), and captured its last
+    /// frame at `last_frame` (`None`: none yet). Only an interface that
+    /// carried a frame at most `LINK_DOWN_DARK` before `since` (the longest
+    /// silence a drop may explain) joins the periods: an idle one carried
+    /// no flow a drop could explain. Returns whether it did: each `true`
+    /// must be matched by one [`LinkStates::came_up`] (a capture that ends
+    /// while its interface is down calls it too).
+    pub fn went_down(&self, since: i64, last_frame: Option<i64>) -> bool {
+        let carried = last_frame
+            .is_some_and(|t| t >= since.saturating_sub(tw_detect::linkdown::LINK_DOWN_DARK));
+        if !carried {
+            return false;
+        }
         let mut g = self.lock();
         g.down += 1;
         if g.down == 1 {
             g.log.went_down(since);
-            self.version.store(g.log.version(), Ordering::Release);
+        } else {
+            g.log.also_down(since);
         }
+        self.version.store(g.log.version(), Ordering::Release);
+        true
     }
 
-    /// A capture that saw its interface down sees it up again at `at` (or
-    /// stopped watching it).
+    /// A capture whose [`LinkStates::went_down`] joined the periods sees
+    /// its interface up again at `at` (or stopped watching it).
     pub fn came_up(&self, at: i64) {
         let mut g = self.lock();
         g.down = g.down.saturating_sub(1);
@@ -1865,8 +1882,8 @@ mod tests {
     fn link_states_span_every_capture() {
         let l = LinkStates::default();
         assert!(l.newer(0).is_none());
-        l.went_down(10);
-        l.went_down(15);
+        assert!(l.went_down(10, Some(9)));
+        assert!(l.went_down(15, Some(15)));
         l.came_up(20);
         assert!(l.log().is_down(), "one capture still sees it down");
         l.came_up(30);
@@ -1876,10 +1893,38 @@ mod tests {
         assert!(l.newer(0).is_some());
     }
 
+    /// Only a capture that carried packets lately opens a period when its
+    /// interface goes down: one down from the start (no frame yet) or idle
+    /// for longer than `LINK_DOWN_DARK` carried no flow a drop explains
+    /// (review, session lp). A second capture's drop while the first's
+    /// lasts gets a period of its own.
+    #[test]
+    fn link_states_only_from_captures_that_carried_packets() {
+        use tw_detect::time::SECOND;
+        let l = LinkStates::default();
+        assert!(!l.went_down(100 * SECOND, None), "down from the start");
+        assert!(
+            !l.went_down(100 * SECOND, Some(89 * SECOND)),
+            "idle for 11 s"
+        );
+        assert!(l.log().is_empty() && l.newer(0).is_none());
+        assert!(l.went_down(100 * SECOND, Some(95 * SECOND)));
+        assert!(l.went_down(105 * SECOND, Some(104 * SECOND)));
+        l.came_up(110 * SECOND);
+        l.came_up(120 * SECOND);
+        assert_eq!(
+            l.log().periods().collect::<Vec<_>>(),
+            vec![
+                (100 * SECOND, Some(105 * SECOND)),
+                (105 * SECOND, Some(120 * SECOND))
+            ]
+        );
+    }
+
     /// Live workers take the periods from the shared [`LinkStates`]: a
-    /// blackhole fixture whose whole capture lies in a link-down period
-    /// raises nothing (counted instead), with 1 and 2 workers; without the
-    /// period it raises what replay does.
+    /// blackhole fixture whose link goes down (and stays down) a second
+    /// after its request raises nothing (counted instead), with 1 and 2
+    /// workers; without the period it raises what replay does.
     #[test]
     fn live_workers_excuse_silences_in_link_down_periods() {
         let (ecfg, metrics, drops, _) = fixture_setup();
@@ -1890,7 +1935,8 @@ mod tests {
             for down in [false, true] {
                 let links = Arc::new(LinkStates::default());
                 if down {
-                    links.went_down(first - tw_detect::time::SECOND);
+                    let since = first + tw_detect::time::SECOND;
+                    assert!(links.went_down(since, Some(since)));
                 }
                 let (tx, rx) = crossbeam_channel::unbounded();
                 let ws = spawn_workers(

@@ -591,10 +591,13 @@ impl Detector for BlackholeDetector {
         if !enough {
             return;
         }
-        // The live capture's link was down (no carrier, or administratively
-        // down) at some time between the first attempt (the first SYN or
-        // Initial, or the request) and the flow's last packet, or went
-        // down just after it (`LINK_DOWN_MARGIN`): the silence is
+        // The live capture's link went down (no carrier, or administratively
+        // down) while the flow was silent: after the first attempt (the
+        // first SYN or Initial, or the request; at most `LINK_DOWN_DARK`
+        // after it) and up to `LINK_DOWN_MARGIN` after the flow's last
+        // packet, or was down when the attempt went out (at most a poll,
+        // `LINK_DOWN_POLL`, into the period: anything captured later came
+        // through another interface, or the link was back). The silence is
         // explained, and nothing the capture saw tells a block from it.
         // Not reported (a false alarm tells a volunteer of censorship that
         // is not there); counted. Replays know no periods.

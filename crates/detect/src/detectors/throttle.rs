@@ -1495,8 +1495,10 @@ impl Judge {
     /// The live capture's link-down periods as a worker last knew them
     /// (an older copy than the one held changes nothing). A rate-limited
     /// record whose span (first to last server payload, and
-    /// [`crate::linkdown::LINK_DOWN_MARGIN`] after) overlaps a period is not
-    /// judged: a link that went away stalled the download, its sender timed
+    /// [`crate::linkdown::LINK_DOWN_MARGIN`] after) overlaps a period that
+    /// began while the download ran (its first payload at most
+    /// [`crate::linkdown::LINK_DOWN_POLL`] after the period's start: one
+    /// first seen later came through another interface) is not judged: a link that went away stalled the download, its sender timed
     /// out and came back with a burst of losses, and the measurement (rate
     /// bins, loss events, gaps), which covers the flow from its start, no
     /// longer says anything of a path's limit. Kernel drops only mark an
@@ -1966,11 +1968,11 @@ impl Judge {
         if mode == Mode::Policer && c.measured.rtt_bins >= 8 {
             confidence += 0.05;
         }
-        // The link went down while the flow ran (or just after its last
-        // payload): the stall explains the look (see `note_link_down`).
+        // The link went down while the download ran (or just after its
+        // last payload): the stall explains the look (see `note_link_down`).
         // Left unjudged, and the flow with it: every later record of it
         // spans the period too, and it is counted once.
-        if self.link_down.explains_silence(c.span.0, c.span.1) {
+        if self.link_down.explains_stall(c.span.0, c.span.1) {
             self.link_down_excused += 1;
             self.reported
                 .push_back((c.flow.clone(), c.flow_start, c.stamp));
