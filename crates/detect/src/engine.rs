@@ -490,7 +490,6 @@ impl Engine {
             self.next_sweep = g.saturating_add(EXPIRE_EVERY);
             self.sh.lossy = self.capture_lossy();
             let Engine { tables, sh, .. } = self;
-            sh.ending_at = g;
             tables.expire(g, &mut |f, cause| sh.end_flow(f, cause));
             if g >= self.next_server_sweep {
                 let g = g.saturating_sub(g.rem_euclid(SERVER_SWEEP_EVERY));
@@ -666,7 +665,7 @@ impl Shared {
             self.hello_buffers = self.hello_buffers.saturating_sub(1);
         }
         let outcome = match cause {
-            EndCause::Idle | EndCause::Replaced => flow.outcome(),
+            EndCause::Idle(_) | EndCause::Replaced => flow.outcome(),
             EndCause::Evicted(r) => {
                 self.stats.evictions[r.idx()] += 1;
                 FlowOutcome::Evicted
@@ -698,7 +697,14 @@ impl Shared {
             );
         }
         let server_ip = flow.server_ip();
-        let ending_at = self.ending_at;
+        // What every worker's link clock holds when the flow ends: up to the
+        // time it went stale (whenever a sweep or a packet found it so), the
+        // packet that pushed it out, or everything at the end of input.
+        let ending_at = match cause {
+            EndCause::Idle(at) => at,
+            EndCause::EndOfInput => Nanos::MAX,
+            EndCause::Evicted(_) | EndCause::Replaced => self.ending_at,
+        };
         let (mut ctx, detectors, servers) = self.split(now);
         // (a flow's events may be withheld for a captive-portal period that
         // began up to `CAPTIVE_LEAD` after its last packet, as far as every

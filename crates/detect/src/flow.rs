@@ -1076,13 +1076,12 @@ impl Table {
             .map(|(_, t)| t)
     }
 
-    /// Whether the flow in slot `i` is idle past its class timeout at `now`.
-    pub(crate) fn is_stale(&self, i: u32, now: Nanos, cfg: &FlowConfig) -> bool {
-        self.slots.get(i as usize).is_some_and(|s| {
-            s.flow
-                .as_ref()
-                .is_some_and(|f| now.saturating_sub(f.last_ts) > cfg.timeout(s.class))
-        })
+    /// When the flow in slot `i` became stale, if it is at `now`.
+    pub(crate) fn stale_since(&self, i: u32, now: Nanos, cfg: &FlowConfig) -> Option<Nanos> {
+        let s = self.slots.get(i as usize)?;
+        let f = s.flow.as_ref()?;
+        let timeout = cfg.timeout(s.class);
+        (now.saturating_sub(f.last_ts) > timeout).then(|| f.last_ts.saturating_add(timeout))
     }
 
     /// Every flow stale at `g` (idle past its class timeout), with the time
@@ -1176,7 +1175,9 @@ impl FlowKeyOrd {
 /// Why a flow left the tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EndCause {
-    Idle,
+    /// Idle past its timeout: the time it became stale (`last_ts` plus the
+    /// timeout of its class), whenever a sweep or a packet found it so.
+    Idle(Nanos),
     Evicted(crate::stats::EvictionReason),
     /// A new connection (new SYN, new ISN) reused the 4-tuple.
     Replaced,
@@ -1303,8 +1304,8 @@ impl FlowTables {
             // never on when sweeps happen (so 1 and N workers agree). A new
             // SYN (another ISN) on a flow past its handshake is the port
             // being reused: the old flow ends, a new one starts.
-            let cause = if self.table.is_stale(i, pkt.ts, &self.cfg) {
-                EndCause::Idle
+            let cause = if let Some(at) = self.table.stale_since(i, pkt.ts, &self.cfg) {
+                EndCause::Idle(at)
             } else if self.table.flow(i).is_some_and(|f| is_port_reuse(f, pkt)) {
                 EndCause::Replaced
             } else {
@@ -1362,9 +1363,9 @@ impl FlowTables {
         due.clear();
         self.table.stale_at(g, &self.cfg, &mut due);
         self.table.sort_by_time_then_key(&mut due);
-        for &(_, i) in &due {
+        for &(at, i) in &due {
             if let Some(f) = self.table.remove(i) {
-                on_end(f, EndCause::Idle);
+                on_end(f, EndCause::Idle(at));
             }
         }
         self.due = due;

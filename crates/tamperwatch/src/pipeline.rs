@@ -312,6 +312,10 @@ impl Shares {
 /// clock over every frame, and when every worker is due a time tick.
 struct Order {
     link: tw_detect::link::LinkTracker,
+    /// The link clock as of the latest tick [`Order::see`] returned: before
+    /// the frame that follows the tick (found in review, session 18: a
+    /// tick's clock must not know that frame).
+    tick_link: tw_detect::link::LinkClock,
     /// Packet time of the latest frame, and of the latest tick to all.
     last_ts: i64,
     last_tick: i64,
@@ -321,6 +325,7 @@ impl Order {
     fn new() -> Order {
         Order {
             link: tw_detect::link::LinkTracker::default(),
+            tick_link: tw_detect::link::LinkClock::default(),
             last_ts: i64::MIN,
             last_tick: i64::MIN,
         }
@@ -342,6 +347,9 @@ impl Order {
                 self.last_ts
             });
         self.last_ts = self.last_ts.max(ts);
+        if tick.is_some() {
+            self.tick_link = self.link.clock();
+        }
         self.link.observe(linktype, data, ts);
         tick
     }
@@ -523,7 +531,7 @@ impl ShardReader {
         if let Some(t) = self.order.see(linktype, data, ts) {
             // the frames held back come before the tick
             self.ahead.drain(&mut self.worker);
-            self.worker.engine.tick_linked(t, self.order.link.clock());
+            self.worker.engine.tick_linked(t, self.order.tick_link);
             self.worker.after_batch();
         }
         let w = tw_detect::shard_of_frame(linktype, data).map_or(0, |k| self.shares.worker_of(k));
@@ -1014,7 +1022,7 @@ impl Dispatcher {
         let tick = self.order.see(linktype, data, ts);
         if n > 1 {
             if let Some(t) = tick {
-                self.flush(Some(t));
+                self.flush_ticked(Some(t));
             }
         }
         let shard = if n == 1 {
@@ -1060,14 +1068,21 @@ impl Dispatcher {
         }
     }
 
-    /// Sends every partly filled batch (and, if given, a time tick to all).
+    /// Sends every partly filled batch (and, if given, a time tick to all,
+    /// with the link clock as of every frame seen).
     pub fn flush(&mut self, tick: Option<i64>) {
+        self.order.tick_link = self.order.link.clock();
+        self.flush_ticked(tick);
+    }
+
+    /// [`Dispatcher::flush`] with the tick's clock already set.
+    fn flush_ticked(&mut self, tick: Option<i64>) {
         for w in 0..self.pending.len() {
             let has = self.pending.get(w).is_some_and(|b| !b.frames.is_empty());
             if has || tick.is_some() {
                 if let Some(b) = self.pending.get_mut(w) {
                     b.tick = tick;
-                    b.tick_link = self.order.link.clock();
+                    b.tick_link = self.order.tick_link;
                 }
                 self.send(w);
             }

@@ -224,6 +224,8 @@ struct Paths {
     /// With `origin`: the fastest answer timed over the paths it fits (ms;
     /// `None` when one of them was never timed).
     answer_ms: Option<u16>,
+    /// The server's fastest handshake on any connection.
+    rtt_min: Option<Nanos>,
 }
 
 /// The detector.
@@ -433,6 +435,7 @@ impl Detector for HttpDetector {
         let synack_path = h
             .synack
             .and_then(|sa| answers.fitting(sa.ttl, sa.df, port, tol));
+        let rtt_min = server.rtt_min;
         let paths = |r: &Response| {
             let fits = answers.fitting(r.hdr.ttl, r.hdr.df, port, tol).is_some();
             // (timed against the origin's own answers over the path, not
@@ -446,6 +449,7 @@ impl Detector for HttpDetector {
                 answer_ms: origin
                     .then(|| answers.fitting_answer_ms(r.hdr.ttl, r.hdr.df, port, tol))
                     .flatten(),
+                rtt_min,
             }
         };
         let Some(first) = &h.first else { return };
@@ -652,19 +656,24 @@ impl HttpDetector {
         // origin ever answered over that path (`ANSWER_EARLY_SHARE` of its
         // fastest timed answer, which no handshake is part of): an injector
         // near the client whose page has the origin's TTL and DF.
-        // Early against the handshake too: the origin sits behind the proxy,
-        // so nothing of its can come sooner than a round trip to the proxy,
-        // while its fastest timed answer includes its delayed ACK or its
-        // render time (when it sends no ACK) and the queues of the moment it
-        // was timed (a saturated uplink, another network): a cached 304 one
+        // And sooner than a round trip to the proxy: the origin sits behind
+        // it, so nothing of the origin's can come sooner, while the path's
+        // fastest timed answer includes the origin's delayed ACK or render
+        // time (when it sends no ACK) and the queues of the moment it was
+        // timed (a saturated uplink, another network): a cached 304 one
         // round trip after the request was "sooner than a fifth" of those
-        // (found in review, session 18). Each test alone has its false
-        // alarm (a stretched handshake, a slow origin); both together would
-        // need both at once.
+        // (found in review, session 18). The round trip is the fastest known:
+        // this handshake's, its ACK of the request, or the server's fastest
+        // handshake on any connection (a waking radio stretches this one; a
+        // second review found the 304 after a 150 ms Wi-Fi power-save
+        // handshake reported, and an injector between half the proxy's round
+        // trip and the proxy missed when half of it was the bound).
+        let proxy_rtt = rtt_best.into_iter().chain(paths.rtt_min).min();
+        let before_proxy = proxy_rtt.is_some_and(|p| p >= MIN_RTT_FOR_TIMING && delay < p);
         let sooner_than_origin = paths.answer_ms.filter(|&a| {
             let a = Nanos::from(a) * MILLI;
             gate && paths.origin
-                && early
+                && before_proxy
                 && a >= MIN_ANSWER_FOR_TIMING
                 && (delay as f64) < a as f64 * ANSWER_EARLY_SHARE
         });
