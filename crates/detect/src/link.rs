@@ -257,8 +257,8 @@ impl LinkTracker {
                 let Some(reply) = reply() else { return };
                 // (a check whose handshake was not seen, on a busy link, is
                 // never taken for a portal's)
-                let near = p.synack_ttl.is_some_and(near);
-                match p.kind.verdict(reply, p.host, near) {
+                let hops = p.synack_ttl.map(hops);
+                match p.kind.verdict(reply, p.host, hops) {
                     Some(true) => self.clock.captive.online(ts),
                     Some(false) => self.clock.captive.portal(ts),
                     None => {}
@@ -341,6 +341,29 @@ pub struct Reply {
     pub body_seen: u32,
     /// A digest of the host its `Location` names ([`host_digest`]), if any.
     pub location_host: Option<u32>,
+    /// That host is a private, shared (CGNAT) or link-local address.
+    pub location_private: bool,
+}
+
+/// A URL's host (with its port, if any) is a private, shared (CGNAT) or
+/// link-local address literal.
+fn private_host(h: &[u8]) -> bool {
+    let h = std::str::from_utf8(h).unwrap_or("");
+    let h = match h.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => h.split(':').next().unwrap_or(""),
+    };
+    match h.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => {
+            let o = a.octets();
+            a.is_private() || a.is_link_local() || (o[0] == 100 && o[1] & 0xc0 == 64)
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            let s0 = a.segments()[0];
+            s0 & 0xfe00 == 0xfc00 || s0 & 0xffc0 == 0xfe80
+        }
+        Err(_) => false,
+    }
 }
 
 /// A digest of a host name (lower case, without a port).
@@ -351,16 +374,27 @@ pub fn host_digest(host: &[u8]) -> u32 {
     })
 }
 
+/// Hops from the nearest usual initial TTL (64, 128, 255) at or above
+/// `ttl`.
+fn hops(ttl: u8) -> u8 {
+    [64u8, 128, 255]
+        .into_iter()
+        .find(|&i| ttl <= i)
+        .map_or(u8::MAX, |i| i - ttl)
+}
+
 /// A portal answers from the local network or the access provider's (the
 /// access point, the gateway that intercepts the connection, a hotspot
-/// operator's controller): its SYN/ACK comes from at most eight hops away
-/// from a usual initial TTL (64, 128, 255). A server on the internet, or a
-/// censor's block-page server abroad or across the country, is further.
-/// (Four hops missed hotspot controllers seven hops away: found in review,
-/// session 18.)
-fn near(ttl: u8) -> bool {
-    matches!(ttl, 56..=64 | 120..=128 | 247..=255)
-}
+/// operator's controller): its SYN/ACK comes from at most eight hops away.
+/// A server on the internet, or a censor's block-page server abroad or
+/// across the country, is further. Beyond four hops (a hotspot controller;
+/// found in review, session 18) only a portal's unmistakable answers count:
+/// a `511`, or a redirect to a private address (an in-country interceptor
+/// five to eight hops away that redirects everything to a notice page on a
+/// public name is no portal: found in the third review).
+const NEAR_HOPS: u8 = 4;
+/// See [`NEAR_HOPS`].
+const HOTSPOT_HOPS: u8 = 8;
 
 impl Reply {
     /// What the first segment of a response says (`None`: no status line).
@@ -387,7 +421,7 @@ impl Reply {
             .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u32>().ok());
         let body_seen = u32::try_from(body.len()).unwrap_or(u32::MAX);
         let whole = body_at.is_some() && length.is_some_and(|n| body_seen >= n);
-        let location_host = header(payload, b"location").and_then(|l| {
+        let location = header(payload, b"location").and_then(|l| {
             let rest = l
                 .iter()
                 .position(|&b| b == b':')
@@ -396,8 +430,10 @@ impl Reply {
                 .iter()
                 .position(|&b| b == b'/' || b == b'?' || b == b'#')
                 .unwrap_or(rest.len());
-            Some(host_digest(&rest[..end]))
+            Some(&rest[..end])
         });
+        let location_host = location.map(host_digest);
+        let location_private = location.is_some_and(private_host);
         Some(Reply {
             status,
             texts,
@@ -405,6 +441,7 @@ impl Reply {
             length,
             body_seen,
             location_host,
+            location_private,
         })
     }
 }
@@ -421,7 +458,7 @@ impl CheckKind {
     /// the same host), a server answering every path, a censor's
     /// block-page server that a forged DNS answer sent the check to (far
     /// away) are no portal (found in review, session 18).
-    fn verdict(self, r: Reply, host: u32, near: bool) -> Option<bool> {
+    fn verdict(self, r: Reply, host: u32, hops: Option<u8>) -> Option<bool> {
         let expected = match (self, r.status) {
             (CheckKind::NoContent, 204) => true,
             (CheckKind::Text(i), 200) if r.texts & (1 << i) != 0 => true,
@@ -430,8 +467,14 @@ impl CheckKind {
         if expected {
             return Some(true);
         }
-        if !near {
+        let hops = hops?;
+        if hops > HOTSPOT_HOPS {
             return None;
+        }
+        if hops > NEAR_HOPS {
+            let sure =
+                r.status == 511 || (matches!(r.status, 302 | 303 | 307) && r.location_private);
+            return sure.then_some(false);
         }
         let portal = match (self, r.status) {
             (_, 302 | 303 | 307) => r.location_host.is_some_and(|h| h != host),
@@ -1144,6 +1187,31 @@ mod tests {
         // no handshake seen (a busy gateway): no portal
         assert_eq!(run(Some(52), g.0, g.1, redirect), (0, 0));
         assert_eq!(run(None, g.0, g.1, redirect), (0, 0));
+        // five to eight hops away (a hotspot operator's controller, or an
+        // in-country interceptor): only a 511 or a redirect to a private
+        // address (third review, session 18)
+        let public = "HTTP/1.1 302 Found\r\nLocation: http://notice.example/\r\n\r\n";
+        assert_eq!(run(Some(57), g.0, g.1, redirect), (1, 0));
+        assert_eq!(run(Some(57), g.0, g.1, public), (0, 0));
+        assert_eq!(run(Some(60), g.0, g.1, public), (1, 0));
+        assert_eq!(
+            run(
+                Some(121),
+                g.0,
+                g.1,
+                "HTTP/1.1 511 Network Authentication Required\r\n\r\n"
+            ),
+            (1, 0)
+        );
+        assert_eq!(
+            run(
+                Some(57),
+                g.0,
+                g.1,
+                "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n<html>Welcome to Cafe Wi-Fi</html>"
+            ),
+            (0, 0)
+        );
         // a transparent proxy's empty 200 for the 204: no portal
         let empty = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(run(Some(64), g.0, g.1, empty), (0, 0));

@@ -38,8 +38,12 @@ const BATCH_FRAMES: usize = 512;
 const BATCH_BYTES: usize = 512 * 1024;
 const QUEUE_BATCHES: usize = 16;
 const PUBLISH_EVERY: u64 = 16_384;
-/// Packet time between ticks to every worker (several workers only).
-const TICK_EVERY: i64 = tw_detect::time::SECOND;
+/// Packet time between ticks to every worker (several workers only). As
+/// often as the engines sweep (100 ms): a flow a single engine ends at one
+/// frame ends in its worker at most a tick later, and the link clock it is
+/// judged with has seen that much more (at one a second, two captive-portal
+/// periods could begin meanwhile: found in review, session 18).
+const TICK_EVERY: i64 = 100 * tw_detect::time::MILLI;
 
 /// How workers hand events to the sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,7 +336,7 @@ impl Order {
     }
 
     /// Sees the next frame. Returns the time every worker must be ticked to
-    /// before it: each worker's packet time advances at least once a second
+    /// before it: each worker's packet time advances at least every 100 ms
     /// of capture time, even a worker that gets no frames, because
     /// cross-worker decisions (throttling) wait for the slowest worker.
     #[inline]

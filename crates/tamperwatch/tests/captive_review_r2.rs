@@ -52,7 +52,7 @@ fn portal_resets(tl: &mut Timeline, t: i64) -> i64 {
 /// handshake `ttl` (the portal's), then closed.
 fn check_answered_by_portal(tl: &mut Timeline, gs: [u8; 4], answer_at: i64, ttl: u8) -> i64 {
     let redirect =
-        b"HTTP/1.1 302 Found\r\nLocation: http://login.hotspot.example/\r\nContent-Length: 0\r\n\r\n";
+        b"HTTP/1.1 302 Found\r\nLocation: http://10.254.0.1/login\r\nContent-Length: 0\r\n\r\n";
     let rtt = 2 * MS;
     let mut s = session(gs, 41002, 80, ttl);
     let t = s.handshake(tl, answer_at - rtt - MS - rtt, rtt);
