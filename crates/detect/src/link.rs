@@ -601,7 +601,12 @@ pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
         crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() && !t.rst() => {
             Some(synack(t.sport, t.dport, p.ip.ttl))
         }
-        crate::decode::Transport::Tcp(t) if !t.payload.is_empty() && !t.syn() && !t.rst() => {
+        crate::decode::Transport::Tcp(t)
+            if (t.sport == 80 || t.dport == 80)
+                && !t.payload.is_empty()
+                && !t.syn()
+                && !t.rst() =>
+        {
             http_event((t.sport, t.dport), t.seq, t.ack, p.ip.ttl, t.payload)
         }
         crate::decode::Transport::Udp(u) if u.sport == 443 && !u.payload.is_empty() => {
@@ -706,7 +711,7 @@ fn fast_l4(proto: u8, l4: &[u8], ttl: u8) -> Option<Option<LinkEvent>> {
             let be16 = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
             if flags & 0x12 == 0x12 && flags & 0x04 == 0 {
                 Some(synack(be16(0), be16(2), ttl))
-            } else if l4.len() > doff && flags & 0x06 == 0 {
+            } else if l4.len() > doff && flags & 0x06 == 0 && (be16(0) == 80 || be16(2) == 80) {
                 let be32 =
                     |at: usize| u32::from_be_bytes([l4[at], l4[at + 1], l4[at + 2], l4[at + 3]]);
                 http_event((be16(0), be16(2)), be32(4), be32(8), ttl, &l4[doff..])
