@@ -1476,6 +1476,42 @@ fn fetch_during_syns(c: &Netns, mt: Duration) -> std::thread::JoinHandle<Fetch> 
     })
 }
 
+/// The router as a captive portal (table `tw_portal`, replaced): Android's
+/// connectivity check (at `SERVER2`) always goes to the portal's server on
+/// port 8080, `redirect` sends more of port 80 there, `filter` drops.
+fn portal_rules(r: &Netns, redirect: &str, filter: &str) {
+    // (`add` of an existing table is a no-op: the delete always finds one)
+    r.nft_cmd(&["add", "table", "ip", "tw_portal"]);
+    r.nft_cmd(&["delete", "table", "ip", "tw_portal"]);
+    r.nft(&format!(
+        "table ip tw_portal {{
+    chain pre {{
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr {SERVER2} tcp dport 80 redirect to :8080
+        {redirect}
+    }}
+    chain filt {{
+        type filter hook forward priority 0; policy accept;
+        {filter}
+    }}
+}}
+"
+    ));
+}
+
+/// Android's connectivity check, `connectivitycheck.gstatic.com` at `SERVER2`.
+fn connectivity_check(c: &Netns, mt: Duration) -> Fetch {
+    curl(
+        c,
+        "http",
+        "connectivitycheck.gstatic.com",
+        IpAddr::V4(SERVER2),
+        0,
+        "/generate_204",
+        mt,
+    )
+}
+
 /// A captive portal in the router (a café's Wi-Fi before its login page
 /// was accepted): nftables redirects the client's HTTP to the portal's
 /// server (every request gets a redirect to the login page) and drops its
@@ -1496,33 +1532,15 @@ fn captive_portal_before_login_is_withheld() {
     let locked = tempfile::NamedTempFile::new().expect("flag file");
     let _portal = censor::PortalServer::start(&r, 8080, locked.path());
     let client4 = lab.topo.client.addr4;
-    r.nft(&format!(
-        "table ip tw_portal {{
-    chain pre {{
-        type nat hook prerouting priority dstnat; policy accept;
-        ip daddr {SERVER2} tcp dport 80 redirect to :8080
-        ip saddr {client4} tcp dport 80 redirect to :8080
-    }}
-    chain filt {{
-        type filter hook forward priority 0; policy accept;
-        ip saddr {client4} tcp dport 443 drop
-    }}
-}}
-"
-    ));
+    portal_rules(
+        &r,
+        &format!("ip saddr {client4} tcp dport 80 redirect to :8080"),
+        &format!("ip saddr {client4} tcp dport 443 drop"),
+    );
     let c = lab.client();
     let s4 = lab.s4();
-    let check_host = "connectivitycheck.gstatic.com";
     let mt = Duration::from_secs(5);
-    let f = curl(
-        &c,
-        "http",
-        check_host,
-        IpAddr::V4(SERVER2),
-        0,
-        "/generate_204",
-        mt,
-    );
+    let f = connectivity_check(&c, mt);
     lab.fetch(&f, Want::Clean, Ok(302));
     let f = curl(&c, "http", ALLOWED, s4, 0, "/index.html", mt);
     lab.fetch(&f, Want::Clean, Ok(302));
@@ -1536,29 +1554,8 @@ fn captive_portal_before_login_is_withheld() {
     // the login: the check passes, the portal lets everything through; the
     // router now drops HTTPS to the server only (a real port block)
     drop(locked);
-    r.nft_cmd(&["delete", "table", "ip", "tw_portal"]);
-    r.nft(&format!(
-        "table ip tw_portal {{
-    chain pre {{
-        type nat hook prerouting priority dstnat; policy accept;
-        ip daddr {SERVER2} tcp dport 80 redirect to :8080
-    }}
-    chain filt {{
-        type filter hook forward priority 0; policy accept;
-        ip daddr {s4} tcp dport 443 drop
-    }}
-}}
-"
-    ));
-    let f = curl(
-        &c,
-        "http",
-        check_host,
-        IpAddr::V4(SERVER2),
-        0,
-        "/generate_204",
-        mt,
-    );
+    portal_rules(&r, "", &format!("ip daddr {s4} tcp dport 443 drop"));
+    let f = connectivity_check(&c, mt);
     lab.fetch(&f, Want::Clean, Ok(204));
     let f = curl(&c, "http", ALLOWED, s4, 0, "/index.html", mt);
     lab.fetch(&f, Want::Clean, Ok(200));

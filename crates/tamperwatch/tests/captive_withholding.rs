@@ -1,4 +1,7 @@
-//! Found in the second review (session 18) of the captive-portal fixes: withholding the same with 1, 2 and 3 workers for a flow that ends at a sweep (decided up to the time it went stale, not the sweep point), and a hotspot portal seven hops away.
+//! Found in the second and third reviews (session 18) of the captive-portal
+//! fixes: withholding the same with 1, 2 and 3 workers for a flow that ends
+//! at a sweep (decided up to the time it went stale, not the sweep point;
+//! ticks every 100 ms), and a hotspot portal seven hops away.
 
 mod common;
 use common::*;
@@ -144,4 +147,79 @@ fn a_hotspot_portal_seven_hops_away_is_a_portal() {
     check_answered_by_portal(&mut tl, [203, 0, 113, 60], rst + 2 * S, 57);
     let (ev, w) = run(&tl, "1");
     assert_eq!(rst_events(&ev), 0, "withheld: {w:?}; {ev:#?}");
+}
+
+/// A connectivity check from client port `cport`, answered at `answer_at`
+/// by a portal (302) or as expected (204), from a box one hop away.
+fn check(tl: &mut Timeline, gs: [u8; 4], cport: u16, answer_at: i64, portal: bool) -> i64 {
+    let redirect: &[u8] =
+        b"HTTP/1.1 302 Found\r\nLocation: http://login.hotspot.example/\r\nContent-Length: 0\r\n\r\n";
+    let ok: &[u8] = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+    let rtt = 2 * MS;
+    let mut s = session(gs, cport, 80, 64);
+    let t = s.handshake(tl, answer_at - rtt - MS - rtt, rtt);
+    let t = s.client_send(
+        tl,
+        t + MS,
+        &http::get("connectivitycheck.gstatic.com", "/generate_204"),
+    );
+    let t = s.server_send(tl, t + rtt, if portal { redirect } else { ok });
+    s.close(tl, t + MS, rtt)
+}
+
+fn run_pcap(bytes: Vec<u8>, workers: &str) -> (Vec<Value>, Option<f64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.pcap");
+    std::fs::write(&p, bytes).unwrap();
+    let r = replay(&[p], &["--quiet", "--workers", workers]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let w = metric(
+        &r.metrics,
+        "tamperwatch_captive_portal_events_withheld_total",
+        &[("signature", "rst_injection")],
+    );
+    (r.events, w)
+}
+
+// Found in the third review (session 18): two newer portal periods within
+// the second between a single engine's sweep and a worker's tick pushed the
+// period that withholds out of the clock; ticks now come every 100 ms of
+// capture time.
+
+/// FINDING: `Captive` keeps only the latest period and the one before it.
+/// The portal period that withholds the reset flow began before `until`,
+/// but two newer periods (portal / online / portal, a hotel gateway whose
+/// clients are logged in and not) that begin between the frame whose sweep
+/// ends the flow with one worker and the tick that ends it with N push it
+/// out of the N workers' clock: withheld with 1 worker, reported with N.
+#[test]
+fn two_newer_periods_push_the_withholding_period_out_with_n_workers() {
+    let mut diffs = vec![];
+    for last in [60u8, 61, 62, 63] {
+        for lag in [150i64, 300, 450] {
+            let mut tl = Timeline::new();
+            let t = clean(&mut tl, T0) + 5 * S + 50 * MS;
+            let rst = portal_resets(&mut tl, t);
+            // P0: the portal answers a check 2 s after the reset, and a
+            // logged-in device's check ends it 3 s later
+            check(&mut tl, [203, 0, 113, 60], 41002, rst + 2 * S, true);
+            check(&mut tl, [203, 0, 113, 61], 41003, rst + 5 * S, false);
+            // after the flow's 10 s linger: P1 begins, ends, P2 begins
+            let b = rst + 10 * S + lag * MS;
+            check(&mut tl, [203, 0, 113, last], 41004, b, true);
+            check(&mut tl, [203, 0, 113, last], 41005, b + 60 * MS, false);
+            check(&mut tl, [203, 0, 113, last], 41006, b + 120 * MS, true);
+            let bytes = tl.to_pcap_bytes(ETHERNET, false).unwrap();
+            let mut got = vec![];
+            for w in ["1", "2", "3"] {
+                let (ev, wh) = run_pcap(bytes.clone(), w);
+                got.push((w, rst_events(&ev), wh));
+            }
+            eprintln!("CASE {last} {lag} {got:?}");
+            if got.iter().any(|g| g.1 != got[0].1) {
+                diffs.push((last, lag, got));
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "1 vs N workers differ: {diffs:#?}");
 }
