@@ -223,3 +223,39 @@ fn two_newer_periods_push_the_withholding_period_out_with_n_workers() {
     }
     assert!(diffs.is_empty(), "1 vs N workers differ: {diffs:#?}");
 }
+
+// Found in the fourth review (session 18): portal, online, portal within one
+// 100 ms tick did the same; a portal answer within a second of a period's
+// end now reopens it.
+
+/// REVIEW r4: the same with the two newer periods inside one 100 ms tick.
+#[test]
+fn checks_within_one_tick_do_not_push_the_period_out() {
+    let mut diffs = vec![];
+    for last in [60u8, 61, 62, 63] {
+        for lag in [20i64, 150, 300] {
+            for d in [30i64, 40, 45] {
+                let mut tl = Timeline::new();
+                let t = clean(&mut tl, T0) + 5 * S + 50 * MS;
+                let rst = portal_resets(&mut tl, t);
+                check(&mut tl, [203, 0, 113, 60], 41002, rst + 2 * S, true);
+                check(&mut tl, [203, 0, 113, 61], 41003, rst + 5 * S, false);
+                let b = rst + 10 * S + lag * MS;
+                check(&mut tl, [203, 0, 113, last], 41004, b, true);
+                check(&mut tl, [203, 0, 113, last], 41005, b + d * MS, false);
+                check(&mut tl, [203, 0, 113, last], 41006, b + 2 * d * MS, true);
+                let bytes = tl.to_pcap_bytes(ETHERNET, false).unwrap();
+                let mut got = vec![];
+                for w in ["1", "2", "3"] {
+                    let (ev, wh) = run_pcap(bytes.clone(), w);
+                    got.push((w, rst_events(&ev), wh));
+                }
+                eprintln!("CASE {last} {lag} {d} {got:?}");
+                if got.iter().any(|g| g.1 != got[0].1) {
+                    diffs.push((last, lag, d, got));
+                }
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "1 vs N workers differ: {diffs:#?}");
+}
