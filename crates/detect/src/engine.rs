@@ -423,10 +423,7 @@ impl Engine {
             // event a dispatcher's `link::link_event` gives (the decoder's,
             // read here from the frame already decoded)
             let pkt = decoded.as_ref().ok();
-            let event = pkt.and_then(crate::link::of_packet);
-            self.link_tracker
-                .note(event, ts, || pkt.and_then(crate::link::reply_of));
-            self.set_link(self.link_tracker.clock());
+            self.note_own_link(pkt, ts);
         }
         match decoded {
             Ok(pkt) => self.process_packet(&pkt),
@@ -443,6 +440,16 @@ impl Engine {
                 self.sh.stats.bytes[PacketProto::OtherIp.idx()] += u64::from(wire_len);
             }
         }
+    }
+
+    /// Folds a frame (decoded, or not) into the engine's own link clock (one
+    /// worker).
+    #[inline]
+    fn note_own_link(&mut self, pkt: Option<&Packet<'_>>, ts: Nanos) {
+        let event = pkt.and_then(crate::link::of_packet);
+        self.link_tracker
+            .note(event, ts, || pkt.and_then(crate::link::reply_of));
+        self.set_link(self.link_tracker.clock());
     }
 
     /// [`Engine::tick`] with the link clock of whoever saw every frame up to
@@ -509,11 +516,7 @@ impl Engine {
             return;
         }
         if self.own_link {
-            self.link_tracker
-                .note(crate::link::of_packet(pkt), pkt.ts, || {
-                    crate::link::reply_of(pkt)
-                });
-            self.set_link(self.link_tracker.clock());
+            self.note_own_link(Some(pkt), pkt.ts);
         }
         self.process_packet(pkt);
     }
@@ -652,7 +655,6 @@ impl Engine {
     /// they were answered).
     pub fn finish(&mut self) {
         self.sh.lossy = self.capture_lossy();
-        self.sh.ending_at = Nanos::MAX;
         let Engine { tables, sh, .. } = self;
         tables.drain(&mut |f, cause| sh.end_flow(f, cause));
         self.run_judge(Nanos::MAX);

@@ -441,7 +441,8 @@ impl Reply {
             .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u32>().ok());
         let body_seen = u32::try_from(body.len()).unwrap_or(u32::MAX);
         let whole = body_at.is_some() && length.is_some_and(|n| body_seen >= n);
-        let location = header(payload, b"location").and_then(|l| {
+        let location_value = header(payload, b"location");
+        let location = location_value.and_then(|l| {
             let rest = l
                 .iter()
                 .position(|&b| b == b':')
@@ -456,7 +457,7 @@ impl Reply {
         });
         let location_host = location.map(host_digest);
         let location_private = location.is_some_and(private_host);
-        let location_echoes_check = header(payload, b"location").is_some_and(|l| {
+        let location_echoes_check = location_value.is_some_and(|l| {
             const ECHOES: [&[u8]; 10] = [
                 b"generate_204",
                 b"gen_204",
