@@ -625,7 +625,13 @@ impl Engine {
             server.ttl_last = pkt.ip.ttl;
         }
         if let Some(rtt) = fresh_rtt {
-            server.note_rtt(rtt);
+            let synack = crate::detectors::Handshake {
+                ttl: pkt.ip.ttl,
+                df: pkt.ip.df,
+                port: flow.server_port(),
+                rtt_us: 0,
+            };
+            server.note_rtt(rtt, synack);
         }
         for d in detectors.iter_mut() {
             d.on_packet(&mut ctx, pkt, flow, dir, server);

@@ -596,3 +596,44 @@ fn cached_304_a_hair_under_the_measured_handshakes_is_clean() {
     let ev = http_events(tl);
     assert!(ev.is_empty(), "{ev:?}");
 }
+
+/// A TLS-inspecting box near the client completes the site's handshakes on
+/// 443 itself (TTL 64, 1 ms): a connection to 198.51.100.90:443 through it.
+fn gateway_tls(tl: &mut Timeline, port: u16, t: i64) -> i64 {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let srv = Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 90).into(), 443));
+    let mut s = TcpSession::new(c, srv);
+    s.server.ttl = 64;
+    s.server.df = true;
+    let t = s.handshake(tl, t, MS);
+    let t = s.client_send(tl, t + MS, &[0x16, 0x03, 0x01, 0x00, 0x05, 1, 0, 0, 1, 0]);
+    let t = s.server_send(tl, t + 2 * MS, &[0x16, 0x03, 0x03, 0x00, 0x02, 2, 0]);
+    s.close(tl, t + 100 * MS, MS)
+}
+
+/// The documented miss of the third review (session 18), closed: a box near
+/// the client completing the same address's handshakes on another port
+/// (1 ms on 443) made the server's fastest handshake the bound "sooner than
+/// the proxy", and the near injector on port 80 (2 ms after the request,
+/// the proxy 30 ms away) was missed. The bound is now the fastest handshake
+/// on the connection's port over its SYN/ACK's path. (Failed on the code
+/// before: no event.) The origin's answers at their usual time next to the
+/// same gateway stay clean.
+#[test]
+fn a_near_box_on_another_port_does_not_hide_the_near_injector() {
+    let mut tl = Timeline::new();
+    let mut t = T0;
+    for i in 0..3u16 {
+        t = gateway_tls(&mut tl, 56200 + i, t + 500 * MS);
+    }
+    let t = page_load(&mut tl, 56300, t, PROXY_RTT, None, 40 * MS);
+    let t2 = gateway_tls(&mut tl, 56210, t + 200 * MS);
+    let mut clean = tl.clone();
+    injector_answers(&mut tl, 56301, t2, PROXY_RTT, 2 * MS);
+    let ev = http_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["evidence"]["origin_fastest_answer_ms"], 40);
+    origin_answers(&mut clean, 56302, t2, PROXY_RTT, 38 * MS, &nginx_404());
+    let ev = http_events(clean);
+    assert!(ev.is_empty(), "{ev:?}");
+}

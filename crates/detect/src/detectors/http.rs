@@ -228,7 +228,8 @@ struct Paths {
     /// With `origin`: the fastest answer timed over the paths it fits (ms;
     /// `None` when one of them was never timed).
     answer_ms: Option<u16>,
-    /// The server's fastest handshake on any connection.
+    /// The server's fastest handshake on this port over this connection's
+    /// SYN/ACK path.
     rtt_min: Option<Nanos>,
 }
 
@@ -439,7 +440,13 @@ impl Detector for HttpDetector {
         let synack_path = h
             .synack
             .and_then(|sa| answers.fitting(sa.ttl, sa.df, port, tol));
-        let rtt_min = server.rtt_min;
+        // (per port and SYN/ACK path, not the server's fastest on any: a
+        // box near the client completing the address's handshakes on
+        // another port, a TLS-inspecting gateway on 443, made the bound
+        // below tiny; found in the third review, session 18)
+        let rtt_min = h
+            .synack
+            .and_then(|sa| server.handshakes.fastest(sa.ttl, sa.df, port, tol));
         let paths = |r: &Response| {
             let fits = answers.fitting(r.hdr.ttl, r.hdr.df, port, tol).is_some();
             // (timed against the origin's own answers over the path, not
@@ -668,7 +675,7 @@ impl HttpDetector {
         // round trip after the request was "sooner than a fifth" of those
         // (found in review, session 18). The round trip is the fastest known:
         // this handshake's, its ACK of the request, or the server's fastest
-        // handshake on any connection (a waking radio stretches this one; a
+        // handshake on this port over this SYN/ACK's path (a waking radio stretches this one; a
         // second review found the 304 after a 150 ms Wi-Fi power-save
         // handshake reported, and an injector between half the proxy's round
         // trip and the proxy missed when half of it was the bound).

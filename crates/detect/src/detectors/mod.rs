@@ -249,17 +249,81 @@ pub struct ServerState {
     pub rtt_min: Option<Nanos>,
     /// Handshake RTT: smoothed (1/8 gain, like TCP's SRTT).
     pub rtt_smoothed: Option<Nanos>,
+    /// The fastest handshake per SYN/ACK path and port.
+    pub handshakes: Handshakes,
     /// Detector-owned state.
     pub ext: ServerExt,
 }
 
 impl ServerState {
-    pub(crate) fn note_rtt(&mut self, rtt: Nanos) {
+    pub(crate) fn note_rtt(&mut self, rtt: Nanos, synack: Handshake) {
+        self.handshakes.note(Handshake {
+            rtt_us: u32::try_from(rtt / 1_000).unwrap_or(u32::MAX),
+            ..synack
+        });
         self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));
         self.rtt_smoothed = Some(match self.rtt_smoothed {
             None => rtt,
             Some(s) => s + (rtt - s) / 8,
         });
+    }
+}
+
+/// One server's fastest handshake over one path (its SYN/ACK's TTL and DF)
+/// on one port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handshake {
+    /// The SYN/ACK's IP TTL (hop limit).
+    pub ttl: u8,
+    /// The SYN/ACK's IPv4 DF (false over IPv6).
+    pub df: bool,
+    /// The server's port.
+    pub port: u16,
+    /// The fastest handshake (SYN to SYN/ACK) over the path, in
+    /// microseconds (saturating).
+    pub rtt_us: u32,
+}
+
+/// The last four distinct [`Handshake`] paths of a server, newest last.
+///
+/// A server's fastest handshake on any port and path says little about the
+/// round trip to whoever answers one port: a box near the client that
+/// completes the address's handshakes on another port (a TLS-inspecting
+/// gateway on 443) answers in a millisecond while a SYN proxy on port 80
+/// answers in 30 (found in the third review, session 18: with the
+/// server-wide minimum, the HTTP detector's "sooner than the origin" bound
+/// behind a SYN proxy went inert).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handshakes {
+    paths: [Handshake; 4],
+    len: u8,
+}
+
+impl Handshakes {
+    /// Records a handshake: the faster time if its path is known (moved up
+    /// to newest), else as the newest path (dropping the oldest of four).
+    pub fn note(&mut self, mut h: Handshake) {
+        let n = usize::from(self.len);
+        let same = |q: &Handshake| (q.ttl, q.df, q.port) == (h.ttl, h.df, h.port);
+        if let Some(i) = self.paths[..n].iter().position(same) {
+            h.rtt_us = h.rtt_us.min(self.paths[i].rtt_us);
+            self.paths[i..n].rotate_left(1);
+        } else if n == self.paths.len() {
+            self.paths.rotate_left(1);
+        } else {
+            self.len += 1;
+        }
+        self.paths[usize::from(self.len) - 1] = h;
+    }
+
+    /// The fastest handshake on `port` whose SYN/ACK had `df` and a TTL
+    /// less than `tol` from `ttl`.
+    pub fn fastest(&self, ttl: u8, df: bool, port: u16, tol: u8) -> Option<Nanos> {
+        self.paths[..usize::from(self.len)]
+            .iter()
+            .filter(|p| p.port == port && p.df == df && p.ttl.abs_diff(ttl) < tol)
+            .map(|p| Nanos::from(p.rtt_us) * 1_000)
+            .min()
     }
 }
 
@@ -439,5 +503,40 @@ pub trait Detector: Send + std::fmt::Debug {
         _outcome: FlowOutcome,
         _server: &mut ServerState,
     ) {
+    }
+}
+
+#[cfg(test)]
+mod handshake_tests {
+    use super::{Handshake, Handshakes};
+
+    fn hs(ttl: u8, port: u16, ms: u32) -> Handshake {
+        Handshake {
+            ttl,
+            df: true,
+            port,
+            rtt_us: ms * 1_000,
+        }
+    }
+
+    #[test]
+    fn fastest_is_per_port_and_path() {
+        let mut h = Handshakes::default();
+        h.note(hs(64, 443, 1)); // a box near the client on 443
+        h.note(hs(56, 80, 31)); // a SYN proxy on 80
+        h.note(hs(57, 80, 30)); // the same, one hop shorter
+        const MS: i64 = 1_000_000;
+        assert_eq!(h.fastest(56, true, 80, 3), Some(30 * MS));
+        assert_eq!(h.fastest(56, false, 80, 3), None, "DF differs");
+        assert_eq!(h.fastest(64, true, 80, 3), None, "another path");
+        assert_eq!(h.fastest(64, true, 443, 3), Some(MS));
+        // the same path again: the faster time kept
+        h.note(hs(56, 80, 45));
+        assert_eq!(h.fastest(56, true, 80, 1), Some(31 * MS));
+        // four paths at most: the least recently seen goes (443's)
+        h.note(hs(50, 8080, 20));
+        h.note(hs(51, 8443, 20));
+        assert_eq!(h.fastest(64, true, 443, 3), None);
+        assert_eq!(h.fastest(56, true, 80, 1), Some(31 * MS));
     }
 }
