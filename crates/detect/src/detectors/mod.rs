@@ -269,6 +269,28 @@ impl ServerState {
     }
 }
 
+/// Records `p` as the newest of `paths[..len]` (newest last): when `same`
+/// finds it known, `merge` folds the known one into it and it moves up;
+/// else it is appended, the oldest dropped when all are taken.
+pub(crate) fn note_newest<T: Copy>(
+    paths: &mut [T],
+    len: &mut u8,
+    mut p: T,
+    same: impl Fn(&T) -> bool,
+    merge: impl FnOnce(&mut T, &T),
+) {
+    let n = usize::from(*len);
+    if let Some(i) = paths[..n].iter().position(same) {
+        merge(&mut p, &paths[i]);
+        paths[i..n].rotate_left(1);
+    } else if n == paths.len() {
+        paths.rotate_left(1);
+    } else {
+        *len += 1;
+    }
+    paths[usize::from(*len) - 1] = p;
+}
+
 /// One server's fastest handshake over one path (its SYN/ACK's TTL and DF)
 /// on one port.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -302,18 +324,15 @@ pub struct Handshakes {
 impl Handshakes {
     /// Records a handshake: the faster time if its path is known (moved up
     /// to newest), else as the newest path (dropping the oldest of four).
-    pub fn note(&mut self, mut h: Handshake) {
-        let n = usize::from(self.len);
-        let same = |q: &Handshake| (q.ttl, q.df, q.port) == (h.ttl, h.df, h.port);
-        if let Some(i) = self.paths[..n].iter().position(same) {
-            h.rtt_us = h.rtt_us.min(self.paths[i].rtt_us);
-            self.paths[i..n].rotate_left(1);
-        } else if n == self.paths.len() {
-            self.paths.rotate_left(1);
-        } else {
-            self.len += 1;
-        }
-        self.paths[usize::from(self.len) - 1] = h;
+    pub fn note(&mut self, h: Handshake) {
+        let key = (h.ttl, h.df, h.port);
+        note_newest(
+            &mut self.paths,
+            &mut self.len,
+            h,
+            |q| (q.ttl, q.df, q.port) == key,
+            |h, q| h.rtt_us = h.rtt_us.min(q.rtt_us),
+        );
     }
 
     /// The fastest handshake on `port` whose SYN/ACK had `df` and a TTL

@@ -426,17 +426,14 @@ pub struct AnswerPaths {
 impl AnswerPaths {
     /// Records `p` as the newest path (moving it up if already known, with
     /// the faster of the two answer times).
-    pub fn note(&mut self, mut p: AnswerPath) {
-        let n = usize::from(self.len);
-        if let Some(i) = self.paths[..n].iter().position(|q| q.same_path(&p)) {
-            p.answer_ms = p.answer_ms.min(self.paths[i].answer_ms);
-            self.paths[i..n].rotate_left(1);
-        } else if n == self.paths.len() {
-            self.paths.rotate_left(1);
-        } else {
-            self.len += 1;
-        }
-        self.paths[usize::from(self.len) - 1] = p;
+    pub fn note(&mut self, p: AnswerPath) {
+        super::note_newest(
+            &mut self.paths,
+            &mut self.len,
+            p,
+            |q| q.same_path(&p),
+            |p, q| p.answer_ms = p.answer_ms.min(q.answer_ms),
+        );
     }
 
     /// An answer over `p`'s path took `p.answer_ms`: keeps the faster time
