@@ -45,6 +45,7 @@ pub fn decode_frame(data: &[u8]) {
     if let Ok(p) = decode(lt, frame, 1_700_000_000 * SECOND, wire) {
         let _ = p.proto();
         let _ = tw_detect::link::of_packet(&p);
+        let _ = tw_detect::link::reply_of(&p);
         let key = tw_detect::shard_key(&p);
         assert_eq!(fast, Some(key), "shard_of_frame disagrees with shard_key");
         if let tw_detect::decode::Transport::Tcp(t) = &p.l4 {
@@ -243,8 +244,13 @@ pub fn engine_frames<'a>(
 /// packet clock (0: one second back, out of order; 255: 100 s forward;
 /// otherwise that many times 10 ms forward).
 pub fn engine(data: &[u8]) {
+    engine_frames(&small_engine_config(), engine_input(data));
+}
+
+/// The frames (link type, time, bytes) of an `engine` input.
+pub fn engine_input(data: &[u8]) -> Vec<(u32, Nanos, &[u8])> {
     let Some((&sel, mut rest)) = data.split_first() else {
-        return;
+        return vec![];
     };
     let lt = linktype_of(sel);
     let mut ts: Nanos = 1_700_000_000 * SECOND;
@@ -259,5 +265,5 @@ pub fn engine(data: &[u8]) {
         frames.push((lt, ts, &tail[..n]));
         rest = &tail[n..];
     }
-    engine_frames(&small_engine_config(), frames);
+    frames
 }

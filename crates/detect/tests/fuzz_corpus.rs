@@ -43,6 +43,29 @@ fn engine_corpus() {
     assert!(replay::replay(DIR, "engine", targets::engine) > 0);
 }
 
+/// One engine seed is a captive portal's (a connectivity check and the
+/// portal's answer): the engine target then fuzzes the link tracker's
+/// verdicts on checks and answers, not only its parsers.
+#[test]
+fn an_engine_seed_meets_a_portal() {
+    let portal = replay::inputs(DIR, "engine")
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("/corpus/"))
+        .filter_map(|p| std::fs::read(p).ok())
+        .filter(|d| {
+            let cfg = targets::small_engine_config();
+            let dets = tw_detect::detectors::default_detectors(&cfg.detectors);
+            let mut e = tw_detect::Engine::new(cfg, dets);
+            for (lt, ts, f) in targets::engine_input(d) {
+                let wire = u32::try_from(f.len()).unwrap_or(u32::MAX);
+                e.process_frame(lt, f, ts, wire);
+            }
+            e.link().captive.portal_checks > 0
+        })
+        .count();
+    assert!(portal > 0, "no engine seed has a portal's answer");
+}
+
 /// The QUIC seeds are real Initials: they must decrypt and name a server,
 /// or the quic target only ever fuzzes the header checks.
 #[test]
