@@ -264,6 +264,10 @@ pub struct Stats {
     pub quic_attempts: u64,
     /// `blackhole` events by stage.
     pub blackholes: [u64; BlackholeStage::COUNT],
+    /// Blackhole failures not reported because the same server and port
+    /// answered the same request (request stages) or another connection
+    /// (SYN stage) meanwhile: a busy server (see `detectors::blackhole`).
+    pub blackhole_server_busy: [u64; BlackholeStage::COUNT],
     /// Flows that would have raised an event but for a link-down period of
     /// the live capture (blackhole: per flow; throttling: per flow, at its
     /// first excused record).
@@ -326,6 +330,7 @@ impl Default for Stats {
             tls_client_hellos: 0,
             quic_attempts: 0,
             blackholes: [0; BlackholeStage::COUNT],
+            blackhole_server_busy: [0; BlackholeStage::COUNT],
             link_down_excused: [0; LinkDownExcused::COUNT],
             by_group: Vec::new(),
             group_targets: Vec::new(),
@@ -385,6 +390,10 @@ impl Stats {
         self.tls_client_hellos += other.tls_client_hellos;
         self.quic_attempts += other.quic_attempts;
         add(&mut self.blackholes, &other.blackholes);
+        add(
+            &mut self.blackhole_server_busy,
+            &other.blackhole_server_busy,
+        );
         add(&mut self.link_down_excused, &other.link_down_excused);
         if self.by_group.len() < other.by_group.len() {
             self.by_group

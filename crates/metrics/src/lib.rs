@@ -207,6 +207,7 @@ pub struct Metrics {
     pub(crate) tls_client_hellos: IntCounter,
     pub(crate) quic_attempts: IntCounter,
     pub(crate) blackholes: [IntCounter; BlackholeStage::COUNT],
+    pub(crate) blackhole_server_busy: [IntCounter; BlackholeStage::COUNT],
     pub(crate) link_down_excused: [IntCounter; LinkDownExcused::COUNT],
     detections: IntCounterVec,
     pub(crate) residual_seconds: prometheus::Histogram,
@@ -454,6 +455,11 @@ impl Metrics {
             "blackhole events by the stage at which traffic disappeared.",
             &["stage"],
         );
+        let blackhole_server_busy = b.counter_vec(
+            "tamperwatch_blackhole_server_busy_total",
+            "Failures not reported as blackhole because the same server and port answered the same request (request stages: the SNI, or the HTTP Host and request line) or another connection (syn) meanwhile: a busy server, by stage.",
+            &["stage"],
+        );
         let link_down_excused = b.counter_vec(
             "tamperwatch_link_down_excused_total",
             "Flows not reported because a capture interface was down (no carrier, or administratively) during their silence (blackhole) or their download (throttling), by the signature they would have raised.",
@@ -613,6 +619,11 @@ impl Metrics {
             tls_client_hellos,
             quic_attempts,
             blackholes: per_value(&blackholes, BlackholeStage::ALL, BlackholeStage::as_str),
+            blackhole_server_busy: per_value(
+                &blackhole_server_busy,
+                BlackholeStage::ALL,
+                BlackholeStage::as_str,
+            ),
             link_down_excused: per_value(
                 &link_down_excused,
                 LinkDownExcused::ALL,

@@ -112,6 +112,11 @@ impl StatsPublisher {
         add_counter(&m.quic_attempts, last.quic_attempts, now.quic_attempts);
         add_counters(&m.blackholes, &last.blackholes, &now.blackholes);
         add_counters(
+            &m.blackhole_server_busy,
+            &last.blackhole_server_busy,
+            &now.blackhole_server_busy,
+        );
+        add_counters(
             &m.link_down_excused,
             &last.link_down_excused,
             &now.link_down_excused,

@@ -145,6 +145,9 @@ fn sample_stats(scale: u64) -> Stats {
     for x in LinkDownExcused::ALL {
         s.link_down_excused[x.idx()] = scale * (x.idx() as u64 + 3);
     }
+    for x in BlackholeStage::ALL {
+        s.blackhole_server_busy[x.idx()] = scale * (x.idx() as u64 + 5);
+    }
     s
 }
 
@@ -206,6 +209,14 @@ fn assert_matches(m: &Metrics, want: &Stats) {
             &[("signature", x.as_str())],
         );
         assert_eq!(v, want.link_down_excused[x.idx()] as f64);
+    }
+    for x in BlackholeStage::ALL {
+        let v = value(
+            m,
+            "tamperwatch_blackhole_server_busy_total",
+            &[("stage", x.as_str())],
+        );
+        assert_eq!(v, want.blackhole_server_busy[x.idx()] as f64);
     }
     for g in Signature::ALL {
         let v = value(m, "tamperwatch_events_total", &[("signature", g.as_str())]);
