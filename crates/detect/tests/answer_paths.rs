@@ -337,6 +337,18 @@ fn dns_busy_socket_does_not_learn_a_racing_answers_time() {
         )
         .unwrap();
     }
+    // fwd1 asked again: the resolver's cache answers (`too_fast` is judged
+    // against such answers, session 19)
+    x.exchange(
+        &mut tl,
+        T0 + 100 * MS,
+        0x0510,
+        "fwd1.example",
+        qtype::A,
+        &[Rr::a("fwd1.example", 300, Ipv4Addr::new(203, 0, 113, 60))],
+        30 * MS,
+    )
+    .unwrap();
     let t = T0 + 60_000 * MS;
     let mut y = dns_x(43101);
     let q = y.query(&mut tl, t, 0x0600, "blocked2.example", qtype::A, true);

@@ -47,6 +47,20 @@ fn warm_up(tl: &mut Timeline) -> Result<i64> {
             RTT + i64::from(i) * MS,
         )? + 100 * MS;
     }
+    // site0 again: the resolver's cache answers it, at the round trip (the
+    // resolver's fastest answer to a question it had answered, which
+    // `too_fast` is judged against)
+    let name = "site0.example";
+    let mut x = exchange(40005);
+    t = x.exchange(
+        tl,
+        t,
+        0x104,
+        name,
+        qtype::A,
+        &[a(name, [203, 0, 113, 10])],
+        RTT,
+    )? + 100 * MS;
     Ok(t)
 }
 
