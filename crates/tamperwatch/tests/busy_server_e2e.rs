@@ -5,9 +5,8 @@
 //! the client's interface. The server runs a python HTTP server with a
 //! listen backlog of 4 that accepts one connection every 2 s (and
 //! `tcp_abort_on_overflow = 0`, Linux's default), and a fast server on a
-//! second address. The red-team case of session 19 (`/tmp/redteam/
-//! backlog_burst.sh`), the trap "a busy server" in
-//! `docs/signatures/blackhole.md`:
+//! second address. The case a red-team review found in session 19, the
+//! trap "a busy server" in `docs/signatures/blackhole.md`:
 //!
 //! - the flash crowd: 40 connections opened at once, each sending `GET /`
 //!   as soon as it is connected; the client waits 8 s, then closes them
