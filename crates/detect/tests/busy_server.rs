@@ -272,3 +272,37 @@ fn residual_blocking_of_one_client_is_reported_while_others_get_through() {
     assert_eq!(bh[0]["evidence"]["stage"], "syn");
     assert_eq!(bh[0]["evidence"]["residual"], true);
 }
+
+/// An injected block page is data from the server's side, but no answer
+/// of the server's: a censor that answers one request with Iran's page
+/// (an `http_injection` event) and drops the same request on another
+/// client's connection does not make the drop a busy server's. (Failed
+/// without the check: the block page counted as the server's answer.)
+#[test]
+fn an_injected_block_page_is_no_answer_of_the_server() {
+    let mut tl = Timeline::new();
+    let mut s = session(10, 40_600, BUSY, 80);
+    let t = s.handshake(&mut tl, T0, RTT);
+    let t = s.client_send(&mut tl, t + MS, &http::get("busy.example", "/"));
+    let body = br#"<html><head><title>M1-6</title></head><body><iframe src="http://10.10.34.34?type=Invalid Site&policy=MainPolicy" style="width: 100%; height: 100%"></iframe></body></html>"#;
+    let mut page = Injection::data(http::response(403, "Forbidden", "text/html", body))
+        .ttl(64)
+        .ip_id(1)
+        .df(false);
+    page.flags =
+        tw_scenario::TcpFlags(tw_scenario::TcpFlags::PSH_ACK.0 | tw_scenario::TcpFlags::FIN.0);
+    s.inject_from_server(&mut tl, t + MS / 2, &page);
+    s.rst_from_client(&mut tl, t + 5 * MS);
+    // (another client: no residual window of its own)
+    silent(&mut tl, 11, 40_601, 80, None, "/", T0 + 2 * S);
+    link_works(&mut tl, T0);
+    later(&mut tl, T0 + 400 * S);
+    let (e, ev) = common::replay(tl);
+    let sigs: Vec<&str> = ev
+        .iter()
+        .map(|e| e["signature"].as_str().unwrap())
+        .collect();
+    assert!(sigs.contains(&"http_injection"), "{ev:?}");
+    assert!(sigs.contains(&"blackhole"), "{ev:?}");
+    assert_eq!(busy(&e, BlackholeStage::HttpRequest), 0);
+}

@@ -451,7 +451,14 @@ impl Detector for BlackholeDetector {
             && flow.first_rst != Some(Dir::ToClient);
         if server_data || (flow.proto == FlowProto::Udp && flow.server_answered()) {
             sx.note_ok(port, flow.last_ts);
-            if let (Some(d), Some(_)) = (request_digest(&b, flow.ext.target.as_deref()), b.req()) {
+            // (not an answer some detector found forged: an injected block
+            // page is data from the server's side too)
+            let genuine = !flow.detected();
+            if let (Some(d), Some(_), true) = (
+                request_digest(&b, flow.ext.target.as_deref()),
+                b.req(),
+                genuine,
+            ) {
                 // (when the answer came: its first data)
                 let at = flow.dirs[Dir::ToClient.idx()]
                     .first_payload()
