@@ -264,6 +264,15 @@ pub struct DnsServer {
     /// over one path: (their IP TTL, distinct names in a row, hash of the
     /// latest name). See [`DnsServer::note_answer`].
     pub shift: Option<(u8, u16, u32)>,
+    /// When the latest run began and when its latest answer came.
+    pub shift_span: (Nanos, Nanos),
+    /// The last two runs that made a move (`min_baseline` distinct names in
+    /// a row over one TTL): (TTL, first answer, latest answer). An answer
+    /// is judged up to a flow's idle timeout after it came, and the path
+    /// may have moved on (or back) by then: an anycast resolver's route
+    /// flapping within 30 s left every answer of the move it was part of
+    /// judged against the old path (found in review, session 19).
+    pub moves: [(u8, Nanos, Nanos); 2],
 }
 
 impl DnsServer {
@@ -310,21 +319,38 @@ impl DnsServer {
     /// path (an anycast resolver moving to another site: another TTL, and
     /// faster when closer) has changed its path; an in-path injector
     /// answers only the names it blocks, between the resolver's own answers.
-    fn note_answer(&mut self, ttl: u8, name: &StoredName, cfg: &DnsConfig) {
+    fn note_answer(&mut self, ttl: u8, name: &StoredName, ts: Nanos, cfg: &DnsConfig) {
         let h = crate::dns::fnv(name.as_str().as_bytes()) as u32;
         self.shift = match self.shift {
             Some((t, n, last)) if t.abs_diff(ttl) <= cfg.ttl_tolerance => {
+                self.shift_span.1 = ts;
                 Some((t, if last == h { n } else { n.saturating_add(1) }, h))
             }
-            _ => Some((ttl, 1, h)),
+            _ => {
+                self.shift_span = (ts, ts);
+                Some((ttl, 1, h))
+            }
         };
+        if let Some((t, n, _)) = self.shift {
+            if n >= u16::from(cfg.min_baseline) {
+                let (since, latest) = self.shift_span;
+                if self.moves[1].1 == since && self.moves[1].0 == t {
+                    self.moves[1].2 = latest;
+                } else {
+                    self.moves = [self.moves[1], (t, since, latest)];
+                }
+            }
+        }
     }
 
     /// The resolver's path has moved to TTL `ttl`: at least `min_baseline`
     /// distinct names in a row were answered over it.
-    fn path_moved(&self, ttl: u8, cfg: &DnsConfig) -> bool {
+    /// Or an answer over TTL `ttl` at `at` was part of such a run.
+    fn path_moved(&self, ttl: u8, at: Nanos, cfg: &DnsConfig) -> bool {
         self.shift.is_some_and(|(t, n, _)| {
             t.abs_diff(ttl) <= cfg.ttl_tolerance && n >= u16::from(cfg.min_baseline)
+        }) || self.moves.iter().any(|&(t, since, latest)| {
+            since > 0 && t.abs_diff(ttl) <= cfg.ttl_tolerance && since <= at && at <= latest
         })
     }
 
@@ -529,7 +555,10 @@ impl DnsDetector {
                         continue;
                     };
                     q.answers = q.answers.saturating_add(1);
-                    server.ext.dns.note_answer(pkt.ip.ttl, &q.name, &self.cfg);
+                    server
+                        .ext
+                        .dns
+                        .note_answer(pkt.ip.ttl, &q.name, pkt.ts, &self.cfg);
                     let rec = AnswerRec {
                         ts: pkt.ts,
                         ttl: pkt.ip.ttl,
@@ -872,7 +901,7 @@ impl DnsDetector {
                 .rules
                 .iter()
                 .all(|r| matches!(*r, "ttl_mismatch" | "too_fast"));
-        if path_only && server.ext.dns.path_moved(first.ttl, &self.cfg) {
+        if path_only && server.ext.dns.path_moved(first.ttl, first.ts, &self.cfg) {
             return None;
         }
         let passes =
