@@ -70,11 +70,7 @@ fn flap(tl: &mut Timeline) -> i64 {
 }
 
 fn dns_events(tl: Timeline) -> Vec<serde_json::Value> {
-    common::replay(tl)
-        .1
-        .into_iter()
-        .filter(|e| e["signature"] == "dns_injection")
-        .collect()
+    common::events_of(tl, "dns_injection")
 }
 
 /// The flap: clean. (Failed on the code before: 12 events at 0.7.)

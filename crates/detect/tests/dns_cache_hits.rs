@@ -56,11 +56,7 @@ fn misses(tl: &mut Timeline, t: i64) -> i64 {
 }
 
 fn dns_events(tl: Timeline) -> Vec<serde_json::Value> {
-    common::replay(tl)
-        .1
-        .into_iter()
-        .filter(|e| e["signature"] == "dns_injection")
-        .collect()
+    common::events_of(tl, "dns_injection")
 }
 
 /// After a baseline of cache misses, the resolver's cache answers a name

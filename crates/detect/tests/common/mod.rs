@@ -30,3 +30,13 @@ pub fn replay_with(tl: Timeline, cfg: &DetectorsConfig) -> (Engine, Vec<serde_js
 pub fn replay(tl: Timeline) -> (Engine, Vec<serde_json::Value>) {
     replay_with(tl, &DetectorsConfig::default())
 }
+
+/// The events of one signature from [`replay`].
+#[allow(dead_code)]
+pub fn events_of(tl: Timeline, signature: &str) -> Vec<serde_json::Value> {
+    replay(tl)
+        .1
+        .into_iter()
+        .filter(|e| e["signature"] == signature)
+        .collect()
+}
