@@ -625,13 +625,8 @@ impl Engine {
             server.ttl_last = pkt.ip.ttl;
         }
         if let Some(rtt) = fresh_rtt {
-            let synack = crate::detectors::Handshake {
-                ttl: pkt.ip.ttl,
-                df: pkt.ip.df,
-                port: flow.server_port(),
-                rtt_us: 0,
-            };
-            server.note_rtt(rtt, synack);
+            // (this packet is the SYN/ACK)
+            server.note_rtt(rtt, pkt.ip.ttl, pkt.ip.df, flow.server_port());
         }
         for d in detectors.iter_mut() {
             d.on_packet(&mut ctx, pkt, flow, dir, server);

@@ -159,19 +159,29 @@ fn fnv(bytes: &[u8]) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
+/// The entry of `table` that `same` finds, else the one with the oldest
+/// time (`time`): where a new entry goes.
+fn slot_for<T>(
+    table: &[T],
+    same: impl Fn(&T) -> bool,
+    time: impl Fn(&T) -> Nanos,
+) -> Option<usize> {
+    table.iter().position(same).or_else(|| {
+        table
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, e)| time(e))
+            .map(|(i, _)| i)
+    })
+}
+
 impl BlackholeServer {
     fn note_answered(&mut self, port: u16, digest: u32, ts: Nanos) {
-        let i = self
-            .answered
-            .iter()
-            .position(|(p, d, t)| *p == port && *d == digest && *t > 0)
-            .or_else(|| {
-                self.answered
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, (_, _, t))| *t)
-                    .map(|(i, _)| i)
-            });
+        let i = slot_for(
+            &self.answered,
+            |&(p, d, t)| p == port && d == digest && t > 0,
+            |e| e.2,
+        );
         if let Some(slot) = i.and_then(|i| self.answered.get_mut(i)) {
             *slot = (port, digest, ts.max(slot.2));
         }
@@ -185,33 +195,17 @@ impl BlackholeServer {
             .max()
     }
     fn note_ok(&mut self, port: u16, ts: Nanos) {
-        let i = self
-            .ok
-            .iter()
-            .position(|(p, t)| *p == port && *t > 0)
-            .or_else(|| {
-                self.ok
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, (_, t))| *t)
-                    .map(|(i, _)| i)
-            });
+        let i = slot_for(&self.ok, |&(p, t)| p == port && t > 0, |e| e.1);
         if let Some(slot) = i.and_then(|i| self.ok.get_mut(i)) {
             *slot = (port, ts.max(slot.1));
         }
     }
     fn note_detection(&mut self, client: IpAddr, port: u16, ts: Nanos) {
-        let i = self
-            .detected
-            .iter()
-            .position(|(c, p, _)| *c == Some(client) && *p == port)
-            .or_else(|| {
-                self.detected
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, (_, _, t))| *t)
-                    .map(|(i, _)| i)
-            });
+        let i = slot_for(
+            &self.detected,
+            |&(c, p, _)| c == Some(client) && p == port,
+            |e| e.2,
+        );
         if let Some(i) = i {
             if let Some(slot) = self.detected.get_mut(i) {
                 *slot = (Some(client), port, ts);
@@ -255,6 +249,12 @@ impl BlackholeServer {
             .filter(|(c, p, d)| *c == Some(client) && *p == port && *d <= t && *d > 0)
             .map(|(_, _, d)| *d)
             .max()
+    }
+    /// Whether `port` worked within `window` of `t`.
+    fn port_ok(&self, port: u16, t: Nanos, window: Nanos) -> bool {
+        self.ok
+            .iter()
+            .any(|&(p, ts)| p == port && ts > 0 && apart(ts, t) <= window)
     }
     /// Another port that worked within `window` of `t`.
     fn other_port_ok(&self, port: u16, t: Nanos, window: Nanos) -> Option<(u16, Nanos)> {
@@ -695,9 +695,7 @@ impl Detector for BlackholeDetector {
         // censor's residual blocking is per client.
         if residual.is_none() {
             let busy = match stage {
-                BlackholeStage::Syn => sx.ok.iter().any(|(p, t)| {
-                    *p == port && *t > 0 && apart(*t, first) <= self.cfg.contrast_window
-                }),
+                BlackholeStage::Syn => sx.port_ok(port, first, self.cfg.contrast_window),
                 BlackholeStage::QuicInitial => false,
                 _ => match (request_digest(&b, flow.ext.target.as_deref()), b.req()) {
                     (Some(d), Some((_, _, req_ts))) => sx

@@ -289,7 +289,8 @@ impl DnsServer {
             self.ttl_n = 8;
         }
         let rtt = a.ts - q.ts;
-        let h = (crate::dns::fnv(q.name.as_str().as_bytes()) as u32) ^ u32::from(q.qtype) | 1;
+        // (never 0: the empty entries of `asked`)
+        let h = (q.name.digest() ^ u32::from(q.qtype)) | 1;
         let repeat = self.asked.contains(&h);
         if rtt > 0 && with_rtt {
             self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));

@@ -256,10 +256,14 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    pub(crate) fn note_rtt(&mut self, rtt: Nanos, synack: Handshake) {
+    /// A handshake took `rtt`; its SYN/ACK came with `ttl` and `df` from
+    /// `port`.
+    pub(crate) fn note_rtt(&mut self, rtt: Nanos, ttl: u8, df: bool, port: u16) {
         self.handshakes.note(Handshake {
+            ttl,
+            df,
+            port,
             rtt_us: u32::try_from(rtt / 1_000).unwrap_or(u32::MAX),
-            ..synack
         });
         self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));
         self.rtt_smoothed = Some(match self.rtt_smoothed {
