@@ -28,7 +28,6 @@
 
 mod support;
 
-use serde_json::Value;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use support::{metric_value, TamperwatchProc, Topology, TwOptions};
@@ -132,13 +131,6 @@ c.close()
 const FAST: &str = "198.51.100.3";
 const BLOCKED_PORT: u16 = 41003;
 
-fn blackholes(tw: &TamperwatchProc) -> Vec<Value> {
-    tw.events()
-        .into_iter()
-        .filter(|e| e["signature"] == "blackhole")
-        .collect()
-}
-
 fn curl_ok(topo: &Topology, addr: &str, host: &str) -> String {
     let out = topo.client.ns.exec_timeout(
         "curl",
@@ -231,7 +223,7 @@ fn a_flash_crowd_on_a_busy_server_is_not_a_blackhole() {
     });
     note("flash crowd: every flow ended");
     let excused = metric_value(&text, "tamperwatch_blackhole_server_busy_total", &[]);
-    let bh = blackholes(&tw);
+    let bh = tw.events_of("blackhole");
     note(&format!(
         "flash crowd: {} blackhole events, busy excused {excused:?}",
         bh.len()
@@ -289,7 +281,7 @@ fn a_flash_crowd_on_a_busy_server_is_not_a_blackhole() {
     let (text, ok) = tw.wait_until(Duration::from_secs(15), |m| {
         metric_value(m, "tamperwatch_events_total", &[("signature", "blackhole")]) == Some(1.0)
     });
-    let bh = blackholes(&tw);
+    let bh = tw.events_of("blackhole");
     assert!(ok, "blocked: no blackhole event\n{bh:#?}\n{text}");
 
     note("stopping tamperwatch (SIGINT)");
@@ -303,7 +295,7 @@ fn a_flash_crowd_on_a_busy_server_is_not_a_blackhole() {
         "tamperwatch did not exit cleanly on SIGINT: {status:?}\n{}",
         tw.stderr()
     );
-    let bh = blackholes(&tw);
+    let bh = tw.events_of("blackhole");
     assert_eq!(bh.len(), 1, "only the forbidden request: {bh:#?}");
     let e = &bh[0];
     assert_eq!(e["flow"]["client_port"], BLOCKED_PORT, "{e}");

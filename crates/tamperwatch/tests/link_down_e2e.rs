@@ -28,7 +28,6 @@
 
 mod support;
 
-use serde_json::Value;
 use std::time::{Duration, Instant};
 use support::{metric_value, TamperwatchProc, Topology, TwOptions};
 
@@ -66,13 +65,6 @@ const CONTROL_PORT: u16 = 41001;
 /// The dropped request's server (the server's second address).
 const SERVER_2: &str = "198.51.100.3";
 const DROPPED_PORT: u16 = 41002;
-
-fn blackholes(tw: &TamperwatchProc) -> Vec<Value> {
-    tw.events()
-        .into_iter()
-        .filter(|e| e["signature"] == "blackhole")
-        .collect()
-}
 
 #[test]
 fn a_request_silenced_by_a_link_drop_is_not_a_blackhole() {
@@ -121,7 +113,7 @@ fn a_request_silenced_by_a_link_drop_is_not_a_blackhole() {
     let (text, ok) = tw.wait_until(Duration::from_secs(10), |m| {
         metric_value(m, "tamperwatch_events_total", &[("signature", "blackhole")]) == Some(1.0)
     });
-    let bh = blackholes(&tw);
+    let bh = tw.events_of("blackhole");
     assert!(ok, "control: no blackhole event\n{bh:?}\n{text}");
     assert_eq!(bh.len(), 1, "{bh:?}");
     assert_eq!(bh[0]["flow"]["client_port"], CONTROL_PORT, "{:?}", bh[0]);
@@ -144,7 +136,7 @@ fn a_request_silenced_by_a_link_drop_is_not_a_blackhole() {
     router.ip(&["link", "set", &topo.router().client_iface, "up"]);
     note("carrier back");
     b.wait_timeout(Duration::from_secs(10));
-    let bh = blackholes(&tw);
+    let bh = tw.events_of("blackhole");
     assert!(
         ok,
         "the dropped request was not excused\n{bh:?}\n{text}\n{}",

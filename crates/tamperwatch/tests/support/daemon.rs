@@ -279,6 +279,15 @@ impl TamperwatchProc {
             .collect()
     }
 
+    /// The events of one signature written so far (see [`Self::events`]).
+    #[allow(dead_code)]
+    pub fn events_of(&self, signature: &str) -> Vec<serde_json::Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["signature"] == signature)
+            .collect()
+    }
+
     /// The daemon's pid.
     pub fn pid(&self) -> u32 {
         self.proc.pid()
