@@ -250,6 +250,9 @@ pub struct Stats {
     pub captive_open: u64,
     /// `rst_injection` events by stage.
     pub rst_by_stage: [u64; RstStage::COUNT],
+    /// Resets from the first hop that passed the rules, by what was done:
+    /// reported, counted (`crate::detectors::rst::LocalResets`).
+    pub rst_first_hop: [u64; 2],
     /// DNS queries seen (retransmissions not counted).
     pub dns_queries: u64,
     /// DNS answers seen, by rcode (duplicates and forged ones included).
@@ -323,6 +326,7 @@ impl Default for Stats {
             captive_checks: [0; 2],
             captive_open: 0,
             rst_by_stage: [0; RstStage::COUNT],
+            rst_first_hop: [0; 2],
             dns_queries: 0,
             dns_answers: [0; DnsRcode::COUNT],
             dns_unanswered: 0,
@@ -383,6 +387,7 @@ impl Stats {
         add(&mut self.captive_checks, &other.captive_checks);
         self.captive_open += other.captive_open;
         add(&mut self.rst_by_stage, &other.rst_by_stage);
+        add(&mut self.rst_first_hop, &other.rst_first_hop);
         self.dns_queries += other.dns_queries;
         add(&mut self.dns_answers, &other.dns_answers);
         self.dns_unanswered += other.dns_unanswered;

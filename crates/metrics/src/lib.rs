@@ -35,6 +35,7 @@ use prometheus::core::Collector;
 use prometheus::{
     Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use tw_detect::detectors::rst::LocalResets;
 use tw_detect::stats::{
     BlackholeStage, DecodeError, DnsRcode, EvictionReason, FlowOutcome, FlowProto, GroupTarget,
     LinkDownExcused, PacketProto, RstStage, Signature,
@@ -200,6 +201,7 @@ pub struct Metrics {
     pub(crate) captive_checks: [IntCounter; 2],
     pub(crate) captive_open: IntGauge,
     pub(crate) rst_by_stage: [IntCounter; RstStage::COUNT],
+    pub(crate) rst_first_hop: [IntCounter; 2],
     pub(crate) dns_queries: IntCounter,
     pub(crate) dns_answers: [IntCounter; DnsRcode::COUNT],
     pub(crate) dns_unanswered: IntCounter,
@@ -425,6 +427,11 @@ impl Metrics {
             "rst_injection events by the connection stage the reset hit.",
             &["stage"],
         );
+        let rst_first_hop = b.counter_vec(
+            "tamperwatch_rst_first_hop_total",
+            "Resets that passed the rst_injection rules but came from the first hop (an initial TTL, no router passed them on), by action: reported (an event marked first_hop) or counted (rst_injection.local_resets = \"count\": no event).",
+            &["action"],
+        );
         let dns_queries = b.counter(
             "tamperwatch_dns_queries_total",
             "DNS queries seen (retransmissions of a query not counted); the denominator of dns_injection.",
@@ -612,6 +619,7 @@ impl Metrics {
             captive_checks: per_value(&captive_checks, &["portal", "online"], |r| r),
             captive_open,
             rst_by_stage: per_value(&rst_by_stage, RstStage::ALL, RstStage::as_str),
+            rst_first_hop: per_value(&rst_first_hop, &LocalResets::ACTIONS, |a| a),
             dns_queries,
             dns_answers: per_value(&dns_answers, DnsRcode::ALL, DnsRcode::as_str),
             dns_unanswered,

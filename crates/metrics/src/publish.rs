@@ -100,6 +100,7 @@ impl StatsPublisher {
         add_counters(&m.captive_checks, &last.captive_checks, &now.captive_checks);
         add_gauge(&m.captive_open, last.captive_open, now.captive_open);
         add_counters(&m.rst_by_stage, &last.rst_by_stage, &now.rst_by_stage);
+        add_counters(&m.rst_first_hop, &last.rst_first_hop, &now.rst_first_hop);
         add_counter(&m.dns_queries, last.dns_queries, now.dns_queries);
         add_counters(&m.dns_answers, &last.dns_answers, &now.dns_answers);
         add_counter(&m.dns_unanswered, last.dns_unanswered, now.dns_unanswered);

@@ -148,6 +148,9 @@ fn sample_stats(scale: u64) -> Stats {
     for x in BlackholeStage::ALL {
         s.blackhole_server_busy[x.idx()] = scale * (x.idx() as u64 + 5);
     }
+    for (i, n) in s.rst_first_hop.iter_mut().enumerate() {
+        *n = scale * (i as u64 + 7);
+    }
     s
 }
 
@@ -217,6 +220,13 @@ fn assert_matches(m: &Metrics, want: &Stats) {
             &[("stage", x.as_str())],
         );
         assert_eq!(v, want.blackhole_server_busy[x.idx()] as f64);
+    }
+    for (i, a) in tw_detect::detectors::rst::LocalResets::ACTIONS
+        .iter()
+        .enumerate()
+    {
+        let v = value(m, "tamperwatch_rst_first_hop_total", &[("action", a)]);
+        assert_eq!(v, want.rst_first_hop[i] as f64);
     }
     for g in Signature::ALL {
         let v = value(m, "tamperwatch_events_total", &[("signature", g.as_str())]);
@@ -544,6 +554,7 @@ fn privacy_label_allow_list() {
         "kind",
         "table",
         "result",
+        "action",
     ];
     let m = Metrics::new(Some(vantage()));
     let eth = m.interface("eth0");

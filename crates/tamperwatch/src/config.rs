@@ -84,6 +84,15 @@ pub struct RstInjection {
     pub min_rtt_for_timing_ms: u32,
     pub idle_reset_after_secs: u32,
     pub min_score: f64,
+    pub local_resets: LocalResets,
+}
+
+/// `rst_injection.local_resets`: what to do with a reset from the first hop.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalResets {
+    Report,
+    Count,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -645,6 +654,10 @@ impl Config {
                         * tw_detect::time::MILLI,
                     idle_reset_after: s(self.rst_injection.idle_reset_after_secs),
                     min_score: self.rst_injection.min_score,
+                    local_resets: match self.rst_injection.local_resets {
+                        LocalResets::Report => tw_detect::detectors::rst::LocalResets::Report,
+                        LocalResets::Count => tw_detect::detectors::rst::LocalResets::Count,
+                    },
                 },
                 dns: tw_detect::detectors::dns::DnsConfig {
                     enabled: self.dns_injection.enabled,
@@ -760,6 +773,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         min_rtt_for_timing_ms: Option<u32>,
         idle_reset_after_secs: Option<u32>,
         min_score: Option<f64>,
+        local_resets: Option<LocalResets>,
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -883,6 +897,24 @@ mod tests {
         assert_eq!(c.pipeline.workers, 2);
         assert_eq!(c.capture.interfaces, vec!["eth1".to_string()]);
         assert_eq!(c.capture.snaplen, 65535);
+    }
+
+    #[test]
+    fn local_resets_reaches_the_detector() {
+        let c = Config::parse_str("", "t.toml").unwrap();
+        assert_eq!(c.rst_injection.local_resets, LocalResets::Report);
+        let c = Config::parse_str("[rst_injection]\nlocal_resets = \"count\"\n", "t.toml").unwrap();
+        assert_eq!(
+            c.engine().detectors.rst.local_resets,
+            tw_detect::detectors::rst::LocalResets::Count
+        );
+        let e =
+            Config::parse_str("[rst_injection]\nlocal_resets = \"drop\"\n", "t.toml").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("line 2") && msg.contains("local_resets"),
+            "{msg}"
+        );
     }
 
     #[test]

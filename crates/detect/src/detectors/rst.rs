@@ -53,7 +53,45 @@ pub struct RstConfig {
     pub idle_reset_after: Nanos,
     /// Header-rule score needed for an event (strong rules always suffice).
     pub min_score: f64,
+    /// What to do with a reset that passed the rules but came from the
+    /// first hop (see [`LocalResets`]).
+    pub local_resets: LocalResets,
 }
+
+/// What to do with a reset from the vantage point's first hop: one that
+/// arrived with an initial TTL (64, 128 or 255: no router passed it on),
+/// all its RSTs alike, while the server's packets came from farther
+/// (`ttl_mismatch`). That is the vantage point's own router or host, or the
+/// box at the other end of its uplink: a censor there, or a firewall
+/// resetting connections whose state it lost (a reload, a reboot, a short
+/// idle timeout, with `ct state invalid reject with tcp reset`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LocalResets {
+    /// Report it like any other, marked `"first_hop": true` in the evidence.
+    #[default]
+    Report,
+    /// Count it in `tamperwatch_rst_first_hop_total{action="counted"}`
+    /// and emit no event: for an operator whose own router resets lost
+    /// connections, at the price of not seeing a censor at the first hop.
+    Count,
+}
+
+impl LocalResets {
+    /// Label values of `tamperwatch_rst_first_hop_total`, indexed by
+    /// [`LocalResets::idx`].
+    pub const ACTIONS: [&'static str; 2] = ["reported", "counted"];
+
+    /// Index in [`crate::stats::Stats::rst_first_hop`] of what was done.
+    pub fn idx(self) -> usize {
+        match self {
+            LocalResets::Report => 0,
+            LocalResets::Count => 1,
+        }
+    }
+}
+
+/// TTLs that senders start with: a packet arriving with one passed no router.
+const INITIAL_TTLS: [u8; 3] = [64, 128, 255];
 
 impl Default for RstConfig {
     fn default() -> Self {
@@ -64,6 +102,7 @@ impl Default for RstConfig {
             min_rtt_for_timing: 2 * MILLI,
             idle_reset_after: 30 * SECOND,
             min_score: 0.6,
+            local_resets: LocalResets::Report,
         }
     }
 }
@@ -553,6 +592,8 @@ struct Verdict {
     score: f64,
     strong: bool,
     details: Map<String, Value>,
+    /// The reset came from the first hop (see [`LocalResets`]).
+    first_hop: bool,
 }
 
 impl RstDetector {
@@ -792,6 +833,10 @@ impl RstDetector {
         if !passes {
             return;
         }
+        if v.first_hop && self.cfg.local_resets == LocalResets::Count {
+            ctx.stats.rst_first_hop[LocalResets::Count.idx()] += 1;
+            return;
+        }
         let st = &flow.ext.rst;
         let first = hit.rsts[0];
         let confidence = if v.strong {
@@ -803,6 +848,9 @@ impl RstDetector {
         let v4 = flow.client_ip().is_ipv4();
         let mut ev = v.details;
         ev.insert("rules".into(), json!(v.rules));
+        if v.first_hop {
+            ev.insert("first_hop".into(), json!(true));
+        }
         ev.insert("stage".into(), json!(hit.stage.as_str()));
         ev.insert("rst_count".into(), json!(hit.n_rst));
         ev.insert(
@@ -846,6 +894,9 @@ impl RstDetector {
         let target = flow.ext.target.as_deref().map(str::to_owned);
         if ctx.emit(flow, Signature::RstInjection, confidence, target, ev) {
             ctx.stats.rst_by_stage[stage.idx()] += 1;
+            if v.first_hop {
+                ctx.stats.rst_first_hop[LocalResets::Report.idx()] += 1;
+            }
         }
     }
 
@@ -857,6 +908,7 @@ impl RstDetector {
             score: 0.0,
             strong: false,
             details: Map::new(),
+            first_hop: false,
         };
         if let Some(a) = hit.alive_after {
             // Data or new ACKs after the RST are strong alone. A SYN/ACK after
@@ -953,6 +1005,11 @@ impl RstDetector {
                     "ttl_baseline".into(),
                     json!(if in_flow { "flow" } else { "server" }),
                 );
+                // No router passed it on (and a burst of several TTLs is
+                // an injector's, whatever the first one's)
+                let n = usize::from(hit.n_rst.min(4));
+                v.first_hop = INITIAL_TTLS.contains(&first.ttl)
+                    && hit.rsts[..n].iter().all(|r| r.ttl == first.ttl);
             }
             if flow.client_ip().is_ipv4() {
                 let client_ids = &flow.dirs[Dir::ToServer.idx()].ip_ids;
