@@ -442,7 +442,7 @@ impl Metrics {
         let dns_moves_excused = b.counter_vec(
             "tamperwatch_dns_route_moves_excused_total",
             "DNS answers that would have been dns_injection events on ttl_mismatch and too_fast alone, excused as their resolver's route moving: moved (min_baseline_answers names in a row came over the new path) or quiet (held, and at the end of the hold it was one of at least two names in a row over the new path, nothing since over the old one).",
-            &["how"],
+            &["reason"],
         );
         let http_requests = b.counter(
             "tamperwatch_http_requests_total",
