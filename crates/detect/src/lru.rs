@@ -104,7 +104,11 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
     /// Looks `k` up for a change without changing recency.
     pub fn peek_mut(&mut self, k: &K) -> Option<&mut V> {
         let i = *self.index.get(k)?;
-        self.nodes.get_mut(i as usize)?.entry.as_mut().map(|(_, v)| v)
+        self.nodes
+            .get_mut(i as usize)?
+            .entry
+            .as_mut()
+            .map(|(_, v)| v)
     }
 
     /// Every entry, in no particular order.

@@ -348,7 +348,9 @@ fn run_workers(tl: Timeline, n: usize) -> (Vec<String>, [u64; DnsMoveExcuse::COU
     }
     if n > 1 {
         // (the resolver's frames and the other servers' are split)
-        assert!(engines.iter().all(|x| x.stats().packets.iter().sum::<u64>() > 0));
+        assert!(engines
+            .iter()
+            .all(|x| x.stats().packets.iter().sum::<u64>() > 0));
     }
     let mut excused = [0; DnsMoveExcuse::COUNT];
     for x in engines.iter_mut() {

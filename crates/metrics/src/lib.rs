@@ -36,8 +36,8 @@ use prometheus::{
     Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tw_detect::stats::{
-    BlackholeStage, DecodeError, DnsRcode, EvictionReason, FlowOutcome, FlowProto, GroupTarget,
-    DnsMoveExcuse, LinkDownExcused, PacketProto, RstStage, Signature,
+    BlackholeStage, DecodeError, DnsMoveExcuse, DnsRcode, EvictionReason, FlowOutcome, FlowProto,
+    GroupTarget, LinkDownExcused, PacketProto, RstStage, Signature,
 };
 use tw_detect::time::{Nanos, SECOND};
 

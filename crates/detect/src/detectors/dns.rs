@@ -424,9 +424,7 @@ impl DnsServer {
             return Standing::Moved;
         }
         match self.shift {
-            Some((t, n, _))
-                if t.abs_diff(ttl) <= cfg.ttl_tolerance && self.shift_span.0 <= at =>
-            {
+            Some((t, n, _)) if t.abs_diff(ttl) <= cfg.ttl_tolerance && self.shift_span.0 <= at => {
                 Standing::Open(n)
             }
             _ => Standing::Broken,
