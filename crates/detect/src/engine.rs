@@ -498,6 +498,7 @@ impl Engine {
             self.sh.lossy = self.capture_lossy();
             let Engine { tables, sh, .. } = self;
             tables.expire(g, &mut |f, cause| sh.end_flow(f, cause));
+            sh.sweep(g);
             if g >= self.next_server_sweep {
                 let g = g.saturating_sub(g.rem_euclid(SERVER_SWEEP_EVERY));
                 self.next_server_sweep = g.saturating_add(SERVER_SWEEP_EVERY);
@@ -658,11 +659,22 @@ impl Engine {
         self.sh.lossy = self.capture_lossy();
         let Engine { tables, sh, .. } = self;
         tables.drain(&mut |f, cause| sh.end_flow(f, cause));
+        // (what detectors held back is decided now: a replay loses nothing)
+        sh.sweep(Nanos::MAX);
         self.run_judge(Nanos::MAX);
     }
 }
 
 impl Shared {
+    /// Packet time reached the sweep point `at` (`Nanos::MAX`: the end of
+    /// input): [`Detector::on_sweep`].
+    fn sweep(&mut self, at: Nanos) {
+        let (mut ctx, detectors, servers) = self.split(at);
+        for d in detectors.iter_mut() {
+            d.on_sweep(&mut ctx, at, servers);
+        }
+    }
+
     fn end_flow(&mut self, mut flow: Flow, cause: EndCause) {
         if flow.ext.hello_buf.take().is_some() {
             self.hello_buffers = self.hello_buffers.saturating_sub(1);

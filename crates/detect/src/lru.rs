@@ -101,6 +101,23 @@ impl<K: Hash + Eq + Copy, V> Lru<K, V> {
         self.nodes.get(i as usize)?.entry.as_ref().map(|(_, v)| v)
     }
 
+    /// Looks `k` up for a change without changing recency.
+    pub fn peek_mut(&mut self, k: &K) -> Option<&mut V> {
+        let i = *self.index.get(k)?;
+        self.nodes
+            .get_mut(i as usize)?
+            .entry
+            .as_mut()
+            .map(|(_, v)| v)
+    }
+
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.entry.as_ref().map(|(k, v)| (k, v)))
+    }
+
     /// The entry for `k`, created with `make` if absent (evicting the least
     /// recently used entry when full), marked most recently used. The
     /// evicted entry, if any, is passed to `on_evict`.

@@ -179,6 +179,20 @@ impl DnsRcode {
 }
 
 label_enum!(
+    /// How an answer whose only rules were path rules (`ttl_mismatch`,
+    /// `too_fast`) was excused as its resolver's route moving.
+    DnsMoveExcuse {
+        /// `min_baseline` distinct names in a row came over the answer's
+        /// path, the answer among them.
+        Moved => "moved",
+        /// Held, and decided at the end of the hold (or of the input) with
+        /// the answer among at least two names in a row over its path and
+        /// nothing over another path since.
+        Quiet => "quiet",
+    }
+);
+
+label_enum!(
     /// Where in a connection traffic was blackholed.
     BlackholeStage {
         /// SYNs never answered.
@@ -259,6 +273,9 @@ pub struct Stats {
     pub dns_answers: [u64; DnsRcode::COUNT],
     /// DNS queries that got no answer.
     pub dns_unanswered: u64,
+    /// Answers whose only rules were path rules, excused as their
+    /// resolver's route moving, by how.
+    pub dns_moves_excused: [u64; DnsMoveExcuse::COUNT],
     /// HTTP/1.x requests seen (first request of a flow).
     pub http_requests: u64,
     /// TLS ClientHellos (flows whose first client data is a TLS handshake).
@@ -330,6 +347,7 @@ impl Default for Stats {
             dns_queries: 0,
             dns_answers: [0; DnsRcode::COUNT],
             dns_unanswered: 0,
+            dns_moves_excused: [0; DnsMoveExcuse::COUNT],
             http_requests: 0,
             tls_client_hellos: 0,
             quic_attempts: 0,
@@ -391,6 +409,7 @@ impl Stats {
         self.dns_queries += other.dns_queries;
         add(&mut self.dns_answers, &other.dns_answers);
         self.dns_unanswered += other.dns_unanswered;
+        add(&mut self.dns_moves_excused, &other.dns_moves_excused);
         self.http_requests += other.http_requests;
         self.tls_client_hellos += other.tls_client_hellos;
         self.quic_attempts += other.quic_attempts;

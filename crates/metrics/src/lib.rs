@@ -37,8 +37,8 @@ use prometheus::{
 };
 use tw_detect::detectors::rst::LocalResets;
 use tw_detect::stats::{
-    BlackholeStage, DecodeError, DnsRcode, EvictionReason, FlowOutcome, FlowProto, GroupTarget,
-    LinkDownExcused, PacketProto, RstStage, Signature,
+    BlackholeStage, DecodeError, DnsMoveExcuse, DnsRcode, EvictionReason, FlowOutcome, FlowProto,
+    GroupTarget, LinkDownExcused, PacketProto, RstStage, Signature,
 };
 use tw_detect::time::{Nanos, SECOND};
 
@@ -205,6 +205,7 @@ pub struct Metrics {
     pub(crate) dns_queries: IntCounter,
     pub(crate) dns_answers: [IntCounter; DnsRcode::COUNT],
     pub(crate) dns_unanswered: IntCounter,
+    pub(crate) dns_moves_excused: [IntCounter; DnsMoveExcuse::COUNT],
     pub(crate) http_requests: IntCounter,
     pub(crate) tls_client_hellos: IntCounter,
     pub(crate) quic_attempts: IntCounter,
@@ -445,6 +446,11 @@ impl Metrics {
             "tamperwatch_dns_unanswered_total",
             "DNS queries that got no answer before their flow ended (or within 5 s, when a busy socket's newer queries needed their record).",
         );
+        let dns_moves_excused = b.counter_vec(
+            "tamperwatch_dns_route_moves_excused_total",
+            "DNS answers that would have been dns_injection events on ttl_mismatch and too_fast alone, excused as their resolver's route moving: moved (min_baseline_answers names in a row came over the new path) or quiet (held, and at the end of the hold it was one of at least two names in a row over the new path, nothing since over the old one).",
+            &["reason"],
+        );
         let http_requests = b.counter(
             "tamperwatch_http_requests_total",
             "HTTP/1.x requests seen (the first of each connection); the denominator of http_injection.",
@@ -623,6 +629,11 @@ impl Metrics {
             dns_queries,
             dns_answers: per_value(&dns_answers, DnsRcode::ALL, DnsRcode::as_str),
             dns_unanswered,
+            dns_moves_excused: per_value(
+                &dns_moves_excused,
+                DnsMoveExcuse::ALL,
+                DnsMoveExcuse::as_str,
+            ),
             http_requests,
             tls_client_hellos,
             quic_attempts,

@@ -104,6 +104,11 @@ impl StatsPublisher {
         add_counter(&m.dns_queries, last.dns_queries, now.dns_queries);
         add_counters(&m.dns_answers, &last.dns_answers, &now.dns_answers);
         add_counter(&m.dns_unanswered, last.dns_unanswered, now.dns_unanswered);
+        add_counters(
+            &m.dns_moves_excused,
+            &last.dns_moves_excused,
+            &now.dns_moves_excused,
+        );
         add_counter(&m.http_requests, last.http_requests, now.http_requests);
         add_counter(
             &m.tls_client_hellos,

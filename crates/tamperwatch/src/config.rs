@@ -104,6 +104,7 @@ pub struct DnsInjection {
     pub min_rtt_for_timing_ms: u32,
     pub min_baseline_answers: u8,
     pub min_score: f64,
+    pub path_hold_secs: u32,
     pub local_zones: Vec<String>,
     pub builtin_fingerprints: bool,
     pub fingerprint_files: Vec<PathBuf>,
@@ -458,6 +459,10 @@ impl Config {
         if d.min_baseline_answers == 0 || d.min_baseline_answers > 8 {
             bail!("dns_injection.min_baseline_answers must be 1..=8");
         }
+        if d.path_hold_secs > 3600 {
+            // (a resolver's entry outlives its last packet by an hour)
+            bail!("dns_injection.path_hold_secs must be 0..=3600");
+        }
         let t = &self.throttling;
         if !(5..=3600).contains(&t.min_duration_secs) {
             bail!("throttling.min_duration_secs must be 5..=3600");
@@ -667,6 +672,7 @@ impl Config {
                         * tw_detect::time::MILLI,
                     min_baseline: self.dns_injection.min_baseline_answers,
                     min_score: self.dns_injection.min_score,
+                    path_hold: s(self.dns_injection.path_hold_secs),
                     local_zones: self.dns_injection.local_zones.clone(),
                     fingerprints: self.dns_fingerprints.clone(),
                 },
@@ -785,6 +791,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         min_rtt_for_timing_ms: Option<u32>,
         min_baseline_answers: Option<u8>,
         min_score: Option<f64>,
+        path_hold_secs: Option<u32>,
         local_zones: Option<Vec<String>>,
         builtin_fingerprints: Option<bool>,
         fingerprint_files: Option<Vec<PathBuf>>,

@@ -742,6 +742,13 @@ impl Detector for BlackholeDetector {
 
 /// Records detections (of any signature) on a flow so that later failures
 /// on the same (client, server, port) are recognised as residual blocking.
+/// A detection on a flow that already ended (a verdict held back and
+/// decided later, see the DNS detector): noted as [`note_detections`]
+/// would have at the flow's end, `ts` being its last packet.
+pub(crate) fn note_late_detection(server: &mut ServerState, client: IpAddr, port: u16, ts: Nanos) {
+    server.ext.bh.note_detection(client, port, ts);
+}
+
 pub fn note_detections(flow: &Flow, server: &mut ServerState) {
     if flow.detected() && !flow.ext.bh.residual_hit {
         server

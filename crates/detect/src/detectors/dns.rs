@@ -17,11 +17,14 @@
 use crate::decode::{Packet, Transport};
 use crate::detectors::{Ctx, Detector, ServerState};
 use crate::dns::{self, is_bogon, Message, Reply, StoredName};
+use crate::event::Event;
 use crate::fingerprints::DnsFingerprints;
 use crate::flow::{Dir, Flow};
-use crate::stats::{DnsRcode, FlowOutcome, Signature};
+use crate::lru::Lru;
+use crate::stats::{DnsMoveExcuse, DnsRcode, FlowOutcome, Signature};
 use crate::time::{Nanos, MILLI, SECOND};
 use serde_json::{json, Map, Value};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Settings of the DNS-injection detector.
@@ -42,6 +45,10 @@ pub struct DnsConfig {
     pub min_baseline: u8,
     /// Score needed (with two rules) when no sufficient rule fired.
     pub min_score: f64,
+    /// How long after its answer a verdict resting on path rules alone
+    /// (`ttl_mismatch`, `too_fast`) is held back for the resolver's next
+    /// answers to show whether its path moved (0: not held).
+    pub path_hold: Nanos,
     /// Zones answered locally (split horizon): private answers for names in
     /// them are normal.
     pub local_zones: Vec<String>,
@@ -58,6 +65,7 @@ impl Default for DnsConfig {
             min_rtt_for_timing: 2 * MILLI,
             min_baseline: 3,
             min_score: 0.6,
+            path_hold: 120 * SECOND,
             local_zones: DEFAULT_LOCAL_ZONES.iter().map(|s| s.to_string()).collect(),
             fingerprints: Arc::new(DnsFingerprints::builtin().unwrap_or_default()),
         }
@@ -273,6 +281,61 @@ pub struct DnsServer {
     /// flapping within 30 s left every answer of the move it was part of
     /// judged against the old path (found in review, session 19).
     pub moves: [(u8, Nanos, Nanos); 2],
+    /// Verdicts held back (at most [`HELD_MAX`], oldest first): answers
+    /// whose only rules were path rules, over a path that the resolver's
+    /// answers since have not left (see [`Held`]). Empty (no allocation)
+    /// for nearly every resolver.
+    pub held: Vec<Held>,
+}
+
+/// Verdicts held back per resolver.
+pub const HELD_MAX: usize = 4;
+
+/// Distinct names in a row over an answer's path (it among them, nothing
+/// over another path since) that excuse it when its hold ends: a resolver
+/// whose route moved shortly before a quiet spell (a home gateway's one or
+/// two lookups) rather than an injector's one answer.
+pub const QUIET_MOVE_NAMES: u16 = 2;
+
+/// A verdict resting on path rules alone (`ttl_mismatch` + `too_fast`: the
+/// answer came over another path than the resolver's usual one), held back
+/// when its flow ended until the resolver's next answers decide it: over
+/// that path for `min_baseline` names in a row, its route moved (excused);
+/// over another one (its old path), the odd answer was an injector's
+/// (reported, as built when its flow ended). When the hold ends with
+/// neither, it is decided on what is known ([`QUIET_MOVE_NAMES`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    /// The event it is, built when its flow ended (its time that of the
+    /// flow's last packet, as for every verdict taken then).
+    pub event: Box<Event>,
+    /// The answer's IP TTL.
+    pub ttl: u8,
+    /// The answer's arrival.
+    pub at: Nanos,
+    /// Decided on what is known at the first sweep point or answer of the
+    /// resolver from then on.
+    pub deadline: Nanos,
+    /// The flow's last packet, and whether a report is noted for residual
+    /// blocking (as [`crate::detectors::blackhole::note_detections`]).
+    pub last_ts: Nanos,
+    /// See `last_ts`.
+    pub residual: bool,
+}
+
+// (the event's confidence is a finite number: equality is an equivalence)
+impl Eq for Held {}
+
+/// What a held verdict is, as far as the resolver's answers show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Its path carried a run that made a move: excused.
+    Moved,
+    /// An answer over another path came after it: reported.
+    Broken,
+    /// Its path still carries the resolver's answers, this many distinct
+    /// names in a row (it among them).
+    Open(u16),
 }
 
 impl DnsServer {
@@ -355,6 +418,19 @@ impl DnsServer {
         })
     }
 
+    /// What the answers since say of a held answer over `ttl` at `at`.
+    fn standing(&self, ttl: u8, at: Nanos, cfg: &DnsConfig) -> Standing {
+        if self.path_moved(ttl, at, cfg) {
+            return Standing::Moved;
+        }
+        match self.shift {
+            Some((t, n, _)) if t.abs_diff(ttl) <= cfg.ttl_tolerance && self.shift_span.0 <= at => {
+                Standing::Open(n)
+            }
+            _ => Standing::Broken,
+        }
+    }
+
     fn recent_ttls(&self) -> &[u8] {
         &self.ttls[..usize::from(self.ttl_n.min(8))]
     }
@@ -386,7 +462,20 @@ pub struct DnsDetector {
     /// The message being read, reused so that its 256-byte question name is
     /// written in place rather than copied out of the parser.
     msg: dns::Message,
+    /// Resolvers that may hold verdicts (see [`Held`]), in the order they
+    /// first held one: looked at when a sweep point reaches `next_due`.
+    pending: Vec<IpAddr>,
+    /// The earliest deadline of a held verdict (at most: verdicts decided
+    /// by answers leave it early).
+    next_due: Nanos,
+    /// `pending` was filled from the per-server table (a detector made by a
+    /// configuration reload finds the verdicts the one before it held).
+    indexed: bool,
 }
+
+/// Resolvers holding verdicts at once, per worker; a verdict that finds no
+/// room is decided when its flow ends, as if not held.
+pub const PENDING_MAX: usize = 4096;
 
 impl DnsDetector {
     /// A detector with these settings.
@@ -402,6 +491,9 @@ impl DnsDetector {
             cfg,
             zones,
             msg: dns::Message::default(),
+            pending: Vec::new(),
+            next_due: Nanos::MAX,
+            indexed: false,
         }
     }
 
@@ -515,7 +607,8 @@ impl DnsDetector {
                         let settled = old.settled(now);
                         st.gone.note(&old, !settled || old.first.is_none());
                         if old.first.is_some() || settled {
-                            self.judge(ctx, flow, &old, server, settled);
+                            // (not held: the flow goes on, and may emit)
+                            self.judge(ctx, flow, &old, server, settled, None);
                         }
                     }
                     let st = flow.ext.dns.get_or_insert_with(Default::default);
@@ -556,10 +649,15 @@ impl DnsDetector {
                         continue;
                     };
                     q.answers = q.answers.saturating_add(1);
+                    // held verdicts whose hold ended before this answer are
+                    // decided on what was known then; the others by what
+                    // this answer shows of the resolver's path
+                    review_held(&self.cfg, ctx, server, pkt.ts);
                     server
                         .ext
                         .dns
                         .note_answer(pkt.ip.ttl, &q.name, pkt.ts, &self.cfg);
+                    review_held(&self.cfg, ctx, server, pkt.ts);
                     let rec = AnswerRec {
                         ts: pkt.ts,
                         ttl: pkt.ip.ttl,
@@ -618,8 +716,82 @@ impl Detector for DnsDetector {
         let Some(st) = flow.ext.dns.take() else {
             return;
         };
+        let mut held = None;
         for q in &st.queries {
-            self.judge(ctx, flow, q, server, true);
+            self.judge(ctx, flow, q, server, true, Some(&mut held));
+        }
+        // (a later query's event, or one withheld, is the flow's one event)
+        if let Some(h) = held.filter(|_| !flow.has_emitted(Signature::DnsInjection)) {
+            self.hold(ctx, server, h);
+        }
+    }
+
+    fn on_sweep(&mut self, ctx: &mut Ctx<'_>, at: Nanos, servers: &mut Lru<IpAddr, ServerState>) {
+        if !self.indexed {
+            self.indexed = true;
+            for (ip, s) in servers.iter() {
+                if !s.ext.dns.held.is_empty() && self.pending.len() < PENDING_MAX {
+                    self.pending.push(*ip);
+                    self.next_due = Nanos::MIN;
+                }
+            }
+        }
+        if at < self.next_due {
+            return;
+        }
+        let mut next = Nanos::MAX;
+        let cfg = &self.cfg;
+        self.pending.retain(|ip| {
+            let Some(s) = servers.peek_mut(ip) else {
+                return false;
+            };
+            review_held(cfg, ctx, s, at);
+            let d = s.ext.dns.held.iter().map(|h| h.deadline).min();
+            next = next.min(d.unwrap_or(Nanos::MAX));
+            d.is_some()
+        });
+        self.next_due = next;
+    }
+}
+
+/// Decides the held verdicts of `server` that its answers decide
+/// ([`Standing`]), and those whose hold ended by `ended` on what is known.
+fn review_held(cfg: &DnsConfig, ctx: &mut Ctx<'_>, server: &mut ServerState, ended: Nanos) {
+    if server.ext.dns.held.is_empty() {
+        return;
+    }
+    let mut held = std::mem::take(&mut server.ext.dns.held);
+    held.retain(|h| {
+        let st = server.ext.dns.standing(h.ttl, h.at, cfg);
+        if matches!(st, Standing::Open(_)) && h.deadline > ended {
+            return true;
+        }
+        decide(ctx, server, h, st);
+        false
+    });
+    server.ext.dns.held = held;
+}
+
+/// A held verdict's end: excused as a route move, or reported.
+fn decide(ctx: &mut Ctx<'_>, server: &mut ServerState, h: &Held, st: Standing) {
+    let excuse = match st {
+        Standing::Moved => Some(DnsMoveExcuse::Moved),
+        Standing::Open(n) if n >= QUIET_MOVE_NAMES => Some(DnsMoveExcuse::Quiet),
+        _ => None,
+    };
+    match excuse {
+        Some(how) => ctx.stats.dns_moves_excused[how.idx()] += 1,
+        None => {
+            let e = (*h.event).clone();
+            if h.residual {
+                crate::detectors::blackhole::note_late_detection(
+                    server,
+                    e.flow.client_ip,
+                    e.flow.server_port,
+                    h.last_ts,
+                );
+            }
+            ctx.emit_unattached(e);
         }
     }
 }
@@ -632,6 +804,10 @@ impl DnsDetector {
     /// racing answer could still come) is learned from only if its one
     /// answer raised no rule, and its time only once the baseline exists:
     /// that answer may be a forged one whose real twin is on its way.
+    ///
+    /// With `hold` (the flow ended), a verdict resting on path rules alone
+    /// is not emitted but built into `hold` (the first of the flow's), for
+    /// [`DnsDetector::hold`].
     fn judge(
         &self,
         ctx: &mut Ctx<'_>,
@@ -639,12 +815,16 @@ impl DnsDetector {
         q: &QueryRec,
         server: &mut ServerState,
         settled: bool,
+        hold: Option<&mut Option<Held>>,
     ) {
         let Some(first) = q.first else {
             ctx.stats.dns_unanswered += 1;
             return;
         };
-        let verdict = self.verdict(q, &first, server);
+        let (verdict, moved) = self.verdict(q, &first, server);
+        if moved {
+            ctx.stats.dns_moves_excused[DnsMoveExcuse::Moved.idx()] += 1;
+        }
         // Learn the resolver from answers that raised nothing.
         let local = self.is_local(&q.name);
         match &verdict {
@@ -687,13 +867,69 @@ impl DnsDetector {
                 ev.insert("baseline".into(), b);
             }
             let target = Some(q.name.as_str().to_string());
-            // One event per flow and signature: the first query that qualifies.
-            ctx.emit(flow, Signature::DnsInjection, v.confidence, target, ev);
+            match hold {
+                Some(slot) if v.path_only && self.cfg.path_hold > 0 => {
+                    // (the flow's first such verdict; a later query's
+                    // stronger one is emitted now and replaces it)
+                    if slot.is_none() {
+                        *slot = ctx
+                            .prepare(flow, Signature::DnsInjection, v.confidence, target, ev)
+                            .map(|e| Held {
+                                event: Box::new(e),
+                                ttl: first.ttl,
+                                at: first.ts,
+                                deadline: first.ts.saturating_add(self.cfg.path_hold),
+                                last_ts: flow.last_ts,
+                                residual: !flow.ext.bh.residual_hit,
+                            });
+                    }
+                }
+                // One event per flow and signature: the first query that qualifies.
+                _ => {
+                    ctx.emit(flow, Signature::DnsInjection, v.confidence, target, ev);
+                }
+            }
         }
+    }
+
+    /// Holds a verdict that rests on path rules alone (its flow ended)
+    /// until the resolver's next answers, or the end of the hold, decide
+    /// it ([`Held`]); decided at once when the answers since already do,
+    /// or when there is no room.
+    fn hold(&mut self, ctx: &mut Ctx<'_>, server: &mut ServerState, h: Held) {
+        let st = server.ext.dns.standing(h.ttl, h.at, &self.cfg);
+        if !matches!(st, Standing::Open(_)) {
+            decide(ctx, server, &h, st);
+            return;
+        }
+        let listed = server.ip.is_some_and(|ip| {
+            self.pending.contains(&ip) || {
+                let room = self.pending.len() < PENDING_MAX;
+                if room {
+                    self.pending.push(ip);
+                }
+                room
+            }
+        });
+        if !listed {
+            // no room: decided as if not held (reported)
+            decide(ctx, server, &h, Standing::Broken);
+            return;
+        }
+        if server.ext.dns.held.len() >= HELD_MAX {
+            // the oldest is decided on what is known
+            let old = server.ext.dns.held.remove(0);
+            let st = server.ext.dns.standing(old.ttl, old.at, &self.cfg);
+            decide(ctx, server, &old, st);
+        }
+        self.next_due = self.next_due.min(h.deadline);
+        server.ext.dns.held.push(h);
     }
 }
 
 struct Verdict {
+    /// Its only rules are path rules (`ttl_mismatch`, `too_fast`), no race.
+    path_only: bool,
     rules: Vec<&'static str>,
     confidence: f64,
     race: bool,
@@ -831,7 +1067,25 @@ impl DnsDetector {
         k
     }
 
-    fn verdict(&self, q: &QueryRec, first: &AnswerRec, server: &ServerState) -> Option<Verdict> {
+    /// The verdict on an answered query, and whether an answer whose only
+    /// rules were path rules was excused as the resolver's route moving.
+    fn verdict(
+        &self,
+        q: &QueryRec,
+        first: &AnswerRec,
+        server: &ServerState,
+    ) -> (Option<Verdict>, bool) {
+        let mut moved = false;
+        (self.verdict_of(q, first, server, &mut moved), moved)
+    }
+
+    fn verdict_of(
+        &self,
+        q: &QueryRec,
+        first: &AnswerRec,
+        server: &ServerState,
+        moved: &mut bool,
+    ) -> Option<Verdict> {
         let mf = self.marks(first, q, server);
         if let Some(other) = &q.other {
             // Two different answers to one query: which one is forged?
@@ -882,6 +1136,7 @@ impl DnsDetector {
             );
             let confidence = (0.9 + 0.02 * fm.rules.len() as f64).min(0.99);
             return Some(Verdict {
+                path_only: false,
                 rules,
                 confidence,
                 race: true,
@@ -902,11 +1157,13 @@ impl DnsDetector {
                 .rules
                 .iter()
                 .all(|r| matches!(*r, "ttl_mismatch" | "too_fast"));
-        if path_only && server.ext.dns.path_moved(first.ttl, first.ts, &self.cfg) {
-            return None;
-        }
         let passes =
             mf.sufficient || (!may_be_local && mf.score >= self.cfg.min_score && scored >= 2);
+        if path_only && server.ext.dns.path_moved(first.ttl, first.ts, &self.cfg) {
+            // (counted when it would have been an event)
+            *moved = passes;
+            return None;
+        }
         if !passes {
             return None;
         }
@@ -921,6 +1178,7 @@ impl DnsDetector {
             json!({"which": "only", "why": mf.rules.to_vec()}),
         );
         Some(Verdict {
+            path_only,
             rules: mf.rules.to_vec(),
             confidence,
             race: false,

@@ -3,7 +3,8 @@
 //! A detector sees every tracked packet after flow state was updated
 //! ([`Detector::on_packet`]), packets that belong to no flow
 //! ([`Detector::on_untracked`]), ICMP errors with the flow they quote
-//! ([`Detector::on_icmp`]) and every flow's end ([`Detector::on_flow_end`]).
+//! ([`Detector::on_icmp`]), every flow's end ([`Detector::on_flow_end`]) and
+//! the sweep points of packet time ([`Detector::on_sweep`]).
 //! Per-flow state lives in [`FlowExt`] (inside each flow, so it is bounded
 //! with the flow table), per-server state in [`ServerExt`] (inside the
 //! bounded per-server table). Detectors never read a clock: `ctx.now` is
@@ -403,23 +404,73 @@ impl Ctx<'_> {
         signature: Signature,
         confidence: f64,
         target: Option<String>,
-        mut evidence: serde_json::Map<String, serde_json::Value>,
+        evidence: serde_json::Map<String, serde_json::Value>,
     ) -> bool {
         if !flow.mark_emitted(signature) {
             return false;
         }
+        match self.build(flow, signature, confidence, target, evidence) {
+            Some(e) => {
+                self.emit_unattached(e);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The event [`Ctx::emit`] would emit for `flow` now, built but neither
+    /// emitted nor counted, and the flow not marked: a detector that holds
+    /// a verdict back until later packets (of other flows) decide it emits
+    /// it then with [`Ctx::emit_unattached`], or drops it. `None` when the
+    /// flow already has an event of this signature, or when a captive
+    /// portal withholds it (then counted and marked as [`Ctx::emit`] does).
+    pub fn prepare(
+        &mut self,
+        flow: &mut Flow,
+        signature: Signature,
+        confidence: f64,
+        target: Option<String>,
+        evidence: serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Event> {
+        if flow.has_emitted(signature) {
+            return None;
+        }
+        if self.withheld(flow) {
+            flow.mark_emitted(signature);
+            self.withhold(flow, signature);
+            return None;
+        }
+        self.build(flow, signature, confidence, target, evidence)
+    }
+
+    fn withheld(&self, flow: &Flow) -> bool {
+        self.link
+            .captive
+            .overlaps(flow.first_ts, flow.last_ts, self.until)
+    }
+
+    fn withhold(&mut self, flow: &mut Flow, signature: Signature) {
+        self.stats.captive_withheld[signature.idx()] += 1;
+        // (not a detection: no residual blocking follows from it)
+        flow.mark_withheld();
+    }
+
+    /// The event for `flow`, unless a captive portal withholds it (the
+    /// flow already marked as having emitted it).
+    fn build(
+        &mut self,
+        flow: &mut Flow,
+        signature: Signature,
+        confidence: f64,
+        target: Option<String>,
+        mut evidence: serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Event> {
         // Behind a captive portal before its login (a hotel's Wi-Fi) every
         // site is intercepted: that is not censorship. The event is withheld
         // and counted (`tamperwatch_captive_portal_events_withheld_total`).
-        if self
-            .link
-            .captive
-            .overlaps(flow.first_ts, flow.last_ts, self.until)
-        {
-            self.stats.captive_withheld[signature.idx()] += 1;
-            // (not a detection: no residual blocking follows from it)
-            flow.mark_withheld();
-            return false;
+        if self.withheld(flow) {
+            self.withhold(flow, signature);
+            return None;
         }
         let confidence = mark_capture_lossy(self.capture_lossy, &mut evidence, confidence);
         if let Some(h) = &flow.ext.hello {
@@ -432,20 +483,14 @@ impl Ctx<'_> {
         if let Some(name) = group.and_then(|g| self.watch.name(g).map(str::to_string)) {
             evidence.insert("watch_group".into(), serde_json::Value::String(name));
         }
-        let slot = group.unwrap_or(self.watch.len());
-        if let Some(row) = self.stats.by_group.get_mut(slot) {
-            row[signature.idx()] += 1;
-        }
-        self.events.push(Event::new(
+        Some(Event::new(
             signature,
             self.now,
             confidence,
             flow.event_flow(),
             target,
             evidence,
-        ));
-        self.stats.events[signature.idx()] += 1;
-        true
+        ))
     }
 
     /// Emits an event that belongs to no tracked flow (rare: e.g. an answer
@@ -525,6 +570,20 @@ pub trait Detector: Send + std::fmt::Debug {
         _flow: &mut Flow,
         _outcome: FlowOutcome,
         _server: &mut ServerState,
+    ) {
+    }
+
+    /// Packet time reached the sweep point `at` (a multiple of 100 ms, after
+    /// the flows that went idle by then ended; `Nanos::MAX` at the end of
+    /// input, after every flow ended): what a detector decides by time
+    /// alone, without a packet (the DNS detector's held verdicts). Called
+    /// at the same points among every server's packets with any number of
+    /// workers (docs/architecture.md).
+    fn on_sweep(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        _at: Nanos,
+        _servers: &mut crate::lru::Lru<IpAddr, ServerState>,
     ) {
     }
 }
