@@ -189,6 +189,10 @@ label_enum!(
         /// the answer among at least two names in a row over its path and
         /// nothing over another path since.
         Quiet => "quiet",
+        /// It said what the resolver had said to the same question lately
+        /// (its rcode and records; among the last eight questions the
+        /// resolver answered): nothing was changed, whoever sent it.
+        SameAnswer => "same_answer",
     }
 );
 

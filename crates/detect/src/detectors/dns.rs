@@ -251,6 +251,9 @@ pub struct DnsServer {
     pub hit_min: Option<Nanos>,
     /// Digests of the last eight questions it answered (see `hit_min`).
     pub asked: [u32; 8],
+    /// Digests of its latest answer to each question of `asked` (rcode
+    /// and records: [`answer_digest`]).
+    pub said: [u32; 8],
     /// Next position in `asked`.
     pub asked_n: u8,
     /// Answers with IP ID 0 / with DF set.
@@ -286,6 +289,15 @@ pub struct DnsServer {
     /// answers since have not left (see [`Held`]). Empty (no allocation)
     /// for nearly every resolver.
     pub held: Vec<Held>,
+}
+
+/// What an answer says (rcode and records, not their TTLs or signatures),
+/// as a digest: two answers with the same digest say the same thing.
+fn answer_digest(a: &AnswerRec) -> u32 {
+    let m = &a.msg.answers;
+    let h = m.content_hash ^ (m.content_hash >> 32) ^ u64::from(a.msg.rcode()) << 24;
+    let n = u32::from(m.count.saturating_sub(m.rrsigs));
+    (h as u32 ^ n.rotate_left(16)) | 1
 }
 
 /// Verdicts held back per resolver.
@@ -361,8 +373,13 @@ impl DnsServer {
                 self.hit_min = Some(self.hit_min.map_or(rtt, |m| m.min(rtt)));
             }
         }
-        if !repeat {
-            self.asked[usize::from(self.asked_n % 8)] = h;
+        let said = answer_digest(a);
+        if let Some(i) = self.asked.iter().position(|x| *x == h) {
+            self.said[i] = said;
+        } else {
+            let i = usize::from(self.asked_n % 8);
+            self.asked[i] = h;
+            self.said[i] = said;
             self.asked_n = (self.asked_n + 1) % 8;
         }
         self.ip_id_zero += u32::from(a.ip_id == 0);
@@ -405,6 +422,16 @@ impl DnsServer {
                 }
             }
         }
+    }
+
+    /// It answered question `q` lately (among its last eight questions)
+    /// with the same rcode and records as `a`.
+    fn said_before(&self, q: &QueryRec, a: &AnswerRec) -> bool {
+        let h = (q.name.digest() ^ u32::from(q.qtype)) | 1;
+        self.asked
+            .iter()
+            .position(|x| *x == h)
+            .is_some_and(|i| self.said[i] == answer_digest(a))
     }
 
     /// The resolver's path has moved to TTL `ttl`: at least `min_baseline`
@@ -821,9 +848,9 @@ impl DnsDetector {
             ctx.stats.dns_unanswered += 1;
             return;
         };
-        let (verdict, moved) = self.verdict(q, &first, server);
-        if moved {
-            ctx.stats.dns_moves_excused[DnsMoveExcuse::Moved.idx()] += 1;
+        let (verdict, excused) = self.verdict(q, &first, server);
+        if let Some(x) = excused {
+            ctx.stats.dns_moves_excused[x.idx()] += 1;
         }
         // Learn the resolver from answers that raised nothing.
         let local = self.is_local(&q.name);
@@ -1074,9 +1101,9 @@ impl DnsDetector {
         q: &QueryRec,
         first: &AnswerRec,
         server: &ServerState,
-    ) -> (Option<Verdict>, bool) {
-        let mut moved = false;
-        (self.verdict_of(q, first, server, &mut moved), moved)
+    ) -> (Option<Verdict>, Option<DnsMoveExcuse>) {
+        let mut excused = None;
+        (self.verdict_of(q, first, server, &mut excused), excused)
     }
 
     fn verdict_of(
@@ -1084,7 +1111,7 @@ impl DnsDetector {
         q: &QueryRec,
         first: &AnswerRec,
         server: &ServerState,
-        moved: &mut bool,
+        excused: &mut Option<DnsMoveExcuse>,
     ) -> Option<Verdict> {
         let mf = self.marks(first, q, server);
         if let Some(other) = &q.other {
@@ -1161,7 +1188,16 @@ impl DnsDetector {
             mf.sufficient || (!may_be_local && mf.score >= self.cfg.min_score && scored >= 2);
         if path_only && server.ext.dns.path_moved(first.ttl, first.ts, &self.cfg) {
             // (counted when it would have been an event)
-            *moved = passes;
+            *excused = passes.then_some(DnsMoveExcuse::Moved);
+            return None;
+        }
+        // Only the path looks new, and the answer says what the resolver
+        // said to the same question lately over its usual path: whoever
+        // sent it, nothing was changed (a route move before a quiet spell
+        // whose one lookup was a name asked before: nothing else tells it
+        // from an injector's answer, which would say something else).
+        if path_only && server.ext.dns.said_before(q, first) {
+            *excused = passes.then_some(DnsMoveExcuse::SameAnswer);
             return None;
         }
         if !passes {
