@@ -217,6 +217,18 @@ ts("DNS answers per query, unanswered share",
     target(f'sum(rate(tamperwatch_dns_unanswered_total{{{SEL}}}[{RI}])) / (sum(rate(tamperwatch_dns_queries_total{{{SEL}}}[{RI}])) > 0)', "unanswered share", "B")],
    {"h": 8, "w": 8, "x": 16, "y": y})
 y += 8
+ts("Left out as look-alikes (per minute)",
+   "What tamperwatch saw and chose not to report, and why (docs/metrics.md): a busy server's silent drops, "
+   "a DNS resolver's route moving, resets from the first hop with rst_injection.local_resets = \"count\", "
+   "failures during a link-down period, events withheld behind a captive portal. A rise with no events is "
+   "worth a look: a look-alike, or a censor the excuse hides (each signature's blind spots).",
+   [target(f'sum by (stage) (rate(tamperwatch_blackhole_server_busy_total{{{SEL}}}[{RI}])) * 60', "busy server ({{stage}})"),
+    target(f'sum by (reason) (rate(tamperwatch_dns_route_moves_excused_total{{{SEL}}}[{RI}])) * 60', "DNS route move ({{reason}})", "B"),
+    target(f'sum by (action) (rate(tamperwatch_rst_first_hop_total{{{SEL}}}[{RI}])) * 60', "first-hop reset ({{action}})", "C"),
+    target(f'sum by (signature) (rate(tamperwatch_link_down_excused_total{{{SEL}}}[{RI}])) * 60', "link down ({{signature}})", "D"),
+    target(f'sum by (signature) (rate(tamperwatch_captive_portal_events_withheld_total{{{SEL}}}[{RI}])) * 60', "captive portal ({{signature}})", "E")],
+   {"h": 8, "w": 24, "x": 0, "y": y})
+y += 8
 panels.append({"type": "text", "title": "From a panel to the evidence", "id": nid(),
                "gridPos": {"h": 9, "w": 24, "x": 0, "y": y},
                "options": {"mode": "markdown", "content": EVIDENCE_TEXT}})
