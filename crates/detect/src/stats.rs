@@ -292,6 +292,9 @@ pub struct Stats {
     /// answered the same request (request stages) or another connection
     /// (SYN stage) meanwhile: a busy server (see `detectors::blackhole`).
     pub blackhole_server_busy: [u64; BlackholeStage::COUNT],
+    /// TLS ClientHellos acknowledged and never answered over a handshake
+    /// completed at the first hop (a local proxy's): not judged.
+    pub blackhole_first_hop_handshake: u64,
     /// Flows that would have raised an event but for a link-down period of
     /// the live capture (blackhole: per flow; throttling: per flow, at its
     /// first excused record).
@@ -357,6 +360,7 @@ impl Default for Stats {
             quic_attempts: 0,
             blackholes: [0; BlackholeStage::COUNT],
             blackhole_server_busy: [0; BlackholeStage::COUNT],
+            blackhole_first_hop_handshake: 0,
             link_down_excused: [0; LinkDownExcused::COUNT],
             by_group: Vec::new(),
             group_targets: Vec::new(),
@@ -422,6 +426,7 @@ impl Stats {
             &mut self.blackhole_server_busy,
             &other.blackhole_server_busy,
         );
+        self.blackhole_first_hop_handshake += other.blackhole_first_hop_handshake;
         add(&mut self.link_down_excused, &other.link_down_excused);
         if self.by_group.len() < other.by_group.len() {
             self.by_group

@@ -196,6 +196,7 @@ pub struct Metrics {
     pub(crate) server_evictions: IntCounter,
     pub(crate) throttle_records_dropped: IntCounter,
     pub(crate) hello_buffers_exhausted: IntCounter,
+    pub(crate) blackhole_first_hop_handshake: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
     pub(crate) captive_withheld: [IntCounter; Signature::COUNT],
     pub(crate) captive_checks: [IntCounter; 2],
@@ -403,6 +404,10 @@ impl Metrics {
         let hello_buffers_exhausted = b.counter(
             "tamperwatch_hello_reassembly_refused_total",
             "ClientHellos spread over segments left unassembled: every reassembly buffer was in use.",
+        );
+        let blackhole_first_hop_handshake = b.counter(
+            "tamperwatch_blackhole_first_hop_handshake_total",
+            "TLS ClientHellos acknowledged and never answered over a handshake completed at the first hop (a local TLS or TCP proxy, or a server on the local network): not judged as blackhole.",
         );
         let events = b.counter_vec(
             "tamperwatch_events_total",
@@ -620,6 +625,7 @@ impl Metrics {
             server_evictions,
             throttle_records_dropped,
             hello_buffers_exhausted,
+            blackhole_first_hop_handshake,
             events: per_value(&events, Signature::ALL, Signature::as_str),
             captive_withheld: per_value(&captive_withheld, Signature::ALL, Signature::as_str),
             captive_checks: per_value(&captive_checks, &["portal", "online"], |r| r),

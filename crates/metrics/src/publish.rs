@@ -91,6 +91,11 @@ impl StatsPublisher {
             last.hello_buffers_exhausted,
             now.hello_buffers_exhausted,
         );
+        add_counter(
+            &m.blackhole_first_hop_handshake,
+            last.blackhole_first_hop_handshake,
+            now.blackhole_first_hop_handshake,
+        );
         add_counters(&m.events, &last.events, &now.events);
         add_counters(
             &m.captive_withheld,

@@ -139,6 +139,7 @@ fn sample_stats(scale: u64) -> Stats {
     s.server_evictions = 11 * scale;
     s.throttle_records_dropped = 13 * scale;
     s.hello_buffers_exhausted = 17 * scale;
+    s.blackhole_first_hop_handshake = 19 * scale;
     for g in Signature::ALL {
         s.events[g.idx()] = scale * (g.idx() as u64 + 2);
     }
@@ -205,6 +206,8 @@ fn assert_matches(m: &Metrics, want: &Stats) {
     assert_eq!(v, want.throttle_records_dropped as f64);
     let v = value(m, "tamperwatch_hello_reassembly_refused_total", &[]);
     assert_eq!(v, want.hello_buffers_exhausted as f64);
+    let v = value(m, "tamperwatch_blackhole_first_hop_handshake_total", &[]);
+    assert_eq!(v, want.blackhole_first_hop_handshake as f64);
     for x in LinkDownExcused::ALL {
         let v = value(
             m,

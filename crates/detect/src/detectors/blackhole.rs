@@ -119,6 +119,8 @@ impl BlackholeFlow {
 
 const SYN_TS: u8 = 1;
 const SEG_FINAL: u8 = 2;
+/// The first SYN/ACK arrived from the first hop ([`super::from_first_hop`]).
+const SYNACK_FIRST_HOP: u8 = 4;
 
 const KIND_TLS: u8 = 1;
 const KIND_HTTP: u8 = 2;
@@ -331,6 +333,9 @@ impl Detector for BlackholeDetector {
                 };
                 b.seg_size = client.min(t.options.mss.unwrap_or(536)).saturating_sub(ts);
                 b.syn_bits |= SEG_FINAL;
+                if super::from_first_hop(pkt.ip.ttl) {
+                    b.syn_bits |= SYNACK_FIRST_HOP;
+                }
                 if b.req_on_syn {
                     // TCP Fast Open: the SYN's data counts as the request
                     // only if the SYN/ACK acknowledges it; if not, the
@@ -524,8 +529,23 @@ impl Detector for BlackholeDetector {
                 if b.req_retx >= 2 && !acked {
                     rules.push("request_retransmitted");
                 }
+                // A handshake completed by a box on the vantage point's own
+                // network (the SYN/ACK passed no router, and nothing from
+                // the server's side came from farther) is a TLS-terminating
+                // or TCP-relaying proxy's (a TLS-inspecting gateway, an SNI
+                // router) or a server on the local network: its ACK of the
+                // ClientHello says nothing about the server beyond it, which
+                // may simply be down (found by the fifth red-team review,
+                // session 20: mitmproxy and nginx stream in the router, a
+                // dead origin).
+                let local_ack =
+                    b.syn_bits & SYNACK_FIRST_HOP != 0 && super::from_first_hop(server.ttl_max);
                 if acked && stage == BlackholeStage::TlsClientHello && waited >= 3 * SECOND {
-                    rules.push("acknowledged_never_answered");
+                    if local_ack {
+                        ctx.stats.blackhole_first_hop_handshake += 1;
+                    } else {
+                        rules.push("acknowledged_never_answered");
+                    }
                 }
                 // The server, which had just completed the handshake, fell
                 // silent (not even an ACK, which any stack sends within its

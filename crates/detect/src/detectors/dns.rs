@@ -1048,9 +1048,20 @@ impl DnsDetector {
         // authoritative for its internal zone under a public-looking name:
         // it answers it with private addresses, AA set and without
         // recursing (fast). That is the local answer, not a second rule.
-        let local_authority = a.msg.aa()
-            && (base.serves_local || server.ip.is_some_and(is_bogon))
-            && a.msg.answers.addresses().any(is_bogon);
+        let aa_private = a.msg.aa() && a.msg.answers.addresses().any(is_bogon);
+        let local_authority = aa_private && (base.serves_local || server.ip.is_some_and(is_bogon));
+        // The same on a resolver at a public address: a company's resolver
+        // authoritative for its internal names under its public domain, or
+        // a filtering resolver answering its blocklist itself (0.0.0.0,
+        // AA set) — over the resolver's own path (its usual TTL), so AA is
+        // not held against it; its timing still is (an authoritative
+        // answer takes about a cache hit's time). Found by the fifth
+        // red-team review, session 20 (unbound `local-data`, BIND as
+        // primary for a zone, unbound `always_null`).
+        let own_authority = aa_private
+            && base
+                .usual_ttl(self.cfg.min_baseline)
+                .is_some_and(|u| u.abs_diff(a.ttl) <= self.cfg.ttl_tolerance);
         if let Some(rtt) = base
             .hit_min
             .filter(|_| base.answers >= u32::from(self.cfg.min_baseline) && !local_authority)
@@ -1080,8 +1091,8 @@ impl DnsDetector {
         if n >= u32::from(self.cfg.min_baseline) {
             let aa_always_clear = base.aa == 0;
             let ra_always_set = base.ra == n;
-            if (aa_always_clear && a.msg.aa() && !local_authority) || (ra_always_set && !a.msg.ra())
-            {
+            let authority = local_authority || own_authority;
+            if (aa_always_clear && a.msg.aa() && !authority) || (ra_always_set && !a.msg.ra()) {
                 add(&mut k, "flags_unlike_resolver", 0.2);
             }
         }

@@ -351,6 +351,16 @@ impl Handshakes {
     }
 }
 
+/// TTLs (hop limits) that senders start with.
+const INITIAL_TTLS: [u8; 3] = [64, 128, 255];
+
+/// A packet that arrived with this TTL passed no router: it came from the
+/// vantage point's own network (this host, its router, or the box at the
+/// other end of its uplink), whatever address it claims.
+pub(crate) fn from_first_hop(ttl: u8) -> bool {
+    INITIAL_TTLS.contains(&ttl)
+}
+
 /// What a detector may use and produce while handling one input.
 #[derive(Debug)]
 pub struct Ctx<'a> {

@@ -90,9 +90,6 @@ impl LocalResets {
     }
 }
 
-/// TTLs that senders start with: a packet arriving with one passed no router.
-const INITIAL_TTLS: [u8; 3] = [64, 128, 255];
-
 impl Default for RstConfig {
     fn default() -> Self {
         RstConfig {
@@ -1008,7 +1005,7 @@ impl RstDetector {
                 // No router passed it on (and a burst of several TTLs is
                 // an injector's, whatever the first one's)
                 let n = usize::from(hit.n_rst.min(4));
-                v.first_hop = INITIAL_TTLS.contains(&first.ttl)
+                v.first_hop = crate::detectors::from_first_hop(first.ttl)
                     && hit.rsts[..n].iter().all(|r| r.ttl == first.ttl);
             }
             if flow.client_ip().is_ipv4() {
