@@ -15,7 +15,7 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use tw_scenario::{tls, Endpoint, Rng, TcpSession, Timeline};
+use tw_scenario::{tls, Endpoint, Injection, Rng, TcpSession, Timeline};
 
 const MS: i64 = 1_000_000;
 const S: i64 = 1_000 * MS;
@@ -105,5 +105,59 @@ fn a_far_server_acknowledging_and_never_answering_is_still_reported() {
         let rules = ev[0]["evidence"]["rules"].to_string();
         assert!(rules.contains("acknowledged_never_answered"), "{rules}");
         assert_eq!(n, 0);
+    }
+}
+
+/// A connection to the far server (TTL 49, 80 ms) whose ClientHello is
+/// acknowledged; then, 4 s later, the server's side closes with a FIN:
+/// `sent` bytes after its SYN/ACK before it (a ServerHello that never
+/// reached the client), with TTL `fin_ttl`. The client gives up at 10 s.
+fn closed(tl: &mut Timeline, sent: u32, fin_ttl: u8) {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), 41_500));
+    let srv =
+        Endpoint::server(SocketAddr::new(Ipv4Addr::new(203, 0, 113, 50).into(), 443)).with_ttl(49);
+    let mut s = TcpSession::new(c, srv);
+    let t = s.handshake(tl, T0 + S, 80 * MS);
+    let mut rng = Rng::new(5);
+    let t0 = s.client_send(tl, t + MS, &tls::client_hello("site.example", &mut rng));
+    s.server_ack(tl, t0 + 80 * MS);
+    // (what the server sent and the client never saw)
+    s.state.server_next_seq = s.state.server_next_seq.wrapping_add(sent);
+    let fin = Injection {
+        flags: tw_scenario::TcpFlags::FIN_ACK,
+        ..Injection::default()
+    }
+    .ttl(fin_ttl);
+    s.inject_from_server(tl, t0 + 4 * S, &fin);
+    s.rst_from_client(tl, t0 + 10 * S);
+}
+
+/// A TCP proxy (haproxy in TCP mode) whose backend is down: it
+/// acknowledges the ClientHello, retries its backend, and closes with a FIN
+/// at the first sequence number after its SYN/ACK: it never sent a byte,
+/// so there was no ServerHello to drop. (Reported at 0.7 before: the
+/// fourth red-team review, session 20.)
+#[test]
+fn a_server_closing_without_a_byte_is_not_a_dropped_serverhello() {
+    let mut tl = Timeline::new();
+    others(&mut tl, 49, 80 * MS, T0);
+    closed(&mut tl, 0, 49);
+    let (ev, _) = blackholes(tl);
+    assert!(ev.is_empty(), "{ev:?}");
+}
+
+/// What stays reported: the server's FIN after data the client never saw
+/// (its ServerHello dropped on the way), and a FIN at the first sequence
+/// number over another path (TTL 60: not the server's).
+#[test]
+fn a_fin_after_unseen_data_or_off_the_path_does_not_excuse() {
+    for (sent, ttl) in [(1200u32, 49u8), (0, 60)] {
+        let mut tl = Timeline::new();
+        others(&mut tl, 49, 80 * MS, T0);
+        closed(&mut tl, sent, ttl);
+        let (ev, _) = blackholes(tl);
+        assert_eq!(ev.len(), 1, "sent {sent}, TTL {ttl}: {ev:?}");
+        let rules = ev[0]["evidence"]["rules"].to_string();
+        assert!(rules.contains("acknowledged_never_answered"), "{rules}");
     }
 }

@@ -81,14 +81,12 @@ pub struct BlackholeFlow {
     pub seg_size: u16,
     /// `SYN_TS`: the client's SYN offered timestamps; `SEG_FINAL`:
     /// `seg_size` was worked out from the first SYN/ACK (a repeated
-    /// SYN/ACK, or a SYN after it, changes nothing).
+    /// SYN/ACK, or a SYN after it, changes nothing); `REQ_TTL_LIMITED`,
+    /// `SERVER_CLOSED_EMPTY`: below.
     pub syn_bits: u8,
     /// The request was data on the SYN (TCP Fast Open), not yet known to
     /// have been accepted.
     pub req_on_syn: bool,
-    /// The IP TTL the first data left with was lower than the SYN's: a
-    /// TTL-limited probe (traceroute-style measurement), not real traffic.
-    pub req_ttl_limited: bool,
     /// The kind of the first data.
     pub kind: u8,
     /// A server packet arrived after the request went out.
@@ -102,12 +100,15 @@ pub struct BlackholeFlow {
     /// QUIC Initials sent (UDP/443 flows; saturates at 255).
     pub initials: u8,
     /// This flow failed inside a residual-blocking window (its event must
-    /// not restart the window being measured).
+    /// not restart the window being measured), or its event is too weak to
+    /// open one (QUIC to a server never seen answering QUIC).
     pub residual_hit: bool,
     /// A digest of an HTTP request's first line (method, path, version;
     /// 0 for other requests): with the Host, what the request asked for
     /// (see [`BlackholeServer::answered`]).
     pub req_line: u16,
+    /// The first SYN/ACK's IP TTL (0: none seen).
+    pub synack_ttl: u8,
 }
 
 impl BlackholeFlow {
@@ -119,8 +120,12 @@ impl BlackholeFlow {
 
 const SYN_TS: u8 = 1;
 const SEG_FINAL: u8 = 2;
-/// The first SYN/ACK arrived from the first hop ([`super::from_first_hop`]).
-const SYNACK_FIRST_HOP: u8 = 4;
+/// The server closed with a FIN at the first sequence number after its
+/// SYN/ACK, over the SYN/ACK's path: it never sent a byte.
+const SERVER_CLOSED_EMPTY: u8 = 4;
+/// The IP TTL the first data left with was lower than the SYN's: a
+/// TTL-limited probe (traceroute-style measurement), not real traffic.
+const REQ_TTL_LIMITED: u8 = 8;
 
 const KIND_TLS: u8 = 1;
 const KIND_HTTP: u8 = 2;
@@ -333,9 +338,7 @@ impl Detector for BlackholeDetector {
                 };
                 b.seg_size = client.min(t.options.mss.unwrap_or(536)).saturating_sub(ts);
                 b.syn_bits |= SEG_FINAL;
-                if super::from_first_hop(pkt.ip.ttl) {
-                    b.syn_bits |= SYNACK_FIRST_HOP;
-                }
+                b.synack_ttl = pkt.ip.ttl;
                 if b.req_on_syn {
                     // TCP Fast Open: the SYN's data counts as the request
                     // only if the SYN/ACK acknowledges it; if not, the
@@ -390,8 +393,10 @@ impl Detector for BlackholeDetector {
                     b.req_at = (t.seq, t.payload_len, pkt.ts);
                     b.has_req = true;
                     b.req_on_syn = t.syn();
-                    b.req_ttl_limited =
-                        pkt.ip.ttl.saturating_add(1) < flow.dirs[Dir::ToServer.idx()].ttl_max;
+                    b.syn_bits &= !REQ_TTL_LIMITED;
+                    if pkt.ip.ttl.saturating_add(1) < flow.dirs[Dir::ToServer.idx()].ttl_max {
+                        b.syn_bits |= REQ_TTL_LIMITED;
+                    }
                     if b.kind == KIND_HTTP {
                         let head = &t.payload[..t.payload.len().min(512)];
                         let line = head.split(|&c| c == b'\r' || c == b'\n').next();
@@ -408,7 +413,19 @@ impl Detector for BlackholeDetector {
                     }
                 }
             },
-            (_, Dir::ToClient) if b.has_req => b.server_after_req = true,
+            (l4, Dir::ToClient) if b.has_req => {
+                b.server_after_req = true;
+                if let Transport::Tcp(t) = l4 {
+                    let isn = flow.dirs[Dir::ToClient.idx()].isn();
+                    if t.fin()
+                        && !t.syn()
+                        && isn.is_some_and(|i| t.seq == i.wrapping_add(1))
+                        && b.synack_ttl.abs_diff(pkt.ip.ttl) <= 1
+                    {
+                        b.syn_bits |= SERVER_CLOSED_EMPTY;
+                    }
+                }
+            }
             (Transport::Udp(u), Dir::ToServer)
                 if server_port == 443 && is_quic_initial(u.payload) =>
             {
@@ -499,7 +516,10 @@ impl Detector for BlackholeDetector {
                 // probe (traceroute-style measurement such as CenTrace): it is
                 // not meant to arrive, and paths are too asymmetric to tell
                 // which probes should have. Never judged.
-                if flow.first_rst == Some(Dir::ToClient) || b.icmp_error || b.req_ttl_limited {
+                if flow.first_rst == Some(Dir::ToClient)
+                    || b.icmp_error
+                    || b.syn_bits & REQ_TTL_LIMITED != 0
+                {
                     // a reset is rst_injection's business, an ICMP error is an
                     // answer, a TTL-limited probe is not meant to arrive
                     return;
@@ -539,8 +559,19 @@ impl Detector for BlackholeDetector {
                 // session 20: mitmproxy and nginx stream in the router, a
                 // dead origin).
                 let local_ack =
-                    b.syn_bits & SYNACK_FIRST_HOP != 0 && super::from_first_hop(server.ttl_max);
-                if acked && stage == BlackholeStage::TlsClientHello && waited >= 3 * SECOND {
+                    super::from_first_hop(b.synack_ttl) && super::from_first_hop(server.ttl_max);
+                // The server closed without having sent a byte (its FIN at
+                // the first sequence number after its SYN/ACK, over the
+                // SYN/ACK's path): there was no ServerHello to drop. A TCP
+                // proxy whose backend is down (haproxy in TCP mode closing
+                // after its retries: fourth red-team review, session 20),
+                // a server refusing the name.
+                let closed_empty = b.syn_bits & SERVER_CLOSED_EMPTY != 0;
+                if acked
+                    && stage == BlackholeStage::TlsClientHello
+                    && waited >= 3 * SECOND
+                    && !closed_empty
+                {
                     if local_ack {
                         ctx.stats.blackhole_first_hop_handshake += 1;
                     } else {
@@ -736,13 +767,18 @@ impl Detector for BlackholeDetector {
                 "initials_unanswered"
             });
         }
+        // QUIC to a server never seen speaking it: it may not (a stale
+        // Alt-Svc or HTTPS record, its own firewall dropping UDP/443),
+        // which looks the same as blocking. Reported at 0.6, also inside a
+        // residual window, and it opens none: a client trying QUIC again
+        // (another name on the address, another application) was raised to
+        // 0.85 residual blocking by the first attempt's own event (fourth
+        // red-team review, session 20).
+        let quic_unproven = stage == BlackholeStage::QuicInitial && sx.quic_ok == 0;
         let confidence: f64 = match (residual.is_some(), rules.len()) {
-            _ if link_unproven => 0.6,
+            _ if link_unproven || quic_unproven => 0.6,
             (true, _) => 0.85,
             (false, n) if n >= 2 => 0.85,
-            // QUIC to a server never seen speaking it: it may not (a stale
-            // Alt-Svc or HTTPS record), which looks the same as blocking
-            _ if stage == BlackholeStage::QuicInitial && sx.quic_ok == 0 => 0.6,
             _ => 0.7,
         };
         ev.insert("stage".into(), json!(stage.as_str()));
@@ -752,8 +788,10 @@ impl Detector for BlackholeDetector {
         let target = flow.ext.target.as_deref().map(str::to_owned);
         if residual.is_some() {
             server.ext.bh.note_residual_failure(flow.client_ip(), port);
-            flow.ext.bh.residual_hit = true;
         }
+        // (an event inside a window must not restart it; an unproven QUIC
+        // event must not open one)
+        flow.ext.bh.residual_hit = residual.is_some() || quic_unproven;
         if ctx.emit(flow, Signature::Blackhole, confidence, target, ev) {
             ctx.stats.blackholes[stage.idx()] += 1;
         }

@@ -300,6 +300,10 @@ fn answer_digest(a: &AnswerRec) -> u32 {
     (h as u32 ^ n.rotate_left(16)) | 1
 }
 
+/// Two answers to a query sent again whose IPv4 IDs are at most this far
+/// apart may come from one counter (one sender).
+const RESEND_IP_ID_GAP: u16 = 4096;
+
 /// Verdicts held back per resolver.
 pub const HELD_MAX: usize = 4;
 
@@ -1147,12 +1151,33 @@ impl DnsDetector {
                 base.rtt_min
                     .is_some_and(|m| (other.ts - r) as f64 >= m as f64 * self.cfg.too_fast_share)
             });
-            let failure =
-                |a: &AnswerRec| matches!(a.msg.rcode(), 2 | 5) && a.msg.answers.count == 0;
+            // (a truncated answer with no records is a rate limiter's
+            // "slip", BIND/Knot RRL or dnsdist's TC action: a failure too)
+            let failure = |a: &AnswerRec| {
+                (matches!(a.msg.rcode(), 2 | 5) || a.msg.tc()) && a.msg.answers.count == 0
+            };
             let failed_then_answered = retried.is_some() && (failure(first) || failure(other));
+            // Both answers came after the client sent the query again (an
+            // injector answers the first copy at once, before any stub
+            // retries), from one sender by their headers: the same IP TTL
+            // and DF, and (IPv4) IP IDs close together, from one counter. A
+            // load-balanced resolver answering the copy from another
+            // frontend, before any baseline exists (the first lookup after
+            // the daemon starts or joins a network: found by the fourth
+            // red-team review, session 20).
+            let v4 = server.ip.is_some_and(|ip| ip.is_ipv4());
+            let ids_close = first
+                .ip_id
+                .wrapping_sub(other.ip_id)
+                .min(other.ip_id.wrapping_sub(first.ip_id))
+                <= RESEND_IP_ID_GAP;
+            let one_sender = first.ttl == other.ttl && first.df == other.df && (!v4 || ids_close);
+            let both_after_resend = retried.is_some_and(|r| first.ts > r);
             if mf.rules.is_empty()
                 && mo.rules.is_empty()
-                && ((known && answers_copy) || failed_then_answered)
+                && ((known && answers_copy)
+                    || failed_then_answered
+                    || (both_after_resend && one_sender))
             {
                 return None;
             }
