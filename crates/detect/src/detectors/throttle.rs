@@ -1057,7 +1057,11 @@ impl RateBins {
         };
         let at = |k: u32| self.start + Nanos::from(k) * bin;
         for (k, v) in (self.first..).zip(self.bins.iter()) {
-            let b = if *v == 0 { 0.0 } else { bucket_value(usize::from(*v)) };
+            let b = if *v == 0 {
+                0.0
+            } else {
+                bucket_value(usize::from(*v))
+            };
             add(at(k), at(k) + bin, b);
         }
         if let Some((k, b, end)) = self.open {
