@@ -57,8 +57,10 @@ pub struct ThrottleConfig {
     pub plateau_share: f64,
     /// A comparison flow must be this many times faster than the limit.
     pub contrast_factor: f64,
-    /// Comparison flows must overlap the throttled flow's span widened by
-    /// this much on each side.
+    /// How long after a candidate's record the judge decides (so that the
+    /// records of flows that ran at the same time have arrived; comparison
+    /// flows must overlap the candidate's span itself, and be fast while
+    /// both ran).
     pub contrast_slack: Nanos,
     /// The target's history must be this many times faster than the limit.
     pub history_factor: f64,
