@@ -243,11 +243,11 @@ impl Gaps {
 /// bin).
 const RATE_BINS: usize = 28;
 
-/// A flow's delivered bytes per rate bin, the latest [`RATE_BINS`] of them
-/// (each as its histogram [`bucket`], ±12%), and the bin still open: what
-/// the judge compares over the time two flows ran together (see
-/// [`RateBins`]). Bin `k` spans `start + k * bin` to the next; the first
-/// holds the bytes that came before the flow was measured too.
+/// A flow's delivered bytes per rate bin, the latest 28 of them (each as
+/// its histogram bucket, ±12%), and the bin still open: what the judge
+/// compares over the time two flows ran together (`RateBins`). Bin `k`
+/// spans `start + k * bin` to the next; the first holds the bytes that came
+/// before the flow was measured too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Rates {
     /// Bin `k` at `at[k % RATE_BINS]`.
@@ -260,7 +260,7 @@ pub struct Rates {
 
 impl Rates {
     /// `bps` over `span` in bins of `bin`, every bin kept (tests: the first
-    /// [`RATE_BINS`] closed, the rest of the span the open bin's).
+    /// `RATE_BINS` closed, the rest of the span the open bin's).
     #[cfg(test)]
     pub(crate) fn steady(bps: f64, span: (Nanos, Nanos), bin: Nanos) -> Rates {
         let bytes = |t: Nanos| (bps / 8.0 * t as f64 / SECOND as f64) as u64;
