@@ -33,6 +33,7 @@ use crate::stats::{FlowOutcome, FlowProto, Signature, Stats};
 use crate::time::{Nanos, MILLI, SECOND};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
+use std::num::{NonZeroI64, NonZeroU64};
 
 /// Settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,8 +57,10 @@ pub struct ThrottleConfig {
     pub plateau_share: f64,
     /// A comparison flow must be this many times faster than the limit.
     pub contrast_factor: f64,
-    /// Comparison flows must overlap the throttled flow's span widened by
-    /// this much on each side.
+    /// How long after a candidate's record the judge decides (so that the
+    /// records of flows that ran at the same time have arrived; comparison
+    /// flows must overlap the candidate's span itself, and be fast while
+    /// both ran).
     pub contrast_slack: Nanos,
     /// The target's history must be this many times faster than the limit.
     pub history_factor: f64,
@@ -235,6 +238,52 @@ impl Gaps {
     }
 }
 
+/// Rate bins kept per flow (the latest: 14 s of 500 ms bins, more than the
+/// 10 s between a flow's records, so that its records together hold every
+/// bin).
+const RATE_BINS: usize = 28;
+
+/// A flow's delivered bytes per rate bin, the latest 28 of them (each as
+/// its histogram bucket, ±12%), and the bin still open: what the judge
+/// compares over the time two flows ran together (`RateBins`). Bin `k`
+/// spans `start + k * bin` to the next; the first holds the bytes that came
+/// before the flow was measured too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rates {
+    /// Bin `k` at `at[k % RATE_BINS]`.
+    at: [u8; RATE_BINS],
+    /// Bins closed (the open bin's index).
+    n: u32,
+    /// Bytes of the open bin so far.
+    open: u64,
+}
+
+impl Rates {
+    /// `bps` over `span` in bins of `bin`, every bin kept (tests: the first
+    /// `RATE_BINS` closed, the rest of the span the open bin's).
+    #[cfg(test)]
+    pub(crate) fn steady(bps: f64, span: (Nanos, Nanos), bin: Nanos) -> Rates {
+        let bytes = |t: Nanos| (bps / 8.0 * t as f64 / SECOND as f64) as u64;
+        let n = ((span.1 - span.0) / bin.max(1)).clamp(0, RATE_BINS as i64);
+        Rates {
+            at: [bucket(bytes(bin)) as u8; RATE_BINS],
+            n: n as u32,
+            open: bytes(span.1 - span.0 - n * bin),
+        }
+    }
+
+    /// The kept closed bins (oldest first), and how many there are.
+    fn relative(&self) -> ([u8; RATE_BINS], usize) {
+        let kept = (self.n as usize).min(RATE_BINS);
+        let mut out = [0u8; RATE_BINS];
+        let first = self.n as usize - kept;
+        for (i, o) in out.iter_mut().take(kept).enumerate() {
+            *o = self.at.get((first + i) % RATE_BINS).copied().unwrap_or(0);
+        }
+        (out, kept)
+    }
+}
+
 fn bucket(bytes: u64) -> usize {
     if bytes == 0 {
         return 0;
@@ -274,6 +323,9 @@ pub struct ThrottleFlow {
     bins: u32,
     /// Bins without any data that were not application idle (stalls).
     stall_bins: u32,
+    /// Bytes per bin, the latest (see [`Rates`]; the bin's index is where
+    /// `bin_start` is).
+    rate_bins: [u8; RATE_BINS],
     /// Sequence holes (data beyond the next expected byte).
     holes: u32,
     /// The latest hole, not counted yet: (seen at, bytes delivered then,
@@ -315,11 +367,11 @@ pub struct ThrottleFlow {
     rtt_smoothed: Option<Nanos>,
     rtt_samples: u32,
     /// Smallest RTT sample in the current bin, and in the last bin that had one.
-    bin_rtt: Option<Nanos>,
+    bin_rtt: Option<NonZeroI64>,
     /// The current bin had a quiet sample (an echo with nothing in flight
     /// before it: no queue ahead of it).
     bin_quiet: bool,
-    last_bin_rtt: Option<Nanos>,
+    last_bin_rtt: Option<NonZeroI64>,
     /// Bins with an RTT sample, and those whose smallest sample shows a
     /// queue (twice the minimum and 20 ms more): a queue that never drains
     /// is a shaper; single late samples (timeouts) do not move a bin's minimum.
@@ -331,8 +383,9 @@ pub struct ThrottleFlow {
     /// Application idle time and gaps.
     idle: Nanos,
     idle_gaps: u32,
-    /// Smallest receive window the client announced (bytes, scaled).
-    rwnd_min: Option<u64>,
+    /// Smallest receive window the client announced (bytes, scaled; a
+    /// zero window is counted apart).
+    rwnd_min: Option<NonZeroU64>,
     zero_windows: u32,
     /// Next checkpoint.
     next_checkpoint: Nanos,
@@ -361,6 +414,7 @@ impl ThrottleFlow {
             hist: [0; BUCKETS],
             bins: 0,
             stall_bins: 0,
+            rate_bins: [0; RATE_BINS],
             holes: 0,
             pending_hole: None,
             retransmits: 0,
@@ -400,18 +454,34 @@ impl ThrottleFlow {
         self.first_loss.is_some() || t >= self.start + 2 * SECOND
     }
 
+    /// The open bin's index (bins since `start`).
+    fn bin_index(&self, bin: Nanos) -> u32 {
+        u32::try_from((self.bin_start - self.start) / bin.max(1)).unwrap_or(u32::MAX)
+    }
+
     /// Closes bins up to `t` (exclusive of the bin containing `t`).
     fn roll(&mut self, t: Nanos, bin: Nanos, idle: bool) {
         let mut n = 0;
         while t >= self.bin_start + bin {
+            // the bin's bytes for the judge (the first bin's are all the
+            // flow delivered so far: those before it was measured too)
+            let k = self.bin_index(bin);
+            let bytes = match (n, k) {
+                (0, 0) => self.delivered,
+                (0, _) => self.bin_bytes,
+                _ => 0,
+            };
+            if let Some(slot) = self.rate_bins.get_mut(k as usize % RATE_BINS) {
+                *slot = bucket(bytes) as u8;
+            }
             if n == 0 {
-                if let Some(r) = self.bin_rtt.take() {
+                if let Some(r) = self.bin_rtt.take().map(NonZeroI64::get) {
                     self.rtt_bins += 1;
                     // a quiet sample met no queue: the bin shows none
                     if !self.bin_quiet && self.rtt_min.is_some_and(|m| queueing(r, m)) {
                         self.rtt_bins_queued += 1;
                     }
-                    self.last_bin_rtt = Some(r);
+                    self.last_bin_rtt = NonZeroI64::new(r);
                 }
                 self.bin_quiet = false;
                 if !self.bin_partial && self.settled(self.bin_start) {
@@ -453,7 +523,7 @@ impl ThrottleFlow {
         if new_event {
             self.loss_events += 1;
             self.loss_times.push(now);
-            if let Some(r) = self.last_bin_rtt {
+            if let Some(r) = self.last_bin_rtt.map(NonZeroI64::get) {
                 self.pre_loss_rtt_sum += r;
                 self.pre_loss_rtt_n += 1;
             }
@@ -669,7 +739,9 @@ impl ThrottleFlow {
         }
         self.bin_quiet |= quiet;
         self.rtt_samples += 1;
-        self.bin_rtt = Some(self.bin_rtt.map_or(s, |b| b.min(s)));
+        if let Some(s) = NonZeroI64::new(s) {
+            self.bin_rtt = Some(self.bin_rtt.map_or(s, |b| b.min(s)));
+        }
         self.rtt_min = Some(self.rtt_min.map_or(s, |m| m.min(s)));
         self.rtt_smoothed = Some(match self.rtt_smoothed {
             None => s,
@@ -751,6 +823,18 @@ impl ThrottleFlow {
             loss_events: self.loss_events,
             loss_times: self.loss_times,
             gaps: self.gaps,
+            rates: {
+                let n = self.bin_index(cfg.bin);
+                Rates {
+                    at: self.rate_bins,
+                    n,
+                    open: if n == 0 {
+                        self.delivered
+                    } else {
+                        self.bin_bytes
+                    },
+                }
+            },
             dupacks: self.dupacks,
             rtt_min: self.rtt_min,
             rtt_smoothed: self.rtt_smoothed,
@@ -760,7 +844,7 @@ impl ThrottleFlow {
             pre_loss_rtt,
             idle: self.idle,
             idle_gaps: self.idle_gaps,
-            rwnd_min: self.rwnd_min,
+            rwnd_min: self.rwnd_min.map(NonZeroU64::get),
             zero_windows: self.zero_windows,
         })
     }
@@ -799,6 +883,8 @@ pub struct Measured {
     pub loss_times: LossTimes,
     /// The latest long gaps in the data.
     pub gaps: Gaps,
+    /// Bytes per rate bin, the latest.
+    pub rates: Rates,
     /// Client duplicate ACKs.
     pub dupacks: u32,
     /// Smallest RTT.
@@ -910,6 +996,80 @@ impl Trouble {
         t.losses_all = join(&losses, &mut t.losses);
         t.gaps_all = join(&gaps, &mut t.gaps);
         t
+    }
+}
+
+/// A flow's rate bins joined over its records (see [`Rates`]; as
+/// [`Trouble`] joins its loss moments): the closed bins from `first` on
+/// without a break, and the bin its latest record had open, up to that
+/// record's last payload. With records every 10 s and 14 s of bins in each,
+/// every bin since the flow's first record is known (and before it, 14 s:
+/// all of a flow judged at 10 s).
+#[derive(Debug, Default)]
+struct RateBins {
+    /// The flow's first payload (bin 0 begins then).
+    start: Nanos,
+    /// Index of the first bin in `bins`.
+    first: u32,
+    bins: Vec<u8>,
+    /// The latest record's open bin: (index, bytes, last payload).
+    open: Option<(u32, u64, Nanos)>,
+}
+
+impl RateBins {
+    /// From a flow's records (any order).
+    fn of(records: &[&RateRecord]) -> RateBins {
+        let mut snaps: Vec<(u32, Vec<u8>)> = records
+            .iter()
+            .map(|r| {
+                let (b, n) = r.measured.rates.relative();
+                (r.measured.rates.n, b.get(..n).unwrap_or_default().to_vec())
+            })
+            .collect();
+        snaps.sort_by_key(|x| x.0);
+        let mut bins = Vec::new();
+        join(&snaps, &mut bins);
+        let latest = records
+            .iter()
+            .max_by_key(|r| (r.measured.rates.n, r.span.1, r.measured.rates.open));
+        let n = latest.map_or(0, |r| r.measured.rates.n);
+        RateBins {
+            start: records.first().map_or(0, |r| r.span.0),
+            first: n.saturating_sub(u32::try_from(bins.len()).unwrap_or(u32::MAX)),
+            bins,
+            open: latest.map(|r| (n, r.measured.rates.open, r.span.1)),
+        }
+    }
+
+    /// Within `w`: the bytes of the bins that had data and the time they
+    /// cover (a bin partly in `w` counts in proportion), and the time every
+    /// known bin covers (with data or not).
+    fn within(&self, w: (Nanos, Nanos), bin: Nanos) -> (f64, Nanos, Nanos) {
+        let (mut bytes, mut running, mut known) = (0.0, 0, 0);
+        let mut add = |from: Nanos, to: Nanos, b: f64| {
+            let o = to.min(w.1) - from.max(w.0);
+            if o <= 0 || to <= from {
+                return;
+            }
+            known += o;
+            if b > 0.0 {
+                bytes += b * o as f64 / (to - from) as f64;
+                running += o;
+            }
+        };
+        let at = |k: u32| self.start + Nanos::from(k) * bin;
+        for (k, v) in (self.first..).zip(self.bins.iter()) {
+            let b = if *v == 0 {
+                0.0
+            } else {
+                bucket_value(usize::from(*v))
+            };
+            add(at(k), at(k) + bin, b);
+        }
+        if let Some((k, b, end)) = self.open {
+            add(at(k), end, b as f64);
+        }
+        (bytes, running, known)
     }
 }
 
@@ -1380,7 +1540,7 @@ impl Detector for ThrottleDetector {
                 let win = u64::from(t.window) << scale;
                 if t.window == 0 {
                     tf.zero_windows += 1;
-                } else {
+                } else if let Some(win) = NonZeroU64::new(win) {
                     tf.rwnd_min = Some(tf.rwnd_min.map_or(win, |w| w.min(win)));
                 }
                 if t.payload_len == 0 && t.ack_flag() {
@@ -1768,20 +1928,18 @@ impl Judge {
         // candidate's own earlier checkpoints are among the references;
         // grouped once, so that a decision costs one pass over the
         // references, not one per comparison)
-        let mut records: HashMap<(&EventFlow, Nanos), Vec<&Measured>> = HashMap::new();
-        if mode == Mode::Policer {
-            for x in &self.refs {
-                records
-                    .entry((&x.flow, x.flow_start))
-                    .or_default()
-                    .push(&x.measured);
-            }
+        let mut records: HashMap<(&EventFlow, Nanos), Vec<&RateRecord>> = HashMap::new();
+        for x in &self.refs {
+            records.entry((&x.flow, x.flow_start)).or_default().push(x);
         }
-        let trouble = |of: &RateRecord, then: Option<&Measured>| {
-            let mut ms: Vec<&Measured> = records
+        let of_flow = |of: &RateRecord| {
+            records
                 .get(&(&of.flow, of.flow_start))
                 .cloned()
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        let trouble = |of: &RateRecord, then: Option<&Measured>| {
+            let mut ms: Vec<&Measured> = of_flow(of).iter().map(|x| &x.measured).collect();
             ms.extend(then);
             Trouble::of(&ms, c.span.0)
         };
@@ -1797,6 +1955,39 @@ impl Judge {
                     tol(r),
                 )
             })
+        };
+        // And the fast flow must have been fast *while the target was
+        // slow*: over the time both ran (the overlap of their spans), the
+        // fast flow's rate (the bins in which it had data) must be
+        // `contrast_factor` times the target's (likewise). A target's limit
+        // is its median over its whole span; on a link whose own rate
+        // changed (Wi-Fi or LTE degrading and recovering), the median comes
+        // from the slow phase, while a download that ran only in the fast
+        // phase, before the drop or after the recovery, found the target
+        // just as fast (red-team captures `throttle_ratedrop`,
+        // `throttle_ratechange`: `shaper` + `targeted`, 0.55, before
+        // 2026-12-06). A policer or a shaper aimed at the target holds it
+        // low at every moment, and a fast flow at any of them shows it.
+        // Bins the records do not hold (or a target without data then)
+        // show nothing: no contrast.
+        let mut c_recs = of_flow(&c);
+        c_recs.push(&c);
+        let c_bins = RateBins::of(&c_recs);
+        let bin = self.cfg.bin;
+        let fast_then = |r: &RateRecord| {
+            let w = (c.span.0.max(r.span.0), c.span.1.min(r.span.1));
+            let len = w.1 - w.0;
+            if len <= 0 {
+                return false;
+            }
+            let (cb, ct, ck) = c_bins.within(w, bin);
+            let mut r_recs = of_flow(r);
+            r_recs.push(r);
+            let (rb, rt, rk) = RateBins::of(&r_recs).within(w, bin);
+            if 2 * ck < len || 2 * rk < len || ct <= 0 || rt <= 0 {
+                return false;
+            }
+            rb / rt as f64 >= self.cfg.contrast_factor * (cb / ct as f64)
         };
         // held at the candidate's limit (±25%)
         let same_limit = |r: &RateRecord| {
@@ -1857,7 +2048,7 @@ impl Judge {
             }
             let m = if fast { moments(r) } else { None };
             let ran_between = m.is_some_and(|m| m.whole && m.n < 2);
-            if fast && !queued && !lossy_link(r) && !ran_between {
+            if fast && !queued && !lossy_link(r) && !ran_between && fast_then(r) {
                 comparisons.push((r, r.flow.server_ip == c.flow.server_ip, m));
             } else if other_target {
                 capped_alike |= r.flow.server_ip == c.flow.server_ip

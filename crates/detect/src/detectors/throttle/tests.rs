@@ -463,7 +463,9 @@ fn the_rate_between_losses_leaves_application_pauses_out() {
 fn per_flow_state_is_small() {
     // allocated only for flows whose server sent 16 KB or more (992 bytes
     // with the loss moments, the gaps in the data and the judged-download
-    // mark, which took 8 bytes of alignment)
+    // mark, which took 8 bytes of alignment; and with the latest 28 rate
+    // bins, whose 28 bytes the per-bin RTTs and the smallest window paid
+    // for: never zero, they fit an `Option` in 8 bytes)
     let n = std::mem::size_of::<ThrottleFlow>();
     eprintln!("ThrottleFlow: {n} bytes");
     assert!(n <= 992, "{n}");
@@ -544,6 +546,8 @@ fn lab_policed_checkpoint() -> Measured {
         // (spread over a record's span by `record`)
         loss_times: LossTimes::default(),
         gaps: Gaps::default(),
+        // (its rate over a record's span, by `record`)
+        rates: Rates::default(),
         dupacks: 18,
         rtt_min: Some(24_200_000),
         rtt_smoothed: Some(47_700_000),
@@ -670,11 +674,20 @@ fn a_policer_on_a_lossy_link_is_still_reported_when_its_losses_dominate() {
     assert_eq!(ev[0].evidence["rule"], "targeted");
 }
 
+/// A hand-made record whose rate bins are not set: its rate over its span,
+/// every bin known.
+fn steady(mut r: RateRecord) -> RateRecord {
+    if r.measured.rates == Rates::default() {
+        r.measured.rates = Rates::steady(r.rate_bps, r.span, ThrottleConfig::default().bin);
+    }
+    r
+}
+
 /// The judge's events for `records` (every one submitted, then judged).
 fn judged(records: Vec<RateRecord>) -> Vec<Event> {
     let mut j = Judge::new(ThrottleConfig::default(), Default::default());
     for r in records {
-        j.submit(r);
+        j.submit(steady(r));
     }
     let mut out = Vec::new();
     j.advance(60 * SECOND, &mut out);
@@ -1500,7 +1513,7 @@ fn capture_drops_mark_the_events_of_records_stamped_within_their_window() {
             j.note_capture_drop(*d, window);
         }
         for r in policed_beside((SECOND, 20 * SECOND), &[]) {
-            j.submit(r);
+            j.submit(steady(r));
         }
         let mut out = Vec::new();
         j.advance(60 * SECOND, &mut out);
