@@ -94,15 +94,30 @@ fn quic_retried_to_a_server_that_never_spoke_it_stays_weak() {
     }
 }
 
+/// Another server's handshake at `t` (the link works).
+fn link_works(tl: &mut Timeline, cport: u16, t: i64) {
+    let mut s = TcpSession::new(
+        client(cport),
+        Endpoint::server(SocketAddr::new(Ipv4Addr::new(198, 51, 100, 61).into(), 443)),
+    );
+    let t = s.handshake(tl, t, RTT);
+    s.close(tl, t + 10 * MS, RTT);
+}
+
 /// The stronger case: the server answered QUIC before, then the Initials
-/// go unanswered twice: the first at 0.7, the second residual at 0.85.
+/// go unanswered twice while other servers answer: the first at 0.7, the
+/// second residual at 0.85.
 #[test]
 fn quic_blocked_after_the_server_spoke_it_still_opens_a_window() {
     let mut tl = Timeline::new();
     let t = tls_ok(&mut tl, 50_000, T0);
     let t = quic_answered(&mut tl, 50_010, t + S);
-    let t = quic_unanswered(&mut tl, 50_001, t + 40 * S);
-    let t = quic_unanswered(&mut tl, 50_003, t + 4 * S);
+    let t0 = t + 40 * S;
+    link_works(&mut tl, 50_020, t0 + 400 * MS);
+    let t = quic_unanswered(&mut tl, 50_001, t0);
+    let t0 = t + 4 * S;
+    link_works(&mut tl, 50_021, t0 + 400 * MS);
+    let t = quic_unanswered(&mut tl, 50_003, t0);
     later(&mut tl, t);
     let ev = blackholes(tl);
     assert_eq!(ev.len(), 2, "{ev:?}");
@@ -110,4 +125,84 @@ fn quic_blocked_after_the_server_spoke_it_still_opens_a_window() {
     assert_eq!(ev[0]["confidence"], 0.7, "{}", ev[0]);
     assert_eq!(ev[1]["evidence"]["residual"], true, "{}", ev[1]);
     assert_eq!(ev[1]["confidence"], 0.85, "{}", ev[1]);
+}
+
+/// Datagrams to UDP/443 that are not QUIC: 1,200 random-looking bytes whose
+/// first byte happens to read as a long-header Initial, with no QUIC
+/// version (a VPN such as OpenVPN with a static key, its server dropping
+/// them). Sixth red-team review, session 20: 0.7, then 0.85 residual.
+fn vpn_unanswered(tl: &mut Timeline, cport: u16, t: i64) -> i64 {
+    let mut q = UdpFlow::new(client(cport), server(443));
+    let mut p = quic::initial(&mut Rng::new(u64::from(cport)));
+    p[1..5].copy_from_slice(&[0x5a, 0x17, 0xc3, 0x09]);
+    for k in [0, 300, 900, 2_000] {
+        q.client_send(tl, t + k * MS, p.clone());
+    }
+    t + 2_000 * MS
+}
+
+/// A working VPN session on UDP/443 (answered, not QUIC).
+fn vpn_answered(tl: &mut Timeline, cport: u16, t: i64) -> i64 {
+    let mut q = UdpFlow::new(client(cport), server(443));
+    let mut p = quic::initial(&mut Rng::new(u64::from(cport)));
+    p[1..5].copy_from_slice(&[0x5a, 0x17, 0xc3, 0x09]);
+    q.client_send(tl, t, p.clone());
+    q.server_send(tl, t + RTT, p.clone());
+    q.client_send(tl, t + RTT + MS, p);
+    t + RTT + MS
+}
+
+/// A VPN on UDP/443 whose server drops its packets, while the server's
+/// TCP/443 works: not QUIC, no event; and a VPN session that worked does
+/// not make the server one that answered QUIC.
+#[test]
+fn udp_443_that_is_not_quic_is_not_quic_blocking() {
+    let mut tl = Timeline::new();
+    let t = tls_ok(&mut tl, 50_000, T0);
+    let t = vpn_unanswered(&mut tl, 50_001, t + S);
+    let t = vpn_unanswered(&mut tl, 50_002, t + 15 * S);
+    later(&mut tl, t);
+    let ev = blackholes(tl);
+    assert!(ev.is_empty(), "{ev:?}");
+
+    let mut tl = Timeline::new();
+    let t = tls_ok(&mut tl, 50_000, T0);
+    let t = vpn_answered(&mut tl, 50_005, t + S);
+    let t = quic_unanswered(&mut tl, 50_001, t + 40 * S);
+    later(&mut tl, t);
+    let ev = blackholes(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(
+        ev[0]["evidence"]["server_answered_quic"], false,
+        "{}",
+        ev[0]
+    );
+    assert_eq!(ev[0]["confidence"], 0.6, "{}", ev[0]);
+}
+
+/// A server that answered QUIC before; its Initials go unanswered while
+/// nothing else on the link answers either (a router that stopped
+/// forwarding, carrier up): 0.6 and no window, as for the request stages.
+/// With another server's handshake during the attempt: 0.7.
+#[test]
+fn quic_unanswered_on_a_dark_link_is_weak() {
+    for other_answers in [false, true] {
+        let mut tl = Timeline::new();
+        let t = tls_ok(&mut tl, 50_000, T0);
+        let t = quic_answered(&mut tl, 50_010, t + S);
+        let t0 = t + 40 * S;
+        let t = quic_unanswered(&mut tl, 50_001, t0);
+        if other_answers {
+            link_works(&mut tl, 50_020, t0 + 400 * MS);
+        }
+        later(&mut tl, t);
+        let ev = blackholes(tl);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let want = if other_answers { 0.7 } else { 0.6 };
+        assert_eq!(
+            ev[0]["confidence"], want,
+            "other answers {other_answers}: {}",
+            ev[0]
+        );
+    }
 }

@@ -295,6 +295,25 @@ fn is_quic_initial(p: &[u8]) -> bool {
     if p.len() < 1200 || p[0] & 0xc0 != 0xc0 {
         return false;
     }
+    // a QUIC version: v1, v2, an IETF draft (0xff0000xx) or Google's
+    // (`Q0xx`, `T0xx`). Without the check about one random-looking
+    // datagram in sixteen passed for an Initial: a VPN on UDP/443
+    // (OpenVPN with a static key, whose packets start with an HMAC) whose
+    // server dropped them was QUIC blocking (sixth red-team review,
+    // session 20)
+    let Some(v) = p.get(1..5) else {
+        return false;
+    };
+    let wire = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+    let known = crate::quic::Version::from_wire(wire).is_some()
+        || wire >> 8 == 0x00ff_0000
+        || (matches!(v[0], b'Q' | b'T')
+            && v[1] == b'0'
+            && v[2].is_ascii_digit()
+            && v[3].is_ascii_digit());
+    if !known {
+        return false;
+    }
     let initial = if p.get(1..5) == Some(&QUIC_V2[..]) {
         1
     } else {
@@ -487,7 +506,9 @@ impl Detector for BlackholeDetector {
                     .map_or(flow.last_ts, |(ts, _)| ts);
                 sx.note_answered(port, d, at);
             }
-            if flow.proto == FlowProto::Udp && port == 443 {
+            // (QUIC only: a VPN on UDP/443 that answered is no sign that
+            // the server speaks QUIC)
+            if flow.proto == FlowProto::Udp && port == 443 && b.initials > 0 {
                 sx.quic_ok = sx.quic_ok.max(flow.last_ts);
             }
             if let Some(lasted) = sx.end_residual(flow.client_ip(), port, flow.first_ts) {
@@ -775,8 +796,17 @@ impl Detector for BlackholeDetector {
         // 0.85 residual blocking by the first attempt's own event (fourth
         // red-team review, session 20).
         let quic_unproven = stage == BlackholeStage::QuicInitial && sx.quic_ok == 0;
+        // QUIC Initials unanswered while nothing else on the link answered
+        // either (no other server's handshake or QUIC reply after the first
+        // Initial): the link going dark with its carrier up (a router that
+        // stops forwarding) looks the same. As for the request stages, 0.6
+        // (found by the sixth red-team review, session 20: a 22 s outage).
+        let quic_dark = stage == BlackholeStage::QuicInitial
+            && residual.is_none()
+            && b.link_synack <= first
+            && b.link_quic <= first;
         let confidence: f64 = match (residual.is_some(), rules.len()) {
-            _ if link_unproven || quic_unproven => 0.6,
+            _ if link_unproven || quic_unproven || quic_dark => 0.6,
             (true, _) => 0.85,
             (false, n) if n >= 2 => 0.85,
             _ => 0.7,
@@ -789,9 +819,15 @@ impl Detector for BlackholeDetector {
         if residual.is_some() {
             server.ext.bh.note_residual_failure(flow.client_ip(), port);
         }
-        // (an event inside a window must not restart it; an unproven QUIC
-        // event must not open one)
-        flow.ext.bh.residual_hit = residual.is_some() || quic_unproven;
+        // (an event inside a window must not restart it; a weak QUIC event
+        // must not open one, nor a SYN-stage event: an address and port
+        // that drop SYNs are blocked, or closed, whether or not a window is
+        // open, and a client retrying such a port (a BitTorrent client's
+        // unreachable peers behind a shared address) raised its retries to
+        // 0.85 residual blocking with its own first event: sixth red-team
+        // review, session 20)
+        flow.ext.bh.residual_hit =
+            residual.is_some() || quic_unproven || quic_dark || stage == BlackholeStage::Syn;
         if ctx.emit(flow, Signature::Blackhole, confidence, target, ev) {
             ctx.stats.blackholes[stage.idx()] += 1;
         }
