@@ -13,10 +13,10 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use tw_scenario::dns::{qtype, rcode, DnsFlags, Rr};
 use tw_scenario::session::UdpOverride;
-use tw_scenario::{DnsExchange, Endpoint, Timeline};
+use tw_scenario::{DnsExchange, Timeline};
 
 const MS: i64 = 1_000_000;
 const S: i64 = 1_000 * MS;
@@ -25,25 +25,12 @@ const FAR: (u8, i64) = (59, 80 * MS);
 const NEAR: (u8, i64) = (63, 10 * MS);
 
 fn site(port: u16, ttl: u8) -> DnsExchange {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
-    let r =
-        Endpoint::server(SocketAddr::new(Ipv4Addr::new(203, 0, 113, 53).into(), 53)).with_ttl(ttl);
-    DnsExchange::new(c, r)
+    common::resolver(port, ttl)
 }
 
 /// A lookup of `name` from a new socket answered by the site `(ttl, rtt)`.
-fn lookup(tl: &mut Timeline, port: u16, t: i64, name: &str, (ttl, rtt): (u8, i64)) -> i64 {
-    site(port, ttl)
-        .exchange(
-            tl,
-            t,
-            port,
-            name,
-            qtype::A,
-            &[Rr::a(name, 300, Ipv4Addr::new(198, 51, 100, 87))],
-            rtt,
-        )
-        .unwrap()
+fn lookup(tl: &mut Timeline, port: u16, t: i64, name: &str, site: (u8, i64)) -> i64 {
+    common::lookup_a(tl, port, t, name, Ipv4Addr::new(198, 51, 100, 87), site)
 }
 
 /// Twelve lookups at the far site (six names, each twice: the second from

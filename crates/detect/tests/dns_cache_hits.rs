@@ -12,10 +12,10 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use tw_scenario::dns::{qtype, Rr};
 use tw_scenario::session::UdpOverride;
-use tw_scenario::{DnsExchange, Endpoint, Timeline};
+use tw_scenario::{DnsExchange, Timeline};
 
 const MS: i64 = 1_000_000;
 const T0: i64 = 1_700_000_000_000_000_000;
@@ -23,10 +23,7 @@ const T0: i64 = 1_700_000_000_000_000_000;
 const PATH: i64 = 10 * MS;
 
 fn exchange(port: u16) -> DnsExchange {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
-    let r =
-        Endpoint::server(SocketAddr::new(Ipv4Addr::new(203, 0, 113, 53).into(), 53)).with_ttl(63);
-    DnsExchange::new(c, r)
+    common::resolver(port, 63)
 }
 
 fn a(name: &str, ip: [u8; 4]) -> Rr {

@@ -13,10 +13,10 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use tw_scenario::dns::{qtype, rcode, DnsFlags, Rr};
 use tw_scenario::session::UdpOverride;
-use tw_scenario::{DnsExchange, Endpoint, Timeline};
+use tw_scenario::{DnsExchange, Timeline};
 
 const MS: i64 = 1_000_000;
 const S: i64 = 1_000 * MS;
@@ -27,9 +27,7 @@ const TTL: u8 = 59;
 const RTT: i64 = 5 * MS;
 
 fn exchange(port: u16) -> DnsExchange {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
-    let r = Endpoint::server(SocketAddr::new(RESOLVER.into(), 53)).with_ttl(TTL);
-    DnsExchange::new(c, r)
+    common::resolver(port, TTL)
 }
 
 /// Six public names asked twice (the second a cache hit), answered

@@ -12,35 +12,21 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use tw_scenario::dns::{qtype, rcode, DnsFlags, Rr};
 use tw_scenario::session::UdpOverride;
-use tw_scenario::{DnsExchange, Endpoint, Timeline};
+use tw_scenario::{DnsExchange, Timeline};
 
 const MS: i64 = 1_000_000;
 const S: i64 = 1_000 * MS;
 const T0: i64 = 1_700_000_000 * S;
 
 fn exchange(port: u16) -> DnsExchange {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
-    let r =
-        Endpoint::server(SocketAddr::new(Ipv4Addr::new(203, 0, 113, 53).into(), 53)).with_ttl(61);
-    DnsExchange::new(c, r)
+    common::resolver(port, 61)
 }
 
 fn lookup(tl: &mut Timeline, port: u16, t: i64, name: &str, a: [u8; 4], after: i64) -> i64 {
-    exchange(port)
-        .exchange(
-            tl,
-            t,
-            port,
-            name,
-            qtype::A,
-            &[Rr::a(name, 300, a.into())],
-            after,
-        )
-        .unwrap()
-        + 500 * MS
+    common::lookup_a(tl, port, t, name, a.into(), (61, after)) + 500 * MS
 }
 
 /// Six names asked twice over a 400 ms path (misses 450 ms, hits 400 ms),

@@ -31,25 +31,13 @@ const NEAR: (u8, i64) = (63, 10 * MS);
 const RESOLVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 53);
 
 fn site(port: u16, ttl: u8) -> DnsExchange {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
-    let r = Endpoint::server(SocketAddr::new(RESOLVER.into(), 53)).with_ttl(ttl);
-    DnsExchange::new(c, r)
+    common::resolver(port, ttl)
 }
 
 /// A lookup of `name` from a new socket answered by the site `(ttl, rtt)`
 /// with the resolver's (cached) address for it. Returns the answer's time.
-fn lookup(tl: &mut Timeline, port: u16, t: i64, name: &str, (ttl, rtt): (u8, i64)) -> i64 {
-    site(port, ttl)
-        .exchange(
-            tl,
-            t,
-            port,
-            name,
-            qtype::A,
-            &[Rr::a(name, 300, Ipv4Addr::new(198, 51, 100, 87))],
-            rtt,
-        )
-        .unwrap()
+fn lookup(tl: &mut Timeline, port: u16, t: i64, name: &str, site: (u8, i64)) -> i64 {
+    common::lookup_a(tl, port, t, name, Ipv4Addr::new(198, 51, 100, 87), site)
 }
 
 /// As the capture: six names at the far site, each asked twice (the second

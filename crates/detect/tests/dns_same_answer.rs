@@ -12,11 +12,9 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use tw_detect::stats::DnsMoveExcuse;
-use tw_scenario::dns::qtype;
-use tw_scenario::dns::Rr;
-use tw_scenario::{DnsExchange, Endpoint, Timeline};
+use tw_scenario::Timeline;
 
 const MS: i64 = 1_000_000;
 const S: i64 = 1_000 * MS;
@@ -24,7 +22,6 @@ const T0: i64 = 1_700_000_000 * S;
 /// The far site (four hops further, 40 ms each way) and the near one.
 const FAR: (u8, i64) = (59, 80 * MS);
 const NEAR: (u8, i64) = (63, 10 * MS);
-const RESOLVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 53);
 
 fn addr(name: &str) -> Ipv4Addr {
     Ipv4Addr::new(198, 51, 100, 10 + name.len() as u8)
@@ -38,13 +35,9 @@ fn lookup_as(
     t: i64,
     name: &str,
     a: Ipv4Addr,
-    (ttl, rtt): (u8, i64),
+    site: (u8, i64),
 ) -> i64 {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
-    let r = Endpoint::server(SocketAddr::new(RESOLVER.into(), 53)).with_ttl(ttl);
-    DnsExchange::new(c, r)
-        .exchange(tl, t, port, name, qtype::A, &[Rr::a(name, 300, a)], rtt)
-        .unwrap()
+    common::lookup_a(tl, port, t, name, a, site)
 }
 
 /// `name` answered with its usual address.

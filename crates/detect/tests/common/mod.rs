@@ -40,3 +40,33 @@ pub fn events_of(tl: Timeline, signature: &str) -> Vec<serde_json::Value> {
         .filter(|e| e["signature"] == signature)
         .collect()
 }
+
+/// The DNS tests' resolver, 203.0.113.53, asked by the client 192.0.2.10
+/// from `port`; its answers arrive with IP TTL `ttl`.
+#[allow(dead_code)]
+pub fn resolver(port: u16, ttl: u8) -> tw_scenario::DnsExchange {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let c =
+        tw_scenario::Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), port));
+    let r =
+        tw_scenario::Endpoint::server(SocketAddr::new(Ipv4Addr::new(203, 0, 113, 53).into(), 53))
+            .with_ttl(ttl);
+    tw_scenario::DnsExchange::new(c, r)
+}
+
+/// An A lookup of `name` from a new socket on `port` at `t`, answered with
+/// `addr` by [`resolver`] over `(ttl, rtt)`: the answer's time.
+#[allow(dead_code)]
+pub fn lookup_a(
+    tl: &mut Timeline,
+    port: u16,
+    t: i64,
+    name: &str,
+    addr: std::net::Ipv4Addr,
+    (ttl, rtt): (u8, i64),
+) -> i64 {
+    use tw_scenario::dns::{qtype, Rr};
+    resolver(port, ttl)
+        .exchange(tl, t, port, name, qtype::A, &[Rr::a(name, 300, addr)], rtt)
+        .unwrap()
+}
