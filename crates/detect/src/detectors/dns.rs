@@ -291,6 +291,12 @@ pub struct DnsServer {
     pub held: Vec<Held>,
 }
 
+/// A question (name and type) in `DnsServer::asked`; never 0, the empty
+/// entries.
+fn question_digest(q: &QueryRec) -> u32 {
+    (q.name.digest() ^ u32::from(q.qtype)) | 1
+}
+
 /// What an answer says (rcode and records, not their TTLs or signatures),
 /// as a digest: two answers with the same digest say the same thing.
 fn answer_digest(a: &AnswerRec) -> u32 {
@@ -368,25 +374,23 @@ impl DnsServer {
             self.ttl_n = 8;
         }
         let rtt = a.ts - q.ts;
-        // (never 0: the empty entries of `asked`)
-        let h = (q.name.digest() ^ u32::from(q.qtype)) | 1;
-        let repeat = self.asked.contains(&h);
+        let h = question_digest(q);
+        let seen = self.asked.iter().position(|x| *x == h);
+        let repeat = seen.is_some();
         if rtt > 0 && with_rtt {
             self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));
-            if repeat {
+            // A repeated name's answer is a cache hit. Any clean answer
+            // also bounds the round trip from above, so once a hit is known
+            // a faster answer of any kind lowers it (a path that got faster,
+            // a bloated or mobile uplink recovering: otherwise every answer
+            // after the change was "too fast" until a name asked again was
+            // answered; sixth red-team review, session 20).
+            if repeat || self.hit_min.is_some() {
                 self.hit_min = Some(self.hit_min.map_or(rtt, |m| m.min(rtt)));
-            } else if self.hit_min.is_some_and(|m| rtt < m) {
-                // Any clean answer bounds the round trip from above: one
-                // faster than the fastest cache hit (a path that got
-                // faster: a bloated or mobile uplink recovering) lowers
-                // it, or every answer after the change is "too fast" until
-                // a name asked again is answered (found by the sixth
-                // red-team review, session 20). It only ever lowers it.
-                self.hit_min = Some(rtt);
             }
         }
         let said = answer_digest(a);
-        if let Some(i) = self.asked.iter().position(|x| *x == h) {
+        if let Some(i) = seen {
             self.said[i] = said;
         } else {
             let i = usize::from(self.asked_n % 8);
@@ -439,7 +443,7 @@ impl DnsServer {
     /// It answered question `q` lately (among its last eight questions)
     /// with the same rcode and records as `a`.
     fn said_before(&self, q: &QueryRec, a: &AnswerRec) -> bool {
-        let h = (q.name.digest() ^ u32::from(q.qtype)) | 1;
+        let h = question_digest(q);
         self.asked
             .iter()
             .position(|x| *x == h)
