@@ -445,28 +445,16 @@ impl Ctx<'_> {
         if flow.has_emitted(signature) {
             return None;
         }
-        if self.withheld(flow) {
+        let e = self.build(flow, signature, confidence, target, evidence);
+        if e.is_none() {
+            // withheld (counted): marked as `emit` marks it
             flow.mark_emitted(signature);
-            self.withhold(flow, signature);
-            return None;
         }
-        self.build(flow, signature, confidence, target, evidence)
+        e
     }
 
-    fn withheld(&self, flow: &Flow) -> bool {
-        self.link
-            .captive
-            .overlaps(flow.first_ts, flow.last_ts, self.until)
-    }
-
-    fn withhold(&mut self, flow: &mut Flow, signature: Signature) {
-        self.stats.captive_withheld[signature.idx()] += 1;
-        // (not a detection: no residual blocking follows from it)
-        flow.mark_withheld();
-    }
-
-    /// The event for `flow`, unless a captive portal withholds it (the
-    /// flow already marked as having emitted it).
+    /// The event for `flow`, or `None` when a captive portal withholds it
+    /// (counted; the caller marks the flow).
     fn build(
         &mut self,
         flow: &mut Flow,
@@ -478,8 +466,14 @@ impl Ctx<'_> {
         // Behind a captive portal before its login (a hotel's Wi-Fi) every
         // site is intercepted: that is not censorship. The event is withheld
         // and counted (`tamperwatch_captive_portal_events_withheld_total`).
-        if self.withheld(flow) {
-            self.withhold(flow, signature);
+        if self
+            .link
+            .captive
+            .overlaps(flow.first_ts, flow.last_ts, self.until)
+        {
+            self.stats.captive_withheld[signature.idx()] += 1;
+            // (not a detection: no residual blocking follows from it)
+            flow.mark_withheld();
             return None;
         }
         let confidence = mark_capture_lossy(self.capture_lossy, &mut evidence, confidence);
