@@ -193,6 +193,10 @@ label_enum!(
         /// (its rcode and records; among the last eight questions the
         /// resolver answered): nothing was changed, whoever sent it.
         SameAnswer => "same_answer",
+        /// Held for its speed (a verdict that needed `too_fast`), and the
+        /// resolver's clean answers since were as fast: its round trip got
+        /// shorter (a mobile link or a bloated uplink recovering).
+        Faster => "faster",
     }
 );
 

@@ -453,7 +453,7 @@ impl Metrics {
         );
         let dns_moves_excused = b.counter_vec(
             "tamperwatch_dns_route_moves_excused_total",
-            "DNS answers that would have been dns_injection events on ttl_mismatch and too_fast alone, excused as their resolver's route moving: moved (min_baseline_answers names in a row came over the new path) or quiet (held, and at the end of the hold it was one of at least two names in a row over the new path, nothing since over the old one).",
+            "DNS answers that would have been dns_injection events on ttl_mismatch and too_fast alone, excused as their resolver's route moving: moved (min_baseline_answers names in a row came over the new path) or quiet (held, and at the end of the hold it was one of at least two names in a row over the new path, nothing since over the old one), same_answer (what the resolver said lately to the same question) or faster (needed too_fast, and the resolver's clean answers since were as fast).",
             &["reason"],
         );
         let http_requests = b.counter(
