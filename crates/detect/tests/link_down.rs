@@ -19,6 +19,8 @@
 //! have noticed the change, so flows end by their idle timeouts while the
 //! link is down, as they do live.
 
+mod common;
+
 use tw_detect::detectors::{default_detectors, DetectorsConfig};
 use tw_detect::linkdown::LinkDown;
 use tw_detect::stats::{LinkDownExcused, Signature};
@@ -273,24 +275,9 @@ fn throttling_with_a_period_before_the_download_is_judged_as_before() {
 /// took the decision.
 #[test]
 fn a_shared_judge_gets_the_periods_too() {
-    use tw_detect::detectors::throttle::SharedJudge;
     let frames = policed();
-    let cfg = DetectorsConfig::default();
     let run = |changes: &[Change]| {
-        let judge = SharedJudge::new(cfg.throttle.clone(), cfg.watch.clone(), 2);
-        let mut engines: Vec<Engine> = (0..2)
-            .map(|w| {
-                let mut e = Engine::new(
-                    EngineConfig {
-                        detectors: cfg.clone(),
-                        ..EngineConfig::default()
-                    },
-                    default_detectors(&cfg),
-                );
-                e.share_judge(judge.clone(), w);
-                e
-            })
-            .collect();
+        let mut engines = common::workers_sharing_judge(2);
         let mut log = LinkDown::default();
         for c in changes {
             match *c {

@@ -19,9 +19,6 @@
 
 mod common;
 
-use tw_detect::detectors::throttle::SharedJudge;
-use tw_detect::detectors::{default_detectors, DetectorsConfig};
-use tw_detect::{Engine, EngineConfig};
 use tw_scenario::session::EPOCH_NS;
 use tw_scenario::throttle_scenarios::{download, Download, Limiter};
 use tw_scenario::{linktype, Timeline};
@@ -113,21 +110,7 @@ fn lines(ev: &[serde_json::Value]) -> Vec<String> {
 /// in time order while the other only ticks along (as the pipeline's
 /// workers do).
 fn two_workers(parts: Vec<(usize, Timeline)>) -> Vec<String> {
-    let cfg = DetectorsConfig::default();
-    let judge = SharedJudge::new(cfg.throttle.clone(), cfg.watch.clone(), 2);
-    let mut engines: Vec<Engine> = (0..2)
-        .map(|w| {
-            let mut e = Engine::new(
-                EngineConfig {
-                    detectors: cfg.clone(),
-                    ..EngineConfig::default()
-                },
-                default_detectors(&cfg),
-            );
-            e.share_judge(judge.clone(), w);
-            e
-        })
-        .collect();
+    let mut engines = common::workers_sharing_judge(2);
     let mut entries: Vec<(usize, tw_scenario::session::TimelineEntry)> = parts
         .into_iter()
         .flat_map(|(w, tl)| tl.into_entries().into_iter().map(move |e| (w, e)))

@@ -70,3 +70,28 @@ pub fn lookup_a(
         .exchange(tl, t, port, name, qtype::A, &[Rr::a(name, 300, addr)], rtt)
         .unwrap()
 }
+
+/// `n` engines with the default detectors sharing one throttling judge, as
+/// the pipeline's workers do (worker `w` is the `w`th).
+#[allow(dead_code)]
+pub fn workers_sharing_judge(n: usize) -> Vec<Engine> {
+    let cfg = DetectorsConfig::default();
+    let judge = tw_detect::detectors::throttle::SharedJudge::new(
+        cfg.throttle.clone(),
+        cfg.watch.clone(),
+        n,
+    );
+    (0..n)
+        .map(|w| {
+            let mut e = Engine::new(
+                EngineConfig {
+                    detectors: cfg.clone(),
+                    ..EngineConfig::default()
+                },
+                default_detectors(&cfg),
+            );
+            e.share_judge(judge.clone(), w);
+            e
+        })
+        .collect()
+}
