@@ -272,3 +272,61 @@ fn a_private_answer_over_another_path_is_not_held_for_its_speed() {
     assert!(rules.contains("ttl_mismatch"), "{rules}");
     assert_eq!(faster(&e), 0);
 }
+
+/// An injector answering both questions of a blocked name, A with a
+/// private address and AAAA with no records, at once (3 ms; the
+/// resolver's cache hits take 50 ms), then a page's other names answered
+/// by the resolver at its own speed: the empty AAAA is clean and as fast,
+/// but it is the same name (an injector answers the names it blocks), so
+/// it excuses nothing.
+#[test]
+fn the_injectors_own_empty_aaaa_does_not_excuse_its_a() {
+    let mut tl = Timeline::new();
+    let t = baseline(&mut tl, 90 * MS, 50 * MS) + S;
+    let mut x = common::resolver(43_000, 61);
+    let qa = x.query(&mut tl, t, 43_000, "blocked.example", qtype::A, true);
+    let q6 = x.query(
+        &mut tl,
+        t + MS / 10,
+        43_000,
+        "blocked.example",
+        qtype::AAAA,
+        true,
+    );
+    for (q, rr) in [
+        (&qa, vec![Rr::a("blocked.example", 300, INTRA)]),
+        (&q6, vec![]),
+    ] {
+        x.inject_answer(
+            &mut tl,
+            t + 3 * MS,
+            q,
+            rcode::NOERROR,
+            &rr,
+            DnsFlags::RA,
+            UdpOverride::default(),
+        )
+        .unwrap();
+    }
+    let t = lookup(
+        &mut tl,
+        43_001,
+        t + S,
+        "new.example",
+        [198, 51, 100, 9],
+        80 * MS,
+    );
+    lookup(
+        &mut tl,
+        43_002,
+        t,
+        "www2.example",
+        [198, 51, 100, 22],
+        50 * MS,
+    );
+    let (e, ev) = common::replay(tl);
+    let ev = dns(&ev);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_speed_event(&ev[0], "blocked.example", 3.0);
+    assert_eq!(faster(&e), 0);
+}

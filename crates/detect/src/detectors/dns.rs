@@ -315,6 +315,11 @@ fn answer_digest(a: &AnswerRec) -> u32 {
 /// apart may come from one counter (one sender).
 const RESEND_IP_ID_GAP: u16 = 4096;
 
+/// An answer that took `took` is too fast for a resolver `rtt` away.
+fn too_fast(took: Nanos, rtt: Nanos, cfg: &DnsConfig) -> bool {
+    rtt >= cfg.min_rtt_for_timing && (took as f64) < rtt as f64 * cfg.too_fast_share
+}
+
 /// The weight of `too_fast`.
 const TOO_FAST_WEIGHT: f64 = 0.3;
 
@@ -360,6 +365,10 @@ pub struct Held {
     /// hit after it still took more than twice as long, or when the hold
     /// ends.
     pub took: Option<Nanos>,
+    /// The question's name (digest: [`crate::dns::Name::digest`]).
+    pub name: u32,
+    /// Held for its speed, and a clean answer to another name was as fast.
+    pub sped: bool,
 }
 
 // (the event's confidence is a finite number: equality is an equivalence)
@@ -386,7 +395,14 @@ impl DnsServer {
     /// `with_rtt` (an answer judged before it settled may be a racing
     /// injector's, and before the baseline exists nothing could say so:
     /// its 3 ms would become the resolver's fastest).
-    fn learn(&mut self, a: &AnswerRec, q: &QueryRec, local_name: bool, with_rtt: bool) {
+    fn learn(
+        &mut self,
+        a: &AnswerRec,
+        q: &QueryRec,
+        local_name: bool,
+        with_rtt: bool,
+        cfg: &DnsConfig,
+    ) {
         self.answers = self.answers.saturating_add(1);
         let i = usize::from(self.ttl_n % 8);
         self.ttls[i] = a.ttl;
@@ -411,6 +427,17 @@ impl DnsServer {
             }
             if repeat {
                 self.last_hit = (a.ts, rtt);
+            }
+            // a verdict held for its speed, on another name: this answer
+            // as fast shows the round trip got that short (an injector
+            // answers the names it blocks, A and AAAA, not the others)
+            let name = q.name.digest();
+            for h in self.held.iter_mut() {
+                if h.took
+                    .is_some_and(|took| h.name != name && !too_fast(took, rtt, cfg))
+                {
+                    h.sped = true;
+                }
             }
         }
         let said = answer_digest(a);
@@ -488,23 +515,20 @@ impl DnsServer {
     /// What the answers since say of a held verdict ([`Held`]).
     fn held_standing(&self, h: &Held, cfg: &DnsConfig) -> Standing {
         match h.took {
-            Some(took) => self.speed_standing(took, h.at, cfg),
+            Some(took) => self.speed_standing(h, took, cfg),
             None => self.standing(h.ttl, h.at, cfg),
         }
     }
 
-    /// What the clean answers say of an answer at `at` that took `took`
-    /// and was held for it: no longer too fast against the resolver's
-    /// fastest cache hit, or still too fast against a cache hit after it.
-    fn speed_standing(&self, took: Nanos, at: Nanos, cfg: &DnsConfig) -> Standing {
-        let too_fast = |rtt: Nanos| {
-            rtt >= cfg.min_rtt_for_timing && (took as f64) < rtt as f64 * cfg.too_fast_share
-        };
-        if !self.hit_min.is_some_and(too_fast) {
+    /// What the clean answers say of an answer held for its speed (it
+    /// took `took`): a clean answer to another name as fast, or a cache
+    /// hit after it still more than twice as slow.
+    fn speed_standing(&self, h: &Held, took: Nanos, cfg: &DnsConfig) -> Standing {
+        if h.sped {
             return Standing::Faster;
         }
         let (hit_at, hit_rtt) = self.last_hit;
-        if hit_at > at && too_fast(hit_rtt) {
+        if hit_at > h.at && too_fast(took, hit_rtt, cfg) {
             return Standing::Broken;
         }
         Standing::Open(0)
@@ -931,15 +955,15 @@ impl DnsDetector {
                     // if every earlier answer came through busy sockets, and
                     // this one then sets it unchecked)
                     let known = server.ext.dns.answers >= u32::from(self.cfg.min_baseline);
-                    server.ext.dns.learn(&first, q, local, known)
+                    server.ext.dns.learn(&first, q, local, known, &self.cfg)
                 }
             }
             _ if !settled => {}
-            None => server.ext.dns.learn(&first, q, local, true),
-            Some(v) if v.forged_is_other => server.ext.dns.learn(&first, q, local, true),
+            None => server.ext.dns.learn(&first, q, local, true, &self.cfg),
+            Some(v) if v.forged_is_other => server.ext.dns.learn(&first, q, local, true, &self.cfg),
             Some(_) => {
                 if let Some(o) = &q.other {
-                    server.ext.dns.learn(o, q, local, true);
+                    server.ext.dns.learn(o, q, local, true, &self.cfg);
                 }
             }
         }
@@ -978,6 +1002,8 @@ impl DnsDetector {
                                 last_ts: flow.last_ts,
                                 residual: !flow.ext.bh.residual_hit,
                                 took: v.speed_only.then_some(first.ts - q.ts),
+                                name: q.name.digest(),
+                                sped: false,
                             });
                     }
                 }
@@ -1140,9 +1166,7 @@ impl DnsDetector {
             .filter(|_| base.answers >= u32::from(self.cfg.min_baseline) && !local_authority)
         {
             let took = a.ts - q.ts;
-            if rtt >= self.cfg.min_rtt_for_timing
-                && (took as f64) < rtt as f64 * self.cfg.too_fast_share
-            {
+            if too_fast(took, rtt, &self.cfg) {
                 add(&mut k, "too_fast", TOO_FAST_WEIGHT);
                 k.details.insert("answer_ms".into(), json!(ms(took)));
                 k.details
