@@ -510,6 +510,26 @@ mod http_tests {
         assert!(f.lookup(|_| None, b"<html>hello</html>").is_none());
     }
 
+    /// Squid's access-denied page (an ACL block by an intercepting or
+    /// filtering proxy: `X-Squid-Error: ERR_ACCESS_DENIED 0`), not its
+    /// other errors (a dead origin behind it: `ERR_CONNECT_FAIL 111`), and
+    /// squidGuard's block redirect.
+    #[test]
+    fn builtin_http_list_knows_squids_access_denied() {
+        let f = HttpFingerprints::builtin().unwrap();
+        let page = b"<title>ERROR: The requested URL could not be retrieved</title>";
+        let denied: &[u8] = b"ERR_ACCESS_DENIED 0";
+        let m = f.lookup(|h| (h == "x-squid-error").then_some(denied), page);
+        assert_eq!(m.unwrap().name, "tw.squid_access_denied");
+        let failed: &[u8] = b"ERR_CONNECT_FAIL 111";
+        assert!(f
+            .lookup(|h| (h == "x-squid-error").then_some(failed), page)
+            .is_none());
+        let loc: &[u8] = b"http://10.0.0.1/cgi-bin/squidGuard.cgi?clientaddr=192.0.2.10&targetgroup=porn&url=http://x.example/";
+        let m = f.lookup(|h| (h == "location").then_some(loc), b"");
+        assert_eq!(m.unwrap().name, "tw.squidguard_redirect");
+    }
+
     #[test]
     fn the_published_ooni_list_loads_and_matches() {
         let p = concat!(

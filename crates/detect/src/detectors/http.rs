@@ -545,8 +545,17 @@ impl Detector for HttpDetector {
         }
         // Injected on the path, or a block page served from the server's
         // end (a firewall in front of the server, same distance)?
+        // A page with the connection's own headers whose SYN/ACK and page
+        // both came with an initial TTL (no router passed them on) was made
+        // by whatever terminated the connection one hop away: an
+        // intercepting proxy in the vantage point's router or LAN (Squid's
+        // access-denied page, fifth red-team review), not the server's end.
+        let first_hop = super::from_first_hop(forged.hdr.ttl)
+            && h.synack.is_some_and(|sa| sa.ttl == forged.hdr.ttl);
         let origin = if h.other.is_some() || header_rules > 0 {
             "on_path"
+        } else if first_hop {
+            "first_hop"
         } else {
             "server_side"
         };
