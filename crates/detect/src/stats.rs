@@ -299,6 +299,11 @@ pub struct Stats {
     /// TLS ClientHellos acknowledged and never answered over a handshake
     /// completed at the first hop (a local proxy's): not judged.
     pub blackhole_first_hop_handshake: u64,
+    /// Connections whose server RSTs had the shape of the server host's (or
+    /// its firewall's) reply to the client's segments while the server's
+    /// own output went on (a fail2ban ban, a rate limit): not reported (see
+    /// `detectors::rst`).
+    pub rst_server_end_reject: u64,
     /// Flows that would have raised an event but for a link-down period of
     /// the live capture (blackhole: per flow; throttling: per flow, at its
     /// first excused record).
@@ -365,6 +370,7 @@ impl Default for Stats {
             blackholes: [0; BlackholeStage::COUNT],
             blackhole_server_busy: [0; BlackholeStage::COUNT],
             blackhole_first_hop_handshake: 0,
+            rst_server_end_reject: 0,
             link_down_excused: [0; LinkDownExcused::COUNT],
             by_group: Vec::new(),
             group_targets: Vec::new(),
@@ -431,6 +437,7 @@ impl Stats {
             &other.blackhole_server_busy,
         );
         self.blackhole_first_hop_handshake += other.blackhole_first_hop_handshake;
+        self.rst_server_end_reject += other.rst_server_end_reject;
         add(&mut self.link_down_excused, &other.link_down_excused);
         if self.by_group.len() < other.by_group.len() {
             self.by_group

@@ -197,6 +197,7 @@ pub struct Metrics {
     pub(crate) throttle_records_dropped: IntCounter,
     pub(crate) hello_buffers_exhausted: IntCounter,
     pub(crate) blackhole_first_hop_handshake: IntCounter,
+    pub(crate) rst_server_end_reject: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
     pub(crate) captive_withheld: [IntCounter; Signature::COUNT],
     pub(crate) captive_checks: [IntCounter; 2],
@@ -408,6 +409,10 @@ impl Metrics {
         let blackhole_first_hop_handshake = b.counter(
             "tamperwatch_blackhole_first_hop_handshake_total",
             "TLS ClientHellos acknowledged and never answered over a handshake completed at the first hop (a local TLS or TCP proxy, or a server on the local network): not judged as blackhole.",
+        );
+        let rst_server_end_reject = b.counter(
+            "tamperwatch_rst_server_end_reject_total",
+            "Connections whose server RSTs had the shape of the server's own firewall answering the client's segments (over the server's path, answering ACKs the client sent a round trip before) while the server's output went on: a fail2ban ban or a rate limit at the server's end, not reported as rst_injection.",
         );
         let events = b.counter_vec(
             "tamperwatch_events_total",
@@ -626,6 +631,7 @@ impl Metrics {
             throttle_records_dropped,
             hello_buffers_exhausted,
             blackhole_first_hop_handshake,
+            rst_server_end_reject,
             events: per_value(&events, Signature::ALL, Signature::as_str),
             captive_withheld: per_value(&captive_withheld, Signature::ALL, Signature::as_str),
             captive_checks: per_value(&captive_checks, &["portal", "online"], |r| r),

@@ -96,6 +96,11 @@ impl StatsPublisher {
             last.blackhole_first_hop_handshake,
             now.blackhole_first_hop_handshake,
         );
+        add_counter(
+            &m.rst_server_end_reject,
+            last.rst_server_end_reject,
+            now.rst_server_end_reject,
+        );
         add_counters(&m.events, &last.events, &now.events);
         add_counters(
             &m.captive_withheld,

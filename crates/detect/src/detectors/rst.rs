@@ -267,6 +267,10 @@ pub struct RstFlow {
     /// from a request's answer to the segment that completes its run, when
     /// the path is recorded.
     answer_ms: u16,
+    /// The low 16 bits of the acknowledgment number of the client's packet
+    /// at `trigger_ts` (0 for a SYN): a RST with that sequence number
+    /// answers it (see [`RstDetector::answers_client`]).
+    trigger_ack: u16,
     /// Everything from the first server RST on.
     pub hit: Option<Box<RstHit>>,
 }
@@ -313,6 +317,12 @@ pub struct RstHit {
     /// The client sent a SYN after the server's RST (a retried connect, as
     /// Windows does after a refusal): a SYN/ACK after that answers it.
     pub syn_after_rst: bool,
+    /// The client's latest packet with payload after the first RST: its
+    /// arrival and acknowledgment number.
+    pub client_data_after: Option<(Nanos, u32)>,
+    /// Bit `i`: the `i`th RST had the shape of the server's own reply to a
+    /// client segment ([`RstDetector::answers_client`]).
+    pub answers_client: u8,
 }
 
 /// A server packet after its RST that a real endpoint would not send.
@@ -364,6 +374,10 @@ pub struct RstServer {
 /// the server's: a block page is one segment, and the HTTP detector holds a
 /// response continued by two more segments over its path as the server's.
 const ANSWER_RUN: u8 = 3;
+
+/// A RST that answers the client's latest data came at least this share of
+/// the server's round trip after it to be the server's own reply.
+const SERVER_REPLY_SHARE: f64 = 0.75;
 
 /// `RstFlow::bits`: the client sent a SYN or data (`trigger_ts` is set).
 const HAS_TRIGGER: u8 = 1;
@@ -802,13 +816,62 @@ impl RstDetector {
             };
             flow.ext.rst.hit = Some(Box::new(hit));
         }
+        let answers = self.answers_client(pkt, t, flow, server);
         let Some(hit) = flow.ext.rst.hit.as_deref_mut() else {
             return;
         };
         if let Some(slot) = hit.rsts.get_mut(usize::from(hit.n_rst)) {
             *slot = rec;
+            hit.answers_client |= u8::from(answers) << hit.n_rst;
         }
         hit.n_rst = hit.n_rst.saturating_add(1);
+    }
+
+    /// Whether a RST has the shape of the server host's own reply (its
+    /// kernel's, or its firewall's `reject with tcp reset`) to one of the
+    /// client's segments, RFC 793's: no ACK flag, its sequence number an
+    /// acknowledgment number the client sent; over the server's path in
+    /// this flow (its TTL within one, not an initial TTL unless the
+    /// server's is, its DF); and not a quick reaction to the client's
+    /// latest data: a RST answering that segment came at least three
+    /// quarters of the server's round trip after it. A firewall at the
+    /// server's end that filters the client's packets while the server's
+    /// own output goes on (fail2ban, a per-source rate limit: eighth
+    /// red-team review) answers the client's ACKs so, and the server's
+    /// data after it then looks like `data_after_rst`. A censor reacts to
+    /// the client's data, at once.
+    fn answers_client(
+        &self,
+        pkt: &Packet<'_>,
+        t: &TcpInfo<'_>,
+        flow: &Flow,
+        server: &ServerState,
+    ) -> bool {
+        let st = &flow.ext.rst;
+        let base = &st.before;
+        let client = &flow.dirs[Dir::ToServer.idx()];
+        if t.ack_flag() || base.packets == 0 || !client.ack_seen || seq_gt(t.seq, client.max_ack) {
+            return false;
+        }
+        let ttl = pkt.ip.ttl;
+        let first_hop = crate::detectors::from_first_hop;
+        if base.ttl_distance(ttl) > 1 || (first_hop(ttl) && !first_hop(base.ttl_max)) {
+            return false;
+        }
+        if pkt.ip.version == 4 && (base.df_clear() == base.df_set() || base.df_set() != pkt.ip.df) {
+            return false;
+        }
+        let latest = match st.hit.as_deref().and_then(|h| h.client_data_after) {
+            Some((ts, ack)) => Some((ts, ack as u16)),
+            None => st.trigger().map(|ts| (ts, st.trigger_ack)),
+        };
+        match latest {
+            Some((ts, ack)) if ack == t.seq as u16 => {
+                let rtt = flow.handshake_rtt().into_iter().chain(server.rtt_min).min();
+                rtt.is_some_and(|r| (pkt.ts - ts) as f64 >= r as f64 * SERVER_REPLY_SHARE)
+            }
+            _ => true,
+        }
     }
 
     /// Weighs the rules when the flow ends; emits when they suffice.
@@ -828,6 +891,13 @@ impl RstDetector {
         let evidence = v.rules.iter().filter(|r| **r != "no_server_data").count();
         let passes = v.strong || (v.score >= self.cfg.min_score && evidence >= 2);
         if !passes {
+            return;
+        }
+        // Every RST had the shape of the server's own reply to the client's
+        // segments: its firewall, not a censor (see `answers_client`).
+        let n = hit.n_rst.min(4);
+        if n > 0 && hit.answers_client.count_ones() == u32::from(n) {
+            ctx.stats.rst_server_end_reject += 1;
             return;
         }
         if v.first_hop && self.cfg.local_resets == LocalResets::Count {
@@ -1170,10 +1240,12 @@ impl Detector for RstDetector {
                             .unwrap_or(u16::MAX)
                     };
                     st.trigger_ts = pkt.ts;
+                    st.trigger_ack = if t.syn() { 0 } else { t.ack as u16 };
                     st.bits |= HAS_TRIGGER;
                 }
                 Some(hit) if t.rst() => hit.client_rst_after = true,
                 Some(hit) if t.syn() => hit.syn_after_rst = true,
+                Some(hit) if t.payload_len > 0 => hit.client_data_after = Some((pkt.ts, t.ack)),
                 _ => {}
             },
             Dir::ToClient => {
