@@ -775,6 +775,48 @@ fn clean_and_lookalikes() {
         Duration::from_millis(1200),
     );
     lab.lookalike("client timeout on a slow download", f, 28);
+    // The server's own firewall bans the client in the middle of a slow
+    // download (fail2ban's `reject with tcp reset`, input only): the
+    // server host answers the client's ACKs with resets while its nginx
+    // goes on sending (the eighth red-team review's false alarm, 0.92 to
+    // 0.96 before session 21). Last: the ban stays.
+    let client4 = lab.topo.client.addr4;
+    let banner = {
+        let sns = sns.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            sns.nft(&format!(
+                "table inet ban {{\n  chain input {{\n    type filter hook input priority -1;\n    ip saddr {client4} tcp dport 80 reject with tcp reset\n  }}\n}}\n"
+            ));
+        })
+    };
+    let f = curl(
+        &lab.topo.client.ns,
+        "http",
+        BLOCKED,
+        s4,
+        0,
+        "/slow.bin",
+        Duration::from_secs(4),
+    );
+    banner.join().unwrap();
+    eprintln!(
+        "  download banned by the server's firewall: curl {} {}",
+        f.exit, f.error
+    );
+    if f.exit == 0 || f.client_port == 0 {
+        lab.setup_failures
+            .push(format!("the banned download did not fail: {f:?}"));
+    }
+    lab.conns.push(Conn {
+        label: format!(
+            "look-alike server firewall ban mid-download (curl {})",
+            f.exit
+        ),
+        client_port: f.client_port,
+        server_port: 80,
+        blocked: None,
+    });
     let out = lab.check(true);
     // How each look-alike ended on the wire, for the record.
     for c in &out.conns {
