@@ -74,6 +74,10 @@ pub struct IpInfo {
     pub df: bool,
     /// 4 or 6.
     pub version: u8,
+    /// The ECN field (RFC 3168): 0 not ECN-capable, 1 or 2 ECN-capable
+    /// (ECT), 3 congestion experienced (CE: a router's AQM marked it
+    /// instead of dropping it).
+    pub ecn: u8,
 }
 
 /// Parsed TCP options that detectors and flow state use.
@@ -363,6 +367,7 @@ fn convert<'a>(
                 ip_id: h.identification(),
                 df: h.dont_fragment(),
                 version: 4,
+                ecn: h.ecn().value(),
             };
             (ip, v4.payload())
         }
@@ -375,6 +380,7 @@ fn convert<'a>(
                 ip_id: 0,
                 df: false,
                 version: 6,
+                ecn: h.traffic_class() & 3,
             };
             (ip, v6.payload())
         }

@@ -85,6 +85,7 @@ pub(super) fn decode(linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) -> Op
                 ip_id: be16(ip, 4)?,
                 df: frag & 0x4000 != 0,
                 version: 4,
+                ecn: ip[1] & 3,
             };
             let declared = (total > ihl).then(|| (total - ihl) as u32);
             (info, proto, payload, incomplete, declared)
@@ -112,6 +113,7 @@ pub(super) fn decode(linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) -> Op
                 ip_id: 0,
                 df: false,
                 version: 6,
+                ecn: (h[1] >> 4) & 3,
             };
             (info, proto, payload, incomplete, Some(plen as u32))
         }

@@ -319,3 +319,45 @@ fn other_ip_protocols_decode() {
     assert_eq!(p.l4, Transport::Other(47));
     assert_eq!(p.proto(), PacketProto::OtherIp);
 }
+
+/// The ECN field (RFC 3168), from the IPv4 TOS byte's low two bits and
+/// the IPv6 traffic class's, the same by the direct path and etherparse's:
+/// CE (3) marks a packet a router's AQM marked instead of dropping.
+#[test]
+fn ecn_field_both_paths() {
+    for (tos, want) in [
+        (0x00u8, 0u8),
+        (0x02, 2),
+        (0x01, 1),
+        (0x03, 3),
+        (0xb8 | 3, 3),
+    ] {
+        let mut f = ETH_IPV4_TCP_SYN.to_vec();
+        f[15] = tos; // IPv4 TOS
+        let a = decode(linktype::ETHERNET, &f, 0, 74).unwrap();
+        let b = decode_sliced(linktype::ETHERNET, &f, 0, 74).unwrap();
+        assert_eq!((a.ip.ecn, b.ip.ecn), (want, want), "tos {tos:#x}");
+    }
+    #[rustfmt::skip]
+    let v6: &[u8] = &[
+        // Ethernet, ethertype IPv6
+        0x02, 0, 0, 0, 0, 2,  0x02, 0, 0, 0, 0, 1,  0x86, 0xdd,
+        // IPv6: version 6, traffic class 0x03 (DSCP 0, CE) = 6 0 3 0 0000,
+        // payload length 20, next header TCP, hop limit 57
+        0x60, 0x30, 0x00, 0x00,  0x00, 0x14, 0x06, 57,
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x05,
+        // TCP: 443 -> 40000, seq 1, ack 1, doff 5, flags ACK, window 500
+        0x01, 0xbb, 0x9c, 0x40,  0, 0, 0, 1,  0, 0, 0, 1,  0x50, 0x10, 0x01, 0xf4,  0, 0, 0, 0,
+    ];
+    let a = decode(linktype::ETHERNET, v6, 0, 74).unwrap();
+    let b = decode_sliced(linktype::ETHERNET, v6, 0, 74).unwrap();
+    assert_eq!((a.ip.ecn, b.ip.ecn, a.ip.ttl), (3, 3, 57));
+    // ECT(0) with DSCP 46 (EF): traffic class 0xba = 6 b a 0
+    let mut ef = v6.to_vec();
+    ef[14] = 0x6b;
+    ef[15] = 0xa0;
+    let a = decode(linktype::ETHERNET, &ef, 0, 74).unwrap();
+    let b = decode_sliced(linktype::ETHERNET, &ef, 0, 74).unwrap();
+    assert_eq!((a.ip.ecn, b.ip.ecn), (2, 2));
+}

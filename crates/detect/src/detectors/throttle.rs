@@ -127,6 +127,9 @@ const RTT_RING: usize = 32;
 /// Rate-bin histogram: 4 buckets per octave of bytes per bin.
 const BUCKETS: usize = 128;
 
+/// The ECN field's "congestion experienced" codepoint.
+const ECN_CE: u8 = 3;
+
 /// Loss-event times kept per flow (the latest).
 const LOSS_TIMES: usize = 16;
 
@@ -337,6 +340,13 @@ pub struct ThrottleFlow {
     retransmits: u32,
     /// Losses grouped into events (one per burst).
     loss_events: u32,
+    /// Congestion marks (ECN: server data marked CE by a router's AQM, or
+    /// client ACKs echoing one with ECE) grouped into events as losses
+    /// are: a link that marks instead of dropping holds a flow without a
+    /// loss (see [`Measured::ce_events`]).
+    ce_events: u8,
+    /// When the latest mark event began (ms after `start`, wrapping).
+    ce_start_ms: u16,
     /// When the latest loss events began.
     loss_times: LossTimes,
     /// The latest long gaps in the data.
@@ -419,6 +429,8 @@ impl ThrottleFlow {
             pending_hole: None,
             retransmits: 0,
             loss_events: 0,
+            ce_events: 0,
+            ce_start_ms: 0,
             loss_times: LossTimes::default(),
             gaps: Gaps::default(),
             pending_gap: u32::MAX,
@@ -517,8 +529,26 @@ impl ThrottleFlow {
         }
     }
 
+    /// The guard that groups losses (and congestion marks) into events.
+    fn event_guard(&self) -> Nanos {
+        self.rtt_min.map_or(50 * MILLI, |r| (2 * r).max(20 * MILLI))
+    }
+
+    /// A congestion mark (CE on the server's data, ECE on the client's
+    /// ACK): a new event when the current one began more than the guard
+    /// before (a sender reacts once per round trip; a receiver echoes ECE
+    /// until the sender's CWR, so marks come in runs).
+    fn congestion_mark(&mut self, now: Nanos) {
+        let ms = ((now - self.start).max(0) / MILLI) as u16;
+        let since = Nanos::from(ms.wrapping_sub(self.ce_start_ms)) * MILLI;
+        if self.ce_events == 0 || since > self.event_guard() {
+            self.ce_events = self.ce_events.saturating_add(1);
+            self.ce_start_ms = ms;
+        }
+    }
+
     fn loss(&mut self, now: Nanos, delivered: u64) {
-        let guard = self.rtt_min.map_or(50 * MILLI, |r| (2 * r).max(20 * MILLI));
+        let guard = self.event_guard();
         let new_event = self.last_loss.is_none_or(|(t, _)| now - t > guard);
         if new_event {
             self.loss_events += 1;
@@ -821,6 +851,7 @@ impl ThrottleFlow {
             holes: self.holes,
             retransmits: self.retransmits,
             loss_events: self.loss_events,
+            ce_events: u32::from(self.ce_events),
             loss_times: self.loss_times,
             gaps: self.gaps,
             rates: {
@@ -879,6 +910,13 @@ pub struct Measured {
     pub retransmits: u32,
     /// Loss events (bursts).
     pub loss_events: u32,
+    /// Congestion-mark events (ECN CE or ECE runs, grouped as losses are).
+    /// They never make a flow a candidate (a policer drops, it does not
+    /// mark), but a flow held at a plateau with as many mark events as a
+    /// policed one has loss events is held by the link: the AQM of a
+    /// router with ECN (fq_codel, CAKE) in front of a slow link (seventh
+    /// red-team review).
+    pub ce_events: u32,
     /// When the latest loss events began.
     pub loss_times: LossTimes,
     /// The latest long gaps in the data.
@@ -1286,7 +1324,7 @@ impl Measured {
     fn evidence(&self) -> Value {
         let ms = |n: Option<Nanos>| n.map(|v| (v as f64 / MILLI as f64 * 10.0).round() / 10.0);
         let secs = self.duration as f64 / SECOND as f64;
-        json!({
+        let mut v = json!({
             "rate": {
                 "duration_s": (secs * 10.0).round() / 10.0,
                 "delivered_bytes": self.delivered,
@@ -1316,7 +1354,15 @@ impl Measured {
             },
             "idle_s": (self.idle as f64 / SECOND as f64 * 10.0).round() / 10.0,
             "receive_window_min_bytes": self.rwnd_min,
-        })
+        });
+        // (only when there were any: ECN marks on a candidate are the
+        // link's AQM, worth a researcher's look)
+        if self.ce_events > 0 {
+            if let Some(l) = v.get_mut("loss").and_then(Value::as_object_mut) {
+                l.insert("congestion_mark_events".into(), json!(self.ce_events));
+            }
+        }
+        v
     }
 }
 
@@ -1348,6 +1394,9 @@ pub struct RateRecord {
     pub delivered: u64,
     /// `Some` when the flow looks rate-limited: its mode and limit (bit/s).
     pub limited: Option<(Mode, f64)>,
+    /// Not `limited`, but held at a plateau with congestion marks (ECN)
+    /// where a policed flow has losses: held by a link that marks.
+    pub marked: bool,
     /// The measurement (evidence of a candidate).
     pub measured: Measured,
     /// The client's TLS fingerprint (evidence).
@@ -1399,7 +1448,10 @@ impl ThrottleDetector {
         // A rate-limited flow qualifies by its duration (at 100 kbit/s,
         // 256 KiB take 20 s); any other flow only once it delivered enough
         // to say something about the link.
-        let limited = m.classify(&self.cfg).ok();
+        let class = m.classify(&self.cfg);
+        let limited = class.ok();
+        let marked = matches!(class, Err(NotCandidate::NoLimitSignature))
+            && m.ce_events >= self.cfg.min_loss_events;
         if limited.is_none() && (m.delivered < self.cfg.reference_min_bytes || m.duration < SECOND)
         {
             return;
@@ -1433,6 +1485,7 @@ impl ThrottleDetector {
             rate_bps,
             delivered: m.delivered,
             limited,
+            marked,
             measured: m,
             hello: flow
                 .ext
@@ -1505,6 +1558,9 @@ impl Detector for ThrottleDetector {
                 if let Some((_, ecr)) = t.options.timestamps {
                     tf.server_echo(ecr, now, cfg);
                 }
+                if pkt.ip.ecn == ECN_CE {
+                    tf.congestion_mark(now);
+                }
                 tf.server_data(now, t.seq, t.payload_len, acked, cfg);
                 if now >= tf.next_checkpoint {
                     tf.next_checkpoint = now + cfg.checkpoint;
@@ -1542,6 +1598,14 @@ impl Detector for ThrottleDetector {
                     tf.zero_windows += 1;
                 } else if let Some(win) = NonZeroU64::new(win) {
                     tf.rwnd_min = Some(tf.rwnd_min.map_or(win, |w| w.min(win)));
+                }
+                if t.payload_len == 0
+                    && t.ack_flag()
+                    && t.flags & crate::decode::tcp_flags::ECE != 0
+                {
+                    // the client echoes a mark made after the vantage point
+                    // (a gateway's own AQM towards its LAN)
+                    tf.congestion_mark(now);
                 }
                 if t.payload_len == 0 && t.ack_flag() {
                     if tf.last_client_ack == Some(t.ack) && seq_lt(t.ack, tf.high) {
@@ -2032,7 +2096,7 @@ impl Judge {
             let other_target = r.target_key() != ckey && (c.group.is_none() || r.group != c.group);
             if other_target {
                 others_running += 1;
-                link_slow |= r.limited.is_some()
+                link_slow |= (r.limited.is_some() || r.marked)
                     && r.rate_bps < self.cfg.contrast_factor * limit
                     && r.rate_bps * self.cfg.contrast_factor > limit;
             }

@@ -376,6 +376,7 @@ fn judge_memory_is_bounded() {
             rate_bps: 1e6,
             delivered: 1,
             limited: None,
+            marked: false,
             measured: m.clone(),
             hello: None,
         }));
@@ -465,7 +466,8 @@ fn per_flow_state_is_small() {
     // with the loss moments, the gaps in the data and the judged-download
     // mark, which took 8 bytes of alignment; and with the latest 28 rate
     // bins, whose 28 bytes the per-bin RTTs and the smallest window paid
-    // for: never zero, they fit an `Option` in 8 bytes)
+    // for: never zero, they fit an `Option` in 8 bytes; the congestion
+    // marks' three bytes took the last of the padding)
     let n = std::mem::size_of::<ThrottleFlow>();
     eprintln!("ThrottleFlow: {n} bytes");
     assert!(n <= 992, "{n}");
@@ -543,6 +545,7 @@ fn lab_policed_checkpoint() -> Measured {
         holes: 8,
         retransmits: 9,
         loss_events: 8,
+        ce_events: 0,
         // (spread over a record's span by `record`)
         loss_times: LossTimes::default(),
         gaps: Gaps::default(),
@@ -611,6 +614,7 @@ fn record(
         rate_bps,
         delivered: (rate_bps / 8.0 * 19.0) as u64,
         limited,
+        marked: false,
         measured,
         hello: None,
     }
