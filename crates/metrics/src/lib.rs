@@ -198,6 +198,7 @@ pub struct Metrics {
     pub(crate) hello_buffers_exhausted: IntCounter,
     pub(crate) blackhole_first_hop_handshake: IntCounter,
     pub(crate) rst_server_end_reject: IntCounter,
+    pub(crate) blackhole_port_scan: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
     pub(crate) captive_withheld: [IntCounter; Signature::COUNT],
     pub(crate) captive_checks: [IntCounter; 2],
@@ -413,6 +414,10 @@ impl Metrics {
         let rst_server_end_reject = b.counter(
             "tamperwatch_rst_server_end_reject_total",
             "Connections whose server RSTs had the shape of the server's own firewall answering the client's segments (over the server's path, answering ACKs the client sent a round trip before) while the server's output went on: a fail2ban ban or a rate limit at the server's end, not reported as rst_injection.",
+        );
+        let blackhole_port_scan = b.counter(
+            "tamperwatch_blackhole_port_scan_total",
+            "Connections whose SYNs went unanswered during a port scan of their server (ten ports or more of one address within ten seconds, such as nmap run against your own server): not judged as blackhole.",
         );
         let events = b.counter_vec(
             "tamperwatch_events_total",
@@ -632,6 +637,7 @@ impl Metrics {
             hello_buffers_exhausted,
             blackhole_first_hop_handshake,
             rst_server_end_reject,
+            blackhole_port_scan,
             events: per_value(&events, Signature::ALL, Signature::as_str),
             captive_withheld: per_value(&captive_withheld, Signature::ALL, Signature::as_str),
             captive_checks: per_value(&captive_checks, &["portal", "online"], |r| r),

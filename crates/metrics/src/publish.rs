@@ -101,6 +101,11 @@ impl StatsPublisher {
             last.rst_server_end_reject,
             now.rst_server_end_reject,
         );
+        add_counter(
+            &m.blackhole_port_scan,
+            last.blackhole_port_scan,
+            now.blackhole_port_scan,
+        );
         add_counters(&m.events, &last.events, &now.events);
         add_counters(
             &m.captive_withheld,

@@ -141,6 +141,7 @@ fn sample_stats(scale: u64) -> Stats {
     s.hello_buffers_exhausted = 17 * scale;
     s.blackhole_first_hop_handshake = 19 * scale;
     s.rst_server_end_reject = 23 * scale;
+    s.blackhole_port_scan = 29 * scale;
     for g in Signature::ALL {
         s.events[g.idx()] = scale * (g.idx() as u64 + 2);
     }
@@ -211,6 +212,8 @@ fn assert_matches(m: &Metrics, want: &Stats) {
     assert_eq!(v, want.blackhole_first_hop_handshake as f64);
     let v = value(m, "tamperwatch_rst_server_end_reject_total", &[]);
     assert_eq!(v, want.rst_server_end_reject as f64);
+    let v = value(m, "tamperwatch_blackhole_port_scan_total", &[]);
+    assert_eq!(v, want.blackhole_port_scan as f64);
     for x in LinkDownExcused::ALL {
         let v = value(
             m,

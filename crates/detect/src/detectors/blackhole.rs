@@ -149,7 +149,26 @@ pub struct BlackholeServer {
     /// request is not what was blocked: the server was busy (a full accept
     /// queue drops the handshake's ACK and the request in silence).
     pub answered: [(u16, u32, Nanos); 4],
+    /// Ports clients sent a connection's first SYN to since `syn_window`
+    /// (a bit per port, hashed), for [`BlackholeServer::note_syn`].
+    pub syn_ports: u64,
+    /// When the current count of `syn_ports` began.
+    pub syn_window: Nanos,
+    /// The latest port scan of this server: (first, latest) time SYNs to
+    /// [`SCAN_PORTS`] distinct ports came within [`SCAN_WINDOW`] (0, 0:
+    /// none).
+    pub scan: (Nanos, Nanos),
 }
+
+/// Distinct ports of one server whose connections began within
+/// [`SCAN_WINDOW`] that make a port scan: `nmap` (its connect scan's
+/// kernel retransmits SYNs to filtered ports) run by a volunteer against
+/// their own server (seventh red-team review). No application opens ten
+/// ports of one address in ten seconds.
+pub const SCAN_PORTS: u32 = 10;
+
+/// See [`SCAN_PORTS`].
+pub const SCAN_WINDOW: Nanos = 10 * SECOND;
 
 /// The digest of what a request asked for: its target (SNI or Host) and,
 /// for HTTP, its first line (`BlackholeFlow::req_line`). `None` without a
@@ -183,6 +202,30 @@ fn slot_for<T>(
 }
 
 impl BlackholeServer {
+    /// A connection's first SYN to `port` at `now`.
+    fn note_syn(&mut self, port: u16, now: Nanos) {
+        if since(now, self.syn_window) > SCAN_WINDOW {
+            self.syn_ports = 0;
+            self.syn_window = now;
+        }
+        // (a multiplicative hash: nmap's port lists are not 64 apart)
+        let bit = (u64::from(port).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as u32;
+        self.syn_ports |= 1 << bit;
+        if self.syn_ports.count_ones() >= SCAN_PORTS {
+            if self.scan.1 == 0 || since(now, self.scan.1) > SCAN_WINDOW {
+                self.scan.0 = self.syn_window;
+            }
+            self.scan.1 = now;
+        }
+    }
+
+    /// A connection that began at `t` was part of a port scan (within
+    /// [`SCAN_WINDOW`] of one).
+    fn scanned(&self, t: Nanos) -> bool {
+        let (from, to) = self.scan;
+        to > 0 && t >= from.saturating_sub(SCAN_WINDOW) && t <= to.saturating_add(SCAN_WINDOW)
+    }
+
     fn note_answered(&mut self, port: u16, digest: u32, ts: Nanos) {
         let i = slot_for(
             &self.answered,
@@ -333,10 +376,15 @@ impl Detector for BlackholeDetector {
         pkt: &Packet<'_>,
         flow: &mut Flow,
         dir: Dir,
-        _server: &mut ServerState,
+        server: &mut ServerState,
     ) {
         let server_port = flow.server_port();
         let pmtu = self.cfg.pmtu_suspect_bytes;
+        if let Transport::Tcp(t) = &pkt.l4 {
+            if t.syn() && !t.ack_flag() && dir == Dir::ToServer && flow.syns == 1 {
+                server.ext.bh.note_syn(server_port, pkt.ts);
+            }
+        }
         let b = &mut flow.ext.bh;
         b.link_synack = ctx.link.last_synack;
         b.link_quic = ctx.link.last_quic_reply;
@@ -778,6 +826,13 @@ impl Detector for BlackholeDetector {
             };
             if busy {
                 ctx.stats.blackhole_server_busy[stage.idx()] += 1;
+                return;
+            }
+            // A port scan of the server (a volunteer's nmap against their
+            // own server): its filtered ports' SYNs go unanswered, and its
+            // open ones make the other-port contrast. Not reported, counted.
+            if stage == BlackholeStage::Syn && sx.scanned(first) {
+                ctx.stats.blackhole_port_scan += 1;
                 return;
             }
         }
