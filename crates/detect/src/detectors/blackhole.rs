@@ -163,8 +163,9 @@ pub struct BlackholeServer {
 /// Distinct ports of one server whose connections began within
 /// [`SCAN_WINDOW`] that make a port scan: `nmap` (its connect scan's
 /// kernel retransmits SYNs to filtered ports) run by a volunteer against
-/// their own server (seventh red-team review). No application opens ten
-/// ports of one address in ten seconds.
+/// their own server (seventh red-team review). Few applications open ten
+/// ports of one address in ten seconds (FTP's passive data connections
+/// can: their SYN failures then go uncounted as blocking too).
 pub const SCAN_PORTS: u32 = 10;
 
 /// See [`SCAN_PORTS`].
