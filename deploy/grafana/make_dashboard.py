@@ -221,7 +221,7 @@ ts("Left out as look-alikes (per minute)",
    "What tamperwatch saw and chose not to report, and why (docs/metrics.md): a busy server's silent drops, "
    "hung TLS behind a proxy on the local network, "
    "a DNS resolver's route moving or getting faster, resets from the first hop with rst_injection.local_resets = \"count\", "
-   "a server's own firewall resetting this address, a port scan's unanswered SYNs, "
+   "a server's own firewall resetting this address, a port scan's unanswered SYNs, a browser trying https:// at an HTTP-only site, "
    "failures during a link-down period, events withheld behind a captive portal. A rise with no events is "
    "worth a look: a look-alike, or a censor the excuse hides (each signature's blind spots).",
    [target(f'sum by (stage) (rate(tamperwatch_blackhole_server_busy_total{{{SEL}}}[{RI}])) * 60', "busy server ({{stage}})"),
@@ -230,6 +230,7 @@ ts("Left out as look-alikes (per minute)",
     target(f'sum by (action) (rate(tamperwatch_rst_first_hop_total{{{SEL}}}[{RI}])) * 60', "first-hop reset ({{action}})", "C"),
     target(f'sum(rate(tamperwatch_rst_server_end_reject_total{{{SEL}}}[{RI}])) * 60', "server's own firewall reset (rst)", "G"),
     target(f'sum(rate(tamperwatch_blackhole_port_scan_total{{{SEL}}}[{RI}])) * 60', "port scan (blackhole)", "H"),
+    target(f'sum(rate(tamperwatch_blackhole_https_upgrade_total{{{SEL}}}[{RI}])) * 60', "https:// tried at an HTTP-only site (blackhole)", "I"),
     target(f'sum by (signature) (rate(tamperwatch_link_down_excused_total{{{SEL}}}[{RI}])) * 60', "link down ({{signature}})", "D"),
     target(f'sum by (signature) (rate(tamperwatch_captive_portal_events_withheld_total{{{SEL}}}[{RI}])) * 60', "captive portal ({{signature}})", "E")],
    {"h": 8, "w": 24, "x": 0, "y": y})

@@ -302,6 +302,9 @@ pub struct Stats {
     /// Unanswered SYNs of a port scan of their server (ten ports or more of
     /// one address within ten seconds): not reported.
     pub blackhole_port_scan: u64,
+    /// Unanswered SYNs to port 443 of a server that serves plain HTTP on
+    /// port 80 (a browser's `https://` upgrade): not reported.
+    pub blackhole_https_upgrade: u64,
     /// Connections whose server RSTs had the shape of the server host's (or
     /// its firewall's) reply to the client's segments while the server's
     /// own output went on (a fail2ban ban, a rate limit): not reported (see
@@ -374,6 +377,7 @@ impl Default for Stats {
             blackhole_server_busy: [0; BlackholeStage::COUNT],
             blackhole_first_hop_handshake: 0,
             blackhole_port_scan: 0,
+            blackhole_https_upgrade: 0,
             rst_server_end_reject: 0,
             link_down_excused: [0; LinkDownExcused::COUNT],
             by_group: Vec::new(),
@@ -442,6 +446,7 @@ impl Stats {
         );
         self.blackhole_first_hop_handshake += other.blackhole_first_hop_handshake;
         self.blackhole_port_scan += other.blackhole_port_scan;
+        self.blackhole_https_upgrade += other.blackhole_https_upgrade;
         self.rst_server_end_reject += other.rst_server_end_reject;
         add(&mut self.link_down_excused, &other.link_down_excused);
         if self.by_group.len() < other.by_group.len() {

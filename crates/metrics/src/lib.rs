@@ -199,6 +199,7 @@ pub struct Metrics {
     pub(crate) blackhole_first_hop_handshake: IntCounter,
     pub(crate) rst_server_end_reject: IntCounter,
     pub(crate) blackhole_port_scan: IntCounter,
+    pub(crate) blackhole_https_upgrade: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
     pub(crate) captive_withheld: [IntCounter; Signature::COUNT],
     pub(crate) captive_checks: [IntCounter; 2],
@@ -419,6 +420,10 @@ impl Metrics {
             "tamperwatch_blackhole_port_scan_total",
             "Connections whose SYNs went unanswered during a port scan of their server (ten ports or more of one address within ten seconds, such as nmap run against your own server): not judged as blackhole.",
         );
+        let blackhole_https_upgrade = b.counter(
+            "tamperwatch_blackhole_https_upgrade_total",
+            "Connections whose SYNs to port 443 went unanswered at a server that serves plain HTTP on port 80 (no redirect to HTTPS): a browser trying https:// first at an HTTP-only site (Chrome's HTTPS-Upgrades); not judged as blackhole.",
+        );
         let events = b.counter_vec(
             "tamperwatch_events_total",
             "Interference events detected, by signature.",
@@ -638,6 +643,7 @@ impl Metrics {
             blackhole_first_hop_handshake,
             rst_server_end_reject,
             blackhole_port_scan,
+            blackhole_https_upgrade,
             events: per_value(&events, Signature::ALL, Signature::as_str),
             captive_withheld: per_value(&captive_withheld, Signature::ALL, Signature::as_str),
             captive_checks: per_value(&captive_checks, &["portal", "online"], |r| r),

@@ -106,6 +106,11 @@ impl StatsPublisher {
             last.blackhole_port_scan,
             now.blackhole_port_scan,
         );
+        add_counter(
+            &m.blackhole_https_upgrade,
+            last.blackhole_https_upgrade,
+            now.blackhole_https_upgrade,
+        );
         add_counters(&m.events, &last.events, &now.events);
         add_counters(
             &m.captive_withheld,

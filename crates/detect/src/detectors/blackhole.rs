@@ -158,7 +158,19 @@ pub struct BlackholeServer {
     /// [`SCAN_PORTS`] distinct ports came within [`SCAN_WINDOW`] (0, 0:
     /// none).
     pub scan: (Nanos, Nanos),
+    /// When the latest HTTP requests on port 80 went out (their
+    /// connection's first request; 0: none) that the server answered with
+    /// a page (2xx) or a redirect that is not to `https://`: a site that
+    /// serves plain HTTP, where a browser's attempt at `https://` first
+    /// (Chrome's HTTPS-Upgrades) may find port 443 closed and fall back to
+    /// them.
+    pub plain_http: [Nanos; 4],
 }
+
+/// A browser falls back from `https://` to `http://` this soon after its
+/// first SYN to port 443 (Chrome's HTTPS-Upgrades and Firefox's HTTPS-First
+/// wait 3 s).
+pub const UPGRADE_FALLBACK: Nanos = 5 * SECOND;
 
 /// Distinct ports of one server whose connections began within
 /// [`SCAN_WINDOW`] that make a port scan: `nmap` (its connect scan's
@@ -170,6 +182,34 @@ pub const SCAN_PORTS: u32 = 10;
 
 /// See [`SCAN_PORTS`].
 pub const SCAN_WINDOW: Nanos = 10 * SECOND;
+
+/// A response (the start of one, in a segment) that serves plain HTTP: a
+/// 2xx, or a 3xx whose `Location` is not `https://` (a relative one stays
+/// on the scheme it was asked on). A redirect to HTTPS says the site
+/// expects HTTPS; anything else (4xx, 5xx, or headers beyond the segment)
+/// says nothing.
+fn serves_plain_http(p: &[u8]) -> bool {
+    if !p.starts_with(b"HTTP/1.") || p.len() < 12 {
+        return false;
+    }
+    match p.get(9) {
+        Some(b'2') => true,
+        Some(b'3') => {
+            let head = &p[..p.len().min(2048)];
+            let end = head
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .unwrap_or(head.len());
+            head[..end].split(|&c| c == b'\n').any(|line| {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                line.len() > 9
+                    && line[..9].eq_ignore_ascii_case(b"location:")
+                    && !line[9..].trim_ascii_start().starts_with(b"https://")
+            })
+        }
+        _ => false,
+    }
+}
 
 /// The digest of what a request asked for: its target (SNI or Host) and,
 /// for HTTP, its first line (`BlackholeFlow::req_line`). `None` without a
@@ -218,6 +258,26 @@ impl BlackholeServer {
             }
             self.scan.1 = now;
         }
+    }
+
+    /// A request on port 80 sent at `t` was answered with plain HTTP.
+    fn note_plain_http(&mut self, t: Nanos) {
+        if self.plain_http.contains(&t) {
+            return;
+        }
+        let i = slot_for(&self.plain_http, |_| false, |x| *x);
+        if let Some(slot) = i.and_then(|i| self.plain_http.get_mut(i)) {
+            *slot = t;
+        }
+    }
+
+    /// A request answered with plain HTTP on port 80 went out within
+    /// [`UPGRADE_FALLBACK`] after `t` (a browser's fallback from
+    /// `https://`).
+    fn fell_back_to_http(&self, t: Nanos) -> bool {
+        self.plain_http
+            .iter()
+            .any(|&s| s > t && since(s, t) <= UPGRADE_FALLBACK)
     }
 
     /// A connection that began at `t` was part of a port scan (within
@@ -484,6 +544,12 @@ impl Detector for BlackholeDetector {
             (l4, Dir::ToClient) if b.has_req => {
                 b.server_after_req = true;
                 if let Transport::Tcp(t) = l4 {
+                    if b.kind == KIND_HTTP && server_port == 80 && serves_plain_http(t.payload) {
+                        // (when the request went out: a browser may have
+                        // opened the connection earlier, a preconnect)
+                        let asked = b.req().map_or(pkt.ts, |(_, _, at)| at);
+                        server.ext.bh.note_plain_http(asked);
+                    }
                     let isn = flow.dirs[Dir::ToClient.idx()].isn();
                     if t.fin()
                         && !t.syn()
@@ -827,6 +893,23 @@ impl Detector for BlackholeDetector {
             };
             if busy {
                 ctx.stats.blackhole_server_busy[stage.idx()] += 1;
+                return;
+            }
+            // A browser trying `https://` first at a site that serves plain
+            // HTTP on port 80 (no redirect to HTTPS) and whose firewall
+            // drops port 443: Chrome's HTTPS-Upgrades tries the upgraded
+            // URL, falls back to port 80 after 3 s, and the page's port 80
+            // answers are the other-port contrast (ninth red-team review).
+            // The fallback is a request on port 80 sent after the first SYN
+            // to 443, within `UPGRADE_FALLBACK`, and answered with plain
+            // HTTP (on a connection the browser may have opened before).
+            // Not reported, counted.
+            if stage == BlackholeStage::Syn
+                && port == 443
+                && other_port.is_some_and(|(p, _)| p == 80)
+                && sx.fell_back_to_http(first)
+            {
+                ctx.stats.blackhole_https_upgrade += 1;
                 return;
             }
             // A port scan of the server (a volunteer's nmap against their
