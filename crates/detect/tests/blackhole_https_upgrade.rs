@@ -66,12 +66,7 @@ fn run(answer: &[u8]) -> (Engine, Vec<serde_json::Value>) {
     let mut s = session(40_020, OTHER, 443);
     let h = s.handshake(&mut tl, T0 + 400 * S, RTT);
     s.close(&mut tl, h + 10 * MS, RTT);
-    let (e, ev) = common::replay(tl);
-    let bh = ev
-        .into_iter()
-        .filter(|e| e["signature"] == "blackhole")
-        .collect();
-    (e, bh)
+    common::replay_of(tl, "blackhole")
 }
 
 /// `https_upgrade.pcap`: the site's port 80 serves its pages. (Failed on the
@@ -133,11 +128,7 @@ fn a_page_fetched_before_the_https_attempt_is_no_fallback() {
         let mut z = session(40_003, OTHER, 443);
         let h = z.handshake(&mut tl, T0 + 400 * S, RTT);
         z.close(&mut tl, h + 10 * MS, RTT);
-        let (e, ev) = common::replay(tl);
-        let ev: Vec<_> = ev
-            .into_iter()
-            .filter(|e| e["signature"] == "blackhole")
-            .collect();
+        let (e, ev) = common::replay_of(tl, "blackhole");
         assert_eq!(ev.len(), 1, "page at {page_after}: {ev:?}");
         assert_eq!(e.stats().blackhole_https_upgrade, 0);
     }

@@ -77,12 +77,7 @@ fn later(tl: &mut Timeline, cport: u16, t: i64) {
 }
 
 fn blackhole(tl: Timeline) -> (Engine, Vec<serde_json::Value>) {
-    let (e, ev) = common::replay(tl);
-    let bh = ev
-        .into_iter()
-        .filter(|e| e["signature"] == "blackhole")
-        .collect();
-    (e, bh)
+    common::replay_of(tl, "blackhole")
 }
 
 /// `tools.pcap`: a page, then two passes of a connect scan of 20 ports

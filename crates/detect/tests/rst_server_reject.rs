@@ -125,12 +125,8 @@ fn reset_request(reject: Reject) -> Timeline {
 
 /// The rst_injection events and the count of server-end rejects.
 fn run(tl: Timeline) -> (Vec<serde_json::Value>, u64) {
-    let (e, ev) = common::replay(tl);
-    let rst = ev
-        .into_iter()
-        .filter(|e| e["signature"] == "rst_injection")
-        .collect();
-    (rst, e.stats().rst_server_end_reject)
+    let (e, ev) = common::replay_of(tl, "rst_injection");
+    (ev, e.stats().rst_server_end_reject)
 }
 
 fn rules(e: &serde_json::Value) -> String {

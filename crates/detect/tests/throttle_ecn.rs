@@ -16,22 +16,14 @@
 
 mod common;
 
-use tw_scenario::session::EPOCH_NS;
-use tw_scenario::throttle_scenarios::{download, App, Download, Limiter};
+use tw_scenario::throttle_scenarios::{
+    download, fast_history, App, Download, Limiter, POLICE, THROTTLED,
+};
 use tw_scenario::Timeline;
 
 const MS: i64 = 1_000_000;
 const S: i64 = 1_000 * MS;
-const NEWS: [u8; 4] = [203, 0, 113, 80];
 const OTHER: [u8; 4] = [198, 51, 100, 20];
-const POLICE: Limiter = Limiter::Policer {
-    bps: 150_000.0,
-    burst: 16_000,
-};
-const FAST: Limiter = Limiter::Link {
-    bps: 4e6,
-    queue: 48_000,
-};
 
 /// Which congestion marks the other flow's packets carry.
 #[derive(Clone, Copy, PartialEq)]
@@ -50,20 +42,9 @@ enum Marks {
 /// `marks`.
 fn scenario(marks: Marks, other_bps: f64) -> Timeline {
     let mut tl = Timeline::new();
-    let mut t = EPOCH_NS;
-    for (i, port) in [50031u16, 50032, 50033].into_iter().enumerate() {
-        let d = Download::bulk(
-            NEWS,
-            "news.example",
-            port,
-            t + (i as i64 + 1) * S,
-            FAST,
-            600_000,
-        );
-        t = download(&mut tl, &d).unwrap();
-    }
+    let t = fast_history(&mut tl, [50031, 50032, 50033]).unwrap();
     let start = t + 30 * S;
-    let held = Download::bulk(NEWS, "news.example", 50034, start, POLICE, 400_000);
+    let held = Download::bulk(THROTTLED, "news.example", 50034, start, POLICE, 400_000);
     download(&mut tl, &held).unwrap();
     let mut other = Download::bulk(
         OTHER,

@@ -559,14 +559,17 @@ pub fn finish(mut tl: Timeline) -> Result<Vec<u8>> {
     tl.to_pcap_bytes(RAW, false)
 }
 
-const THROTTLED: [u8; 4] = [203, 0, 113, 80];
+/// The throttled server of the fixtures.
+pub const THROTTLED: [u8; 4] = [203, 0, 113, 80];
 const OTHER: [u8; 4] = [198, 51, 100, 20];
 const OTHER2: [u8; 4] = [198, 51, 100, 21];
-const POLICE: Limiter = Limiter::Policer {
+/// The fixtures' policer: 150 kbit/s, a 16 kB bucket.
+pub const POLICE: Limiter = Limiter::Policer {
     bps: 150_000.0,
     burst: 16_000,
 };
-const FAST: Limiter = Limiter::Link {
+/// The fixtures' fast link: 4 Mbit/s, a 48 kB queue.
+pub const FAST: Limiter = Limiter::Link {
     bps: 4e6,
     queue: 48_000,
 };
@@ -678,7 +681,7 @@ pub fn thr_shaped_targeted() -> Result<Vec<u8>> {
 /// Three 600 KB downloads of `news.example` from the throttled address at
 /// 4 Mbit/s, one after the other (a name's history of being fast), from
 /// `EPOCH_NS`; returns the time of the last one's last packet.
-pub(crate) fn fast_history(tl: &mut Timeline, ports: [u16; 3]) -> Result<i64> {
+pub fn fast_history(tl: &mut Timeline, ports: [u16; 3]) -> Result<i64> {
     let mut t = EPOCH_NS;
     for (i, port) in ports.into_iter().enumerate() {
         t = download(

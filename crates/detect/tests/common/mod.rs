@@ -34,11 +34,19 @@ pub fn replay(tl: Timeline) -> (Engine, Vec<serde_json::Value>) {
 /// The events of one signature from [`replay`].
 #[allow(dead_code)]
 pub fn events_of(tl: Timeline, signature: &str) -> Vec<serde_json::Value> {
-    replay(tl)
-        .1
+    replay_of(tl, signature).1
+}
+
+/// [`replay`], keeping the events of one signature (and the engine, for
+/// its counters).
+#[allow(dead_code)]
+pub fn replay_of(tl: Timeline, signature: &str) -> (Engine, Vec<serde_json::Value>) {
+    let (e, ev) = replay(tl);
+    let ev = ev
         .into_iter()
         .filter(|e| e["signature"] == signature)
-        .collect()
+        .collect();
+    (e, ev)
 }
 
 /// The DNS tests' resolver, 203.0.113.53, asked by the client 192.0.2.10
