@@ -1311,7 +1311,9 @@ mod tests {
         fr.push((ms(600), tcp(c80, s80, TcpFlags::ACK, 5001, 9001, b"")));
         let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         fr.push((ms(700), tcp(c80, s80, TcpFlags::PSH_ACK, 5001, 9001, get)));
-        let ok = b"HTTP/1.1 200 OK\r\n\r\nhi";
+        // (an error page: port 80 serving pages within 5 s of the SYN to
+        // 443 would be a browser's fallback from `https://`, not judged)
+        let ok = b"HTTP/1.1 404 No\r\n\r\nhi";
         fr.push((ms(800), tcp(s80, c80, TcpFlags::PSH_ACK, 9001, 5028, ok)));
         // F's second SYN: stale after 76.0 s, or after 75.9999998 s
         fr.push((if jitter { 999_999_800 } else { ms(1000) }, syn));
