@@ -167,10 +167,12 @@ pub struct BlackholeServer {
     pub plain_http: [Nanos; 4],
 }
 
-/// A browser falls back from `https://` to `http://` this soon after its
+/// A browser falls back from `https://` to `http://` this long after its
 /// first SYN to port 443 (Chrome's HTTPS-Upgrades and Firefox's HTTPS-First
-/// wait 3 s).
-pub const UPGRADE_FALLBACK: Nanos = 5 * SECOND;
+/// wait 3 s from the navigation, which the SYN follows after its DNS
+/// lookup): a request sooner or later is not its fallback (another
+/// application's, a user's), and a block is still judged.
+pub const UPGRADE_FALLBACK: (Nanos, Nanos) = (2 * SECOND, 3 * SECOND + SECOND / 2);
 
 /// Distinct ports of one server whose connections began within
 /// [`SCAN_WINDOW`] that make a port scan: `nmap` (its connect scan's
@@ -271,13 +273,14 @@ impl BlackholeServer {
         }
     }
 
-    /// A request answered with plain HTTP on port 80 went out within
+    /// A request answered with plain HTTP on port 80 went out
     /// [`UPGRADE_FALLBACK`] after `t` (a browser's fallback from
     /// `https://`).
     fn fell_back_to_http(&self, t: Nanos) -> bool {
+        let (from, to) = UPGRADE_FALLBACK;
         self.plain_http
             .iter()
-            .any(|&s| s > t && since(s, t) <= UPGRADE_FALLBACK)
+            .any(|&s| s > t && (from..=to).contains(&since(s, t)))
     }
 
     /// A connection that began at `t` was part of a port scan (within
@@ -900,8 +903,8 @@ impl Detector for BlackholeDetector {
             // drops port 443: Chrome's HTTPS-Upgrades tries the upgraded
             // URL, falls back to port 80 after 3 s, and the page's port 80
             // answers are the other-port contrast (ninth red-team review).
-            // The fallback is a request on port 80 sent after the first SYN
-            // to 443, within `UPGRADE_FALLBACK`, and answered with plain
+            // The fallback is a request on port 80 sent 2 to 3.5 s after the
+            // first SYN to 443 (`UPGRADE_FALLBACK`), and answered with plain
             // HTTP (on a connection the browser may have opened before).
             // Not reported, counted.
             if stage == BlackholeStage::Syn
