@@ -444,17 +444,16 @@ impl Detector for BlackholeDetector {
     ) {
         let server_port = flow.server_port();
         let pmtu = self.cfg.pmtu_suspect_bytes;
-        if let Transport::Tcp(t) = &pkt.l4 {
-            if t.syn() && !t.ack_flag() && dir == Dir::ToServer && flow.syns == 1 {
-                server.ext.bh.note_syn(server_port, pkt.ts);
-            }
-        }
         let b = &mut flow.ext.bh;
         b.link_synack = ctx.link.last_synack;
         b.link_quic = ctx.link.last_quic_reply;
         if let Transport::Tcp(t) = &pkt.l4 {
             let first_synack = b.syn_bits & SEG_FINAL == 0;
             if t.syn() && dir == Dir::ToServer && first_synack {
+                if flow.syns == 1 && !t.ack_flag() {
+                    // (a connection's first SYN: the port-scan count)
+                    server.ext.bh.note_syn(server_port, pkt.ts);
+                }
                 // (the client's own MSS, until the SYN/ACK's is known)
                 b.seg_size = t.options.mss.unwrap_or(0);
                 if t.options.timestamps.is_some() {
