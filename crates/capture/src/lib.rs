@@ -5,11 +5,14 @@
 //! * [`FileSource`]: offline pcap / pcapng files (own reader, no libpcap), with
 //!   errors that name the file and the byte offset of the damaged record.
 //! * [`RingSource`]: live capture on Linux through an `AF_PACKET`
-//!   `TPACKET_V3` memory-mapped ring (the only module with `unsafe` code is
-//!   `ring`).
+//!   `TPACKET_V3` memory-mapped ring (the only modules with `unsafe` code
+//!   are `ring` and, for one `clock_gettime`, [`clock`]).
 //! * [`PnetSource`]: a fallback on `pnet_datalink` (one `recv` per packet
 //!   from a plain `AF_PACKET` socket with a large receive buffer, user-space
 //!   timestamps, kernel drops counted).
+//!
+//! Live sources stamp frames with the host's real-time clock, which can be
+//! stepped; [`clock`] maps the stamps onto a steady timeline.
 //!
 //! All sources hand out [`Frame`]s that borrow the source's internal buffer
 //! until the next call to [`Source::next`]; nothing allocates per packet.
@@ -19,6 +22,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod clock;
 mod error;
 mod file;
 mod iface;

@@ -27,7 +27,7 @@ pub mod web;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -246,6 +246,12 @@ pub struct Metrics {
     start_time: Gauge,
     last_packet_ns: AtomicI64,
     last_packet: Gauge,
+    /// Steps of the host's clock recorded, and what they add up to (live
+    /// packet times are on a steady timeline: `tw_capture::clock`).
+    clock_steps_seen: AtomicU64,
+    clock_steps: IntCounter,
+    clock_correction_ns: AtomicI64,
+    clock_correction: Gauge,
     config_reload_ok: IntGauge,
     config_reload_ts: Gauge,
 }
@@ -598,6 +604,17 @@ impl Metrics {
             "Capture timestamp of the newest packet processed, since the Unix epoch, \
              in seconds (0 before the first packet).",
         );
+        let clock_steps = b.counter(
+            "tamperwatch_clock_steps_total",
+            "Steps of the host's real-time clock seen by the live capture (NTP, an operator, \
+             a board without a battery-backed clock setting its time after boot). Packet \
+             times are kept steady across them.",
+        );
+        let clock_correction = b.gauge(
+            "tamperwatch_clock_correction_seconds",
+            "What the host's real-time clock was stepped by since the start, in all (0 when \
+             never stepped). Added to the steady packet times in what the daemon writes.",
+        );
         let config_reload_ok = b.int_gauge(
             "tamperwatch_config_last_reload_successful",
             "1 if the last configuration (re)load succeeded, 0 if it failed.",
@@ -695,6 +712,10 @@ impl Metrics {
             start_time,
             last_packet_ns: AtomicI64::new(i64::MIN),
             last_packet,
+            clock_steps_seen: AtomicU64::new(0),
+            clock_steps,
+            clock_correction_ns: AtomicI64::new(0),
+            clock_correction,
             config_reload_ok,
             config_reload_ts,
             registry: b.registry,
@@ -858,17 +879,55 @@ impl Metrics {
     /// `tamperwatch_last_packet_timestamp_seconds` only moves forward, so
     /// several workers may call this concurrently (e.g. at each publish with
     /// their newest packet time).
+    ///
+    /// Live packet times are on a steady timeline (`tw_capture::clock`):
+    /// the gauge shows them by the host's clock as corrected now (see
+    /// [`Metrics::clock_stepped`]).
     pub fn observe_packet_time(&self, ts: Nanos) {
         self.last_packet_ns.fetch_max(ts, Ordering::Relaxed);
+        self.publish_last_packet();
+    }
+
+    fn publish_last_packet(&self) {
         // Re-publish until the gauge reflects the maximum seen at our last
         // look, so a slower concurrent caller cannot leave an older value.
         loop {
             let cur = self.last_packet_ns.load(Ordering::Relaxed);
-            self.last_packet.set(cur as f64 / SECOND as f64);
-            if self.last_packet_ns.load(Ordering::Relaxed) == cur {
+            let c = self.clock_correction_ns.load(Ordering::Relaxed);
+            if cur != i64::MIN {
+                self.last_packet
+                    .set(cur.saturating_add(c) as f64 / SECOND as f64);
+            }
+            if self.last_packet_ns.load(Ordering::Relaxed) == cur
+                && self.clock_correction_ns.load(Ordering::Relaxed) == c
+            {
                 break;
             }
         }
+    }
+
+    /// Reports the live capture's clock: `steps` measured since the start
+    /// (a running total, which several capture threads may report), and
+    /// the `correction` they add up to (nanoseconds). Returns whether this
+    /// call was the first to report the latest steps (its caller logs them).
+    pub fn clock_stepped(&self, steps: u64, correction: Nanos) -> bool {
+        let old = self.clock_steps_seen.fetch_max(steps, Ordering::Relaxed);
+        if steps <= old {
+            return false;
+        }
+        self.clock_steps.inc_by(steps - old);
+        self.clock_correction_ns
+            .store(correction, Ordering::Relaxed);
+        self.clock_correction.set(correction as f64 / SECOND as f64);
+        self.publish_last_packet();
+        true
+    }
+
+    /// What the host's clock was stepped by since the start (nanoseconds;
+    /// 0 in replays): added to a packet time, it gives the time by the
+    /// clock as corrected now.
+    pub fn clock_correction_ns(&self) -> Nanos {
+        self.clock_correction_ns.load(Ordering::Relaxed)
     }
 
     /// Reports a configuration reload: sets

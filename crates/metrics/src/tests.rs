@@ -486,6 +486,30 @@ fn interfaces_and_gauges() {
         value(&m, "tamperwatch_last_packet_timestamp_seconds", &[]),
         1_700_000_000.5
     );
+    // A step of the host's clock (live packet times are steady): the
+    // packet time is shown by the corrected clock, the step counted once
+    // however many capture threads report it.
+    assert_eq!(value(&m, "tamperwatch_clock_steps_total", &[]), 0.0);
+    assert!(m.clock_stepped(1, -2_500_000_000));
+    assert!(!m.clock_stepped(1, -2_500_000_000));
+    assert_eq!(m.clock_correction_ns(), -2_500_000_000);
+    assert_eq!(value(&m, "tamperwatch_clock_steps_total", &[]), 1.0);
+    assert_eq!(value(&m, "tamperwatch_clock_correction_seconds", &[]), -2.5);
+    assert_eq!(
+        value(&m, "tamperwatch_last_packet_timestamp_seconds", &[]),
+        1_699_999_998.0
+    );
+    m.observe_packet_time(1_700_000_001_000_000_000);
+    assert_eq!(
+        value(&m, "tamperwatch_last_packet_timestamp_seconds", &[]),
+        1_699_999_998.5
+    );
+    assert!(m.clock_stepped(3, 0));
+    assert_eq!(value(&m, "tamperwatch_clock_steps_total", &[]), 3.0);
+    assert_eq!(
+        value(&m, "tamperwatch_last_packet_timestamp_seconds", &[]),
+        1_700_000_001.0
+    );
 
     m.record_config_reload(false);
     assert_eq!(

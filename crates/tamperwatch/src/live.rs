@@ -11,19 +11,14 @@ use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+use tw_capture::clock::{SteadyClock, StepGuard};
 use tw_capture::{CaptureError, Next, PnetSource, RingConfig, RingSource, Source};
 use tw_metrics::{InterfaceMetrics, Metrics};
 
 /// Exit status when every capture interface has failed or disappeared, so
 /// that a service manager restarts the daemon.
 pub const EXIT_CAPTURE_LOST: i32 = 3;
-
-fn wall_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
 
 /// Opens the capture(s) of one interface: one source, or `capture.fanout`
 /// sources in one `PACKET_FANOUT` group (hash mode: a flow's packets, both
@@ -77,11 +72,29 @@ fn open_sources(cfg: &Config, iface: &str) -> Result<Vec<Box<dyn Source>>, Captu
 const FLUSH_EVERY_NS: i64 = 100_000_000;
 
 /// What every capture thread hands the workers besides frames: the kernel
-/// drop count and the link-down periods.
+/// drop count and the link-down periods; and the steady timeline its
+/// frames' times are put on (`tw_capture::clock`: the kernel stamps them
+/// with the host's real-time clock, which can be stepped), with the
+/// metrics that report the clock's steps.
 #[derive(Clone)]
 struct ToWorkers {
     drops_total: Arc<AtomicU64>,
     links: Arc<LinkStates>,
+    clock: Arc<SteadyClock>,
+    metrics: Arc<Metrics>,
+}
+
+/// Reports the clock's steps measured so far (once, whichever capture
+/// thread measured them).
+fn report_clock(clock: &SteadyClock, metrics: &Metrics) {
+    let correction = clock.correction();
+    if metrics.clock_stepped(clock.steps(), correction) {
+        tracing::warn!(
+            correction_s = correction as f64 / 1e9,
+            steps = clock.steps(),
+            "the host's clock was stepped; packet times stay steady, events are written by the corrected clock"
+        );
+    }
 }
 
 fn capture_loop(
@@ -93,12 +106,19 @@ fn capture_loop(
     stop: Arc<AtomicBool>,
     beat: sd_notify::Heartbeat,
 ) -> Result<(), CaptureError> {
-    let ToWorkers { drops_total, links } = to_workers;
+    let ToWorkers {
+        drops_total,
+        links,
+        clock,
+        metrics,
+    } = to_workers;
+    let mut guard = StepGuard::new(clock.clone());
+    let mut steps_seen = clock.steps();
     let mut last = src.stats();
-    // When the interface's state was last read (wall time, which is the
-    // packet time of a live capture): a change noticed at one poll
-    // happened after the poll before.
-    let mut polled_ns = wall_ns();
+    // When the interface's state was last read (steady time, the packet
+    // time of a live capture): a change noticed at one poll happened after
+    // the poll before.
+    let mut polled_ns = clock.now();
     // The packet time of the last frame captured, and whether this capture
     // holds a link-down period open (its interface went down having
     // carried packets lately: `LinkStates::went_down`).
@@ -122,15 +142,16 @@ fn capture_loop(
     let result = loop {
         let idle = match src.next() {
             Ok(Next::Frame(f)) => {
-                last_frame_ts = Some(f.ts_ns);
-                d.push(f.linktype, f.data, f.ts_ns, f.orig_len);
+                let ts = guard.steady(f.ts_ns);
+                last_frame_ts = Some(ts);
+                d.push(f.linktype, f.data, ts, f.orig_len);
                 n = n.wrapping_add(1);
-                if f.ts_ns.saturating_sub(last_flush_ts) >= FLUSH_EVERY_NS {
+                if ts.saturating_sub(last_flush_ts) >= FLUSH_EVERY_NS {
                     if last_flush_ts != i64::MIN {
                         d.flush(None);
                         last_flush = Instant::now();
                     }
-                    last_flush_ts = f.ts_ns;
+                    last_flush_ts = ts;
                 }
                 false
             }
@@ -153,12 +174,16 @@ fn capture_loop(
             if idle || last_flush.elapsed() >= Duration::from_millis(100) {
                 // Idle: advance packet time, but not past frames the kernel
                 // may still hold in a block it has not handed over.
-                d.flush(idle.then(|| wall_ns().saturating_sub(tick_lag_ns)));
+                d.flush(idle.then(|| clock.now().saturating_sub(tick_lag_ns)));
                 last_flush = Instant::now();
             }
             if last_stats_at.elapsed() >= Duration::from_secs(1) {
                 let s = src.stats();
-                let at = wall_ns();
+                let at = guard.poll().now;
+                if clock.steps() != steps_seen {
+                    steps_seen = clock.steps();
+                    report_clock(&clock, &metrics);
+                }
                 if s.link_down != last.link_down {
                     im.set_up(!s.link_down);
                     // the workers excuse silences and stalls in the period
@@ -191,7 +216,7 @@ fn capture_loop(
     d.flush(None);
     if holds_period {
         // no longer watched: the period this capture held open ends
-        links.came_up(wall_ns());
+        links.came_up(clock.now());
     }
     // A capture that ended (interface lost) no longer feeds the watchdog's
     // judgement; the others keep it fed.
@@ -379,6 +404,8 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     drop(ev_tx);
 
     let stop = Arc::new(AtomicBool::new(false));
+    // the steady timeline of every capture's packet times
+    let clock = Arc::new(SteadyClock::system());
     // how far behind the wall clock an idle tick stays (a block the kernel
     // has not retired yet holds up to block_timeout_ms of frames)
     let tick_lag_ns = (i64::from(cfg.capture.block_timeout_ms) + 100) * 1_000_000;
@@ -392,6 +419,8 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
         let to_workers = ToWorkers {
             drops_total: drops.clone(),
             links: links.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
         };
         let beat = sd_notify::Heartbeat::new(&name);
         beats.push(beat.clone());

@@ -1998,4 +1998,100 @@ mod tests {
             }
         }
     }
+
+    /// A live capture's frames are stamped by the host's real-time clock,
+    /// which NTP or a board without a battery-backed clock can step while
+    /// the daemon runs. The capture threads put the stamps on a steady
+    /// timeline (`tw_capture::clock::StepGuard`): with the clock stepped 3 s
+    /// back or 10 minutes forward in the middle of any fixture, the live
+    /// pipeline gives the events of the unstepped capture. Fed the stamps
+    /// as they are, it reports clean traffic (a refused connection's reset
+    /// after a step back) and misses real blocking (found in session 22 by
+    /// replaying clean and blocked captures with their later part shifted).
+    #[test]
+    fn a_stepped_host_clock_changes_no_live_event() {
+        use std::sync::atomic::AtomicI64;
+        use tw_capture::clock::{SteadyClock, StepGuard};
+        use tw_detect::time::{MILLI, SECOND};
+        let (ecfg, metrics, drops, files) = fixture_setup();
+        let run = |fr: &[(u32, Vec<u8>, i64, u32)], ts: &[i64]| -> Vec<String> {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let ws = spawn_workers(
+                1,
+                &ecfg,
+                &metrics,
+                &tx,
+                &drops,
+                WorkerOptions {
+                    backpressure: EventBackpressure::Block,
+                    reload: None,
+                    lookahead: LookaheadMode::Off,
+                    link_states: None,
+                },
+            )
+            .unwrap();
+            {
+                let mut d = ws.dispatcher();
+                for ((lt, data, _, wl), t) in fr.iter().zip(ts) {
+                    d.push(*lt, data, *t, *wl);
+                }
+            }
+            ws.join();
+            sorted(&rx)
+        };
+        let mut changed_raw = vec![];
+        for f in &files {
+            let name = f.file_name().unwrap().to_string_lossy().to_string();
+            let fr = frames(f);
+            if fr.len() < 4 {
+                continue;
+            }
+            let own: Vec<i64> = fr.iter().map(|f| f.2).collect();
+            let clean = run(&fr, &own);
+            for (at, step) in [
+                (3, -3 * SECOND),
+                (9, -3 * SECOND),
+                (3, 600 * SECOND),
+                (9, 600 * SECOND),
+            ] {
+                let step_at = fr[fr.len() * at / 10].2;
+                let real = move |t: i64| if t >= step_at { t + step } else { t };
+                // the true time now: a frame is read 2 ms after its stamp
+                let now = Arc::new(AtomicI64::new(own[0]));
+                let n2 = now.clone();
+                let clock = Arc::new(SteadyClock::with_readings(Box::new(move || {
+                    let t = n2.load(Ordering::Relaxed);
+                    (real(t), t - 1000 * SECOND)
+                })));
+                let mut guard = StepGuard::new(clock.clone());
+                let steady: Vec<i64> = own
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &t)| {
+                        now.store(t + 2 * MILLI, Ordering::Relaxed);
+                        // (the capture loop polls the clocks about once a second)
+                        if i % 64 == 63 {
+                            guard.poll();
+                        }
+                        guard.steady(real(t))
+                    })
+                    .collect();
+                let what = format!("{name}, stepped {}s at {at}/10", step / SECOND);
+                assert_eq!(clock.steps(), 1, "{what}");
+                assert_eq!(run(&fr, &steady), clean, "{what}");
+                let raw: Vec<i64> = own.iter().map(|&t| real(t)).collect();
+                if run(&fr, &raw) != clean {
+                    changed_raw.push(what);
+                }
+            }
+        }
+        // the stamps as they are: a false alarm, and a block missed
+        for w in [
+            "rst_trap_refused.pcap, stepped -3s at 9/10",
+            "bh_syn_port_blocked.pcap, stepped -3s at 3/10",
+            "bh_trap_loss_acked_late.pcap, stepped 600s at 9/10",
+        ] {
+            assert!(changed_raw.iter().any(|c| c == w), "{w}: {changed_raw:?}");
+        }
+    }
 }

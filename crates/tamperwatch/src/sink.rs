@@ -20,6 +20,43 @@ pub struct SinkConfig {
     pub stdout: bool,
 }
 
+/// Live packet times are on a steady timeline (`tw_capture::clock`), the
+/// host's clock as it was at the start: after a step of that clock (NTP, a
+/// board without a battery-backed clock setting its time after boot), an
+/// event is written by the clock as corrected now. Its `ts`, and every
+/// `ts` in its evidence (DNS queries and answers, the first injected
+/// packet), move by the correction; its `id` was made from the steady time
+/// and stays.
+fn by_corrected_clock(e: &mut Event, correction: i64) {
+    fn walk(v: &mut serde_json::Value, c: i64, depth: u8) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m.iter_mut() {
+                    match v {
+                        serde_json::Value::String(s) if k == "ts" => {
+                            if let Some(t) = tw_detect::time::parse_rfc3339(s) {
+                                *s = tw_detect::time::rfc3339(t.saturating_add(c));
+                            }
+                        }
+                        _ if depth < 4 => walk(v, c, depth + 1),
+                        _ => {}
+                    }
+                }
+            }
+            serde_json::Value::Array(a) if depth < 4 => {
+                for v in a {
+                    walk(v, c, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    e.ts = e.ts.saturating_add(correction);
+    for v in e.evidence.values_mut() {
+        walk(v, correction, 0);
+    }
+}
+
 /// What the sink thread did.
 #[derive(Debug, Default, Clone)]
 pub struct SinkSummary {
@@ -324,7 +361,11 @@ fn spawn_thread(
                 }
             }
             let mut stdout_ok = 0u64;
-            for e in batch.drain(..) {
+            let correction = metrics.clock_correction_ns();
+            for mut e in batch.drain(..) {
+                if correction != 0 {
+                    by_corrected_clock(&mut e, correction);
+                }
                 let line = e.to_json_line();
                 if let Some(f) = file.as_mut() {
                     if let Err(err) = f.write_line(&line) {
@@ -431,6 +472,30 @@ mod tests {
             None,
             Default::default(),
         )
+    }
+
+    #[test]
+    fn events_are_written_by_the_corrected_clock() {
+        let mut e = ev(1_700_000_000_000_000_000);
+        let id = e.id.clone();
+        let ev_json: serde_json::Value = serde_json::json!({
+            "query": {"name": "a.example", "ts": "2023-11-14T22:13:20.000000Z"},
+            "answers": [{"ts": "2023-11-14T22:13:20.250000Z", "ttl": 50}, {"ttl": 51}],
+            "ts_note": "2023-11-14T22:13:20.000000Z",
+            "rules": ["ts"],
+        });
+        e.evidence = ev_json.as_object().unwrap().clone();
+        by_corrected_clock(&mut e, 3 * 86_400 * 1_000_000_000 + 500_000_000);
+        let v: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
+        assert_eq!(v["ts"], "2023-11-17T22:13:20.500000Z");
+        assert_eq!(v["id"], id.as_str());
+        let ev = &v["evidence"];
+        assert_eq!(ev["query"]["ts"], "2023-11-17T22:13:20.500000Z");
+        assert_eq!(ev["answers"][0]["ts"], "2023-11-17T22:13:20.750000Z");
+        assert_eq!(ev["answers"][1]["ttl"], 51);
+        // only fields named `ts` move
+        assert_eq!(ev["ts_note"], "2023-11-14T22:13:20.000000Z");
+        assert_eq!(ev["rules"][0], "ts");
     }
 
     #[test]

@@ -1,0 +1,451 @@
+//! Live packet times on a steady timeline, whatever happens to the host's
+//! clock.
+//!
+//! The kernel stamps captured packets with the real-time clock
+//! (`CLOCK_REALTIME`; the pnet backend stamps them in user space with the
+//! same clock). That clock is stepped while the daemon runs: by NTP (ntpd
+//! steps offsets over 128 ms, systemd-timesyncd and chrony at start-up), by
+//! an operator, by a leap second, and, on the small boards volunteers run
+//! (a Raspberry Pi has no battery-backed clock), by hours or months when
+//! the first time synchronisation after boot corrects the time saved at
+//! the last shutdown. Detectors compare packet times: a step backwards in
+//! the middle of a capture puts the answers to a client's SYNs before the
+//! SYNs they answer, and a step forwards makes every connection under way
+//! look as if it had stalled for the step's length. Replaying clean
+//! captures with their second half stamped 1 to 10 s earlier, or 10 minutes
+//! to 3 days later, gave events where there were none and lost real
+//! detections (session 22: `docs/architecture.md`, "Packet time").
+//!
+//! [`SteadyClock`] maps the stamps onto a steady timeline: the real time at
+//! the daemon's start, advanced by `CLOCK_BOOTTIME`, which is never stepped
+//! and, unlike `CLOCK_MONOTONIC`, counts the time the host was suspended
+//! (a connection that paused for a suspend really paused). The difference
+//! between the two clocks changes only when the real-time clock is stepped
+//! (both follow NTP's frequency corrections); its change since the start is
+//! the clock's *correction*, and each capture thread's [`StepGuard`] takes
+//! it off every stamp. A stamp taken just before a step and read just
+//! after it is mapped with the correction of before, the one that keeps it
+//! in time order and out of the future.
+//!
+//! The steady timeline is the clock at the start plus the time elapsed: a
+//! clock that was wrong at the start and corrected later leaves the whole
+//! timeline off by the correction. What the daemon writes (events, the
+//! packet-time metric) adds the current correction back, so it is stamped
+//! with the corrected clock. File sources keep the stamps they read: a
+//! capture file holds no record of the steps its writer's clock took.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// Nanoseconds since the epoch.
+pub type Nanos = i64;
+
+/// A change of the clocks' difference smaller than this is no step: the
+/// two clocks are read one after the other, and a thread preempted in
+/// between sees them apart by the time it waited. Steps smaller than this
+/// are within the engine's tolerance for jitter (100 ms).
+pub const STEP_MIN: Nanos = 20_000_000;
+
+/// A frame stamped up to this long before the previous one of its capture
+/// is taken as it is (captures jitter; the engine tolerates 100 ms).
+pub const BACK_SLACK: Nanos = 100_000_000;
+
+/// A frame stamped more than this after the previous one of its capture
+/// makes the guard read the clocks again (a gap this long is cheap to
+/// check: it happens at most twenty times a second). A step forwards
+/// smaller than this goes unnoticed until the next poll, within the
+/// engine's tolerance for jitter.
+pub const AHEAD_CHECK: Nanos = 50_000_000;
+
+/// A stamp at most this far past the steady time at which it is read is
+/// not from the future (the clocks are read after the kernel stamped it;
+/// the margin covers the reads' own order).
+pub const FUTURE_SLACK: Nanos = 50_000_000;
+
+/// How long after a step frames may still arrive stamped by the clock of
+/// before (they waited in the ring's blocks: at most a block timeout and
+/// the capture thread's backlog).
+pub const PREVIOUS_KEPT: Nanos = 10_000_000_000;
+
+/// Reads (real time, boot time), each in nanoseconds.
+pub type Readings = Box<dyn Fn() -> (Nanos, Nanos) + Send + Sync>;
+
+/// The host's clocks: `CLOCK_REALTIME` and `CLOCK_BOOTTIME`.
+fn system_readings() -> (Nanos, Nanos) {
+    (read(libc::CLOCK_REALTIME), read(libc::CLOCK_BOOTTIME))
+}
+
+fn read(id: libc::clockid_t) -> Nanos {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec for the call's duration;
+    // both clock ids exist on every Linux since 2.6.39.
+    let rc = unsafe { libc::clock_gettime(id, &mut t) };
+    if rc != 0 {
+        return 0;
+    }
+    (t.tv_sec as Nanos)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec as Nanos)
+}
+
+/// The steady timeline shared by a daemon's capture threads.
+pub struct SteadyClock {
+    read: Readings,
+    /// Real time less boot time at the start.
+    anchor: Nanos,
+    /// The clocks' difference less `anchor`, as last measured: what the
+    /// real-time clock was stepped by since the start, in all.
+    correction: AtomicI64,
+    /// Steps measured.
+    steps: AtomicU64,
+}
+
+impl std::fmt::Debug for SteadyClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SteadyClock")
+            .field("anchor", &self.anchor)
+            .field("correction", &self.correction())
+            .field("steps", &self.steps())
+            .finish()
+    }
+}
+
+/// What one reading of the clocks found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measure {
+    /// The steady time now.
+    pub now: Nanos,
+    /// The correction now (see [`SteadyClock::correction`]).
+    pub correction: Nanos,
+}
+
+impl SteadyClock {
+    /// The host's clocks.
+    pub fn system() -> SteadyClock {
+        SteadyClock::with_readings(Box::new(system_readings))
+    }
+
+    /// Any clocks (tests simulate steps with these).
+    pub fn with_readings(read: Readings) -> SteadyClock {
+        let (real, boot) = read();
+        SteadyClock {
+            read,
+            anchor: real.saturating_sub(boot),
+            correction: AtomicI64::new(0),
+            steps: AtomicU64::new(0),
+        }
+    }
+
+    /// The steady time now.
+    pub fn now(&self) -> Nanos {
+        let (_, boot) = (self.read)();
+        boot.saturating_add(self.anchor)
+    }
+
+    /// What the real-time clock was stepped by since the start, in all (as
+    /// of the latest measure): a steady time plus this is the time by the
+    /// clock as it is now.
+    pub fn correction(&self) -> Nanos {
+        self.correction.load(Ordering::Relaxed)
+    }
+
+    /// Steps measured since the start.
+    pub fn steps(&self) -> u64 {
+        self.steps.load(Ordering::Relaxed)
+    }
+
+    /// Reads the clocks; a difference that moved by [`STEP_MIN`] or more
+    /// since the last measure is a step, recorded once however many
+    /// threads measure it.
+    pub fn measure(&self) -> Measure {
+        let (real, boot) = (self.read)();
+        let c = real.saturating_sub(boot).saturating_sub(self.anchor);
+        let old = self.correction.load(Ordering::Relaxed);
+        let correction = if c.abs_diff(old) >= STEP_MIN.unsigned_abs() {
+            match self
+                .correction
+                .compare_exchange(old, c, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    self.steps.fetch_add(1, Ordering::Relaxed);
+                    c
+                }
+                // another thread recorded it (or a newer one) first
+                Err(now) => now,
+            }
+        } else {
+            old
+        };
+        Measure {
+            now: boot.saturating_add(self.anchor),
+            correction,
+        }
+    }
+}
+
+/// One capture thread's mapping of its frames' stamps onto the steady
+/// timeline. One compare-and-subtract per frame; the clocks are read only
+/// when a frame's stamp is out of line with the one before (more than
+/// [`BACK_SLACK`] before it, or more than [`AHEAD_CHECK`] after it) and at
+/// each [`StepGuard::poll`].
+#[derive(Debug)]
+pub struct StepGuard {
+    clock: std::sync::Arc<SteadyClock>,
+    cur: Nanos,
+    /// The correction before the latest step, while stamps taken before it
+    /// may still arrive (until the steady time `prev_until`).
+    prev: Option<Nanos>,
+    prev_until: Nanos,
+    /// The steady time of the latest frame (`None`: none yet).
+    last: Option<Nanos>,
+}
+
+impl StepGuard {
+    /// A guard on `clock`.
+    pub fn new(clock: std::sync::Arc<SteadyClock>) -> StepGuard {
+        let cur = clock.correction();
+        StepGuard {
+            clock,
+            cur,
+            prev: None,
+            prev_until: 0,
+            last: None,
+        }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &std::sync::Arc<SteadyClock> {
+        &self.clock
+    }
+
+    /// The steady time of a frame stamped `ts` by the real-time clock.
+    #[inline]
+    pub fn steady(&mut self, ts: Nanos) -> Nanos {
+        let s = ts.saturating_sub(self.cur);
+        if let Some(last) = self.last {
+            if s >= last.saturating_sub(BACK_SLACK) && s <= last.saturating_add(AHEAD_CHECK) {
+                self.last = Some(last.max(s));
+                return s;
+            }
+        }
+        self.checked(ts)
+    }
+
+    /// Reads the clocks and takes up a step (called about once a second,
+    /// so that a step is known even while no frame shows it).
+    pub fn poll(&mut self) -> Measure {
+        let m = self.clock.measure();
+        self.take(m);
+        m
+    }
+
+    fn take(&mut self, m: Measure) {
+        if m.correction != self.cur {
+            self.prev = Some(self.cur);
+            self.prev_until = m.now.saturating_add(PREVIOUS_KEPT);
+            self.cur = m.correction;
+        } else if self.prev.is_some() && m.now > self.prev_until {
+            self.prev = None;
+        }
+    }
+
+    #[cold]
+    fn checked(&mut self, ts: Nanos) -> Nanos {
+        let m = self.poll();
+        let last = self.last;
+        let plausible = |s: Nanos| {
+            s <= m.now.saturating_add(FUTURE_SLACK)
+                && last.is_none_or(|l| s >= l.saturating_sub(BACK_SLACK))
+        };
+        let s = ts.saturating_sub(self.cur);
+        let out = match self.prev {
+            Some(p) if !plausible(s) && plausible(ts.saturating_sub(p)) => ts.saturating_sub(p),
+            _ => s,
+        };
+        self.last = Some(last.map_or(out, |l| l.max(out)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    const S: Nanos = 1_000_000_000;
+    const MS: Nanos = 1_000_000;
+
+    /// A simulated host: the true time (what a perfect clock reads), boot
+    /// time = true time less 1000 s, real time = true time plus a step
+    /// taken at a chosen true time.
+    #[derive(Clone)]
+    struct Host {
+        t: Arc<AtomicI64>,
+        step_at: Nanos,
+        step: Nanos,
+    }
+
+    impl Host {
+        fn new(step_at: Nanos, step: Nanos) -> Host {
+            Host {
+                t: Arc::new(AtomicI64::new(1_700_000_000 * S)),
+                step_at,
+                step,
+            }
+        }
+        fn real_at(&self, t: Nanos) -> Nanos {
+            if t >= self.step_at {
+                t + self.step
+            } else {
+                t
+            }
+        }
+        fn clock(&self) -> Arc<SteadyClock> {
+            let h = self.clone();
+            Arc::new(SteadyClock::with_readings(Box::new(move || {
+                let t = h.t.load(Ordering::Relaxed);
+                (h.real_at(t), t - 1000 * S)
+            })))
+        }
+        fn set(&self, t: Nanos) {
+            self.t.store(t, Ordering::Relaxed);
+        }
+    }
+
+    /// Frames at true times `times` (relative to the start), each read
+    /// `lag` after it was stamped, with a poll before every 64th as the
+    /// daemon's capture loop does: their steady times less the start.
+    fn run(host: &Host, g: &mut [&mut StepGuard], times: &[Nanos], lag: Nanos) -> Vec<Nanos> {
+        let t0 = 1_700_000_000 * S;
+        let n = g.len();
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                host.set(t0 + t + lag);
+                let g = &mut g[i % n];
+                if i % 64 == 63 {
+                    g.poll();
+                }
+                g.steady(host.real_at(t0 + t)) - t0
+            })
+            .collect()
+    }
+
+    fn every(from: Nanos, to: Nanos, step: Nanos) -> Vec<Nanos> {
+        (0..)
+            .map(|i| from + i * step)
+            .take_while(|&t| t < to)
+            .collect()
+    }
+
+    #[test]
+    fn without_a_step_stamps_are_kept() {
+        let host = Host::new(Nanos::MAX, 0);
+        let mut g = StepGuard::new(host.clock());
+        let times = every(0, 5 * S, 7 * MS);
+        assert_eq!(run(&host, &mut [&mut g], &times, MS), times);
+        assert_eq!(g.clock().steps(), 0);
+    }
+
+    #[test]
+    fn steps_back_and_forth_leave_the_timeline_steady() {
+        // (the step, and how late frames are read: a step between a
+        // frame's stamp and its read is the hard case)
+        for step in [
+            -3600 * S,
+            -10 * S,
+            -S,
+            -150 * MS,
+            150 * MS,
+            S,
+            600 * S,
+            3 * 86_400 * S,
+        ] {
+            for lag in [0, MS, 30 * MS, 90 * MS] {
+                let host = Host::new(1_700_000_000 * S + 2 * S, step);
+                let clock = host.clock();
+                let mut g = StepGuard::new(clock.clone());
+                let times = every(0, 4 * S, 5 * MS);
+                let got = run(&host, &mut [&mut g], &times, lag);
+                assert_eq!(got, times, "step {step}, read {lag} late");
+                assert_eq!(clock.steps(), 1, "step {step}");
+                assert_eq!(clock.correction(), step);
+            }
+        }
+    }
+
+    #[test]
+    fn a_quiet_link_learns_the_step_at_its_next_frame_or_poll() {
+        let host = Host::new(1_700_000_000 * S + 2 * S, -30 * S);
+        let clock = host.clock();
+        let mut g = StepGuard::new(clock.clone());
+        // one frame a second
+        let times = every(0, 10 * S, S);
+        assert_eq!(run(&host, &mut [&mut g], &times, MS), times);
+        // a poll alone, with no frame
+        let host = Host::new(1_700_000_000 * S + 2 * S, 45 * S);
+        let clock = host.clock();
+        let mut g = StepGuard::new(clock.clone());
+        host.set(1_700_000_000 * S + 3 * S);
+        let m = g.poll();
+        assert_eq!((m.correction, m.now), (45 * S, 1_700_000_000 * S + 3 * S));
+        assert_eq!(clock.steps(), 1);
+    }
+
+    #[test]
+    fn suspend_is_no_step() {
+        // boot time counts the time suspended, as real time does
+        let host = Host::new(Nanos::MAX, 0);
+        let mut g = StepGuard::new(host.clock());
+        let mut times = every(0, S, 10 * MS);
+        times.extend(every(3600 * S, 3601 * S, 10 * MS));
+        assert_eq!(run(&host, &mut [&mut g], &times, MS), times);
+        assert_eq!(g.clock().steps(), 0);
+    }
+
+    #[test]
+    fn jitter_and_small_differences_are_no_step() {
+        let host = Host::new(1_700_000_000 * S + S, 10 * MS);
+        let clock = host.clock();
+        let mut g = StepGuard::new(clock.clone());
+        // stamps a little out of order, as captures are
+        let times: Vec<Nanos> = every(0, 3 * S, 10 * MS)
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| if i % 7 == 3 { t - 15 * MS } else { t })
+            .collect();
+        let got = run(&host, &mut [&mut g], &times, MS);
+        assert_eq!(clock.steps(), 0);
+        // a 10 ms step under STEP_MIN is left in the stamps
+        for (g, t) in got.iter().zip(&times) {
+            assert!((g - t).abs() <= 10 * MS);
+        }
+    }
+
+    #[test]
+    fn two_capture_threads_count_one_step() {
+        let host = Host::new(1_700_000_000 * S + S, -5 * S);
+        let clock = host.clock();
+        let mut a = StepGuard::new(clock.clone());
+        let mut b = StepGuard::new(clock.clone());
+        // (each thread gets every other frame)
+        let times = every(0, 3 * S, 10 * MS);
+        assert_eq!(run(&host, &mut [&mut a, &mut b], &times, 30 * MS), times);
+        assert_eq!(clock.steps(), 1);
+    }
+
+    #[test]
+    fn the_system_clocks_are_read() {
+        let c = SteadyClock::system();
+        let m = c.measure();
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as Nanos);
+        // (the host's clock may be stepped while this runs: only sanity)
+        assert!((m.now - real).abs() < 3600 * S, "{m:?} {real}");
+        assert!(c.now() >= m.now);
+    }
+}
