@@ -120,4 +120,17 @@ pub trait Source: Send {
     fn stats(&mut self) -> CaptureStats;
     /// A short human-readable description, e.g. the file name or interface.
     fn describe(&self) -> &str;
+    /// Whether the source can capture again after its interface was
+    /// deleted ([`CaptureError::InterfaceGone`]) and made again under the
+    /// same name ([`Source::reattach`]): a [`RingSource`] outside a fanout
+    /// group can; files and [`PnetSource`] cannot.
+    fn can_reattach(&self) -> bool {
+        false
+    }
+    /// After [`CaptureError::InterfaceGone`]: captures again on an
+    /// interface of the same name if one exists now (`Ok(true)`), or not
+    /// yet (`Ok(false)`). See [`RingSource::reattach`].
+    fn reattach(&mut self) -> Result<bool, CaptureError> {
+        Ok(false)
+    }
 }

@@ -413,6 +413,8 @@ pub struct RingSource {
     gone: bool,
     /// The interface went down (and still exists): wait for it.
     down: bool,
+    /// Promiscuous mode was asked for (set again on [`RingSource::reattach`]).
+    promiscuous: bool,
 }
 
 // SAFETY: the mapping is owned exclusively by this value (nothing else holds
@@ -563,46 +565,10 @@ impl RingSource {
             stats: CaptureStats::default(),
             gone: false,
             down: false,
+            promiscuous: cfg.promiscuous,
         };
 
-        // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
-        let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-        sll.sll_ifindex = ifindex as libc::c_int;
-        // SAFETY: sll is a valid sockaddr_ll for the duration of the call.
-        let r = unsafe {
-            libc::bind(
-                rfd,
-                (&sll as *const libc::sockaddr_ll).cast::<libc::sockaddr>(),
-                mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            return Err(match e.raw_os_error() {
-                Some(libc::ENODEV) | Some(libc::ENXIO) => CaptureError::NoSuchInterface {
-                    iface: iface.to_string(),
-                },
-                _ => CaptureError::os("bind(AF_PACKET)", e),
-            });
-        }
-
-        if cfg.promiscuous {
-            let mreq = libc::packet_mreq {
-                mr_ifindex: ifindex as libc::c_int,
-                mr_type: libc::PACKET_MR_PROMISC as u16,
-                mr_alen: 0,
-                mr_address: [0; 8],
-            };
-            sys::setsockopt(
-                rfd,
-                libc::SOL_PACKET,
-                libc::PACKET_ADD_MEMBERSHIP,
-                &mreq,
-                "setsockopt(PACKET_ADD_MEMBERSHIP, promiscuous)",
-            )?;
-        }
+        src.bind(ifindex)?;
 
         if let Some((group, mode)) = cfg.fanout {
             let m = match mode {
@@ -630,6 +596,101 @@ impl RingSource {
             });
         }
         Ok(src)
+    }
+
+    /// Binds the socket to `ifindex` for every protocol, and asks for
+    /// promiscuous mode there if configured.
+    fn bind(&mut self, ifindex: u32) -> Result<(), CaptureError> {
+        let rfd = self.fd.as_raw_fd();
+        // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sll.sll_ifindex = ifindex as libc::c_int;
+        // SAFETY: sll is a valid sockaddr_ll for the duration of the call.
+        let r = unsafe {
+            libc::bind(
+                rfd,
+                (&sll as *const libc::sockaddr_ll).cast::<libc::sockaddr>(),
+                mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::ENODEV) | Some(libc::ENXIO) => CaptureError::NoSuchInterface {
+                    iface: self.iface.clone(),
+                },
+                _ => CaptureError::os("bind(AF_PACKET)", e),
+            });
+        }
+        if self.promiscuous {
+            let mreq = libc::packet_mreq {
+                mr_ifindex: ifindex as libc::c_int,
+                mr_type: libc::PACKET_MR_PROMISC as u16,
+                mr_alen: 0,
+                mr_address: [0; 8],
+            };
+            sys::setsockopt(
+                rfd,
+                libc::SOL_PACKET,
+                libc::PACKET_ADD_MEMBERSHIP,
+                &mreq,
+                "setsockopt(PACKET_ADD_MEMBERSHIP, promiscuous)",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Whether [`RingSource::reattach`] can work: not for a socket in a
+    /// `PACKET_FANOUT` group, which the kernel does not let bind again.
+    pub fn can_reattach(&self) -> bool {
+        self.fanout_id.is_none()
+    }
+
+    /// After the interface was deleted ([`CaptureError::InterfaceGone`]):
+    /// binds the socket, with its ring, to an interface of the same name if
+    /// one exists now (a PPP link redialled, a USB modem plugged back in, a
+    /// VPN's device made again). Needs no privilege: the capability check
+    /// is at the socket's creation, and the daemon keeps the socket it
+    /// opened before dropping its privileges. `Ok(true)`: capturing again
+    /// (the interface may still be down: it is then waited for as any down
+    /// interface); `Ok(false)`: no such interface yet.
+    pub fn reattach(&mut self) -> Result<bool, CaptureError> {
+        if !self.gone {
+            return Ok(true);
+        }
+        if !self.can_reattach() {
+            return Err(cfg_err(format!(
+                "{}: a capture in a PACKET_FANOUT group cannot be bound again",
+                self.iface
+            )));
+        }
+        let ifindex = match sys::if_index(&self.iface) {
+            Ok(i) if i > 0 => i,
+            _ => return Ok(false),
+        };
+        let Ok(arphrd) = sys::if_hwtype(&self.iface) else {
+            return Ok(false);
+        };
+        let lt = arphrd_to_linktype(arphrd).ok_or_else(|| CaptureError::UnsupportedLinkType {
+            iface: self.iface.clone(),
+            arphrd,
+        })?;
+        // (reading the error the deletion left clears it)
+        let _ = sys::so_error(self.fd.as_raw_fd());
+        match self.bind(ifindex) {
+            Ok(()) => {}
+            // deleted again meanwhile
+            Err(CaptureError::NoSuchInterface { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        self.ifindex = ifindex;
+        self.linktype = lt;
+        self.loopback = arphrd == libc::ARPHRD_LOOPBACK;
+        self.gone = false;
+        self.down = !crate::iface::interface_is_up(&self.iface);
+        Ok(true)
     }
 
     /// The `PACKET_FANOUT` group this socket is in, if any.
@@ -929,6 +990,14 @@ impl Source for RingSource {
 
     fn describe(&self) -> &str {
         &self.describe
+    }
+
+    fn can_reattach(&self) -> bool {
+        RingSource::can_reattach(self)
+    }
+
+    fn reattach(&mut self) -> Result<bool, CaptureError> {
+        RingSource::reattach(self)
     }
 }
 

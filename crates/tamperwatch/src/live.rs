@@ -84,6 +84,34 @@ struct ToWorkers {
     metrics: Arc<Metrics>,
 }
 
+/// Waits, after the capture's interface was deleted, for an interface of
+/// the same name to bind to ([`Source::reattach`], tried every 500 ms):
+/// `Ok(true)` when capturing again, `Ok(false)` when stopped meanwhile.
+/// Keeps the watchdog fed and packet time going (ticks, so flows under way
+/// end as idle).
+fn wait_for_interface(
+    src: &mut dyn Source,
+    d: &mut Dispatcher,
+    clock: &SteadyClock,
+    tick_lag_ns: i64,
+    stop: &AtomicBool,
+    beat: &sd_notify::Heartbeat,
+) -> Result<bool, CaptureError> {
+    let mut tries: u32 = 0;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        beat.beat();
+        d.flush(Some(clock.now().saturating_sub(tick_lag_ns)));
+        if tries.is_multiple_of(5) && src.reattach()? {
+            return Ok(true);
+        }
+        tries = tries.wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Reports the clock's steps measured so far (once, whichever capture
 /// thread measured them).
 fn report_clock(clock: &SteadyClock, metrics: &Metrics) {
@@ -139,6 +167,8 @@ fn capture_loop(
     // Packet time of the last flush: a steady trickle (never idle, far from
     // 1024 frames) must not sit in a half-filled batch.
     let mut last_flush_ts = i64::MIN;
+    let can_reattach = src.can_reattach();
+    let mut failed = None;
     let result = loop {
         let idle = match src.next() {
             Ok(Next::Frame(f)) => {
@@ -157,8 +187,40 @@ fn capture_loop(
             }
             Ok(Next::Idle) => true,
             Ok(Next::End) => break Ok(()),
-            Err(e) => break Err(e),
+            Err(e) => {
+                failed = Some(e);
+                true
+            }
         };
+        if let Some(e) = failed.take() {
+            if !(can_reattach && matches!(e, CaptureError::InterfaceGone { .. })) {
+                break Err(e);
+            }
+            // Deleted (a PPP link redialling, a USB modem unplugged, a
+            // VPN's device removed): wait for an interface of the same
+            // name, and capture there, as for an interface that went down.
+            // Meanwhile it is down: the detectors excuse the silences it
+            // explains, and ticks keep packet time going.
+            tracing::warn!(interface = %src.describe(), error = %e, "interface deleted: waiting for an interface of that name, to capture there");
+            im.set_up(false);
+            if !last.link_down {
+                holds_period = links.went_down(polled_ns, last_frame_ts);
+                last.link_down = true;
+            }
+            match wait_for_interface(&mut *src, &mut d, &clock, tick_lag_ns, &stop, &beat) {
+                Ok(true) => {
+                    // (the next poll of the interface's state sets the
+                    // capture up, ends the period, and says so)
+                    tracing::info!(interface = %src.describe(), "an interface of that name is back: capturing on it");
+                    last_stats_at = Instant::now()
+                        .checked_sub(Duration::from_secs(1))
+                        .unwrap_or(last_stats_at);
+                    continue;
+                }
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        }
         // Every frame: a trickle of packets (a few per second) would
         // otherwise hold off a SIGTERM for minutes.
         if stop.load(Ordering::Relaxed) {

@@ -270,22 +270,160 @@ fn sigterm_during_live_capture_leaves_every_detected_event() {
     }
 }
 
+/// A backend that cannot capture again on a new interface (pnet, or rings
+/// in a fanout group) loses the interface for good: with every capture
+/// lost, the daemon exits 3 for the service manager to restart it.
 #[test]
-fn interface_removed_exits_with_status_3() {
+fn interface_removed_exits_with_status_3_when_it_cannot_be_waited_for() {
+    if !live_prerequisites() {
+        return;
+    }
+    for (backend, fanout) in [("pnet", 1), ("ring", 2)] {
+        let topo = Topology::two_hosts();
+        let mut opts = TwOptions::on(&topo.client.iface, backend);
+        opts.overrides = format!("[capture]\nfanout = {fanout}\n");
+        let mut tw = TamperwatchProc::start(&topo.client.ns, &opts);
+        let t0 = Instant::now();
+        topo.client.ns.ip(&["link", "del", &topo.client.iface]);
+        let status = tw.wait_exit(Duration::from_secs(15));
+        let took = t0.elapsed();
+        let status = status
+            .unwrap_or_else(|| panic!("{backend}: still running 15 s later:\n{}", tw.stderr()));
+        eprintln!("{backend}, fanout {fanout}: interface removed: exit {status:?} after {took:?}");
+        assert_eq!(status.code(), Some(3), "{}", tw.stderr());
+        assert!(tw.stderr().contains("eth0"), "{}", tw.stderr());
+    }
+}
+
+/// The ring backend (the default) waits for an interface deleted while
+/// running to be made again under its name (a PPP link redialling makes a
+/// new `ppp0`, a USB modem plugged back in a new `wwan0`) and captures on
+/// it, without any privilege left: it binds the packet socket it already
+/// holds. Meanwhile the capture is down (`tamperwatch_capture_up` 0,
+/// `/healthz` 503) and the daemon keeps running.
+#[test]
+fn interface_removed_and_made_again_is_captured_again() {
     if !live_prerequisites() {
         return;
     }
     let topo = Topology::two_hosts();
-    let opts = TwOptions::on(&topo.client.iface, "ring");
+    let _resp = responder(&topo);
+    let mut opts = TwOptions::on(&topo.client.iface, "ring");
+    opts.overrides = "[flows]\nudp_timeout = 1\n".into();
     let mut tw = TamperwatchProc::start(&topo.client.ns, &opts);
-    let t0 = Instant::now();
-    topo.client.ns.ip(&["link", "del", &topo.client.iface]);
-    let status = tw.wait_exit(Duration::from_secs(15));
-    let took = t0.elapsed();
-    let status = status.unwrap_or_else(|| panic!("still running 15 s later:\n{}", tw.stderr()));
-    eprintln!("interface removed: exit {status:?} after {took:?}");
-    assert_eq!(status.code(), Some(3), "{}", tw.stderr());
-    assert!(tw.stderr().contains("eth0"), "{}", tw.stderr());
+    let count = |tw: &TamperwatchProc| {
+        tw.metric(
+            "tamperwatch_events_total",
+            &[("signature", "dns_injection")],
+        )
+        .unwrap_or(0.0)
+    };
+    let dig = |name: &str| {
+        topo.client.ns.exec_timeout(
+            "dig",
+            &[
+                &format!("@{}", topo.server.addr4),
+                name,
+                "A",
+                "+short",
+                "+tries=1",
+                "+time=2",
+            ],
+            Duration::from_secs(5),
+        )
+    };
+    dig("before.blocked.example");
+    let (_, ok) = tw.wait_until(Duration::from_secs(5), |m| {
+        metric_value(
+            m,
+            "tamperwatch_events_total",
+            &[("signature", "dns_injection")],
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    });
+    assert!(ok, "no event before:\n{}", tw.stderr());
+    let (c, s) = (&topo.client.ns, &topo.server.ns);
+    // deleting one end of the veth pair deletes both
+    c.ip(&["link", "del", "eth0"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        tw.try_status().is_none(),
+        "exited when the interface was deleted:\n{}",
+        tw.stderr()
+    );
+    let (_, down) = tw.wait_until(Duration::from_secs(5), |m| {
+        metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(0.0)
+    });
+    assert!(down, "capture_up not 0 without the interface");
+    assert_eq!(tw.get("/healthz").0, 503);
+    assert!(tw.stderr().contains("interface deleted"), "{}", tw.stderr());
+    let packets_before = tw
+        .metric(
+            "tamperwatch_capture_packets_total",
+            &[("interface", "eth0")],
+        )
+        .unwrap_or(0.0);
+    // made again: a new interface (another index), same name and addresses
+    c.ip(&[
+        "link",
+        "add",
+        "eth0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        s.name(),
+    ]);
+    for (ns, a4, a6) in [
+        (c, "192.0.2.1/24", "2001:db8:1::1/64"),
+        (s, "192.0.2.2/24", "2001:db8:1::2/64"),
+    ] {
+        ns.ip(&["addr", "add", a4, "dev", "eth0"]);
+        ns.ip(&["addr", "add", a6, "dev", "eth0", "nodad"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+    }
+    let (_, up) = tw.wait_until(Duration::from_secs(10), |m| {
+        metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(1.0)
+    });
+    assert!(up, "capture_up not back to 1:\n{}", tw.stderr());
+    assert!(tw.stderr().contains("is back"), "{}", tw.stderr());
+    // (bound again with no capability left)
+    assert!(
+        tw.stderr().contains("capabilities dropped"),
+        "{}",
+        tw.stderr()
+    );
+    let before = count(&tw);
+    let mut after = before;
+    for i in 0..10 {
+        dig(&format!("after{i}.blocked.example"));
+        after = count(&tw);
+        if after > before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        after > before,
+        "no event on the new interface:\n{}",
+        tw.stderr()
+    );
+    let packets_after = tw
+        .metric(
+            "tamperwatch_capture_packets_total",
+            &[("interface", "eth0")],
+        )
+        .unwrap_or(0.0);
+    assert!(
+        packets_after > packets_before,
+        "{packets_before} -> {packets_after}"
+    );
+    assert_eq!(tw.get("/healthz").0, 200);
+    let stopped = tw.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
 }
 
 #[test]
