@@ -443,24 +443,53 @@ fn cfg_err(reason: String) -> CaptureError {
 impl RingSource {
     /// Opens a `TPACKET_V3` ring on `iface` (needs `CAP_NET_RAW`).
     pub fn open(iface: &str, cfg: &RingConfig) -> Result<RingSource, CaptureError> {
+        RingSource::open_inner(iface, cfg, false)
+    }
+
+    /// Opens a ring for an interface that does not exist yet (a PPP link
+    /// not dialled yet when the daemon starts), unbound: it captures
+    /// nothing, and [`Source::next`] reports [`CaptureError::InterfaceGone`]
+    /// until [`RingSource::reattach`] finds the interface. Needs
+    /// `CAP_NET_RAW` now, none later. Not in a fanout group.
+    pub fn open_waiting(iface: &str, cfg: &RingConfig) -> Result<RingSource, CaptureError> {
+        if cfg.fanout.is_some() {
+            return Err(cfg_err(format!(
+                "{iface}: a capture in a PACKET_FANOUT group cannot wait for its interface"
+            )));
+        }
+        RingSource::open_inner(iface, cfg, true)
+    }
+
+    fn open_inner(
+        iface: &str,
+        cfg: &RingConfig,
+        waiting: bool,
+    ) -> Result<RingSource, CaptureError> {
         let no_such = || CaptureError::NoSuchInterface {
             iface: iface.to_string(),
         };
         if !valid_ifname(iface) {
             return Err(no_such());
         }
-        let ifindex = match sys::if_index(iface) {
-            Ok(i) if i > 0 => i,
-            Ok(_) => return Err(no_such()),
-            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Err(no_such()),
-            Err(e) => return Err(CaptureError::os("ioctl(SIOCGIFINDEX)", e)),
+        let (ifindex, arphrd, lt) = if waiting {
+            // (found out when the interface appears)
+            (0, libc::ARPHRD_ETHER, linktype::ETHERNET)
+        } else {
+            let ifindex = match sys::if_index(iface) {
+                Ok(i) if i > 0 => i,
+                Ok(_) => return Err(no_such()),
+                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Err(no_such()),
+                Err(e) => return Err(CaptureError::os("ioctl(SIOCGIFINDEX)", e)),
+            };
+            let arphrd =
+                sys::if_hwtype(iface).map_err(|e| CaptureError::os("ioctl(SIOCGIFHWADDR)", e))?;
+            let lt =
+                arphrd_to_linktype(arphrd).ok_or_else(|| CaptureError::UnsupportedLinkType {
+                    iface: iface.to_string(),
+                    arphrd,
+                })?;
+            (ifindex, arphrd, lt)
         };
-        let arphrd =
-            sys::if_hwtype(iface).map_err(|e| CaptureError::os("ioctl(SIOCGIFHWADDR)", e))?;
-        let lt = arphrd_to_linktype(arphrd).ok_or_else(|| CaptureError::UnsupportedLinkType {
-            iface: iface.to_string(),
-            arphrd,
-        })?;
 
         // Geometry.
         let page = sys::page_size();
@@ -568,6 +597,10 @@ impl RingSource {
             promiscuous: cfg.promiscuous,
         };
 
+        if waiting {
+            src.gone = true;
+            return Ok(src);
+        }
         src.bind(ifindex)?;
 
         if let Some((group, mode)) = cfg.fanout {

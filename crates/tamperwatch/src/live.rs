@@ -20,20 +20,25 @@ use tw_metrics::{InterfaceMetrics, Metrics};
 /// that a service manager restarts the daemon.
 pub const EXIT_CAPTURE_LOST: i32 = 3;
 
-/// Opens the capture(s) of one interface: one source, or `capture.fanout`
-/// sources in one `PACKET_FANOUT` group (hash mode: a flow's packets, both
-/// directions, always land in the same source).
-fn open_sources(cfg: &Config, iface: &str) -> Result<Vec<Box<dyn Source>>, CaptureError> {
+fn ring_config(cfg: &Config) -> RingConfig {
     let c = &cfg.capture;
-    let n = c.fanout.max(1);
-    let mut rc = RingConfig {
+    RingConfig {
         ring_bytes: c.ring_size_mib as usize * 1024 * 1024,
         block_bytes: c.block_size_kib as usize * 1024,
         block_timeout_ms: c.block_timeout_ms,
         snaplen: c.snaplen,
         promiscuous: c.promiscuous,
         ..RingConfig::default()
-    };
+    }
+}
+
+/// Opens the capture(s) of one interface: one source, or `capture.fanout`
+/// sources in one `PACKET_FANOUT` group (hash mode: a flow's packets, both
+/// directions, always land in the same source).
+fn open_sources(cfg: &Config, iface: &str) -> Result<Vec<Box<dyn Source>>, CaptureError> {
+    let c = &cfg.capture;
+    let n = c.fanout.max(1);
+    let mut rc = ring_config(cfg);
     let mut v: Vec<Box<dyn Source>> = Vec::new();
     match c.backend {
         Backend::Ring if n > 1 => {
@@ -197,11 +202,11 @@ fn capture_loop(
                 break Err(e);
             }
             // Deleted (a PPP link redialling, a USB modem unplugged, a
-            // VPN's device removed): wait for an interface of the same
+            // VPN's device removed), or not there yet at the start: wait for an interface of the same
             // name, and capture there, as for an interface that went down.
             // Meanwhile it is down: the detectors excuse the silences it
             // explains, and ticks keep packet time going.
-            tracing::warn!(interface = %src.describe(), error = %e, "interface deleted: waiting for an interface of that name, to capture there");
+            tracing::warn!(interface = %src.describe(), error = %e, "no such interface (deleted, or not made yet): waiting for an interface of that name, to capture there");
             im.set_up(false);
             if !last.link_down {
                 holds_period = links.went_down(polled_ns, last_frame_ts);
@@ -387,9 +392,21 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
 
     // Open every capture first: fail early when none can be opened.
     let mut sources = Vec::new();
+    // Interfaces that do not exist yet, beside others that do (a PPP uplink
+    // not dialled yet): with the ring backend (one ring), their capture is
+    // opened now, while privileged, and waits for them.
+    let mut absent = Vec::new();
+    let can_wait = cfg.capture.backend == Backend::Ring && cfg.capture.fanout <= 1;
     for i in &ifaces {
         let im = metrics.interface(i);
         match open_sources(&cfg, i) {
+            Err(CaptureError::NoSuchInterface { .. }) if can_wait => {
+                im.set_up(false);
+                match RingSource::open_waiting(i, &ring_config(&cfg)) {
+                    Ok(s) => absent.push((i.clone(), s, im)),
+                    Err(e) => tracing::error!(interface = %i, error = %e, "cannot open capture"),
+                }
+            }
             Ok(v) => {
                 im.set_up(true);
                 tracing::info!(interface = %i, backend = ?cfg.capture.backend, fanout = v.len(), "capture open");
@@ -409,6 +426,11 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     }
     if sources.is_empty() {
         bail!("no capture could be opened on {}", ifaces.join(", "));
+    }
+    for (i, s, im) in absent {
+        tracing::warn!(interface = %i, "no such interface (yet): its capture waits for it");
+        let s: Box<dyn Source> = Box::new(s);
+        sources.push((i, s, im, Arc::new(AtomicUsize::new(1))));
     }
 
     let event_file = cfg.event_file();
