@@ -154,6 +154,14 @@ impl Shared {
 /// Expiry runs at most this often (packet time), at the multiples of it.
 pub(crate) const EXPIRE_EVERY: Nanos = 100 * MILLI;
 
+/// A frame stamped more than this before the newest frame before it is
+/// counted ([`crate::stats::Stats::packets_behind`]): real captures jitter
+/// by microseconds (the engine is exact within 100 ms, `flow::LINK_SLACK`),
+/// so a second means the capture's clock was stepped back while it was
+/// written, or captures were merged out of order. (A live capture keeps
+/// its times steady across steps of the host's clock: `tw_capture::clock`.)
+pub const BEHIND: Nanos = crate::time::SECOND;
+
 /// A server's entry in the per-server table (its baselines) is removed
 /// once the server has been silent this long (at least; see
 /// `Engine::server_idle`), at a sweep point that is a multiple of
@@ -425,6 +433,7 @@ impl Engine {
             let pkt = decoded.as_ref().ok();
             self.note_own_link(pkt, ts);
         }
+        self.note_behind(ts);
         match decoded {
             Ok(pkt) => self.process_packet(&pkt),
             Err(Undecoded::NonIp) => {
@@ -519,7 +528,18 @@ impl Engine {
         if self.own_link {
             self.note_own_link(Some(pkt), pkt.ts);
         }
+        self.note_behind(pkt.ts);
         self.process_packet(pkt);
+    }
+
+    /// Counts a frame stamped more than [`BEHIND`] before the newest frame
+    /// of the link (the link clock includes this frame, and is the same for
+    /// every worker: the count is too).
+    #[inline]
+    fn note_behind(&mut self, ts: Nanos) {
+        if ts < self.sh.link.now.saturating_sub(BEHIND) {
+            self.sh.stats.packets_behind += 1;
+        }
     }
 
     /// [`Engine::process`], the link clock already updated.

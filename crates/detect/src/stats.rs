@@ -250,6 +250,11 @@ pub struct Stats {
     pub evictions: [u64; EvictionReason::COUNT],
     /// Packets that matched no flow and created none (e.g. a lone RST).
     pub untracked_packets: u64,
+    /// Frames stamped more than [`crate::engine::BEHIND`] before the newest
+    /// frame before them: the capture's clock stepped back, or captures
+    /// merged out of order. Processed all the same; detections near them
+    /// may be wrong.
+    pub packets_behind: u64,
     /// Per-server entries removed because the per-server table was full
     /// (`max_servers`); entries idle for [`crate::engine::SERVER_IDLE`] go
     /// uncounted.
@@ -357,6 +362,7 @@ impl Default for Stats {
             flows_finished: [[0; FlowOutcome::COUNT]; FlowProto::COUNT],
             evictions: [0; EvictionReason::COUNT],
             untracked_packets: 0,
+            packets_behind: 0,
             server_evictions: 0,
             throttle_records_dropped: 0,
             hello_buffers_exhausted: 0,
@@ -423,6 +429,7 @@ impl Stats {
         }
         add(&mut self.evictions, &other.evictions);
         self.untracked_packets += other.untracked_packets;
+        self.packets_behind += other.packets_behind;
         self.server_evictions += other.server_evictions;
         self.throttle_records_dropped += other.throttle_records_dropped;
         self.hello_buffers_exhausted += other.hello_buffers_exhausted;

@@ -193,6 +193,7 @@ pub struct Metrics {
     pub(crate) flows_finished: [[IntCounter; FlowOutcome::COUNT]; FlowProto::COUNT],
     pub(crate) evictions: [IntCounter; EvictionReason::COUNT],
     pub(crate) untracked_packets: IntCounter,
+    pub(crate) packets_behind: IntCounter,
     pub(crate) server_evictions: IntCounter,
     pub(crate) throttle_records_dropped: IntCounter,
     pub(crate) hello_buffers_exhausted: IntCounter,
@@ -401,6 +402,12 @@ impl Metrics {
         let untracked_packets = b.counter(
             "tamperwatch_untracked_packets_total",
             "Packets that matched no tracked flow and started none (e.g. a lone RST).",
+        );
+        let packets_behind = b.counter(
+            "tamperwatch_packets_behind_total",
+            "Packets stamped more than a second before the newest packet before them: the \
+             capture's clock stepped back while a file was written, or captures merged out of \
+             order. Detections near them may be wrong.",
         );
         let server_evictions = b.counter(
             "tamperwatch_server_evictions_total",
@@ -654,6 +661,7 @@ impl Metrics {
             }),
             evictions: per_value(&evictions, EvictionReason::ALL, EvictionReason::as_str),
             untracked_packets,
+            packets_behind,
             server_evictions,
             throttle_records_dropped,
             hello_buffers_exhausted,

@@ -76,6 +76,7 @@ impl StatsPublisher {
             last.untracked_packets,
             now.untracked_packets,
         );
+        add_counter(&m.packets_behind, last.packets_behind, now.packets_behind);
         add_counter(
             &m.server_evictions,
             last.server_evictions,

@@ -136,6 +136,7 @@ fn sample_stats(scale: u64) -> Stats {
         s.evictions[e.idx()] = scale;
     }
     s.untracked_packets = 7 * scale;
+    s.packets_behind = 17 * scale;
     s.server_evictions = 11 * scale;
     s.throttle_records_dropped = 13 * scale;
     s.hello_buffers_exhausted = 17 * scale;
@@ -203,6 +204,8 @@ fn assert_matches(m: &Metrics, want: &Stats) {
     }
     let v = value(m, "tamperwatch_untracked_packets_total", &[]);
     assert_eq!(v, want.untracked_packets as f64);
+    let v = value(m, "tamperwatch_packets_behind_total", &[]);
+    assert_eq!(v, want.packets_behind as f64);
     let v = value(m, "tamperwatch_server_evictions_total", &[]);
     assert_eq!(v, want.server_evictions as f64);
     let v = value(m, "tamperwatch_throttle_records_dropped_total", &[]);
@@ -347,6 +350,7 @@ fn render_initialises_every_series() {
         ));
     }
     assert!(has("tamperwatch_untracked_packets_total", &[]));
+    assert!(has("tamperwatch_packets_behind_total", &[]));
     for s in Signature::ALL {
         assert!(has(
             "tamperwatch_events_total",

@@ -458,6 +458,16 @@ pub fn summary(
         },
     );
     line(&mut s, "untracked", thousands(t.untracked_packets));
+    if t.packets_behind > 0 {
+        line(
+            &mut s,
+            "out of order",
+            format!(
+                "{} packets stamped over 1 s before an earlier one (the capture's clock was stepped back, or files merged out of order): detections near them may be wrong",
+                thousands(t.packets_behind)
+            ),
+        );
+    }
     let evs: Vec<String> = Signature::ALL
         .iter()
         .map(|g| format!("{} {}", g.as_str(), t.events[g.idx()]))

@@ -186,6 +186,29 @@ fn lone_rst_and_stray_acks_create_no_state() {
 }
 
 #[test]
+fn frames_stamped_a_second_before_the_newest_are_counted() {
+    // in time order, with captures' jitter (50 ms back), then the
+    // capture's clock stepped back 2.5 s: two frames stamped more than a
+    // second before the newest, then one after it (the clock caught up)
+    let mut e = Engine::new(EngineConfig::default(), vec![]);
+    let u = udp(C, 40000, S, 53, 40);
+    for t in [0, 100, 50, 1000, 3000, 500, 1900, 3100] {
+        feed(&mut e, t * MS, &u);
+    }
+    assert_eq!(e.stats().packets_behind, 2);
+    // the same through the linked path (several workers: the dispatcher's
+    // link clock)
+    let mut d = Engine::new(EngineConfig::default(), vec![]);
+    let mut link = crate::link::LinkClock::default();
+    for t in [0, 100, 50, 1000, 3000, 500, 1900, 3100] {
+        let ts = T0 + t * MS;
+        link.now = link.now.max(ts);
+        d.process_frame_linked(crate::decode::linktype::RAW, &u, ts, u.len() as u32, link);
+    }
+    assert_eq!(d.stats().packets_behind, 2);
+}
+
+#[test]
 fn udp_answered_and_unanswered() {
     let mut e = Engine::new(EngineConfig::default(), vec![]);
     feed(&mut e, 0, &udp(C, 5000, S, 53, 30));
