@@ -133,4 +133,11 @@ pub trait Source: Send {
     fn reattach(&mut self) -> Result<bool, CaptureError> {
         Ok(false)
     }
+    /// Captures on another interface from now on (`Ok(true)`), if it
+    /// exists (`Ok(false)`: not, and nothing changed). See
+    /// [`RingSource::move_to`]; others cannot ([`Source::can_reattach`]).
+    fn move_to(&mut self, iface: &str) -> Result<bool, CaptureError> {
+        let _ = iface;
+        Ok(false)
+    }
 }

@@ -726,6 +726,48 @@ impl RingSource {
         Ok(true)
     }
 
+    /// Captures on `iface` from now on (the default route moved to it: a
+    /// laptop's Ethernet plugged in beside its Wi-Fi, a gateway failing
+    /// over to its mobile uplink): binds the socket, with its ring, there,
+    /// as [`RingSource::reattach`] does (no privilege needed). Frames still
+    /// in the ring from the old interface are read first. `Ok(false)`: no
+    /// such interface, nothing changed.
+    pub fn move_to(&mut self, iface: &str) -> Result<bool, CaptureError> {
+        if !valid_ifname(iface) {
+            return Ok(false);
+        }
+        let old = mem::replace(&mut self.iface, iface.to_string());
+        let (old_index, was_gone) = (self.ifindex, self.gone);
+        self.gone = true;
+        match self.reattach() {
+            Ok(true) => {
+                if self.promiscuous && !was_gone {
+                    // (best effort: the old interface leaves promiscuous mode)
+                    let mreq = libc::packet_mreq {
+                        mr_ifindex: old_index as libc::c_int,
+                        mr_type: libc::PACKET_MR_PROMISC as u16,
+                        mr_alen: 0,
+                        mr_address: [0; 8],
+                    };
+                    let _ = sys::setsockopt(
+                        self.fd.as_raw_fd(),
+                        libc::SOL_PACKET,
+                        libc::PACKET_DROP_MEMBERSHIP,
+                        &mreq,
+                        "setsockopt(PACKET_DROP_MEMBERSHIP)",
+                    );
+                }
+                self.describe = format!("{iface} (AF_PACKET TPACKET_V3)");
+                Ok(true)
+            }
+            other => {
+                self.iface = old;
+                self.gone = was_gone;
+                other
+            }
+        }
+    }
+
     /// The `PACKET_FANOUT` group this socket is in, if any.
     pub fn fanout_id(&self) -> Option<u16> {
         self.fanout_id
@@ -1031,6 +1073,10 @@ impl Source for RingSource {
 
     fn reattach(&mut self) -> Result<bool, CaptureError> {
         RingSource::reattach(self)
+    }
+
+    fn move_to(&mut self, iface: &str) -> Result<bool, CaptureError> {
+        RingSource::move_to(self, iface)
     }
 }
 

@@ -787,6 +787,20 @@ impl Metrics {
         im
     }
 
+    /// Removes an interface's series (the capture moved to another one:
+    /// the default route moved); `/healthz` no longer counts it.
+    pub fn forget_interface(&self, name: &str) {
+        let mut list = self
+            .interfaces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        list.retain(|i| &*i.name != name);
+        let _ = self.capture_up.remove_label_values(&[name]);
+        let _ = self.capture_packets.remove_label_values(&[name]);
+        let _ = self.capture_kernel_drops.remove_label_values(&[name]);
+        let _ = self.capture_kernel_freezes.remove_label_values(&[name]);
+    }
+
     /// Every interface registered with [`Metrics::interface`], in order.
     pub fn interfaces(&self) -> Vec<InterfaceMetrics> {
         self.interfaces

@@ -481,6 +481,17 @@ fn interfaces_and_gauges() {
         1.0
     );
 
+    // the capture moved to another interface (the default route did)
+    m.interface("wlan0").set_up(true);
+    m.forget_interface("eth0");
+    assert_eq!(m.interfaces().len(), 1);
+    assert_eq!(m.interfaces()[0].name(), "wlan0");
+    assert!(!m.render().contains("interface=\"eth0\""));
+    assert_eq!(
+        value(&m, "tamperwatch_capture_up", &[("interface", "wlan0")]),
+        1.0
+    );
+
     m.set_workers(3);
     assert_eq!(value(&m, "tamperwatch_workers", &[]), 3.0);
 

@@ -87,6 +87,9 @@ struct ToWorkers {
     links: Arc<LinkStates>,
     clock: Arc<SteadyClock>,
     metrics: Arc<Metrics>,
+    /// The capture is on the default route's interface, not on one named
+    /// in the configuration: it moves when the default route does.
+    follow_default_route: bool,
 }
 
 /// Waits, after the capture's interface was deleted, for an interface of
@@ -134,7 +137,7 @@ fn capture_loop(
     tick_lag_ns: i64,
     mut src: Box<dyn Source>,
     mut d: Dispatcher,
-    im: InterfaceMetrics,
+    mut im: InterfaceMetrics,
     to_workers: ToWorkers,
     stop: Arc<AtomicBool>,
     beat: sd_notify::Heartbeat,
@@ -144,7 +147,17 @@ fn capture_loop(
         links,
         clock,
         metrics,
+        follow_default_route,
     } = to_workers;
+    let mut follow = follow_default_route && src.can_reattach();
+    if follow_default_route && !follow {
+        tracing::info!(interface = %src.describe(), "capturing on the default route's interface; this backend (pnet, or fanout above 1) cannot follow the route if it moves");
+    }
+    // The last poll that found the default route on the captured
+    // interface, and another interface the route was found on (moved to
+    // when found there by two polls in a row).
+    let mut route_seen_at = clock.now();
+    let mut route_moving: Option<String> = None;
     let mut guard = StepGuard::new(clock.clone());
     let mut steps_seen = clock.steps();
     let mut last = src.stats();
@@ -272,6 +285,48 @@ fn capture_loop(
                 im.add_kernel_freezes(s.kernel_freezes.saturating_sub(last.kernel_freezes));
                 drops_total.fetch_add(nd, Ordering::Relaxed);
                 last = s;
+                if follow {
+                    match tw_capture::default_route_interface() {
+                        Ok(def) if def != im.name() => {
+                            if route_moving.as_deref() != Some(def.as_str()) {
+                                route_moving = Some(def);
+                            } else {
+                                route_moving = None;
+                                match src.move_to(&def) {
+                                    Ok(true) => {
+                                        let old = im.name().to_string();
+                                        tracing::warn!(from = %old, to = %def, "the default route moved to another interface: capturing there");
+                                        // The flows under way on the old
+                                        // interface went out of sight: a
+                                        // link-down period from the last
+                                        // poll that found the route there,
+                                        // as for a link that went down.
+                                        if std::mem::take(&mut holds_period)
+                                            || links.went_down(route_seen_at, last_frame_ts)
+                                        {
+                                            links.came_up(at);
+                                        }
+                                        metrics.forget_interface(&old);
+                                        im = metrics.interface(&def);
+                                        last.link_down = src.stats().link_down;
+                                        im.set_up(!last.link_down);
+                                        route_seen_at = at;
+                                    }
+                                    Ok(false) => {}
+                                    Err(e) => {
+                                        tracing::warn!(to = %def, error = %e, "the default route moved to another interface, which cannot be captured: staying");
+                                        follow = false;
+                                    }
+                                }
+                            }
+                        }
+                        // (no default route at all, offline: stay)
+                        _ => {
+                            route_moving = None;
+                            route_seen_at = at;
+                        }
+                    }
+                }
                 last_stats_at = Instant::now();
             }
         }
@@ -360,6 +415,9 @@ pub struct CliOverrides {
 pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32> {
     let mut cfg = cfg;
     let mut ifaces = cfg.capture.interfaces.clone();
+    // none named: the default route's interface, followed when the route
+    // moves (a laptop's Ethernet plugged in beside its Wi-Fi)
+    let follow_default_route = ifaces.is_empty();
     if ifaces.is_empty() {
         ifaces.push(
             tw_capture::default_route_interface()
@@ -505,6 +563,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
             links: links.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
+            follow_default_route,
         };
         let beat = sd_notify::Heartbeat::new(&name);
         beats.push(beat.clone());

@@ -492,6 +492,99 @@ fn an_interface_missing_at_start_is_captured_once_made() {
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
 
+/// With no interface named, the daemon captures on the default route's
+/// interface and moves with the route: a laptop's Ethernet plugged in
+/// beside its Wi-Fi, a gateway failing over to its mobile uplink. Before,
+/// it stayed on the old interface, up and silent: blind without knowing.
+#[test]
+fn the_default_routes_interface_is_followed() {
+    if !live_prerequisites() {
+        return;
+    }
+    let topo = Topology::two_hosts();
+    let (c, s) = (&topo.client.ns, &topo.server.ns);
+    // a second link, and a host beyond both
+    c.ip(&[
+        "link",
+        "add",
+        "eth1",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth1",
+        "netns",
+        s.name(),
+    ]);
+    for (ns, a4) in [(c, "198.51.100.1/24"), (s, "198.51.100.2/24")] {
+        ns.ip(&["addr", "add", a4, "dev", "eth1"]);
+        ns.ip(&["link", "set", "eth1", "up"]);
+    }
+    s.ip(&["addr", "add", "203.0.113.10/32", "dev", "lo"]);
+    c.ip(&["route", "add", "default", "via", "192.0.2.2", "dev", "eth0"]);
+    let opts = TwOptions {
+        interfaces: vec![],
+        ..TwOptions::default()
+    };
+    let mut tw = TamperwatchProc::start(c, &opts);
+    let dig = || {
+        // (nothing listens there: each query is answered by ICMP port
+        // unreachable)
+        for i in 0..3 {
+            c.exec_timeout(
+                "dig",
+                &[
+                    "@203.0.113.10",
+                    &format!("q{i}.example"),
+                    "+tries=1",
+                    "+time=1",
+                ],
+                Duration::from_secs(5),
+            );
+        }
+    };
+    let on = |m: &str, i: &str, name: &str| metric_value(m, name, &[("interface", i)]);
+    let m = tw.scrape();
+    assert_eq!(on(&m, "eth0", "tamperwatch_capture_up"), Some(1.0), "{m}");
+    assert_eq!(on(&m, "eth1", "tamperwatch_capture_up"), None, "{m}");
+    dig();
+    let (_, seen) = tw.wait_until(Duration::from_secs(5), |m| {
+        on(m, "eth0", "tamperwatch_capture_packets_total").unwrap_or(0.0) >= 6.0
+    });
+    assert!(seen, "eth0's packets not captured:\n{}", tw.stderr());
+    c.ip(&[
+        "route",
+        "replace",
+        "default",
+        "via",
+        "198.51.100.2",
+        "dev",
+        "eth1",
+    ]);
+    let (m, moved) = tw.wait_until(Duration::from_secs(10), |m| {
+        on(m, "eth1", "tamperwatch_capture_up") == Some(1.0)
+            && on(m, "eth0", "tamperwatch_capture_up").is_none()
+    });
+    assert!(
+        moved,
+        "the capture did not move to eth1:\n{m}\n{}",
+        tw.stderr()
+    );
+    assert!(
+        tw.stderr().contains("default route moved"),
+        "{}",
+        tw.stderr()
+    );
+    dig();
+    let (m, seen) = tw.wait_until(Duration::from_secs(5), |m| {
+        on(m, "eth1", "tamperwatch_capture_packets_total").unwrap_or(0.0) >= 6.0
+    });
+    assert!(seen, "eth1's packets not captured:\n{m}\n{}", tw.stderr());
+    assert_eq!(tw.get("/healthz").0, 200);
+    let stopped = tw.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
 #[test]
 fn interface_down_and_up_keeps_capturing() {
     // (the ring backend: the pnet backend treats a down interface as gone)
