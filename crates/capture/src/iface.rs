@@ -105,6 +105,26 @@ pub fn interface_is_up(name: &str) -> bool {
     }
 }
 
+/// True for a tunnel's interface (tun devices and WireGuard, IPIP, SIT,
+/// GRE): what is captured there is the traffic inside the tunnel, which
+/// crosses the network of the tunnel's far end (a VPN provider's), not the
+/// link the tunnel runs over. PPP and raw-IP devices (PPPoE and cellular
+/// uplinks) are not counted as tunnels.
+pub fn interface_is_tunnel(name: &str) -> bool {
+    valid_ifname(name)
+        && sys::if_hwtype(name).is_ok_and(|t| {
+            matches!(
+                t,
+                libc::ARPHRD_NONE
+                    | libc::ARPHRD_TUNNEL
+                    | libc::ARPHRD_TUNNEL6
+                    | libc::ARPHRD_SIT
+                    | libc::ARPHRD_IPGRE
+                    | ARPHRD_IP6GRE
+            )
+        })
+}
+
 /// The interface's index (`SIOCGIFINDEX`), `None` if it does not exist.
 pub fn interface_index(name: &str) -> Option<u32> {
     if !valid_ifname(name) {

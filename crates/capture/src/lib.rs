@@ -31,7 +31,7 @@ mod ring;
 
 pub use error::CaptureError;
 pub use file::FileSource;
-pub use iface::{default_route_interface, interface_index, interface_is_up};
+pub use iface::{default_route_interface, interface_index, interface_is_tunnel, interface_is_up};
 pub use pnet_source::PnetSource;
 pub use ring::{FanoutMode, RingConfig, RingSource};
 

@@ -158,6 +158,8 @@ fn capture_loop(
     // when found there by two polls in a row).
     let mut route_seen_at = clock.now();
     let mut route_moving: Option<String> = None;
+    // a tunnel the default route went to, said once
+    let mut tunnel_said: Option<String> = None;
     let mut guard = StepGuard::new(clock.clone());
     let mut steps_seen = clock.steps();
     let mut last = src.stats();
@@ -287,6 +289,17 @@ fn capture_loop(
                 last = s;
                 if follow {
                     match tw_capture::default_route_interface() {
+                        // A VPN that takes the default route: the link it
+                        // runs over is still this one, and inside the tunnel
+                        // is the network of its far end, not this link's.
+                        Ok(def) if def != im.name() && tw_capture::interface_is_tunnel(&def) => {
+                            if tunnel_said.as_deref() != Some(def.as_str()) {
+                                tracing::info!(tunnel = %def, interface = %im.name(), "the default route moved to a tunnel: staying on the interface it runs over");
+                                tunnel_said = Some(def);
+                            }
+                            route_moving = None;
+                            route_seen_at = at;
+                        }
                         Ok(def) if def != im.name() => {
                             if route_moving.as_deref() != Some(def.as_str()) {
                                 route_moving = Some(def);
@@ -419,10 +432,12 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
     // moves (a laptop's Ethernet plugged in beside its Wi-Fi)
     let follow_default_route = ifaces.is_empty();
     if ifaces.is_empty() {
-        ifaces.push(
-            tw_capture::default_route_interface()
-                .map_err(|e| anyhow::anyhow!("no interface given and {e}; use -i IFACE"))?,
-        );
+        let i = tw_capture::default_route_interface()
+            .map_err(|e| anyhow::anyhow!("no interface given and {e}; use -i IFACE"))?;
+        if tw_capture::interface_is_tunnel(&i) {
+            tracing::warn!(interface = %i, "the default route is on a tunnel (a VPN): what is captured there crosses the network of the tunnel's far end, not this link's; name the interface the tunnel runs over with -i to watch this link");
+        }
+        ifaces.push(i);
     }
     let metrics = Arc::new(cfg.new_metrics());
     let workers_n = cfg.workers();

@@ -581,6 +581,20 @@ fn the_default_routes_interface_is_followed() {
     });
     assert!(seen, "eth1's packets not captured:\n{m}\n{}", tw.stderr());
     assert_eq!(tw.get("/healthz").0, 200);
+    // A VPN takes the default route: inside its tunnel is the network of
+    // the far end, not this link's. The capture stays on the link.
+    c.ip(&["tuntap", "add", "dev", "tun0", "mode", "tun"]);
+    c.ip(&["link", "set", "tun0", "up"]);
+    c.ip(&["addr", "add", "10.8.0.2/24", "dev", "tun0"]);
+    c.ip(&["route", "replace", "default", "dev", "tun0"]);
+    let (_, said) = tw.wait_until(Duration::from_secs(10), |_| {
+        tw.stderr().contains("the default route moved to a tunnel")
+    });
+    assert!(said, "{}", tw.stderr());
+    std::thread::sleep(Duration::from_secs(3));
+    let m = tw.scrape();
+    assert_eq!(on(&m, "eth1", "tamperwatch_capture_up"), Some(1.0), "{m}");
+    assert_eq!(on(&m, "tun0", "tamperwatch_capture_up"), None, "{m}");
     let stopped = tw.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
