@@ -929,19 +929,24 @@ impl Metrics {
     }
 
     /// Reports the live capture's clock: `steps` measured since the start
-    /// (a running total, which several capture threads may report), and
-    /// the `correction` they add up to (nanoseconds). Returns whether this
+    /// (a running total, which several capture threads report, each about
+    /// once a second), and the `correction` they add up to (nanoseconds),
+    /// read after `steps` (so at least as new). A report of fewer steps
+    /// than one already made is stale and ignored. Returns whether this
     /// call was the first to report the latest steps (its caller logs them).
     pub fn clock_stepped(&self, steps: u64, correction: Nanos) -> bool {
         let old = self.clock_steps_seen.fetch_max(steps, Ordering::Relaxed);
-        if steps <= old {
+        if steps < old {
+            return false;
+        }
+        if self.clock_correction_ns.swap(correction, Ordering::Relaxed) != correction {
+            self.clock_correction.set(correction as f64 / SECOND as f64);
+            self.publish_last_packet();
+        }
+        if steps == old {
             return false;
         }
         self.clock_steps.inc_by(steps - old);
-        self.clock_correction_ns
-            .store(correction, Ordering::Relaxed);
-        self.clock_correction.set(correction as f64 / SECOND as f64);
-        self.publish_last_packet();
         true
     }
 

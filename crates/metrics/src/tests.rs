@@ -521,6 +521,16 @@ fn interfaces_and_gauges() {
     );
     assert!(m.clock_stepped(3, 0));
     assert_eq!(value(&m, "tamperwatch_clock_steps_total", &[]), 3.0);
+    // a stale report (fewer steps) changes nothing; one of as many steps
+    // with a newer correction (read after a step the other thread counted)
+    // is taken, and counts no step
+    assert!(!m.clock_stepped(2, 7));
+    assert_eq!(m.clock_correction_ns(), 0);
+    assert!(!m.clock_stepped(3, 5));
+    assert_eq!(m.clock_correction_ns(), 5);
+    assert_eq!(value(&m, "tamperwatch_clock_steps_total", &[]), 3.0);
+    assert!(!m.clock_stepped(3, 0));
+    assert_eq!(m.clock_correction_ns(), 0);
     assert_eq!(
         value(&m, "tamperwatch_last_packet_timestamp_seconds", &[]),
         1_700_000_001.0

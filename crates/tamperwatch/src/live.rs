@@ -120,14 +120,16 @@ fn wait_for_interface(
     }
 }
 
-/// Reports the clock's steps measured so far (once, whichever capture
-/// thread measured them).
+/// Reports the clock's steps measured so far (logged once, whichever
+/// capture thread measured them). Called at every poll: the steps first,
+/// then the correction, which is then at least as new.
 fn report_clock(clock: &SteadyClock, metrics: &Metrics) {
+    let steps = clock.steps();
     let correction = clock.correction();
-    if metrics.clock_stepped(clock.steps(), correction) {
+    if metrics.clock_stepped(steps, correction) {
         tracing::warn!(
             correction_s = correction as f64 / 1e9,
-            steps = clock.steps(),
+            steps,
             "the host's clock was stepped; packet times stay steady, events are written by the corrected clock"
         );
     }
@@ -161,7 +163,6 @@ fn capture_loop(
     // a tunnel the default route went to, said once
     let mut tunnel_said: Option<String> = None;
     let mut guard = StepGuard::new(clock.clone());
-    let mut steps_seen = clock.steps();
     let mut last = src.stats();
     // When the interface's state was last read (steady time, the packet
     // time of a live capture): a change noticed at one poll happened after
@@ -262,10 +263,7 @@ fn capture_loop(
             if last_stats_at.elapsed() >= Duration::from_secs(1) {
                 let s = src.stats();
                 let at = guard.poll().now;
-                if clock.steps() != steps_seen {
-                    steps_seen = clock.steps();
-                    report_clock(&clock, &metrics);
-                }
+                report_clock(&clock, &metrics);
                 if s.link_down != last.link_down {
                     im.set_up(!s.link_down);
                     // the workers excuse silences and stalls in the period
