@@ -109,20 +109,38 @@ pub fn interface_is_up(name: &str) -> bool {
 /// GRE): what is captured there is the traffic inside the tunnel, which
 /// crosses the network of the tunnel's far end (a VPN provider's), not the
 /// link the tunnel runs over. PPP and raw-IP devices (PPPoE and cellular
-/// uplinks) are not counted as tunnels.
+/// uplinks) are not tunnels, and neither is a device without a link-layer
+/// header that sits on hardware (a USB LTE modem in raw-IP mode, such as
+/// `qmi_wwan`, is `ARPHRD_NONE` like a tun device, but has a parent device
+/// in sysfs; tun and WireGuard devices have none). Without sysfs, every
+/// `ARPHRD_NONE` device counts as a tunnel.
 pub fn interface_is_tunnel(name: &str) -> bool {
-    valid_ifname(name)
-        && sys::if_hwtype(name).is_ok_and(|t| {
-            matches!(
-                t,
-                libc::ARPHRD_NONE
-                    | libc::ARPHRD_TUNNEL
-                    | libc::ARPHRD_TUNNEL6
-                    | libc::ARPHRD_SIT
-                    | libc::ARPHRD_IPGRE
-                    | ARPHRD_IP6GRE
-            )
-        })
+    if !valid_ifname(name) {
+        return false;
+    }
+    let Ok(t) = sys::if_hwtype(name) else {
+        return false;
+    };
+    tunnel_kind(t, || {
+        std::path::Path::new("/sys/class/net")
+            .join(name)
+            .join("device")
+            .exists()
+    })
+}
+
+/// Pure part of [`interface_is_tunnel`]: the hardware type, and whether the
+/// interface sits on a device (asked only when it matters).
+fn tunnel_kind(arphrd: u16, on_hardware: impl FnOnce() -> bool) -> bool {
+    match arphrd {
+        libc::ARPHRD_TUNNEL
+        | libc::ARPHRD_TUNNEL6
+        | libc::ARPHRD_SIT
+        | libc::ARPHRD_IPGRE
+        | ARPHRD_IP6GRE => true,
+        libc::ARPHRD_NONE => !on_hardware(),
+        _ => false,
+    }
 }
 
 /// The interface's index (`SIOCGIFINDEX`), `None` if it does not exist.
@@ -174,6 +192,30 @@ const ARPHRD_IP6GRE: u16 = 823;
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tunnels_and_uplinks() {
+        // tun and WireGuard (no parent device), IP-in-IP, SIT, GRE
+        assert!(tunnel_kind(libc::ARPHRD_NONE, || false));
+        for t in [
+            libc::ARPHRD_TUNNEL,
+            libc::ARPHRD_SIT,
+            libc::ARPHRD_IPGRE,
+            ARPHRD_IP6GRE,
+        ] {
+            assert!(tunnel_kind(t, || panic!("not asked")), "{t}");
+        }
+        // a USB LTE modem in raw-IP mode (qmi_wwan: ARPHRD_NONE on a USB
+        // device), PPP, raw IP, Ethernet and Wi-Fi
+        assert!(!tunnel_kind(libc::ARPHRD_NONE, || true));
+        for t in [libc::ARPHRD_PPP, ARPHRD_RAWIP, libc::ARPHRD_ETHER] {
+            assert!(!tunnel_kind(t, || panic!("not asked")), "{t}");
+        }
+        // (a real tun device is checked live in faults_e2e)
+        assert!(!interface_is_tunnel("lo"));
+        assert!(!interface_is_tunnel("no such if"));
+    }
+
     use super::*;
 
     // Real-looking /proc/net/route: a docker bridge, the default via eth0

@@ -41,6 +41,8 @@ const NOMINAL_FRAME: usize = 2048;
 const TPACKET3_HDR_ALIGNED: usize = 48;
 /// Offset of `sll_pkttype` in `sockaddr_ll`.
 const SLL_PKTTYPE: usize = 10;
+/// Offset of `sll_hatype` (u16, native endian) in `struct sockaddr_ll`.
+const SLL_HATYPE: usize = 8;
 /// Block descriptor: `hdr.bh1.num_pkts` and `offset_to_first_pkt`.
 const BD_NUM_PKTS: usize = 12;
 const BD_FIRST_PKT: usize = 16;
@@ -415,6 +417,13 @@ pub struct RingSource {
     down: bool,
     /// Promiscuous mode was asked for (set again on [`RingSource::reattach`]).
     promiscuous: bool,
+    /// Blocks still to read, after the socket was bound to another
+    /// interface, in which each frame's link type is read from its own
+    /// `sockaddr_ll` (the ring may still hold frames of the interface
+    /// before, and the block open at the move holds both).
+    mixed_blocks: usize,
+    /// The link type of the frame handed out last.
+    frame_lt: u32,
 }
 
 // SAFETY: the mapping is owned exclusively by this value (nothing else holds
@@ -595,6 +604,8 @@ impl RingSource {
             gone: false,
             down: false,
             promiscuous: cfg.promiscuous,
+            mixed_blocks: 0,
+            frame_lt: lt,
         };
 
         if waiting {
@@ -670,7 +681,18 @@ impl RingSource {
                 libc::PACKET_ADD_MEMBERSHIP,
                 &mreq,
                 "setsockopt(PACKET_ADD_MEMBERSHIP, promiscuous)",
-            )?;
+            )
+            .map_err(|e| match e {
+                // deleted between the bind and this
+                CaptureError::Os { ref source, .. }
+                    if source.raw_os_error() == Some(libc::ENODEV) =>
+                {
+                    CaptureError::NoSuchInterface {
+                        iface: self.iface.clone(),
+                    }
+                }
+                e => e,
+            })?;
         }
         Ok(())
     }
@@ -718,6 +740,9 @@ impl RingSource {
             Err(CaptureError::NoSuchInterface { .. }) => return Ok(false),
             Err(e) => return Err(e),
         }
+        if self.ifindex != ifindex || self.linktype != lt {
+            self.mixed_blocks = self.block_nr + 1;
+        }
         self.ifindex = ifindex;
         self.linktype = lt;
         self.loopback = arphrd == libc::ARPHRD_LOOPBACK;
@@ -760,10 +785,19 @@ impl RingSource {
                 self.describe = format!("{iface} (AF_PACKET TPACKET_V3)");
                 Ok(true)
             }
-            other => {
+            Ok(false) => {
+                // (no such interface: the bind failed, nothing changed)
                 self.iface = old;
                 self.gone = was_gone;
-                other
+                Ok(false)
+            }
+            Err(e) => {
+                // The socket may be bound to the new interface already (a
+                // membership refused after the bind): back to the old name,
+                // marked gone, so that the capture binds there again.
+                self.iface = old;
+                self.gone = true;
+                Err(e)
             }
         }
     }
@@ -801,6 +835,7 @@ impl RingSource {
     }
 
     fn release(&mut self) {
+        self.mixed_blocks = self.mixed_blocks.saturating_sub(1);
         self.status_word(self.cur)
             .store(TP_STATUS_KERNEL, Ordering::Release);
         self.cur = (self.cur + 1) % self.block_nr;
@@ -910,19 +945,36 @@ impl RingSource {
             let len = snap.min(self.snaplen);
             let in_range = blk.get(start..start + len).is_some();
 
+            // (after a move to another interface: each frame's own)
+            let (lt, loopback) = if self.mixed_blocks > 0 {
+                let at = p + TPACKET3_HDR_ALIGNED + SLL_HATYPE;
+                match blk.get(at..at + 2) {
+                    Some(b) => {
+                        let h = u16::from_ne_bytes([b[0], b[1]]);
+                        (
+                            arphrd_to_linktype(h).unwrap_or(self.linktype),
+                            h == libc::ARPHRD_LOOPBACK,
+                        )
+                    }
+                    None => (self.linktype, self.loopback),
+                }
+            } else {
+                (self.linktype, self.loopback)
+            };
             self.pkts_left -= 1;
             if self.pkts_left == 0 || next_off == 0 {
                 self.release_pending = true;
             } else {
                 self.pkt_off = p + next_off;
             }
-            if !in_range || (self.loopback && pkttype == libc::PACKET_OUTGOING) {
+            if !in_range || (loopback && pkttype == libc::PACKET_OUTGOING) {
                 continue;
             }
+            self.frame_lt = lt;
             let ts_ns = i64::from(sec) * 1_000_000_000 + i64::from(nsec);
             let mut orig_len = wire.max(len as u32);
             let vlan = status & libc::TP_STATUS_VLAN_VALID != 0 || tci != 0;
-            if vlan && self.linktype == linktype::ETHERNET && len >= 12 {
+            if vlan && lt == linktype::ETHERNET && len >= 12 {
                 let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 && tpid != 0 {
                     tpid
                 } else {
@@ -1043,7 +1095,7 @@ impl Source for RingSource {
         .unwrap_or_default();
         Ok(Next::Frame(Frame {
             ts_ns,
-            linktype: self.linktype,
+            linktype: self.frame_lt,
             data,
             orig_len,
             iface: 0,

@@ -92,11 +92,24 @@ struct ToWorkers {
     follow_default_route: bool,
 }
 
-/// Waits, after the capture's interface was deleted, for an interface of
-/// the same name to bind to ([`Source::reattach`], tried every 500 ms):
-/// `Ok(true)` when capturing again, `Ok(false)` when stopped meanwhile.
-/// Keeps the watchdog fed and packet time going (ticks, so flows under way
-/// end as idle).
+/// How a wait for a deleted interface ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited {
+    /// An interface of the same name is back: capturing on it.
+    Back,
+    /// The default route is on another interface, followed: capturing
+    /// there (its name).
+    Moved(String),
+    /// Stopped (SIGINT/SIGTERM) meanwhile.
+    Stopped,
+}
+
+/// Waits, after the capture's interface was deleted (or before it first
+/// exists), for an interface of the same name to bind to
+/// ([`Source::reattach`], tried every 500 ms) or, when following the
+/// default route, for the route to settle on another interface (checked
+/// every second). Keeps the watchdog fed and packet time going (ticks, so
+/// flows under way end as idle).
 fn wait_for_interface(
     src: &mut dyn Source,
     d: &mut Dispatcher,
@@ -104,19 +117,105 @@ fn wait_for_interface(
     tick_lag_ns: i64,
     stop: &AtomicBool,
     beat: &sd_notify::Heartbeat,
-) -> Result<bool, CaptureError> {
+    mut follow: Option<(&mut RouteFollow, &str)>,
+) -> Result<Waited, CaptureError> {
     let mut tries: u32 = 0;
     loop {
         if stop.load(Ordering::Relaxed) {
-            return Ok(false);
+            return Ok(Waited::Stopped);
         }
         beat.beat();
         d.flush(Some(clock.now().saturating_sub(tick_lag_ns)));
         if tries.is_multiple_of(5) && src.reattach()? {
-            return Ok(true);
+            return Ok(Waited::Back);
+        }
+        if tries.is_multiple_of(10) {
+            if let Some((f, name)) = follow.as_mut() {
+                if let Some(def) = f.check(name, clock.now()) {
+                    match src.move_to(&def) {
+                        Ok(true) => return Ok(Waited::Moved(def)),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(to = %def, error = %e, "the default route moved to another interface, which cannot be captured");
+                            f.on = false;
+                        }
+                    }
+                }
+            }
         }
         tries = tries.wrapping_add(1);
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Following the default route (no interface named): which interface it is
+/// on, read from `/proc/net/route` once a second.
+#[derive(Debug)]
+struct RouteFollow {
+    /// Still following (not when the backend cannot move, or the routing
+    /// table is too large to read every second).
+    on: bool,
+    /// The last check that found the route on the captured interface.
+    seen_at: i64,
+    /// Another interface the route was found on by the last check (moved to
+    /// when found there by two checks in a row).
+    moving: Option<String>,
+    /// A tunnel the route went to, said once.
+    tunnel_said: Option<String>,
+}
+
+/// Reading the routing table taking longer than this (a router holding
+/// a full Internet table) ends the following: the capture thread reads it.
+const ROUTE_READ_MAX: Duration = Duration::from_millis(20);
+
+impl RouteFollow {
+    fn new(on: bool, now: i64) -> RouteFollow {
+        RouteFollow {
+            on,
+            seen_at: now,
+            moving: None,
+            tunnel_said: None,
+        }
+    }
+
+    /// The interface to move to, if the default route has been on it (not
+    /// a tunnel, not `current`) for two checks in a row.
+    fn check(&mut self, current: &str, now: i64) -> Option<String> {
+        if !self.on {
+            return None;
+        }
+        let t0 = Instant::now();
+        let route = tw_capture::default_route_interface();
+        if t0.elapsed() > ROUTE_READ_MAX {
+            tracing::warn!(took = ?t0.elapsed(), "the routing table is too large to read every second: no longer following the default route");
+            self.on = false;
+            return None;
+        }
+        match route {
+            Ok(def) if def == current => {}
+            // A VPN that takes the default route: the link it runs over is
+            // still this one, and inside the tunnel is the network of its
+            // far end, not this link's.
+            Ok(def) if tw_capture::interface_is_tunnel(&def) => {
+                if self.tunnel_said.as_deref() != Some(def.as_str()) {
+                    tracing::info!(tunnel = %def, interface = %current, "the default route moved to a tunnel: staying on the interface it runs over");
+                    self.tunnel_said = Some(def);
+                }
+            }
+            Ok(def) => {
+                if self.moving.as_deref() == Some(def.as_str()) {
+                    self.moving = None;
+                    return Some(def);
+                }
+                self.moving = Some(def);
+                return None;
+            }
+            // (no default route at all, offline: stay)
+            Err(_) => {}
+        }
+        self.moving = None;
+        self.seen_at = now;
+        None
     }
 }
 
@@ -143,7 +242,7 @@ fn capture_loop(
     to_workers: ToWorkers,
     stop: Arc<AtomicBool>,
     beat: sd_notify::Heartbeat,
-) -> Result<(), CaptureError> {
+) -> (Result<(), CaptureError>, InterfaceMetrics) {
     let ToWorkers {
         drops_total,
         links,
@@ -151,17 +250,10 @@ fn capture_loop(
         metrics,
         follow_default_route,
     } = to_workers;
-    let mut follow = follow_default_route && src.can_reattach();
-    if follow_default_route && !follow {
+    let mut route = RouteFollow::new(follow_default_route && src.can_reattach(), clock.now());
+    if follow_default_route && !route.on {
         tracing::info!(interface = %src.describe(), "capturing on the default route's interface; this backend (pnet, or fanout above 1) cannot follow the route if it moves");
     }
-    // The last poll that found the default route on the captured
-    // interface, and another interface the route was found on (moved to
-    // when found there by two polls in a row).
-    let mut route_seen_at = clock.now();
-    let mut route_moving: Option<String> = None;
-    // a tunnel the default route went to, said once
-    let mut tunnel_said: Option<String> = None;
     let mut guard = StepGuard::new(clock.clone());
     let mut last = src.stats();
     // When the interface's state was last read (steady time, the packet
@@ -228,19 +320,35 @@ fn capture_loop(
                 holds_period = links.went_down(polled_ns, last_frame_ts);
                 last.link_down = true;
             }
-            match wait_for_interface(&mut *src, &mut d, &clock, tick_lag_ns, &stop, &beat) {
-                Ok(true) => {
-                    // (the next poll of the interface's state sets the
-                    // capture up, ends the period, and says so)
+            let name = im.name().to_string();
+            let waited = wait_for_interface(
+                &mut *src,
+                &mut d,
+                &clock,
+                tick_lag_ns,
+                &stop,
+                &beat,
+                route.on.then_some((&mut route, name.as_str())),
+            );
+            match waited {
+                Ok(Waited::Back) => {
                     tracing::info!(interface = %src.describe(), "an interface of that name is back: capturing on it");
-                    last_stats_at = Instant::now()
-                        .checked_sub(Duration::from_secs(1))
-                        .unwrap_or(last_stats_at);
-                    continue;
                 }
-                Ok(false) => break Ok(()),
+                Ok(Waited::Moved(def)) => {
+                    tracing::warn!(from = %name, to = %def, "the default route moved to another interface: capturing there");
+                    metrics.forget_interface(&name);
+                    im = metrics.interface(&def);
+                    im.set_up(false);
+                }
+                Ok(Waited::Stopped) => break Ok(()),
                 Err(e) => break Err(e),
             }
+            // (the next poll of the interface's state sets the capture up,
+            // ends the link-down period, and says so)
+            last_stats_at = Instant::now()
+                .checked_sub(Duration::from_secs(1))
+                .unwrap_or(last_stats_at);
+            continue;
         }
         // Every frame: a trickle of packets (a few per second) would
         // otherwise hold off a SIGTERM for minutes.
@@ -285,56 +393,31 @@ fn capture_loop(
                 im.add_kernel_freezes(s.kernel_freezes.saturating_sub(last.kernel_freezes));
                 drops_total.fetch_add(nd, Ordering::Relaxed);
                 last = s;
-                if follow {
-                    match tw_capture::default_route_interface() {
-                        // A VPN that takes the default route: the link it
-                        // runs over is still this one, and inside the tunnel
-                        // is the network of its far end, not this link's.
-                        Ok(def) if def != im.name() && tw_capture::interface_is_tunnel(&def) => {
-                            if tunnel_said.as_deref() != Some(def.as_str()) {
-                                tracing::info!(tunnel = %def, interface = %im.name(), "the default route moved to a tunnel: staying on the interface it runs over");
-                                tunnel_said = Some(def);
+                let seen_at = route.seen_at;
+                if let Some(def) = route.check(im.name(), at) {
+                    match src.move_to(&def) {
+                        Ok(true) => {
+                            let old = im.name().to_string();
+                            tracing::warn!(from = %old, to = %def, "the default route moved to another interface: capturing there");
+                            // The flows under way on the old interface went
+                            // out of sight: a link-down period from the last
+                            // check that found the route there, as for a
+                            // link that went down.
+                            if std::mem::take(&mut holds_period)
+                                || links.went_down(seen_at, last_frame_ts)
+                            {
+                                links.came_up(at);
                             }
-                            route_moving = None;
-                            route_seen_at = at;
+                            metrics.forget_interface(&old);
+                            im = metrics.interface(&def);
+                            last.link_down = src.stats().link_down;
+                            im.set_up(!last.link_down);
+                            route.seen_at = at;
                         }
-                        Ok(def) if def != im.name() => {
-                            if route_moving.as_deref() != Some(def.as_str()) {
-                                route_moving = Some(def);
-                            } else {
-                                route_moving = None;
-                                match src.move_to(&def) {
-                                    Ok(true) => {
-                                        let old = im.name().to_string();
-                                        tracing::warn!(from = %old, to = %def, "the default route moved to another interface: capturing there");
-                                        // The flows under way on the old
-                                        // interface went out of sight: a
-                                        // link-down period from the last
-                                        // poll that found the route there,
-                                        // as for a link that went down.
-                                        if std::mem::take(&mut holds_period)
-                                            || links.went_down(route_seen_at, last_frame_ts)
-                                        {
-                                            links.came_up(at);
-                                        }
-                                        metrics.forget_interface(&old);
-                                        im = metrics.interface(&def);
-                                        last.link_down = src.stats().link_down;
-                                        im.set_up(!last.link_down);
-                                        route_seen_at = at;
-                                    }
-                                    Ok(false) => {}
-                                    Err(e) => {
-                                        tracing::warn!(to = %def, error = %e, "the default route moved to another interface, which cannot be captured: staying");
-                                        follow = false;
-                                    }
-                                }
-                            }
-                        }
-                        // (no default route at all, offline: stay)
-                        _ => {
-                            route_moving = None;
-                            route_seen_at = at;
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(to = %def, error = %e, "the default route moved to another interface, which cannot be captured: staying");
+                            route.on = false;
                         }
                     }
                 }
@@ -354,7 +437,9 @@ fn capture_loop(
     // A capture that ended (interface lost) no longer feeds the watchdog's
     // judgement; the others keep it fed.
     beat.finish();
-    result
+    // (with the interface it was on last: the default route's may have
+    // moved)
+    (result, im)
 }
 
 /// A configuration reload (SIGHUP): reads `path` again (the defaults
@@ -581,7 +666,7 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
         let beat = sd_notify::Heartbeat::new(&name);
         beats.push(beat.clone());
         let h = std::thread::Builder::new().name(format!("tw-cap-{name}")).spawn(move || {
-            let r = capture_loop(tick_lag_ns, src, d, im.clone(), to_workers, stop, beat);
+            let (r, im) = capture_loop(tick_lag_ns, src, d, im, to_workers, stop, beat);
             if let Err(e) = &r {
                 if rings.fetch_sub(1, Ordering::SeqCst) == 1 {
                     im.set_up(false);
@@ -893,6 +978,150 @@ pub mod sd_notify {
         #[test]
         fn relative_path_is_refused() {
             assert!(Notifier::new("notify.sock", None).is_none());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicI64;
+    use tw_capture::{CaptureStats, FileSource, Frame};
+
+    type Frames = Vec<(u32, Vec<u8>, i64, u32)>;
+
+    /// A fixture's frames handed out as a live ring would, each stamped by
+    /// a host clock that is stepped by `step` at `step_at`, and read 2 ms
+    /// after its stamp (the host's true time, for the guard's readings).
+    struct Stepped {
+        frames: Frames,
+        i: usize,
+        now: Arc<AtomicI64>,
+        step_at: i64,
+        step: i64,
+    }
+
+    impl Source for Stepped {
+        fn next(&mut self) -> Result<Next<'_>, CaptureError> {
+            let Some((lt, data, t, wl)) = self.frames.get(self.i) else {
+                return Ok(Next::End);
+            };
+            self.i += 1;
+            self.now.store(t + 2_000_000, Ordering::Relaxed);
+            let ts = if *t >= self.step_at {
+                t + self.step
+            } else {
+                *t
+            };
+            Ok(Next::Frame(Frame {
+                ts_ns: ts,
+                linktype: *lt,
+                data,
+                orig_len: *wl,
+                iface: 0,
+            }))
+        }
+        fn stats(&mut self) -> CaptureStats {
+            CaptureStats::default()
+        }
+        fn describe(&self) -> &str {
+            "stepped"
+        }
+    }
+
+    fn frames(name: &str) -> Frames {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures")
+            .join(name);
+        let mut src = FileSource::open(&p).unwrap();
+        let mut v = vec![];
+        while let Next::Frame(f) = src.next().unwrap() {
+            v.push((f.linktype, f.data.to_vec(), f.ts_ns, f.orig_len));
+        }
+        v
+    }
+
+    /// The events of `capture_loop` over the frames, the host's clock
+    /// stepped by `step` at the frame `at`/10 of the way; and the steps
+    /// its guard saw.
+    fn live_events(fr: &Frames, at: usize, step: i64) -> (Vec<String>, u64) {
+        let cfg = Config::defaults();
+        let metrics = Arc::new(cfg.new_metrics());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let links = Arc::new(LinkStates::default());
+        let drops = Arc::new(AtomicU64::new(0));
+        let ws = spawn_workers(
+            1,
+            &cfg.engine(),
+            &metrics,
+            &tx,
+            &drops,
+            crate::pipeline::WorkerOptions {
+                backpressure: EventBackpressure::Block,
+                reload: None,
+                lookahead: crate::pipeline::LookaheadMode::Off,
+                link_states: Some(links.clone()),
+            },
+        )
+        .unwrap();
+        drop(tx);
+        let now = Arc::new(AtomicI64::new(fr[0].2));
+        let step_at = fr[fr.len() * at / 10].2;
+        let n2 = now.clone();
+        let clock = Arc::new(SteadyClock::with_readings(Box::new(move || {
+            let t = n2.load(Ordering::Relaxed);
+            let real = if t >= step_at { t + step } else { t };
+            (real, t - 1_000_000_000_000)
+        })));
+        let src = Stepped {
+            frames: fr.clone(),
+            i: 0,
+            now,
+            step_at,
+            step,
+        };
+        let (r, _) = capture_loop(
+            0,
+            Box::new(src),
+            ws.dispatcher(),
+            metrics.interface("stepped"),
+            ToWorkers {
+                drops_total: drops,
+                links,
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+                follow_default_route: false,
+            },
+            Arc::new(AtomicBool::new(false)),
+            sd_notify::Heartbeat::new("stepped"),
+        );
+        r.unwrap();
+        ws.join();
+        let mut v: Vec<String> = rx.try_iter().map(|e| e.to_json_line()).collect();
+        v.sort();
+        (v, clock.steps())
+    }
+
+    /// The capture loop puts its frames on the steady timeline: with the
+    /// host's clock stepped back 3 s or forward 10 minutes, a live capture
+    /// gives the events of the unstepped one (fed the stamps as they are,
+    /// the refused connection's reset is a false `rst_injection` after the
+    /// step back, and the late-acknowledged request a false `blackhole`
+    /// after the step forward: `pipeline`'s
+    /// `a_stepped_host_clock_changes_no_live_event`).
+    #[test]
+    fn the_capture_loop_keeps_packet_times_steady_across_clock_steps() {
+        for (name, at, step) in [
+            ("rst_trap_refused.pcap", 9, -3_000_000_000),
+            ("bh_syn_port_blocked.pcap", 3, -3_000_000_000),
+            ("bh_trap_loss_acked_late.pcap", 9, 600_000_000_000),
+        ] {
+            let fr = frames(name);
+            let (clean, steps) = live_events(&fr, at, 0);
+            assert_eq!(steps, 0, "{name}");
+            let (stepped, steps) = live_events(&fr, at, step);
+            assert_eq!(steps, 1, "{name}");
+            assert_eq!(stepped, clean, "{name}");
         }
     }
 }

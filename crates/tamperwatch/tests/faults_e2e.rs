@@ -599,6 +599,98 @@ fn the_default_routes_interface_is_followed() {
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
 
+/// Following the default route, the interface that carries it is deleted
+/// (a USB Ethernet adapter or modem unplugged) and the route falls back to
+/// another: the capture moves there instead of waiting for the old name
+/// (found in review, session 22: it waited, blind, for good).
+#[test]
+fn deleting_the_default_routes_interface_moves_the_capture_to_the_next() {
+    if !live_prerequisites() {
+        return;
+    }
+    let topo = Topology::two_hosts();
+    let (c, s) = (&topo.client.ns, &topo.server.ns);
+    c.ip(&[
+        "link",
+        "add",
+        "eth1",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth1",
+        "netns",
+        s.name(),
+    ]);
+    for (ns, a4) in [(c, "198.51.100.1/24"), (s, "198.51.100.2/24")] {
+        ns.ip(&["addr", "add", a4, "dev", "eth1"]);
+        ns.ip(&["link", "set", "eth1", "up"]);
+    }
+    s.ip(&["addr", "add", "203.0.113.10/32", "dev", "lo"]);
+    c.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.2",
+        "dev",
+        "eth0",
+        "metric",
+        "100",
+    ]);
+    c.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        "198.51.100.2",
+        "dev",
+        "eth1",
+        "metric",
+        "600",
+    ]);
+    let opts = TwOptions {
+        interfaces: vec![],
+        ..TwOptions::default()
+    };
+    let mut tw = TamperwatchProc::start(c, &opts);
+    let on = |m: &str, i: &str, name: &str| metric_value(m, name, &[("interface", i)]);
+    assert_eq!(
+        tw.metric("tamperwatch_capture_up", &[("interface", "eth0")]),
+        Some(1.0)
+    );
+    c.ip(&["link", "del", "eth0"]);
+    let (m, moved) = tw.wait_until(Duration::from_secs(10), |m| {
+        on(m, "eth1", "tamperwatch_capture_up") == Some(1.0)
+            && on(m, "eth0", "tamperwatch_capture_up").is_none()
+    });
+    assert!(
+        moved,
+        "the capture did not move to eth1:\n{m}\n{}",
+        tw.stderr()
+    );
+    for i in 0..3 {
+        c.exec_timeout(
+            "dig",
+            &[
+                "@203.0.113.10",
+                &format!("q{i}.example"),
+                "+tries=1",
+                "+time=1",
+            ],
+            Duration::from_secs(5),
+        );
+    }
+    let (m, seen) = tw.wait_until(Duration::from_secs(5), |m| {
+        on(m, "eth1", "tamperwatch_capture_packets_total").unwrap_or(0.0) >= 6.0
+    });
+    assert!(seen, "eth1's packets not captured:\n{m}\n{}", tw.stderr());
+    assert_eq!(tw.get("/healthz").0, 200);
+    assert!(tw.try_status().is_none());
+    let stopped = tw.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
 #[test]
 fn interface_down_and_up_keeps_capturing() {
     // (the ring backend: the pnet backend treats a down interface as gone)
