@@ -231,6 +231,7 @@ ts("Left out as look-alikes (per minute)",
     target(f'sum(rate(tamperwatch_rst_server_end_reject_total{{{SEL}}}[{RI}])) * 60', "server's own firewall reset (rst)", "G"),
     target(f'sum(rate(tamperwatch_blackhole_port_scan_total{{{SEL}}}[{RI}])) * 60', "port scan (blackhole)", "H"),
     target(f'sum(rate(tamperwatch_blackhole_https_upgrade_total{{{SEL}}}[{RI}])) * 60', "https:// tried at an HTTP-only site (blackhole)", "I"),
+    target(f'sum(rate(tamperwatch_blackhole_inbound_total{{{SEL}}}[{RI}])) * 60', "scans of this vantage point (blackhole)", "J"),
     target(f'sum by (signature) (rate(tamperwatch_link_down_excused_total{{{SEL}}}[{RI}])) * 60', "link down ({{signature}})", "D"),
     target(f'sum by (signature) (rate(tamperwatch_captive_portal_events_withheld_total{{{SEL}}}[{RI}])) * 60', "captive portal ({{signature}})", "E")],
    {"h": 8, "w": 24, "x": 0, "y": y})

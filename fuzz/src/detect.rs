@@ -201,6 +201,7 @@ fn build_small_engine_config() -> EngineConfig {
         max_hello_buffers: 4,
         capture_loss_window: 2 * SECOND,
         detectors: DetectorsConfig::default(),
+        local_addresses: Vec::new(),
     }
 }
 

@@ -143,6 +143,44 @@ fn tunnel_kind(arphrd: u16, on_hardware: impl FnOnce() -> bool) -> bool {
     }
 }
 
+/// The addresses of every interface of this host (its network namespace),
+/// IPv4 and IPv6 (`getifaddrs`); empty if they cannot be read.
+pub fn local_addresses() -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list it allocated, freed below
+    // with freeifaddrs; nothing from it outlives this function.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return out;
+    }
+    let mut p = head;
+    while !p.is_null() {
+        // SAFETY: `p` is a node of the list getifaddrs returned, not yet
+        // freed; its ifa_addr is null or points to a sockaddr whose family
+        // says which sockaddr_* it is.
+        unsafe {
+            let a = (*p).ifa_addr;
+            if !a.is_null() {
+                match i32::from((*a).sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*a.cast::<libc::sockaddr_in>();
+                        out.push(std::net::IpAddr::from(sin.sin_addr.s_addr.to_ne_bytes()));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*a.cast::<libc::sockaddr_in6>();
+                        out.push(std::net::IpAddr::from(sin6.sin6_addr.s6_addr));
+                    }
+                    _ => {}
+                }
+            }
+            p = (*p).ifa_next;
+        }
+    }
+    // SAFETY: `head` came from a successful getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    out
+}
+
 /// The interface's index (`SIOCGIFINDEX`), `None` if it does not exist.
 pub fn interface_index(name: &str) -> Option<u32> {
     if !valid_ifname(name) {
@@ -211,6 +249,9 @@ mod tests {
         for t in [libc::ARPHRD_PPP, ARPHRD_RAWIP, libc::ARPHRD_ETHER] {
             assert!(!tunnel_kind(t, || panic!("not asked")), "{t}");
         }
+        // this host's addresses include its loopback ones
+        let l = local_addresses();
+        assert!(l.contains(&"127.0.0.1".parse().unwrap()), "{l:?}");
         // (a real tun device is checked live in faults_e2e)
         assert!(!interface_is_tunnel("lo"));
         assert!(!interface_is_tunnel("no such if"));

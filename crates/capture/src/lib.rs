@@ -6,7 +6,8 @@
 //!   errors that name the file and the byte offset of the damaged record.
 //! * [`RingSource`]: live capture on Linux through an `AF_PACKET`
 //!   `TPACKET_V3` memory-mapped ring (the only modules with `unsafe` code
-//!   are `ring` and, for one `clock_gettime`, [`clock`]).
+//!   are `ring`, [`clock`] for `clock_gettime`, and `iface` for
+//!   `getifaddrs`).
 //! * [`PnetSource`]: a fallback on `pnet_datalink` (one `recv` per packet
 //!   from a plain `AF_PACKET` socket with a large receive buffer, user-space
 //!   timestamps, kernel drops counted).
@@ -31,7 +32,9 @@ mod ring;
 
 pub use error::CaptureError;
 pub use file::FileSource;
-pub use iface::{default_route_interface, interface_index, interface_is_tunnel, interface_is_up};
+pub use iface::{
+    default_route_interface, interface_index, interface_is_tunnel, interface_is_up, local_addresses,
+};
 pub use pnet_source::PnetSource;
 pub use ring::{FanoutMode, RingConfig, RingSource};
 

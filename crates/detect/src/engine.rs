@@ -28,6 +28,10 @@ pub struct EngineConfig {
     pub capture_loss_window: Nanos,
     /// Detector settings.
     pub detectors: crate::detectors::DetectorsConfig,
+    /// The vantage point's own addresses, as the operator names them (see
+    /// [`crate::local`]); a live run adds its interfaces' addresses
+    /// ([`Engine::note_local_addresses`]).
+    pub local_addresses: Vec<IpAddr>,
 }
 
 impl Default for EngineConfig {
@@ -38,6 +42,7 @@ impl Default for EngineConfig {
             max_hello_buffers: 4096,
             capture_loss_window: 60 * SECOND,
             detectors: Default::default(),
+            local_addresses: Vec::new(),
         }
     }
 }
@@ -85,6 +90,8 @@ struct Shared {
     link: crate::link::LinkClock,
     /// When the live capture's link was down (see [`Engine::note_link_down`]).
     link_down: crate::linkdown::LinkDown,
+    /// The vantage point's own addresses.
+    local: crate::local::LocalAddrs,
     /// Flows ending now are ending at this packet time (a sweep point, the
     /// packet being processed, or the end of input: `Nanos::MAX`): what the
     /// link clock says after it is not known to every worker alike.
@@ -127,6 +134,7 @@ impl Shared {
             watch,
             link,
             link_down,
+            local,
             lossy,
             rates,
             end_delay,
@@ -139,6 +147,7 @@ impl Shared {
                 until: now,
                 link,
                 link_down,
+                local,
                 watch,
                 events,
                 stats,
@@ -205,6 +214,7 @@ impl Engine {
                 watch: cfg.detectors.watch.clone(),
                 link: crate::link::LinkClock::default(),
                 link_down: crate::linkdown::LinkDown::default(),
+                local: crate::local::LocalAddrs::new(&cfg.local_addresses, 0),
                 ending_at: Nanos::MAX,
                 lossy: false,
                 rates: Vec::new(),
@@ -347,6 +357,24 @@ impl Engine {
     }
 
     /// The link-down periods as last noted.
+    /// Takes the vantage point's own addresses as a live capture reads
+    /// them (its interfaces'), with those the configuration names; a set
+    /// of a version not newer than the one held changes nothing. Replays
+    /// never call it.
+    pub fn note_local_addresses(&mut self, l: &crate::local::LocalAddrs) {
+        if l.version() > self.sh.local.version() {
+            let mut v = l.addresses().to_vec();
+            v.extend_from_slice(&self.cfg.local_addresses);
+            self.sh.local = crate::local::LocalAddrs::new(&v, l.version());
+        }
+    }
+
+    /// The vantage point's own addresses held now.
+    pub fn local_addresses(&self) -> &crate::local::LocalAddrs {
+        &self.sh.local
+    }
+
+    /// See [`Engine::note_link_down`].
     pub fn link_down(&self) -> &crate::linkdown::LinkDown {
         &self.sh.link_down
     }

@@ -19,6 +19,7 @@ pub mod fingerprints;
 pub mod flow;
 pub mod link;
 pub mod linkdown;
+pub mod local;
 pub mod lru;
 pub mod memory;
 pub mod proto;

@@ -307,6 +307,9 @@ pub struct Stats {
     /// Unanswered SYNs of a port scan of their server (ten ports or more of
     /// one address within ten seconds): not reported.
     pub blackhole_port_scan: u64,
+    /// `blackhole` failures of connections to the vantage point's own
+    /// address (scans from outside), not reported.
+    pub blackhole_inbound: u64,
     /// Unanswered SYNs to port 443 of a server that serves plain HTTP on
     /// port 80 (a browser's `https://` upgrade): not reported.
     pub blackhole_https_upgrade: u64,
@@ -383,6 +386,7 @@ impl Default for Stats {
             blackhole_server_busy: [0; BlackholeStage::COUNT],
             blackhole_first_hop_handshake: 0,
             blackhole_port_scan: 0,
+            blackhole_inbound: 0,
             blackhole_https_upgrade: 0,
             rst_server_end_reject: 0,
             link_down_excused: [0; LinkDownExcused::COUNT],
@@ -453,6 +457,7 @@ impl Stats {
         );
         self.blackhole_first_hop_handshake += other.blackhole_first_hop_handshake;
         self.blackhole_port_scan += other.blackhole_port_scan;
+        self.blackhole_inbound += other.blackhole_inbound;
         self.blackhole_https_upgrade += other.blackhole_https_upgrade;
         self.rst_server_end_reject += other.rst_server_end_reject;
         add(&mut self.link_down_excused, &other.link_down_excused);

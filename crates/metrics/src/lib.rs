@@ -200,6 +200,7 @@ pub struct Metrics {
     pub(crate) blackhole_first_hop_handshake: IntCounter,
     pub(crate) rst_server_end_reject: IntCounter,
     pub(crate) blackhole_port_scan: IntCounter,
+    pub(crate) blackhole_inbound: IntCounter,
     pub(crate) blackhole_https_upgrade: IntCounter,
     pub(crate) events: [IntCounter; Signature::COUNT],
     pub(crate) captive_withheld: [IntCounter; Signature::COUNT],
@@ -432,6 +433,10 @@ impl Metrics {
         let blackhole_port_scan = b.counter(
             "tamperwatch_blackhole_port_scan_total",
             "Connections whose SYNs went unanswered during a port scan of their server (ten ports or more of one address within ten seconds, such as nmap run against your own server): not judged as blackhole.",
+        );
+        let blackhole_inbound = b.counter(
+            "tamperwatch_blackhole_inbound_total",
+            "Connections to the vantage point's own address (scans from outside of a gateway's WAN address or a host's global IPv6 address) whose SYNs or requests went unanswered: its own firewall's doing, not judged as blackhole.",
         );
         let blackhole_https_upgrade = b.counter(
             "tamperwatch_blackhole_https_upgrade_total",
@@ -668,6 +673,7 @@ impl Metrics {
             blackhole_first_hop_handshake,
             rst_server_end_reject,
             blackhole_port_scan,
+            blackhole_inbound,
             blackhole_https_upgrade,
             events: per_value(&events, Signature::ALL, Signature::as_str),
             captive_withheld: per_value(&captive_withheld, Signature::ALL, Signature::as_str),

@@ -108,6 +108,11 @@ impl StatsPublisher {
             now.blackhole_port_scan,
         );
         add_counter(
+            &m.blackhole_inbound,
+            last.blackhole_inbound,
+            now.blackhole_inbound,
+        );
+        add_counter(
             &m.blackhole_https_upgrade,
             last.blackhole_https_upgrade,
             now.blackhole_https_upgrade,

@@ -143,6 +143,7 @@ fn sample_stats(scale: u64) -> Stats {
     s.blackhole_first_hop_handshake = 19 * scale;
     s.rst_server_end_reject = 23 * scale;
     s.blackhole_port_scan = 29 * scale;
+    s.blackhole_inbound = 31 * scale;
     s.blackhole_https_upgrade = 31 * scale;
     for g in Signature::ALL {
         s.events[g.idx()] = scale * (g.idx() as u64 + 2);
@@ -218,6 +219,8 @@ fn assert_matches(m: &Metrics, want: &Stats) {
     assert_eq!(v, want.rst_server_end_reject as f64);
     let v = value(m, "tamperwatch_blackhole_port_scan_total", &[]);
     assert_eq!(v, want.blackhole_port_scan as f64);
+    let v = value(m, "tamperwatch_blackhole_inbound_total", &[]);
+    assert_eq!(v, want.blackhole_inbound as f64);
     let v = value(m, "tamperwatch_blackhole_https_upgrade_total", &[]);
     assert_eq!(v, want.blackhole_https_upgrade as f64);
     for x in LinkDownExcused::ALL {

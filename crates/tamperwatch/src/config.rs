@@ -167,6 +167,11 @@ pub struct Vantage {
     pub name: String,
     pub country: String,
     pub network: String,
+    /// The vantage point's own addresses, for replays (a live run adds its
+    /// interfaces' addresses): connections to them are not judged as
+    /// `blackhole`.
+    #[serde(default)]
+    pub local_addresses: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -703,6 +708,7 @@ impl Config {
                     ..Default::default()
                 },
             },
+            local_addresses: self.vantage.local_addresses.clone(),
             ..Default::default()
         }
     }
@@ -851,6 +857,7 @@ fn check_keys(text: &str, name: &str) -> Result<()> {
         name: Option<String>,
         country: Option<String>,
         network: Option<String>,
+        local_addresses: Option<Vec<std::net::IpAddr>>,
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -251,6 +251,9 @@ fn capture_loop(
         follow_default_route,
     } = to_workers;
     let mut route = RouteFollow::new(follow_default_route && src.can_reattach(), clock.now());
+    // the host's own addresses, for the detectors (read again every 10 s)
+    links.note_local(&tw_capture::local_addresses());
+    let mut polls: u32 = 0;
     if follow_default_route && !route.on {
         tracing::info!(interface = %src.describe(), "capturing on the default route's interface; this backend (pnet, or fanout above 1) cannot follow the route if it moves");
     }
@@ -372,6 +375,10 @@ fn capture_loop(
                 let s = src.stats();
                 let at = guard.poll().now;
                 report_clock(&clock, &metrics);
+                polls = polls.wrapping_add(1);
+                if polls.is_multiple_of(10) {
+                    links.note_local(&tw_capture::local_addresses());
+                }
                 if s.link_down != last.link_down {
                     im.set_up(!s.link_down);
                     // the workers excuse silences and stalls in the period

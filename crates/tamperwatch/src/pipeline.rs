@@ -101,6 +101,10 @@ pub struct LinkStates {
     /// The log's version, once published.
     version: AtomicU64,
     inner: std::sync::Mutex<LinkInner>,
+    /// The host's own addresses (`tw_detect::local`), read by the capture
+    /// threads every few seconds, and their version once published.
+    local_version: AtomicU64,
+    local: std::sync::Mutex<tw_detect::local::LocalAddrs>,
 }
 
 #[derive(Debug, Default)]
@@ -149,6 +153,26 @@ impl LinkStates {
             g.log.came_up(at);
             self.version.store(g.log.version(), Ordering::Release);
         }
+    }
+
+    /// The host's addresses as read now (`tw_capture::local_addresses`):
+    /// a new version when they changed (an address gained or lost: DHCP,
+    /// a PPP link redialled, IPv6 privacy addresses).
+    pub fn note_local(&self, addrs: &[std::net::IpAddr]) {
+        let mut g = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        let new = tw_detect::local::LocalAddrs::new(addrs, g.version() + 1);
+        if g.version() == 0 || !new.same_addresses(&g) {
+            *g = new;
+            self.local_version.store(new.version(), Ordering::Release);
+        }
+    }
+
+    /// The host's addresses, if their version is newer than `seen`.
+    fn newer_local(&self, seen: u64) -> Option<tw_detect::local::LocalAddrs> {
+        if self.local_version.load(Ordering::Acquire) <= seen {
+            return None;
+        }
+        Some(*self.local.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The log, if its version is not `seen`.
@@ -269,6 +293,9 @@ impl Worker {
         if let Some(l) = &self.link_states {
             if let Some(log) = l.newer(self.engine.link_down().version()) {
                 self.engine.note_link_down(&log);
+            }
+            if let Some(a) = l.newer_local(self.engine.local_addresses().version()) {
+                self.engine.note_local_addresses(&a);
             }
         }
         ahead.batch(self, b);

@@ -939,3 +939,67 @@ fn admin_down_at_start_marks_the_capture_down() {
     drop(tw);
     assert!(ok, "ring: capture_up {up:?} while down since start");
 }
+
+/// A scan of the vantage point's own address from outside (SYNs to a port
+/// its firewall drops, retried by the scanner's kernel, while a service of
+/// its own answers on another port): a live run knows its interfaces'
+/// addresses and counts the failure in `tamperwatch_blackhole_inbound_total`
+/// instead of reporting its own firewall as blocking (tenth red-team
+/// review, session 22).
+#[test]
+fn a_scan_of_this_hosts_own_address_is_counted_not_reported() {
+    if !live_prerequisites() {
+        return;
+    }
+    let topo = Topology::two_hosts();
+    let (c, s) = (&topo.client.ns, &topo.server.ns);
+    c.nft("table inet f {\n chain input {\n  type filter hook input priority 0;\n  tcp dport 23 drop\n }\n}\n");
+    let _web = c.spawn(
+        "python3",
+        &["-m", "http.server", "8080", "--bind", "192.0.2.1"],
+    );
+    let mut opts = TwOptions::on(&topo.client.iface, "ring");
+    opts.overrides = "[flows]\ntcp_unconfirmed_timeout = 2\ntcp_handshake_timeout = 2\n".into();
+    let mut tw = TamperwatchProc::start(c, &opts);
+    std::thread::sleep(Duration::from_millis(500));
+    // the host's own service answers the outside; meanwhile its port 23,
+    // dropped, is tried for 6 s (the scanner's kernel resends the SYN)
+    let scan = s.spawn(
+        "python3",
+        &[
+            "-c",
+            "import socket\ns=socket.socket()\ns.settimeout(6)\ntry:\n s.connect(('192.0.2.1',23))\nexcept Exception as e:\n print('scan', e)\n",
+        ],
+    );
+    for _ in 0..3 {
+        s.exec_timeout(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "--max-time",
+                "3",
+                "http://192.0.2.1:8080/",
+            ],
+            Duration::from_secs(5),
+        );
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    drop(scan);
+    let (m, counted) = tw.wait_until(Duration::from_secs(20), |m| {
+        metric_value(m, "tamperwatch_blackhole_inbound_total", &[]).unwrap_or(0.0) >= 1.0
+    });
+    assert!(counted, "not counted:\n{m}\n{}", tw.stderr());
+    assert_eq!(
+        metric_value(
+            &m,
+            "tamperwatch_events_total",
+            &[("signature", "blackhole")]
+        ),
+        Some(0.0),
+        "{m}"
+    );
+    let stopped = tw.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}

@@ -870,6 +870,18 @@ impl Detector for BlackholeDetector {
             ctx.stats.link_down_excused[crate::stats::LinkDownExcused::Blackhole.idx()] += 1;
             return;
         }
+        // A connection *to* the vantage point: its own address is the
+        // server (a scan of a gateway's WAN address, or of a host's global
+        // IPv6 address, retrying its SYNs to a port the firewall drops; a
+        // port forward or a service is the other port that works). What a
+        // firewall of the vantage point's own does to connections from
+        // outside says nothing of censorship (tenth red-team review,
+        // session 22). Not reported, counted. A replay knows only the
+        // addresses the configuration names (`[vantage] local_addresses`).
+        if ctx.local.contains(flow.server_ip()) {
+            ctx.stats.blackhole_inbound += 1;
+            return;
+        }
         // The server answered the same thing on the same port meanwhile
         // (within the contrast window): for a request stage, the same
         // request (the SNI; for HTTP the Host and the request line), which

@@ -377,6 +377,8 @@ pub struct Ctx<'a> {
     /// When the live capture's link was down (empty in replays; see
     /// [`crate::linkdown`]).
     pub link_down: &'a crate::linkdown::LinkDown,
+    /// The vantage point's own addresses (see [`crate::local`]).
+    pub local: &'a crate::local::LocalAddrs,
     /// The operator's watch list.
     pub watch: &'a crate::watch::WatchList,
     pub(crate) events: &'a mut Vec<Event>,
