@@ -144,8 +144,9 @@ fn tunnel_kind(arphrd: u16, on_hardware: impl FnOnce() -> bool) -> bool {
 }
 
 /// The addresses of every interface of this host (its network namespace),
-/// IPv4 and IPv6 (`getifaddrs`); empty if they cannot be read.
-pub fn local_addresses() -> Vec<std::net::IpAddr> {
+/// IPv4 and IPv6, each with its prefix length (`getifaddrs`); empty if they
+/// cannot be read.
+pub fn local_addresses() -> Vec<(std::net::IpAddr, u8)> {
     let mut out = Vec::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list it allocated, freed below
@@ -160,15 +161,37 @@ pub fn local_addresses() -> Vec<std::net::IpAddr> {
         // says which sockaddr_* it is.
         unsafe {
             let a = (*p).ifa_addr;
+            let m = (*p).ifa_netmask;
             if !a.is_null() {
                 match i32::from((*a).sa_family) {
                     libc::AF_INET => {
                         let sin = &*a.cast::<libc::sockaddr_in>();
-                        out.push(std::net::IpAddr::from(sin.sin_addr.s_addr.to_ne_bytes()));
+                        let len = if m.is_null() {
+                            32
+                        } else {
+                            (*m.cast::<libc::sockaddr_in>())
+                                .sin_addr
+                                .s_addr
+                                .count_ones() as u8
+                        };
+                        out.push((
+                            std::net::IpAddr::from(sin.sin_addr.s_addr.to_ne_bytes()),
+                            len,
+                        ));
                     }
                     libc::AF_INET6 => {
                         let sin6 = &*a.cast::<libc::sockaddr_in6>();
-                        out.push(std::net::IpAddr::from(sin6.sin6_addr.s6_addr));
+                        let len = if m.is_null() {
+                            128
+                        } else {
+                            (*m.cast::<libc::sockaddr_in6>())
+                                .sin6_addr
+                                .s6_addr
+                                .iter()
+                                .map(|b| b.count_ones() as u8)
+                                .sum()
+                        };
+                        out.push((std::net::IpAddr::from(sin6.sin6_addr.s6_addr), len));
                     }
                     _ => {}
                 }
@@ -251,7 +274,7 @@ mod tests {
         }
         // this host's addresses include its loopback ones
         let l = local_addresses();
-        assert!(l.contains(&"127.0.0.1".parse().unwrap()), "{l:?}");
+        assert!(l.contains(&("127.0.0.1".parse().unwrap(), 8)), "{l:?}");
         // (a real tun device is checked live in faults_e2e)
         assert!(!interface_is_tunnel("lo"));
         assert!(!interface_is_tunnel("no such if"));

@@ -17,10 +17,19 @@ use std::net::IpAddr;
 /// Addresses kept (a host with more keeps its first ones).
 pub const LOCAL_ADDRESSES: usize = 32;
 
-/// A bounded set of addresses, with a version that grows at each change.
+/// The shortest prefixes taken as the vantage point's own network (an
+/// interface's subnet: a gateway's LAN, whose IPv6 hosts are reached from
+/// outside through the router's pinholes). A larger subnet (a cable
+/// segment shared with other customers) counts only the address itself.
+pub const LOCAL_PREFIX_V4: u8 = 24;
+/// See [`LOCAL_PREFIX_V4`].
+pub const LOCAL_PREFIX_V6: u8 = 56;
+
+/// A bounded set of addresses and networks (address, prefix length), with
+/// a version that grows at each change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalAddrs {
-    addrs: [IpAddr; LOCAL_ADDRESSES],
+    addrs: [(IpAddr, u8); LOCAL_ADDRESSES],
     n: usize,
     version: u64,
 }
@@ -28,10 +37,25 @@ pub struct LocalAddrs {
 impl Default for LocalAddrs {
     fn default() -> Self {
         LocalAddrs {
-            addrs: [IpAddr::from([0u8, 0, 0, 0]); LOCAL_ADDRESSES],
+            addrs: [(IpAddr::from([0u8, 0, 0, 0]), 32); LOCAL_ADDRESSES],
             n: 0,
             version: 0,
         }
+    }
+}
+
+fn full(ip: IpAddr) -> u8 {
+    if ip.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+fn bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)) << 96,
+        IpAddr::V6(a) => u128::from(a),
     }
 }
 
@@ -39,31 +63,60 @@ impl LocalAddrs {
     /// The set of `addrs` (the first [`LOCAL_ADDRESSES`], unspecified and
     /// loopback addresses left out), at version `version`.
     pub fn new(addrs: &[IpAddr], version: u64) -> LocalAddrs {
+        let v: Vec<(IpAddr, u8)> = addrs.iter().map(|a| (*a, full(*a))).collect();
+        LocalAddrs::with_networks(&v, version)
+    }
+
+    /// The set of networks `nets` (address, prefix length: a prefix
+    /// shorter than [`LOCAL_PREFIX_V4`] / [`LOCAL_PREFIX_V6`] keeps only the
+    /// address), at version `version`.
+    pub fn with_networks(nets: &[(IpAddr, u8)], version: u64) -> LocalAddrs {
         let mut l = LocalAddrs {
             version,
             ..LocalAddrs::default()
         };
-        for a in addrs {
-            if a.is_unspecified() || a.is_loopback() || l.contains(*a) {
+        for &(a, len) in nets {
+            if a.is_unspecified() || a.is_loopback() {
+                continue;
+            }
+            let min = if a.is_ipv4() {
+                LOCAL_PREFIX_V4
+            } else {
+                LOCAL_PREFIX_V6
+            };
+            let len = if len < min { full(a) } else { len.min(full(a)) };
+            if l.addrs[..l.n].contains(&(a, len)) {
                 continue;
             }
             if l.n == LOCAL_ADDRESSES {
                 break;
             }
-            l.addrs[l.n] = *a;
+            l.addrs[l.n] = (a, len);
             l.n += 1;
         }
         l
     }
 
-    /// Whether `ip` is one of them.
+    /// Whether `ip` is one of the addresses, or in one of the networks.
     #[inline]
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.addrs[..self.n].contains(&ip)
+        self.addrs[..self.n].iter().any(|&(a, len)| {
+            a.is_ipv4() == ip.is_ipv4() && {
+                // (a prefix of the 128-bit form: IPv4 sits in the top 32
+                // bits)
+                let len = u32::from(len);
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
+                (bits(a) ^ bits(ip)) & mask == 0
+            }
+        })
     }
 
-    /// The addresses.
-    pub fn addresses(&self) -> &[IpAddr] {
+    /// The addresses and networks.
+    pub fn addresses(&self) -> &[(IpAddr, u8)] {
         &self.addrs[..self.n]
     }
 
@@ -74,7 +127,11 @@ impl LocalAddrs {
 
     /// The same addresses as `other` (whatever the versions).
     pub fn same_addresses(&self, other: &LocalAddrs) -> bool {
-        self.n == other.n && other.addresses().iter().all(|a| self.contains(*a))
+        self.n == other.n
+            && other
+                .addresses()
+                .iter()
+                .all(|a| self.addresses().contains(a))
     }
 }
 
@@ -97,5 +154,31 @@ mod tests {
         let m = LocalAddrs::new(&v, 4);
         assert!(l.same_addresses(&m));
         assert!(!l.same_addresses(&LocalAddrs::default()));
+    }
+
+    #[test]
+    fn networks_down_to_a_lan_are_the_vantage_points_own() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let l = LocalAddrs::with_networks(
+            &[
+                // a gateway's LAN, and its IPv6 /64
+                (ip("192.168.1.1"), 24),
+                (ip("2001:db8:1::1"), 64),
+                // a cable segment shared with other customers: the address only
+                (ip("198.18.0.2"), 20),
+                (ip("2001:db8:ff::2"), 48),
+            ],
+            1,
+        );
+        assert!(l.contains(ip("192.168.1.77")));
+        assert!(!l.contains(ip("192.168.2.1")));
+        assert!(l.contains(ip("2001:db8:1::11")));
+        assert!(!l.contains(ip("2001:db8:2::11")));
+        assert!(l.contains(ip("198.18.0.2")));
+        assert!(!l.contains(ip("198.18.0.3")));
+        assert!(l.contains(ip("2001:db8:ff::2")));
+        assert!(!l.contains(ip("2001:db8:ff::3")));
+        // IPv4 never matches IPv6 (nor the reverse)
+        assert!(!l.contains(ip("::ffff:192.168.1.77")));
     }
 }

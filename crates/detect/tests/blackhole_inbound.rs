@@ -67,7 +67,10 @@ fn replay(tl: Timeline, local: &[IpAddr], live: bool) -> (Vec<serde_json::Value>
     };
     let mut engine = Engine::new(cfg, default_detectors(&DetectorsConfig::default()));
     if live {
-        engine.note_local_addresses(&tw_detect::local::LocalAddrs::new(local, 1));
+        // as a live capture reads them: each with its interface's prefix
+        // (the router's LAN side, 198.18.0.1/24, holds the scanned host)
+        let nets: Vec<(IpAddr, u8)> = local.iter().map(|a| (*a, 24)).collect();
+        engine.note_local_addresses(&tw_detect::local::LocalAddrs::with_networks(&nets, 1));
     }
     let mut entries = tl.into_entries();
     entries.sort_by_key(|e| e.ts_ns);
@@ -120,6 +123,26 @@ fn a_scan_of_the_vantage_points_own_address_is_counted_not_reported() {
         assert!(ev.is_empty(), "live {live}: {ev:#?}");
         assert_eq!(inbound, 3, "live {live}");
     }
+}
+
+#[test]
+fn a_scan_of_a_host_on_the_vantage_points_own_network_is_counted() {
+    // the gateway captures for a LAN host reached from outside (an IPv6
+    // pinhole, a DMZ): the host is in the subnet of the gateway's interface
+    let (ev, inbound) = replay(
+        scan_of_the_gateway(),
+        &[IpAddr::from([198, 18, 0, 1])],
+        true,
+    );
+    assert!(ev.is_empty(), "{ev:#?}");
+    assert_eq!(inbound, 3);
+    // configured addresses are exact: the neighbour is not the vantage point
+    let (ev, inbound) = replay(
+        scan_of_the_gateway(),
+        &[IpAddr::from([198, 18, 0, 1])],
+        false,
+    );
+    assert_eq!((ev.len(), inbound), (3, 0));
 }
 
 #[test]

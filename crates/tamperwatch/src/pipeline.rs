@@ -158,9 +158,9 @@ impl LinkStates {
     /// The host's addresses as read now (`tw_capture::local_addresses`):
     /// a new version when they changed (an address gained or lost: DHCP,
     /// a PPP link redialled, IPv6 privacy addresses).
-    pub fn note_local(&self, addrs: &[std::net::IpAddr]) {
+    pub fn note_local(&self, addrs: &[(std::net::IpAddr, u8)]) {
         let mut g = self.local.lock().unwrap_or_else(|e| e.into_inner());
-        let new = tw_detect::local::LocalAddrs::new(addrs, g.version() + 1);
+        let new = tw_detect::local::LocalAddrs::with_networks(addrs, g.version() + 1);
         if g.version() == 0 || !new.same_addresses(&g) {
             *g = new;
             self.local_version.store(new.version(), Ordering::Release);
