@@ -13,7 +13,6 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use tw_detect::decode::linktype;
 use tw_detect::detectors::{default_detectors, DetectorsConfig};
 use tw_detect::{Engine, EngineConfig};
 use tw_scenario::{Endpoint, TcpSession, Timeline};
@@ -72,21 +71,11 @@ fn replay(tl: Timeline, local: &[IpAddr], live: bool) -> (Vec<serde_json::Value>
         let nets: Vec<(IpAddr, u8)> = local.iter().map(|a| (*a, 24)).collect();
         engine.note_local_addresses(&tw_detect::local::LocalAddrs::with_networks(&nets, 1));
     }
-    let mut entries = tl.into_entries();
-    entries.sort_by_key(|e| e.ts_ns);
-    let mut f = Vec::new();
-    for e in &entries {
-        e.frame_into(&mut f, linktype::ETHERNET).unwrap();
-        engine.process_frame(linktype::ETHERNET, &f, e.ts_ns, f.len() as u32);
-    }
-    engine.finish();
-    let mut out = vec![];
-    engine.drain_events(|e| {
-        let v = serde_json::to_value(&e).unwrap();
-        if v["signature"] == "blackhole" {
-            out.push(v);
-        }
-    });
+    let (engine, ev) = common::replay_through(engine, tl);
+    let out = ev
+        .into_iter()
+        .filter(|v| v["signature"] == "blackhole")
+        .collect();
     (out, engine.stats().blackhole_inbound)
 }
 

@@ -192,6 +192,44 @@ fn live_prerequisites() -> bool {
     support::require_root_and(&["dig", "python3"])
 }
 
+/// A second veth link between the topology's two hosts, `name` at both
+/// ends, with `a4` on the client's end and `b4` on the server's.
+fn second_link(c: &support::Netns, s: &support::Netns, name: &str, a4: &str, b4: &str) {
+    c.ip(&[
+        "link",
+        "add",
+        name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        name,
+        "netns",
+        s.name(),
+    ]);
+    for (ns, a) in [(c, a4), (s, b4)] {
+        ns.ip(&["addr", "add", a, "dev", name]);
+        ns.ip(&["link", "set", name, "up"]);
+    }
+}
+
+/// Three DNS queries from `c` to `server`, where nothing listens: each is
+/// answered by ICMP port unreachable (two packets a query).
+fn queries_to(c: &support::Netns, server: &str) {
+    for i in 0..3 {
+        c.exec_timeout(
+            "dig",
+            &[
+                &format!("@{server}"),
+                &format!("q{i}.example"),
+                "+tries=1",
+                "+time=1",
+            ],
+            Duration::from_secs(5),
+        );
+    }
+}
+
 fn responder(topo: &Topology) -> Guarded {
     support::dns::forging_responder(topo)
 }
@@ -448,40 +486,12 @@ fn an_interface_missing_at_start_is_captured_once_made() {
         tw.stderr()
     );
     let (c, s) = (&topo.client.ns, &topo.server.ns);
-    c.ip(&[
-        "link",
-        "add",
-        "eth9",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth9",
-        "netns",
-        s.name(),
-    ]);
-    for (ns, a4) in [(c, "203.0.113.1/24"), (s, "203.0.113.2/24")] {
-        ns.ip(&["addr", "add", a4, "dev", "eth9"]);
-        ns.ip(&["link", "set", "eth9", "up"]);
-    }
+    second_link(c, s, "eth9", "203.0.113.1/24", "203.0.113.2/24");
     let (_, up) = tw.wait_until(Duration::from_secs(10), |m| {
         metric_value(m, "tamperwatch_capture_up", &eth9) == Some(1.0)
     });
     assert!(up, "capture_up of eth9 not 1:\n{}", tw.stderr());
-    // (nothing listens there: each query is answered by ICMP port
-    // unreachable, two packets a query)
-    for i in 0..3 {
-        c.exec_timeout(
-            "dig",
-            &[
-                "@203.0.113.2",
-                &format!("q{i}.example"),
-                "+tries=1",
-                "+time=1",
-            ],
-            Duration::from_secs(5),
-        );
-    }
+    queries_to(c, "203.0.113.2");
     let (m, seen) = tw.wait_until(Duration::from_secs(5), |m| {
         metric_value(m, "tamperwatch_capture_packets_total", &eth9).unwrap_or(0.0) >= 6.0
     });
@@ -504,22 +514,7 @@ fn the_default_routes_interface_is_followed() {
     let topo = Topology::two_hosts();
     let (c, s) = (&topo.client.ns, &topo.server.ns);
     // a second link, and a host beyond both
-    c.ip(&[
-        "link",
-        "add",
-        "eth1",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth1",
-        "netns",
-        s.name(),
-    ]);
-    for (ns, a4) in [(c, "198.51.100.1/24"), (s, "198.51.100.2/24")] {
-        ns.ip(&["addr", "add", a4, "dev", "eth1"]);
-        ns.ip(&["link", "set", "eth1", "up"]);
-    }
+    second_link(c, s, "eth1", "198.51.100.1/24", "198.51.100.2/24");
     s.ip(&["addr", "add", "203.0.113.10/32", "dev", "lo"]);
     c.ip(&["route", "add", "default", "via", "192.0.2.2", "dev", "eth0"]);
     let opts = TwOptions {
@@ -527,22 +522,7 @@ fn the_default_routes_interface_is_followed() {
         ..TwOptions::default()
     };
     let mut tw = TamperwatchProc::start(c, &opts);
-    let dig = || {
-        // (nothing listens there: each query is answered by ICMP port
-        // unreachable)
-        for i in 0..3 {
-            c.exec_timeout(
-                "dig",
-                &[
-                    "@203.0.113.10",
-                    &format!("q{i}.example"),
-                    "+tries=1",
-                    "+time=1",
-                ],
-                Duration::from_secs(5),
-            );
-        }
-    };
+    let dig = || queries_to(c, "203.0.113.10");
     let on = |m: &str, i: &str, name: &str| metric_value(m, name, &[("interface", i)]);
     let m = tw.scrape();
     assert_eq!(on(&m, "eth0", "tamperwatch_capture_up"), Some(1.0), "{m}");
@@ -610,22 +590,7 @@ fn deleting_the_default_routes_interface_moves_the_capture_to_the_next() {
     }
     let topo = Topology::two_hosts();
     let (c, s) = (&topo.client.ns, &topo.server.ns);
-    c.ip(&[
-        "link",
-        "add",
-        "eth1",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth1",
-        "netns",
-        s.name(),
-    ]);
-    for (ns, a4) in [(c, "198.51.100.1/24"), (s, "198.51.100.2/24")] {
-        ns.ip(&["addr", "add", a4, "dev", "eth1"]);
-        ns.ip(&["link", "set", "eth1", "up"]);
-    }
+    second_link(c, s, "eth1", "198.51.100.1/24", "198.51.100.2/24");
     s.ip(&["addr", "add", "203.0.113.10/32", "dev", "lo"]);
     c.ip(&[
         "route",
@@ -669,18 +634,7 @@ fn deleting_the_default_routes_interface_moves_the_capture_to_the_next() {
         "the capture did not move to eth1:\n{m}\n{}",
         tw.stderr()
     );
-    for i in 0..3 {
-        c.exec_timeout(
-            "dig",
-            &[
-                "@203.0.113.10",
-                &format!("q{i}.example"),
-                "+tries=1",
-                "+time=1",
-            ],
-            Duration::from_secs(5),
-        );
-    }
+    queries_to(c, "203.0.113.10");
     let (m, seen) = tw.wait_until(Duration::from_secs(5), |m| {
         on(m, "eth1", "tamperwatch_capture_packets_total").unwrap_or(0.0) >= 6.0
     });

@@ -8,7 +8,14 @@ use tw_scenario::{linktype, Timeline};
 /// the detectors of `cfg`, to its end: the engine (for its counters) and
 /// the events as JSON (each also printed, for a failing test's output).
 pub fn replay_with(tl: Timeline, cfg: &DetectorsConfig) -> (Engine, Vec<serde_json::Value>) {
-    let mut engine = Engine::new(EngineConfig::default(), default_detectors(cfg));
+    replay_through(
+        Engine::new(EngineConfig::default(), default_detectors(cfg)),
+        tl,
+    )
+}
+
+/// [`replay_with`] through a given engine.
+pub fn replay_through(mut engine: Engine, tl: Timeline) -> (Engine, Vec<serde_json::Value>) {
     let mut entries = tl.into_entries();
     entries.sort_by_key(|e| e.ts_ns);
     let mut f = Vec::new();
