@@ -32,6 +32,16 @@ fn ring_config(cfg: &Config) -> RingConfig {
     }
 }
 
+/// Whether this host forwards IPv4 or IPv6 packets (a router).
+fn forwards() -> bool {
+    [
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/net/ipv6/conf/all/forwarding",
+    ]
+    .iter()
+    .any(|p| std::fs::read_to_string(p).is_ok_and(|v| v.trim() == "1"))
+}
+
 /// Opens the capture(s) of one interface: one source, or `capture.fanout`
 /// sources in one `PACKET_FANOUT` group (hash mode: a flow's packets, both
 /// directions, always land in the same source).
@@ -528,6 +538,9 @@ pub fn run(cfg: Config, path: Option<PathBuf>, cli: CliOverrides) -> Result<i32>
             tracing::warn!(interface = %i, "the default route is on a tunnel (a VPN): what is captured there crosses the network of the tunnel's far end, not this link's; name the interface the tunnel runs over with -i to watch this link");
         }
         ifaces.push(i);
+    }
+    if ifaces.len() > 1 && forwards() {
+        tracing::warn!(interfaces = %ifaces.join(","), "this host forwards packets between interfaces (a router): capturing on both sides sees each forwarded connection twice (before and after NAT), doubling its events; capture one side (docs/operator-guide.md, \"On a gateway\")");
     }
     let metrics = Arc::new(cfg.new_metrics());
     let workers_n = cfg.workers();

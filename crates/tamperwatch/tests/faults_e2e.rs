@@ -957,3 +957,33 @@ fn a_scan_of_this_hosts_own_address_is_counted_not_reported() {
     let stopped = tw.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
+
+/// On a router, capturing both sides of its NAT doubles every forwarded
+/// connection's events (tenth red-team review): the daemon says so at
+/// start, and does not on a host that forwards nothing.
+#[test]
+fn capturing_both_sides_of_a_router_is_warned_about() {
+    if !live_prerequisites() {
+        return;
+    }
+    let topo = Topology::client_router_server();
+    let r = &topo.router.as_ref().unwrap().ns;
+    let mut opts = TwOptions::on("eth-c", "ring");
+    opts.interfaces.push("eth-s".into());
+    let mut tw = TamperwatchProc::start(r, &opts);
+    assert!(
+        tw.stderr().contains("forwards packets between interfaces"),
+        "{}",
+        tw.stderr()
+    );
+    let stopped = tw.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    // the client forwards nothing: one interface or two, no warning
+    let c = &topo.client.ns;
+    let mut opts = TwOptions::on(&topo.client.iface, "ring");
+    opts.interfaces.push("lo".into());
+    let mut tw = TamperwatchProc::start(c, &opts);
+    assert!(!tw.stderr().contains("forwards packets"), "{}", tw.stderr());
+    let stopped = tw.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
