@@ -747,10 +747,16 @@ mod tests {
             batches += 1;
             assert!(batches < 200, "never full");
         }
-        let before = r.written();
-        // more while full: all lost, nothing panics
+        let (before, lost) = (r.written(), r.dropped());
+        // More while full: lost, nothing panics. (The sink takes events as
+        // they come: when it wakes for the first ones alone, a line or a
+        // few may still fit in the slack of the file's last page, left by
+        // cutting the failed tail; seen once in CI, session 22. A line is
+        // over 100 bytes.)
         r.batch(20);
-        assert_eq!(r.written(), before);
+        let slipped = r.written() - before;
+        assert!(r.dropped() > lost, "nothing lost while full");
+        assert!(slipped * 100 <= 4096, "{slipped} written while full");
         let lines = complete_lines(&path);
         assert_eq!(
             lines.len() as u64,
@@ -758,6 +764,7 @@ mod tests {
             "the file holds exactly the events counted as written"
         );
         // space again: writing resumes
+        let before = r.written();
         std::fs::remove_file(&filler).unwrap();
         r.batch(5);
         assert_eq!(r.written(), before + 5);
