@@ -364,11 +364,8 @@ impl Engine {
     pub fn note_local_addresses(&mut self, l: &crate::local::LocalAddrs) {
         if l.version() > self.sh.local.version() {
             let mut v = l.addresses().to_vec();
-            v.extend(
-                self.cfg
-                    .local_addresses
-                    .iter()
-                    .map(|a| (*a, if a.is_ipv4() { 32 } else { 128 })),
+            v.extend_from_slice(
+                crate::local::LocalAddrs::new(&self.cfg.local_addresses, 0).addresses(),
             );
             self.sh.local = crate::local::LocalAddrs::with_networks(&v, l.version());
         }

@@ -141,15 +141,8 @@ fn wait_for_interface(
         }
         if tries.is_multiple_of(10) {
             if let Some((f, name)) = follow.as_mut() {
-                if let Some(def) = f.check(name, clock.now()) {
-                    match src.move_to(&def) {
-                        Ok(true) => return Ok(Waited::Moved(def)),
-                        Ok(false) => {}
-                        Err(e) => {
-                            tracing::warn!(to = %def, error = %e, "the default route moved to another interface, which cannot be captured");
-                            f.on = false;
-                        }
-                    }
+                if let Some(def) = f.follow(src, name, clock.now()) {
+                    return Ok(Waited::Moved(def));
                 }
             }
         }
@@ -226,6 +219,24 @@ impl RouteFollow {
         self.moving = None;
         self.seen_at = now;
         None
+    }
+
+    /// [`RouteFollow::check`], and `src` moved there: the interface it
+    /// captures on now, if it moved.
+    fn follow(&mut self, src: &mut dyn Source, current: &str, now: i64) -> Option<String> {
+        let def = self.check(current, now)?;
+        match src.move_to(&def) {
+            Ok(true) => {
+                tracing::warn!(from = %current, to = %def, "the default route moved to another interface: capturing there");
+                Some(def)
+            }
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(to = %def, error = %e, "the default route moved to another interface, which cannot be captured: staying");
+                self.on = false;
+                None
+            }
+        }
     }
 }
 
@@ -348,7 +359,6 @@ fn capture_loop(
                     tracing::info!(interface = %src.describe(), "an interface of that name is back: capturing on it");
                 }
                 Ok(Waited::Moved(def)) => {
-                    tracing::warn!(from = %name, to = %def, "the default route moved to another interface: capturing there");
                     metrics.forget_interface(&name);
                     im = metrics.interface(&def);
                     im.set_up(false);
@@ -411,32 +421,19 @@ fn capture_loop(
                 drops_total.fetch_add(nd, Ordering::Relaxed);
                 last = s;
                 let seen_at = route.seen_at;
-                if let Some(def) = route.check(im.name(), at) {
-                    match src.move_to(&def) {
-                        Ok(true) => {
-                            let old = im.name().to_string();
-                            tracing::warn!(from = %old, to = %def, "the default route moved to another interface: capturing there");
-                            // The flows under way on the old interface went
-                            // out of sight: a link-down period from the last
-                            // check that found the route there, as for a
-                            // link that went down.
-                            if std::mem::take(&mut holds_period)
-                                || links.went_down(seen_at, last_frame_ts)
-                            {
-                                links.came_up(at);
-                            }
-                            metrics.forget_interface(&old);
-                            im = metrics.interface(&def);
-                            last.link_down = src.stats().link_down;
-                            im.set_up(!last.link_down);
-                            route.seen_at = at;
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            tracing::warn!(to = %def, error = %e, "the default route moved to another interface, which cannot be captured: staying");
-                            route.on = false;
-                        }
+                if let Some(def) = route.follow(&mut *src, im.name(), at) {
+                    // The flows under way on the old interface went out of
+                    // sight: a link-down period from the last check that
+                    // found the route there, as for a link that went down.
+                    if std::mem::take(&mut holds_period) || links.went_down(seen_at, last_frame_ts)
+                    {
+                        links.came_up(at);
                     }
+                    metrics.forget_interface(im.name());
+                    im = metrics.interface(&def);
+                    last.link_down = src.stats().link_down;
+                    im.set_up(!last.link_down);
+                    route.seen_at = at;
                 }
                 last_stats_at = Instant::now();
             }
