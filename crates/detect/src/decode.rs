@@ -212,6 +212,14 @@ pub struct Packet<'a> {
     pub wire_len: u32,
     /// Outer VLAN id, if tagged.
     pub vlan: Option<u16>,
+    /// The link-layer (MAC) address of the frame's sender, where the link
+    /// type carries one: Ethernet's source address, a Linux cooked
+    /// header's 6-byte address (the sender's for frames in either
+    /// direction). `None` for raw IP and loopback links, and for the
+    /// all-zero address of `lo`. Tells devices apart: the client packets
+    /// of one host all leave from its interface's address, while on a
+    /// gateway's LAN side every device has its own.
+    pub link_src: Option<[u8; 6]>,
     /// IP layer.
     pub ip: IpInfo,
     /// Transport layer.
@@ -304,7 +312,25 @@ pub fn decode_sliced(
         _ => return Err(Undecoded::Error(DecodeError::UnsupportedLinkType)),
     };
     let vlan = sliced.vlan_ids().first().map(|v| v.value());
-    convert(sliced, ts, wire_len, vlan)
+    let mut p = convert(sliced, ts, wire_len, vlan)?;
+    p.link_src = link_src(linktype, data);
+    Ok(p)
+}
+
+/// The sender's link-layer address of a frame (see [`Packet::link_src`]).
+#[inline]
+pub fn link_src(linktype: u32, data: &[u8]) -> Option<[u8; 6]> {
+    let at = match linktype {
+        linktype::ETHERNET => 6,
+        // 2 packet type, 2 ARPHRD, 2 address length, 8 address
+        linktype::LINUX_SLL if data.get(4..6)? == [0, 6] => 6,
+        // 2 protocol, 2 reserved, 4 ifindex, 2 ARPHRD, 1 packet type,
+        // 1 address length, 8 address
+        linktype::LINUX_SLL2 if *data.get(11)? == 6 => 12,
+        _ => return None,
+    };
+    let a: [u8; 6] = data.get(at..at + 6)?.try_into().ok()?;
+    (a != [0; 6]).then_some(a)
 }
 
 fn split_ethertype(data: &[u8], at: usize, header_len: usize) -> Result<(u16, &[u8]), Undecoded> {
@@ -474,6 +500,7 @@ fn convert<'a>(
                     ts,
                     wire_len,
                     vlan,
+                    link_src: None,
                     ip,
                     l4: Transport::Other(n),
                 }),
@@ -484,6 +511,7 @@ fn convert<'a>(
         ts,
         wire_len,
         vlan,
+        link_src: None,
         ip,
         l4,
     })

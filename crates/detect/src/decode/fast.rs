@@ -168,6 +168,11 @@ pub(super) fn decode(linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) -> Op
         ts,
         wire_len,
         vlan,
+        link_src: if linktype == linktype::ETHERNET {
+            super::link_src(linktype, data)
+        } else {
+            None
+        },
         ip: info,
         l4,
     })

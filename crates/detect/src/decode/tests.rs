@@ -216,6 +216,54 @@ fn linux_sll_and_sll2() {
     );
 }
 
+/// The sender's link-layer address: Ethernet's source, a cooked header's
+/// 6-byte address; none for raw IP, other address lengths, or the all-zero
+/// address of `lo`. The same from the direct path and etherparse's.
+#[test]
+fn link_source_address() {
+    let src = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
+    let eth = decode(linktype::ETHERNET, ETH_IPV4_TCP_SYN, 0, 0).unwrap();
+    assert_eq!(eth.link_src, Some(src));
+    assert_eq!(
+        decode_sliced(linktype::ETHERNET, ETH_IPV4_TCP_SYN, 0, 0).unwrap(),
+        eth
+    );
+    // SLL: packet type 0 (to us), ARPHRD 1, addr len 6, addr 02:aa:..:05 + 2 pad, protocol 0x0800
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0xaa, 0, 0, 0, 5, 0, 0, 0x08, 0x00];
+    sll.extend(raw_ipv4_tcp());
+    let p = decode(linktype::LINUX_SLL, &sll, 0, 0).unwrap();
+    assert_eq!(p.link_src, Some([2, 0xaa, 0, 0, 0, 5]));
+    // address length 0 (a tunnel's frames): none
+    sll[5] = 0;
+    assert_eq!(
+        decode(linktype::LINUX_SLL, &sll, 0, 0).unwrap().link_src,
+        None
+    );
+    // SLL2: protocol 0x0800, reserved, ifindex 2, ARPHRD 1, type 4 (outgoing), addr len 6, addr (8)
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 4, 6, 2, 0xbb, 0, 0, 0, 7, 0, 0,
+    ];
+    sll2.extend(raw_ipv4_tcp());
+    let p = decode(linktype::LINUX_SLL2, &sll2, 0, 0).unwrap();
+    assert_eq!(p.link_src, Some([2, 0xbb, 0, 0, 0, 7]));
+    // the all-zero address of loopback: none
+    sll2[12..18].fill(0);
+    assert_eq!(
+        decode(linktype::LINUX_SLL2, &sll2, 0, 0).unwrap().link_src,
+        None
+    );
+    // raw IP: none
+    assert_eq!(
+        decode(linktype::RAW, &raw_ipv4_tcp(), 0, 0)
+            .unwrap()
+            .link_src,
+        None
+    );
+    // a frame too short for the address never panics
+    assert_eq!(link_src(linktype::LINUX_SLL2, &sll2[..11]), None);
+    assert_eq!(link_src(linktype::ETHERNET, &ETH_IPV4_TCP_SYN[..8]), None);
+}
+
 #[test]
 fn raw_null_and_loop() {
     let ip = raw_ipv4_tcp();

@@ -379,6 +379,7 @@ fn judge_memory_is_bounded() {
             marked: false,
             measured: m.clone(),
             hello: None,
+            client_link: None,
         }));
     }
     assert_eq!(j.len(), max_pending);
@@ -617,6 +618,7 @@ fn record(
         marked: false,
         measured,
         hello: None,
+        client_link: None,
     }
 }
 
