@@ -217,6 +217,27 @@ pub(crate) mod sys {
         Ok(err)
     }
 
+    /// The interface index the packet socket is bound to (`getsockname`):
+    /// -1 once the kernel unbound it from a deleted interface, whatever
+    /// interface has its index now.
+    pub(crate) fn bound_ifindex(fd: RawFd) -> io::Result<i32> {
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        let mut len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: sll/len are valid for writes of the advertised size.
+        let r = unsafe {
+            libc::getsockname(
+                fd,
+                (&mut sll as *mut libc::sockaddr_ll).cast::<libc::sockaddr>(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return Err(last_err());
+        }
+        Ok(sll.sll_ifindex)
+    }
+
     /// The id of the `PACKET_FANOUT` group the socket is in (the low 16 bits
     /// of what `getsockopt(PACKET_FANOUT)` returns).
     pub(crate) fn fanout_id(fd: RawFd) -> io::Result<u16> {
@@ -856,7 +877,7 @@ impl RingSource {
             match err {
                 // Down, not deleted: the kernel re-attaches the socket when
                 // the interface comes back up; wait for it.
-                libc::ENETDOWN if interface_index(&self.iface) == Some(self.ifindex) => {
+                libc::ENETDOWN if self.still_there() => {
                     self.down = true;
                     return Ok(false);
                 }
@@ -869,14 +890,14 @@ impl RingSource {
                     ))
                 }
             }
-            if interface_index(&self.iface) != Some(self.ifindex) {
+            if !self.still_there() {
                 return Err(self.gone());
             }
         }
         if self.down {
             // deleted while down, or up again? (frames still in the ring
             // from before the link went down say nothing)
-            if interface_index(&self.iface) != Some(self.ifindex) {
+            if !self.still_there() {
                 return Err(self.gone());
             }
             if crate::iface::interface_is_up(&self.iface) {
@@ -884,6 +905,19 @@ impl RingSource {
             }
         }
         Ok(revents != 0)
+    }
+
+    /// Whether the interface the socket was bound to is still there: its
+    /// name has the same index, and the socket is still bound to it. The
+    /// name alone can mislead: an interface deleted and made again with
+    /// the same index (`ip link add ... index N`, while the capture was
+    /// waiting for it to come up) has the old one's name and index, but the
+    /// kernel unbound the socket at the deletion and will not bind it to the
+    /// new one by itself. (A failed `getsockname` is taken as still bound.)
+    fn still_there(&self) -> bool {
+        interface_index(&self.iface) == Some(self.ifindex)
+            && sys::bound_ifindex(self.fd.as_raw_fd())
+                .map_or(true, |i| i64::from(i) == i64::from(self.ifindex))
     }
 
     fn gone(&mut self) -> CaptureError {

@@ -341,6 +341,21 @@ fn interface_removed_exits_with_status_3_when_it_cannot_be_waited_for() {
 /// `/healthz` 503) and the daemon keeps running.
 #[test]
 fn interface_removed_and_made_again_is_captured_again() {
+    removed_and_made_again(false);
+}
+
+/// The same, set down, then deleted and made again at once with the same
+/// index (`ip link add ... index N`): the kernel unbinds the packet socket
+/// from the deleted interface (a down one reports nothing), and a capture
+/// that only compared the name's index took the new interface coming up for
+/// the old one, and stayed unbound: blind, while saying it was up (found in
+/// review, session 22). The socket's own binding (`getsockname`) tells.
+#[test]
+fn interface_made_again_with_the_same_index_is_captured_again() {
+    removed_and_made_again(true);
+}
+
+fn removed_and_made_again(same_index: bool) {
     if !live_prerequisites() {
         return;
     }
@@ -348,6 +363,12 @@ fn interface_removed_and_made_again_is_captured_again() {
     let _resp = responder(&topo);
     let mut opts = TwOptions::on(&topo.client.iface, "ring");
     opts.overrides = "[flows]\nudp_timeout = 1\n".into();
+    if same_index {
+        // one look a second while down: the name is missing for a moment
+        // between the deletion and the new interface, and a look then
+        // would find the deletion by the name alone
+        opts.overrides += "[capture]\nblock_timeout_ms = 1000\n";
+    }
     let mut tw = TamperwatchProc::start(&topo.client.ns, &opts);
     let count = |tw: &TamperwatchProc| {
         tw.metric(
@@ -382,39 +403,79 @@ fn interface_removed_and_made_again_is_captured_again() {
     });
     assert!(ok, "no event before:\n{}", tw.stderr());
     let (c, s) = (&topo.client.ns, &topo.server.ns);
-    // deleting one end of the veth pair deletes both
-    c.ip(&["link", "del", "eth0"]);
-    std::thread::sleep(Duration::from_secs(3));
-    assert!(
-        tw.try_status().is_none(),
-        "exited when the interface was deleted:\n{}",
-        tw.stderr()
-    );
-    let (_, down) = tw.wait_until(Duration::from_secs(5), |m| {
-        metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(0.0)
-    });
-    assert!(down, "capture_up not 0 without the interface");
-    assert_eq!(tw.get("/healthz").0, 503);
-    assert!(tw.stderr().contains("no such interface"), "{}", tw.stderr());
+    let index = c
+        .ip(&["-o", "link", "show", "eth0"])
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert!(index.parse::<u32>().is_ok(), "{index}");
+    if same_index {
+        // set down first (the capture waits for it to come up), then
+        // deleted and made again with the same index (both ends: deleting
+        // one end of a veth pair deletes both)
+        c.ip(&["link", "set", "eth0", "down"]);
+        let (_, down) = tw.wait_until(Duration::from_secs(5), |m| {
+            metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(0.0)
+        });
+        assert!(down, "capture_up not 0 while down");
+        let made = c.exec(
+            "sh",
+            &[
+                "-c",
+                &format!(
+                    "printf 'link del eth0\\nlink add eth0 index {index} type veth peer name eth0 netns {}\\n' | ip -batch -",
+                    s.name()
+                ),
+            ],
+        );
+        assert!(made.status.success(), "{made:?}");
+        assert_eq!(
+            c.ip(&["-o", "link", "show", "eth0"])
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .trim(),
+            index
+        );
+    } else {
+        // deleting one end of the veth pair deletes both
+        c.ip(&["link", "del", "eth0"]);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            tw.try_status().is_none(),
+            "exited when the interface was deleted:\n{}",
+            tw.stderr()
+        );
+        let (_, down) = tw.wait_until(Duration::from_secs(5), |m| {
+            metric_value(m, "tamperwatch_capture_up", &[("interface", "eth0")]) == Some(0.0)
+        });
+        assert!(down, "capture_up not 0 without the interface");
+        assert_eq!(tw.get("/healthz").0, 503);
+        assert!(tw.stderr().contains("no such interface"), "{}", tw.stderr());
+    }
     let packets_before = tw
         .metric(
             "tamperwatch_capture_packets_total",
             &[("interface", "eth0")],
         )
         .unwrap_or(0.0);
-    // made again: a new interface (another index), same name and addresses
-    c.ip(&[
-        "link",
-        "add",
-        "eth0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        s.name(),
-    ]);
+    if !same_index {
+        // made again: a new interface (another index), same name and addresses
+        c.ip(&[
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            s.name(),
+        ]);
+    }
     for (ns, a4, a6) in [
         (c, "192.0.2.1/24", "2001:db8:1::1/64"),
         (s, "192.0.2.2/24", "2001:db8:1::2/64"),
