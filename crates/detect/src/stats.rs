@@ -213,6 +213,9 @@ label_enum!(
         Request => "request",
         /// QUIC Initials never answered.
         QuicInitial => "quic_initial",
+        /// The server's data stopped in mid-transfer, and nothing of the
+        /// server's came back in the connection after it.
+        Transfer => "transfer",
     }
 );
 

@@ -357,3 +357,147 @@ pub fn bh_trap_quic_no_contrast() -> Result<Vec<u8>> {
     }
     tl.to_pcap_bytes(ETHERNET, false)
 }
+
+/// The client's retransmissions of its last segment (a FIN, a request)
+/// after `t`, with Linux's doubling backoff from 300 ms: at +0.3, +0.9,
+/// +2.1, +4.5 and +9.3 s. Returns the time of the last.
+fn backoff(s: &mut TcpSession, tl: &mut Timeline, t: i64) -> i64 {
+    let mut at = t;
+    for k in 0..5 {
+        at = t + 300 * MS * ((1 << (k + 1)) - 1);
+        s.retransmit_client_last(tl, at);
+    }
+    at
+}
+
+/// An HTTPS download that freezes after `segments` full segments of the
+/// server's (its flight and data, the client acknowledging every second
+/// one): nothing of the server's comes after. The client gives up
+/// `give_up` later with a FIN, and sends it again with backoff. Returns
+/// the time of the freeze.
+pub fn frozen_download(
+    tl: &mut Timeline,
+    server: [u8; 4],
+    cport: u16,
+    t: i64,
+    segments: usize,
+    give_up: i64,
+) -> i64 {
+    let mut s = session(server, cport, 443);
+    let t = s.handshake(tl, t, RTT);
+    let mut rng = Rng::new(u64::from(cport));
+    let t = s.client_send(tl, t + MS, &tls::client_hello("frozen.example", &mut rng));
+    let data = vec![0x17; segments * s.segment_size()];
+    let frozen = s.server_send_acked(tl, t + RTT, &data, 2);
+    s.fin_client(tl, frozen + give_up);
+    backoff(&mut s, tl, frozen + give_up);
+    frozen
+}
+
+/// Russia's TSPU since 2024: a connection to foreign hosting (Cloudflare,
+/// Hetzner, DigitalOcean) freezes after the first 16-20 KB the server
+/// sends: the server's data stops in mid-transfer (a full segment, the
+/// transfer's middle), nothing of the server's comes after, and the
+/// client's FIN, 10 s later, is never acknowledged. The client tries three
+/// times, 11 s apart; the first two freeze at 17.4 KB, the third gets a
+/// short page and closes. Events: `blackhole`, stage `transfer`, for the
+/// first two (the server answered the next attempt): 0.6, then 0.8 (the
+/// second froze like the first, at another moment).
+pub fn bh_transfer_frozen() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    frozen_download(&mut tl, BLOCKED, 54301, EPOCH_NS, 12, 10 * S);
+    frozen_download(&mut tl, BLOCKED, 54302, EPOCH_NS + 11 * S, 12, 10 * S);
+    let mut s = session(BLOCKED, 54303, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS + 22 * S, RTT);
+    let mut rng = Rng::new(54303);
+    let t = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("frozen.example", &mut rng),
+    );
+    let t = s.server_send(&mut tl, t + RTT, &tls::server_flight(&mut rng, 3000));
+    s.close(&mut tl, t + S, RTT);
+    tl.to_pcap_bytes(ETHERNET, false)
+}
+
+/// Look-alikes of a frozen transfer, one server each, each server answering
+/// a later connection:
+/// - `.71`: the server's application hangs after 14 full segments; the
+///   client's FIN 8 s later is acknowledged by the server's stack;
+/// - `.72`: a response that ends with a short segment, 60 s idle, then the
+///   client's next request is never acknowledged (a NAT that forgot the
+///   idle connection), sent again with backoff;
+/// - `.73`: the link goes dark for 20 s in mid-transfer (a radio outage
+///   with the carrier up): the client's FIN and its retransmissions go
+///   unanswered while nothing on the link answers, and once the link is
+///   back the server acknowledges it;
+/// - `.74`: the same outage, and the client resets the connection while
+///   the link is still dark: its FIN was never acknowledged, and nothing
+///   it sent went out while the link was known to work.
+pub fn bh_trap_transfer_stalls() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let later = |tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64| {
+        clean_tls(tl, server, cport, t);
+    };
+    // the application hangs
+    let a = [198, 51, 100, 71];
+    let mut s = session(a, 54311, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let mut rng = Rng::new(54311);
+    let t = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("hang.example", &mut rng),
+    );
+    let data = vec![0x17; 14 * s.segment_size()];
+    let t = s.server_send_acked(&mut tl, t + RTT, &data, 2);
+    let t = s.fin_client(&mut tl, t + 8 * S);
+    s.server_ack(&mut tl, t + RTT);
+    later(&mut tl, a, 54312, t + 2 * S);
+    // a NAT forgot the idle connection
+    let b = [198, 51, 100, 72];
+    let mut s = session(b, 54313, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let t = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("idle.example", &mut rng),
+    );
+    let t = s.server_send_acked(&mut tl, t + RTT, &vec![0x17; 20_000], 2);
+    let t = s.client_send(&mut tl, t + 60 * S, &[0x17; 120]);
+    backoff(&mut s, &mut tl, t);
+    later(&mut tl, b, 54314, t + 2 * S);
+    // the link goes dark for 20 s
+    let c = [198, 51, 100, 73];
+    let mut s = session(c, 54315, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS + 200 * S, RTT);
+    let t = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("dark.example", &mut rng),
+    );
+    let data = vec![0x17; 12 * s.segment_size()];
+    let dark = s.server_send_acked(&mut tl, t + RTT, &data, 2);
+    let t = s.fin_client(&mut tl, dark + 5 * S);
+    let t = backoff(&mut s, &mut tl, t);
+    // (back at dark + 20 s: a retry's handshake, then the FIN once more)
+    later(&mut tl, c, 54316, dark + 21 * S);
+    let t = s.retransmit_client_last(&mut tl, t + 10 * S);
+    s.server_ack(&mut tl, t + RTT);
+    // the link goes dark for 20 s, and the client gives up before it is back
+    let d = [198, 51, 100, 74];
+    let mut s = session(d, 54317, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS + 300 * S, RTT);
+    let t = s.client_send(
+        &mut tl,
+        t + MS,
+        &tls::client_hello("dark.example", &mut rng),
+    );
+    let data = vec![0x17; 12 * s.segment_size()];
+    let dark = s.server_send_acked(&mut tl, t + RTT, &data, 2);
+    let t = s.fin_client(&mut tl, dark + 5 * S);
+    let t = backoff(&mut s, &mut tl, t);
+    s.rst_from_client(&mut tl, t + 500 * MS);
+    later(&mut tl, d, 54318, dark + 21 * S);
+    tl.to_pcap_bytes(ETHERNET, false)
+}

@@ -143,9 +143,31 @@ fn every_stage_fires_with_its_contrast() {
     assert_eq!(ev[0]["evidence"]["request_retransmissions"], 3);
 }
 
+/// Russia's TSPU freezing connections after the first 16-20 KB
+/// (`bh_transfer_frozen`): the two frozen attempts, each outlived by the
+/// server, the second stronger.
+#[test]
+fn a_transfer_frozen_in_mid_flight_is_reported() {
+    let (mut ev, m) = events("bh_transfer_frozen");
+    ev.sort_by_key(|e| e["flow"]["client_port"].as_u64());
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    for (e, confidence) in ev.iter().zip([0.6, 0.8]) {
+        assert_eq!(e["evidence"]["stage"], "transfer", "{e}");
+        assert_eq!(e["evidence"]["rules"][0], "transfer_frozen", "{e}");
+        assert_eq!(e["evidence"]["server_bytes_before_freeze"], 17376, "{e}");
+        assert_eq!(e["confidence"].as_f64(), Some(confidence), "{e}");
+        assert_eq!(e["target"], "frozen.example");
+    }
+    assert_eq!(
+        metric(&m, "tamperwatch_blackholes_total", &[("stage", "transfer")]),
+        Some(2.0)
+    );
+}
+
 #[test]
 fn traps_stay_clean() {
     for name in [
+        "bh_trap_transfer_stalls",
         "bh_trap_server_down",
         "bh_trap_loss_recovered",
         "bh_trap_loss_acked_late",

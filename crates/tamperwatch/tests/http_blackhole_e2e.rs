@@ -35,6 +35,10 @@
 //!   blackhole with contrast `tcp443_same_server` (a second daemon with
 //!   `[blackhole] ignore_quic = true` watches the same traffic and stays
 //!   silent);
+//! - `transfer_frozen_after_20_kb`: nftables in the router drops every
+//!   packet of a connection to one address once the server sent 20 KB in
+//!   it (Russia's TSPU since 2024): `blackhole` at stage `transfer` for each
+//!   frozen download the server outlived;
 //! - `clean_lookalikes`: a server that is down (every port dropped), 20 %
 //!   random loss with successful retransmission (TCP and QUIC), and clients
 //!   that give up at once on a slow server: no event of any signature;
@@ -882,6 +886,87 @@ fn sni_blackhole_server_data_dropped() {
         2.0,
     );
     lab.metric_eq(&text, "tamperwatch_tls_client_hellos_total", &[], 4.0);
+    lab.finish();
+}
+
+/// Russia's TSPU since 2024: connections to foreign hosting frozen after
+/// the first 16-20 KB the server sends. nftables in the router drops every
+/// packet of a connection to one address (`SERVER2`, port 443), both ways,
+/// once its reply direction carried 20,000 bytes (conntrack accounting).
+/// Two downloads of `/big.bin` from it freeze (curl gives up after 4 s
+/// with a FIN that is never acknowledged); a short page from the same
+/// address afterwards passes, as does a download from the other address.
+/// `blackhole` at stage `transfer` for the two frozen ones (0.6, then 0.8:
+/// the second froze at another moment), nothing for the others.
+#[test]
+fn transfer_frozen_after_20_kb() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("transfer frozen after 20 KB", &overrides(6, ""));
+    let r = lab.router();
+    r.sysctl("net.netfilter.nf_conntrack_acct", "1");
+    r.nft(&format!(
+        "table inet tspu {{\n chain fw {{\n  type filter hook forward priority 0; policy accept;\n  \
+         ip saddr {SERVER2} tcp sport 443 ct reply bytes > 20000 drop\n  \
+         ip daddr {SERVER2} tcp dport 443 ct reply bytes > 20000 drop\n }}\n}}\n"
+    ));
+    let c = lab.client();
+    let s2 = IpAddr::V4(SERVER2);
+    let f = curl(
+        &c,
+        "https",
+        ALLOWED,
+        lab.s4(),
+        0,
+        "/big.bin",
+        Duration::from_secs(10),
+    );
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let frozen = Want::Blackhole {
+        stage: "transfer",
+        rules: &["transfer_frozen"],
+        residual: false,
+    };
+    for _ in 0..2 {
+        let f = curl(
+            &c,
+            "https",
+            BLOCKED,
+            s2,
+            0,
+            "/big.bin",
+            Duration::from_secs(4),
+        );
+        lab.fetch(&f, frozen.clone(), Err(()));
+    }
+    let f = curl(
+        &c,
+        "https",
+        BLOCKED,
+        s2,
+        0,
+        "/index.html",
+        Duration::from_secs(4),
+    );
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let (events, _, text, _) = lab.check("blackhole", Duration::from_secs(20));
+    let mut confidences: Vec<f64> = events
+        .iter()
+        .filter(|e| e["evidence"]["stage"] == "transfer")
+        .filter_map(|e| e["confidence"].as_f64())
+        .collect();
+    confidences.sort_by(f64::total_cmp);
+    if confidences != [0.6, 0.8] {
+        lab.failures
+            .push(format!("confidences {confidences:?}, wanted 0.6 and 0.8"));
+    }
+    lab.metric_eq(
+        &text,
+        "tamperwatch_blackholes_total",
+        &[("stage", "transfer")],
+        2.0,
+    );
     lab.finish();
 }
 

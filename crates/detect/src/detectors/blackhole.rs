@@ -67,14 +67,15 @@ pub struct BlackholeFlow {
     /// [`BlackholeFlow::req`]; kept unwrapped with a presence flag, so the
     /// struct takes 48 bytes, not 56).
     req_at: (u32, u32, Nanos),
-    has_req: bool,
+    /// `HAS_REQ`, `SMALL_MORE`, `REQ_ON_SYN`, `SERVER_AFTER_REQ`,
+    /// `ICMP_ERROR`, `LAST_FULL` (see [`BlackholeFlow::flag`]; one byte for
+    /// six flags paid for `server_data_ms`).
+    flags: u8,
+    /// When the server's latest packet in the connection arrived:
+    /// milliseconds after the flow's first packet, plus one (0: none yet).
+    server_data_ms: u32,
     /// Retransmissions of the first data segment (same sequence number).
     pub req_retx: u16,
-    /// A piece of the client's data after the first segment's first MSS was
-    /// small enough to pass a path-MTU hole (at most `pmtu_suspect_bytes`):
-    /// a later small segment, or the tail of a segment longer than the MSS
-    /// (TSO: a capture on the client host sees it before the NIC splits it).
-    pub req_small_more: bool,
     /// The size of the client's segments on the wire: the smaller of the
     /// two MSS values (536 when the SYN/ACK has none), less 12 bytes when
     /// both SYNs offered timestamps (0: no SYN/ACK seen yet).
@@ -84,15 +85,8 @@ pub struct BlackholeFlow {
     /// SYN/ACK, or a SYN after it, changes nothing); `REQ_TTL_LIMITED`,
     /// `SERVER_CLOSED_EMPTY`: below.
     pub syn_bits: u8,
-    /// The request was data on the SYN (TCP Fast Open), not yet known to
-    /// have been accepted.
-    pub req_on_syn: bool,
     /// The kind of the first data.
     pub kind: u8,
-    /// A server packet arrived after the request went out.
-    pub server_after_req: bool,
-    /// An ICMP error quoted this flow (the network said no: not a blackhole).
-    pub icmp_error: bool,
     /// The link clock at the flow's latest packet.
     pub link_synack: Nanos,
     /// Link-wide QUIC replies, as of the flow's latest packet.
@@ -114,9 +108,48 @@ pub struct BlackholeFlow {
 impl BlackholeFlow {
     /// The client's first data: sequence number, length, time.
     pub fn req(&self) -> Option<(u32, u32, Nanos)> {
-        self.has_req.then_some(self.req_at)
+        self.flag(HAS_REQ).then_some(self.req_at)
+    }
+
+    /// Whether flag `f` is set.
+    pub fn flag(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    fn set_flag(&mut self, f: u8, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
+        }
     }
 }
+
+/// The client's first data was seen ([`BlackholeFlow::req`]).
+const HAS_REQ: u8 = 1;
+/// A piece of the client's data after the first segment's first MSS was
+/// small enough to pass a path-MTU hole (at most `pmtu_suspect_bytes`): a
+/// later small segment, or the tail of a segment longer than the MSS (TSO:
+/// a capture on the client host sees it before the NIC splits it).
+pub const SMALL_MORE: u8 = 2;
+/// The request was data on the SYN (TCP Fast Open), not yet known to have
+/// been accepted.
+pub const REQ_ON_SYN: u8 = 4;
+/// A server packet arrived after the request went out.
+pub const SERVER_AFTER_REQ: u8 = 8;
+/// An ICMP error quoted this flow (the network said no: not a blackhole).
+pub const ICMP_ERROR: u8 = 16;
+/// The server's latest packet in the connection was data, full-sized (a
+/// whole number of the connection's segments): it was in the middle of
+/// sending.
+pub const LAST_FULL: u8 = 32;
+/// After the server's latest packet in the connection, the client sent a
+/// segment that takes sequence space (data, its FIN) while the link was
+/// known to work: a SYN/ACK from any server had arrived a second or more
+/// after the server's latest packet.
+pub const CLIENT_AFTER: u8 = 64;
+/// ... and another one after that (a retransmission, or more).
+pub const CLIENT_AGAIN: u8 = 128;
 
 const SYN_TS: u8 = 1;
 const SEG_FINAL: u8 = 2;
@@ -165,6 +198,12 @@ pub struct BlackholeServer {
     /// (Chrome's HTTPS-Upgrades) may find port 443 closed and fall back to
     /// them.
     pub plain_http: [Nanos; 4],
+    /// When the server's latest packet arrived, in any connection.
+    pub last_answer: Nanos,
+    /// The latest connection to this server found frozen mid-transfer
+    /// (port, server bytes before the freeze, when; 0: none), see
+    /// [`BlackholeDetector::frozen`].
+    pub frozen: (u16, u32, Nanos),
 }
 
 /// A browser falls back from `https://` to `http://` this long after its
@@ -387,6 +426,119 @@ pub struct BlackholeDetector {
 }
 
 impl BlackholeDetector {
+    /// A connection frozen in mid-transfer (stage `transfer`): the server
+    /// was sending (its last packet in the connection was data, a whole
+    /// number of full segments: a transfer's last segment is short), then
+    /// nothing of the server's came back in the connection, not even an
+    /// acknowledgment of what the client sent after (a request, a window
+    /// update, its FIN), which any live server's stack sends whatever its
+    /// application does; and the server answered another connection a
+    /// second or more after the freeze, so it and the path to it were up.
+    /// Russia's TSPU has frozen connections to foreign hosting (Cloudflare,
+    /// Hetzner, DigitalOcean) this way since 2024, after the first 16-20 KB
+    /// the server sends. What else freezes one connection while the server
+    /// answers others: a load balancer or anycast route change that sends
+    /// its packets to a machine that does not know it and drops them (a
+    /// rare one-off); a NAT mapping lost while the connection was idle
+    /// (not in mid-transfer). Hence 0.6 for one, and 0.8 when another
+    /// connection of the same port froze on the server within the contrast
+    /// window. Returns whether it reported.
+    fn frozen(&self, ctx: &mut Ctx<'_>, flow: &mut Flow, server: &mut ServerState) -> bool {
+        let b = flow.ext.bh;
+        let (c, s) = (
+            flow.dirs[Dir::ToServer.idx()],
+            flow.dirs[Dir::ToClient.idx()],
+        );
+        if flow.synack_ts().is_none()
+            || b.req().is_none()
+            || b.server_data_ms == 0
+            || !b.flag(LAST_FULL)
+            || b.flag(ICMP_ERROR)
+            || s.fin_seen()
+            || flow.first_rst == Some(Dir::ToClient)
+            || !s.ack_seen
+        {
+            return false;
+        }
+        let freeze = flow
+            .first_ts
+            .saturating_add(i64::from(b.server_data_ms - 1) * 1_000_000);
+        // the client sent more (data or its FIN) than the server ever
+        // acknowledged, kept at it for 3 s after the server's last packet,
+        // and sent some of it while the link was known to work (a SYN/ACK
+        // from any server after the freeze: a link gone dark, a Wi-Fi or
+        // radio outage, carries none), and that had time to be answered:
+        // it was sent again (or more followed), or a second went by after it
+        let unacked = seq_gt(c.next_seq, s.max_ack);
+        let waited = b.flag(CLIENT_AGAIN)
+            || (b.flag(CLIENT_AFTER) && since(ctx.link.now, flow.last_ts) >= SECOND);
+        if !unacked || !waited || since(flow.last_ts, freeze) < 3 * SECOND {
+            return false;
+        }
+        let sx = &mut server.ext.bh;
+        // the server answered another connection after the freeze
+        if since(sx.last_answer, freeze) < SECOND {
+            return false;
+        }
+        let port = flow.server_port();
+        let bytes = s.payload_bytes;
+        let before = sx.frozen;
+        sx.frozen = (port, bytes, freeze);
+        let answered_after = since(sx.last_answer, freeze);
+        if ctx.link_down.explains_silence(freeze, flow.last_ts) {
+            ctx.stats.link_down_excused[crate::stats::LinkDownExcused::Blackhole.idx()] += 1;
+            return false;
+        }
+        if ctx.local.contains(flow.server_ip()) {
+            ctx.stats.blackhole_inbound += 1;
+            return false;
+        }
+        // (frozen at another moment: connections that froze together
+        // lost their path together, a router that forgot its connections)
+        let again = before.2 > 0
+            && before.0 == port
+            && since(freeze, before.2) >= 2 * SECOND
+            && since(freeze, before.2) <= self.cfg.contrast_window;
+        let mut contrast = vec!["server_answered_after_freeze"];
+        if again {
+            contrast.push("froze_before");
+        }
+        let mut ev = Map::new();
+        ev.insert("stage".into(), json!(BlackholeStage::Transfer.as_str()));
+        ev.insert("rules".into(), json!(["transfer_frozen"]));
+        ev.insert("contrast".into(), json!(contrast));
+        ev.insert("residual".into(), json!(false));
+        ev.insert("server_bytes_before_freeze".into(), json!(bytes));
+        ev.insert(
+            "client_bytes_unacknowledged".into(),
+            json!(c.next_seq.wrapping_sub(s.max_ack)),
+        );
+        ev.insert(
+            "client_kept_sending_s".into(),
+            json!(since(flow.last_ts, freeze) as f64 / 1e9),
+        );
+        ev.insert(
+            "server_answered_other_connection_after_s".into(),
+            json!(answered_after as f64 / 1e9),
+        );
+        if again {
+            ev.insert(
+                "froze_before".into(),
+                json!({"server_bytes": before.1, "seconds_earlier": since(freeze, before.2) as f64 / 1e9}),
+            );
+        }
+        let confidence = if again { 0.8 } else { 0.6 };
+        let target = flow.ext.target.as_deref().map(str::to_owned);
+        // (a frozen connection opens no residual window: the next one
+        // freezes in its own time)
+        flow.ext.bh.residual_hit = true;
+        if ctx.emit(flow, Signature::Blackhole, confidence, target, ev) {
+            ctx.stats.blackholes[BlackholeStage::Transfer.idx()] += 1;
+            return true;
+        }
+        false
+    }
+
     /// A detector with these settings.
     pub fn new(cfg: BlackholeConfig) -> Self {
         BlackholeDetector { cfg }
@@ -469,14 +621,14 @@ impl Detector for BlackholeDetector {
                 b.seg_size = client.min(t.options.mss.unwrap_or(536)).saturating_sub(ts);
                 b.syn_bits |= SEG_FINAL;
                 b.synack_ttl = pkt.ip.ttl;
-                if b.req_on_syn {
+                if b.flag(REQ_ON_SYN) {
                     // TCP Fast Open: the SYN's data counts as the request
                     // only if the SYN/ACK acknowledges it; if not, the
                     // client sends it again after the handshake, and that
                     // is the request (the SYN/ACK must not count as the
                     // server speaking after it)
                     let (syn_seq, len, _) = b.req_at;
-                    b.req_on_syn = false;
+                    b.set_flag(REQ_ON_SYN, false);
                     if seq_gt(t.ack, syn_seq.wrapping_add(1)) {
                         // accepted: the request counts from now, so that
                         // this SYN/ACK is not another server answering
@@ -487,7 +639,7 @@ impl Detector for BlackholeDetector {
                         }
                     } else {
                         // (the resend is the request, and counted)
-                        b.has_req = false;
+                        b.set_flag(HAS_REQ, false);
                         b.req_retx = 0;
                         return;
                     }
@@ -500,7 +652,39 @@ impl Detector for BlackholeDetector {
             if dir == Dir::ToServer && t.payload_len > seg && !t.syn() {
                 let tail = (t.payload_len - 1) % seg + 1;
                 if tail <= pmtu {
-                    b.req_small_more = true;
+                    b.set_flag(SMALL_MORE, true);
+                }
+            }
+        }
+        if dir == Dir::ToClient {
+            server.ext.bh.last_answer = pkt.ts;
+            if let Transport::Tcp(t) = &pkt.l4 {
+                // the server's latest packet in this connection, and whether
+                // it was data in the middle of a transfer: a whole number of
+                // full segments (a transfer's last segment is short)
+                let ms = since(pkt.ts, flow.first_ts) / 1_000_000;
+                b.server_data_ms = u32::try_from(ms).unwrap_or(u32::MAX - 1) + 1;
+                let seg = u32::from(b.seg_size);
+                b.set_flag(CLIENT_AFTER | CLIENT_AGAIN, false);
+                b.set_flag(
+                    LAST_FULL,
+                    b.syn_bits & SEG_FINAL != 0
+                        && seg >= 536
+                        && !t.syn()
+                        && !t.fin()
+                        && t.payload_len >= seg
+                        && t.payload_len % seg == 0,
+                );
+            }
+        }
+        if let (Transport::Tcp(t), Dir::ToServer) = (&pkt.l4, dir) {
+            if b.server_data_ms > 0 && !t.syn() && t.seq_len() > 0 {
+                let server_last = flow
+                    .first_ts
+                    .saturating_add(i64::from(b.server_data_ms - 1) * 1_000_000);
+                if since(ctx.link.last_synack, server_last) >= SECOND {
+                    let again = b.flag(CLIENT_AFTER);
+                    b.set_flag(if again { CLIENT_AGAIN } else { CLIENT_AFTER }, true);
                 }
             }
         }
@@ -521,8 +705,8 @@ impl Detector for BlackholeDetector {
                         KIND_OTHER
                     };
                     b.req_at = (t.seq, t.payload_len, pkt.ts);
-                    b.has_req = true;
-                    b.req_on_syn = t.syn();
+                    b.set_flag(HAS_REQ, true);
+                    b.set_flag(REQ_ON_SYN, t.syn());
                     b.syn_bits &= !REQ_TTL_LIMITED;
                     if pkt.ip.ttl.saturating_add(1) < flow.dirs[Dir::ToServer.idx()].ttl_max {
                         b.syn_bits |= REQ_TTL_LIMITED;
@@ -539,12 +723,12 @@ impl Detector for BlackholeDetector {
                 Some((seq, _, _)) if seq == t.seq => b.req_retx = b.req_retx.saturating_add(1),
                 Some(_) => {
                     if t.payload_len <= pmtu {
-                        b.req_small_more = true;
+                        b.set_flag(SMALL_MORE, true);
                     }
                 }
             },
-            (l4, Dir::ToClient) if b.has_req => {
-                b.server_after_req = true;
+            (l4, Dir::ToClient) if b.flag(HAS_REQ) => {
+                b.set_flag(SERVER_AFTER_REQ, true);
                 if let Transport::Tcp(t) = l4 {
                     if b.kind == KIND_HTTP && server_port == 80 && serves_plain_http(t.payload) {
                         // (when the request went out: a browser may have
@@ -587,7 +771,7 @@ impl Detector for BlackholeDetector {
         flow: Option<&mut Flow>,
     ) {
         if let Some(f) = flow {
-            f.ext.bh.icmp_error = true;
+            f.ext.bh.set_flag(ICMP_ERROR, true);
         }
     }
 
@@ -632,6 +816,9 @@ impl Detector for BlackholeDetector {
                 ctx.stats
                     .observe_residual(u32::try_from(lasted / 1_000_000).unwrap_or(u32::MAX));
             }
+            if flow.proto == FlowProto::Tcp {
+                self.frozen(ctx, flow, server);
+            }
             return;
         }
         // Failures: which stage, and what contrast?
@@ -640,7 +827,7 @@ impl Detector for BlackholeDetector {
         let stage;
         match flow.proto {
             FlowProto::Tcp if flow.synack_ts().is_none() => {
-                if flow.syns < 2 || flow.server_answered() || b.icmp_error {
+                if flow.syns < 2 || flow.server_answered() || b.flag(ICMP_ERROR) {
                     return;
                 }
                 stage = BlackholeStage::Syn;
@@ -655,7 +842,7 @@ impl Detector for BlackholeDetector {
                 // not meant to arrive, and paths are too asymmetric to tell
                 // which probes should have. Never judged.
                 if flow.first_rst == Some(Dir::ToClient)
-                    || b.icmp_error
+                    || b.flag(ICMP_ERROR)
                     || b.syn_bits & REQ_TTL_LIMITED != 0
                 {
                     // a reset is rst_injection's business, an ICMP error is an
@@ -676,7 +863,7 @@ impl Detector for BlackholeDetector {
                 ev.insert("request_retransmissions".into(), json!(b.req_retx));
                 ev.insert("request_acknowledged".into(), json!(acked));
                 ev.insert("waited_s".into(), json!(waited as f64 / 1e9));
-                if b.server_after_req && !acked {
+                if b.flag(SERVER_AFTER_REQ) && !acked {
                     rules.push("request_unacknowledged");
                 }
                 // Retransmissions say the request did not get through only
@@ -720,7 +907,7 @@ impl Detector for BlackholeDetector {
                 // silent (not even an ACK, which any stack sends within its
                 // delayed-ACK time) for 3 s after the request: everything
                 // after the request was dropped.
-                if !b.server_after_req && waited >= 3 * SECOND {
+                if !b.flag(SERVER_AFTER_REQ) && waited >= 3 * SECOND {
                     rules.push("server_silent_after_request");
                 }
                 if rules.is_empty() {
@@ -734,7 +921,7 @@ impl Detector for BlackholeDetector {
                 // post-quantum ClientHello, about 1.7 KB, is a full segment
                 // and a small one). Pieces all too large for the hole keep
                 // the excuse.
-                let mtu_story = !b.req_small_more || b.server_after_req;
+                let mtu_story = !b.flag(SMALL_MORE) || b.flag(SERVER_AFTER_REQ);
                 if len > self.cfg.pmtu_suspect_bytes
                     && mtu_story
                     && !rules.contains(&"acknowledged_never_answered")
@@ -743,7 +930,7 @@ impl Detector for BlackholeDetector {
                 }
             }
             FlowProto::Udp => {
-                if port != 443 || b.initials < 2 || self.cfg.ignore_quic || b.icmp_error {
+                if port != 443 || b.initials < 2 || self.cfg.ignore_quic || b.flag(ICMP_ERROR) {
                     return;
                 }
                 stage = BlackholeStage::QuicInitial;
@@ -815,7 +1002,7 @@ impl Detector for BlackholeDetector {
                 // tells a block from the link going dark (Wi-Fi, a route
                 // change) just after it.
                 contrast.push("server_completed_handshake");
-                if b.server_after_req {
+                if b.flag(SERVER_AFTER_REQ) {
                     // its packets still reached the client after the request
                     contrast.push("server_sent_after_request");
                 }
@@ -848,7 +1035,7 @@ impl Detector for BlackholeDetector {
             && residual.is_none()
             && other_port.is_none()
             && !link_after_req
-            && !b.server_after_req;
+            && !b.flag(SERVER_AFTER_REQ);
         if !enough {
             return;
         }
