@@ -207,7 +207,14 @@ pub struct HelloInfo {
     /// ALPN, then truncated SHA-256 of the sorted cipher list and of the
     /// sorted extensions plus signature algorithms (GREASE values removed).
     pub ja4: Ja4,
+    /// It carried an Encrypted Client Hello extension (`0xfe0d`): its SNI
+    /// is the outer, public name (`cloudflare-ech.com`), and the extension
+    /// itself is what some censors block (Russia since November 2024).
+    pub ech: bool,
 }
+
+/// The Encrypted Client Hello extension (draft-ietf-tls-esni).
+const EXT_ECH: u16 = 0xfe0d;
 
 /// A JA4-style fingerprint: always 36 ASCII characters, kept inline.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -327,6 +334,7 @@ pub fn hello_info(hs: &[u8], quic: bool) -> Option<HelloInfo> {
     let mut ext_hashed = U16s::new();
     let mut sni = false;
     let mut alpn: Option<Box<str>> = None;
+    let mut ech = false;
     let mut version = legacy;
     let mut sigalgs = U16s::new();
     while let (Some(ty), Some(len)) = (exts.u16(), exts.u16()) {
@@ -341,6 +349,7 @@ pub fn hello_info(hs: &[u8], quic: bool) -> Option<HelloInfo> {
         let mut b = Reader { b: body };
         match ty {
             0 => sni = true,
+            EXT_ECH => ech = true,
             16 => {
                 b.u16();
                 if let Some(n) = b.u8() {
@@ -415,7 +424,7 @@ pub fn hello_info(hs: &[u8], quic: bool) -> Option<HelloInfo> {
     put_hex12(&mut j[11..23], ch);
     put_hex12(&mut j[24..36], eh);
     let ja4 = Ja4(j);
-    Some(HelloInfo { alpn, ja4 })
+    Some(HelloInfo { alpn, ja4, ech })
 }
 
 #[cfg(test)]
@@ -576,5 +585,25 @@ mod hello_tests {
             let _ = hello_info(&hs[..cut], false);
         }
         assert!(hello_info(b"\x02\x00\x00\x00", false).is_none());
+        assert!(!i.ech);
+    }
+
+    #[test]
+    fn an_encrypted_client_hello_is_noted() {
+        // outer SNI cloudflare-ech.com, and the ECH extension (0xfe0d:
+        // outer type 0, KDF 1, AEAD 1, config id 7, a 2-byte encapsulated
+        // key and a 4-byte payload, not looked into)
+        let name = b"cloudflare-ech.com";
+        let mut sni = vec![0, (name.len() + 3) as u8, 0, 0, name.len() as u8];
+        sni.extend(name);
+        let ech = vec![0, 0, 1, 0, 1, 7, 0, 2, 0xaa, 0xbb, 0, 4, 1, 2, 3, 4];
+        let hs = hello_with(&[0x1301], &[(0, sni), (0xfe0d, ech), (43, vec![2, 3, 4])]);
+        let i = hello_info(&hs, false).unwrap();
+        assert!(i.ech);
+        let v = crate::detectors::hello_evidence(&i);
+        assert_eq!(v["ech"], true, "{v}");
+        let plain = hello_with(&[0x1301], &[(43, vec![2, 3, 4])]);
+        let v = crate::detectors::hello_evidence(&hello_info(&plain, false).unwrap());
+        assert!(v.get("ech").is_none(), "{v}");
     }
 }

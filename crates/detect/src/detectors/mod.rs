@@ -480,10 +480,7 @@ impl Ctx<'_> {
         }
         let confidence = mark_capture_lossy(self.capture_lossy, &mut evidence, confidence);
         if let Some(h) = &flow.ext.hello {
-            evidence.insert(
-                "client_hello".into(),
-                serde_json::json!({"alpn": h.alpn, "ja4": h.ja4}),
-            );
+            evidence.insert("client_hello".into(), hello_evidence(h));
         }
         let group = target.as_deref().and_then(|t| self.watch.group_of(t));
         if let Some(name) = group.and_then(|g| self.watch.name(g).map(str::to_string)) {
@@ -627,4 +624,15 @@ mod handshake_tests {
         assert_eq!(h.fastest(64, true, 443, 3), None);
         assert_eq!(h.fastest(56, true, 80, 1), Some(31 * MS));
     }
+}
+
+/// The `client_hello` evidence of a flow's ClientHello: its first ALPN, its
+/// JA4-style fingerprint, and `ech: true` when it carried an Encrypted
+/// Client Hello.
+pub(crate) fn hello_evidence(h: &crate::proto::HelloInfo) -> serde_json::Value {
+    let mut v = serde_json::json!({"alpn": h.alpn, "ja4": h.ja4});
+    if h.ech {
+        v["ech"] = serde_json::Value::Bool(true);
+    }
+    v
 }

@@ -1509,7 +1509,7 @@ impl ThrottleDetector {
                 .ext
                 .hello
                 .as_ref()
-                .map(|h| json!({"alpn": h.alpn, "ja4": h.ja4})),
+                .map(|h| super::hello_evidence(h)),
             client_link,
         });
     }
