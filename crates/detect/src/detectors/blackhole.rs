@@ -68,12 +68,13 @@ pub struct BlackholeFlow {
     /// struct takes 48 bytes, not 56).
     req_at: (u32, u32, Nanos),
     /// `HAS_REQ`, `SMALL_MORE`, `REQ_ON_SYN`, `SERVER_AFTER_REQ`,
-    /// `ICMP_ERROR`, `LAST_FULL` (see [`BlackholeFlow::flag`]; one byte for
-    /// six flags paid for `server_data_ms`).
+    /// `ICMP_ERROR`, `LAST_FULL`, `CLIENT_AFTER`, `CLIENT_AGAIN` (see
+    /// [`BlackholeFlow::flag`]; five booleans made one byte, which paid for
+    /// `server_last_ms`).
     flags: u8,
     /// When the server's latest packet in the connection arrived:
     /// milliseconds after the flow's first packet, plus one (0: none yet).
-    server_data_ms: u32,
+    server_last_ms: u32,
     /// Retransmissions of the first data segment (same sequence number).
     pub req_retx: u16,
     /// The size of the client's segments on the wire: the smaller of the
@@ -451,18 +452,21 @@ impl BlackholeDetector {
         );
         if flow.synack_ts().is_none()
             || b.req().is_none()
-            || b.server_data_ms == 0
+            || b.server_last_ms == 0
             || !b.flag(LAST_FULL)
             || b.flag(ICMP_ERROR)
             || s.fin_seen()
             || flow.first_rst == Some(Dir::ToClient)
             || !s.ack_seen
+            || flow.detected()
         {
+            // (a flow another signature reported is that signature's: an
+            // injected block page, a reset)
             return false;
         }
         let freeze = flow
             .first_ts
-            .saturating_add(i64::from(b.server_data_ms - 1) * 1_000_000);
+            .saturating_add(i64::from(b.server_last_ms - 1) * 1_000_000);
         // the client sent more (data or its FIN) than the server ever
         // acknowledged, kept at it for 3 s after the server's last packet,
         // and sent some of it while the link was known to work (a SYN/ACK
@@ -663,7 +667,7 @@ impl Detector for BlackholeDetector {
                 // it was data in the middle of a transfer: a whole number of
                 // full segments (a transfer's last segment is short)
                 let ms = since(pkt.ts, flow.first_ts) / 1_000_000;
-                b.server_data_ms = u32::try_from(ms).unwrap_or(u32::MAX - 1) + 1;
+                b.server_last_ms = u32::try_from(ms).unwrap_or(u32::MAX - 1) + 1;
                 let seg = u32::from(b.seg_size);
                 b.set_flag(CLIENT_AFTER | CLIENT_AGAIN, false);
                 b.set_flag(
@@ -678,10 +682,10 @@ impl Detector for BlackholeDetector {
             }
         }
         if let (Transport::Tcp(t), Dir::ToServer) = (&pkt.l4, dir) {
-            if b.server_data_ms > 0 && !t.syn() && t.seq_len() > 0 {
+            if b.server_last_ms > 0 && !t.syn() && t.seq_len() > 0 {
                 let server_last = flow
                     .first_ts
-                    .saturating_add(i64::from(b.server_data_ms - 1) * 1_000_000);
+                    .saturating_add(i64::from(b.server_last_ms - 1) * 1_000_000);
                 if since(ctx.link.last_synack, server_last) >= SECOND {
                     let again = b.flag(CLIENT_AFTER);
                     b.set_flag(if again { CLIENT_AGAIN } else { CLIENT_AFTER }, true);

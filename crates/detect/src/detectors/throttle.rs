@@ -1505,11 +1505,7 @@ impl ThrottleDetector {
             limited,
             marked,
             measured: m,
-            hello: flow
-                .ext
-                .hello
-                .as_ref()
-                .map(|h| super::hello_evidence(h)),
+            hello: flow.ext.hello.as_ref().map(|h| super::hello_evidence(h)),
             client_link,
         });
     }
