@@ -591,6 +591,17 @@ pub trait Detector: Send + std::fmt::Debug {
     }
 }
 
+/// The `client_hello` evidence of a flow's ClientHello: its first ALPN, its
+/// JA4-style fingerprint, and `ech: true` when it carried an Encrypted
+/// Client Hello.
+pub(crate) fn hello_evidence(h: &crate::proto::HelloInfo) -> serde_json::Value {
+    let mut v = serde_json::json!({"alpn": h.alpn, "ja4": h.ja4});
+    if h.ech {
+        v["ech"] = serde_json::Value::Bool(true);
+    }
+    v
+}
+
 #[cfg(test)]
 mod handshake_tests {
     use super::{Handshake, Handshakes};
@@ -624,15 +635,4 @@ mod handshake_tests {
         assert_eq!(h.fastest(64, true, 443, 3), None);
         assert_eq!(h.fastest(56, true, 80, 1), Some(31 * MS));
     }
-}
-
-/// The `client_hello` evidence of a flow's ClientHello: its first ALPN, its
-/// JA4-style fingerprint, and `ech: true` when it carried an Encrypted
-/// Client Hello.
-pub(crate) fn hello_evidence(h: &crate::proto::HelloInfo) -> serde_json::Value {
-    let mut v = serde_json::json!({"alpn": h.alpn, "ja4": h.ja4});
-    if h.ech {
-        v["ech"] = serde_json::Value::Bool(true);
-    }
-    v
 }
