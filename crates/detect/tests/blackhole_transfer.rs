@@ -84,3 +84,65 @@ fn a_second_freeze_at_another_moment_is_stronger() {
     assert_eq!(ev[1]["confidence"].as_f64(), Some(0.8), "{}", ev[1]);
     assert_eq!(ev[1]["evidence"]["froze_before"]["server_bytes"], 12 * 1448);
 }
+
+fn session(client: [u8; 4], cport: u16) -> tw_scenario::TcpSession {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let c = tw_scenario::Endpoint::client(SocketAddr::new(Ipv4Addr::from(client).into(), cport));
+    let s = tw_scenario::Endpoint::server(SocketAddr::new(Ipv4Addr::from(SERVER).into(), 443));
+    tw_scenario::TcpSession::new(c, s)
+        .with_timestamps(tw_scenario::session::TsClock::khz(0x1000_0000, 0x7000_0000))
+}
+
+/// A handshake and a short answer: the server accepted `client` on 443.
+fn answered(tl: &mut Timeline, client: [u8; 4], cport: u16, t: i64) {
+    let mut s = session(client, cport);
+    let t = s.handshake(tl, t, 80 * MS);
+    let t = s.client_send(tl, t + MS, b"\x16\x03\x01\x00\x05hello");
+    let t = s.server_send(tl, t + 80 * MS, &[0x17; 900]);
+    s.close(tl, t + MS, 80 * MS);
+}
+
+/// The client's direction dropped after the freeze (a censor dropping what
+/// the client sends): the server, hearing no acknowledgment, sends its last
+/// segment again, which the client had already acknowledged. Those
+/// retransmissions are no sign of life: the freeze is when its data stopped
+/// advancing. (Found by a review of this rule: with the retransmissions
+/// counted as the server's latest packets, the retry's handshake came
+/// "before" the freeze and nothing was reported.)
+#[test]
+fn retransmissions_of_acknowledged_data_do_not_thaw_a_freeze() {
+    let mut tl = Timeline::new();
+    let mut s = session([192, 0, 2, 10], 54501);
+    let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
+    let t = s.client_send(&mut tl, t + MS, b"\x16\x03\x01\x00\x05hello");
+    let data = vec![0x17; 12 * s.segment_size()];
+    let frozen = s.server_send_acked(&mut tl, t + 80 * MS, &data, 2);
+    for k in [300, 900, 2_100, 4_500] {
+        s.retransmit_server_last(&mut tl, frozen + k * MS);
+    }
+    answered(&mut tl, [192, 0, 2, 10], 54502, frozen + 3 * S);
+    let fin = s.fin_client(&mut tl, frozen + 6 * S);
+    for k in [300, 900, 2_100] {
+        s.retransmit_client_last(&mut tl, fin + k * MS);
+    }
+    let ev = transfer_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["flow"]["client_port"], 54501);
+}
+
+/// The server went on accepting another client on the same port (another
+/// device behind a gateway) but not this one (a server banning it): not
+/// reported.
+#[test]
+fn another_clients_answers_do_not_count() {
+    let mut tl = Timeline::new();
+    let frozen = frozen_download(&mut tl, SERVER, 54401, EPOCH_NS, 12, 10 * S);
+    answered(&mut tl, [192, 0, 2, 11], 54402, frozen + 3 * S);
+    answered(&mut tl, [192, 0, 2, 11], 54403, frozen + 12 * S);
+    assert!(transfer_events(tl).is_empty());
+    // the same client answered: reported
+    let mut tl = Timeline::new();
+    let frozen = frozen_download(&mut tl, SERVER, 54401, EPOCH_NS, 12, 10 * S);
+    answered(&mut tl, [192, 0, 2, 10], 54402, frozen + 3 * S);
+    assert_eq!(transfer_events(tl).len(), 1);
+}

@@ -434,6 +434,10 @@ pub fn bh_transfer_frozen() -> Result<Vec<u8>> {
 /// - `.74`: the same outage, and the client resets the connection while
 ///   the link is still dark: its FIN was never acknowledged, and nothing
 ///   it sent went out while the link was known to work.
+/// - `.75`: the server's firewall starts dropping the client on port 443
+///   in mid-transfer (fail2ban-like), while the same server's port 8443
+///   goes on answering the client: the server never answered this client
+///   on port 443 again.
 pub fn bh_trap_transfer_stalls() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
     let later = |tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64| {
@@ -499,5 +503,19 @@ pub fn bh_trap_transfer_stalls() -> Result<Vec<u8>> {
     let t = backoff(&mut s, &mut tl, t);
     s.rst_from_client(&mut tl, t + 500 * MS);
     later(&mut tl, d, 54318, dark + 21 * S);
+    // banned on port 443, answered on 8443
+    let e = [198, 51, 100, 75];
+    let mut s = session(e, 54319, 443);
+    let t = s.handshake(&mut tl, EPOCH_NS + 400 * S, RTT);
+    let t = s.client_send(&mut tl, t + MS, &tls::client_hello("ban.example", &mut rng));
+    let data = vec![0x17; 30 * s.segment_size()];
+    let banned = s.server_send_acked(&mut tl, t + RTT, &data, 2);
+    let t = s.fin_client(&mut tl, banned + 5 * S);
+    let mut other = session(e, 54320, 8443);
+    let o = other.handshake(&mut tl, t + 2 * S, RTT);
+    let o = other.client_send(&mut tl, o + MS, &tls::client_hello("ban.example", &mut rng));
+    let o = other.server_send(&mut tl, o + RTT, &tls::server_flight(&mut rng, 900));
+    other.close(&mut tl, o + MS, RTT);
+    backoff(&mut s, &mut tl, t);
     tl.to_pcap_bytes(ETHERNET, false)
 }

@@ -246,7 +246,7 @@ pub static CATALOGUE: &[Scenario] = &[
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_syn_port_blocked"),
     sc("bh_transfer_frozen", ETHERNET, Pcap, (66, 3, 0), bhs::bh_transfer_frozen,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_transfer_frozen"),
-    sc("bh_trap_transfer_stalls", ETHERNET, Pcap, (149, 8, 0), bhs::bh_trap_transfer_stalls,
+    sc("bh_trap_transfer_stalls", ETHERNET, Pcap, (212, 10, 0), bhs::bh_trap_transfer_stalls,
         "blackhole fixture: see tw_scenario::blackhole_scenarios::bh_trap_transfer_stalls"),
     sc("captive_portal_cafe", ETHERNET, Pcap, (74, 9, 5), crate::captive_scenarios::captive_portal_cafe,
         "captive-portal fixture: see tw_scenario::captive_scenarios::captive_portal_cafe"),

@@ -199,12 +199,43 @@ pub struct BlackholeServer {
     /// (Chrome's HTTPS-Upgrades) may find port 443 closed and fall back to
     /// them.
     pub plain_http: [Nanos; 4],
-    /// When the server's latest packet arrived, in any connection.
-    pub last_answer: Nanos,
+    /// When the server last accepted a connection (its SYN/ACK) from four
+    /// (client, port) pairs: ([`answer_key`], time), the oldest replaced.
+    pub answers: [(u32, Nanos); 4],
     /// The latest connection to this server found frozen mid-transfer
     /// (port, server bytes before the freeze, when; 0: none), see
     /// [`BlackholeDetector::frozen`].
     pub frozen: (u16, u32, Nanos),
+}
+
+/// A (client, server port) pair in [`BlackholeServer::answers`] (a fold of
+/// the address and the port: two pairs colliding only merge their times).
+fn answer_key(client: IpAddr, port: u16) -> u32 {
+    let a = match client {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(a) => {
+            let b = a.to_bits();
+            (b as u32) ^ ((b >> 32) as u32) ^ ((b >> 64) as u32) ^ ((b >> 96) as u32)
+        }
+    };
+    a.rotate_left(16) ^ u32::from(port)
+}
+
+impl BlackholeServer {
+    /// The server answered `key` at `t`.
+    fn note_answer(&mut self, key: u32, t: Nanos) {
+        if let Some(i) = slot_for(&self.answers, |e| e.0 == key && e.1 > 0, |e| e.1) {
+            self.answers[i] = (key, t);
+        }
+    }
+
+    /// When the server last answered `key` (0: not lately).
+    fn answered(&self, key: u32) -> Nanos {
+        self.answers
+            .iter()
+            .find(|(k, t)| *k == key && *t > 0)
+            .map_or(0, |(_, t)| *t)
+    }
 }
 
 /// A browser falls back from `https://` to `http://` this long after its
@@ -480,15 +511,20 @@ impl BlackholeDetector {
             return false;
         }
         let sx = &mut server.ext.bh;
-        // the server answered another connection after the freeze
-        if since(sx.last_answer, freeze) < SECOND {
+        // the server accepted a new connection from the same client on the
+        // same port after the freeze (a server banning the client, fail2ban
+        // on its web ports, goes on answering other ports and clients, and
+        // retransmitting what it had sent on the connections it no longer
+        // hears: found by a review of this rule, session 23)
+        let answered = sx.answered(answer_key(flow.client_ip(), flow.server_port()));
+        if since(answered, freeze) < SECOND {
             return false;
         }
         let port = flow.server_port();
         let bytes = s.payload_bytes;
         let before = sx.frozen;
         sx.frozen = (port, bytes, freeze);
-        let answered_after = since(sx.last_answer, freeze);
+        let answered_after = since(answered, freeze);
         if ctx.link_down.explains_silence(freeze, flow.last_ts) {
             ctx.stats.link_down_excused[crate::stats::LinkDownExcused::Blackhole.idx()] += 1;
             return false;
@@ -599,6 +635,7 @@ impl Detector for BlackholeDetector {
         server: &mut ServerState,
     ) {
         let server_port = flow.server_port();
+        let client = flow.client_ip();
         let pmtu = self.cfg.pmtu_suspect_bytes;
         let b = &mut flow.ext.bh;
         b.link_synack = ctx.link.last_synack;
@@ -661,24 +698,39 @@ impl Detector for BlackholeDetector {
             }
         }
         if dir == Dir::ToClient {
-            server.ext.bh.last_answer = pkt.ts;
             if let Transport::Tcp(t) = &pkt.l4 {
+                if t.syn() && t.ack_flag() {
+                    server
+                        .ext
+                        .bh
+                        .note_answer(answer_key(client, server_port), pkt.ts);
+                }
                 // the server's latest packet in this connection, and whether
                 // it was data in the middle of a transfer: a whole number of
-                // full segments (a transfer's last segment is short)
-                let ms = since(pkt.ts, flow.first_ts) / 1_000_000;
-                b.server_last_ms = u32::try_from(ms).unwrap_or(u32::MAX - 1) + 1;
-                let seg = u32::from(b.seg_size);
-                b.set_flag(CLIENT_AFTER | CLIENT_AGAIN, false);
-                b.set_flag(
-                    LAST_FULL,
-                    b.syn_bits & SEG_FINAL != 0
-                        && seg >= 536
-                        && !t.syn()
-                        && !t.fin()
-                        && t.payload_len >= seg
-                        && t.payload_len % seg == 0,
-                );
+                // full segments (a transfer's last segment is short). Data
+                // the client had already acknowledged, sent again, does not
+                // count: the server never heard the acknowledgment (the
+                // client's direction dropped), and says nothing new.
+                let client_acked = flow.dirs[Dir::ToServer.idx()].max_ack;
+                let stale = t.payload_len > 0
+                    && !t.syn()
+                    && !t.fin()
+                    && !seq_gt(t.seq.wrapping_add(t.payload_len), client_acked);
+                if !stale || b.server_last_ms == 0 {
+                    let ms = since(pkt.ts, flow.first_ts) / 1_000_000;
+                    b.server_last_ms = u32::try_from(ms).unwrap_or(u32::MAX - 1) + 1;
+                    let seg = u32::from(b.seg_size);
+                    b.set_flag(CLIENT_AFTER | CLIENT_AGAIN, false);
+                    b.set_flag(
+                        LAST_FULL,
+                        b.syn_bits & SEG_FINAL != 0
+                            && seg >= 536
+                            && !t.syn()
+                            && !t.fin()
+                            && t.payload_len >= seg
+                            && t.payload_len % seg == 0,
+                    );
+                }
             }
         }
         if let (Transport::Tcp(t), Dir::ToServer) = (&pkt.l4, dir) {
