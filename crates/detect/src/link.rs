@@ -18,6 +18,10 @@ pub struct LinkClock {
     pub last_synack: Nanos,
     /// The latest UDP datagram from any server's port 443 (QUIC).
     pub last_quic_reply: Nanos,
+    /// The latest SYN/ACK from any server's TCP port 443: HTTPS working on
+    /// the link (a link whose HTTPS is all dropped while something near
+    /// answers port 80, a carrier once a prepaid package ran out, has none).
+    pub last_tls_synack: Nanos,
     /// The newest packet time of any frame so far: a clock that never goes
     /// back, the same for every worker (throttling stamps its records with
     /// it, so that frames out of time order cannot reorder decisions).
@@ -137,6 +141,10 @@ impl LinkClock {
             Some(LinkEvent::SynAck | LinkEvent::HttpSynAck { .. }) => {
                 self.last_synack = self.last_synack.max(ts)
             }
+            Some(LinkEvent::TlsSynAck) => {
+                self.last_synack = self.last_synack.max(ts);
+                self.last_tls_synack = self.last_tls_synack.max(ts);
+            }
             Some(LinkEvent::QuicReply) => self.last_quic_reply = self.last_quic_reply.max(ts),
             _ => {}
         }
@@ -194,7 +202,10 @@ impl LinkTracker {
     #[inline]
     pub fn note(&mut self, e: Option<LinkEvent>, ts: Nanos, reply: impl FnOnce() -> Option<Reply>) {
         self.clock.note(e, ts);
-        if matches!(e, None | Some(LinkEvent::SynAck | LinkEvent::QuicReply)) {
+        if matches!(
+            e,
+            None | Some(LinkEvent::SynAck | LinkEvent::TlsSynAck | LinkEvent::QuicReply)
+        ) {
             return;
         }
         self.note_http(e, ts, reply);
@@ -287,6 +298,8 @@ pub enum LinkEvent {
     SynAck,
     /// A server answered on UDP port 443.
     QuicReply,
+    /// A SYN/ACK from TCP port 443 (a [`LinkEvent::SynAck`] too).
+    TlsSynAck,
     /// A SYN/ACK from port 80 (a [`LinkEvent::SynAck`] too).
     HttpSynAck {
         /// The client's port.
@@ -668,10 +681,10 @@ pub fn reply_of(p: &crate::decode::Packet<'_>) -> Option<Reply> {
 
 /// The event of a SYN/ACK from `sport` to `dport` with IP TTL `ttl`.
 fn synack(sport: u16, dport: u16, ttl: u8) -> LinkEvent {
-    if sport == 80 {
-        LinkEvent::HttpSynAck { port: dport, ttl }
-    } else {
-        LinkEvent::SynAck
+    match sport {
+        80 => LinkEvent::HttpSynAck { port: dport, ttl },
+        443 => LinkEvent::TlsSynAck,
+        _ => LinkEvent::SynAck,
     }
 }
 
@@ -813,6 +826,16 @@ mod tests {
         ];
         q.extend([1, 0xbb, 0xc3, 0x50, 0, 13, 0, 0, 0x40]);
         assert_eq!(link_event(lt::RAW, &q), Some(LinkEvent::QuicReply));
+        // from port 443: HTTPS working on the link
+        let mut tls_synack = syn_ack.clone();
+        tls_synack[21] = 0xbb;
+        tls_synack[20] = 1;
+        assert_eq!(link_event(lt::RAW, &tls_synack), Some(LinkEvent::TlsSynAck));
+        let mut with_opts = tls_synack.clone();
+        with_opts[0] = 0x46;
+        with_opts.splice(20..20, [1, 1, 1, 0]);
+        with_opts[3] = 44;
+        assert_eq!(link_event(lt::RAW, &with_opts), Some(LinkEvent::TlsSynAck));
         let mut c = LinkTracker::default();
         c.observe(lt::RAW, &syn_ack, 5);
         c.observe(lt::RAW, &q, 7);
@@ -822,10 +845,13 @@ mod tests {
             LinkClock {
                 last_synack: 5,
                 last_quic_reply: 7,
+                last_tls_synack: 0,
                 now: 7,
                 captive: Captive::default(),
             }
         );
+        c.observe(lt::RAW, &tls_synack, 9);
+        assert_eq!((c.clock().last_synack, c.clock().last_tls_synack), (9, 9));
         for cut in 0..syn_ack.len() {
             let _ = link_event(lt::RAW, &syn_ack[..cut]);
         }
@@ -855,8 +881,8 @@ mod tests {
         let mut hbh = v6(0, 28);
         hbh.extend([6, 0, 1, 4, 0, 0, 0, 0]);
         hbh.extend(synack_tcp);
-        assert_eq!(decoded(lt::RAW, &hbh), Some(LinkEvent::SynAck));
-        assert_eq!(link_event(lt::RAW, &hbh), Some(LinkEvent::SynAck));
+        assert_eq!(decoded(lt::RAW, &hbh), Some(LinkEvent::TlsSynAck));
+        assert_eq!(link_event(lt::RAW, &hbh), Some(LinkEvent::TlsSynAck));
         // an empty datagram from port 443, padded to Ethernet's 60 bytes:
         // the padding is not payload
         let mut eth = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0];
@@ -895,17 +921,21 @@ mod tests {
             let mut f = macs.to_vec();
             f.extend(head);
             f.extend(&synack_v4);
-            assert_eq!(decoded(lt::ETHERNET, &f), Some(LinkEvent::SynAck), "{what}");
+            assert_eq!(
+                decoded(lt::ETHERNET, &f),
+                Some(LinkEvent::TlsSynAck),
+                "{what}"
+            );
             assert_eq!(
                 link_event(lt::ETHERNET, &f),
-                Some(LinkEvent::SynAck),
+                Some(LinkEvent::TlsSynAck),
                 "{what}"
             );
         }
         // an IPv6 SYN/ACK with its payload length: the fixed offsets decide
         let mut plain = v6(6, 20);
         plain.extend(synack_tcp);
-        assert_eq!(fast(lt::RAW, &plain), Some(Some(LinkEvent::SynAck)));
+        assert_eq!(fast(lt::RAW, &plain), Some(Some(LinkEvent::TlsSynAck)));
     }
 
     /// An IPv4 TCP segment (ACK|PSH) from `sport` to `dport` with `payload`.

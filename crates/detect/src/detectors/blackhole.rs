@@ -112,6 +112,13 @@ impl BlackholeFlow {
         self.flag(HAS_REQ).then_some(self.req_at)
     }
 
+    /// For a UDP flow (which has no request): the link's latest SYN/ACK
+    /// from a TCP port 443, as of the flow's latest packet, kept in the
+    /// request's time.
+    pub fn link_tls(&self) -> Nanos {
+        self.req_at.2
+    }
+
     /// Whether flag `f` is set.
     pub fn flag(&self, f: u8) -> bool {
         self.flags & f != 0
@@ -160,6 +167,9 @@ const SERVER_CLOSED_EMPTY: u8 = 4;
 /// The IP TTL the first data left with was lower than the SYN's: a
 /// TTL-limited probe (traceroute-style measurement), not real traffic.
 const REQ_TTL_LIMITED: u8 = 8;
+/// The server's answer to a plain-HTTP request was a temporary redirect to
+/// another host ([`redirects_elsewhere`]).
+const REDIRECT_AWAY: u8 = 16;
 
 const KIND_TLS: u8 = 1;
 const KIND_HTTP: u8 = 2;
@@ -199,6 +209,9 @@ pub struct BlackholeServer {
     /// (Chrome's HTTPS-Upgrades) may find port 443 closed and fall back to
     /// them.
     pub plain_http: [Nanos; 4],
+    /// The latest SYNs to TCP port 443 that went unanswered (a flow's last
+    /// packet; 0: none): TCP/443 failing too, so it is no contrast for QUIC.
+    pub syn443_failed: Nanos,
     /// When the server last accepted a connection (its SYN/ACK) from four
     /// (client, port) pairs: ([`answer_key`], time), the oldest replaced.
     pub answers: [(u32, Nanos); 4],
@@ -238,6 +251,10 @@ impl BlackholeServer {
     }
 }
 
+/// HTTPS worked on the link "at the time" of a QUIC attempt when a SYN/ACK
+/// from a TCP port 443 came at most this long before its first Initial.
+const TLS_NOW: Nanos = 10 * SECOND;
+
 /// A browser falls back from `https://` to `http://` this long after its
 /// first SYN to port 443 (Chrome's HTTPS-Upgrades and Firefox's HTTPS-First
 /// wait 3 s from the navigation, which the SYN follows after its DNS
@@ -261,6 +278,42 @@ pub const SCAN_WINDOW: Nanos = 10 * SECOND;
 /// on the scheme it was asked on). A redirect to HTTPS says the site
 /// expects HTTPS; anything else (4xx, 5xx, or headers beyond the segment)
 /// says nothing.
+/// A plain-HTTP response that sends the client to another host for now: a
+/// temporary redirect (302, 303, 307) whose `Location` names a host other
+/// than `host` (the request's). What a carrier's top-up page, a captive
+/// portal or an interceptor answers for every site: it says nothing of the
+/// server asked. (A site's own move to HTTPS, or to another path, names its
+/// own host or none.)
+fn redirects_elsewhere(p: &[u8], host: Option<&str>) -> bool {
+    if !p.starts_with(b"HTTP/1.") || !matches!(p.get(9..12), Some(b"302" | b"303" | b"307")) {
+        return false;
+    }
+    let head = &p[..p.len().min(2048)];
+    let end = head
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(head.len());
+    head[..end].split(|&c| c == b'\n').any(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.len() <= 9 || !line[..9].eq_ignore_ascii_case(b"location:") {
+            return false;
+        }
+        let url = line[9..].trim_ascii();
+        let rest = if url.len() > 7 && url[..7].eq_ignore_ascii_case(b"http://") {
+            &url[7..]
+        } else if url.len() > 8 && url[..8].eq_ignore_ascii_case(b"https://") {
+            &url[8..]
+        } else {
+            return false;
+        };
+        let to = rest
+            .split(|&c| c == b'/' || c == b':' || c == b'?')
+            .next()
+            .unwrap_or(rest);
+        host.is_none_or(|h| !to.eq_ignore_ascii_case(h.as_bytes()))
+    })
+}
+
 fn serves_plain_http(p: &[u8]) -> bool {
     if !p.starts_with(b"HTTP/1.") || p.len() < 12 {
         return false;
@@ -442,11 +495,17 @@ impl BlackholeServer {
             .any(|&(p, ts)| p == port && ts > 0 && apart(ts, t) <= window)
     }
     /// Another port that worked within `window` of `t`.
-    fn other_port_ok(&self, port: u16, t: Nanos, window: Nanos) -> Option<(u16, Nanos)> {
+    fn other_port_ok(
+        &self,
+        port: u16,
+        t: Nanos,
+        window: Nanos,
+        keep: impl Fn(u16) -> bool,
+    ) -> Option<(u16, Nanos)> {
         self.ok
             .iter()
             .copied()
-            .filter(|(p, ts)| *p != port && *ts > 0 && apart(*ts, t) <= window)
+            .filter(|(p, ts)| *p != port && *ts > 0 && apart(*ts, t) <= window && keep(*p))
             .max_by_key(|(_, ts)| *ts)
     }
 }
@@ -640,6 +699,9 @@ impl Detector for BlackholeDetector {
         let b = &mut flow.ext.bh;
         b.link_synack = ctx.link.last_synack;
         b.link_quic = ctx.link.last_quic_reply;
+        if !b.flag(HAS_REQ) && matches!(pkt.l4, Transport::Udp(_)) {
+            b.req_at.2 = ctx.link.last_tls_synack;
+        }
         if let Transport::Tcp(t) = &pkt.l4 {
             let first_synack = b.syn_bits & SEG_FINAL == 0;
             if t.syn() && dir == Dir::ToServer && first_synack {
@@ -786,6 +848,11 @@ impl Detector for BlackholeDetector {
             (l4, Dir::ToClient) if b.flag(HAS_REQ) => {
                 b.set_flag(SERVER_AFTER_REQ, true);
                 if let Transport::Tcp(t) = l4 {
+                    if b.kind == KIND_HTTP
+                        && redirects_elsewhere(t.payload, flow.ext.target.as_deref())
+                    {
+                        b.syn_bits |= REDIRECT_AWAY;
+                    }
                     if b.kind == KIND_HTTP && server_port == 80 && serves_plain_http(t.payload) {
                         // (when the request went out: a browser may have
                         // opened the connection earlier, a preconnect)
@@ -848,7 +915,14 @@ impl Detector for BlackholeDetector {
         let server_data = flow.dirs[Dir::ToClient.idx()].payload_bytes > 0
             && flow.first_rst != Some(Dir::ToClient);
         if server_data || (flow.proto == FlowProto::Udp && flow.server_answered()) {
-            sx.note_ok(port, flow.last_ts);
+            // (a redirect to another host, a portal's or a carrier's top-up
+            // page for every site, does not show the server working: found
+            // by the eleventh red-team review, a prepaid package run out,
+            // where port 80 "worked" for every server and HTTPS and QUIC
+            // were dropped: 44 events in 3 minutes)
+            if b.syn_bits & REDIRECT_AWAY == 0 {
+                sx.note_ok(port, flow.last_ts);
+            }
             // (not an answer some detector found forged: an injected block
             // page is data from the server's side too)
             let genuine = !flow.detected();
@@ -888,6 +962,9 @@ impl Detector for BlackholeDetector {
                 }
                 stage = BlackholeStage::Syn;
                 ev.insert("syns".into(), json!(flow.syns));
+                if port == 443 {
+                    sx.syn443_failed = sx.syn443_failed.max(flow.last_ts);
+                }
             }
             FlowProto::Tcp => {
                 let Some((seq, len, req_ts)) = b.req() else {
@@ -1000,7 +1077,16 @@ impl Detector for BlackholeDetector {
         let residual = sx
             .detection(flow.client_ip(), port, first)
             .filter(|d| since(first, *d) <= self.cfg.residual_window);
-        let other_port = sx.other_port_ok(port, first, self.cfg.contrast_window);
+        // Another port's answers count only if they came from the server:
+        // a port answered from five hops nearer than this one ever was is
+        // answered by something near the client for every server (a
+        // carrier's top-up redirect on port 80 once a prepaid package ran
+        // out, while it drops HTTPS and QUIC: eleventh red-team review,
+        // 24 events at 0.7 in 3 minutes).
+        let handshakes = server.handshakes;
+        let other_port = sx.other_port_ok(port, first, self.cfg.contrast_window, |p| {
+            !handshakes.nearer_on(p, port)
+        });
         let link_tcp = b.link_synack >= first;
         let link_quic = b.link_quic >= first;
         // After the request: another server's handshake or QUIC answer (the
@@ -1045,10 +1131,26 @@ impl Detector for BlackholeDetector {
                         json!(apart(first, sx.quic_ok) as f64 / 1e9),
                     );
                 }
-                // (port 443 successes include TCP/443 and earlier QUIC)
-                if sx.ok.iter().any(|(p, t)| {
-                    *p == 443 && *t > 0 && apart(*t, first) <= self.cfg.contrast_window
-                }) {
+                // (port 443 successes include TCP/443 and earlier QUIC), and
+                // not failing since: TCP/443 whose SYNs go unanswered now is
+                // no sign that QUIC alone is blocked (everything to the
+                // server dropped: a carrier's cut-off once a prepaid package
+                // ran out, eleventh red-team review)
+                // ... and HTTPS worked on the link at the time: a SYN/ACK
+                // from a TCP port 443 at most 10 s before the first Initial,
+                // or after it (a browser falls back to TCP/443 at once). A
+                // link that carries no HTTPS at all now (a carrier's cut-off
+                // once a prepaid package ran out, everything but its top-up
+                // page on port 80 dropped) says nothing of QUIC
+                if b.link_tls() > 0
+                    && b.link_tls().saturating_add(TLS_NOW) > first
+                    && sx.ok.iter().any(|(p, t)| {
+                        *p == 443
+                            && *t > 0
+                            && *t > sx.syn443_failed
+                            && apart(*t, first) <= self.cfg.contrast_window
+                    })
+                {
                     contrast.push("tcp443_same_server");
                 }
             }

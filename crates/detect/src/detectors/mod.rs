@@ -340,6 +340,23 @@ impl Handshakes {
         );
     }
 
+    /// Whether every handshake seen on `other` came from at least five
+    /// hops nearer than every one seen on `port` (both seen): something
+    /// near the client answers `other` for the server (a carrier's or a
+    /// portal's interceptor on port 80, a transparent proxy).
+    pub fn nearer_on(&self, other: u16, port: u16) -> bool {
+        let ttls = |q: u16| {
+            self.paths[..usize::from(self.len)]
+                .iter()
+                .filter(move |p| p.port == q)
+                .map(|p| p.ttl)
+        };
+        match (ttls(other).min(), ttls(port).max()) {
+            (Some(near), Some(far)) => near >= far.saturating_add(5),
+            _ => false,
+        }
+    }
+
     /// The fastest handshake on `port` whose SYN/ACK had `df` and a TTL
     /// less than `tol` from `ttl`.
     pub fn fastest(&self, ttl: u8, df: bool, port: u16, tol: u8) -> Option<Nanos> {

@@ -1,0 +1,182 @@
+//! A prepaid mobile package running out (eleventh red-team review, session
+//! 23): the carrier answers every plain-HTTP request itself with a
+//! temporary redirect to its top-up page and drops HTTPS and QUIC, for
+//! every server, until the user pays. Apps keep retrying. Before, each
+//! retry was a `blackhole`: QUIC at 0.6 ("TCP/443 of the same server
+//! answered lately"), then SYNs to 443 at 0.7 ("port 80 of the same server
+//! works", the carrier answering it): 44 events in 3 minutes in the lab.
+//! A redirect to another host no longer shows a server working, and QUIC's
+//! contrast needs HTTPS working on the link at the time.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use tw_scenario::session::{TsClock, EPOCH_NS};
+use tw_scenario::{http, quic, tls, Endpoint, Rng, TcpSession, Timeline, UdpFlow};
+
+const MS: i64 = 1_000_000;
+const S: i64 = 1_000 * MS;
+const RTT: i64 = 80 * MS;
+const SERVERS: [[u8; 4]; 3] = [[203, 0, 113, 5], [203, 0, 113, 6], [203, 0, 113, 9]];
+const QUIC_SERVER: [u8; 4] = [203, 0, 113, 10];
+
+fn session(server: [u8; 4], cport: u16, sport: u16, ttl: u8) -> TcpSession {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), cport));
+    let s = Endpoint::server(SocketAddr::new(Ipv4Addr::from(server).into(), sport)).with_ttl(ttl);
+    TcpSession::new(c, s).with_timestamps(TsClock::khz(0x1000_0000, 0x7000_0000))
+}
+
+/// A plain-HTTP fetch answered with `answer` from `ttl`.
+fn http_fetch(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64, ttl: u8, answer: &[u8]) {
+    let mut s = session(server, cport, 80, ttl);
+    let t = s.handshake(tl, t, RTT);
+    let t = s.client_send(tl, t + MS, &http::get("www.example", "/poll"));
+    let t = s.server_send(tl, t + RTT, answer);
+    s.close(tl, t + MS, RTT);
+}
+
+/// An HTTPS fetch that works.
+fn https_fetch(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64, rng: &mut Rng) {
+    let mut s = session(server, cport, 443, 51);
+    let t = s.handshake(tl, t, RTT);
+    let t = s.client_send(tl, t + MS, &tls::client_hello("www.example", rng));
+    let t = s.server_send(tl, t + RTT, &tls::server_flight(rng, 900));
+    s.close(tl, t + MS, RTT);
+}
+
+/// SYNs to 443 never answered (four, as a client's connect timeout).
+fn https_dropped(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64) {
+    let mut s = session(server, cport, 443, 51);
+    s.syn(tl, t);
+    for k in [1, 3, 7] {
+        s.retransmit_client_last(tl, t + k * S);
+    }
+}
+
+/// QUIC Initials never answered (three).
+fn quic_dropped(tl: &mut Timeline, cport: u16, t: i64, rng: &mut Rng) {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), cport));
+    let s = Endpoint::server(SocketAddr::new(Ipv4Addr::from(QUIC_SERVER).into(), 443));
+    let mut q = UdpFlow::new(c, s);
+    let init = quic::initial(rng);
+    for k in [0, 1, 3] {
+        q.client_send(tl, t + k * S, init.clone());
+    }
+}
+
+/// QUIC answered (the server speaks it).
+fn quic_answered(tl: &mut Timeline, cport: u16, t: i64, rng: &mut Rng) {
+    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), cport));
+    let s = Endpoint::server(SocketAddr::new(Ipv4Addr::from(QUIC_SERVER).into(), 443));
+    let mut q = UdpFlow::new(c, s);
+    q.client_send(tl, t, quic::initial(rng));
+    q.server_send(tl, t + RTT, vec![0xc0; 1200]);
+}
+
+const TOPUP: &[u8] = b"HTTP/1.1 302 Found\r\nLocation: http://topup.carrier.example/?msisdn=98912\r\nContent-Length: 0\r\n\r\n";
+
+/// An app polling three servers over HTTP and HTTPS every 6 s and one over
+/// QUIC every 37 s, for a minute, then the package runs out (`cutoff`):
+/// for three minutes every HTTP request is answered by the carrier (from
+/// one hop beyond the phone, TTL 63), HTTPS and QUIC are dropped.
+fn package_runs_out(cutoff: bool) -> Timeline {
+    let mut tl = Timeline::new();
+    let mut rng = Rng::new(11);
+    let page = http::ok_html(600);
+    let end = EPOCH_NS + 60 * S;
+    let mut port = 40000u16;
+    let mut next = || {
+        port += 1;
+        port
+    };
+    let mut t = EPOCH_NS;
+    while t < end + 180 * S {
+        let out = cutoff && t >= end;
+        for server in SERVERS {
+            if out {
+                http_fetch(&mut tl, server, next(), t, 63, TOPUP);
+                https_dropped(&mut tl, server, next(), t + 100 * MS);
+            } else {
+                http_fetch(&mut tl, server, next(), t, 51, &page);
+                https_fetch(&mut tl, server, next(), t + 100 * MS, &mut rng);
+            }
+        }
+        t += 6 * S;
+    }
+    let mut t = EPOCH_NS;
+    while t < end + 180 * S {
+        if cutoff && t >= end {
+            quic_dropped(&mut tl, next(), t + 3 * S, &mut rng);
+        } else {
+            quic_answered(&mut tl, next(), t + 3 * S, &mut rng);
+            https_fetch(&mut tl, QUIC_SERVER, next(), t + 3 * S, &mut rng);
+        }
+        t += 37 * S;
+    }
+    tl
+}
+
+#[test]
+fn a_carrier_cut_off_is_not_blocking_of_every_site() {
+    let ev = common::events_of(package_runs_out(true), "blackhole");
+    // (one QUIC attempt may still come within 10 s of the last HTTPS
+    // answer: it has the shape of QUIC blocking)
+    assert!(ev.len() <= 1, "{} events: {ev:?}", ev.len());
+    for e in &ev {
+        assert_eq!(e["evidence"]["stage"], "quic_initial", "{e}");
+    }
+    // and without the cut-off, nothing at all
+    assert!(common::events_of(package_runs_out(false), "blackhole").is_empty());
+}
+
+/// A real port block: 443 of one server dropped while its port 80 serves
+/// its own pages (from the server, TTL 51) and HTTPS to other servers
+/// works: still reported.
+#[test]
+fn a_port_blocked_while_its_http_serves_pages_is_still_reported() {
+    let mut tl = Timeline::new();
+    let mut rng = Rng::new(12);
+    let page = http::ok_html(600);
+    let blocked = SERVERS[0];
+    http_fetch(&mut tl, blocked, 41001, EPOCH_NS, 51, &page);
+    https_dropped(&mut tl, blocked, 41002, EPOCH_NS + S);
+    https_fetch(&mut tl, SERVERS[1], 41003, EPOCH_NS + 2 * S, &mut rng);
+    let ev = common::events_of(tl, "blackhole");
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["evidence"]["stage"], "syn");
+    assert_eq!(ev[0]["evidence"]["other_port"]["port"], 80);
+    // the same, port 80 answering with a redirect to another host (what a
+    // carrier's or a portal's interceptor answers for every site): no
+    // contrast
+    let mut tl = Timeline::new();
+    http_fetch(&mut tl, blocked, 41001, EPOCH_NS, 51, TOPUP);
+    https_dropped(&mut tl, blocked, 41002, EPOCH_NS + S);
+    https_fetch(&mut tl, SERVERS[1], 41003, EPOCH_NS + 2 * S, &mut rng);
+    assert!(common::events_of(tl, "blackhole").is_empty());
+}
+
+/// Port 80 answered with a page from five or more hops nearer than the
+/// server's HTTPS ever came (an interceptor near the client serving its own
+/// page for every site): no contrast for a drop of the server's 443.
+#[test]
+fn a_port_answered_from_much_nearer_is_no_contrast() {
+    let mut rng = Rng::new(13);
+    let page = http::ok_html(600);
+    let blocked = SERVERS[0];
+    let run = |near: u8, rng: &mut Rng| {
+        let mut tl = Timeline::new();
+        // (its HTTPS answered long before: beyond the busy-server excuse's
+        // 120 s, which a success on the same port gives)
+        https_fetch(&mut tl, blocked, 41000, EPOCH_NS, rng);
+        let t = EPOCH_NS + 200 * S;
+        http_fetch(&mut tl, blocked, 41001, t, near, &page);
+        https_dropped(&mut tl, blocked, 41002, t + S);
+        https_fetch(&mut tl, SERVERS[1], 41003, t + 2 * S, rng);
+        common::events_of(tl, "blackhole")
+    };
+    // from the server's distance (TTL 51, as its HTTPS): contrast
+    let ev = run(51, &mut rng);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    // from one hop beyond the phone (TTL 63): none
+    assert!(run(63, &mut rng).is_empty());
+}
