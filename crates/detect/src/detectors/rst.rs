@@ -1091,7 +1091,16 @@ impl RstDetector {
                 {
                     add(&mut v, "ip_id_marker", 0.3);
                     v.details.insert("ip_id_rst".into(), json!(first.ip_id));
-                } else if st.before.packets > 0 && !origin && base.ids_sequential() {
+                } else if st.before.packets > 0
+                    && !origin
+                    && base.ids_sequential()
+                    && !(first.ip_id == 0 && first.df)
+                {
+                    // (an ID of 0 with DF set is what a host's stack puts on
+                    // a reset it sends without the connection's state, the
+                    // server's own after a restart as a NAT's that lost its
+                    // table: no counter to be out of: eleventh red-team
+                    // review, a carrier NAT's resets at 0.65 and 0.9)
                     // (only against the server's packets *before* the RST:
                     // a later packet's ID is ahead of the RST's by nature)
                     let last = base.ids().last().copied().unwrap_or(0);
