@@ -98,6 +98,58 @@ fn bracketed(read: &mut dyn FnMut(libc::clockid_t) -> Nanos) -> (Nanos, Nanos) {
     r
 }
 
+/// Notices that the host was suspended (a laptop's lid closed, a board put
+/// to sleep): `CLOCK_BOOTTIME` counts the time the host was suspended and
+/// `CLOCK_MONOTONIC` does not, so their difference grows by each
+/// suspension's length. Meanwhile nothing was captured, and the servers
+/// may have forgotten the connections under way: the capture treats it as a
+/// link-down period.
+pub struct SuspendWatch {
+    read: Box<dyn FnMut() -> (Nanos, Nanos) + Send>,
+    /// Boot time less monotonic time at the last check.
+    last: Nanos,
+}
+
+impl std::fmt::Debug for SuspendWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SuspendWatch")
+            .field("last", &self.last)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A suspension shorter than this is not told apart from the readings'
+/// scheduling noise (it would not matter to any flow either).
+pub const SUSPEND_MIN: Nanos = 2_000_000_000;
+
+impl SuspendWatch {
+    /// On the host's clocks.
+    pub fn system() -> SuspendWatch {
+        SuspendWatch::with_readings(Box::new(|| {
+            (read(libc::CLOCK_BOOTTIME), read(libc::CLOCK_MONOTONIC))
+        }))
+    }
+
+    /// On given (boot time, monotonic time) readings (tests).
+    pub fn with_readings(mut read: Box<dyn FnMut() -> (Nanos, Nanos) + Send>) -> SuspendWatch {
+        let (boot, mono) = read();
+        SuspendWatch {
+            read,
+            last: boot.saturating_sub(mono),
+        }
+    }
+
+    /// How long the host was suspended since the last check, if for
+    /// [`SUSPEND_MIN`] or more.
+    pub fn check(&mut self) -> Option<Nanos> {
+        let (boot, mono) = (self.read)();
+        let d = boot.saturating_sub(mono);
+        let slept = d.saturating_sub(self.last);
+        self.last = d;
+        (slept >= SUSPEND_MIN).then_some(slept)
+    }
+}
+
 fn read(id: libc::clockid_t) -> Nanos {
     let mut t = libc::timespec {
         tv_sec: 0,
@@ -331,6 +383,26 @@ fn in_line(s: Nanos, last: Nanos) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_suspension_is_the_growth_of_boot_time_over_monotonic_time() {
+        use std::sync::{Arc, Mutex};
+        let now = Arc::new(Mutex::new((100 * S, 90 * S)));
+        let n = now.clone();
+        let mut w = SuspendWatch::with_readings(Box::new(move || *n.lock().unwrap()));
+        // a second later, awake: nothing
+        *now.lock().unwrap() = (101 * S, 91 * S);
+        assert_eq!(w.check(), None);
+        // a second of monotonic time, 61 of boot time: 60 s asleep
+        *now.lock().unwrap() = (162 * S, 92 * S);
+        assert_eq!(w.check(), Some(60 * S));
+        // awake again; jitter under the minimum is none
+        *now.lock().unwrap() = (163 * S + S / 2, 93 * S);
+        assert_eq!(w.check(), None);
+        // the real clocks: no suspension while the test runs
+        let mut sys = SuspendWatch::system();
+        assert_eq!(sys.check(), None);
+    }
+
     use super::*;
     use std::sync::Arc;
 

@@ -146,3 +146,49 @@ fn another_clients_answers_do_not_count() {
     answered(&mut tl, [192, 0, 2, 10], 54402, frozen + 3 * S);
     assert_eq!(transfer_events(tl).len(), 1);
 }
+
+/// Frozen again at another moment, but after a very different count of
+/// the server's bytes (a router that lost its table twice, wherever the
+/// downloads were): not raised.
+#[test]
+fn a_second_freeze_at_another_byte_count_is_not_stronger() {
+    let mut tl = Timeline::new();
+    frozen_download(&mut tl, SERVER, 54401, EPOCH_NS, 12, 10 * S);
+    frozen_download(&mut tl, SERVER, 54402, EPOCH_NS + 11 * S, 40, 10 * S);
+    frozen_download(&mut tl, SERVER, 54403, EPOCH_NS + 22 * S, 12, 10 * S);
+    let ev = transfer_events(tl);
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert_eq!(ev[1]["confidence"].as_f64(), Some(0.6), "{}", ev[1]);
+}
+
+/// A link-down period of the live capture around the freeze (the link
+/// went down, the capture moved to another interface with the default
+/// route, the host was suspended): excused and counted.
+#[test]
+fn a_freeze_in_a_link_down_period_is_excused() {
+    use tw_detect::detectors::{default_detectors, DetectorsConfig};
+    use tw_detect::{Engine, EngineConfig};
+    let mut tl = Timeline::new();
+    let frozen = frozen_download(&mut tl, SERVER, 54401, EPOCH_NS, 12, 10 * S);
+    frozen_download(&mut tl, SERVER, 54402, frozen + 11 * S, 20, 10 * S);
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        default_detectors(&DetectorsConfig::default()),
+    );
+    let mut log = tw_detect::linkdown::LinkDown::default();
+    // (the period a moved default route opens: from the last check that
+    // found the route on the old interface, 2.5 s before the server's last
+    // packet seen there, to the move)
+    log.went_down(frozen - 2_500 * MS);
+    log.came_up(frozen + 200 * MS);
+    e.note_link_down(&log);
+    let (e, ev) = common::replay_through(e, tl);
+    assert!(
+        !ev.iter().any(|e| e["evidence"]["stage"] == "transfer"),
+        "{ev:?}"
+    );
+    assert_eq!(
+        e.stats().link_down_excused[tw_detect::stats::LinkDownExcused::Blackhole.idx()],
+        1
+    );
+}

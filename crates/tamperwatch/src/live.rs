@@ -279,6 +279,7 @@ fn capture_loop(
         tracing::info!(interface = %src.describe(), "capturing on the default route's interface; this backend (pnet, or fanout above 1) cannot follow the route if it moves");
     }
     let mut guard = StepGuard::new(clock.clone());
+    let mut suspend = tw_capture::clock::SuspendWatch::system();
     let mut last = src.stats();
     // When the interface's state was last read (steady time, the packet
     // time of a live capture): a change noticed at one poll happened after
@@ -411,6 +412,18 @@ fn capture_loop(
                             links.came_up(at);
                         }
                         tracing::info!(interface = %src.describe(), "interface up again: capturing");
+                    }
+                }
+                if let Some(slept) = suspend.check() {
+                    // The host was asleep (a laptop's lid closed): nothing
+                    // was captured, and servers may have forgotten the
+                    // connections under way. A link-down period from the
+                    // poll before, as for a link that went down (found by a
+                    // review of the frozen-transfer rule, session 23).
+                    tracing::info!(interface = %src.describe(), seconds = slept / 1_000_000_000, "the host was suspended: treated as a link-down period");
+                    if !last.link_down && !holds_period && links.went_down(polled_ns, last_frame_ts)
+                    {
+                        links.came_up(at);
                     }
                 }
                 polled_ns = at;

@@ -584,7 +584,18 @@ impl BlackholeDetector {
         let before = sx.frozen;
         sx.frozen = (port, bytes, freeze);
         let answered_after = since(answered, freeze);
-        if ctx.link_down.explains_silence(freeze, flow.last_ts) {
+        // A link-down period (live capture only) from just before the freeze
+        // to just after the client's last packet: the link went down or
+        // the capture moved to another interface (the default route moved:
+        // a laptop's Ethernet plugged in, whose replies then came back on
+        // the Wi-Fi no longer watched), or the host was suspended (and the
+        // server forgot the connection meanwhile). Found by a review of
+        // this rule, session 23.
+        let margin = crate::linkdown::LINK_DOWN_MARGIN;
+        if ctx.link_down.overlaps(
+            freeze.saturating_sub(margin),
+            flow.last_ts.saturating_add(margin),
+        ) {
             ctx.stats.link_down_excused[crate::stats::LinkDownExcused::Blackhole.idx()] += 1;
             return false;
         }
@@ -593,11 +604,17 @@ impl BlackholeDetector {
             return false;
         }
         // (frozen at another moment: connections that froze together
-        // lost their path together, a router that forgot its connections)
+        // lost their path together, a router that forgot its connections;
+        // and after a similar count of the server's bytes, within half
+        // again: a censor freezes each connection at its threshold, a
+        // router that forgets its table twice does so wherever the
+        // downloads are, 163 and 463 KB in a review's lab)
+        let similar = |a: u32, b: u32| u64::from(a.max(b)) * 2 <= u64::from(a.min(b)) * 3;
         let again = before.2 > 0
             && before.0 == port
             && since(freeze, before.2) >= 2 * SECOND
-            && since(freeze, before.2) <= self.cfg.contrast_window;
+            && since(freeze, before.2) <= self.cfg.contrast_window
+            && similar(before.1, bytes);
         let mut contrast = vec!["server_answered_after_freeze"];
         if again {
             contrast.push("froze_before");
