@@ -370,6 +370,22 @@ fn backoff(s: &mut TcpSession, tl: &mut Timeline, t: i64) -> i64 {
     at
 }
 
+/// A TLS connection to `server` from `cport` at `t` whose ClientHello names
+/// `name`: the session and the time its ClientHello went out.
+fn hello_sent(
+    tl: &mut Timeline,
+    server: [u8; 4],
+    cport: u16,
+    t: i64,
+    name: &str,
+    rng: &mut Rng,
+) -> (TcpSession, i64) {
+    let mut s = session(server, cport, 443);
+    let t = s.handshake(tl, t, RTT);
+    let t = s.client_send(tl, t + MS, &tls::client_hello(name, rng));
+    (s, t)
+}
+
 /// An HTTPS download that freezes after `segments` full segments of the
 /// server's (its flight and data, the client acknowledging every second
 /// one): nothing of the server's comes after. The client gives up
@@ -383,10 +399,8 @@ pub fn frozen_download(
     segments: usize,
     give_up: i64,
 ) -> i64 {
-    let mut s = session(server, cport, 443);
-    let t = s.handshake(tl, t, RTT);
     let mut rng = Rng::new(u64::from(cport));
-    let t = s.client_send(tl, t + MS, &tls::client_hello("frozen.example", &mut rng));
+    let (mut s, t) = hello_sent(tl, server, cport, t, "frozen.example", &mut rng);
     let data = vec![0x17; segments * s.segment_size()];
     let frozen = s.server_send_acked(tl, t + RTT, &data, 2);
     s.fin_client(tl, frozen + give_up);
@@ -440,19 +454,13 @@ pub fn bh_transfer_frozen() -> Result<Vec<u8>> {
 ///   on port 443 again.
 pub fn bh_trap_transfer_stalls() -> Result<Vec<u8>> {
     let mut tl = Timeline::new();
+    let mut rng = Rng::new(54311);
     let later = |tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64| {
         clean_tls(tl, server, cport, t);
     };
     // the application hangs
     let a = [198, 51, 100, 71];
-    let mut s = session(a, 54311, 443);
-    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
-    let mut rng = Rng::new(54311);
-    let t = s.client_send(
-        &mut tl,
-        t + MS,
-        &tls::client_hello("hang.example", &mut rng),
-    );
+    let (mut s, t) = hello_sent(&mut tl, a, 54311, EPOCH_NS, "hang.example", &mut rng);
     let data = vec![0x17; 14 * s.segment_size()];
     let t = s.server_send_acked(&mut tl, t + RTT, &data, 2);
     let t = s.fin_client(&mut tl, t + 8 * S);
@@ -460,25 +468,20 @@ pub fn bh_trap_transfer_stalls() -> Result<Vec<u8>> {
     later(&mut tl, a, 54312, t + 2 * S);
     // a NAT forgot the idle connection
     let b = [198, 51, 100, 72];
-    let mut s = session(b, 54313, 443);
-    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
-    let t = s.client_send(
-        &mut tl,
-        t + MS,
-        &tls::client_hello("idle.example", &mut rng),
-    );
+    let (mut s, t) = hello_sent(&mut tl, b, 54313, EPOCH_NS, "idle.example", &mut rng);
     let t = s.server_send_acked(&mut tl, t + RTT, &vec![0x17; 20_000], 2);
     let t = s.client_send(&mut tl, t + 60 * S, &[0x17; 120]);
     backoff(&mut s, &mut tl, t);
     later(&mut tl, b, 54314, t + 2 * S);
     // the link goes dark for 20 s
     let c = [198, 51, 100, 73];
-    let mut s = session(c, 54315, 443);
-    let t = s.handshake(&mut tl, EPOCH_NS + 200 * S, RTT);
-    let t = s.client_send(
+    let (mut s, t) = hello_sent(
         &mut tl,
-        t + MS,
-        &tls::client_hello("dark.example", &mut rng),
+        c,
+        54315,
+        EPOCH_NS + 200 * S,
+        "dark.example",
+        &mut rng,
     );
     let data = vec![0x17; 12 * s.segment_size()];
     let dark = s.server_send_acked(&mut tl, t + RTT, &data, 2);
@@ -490,12 +493,13 @@ pub fn bh_trap_transfer_stalls() -> Result<Vec<u8>> {
     s.server_ack(&mut tl, t + RTT);
     // the link goes dark for 20 s, and the client gives up before it is back
     let d = [198, 51, 100, 74];
-    let mut s = session(d, 54317, 443);
-    let t = s.handshake(&mut tl, EPOCH_NS + 300 * S, RTT);
-    let t = s.client_send(
+    let (mut s, t) = hello_sent(
         &mut tl,
-        t + MS,
-        &tls::client_hello("dark.example", &mut rng),
+        d,
+        54317,
+        EPOCH_NS + 300 * S,
+        "dark.example",
+        &mut rng,
     );
     let data = vec![0x17; 12 * s.segment_size()];
     let dark = s.server_send_acked(&mut tl, t + RTT, &data, 2);
@@ -505,9 +509,14 @@ pub fn bh_trap_transfer_stalls() -> Result<Vec<u8>> {
     later(&mut tl, d, 54318, dark + 21 * S);
     // banned on port 443, answered on 8443
     let e = [198, 51, 100, 75];
-    let mut s = session(e, 54319, 443);
-    let t = s.handshake(&mut tl, EPOCH_NS + 400 * S, RTT);
-    let t = s.client_send(&mut tl, t + MS, &tls::client_hello("ban.example", &mut rng));
+    let (mut s, t) = hello_sent(
+        &mut tl,
+        e,
+        54319,
+        EPOCH_NS + 400 * S,
+        "ban.example",
+        &mut rng,
+    );
     let data = vec![0x17; 30 * s.segment_size()];
     let banned = s.server_send_acked(&mut tl, t + RTT, &data, 2);
     let t = s.fin_client(&mut tl, banned + 5 * S);

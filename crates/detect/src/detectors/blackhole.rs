@@ -288,29 +288,39 @@ fn redirects_elsewhere(p: &[u8], host: Option<&str>) -> bool {
     if !p.starts_with(b"HTTP/1.") || !matches!(p.get(9..12), Some(b"302" | b"303" | b"307")) {
         return false;
     }
+    let Some(url) = location(p) else {
+        return false;
+    };
+    let rest = if url.len() > 7 && url[..7].eq_ignore_ascii_case(b"http://") {
+        &url[7..]
+    } else if url.len() > 8 && url[..8].eq_ignore_ascii_case(b"https://") {
+        &url[8..]
+    } else {
+        return false;
+    };
+    let to = rest
+        .split(|&c| c == b'/' || c == b':' || c == b'?')
+        .next()
+        .unwrap_or(rest);
+    // (the Host may carry a port: `example.com:8080`)
+    host.is_none_or(|h| {
+        let h = h.split(':').next().unwrap_or(h);
+        !to.eq_ignore_ascii_case(h.as_bytes())
+    })
+}
+
+/// The `Location` header's value of an HTTP response's head (its first
+/// 2 KiB), trimmed.
+fn location(p: &[u8]) -> Option<&[u8]> {
     let head = &p[..p.len().min(2048)];
     let end = head
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or(head.len());
-    head[..end].split(|&c| c == b'\n').any(|line| {
+    head[..end].split(|&c| c == b'\n').find_map(|line| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.len() <= 9 || !line[..9].eq_ignore_ascii_case(b"location:") {
-            return false;
-        }
-        let url = line[9..].trim_ascii();
-        let rest = if url.len() > 7 && url[..7].eq_ignore_ascii_case(b"http://") {
-            &url[7..]
-        } else if url.len() > 8 && url[..8].eq_ignore_ascii_case(b"https://") {
-            &url[8..]
-        } else {
-            return false;
-        };
-        let to = rest
-            .split(|&c| c == b'/' || c == b':' || c == b'?')
-            .next()
-            .unwrap_or(rest);
-        host.is_none_or(|h| !to.eq_ignore_ascii_case(h.as_bytes()))
+        (line.len() > 9 && line[..9].eq_ignore_ascii_case(b"location:"))
+            .then(|| line[9..].trim_ascii())
     })
 }
 
@@ -320,19 +330,7 @@ fn serves_plain_http(p: &[u8]) -> bool {
     }
     match p.get(9) {
         Some(b'2') => true,
-        Some(b'3') => {
-            let head = &p[..p.len().min(2048)];
-            let end = head
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .unwrap_or(head.len());
-            head[..end].split(|&c| c == b'\n').any(|line| {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                line.len() > 9
-                    && line[..9].eq_ignore_ascii_case(b"location:")
-                    && !line[9..].trim_ascii_start().starts_with(b"https://")
-            })
-        }
+        Some(b'3') => location(p).is_some_and(|url| !url.starts_with(b"https://")),
         _ => false,
     }
 }
@@ -1364,6 +1362,39 @@ pub fn note_detections(flow: &Flow, server: &mut ServerState) {
             .ext
             .bh
             .note_detection(flow.client_ip(), flow.server_port(), flow.last_ts);
+    }
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::{redirects_elsewhere, serves_plain_http};
+
+    #[test]
+    fn a_temporary_redirect_to_another_host_is_elsewhere() {
+        let topup = b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\nLocation: http://topup.carrier.example/?n=1\r\n\r\n";
+        assert!(redirects_elsewhere(topup, Some("www.example")));
+        assert!(redirects_elsewhere(topup, None));
+        // to the same host (any case, the Host with a port), or a path of its
+        // own: not elsewhere
+        let same = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: https://WWW.example/x\r\n\r\n";
+        assert!(!redirects_elsewhere(same, Some("www.example")));
+        assert!(!redirects_elsewhere(same, Some("www.example:8080")));
+        let path = b"HTTP/1.1 302 Found\r\nLocation: /login\r\n\r\n";
+        assert!(!redirects_elsewhere(path, Some("www.example")));
+        // a permanent redirect, a page, or no Location: not elsewhere
+        let moved = b"HTTP/1.1 301 Moved Permanently\r\nLocation: http://other.example/\r\n\r\n";
+        assert!(!redirects_elsewhere(moved, Some("www.example")));
+        assert!(!redirects_elsewhere(b"HTTP/1.1 200 OK\r\n\r\n", None));
+        assert!(!redirects_elsewhere(b"HTTP/1.1 302 Found\r\n\r\n", None));
+        // a Location past the head's end is the body's
+        let body = b"HTTP/1.1 302 Found\r\n\r\nLocation: http://x.example/\r\n";
+        assert!(!redirects_elsewhere(body, None));
+        for cut in 0..topup.len() {
+            let _ = redirects_elsewhere(&topup[..cut], Some("www.example"));
+        }
+        // serves_plain_http reads the same header
+        assert!(serves_plain_http(topup));
+        assert!(!serves_plain_http(same));
     }
 }
 
