@@ -145,7 +145,11 @@ impl SuspendWatch {
         let (boot, mono) = (self.read)();
         let d = boot.saturating_sub(mono);
         let slept = d.saturating_sub(self.last);
-        self.last = d;
+        // The real difference never shrinks: one that looks smaller is a
+        // reading whose thread was descheduled between the two clocks (its
+        // monotonic reading late), and keeping it would make the next,
+        // normal reading look like a suspension (found in review).
+        self.last = self.last.max(d);
         (slept >= SUSPEND_MIN).then_some(slept)
     }
 }

@@ -207,9 +207,11 @@ pub struct HelloInfo {
     /// ALPN, then truncated SHA-256 of the sorted cipher list and of the
     /// sorted extensions plus signature algorithms (GREASE values removed).
     pub ja4: Ja4,
-    /// It carried an Encrypted Client Hello extension (`0xfe0d`): its SNI
-    /// is the outer, public name (`cloudflare-ech.com`), and the extension
-    /// itself is what some censors block (Russia since November 2024).
+    /// It carried an Encrypted Client Hello extension (`0xfe0d`), real or
+    /// decoy (Chrome and Firefox send a decoy, "GREASE", on ClientHellos
+    /// without an ECH configuration). With a real one its SNI is the outer,
+    /// public name (`cloudflare-ech.com`). Some censors block the extension
+    /// itself (Russia since November 2024).
     pub ech: bool,
 }
 

@@ -255,6 +255,30 @@ fn report_clock(clock: &SteadyClock, metrics: &Metrics) {
     }
 }
 
+/// The host was asleep (a laptop's lid closed) since the last check:
+/// nothing was captured, and servers may have forgotten the connections
+/// under way. A link-down period from the poll before (`since.0`), as for a
+/// link that went down, published before any batch or tick stamped after
+/// the resume reaches the workers (found in review, session 23: checked
+/// only at the once-a-second poll, the idle tick before it let flows whose
+/// timeouts ran out in the sleep be judged first). Not when this capture
+/// already holds a period (its link is down).
+fn noticed_suspension(
+    suspend: &mut tw_capture::clock::SuspendWatch,
+    links: &LinkStates,
+    since: (i64, Option<i64>),
+    down: bool,
+    clock: &SteadyClock,
+    what: &str,
+) {
+    if let Some(slept) = suspend.check() {
+        tracing::info!(interface = %what, seconds = slept / 1_000_000_000, "the host was suspended: treated as a link-down period");
+        if !down && links.went_down(since.0, since.1) {
+            links.came_up(clock.now());
+        }
+    }
+}
+
 fn capture_loop(
     tick_lag_ns: i64,
     mut src: Box<dyn Source>,
@@ -316,6 +340,14 @@ fn capture_loop(
                 n = n.wrapping_add(1);
                 if ts.saturating_sub(last_flush_ts) >= FLUSH_EVERY_NS {
                     if last_flush_ts != i64::MIN {
+                        noticed_suspension(
+                            &mut suspend,
+                            &links,
+                            (polled_ns, last_frame_ts),
+                            last.link_down || holds_period,
+                            &clock,
+                            src.describe(),
+                        );
                         d.flush(None);
                         last_flush = Instant::now();
                     }
@@ -387,6 +419,14 @@ fn capture_loop(
             // Bounded latency: partly filled batches go out at least every 100 ms;
             // an idle capture also advances packet time so flows expire.
             if idle || last_flush.elapsed() >= Duration::from_millis(100) {
+                noticed_suspension(
+                    &mut suspend,
+                    &links,
+                    (polled_ns, last_frame_ts),
+                    last.link_down || holds_period,
+                    &clock,
+                    src.describe(),
+                );
                 // Idle: advance packet time, but not past frames the kernel
                 // may still hold in a block it has not handed over.
                 d.flush(idle.then(|| clock.now().saturating_sub(tick_lag_ns)));
@@ -412,18 +452,6 @@ fn capture_loop(
                             links.came_up(at);
                         }
                         tracing::info!(interface = %src.describe(), "interface up again: capturing");
-                    }
-                }
-                if let Some(slept) = suspend.check() {
-                    // The host was asleep (a laptop's lid closed): nothing
-                    // was captured, and servers may have forgotten the
-                    // connections under way. A link-down period from the
-                    // poll before, as for a link that went down (found by a
-                    // review of the frozen-transfer rule, session 23).
-                    tracing::info!(interface = %src.describe(), seconds = slept / 1_000_000_000, "the host was suspended: treated as a link-down period");
-                    if !last.link_down && !holds_period && links.went_down(polled_ns, last_frame_ts)
-                    {
-                        links.came_up(at);
                     }
                 }
                 polled_ns = at;

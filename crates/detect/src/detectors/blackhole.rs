@@ -75,8 +75,15 @@ pub struct BlackholeFlow {
     /// When the server's latest packet in the connection arrived:
     /// milliseconds after the flow's first packet, plus one (0: none yet).
     server_last_ms: u32,
-    /// Retransmissions of the first data segment (same sequence number).
-    pub req_retx: u16,
+    /// Retransmissions of the first data segment (same sequence number;
+    /// saturates at 255).
+    pub req_retx: u8,
+    /// The client's first segment that took sequence space after the
+    /// server's latest packet in the connection (see [`CLIENT_CLOSED`]):
+    /// 0 none yet; [`CLIENT_CLOSED`] a close (its FIN, a TLS alert); else
+    /// new data, sent this many seconds after the server's latest packet,
+    /// plus two (saturating).
+    pub client_next: u8,
     /// The size of the client's segments on the wire: the smaller of the
     /// two MSS values (536 when the SYN/ACK has none), less 12 bytes when
     /// both SYNs offered timestamps (0: no SYN/ACK seen yet).
@@ -158,6 +165,13 @@ pub const LAST_FULL: u8 = 32;
 pub const CLIENT_AFTER: u8 = 64;
 /// ... and another one after that (a retransmission, or more).
 pub const CLIENT_AGAIN: u8 = 128;
+/// [`BlackholeFlow::client_next`]: the client's first segment after the
+/// server's latest packet was a close.
+pub const CLIENT_CLOSED: u8 = 1;
+/// New data this long (seconds) after the server's latest packet, with
+/// nothing from the client before it, is a new request on a connection
+/// that had been idle, not a client waiting for the rest of a transfer.
+pub const IDLE_REQUEST_S: u8 = 20;
 
 const SYN_TS: u8 = 1;
 const SEG_FINAL: u8 = 2;
@@ -305,8 +319,23 @@ fn redirects_elsewhere(p: &[u8], host: Option<&str>) -> bool {
     // (the Host may carry a port: `example.com:8080`)
     host.is_none_or(|h| {
         let h = h.split(':').next().unwrap_or(h);
-        !to.eq_ignore_ascii_case(h.as_bytes())
+        !same_site(to, h.as_bytes())
     })
+}
+
+/// Two host names of one site: their last two labels agree (`example.com`
+/// and `www.example.com`; a site's redirect to its `www.` name, or to a
+/// sibling such as `login.example.com`, stays on the site). Under a
+/// two-label public suffix (`co.uk`) any two names agree: a redirect there
+/// is taken for the site's own, the cautious side.
+fn same_site(a: &[u8], b: &[u8]) -> bool {
+    let tail = |h: &[u8]| -> Vec<u8> {
+        let h = h.strip_suffix(b".").unwrap_or(h);
+        let mut dots = h.iter().enumerate().rev().filter(|(_, &c)| c == b'.');
+        let start = dots.nth(1).map_or(0, |(i, _)| i + 1);
+        h[start..].to_ascii_lowercase()
+    };
+    tail(a) == tail(b)
 }
 
 /// The `Location` header's value of an HTTP response's head (its first
@@ -562,6 +591,17 @@ impl BlackholeDetector {
         // radio outage, carries none), and that had time to be answered:
         // it was sent again (or more followed), or a second went by after it
         let unacked = seq_gt(c.next_seq, s.max_ack);
+        // A new request sent after the connection had been idle for
+        // 20 s or more was no client waiting for the rest of a transfer:
+        // it had what it asked for (an answer that happened to end on a
+        // segment boundary), and a NAT that forgot the idle connection
+        // drops the request (found in review, session 23: an API polled
+        // every minute, whose fixed-size answer was whole segments, gave
+        // 0.6 and then 0.8 on every poll). A client that gives up closes
+        // (its FIN, a TLS alert), however long it waited.
+        if b.client_next >= IDLE_REQUEST_S.saturating_add(2) {
+            return false;
+        }
         let waited = b.flag(CLIENT_AGAIN)
             || (b.flag(CLIENT_AFTER) && since(ctx.link.now, flow.last_ts) >= SECOND);
         if !unacked || !waited || since(flow.last_ts, freeze) < 3 * SECOND {
@@ -573,14 +613,16 @@ impl BlackholeDetector {
         // on its web ports, goes on answering other ports and clients, and
         // retransmitting what it had sent on the connections it no longer
         // hears: found by a review of this rule, session 23)
+        // ... while the client was still trying this one (at most 5 s after
+        // its last packet: a server that crashed in mid-transfer and came
+        // back a minute later, answering the next attempt, outlived
+        // nothing; found in review, session 23)
         let answered = sx.answered(answer_key(flow.client_ip(), flow.server_port()));
-        if since(answered, freeze) < SECOND {
+        if since(answered, freeze) < SECOND || answered > flow.last_ts.saturating_add(5 * SECOND) {
             return false;
         }
         let port = flow.server_port();
         let bytes = s.payload_bytes;
-        let before = sx.frozen;
-        sx.frozen = (port, bytes, freeze);
         let answered_after = since(answered, freeze);
         // A link-down period (live capture only) from just before the freeze
         // to just after the client's last packet: the link went down or
@@ -601,6 +643,9 @@ impl BlackholeDetector {
             ctx.stats.blackhole_inbound += 1;
             return false;
         }
+        // (an excused freeze raises no later one)
+        let before = sx.frozen;
+        sx.frozen = (port, bytes, freeze);
         // (frozen at another moment: connections that froze together
         // lost their path together, a router that forgot its connections;
         // and after a similar count of the server's bytes, within half
@@ -794,8 +839,9 @@ impl Detector for BlackholeDetector {
                     && !t.fin()
                     && !seq_gt(t.seq.wrapping_add(t.payload_len), client_acked);
                 if !stale || b.server_last_ms == 0 {
-                    let ms = since(pkt.ts, flow.first_ts) / 1_000_000;
+                    let ms = since(pkt.ts, flow.first_ts).max(0) / 1_000_000;
                     b.server_last_ms = u32::try_from(ms).unwrap_or(u32::MAX - 1) + 1;
+                    b.client_next = 0;
                     let seg = u32::from(b.seg_size);
                     b.set_flag(CLIENT_AFTER | CLIENT_AGAIN, false);
                     b.set_flag(
@@ -815,6 +861,18 @@ impl Detector for BlackholeDetector {
                 let server_last = flow
                     .first_ts
                     .saturating_add(i64::from(b.server_last_ms - 1) * 1_000_000);
+                if b.client_next == 0 {
+                    // a close (a FIN, or a TLS alert: a client giving up on
+                    // what it waited for) or new data (a new request on a
+                    // connection it had all it wanted from), and when
+                    let close = t.fin() || t.payload.first() == Some(&0x15);
+                    let idle = since(pkt.ts, server_last).max(0) / 1_000_000_000;
+                    b.client_next = if close {
+                        CLIENT_CLOSED
+                    } else {
+                        u8::try_from(idle).unwrap_or(u8::MAX).saturating_add(2)
+                    };
+                }
                 if since(ctx.link.last_synack, server_last) >= SECOND {
                     let again = b.flag(CLIENT_AFTER);
                     b.set_flag(if again { CLIENT_AGAIN } else { CLIENT_AFTER }, true);
@@ -863,7 +921,12 @@ impl Detector for BlackholeDetector {
             (l4, Dir::ToClient) if b.flag(HAS_REQ) => {
                 b.set_flag(SERVER_AFTER_REQ, true);
                 if let Transport::Tcp(t) = l4 {
+                    // (the connection's first answer only: a page served, then
+                    // a redirect to another site, an outbound link, served)
+                    let first_answer =
+                        flow.dirs[Dir::ToClient.idx()].payload_bytes == t.payload_len;
                     if b.kind == KIND_HTTP
+                        && first_answer
                         && redirects_elsewhere(t.payload, flow.ext.target.as_deref())
                     {
                         b.syn_bits |= REDIRECT_AWAY;
@@ -1157,8 +1220,13 @@ impl Detector for BlackholeDetector {
                 // link that carries no HTTPS at all now (a carrier's cut-off
                 // once a prepaid package ran out, everything but its top-up
                 // page on port 80 dropped) says nothing of QUIC
-                if b.link_tls() > 0
-                    && b.link_tls().saturating_add(TLS_NOW) > first
+                // (or the server's own TCP/443 answered a connection that
+                // ended after the first Initial: a browser's backup
+                // connection, whose SYN/ACK may come after the last Initial
+                // that the link clock is read at; found in review)
+                let https_then = b.link_tls() > 0 && b.link_tls().saturating_add(TLS_NOW) > first
+                    || sx.ok.iter().any(|(p, t)| *p == 443 && *t >= first);
+                if https_then
                     && sx.ok.iter().any(|(p, t)| {
                         *p == 443
                             && *t > 0
