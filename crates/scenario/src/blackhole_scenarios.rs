@@ -434,6 +434,24 @@ pub fn bh_transfer_frozen() -> Result<Vec<u8>> {
     tl.to_pcap_bytes(ETHERNET, false)
 }
 
+/// A download from `server` in which the link goes dark after 12 full
+/// segments: the client's FIN 5 s later, sent again with backoff. Returns
+/// the session, when the link went dark, and the last FIN's time.
+fn dark_transfer(
+    tl: &mut Timeline,
+    server: [u8; 4],
+    cport: u16,
+    t: i64,
+    rng: &mut Rng,
+) -> (TcpSession, i64, i64) {
+    let (mut s, t) = hello_sent(tl, server, cport, t, "dark.example", rng);
+    let data = vec![0x17; 12 * s.segment_size()];
+    let dark = s.server_send_acked(tl, t + RTT, &data, 2);
+    let t = s.fin_client(tl, dark + 5 * S);
+    let t = backoff(&mut s, tl, t);
+    (s, dark, t)
+}
+
 /// Look-alikes of a frozen transfer, one server each, each server answering
 /// a later connection:
 /// - `.71`: the server's application hangs after 14 full segments; the
@@ -475,36 +493,14 @@ pub fn bh_trap_transfer_stalls() -> Result<Vec<u8>> {
     later(&mut tl, b, 54314, t + 2 * S);
     // the link goes dark for 20 s
     let c = [198, 51, 100, 73];
-    let (mut s, t) = hello_sent(
-        &mut tl,
-        c,
-        54315,
-        EPOCH_NS + 200 * S,
-        "dark.example",
-        &mut rng,
-    );
-    let data = vec![0x17; 12 * s.segment_size()];
-    let dark = s.server_send_acked(&mut tl, t + RTT, &data, 2);
-    let t = s.fin_client(&mut tl, dark + 5 * S);
-    let t = backoff(&mut s, &mut tl, t);
+    let (mut s, dark, t) = dark_transfer(&mut tl, c, 54315, EPOCH_NS + 200 * S, &mut rng);
     // (back at dark + 20 s: a retry's handshake, then the FIN once more)
     later(&mut tl, c, 54316, dark + 21 * S);
     let t = s.retransmit_client_last(&mut tl, t + 10 * S);
     s.server_ack(&mut tl, t + RTT);
     // the link goes dark for 20 s, and the client gives up before it is back
     let d = [198, 51, 100, 74];
-    let (mut s, t) = hello_sent(
-        &mut tl,
-        d,
-        54317,
-        EPOCH_NS + 300 * S,
-        "dark.example",
-        &mut rng,
-    );
-    let data = vec![0x17; 12 * s.segment_size()];
-    let dark = s.server_send_acked(&mut tl, t + RTT, &data, 2);
-    let t = s.fin_client(&mut tl, dark + 5 * S);
-    let t = backoff(&mut s, &mut tl, t);
+    let (mut s, dark, t) = dark_transfer(&mut tl, d, 54317, EPOCH_NS + 300 * S, &mut rng);
     s.rst_from_client(&mut tl, t + 500 * MS);
     later(&mut tl, d, 54318, dark + 21 * S);
     // banned on port 443, answered on 8443
