@@ -10,21 +10,17 @@
 
 mod common;
 
+use common::{https_dropped, session_with_ttl as session};
+
 use std::net::{Ipv4Addr, SocketAddr};
-use tw_scenario::session::{TsClock, EPOCH_NS};
-use tw_scenario::{http, quic, tls, Endpoint, Rng, TcpSession, Timeline, UdpFlow};
+use tw_scenario::session::EPOCH_NS;
+use tw_scenario::{http, quic, tls, Endpoint, Rng, Timeline, UdpFlow};
 
 const MS: i64 = 1_000_000;
 const S: i64 = 1_000 * MS;
 const RTT: i64 = 80 * MS;
 const SERVERS: [[u8; 4]; 3] = [[203, 0, 113, 5], [203, 0, 113, 6], [203, 0, 113, 9]];
 const QUIC_SERVER: [u8; 4] = [203, 0, 113, 10];
-
-fn session(server: [u8; 4], cport: u16, sport: u16, ttl: u8) -> TcpSession {
-    let c = Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), cport));
-    let s = Endpoint::server(SocketAddr::new(Ipv4Addr::from(server).into(), sport)).with_ttl(ttl);
-    TcpSession::new(c, s).with_timestamps(TsClock::khz(0x1000_0000, 0x7000_0000))
-}
 
 /// A plain-HTTP fetch answered with `answer` from `ttl`.
 fn http_fetch(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64, ttl: u8, answer: &[u8]) {
@@ -42,15 +38,6 @@ fn https_fetch(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64, rng: &mut
     let t = s.client_send(tl, t + MS, &tls::client_hello("www.example", rng));
     let t = s.server_send(tl, t + RTT, &tls::server_flight(rng, 900));
     s.close(tl, t + MS, RTT);
-}
-
-/// SYNs to 443 never answered (four, as a client's connect timeout).
-fn https_dropped(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64) {
-    let mut s = session(server, cport, 443, 51);
-    s.syn(tl, t);
-    for k in [1, 3, 7] {
-        s.retransmit_client_last(tl, t + k * S);
-    }
 }
 
 /// QUIC Initials never answered (three).

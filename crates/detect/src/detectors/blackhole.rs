@@ -329,13 +329,14 @@ fn redirects_elsewhere(p: &[u8], host: Option<&str>) -> bool {
 /// two-label public suffix (`co.uk`) any two names agree: a redirect there
 /// is taken for the site's own, the cautious side.
 fn same_site(a: &[u8], b: &[u8]) -> bool {
-    let tail = |h: &[u8]| -> Vec<u8> {
+    // (compared in place: this runs on a packet, and allocates nothing)
+    fn tail(h: &[u8]) -> &[u8] {
         let h = h.strip_suffix(b".").unwrap_or(h);
         let mut dots = h.iter().enumerate().rev().filter(|(_, &c)| c == b'.');
         let start = dots.nth(1).map_or(0, |(i, _)| i + 1);
-        h[start..].to_ascii_lowercase()
-    };
-    tail(a) == tail(b)
+        &h[start..]
+    }
+    tail(a).eq_ignore_ascii_case(tail(b))
 }
 
 /// The `Location` header's value of an HTTP response's head (its first

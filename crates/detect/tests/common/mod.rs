@@ -110,3 +110,32 @@ pub fn workers_sharing_judge(n: usize) -> Vec<Engine> {
         })
         .collect()
 }
+
+/// A TCP session from the client 192.0.2.10, port `cport`, to `server`'s
+/// port `sport`, whose packets arrive with IP TTL `ttl` (timestamps on).
+#[allow(dead_code)]
+pub fn session_with_ttl(
+    server: [u8; 4],
+    cport: u16,
+    sport: u16,
+    ttl: u8,
+) -> tw_scenario::TcpSession {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let c =
+        tw_scenario::Endpoint::client(SocketAddr::new(Ipv4Addr::new(192, 0, 2, 10).into(), cport));
+    let s = tw_scenario::Endpoint::server(SocketAddr::new(Ipv4Addr::from(server).into(), sport))
+        .with_ttl(ttl);
+    tw_scenario::TcpSession::new(c, s)
+        .with_timestamps(tw_scenario::session::TsClock::khz(0x1000_0000, 0x7000_0000))
+}
+
+/// SYNs from 192.0.2.10 to `server`'s port 443 never answered (four, at 0,
+/// 1, 3 and 7 s after `t`: a client's connect timeout).
+#[allow(dead_code)]
+pub fn https_dropped(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64) {
+    let mut s = session_with_ttl(server, cport, 443, 51);
+    s.syn(tl, t);
+    for k in [1, 3, 7] {
+        s.retransmit_client_last(tl, t + k * 1_000_000_000);
+    }
+}
