@@ -396,6 +396,10 @@ pub struct TcpSession {
     pub segment_gap_ns: i64,
     /// Delay between receiving data and the client's ACK in helpers that ACK, in ns.
     pub ack_delay_ns: i64,
+    /// The server's data segments carry at most this many bytes, fewer than
+    /// the handshake's MSS allows (a path MTU below the ends' own, an MSS
+    /// clamped on the client's SYN only); `None`: [`segment_size`](Self::segment_size).
+    pub server_segment: Option<usize>,
     last_client: Option<Seg>,
     last_server: Option<Seg>,
 }
@@ -420,6 +424,7 @@ impl TcpSession {
             frame: FrameMeta::default(),
             segment_gap_ns: 12_000,
             ack_delay_ns: 40_000,
+            server_segment: None,
             last_client: None,
             last_server: None,
         };
@@ -468,6 +473,12 @@ impl TcpSession {
     /// Largest payload per data segment.
     pub fn segment_size(&self) -> usize {
         self.mss as usize - if self.timestamps.is_some() { 12 } else { 0 }
+    }
+
+    /// Largest payload per data segment of the server's: see
+    /// [`server_segment`](Self::server_segment).
+    pub fn server_segment_size(&self) -> usize {
+        self.server_segment.unwrap_or_else(|| self.segment_size())
     }
 
     /// Frame metadata for a packet from `dir`.
@@ -659,7 +670,11 @@ impl TcpSession {
     }
 
     fn send_segments(&mut self, tl: &mut Timeline, t: i64, dir: Direction, payload: &[u8]) -> i64 {
-        let seg = self.segment_size().max(1);
+        let seg = match dir {
+            Direction::FromServer => self.server_segment_size(),
+            Direction::FromClient => self.segment_size(),
+        }
+        .max(1);
         let mut ts = t;
         let n = payload.len().div_ceil(seg);
         for (i, chunk) in payload.chunks(seg).enumerate() {
@@ -693,7 +708,7 @@ impl TcpSession {
         payload: &[u8],
         ack_every: usize,
     ) -> i64 {
-        let seg = self.segment_size().max(1);
+        let seg = self.server_segment_size().max(1);
         let n = payload.len().div_ceil(seg);
         let mut last = t;
         for (i, chunk) in payload.chunks(seg).enumerate() {

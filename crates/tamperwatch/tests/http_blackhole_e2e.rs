@@ -970,6 +970,90 @@ fn transfer_frozen_after_20_kb() {
     lab.finish();
 }
 
+/// The same freeze on a path whose segments are shorter than the
+/// handshake said (session 24): the router clamps the MSS of the client's
+/// SYNs to 1400 on their way out and leaves the SYN/ACKs alone (as PPPoE
+/// home routers clamp what they forward out of their WAN side), so the
+/// client sees 1460 in both SYNs while the server sends 1388-byte
+/// segments. Before session 24 the freeze was missed: the server's last
+/// segment was no whole number of 1448-byte segments. One frozen download,
+/// then a short page from the same address: `blackhole` at stage
+/// `transfer`, 0.6, judged by the path's segment size.
+#[test]
+fn transfer_frozen_on_a_path_with_a_clamped_mss() {
+    if !prerequisites() {
+        return;
+    }
+    let mut lab = Lab::new("transfer frozen, clamped MSS", &overrides(6, ""));
+    let r = lab.router();
+    r.sysctl("net.netfilter.nf_conntrack_acct", "1");
+    r.nft(&format!(
+        "table inet tspu {{\n chain clamp {{\n  type filter hook forward priority mangle; policy accept;\n  \
+         ip daddr {SERVER2} tcp dport 443 tcp flags syn tcp option maxseg size set 1400\n }}\n \
+         chain fw {{\n  type filter hook forward priority 0; policy accept;\n  \
+         ip saddr {SERVER2} tcp sport 443 ct reply bytes > 20000 drop\n  \
+         ip daddr {SERVER2} tcp dport 443 ct reply bytes > 20000 drop\n }}\n}}\n"
+    ));
+    let c = lab.client();
+    let s2 = IpAddr::V4(SERVER2);
+    let frozen = Want::Blackhole {
+        stage: "transfer",
+        rules: &["transfer_frozen"],
+        residual: false,
+    };
+    let f = curl(
+        &c,
+        "https",
+        BLOCKED,
+        s2,
+        0,
+        "/big.bin",
+        Duration::from_secs(4),
+    );
+    lab.fetch(&f, frozen, Err(()));
+    let f = curl(
+        &c,
+        "https",
+        BLOCKED,
+        s2,
+        0,
+        "/index.html",
+        Duration::from_secs(4),
+    );
+    lab.fetch(&f, Want::Clean, Ok(200));
+    let (events, segs, _, _) = lab.check("blackhole", Duration::from_secs(20));
+    // (the setup: the server's segments were 1388 bytes, the SYN/ACK's MSS
+    // unclamped)
+    let longest = segs
+        .iter()
+        .filter(|s| s.sport == 443)
+        .map(|s| s.payload_len)
+        .max()
+        .unwrap_or(0);
+    if longest != 1388 {
+        lab.failures.push(format!(
+            "SETUP: the server's longest segment was {longest} bytes, wanted 1388"
+        ));
+    }
+    let got: Vec<_> = events
+        .iter()
+        .filter(|e| e["evidence"]["stage"] == "transfer")
+        .map(|e| {
+            (
+                e["confidence"].as_f64(),
+                e["evidence"]["server_segment_size"].as_u64(),
+                e["evidence"]["server_segment_size_from"].as_str(),
+            )
+        })
+        .collect();
+    if got != [(Some(0.6), Some(1388), Some("path"))] {
+        lab.failures.push(format!(
+            "transfer events {got:?}, wanted one at 0.6 judged by the path's 1388 bytes"
+        ));
+    }
+    lab.finish();
+}
+
 /// (c) Residual blocking: after the blocked ClientHello the router drops
 /// every new connection on the same (client, server, 443) for 15 s (an
 /// nftables set with a timeout, filled once by the marked connection).

@@ -91,7 +91,8 @@ pub struct BlackholeFlow {
     /// `SYN_TS`: the client's SYN offered timestamps; `SEG_FINAL`:
     /// `seg_size` was worked out from the first SYN/ACK (a repeated
     /// SYN/ACK, or a SYN after it, changes nothing); `REQ_TTL_LIMITED`,
-    /// `SERVER_CLOSED_EMPTY`: below.
+    /// `SERVER_CLOSED_EMPTY`, `REDIRECT_AWAY`, `RESIDUAL_HIT`, `PATH_SEG`:
+    /// below.
     pub syn_bits: u8,
     /// The kind of the first data.
     pub kind: u8,
@@ -101,10 +102,12 @@ pub struct BlackholeFlow {
     pub link_quic: Nanos,
     /// QUIC Initials sent (UDP/443 flows; saturates at 255).
     pub initials: u8,
-    /// This flow failed inside a residual-blocking window (its event must
-    /// not restart the window being measured), or its event is too weak to
-    /// open one (QUIC to a server never seen answering QUIC).
-    pub residual_hit: bool,
+    /// How much shorter than `seg_size` the server's data segments are on
+    /// this path (a path MTU below what the handshake announced, an MSS
+    /// clamped on the client's SYN only): a candidate until the `PATH_SEG`
+    /// bit of `syn_bits` confirms it (see [`BlackholeFlow::path_segment`];
+    /// 0: none). Took the byte of `residual_hit`, now a bit of `syn_bits`.
+    pub path_short: u8,
     /// A digest of an HTTP request's first line (method, path, version;
     /// 0 for other requests): with the Host, what the request asked for
     /// (see [`BlackholeServer::answered`]).
@@ -124,6 +127,36 @@ impl BlackholeFlow {
     /// request's time.
     pub fn link_tls(&self) -> Nanos {
         self.req_at.2
+    }
+
+    /// This flow failed inside a residual-blocking window (its event must
+    /// not restart the window being measured), or its event is too weak to
+    /// open one (QUIC to a server never seen answering QUIC, a frozen
+    /// transfer).
+    pub fn residual_hit(&self) -> bool {
+        self.syn_bits & RESIDUAL_HIT != 0
+    }
+
+    /// Sets [`BlackholeFlow::residual_hit`].
+    pub fn set_residual_hit(&mut self, on: bool) {
+        if on {
+            self.syn_bits |= RESIDUAL_HIT;
+        } else {
+            self.syn_bits &= !RESIDUAL_HIT;
+        }
+    }
+
+    /// The size of the server's data segments on this path when it is
+    /// smaller than the handshake's (`seg_size`): two of the server's data
+    /// segments in a row, in a connection that had sent nothing twice so
+    /// far, had this size (up to 255 bytes short of `seg_size`, at least
+    /// 536). A path MTU below the ends' own (a tunnel, PPPoE, a VPN), whose
+    /// discovery makes the server send shorter segments, or a router that
+    /// clamps the MSS of the client's SYN only (PPPoE home routers clamp
+    /// what they forward out of their WAN side), shortens them so.
+    pub fn path_segment(&self) -> Option<u32> {
+        (self.syn_bits & PATH_SEG != 0)
+            .then(|| u32::from(self.seg_size).saturating_sub(u32::from(self.path_short)))
     }
 
     /// Whether flag `f` is set.
@@ -184,6 +217,10 @@ const REQ_TTL_LIMITED: u8 = 8;
 /// The server's answer to a plain-HTTP request was a temporary redirect to
 /// another host ([`redirects_elsewhere`]).
 const REDIRECT_AWAY: u8 = 16;
+/// [`BlackholeFlow::residual_hit`].
+const RESIDUAL_HIT: u8 = 32;
+/// [`BlackholeFlow::path_short`] is confirmed ([`BlackholeFlow::path_segment`]).
+const PATH_SEG: u8 = 64;
 
 const KIND_TLS: u8 = 1;
 const KIND_HTTP: u8 = 2;
@@ -669,6 +706,14 @@ impl BlackholeDetector {
         ev.insert("contrast".into(), json!(contrast));
         ev.insert("residual".into(), json!(false));
         ev.insert("server_bytes_before_freeze".into(), json!(bytes));
+        // (the size the server's last segment was a whole number of: the
+        // handshake's, or a shorter one its segments had on this path)
+        let (size, from) = match b.path_segment() {
+            Some(p) => (p, "path"),
+            None => (u32::from(b.seg_size), "handshake"),
+        };
+        ev.insert("server_segment_size".into(), json!(size));
+        ev.insert("server_segment_size_from".into(), json!(from));
         ev.insert(
             "client_bytes_unacknowledged".into(),
             json!(c.next_seq.wrapping_sub(s.max_ack)),
@@ -691,7 +736,7 @@ impl BlackholeDetector {
         let target = flow.ext.target.as_deref().map(str::to_owned);
         // (a frozen connection opens no residual window: the next one
         // freezes in its own time)
-        flow.ext.bh.residual_hit = true;
+        flow.ext.bh.set_residual_hit(true);
         if ctx.emit(flow, Signature::Blackhole, confidence, target, ev) {
             ctx.stats.blackholes[BlackholeStage::Transfer.idx()] += 1;
             return true;
@@ -839,25 +884,57 @@ impl Detector for BlackholeDetector {
                     && !t.syn()
                     && !t.fin()
                     && !seq_gt(t.seq.wrapping_add(t.payload_len), client_acked);
+                let seg = u32::from(b.seg_size);
+                let data = b.syn_bits & SEG_FINAL != 0
+                    && seg >= 536
+                    && t.payload_len > 0
+                    && !t.syn()
+                    && !t.fin();
+                if data && !stale && b.syn_bits & PATH_SEG == 0 {
+                    // the server's segments on this path may be shorter
+                    // than the handshake said (a path MTU below the ends'
+                    // own, an MSS clamped on the client's SYN only: PPPoE
+                    // home routers): two data segments in a row of the same
+                    // shorter size, in a connection that has sent nothing
+                    // twice so far (a short answer sent again is no
+                    // segment size), make it this path's size. Before
+                    // session 24 a freeze on such a path was missed.
+                    let s = &flow.dirs[Dir::ToClient.idx()];
+                    let once = s.isn().is_some_and(|isn| {
+                        s.next_seq.wrapping_sub(isn).wrapping_sub(1) == s.payload_bytes
+                    });
+                    let short = seg
+                        .checked_sub(t.payload_len)
+                        .filter(|&d| d > 0 && seg - d >= 536)
+                        .and_then(|d| u8::try_from(d).ok());
+                    match short {
+                        Some(d) if d == b.path_short && once => b.syn_bits |= PATH_SEG,
+                        Some(d) => b.path_short = d,
+                        None => b.path_short = 0,
+                    }
+                }
                 if !stale || b.server_last_ms == 0 {
                     let ms = since(pkt.ts, flow.first_ts).max(0) / 1_000_000;
                     b.server_last_ms = u32::try_from(ms).unwrap_or(u32::MAX - 1) + 1;
                     b.client_next = 0;
-                    let seg = u32::from(b.seg_size);
                     b.set_flag(CLIENT_AFTER | CLIENT_AGAIN, false);
+                    // (whole segments: of the handshake's size, or of the
+                    // path's, once known)
+                    let whole = |seg: u32| t.payload_len >= seg && t.payload_len % seg == 0;
                     b.set_flag(
                         LAST_FULL,
-                        b.syn_bits & SEG_FINAL != 0
-                            && seg >= 536
-                            && !t.syn()
-                            && !t.fin()
-                            && t.payload_len >= seg
-                            && t.payload_len % seg == 0,
+                        data && (whole(seg) || b.path_segment().is_some_and(whole)),
                     );
                 }
             }
         }
         if let (Transport::Tcp(t), Dir::ToServer) = (&pkt.l4, dir) {
+            if b.syn_bits & PATH_SEG == 0 && t.payload_len > 0 {
+                // (the two segments of the path's size must be of one
+                // answer: a fixed-size answer to each of the client's
+                // requests is no segment size)
+                b.path_short = 0;
+            }
             if b.server_last_ms > 0 && !t.syn() && t.seq_len() > 0 {
                 let server_last = flow
                     .first_ts
@@ -1408,8 +1485,9 @@ impl Detector for BlackholeDetector {
         // unreachable peers behind a shared address) raised its retries to
         // 0.85 residual blocking with its own first event: sixth red-team
         // review, session 20)
-        flow.ext.bh.residual_hit =
-            residual.is_some() || quic_unproven || quic_dark || stage == BlackholeStage::Syn;
+        flow.ext.bh.set_residual_hit(
+            residual.is_some() || quic_unproven || quic_dark || stage == BlackholeStage::Syn,
+        );
         if ctx.emit(flow, Signature::Blackhole, confidence, target, ev) {
             ctx.stats.blackholes[stage.idx()] += 1;
         }
@@ -1426,7 +1504,7 @@ pub(crate) fn note_late_detection(server: &mut ServerState, client: IpAddr, port
 }
 
 pub fn note_detections(flow: &Flow, server: &mut ServerState) {
-    if flow.detected() && !flow.ext.bh.residual_hit {
+    if flow.detected() && !flow.ext.bh.residual_hit() {
         server
             .ext
             .bh

@@ -1000,7 +1000,7 @@ impl DnsDetector {
                                 at: first.ts,
                                 deadline: first.ts.saturating_add(self.cfg.path_hold),
                                 last_ts: flow.last_ts,
-                                residual: !flow.ext.bh.residual_hit,
+                                residual: !flow.ext.bh.residual_hit(),
                                 took: v.speed_only.then_some(first.ts - q.ts),
                                 name: q.name.digest(),
                                 sped: false,
