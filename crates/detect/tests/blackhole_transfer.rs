@@ -310,3 +310,19 @@ fn an_answer_sent_twice_is_no_segment_size() {
     answered(&mut tl, [192, 0, 2, 10], 54662, t + 3 * S);
     assert!(transfer_events(tl).is_empty());
 }
+
+/// The same, captured on the receiving host with GRO on (the default on
+/// physical network cards): the capture sees the segments of each NAPI
+/// poll merged, here two 1388-byte segments at a time. The path's size is
+/// learned from the merged segments (each of one size, 2 x 1388 being no
+/// whole number of 1448).
+#[test]
+fn a_freeze_on_a_shorter_path_is_reported_through_gro() {
+    let mut tl = Timeline::new();
+    let frozen = frozen_on_path(&mut tl, 54671, EPOCH_NS, 2 * 1388, 7);
+    answered(&mut tl, [192, 0, 2, 10], 54672, frozen + 11 * S);
+    let ev = transfer_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["evidence"]["server_segment_size"], 1388);
+    assert_eq!(ev[0]["evidence"]["server_segment_size_from"], "path");
+}

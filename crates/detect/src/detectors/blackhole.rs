@@ -222,6 +222,38 @@ const RESIDUAL_HIT: u8 = 32;
 /// [`BlackholeFlow::path_short`] is confirmed ([`BlackholeFlow::path_segment`]).
 const PATH_SEG: u8 = 64;
 
+/// How much shorter than `seg` (the handshake's segment size) the segments
+/// of a server data segment of `len` bytes are, if it is made of segments
+/// of one shorter size, up to 255 bytes shorter and at least 536: the
+/// segment itself, or `k` of them coalesced (GRO: a capture on the
+/// receiving host sees the segments a NAPI poll merged) when exactly one
+/// `k` fits. `None` for a whole number of `seg` (the handshake's size is
+/// the path's), or a length no one shorter size explains.
+fn path_shortfall(len: u32, seg: u32) -> Option<u8> {
+    if len == 0 || seg < 537 || len.is_multiple_of(seg) {
+        return None;
+    }
+    let lo = seg.saturating_sub(255).max(536);
+    // k segments of p bytes, lo <= p < seg (at most a few dozen k for the
+    // longest coalesced segment, 64 KiB; one or two for most)
+    let (k_min, k_max) = (len.div_ceil(seg - 1), len / lo);
+    if k_max.saturating_sub(k_min) > 64 {
+        // (longer than any coalesced segment: a hostile length costs no
+        // more than this)
+        return None;
+    }
+    let mut found = None;
+    for k in k_min..=k_max {
+        if len.is_multiple_of(k) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(seg - len / k);
+        }
+    }
+    found.and_then(|d| u8::try_from(d).ok())
+}
+
 const KIND_TLS: u8 = 1;
 const KIND_HTTP: u8 = 2;
 const KIND_OTHER: u8 = 3;
@@ -903,11 +935,7 @@ impl Detector for BlackholeDetector {
                     let once = s.isn().is_some_and(|isn| {
                         s.next_seq.wrapping_sub(isn).wrapping_sub(1) == s.payload_bytes
                     });
-                    let short = seg
-                        .checked_sub(t.payload_len)
-                        .filter(|&d| d > 0 && seg - d >= 536)
-                        .and_then(|d| u8::try_from(d).ok());
-                    match short {
+                    match path_shortfall(t.payload_len, seg) {
                         Some(d) if d == b.path_short && once => b.syn_bits |= PATH_SEG,
                         Some(d) => b.path_short = d,
                         None => b.path_short = 0,
@@ -1542,6 +1570,36 @@ mod redirect_tests {
         // serves_plain_http reads the same header
         assert!(serves_plain_http(topup));
         assert!(!serves_plain_http(same));
+    }
+}
+
+#[cfg(test)]
+mod path_segment_tests {
+    use super::path_shortfall;
+
+    #[test]
+    fn shorter_segments_alone_or_coalesced() {
+        // the handshake said 1448 (1460 less timestamps)
+        assert_eq!(path_shortfall(1388, 1448), Some(60)); // MSS clamped to 1400
+        assert_eq!(path_shortfall(1348, 1448), Some(100)); // path MTU 1400
+        assert_eq!(path_shortfall(2 * 1388, 1448), Some(60)); // two, by GRO
+        assert_eq!(path_shortfall(3 * 1348, 1448), Some(100));
+        // a whole number of the handshake's: its size is the path's
+        assert_eq!(path_shortfall(1448, 1448), None);
+        assert_eq!(path_shortfall(4 * 1448, 1448), None);
+        // more than 255 short, or shorter than 536
+        assert_eq!(path_shortfall(1100, 1448), None);
+        assert_eq!(path_shortfall(500, 600), None);
+        // no one shorter size: 3 x 1388 and a 500-byte tail
+        assert_eq!(path_shortfall(3 * 1388 + 500, 1448), None);
+        // a long coalesced run, one size
+        assert_eq!(path_shortfall(30 * 1388, 1448), Some(60));
+        // two sizes explain it (7,170 = 5 x 1434 = 6 x 1195): none
+        assert_eq!(path_shortfall(7170, 1448), None);
+        // hostile lengths cost at most 65 divisions
+        assert_eq!(path_shortfall(u32::MAX, 1448), None);
+        assert_eq!(path_shortfall(0, 1448), None);
+        assert_eq!(path_shortfall(1000, 0), None);
     }
 }
 
