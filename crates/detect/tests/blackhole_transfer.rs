@@ -264,9 +264,10 @@ fn a_much_shorter_size_is_not_learned() {
 /// segment of the same size (1300 bytes: an API's fixed answer), then
 /// stops acknowledging the client's next request (the server application
 /// and its stack hung, or the client's NAT forgot the connection between
-/// two requests sent within 20 s). Two equal segments, one per request, are
-/// no segment size: the answer ended, it was not a transfer cut. Not
-/// reported. (With the two counted as the path's size: 0.6.)
+/// two requests sent within 20 s). Two equal segments, one per request
+/// (each with PSH, and a request between them), are no segment size: the
+/// answer ended, it was not a transfer cut. Not reported. (With the two
+/// counted as the path's size: 0.6.)
 #[test]
 fn fixed_size_answers_to_separate_requests_are_no_segment_size() {
     let mut tl = Timeline::new();
@@ -292,8 +293,9 @@ fn fixed_size_answers_to_separate_requests_are_no_segment_size() {
 /// One short answer sent twice (a gateway's capture sees the server's
 /// retransmission when the client's acknowledgment was lost between the
 /// two), then the client's next request, within 20 s, never acknowledged:
-/// the retransmission is no second segment of a path size. Not reported.
-/// (With the two counted as the path's size: 0.6.)
+/// the answer and its copy end a write (PSH), so neither is a segment cut
+/// at a path's size. Not reported. (With the two counted as the path's
+/// size: 0.6.)
 #[test]
 fn an_answer_sent_twice_is_no_segment_size() {
     let mut tl = Timeline::new();
@@ -321,6 +323,116 @@ fn a_freeze_on_a_shorter_path_is_reported_through_gro() {
     let mut tl = Timeline::new();
     let frozen = frozen_on_path(&mut tl, 54671, EPOCH_NS, 2 * 1388, 7);
     answered(&mut tl, [192, 0, 2, 10], 54672, frozen + 11 * S);
+    let ev = transfer_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["evidence"]["server_segment_size"], 1388);
+    assert_eq!(ev[0]["evidence"]["server_segment_size_from"], "path");
+}
+
+/// A server streaming 1316-byte chunks (7 x 188 bytes of MPEG-TS, as an
+/// IPTV relay sends over HTTP) every 300 ms on an ordinary path (1448 by
+/// the handshake), each chunk its own segment, with PSH; then the
+/// vantage's router forgets the connection (a reboot with "drop what is
+/// not a SYN"): nothing more from the server, the client's FIN never
+/// acknowledged, and it reconnects, answered. The chunks are writes, not
+/// segments cut at a path's size: not reported. (Found by a review of
+/// session 24's change: with any two equal segments counted as the path's
+/// size, 0.6 with `server_segment_size` 1316.)
+#[test]
+fn a_stream_of_equal_writes_is_no_segment_size() {
+    let mut tl = Timeline::new();
+    let mut s = session([192, 0, 2, 10], 54681);
+    let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
+    let t = s.client_send(&mut tl, t + MS, b"GET /stream HTTP/1.1\r\n\r\n");
+    let mut at = t + 80 * MS;
+    for k in 0..8 {
+        at = t + 80 * MS + k * 300 * MS;
+        s.server_send(&mut tl, at, &[0x47; 1316]);
+        s.client_ack(&mut tl, at + 40 * MS);
+    }
+    let fin = s.fin_client(&mut tl, at + 2 * S);
+    for k in [300, 900, 2_100, 4_500, 9_300] {
+        s.retransmit_client_last(&mut tl, fin + k * MS);
+    }
+    answered(&mut tl, [192, 0, 2, 10], 54682, fin + 3 * S);
+    assert!(transfer_events(tl).is_empty());
+}
+
+/// Path MTU discovery at the start of the connection: the client's
+/// request (a post-quantum ClientHello of 1.8 KB) was too big for the
+/// path, and the router's ICMP "fragmentation needed" (MTU 1400) quoted
+/// it; the server then sent 1348-byte segments, and froze. Reported: a
+/// "packet too big" says nothing of the transfer after it (any other ICMP
+/// error still excuses the flow). Missed before the review of session 24.
+#[test]
+fn a_freeze_after_path_mtu_discovery_is_reported() {
+    use tw_scenario::packet::{Icmpv4Kind, Icmpv4Spec};
+    let mut tl = Timeline::new();
+    let mut s = session([192, 0, 2, 10], 54691);
+    s.server_segment = Some(1348);
+    let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
+    let t = s.client_send(&mut tl, t + MS, &[0x16; 1800]);
+    let quoted = tl.entries()[tl.entries().len() - 2].data.clone();
+    let mut ptb =
+        Icmpv4Spec::dest_unreachable(std::net::Ipv4Addr::new(198, 51, 100, 1), &quoted, 4, 548);
+    ptb.kind = Icmpv4Kind::DestUnreachable {
+        code: 4,
+        next_hop_mtu: 1400,
+    };
+    tl.push(t + 2 * MS, ptb.build());
+    let data = vec![0x17; 14 * 1348];
+    let frozen = s.server_send_acked(&mut tl, t + 80 * MS, &data, 2);
+    let fin = s.fin_client(&mut tl, frozen + 10 * S);
+    for k in [300, 900, 2_100, 4_500, 9_300] {
+        s.retransmit_client_last(&mut tl, fin + k * MS);
+    }
+    answered(&mut tl, [192, 0, 2, 10], 54692, frozen + 11 * S);
+    let ev = transfer_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["evidence"]["server_segment_size"], 1348);
+}
+
+/// Segments cut at the path's size and merged by the receiving host's GRO
+/// with a write's tail (its PSH ends the merge): 8 x 1388, then 3 x 1388
+/// and a 1145-byte tail with PSH, then 8 x 1388 again. The merged segment
+/// with PSH neither counts nor resets: the path's size is learned. And a
+/// server segment captured twice before (a gateway's capture seeing a
+/// retransmission) does not stop it. (Both missed in a review of session
+/// 24's first version.)
+#[test]
+fn gro_merges_with_write_tails_and_a_retransmission_do_not_hide_the_path_size() {
+    use tw_scenario::session::Direction;
+    use tw_scenario::TcpFlags;
+    let mut tl = Timeline::new();
+    let mut s = session([192, 0, 2, 10], 54701);
+    let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
+    let t = s.client_send(&mut tl, t + MS, b"\x16\x03\x01\x00\x05hello");
+    let mut at = t + 80 * MS;
+    s.packet(
+        &mut tl,
+        at,
+        Direction::FromServer,
+        TcpFlags::PSH_ACK,
+        &[0x17; 900],
+    );
+    s.retransmit_server_last(&mut tl, at + 200 * MS);
+    s.client_ack(&mut tl, at + 240 * MS);
+    at += 300 * MS;
+    for (len, flags) in [
+        (8 * 1388, TcpFlags::ACK),
+        (3 * 1388 + 1145, TcpFlags::PSH_ACK),
+        (8 * 1388, TcpFlags::ACK),
+    ] {
+        s.packet(&mut tl, at, Direction::FromServer, flags, &vec![0x17; len]);
+        s.client_ack(&mut tl, at + 100_000);
+        at += MS;
+    }
+    let frozen = at;
+    let fin = s.fin_client(&mut tl, frozen + 10 * S);
+    for k in [300, 900, 2_100, 4_500, 9_300] {
+        s.retransmit_client_last(&mut tl, fin + k * MS);
+    }
+    answered(&mut tl, [192, 0, 2, 10], 54702, frozen + 11 * S);
     let ev = transfer_events(tl);
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0]["evidence"]["server_segment_size"], 1388);

@@ -91,8 +91,8 @@ pub struct BlackholeFlow {
     /// `SYN_TS`: the client's SYN offered timestamps; `SEG_FINAL`:
     /// `seg_size` was worked out from the first SYN/ACK (a repeated
     /// SYN/ACK, or a SYN after it, changes nothing); `REQ_TTL_LIMITED`,
-    /// `SERVER_CLOSED_EMPTY`, `REDIRECT_AWAY`, `RESIDUAL_HIT`, `PATH_SEG`:
-    /// below.
+    /// `SERVER_CLOSED_EMPTY`, `REDIRECT_AWAY`, `RESIDUAL_HIT`, `PATH_SEG`,
+    /// `ICMP_TOO_BIG`: below.
     pub syn_bits: u8,
     /// The kind of the first data.
     pub kind: u8,
@@ -148,15 +148,23 @@ impl BlackholeFlow {
 
     /// The size of the server's data segments on this path when it is
     /// smaller than the handshake's (`seg_size`): two of the server's data
-    /// segments in a row, in a connection that had sent nothing twice so
-    /// far, had this size (up to 255 bytes short of `seg_size`, at least
-    /// 536). A path MTU below the ends' own (a tunnel, PPPoE, a VPN), whose
+    /// segments without PSH (cut at the sender's segment size), with
+    /// nothing between them but segments with PSH, had this size or were
+    /// a whole number of it (merged by GRO), up to 255 bytes short of
+    /// `seg_size` and at least 536. A path MTU below the ends' own (a tunnel, PPPoE, a VPN), whose
     /// discovery makes the server send shorter segments, or a router that
     /// clamps the MSS of the client's SYN only (PPPoE home routers clamp
     /// what they forward out of their WAN side), shortens them so.
     pub fn path_segment(&self) -> Option<u32> {
         (self.syn_bits & PATH_SEG != 0)
             .then(|| u32::from(self.seg_size).saturating_sub(u32::from(self.path_short)))
+    }
+
+    /// An ICMP error quoted this flow: [`ICMP_ERROR`], or a "packet too
+    /// big" (path MTU discovery, which the `transfer` stage alone sets
+    /// aside).
+    pub fn icmp_error(&self) -> bool {
+        self.flag(ICMP_ERROR) || self.syn_bits & ICMP_TOO_BIG != 0
     }
 
     /// Whether flag `f` is set.
@@ -185,7 +193,8 @@ pub const SMALL_MORE: u8 = 2;
 pub const REQ_ON_SYN: u8 = 4;
 /// A server packet arrived after the request went out.
 pub const SERVER_AFTER_REQ: u8 = 8;
-/// An ICMP error quoted this flow (the network said no: not a blackhole).
+/// An ICMP error other than "packet too big" quoted this flow (the network
+/// said no: not a blackhole; see [`BlackholeFlow::icmp_error`]).
 pub const ICMP_ERROR: u8 = 16;
 /// The server's latest packet in the connection was data, full-sized (a
 /// whole number of the connection's segments): it was in the middle of
@@ -221,6 +230,9 @@ const REDIRECT_AWAY: u8 = 16;
 const RESIDUAL_HIT: u8 = 32;
 /// [`BlackholeFlow::path_short`] is confirmed ([`BlackholeFlow::path_segment`]).
 const PATH_SEG: u8 = 64;
+/// An ICMP "packet too big" quoted this flow (see
+/// [`BlackholeFlow::icmp_error`]).
+const ICMP_TOO_BIG: u8 = 128;
 
 /// How much shorter than `seg` (the handshake's segment size) the segments
 /// of a server data segment of `len` bytes are, if it is made of segments
@@ -922,21 +934,24 @@ impl Detector for BlackholeDetector {
                     && t.payload_len > 0
                     && !t.syn()
                     && !t.fin();
-                if data && !stale && b.syn_bits & PATH_SEG == 0 {
+                let push = t.flags & crate::decode::tcp_flags::PSH != 0;
+                if data && !stale && !push && b.syn_bits & PATH_SEG == 0 {
                     // the server's segments on this path may be shorter
                     // than the handshake said (a path MTU below the ends'
                     // own, an MSS clamped on the client's SYN only: PPPoE
-                    // home routers): two data segments in a row of the same
-                    // shorter size, in a connection that has sent nothing
-                    // twice so far (a short answer sent again is no
-                    // segment size), make it this path's size. Before
-                    // session 24 a freeze on such a path was missed.
-                    let s = &flow.dirs[Dir::ToClient.idx()];
-                    let once = s.isn().is_some_and(|isn| {
-                        s.next_seq.wrapping_sub(isn).wrapping_sub(1) == s.payload_bytes
-                    });
+                    // home routers): two data segments of the same shorter
+                    // size, each without PSH, with no client data and no
+                    // segment without PSH of another size between them,
+                    // make it this path's size. A segment without PSH is
+                    // one its sender cut at its segment size, having more
+                    // to send: an application's writes each end with PSH
+                    // (a stream of 1316-byte chunks, a fixed-size answer:
+                    // no segment size; found in review, session 24), and a
+                    // receiving host's GRO merges segments up to the first
+                    // with PSH, keeping it (those neither count nor reset).
+                    // Before session 24 a freeze on such a path was missed.
                     match path_shortfall(t.payload_len, seg) {
-                        Some(d) if d == b.path_short && once => b.syn_bits |= PATH_SEG,
+                        Some(d) if d == b.path_short => b.syn_bits |= PATH_SEG,
                         Some(d) => b.path_short = d,
                         None => b.path_short = 0,
                     }
@@ -1074,11 +1089,26 @@ impl Detector for BlackholeDetector {
         &mut self,
         _ctx: &mut Ctx<'_>,
         _pkt: &Packet<'_>,
-        _icmp: &crate::decode::IcmpInfo,
+        icmp: &crate::decode::IcmpInfo,
         flow: Option<&mut Flow>,
     ) {
         if let Some(f) = flow {
-            f.ext.bh.set_flag(ICMP_ERROR, true);
+            // "packet too big" (ICMPv4 type 3 code 4, ICMPv6 type 2): path
+            // MTU discovery at work, which says nothing of the transfer
+            // that follows (a request longer than the path's MTU, a
+            // post-quantum ClientHello of 1.8 KB, gets one at the start of
+            // every connection; a freeze after it was missed: review,
+            // session 24). The other stages count it as before.
+            let too_big = if icmp.v6 {
+                icmp.icmp_type == 2
+            } else {
+                icmp.icmp_type == 3 && icmp.code == 4
+            };
+            if too_big {
+                f.ext.bh.syn_bits |= ICMP_TOO_BIG;
+            } else {
+                f.ext.bh.set_flag(ICMP_ERROR, true);
+            }
         }
     }
 
@@ -1141,7 +1171,7 @@ impl Detector for BlackholeDetector {
         let stage;
         match flow.proto {
             FlowProto::Tcp if flow.synack_ts().is_none() => {
-                if flow.syns < 2 || flow.server_answered() || b.flag(ICMP_ERROR) {
+                if flow.syns < 2 || flow.server_answered() || b.icmp_error() {
                     return;
                 }
                 stage = BlackholeStage::Syn;
@@ -1159,7 +1189,7 @@ impl Detector for BlackholeDetector {
                 // not meant to arrive, and paths are too asymmetric to tell
                 // which probes should have. Never judged.
                 if flow.first_rst == Some(Dir::ToClient)
-                    || b.flag(ICMP_ERROR)
+                    || b.icmp_error()
                     || b.syn_bits & REQ_TTL_LIMITED != 0
                 {
                     // a reset is rst_injection's business, an ICMP error is an
@@ -1247,7 +1277,7 @@ impl Detector for BlackholeDetector {
                 }
             }
             FlowProto::Udp => {
-                if port != 443 || b.initials < 2 || self.cfg.ignore_quic || b.flag(ICMP_ERROR) {
+                if port != 443 || b.initials < 2 || self.cfg.ignore_quic || b.icmp_error() {
                     return;
                 }
                 stage = BlackholeStage::QuicInitial;
