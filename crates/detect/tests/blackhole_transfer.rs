@@ -438,3 +438,67 @@ fn gro_merges_with_write_tails_and_a_retransmission_do_not_hide_the_path_size() 
     assert_eq!(ev[0]["evidence"]["server_segment_size"], 1388);
     assert_eq!(ev[0]["evidence"]["server_segment_size_from"], "path");
 }
+
+/// A download from a server with Linux 6.x, which puts PSH on the last
+/// segment of each TSO burst, captured on a host whose GRO merges each
+/// burst (2 x 1388 bytes here) into one segment with PSH: every segment
+/// the capture sees has PSH. Back to back (a flight), they count: the
+/// freeze is reported with the path's size. (Seen live in session 24's
+/// GSO lab: every multi-segment frame carried PSH; the first version of
+/// the PSH rule missed all of them.)
+#[test]
+fn merged_bursts_with_psh_back_to_back_teach_the_path_size() {
+    use tw_scenario::session::Direction;
+    use tw_scenario::TcpFlags;
+    let mut tl = Timeline::new();
+    let mut s = session([192, 0, 2, 10], 54711);
+    let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
+    let t = s.client_send(&mut tl, t + MS, b"\x16\x03\x01\x00\x05hello");
+    let mut at = t + 80 * MS;
+    for _ in 0..7 {
+        s.packet(
+            &mut tl,
+            at,
+            Direction::FromServer,
+            TcpFlags::PSH_ACK,
+            &[0x17; 2 * 1388],
+        );
+        s.client_ack(&mut tl, at + 100_000);
+        at += 2 * MS;
+    }
+    let frozen = at;
+    let fin = s.fin_client(&mut tl, frozen + 10 * S);
+    for k in [300, 900, 2_100, 4_500, 9_300] {
+        s.retransmit_client_last(&mut tl, fin + k * MS);
+    }
+    answered(&mut tl, [192, 0, 2, 10], 54712, frozen + 11 * S);
+    let ev = transfer_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["evidence"]["server_segment_size"], 1388);
+}
+
+/// A stream of 2,632-byte writes every 300 ms on an ordinary path: each is
+/// sent as 1448 + 1184 bytes, which the receiving host's GRO merges into
+/// one segment with PSH, 2 x 1316 by its length. Not back to back: no
+/// segment size. The router then forgets the connection (as in
+/// `a_stream_of_equal_writes_is_no_segment_size`): not reported.
+#[test]
+fn merged_writes_spaced_apart_are_no_segment_size() {
+    let mut tl = Timeline::new();
+    let mut s = session([192, 0, 2, 10], 54721);
+    s.server_segment = Some(2632);
+    let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
+    let t = s.client_send(&mut tl, t + MS, b"GET /stream HTTP/1.1\r\n\r\n");
+    let mut at = t + 80 * MS;
+    for k in 0..8 {
+        at = t + 80 * MS + k * 300 * MS;
+        s.server_send(&mut tl, at, &[0x47; 2632]);
+        s.client_ack(&mut tl, at + 40 * MS);
+    }
+    let fin = s.fin_client(&mut tl, at + 2 * S);
+    for k in [300, 900, 2_100, 4_500, 9_300] {
+        s.retransmit_client_last(&mut tl, fin + k * MS);
+    }
+    answered(&mut tl, [192, 0, 2, 10], 54722, fin + 3 * S);
+    assert!(transfer_events(tl).is_empty());
+}

@@ -148,10 +148,11 @@ impl BlackholeFlow {
 
     /// The size of the server's data segments on this path when it is
     /// smaller than the handshake's (`seg_size`): two of the server's data
-    /// segments without PSH (cut at the sender's segment size), with
-    /// nothing between them but segments with PSH, had this size or were
-    /// a whole number of it (merged by GRO), up to 255 bytes short of
-    /// `seg_size` and at least 536. A path MTU below the ends' own (a tunnel, PPPoE, a VPN), whose
+    /// segments without PSH (cut at the sender's segment size), or merged
+    /// by GRO and back to back (within 50 ms of the packet before), with
+    /// nothing between them but other segments with PSH, had this size or
+    /// were a whole number of it, up to 255 bytes short of `seg_size` and
+    /// at least 536. A path MTU below the ends' own (a tunnel, PPPoE, a VPN), whose
     /// discovery makes the server send shorter segments, or a router that
     /// clamps the MSS of the client's SYN only (PPPoE home routers clamp
     /// what they forward out of their WAN side), shortens them so.
@@ -934,8 +935,21 @@ impl Detector for BlackholeDetector {
                     && t.payload_len > 0
                     && !t.syn()
                     && !t.fin();
+                // (a segment with PSH ended a write; but so does every
+                // merged one, k segments a receiving host's GRO joined up
+                // to the PSH that Linux since 6.x puts on the last segment
+                // of each TSO burst: those count when they come back to
+                // back, within 50 ms of the server's packet before, as a
+                // flight's do and a stream of writes' do not)
                 let push = t.flags & crate::decode::tcp_flags::PSH != 0;
-                if data && !stale && !push && b.syn_bits & PATH_SEG == 0 {
+                let back_to_back = b.server_last_ms > 0
+                    && since(
+                        pkt.ts,
+                        flow.first_ts
+                            .saturating_add(i64::from(b.server_last_ms - 1) * 1_000_000),
+                    ) <= 50 * 1_000_000;
+                let cut = !push || (t.payload_len > seg && back_to_back);
+                if data && !stale && cut && b.syn_bits & PATH_SEG == 0 {
                     // the server's segments on this path may be shorter
                     // than the handshake said (a path MTU below the ends'
                     // own, an MSS clamped on the client's SYN only: PPPoE
@@ -946,14 +960,16 @@ impl Detector for BlackholeDetector {
                     // one its sender cut at its segment size, having more
                     // to send: an application's writes each end with PSH
                     // (a stream of 1316-byte chunks, a fixed-size answer:
-                    // no segment size; found in review, session 24), and a
-                    // receiving host's GRO merges segments up to the first
-                    // with PSH, keeping it (those neither count nor reset).
+                    // no segment size; found in review, session 24).
+                    // Others neither count nor reset.
                     // Before session 24 a freeze on such a path was missed.
+                    // (a merged segment with PSH that no one size makes up
+                    // ended on a write's tail: it breaks nothing)
                     match path_shortfall(t.payload_len, seg) {
                         Some(d) if d == b.path_short => b.syn_bits |= PATH_SEG,
                         Some(d) => b.path_short = d,
-                        None => b.path_short = 0,
+                        None if !push => b.path_short = 0,
+                        None => {}
                     }
                 }
                 if !stale || b.server_last_ms == 0 {
