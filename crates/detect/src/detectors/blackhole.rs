@@ -937,10 +937,11 @@ impl Detector for BlackholeDetector {
                     && !t.fin();
                 // (a segment with PSH ended a write; but so does every
                 // merged one, k segments a receiving host's GRO joined up
-                // to the PSH that Linux since 6.x puts on the last segment
-                // of each TSO burst: those count when they come back to
-                // back, within 50 ms of the server's packet before, as a
-                // flight's do and a stream of writes' do not)
+                // to the PSH that Linux puts on the last segment of each
+                // TSO burst (6.18 in session 24's lab: every GSO frame of
+                // two or more segments had PSH): those count when they come
+                // back to back, within 50 ms of the server's packet before,
+                // as a flight's do and a stream of writes' do not)
                 let push = t.flags & crate::decode::tcp_flags::PSH != 0;
                 let back_to_back = b.server_last_ms > 0
                     && since(
