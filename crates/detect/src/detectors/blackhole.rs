@@ -162,8 +162,7 @@ impl BlackholeFlow {
     }
 
     /// An ICMP error quoted this flow: [`ICMP_ERROR`], or a "packet too
-    /// big" (path MTU discovery, which the `transfer` stage alone sets
-    /// aside).
+    /// big" (path MTU discovery) after which the server sent no new data.
     pub fn icmp_error(&self) -> bool {
         self.flag(ICMP_ERROR) || self.syn_bits & ICMP_TOO_BIG != 0
     }
@@ -654,7 +653,7 @@ impl BlackholeDetector {
             || b.req().is_none()
             || b.server_last_ms == 0
             || !b.flag(LAST_FULL)
-            || b.flag(ICMP_ERROR)
+            || b.icmp_error()
             || s.fin_seen()
             || flow.first_rst == Some(Dir::ToClient)
             || !s.ack_seen
@@ -964,14 +963,32 @@ impl Detector for BlackholeDetector {
                     // no segment size; found in review, session 24).
                     // Others neither count nor reset.
                     // Before session 24 a freeze on such a path was missed.
-                    // (a merged segment with PSH that no one size makes up
-                    // ended on a write's tail: it breaks nothing)
+                    // A merged segment with PSH confirms a size a segment
+                    // without PSH proposed, and proposes none: it may be
+                    // one whole write (a stream of 2,632-byte writes every
+                    // 20 ms, each leaving as one GSO frame and merged back
+                    // by the receiver's GRO, is "2 x 1316"; a TLS 1.3
+                    // record of 16,406 bytes "13 x 1262": second review,
+                    // session 24). A segment without PSH from a sender
+                    // whose size is the handshake's is a whole number of
+                    // it, and proposes nothing. One with PSH that no one
+                    // size makes up ended on a write's tail: it breaks
+                    // nothing.
                     match path_shortfall(t.payload_len, seg) {
                         Some(d) if d == b.path_short => b.syn_bits |= PATH_SEG,
-                        Some(d) => b.path_short = d,
+                        Some(d) if !push => b.path_short = d,
+                        Some(_) => {}
                         None if !push => b.path_short = 0,
                         None => {}
                     }
+                }
+                if t.payload_len > 0 && !stale {
+                    // (new data after a "packet too big": the connection
+                    // went on, path MTU discovery worked; one that came
+                    // after the server's last data may be why the client's
+                    // data was never acknowledged: a host that drops the
+                    // ICMP, second review, session 24)
+                    b.syn_bits &= !ICMP_TOO_BIG;
                 }
                 if !stale || b.server_last_ms == 0 {
                     let ms = since(pkt.ts, flow.first_ts).max(0) / 1_000_000;
@@ -1112,10 +1129,11 @@ impl Detector for BlackholeDetector {
         if let Some(f) = flow {
             // "packet too big" (ICMPv4 type 3 code 4, ICMPv6 type 2): path
             // MTU discovery at work, which says nothing of the transfer
-            // that follows (a request longer than the path's MTU, a
-            // post-quantum ClientHello of 1.8 KB, gets one at the start of
-            // every connection; a freeze after it was missed: review,
-            // session 24). The other stages count it as before.
+            // that follows once the server's data went on after it (a
+            // request longer than the path's MTU, a post-quantum
+            // ClientHello of 1.8 KB, gets one at the start of every
+            // connection; a freeze after it was missed: review, session
+            // 24). Until then it counts like any ICMP error.
             let too_big = if icmp.v6 {
                 icmp.icmp_type == 2
             } else {
