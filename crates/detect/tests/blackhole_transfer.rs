@@ -193,6 +193,51 @@ fn a_freeze_in_a_link_down_period_is_excused() {
     );
 }
 
+/// The client's last segment sent again with Linux's backoff from 300 ms
+/// after `t` (+0.3, +0.9, +2.1, +4.5, +9.3 s).
+fn backoff(s: &mut tw_scenario::TcpSession, tl: &mut Timeline, t: i64) {
+    for k in [300, 900, 2_100, 4_500, 9_300] {
+        s.retransmit_client_last(tl, t + k * MS);
+    }
+}
+
+/// An ICMP "fragmentation needed" (next-hop MTU 1400) from the router,
+/// quoting the `back`-th latest packet of `tl`, at `t`.
+fn packet_too_big(tl: &mut Timeline, back: usize, t: i64) {
+    use tw_scenario::packet::{Icmpv4Kind, Icmpv4Spec};
+    let quoted = tl.entries()[tl.entries().len() - back].data.clone();
+    let mut ptb =
+        Icmpv4Spec::dest_unreachable(std::net::Ipv4Addr::new(198, 51, 100, 1), &quoted, 4, 548);
+    ptb.kind = Icmpv4Kind::DestUnreachable {
+        code: 4,
+        next_hop_mtu: 1400,
+    };
+    tl.push(t, ptb.build());
+}
+
+/// A server streaming `n` writes of `write` bytes every `every` ns to
+/// `cport` (each write one segment of the capture's: a lone segment, or
+/// one GRO merged back whole), then the vantage's router forgetting the
+/// connection: the client's FIN 2 s after the last write is never
+/// acknowledged, and it reconnects, answered. Returns the events.
+fn stream_then_forgotten(cport: u16, write: usize, every: i64, n: i64) -> Vec<serde_json::Value> {
+    let mut tl = Timeline::new();
+    let mut s = session([192, 0, 2, 10], cport);
+    s.server_segment = Some(write);
+    let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
+    let t = s.client_send(&mut tl, t + MS, b"GET /stream HTTP/1.1\r\n\r\n");
+    let mut at = t;
+    for k in 0..n {
+        at = t + 80 * MS + k * every;
+        s.server_send(&mut tl, at, &vec![0x47; write]);
+        s.client_ack(&mut tl, at + MS);
+    }
+    let fin = s.fin_client(&mut tl, at + 2 * S);
+    backoff(&mut s, &mut tl, fin);
+    answered(&mut tl, [192, 0, 2, 10], cport + 1, fin + 3 * S);
+    transfer_events(tl)
+}
+
 /// A download from `SERVER` in which the server's segments carry
 /// `server_seg` bytes (fewer than the handshake's 1448): the first
 /// `segments` pass, then nothing of the server's; the client's FIN 10 s
@@ -212,9 +257,7 @@ fn frozen_on_path(
     let data = vec![0x17; segments * server_seg];
     let frozen = s.server_send_acked(tl, t + 80 * MS, &data, 2);
     let fin = s.fin_client(tl, frozen + 10 * S);
-    for k in [300, 900, 2_100, 4_500, 9_300] {
-        s.retransmit_client_last(tl, fin + k * MS);
-    }
+    backoff(&mut s, tl, fin);
     frozen
 }
 
@@ -306,9 +349,7 @@ fn an_answer_sent_twice_is_no_segment_size() {
     s.retransmit_server_last(&mut tl, a + 300 * MS);
     s.client_ack(&mut tl, a + 340 * MS);
     let t = s.client_send(&mut tl, a + 2 * S, &[0x17; 200]);
-    for k in [300, 900, 2_100, 4_500, 9_300] {
-        s.retransmit_client_last(&mut tl, t + k * MS);
-    }
+    backoff(&mut s, &mut tl, t);
     answered(&mut tl, [192, 0, 2, 10], 54662, t + 3 * S);
     assert!(transfer_events(tl).is_empty());
 }
@@ -340,22 +381,7 @@ fn a_freeze_on_a_shorter_path_is_reported_through_gro() {
 /// size, 0.6 with `server_segment_size` 1316.)
 #[test]
 fn a_stream_of_equal_writes_is_no_segment_size() {
-    let mut tl = Timeline::new();
-    let mut s = session([192, 0, 2, 10], 54681);
-    let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
-    let t = s.client_send(&mut tl, t + MS, b"GET /stream HTTP/1.1\r\n\r\n");
-    let mut at = t + 80 * MS;
-    for k in 0..8 {
-        at = t + 80 * MS + k * 300 * MS;
-        s.server_send(&mut tl, at, &[0x47; 1316]);
-        s.client_ack(&mut tl, at + 40 * MS);
-    }
-    let fin = s.fin_client(&mut tl, at + 2 * S);
-    for k in [300, 900, 2_100, 4_500, 9_300] {
-        s.retransmit_client_last(&mut tl, fin + k * MS);
-    }
-    answered(&mut tl, [192, 0, 2, 10], 54682, fin + 3 * S);
-    assert!(transfer_events(tl).is_empty());
+    assert!(stream_then_forgotten(54681, 1316, 300 * MS, 8).is_empty());
 }
 
 /// Path MTU discovery at the start of the connection: the client's
@@ -366,26 +392,16 @@ fn a_stream_of_equal_writes_is_no_segment_size() {
 /// error still excuses the flow). Missed before the review of session 24.
 #[test]
 fn a_freeze_after_path_mtu_discovery_is_reported() {
-    use tw_scenario::packet::{Icmpv4Kind, Icmpv4Spec};
     let mut tl = Timeline::new();
     let mut s = session([192, 0, 2, 10], 54691);
     s.server_segment = Some(1348);
     let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
     let t = s.client_send(&mut tl, t + MS, &[0x16; 1800]);
-    let quoted = tl.entries()[tl.entries().len() - 2].data.clone();
-    let mut ptb =
-        Icmpv4Spec::dest_unreachable(std::net::Ipv4Addr::new(198, 51, 100, 1), &quoted, 4, 548);
-    ptb.kind = Icmpv4Kind::DestUnreachable {
-        code: 4,
-        next_hop_mtu: 1400,
-    };
-    tl.push(t + 2 * MS, ptb.build());
+    packet_too_big(&mut tl, 2, t + 2 * MS);
     let data = vec![0x17; 14 * 1348];
     let frozen = s.server_send_acked(&mut tl, t + 80 * MS, &data, 2);
     let fin = s.fin_client(&mut tl, frozen + 10 * S);
-    for k in [300, 900, 2_100, 4_500, 9_300] {
-        s.retransmit_client_last(&mut tl, fin + k * MS);
-    }
+    backoff(&mut s, &mut tl, fin);
     answered(&mut tl, [192, 0, 2, 10], 54692, frozen + 11 * S);
     let ev = transfer_events(tl);
     assert_eq!(ev.len(), 1, "{ev:?}");
@@ -429,9 +445,7 @@ fn gro_merges_with_write_tails_and_a_retransmission_do_not_hide_the_path_size() 
     }
     let frozen = at;
     let fin = s.fin_client(&mut tl, frozen + 10 * S);
-    for k in [300, 900, 2_100, 4_500, 9_300] {
-        s.retransmit_client_last(&mut tl, fin + k * MS);
-    }
+    backoff(&mut s, &mut tl, fin);
     answered(&mut tl, [192, 0, 2, 10], 54702, frozen + 11 * S);
     let ev = transfer_events(tl);
     assert_eq!(ev.len(), 1, "{ev:?}");
@@ -466,9 +480,7 @@ fn merged_bursts_with_psh_confirm_a_size_a_cut_burst_proposed() {
         }
         let frozen = at;
         let fin = s.fin_client(&mut tl, frozen + 10 * S);
-        for k in [300, 900, 2_100, 4_500, 9_300] {
-            s.retransmit_client_last(&mut tl, fin + k * MS);
-        }
+        backoff(&mut s, &mut tl, fin);
         answered(&mut tl, [192, 0, 2, 10], 54712, frozen + 11 * S);
         let ev = transfer_events(tl);
         assert_eq!(ev.len(), usize::from(reported), "{first:?}: {ev:?}");
@@ -490,23 +502,8 @@ fn merged_bursts_with_psh_confirm_a_size_a_cut_burst_proposed() {
 #[test]
 fn fast_merged_writes_are_no_segment_size() {
     for write in [2632, 16406] {
-        let mut tl = Timeline::new();
-        let mut s = session([192, 0, 2, 10], 54731);
-        s.server_segment = Some(write);
-        let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
-        let t = s.client_send(&mut tl, t + MS, b"GET /stream HTTP/1.1\r\n\r\n");
-        let mut at = t + 80 * MS;
-        for k in 0..40 {
-            at = t + 80 * MS + k * 20 * MS;
-            s.server_send(&mut tl, at, &vec![0x47; write]);
-            s.client_ack(&mut tl, at + MS);
-        }
-        let fin = s.fin_client(&mut tl, at + 2 * S);
-        for k in [300, 900, 2_100, 4_500, 9_300] {
-            s.retransmit_client_last(&mut tl, fin + k * MS);
-        }
-        answered(&mut tl, [192, 0, 2, 10], 54732, fin + 3 * S);
-        assert!(transfer_events(tl).is_empty(), "writes of {write}");
+        let ev = stream_then_forgotten(54731, write, 20 * MS, 40);
+        assert!(ev.is_empty(), "writes of {write}: {ev:?}");
     }
 }
 
@@ -520,24 +517,14 @@ fn fast_merged_writes_are_no_segment_size() {
 /// big" set aside, 0.6.)
 #[test]
 fn a_packet_too_big_after_the_servers_last_data_excuses_the_connection() {
-    use tw_scenario::packet::{Icmpv4Kind, Icmpv4Spec};
     let mut tl = Timeline::new();
     let mut s = session([192, 0, 2, 10], 54741);
     let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
     let t = s.client_send(&mut tl, t + MS, b"\x16\x03\x01\x00\x05hello");
     let a = s.server_send_acked(&mut tl, t + 80 * MS, &[0x17; 2 * 1448], 2);
     let up = s.client_send(&mut tl, a + 500 * MS, &[0x17; 10 * 1448]);
-    let quoted = tl.entries()[tl.entries().len() - 10].data.clone();
-    let mut ptb =
-        Icmpv4Spec::dest_unreachable(std::net::Ipv4Addr::new(198, 51, 100, 1), &quoted, 4, 548);
-    ptb.kind = Icmpv4Kind::DestUnreachable {
-        code: 4,
-        next_hop_mtu: 1400,
-    };
-    tl.push(up + 2 * MS, ptb.build());
-    for k in [300, 900, 2_100, 4_500, 9_300] {
-        s.retransmit_client_last(&mut tl, up + k * MS);
-    }
+    packet_too_big(&mut tl, 10, up + 2 * MS);
+    backoff(&mut s, &mut tl, up);
     answered(&mut tl, [192, 0, 2, 10], 54742, up + 3 * S);
     assert!(transfer_events(tl).is_empty());
 }
@@ -549,21 +536,5 @@ fn a_packet_too_big_after_the_servers_last_data_excuses_the_connection() {
 /// `a_stream_of_equal_writes_is_no_segment_size`): not reported.
 #[test]
 fn merged_writes_spaced_apart_are_no_segment_size() {
-    let mut tl = Timeline::new();
-    let mut s = session([192, 0, 2, 10], 54721);
-    s.server_segment = Some(2632);
-    let t = s.handshake(&mut tl, EPOCH_NS, 80 * MS);
-    let t = s.client_send(&mut tl, t + MS, b"GET /stream HTTP/1.1\r\n\r\n");
-    let mut at = t + 80 * MS;
-    for k in 0..8 {
-        at = t + 80 * MS + k * 300 * MS;
-        s.server_send(&mut tl, at, &[0x47; 2632]);
-        s.client_ack(&mut tl, at + 40 * MS);
-    }
-    let fin = s.fin_client(&mut tl, at + 2 * S);
-    for k in [300, 900, 2_100, 4_500, 9_300] {
-        s.retransmit_client_last(&mut tl, fin + k * MS);
-    }
-    answered(&mut tl, [192, 0, 2, 10], 54722, fin + 3 * S);
-    assert!(transfer_events(tl).is_empty());
+    assert!(stream_then_forgotten(54721, 2632, 300 * MS, 8).is_empty());
 }

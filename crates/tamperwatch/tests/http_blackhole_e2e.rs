@@ -889,6 +889,34 @@ fn sni_blackhole_server_data_dropped() {
     lab.finish();
 }
 
+/// Russia's TSPU in the router: every packet of a connection to `SERVER2`
+/// port 443 dropped, both ways, once its reply direction carried 20,000
+/// bytes (conntrack accounting); `extra` adds chains to the table.
+fn freeze_after_20_kb(lab: &Lab, extra: &str) {
+    let r = lab.router();
+    r.sysctl("net.netfilter.nf_conntrack_acct", "1");
+    r.nft(&format!(
+        "table inet tspu {{\n{extra} chain fw {{\n  type filter hook forward priority 0; policy accept;\n  \
+         ip saddr {SERVER2} tcp sport 443 ct reply bytes > 20000 drop\n  \
+         ip daddr {SERVER2} tcp dport 443 ct reply bytes > 20000 drop\n }}\n}}\n"
+    ));
+}
+
+/// `path` over HTTPS from `SERVER2` by the blocked name (curl gives up
+/// after 4 s), expecting `want` and `result`.
+fn fetch_blocked(lab: &mut Lab, path: &str, want: Want, result: Result<u16, ()>) {
+    let f = curl(
+        &lab.client(),
+        "https",
+        BLOCKED,
+        IpAddr::V4(SERVER2),
+        0,
+        path,
+        Duration::from_secs(4),
+    );
+    lab.fetch(&f, want, result);
+}
+
 /// Russia's TSPU since 2024: connections to foreign hosting frozen after
 /// the first 16-20 KB the server sends. nftables in the router drops every
 /// packet of a connection to one address (`SERVER2`, port 443), both ways,
@@ -904,15 +932,8 @@ fn transfer_frozen_after_20_kb() {
         return;
     }
     let mut lab = Lab::new("transfer frozen after 20 KB", &overrides(6, ""));
-    let r = lab.router();
-    r.sysctl("net.netfilter.nf_conntrack_acct", "1");
-    r.nft(&format!(
-        "table inet tspu {{\n chain fw {{\n  type filter hook forward priority 0; policy accept;\n  \
-         ip saddr {SERVER2} tcp sport 443 ct reply bytes > 20000 drop\n  \
-         ip daddr {SERVER2} tcp dport 443 ct reply bytes > 20000 drop\n }}\n}}\n"
-    ));
+    freeze_after_20_kb(&lab, "");
     let c = lab.client();
-    let s2 = IpAddr::V4(SERVER2);
     let f = curl(
         &c,
         "https",
@@ -929,27 +950,9 @@ fn transfer_frozen_after_20_kb() {
         residual: false,
     };
     for _ in 0..2 {
-        let f = curl(
-            &c,
-            "https",
-            BLOCKED,
-            s2,
-            0,
-            "/big.bin",
-            Duration::from_secs(4),
-        );
-        lab.fetch(&f, frozen.clone(), Err(()));
+        fetch_blocked(&mut lab, "/big.bin", frozen.clone(), Err(()));
     }
-    let f = curl(
-        &c,
-        "https",
-        BLOCKED,
-        s2,
-        0,
-        "/index.html",
-        Duration::from_secs(4),
-    );
-    lab.fetch(&f, Want::Clean, Ok(200));
+    fetch_blocked(&mut lab, "/index.html", Want::Clean, Ok(200));
     let (events, _, text, _) = lab.check("blackhole", Duration::from_secs(20));
     let mut confidences: Vec<f64> = events
         .iter()
@@ -985,42 +988,20 @@ fn transfer_frozen_on_a_path_with_a_clamped_mss() {
         return;
     }
     let mut lab = Lab::new("transfer frozen, clamped MSS", &overrides(6, ""));
-    let r = lab.router();
-    r.sysctl("net.netfilter.nf_conntrack_acct", "1");
-    r.nft(&format!(
-        "table inet tspu {{\n chain clamp {{\n  type filter hook forward priority mangle; policy accept;\n  \
-         ip daddr {SERVER2} tcp dport 443 tcp flags syn tcp option maxseg size set 1400\n }}\n \
-         chain fw {{\n  type filter hook forward priority 0; policy accept;\n  \
-         ip saddr {SERVER2} tcp sport 443 ct reply bytes > 20000 drop\n  \
-         ip daddr {SERVER2} tcp dport 443 ct reply bytes > 20000 drop\n }}\n}}\n"
-    ));
-    let c = lab.client();
-    let s2 = IpAddr::V4(SERVER2);
+    freeze_after_20_kb(
+        &lab,
+        &format!(
+            " chain clamp {{\n  type filter hook forward priority mangle; policy accept;\n  \
+             ip daddr {SERVER2} tcp dport 443 tcp flags syn tcp option maxseg size set 1400\n }}\n"
+        ),
+    );
     let frozen = Want::Blackhole {
         stage: "transfer",
         rules: &["transfer_frozen"],
         residual: false,
     };
-    let f = curl(
-        &c,
-        "https",
-        BLOCKED,
-        s2,
-        0,
-        "/big.bin",
-        Duration::from_secs(4),
-    );
-    lab.fetch(&f, frozen, Err(()));
-    let f = curl(
-        &c,
-        "https",
-        BLOCKED,
-        s2,
-        0,
-        "/index.html",
-        Duration::from_secs(4),
-    );
-    lab.fetch(&f, Want::Clean, Ok(200));
+    fetch_blocked(&mut lab, "/big.bin", frozen, Err(()));
+    fetch_blocked(&mut lab, "/index.html", Want::Clean, Ok(200));
     let (events, segs, _, _) = lab.check("blackhole", Duration::from_secs(20));
     // (the setup: the server's segments were 1388 bytes, the SYN/ACK's MSS
     // unclamped)
