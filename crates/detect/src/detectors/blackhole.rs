@@ -167,6 +167,12 @@ impl BlackholeFlow {
         self.flag(ICMP_ERROR) || self.syn_bits & ICMP_TOO_BIG != 0
     }
 
+    /// When the server's latest packet in the connection arrived (`first_ts`:
+    /// the flow's first packet; only meaningful when `server_last_ms > 0`).
+    fn server_last(&self, first_ts: Nanos) -> Nanos {
+        first_ts.saturating_add(i64::from(self.server_last_ms.saturating_sub(1)) * 1_000_000)
+    }
+
     /// Whether flag `f` is set.
     pub fn flag(&self, f: u8) -> bool {
         self.flags & f != 0
@@ -663,9 +669,7 @@ impl BlackholeDetector {
             // injected block page, a reset)
             return false;
         }
-        let freeze = flow
-            .first_ts
-            .saturating_add(i64::from(b.server_last_ms - 1) * 1_000_000);
+        let freeze = b.server_last(flow.first_ts);
         // the client sent more (data or its FIN) than the server ever
         // acknowledged, kept at it for 3 s after the server's last packet,
         // and sent some of it while the link was known to work (a SYN/ACK
@@ -934,52 +938,43 @@ impl Detector for BlackholeDetector {
                     && t.payload_len > 0
                     && !t.syn()
                     && !t.fin();
-                // (a segment with PSH ended a write; but so does every
-                // merged one, k segments a receiving host's GRO joined up
-                // to the PSH that Linux puts on the last segment of each
-                // TSO burst (6.18 in session 24's lab: every GSO frame of
-                // two or more segments had PSH): those count when they come
-                // back to back, within 50 ms of the server's packet before,
-                // as a flight's do and a stream of writes' do not)
                 let push = t.flags & crate::decode::tcp_flags::PSH != 0;
-                let back_to_back = b.server_last_ms > 0
-                    && since(
-                        pkt.ts,
-                        flow.first_ts
-                            .saturating_add(i64::from(b.server_last_ms - 1) * 1_000_000),
-                    ) <= 50 * 1_000_000;
-                let cut = !push || (t.payload_len > seg && back_to_back);
-                if data && !stale && cut && b.syn_bits & PATH_SEG == 0 {
-                    // the server's segments on this path may be shorter
+                if data && !stale && b.syn_bits & PATH_SEG == 0 {
+                    // The server's segments on this path may be shorter
                     // than the handshake said (a path MTU below the ends'
                     // own, an MSS clamped on the client's SYN only: PPPoE
-                    // home routers): two data segments of the same shorter
-                    // size, each without PSH, with no client data and no
-                    // segment without PSH of another size between them,
-                    // make it this path's size. A segment without PSH is
-                    // one its sender cut at its segment size, having more
-                    // to send: an application's writes each end with PSH
-                    // (a stream of 1316-byte chunks, a fixed-size answer:
-                    // no segment size; found in review, session 24).
-                    // Others neither count nor reset.
-                    // Before session 24 a freeze on such a path was missed.
-                    // A merged segment with PSH confirms a size a segment
-                    // without PSH proposed, and proposes none: it may be
-                    // one whole write (a stream of 2,632-byte writes every
-                    // 20 ms, each leaving as one GSO frame and merged back
-                    // by the receiver's GRO, is "2 x 1316"; a TLS 1.3
-                    // record of 16,406 bytes "13 x 1262": second review,
-                    // session 24). A segment without PSH from a sender
-                    // whose size is the handshake's is a whole number of
-                    // it, and proposes nothing. One with PSH that no one
-                    // size makes up ended on a write's tail: it breaks
-                    // nothing.
-                    match path_shortfall(t.payload_len, seg) {
-                        Some(d) if d == b.path_short => b.syn_bits |= PATH_SEG,
+                    // home routers; before session 24 a freeze on such a
+                    // path was missed). Two "cut" segments of one shorter
+                    // size (or a whole number of it: GRO), with no client
+                    // data and no cut segment of another size between
+                    // them, make it this path's size. A segment without
+                    // PSH is cut: its sender cut it at its segment size,
+                    // having more to send, while an application's writes
+                    // each end with PSH (a stream of 1316-byte chunks, a
+                    // fixed-size answer: no segment size; review, session
+                    // 24). A segment without PSH from a sender whose size
+                    // is the handshake's is a whole number of it and
+                    // resets the pair. A merged segment with PSH (Linux
+                    // puts PSH on the last segment of each TSO burst, up
+                    // to which GRO merges: every GSO frame of two or more
+                    // segments had it in session 24's lab) confirms a size
+                    // when it came back to back, within 50 ms of the
+                    // server's packet before, as a flight's do, but
+                    // proposes none: it may be one whole write (2,632-byte
+                    // writes every 20 ms, merged back whole, are "2 x
+                    // 1316"; a TLS 1.3 record of 16,406 bytes "13 x 1262":
+                    // second review, session 24). Any other segment with
+                    // PSH ended a write's tail: it breaks nothing.
+                    let shortfall = path_shortfall(t.payload_len, seg);
+                    let confirms = !push
+                        || (t.payload_len > seg
+                            && b.server_last_ms > 0
+                            && since(pkt.ts, b.server_last(flow.first_ts)) <= 50 * 1_000_000);
+                    match shortfall {
+                        Some(d) if d == b.path_short && confirms => b.syn_bits |= PATH_SEG,
                         Some(d) if !push => b.path_short = d,
-                        Some(_) => {}
                         None if !push => b.path_short = 0,
-                        None => {}
+                        _ => {}
                     }
                 }
                 if t.payload_len > 0 && !stale {
@@ -1013,9 +1008,7 @@ impl Detector for BlackholeDetector {
                 b.path_short = 0;
             }
             if b.server_last_ms > 0 && !t.syn() && t.seq_len() > 0 {
-                let server_last = flow
-                    .first_ts
-                    .saturating_add(i64::from(b.server_last_ms - 1) * 1_000_000);
+                let server_last = b.server_last(flow.first_ts);
                 if b.client_next == 0 {
                     // a close (a FIN, or a TLS alert: a client giving up on
                     // what it waited for) or new data (a new request on a
