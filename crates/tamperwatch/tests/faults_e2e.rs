@@ -510,15 +510,26 @@ fn removed_and_made_again(same_index: bool) {
         "no event on the new interface:\n{}",
         tw.stderr()
     );
-    let packets_after = tw
-        .metric(
+    // the capture's counters are read once a second, while the event is
+    // written as soon as the answer is seen: wait for the next reading
+    let (m, counted) = tw.wait_until(Duration::from_secs(5), |m| {
+        metric_value(
+            m,
             "tamperwatch_capture_packets_total",
             &[("interface", "eth0")],
         )
-        .unwrap_or(0.0);
+        .unwrap_or(0.0)
+            > packets_before
+    });
     assert!(
-        packets_after > packets_before,
-        "{packets_before} -> {packets_after}"
+        counted,
+        "{packets_before} -> {:?}\n{}",
+        metric_value(
+            &m,
+            "tamperwatch_capture_packets_total",
+            &[("interface", "eth0")]
+        ),
+        tw.stderr()
     );
     assert_eq!(tw.get("/healthz").0, 200);
     let stopped = tw.stop();
