@@ -9,6 +9,7 @@
 //! link up to that packet: decisions stay identical with 1 and N workers.
 
 use crate::decode::linktype as lt;
+use crate::detectors::{from_first_hop, hops};
 use crate::time::Nanos;
 
 /// Times of the latest link-wide successes, as of a packet (0: never).
@@ -138,7 +139,9 @@ impl LinkClock {
     fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
         self.now = self.now.max(ts);
         match e {
-            Some(LinkEvent::SynAck | LinkEvent::HttpSynAck { .. }) => {
+            Some(LinkEvent::SynAck) => self.last_synack = self.last_synack.max(ts),
+            // (one from the vantage point's own network: see `synack`)
+            Some(LinkEvent::HttpSynAck { ttl, .. }) if !from_first_hop(ttl) => {
                 self.last_synack = self.last_synack.max(ts)
             }
             Some(LinkEvent::TlsSynAck) => {
@@ -407,15 +410,6 @@ pub fn host_digest(host: &[u8]) -> u32 {
     })
 }
 
-/// Hops from the nearest usual initial TTL (64, 128, 255) at or above
-/// `ttl`.
-fn hops(ttl: u8) -> u8 {
-    [64u8, 128, 255]
-        .into_iter()
-        .find(|&i| ttl <= i)
-        .map_or(u8::MAX, |i| i - ttl)
-}
-
 /// A portal answers from the local network or the access provider's (the
 /// access point, the gateway that intercepts the connection, a hotspot
 /// operator's controller): its SYN/ACK comes from at most eight hops away.
@@ -653,7 +647,7 @@ pub fn link_event(linktype: u32, d: &[u8]) -> Option<LinkEvent> {
 pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
     match p.l4 {
         crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() && !t.rst() => {
-            Some(synack(t.sport, t.dport, p.ip.ttl))
+            synack(t.sport, t.dport, p.ip.ttl)
         }
         crate::decode::Transport::Tcp(t)
             if (t.sport == 80 || t.dport == 80)
@@ -663,7 +657,9 @@ pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
         {
             http_event((t.sport, t.dport), t.seq, t.ack, p.ip.ttl, t.payload)
         }
-        crate::decode::Transport::Udp(u) if u.sport == 443 && !u.payload.is_empty() => {
+        crate::decode::Transport::Udp(u)
+            if u.sport == 443 && !u.payload.is_empty() && !from_first_hop(p.ip.ttl) =>
+        {
             Some(LinkEvent::QuicReply)
         }
         _ => None,
@@ -680,11 +676,21 @@ pub fn reply_of(p: &crate::decode::Packet<'_>) -> Option<Reply> {
 }
 
 /// The event of a SYN/ACK from `sport` to `dport` with IP TTL `ttl`.
-fn synack(sport: u16, dport: u16, ttl: u8) -> LinkEvent {
+///
+/// One that passed no router (its TTL an initial one) came from the vantage
+/// point's own network: this host's own servers (a volunteer's HTTPS
+/// server, answering its visitors), a server on the LAN, the router's web
+/// interface, a captive portal on the router. It says nothing of the
+/// internet link (before session 25 it counted as the link working: the
+/// nit `TlsSynAck` left by session 23's review). Port 80's are still noted
+/// for the connectivity checks ([`LinkEvent::HttpSynAck`]), but they do not
+/// move the clock either ([`LinkClock::note`]).
+fn synack(sport: u16, dport: u16, ttl: u8) -> Option<LinkEvent> {
     match sport {
-        80 => LinkEvent::HttpSynAck { port: dport, ttl },
-        443 => LinkEvent::TlsSynAck,
-        _ => LinkEvent::SynAck,
+        80 => Some(LinkEvent::HttpSynAck { port: dport, ttl }),
+        _ if from_first_hop(ttl) => None,
+        443 => Some(LinkEvent::TlsSynAck),
+        _ => Some(LinkEvent::SynAck),
     }
 }
 
@@ -764,7 +770,7 @@ fn fast_l4(proto: u8, l4: &[u8], ttl: u8) -> Option<Option<LinkEvent>> {
             let flags = l4[13];
             let be16 = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
             if flags & 0x12 == 0x12 && flags & 0x04 == 0 {
-                Some(synack(be16(0), be16(2), ttl))
+                synack(be16(0), be16(2), ttl)
             } else if l4.len() > doff && flags & 0x06 == 0 && (be16(0) == 80 || be16(2) == 80) {
                 let be32 =
                     |at: usize| u32::from_be_bytes([l4[at], l4[at + 1], l4[at + 2], l4[at + 3]]);
@@ -786,7 +792,7 @@ fn fast_l4(proto: u8, l4: &[u8], ttl: u8) -> Option<Option<LinkEvent>> {
             } else {
                 declared
             };
-            (sport == 443 && len > 8).then_some(LinkEvent::QuicReply)
+            (sport == 443 && len > 8 && !from_first_hop(ttl)).then_some(LinkEvent::QuicReply)
         }
         _ => return None,
     })
@@ -799,8 +805,9 @@ mod tests {
     #[test]
     fn fast_and_full_paths_agree() {
         // IPv4 TCP SYN/ACK, raw
+        // (TTL 52: from beyond the vantage point's own network)
         let mut syn_ack = vec![
-            0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 203, 0, 113, 5, 192, 0, 2, 10,
+            0x45, 0, 0, 40, 0, 1, 0x40, 0, 52, 6, 0, 0, 203, 0, 113, 5, 192, 0, 2, 10,
         ];
         syn_ack.extend([
             0, 80, 0x9c, 0x40, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x12, 0xff, 0xff, 0, 0, 0, 0,
@@ -808,7 +815,7 @@ mod tests {
         // from port 80: an HTTP server's, remembered for connectivity checks
         let http_synack = Some(LinkEvent::HttpSynAck {
             port: 0x9c40,
-            ttl: 64,
+            ttl: 52,
         });
         assert_eq!(link_event(lt::RAW, &syn_ack), http_synack);
         // with IP options the decoder decides, the same way
@@ -822,7 +829,7 @@ mod tests {
         assert_eq!(link_event(lt::RAW, &rst), None);
         // UDP from 443
         let mut q = vec![
-            0x45, 0, 0, 33, 0, 1, 0, 0, 64, 17, 0, 0, 203, 0, 113, 5, 192, 0, 2, 10,
+            0x45, 0, 0, 33, 0, 1, 0, 0, 52, 17, 0, 0, 203, 0, 113, 5, 192, 0, 2, 10,
         ];
         q.extend([1, 0xbb, 0xc3, 0x50, 0, 13, 0, 0, 0x40]);
         assert_eq!(link_event(lt::RAW, &q), Some(LinkEvent::QuicReply));
@@ -855,6 +862,62 @@ mod tests {
         for cut in 0..syn_ack.len() {
             let _ = link_event(lt::RAW, &syn_ack[..cut]);
         }
+        // Answers that passed no router (an initial TTL: 64, 128, 255) came
+        // from the vantage point's own network and do not move the clock:
+        // the host's own HTTPS server, a NAS, the router's web interface. A
+        // SYN/ACK from port 80 is still noted, for the connectivity checks.
+        for ttl in [64, 128, 255] {
+            let local = |f: &[u8]| {
+                let mut f = f.to_vec();
+                f[8] = ttl;
+                f
+            };
+            assert_eq!(link_event(lt::RAW, &local(&tls_synack)), None, "{ttl}");
+            let mut plain = local(&tls_synack);
+            plain[20..22].copy_from_slice(&8443u16.to_be_bytes());
+            assert_eq!(link_event(lt::RAW, &plain), None, "{ttl}");
+            assert_eq!(link_event(lt::RAW, &local(&q)), None, "{ttl}");
+            assert_eq!(
+                link_event(lt::RAW, &local(&syn_ack)),
+                Some(LinkEvent::HttpSynAck { port: 0x9c40, ttl }),
+                "{ttl}"
+            );
+            // the decoder agrees (options make it decide)
+            let mut opts = local(&with_opts);
+            opts[8] = ttl;
+            assert_eq!(link_event(lt::RAW, &opts), None, "{ttl}");
+            let mut c = LinkTracker::default();
+            for (f, ts) in [
+                (local(&tls_synack), 11),
+                (local(&syn_ack), 12),
+                (local(&q), 13),
+            ] {
+                c.observe(lt::RAW, &f, ts);
+            }
+            let k = c.clock();
+            assert_eq!(
+                (k.last_synack, k.last_tls_synack, k.last_quic_reply),
+                (0, 0, 0),
+                "{ttl}"
+            );
+            // one hop further, they count
+            let mut c = LinkTracker::default();
+            for (f, ts) in [
+                (local(&tls_synack), 11),
+                (local(&syn_ack), 12),
+                (local(&q), 13),
+            ] {
+                let mut f = f;
+                f[8] -= 1;
+                c.observe(lt::RAW, &f, ts);
+            }
+            let k = c.clock();
+            assert_eq!(
+                (k.last_synack, k.last_tls_synack, k.last_quic_reply),
+                (12, 11, 13),
+                "{ttl}"
+            );
+        }
     }
 
     /// Frames the fixed-offset reading used to answer differently from the
@@ -868,7 +931,7 @@ mod tests {
                 .and_then(|p| of_packet(&p))
         };
         let v6 = |next: u8, plen: u8| {
-            let mut f = vec![0x60, 0, 0, 0, 0, plen, next, 64];
+            let mut f = vec![0x60, 0, 0, 0, 0, plen, next, 52];
             f.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
             f.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
             f
@@ -902,7 +965,7 @@ mod tests {
         // an IPv4 SYN/ACK behind a 0x9100 tag, behind unmodified MACsec, and
         // behind three tags: the decoder reads through them all
         let synack_v4 = {
-            let mut f = vec![0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 203, 0, 113, 5];
+            let mut f = vec![0x45, 0, 0, 40, 0, 1, 0x40, 0, 52, 6, 0, 0, 203, 0, 113, 5];
             f.extend([192, 0, 2, 10]);
             f.extend(synack_tcp);
             f

@@ -1751,6 +1751,9 @@ mod tests {
             7001,
             b"",
         );
+        // (from beyond the vantage point's own network, hop limit 52: an
+        // initial one, 64, would not show the link working)
+        sa6[7] = 52;
         assert_eq!(sa6[6], 6);
         sa6[6] = 0; // next header: hop-by-hop options
         let plen = u16::from_be_bytes([sa6[4], sa6[5]]) + 8;

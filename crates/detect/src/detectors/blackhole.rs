@@ -399,15 +399,26 @@ fn redirects_elsewhere(p: &[u8], host: Option<&str>) -> bool {
     } else {
         return false;
     };
-    let to = rest
-        .split(|&c| c == b'/' || c == b':' || c == b'?')
-        .next()
-        .unwrap_or(rest);
+    let to = url_host(rest);
     // (the Host may carry a port: `example.com:8080`)
-    host.is_none_or(|h| {
-        let h = h.split(':').next().unwrap_or(h);
-        !same_site(to, h.as_bytes())
-    })
+    host.is_none_or(|h| !same_site(to, url_host(h.as_bytes())))
+}
+
+/// The host of what follows a URL's `scheme://`, or of a Host header's
+/// value: without a port, a path or a query; an IPv6 literal whole, with
+/// its brackets (split at its first colon, every literal was the same
+/// host, `[2001`: the nit left by session 23's review).
+fn url_host(rest: &[u8]) -> &[u8] {
+    let end = if rest.first() == Some(&b'[') {
+        rest.iter()
+            .position(|&c| c == b']')
+            .map_or(rest.len(), |i| i + 1)
+    } else {
+        rest.iter()
+            .position(|&c| matches!(c, b'/' | b':' | b'?' | b'#'))
+            .unwrap_or(rest.len())
+    };
+    &rest[..end]
 }
 
 /// Two host names of one site: their last two labels agree (`example.com`
@@ -415,7 +426,17 @@ fn redirects_elsewhere(p: &[u8], host: Option<&str>) -> bool {
 /// sibling such as `login.example.com`, stays on the site). Under a
 /// two-label public suffix (`co.uk`) any two names agree: a redirect there
 /// is taken for the site's own, the cautious side.
+///
+/// An address literal is a site of its own: compared whole (by their last
+/// two labels, `10.0.0.1` and `192.168.0.1` were one site, "0.1").
 fn same_site(a: &[u8], b: &[u8]) -> bool {
+    let literal = |h: &[u8]| {
+        h.first() == Some(&b'[')
+            || (!h.is_empty() && h.iter().all(|c| c.is_ascii_digit() || *c == b'.'))
+    };
+    if literal(a) || literal(b) {
+        return a.eq_ignore_ascii_case(b);
+    }
     // (compared in place: this runs on a packet, and allocates nothing)
     fn tail(h: &[u8]) -> &[u8] {
         let h = h.strip_suffix(b".").unwrap_or(h);
@@ -1628,6 +1649,32 @@ mod redirect_tests {
         // serves_plain_http reads the same header
         assert!(serves_plain_http(topup));
         assert!(!serves_plain_http(same));
+    }
+
+    /// Address literals are compared whole: an IPv6 literal is not cut at
+    /// its first colon, and two IPv4 addresses are not one site for sharing
+    /// their last two numbers.
+    #[test]
+    fn address_literals_are_hosts_of_their_own() {
+        let to = |url: &str| format!("HTTP/1.1 302 Found\r\nLocation: {url}\r\n\r\n");
+        let away = |url: &str, host: &str| redirects_elsewhere(to(url).as_bytes(), Some(host));
+        // to another address that shares the first group, or the last two
+        // numbers: elsewhere
+        assert!(away("http://[2001:db8::2]/topup", "[2001:db8::1]"));
+        assert!(away("http://[2001:db8::2]:8080/topup", "[2001:db8::1]:80"));
+        assert!(away("http://10.0.0.1/portal", "192.168.0.1"));
+        assert!(away("http://10.10.34.36/", "www.example"));
+        assert!(away("http://portal.example/", "[2001:db8::1]"));
+        // to the same address (a port, a path, another case): not
+        assert!(!away("http://[2001:DB8::1]:8080/login", "[2001:db8::1]"));
+        assert!(!away("https://[2001:db8::1]/", "[2001:db8::1]:80"));
+        assert!(!away("http://192.168.0.1:8080/x", "192.168.0.1"));
+        // names still compare by their last two labels
+        assert!(!away("https://login.example.com/", "www.example.com"));
+        assert!(away("https://topup.carrier.example/", "www.example.com"));
+        // an unclosed literal is taken whole, and does not panic
+        assert!(away("http://[2001:db8::2", "[2001:db8::1]"));
+        assert!(!redirects_elsewhere(to("http://[").as_bytes(), Some("[")));
     }
 }
 

@@ -344,15 +344,20 @@ impl Handshakes {
     /// hops nearer than every one seen on `port` (both seen): something
     /// near the client answers `other` for the server (a carrier's or a
     /// portal's interceptor on port 80, a transparent proxy).
+    ///
+    /// Hops are counted from each SYN/ACK's initial TTL ([`hops`]): raw TTLs
+    /// of senders that start at different values say nothing of distance
+    /// (a Windows server's 116, 12 hops away, is not nearer than a Linux
+    /// carrier box's 63, one hop away; the nit left by session 23's review).
     pub fn nearer_on(&self, other: u16, port: u16) -> bool {
-        let ttls = |q: u16| {
+        let hops_on = |q: u16| {
             self.paths[..usize::from(self.len)]
                 .iter()
                 .filter(move |p| p.port == q)
-                .map(|p| p.ttl)
+                .map(|p| hops(p.ttl))
         };
-        match (ttls(other).min(), ttls(port).max()) {
-            (Some(near), Some(far)) => near >= far.saturating_add(5),
+        match (hops_on(other).max(), hops_on(port).min()) {
+            (Some(near), Some(far)) => near.saturating_add(5) <= far,
             _ => false,
         }
     }
@@ -376,6 +381,15 @@ const INITIAL_TTLS: [u8; 3] = [64, 128, 255];
 /// other end of its uplink), whatever address it claims.
 pub(crate) fn from_first_hop(ttl: u8) -> bool {
     INITIAL_TTLS.contains(&ttl)
+}
+
+/// Routers a packet passed, counted from the nearest usual initial TTL
+/// (64, 128, 255) at or above its `ttl`.
+pub(crate) fn hops(ttl: u8) -> u8 {
+    INITIAL_TTLS
+        .into_iter()
+        .find(|&i| ttl <= i)
+        .map_or(u8::MAX, |i| i - ttl)
 }
 
 /// What a detector may use and produce while handling one input.
@@ -651,5 +665,44 @@ mod handshake_tests {
         h.note(hs(51, 8443, 20));
         assert_eq!(h.fastest(64, true, 443, 3), None);
         assert_eq!(h.fastest(56, true, 80, 1), Some(31 * MS));
+    }
+
+    /// Distance is counted in hops from each SYN/ACK's initial TTL, not in
+    /// raw TTLs.
+    #[test]
+    fn nearer_on_counts_hops_not_raw_ttls() {
+        // a carrier box one hop away on 80 (Linux, 63), the server twelve
+        // hops away on 443: Linux (52) or Windows (116)
+        for server in [52, 116] {
+            let mut h = Handshakes::default();
+            h.note(hs(63, 80, 20));
+            h.note(hs(server, 443, 40));
+            assert!(h.nearer_on(80, 443), "server TTL {server}");
+            assert!(!h.nearer_on(443, 80));
+        }
+        // the same server answering both ports from stacks that start at
+        // different TTLs (a Windows front end on 80, 116; Linux on 443, 52):
+        // twelve hops each, neither nearer (by raw TTLs 80 was 64 "nearer",
+        // and its answers no contrast for a block of 443)
+        let mut h = Handshakes::default();
+        h.note(hs(116, 80, 40));
+        h.note(hs(52, 443, 40));
+        assert!(!h.nearer_on(80, 443));
+        assert!(!h.nearer_on(443, 80));
+        // four hops nearer is not enough; five is; every path counts
+        let mut h = Handshakes::default();
+        h.note(hs(60, 80, 30)); // 4 hops
+        h.note(hs(56, 443, 40)); // 8
+        assert!(!h.nearer_on(80, 443));
+        let mut h = Handshakes::default();
+        h.note(hs(60, 80, 30)); // 4
+        h.note(hs(55, 443, 40)); // 9
+        assert!(h.nearer_on(80, 443));
+        h.note(hs(58, 80, 30)); // another path on 80, 6 hops
+        assert!(!h.nearer_on(80, 443));
+        h.note(hs(124, 80, 30)); // (4 hops from 128: alone it would do)
+        assert!(!h.nearer_on(80, 443));
+        // a port never seen: no
+        assert!(!h.nearer_on(8080, 443));
     }
 }
