@@ -11,6 +11,7 @@
 use crate::decode::linktype as lt;
 use crate::detectors::{from_first_hop, hops};
 use crate::time::Nanos;
+use std::net::IpAddr;
 
 /// Times of the latest link-wide successes, as of a packet (0: never).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,7 +30,23 @@ pub struct LinkClock {
     pub now: Nanos,
     /// The latest captive-portal period (see [`Captive`]).
     pub captive: Captive,
+    /// The latest answer from beyond the vantage point's own network: a
+    /// SYN/ACK or QUIC reply that passed a router, from a public address
+    /// (see [`LinkEvent::Local`]). While there was one in the last
+    /// [`LOCAL_WINDOW`], answers from the own network do not move the clock.
+    pub last_routed: Nanos,
 }
+
+/// How long answers from beyond the vantage point's own network keep its
+/// own network's answers out of the link clock ([`LinkEvent::Local`]). A
+/// link on which every answer arrives as if from the own network (a phone's
+/// tethering that rewrites every packet's TTL to 64, an explicit proxy at a
+/// private address) has none, and its answers count as they did before
+/// session 25: otherwise nothing there would show the link working, and
+/// SYN-stage and frozen-transfer blocks would go unreported in silence
+/// (found in review, session 25). After a move from such a link to an
+/// ordinary one, or back, the rule follows within this time.
+pub const LOCAL_WINDOW: Nanos = 600 * crate::time::SECOND;
 
 /// What the operating systems' connectivity checks seen on the link said:
 /// whether the network was behind a captive portal (a hotel, airport or
@@ -138,18 +155,39 @@ impl LinkClock {
     #[inline]
     fn note(&mut self, e: Option<LinkEvent>, ts: Nanos) {
         self.now = self.now.max(ts);
-        match e {
-            Some(LinkEvent::SynAck) => self.last_synack = self.last_synack.max(ts),
-            // (one from the vantage point's own network: see `synack`)
-            Some(LinkEvent::HttpSynAck { ttl, .. }) if !from_first_hop(ttl) => {
-                self.last_synack = self.last_synack.max(ts)
+        let Some(e) = e else {
+            return;
+        };
+        let (synack, tls, quic, local) = match e {
+            LinkEvent::SynAck => (true, false, false, false),
+            LinkEvent::TlsSynAck => (true, true, false, false),
+            LinkEvent::QuicReply => (false, false, true, false),
+            LinkEvent::HttpSynAck { local, .. } => (true, false, false, local),
+            LinkEvent::Local(k) => (
+                k != LocalKind::Quic,
+                k == LocalKind::Tls,
+                k == LocalKind::Quic,
+                true,
+            ),
+            _ => return,
+        };
+        if local {
+            // the own network's answers count only on a link that showed
+            // none from beyond it lately
+            if self.last_routed != 0 && ts.saturating_sub(self.last_routed) <= LOCAL_WINDOW {
+                return;
             }
-            Some(LinkEvent::TlsSynAck) => {
-                self.last_synack = self.last_synack.max(ts);
-                self.last_tls_synack = self.last_tls_synack.max(ts);
-            }
-            Some(LinkEvent::QuicReply) => self.last_quic_reply = self.last_quic_reply.max(ts),
-            _ => {}
+        } else {
+            self.last_routed = self.last_routed.max(ts);
+        }
+        if synack {
+            self.last_synack = self.last_synack.max(ts);
+        }
+        if tls {
+            self.last_tls_synack = self.last_tls_synack.max(ts);
+        }
+        if quic {
+            self.last_quic_reply = self.last_quic_reply.max(ts);
         }
     }
 }
@@ -207,7 +245,12 @@ impl LinkTracker {
         self.clock.note(e, ts);
         if matches!(
             e,
-            None | Some(LinkEvent::SynAck | LinkEvent::TlsSynAck | LinkEvent::QuicReply)
+            None | Some(
+                LinkEvent::SynAck
+                    | LinkEvent::TlsSynAck
+                    | LinkEvent::QuicReply
+                    | LinkEvent::Local(_)
+            )
         ) {
             return;
         }
@@ -223,7 +266,7 @@ impl LinkTracker {
         reply: impl FnOnce() -> Option<Reply>,
     ) {
         match e {
-            Some(LinkEvent::HttpSynAck { port, ttl }) => {
+            Some(LinkEvent::HttpSynAck { port, ttl, .. }) => {
                 let i = usize::from(self.next_synack) % self.synacks.len();
                 self.synacks[i] = (port, ttl);
                 self.next_synack = self.next_synack.wrapping_add(1);
@@ -309,7 +352,21 @@ pub enum LinkEvent {
         port: u16,
         /// Its IP TTL.
         ttl: u8,
+        /// From the vantage point's own network (see [`LinkEvent::Local`]).
+        local: bool,
     },
+    /// A SYN/ACK ([`LocalKind::Tls`] from port 443, [`LocalKind::Tcp`]
+    /// from another port but 80) or a datagram from UDP port 443
+    /// ([`LocalKind::Quic`]) from the vantage point's own network: it passed
+    /// no router (its TTL is an initial one: 64, 128, 255), or it came from
+    /// a private, shared (carrier-grade NAT), loopback or link-local
+    /// address. The host's own server answering a visitor, a NAS, the
+    /// router's web interface or captive portal, a carrier's self-care
+    /// site at a shared address: it says nothing of the internet link (before session 25 it
+    /// counted as the link working: a nit left by session 23's review, and
+    /// a LAN server's HTTPS made QUIC's "HTTPS worked on the link" true
+    /// during a carrier's cut-off). See [`LOCAL_WINDOW`].
+    Local(LocalKind),
     /// A client asked a known connectivity-check URL over HTTP.
     Check {
         /// [`host_digest`] of its Host (0: none).
@@ -646,9 +703,12 @@ pub fn link_event(linktype: u32, d: &[u8]) -> Option<LinkEvent> {
 /// [`link_event`] gives for its frame).
 pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
     match p.l4 {
-        crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() && !t.rst() => {
-            synack(t.sport, t.dport, p.ip.ttl)
-        }
+        crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() && !t.rst() => Some(synack(
+            t.sport,
+            t.dport,
+            p.ip.ttl,
+            local_answer(p.ip.src, p.ip.ttl),
+        )),
         crate::decode::Transport::Tcp(t)
             if (t.sport == 80 || t.dport == 80)
                 && !t.payload.is_empty()
@@ -657,10 +717,12 @@ pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
         {
             http_event((t.sport, t.dport), t.seq, t.ack, p.ip.ttl, t.payload)
         }
-        crate::decode::Transport::Udp(u)
-            if u.sport == 443 && !u.payload.is_empty() && !from_first_hop(p.ip.ttl) =>
-        {
-            Some(LinkEvent::QuicReply)
+        crate::decode::Transport::Udp(u) if u.sport == 443 && !u.payload.is_empty() => {
+            Some(if local_answer(p.ip.src, p.ip.ttl) {
+                LinkEvent::Local(LocalKind::Quic)
+            } else {
+                LinkEvent::QuicReply
+            })
         }
         _ => None,
     }
@@ -675,22 +737,47 @@ pub fn reply_of(p: &crate::decode::Packet<'_>) -> Option<Reply> {
     }
 }
 
-/// The event of a SYN/ACK from `sport` to `dport` with IP TTL `ttl`.
-///
-/// One that passed no router (its TTL an initial one) came from the vantage
-/// point's own network: this host's own servers (a volunteer's HTTPS
-/// server, answering its visitors), a server on the LAN, the router's web
-/// interface, a captive portal on the router. It says nothing of the
-/// internet link (before session 25 it counted as the link working: the
-/// nit `TlsSynAck` left by session 23's review). Port 80's are still noted
-/// for the connectivity checks ([`LinkEvent::HttpSynAck`]), but they do not
-/// move the clock either ([`LinkClock::note`]).
-fn synack(sport: u16, dport: u16, ttl: u8) -> Option<LinkEvent> {
+/// Which answer a [`LinkEvent::Local`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalKind {
+    /// A SYN/ACK from a TCP port other than 80 and 443.
+    Tcp,
+    /// A SYN/ACK from TCP port 443.
+    Tls,
+    /// A datagram from UDP port 443.
+    Quic,
+}
+
+/// Whether an answer from `src` with IP TTL `ttl` came from the vantage
+/// point's own network ([`LinkEvent::Local`]).
+fn local_answer(src: IpAddr, ttl: u8) -> bool {
+    from_first_hop(ttl)
+        || match src {
+            IpAddr::V4(a) => {
+                let o = a.octets();
+                a.is_private()
+                    || a.is_loopback()
+                    || a.is_link_local()
+                    || (o[0] == 100 && o[1] & 0xc0 == 64)
+            }
+            IpAddr::V6(a) => a.is_loopback() || a.is_unique_local() || a.is_unicast_link_local(),
+        }
+}
+
+/// The event of a SYN/ACK from `sport` to `dport` with IP TTL `ttl`, from
+/// the vantage point's own network when `local` ([`local_answer`]). Port
+/// 80's are noted for the connectivity checks either way.
+fn synack(sport: u16, dport: u16, ttl: u8, local: bool) -> LinkEvent {
     match sport {
-        80 => Some(LinkEvent::HttpSynAck { port: dport, ttl }),
-        _ if from_first_hop(ttl) => None,
-        443 => Some(LinkEvent::TlsSynAck),
-        _ => Some(LinkEvent::SynAck),
+        80 => LinkEvent::HttpSynAck {
+            port: dport,
+            ttl,
+            local,
+        },
+        443 if local => LinkEvent::Local(LocalKind::Tls),
+        443 => LinkEvent::TlsSynAck,
+        _ if local => LinkEvent::Local(LocalKind::Tcp),
+        _ => LinkEvent::SynAck,
     }
 }
 
@@ -729,7 +816,7 @@ fn fast(linktype: u32, d: &[u8]) -> Option<Option<LinkEvent>> {
     }
     // the IP payload: a declared length that is too short or longer than
     // what was captured gives way to the captured bytes
-    let (proto, payload, ttl) = match version {
+    let (proto, payload, ttl, src) = match version {
         4 => {
             if ip[0] != 0x45 || be16(ip, 6)? & 0x3fff != 0 {
                 return None;
@@ -740,7 +827,7 @@ fn fast(linktype: u32, d: &[u8]) -> Option<Option<LinkEvent>> {
             } else {
                 ip.get(20..total)?
             };
-            (*ip.get(9)?, payload, *ip.get(8)?)
+            (*ip.get(9)?, payload, *ip.get(8)?, ip.get(12..16)?)
         }
         6 => {
             let h = ip.get(..40)?;
@@ -751,16 +838,29 @@ fn fast(linktype: u32, d: &[u8]) -> Option<Option<LinkEvent>> {
             } else {
                 rest.get(..plen)?
             };
-            (h[6], payload, h[7])
+            (h[6], payload, h[7], &h[8..24])
         }
         _ => return None,
     };
-    fast_l4(proto, payload, ttl)
+    fast_l4(proto, payload, ttl, src)
+}
+
+/// The address of `src`, an IPv4 (4 bytes) or IPv6 (16) source address.
+fn addr_of(src: &[u8]) -> IpAddr {
+    match <[u8; 16]>::try_from(src) {
+        Ok(b) => IpAddr::from(b),
+        Err(_) => match <[u8; 4]>::try_from(src) {
+            Ok(b) => IpAddr::from(b),
+            // (not reached: callers give 4 or 16 bytes)
+            Err(_) => IpAddr::from([0u8; 4]),
+        },
+    }
 }
 
 /// The link event of a transport header (`None`: only the decoder can say:
 /// another protocol, an IPv6 extension header, a header cut short).
-fn fast_l4(proto: u8, l4: &[u8], ttl: u8) -> Option<Option<LinkEvent>> {
+/// `src` is the IP source address (4 or 16 bytes).
+fn fast_l4(proto: u8, l4: &[u8], ttl: u8, src: &[u8]) -> Option<Option<LinkEvent>> {
     Some(match proto {
         6 => {
             let doff = usize::from(*l4.get(12)? >> 4) * 4;
@@ -770,7 +870,12 @@ fn fast_l4(proto: u8, l4: &[u8], ttl: u8) -> Option<Option<LinkEvent>> {
             let flags = l4[13];
             let be16 = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
             if flags & 0x12 == 0x12 && flags & 0x04 == 0 {
-                synack(be16(0), be16(2), ttl)
+                Some(synack(
+                    be16(0),
+                    be16(2),
+                    ttl,
+                    local_answer(addr_of(src), ttl),
+                ))
             } else if l4.len() > doff && flags & 0x06 == 0 && (be16(0) == 80 || be16(2) == 80) {
                 let be32 =
                     |at: usize| u32::from_be_bytes([l4[at], l4[at + 1], l4[at + 2], l4[at + 3]]);
@@ -792,7 +897,13 @@ fn fast_l4(proto: u8, l4: &[u8], ttl: u8) -> Option<Option<LinkEvent>> {
             } else {
                 declared
             };
-            (sport == 443 && len > 8 && !from_first_hop(ttl)).then_some(LinkEvent::QuicReply)
+            (sport == 443 && len > 8).then(|| {
+                if local_answer(addr_of(src), ttl) {
+                    LinkEvent::Local(LocalKind::Quic)
+                } else {
+                    LinkEvent::QuicReply
+                }
+            })
         }
         _ => return None,
     })
@@ -816,6 +927,7 @@ mod tests {
         let http_synack = Some(LinkEvent::HttpSynAck {
             port: 0x9c40,
             ttl: 52,
+            local: false,
         });
         assert_eq!(link_event(lt::RAW, &syn_ack), http_synack);
         // with IP options the decoder decides, the same way
@@ -855,6 +967,7 @@ mod tests {
                 last_tls_synack: 0,
                 now: 7,
                 captive: Captive::default(),
+                last_routed: 7,
             }
         );
         c.observe(lt::RAW, &tls_synack, 9);
@@ -862,60 +975,137 @@ mod tests {
         for cut in 0..syn_ack.len() {
             let _ = link_event(lt::RAW, &syn_ack[..cut]);
         }
-        // Answers that passed no router (an initial TTL: 64, 128, 255) came
-        // from the vantage point's own network and do not move the clock:
-        // the host's own HTTPS server, a NAS, the router's web interface. A
-        // SYN/ACK from port 80 is still noted, for the connectivity checks.
+        // Answers from the vantage point's own network: they passed no router
+        // (an initial TTL: 64, 128, 255), or came from a private, shared,
+        // loopback or link-local address. The host's own HTTPS server, a NAS,
+        // the router's web interface: on a link that showed answers from
+        // beyond it lately they do not move the clock; on one that showed
+        // none (every TTL rewritten to 64 by a phone's tethering) they do.
+        let ttl_of = |f: &[u8], ttl: u8| {
+            let mut f = f.to_vec();
+            f[8] = ttl;
+            f
+        };
+        let from = |f: &[u8], a: [u8; 4]| {
+            let mut f = f.to_vec();
+            f[12..16].copy_from_slice(&a);
+            f
+        };
+        let mut plain = tls_synack.clone();
+        plain[20..22].copy_from_slice(&8443u16.to_be_bytes());
+        let mut locals = vec![];
         for ttl in [64, 128, 255] {
-            let local = |f: &[u8]| {
-                let mut f = f.to_vec();
-                f[8] = ttl;
-                f
-            };
-            assert_eq!(link_event(lt::RAW, &local(&tls_synack)), None, "{ttl}");
-            let mut plain = local(&tls_synack);
-            plain[20..22].copy_from_slice(&8443u16.to_be_bytes());
-            assert_eq!(link_event(lt::RAW, &plain), None, "{ttl}");
-            assert_eq!(link_event(lt::RAW, &local(&q)), None, "{ttl}");
-            assert_eq!(
-                link_event(lt::RAW, &local(&syn_ack)),
-                Some(LinkEvent::HttpSynAck { port: 0x9c40, ttl }),
-                "{ttl}"
+            locals.push(ttl_of(&tls_synack, ttl));
+            locals.push(ttl_of(&plain, ttl));
+            locals.push(ttl_of(&q, ttl));
+            locals.push(ttl_of(&syn_ack, ttl));
+            locals.push(ttl_of(&with_opts, ttl)); // (the decoder decides)
+        }
+        for a in [
+            [192, 168, 1, 10],
+            [10, 1, 2, 3],
+            [172, 20, 0, 1],
+            [100, 64, 0, 1],
+            [169, 254, 1, 1],
+        ] {
+            locals.push(from(&tls_synack, a));
+            locals.push(from(&q, a));
+        }
+        for f in &locals {
+            let e = link_event(lt::RAW, f);
+            assert!(
+                matches!(
+                    e,
+                    Some(LinkEvent::Local(_) | LinkEvent::HttpSynAck { local: true, .. })
+                ),
+                "{e:?} {f:?}"
             );
-            // the decoder agrees (options make it decide)
-            let mut opts = local(&with_opts);
-            opts[8] = ttl;
-            assert_eq!(link_event(lt::RAW, &opts), None, "{ttl}");
-            let mut c = LinkTracker::default();
-            for (f, ts) in [
-                (local(&tls_synack), 11),
-                (local(&syn_ack), 12),
-                (local(&q), 13),
-            ] {
-                c.observe(lt::RAW, &f, ts);
-            }
+        }
+        assert_eq!(
+            link_event(lt::RAW, &ttl_of(&tls_synack, 64)),
+            Some(LinkEvent::Local(LocalKind::Tls))
+        );
+        assert_eq!(
+            link_event(lt::RAW, &ttl_of(&plain, 128)),
+            Some(LinkEvent::Local(LocalKind::Tcp))
+        );
+        assert_eq!(
+            link_event(lt::RAW, &from(&q, [10, 0, 0, 1])),
+            Some(LinkEvent::Local(LocalKind::Quic))
+        );
+        // (public, one hop further: not local)
+        for f in [ttl_of(&tls_synack, 63), from(&tls_synack, [100, 128, 0, 1])] {
+            assert_eq!(link_event(lt::RAW, &f), Some(LinkEvent::TlsSynAck));
+        }
+        const MIN: Nanos = 60 * crate::time::SECOND;
+        let local3 = [
+            ttl_of(&tls_synack, 64),
+            ttl_of(&syn_ack, 64),
+            from(&q, [192, 168, 1, 10]),
+        ];
+        let times = |c: &LinkTracker| {
             let k = c.clock();
-            assert_eq!(
-                (k.last_synack, k.last_tls_synack, k.last_quic_reply),
-                (0, 0, 0),
-                "{ttl}"
-            );
-            // one hop further, they count
-            let mut c = LinkTracker::default();
-            for (f, ts) in [
-                (local(&tls_synack), 11),
-                (local(&syn_ack), 12),
-                (local(&q), 13),
-            ] {
-                let mut f = f;
-                f[8] -= 1;
-                c.observe(lt::RAW, &f, ts);
+            (k.last_synack, k.last_tls_synack, k.last_quic_reply)
+        };
+        // a link that never showed an answer from beyond: they count
+        let mut c = LinkTracker::default();
+        for (f, ts) in local3.iter().zip([11, 12, 13]) {
+            c.observe(lt::RAW, f, ts);
+        }
+        assert_eq!(times(&c), (12, 11, 13));
+        // one that did, 10 minutes ago at most: they do not
+        let mut c = LinkTracker::default();
+        c.observe(lt::RAW, &syn_ack, 5 * MIN);
+        for (f, ts) in local3.iter().zip([11, 12, 13]) {
+            c.observe(lt::RAW, f, 15 * MIN - 13 + ts);
+        }
+        assert_eq!(times(&c), (5 * MIN, 0, 0));
+        assert_eq!(c.clock().last_routed, 5 * MIN);
+        // ... and they do again once that is more than 10 minutes old (a
+        // laptop moved to a phone's hotspot that rewrites every TTL)
+        for (f, ts) in local3.iter().zip([11, 12, 13]) {
+            c.observe(lt::RAW, f, 15 * MIN + 1 + ts);
+        }
+        assert_eq!(times(&c), (15 * MIN + 13, 15 * MIN + 12, 15 * MIN + 14));
+    }
+
+    /// IPv6 answers from the own network: an initial hop limit, a unique
+    /// local, link-local or loopback source; the fast path and the decoder
+    /// agree.
+    #[test]
+    fn ipv6_answers_from_the_own_network_are_local() {
+        let synack6 = |src: [u16; 8], hops: u8| {
+            let mut f = vec![0x60, 0, 0, 0, 0, 20, 6, hops];
+            for w in src {
+                f.extend(w.to_be_bytes());
             }
-            let k = c.clock();
+            f.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10]);
+            f.extend([
+                1, 0xbb, 0x9c, 0x40, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x12, 0xff, 0xff, 0, 0, 0, 0,
+            ]);
+            f
+        };
+        let public = [0x2001, 0xdb8, 1, 0, 0, 0, 0, 7];
+        for (src, hops, local) in [
+            (public, 52, false),
+            (public, 64, true),
+            (public, 255, true),
+            ([0xfd00, 0, 0, 0, 0, 0, 0, 5], 63, true),
+            ([0xfe80, 0, 0, 0, 0, 0, 0, 5], 63, true),
+            ([0, 0, 0, 0, 0, 0, 0, 1], 63, true),
+        ] {
+            let f = synack6(src, hops);
+            let want = Some(if local {
+                LinkEvent::Local(LocalKind::Tls)
+            } else {
+                LinkEvent::TlsSynAck
+            });
+            assert_eq!(link_event(lt::RAW, &f), want, "{src:x?} {hops}");
+            let decoded = crate::decode::decode(lt::RAW, &f, 0, 0).ok();
             assert_eq!(
-                (k.last_synack, k.last_tls_synack, k.last_quic_reply),
-                (12, 11, 13),
-                "{ttl}"
+                decoded.as_ref().and_then(of_packet),
+                want,
+                "{src:x?} {hops}"
             );
         }
     }
@@ -1283,7 +1473,8 @@ mod tests {
                 both(&sa),
                 Some(LinkEvent::HttpSynAck {
                     port: 40001,
-                    ttl: 63
+                    ttl: 63,
+                    local: false,
                 })
             );
             k.observe(lt::RAW, &sa, S);

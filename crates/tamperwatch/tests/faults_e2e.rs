@@ -1002,9 +1002,9 @@ fn a_scan_of_this_hosts_own_address_is_counted_not_reported() {
     opts.overrides = "[flows]\ntcp_unconfirmed_timeout = 2\ntcp_handshake_timeout = 2\n".into();
     // The far side is a few hops away (its packets arrive with TTL 60), and
     // the host fetches pages from it meanwhile: SYN/ACKs from beyond the
-    // host's own network show the link working. Its own service's SYN/ACKs,
-    // sent with an initial TTL, do not (since session 25), and without a
-    // working link a SYN-stage failure is not judged at all.
+    // host's own network show the link working. (Since session 25 its own
+    // service's SYN/ACKs, sent with an initial TTL, do not while such
+    // answers come: `LinkEvent::Local`.)
     s.sysctl("net.ipv4.ip_default_ttl", "60");
     let far = topo.server.addr4.to_string();
     let _far_web = s.spawn("python3", &["-m", "http.server", "8081", "--bind", &far]);

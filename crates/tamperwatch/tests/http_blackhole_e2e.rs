@@ -1680,11 +1680,10 @@ fn captive_portal_before_login_is_withheld() {
     lab.client().sysctl("net.ipv4.tcp_orphan_retries", "1");
     let r = lab.router();
     // The portal's server answers from four hops away (TTL 60), as a
-    // hotspot's controller behind the access point does: one at the first
-    // hop (TTL 64) would not show the link working at all (since session
-    // 25, a handshake that passed no router is the vantage point's own
-    // network), and the failures before the login would not be judged,
-    // leaving nothing to withhold.
+    // hotspot's controller behind the access point does. (Since session 25
+    // one at the first hop, TTL 64, shows the link working only while
+    // nothing from beyond the vantage point's own network answered in the
+    // last 10 minutes: `LinkEvent::Local`.)
     r.sysctl("net.ipv4.ip_default_ttl", "60");
     let locked = tempfile::NamedTempFile::new().expect("flag file");
     let _portal = censor::PortalServer::start(&r, 8080, locked.path());

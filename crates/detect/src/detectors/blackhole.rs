@@ -405,20 +405,28 @@ fn redirects_elsewhere(p: &[u8], host: Option<&str>) -> bool {
 }
 
 /// The host of what follows a URL's `scheme://`, or of a Host header's
-/// value: without a port, a path or a query; an IPv6 literal whole, with
-/// its brackets (split at its first colon, every literal was the same
-/// host, `[2001`: the nit left by session 23's review).
+/// value: without user information, a port, a path or a query; an IPv6
+/// literal whole, with its brackets (split at its first colon, every
+/// literal was the same host, `[2001`: the nit left by session 23's
+/// review).
 fn url_host(rest: &[u8]) -> &[u8] {
-    let end = if rest.first() == Some(&b'[') {
-        rest.iter()
+    let authority = rest
+        .iter()
+        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+        .map_or(rest, |i| &rest[..i]);
+    // (`user:password@host`: the host is after the last `@`)
+    let host = authority
+        .iter()
+        .rposition(|&c| c == b'@')
+        .map_or(authority, |i| &authority[i + 1..]);
+    let end = if host.first() == Some(&b'[') {
+        host.iter()
             .position(|&c| c == b']')
-            .map_or(rest.len(), |i| i + 1)
+            .map_or(host.len(), |i| i + 1)
     } else {
-        rest.iter()
-            .position(|&c| matches!(c, b'/' | b':' | b'?' | b'#'))
-            .unwrap_or(rest.len())
+        host.iter().position(|&c| c == b':').unwrap_or(host.len())
     };
-    &rest[..end]
+    &host[..end]
 }
 
 /// Two host names of one site: their last two labels agree (`example.com`
@@ -1672,6 +1680,13 @@ mod redirect_tests {
         // names still compare by their last two labels
         assert!(!away("https://login.example.com/", "www.example.com"));
         assert!(away("https://topup.carrier.example/", "www.example.com"));
+        // user information before the host is not the host (found in
+        // review: `www.example.com:x@` made the carrier's page the site's)
+        assert!(away(
+            "http://www.example.com:x@topup.carrier.example/",
+            "www.example.com"
+        ));
+        assert!(!away("http://user@www.example.com/", "www.example.com"));
         // an unclosed literal is taken whole, and does not panic
         assert!(away("http://[2001:db8::2", "[2001:db8::1]"));
         assert!(!redirects_elsewhere(to("http://[").as_bytes(), Some("[")));
