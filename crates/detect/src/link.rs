@@ -30,11 +30,13 @@ pub struct LinkClock {
     pub now: Nanos,
     /// The latest captive-portal period (see [`Captive`]).
     pub captive: Captive,
-    /// The latest answer from beyond the vantage point's own network: a
-    /// SYN/ACK or QUIC reply that passed a router, from a public address
-    /// (see [`LinkEvent::Local`]). While there was one in the last
-    /// [`LOCAL_WINDOW`], answers from the own network do not move the clock.
-    pub last_routed: Nanos,
+    /// The latest answers from beyond the vantage point's own network, by
+    /// kind ([`routed_kind`]: TCP or QUIC, over IPv4 or IPv6): a SYN/ACK or
+    /// QUIC reply that passed a router, from a public address (see
+    /// [`LinkEvent::Local`]). While one of a kind came in the last
+    /// [`LOCAL_WINDOW`], answers of that kind from the own network do not
+    /// move the clock.
+    pub last_routed: [Nanos; 4],
 }
 
 /// How long answers from beyond the vantage point's own network keep its
@@ -45,8 +47,17 @@ pub struct LinkClock {
 /// session 25: otherwise nothing there would show the link working, and
 /// SYN-stage and frozen-transfer blocks would go unreported in silence
 /// (found in review, session 25). After a move from such a link to an
-/// ordinary one, or back, the rule follows within this time.
+/// ordinary one, or back, the rule follows within this time. It is kept
+/// apart for TCP and QUIC, over IPv4 and over IPv6: a hotspot that rewrites
+/// IPv4's TTLs only, or a modem whose TCP accelerator completes every
+/// handshake itself while QUIC passes, has answers from beyond of the other
+/// kinds only (found in the second review of session 25).
 pub const LOCAL_WINDOW: Nanos = 600 * crate::time::SECOND;
+
+/// The index in [`LinkClock::last_routed`] of an answer's kind.
+fn routed_kind(v6: bool, quic: bool) -> usize {
+    usize::from(v6) * 2 + usize::from(quic)
+}
 
 /// What the operating systems' connectivity checks seen on the link said:
 /// whether the network was behind a captive portal (a hotel, airport or
@@ -158,27 +169,28 @@ impl LinkClock {
         let Some(e) = e else {
             return;
         };
-        let (synack, tls, quic, local) = match e {
-            LinkEvent::SynAck => (true, false, false, false),
-            LinkEvent::TlsSynAck => (true, true, false, false),
-            LinkEvent::QuicReply => (false, false, true, false),
-            LinkEvent::HttpSynAck { local, .. } => (true, false, false, local),
-            LinkEvent::Local(k) => (
-                k != LocalKind::Quic,
-                k == LocalKind::Tls,
-                k == LocalKind::Quic,
-                true,
-            ),
+        let (tls, quic, local, v6) = match e {
+            LinkEvent::SynAck { v6 } => (false, false, false, v6),
+            LinkEvent::TlsSynAck { v6 } => (true, false, false, v6),
+            LinkEvent::QuicReply { v6 } => (false, true, false, v6),
+            LinkEvent::HttpSynAck { local, v6, .. } => (false, false, local, v6),
+            LinkEvent::Local { kind, v6 } => {
+                (kind == LocalKind::Tls, kind == LocalKind::Quic, true, v6)
+            }
             _ => return,
         };
+        let synack = !quic;
+        let kind = routed_kind(v6, quic);
         if local {
             // the own network's answers count only on a link that showed
-            // none from beyond it lately
-            if self.last_routed != 0 && ts.saturating_sub(self.last_routed) <= LOCAL_WINDOW {
+            // none of their kind from beyond it lately (either way in time:
+            // a replay of files out of order, a clock stepped back)
+            let routed = self.last_routed[kind];
+            if routed != 0 && ts.abs_diff(routed) <= LOCAL_WINDOW.unsigned_abs() {
                 return;
             }
         } else {
-            self.last_routed = self.last_routed.max(ts);
+            self.last_routed[kind] = ts;
         }
         if synack {
             self.last_synack = self.last_synack.max(ts);
@@ -246,10 +258,10 @@ impl LinkTracker {
         if matches!(
             e,
             None | Some(
-                LinkEvent::SynAck
-                    | LinkEvent::TlsSynAck
-                    | LinkEvent::QuicReply
-                    | LinkEvent::Local(_)
+                LinkEvent::SynAck { .. }
+                    | LinkEvent::TlsSynAck { .. }
+                    | LinkEvent::QuicReply { .. }
+                    | LinkEvent::Local { .. }
             )
         ) {
             return;
@@ -340,12 +352,22 @@ impl LinkTracker {
 /// What a frame says about the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkEvent {
-    /// A server completed a TCP handshake (SYN/ACK).
-    SynAck,
+    /// A server completed a TCP handshake (SYN/ACK); over IPv6 when `v6`
+    /// (so for every answer below).
+    SynAck {
+        /// Over IPv6.
+        v6: bool,
+    },
     /// A server answered on UDP port 443.
-    QuicReply,
+    QuicReply {
+        /// Over IPv6.
+        v6: bool,
+    },
     /// A SYN/ACK from TCP port 443 (a [`LinkEvent::SynAck`] too).
-    TlsSynAck,
+    TlsSynAck {
+        /// Over IPv6.
+        v6: bool,
+    },
     /// A SYN/ACK from port 80 (a [`LinkEvent::SynAck`] too).
     HttpSynAck {
         /// The client's port.
@@ -354,6 +376,8 @@ pub enum LinkEvent {
         ttl: u8,
         /// From the vantage point's own network (see [`LinkEvent::Local`]).
         local: bool,
+        /// Over IPv6.
+        v6: bool,
     },
     /// A SYN/ACK ([`LocalKind::Tls`] from port 443, [`LocalKind::Tcp`]
     /// from another port but 80) or a datagram from UDP port 443
@@ -366,7 +390,12 @@ pub enum LinkEvent {
     /// counted as the link working: a nit left by session 23's review, and
     /// a LAN server's HTTPS made QUIC's "HTTPS worked on the link" true
     /// during a carrier's cut-off). See [`LOCAL_WINDOW`].
-    Local(LocalKind),
+    Local {
+        /// Which answer.
+        kind: LocalKind,
+        /// Over IPv6.
+        v6: bool,
+    },
     /// A client asked a known connectivity-check URL over HTTP.
     Check {
         /// [`host_digest`] of its Host (0: none).
@@ -703,12 +732,9 @@ pub fn link_event(linktype: u32, d: &[u8]) -> Option<LinkEvent> {
 /// [`link_event`] gives for its frame).
 pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
     match p.l4 {
-        crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() && !t.rst() => Some(synack(
-            t.sport,
-            t.dport,
-            p.ip.ttl,
-            local_answer(p.ip.src, p.ip.ttl),
-        )),
+        crate::decode::Transport::Tcp(t) if t.syn() && t.ack_flag() && !t.rst() => {
+            Some(synack(t.sport, t.dport, p.ip.ttl, p.ip.src))
+        }
         crate::decode::Transport::Tcp(t)
             if (t.sport == 80 || t.dport == 80)
                 && !t.payload.is_empty()
@@ -718,11 +744,7 @@ pub fn of_packet(p: &crate::decode::Packet<'_>) -> Option<LinkEvent> {
             http_event((t.sport, t.dport), t.seq, t.ack, p.ip.ttl, t.payload)
         }
         crate::decode::Transport::Udp(u) if u.sport == 443 && !u.payload.is_empty() => {
-            Some(if local_answer(p.ip.src, p.ip.ttl) {
-                LinkEvent::Local(LocalKind::Quic)
-            } else {
-                LinkEvent::QuicReply
-            })
+            Some(quic_reply(p.ip.src, p.ip.ttl))
         }
         _ => None,
     }
@@ -767,17 +789,38 @@ fn local_answer(src: IpAddr, ttl: u8) -> bool {
 /// The event of a SYN/ACK from `sport` to `dport` with IP TTL `ttl`, from
 /// the vantage point's own network when `local` ([`local_answer`]). Port
 /// 80's are noted for the connectivity checks either way.
-fn synack(sport: u16, dport: u16, ttl: u8, local: bool) -> LinkEvent {
+fn synack(sport: u16, dport: u16, ttl: u8, src: IpAddr) -> LinkEvent {
+    let (local, v6) = (local_answer(src, ttl), src.is_ipv6());
     match sport {
         80 => LinkEvent::HttpSynAck {
             port: dport,
             ttl,
             local,
+            v6,
         },
-        443 if local => LinkEvent::Local(LocalKind::Tls),
-        443 => LinkEvent::TlsSynAck,
-        _ if local => LinkEvent::Local(LocalKind::Tcp),
-        _ => LinkEvent::SynAck,
+        443 if local => LinkEvent::Local {
+            kind: LocalKind::Tls,
+            v6,
+        },
+        443 => LinkEvent::TlsSynAck { v6 },
+        _ if local => LinkEvent::Local {
+            kind: LocalKind::Tcp,
+            v6,
+        },
+        _ => LinkEvent::SynAck { v6 },
+    }
+}
+
+/// The event of a datagram from UDP port 443 from `src` with IP TTL `ttl`.
+fn quic_reply(src: IpAddr, ttl: u8) -> LinkEvent {
+    let v6 = src.is_ipv6();
+    if local_answer(src, ttl) {
+        LinkEvent::Local {
+            kind: LocalKind::Quic,
+            v6,
+        }
+    } else {
+        LinkEvent::QuicReply { v6 }
     }
 }
 
@@ -870,12 +913,7 @@ fn fast_l4(proto: u8, l4: &[u8], ttl: u8, src: &[u8]) -> Option<Option<LinkEvent
             let flags = l4[13];
             let be16 = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
             if flags & 0x12 == 0x12 && flags & 0x04 == 0 {
-                Some(synack(
-                    be16(0),
-                    be16(2),
-                    ttl,
-                    local_answer(addr_of(src), ttl),
-                ))
+                Some(synack(be16(0), be16(2), ttl, addr_of(src)))
             } else if l4.len() > doff && flags & 0x06 == 0 && (be16(0) == 80 || be16(2) == 80) {
                 let be32 =
                     |at: usize| u32::from_be_bytes([l4[at], l4[at + 1], l4[at + 2], l4[at + 3]]);
@@ -897,13 +935,7 @@ fn fast_l4(proto: u8, l4: &[u8], ttl: u8, src: &[u8]) -> Option<Option<LinkEvent
             } else {
                 declared
             };
-            (sport == 443 && len > 8).then(|| {
-                if local_answer(addr_of(src), ttl) {
-                    LinkEvent::Local(LocalKind::Quic)
-                } else {
-                    LinkEvent::QuicReply
-                }
-            })
+            (sport == 443 && len > 8).then(|| quic_reply(addr_of(src), ttl))
         }
         _ => return None,
     })
@@ -928,6 +960,7 @@ mod tests {
             port: 0x9c40,
             ttl: 52,
             local: false,
+            v6: false,
         });
         assert_eq!(link_event(lt::RAW, &syn_ack), http_synack);
         // with IP options the decoder decides, the same way
@@ -944,17 +977,26 @@ mod tests {
             0x45, 0, 0, 33, 0, 1, 0, 0, 52, 17, 0, 0, 203, 0, 113, 5, 192, 0, 2, 10,
         ];
         q.extend([1, 0xbb, 0xc3, 0x50, 0, 13, 0, 0, 0x40]);
-        assert_eq!(link_event(lt::RAW, &q), Some(LinkEvent::QuicReply));
+        assert_eq!(
+            link_event(lt::RAW, &q),
+            Some(LinkEvent::QuicReply { v6: false })
+        );
         // from port 443: HTTPS working on the link
         let mut tls_synack = syn_ack.clone();
         tls_synack[21] = 0xbb;
         tls_synack[20] = 1;
-        assert_eq!(link_event(lt::RAW, &tls_synack), Some(LinkEvent::TlsSynAck));
+        assert_eq!(
+            link_event(lt::RAW, &tls_synack),
+            Some(LinkEvent::TlsSynAck { v6: false })
+        );
         let mut with_opts = tls_synack.clone();
         with_opts[0] = 0x46;
         with_opts.splice(20..20, [1, 1, 1, 0]);
         with_opts[3] = 44;
-        assert_eq!(link_event(lt::RAW, &with_opts), Some(LinkEvent::TlsSynAck));
+        assert_eq!(
+            link_event(lt::RAW, &with_opts),
+            Some(LinkEvent::TlsSynAck { v6: false })
+        );
         let mut c = LinkTracker::default();
         c.observe(lt::RAW, &syn_ack, 5);
         c.observe(lt::RAW, &q, 7);
@@ -967,7 +1009,7 @@ mod tests {
                 last_tls_synack: 0,
                 now: 7,
                 captive: Captive::default(),
-                last_routed: 7,
+                last_routed: [3, 7, 0, 0],
             }
         );
         c.observe(lt::RAW, &tls_synack, 9);
@@ -1016,26 +1058,38 @@ mod tests {
             assert!(
                 matches!(
                     e,
-                    Some(LinkEvent::Local(_) | LinkEvent::HttpSynAck { local: true, .. })
+                    Some(LinkEvent::Local { .. } | LinkEvent::HttpSynAck { local: true, .. })
                 ),
                 "{e:?} {f:?}"
             );
         }
         assert_eq!(
             link_event(lt::RAW, &ttl_of(&tls_synack, 64)),
-            Some(LinkEvent::Local(LocalKind::Tls))
+            Some(LinkEvent::Local {
+                kind: LocalKind::Tls,
+                v6: false
+            })
         );
         assert_eq!(
             link_event(lt::RAW, &ttl_of(&plain, 128)),
-            Some(LinkEvent::Local(LocalKind::Tcp))
+            Some(LinkEvent::Local {
+                kind: LocalKind::Tcp,
+                v6: false
+            })
         );
         assert_eq!(
             link_event(lt::RAW, &from(&q, [10, 0, 0, 1])),
-            Some(LinkEvent::Local(LocalKind::Quic))
+            Some(LinkEvent::Local {
+                kind: LocalKind::Quic,
+                v6: false
+            })
         );
         // (public, one hop further: not local)
         for f in [ttl_of(&tls_synack, 63), from(&tls_synack, [100, 128, 0, 1])] {
-            assert_eq!(link_event(lt::RAW, &f), Some(LinkEvent::TlsSynAck));
+            assert_eq!(
+                link_event(lt::RAW, &f),
+                Some(LinkEvent::TlsSynAck { v6: false })
+            );
         }
         const MIN: Nanos = 60 * crate::time::SECOND;
         let local3 = [
@@ -1053,20 +1107,31 @@ mod tests {
             c.observe(lt::RAW, f, ts);
         }
         assert_eq!(times(&c), (12, 11, 13));
-        // one that did, 10 minutes ago at most: they do not
+        // one that did, of their kind, 10 minutes ago at most: they do not
+        // (TCP over IPv4 from beyond, QUIC over IPv4 not: the QUIC reply
+        // from the own network still counts, as on a link whose TCP a
+        // modem's accelerator answers while QUIC passes)
         let mut c = LinkTracker::default();
         c.observe(lt::RAW, &syn_ack, 5 * MIN);
         for (f, ts) in local3.iter().zip([11, 12, 13]) {
             c.observe(lt::RAW, f, 15 * MIN - 13 + ts);
         }
-        assert_eq!(times(&c), (5 * MIN, 0, 0));
-        assert_eq!(c.clock().last_routed, 5 * MIN);
+        assert_eq!(times(&c), (5 * MIN, 0, 15 * MIN));
+        c.observe(lt::RAW, &q, 15 * MIN + 1);
+        assert_eq!(c.clock().last_routed, [5 * MIN, 15 * MIN + 1, 0, 0]);
+        c.observe(lt::RAW, &local3[2], 15 * MIN + 2);
+        assert_eq!(times(&c), (5 * MIN, 0, 15 * MIN + 1));
+        // (either way in time: a routed answer "later" than a local one, as
+        // when files are replayed out of order)
+        c.observe(lt::RAW, &local3[0], 14 * MIN);
+        assert_eq!(times(&c), (5 * MIN, 0, 15 * MIN + 1));
         // ... and they do again once that is more than 10 minutes old (a
         // laptop moved to a phone's hotspot that rewrites every TTL)
         for (f, ts) in local3.iter().zip([11, 12, 13]) {
             c.observe(lt::RAW, f, 15 * MIN + 1 + ts);
         }
-        assert_eq!(times(&c), (15 * MIN + 13, 15 * MIN + 12, 15 * MIN + 14));
+        // (TCP's; QUIC's not: one from beyond came a moment ago)
+        assert_eq!(times(&c), (15 * MIN + 13, 15 * MIN + 12, 15 * MIN + 1));
     }
 
     /// IPv6 answers from the own network: an initial hop limit, a unique
@@ -1096,9 +1161,12 @@ mod tests {
         ] {
             let f = synack6(src, hops);
             let want = Some(if local {
-                LinkEvent::Local(LocalKind::Tls)
+                LinkEvent::Local {
+                    kind: LocalKind::Tls,
+                    v6: true,
+                }
             } else {
-                LinkEvent::TlsSynAck
+                LinkEvent::TlsSynAck { v6: true }
             });
             assert_eq!(link_event(lt::RAW, &f), want, "{src:x?} {hops}");
             let decoded = crate::decode::decode(lt::RAW, &f, 0, 0).ok();
@@ -1134,8 +1202,14 @@ mod tests {
         let mut hbh = v6(0, 28);
         hbh.extend([6, 0, 1, 4, 0, 0, 0, 0]);
         hbh.extend(synack_tcp);
-        assert_eq!(decoded(lt::RAW, &hbh), Some(LinkEvent::TlsSynAck));
-        assert_eq!(link_event(lt::RAW, &hbh), Some(LinkEvent::TlsSynAck));
+        assert_eq!(
+            decoded(lt::RAW, &hbh),
+            Some(LinkEvent::TlsSynAck { v6: true })
+        );
+        assert_eq!(
+            link_event(lt::RAW, &hbh),
+            Some(LinkEvent::TlsSynAck { v6: true })
+        );
         // an empty datagram from port 443, padded to Ethernet's 60 bytes:
         // the padding is not payload
         let mut eth = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0];
@@ -1176,19 +1250,22 @@ mod tests {
             f.extend(&synack_v4);
             assert_eq!(
                 decoded(lt::ETHERNET, &f),
-                Some(LinkEvent::TlsSynAck),
+                Some(LinkEvent::TlsSynAck { v6: false }),
                 "{what}"
             );
             assert_eq!(
                 link_event(lt::ETHERNET, &f),
-                Some(LinkEvent::TlsSynAck),
+                Some(LinkEvent::TlsSynAck { v6: false }),
                 "{what}"
             );
         }
         // an IPv6 SYN/ACK with its payload length: the fixed offsets decide
         let mut plain = v6(6, 20);
         plain.extend(synack_tcp);
-        assert_eq!(fast(lt::RAW, &plain), Some(Some(LinkEvent::TlsSynAck)));
+        assert_eq!(
+            fast(lt::RAW, &plain),
+            Some(Some(LinkEvent::TlsSynAck { v6: true }))
+        );
     }
 
     /// An IPv4 TCP segment (ACK|PSH) from `sport` to `dport` with `payload`.
@@ -1475,6 +1552,7 @@ mod tests {
                     port: 40001,
                     ttl: 63,
                     local: false,
+                    v6: false,
                 })
             );
             k.observe(lt::RAW, &sa, S);

@@ -1759,7 +1759,7 @@ mod tests {
         let plen = u16::from_be_bytes([sa6[4], sa6[5]]) + 8;
         sa6[4..6].copy_from_slice(&plen.to_be_bytes());
         sa6.splice(40..40, [6u8, 0, 1, 4, 0, 0, 0, 0]); // then TCP; PadN
-        let synack = Some(tw_detect::link::LinkEvent::TlsSynAck);
+        let synack = Some(tw_detect::link::LinkEvent::TlsSynAck { v6: true });
         assert_eq!(tw_detect::link::link_event(raw, &sa6), synack);
         fr.push((raw, ms(1500), sa6));
         fr.push((raw, ms(2000), tcp(c443, s443, TcpFlags::SYN, 1000, 0, b"")));
