@@ -1019,31 +1019,13 @@ fn a_scan_of_this_hosts_own_address_is_counted_not_reported() {
             "import socket\ns=socket.socket()\ns.settimeout(6)\ntry:\n s.connect(('192.0.2.1',23))\nexcept Exception as e:\n print('scan', e)\n",
         ],
     );
+    let fetch = |ns: &support::Netns, url: &str| {
+        let args = ["-s", "-o", "/dev/null", "--max-time", "3", url];
+        ns.exec_timeout("curl", &args, Duration::from_secs(5));
+    };
     for _ in 0..3 {
-        s.exec_timeout(
-            "curl",
-            &[
-                "-s",
-                "-o",
-                "/dev/null",
-                "--max-time",
-                "3",
-                "http://192.0.2.1:8080/",
-            ],
-            Duration::from_secs(5),
-        );
-        c.exec_timeout(
-            "curl",
-            &[
-                "-s",
-                "-o",
-                "/dev/null",
-                "--max-time",
-                "3",
-                &format!("http://{far}:8081/"),
-            ],
-            Duration::from_secs(5),
-        );
+        fetch(s, "http://192.0.2.1:8080/");
+        fetch(c, &format!("http://{far}:8081/"));
         std::thread::sleep(Duration::from_millis(700));
     }
     drop(scan);
