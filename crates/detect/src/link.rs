@@ -488,9 +488,16 @@ fn private_host(h: &[u8]) -> bool {
     }
 }
 
-/// A digest of a host name (lower case, without a port).
+/// A digest of a host name (lower case, without a port). An IPv6 literal
+/// (`[2001:db8::1]:8080`) is its address whole, brackets included.
 pub fn host_digest(host: &[u8]) -> u32 {
-    let host = host.split(|&b| b == b':').next().unwrap_or(host);
+    let host = if host.first() == Some(&b'[') {
+        host.iter()
+            .position(|&b| b == b']')
+            .map_or(host, |i| &host[..=i])
+    } else {
+        host.split(|&b| b == b':').next().unwrap_or(host)
+    };
     host.iter().fold(0x811c_9dc5u32, |h, &b| {
         (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193)
     })
@@ -944,6 +951,24 @@ fn fast_l4(proto: u8, l4: &[u8], ttl: u8, src: &[u8]) -> Option<Option<LinkEvent
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_digests_keep_ipv6_literals_whole() {
+        // a port and the case do not matter
+        assert_eq!(
+            host_digest(b"Portal.Example:8080"),
+            host_digest(b"portal.example")
+        );
+        assert_eq!(host_digest(b"[FD00::1]:8080"), host_digest(b"[fd00::1]"));
+        // two addresses that share their first group are two hosts
+        assert_ne!(host_digest(b"[fd00::1]"), host_digest(b"[fd00::2]"));
+        assert_ne!(
+            host_digest(b"[2001:db8::1]:80"),
+            host_digest(b"[2001:db8::2]:80")
+        );
+        // an unclosed bracket is taken whole
+        assert_ne!(host_digest(b"[fd00::1"), host_digest(b"[fd00::2"));
+    }
 
     #[test]
     fn fast_and_full_paths_agree() {

@@ -468,6 +468,18 @@ impl Config {
             // (a resolver's entry outlives its last packet by an hour)
             bail!("dns_injection.path_hold_secs must be 0..=3600");
         }
+        // A longer contrast window would keep a server's answer "recent"
+        // after the own network's answers count as the link working again
+        // (10 minutes without answers from beyond it): a carrier's cut-off
+        // would then read as the server blocking its client (found in
+        // review, session 25).
+        let link_window = tw_detect::link::LOCAL_WINDOW / tw_detect::time::SECOND;
+        if i64::from(self.blackhole.contrast_window_secs) > link_window {
+            bail!(
+                "blackhole.contrast_window_secs must be at most {link_window} (the link clock's \
+                 own-network window; docs/signatures/blackhole.md)"
+            );
+        }
         let t = &self.throttling;
         if !(5..=3600).contains(&t.min_duration_secs) {
             bail!("throttling.min_duration_secs must be 5..=3600");
@@ -899,6 +911,22 @@ mod tests {
         d.watch = Default::default();
         assert_eq!(d, tw_detect::detectors::DetectorsConfig::default());
         assert_eq!(c.engine().flows, tw_detect::flow::FlowConfig::default());
+    }
+
+    #[test]
+    fn contrast_window_is_at_most_the_link_clocks_window() {
+        let ok = Config::parse_str("[blackhole]\ncontrast_window_secs = 600\n", "t.toml").unwrap();
+        assert_eq!(
+            ok.engine().detectors.blackhole.contrast_window,
+            600 * tw_detect::time::SECOND
+        );
+        let e =
+            Config::parse_str("[blackhole]\ncontrast_window_secs = 601\n", "t.toml").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("contrast_window_secs must be at most 600"),
+            "{msg}"
+        );
     }
 
     #[test]
