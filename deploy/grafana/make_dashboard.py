@@ -67,13 +67,14 @@ To get the events behind the panels above, for the time range shown, ask the ope
 
 ```
 tamperwatch events --since ${__from:date:iso} --until ${__to:date:iso} \\
-  --signature rst_injection --signature dns_injection --signature http_injection --signature blackhole \\
   --client truncate --target hash --format csv -o tamperwatch-events.csv
 ```
 
-(`--client truncate` keeps the client's /24 or /48 only, `--target hash` replaces domains with keyed hashes;
-`keep` or `drop` are the other choices). Each row has the event `id` (`tw-` and 16 hex digits): the same id in a
-replay of a capture of that time finds the same packets. See docs/operator-guide.md, "From a panel to the evidence".
+(every signature; `--signature NAME`, repeated, keeps some. `--client truncate` keeps the client's /24 or /48
+only, `--target hash` replaces domains with keyed hashes; `keep` or `drop` are the other choices). Each row has
+the event `id`: with `--client keep`, `tw-` and 16 hex digits, the same id as in a replay of a capture of that
+time, which finds the same packets; anonymised (`truncate`, `drop`), a keyed `tw-a` id that matches no replay.
+See docs/operator-guide.md, "From a panel to the evidence".
 """
 
 panels = []

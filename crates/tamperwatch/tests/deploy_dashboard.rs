@@ -168,6 +168,89 @@ fn dashboard_shape() {
     );
 }
 
+/// The text panel's export command, with Grafana's time range filled in,
+/// runs and exports the events of every signature the dashboard shows
+/// (until session 26 it named four signatures and left throttling out).
+#[test]
+fn the_text_panels_export_command_runs_and_exports_every_signature() {
+    let d = dashboard();
+    let text = panels(&d)
+        .into_iter()
+        .find(|p| p["type"] == "text")
+        .unwrap()["options"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // the command: from "tamperwatch events" to the first line without a
+    // continuation
+    let start = text.find("tamperwatch events").expect("no command");
+    let mut cmd = String::new();
+    for line in text[start..].lines() {
+        let l = line.trim_end();
+        match l.strip_suffix('\\') {
+            Some(part) => cmd.push_str(part),
+            None => {
+                cmd.push_str(l);
+                break;
+            }
+        }
+        cmd.push(' ');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    let sigs = [
+        "rst_injection",
+        "dns_injection",
+        "http_injection",
+        "blackhole",
+        "throttling",
+    ];
+    let lines: Vec<String> = sigs
+        .iter()
+        .enumerate()
+        .map(|(i, sig)| {
+            serde_json::json!({
+                "id": format!("tw-{i:016x}"), "ts": format!("2026-11-27T10:0{i}:00.000000Z"),
+                "signature": sig, "confidence": 0.9,
+                "flow": {"proto": "tcp", "client_ip": "192.0.2.7", "client_port": 40000 + i,
+                         "server_ip": "203.0.113.5", "server_port": 443},
+                "target": "blocked.example", "evidence": {"rules": ["r"]}
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("out.csv");
+    let mut args: Vec<String> = Vec::new();
+    let mut words = cmd.split_whitespace().skip(2);
+    while let Some(w) = words.next() {
+        let w = w
+            .replace("${__from:date:iso}", "2026-11-27T09:00:00.000Z")
+            .replace("${__to:date:iso}", "2026-11-27T11:00:00.000Z");
+        args.push(w.clone());
+        if w == "-o" {
+            words.next().expect("-o without a file");
+            args.push(out.display().to_string());
+        }
+    }
+    assert!(args.iter().any(|a| a == "-o"), "{cmd}");
+    args.push(file.display().to_string());
+    let o = Command::new(env!("CARGO_BIN_EXE_tamperwatch"))
+        .arg("events")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let csv = std::fs::read_to_string(&out).unwrap();
+    for sig in sigs {
+        assert!(csv.contains(sig), "{sig} not exported by {cmd:?}:\n{csv}");
+    }
+}
+
 /// Every tamperwatch metric a query names is in the registry.
 #[test]
 fn every_queried_metric_exists() {
