@@ -30,6 +30,14 @@ fn panels(d: &Value) -> Vec<&Value> {
     out
 }
 
+/// The content of the dashboard's text panel.
+fn text_panel(d: &Value) -> String {
+    panels(d).into_iter().find(|p| p["type"] == "text").unwrap()["options"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// (panel title, expr) of every query, and of the annotation queries.
 fn queries(d: &Value) -> Vec<(String, String)> {
     let mut q = Vec::new();
@@ -155,13 +163,7 @@ fn dashboard_shape() {
             "no panel about {want}: {titles:?}"
         );
     }
-    let text = panels(&d)
-        .into_iter()
-        .find(|p| p["type"] == "text")
-        .unwrap()["options"]["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let text = text_panel(&d);
     assert!(
         text.contains("tamperwatch events --since ${__from:date:iso} --until ${__to:date:iso}"),
         "{text}"
@@ -174,13 +176,7 @@ fn dashboard_shape() {
 #[test]
 fn the_text_panels_export_command_runs_and_exports_every_signature() {
     let d = dashboard();
-    let text = panels(&d)
-        .into_iter()
-        .find(|p| p["type"] == "text")
-        .unwrap()["options"]["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let text = text_panel(&d);
     // the command: from "tamperwatch events" to the first line without a
     // continuation
     let start = text.find("tamperwatch events").expect("no command");
