@@ -379,6 +379,13 @@ const ANSWER_RUN: u8 = 3;
 /// the server's round trip after it to be the server's own reply.
 const SERVER_REPLY_SHARE: f64 = 0.75;
 
+/// How many hops a host's reset sent with no socket may be off its
+/// connection's path over IPv6: the reset's flow label is not the
+/// connection's, and routers that balance on flow labels (RFC 6438) may send
+/// it over another branch (the detector's `ttl_tolerance` for load
+/// balancing, 3). Over IPv4 both share the 5-tuple and its branch.
+const V6_RESET_BRANCH_HOPS: u8 = 3;
+
 /// `RstFlow::bits`: the client sent a SYN or data (`trigger_ts` is set).
 const HAS_TRIGGER: u8 = 1;
 
@@ -855,7 +862,16 @@ impl RstDetector {
         }
         let ttl = pkt.ip.ttl;
         let first_hop = crate::detectors::from_first_hop;
-        if base.ttl_distance(ttl) > 1 || (first_hop(ttl) && !first_hop(base.ttl_max)) {
+        // (over IPv6 a reset sent with no socket, a firewall's, carries
+        // another flow label than the server's packets and may come over
+        // another branch of a path balanced on flow labels: red-team
+        // review, session 26; it must then be a host's bare reset, with
+        // window 0, and late if it answers the client's latest data)
+        let off_branch =
+            pkt.ip.version == 6 && (2..=V6_RESET_BRANCH_HOPS).contains(&base.ttl_distance(ttl));
+        if (base.ttl_distance(ttl) > 1 && !off_branch)
+            || (first_hop(ttl) && !first_hop(base.ttl_max))
+        {
             return false;
         }
         if pkt.ip.version == 4 && (base.df_clear() == base.df_set() || base.df_set() != pkt.ip.df) {
@@ -870,7 +886,8 @@ impl RstDetector {
                 let rtt = flow.handshake_rtt().into_iter().chain(server.rtt_min).min();
                 rtt.is_some_and(|r| (pkt.ts - ts) as f64 >= r as f64 * SERVER_REPLY_SHARE)
             }
-            _ => true,
+            // (off the branch, only a host's bare reset: window 0)
+            _ => !off_branch || t.window == 0,
         }
     }
 
@@ -996,7 +1013,7 @@ impl RstDetector {
                 }),
             );
         }
-        if let Some(b) = burst(hit) {
+        if let Some(b) = burst(hit, flow.server_ip().is_ipv6()) {
             v.strong = true;
             v.rules.push("rst_seq_burst");
             v.details.insert("burst".into(), b);
@@ -1162,8 +1179,9 @@ impl RstDetector {
 /// server used (the GFW's +1460/+4380 bursts), or that repeat one sequence
 /// number with another TTL or window. Identical RSTs are retransmissions; a
 /// later one with window 0 and the same TTL is the host's reply to a segment
-/// that reached the socket after its reset.
-fn burst(hit: &RstHit) -> Option<Value> {
+/// that reached the socket after its reset (over IPv6, within
+/// [`V6_RESET_BRANCH_HOPS`]).
+fn burst(hit: &RstHit, v6: bool) -> Option<Value> {
     let n = usize::from(hit.n_rst.min(4));
     let rsts = &hit.rsts[..n];
     let first = rsts.first()?;
@@ -1187,10 +1205,15 @@ fn burst(hit: &RstHit) -> Option<Value> {
         // A host's own stack sends a later RST with window 0 when a segment
         // (the client's ACK in flight) reaches the socket it just reset:
         // Linux's reply for a closed socket. Same seq, other window, one host.
-        let own_reply = r.window == 0 && r.ttl.abs_diff(first.ttl) < 2;
-        if r.seq == first.seq
-            && (r.ttl.abs_diff(first.ttl) >= 2 || (r.window != first.window && !own_reply))
-        {
+        // Over IPv6 that reply, sent with no socket, carries another flow
+        // label than the connection's packets and may take another branch
+        // of a path balanced on flow labels (red-team review, session 26):
+        // a bare reset (no ACK flag, no payload) a few hops off still is.
+        let hops = r.ttl.abs_diff(first.ttl);
+        let own_reply = r.window == 0
+            && (hops < 2
+                || v6 && hops <= V6_RESET_BRANCH_HOPS && !r.ack_flag && r.payload_len == 0);
+        if r.seq == first.seq && !own_reply && (hops >= 2 || r.window != first.window) {
             return Some(json!({
                 "kind": "same_seq_other_headers",
                 "ttls": rsts.iter().map(|x| x.ttl).collect::<Vec<_>>(),

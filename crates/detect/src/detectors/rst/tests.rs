@@ -33,28 +33,28 @@ fn burst_needs_steps_beyond_what_the_server_used() {
         rec(2460, 40, 0, MILLI),
         rec(5380, 40, 0, 2 * MILLI),
     ]);
-    assert_eq!(burst(&st).unwrap()["kind"], "seq_step");
+    assert_eq!(burst(&st, false).unwrap()["kind"], "seq_step");
     // identical retransmitted RSTs are not a burst
     let st = flow_with(&[rec(1000, 52, 0, 0), rec(1000, 52, 0, 200 * MILLI)]);
-    assert!(burst(&st).is_none());
+    assert!(burst(&st, false).is_none());
     // same seq, other window (2025) or other TTL (2023): a burst
     let st = flow_with(&[rec(1000, 52, 1980, 0), rec(1000, 52, 1981, 1)]);
-    assert_eq!(burst(&st).unwrap()["kind"], "same_seq_other_headers");
+    assert_eq!(burst(&st, false).unwrap()["kind"], "same_seq_other_headers");
     let st = flow_with(&[rec(1000, 52, 0, 0), rec(1000, 49, 0, 1)]);
-    assert!(burst(&st).is_some());
+    assert!(burst(&st, false).is_some());
     // a step of 1-2 (RST for SYN then for FIN) or beyond 2 s is not
     let st = flow_with(&[rec(1000, 52, 0, 0), rec(1002, 52, 0, 1)]);
-    assert!(burst(&st).is_none());
+    assert!(burst(&st, false).is_none());
     let st = flow_with(&[rec(1000, 40, 0, 0), rec(2460, 40, 0, 3 * SECOND)]);
-    assert!(burst(&st).is_none());
+    assert!(burst(&st, false).is_none());
     // steps below what the server already sent are not beyond it
     let mut st = flow_with(&[rec(1000, 40, 0, 0), rec(2460, 40, 0, 1)]);
     st.server_next_before = Some(9000);
-    assert!(burst(&st).is_none());
+    assert!(burst(&st, false).is_none());
     // nothing after a FIN
     let mut st = flow_with(&[rec(1000, 40, 0, 0), rec(2460, 40, 0, 1)]);
     st.fin_before = true;
-    assert!(burst(&st).is_none());
+    assert!(burst(&st, false).is_none());
 }
 
 #[test]
