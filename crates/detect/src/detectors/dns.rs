@@ -240,6 +240,11 @@ pub struct DnsServer {
     pub ttls: [u8; 8],
     /// Valid entries / next position in `ttls`.
     pub ttl_n: u8,
+    /// The paths its clean answers came over lately (see
+    /// [`DnsServer::on_known_path`]): at most two IP TTLs, each with the
+    /// clean answers learned over it (saturating) and the packet time of
+    /// the latest, in whole seconds.
+    pub paths: [(u8, u8, u32); 2],
     /// Fastest answer (query to answer).
     pub rtt_min: Option<Nanos>,
     /// Fastest answer to a question it had answered among the last eight
@@ -404,6 +409,7 @@ impl DnsServer {
         cfg: &DnsConfig,
     ) {
         self.answers = self.answers.saturating_add(1);
+        self.note_path(a.ttl, a.ts);
         let i = usize::from(self.ttl_n % 8);
         self.ttls[i] = a.ttl;
         self.ttl_n = self.ttl_n.wrapping_add(1);
@@ -547,6 +553,41 @@ impl DnsServer {
         }
     }
 
+    /// Notes a clean answer over `ttl` at `ts` in [`DnsServer::paths`]:
+    /// the entry of that TTL, or the one learned least lately.
+    fn note_path(&mut self, ttl: u8, ts: Nanos) {
+        let now = secs(ts);
+        if let Some(p) = self.paths.iter_mut().find(|p| p.1 > 0 && p.0 == ttl) {
+            p.1 = p.1.saturating_add(1);
+            p.2 = now;
+            return;
+        }
+        if let Some(p) = self.paths.iter_mut().min_by_key(|p| (p.1 > 0, p.2)) {
+            *p = (ttl, 1, now);
+        }
+    }
+
+    /// Whether an answer over `ttl` at `ts` came over a path the resolver's
+    /// clean answers take: at least `min` of them came over it (within the
+    /// tolerance), the latest within [`PATH_MEMORY_SECS`]. A resolver
+    /// reached over paths of unequal length balanced per flow (each query a
+    /// new source port: an ECMP "diamond", a farm of resolvers behind one
+    /// address in two rooms) answers over both in turn, and the most common
+    /// recent TTL says only which one is the majority's; an answer over the
+    /// other one was `ttl_mismatch`, and with a name that resolves to a
+    /// private address in public DNS (Plex's `plex.direct`, nip.io), that
+    /// and `bogon_answer` made 0.9 (red-team review, session 26). An
+    /// injector's answers raise rules and are not learned, so its path is
+    /// never one of these.
+    fn on_known_path(&self, ttl: u8, ts: Nanos, cfg: &DnsConfig) -> bool {
+        let now = secs(ts);
+        self.paths.iter().any(|&(t, n, at)| {
+            n >= cfg.min_baseline
+                && t.abs_diff(ttl) <= cfg.ttl_tolerance
+                && now.abs_diff(at) <= PATH_MEMORY_SECS
+        })
+    }
+
     fn recent_ttls(&self) -> &[u8] {
         &self.ttls[..usize::from(self.ttl_n.min(8))]
     }
@@ -587,6 +628,16 @@ pub struct DnsDetector {
     /// `pending` was filled from the per-server table (a detector made by a
     /// configuration reload finds the verdicts the one before it held).
     indexed: bool,
+}
+
+/// How long a path of a resolver's clean answers stays known after the
+/// latest of them (see [`DnsServer::on_known_path`]): 10 minutes.
+const PATH_MEMORY_SECS: u32 = 600;
+
+/// A packet time in whole seconds, for [`DnsServer::paths`] (times before
+/// 1970 are 0; wraps in 2106, and compared by distance).
+fn secs(ts: Nanos) -> u32 {
+    (ts.max(0) / crate::time::SECOND) as u32
 }
 
 /// Resolvers holding verdicts at once, per worker; a verdict that finds no
@@ -1137,7 +1188,7 @@ impl DnsDetector {
         }
         if let Some(usual) = base.usual_ttl(self.cfg.min_baseline) {
             let d = usual.abs_diff(a.ttl);
-            if d > self.cfg.ttl_tolerance {
+            if d > self.cfg.ttl_tolerance && !base.on_known_path(a.ttl, a.ts, &self.cfg) {
                 add(&mut k, "ttl_mismatch", 0.4);
                 k.details.insert("ttl_usual".into(), json!(usual));
                 k.details.insert("ttl_difference".into(), json!(d));
@@ -1389,6 +1440,7 @@ fn baseline_json(b: &DnsServer, min: u8) -> Option<Value> {
             "answers": b.answers,
             "ttl_usual": b.usual_ttl(min),
             "ttls_recent": b.recent_ttls(),
+            "ttl_paths": b.paths.iter().filter(|p| p.1 >= min).map(|p| p.0).collect::<Vec<_>>(),
             "fastest_ms": b.rtt_min.map(ms),
         })
     })
