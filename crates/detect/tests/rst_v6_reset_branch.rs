@@ -4,9 +4,12 @@
 //! Linux gives a reset it sends for a segment that finds no socket (the
 //! reply to a late ACK after an abort; `reject with tcp reset` of a
 //! firewall at the server's end) another IPv6 flow label than the
-//! connection's own packets, and routers that balance on flow labels (RFC
-//! 6438) may send it over another branch of the path, a hop or two longer
-//! or shorter. Two look-alikes the detector excuses over IPv4, the server's
+//! connection's own packets (checked on Linux 6.18 in two namespaces: the
+//! server's packets and its abort carried one label, its five resets
+//! answering the client's segments after the abort another), and routers
+//! that balance on flow labels (RFC 6438; Linux's own IPv6 multipath hash
+//! includes the label) may send it over another branch of the path, a hop
+//! or two longer or shorter. Two look-alikes the detector excuses over IPv4, the server's
 //! abort with the reply to the client's late ACK and a ban at the server's
 //! end during a download, were then reported: `rst_seq_burst` (0.9) and
 //! `data_after_rst` + `rst_seq_behind` (0.92). Over IPv6 such bare resets
