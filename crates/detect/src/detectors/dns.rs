@@ -374,6 +374,10 @@ pub struct Held {
     pub name: u32,
     /// Held for its speed, and a clean answer to another name was as fast.
     pub sped: bool,
+    /// Besides its path, it had a private answer or another relay's habits
+    /// (see [`Verdict::path_only`]): only a run of `min_baseline` names
+    /// over its path excuses it, not a quiet spell after one or two.
+    pub beyond_path: bool,
 }
 
 // (the event's confidence is a finite number: equality is an equivalence)
@@ -944,7 +948,7 @@ fn decide(ctx: &mut Ctx<'_>, server: &mut ServerState, h: &Held, st: Standing) {
     let excuse = match st {
         Standing::Moved => Some(DnsMoveExcuse::Moved),
         Standing::Faster => Some(DnsMoveExcuse::Faster),
-        Standing::Open(n) if n >= QUIET_MOVE_NAMES => Some(DnsMoveExcuse::Quiet),
+        Standing::Open(n) if n >= QUIET_MOVE_NAMES && !h.beyond_path => Some(DnsMoveExcuse::Quiet),
         _ => None,
     };
     match excuse {
@@ -1055,6 +1059,7 @@ impl DnsDetector {
                                 took: v.speed_only.then_some(first.ts - q.ts),
                                 name: q.name.digest(),
                                 sped: false,
+                                beyond_path: v.beyond_path,
                             });
                     }
                 }
@@ -1102,8 +1107,21 @@ impl DnsDetector {
 }
 
 struct Verdict {
-    /// Its only rules are path rules (`ttl_mismatch`, `too_fast`), no race.
+    /// It came over another path than the resolver's usual one
+    /// (`ttl_mismatch`), and nothing but what such a path explains raised
+    /// it: `too_fast`, and (`beyond_path`) a relay's other EDNS or flag
+    /// habits or a private answer (a name that resolves to one in public
+    /// DNS). No race, no fingerprint, no marker, no malformed question. A
+    /// vantage point that moved to another network keeps its resolver's
+    /// address (a fixed public resolver) but not its path; a gateway that
+    /// intercepts DNS answers through its own relay, genuine records with
+    /// another TTL and without EDNS. Both were reported on every lookup
+    /// until the first three clean answers over the new path, or, for the
+    /// relay, for good (red-team review, session 26: 180 events in 8
+    /// minutes).
     path_only: bool,
+    /// `path_only` with more than path rules (see [`Held::beyond_path`]).
+    beyond_path: bool,
     /// Not `path_only`, and it passed only with `too_fast` (no race, no
     /// fingerprint): held for its speed ([`Held::took`]).
     speed_only: bool,
@@ -1344,6 +1362,7 @@ impl DnsDetector {
             let confidence = (0.9 + 0.02 * fm.rules.len() as f64).min(0.99);
             return Some(Verdict {
                 path_only: false,
+                beyond_path: false,
                 speed_only: false,
                 rules,
                 confidence,
@@ -1358,13 +1377,26 @@ impl DnsDetector {
             .filter(|r| **r != "malformed_question" || mf.rules.len() > 1)
             .count();
         let may_be_local = mf.details.contains_key("resolver_may_serve_local_zones");
-        // Only the path looks new (TTL, timing), and every name has been
-        // answered over that path lately: the resolver's route changed.
+        // Only the path looks new (TTL, timing, and what another relay or
+        // a private answer explains: see `Verdict::path_only`), and every
+        // name has been answered over that path lately: the resolver's
+        // route changed.
         let path_only = mf.rules.contains(&"ttl_mismatch")
+            && mf.rules.iter().all(|r| {
+                matches!(
+                    *r,
+                    "ttl_mismatch"
+                        | "too_fast"
+                        | "edns_dropped"
+                        | "flags_unlike_resolver"
+                        | "bogon_answer"
+                )
+            });
+        let beyond_path = path_only
             && mf
                 .rules
                 .iter()
-                .all(|r| matches!(*r, "ttl_mismatch" | "too_fast"));
+                .any(|r| !matches!(*r, "ttl_mismatch" | "too_fast"));
         let passes =
             mf.sufficient || (!may_be_local && mf.score >= self.cfg.min_score && scored >= 2);
         if path_only && server.ext.dns.path_moved(first.ttl, first.ts, &self.cfg) {
@@ -1401,6 +1433,7 @@ impl DnsDetector {
         let speed_only = !path_only && fast && !mf.sufficient && !passes_without;
         Some(Verdict {
             path_only,
+            beyond_path,
             speed_only,
             rules: mf.rules.to_vec(),
             confidence,
