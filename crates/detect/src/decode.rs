@@ -93,6 +93,9 @@ pub struct TcpOptions {
     pub sack: bool,
     /// Timestamps (TSval, TSecr).
     pub timestamps: Option<(u32, u32)>,
+    /// A Multipath TCP `MP_JOIN` (option 30, subtype 1: RFC 8684): a SYN
+    /// that adds a subflow to an MPTCP connection.
+    pub mptcp_join: bool,
     /// Options were cut short or malformed.
     pub malformed: bool,
 }
@@ -572,6 +575,7 @@ pub fn parse_tcp_options(mut o: &[u8]) -> TcpOptions {
             (2, 2) => r.mss = Some(u16::from_be_bytes([body[0], body[1]])),
             (3, 1) => r.wscale = Some(body[0]),
             (4, 0) => r.sack_permitted = true,
+            (30, n) if n > 0 && body[0] >> 4 == 1 => r.mptcp_join = true,
             (5, n) if n % 8 == 0 && n > 0 => r.sack = true,
             (8, 8) => {
                 let v = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);

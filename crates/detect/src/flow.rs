@@ -352,6 +352,10 @@ const HS_SYN: usize = 0;
 const HS_SYNACK: usize = 1;
 const HS_ESTABLISHED: usize = 2;
 
+/// In `Flow::hs_seen`, beside the handshake times' presence bits: see
+/// [`Flow::mptcp_join`].
+const MPTCP_JOIN: u8 = 1 << 7;
+
 /// One tracked flow.
 ///
 /// `repr(C)` keeps the fields in this order, for the flow table's sake (see
@@ -483,6 +487,14 @@ impl Flow {
         &self.dirs[d.idx()]
     }
 
+    /// The client's SYN carried a Multipath TCP `MP_JOIN`: the flow is a
+    /// subflow added to an MPTCP connection (over a second interface, or to
+    /// an address or port the server announced), which the connection
+    /// does without when its path fails.
+    pub fn mptcp_join(&self) -> bool {
+        self.hs_seen & MPTCP_JOIN != 0
+    }
+
     fn hs(&self, i: usize) -> Option<Nanos> {
         (self.hs_seen & (1 << i) != 0).then(|| self.hs_ts[i])
     }
@@ -588,6 +600,9 @@ impl Flow {
         match (d, t.syn(), t.ack_flag()) {
             (Dir::ToServer, true, false) => {
                 self.syns = self.syns.saturating_add(1);
+                if t.options.mptcp_join {
+                    self.hs_seen |= MPTCP_JOIN;
+                }
                 // a retransmitted SYN (before any SYN/ACK) restarts the
                 // handshake clock: the SYN/ACK answers the latest SYN
                 let retry = self.hs(HS_SYNACK).is_none();

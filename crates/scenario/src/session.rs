@@ -400,6 +400,9 @@ pub struct TcpSession {
     /// the handshake's MSS allows (a path MTU below the ends' own, an MSS
     /// clamped on the client's SYN only); `None`: [`segment_size`](Self::segment_size).
     pub server_segment: Option<usize>,
+    /// More options on the SYN and SYN/ACK, after the usual ones (a
+    /// Multipath TCP `MP_JOIN`, say): see [`with_syn_option`](Self::with_syn_option).
+    pub syn_extra: Vec<TcpOpt>,
     last_client: Option<Seg>,
     last_server: Option<Seg>,
 }
@@ -425,6 +428,7 @@ impl TcpSession {
             segment_gap_ns: 12_000,
             ack_delay_ns: 40_000,
             server_segment: None,
+            syn_extra: Vec::new(),
             last_client: None,
             last_server: None,
         };
@@ -461,6 +465,12 @@ impl TcpSession {
     /// Builder: MSS.
     pub fn with_mss(mut self, mss: u16) -> Self {
         self.mss = mss;
+        self
+    }
+
+    /// Builder: one more option on the SYN and SYN/ACK.
+    pub fn with_syn_option(mut self, opt: TcpOpt) -> Self {
+        self.syn_extra.push(opt);
         self
     }
 
@@ -526,6 +536,7 @@ impl TcpSession {
         if let Some(ws) = self.wscale {
             o.extend([TcpOpt::Nop, TcpOpt::WindowScale(ws)]);
         }
+        o.extend(self.syn_extra.iter().cloned());
         o
     }
 

@@ -354,9 +354,38 @@ fn tcp_options_edge_cases() {
     // SACK blocks
     let s = parse_tcp_options(&[1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
     assert!(s.sack && !s.malformed);
-    // unknown option kinds are skipped
+    // unknown option kinds are skipped (kind 30, subtype 0: MP_CAPABLE)
     let u = parse_tcp_options(&[30, 4, 0, 0, 2, 4, 5, 0xb4]);
     assert_eq!(u.mss, Some(1460));
+    assert!(!u.mptcp_join);
+}
+
+/// Multipath TCP's MP_JOIN on a SYN (RFC 8684 3.2): kind 30, length 12,
+/// subtype 1 in the high nibble (flags in the low: B, backup), address ID,
+/// the receiver's 32-bit token and the sender's 32-bit random number.
+#[test]
+fn mptcp_join_is_recognised() {
+    let join = [
+        30, 12,   // kind 30 (MPTCP), length 12
+        0x10, // subtype 1 (MP_JOIN), no backup flag
+        2,    // address ID
+        0xde, 0xad, 0xbe, 0xef, // token
+        0, 0, 0, 7, // random number
+    ];
+    let mut opts = vec![2, 4, 5, 0xb4, 1, 1]; // MSS 1460, two NOPs
+    opts.extend(join);
+    let o = parse_tcp_options(&opts);
+    assert!(o.mptcp_join && !o.malformed);
+    assert_eq!(o.mss, Some(1460));
+    // MP_CAPABLE (subtype 0), ADD_ADDR (3) and MP_TCPRST (8) are not joins
+    for subtype in [0x01u8, 0x30, 0x80] {
+        let mut other = join;
+        other[2] = subtype;
+        assert!(!parse_tcp_options(&other).mptcp_join, "{subtype:#x}");
+    }
+    // cut short: malformed, not a join
+    let cut = parse_tcp_options(&join[..1]);
+    assert!(cut.malformed && !cut.mptcp_join);
 }
 
 #[test]
