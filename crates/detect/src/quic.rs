@@ -63,7 +63,7 @@ use sha2::Sha256;
 use std::fmt;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// QUIC version 1 (RFC 9000).
 pub const VERSION_1: u32 = 0x0000_0001;

@@ -124,7 +124,7 @@ fn rfc_payload() -> Vec<u8> {
 
 /// Builds a protected Initial (test-side encryption, RFC 9001 §5): the
 /// inverse of `open_initial`, checked against the RFC vectors below.
-fn protect(
+pub(crate) fn protect(
     version: Version,
     dcid: &[u8],
     scid: &[u8],
@@ -181,7 +181,7 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
     }
 }
 
-fn crypto(offset: u64, data: &[u8]) -> Vec<u8> {
+pub(crate) fn crypto(offset: u64, data: &[u8]) -> Vec<u8> {
     let mut f = vec![0x06];
     put_varint(&mut f, offset);
     put_varint(&mut f, data.len() as u64);
@@ -190,7 +190,7 @@ fn crypto(offset: u64, data: &[u8]) -> Vec<u8> {
 }
 
 /// Pads frames to a 1200-byte datagram for a 8/8-byte CID, no-token Initial.
-fn padded(mut frames: Vec<u8>) -> Vec<u8> {
+pub(crate) fn padded(mut frames: Vec<u8>) -> Vec<u8> {
     if frames.len() < 1162 {
         frames.resize(1162, 0);
     }
@@ -199,7 +199,7 @@ fn padded(mut frames: Vec<u8>) -> Vec<u8> {
 
 /// A ClientHello handshake message (no record header) with a large key
 /// share placed before SNI and ALPN, as a post-quantum hello might be.
-fn big_client_hello(name: &[u8], key_share_len: usize) -> Vec<u8> {
+pub(crate) fn big_client_hello(name: &[u8], key_share_len: usize) -> Vec<u8> {
     let mut ext = vec![];
     // key_share (51): client_shares length, one entry (group 0x11ec, len, key)
     let ks = key_share_len as u16;
