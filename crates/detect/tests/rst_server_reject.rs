@@ -63,25 +63,10 @@ fn rst(r: Reject, seq_offset: i64) -> Injection {
         .seq_offset(seq_offset)
 }
 
-/// A download of 40 chunks of 4 KB, one every 10 ms, each acknowledged by
-/// the client; from chunk 20 on, each ACK is answered by `reject` (at most
-/// the first eight) while the server's data goes on.
+/// A download whose ACKs from chunk 20 on are answered by `reject`
+/// ([`common::banned_download`]).
 fn banned_download(reject: Reject) -> Timeline {
-    let mut tl = Timeline::new();
-    let mut s = session(40_000);
-    let t = s.handshake(&mut tl, T0, RTT);
-    let mut t = s.client_send(&mut tl, t + MS, &http::get("site.example", "/big"));
-    t += RTT;
-    for i in 0..40 {
-        let sent = s.server_send(&mut tl, t, &[0x41; 4096]);
-        let acked = s.client_ack(&mut tl, sent + MS);
-        if (20..28).contains(&i) {
-            // (its seq: what this ACK acknowledged, all the server sent)
-            s.inject_from_server(&mut tl, acked + reject.after, &rst(reject, 0));
-        }
-        t += 10 * MS;
-    }
-    tl
+    common::banned_download(session(40_000), T0, RTT, reject.after, &rst(reject, 0))
 }
 
 /// A server-sent-events stream: a 67-byte event every 100 ms, each

@@ -63,24 +63,10 @@ fn abort_then_reply(v6: bool, reply_ttl: u8) -> Timeline {
     tl
 }
 
-/// A download of 40 chunks, each acknowledged; from chunk 20 on, each ACK
-/// is answered a round trip later by `rst` (at most eight) while the
-/// server's data goes on.
+/// A download whose ACKs from chunk 20 on are answered a round trip later
+/// by `rst` ([`common::banned_download`]).
 fn banned_download(v6: bool, rst: Injection) -> Timeline {
-    let mut tl = Timeline::new();
-    let mut s = session(v6, 48_001);
-    let t = s.handshake(&mut tl, T0, RTT);
-    let mut t = s.client_send(&mut tl, t + MS, &http::get("site.example", "/big"));
-    t += RTT;
-    for i in 0..40 {
-        let sent = s.server_send(&mut tl, t, &[0x41; 4096]);
-        let acked = s.client_ack(&mut tl, sent + MS);
-        if (20..28).contains(&i) {
-            s.inject_from_server(&mut tl, acked + RTT + 2 * MS, &rst);
-        }
-        t += 10 * MS;
-    }
-    tl
+    common::banned_download(session(v6, 48_001), T0, RTT, RTT + 2 * MS, &rst)
 }
 
 fn firewall_reset(ttl: u8) -> Injection {

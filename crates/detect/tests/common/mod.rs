@@ -139,3 +139,33 @@ pub fn https_dropped(tl: &mut Timeline, server: [u8; 4], cport: u16, t: i64) {
         s.retransmit_client_last(tl, t + k * 1_000_000_000);
     }
 }
+
+/// A download over `s` from `t0` (handshake over `rtt`, a GET): 40 chunks
+/// of 4 KB, one every 10 ms, each acknowledged by the client; from chunk
+/// 20 on, each ACK is answered `after` it by `rst` (the first eight) while
+/// the server's data goes on (a firewall at the server's end banning the
+/// client: see `rst_server_reject.rs`).
+#[allow(dead_code)]
+pub fn banned_download(
+    mut s: tw_scenario::TcpSession,
+    t0: i64,
+    rtt: i64,
+    after: i64,
+    rst: &tw_scenario::Injection,
+) -> Timeline {
+    const MS: i64 = 1_000_000;
+    let mut tl = Timeline::new();
+    let t = s.handshake(&mut tl, t0, rtt);
+    let get = tw_scenario::http::get("site.example", "/big");
+    let mut t = s.client_send(&mut tl, t + MS, &get) + rtt;
+    for i in 0..40 {
+        let sent = s.server_send(&mut tl, t, &[0x41; 4096]);
+        let acked = s.client_ack(&mut tl, sent + MS);
+        if (20..28).contains(&i) {
+            // (its seq: what this ACK acknowledged, all the server sent)
+            s.inject_from_server(&mut tl, acked + after, rst);
+        }
+        t += 10 * MS;
+    }
+    tl
+}
