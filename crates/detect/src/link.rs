@@ -461,14 +461,42 @@ pub struct Reply {
     pub location_echoes_check: bool,
 }
 
+/// A host (with its port, if any) without the port: an IPv6 literal
+/// (`[2001:db8::1]:8080`) whole, brackets included; one left unclosed
+/// whole.
+pub(crate) fn without_port(host: &[u8]) -> &[u8] {
+    if host.first() == Some(&b'[') {
+        host.iter()
+            .position(|&b| b == b']')
+            .map_or(host, |i| &host[..=i])
+    } else {
+        host.split(|&b| b == b':').next().unwrap_or(host)
+    }
+}
+
+/// A URL's host, from what follows its `://`: without user information
+/// (`user:password@`), a port, a path or a query ([`without_port`]).
+pub(crate) fn url_host(rest: &[u8]) -> &[u8] {
+    let authority = rest
+        .iter()
+        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+        .map_or(rest, |i| &rest[..i]);
+    // (`user:password@host`: the host is after the last `@`)
+    let host = authority
+        .iter()
+        .rposition(|&c| c == b'@')
+        .map_or(authority, |i| &authority[i + 1..]);
+    without_port(host)
+}
+
 /// A URL's host (with its port, if any) is a private, shared (CGNAT) or
 /// link-local address literal.
 fn private_host(h: &[u8]) -> bool {
+    let h = without_port(h);
+    let h = h
+        .strip_prefix(b"[")
+        .map_or(h, |v6| v6.strip_suffix(b"]").unwrap_or(v6));
     let h = std::str::from_utf8(h).unwrap_or("");
-    let h = match h.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => h.split(':').next().unwrap_or(""),
-    };
     let v4 = |a: std::net::Ipv4Addr| {
         let o = a.octets();
         // (192.0.2.0/24: the web-authentication address Cisco's wireless
@@ -491,14 +519,7 @@ fn private_host(h: &[u8]) -> bool {
 /// A digest of a host name (lower case, without a port). An IPv6 literal
 /// (`[2001:db8::1]:8080`) is its address whole, brackets included.
 pub fn host_digest(host: &[u8]) -> u32 {
-    let host = if host.first() == Some(&b'[') {
-        host.iter()
-            .position(|&b| b == b']')
-            .map_or(host, |i| &host[..=i])
-    } else {
-        host.split(|&b| b == b':').next().unwrap_or(host)
-    };
-    host.iter().fold(0x811c_9dc5u32, |h, &b| {
+    without_port(host).iter().fold(0x811c_9dc5u32, |h, &b| {
         (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193)
     })
 }
@@ -547,13 +568,7 @@ impl Reply {
                 .iter()
                 .position(|&b| b == b':')
                 .and_then(|i| l[i..].starts_with(b"://").then(|| &l[i + 3..]))?;
-            let end = rest
-                .iter()
-                .position(|&b| b == b'/' || b == b'?' || b == b'#')
-                .unwrap_or(rest.len());
-            // (the host after any user information)
-            let auth = &rest[..end];
-            Some(auth.rsplit(|&b| b == b'@').next().unwrap_or(auth))
+            Some(url_host(rest))
         });
         let location_host = location.map(host_digest);
         let location_private = location.is_some_and(private_host);

@@ -24,6 +24,7 @@
 use crate::decode::{Packet, Transport};
 use crate::detectors::{Ctx, Detector, ServerState};
 use crate::flow::{seq_gt, Dir, Flow};
+use crate::link::url_host;
 use crate::stats::{BlackholeStage, FlowOutcome, FlowProto, Signature};
 use crate::time::{apart, since, Nanos, SECOND};
 use serde_json::{json, Map};
@@ -402,31 +403,6 @@ fn redirects_elsewhere(p: &[u8], host: Option<&str>) -> bool {
     let to = url_host(rest);
     // (the Host may carry a port: `example.com:8080`)
     host.is_none_or(|h| !same_site(to, url_host(h.as_bytes())))
-}
-
-/// The host of what follows a URL's `scheme://`, or of a Host header's
-/// value: without user information, a port, a path or a query; an IPv6
-/// literal whole, with its brackets (split at its first colon, every
-/// literal was the same host, `[2001`: the nit left by session 23's
-/// review).
-fn url_host(rest: &[u8]) -> &[u8] {
-    let authority = rest
-        .iter()
-        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
-        .map_or(rest, |i| &rest[..i]);
-    // (`user:password@host`: the host is after the last `@`)
-    let host = authority
-        .iter()
-        .rposition(|&c| c == b'@')
-        .map_or(authority, |i| &authority[i + 1..]);
-    let end = if host.first() == Some(&b'[') {
-        host.iter()
-            .position(|&c| c == b']')
-            .map_or(host.len(), |i| i + 1)
-    } else {
-        host.iter().position(|&c| c == b':').unwrap_or(host.len())
-    };
-    &host[..end]
 }
 
 /// Two host names of one site: their last two labels agree (`example.com`
@@ -1205,15 +1181,15 @@ impl Detector for BlackholeDetector {
             // (not an answer some detector found forged: an injected block
             // page is data from the server's side too)
             let genuine = !flow.detected();
+            // (when the answer came: its first data)
+            let at = flow.dirs[Dir::ToClient.idx()]
+                .first_payload()
+                .map_or(flow.last_ts, |(ts, _)| ts);
             if let (Some(d), Some(_), true) = (
                 request_digest(&b, flow.ext.target.as_deref()),
                 b.req(),
                 genuine,
             ) {
-                // (when the answer came: its first data)
-                let at = flow.dirs[Dir::ToClient.idx()]
-                    .first_payload()
-                    .map_or(flow.last_ts, |(ts, _)| ts);
                 sx.note_answered(port, d, at);
             }
             // (QUIC only: a VPN on UDP/443 that answered is no sign that
@@ -1223,9 +1199,6 @@ impl Detector for BlackholeDetector {
                 // (the name answered over QUIC: a busy server's dropped
                 // attempt beside it is no block, see the failures below)
                 if let (Some(d), true) = (quic_digest(flow.ext.target.as_deref()), genuine) {
-                    let at = flow.dirs[Dir::ToClient.idx()]
-                        .first_payload()
-                        .map_or(flow.last_ts, |(ts, _)| ts);
                     sx.note_answered(port, d, at);
                 }
             }

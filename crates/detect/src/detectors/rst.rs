@@ -867,11 +867,9 @@ impl RstDetector {
         // another branch of a path balanced on flow labels: red-team
         // review, session 26; it must then be a host's bare reset, with
         // window 0, and late if it answers the client's latest data)
-        let off_branch =
-            pkt.ip.version == 6 && (2..=V6_RESET_BRANCH_HOPS).contains(&base.ttl_distance(ttl));
-        if (base.ttl_distance(ttl) > 1 && !off_branch)
-            || (first_hop(ttl) && !first_hop(base.ttl_max))
-        {
+        let hops_off = base.ttl_distance(ttl);
+        let off_branch = pkt.ip.version == 6 && (2..=V6_RESET_BRANCH_HOPS).contains(&hops_off);
+        if (hops_off > 1 && !off_branch) || (first_hop(ttl) && !first_hop(base.ttl_max)) {
             return false;
         }
         if pkt.ip.version == 4 && (base.df_clear() == base.df_set() || base.df_set() != pkt.ip.df) {
