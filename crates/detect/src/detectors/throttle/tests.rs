@@ -1014,6 +1014,107 @@ fn losses_at_the_same_moments_as_a_fast_flows_are_the_links() {
 }
 
 #[test]
+fn witnesses_count_the_targets_moments_they_ran_through() {
+    let w = |lo, hi, near: &[(i64, i64)], idle: &[(i64, i64)], p| Witness {
+        lo,
+        hi,
+        near: near.to_vec(),
+        idle: idle.to_vec(),
+        p,
+        whole: true,
+    };
+    let ws = [
+        // a fast flow over 0..1000 ms that lost near 100 ms
+        (w(0, 1000, &[(90, 110)], &[], 0.5), true),
+        // a slow one over 500..2000 ms that lost near 1500 ms, idle at 1700
+        (w(500, 2000, &[(1490, 1510)], &[(1700, 1800)], 0.2), false),
+    ];
+    // 100: the fast flow's (shared, by chance 1 in 2); 600: both ran, no
+    // loss near (its own); 1500: the slow one's (1 in 5); 1750: the slow
+    // one idle, 2500: neither ran (neither way)
+    let got = witnessed(&[100, 600, 1500, 1750, 2500], &ws);
+    assert_eq!((got.n, got.k, got.n_fast, got.k_fast), (3, 2, 2, 1));
+    assert!((got.chance - 0.1).abs() < 1e-12, "{got:?}");
+    // nothing ran: nothing counted
+    let none = witnessed(&[2500], &ws);
+    assert_eq!((none.n, none.k, none.chance), (0, 0, 1.0));
+}
+
+/// The live long-fades lab in records: the candidate (the lab's policed
+/// checkpoint over 1..20 s) lost at `moments` (ms after 1 s); a fast
+/// download over 4..11 s lost every 400 ms on its own, and 20 ms after each
+/// of the candidate's moments while it ran (a fade takes a burst of it);
+/// a slow stream to another name over the whole span (not fast) lost 30 ms
+/// after each of `slow` (ms after 1 s).
+fn faded(moments: &[i64], slow: &[i64]) -> Vec<RateRecord> {
+    let (from, to) = (3_000, 10_000);
+    let mut fast: Vec<i64> = (0..)
+        .map(|i| from + 200 + 400 * i)
+        .take_while(|t| *t < to)
+        .collect();
+    fast.extend(
+        moments
+            .iter()
+            .filter(|t| (from..to).contains(*t))
+            .map(|t| t + 20),
+    );
+    fast.sort_unstable();
+    let mut v = policed_beside((4 * SECOND, 11 * SECOND), &fast);
+    // (one segment a loss: few per byte beside the candidate's)
+    v[1].measured.holes = fast.len() as u32;
+    let mut c_times = LossTimes::default();
+    for t in moments {
+        c_times.push(SECOND + t * MILLI);
+    }
+    v[0].measured.loss_times = c_times;
+    v[0].measured.loss_events = moments.len() as u32;
+    let mut s_times = LossTimes::default();
+    for t in slow {
+        s_times.push(SECOND + (t + 30) * MILLI);
+    }
+    let stream = Measured {
+        loss_times: s_times,
+        loss_events: slow.len() as u32,
+        holes: slow.len() as u32,
+        ..lab_policed_checkpoint()
+    };
+    v.push(record(
+        50004,
+        [203, 0, 113, 90],
+        "slow.example",
+        590_000.0,
+        None,
+        stream,
+    ));
+    v
+}
+
+#[test]
+fn a_stream_that_loses_only_when_other_flows_do_is_no_target() {
+    // Fades every 2,050 ms from 1,795 ms (the lab: 150 ms of every 2 s).
+    // The candidate lost at each and nowhere else. The download lost at
+    // each while it ran, but it loses every 400 ms on its own: over the
+    // time its latest 16 moments cover, two coincidences in two where
+    // chance gives about one in two each (0.29) were contrast. The slow
+    // stream lost at every fade: each of the candidate's moments is
+    // another flow's too, the link's.
+    let fades: Vec<i64> = (0..9).map(|i| 1795 + 2050 * i).collect();
+    assert!(judged(faded(&fades, &fades)).is_empty());
+    // a policer's own losses between the fades: reported
+    let mut own = fades.clone();
+    own.extend(fades.iter().take(8).map(|t| t + 1000));
+    own.sort_unstable();
+    let ev = judged(faded(&own, &fades));
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].evidence["rule"], "targeted");
+    // the slow stream ran through the last fade without losing: that
+    // moment is the candidate's own (a fade that missed a slow stream with
+    // nothing in flight cannot be told from a policer's drop): reported
+    let ev = judged(faded(&fades, &fades[..8]));
+    assert_eq!(ev.len(), 1, "{ev:?}");
+}
+
+#[test]
 fn a_fast_flow_that_ran_between_a_policed_flows_losses_is_no_contrast() {
     // 2 s without a loss of the candidate's (1.19 s and 3.56 s after its
     // start): it shows the link fast, but nothing of the moments the
