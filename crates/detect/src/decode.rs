@@ -121,6 +121,9 @@ pub struct TcpInfo<'a> {
     pub payload: &'a [u8],
     /// Payload length on the wire, from the IP length when it is trustworthy.
     pub payload_len: u32,
+    /// The TCP header as captured, options included (for
+    /// [`tcp_checksum_ok`]).
+    pub header: &'a [u8],
 }
 
 impl TcpInfo<'_> {
@@ -148,6 +151,56 @@ impl TcpInfo<'_> {
     pub fn seq_len(&self) -> u32 {
         self.payload_len + u32::from(self.syn()) + u32::from(self.fin())
     }
+}
+
+/// Whether a TCP segment's checksum is right (RFC 9293 3.1: the one's
+/// complement sum over the IPv4 or IPv6 pseudo-header, the header and the
+/// payload). `None` when the segment was not captured whole (snaplen) or
+/// its length does not fit the field. Not used on every packet: an
+/// outgoing segment's checksum is often left to the network card
+/// (offload) and a receiving host's GRO merges segments under the first
+/// one's checksum, so a wrong one means damage only where the packets of
+/// the same sender are otherwise right and the segment is no merge (see
+/// the HTTP detector).
+pub fn tcp_checksum_ok(ip: &IpInfo, t: &TcpInfo<'_>) -> Option<bool> {
+    if t.payload.len() != usize::try_from(t.payload_len).ok()? {
+        return None;
+    }
+    let len = t.header.len() + t.payload.len();
+    let mut sum: u64 = 0;
+    let mut add = |b: &[u8]| {
+        let mut pairs = b.chunks_exact(2);
+        for p in &mut pairs {
+            sum += u64::from(u16::from_be_bytes([p[0], p[1]]));
+        }
+        if let [last] = pairs.remainder() {
+            sum += u64::from(*last) << 8;
+        }
+    };
+    match (ip.src, ip.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let len = u16::try_from(len).ok()?;
+            add(&s.octets());
+            add(&d.octets());
+            add(&[0, 6]);
+            add(&len.to_be_bytes());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let len = u32::try_from(len).ok()?;
+            add(&s.octets());
+            add(&d.octets());
+            add(&len.to_be_bytes());
+            add(&[0, 0, 0, 6]);
+        }
+        _ => return None,
+    }
+    // (the header is even-sized: the payload's odd byte is padded alone)
+    add(t.header);
+    add(t.payload);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    Some(sum == 0xffff)
 }
 
 /// A UDP datagram.
@@ -444,6 +497,7 @@ fn convert<'a>(
                 options: parse_tcp_options(t.options()),
                 payload: t.payload(),
                 payload_len,
+                header: t.header_slice(),
             })
         }
         Some(TransportSlice::Udp(u)) => Transport::Udp(UdpInfo {

@@ -294,6 +294,11 @@ pub struct Stats {
     pub dns_moves_excused: [u64; DnsMoveExcuse::COUNT],
     /// HTTP/1.x requests seen (first request of a flow).
     pub http_requests: u64,
+    /// Server segments of an HTTP response that differed from the bytes at
+    /// their position with a wrong TCP checksum, or whose resend replaced
+    /// such a copy (damaged on the way; the client dropped them): not
+    /// responses.
+    pub http_damaged_segments: u64,
     /// TLS ClientHellos (flows whose first client data is a TLS handshake).
     pub tls_client_hellos: u64,
     /// QUIC connection attempts (UDP/443 flows starting with a client Initial).
@@ -383,6 +388,7 @@ impl Default for Stats {
             dns_unanswered: 0,
             dns_moves_excused: [0; DnsMoveExcuse::COUNT],
             http_requests: 0,
+            http_damaged_segments: 0,
             tls_client_hellos: 0,
             quic_attempts: 0,
             blackholes: [0; BlackholeStage::COUNT],
@@ -451,6 +457,7 @@ impl Stats {
         self.dns_unanswered += other.dns_unanswered;
         add(&mut self.dns_moves_excused, &other.dns_moves_excused);
         self.http_requests += other.http_requests;
+        self.http_damaged_segments += other.http_damaged_segments;
         self.tls_client_hellos += other.tls_client_hellos;
         self.quic_attempts += other.quic_attempts;
         add(&mut self.blackholes, &other.blackholes);

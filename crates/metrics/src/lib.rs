@@ -213,6 +213,7 @@ pub struct Metrics {
     pub(crate) dns_unanswered: IntCounter,
     pub(crate) dns_moves_excused: [IntCounter; DnsMoveExcuse::COUNT],
     pub(crate) http_requests: IntCounter,
+    pub(crate) http_damaged_segments: IntCounter,
     pub(crate) tls_client_hellos: IntCounter,
     pub(crate) quic_attempts: IntCounter,
     pub(crate) blackholes: [IntCounter; BlackholeStage::COUNT],
@@ -493,6 +494,10 @@ impl Metrics {
             "tamperwatch_http_requests_total",
             "HTTP/1.x requests seen (the first of each connection); the denominator of http_injection.",
         );
+        let http_damaged_segments = b.counter(
+            "tamperwatch_http_damaged_segments_total",
+            "Segments of HTTP responses damaged on the way (a wrong TCP checksum where the server's are right, differing from the bytes at their position), or the resends that replaced them: not counted as a second response.",
+        );
         let tls_client_hellos = b.counter(
             "tamperwatch_tls_client_hellos_total",
             "TLS ClientHellos seen (connections whose first client data is a TLS handshake).",
@@ -690,6 +695,7 @@ impl Metrics {
                 DnsMoveExcuse::as_str,
             ),
             http_requests,
+            http_damaged_segments,
             tls_client_hellos,
             quic_attempts,
             blackholes: per_value(&blackholes, BlackholeStage::ALL, BlackholeStage::as_str),

@@ -137,6 +137,11 @@ impl StatsPublisher {
         );
         add_counter(&m.http_requests, last.http_requests, now.http_requests);
         add_counter(
+            &m.http_damaged_segments,
+            last.http_damaged_segments,
+            now.http_damaged_segments,
+        );
+        add_counter(
             &m.tls_client_hellos,
             last.tls_client_hellos,
             now.tls_client_hellos,

@@ -143,6 +143,7 @@ pub(super) fn decode(linktype: u32, data: &[u8], ts: Nanos, wire_len: u32) -> Op
                 options: parse_tcp_options(&t[20..doff]),
                 payload: &t[doff..],
                 payload_len,
+                header: &t[..doff],
             })
         }
         17 => {

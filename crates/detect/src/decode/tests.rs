@@ -99,6 +99,47 @@ fn tso_total_length_zero_and_gro_oversize() {
 }
 
 #[test]
+fn tcp_checksums_are_verified_where_the_segment_is_whole() {
+    // the SYN above with its right checksum (0xad14: the one's complement
+    // sum over the pseudo-header 192.0.2.10, 203.0.113.5, 0, 6, length 40,
+    // then the 40-byte header)
+    let mut b = ETH_IPV4_TCP_SYN.to_vec();
+    b[14 + 20 + 16..14 + 20 + 18].copy_from_slice(&[0xad, 0x14]);
+    let ok = |b: &[u8]| {
+        let p = decode(linktype::ETHERNET, b, 0, b.len() as u32).unwrap();
+        let Transport::Tcp(t) = p.l4 else { panic!() };
+        tcp_checksum_ok(&p.ip, &t)
+    };
+    assert_eq!(ok(&b), Some(true));
+    // a bit flipped in the window: damage
+    b[14 + 20 + 14] ^= 0x01;
+    assert_eq!(ok(&b), Some(false));
+    b[14 + 20 + 14] ^= 0x01;
+    // the checksum left to the card (zero, as in the vectors above)
+    assert_eq!(ok(ETH_IPV4_TCP_SYN), Some(false));
+    // IPv6, an odd payload ("abc": its last byte padded with a zero)
+    #[rustfmt::skip]
+    let v6: &[u8] = &[
+        // IPv6, payload 23, next header TCP, hop limit 60
+        0x60,0,0,0, 0x00,0x17, 6, 60,
+        0x20,0x01,0x0d,0xb8, 0,0,0,0, 0,0,0,0, 0,0,0,1,
+        0x20,0x01,0x0d,0xb8, 0,0,0,0, 0,0,0,0, 0,0,0,2,
+        // TCP 80 -> 40000, seq 1, ack 2, doff 5, PSH+ACK, window 256,
+        // checksum 0xf25e (pseudo-header: the addresses, length 23, 6)
+        0x00,0x50, 0x9c,0x40, 0,0,0,1, 0,0,0,2, 0x50,0x18, 0x01,0x00, 0xf2,0x5e, 0,0,
+        b'a', b'b', b'c',
+    ];
+    let p = decode(linktype::RAW, v6, 0, v6.len() as u32).unwrap();
+    let Transport::Tcp(t) = p.l4 else { panic!() };
+    assert_eq!(t.payload, b"abc");
+    assert_eq!(tcp_checksum_ok(&p.ip, &t), Some(true));
+    // cut by the snaplen: cannot be told
+    let p = decode(linktype::RAW, &v6[..v6.len() - 1], 0, v6.len() as u32).unwrap();
+    let Transport::Tcp(t) = p.l4 else { panic!() };
+    assert_eq!(tcp_checksum_ok(&p.ip, &t), None);
+}
+
+#[test]
 fn snaplen_truncated_payload_keeps_wire_length() {
     // IPv4 total length says 60 + 100 payload bytes, but only 10 were captured.
     let mut b = ETH_IPV4_TCP_SYN.to_vec();

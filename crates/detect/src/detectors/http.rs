@@ -74,10 +74,22 @@ pub struct Hdr {
     pub df: bool,
     /// TCP window.
     pub window: u16,
+    /// The TCP checksum is right (`None`: not checked, or the segment was
+    /// not captured whole, or is longer than a 1,500-byte packet holds: a
+    /// receiving host's GRO merge, under the first segment's checksum).
+    pub cksum: Option<bool>,
 }
 
 /// Response bytes kept per flow.
 pub const BODY_KEEP: usize = 2048;
+
+/// Once the server's data has run this far past the first response, a
+/// segment at its position is no longer compared with it: after 4 GiB on
+/// one connection (a game or system update over port 80, a camera's
+/// stream) the sequence numbers wrap onto it, and an injected page races
+/// the first response, never a megabyte later (found in review, session
+/// 27: `conflicting_responses` at 0.95 on every such connection).
+pub const FAR_PAST_FIRST: u32 = 1 << 20;
 
 /// A response that arrives after the request in less than this share of
 /// the handshake's round trip (SYN to SYN/ACK) came from closer than
@@ -118,6 +130,10 @@ pub struct Response {
     pub closed: bool,
     /// The first bytes, in order.
     pub bytes: Vec<u8>,
+    /// The offsets in `bytes` of a segment whose TCP checksum was wrong
+    /// (damaged on the way; the client's kernel dropped it): its resend may
+    /// differ there and is no other response.
+    pub damaged: Option<(u16, u16)>,
 }
 
 impl Response {
@@ -170,8 +186,14 @@ fn trim(mut v: &[u8]) -> &[u8] {
 pub struct HttpFlow {
     /// The SYN/ACK's headers.
     pub synack: Option<Hdr>,
-    /// Server packets without payload before the response (ACKs): IP IDs.
+    /// Server packets without payload before the response (ACKs): IP IDs
+    /// of the first four.
     pub pre_ids: Vec<u16>,
+    /// The IP ID of the newest of them (after a large upload, thousands of
+    /// ACKs after the first four).
+    pub pre_last: Option<u16>,
+    /// The server's data ran [`FAR_PAST_FIRST`] past the first response.
+    pub far: bool,
     /// Windows the server used before the response.
     pub pre_windows: (u16, u16),
     /// In-order data segments that continued the first response: how many,
@@ -273,13 +295,15 @@ impl Detector for HttpDetector {
         _server: &mut ServerState,
     ) {
         let Transport::Tcp(t) = &pkt.l4 else { return };
-        let hdr = Hdr {
+        let mut hdr = Hdr {
             ttl: pkt.ip.ttl,
             ip_id: pkt.ip.ip_id,
             df: pkt.ip.df,
             window: t.window,
+            cksum: None,
         };
         if dir == Dir::ToClient && t.syn() && t.ack_flag() && flow.ext.synack.is_none() {
+            hdr.cksum = checksum(pkt, t);
             flow.ext.synack = Some(hdr);
             return;
         }
@@ -335,6 +359,7 @@ impl Detector for HttpDetector {
                         if h.pre_ids.len() < 4 {
                             h.pre_ids.push(pkt.ip.ip_id);
                         }
+                        h.pre_last = Some(pkt.ip.ip_id);
                         h.pre_windows = if h.pre_windows == (0, 0) {
                             (t.window, t.window)
                         } else {
@@ -347,24 +372,32 @@ impl Detector for HttpDetector {
                     }
                     return;
                 }
+                // (whether the server's checksums can be told: right on its
+                // SYN/ACK, so not left to an offloading card on this host)
+                let sums = h.synack.is_some_and(|s| s.cksum == Some(true));
                 match h.first.as_mut() {
                     None => {
-                        let mut bytes = Vec::with_capacity(t.payload.len().min(BODY_KEEP));
-                        bytes.extend_from_slice(&t.payload[..t.payload.len().min(BODY_KEEP)]);
+                        let n = t.payload.len().min(BODY_KEEP);
+                        let mut bytes = Vec::with_capacity(n);
+                        bytes.extend_from_slice(&t.payload[..n]);
+                        hdr.cksum = checksum(pkt, t);
                         h.first = Some(Response {
                             ts: pkt.ts,
                             seq: t.seq,
                             hdr,
                             closed: t.fin(),
                             bytes,
+                            damaged: (sums && hdr.cksum == Some(false)).then_some((0, n as u16)),
                         });
                     }
                     Some(r) => {
                         let off = t.seq.wrapping_sub(r.seq) as usize;
                         let have = r.bytes.len();
-                        if t.seq == r.seq
-                            || (seq_lt(t.seq, r.seq.wrapping_add(have as u32))
-                                && !seq_lt(t.seq, r.seq))
+                        h.far |= seq_gt(t.seq, r.seq) && t.seq.wrapping_sub(r.seq) > FAR_PAST_FIRST;
+                        if !h.far
+                            && (t.seq == r.seq
+                                || (seq_lt(t.seq, r.seq.wrapping_add(have as u32))
+                                    && !seq_lt(t.seq, r.seq)))
                         {
                             // A TCP keep-alive probe: one byte just before
                             // the sender's next sequence number (RFC 9293
@@ -380,6 +413,28 @@ impl Detector for HttpDetector {
                                 .bytes
                                 .get(off..off + n)
                                 .is_some_and(|b| b == &t.payload[..n]);
+                            if !same && h.other.is_none() && sums {
+                                // A copy damaged on the way (a wrong
+                                // checksum where the server's are right):
+                                // the client dropped it, and its resend
+                                // is the same response (found in review,
+                                // session 27: 0.95 on a bit flipped in a
+                                // page and the page resent). A forged page
+                                // must have a right checksum to be taken.
+                                match checksum(pkt, t) {
+                                    Some(false) => {
+                                        ctx.stats.http_damaged_segments += 1;
+                                        return;
+                                    }
+                                    Some(true) if repairs(r, off, &t.payload[..n]) => {
+                                        r.bytes[off..off + n].copy_from_slice(&t.payload[..n]);
+                                        r.damaged = None;
+                                        ctx.stats.http_damaged_segments += 1;
+                                        return;
+                                    }
+                                    _ => {}
+                                }
+                            }
                             if !same && h.other.is_none() {
                                 let mut bytes = Vec::with_capacity(t.payload.len().min(BODY_KEEP));
                                 bytes.extend_from_slice(
@@ -391,6 +446,7 @@ impl Detector for HttpDetector {
                                     hdr,
                                     closed: t.fin(),
                                     bytes,
+                                    damaged: None,
                                 });
                             }
                         } else if off == have && have < BODY_KEEP {
@@ -401,6 +457,9 @@ impl Detector for HttpDetector {
                             // plus the next one take 2,896 bytes, not 2,048
                             r.bytes.reserve_exact(BODY_KEEP - have);
                             r.bytes.extend_from_slice(&t.payload[..n]);
+                            if sums && r.damaged.is_none() && checksum(pkt, t) == Some(false) {
+                                r.damaged = Some((have as u16, (have + n) as u16));
+                            }
                             r.closed |= t.fin();
                             h.cont.add(hdr);
                         } else if seq_gt(t.seq, r.seq) {
@@ -486,17 +545,30 @@ impl Detector for HttpDetector {
         // fit (found in review, session 16). The timing gate is for a lone
         // response only.
         let gate = h.other.is_none();
+        let fingerprint = |r: &Response| {
+            let (_, body) = r.split();
+            self.cfg.fingerprints.lookup(|n| r.header(n), body)
+        };
+        // (a known block page, not a vague one)
+        let page = |r: &Response| fingerprint(r).is_some_and(|f| !f.false_positive() && !f.vague());
         let (forged, real) = match &h.other {
             Some(o) => {
                 rules.push("conflicting_responses");
                 sufficient = true;
-                if self
-                    .hdr_score(&h, o, scaled, rtt, false, Paths::default())
-                    .0
-                    > self
-                        .hdr_score(&h, first, scaled, rtt, false, Paths::default())
+                // A known block page is the forged one whatever its
+                // headers (one that lost the race with the server's TTL
+                // and DF scored as the real answer, which was named
+                // forged: review, session 27)
+                let score = |r| {
+                    self.hdr_score(&h, r, scaled, rtt, false, Paths::default())
                         .0
-                {
+                };
+                let forged_other = match (page(o), page(first)) {
+                    (true, false) => true,
+                    (false, true) => false,
+                    _ => score(o) > score(first),
+                };
+                if forged_other {
                     (o, Some(first))
                 } else {
                     (first, Some(o))
@@ -504,13 +576,13 @@ impl Detector for HttpDetector {
             }
             None => (first, None),
         };
-        let (hs, hrules, hdetails) = self.hdr_score(&h, forged, scaled, rtt, gate, paths(forged));
+        let (hs, hrules, hdetails, early) =
+            self.hdr_score(&h, forged, scaled, rtt, gate, paths(forged));
         score += hs;
         rules.extend(hrules.iter().copied());
         ev.extend(hdetails);
         // Block-page fingerprints.
-        let (_, body) = forged.split();
-        let fp = self.cfg.fingerprints.lookup(|n| forged.header(n), body);
+        let fp = fingerprint(forged);
         let mut fp_rule = false;
         if let Some(f) = fp {
             if f.false_positive() {
@@ -552,7 +624,14 @@ impl Detector for HttpDetector {
         // access-denied page, fifth red-team review), not the server's end.
         let first_hop = super::from_first_hop(forged.hdr.ttl)
             && h.synack.is_some_and(|sa| sa.ttl == forged.hdr.ttl);
-        let origin = if h.other.is_some() || header_rules > 0 {
+        // And a block page that came sooner than half the round trip to
+        // the SYN/ACK's sender came from closer than the server, whatever
+        // its headers (Iran's page with the server's TTL and DF, 6 ms after
+        // the request on a 120 ms path, was `server_side` at 0.6: review,
+        // session 27). (Its scope does not say: a national filter's page
+        // at the server's end, a full round trip after the request, is
+        // `server_side`, fixture `http_block_server_side_scaled`.)
+        let origin = if h.other.is_some() || header_rules > 0 || (fp_rule && early) {
             "on_path"
         } else if first_hop {
             "first_hop"
@@ -596,7 +675,7 @@ impl HttpDetector {
     /// ID marker, or when it came off every path of the server's answers on
     /// this port, and not when it came over one behind a SYN proxy unless
     /// it came much sooner than the origin's fastest answer over that path:
-    /// `paths`): (score, rules, details).
+    /// `paths`): (score, rules, details, whether it was early).
     fn hdr_score(
         &self,
         h: &HttpFlow,
@@ -605,12 +684,12 @@ impl HttpDetector {
         rtt: Option<Nanos>,
         gate: bool,
         paths: Paths,
-    ) -> (f64, Vec<&'static str>, Map<String, Value>) {
+    ) -> (f64, Vec<&'static str>, Map<String, Value>, bool) {
         let mut rules = vec![];
         let mut d = Map::new();
         let mut s = 0.0;
         let Some(sa) = h.synack else {
-            return (s, rules, d);
+            return (s, rules, d, false);
         };
         // A handshake proxied by a DDoS scrubbing service (a SYN proxy): the
         // SYN/ACK comes from elsewhere, and the response and the segments
@@ -720,7 +799,10 @@ impl HttpDetector {
             d.insert("ttl_server".into(), json!(sa.ttl));
             d.insert("ttl_response".into(), json!(r.hdr.ttl));
         }
-        let last = ids.last().copied().unwrap_or(sa.ip_id);
+        // (the newest ID before the response: after an upload, thousands
+        // of ACKs past the first four; against the fourth, the server's own
+        // answer "jumped": review, session 27)
+        let last = h.pre_last.unwrap_or(sa.ip_id);
         let sequential = ids.len() >= 2
             && ids
                 .windows(2)
@@ -734,6 +816,9 @@ impl HttpDetector {
         } else if sequential && r.hdr.ip_id.wrapping_sub(last) > 1000 && against_synack {
             rules.push("ip_id_out_of_sequence");
             s += 0.25;
+            if ids.last() != Some(&last) {
+                ids.push(last);
+            }
             d.insert("ip_ids_server".into(), json!(ids));
             d.insert("ip_id_response".into(), json!(r.hdr.ip_id));
         }
@@ -763,8 +848,36 @@ impl HttpDetector {
             d.insert("window_server".into(), json!([lo, hi]));
             d.insert("window_response".into(), json!(r.hdr.window));
         }
-        (s, rules, d)
+        (s, rules, d, early)
     }
+}
+
+/// Whether a server segment's TCP checksum is right, where that can be
+/// told: the segment captured whole and no longer than a 1,500-byte packet
+/// holds (a longer one is a receiving host's GRO merge of several, under
+/// the first one's checksum, or a jumbo frame).
+fn checksum(pkt: &Packet<'_>, t: &crate::decode::TcpInfo<'_>) -> Option<bool> {
+    let ip = if pkt.ip.version == 4 { 20 } else { 40 };
+    if ip + t.header.len() + t.payload.len() > 1500 {
+        return None;
+    }
+    crate::decode::tcp_checksum_ok(&pkt.ip, t)
+}
+
+/// A resend (`bytes`, at `off` in the first response) of the damaged
+/// segment of `r`: it covers some of the damaged bytes, and agrees with
+/// `r` everywhere else.
+fn repairs(r: &Response, off: usize, bytes: &[u8]) -> bool {
+    let Some((a, b)) = r.damaged else {
+        return false;
+    };
+    let (a, b) = (usize::from(a), usize::from(b));
+    off < b
+        && off + bytes.len() > a
+        && bytes.iter().enumerate().all(|(i, x)| {
+            let j = off + i;
+            (a..b).contains(&j) || r.bytes.get(j).is_none_or(|y| y == x)
+        })
 }
 
 /// `r` is a redirect (301, 302, 307, 308) to `https://` on `host` (the
