@@ -155,52 +155,62 @@ impl TcpInfo<'_> {
 
 /// Whether a TCP segment's checksum is right (RFC 9293 3.1: the one's
 /// complement sum over the IPv4 or IPv6 pseudo-header, the header and the
-/// payload). `None` when the segment was not captured whole (snaplen) or
-/// its length does not fit the field. Not used on every packet: an
-/// outgoing segment's checksum is often left to the network card
-/// (offload) and a receiving host's GRO merges segments under the first
-/// one's checksum, so a wrong one means damage only where the packets of
-/// the same sender are otherwise right and the segment is no merge (see
-/// the HTTP detector).
+/// payload). `None` when that cannot be told: the segment was not captured
+/// whole (snaplen), its length does not fit the field, or its checksum
+/// field holds the pseudo-header's sum alone, which a sender leaves for
+/// its card to finish (offload) and a receiving host's GRO writes over the
+/// segments it merged (Linux's `tcp_gro_complete`). Not used on every
+/// packet: a wrong one means damage only where the packets of the same
+/// sender are otherwise right (see the HTTP detector).
 pub fn tcp_checksum_ok(ip: &IpInfo, t: &TcpInfo<'_>) -> Option<bool> {
+    fn add(sum: &mut u64, b: &[u8]) {
+        let mut pairs = b.chunks_exact(2);
+        for p in &mut pairs {
+            *sum += u64::from(u16::from_be_bytes([p[0], p[1]]));
+        }
+        if let [last] = pairs.remainder() {
+            *sum += u64::from(*last) << 8;
+        }
+    }
+    fn fold(mut s: u64) -> u16 {
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
     if t.payload.len() != usize::try_from(t.payload_len).ok()? {
         return None;
     }
     let len = t.header.len() + t.payload.len();
     let mut sum: u64 = 0;
-    let mut add = |b: &[u8]| {
-        let mut pairs = b.chunks_exact(2);
-        for p in &mut pairs {
-            sum += u64::from(u16::from_be_bytes([p[0], p[1]]));
-        }
-        if let [last] = pairs.remainder() {
-            sum += u64::from(*last) << 8;
-        }
-    };
     match (ip.src, ip.dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let len = u16::try_from(len).ok()?;
-            add(&s.octets());
-            add(&d.octets());
-            add(&[0, 6]);
-            add(&len.to_be_bytes());
+            add(&mut sum, &s.octets());
+            add(&mut sum, &d.octets());
+            add(&mut sum, &[0, 6]);
+            add(&mut sum, &len.to_be_bytes());
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let len = u32::try_from(len).ok()?;
-            add(&s.octets());
-            add(&d.octets());
-            add(&len.to_be_bytes());
-            add(&[0, 0, 0, 6]);
+            add(&mut sum, &s.octets());
+            add(&mut sum, &d.octets());
+            add(&mut sum, &len.to_be_bytes());
+            add(&mut sum, &[0, 0, 0, 6]);
         }
         _ => return None,
     }
-    // (the header is even-sized: the payload's odd byte is padded alone)
-    add(t.header);
-    add(t.payload);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
+    // (left for the card, or written by GRO: the pseudo-header's sum, or
+    // its complement)
+    let pseudo = fold(sum);
+    let field = u16::from_be_bytes([*t.header.get(16)?, *t.header.get(17)?]);
+    if field == pseudo || field == !pseudo {
+        return None;
     }
-    Some(sum == 0xffff)
+    // (the header is even-sized: the payload's odd byte is padded alone)
+    add(&mut sum, t.header);
+    add(&mut sum, t.payload);
+    Some(fold(sum) == 0xffff)
 }
 
 /// A UDP datagram.

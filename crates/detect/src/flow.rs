@@ -229,6 +229,9 @@ pub struct DirState {
     has: u8,
     /// TCP: any ACK seen from this side.
     pub ack_seen: bool,
+    /// TCP: the maximum segment size announced in the SYN (what this side
+    /// receives at most).
+    mss: u16,
 }
 
 /// `Flow::emitted`: the flow's events were withheld (see
@@ -239,6 +242,7 @@ const _: () = assert!(Signature::COUNT < 8);
 const HAS_ISN: u8 = 1;
 const HAS_FIN: u8 = 4;
 const HAS_FIRST_PAYLOAD: u8 = 8;
+const HAS_MSS: u8 = 16;
 const HAS_WSCALE: u8 = 32;
 
 impl DirState {
@@ -270,6 +274,11 @@ impl DirState {
         self.some(HAS_WSCALE, self.wscale)
     }
 
+    /// TCP: maximum segment size announced in the SYN.
+    pub fn mss(&self) -> Option<u16> {
+        self.some(HAS_MSS, self.mss)
+    }
+
     fn set(&mut self, bit: u8, on: bool) {
         if on {
             self.has |= bit;
@@ -298,6 +307,8 @@ impl DirState {
             self.set(HAS_ISN, true);
             self.wscale = t.options.wscale.unwrap_or(0);
             self.set(HAS_WSCALE, t.options.wscale.is_some());
+            self.mss = t.options.mss.unwrap_or(0);
+            self.set(HAS_MSS, t.options.mss.is_some());
             self.next_seq = end;
         } else if self.packets <= 1 && self.has & HAS_ISN == 0 && self.next_seq == 0 {
             // mid-stream start

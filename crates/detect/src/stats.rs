@@ -294,10 +294,9 @@ pub struct Stats {
     pub dns_moves_excused: [u64; DnsMoveExcuse::COUNT],
     /// HTTP/1.x requests seen (first request of a flow).
     pub http_requests: u64,
-    /// Server segments of an HTTP response that differed from the bytes at
-    /// their position with a wrong TCP checksum, or whose resend replaced
-    /// such a copy (damaged on the way; the client dropped them): not
-    /// responses.
+    /// Server segments of HTTP connections with a wrong TCP checksum where
+    /// the SYN/ACK's was right (damaged on the way; the client dropped
+    /// them): skipped, not responses.
     pub http_damaged_segments: u64,
     /// TLS ClientHellos (flows whose first client data is a TLS handshake).
     pub tls_client_hellos: u64,

@@ -2,12 +2,14 @@
 //! 27: a connection whose sequence numbers wrap after 4 GiB, a response
 //! segment damaged on the way and resent, a block page that loses the race
 //! with the server's TTL and DF, Iran's page alone with the server's TTL
-//! and DF, and the server's own answer to a large upload after a route
-//! move.
+//! and DF, the server's own answer to a large upload after a route move,
+//! and a request split in its first bytes.
 
 mod common;
 
 use tw_scenario::catalogue::{v4_session, MS};
+
+const SECOND: i64 = 1000 * MS;
 use tw_scenario::packet::TcpFlags;
 use tw_scenario::session::{Injection, TcpSession, Timeline, EPOCH_NS};
 use tw_scenario::{checksum, http};
@@ -160,6 +162,7 @@ fn a_segment_damaged_on_the_way_and_resent_is_no_second_response() {
         flip(server_data(&mut tl, 54100, copy), at, false);
         let (engine, ev) = http_events(tl);
         assert!(ev.is_empty(), "segment {nth}, copy {copy}: {ev:?}");
+        // (the damaged copy, skipped)
         assert_eq!(engine.stats().http_damaged_segments, 1);
     }
     // the same with the checksum right: other bytes at the same position,
@@ -169,6 +172,104 @@ fn a_segment_damaged_on_the_way_and_resent_is_no_second_response() {
     let (engine, ev) = http_events(tl);
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0]["confidence"], 0.95);
+    assert_eq!(engine.stats().http_damaged_segments, 0);
+}
+
+/// Iran's page from 8 hops nearer (no DF) racing the server's 200 on
+/// connection `port`, after `before` (written with the session before the
+/// page).
+fn race_after(
+    port: u16,
+    before: impl FnOnce(&mut TcpSession, &mut Timeline, i64) -> i64,
+) -> Timeline {
+    let mut tl = Timeline::new();
+    let (mut s, t) = get(port, "blocked.example", &mut tl);
+    let start = s.state.server_next_seq;
+    let t = before(&mut s, &mut tl, t);
+    s.state.server_next_seq = start;
+    let mut inj = Injection::data(iran_page())
+        .ttl(60)
+        .ip_id(0x2b67)
+        .df(false)
+        .window(65160);
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    s.inject_from_server(&mut tl, t + 2 * MS, &inj);
+    let t = s.server_send(&mut tl, t + RTT, &http::ok_html(1200));
+    s.close(&mut tl, t + MS, RTT);
+    tl
+}
+
+#[test]
+fn segments_an_injector_sends_ahead_hide_nothing() {
+    // the second review of session 27: server data 2 MiB ahead (which the
+    // client's kernel drops, out of its window) made the race uncompared,
+    // and a junk segment before the response became "the first response"
+    // with a right checksum or a wrong one: each hid the 0.95 race
+    let ahead = |bad: bool| {
+        move |s: &mut TcpSession, tl: &mut Timeline, t: i64| {
+            let at = s.state.server_next_seq;
+            s.state.server_next_seq = at.wrapping_add(2 << 20);
+            let t = s.server_send(tl, t + MS / 2, &http::filler(1000));
+            if bad {
+                let d = tl.entries_mut().last_mut().unwrap();
+                d.data[36] ^= 0xff; // its TCP checksum
+            }
+            t
+        }
+    };
+    for bad in [false, true] {
+        let (_, ev) = http_events(race_after(54800, ahead(bad)));
+        assert_eq!(ev.len(), 1, "junk ahead, bad checksum {bad}: {ev:?}");
+        assert_eq!(ev[0]["confidence"], 0.95);
+    }
+    // nothing sent before: the same event
+    let (_, ev) = http_events(race_after(54800, |_, _, t| t));
+    assert_eq!(ev.len(), 1, "{ev:?}");
+}
+
+#[test]
+fn a_merge_by_the_capturing_hosts_gro_is_no_damage() {
+    // MSS 536: the capturing host's GRO joins two of the server's segments
+    // into one of 1,072 bytes under a checksum of its own (wrong for the
+    // whole): no damage, and the real answer still races the page
+    let mut tl = Timeline::new();
+    let mut s = v4_session(54900, 80).with_mss(536);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let t = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
+    let mut inj = Injection::data(iran_page())
+        .ttl(60)
+        .ip_id(0x2b67)
+        .df(false)
+        .window(65160);
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    s.inject_from_server(&mut tl, t + 2 * MS, &inj);
+    let merged = as_server(&mut s, http::ok_html(1000)[..1072].to_vec(), 0, false);
+    s.inject_from_server(&mut tl, t + RTT, &merged);
+    tl.entries_mut().last_mut().unwrap().data[36] ^= 0xff;
+    let (engine, ev) = http_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(engine.stats().http_damaged_segments, 0);
+    // the MSS 1460, the server's segments 536 bytes (a path MTU of 576):
+    // the merge is shorter than the MSS, but its checksum field holds what
+    // Linux's GRO writes there, the pseudo-header's sum alone
+    let mut tl = Timeline::new();
+    let mut s = v4_session(54901, 80);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let t = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
+    s.inject_from_server(&mut tl, t + 2 * MS, &inj);
+    let merged = as_server(&mut s, http::ok_html(1000)[..1072].to_vec(), 0, false);
+    s.inject_from_server(&mut tl, t + RTT, &merged);
+    let d = &mut tl.entries_mut().last_mut().unwrap().data;
+    let len = (d.len() - 20) as u32;
+    let src = std::net::Ipv4Addr::new(d[12], d[13], d[14], d[15]).into();
+    let dst = std::net::Ipv4Addr::new(d[16], d[17], d[18], d[19]).into();
+    let mut sum = checksum::pseudo_header(src, dst, 6, len);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    d[36..38].copy_from_slice(&(sum as u16).to_be_bytes());
+    let (engine, ev) = http_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(engine.stats().http_damaged_segments, 0);
 }
 
@@ -245,6 +346,21 @@ fn irans_page_alone_with_the_servers_headers_is_on_the_path() {
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0]["evidence"]["origin"], "server_side");
     assert_eq!(ev[0]["confidence"], 0.6);
+    // the same page 35 ms after the request, after a handshake a waking
+    // radio stretched to 280 ms, where the server's handshakes on the port
+    // take 30 ms: not early (second review, session 27: on_path, 0.9)
+    let mut tl = Timeline::new();
+    let (mut a, t) = get_at(54402, "example.com", &mut tl, EPOCH_NS, 30 * MS);
+    let t = a.server_send(&mut tl, t + 30 * MS, &http::ok_html(5000));
+    let t = a.client_ack(&mut tl, t + MS);
+    let t = a.close(&mut tl, t + MS, 30 * MS);
+    let (mut s, t) = get_at(54403, "blocked.example", &mut tl, t + SECOND, 280 * MS);
+    let page = http::response(403, "Forbidden", "text/html", body);
+    let inj = as_server(&mut s, page, 0, true);
+    s.inject_from_server(&mut tl, t + 35 * MS, &inj);
+    let (_, ev) = http_events(tl);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["evidence"]["origin"], "server_side", "{}", ev[0]);
 }
 
 // ---- the server's answer to a large upload after a route move ----
@@ -287,5 +403,100 @@ fn the_servers_answer_after_a_large_upload_and_a_route_move_is_its_own() {
     let (_, ev) = http_events(upload(true));
     assert!(ev.is_empty(), "{ev:?}");
     let (_, ev) = http_events(upload(false));
+    assert!(ev.is_empty(), "{ev:?}");
+}
+
+// ---- a request split in its first bytes ----
+
+/// A connection whose request goes out as `split` bytes, then the rest
+/// (GoodbyeDPI's `-f 2`, zapret's `split2`), then Iran's page from 8 hops
+/// nearer without DF racing the server's 200.
+fn split_request(port: u16, request: &[u8], split: usize) -> Timeline {
+    let mut tl = Timeline::new();
+    let mut s = v4_session(port, 80);
+    let t = s.handshake(&mut tl, EPOCH_NS, RTT);
+    let t = s.client_send(&mut tl, t + MS, &request[..split]);
+    let t = s.client_send(&mut tl, t + MS / 10, &request[split..]);
+    let mut inj = Injection::data(iran_page())
+        .ttl(60)
+        .ip_id(0x2b67)
+        .df(false)
+        .window(65160);
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    s.inject_from_server(&mut tl, t + 2 * MS, &inj);
+    let t = s.server_send(&mut tl, t + RTT, &http::ok_html(1200));
+    s.close(&mut tl, t + MS, RTT);
+    tl
+}
+
+#[test]
+fn a_request_split_in_its_method_is_still_a_request() {
+    let req = http::get("blocked.example", "/news");
+    for split in [1, 2, 3] {
+        let (engine, ev) = http_events(split_request(54600, &req, split));
+        assert_eq!(ev.len(), 1, "split at {split}: {ev:?}");
+        let x = &ev[0]["evidence"];
+        assert_eq!(x["request_line"], "GET /news HTTP/1.1", "{x}");
+        assert_eq!(x["fingerprint"]["name"], "tw.ir_iframe", "{x}");
+        assert_eq!(engine.stats().http_requests, 1);
+    }
+    // the same two segments that do not make a request ("GE" then not
+    // "T "): no request, nothing judged
+    let mut other = b"GE".to_vec();
+    other.extend_from_slice(b"\x00\x01binary protocol");
+    let (engine, ev) = http_events(split_request(54601, &other, 2));
+    assert!(ev.is_empty(), "{ev:?}");
+    assert_eq!(engine.stats().http_requests, 0);
+}
+
+// ---- a block page's title past the bytes kept ----
+
+/// A FortiGate web-filter page laid out as FortiOS 7 serves it (a padding
+/// comment for old browsers, then a long style block) with its `<title>`
+/// beginning `at` bytes into the stream, served from the server's end (its
+/// TTL and DF) a round trip after the request, in full-sized segments.
+fn fortigate_page(port: u16, at: usize) -> (Timeline, usize) {
+    let mut tl = Timeline::new();
+    let (mut s, t) = get(port, "blocked.example", &mut tl);
+    let head = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=\"utf-8\"\r\nConnection: close\r\n\r\n<!DOCTYPE html><html><head>";
+    let style = b"<style>body{margin:0;font:14px sans-serif}</style>";
+    let title = b"<title>Web Filter Violation</title>";
+    let tail =
+        b"</head><body><h1>Web Page Blocked</h1><p>Category: Proxy Avoidance</p></body></html>";
+    let mut page = head.to_vec();
+    page.extend_from_slice(b"<!-- IE friendly error message walkround.");
+    while page.len() + style.len() + 4 < at {
+        page.push(b'\n');
+    }
+    page.extend_from_slice(b" -->");
+    page.extend_from_slice(style);
+    page.truncate(at.max(page.len()));
+    assert_eq!(page.len(), at, "layout");
+    page.extend_from_slice(title);
+    page.extend_from_slice(tail);
+    let seg = s.server_segment_size();
+    let t = s.server_send(&mut tl, t + RTT, &page);
+    let t = s.client_ack(&mut tl, t + MS);
+    s.close_by_server(&mut tl, t + MS, RTT);
+    (tl, seg)
+}
+
+#[test]
+fn a_block_pages_title_past_the_bytes_kept_is_found() {
+    let seg = fortigate_page(54700, 4000).1;
+    // 4.7 KB in (FortiOS 7), at a segment's start, across two segments,
+    // near the end of the search (before: none recognised)
+    for at in [4743, 2 * seg, 3 * seg - 3, 16_000] {
+        let (tl, _) = fortigate_page(54700, at);
+        let (_, ev) = http_events(tl);
+        assert_eq!(ev.len(), 1, "title at {at}: {ev:?}");
+        let x = &ev[0]["evidence"];
+        assert_eq!(x["fingerprint"]["name"], "tw.fortiguard_webfilter", "{x}");
+        assert_eq!(x["origin"], "server_side", "{x}");
+    }
+    // past the 16 KiB searched: not found (a page judged on its headers,
+    // which are the server's: nothing)
+    let (tl, _) = fortigate_page(54701, 17_000);
+    let (_, ev) = http_events(tl);
     assert!(ev.is_empty(), "{ev:?}");
 }

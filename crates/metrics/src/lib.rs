@@ -496,7 +496,7 @@ impl Metrics {
         );
         let http_damaged_segments = b.counter(
             "tamperwatch_http_damaged_segments_total",
-            "Segments of HTTP responses damaged on the way (a wrong TCP checksum where the server's are right, differing from the bytes at their position), or the resends that replaced them: not counted as a second response.",
+            "Server segments of HTTP connections damaged on the way (a wrong TCP checksum where the server's SYN/ACK had a right one): skipped, neither part of a response nor a second one.",
         );
         let tls_client_hellos = b.counter(
             "tamperwatch_tls_client_hellos_total",

@@ -83,7 +83,23 @@ pub struct Hdr {
 /// Response bytes kept per flow.
 pub const BODY_KEEP: usize = 2048;
 
-/// Once the server's data has run this far past the first response, a
+/// The first response's in-order bytes are searched this far for its
+/// `<title>` element, which block pages carry and which may lie past the
+/// bytes kept ([`BODY_KEEP`]): FortiOS 7's "Web Filter Violation" page has
+/// it 4.7 KB into the body, after a padding comment and a style block
+/// (found in review, session 27: never recognised).
+pub const TITLE_SCAN: u32 = 16 * 1024;
+
+/// At most this much of a `<title>` element found by the scan is kept.
+pub const TITLE_KEEP: usize = 256;
+
+/// A connection whose server segments had a wrong TCP checksum this many
+/// times is no longer judged by checksums: damage is rare, and a vantage
+/// point that sees many (a card that merges or leaves checksums in a way
+/// not foreseen) would otherwise be blind to the responses.
+pub const MAX_DAMAGED: u8 = 2;
+
+/// Once the client has acknowledged this far past the first response, a
 /// segment at its position is no longer compared with it: after 4 GiB on
 /// one connection (a game or system update over port 80, a camera's
 /// stream) the sequence numbers wrap onto it, and an injected page races
@@ -130,10 +146,6 @@ pub struct Response {
     pub closed: bool,
     /// The first bytes, in order.
     pub bytes: Vec<u8>,
-    /// The offsets in `bytes` of a segment whose TCP checksum was wrong
-    /// (damaged on the way; the client's kernel dropped it): its resend may
-    /// differ there and is no other response.
-    pub damaged: Option<(u16, u16)>,
 }
 
 impl Response {
@@ -192,8 +204,24 @@ pub struct HttpFlow {
     /// The IP ID of the newest of them (after a large upload, thousands of
     /// ACKs after the first four).
     pub pre_last: Option<u16>,
-    /// The server's data ran [`FAR_PAST_FIRST`] past the first response.
+    /// The client acknowledged [`FAR_PAST_FIRST`] past the first response.
     pub far: bool,
+    /// Server segments with a wrong TCP checksum skipped (see
+    /// [`MAX_DAMAGED`]).
+    pub damaged: u8,
+    /// How far (from its first byte) the first response was searched in
+    /// order for its `<title>` (see [`TITLE_SCAN`]).
+    pub scanned: u32,
+    /// The `<title>` element found there (at most [`TITLE_KEEP`] bytes),
+    /// with `title_done` once it is whole (or cut) or the search ended.
+    pub title: Vec<u8>,
+    pub title_done: bool,
+    /// The last bytes searched (an opening tag may span two segments).
+    pub carry: ([u8; 5], u8),
+    /// The first bytes of a request split in its method ("GE"), and how
+    /// many: until the next client data in order completes it, this is no
+    /// request yet (and nothing is judged).
+    pub split: Option<([u8; 8], u8)>,
     /// Windows the server used before the response.
     pub pre_windows: (u16, u16),
     /// In-order data segments that continued the first response: how many,
@@ -268,17 +296,38 @@ impl HttpDetector {
     }
 }
 
+const METHODS: [&[u8]; 7] = [
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+];
+
 fn is_request(p: &[u8]) -> bool {
-    const M: [&[u8]; 7] = [
-        b"GET ",
-        b"POST ",
-        b"HEAD ",
-        b"PUT ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-    ];
-    M.iter().any(|m| p.starts_with(m))
+    METHODS.iter().any(|m| p.starts_with(m))
+}
+
+/// `p` is the start of a request's method, cut before its space ("GE"):
+/// a request split in its first bytes, as GoodbyeDPI, zapret and ByeDPI
+/// send them to slip past DPI.
+fn is_request_start(p: &[u8]) -> bool {
+    !p.is_empty()
+        && METHODS
+            .iter()
+            .any(|m| m.len() > p.len() && m.starts_with(p))
+}
+
+/// The request line of a request's first bytes (at most 200 bytes, no
+/// control characters).
+fn request_line(p: &[u8]) -> String {
+    let line = p.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(&[]);
+    String::from_utf8_lossy(&line[..line.len().min(200)])
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 impl Detector for HttpDetector {
@@ -303,40 +352,80 @@ impl Detector for HttpDetector {
             cksum: None,
         };
         if dir == Dir::ToClient && t.syn() && t.ack_flag() && flow.ext.synack.is_none() {
-            hdr.cksum = checksum(pkt, t);
+            hdr.cksum = checksum(pkt, t, None);
             flow.ext.synack = Some(hdr);
             return;
         }
         match dir {
             Dir::ToServer => {
-                if flow.ext.http.is_none()
-                    && t.payload_len > 0
+                if let Some(h) = flow.ext.http.as_mut() {
+                    // the rest of a request split in its first bytes: the
+                    // next client data in order completes the method, or
+                    // this was no request
+                    // the client acknowledged far past the first response
+                    // (its kernel took the stream that far; see
+                    // `FAR_PAST_FIRST`): an injector cannot move this by
+                    // sending server data ahead
+                    if let Some(r) = &h.first {
+                        h.far |= t.ack_flag()
+                            && seq_gt(t.ack, r.seq)
+                            && t.ack.wrapping_sub(r.seq) > FAR_PAST_FIRST;
+                    }
+                    if let Some((start, n)) = h.split {
+                        let n = usize::from(n).min(start.len());
+                        if t.payload_len == 0 || t.seq == h.request_seq {
+                            return;
+                        }
+                        if t.seq != h.request_seq.wrapping_add(n as u32) {
+                            flow.ext.http = None;
+                            return;
+                        }
+                        let mut head = [0u8; 16];
+                        let m = t.payload.len().min(head.len() - n);
+                        head[..n].copy_from_slice(&start[..n]);
+                        head[n..n + m].copy_from_slice(&t.payload[..m]);
+                        if !is_request(&head[..n + m]) {
+                            flow.ext.http = None;
+                            return;
+                        }
+                        ctx.stats.http_requests += 1;
+                        let mut line = start[..n].to_vec();
+                        line.extend_from_slice(&t.payload[..t.payload.len().min(200)]);
+                        h.request_line = request_line(&line);
+                        h.split = None;
+                    }
+                    return;
+                }
+                let first = t.payload_len > 0
                     && flow.dirs[Dir::ToServer.idx()]
                         .first_payload()
-                        .is_some_and(|(ts, seq)| ts == pkt.ts && seq == t.seq)
-                    && is_request(t.payload)
-                {
+                        .is_some_and(|(ts, seq)| ts == pkt.ts && seq == t.seq);
+                if first && is_request(t.payload) {
                     ctx.stats.http_requests += 1;
-                    let line = t
-                        .payload
-                        .split(|&b| b == b'\r' || b == b'\n')
-                        .next()
-                        .unwrap_or(&[]);
-                    let line: String = String::from_utf8_lossy(&line[..line.len().min(200)])
-                        .chars()
-                        .filter(|c| !c.is_control())
-                        .collect();
                     flow.ext.http = Some(Box::new(HttpFlow {
                         synack: flow.ext.synack,
-                        request_line: line,
+                        request_line: request_line(t.payload),
                         request_ts: pkt.ts,
                         request_seq: t.seq,
+                        ..Default::default()
+                    }));
+                } else if first
+                    && t.payload.len() == t.payload_len as usize
+                    && is_request_start(t.payload)
+                {
+                    let mut start = [0u8; 8];
+                    start[..t.payload.len()].copy_from_slice(t.payload);
+                    flow.ext.http = Some(Box::new(HttpFlow {
+                        synack: flow.ext.synack,
+                        request_ts: pkt.ts,
+                        request_seq: t.seq,
+                        split: Some((start, t.payload.len() as u8)),
                         ..Default::default()
                     }));
                 }
             }
             Dir::ToClient => {
-                let Some(h) = flow.ext.http.as_mut() else {
+                let Some(h) = flow.ext.http.as_mut().filter(|h| h.split.is_none()) else {
                     return;
                 };
                 if t.rst() {
@@ -372,28 +461,60 @@ impl Detector for HttpDetector {
                     }
                     return;
                 }
-                // (whether the server's checksums can be told: right on its
-                // SYN/ACK, so not left to an offloading card on this host)
-                let sums = h.synack.is_some_and(|s| s.cksum == Some(true));
+                // A segment damaged on the way (a bit flipped by a router's
+                // memory or a Wi-Fi driver after the sender computed its
+                // checksum) reaches the capture with a wrong TCP checksum;
+                // the client's kernel drops it, and the server sends it
+                // again. It is no part of a response, nor a second one
+                // (found in review, session 27: 0.95 on a damaged page and
+                // its resend). Told only where the server's checksums can
+                // be: right on its SYN/ACK (not left to an offloading card
+                // on this host), the segment no merge of several (longer
+                // than the client's MSS: GRO) and captured whole, and not
+                // more than `MAX_DAMAGED` times on the connection. A forged
+                // page needs a right checksum to be taken, so skipping a
+                // wrong one hides nothing the client saw.
+                if h.damaged < MAX_DAMAGED && h.synack.is_some_and(|s| s.cksum == Some(true)) {
+                    // (a segment longer than both ends' MSS is a merge)
+                    let mss = match flow.dirs.map(|d| d.mss()) {
+                        [Some(a), Some(b)] => Some(a.min(b)),
+                        [a, b] => a.or(b),
+                    };
+                    if checksum(pkt, t, mss) == Some(false) {
+                        h.damaged += 1;
+                        ctx.stats.http_damaged_segments += 1;
+                        return;
+                    }
+                }
+                // (where this segment begins in the first response)
+                let at = h.first.as_ref().map_or(0, |r| t.seq.wrapping_sub(r.seq));
                 match h.first.as_mut() {
                     None => {
+                        // The response begins right after the server's
+                        // SYN: a segment elsewhere is none of it (a junk
+                        // segment out of the client's window, which its
+                        // kernel drops, made both a forged page and the
+                        // real answer compare with it: review, session 27)
+                        let start = flow.dirs[Dir::ToClient.idx()]
+                            .isn()
+                            .map(|i| i.wrapping_add(1));
+                        if start.is_some_and(|s| s != t.seq) {
+                            return;
+                        }
                         let n = t.payload.len().min(BODY_KEEP);
                         let mut bytes = Vec::with_capacity(n);
                         bytes.extend_from_slice(&t.payload[..n]);
-                        hdr.cksum = checksum(pkt, t);
                         h.first = Some(Response {
                             ts: pkt.ts,
                             seq: t.seq,
                             hdr,
                             closed: t.fin(),
                             bytes,
-                            damaged: (sums && hdr.cksum == Some(false)).then_some((0, n as u16)),
                         });
                     }
                     Some(r) => {
                         let off = t.seq.wrapping_sub(r.seq) as usize;
                         let have = r.bytes.len();
-                        h.far |= seq_gt(t.seq, r.seq) && t.seq.wrapping_sub(r.seq) > FAR_PAST_FIRST;
                         if !h.far
                             && (t.seq == r.seq
                                 || (seq_lt(t.seq, r.seq.wrapping_add(have as u32))
@@ -413,28 +534,6 @@ impl Detector for HttpDetector {
                                 .bytes
                                 .get(off..off + n)
                                 .is_some_and(|b| b == &t.payload[..n]);
-                            if !same && h.other.is_none() && sums {
-                                // A copy damaged on the way (a wrong
-                                // checksum where the server's are right):
-                                // the client dropped it, and its resend
-                                // is the same response (found in review,
-                                // session 27: 0.95 on a bit flipped in a
-                                // page and the page resent). A forged page
-                                // must have a right checksum to be taken.
-                                match checksum(pkt, t) {
-                                    Some(false) => {
-                                        ctx.stats.http_damaged_segments += 1;
-                                        return;
-                                    }
-                                    Some(true) if repairs(r, off, &t.payload[..n]) => {
-                                        r.bytes[off..off + n].copy_from_slice(&t.payload[..n]);
-                                        r.damaged = None;
-                                        ctx.stats.http_damaged_segments += 1;
-                                        return;
-                                    }
-                                    _ => {}
-                                }
-                            }
                             if !same && h.other.is_none() {
                                 let mut bytes = Vec::with_capacity(t.payload.len().min(BODY_KEEP));
                                 bytes.extend_from_slice(
@@ -446,7 +545,6 @@ impl Detector for HttpDetector {
                                     hdr,
                                     closed: t.fin(),
                                     bytes,
-                                    damaged: None,
                                 });
                             }
                         } else if off == have && have < BODY_KEEP {
@@ -457,9 +555,6 @@ impl Detector for HttpDetector {
                             // plus the next one take 2,896 bytes, not 2,048
                             r.bytes.reserve_exact(BODY_KEEP - have);
                             r.bytes.extend_from_slice(&t.payload[..n]);
-                            if sums && r.damaged.is_none() && checksum(pkt, t) == Some(false) {
-                                r.damaged = Some((have as u16, (have + n) as u16));
-                            }
                             r.closed |= t.fin();
                             h.cont.add(hdr);
                         } else if seq_gt(t.seq, r.seq) {
@@ -468,6 +563,7 @@ impl Detector for HttpDetector {
                         }
                     }
                 }
+                scan_title(h, at, t.payload);
             }
         }
     }
@@ -479,7 +575,7 @@ impl Detector for HttpDetector {
         _o: FlowOutcome,
         server: &mut ServerState,
     ) {
-        let Some(h) = flow.ext.http.take() else {
+        let Some(h) = flow.ext.http.take().filter(|h| h.split.is_none()) else {
             return;
         };
         // The paths the server's answers on this port came over in its
@@ -545,8 +641,25 @@ impl Detector for HttpDetector {
         // fit (found in review, session 16). The timing gate is for a lone
         // response only.
         let gate = h.other.is_none();
+        // (the first response's body with its `<title>`, where that lay
+        // past the bytes kept)
+        let late_title = (!h.title.is_empty()
+            && !first
+                .bytes
+                .windows(h.title.len())
+                .any(|w| w == &h.title[..]))
+        .then(|| {
+            let mut b = first.split().1.to_vec();
+            b.push(b'\n');
+            b.extend_from_slice(&h.title);
+            b
+        });
         let fingerprint = |r: &Response| {
             let (_, body) = r.split();
+            let body = match &late_title {
+                Some(b) if std::ptr::eq(r, first) => &b[..],
+                _ => body,
+            };
             self.cfg.fingerprints.lookup(|n| r.header(n), body)
         };
         // (a known block page, not a vague one)
@@ -675,7 +788,8 @@ impl HttpDetector {
     /// ID marker, or when it came off every path of the server's answers on
     /// this port, and not when it came over one behind a SYN proxy unless
     /// it came much sooner than the origin's fastest answer over that path:
-    /// `paths`): (score, rules, details, whether it was early).
+    /// `paths`): (score, rules, details, whether it was early against the
+    /// fastest round trip known to the SYN/ACK's sender).
     fn hdr_score(
         &self,
         h: &HttpFlow,
@@ -848,36 +962,87 @@ impl HttpDetector {
             d.insert("window_server".into(), json!([lo, hi]));
             d.insert("window_response".into(), json!(r.hdr.window));
         }
-        (s, rules, d, early)
+        // (early against the fastest round trip known to the SYN/ACK's
+        // sender, the server's other handshakes on the port over its path
+        // included: the origin label must not rest on a handshake a
+        // waking radio stretched; review, session 27)
+        let early_known = proxy_rtt
+            .is_some_and(|p| p >= MIN_RTT_FOR_TIMING && (delay as f64) < p as f64 * EARLY_SHARE);
+        (s, rules, d, early && early_known)
+    }
+}
+
+/// Searches the first response's next in-order bytes (`p`, at `at` from
+/// its first byte) for its `<title>` element, up to [`TITLE_SCAN`], and
+/// keeps it (see [`HttpFlow::title`]). Bytes out of order end nothing: a
+/// later segment in order goes on.
+fn scan_title(h: &mut HttpFlow, at: u32, p: &[u8]) {
+    const OPEN: &[u8] = b"<title";
+    const CLOSE: &[u8] = b"</title>";
+    if h.title_done || at != h.scanned || p.is_empty() {
+        return;
+    }
+    if at >= TITLE_SCAN {
+        h.title_done = true;
+        return;
+    }
+    let p = &p[..p.len().min((TITLE_SCAN - at) as usize)];
+    h.scanned = at + p.len() as u32;
+    let find = |hay: &[u8], pat: &[u8]| {
+        hay.windows(pat.len())
+            .position(|w| w.eq_ignore_ascii_case(pat))
+    };
+    let room = |h: &HttpFlow| TITLE_KEEP - h.title.len().min(TITLE_KEEP);
+    if h.title.is_empty() {
+        // an opening tag that began in the last bytes searched
+        let (carry, c) = h.carry;
+        let c = usize::from(c).min(carry.len());
+        let mut head = [0u8; 10];
+        let k = p.len().min(5);
+        head[..c].copy_from_slice(&carry[..c]);
+        head[c..c + k].copy_from_slice(&p[..k]);
+        if let Some(i) = find(&head[..c + k], OPEN).filter(|&i| i < c) {
+            h.title.extend_from_slice(&head[i..c]);
+            let n = p.len().min(room(h));
+            h.title.extend_from_slice(&p[..n]);
+        } else if let Some(i) = find(p, OPEN) {
+            let n = (p.len() - i).min(room(h));
+            h.title.extend_from_slice(&p[i..i + n]);
+        } else {
+            let keep = p.len().min(5);
+            let mut tail = [0u8; 5];
+            tail[..keep].copy_from_slice(&p[p.len() - keep..]);
+            h.carry = (tail, keep as u8);
+            return;
+        }
+    } else {
+        let n = p.len().min(room(h));
+        h.title.extend_from_slice(&p[..n]);
+    }
+    if let Some(i) = find(&h.title, CLOSE) {
+        h.title.truncate(i + CLOSE.len());
+        h.title_done = true;
+    } else if h.title.len() >= TITLE_KEEP {
+        h.title_done = true;
     }
 }
 
 /// Whether a server segment's TCP checksum is right, where that can be
-/// told: the segment captured whole and no longer than a 1,500-byte packet
-/// holds (a longer one is a receiving host's GRO merge of several, under
-/// the first one's checksum, or a jumbo frame).
-fn checksum(pkt: &Packet<'_>, t: &crate::decode::TcpInfo<'_>) -> Option<bool> {
-    let ip = if pkt.ip.version == 4 { 20 } else { 40 };
-    if ip + t.header.len() + t.payload.len() > 1500 {
+/// told (see [`crate::decode::tcp_checksum_ok`]): the segment captured
+/// whole, and no merge of several. A receiving host's GRO joins segments
+/// under a checksum of its own (Linux's: the pseudo-header's sum, which
+/// `tcp_checksum_ok` leaves unjudged), and a segment longer than the MSS
+/// (`mss`: the smaller of the two ends' SYNs), or where that is not known
+/// than a 1,500-byte packet holds, is not judged either.
+fn checksum(pkt: &Packet<'_>, t: &crate::decode::TcpInfo<'_>, mss: Option<u16>) -> Option<bool> {
+    let longest = match mss {
+        Some(m) => usize::from(m),
+        None => 1500 - if pkt.ip.version == 4 { 40 } else { 60 },
+    };
+    if t.payload.len() > longest {
         return None;
     }
     crate::decode::tcp_checksum_ok(&pkt.ip, t)
-}
-
-/// A resend (`bytes`, at `off` in the first response) of the damaged
-/// segment of `r`: it covers some of the damaged bytes, and agrees with
-/// `r` everywhere else.
-fn repairs(r: &Response, off: usize, bytes: &[u8]) -> bool {
-    let Some((a, b)) = r.damaged else {
-        return false;
-    };
-    let (a, b) = (usize::from(a), usize::from(b));
-    off < b
-        && off + bytes.len() > a
-        && bytes.iter().enumerate().all(|(i, x)| {
-            let j = off + i;
-            (a..b).contains(&j) || r.bytes.get(j).is_none_or(|y| y == x)
-        })
 }
 
 /// `r` is a redirect (301, 302, 307, 308) to `https://` on `host` (the

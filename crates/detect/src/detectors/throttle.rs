@@ -2334,13 +2334,17 @@ impl Judge {
         // independently would share them all less than once in 10 times
         // (the pooled test's bar where at least half are shared; there
         // 0.034), the losses are the link's. Flows of the same target are
-        // no witnesses, nor one in trouble most of the time (see
-        // [`MAX_WITNESS_SHARE`]).
+        // no witnesses, nor flows that look rate-limited themselves or are
+        // marked (a censor's bucket may hold them with the target, and
+        // their losses are then its drops: review, session 27), nor one in
+        // trouble most of the time (see [`MAX_WITNESS_SHARE`]).
         if mode == Mode::Policer && !comparisons.is_empty() {
             if let Some(ct) = c_trouble.as_ref() {
                 let ws: Vec<(Witness, bool)> = latest
                     .iter()
-                    .filter(|r| other_target(r) && same_device(r))
+                    .filter(|r| {
+                        other_target(r) && same_device(r) && r.limited.is_none() && !r.marked
+                    })
                     .filter_map(|r| {
                         let w = Witness::of(
                             ct,

@@ -1035,6 +1035,16 @@ fn witnesses_count_the_targets_moments_they_ran_through() {
     let got = witnessed(&[100, 600, 1500, 1750, 2500], &ws);
     assert_eq!((got.n, got.k, got.n_fast, got.k_fast), (3, 2, 2, 1));
     assert!((got.chance - 0.1).abs() < 1e-12, "{got:?}");
+    // 700: both ran, the slow one lost near it (its window widened to
+    // 690..710): shared, not with a fast flow, by chance 1 - (1 - 0.5)(1 -
+    // 0.2) = 0.6 (either of the two could have)
+    let ws = [
+        (w(0, 1000, &[(90, 110)], &[], 0.5), true),
+        (w(500, 2000, &[(690, 710)], &[], 0.2), false),
+    ];
+    let got = witnessed(&[700], &ws);
+    assert_eq!((got.n, got.k, got.n_fast, got.k_fast), (1, 1, 1, 0));
+    assert!((got.chance - 0.6).abs() < 1e-12, "{got:?}");
     // nothing ran: nothing counted
     let none = witnessed(&[2500], &ws);
     assert_eq!((none.n, none.k, none.chance), (0, 0, 1.0));
@@ -1112,6 +1122,18 @@ fn a_stream_that_loses_only_when_other_flows_do_is_no_target() {
     // nothing in flight cannot be told from a policer's drop): reported
     let ev = judged(faded(&fades, &fades[..8]));
     assert_eq!(ev.len(), 1, "{ev:?}");
+    // the slow stream rate-limited itself, or marked: a censor's bucket may
+    // hold it with the candidate, and its losses are then the bucket's
+    // drops, no witness of the link (review, session 27): reported
+    // (the stream, now a candidate itself against the download, may be
+    // reported too: the candidate's event is what counts here)
+    let candidate = |ev: Vec<Event>| ev.iter().filter(|e| e.flow.client_port == 50001).count();
+    let mut v = faded(&fades, &fades);
+    v[2].limited = Some((Mode::Policer, 590_000.0));
+    assert_eq!(candidate(judged(v)), 1);
+    let mut v = faded(&fades, &fades);
+    v[2].marked = true;
+    assert_eq!(candidate(judged(v)), 1);
 }
 
 #[test]
