@@ -225,6 +225,26 @@ fn segments_an_injector_sends_ahead_hide_nothing() {
     // nothing sent before: the same event
     let (_, ev) = http_events(race_after(54800, |_, _, t| t));
     assert_eq!(ev.len(), 1, "{ev:?}");
+    // the page first, then server data 2 MiB ahead, then the real answer:
+    // only the client's ACKs say the stream ran far (they did not here)
+    let mut tl = Timeline::new();
+    let (mut s, t) = get(54801, "blocked.example", &mut tl);
+    let start = s.state.server_next_seq;
+    let mut inj = Injection::data(iran_page())
+        .ttl(60)
+        .ip_id(0x2b67)
+        .df(false)
+        .window(65160);
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    s.inject_from_server(&mut tl, t + 2 * MS, &inj);
+    s.state.server_next_seq = start.wrapping_add(2 << 20);
+    s.server_send(&mut tl, t + 3 * MS, &http::filler(1000));
+    s.state.server_next_seq = start;
+    let t = s.server_send(&mut tl, t + RTT, &http::ok_html(1200));
+    s.close(&mut tl, t + MS, RTT);
+    let (_, ev) = http_events(tl);
+    assert_eq!(ev.len(), 1, "page, data ahead, answer: {ev:?}");
+    assert_eq!(ev[0]["evidence"]["rules"][0], "conflicting_responses");
 }
 
 #[test]
