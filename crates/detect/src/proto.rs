@@ -44,20 +44,24 @@ pub fn tls_sni(p: &[u8]) -> Option<&str> {
     None
 }
 
+/// HTTP/1.x request methods, each with its space: the first seven are a
+/// request for a resource (what `http_injection` examines), then a proxy's
+/// `CONNECT` and `TRACE`.
+pub const HTTP_METHODS: [&[u8]; 9] = [
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+];
+
 /// The Host header of an HTTP/1.x request starting at `p` (port removed).
 pub fn http_host(p: &[u8]) -> Option<&str> {
-    const METHODS: [&[u8]; 9] = [
-        b"GET ",
-        b"POST ",
-        b"HEAD ",
-        b"PUT ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"CONNECT ",
-        b"PATCH ",
-        b"TRACE ",
-    ];
-    if !METHODS.iter().any(|m| p.starts_with(m)) {
+    if !HTTP_METHODS.iter().any(|m| p.starts_with(m)) {
         return None;
     }
     let head = &p[..p.len().min(4096)];

@@ -52,6 +52,18 @@ fn as_server(s: &mut TcpSession, payload: Vec<u8>, seq_offset: i64, fin: bool) -
     inj
 }
 
+/// Iran's page as an injector 8 hops nearer than the server sends it: no
+/// DF, its own IP ID, FIN.
+fn racing_page() -> Injection {
+    let mut inj = Injection::data(iran_page())
+        .ttl(60)
+        .ip_id(0x2b67)
+        .df(false)
+        .window(65160);
+    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    inj
+}
+
 // ---- sequence numbers that wrap after 4 GiB ----
 
 /// A download over port 80 whose server data runs `past` bytes beyond its
@@ -187,12 +199,7 @@ fn race_after(
     let start = s.state.server_next_seq;
     let t = before(&mut s, &mut tl, t);
     s.state.server_next_seq = start;
-    let mut inj = Injection::data(iran_page())
-        .ttl(60)
-        .ip_id(0x2b67)
-        .df(false)
-        .window(65160);
-    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    let inj = racing_page();
     s.inject_from_server(&mut tl, t + 2 * MS, &inj);
     let t = s.server_send(&mut tl, t + RTT, &http::ok_html(1200));
     s.close(&mut tl, t + MS, RTT);
@@ -230,12 +237,7 @@ fn segments_an_injector_sends_ahead_hide_nothing() {
     let mut tl = Timeline::new();
     let (mut s, t) = get(54801, "blocked.example", &mut tl);
     let start = s.state.server_next_seq;
-    let mut inj = Injection::data(iran_page())
-        .ttl(60)
-        .ip_id(0x2b67)
-        .df(false)
-        .window(65160);
-    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    let inj = racing_page();
     s.inject_from_server(&mut tl, t + 2 * MS, &inj);
     s.state.server_next_seq = start.wrapping_add(2 << 20);
     s.server_send(&mut tl, t + 3 * MS, &http::filler(1000));
@@ -256,12 +258,7 @@ fn a_merge_by_the_capturing_hosts_gro_is_no_damage() {
     let mut s = v4_session(54900, 80).with_mss(536);
     let t = s.handshake(&mut tl, EPOCH_NS, RTT);
     let t = s.client_send(&mut tl, t + MS, &http::get("blocked.example", "/"));
-    let mut inj = Injection::data(iran_page())
-        .ttl(60)
-        .ip_id(0x2b67)
-        .df(false)
-        .window(65160);
-    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    let inj = racing_page();
     s.inject_from_server(&mut tl, t + 2 * MS, &inj);
     let merged = as_server(&mut s, http::ok_html(1000)[..1072].to_vec(), 0, false);
     s.inject_from_server(&mut tl, t + RTT, &merged);
@@ -437,12 +434,7 @@ fn split_request(port: u16, request: &[u8], split: usize) -> Timeline {
     let t = s.handshake(&mut tl, EPOCH_NS, RTT);
     let t = s.client_send(&mut tl, t + MS, &request[..split]);
     let t = s.client_send(&mut tl, t + MS / 10, &request[split..]);
-    let mut inj = Injection::data(iran_page())
-        .ttl(60)
-        .ip_id(0x2b67)
-        .df(false)
-        .window(65160);
-    inj.flags = TcpFlags(TcpFlags::PSH_ACK.0 | TcpFlags::FIN.0);
+    let inj = racing_page();
     s.inject_from_server(&mut tl, t + 2 * MS, &inj);
     let t = s.server_send(&mut tl, t + RTT, &http::ok_html(1200));
     s.close(&mut tl, t + MS, RTT);

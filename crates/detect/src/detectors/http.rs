@@ -296,15 +296,8 @@ impl HttpDetector {
     }
 }
 
-const METHODS: [&[u8]; 7] = [
-    b"GET ",
-    b"POST ",
-    b"HEAD ",
-    b"PUT ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"PATCH ",
-];
+/// The methods of a request for a resource (not a proxy's `CONNECT`).
+const METHODS: &[&[u8]] = crate::proto::HTTP_METHODS.split_at(7).0;
 
 fn is_request(p: &[u8]) -> bool {
     METHODS.iter().any(|m| p.starts_with(m))

@@ -998,7 +998,7 @@ fn at_least(p: &[f64], k: usize) -> f64 {
 }
 
 /// The target's loss moments against one comparison flow's (see
-/// [`loss_moments`]).
+/// [`Witness::of`]).
 #[derive(Debug, Clone, Copy)]
 struct Moments {
     /// The target's loss moments in the compared time.
@@ -1150,40 +1150,8 @@ fn join<T: Copy>(snaps: &[(u32, Vec<T>)], out: &mut Vec<T>) -> bool {
     all
 }
 
-/// The target's loss moments against another flow's, over the time both
-/// flows' loss moments are all known (see [`Trouble`]) and the other flow
-/// was past its first and before its last round trips (three of its minimum
-/// RTT, at least 100 ms). A target moment is shared when it falls within
-/// `tol` ms of one of the other flow's loss moments, or of one of its
-/// stalls (a fade that took all it had in flight leaves no hole); one that
-/// falls in an idle gap of the other flow counts neither way, and idle time
-/// is left out of the chance (see [`IDLE_GAP`]). Times are in ms from the
-/// start of `c_span`. When the compared time is empty (the other flow's
-/// running time, past its first and before its last round trips, does not
-/// overlap the target's known moments: it only touched the target's span),
-/// the target had no loss moment while it ran: `n = 0`, and `whole` says
-/// whether that is all that is known. `None` when moments that are not all
-/// known are none at all (an overflowed ring is never empty: not expected).
-fn loss_moments(
-    c: &Trouble,
-    c_span: (Nanos, Nanos),
-    r: &Trouble,
-    r_span: (Nanos, Nanos),
-    r_rtt_min: Option<Nanos>,
-    tol: i64,
-) -> Option<Moments> {
-    let w = Witness::of(c, c_span, r, r_span, r_rtt_min, tol)?;
-    let inside = || c.losses.iter().copied().filter(|t| w.running(*t));
-    Some(Moments {
-        n: inside().count(),
-        k: inside().filter(|t| w.lost_near(*t)).count(),
-        p: w.p,
-        whole: w.whole,
-    })
-}
-
 /// Another flow as a witness of the link's trouble over the time it is
-/// compared with the target (see [`loss_moments`]); times in ms from the
+/// compared with the target (see [`Witness::of`]); times in ms from the
 /// start of the target's span.
 #[derive(Debug)]
 struct Witness {
@@ -1202,6 +1170,20 @@ struct Witness {
 }
 
 impl Witness {
+    /// The target's loss moments against another flow's, over the time both
+    /// flows' loss moments are all known (see [`Trouble`]) and the other flow
+    /// was past its first and before its last round trips (three of its minimum
+    /// RTT, at least 100 ms). A target moment is shared when it falls within
+    /// `tol` ms of one of the other flow's loss moments, or of one of its
+    /// stalls (a fade that took all it had in flight leaves no hole); one that
+    /// falls in an idle gap of the other flow counts neither way, and idle time
+    /// is left out of the chance (see [`IDLE_GAP`]). Times are in ms from the
+    /// start of `c_span`. When the compared time is empty (the other flow's
+    /// running time, past its first and before its last round trips, does not
+    /// overlap the target's known moments: it only touched the target's span),
+    /// the target had no loss moment while it ran (`moments` gives `n = 0`), and `whole` says
+    /// whether that is all that is known. `None` when moments that are not all
+    /// known are none at all (an overflowed ring is never empty: not expected).
     fn of(
         c: &Trouble,
         c_span: (Nanos, Nanos),
@@ -1268,6 +1250,18 @@ impl Witness {
             idle,
             whole,
         })
+    }
+
+    /// The target's loss moments (`c`) against this flow's (see
+    /// [`Witness::of`]).
+    fn moments(&self, c: &Trouble) -> Moments {
+        let inside = || c.losses.iter().copied().filter(|t| self.running(*t));
+        Moments {
+            n: inside().count(),
+            k: inside().filter(|t| self.lost_near(*t)).count(),
+            p: self.p,
+            whole: self.whole,
+        }
     }
 
     /// The flow was running (compared, not idle) at `t`.
@@ -2150,18 +2144,18 @@ impl Judge {
             Trouble::of(&ms, c.span.0)
         };
         let c_trouble = (mode == Mode::Policer).then(|| trouble(&c, Some(&c.measured)));
-        let moments = |r: &RateRecord| {
-            c_trouble.as_ref().and_then(|ct| {
-                loss_moments(
-                    ct,
-                    c.span,
-                    &trouble(r, None),
-                    r.span,
-                    r.measured.rtt_min,
-                    tol(r),
-                )
-            })
+        let witness = |r: &RateRecord| {
+            let ct = c_trouble.as_ref()?;
+            Witness::of(
+                ct,
+                c.span,
+                &trouble(r, None),
+                r.span,
+                r.measured.rtt_min,
+                tol(r),
+            )
         };
+        let moments = |r: &RateRecord| Some(witness(r)?.moments(c_trouble.as_ref()?));
         // And the fast flow must have been fast *while the target was
         // slow*: over the time both ran (the overlap of their spans), the
         // fast flow's rate (the bins in which it had data) must be
@@ -2346,14 +2340,7 @@ impl Judge {
                         other_target(r) && same_device(r) && r.limited.is_none() && !r.marked
                     })
                     .filter_map(|r| {
-                        let w = Witness::of(
-                            ct,
-                            c.span,
-                            &trouble(r, None),
-                            r.span,
-                            r.measured.rtt_min,
-                            tol(r),
-                        )?;
+                        let w = witness(r)?;
                         (w.p <= MAX_WITNESS_SHARE).then_some((w, is_fast(r)))
                     })
                     .collect();
