@@ -467,7 +467,17 @@ impl Detector for HttpDetector {
                 // more than `MAX_DAMAGED` times on the connection. A forged
                 // page needs a right checksum to be taken, so skipping a
                 // wrong one hides nothing the client saw.
-                if h.damaged < MAX_DAMAGED && h.synack.is_some_and(|s| s.cksum == Some(true)) {
+                // Only a segment that may become, join or race the first
+                // response is summed: one within its first `TITLE_SCAN`
+                // bytes while those are compared (a download's later bytes
+                // are never summed).
+                // (where this segment begins in the first response)
+                let at = h.first.as_ref().map_or(0, |r| t.seq.wrapping_sub(r.seq));
+                if h.damaged < MAX_DAMAGED
+                    && at < TITLE_SCAN
+                    && !h.far
+                    && h.synack.is_some_and(|s| s.cksum == Some(true))
+                {
                     // (a segment longer than both ends' MSS is a merge)
                     let mss = match flow.dirs.map(|d| d.mss()) {
                         [Some(a), Some(b)] => Some(a.min(b)),
@@ -479,8 +489,6 @@ impl Detector for HttpDetector {
                         return;
                     }
                 }
-                // (where this segment begins in the first response)
-                let at = h.first.as_ref().map_or(0, |r| t.seq.wrapping_sub(r.seq));
                 match h.first.as_mut() {
                     None => {
                         // The response begins right after the server's
