@@ -10,7 +10,7 @@
 //! Detector state is the one part that is not a fixed table. The plan
 //! reserves [`DETECTOR_STATE_PER_FLOW`] bytes for each confirmed flow, an
 //! average (most flows hold only their target name; an HTTP response's first
-//! 2 KiB or a rate measurement, 992 bytes, only some); the worst case of an
+//! 2 KiB or a rate measurement, 1,024 bytes, only some); the worst case of an
 //! unconfirmed flow ([`unconfirmed_state_per_flow`]: a target name and a DNS
 //! flow's query records, what a flood of spoofed queries fills); and the
 //! ClientHello reassembly buffers, which the engine bounds

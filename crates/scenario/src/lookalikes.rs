@@ -331,6 +331,34 @@ pub fn lookalike_thr_paced_shared_queue() -> Result<Vec<u8>> {
     crate::throttle_scenarios::finish(tl)
 }
 
+/// The paced video (400 kbit/s, 40 s) while a cloud backup fills the
+/// client's 2 Mbit/s uplink from 8 s on: every ACK the client sends waits
+/// 350 ms in the uplink's buffer, so the video's RTT rises from 30 to 380
+/// ms on a flat rate, a shaper's shape. An app update downloads 12 MB at
+/// full speed from 19 s on, its ACKs in the same queue. (The upload itself
+/// is not in the capture: the detector does not measure uploads.) The
+/// server's timestamps show that its data reach the client as fast as
+/// before: the queue is on the way to the server (red-team review, session
+/// 27: `shaper` + `targeted`, 0.55).
+pub fn lookalike_thr_paced_uplink_queue() -> Result<Vec<u8>> {
+    let mut tl = Timeline::new();
+    let backup = (EPOCH_NS + 8 * S, EPOCH_NS + 120 * S, 350 * MS);
+    let mut paced = paced_video(50261);
+    paced.uplink_queue = backup;
+    download(&mut tl, &paced)?;
+    let mut update = Download::bulk(
+        [198, 51, 100, 20],
+        "update.example",
+        50262,
+        EPOCH_NS + 19 * S,
+        FAST,
+        12_000_000,
+    );
+    update.uplink_queue = backup;
+    download(&mut tl, &update)?;
+    crate::throttle_scenarios::finish(tl)
+}
+
 /// As `lookalike_thr_paced_shared_queue`, with a second download (3
 /// Mbit/s, from another server) that starts 8 s after the first filled the
 /// shared queue: it measures the queue into its own minimum RTT, so it shows
@@ -633,5 +661,6 @@ pub fn lookalikes() -> Vec<Lookalike> {
             lookalike_thr_paced_shared_queue_second_download,
         ),
         ("thr_radio_chunks", lookalike_thr_radio_chunks),
+        ("thr_paced_uplink_queue", lookalike_thr_paced_uplink_queue),
     ]
 }

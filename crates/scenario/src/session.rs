@@ -403,6 +403,11 @@ pub struct TcpSession {
     /// More options on the SYN and SYN/ACK, after the usual ones (a
     /// Multipath TCP `MP_JOIN`, say): see [`with_syn_option`](Self::with_syn_option).
     pub syn_extra: Vec<TcpOpt>,
+    /// When the server sent the segment being emitted, if not when the
+    /// capture sees it (its TSval is its clock then): a simulator whose
+    /// segments wait in queues on their way to the client sets it for each
+    /// (`None`: the capture's time).
+    pub server_sent_at: Option<i64>,
     last_client: Option<Seg>,
     last_server: Option<Seg>,
 }
@@ -429,6 +434,7 @@ impl TcpSession {
             ack_delay_ns: 40_000,
             server_segment: None,
             syn_extra: Vec::new(),
+            server_sent_at: None,
             last_client: None,
             last_server: None,
         };
@@ -554,7 +560,11 @@ impl TcpSession {
         payload: &[u8],
         syn_opts: bool,
     ) {
-        let tsval = self.timestamps.map(|c| c.value(dir, t));
+        let stamped = match (dir, self.server_sent_at) {
+            (Direction::FromServer, Some(sent)) => sent,
+            _ => t,
+        };
+        let tsval = self.timestamps.map(|c| c.value(dir, stamped));
         let tsecr = match dir {
             Direction::FromClient => self.state.client_ts_recent,
             Direction::FromServer => self.state.server_ts_recent,

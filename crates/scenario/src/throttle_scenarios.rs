@@ -136,6 +136,9 @@ pub struct Download<'a> {
     /// the first `duration` of each `period` of the capture's clock is lost
     /// (0: none) (look-alikes).
     pub fade: (i64, i64),
+    /// A standing queue on the client's uplink (an upload filling it):
+    /// (from, until, added delay) for the client's ACKs (look-alikes).
+    pub uplink_queue: (i64, i64, i64),
 }
 
 impl Download<'_> {
@@ -164,6 +167,17 @@ impl Download<'_> {
             queue_delay: (0, 0, 0),
             loss_burst: 1,
             fade: (0, 0),
+            uplink_queue: (0, 0, 0),
+        }
+    }
+
+    /// How long the uplink's queue holds a client segment sent at `t`.
+    fn uplink_delay(&self, t: i64) -> i64 {
+        let (from, until, qd) = self.uplink_queue;
+        if (from..until).contains(&t) {
+            qd
+        } else {
+            0
         }
     }
 }
@@ -172,8 +186,8 @@ impl Download<'_> {
 enum Ev {
     /// A data segment reaches the client: (offset, len, the client time of
     /// the newest ACK the server had seen when it sent the segment: its
-    /// timestamp echo).
-    Data(u64, u32, i64),
+    /// timestamp echo, when the server sent it).
+    Data(u64, u32, i64, i64),
     /// An ACK reaches the server: (ack offset, client send time).
     Ack(u64, i64),
     /// Retransmission timer check (generation).
@@ -281,7 +295,8 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
     let rtt = 2 * d.owd;
     let mut s = session(d.server, d.cport);
     s.client.window = u16::try_from((d.rwnd >> 7).clamp(1, 65_535)).unwrap_or(u16::MAX);
-    let t = s.handshake(tl, d.start, rtt);
+    // (a SYN sent while the uplink holds a queue waits in it too)
+    let t = s.handshake(tl, d.start, rtt + d.uplink_delay(d.start));
     let mut rng = Rng::new(d.seed);
     let hello = tls::client_hello(d.sni, &mut rng);
     let t_hello = s.client_send(tl, t + MS, &hello);
@@ -306,7 +321,7 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
         ssthresh: f64::INFINITY,
         dupacks: 0,
         recover: None,
-        rto: (3 * rtt).max(200 * MS),
+        rto: (3 * (rtt + d.uplink_queue.2)).max(200 * MS),
         rto_gen: 0,
         ts_recent: t_hello,
         sent: BTreeMap::new(),
@@ -354,7 +369,7 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
                 };
                 let (from, until, qd) = d.queue_delay;
                 let qd = if (from..until).contains(&out) { qd } else { 0 };
-                push(q, out + d.owd + late + qd, Ev::Data(off, len, echo));
+                push(q, out + d.owd + late + qd, Ev::Data(off, len, echo, t));
             }
         }
     };
@@ -409,10 +424,13 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
             break;
         }
         match ev {
-            Ev::Data(off, len, echo) => {
-                // the server's packet as the client sees it
+            Ev::Data(off, len, echo, sent) => {
+                // the server's packet as the client sees it (its TSval
+                // from when the server sent it: a queue on the way
+                // delays it, and the timestamps show where)
                 s.state.server_next_seq = base.wrapping_add(off as u32);
                 s.state.server_ts_recent = client_tsval(echo);
+                s.server_sent_at = Some(sent);
                 s.packet(
                     tl,
                     t,
@@ -420,6 +438,7 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
                     TcpFlags::ACK,
                     &vec![0u8; len as usize],
                 );
+                s.server_sent_at = None;
                 last = t;
                 let end = off + u64::from(len);
                 let mut in_order = false;
@@ -442,7 +461,12 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
                     s.client_ack(tl, t + 20_000);
                     last = t + 20_000;
                     unacked_segs = 0;
-                    push(&mut q, t + 20_000 + d.owd, Ev::Ack(rcv_nxt, t + 20_000));
+                    let up = d.uplink_delay(t + 20_000);
+                    push(
+                        &mut q,
+                        t + 20_000 + d.owd + up,
+                        Ev::Ack(rcv_nxt, t + 20_000),
+                    );
                 } else {
                     delack_gen += 1;
                     push(&mut q, t + 40 * MS, Ev::DelAck(delack_gen));
@@ -454,7 +478,7 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
                     s.client_ack(tl, t);
                     last = t;
                     unacked_segs = 0;
-                    push(&mut q, t + d.owd, Ev::Ack(rcv_nxt, t));
+                    push(&mut q, t + d.owd + d.uplink_delay(t), Ev::Ack(rcv_nxt, t));
                 }
             }
             Ev::Ack(a, sent) => {

@@ -36,6 +36,14 @@
 //!   policed download (before the gaps in the data were compared, the
 //!   kernel-paced stream was `policer` + `targeted` +
 //!   `same_server_other_name`, 0.75, in 2 of 3 recorded runs);
+//! - `paced_stream_behind_an_uploads_queue_is_clean`: the router's side
+//!   towards the server is a 2 Mbit/s tbf with a 350 ms buffer (a DSL
+//!   modem's uplink); a cloud backup (a python client uploading to a sink
+//!   on the second address) fills it from 3 s on, so every ACK the client
+//!   sends waits in it, while the kernel-paced stream (400 kbit/s) plays
+//!   and a fast download runs beside it from 9 s: no event (the stream's
+//!   RTT rises by the queue on a flat rate, a shaper's shape; the server's
+//!   timestamps place the queue on the way to the server);
 //! - `random_loss_is_clean`: 2 % of the server's segments dropped at random
 //!   (nftables `numgen`) on a 20 Mbit/s link, two large downloads at once:
 //!   no event (of any signature).
@@ -53,7 +61,9 @@ use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr};
 use std::thread::{sleep, spawn};
 use std::time::{Duration, Instant};
-use support::censor::{self, curl, Fetch, PacedServer, TlsWeb, ALLOWED, BLOCKED, OTHER_BLOCKED};
+use support::censor::{
+    self, curl, Fetch, PacedServer, SinkServer, TlsWeb, ALLOWED, BLOCKED, OTHER_BLOCKED,
+};
 use support::{metric_value, Guarded, Netns, TamperwatchProc, Topology, TwOptions};
 
 const ONE_WAY: Duration = Duration::from_millis(10);
@@ -603,4 +613,65 @@ fn through_fades(name: &'static str, ms: u64, paced_fp: bool) {
         &[(ALLOWED, s4, 3), (ALLOWED, s2, 8), (ALLOWED, s4, 14)],
         paced_fp,
     );
+}
+
+#[test]
+fn paced_stream_behind_an_uploads_queue_is_clean() {
+    // A cloud backup fills the client's uplink (2 Mbit/s, a 350 ms
+    // buffer): every ACK waits in it, and the stream its server paces at
+    // 400 kbit/s shows an RTT raised by the queue on a flat rate, while a
+    // download runs fast beside it (red-team review, session 27, in a
+    // simulator: `shaper` + `targeted`, 0.55). The server's timestamps
+    // show its data arriving as fast as before: no event.
+    if !prerequisites() {
+        return;
+    }
+    let lab = Lab::new("uplink");
+    lab.htb("40mbit");
+    let r = lab.router();
+    let up = lab.topo.router().server_iface.clone();
+    r.tc(&[
+        "qdisc", "add", "dev", &up, "root", "tbf", "rate", "2mbit", "burst", "4kb", "latency",
+        "350ms",
+    ]);
+    let (s4, s2) = (lab.s4(), IpAddr::V4(SERVER2));
+    let _paced = PacedServer::start(&lab.topo.server.ns, s4, 8080, 50_000);
+    let _sink = SinkServer::start(&lab.topo.server.ns, s2, 9000);
+    let c = lab.topo.client.ns.clone();
+    let stream = spawn(move || {
+        curl(
+            &c,
+            "http",
+            OTHER_BLOCKED,
+            s4,
+            8080,
+            "/",
+            Duration::from_secs(60),
+        )
+    });
+    sleep(Duration::from_secs(3));
+    lab.note("the backup starts");
+    let _backup = censor::upload(&lab.topo.client.ns, s2, 9000, 40);
+    // the download, once the queue formed
+    let got = lab.downloads(&[(ALLOWED, s2, "/large.bin", 6)]);
+    let stream = stream.join().unwrap();
+    lab.note(&format!(
+        "paced http://{} port {} exit {} code {}",
+        stream.name, stream.client_port, stream.exit, stream.code
+    ));
+    assert!(stream.ok(), "{stream:?}");
+    let (ev, m) = lab.settle(2.0);
+    // the download ran fast: contrast, had the stream been a candidate
+    let (f, secs) = &got[0];
+    let bps = 8.0 * 8.0 * 1048576.0 / secs;
+    lab.note(&format!(
+        "download {} at {:.1} Mbit/s",
+        f.client_port,
+        bps / 1e6
+    ));
+    assert!(bps > 4e6, "the download was not fast: {bps}");
+    assert!(ev.is_empty(), "{ev:#?}");
+    assert!(lab.tw.events().is_empty(), "{:#?}", lab.tw.events());
+    let judged = metric_value(&m, "tamperwatch_goodput_bytes_per_second_count", &[]);
+    assert!(judged.is_some_and(|n| n >= 2.0), "{m}");
 }

@@ -196,6 +196,9 @@ const IDLE_GAP: u16 = 0x8000;
 /// witness of the link's losses (see [`witnessed`]).
 const MAX_WITNESS_SHARE: f64 = 0.75;
 
+/// [`ThrottleFlow::ts_hz`] of a server whose timestamp clock is not known.
+const NO_CLOCK: u16 = u16::MAX;
+
 /// The latest long gaps in a flow's data (see [`ThrottleFlow::gap_threshold`]):
 /// when each began (its last segment before, ms of the capture clock,
 /// wrapping), how long it lasted (ms, saturating at 32.767 s) and whether
@@ -394,6 +397,24 @@ pub struct ThrottleFlow {
     /// is a shaper; single late samples (timeouts) do not move a bin's minimum.
     rtt_bins: u32,
     rtt_bins_queued: u32,
+    /// Bins whose smallest RTT shows a queue that the server's timestamps
+    /// place on the way to the server (see [`ThrottleFlow::ack_path_queue`]):
+    /// not counted in `rtt_bins_queued`.
+    rtt_bins_ack_path: u16,
+    /// The server's TCP timestamp clock in ticks per second: 0 while not
+    /// known yet, [`NO_CLOCK`] when its ticks fit no common rate (see
+    /// [`ThrottleFlow::server_clock`]).
+    ts_hz: u16,
+    /// The first server TSval measured, and when it came (10 µs units
+    /// since `start`).
+    ts_first: (u32, u32),
+    /// Smallest one-way delays of the RTT samples (10 µs units, each up
+    /// to an unknown constant), towards the client and towards the server;
+    /// `i32::MAX` while none.
+    owd_min: [i32; 2],
+    /// The same two of the current bin's smallest RTT sample (`i32::MAX`:
+    /// not known).
+    bin_owd: [i32; 2],
     /// Sum and count of the last bin's smallest RTT at the start of loss events.
     pre_loss_rtt_sum: Nanos,
     pre_loss_rtt_n: u32,
@@ -460,6 +481,11 @@ impl ThrottleFlow {
             last_bin_rtt: None,
             rtt_bins: 0,
             rtt_bins_queued: 0,
+            rtt_bins_ack_path: 0,
+            ts_hz: 0,
+            ts_first: (0, u32::MAX),
+            owd_min: [i32::MAX; 2],
+            bin_owd: [i32::MAX; 2],
             pre_loss_rtt_sum: 0,
             pre_loss_rtt_n: 0,
             idle: 0,
@@ -502,11 +528,16 @@ impl ThrottleFlow {
                     self.rtt_bins += 1;
                     // a quiet sample met no queue: the bin shows none
                     if !self.bin_quiet && self.rtt_min.is_some_and(|m| queueing(r, m)) {
-                        self.rtt_bins_queued += 1;
+                        if self.ack_path_queue(r) {
+                            self.rtt_bins_ack_path = self.rtt_bins_ack_path.saturating_add(1);
+                        } else {
+                            self.rtt_bins_queued += 1;
+                        }
                     }
                     self.last_bin_rtt = NonZeroI64::new(r);
                 }
                 self.bin_quiet = false;
+                self.bin_owd = [i32::MAX; 2];
                 if !self.bin_partial && self.settled(self.bin_start) {
                     if self.bin_bytes > 0 {
                         let i = bucket(self.bin_bytes);
@@ -757,7 +788,7 @@ impl ThrottleFlow {
     /// chunk every 500 ms gives samples of about 470 ms: a "queue" in every
     /// bin, before 2026-12-06). This is BBR's app-limited mark, seen from
     /// the receiver.
-    fn server_echo(&mut self, ecr: u32, now: Nanos, cfg: &ThrottleConfig) {
+    fn server_echo(&mut self, tsval: u32, ecr: u32, now: Nanos, cfg: &ThrottleConfig) {
         let n = usize::from(self.rtt_pending_n);
         let Some(i) = self.rtt_pending.iter().take(n).position(|(v, _)| *v == ecr) else {
             return;
@@ -771,17 +802,101 @@ impl ThrottleFlow {
         self.rtt_pending.copy_within(i + 1..n, 0);
         self.rtt_pending_n = (n - i - 1) as u8;
         self.rtt_quiet = self.rtt_quiet.checked_shr(i as u32 + 1).unwrap_or(0);
-        self.rtt_sample(now - sent, quiet, cfg);
+        let owd = self.one_way(tsval, now, now - sent);
+        self.rtt_sample(now - sent, quiet, owd, cfg);
     }
 
-    fn rtt_sample(&mut self, s: Nanos, quiet: bool, cfg: &ThrottleConfig) {
+    /// The server's timestamp clock, from the TSval of a data segment that
+    /// came at `now`: its first value is kept, and a second at least a
+    /// second later gives the rate, if it is within a quarter of one that
+    /// TCP stacks use (1,000 per second: Linux since 4.13, Windows, the
+    /// BSDs and macOS; 250 and 100: older Linux kernels' jiffies).
+    /// Anything else (microsecond clocks, middleboxes that rewrite the
+    /// option, a TSval that stands still) is [`NO_CLOCK`]: no one-way
+    /// delays. A queue that builds in that second biases the rate by its
+    /// delay (350 ms over a second: 26%), so the nominal rate is used, not
+    /// the measured one.
+    fn server_clock(&mut self, tsval: u32, now: Nanos) {
+        if self.ts_hz != 0 {
+            return;
+        }
+        let Ok(at) = u32::try_from((now - self.start).max(0) / 10_000) else {
+            self.ts_hz = NO_CLOCK;
+            return;
+        };
+        if self.ts_first.1 == u32::MAX {
+            self.ts_first = (tsval, at);
+            return;
+        }
+        let elapsed = at.saturating_sub(self.ts_first.1);
+        if elapsed < 100_000 {
+            return;
+        }
+        let ticks = f64::from(tsval.wrapping_sub(self.ts_first.0) as i32);
+        let hz = ticks * 100_000.0 / f64::from(elapsed);
+        self.ts_hz = [1000u16, 250, 100]
+            .into_iter()
+            .find(|c| (hz / f64::from(*c) - 1.0).abs() <= 0.25)
+            .unwrap_or(NO_CLOCK);
+    }
+
+    /// An RTT sample `rtt` that ended with a server segment of `tsval` at
+    /// `now`, split in its two one-way delays (10 µs units; each up to a
+    /// constant of its own, the clocks' offset): towards the client, from
+    /// the server's sending (its TSval) to `now`; towards the server, the
+    /// rest. `None` while the server's clock is not known.
+    fn one_way(&self, tsval: u32, now: Nanos, rtt: Nanos) -> Option<[i32; 2]> {
+        if self.ts_hz == 0 || self.ts_hz == NO_CLOCK {
+            return None;
+        }
+        let ticks = i64::from(tsval.wrapping_sub(self.ts_first.0) as i32);
+        let sent = i64::from(self.ts_first.1) + ticks * 100_000 / i64::from(self.ts_hz);
+        let down = (now - self.start) / 10_000 - sent;
+        let up = rtt / 10_000 - down;
+        Some([i32::try_from(down).ok()?, i32::try_from(up).ok()?])
+    }
+
+    /// Whether a bin whose smallest RTT `r` shows a queue had it on the
+    /// way to the server: the client's ACKs waited (an upload filling a
+    /// bloated uplink: a cloud backup), not the server's data. A shaper
+    /// holds the server's data, and its queue delays each segment from the
+    /// moment the server sent it (its TSval) to its arrival. So when the
+    /// bin's delay towards the server rose above its smallest by at least
+    /// half of the RTT's rise (over the flow's smallest RTT), and its delay
+    /// towards the client by less than half, the queue is not a shaper's.
+    /// A queue that stood all along the flow's samples shows no rise in
+    /// either direction (the smallest values hold it), and counts as
+    /// before. (Found in review, session 27: a stream paced by its server
+    /// while a backup filled a 2 Mbit/s uplink's 350 ms buffer was
+    /// `shaper` + `targeted`.)
+    fn ack_path_queue(&self, r: Nanos) -> bool {
+        let Some(min) = self.rtt_min else {
+            return false;
+        };
+        let ([down, up], [dmin, umin]) = (self.bin_owd, self.owd_min);
+        if [down, up, dmin, umin].contains(&i32::MAX) {
+            return false;
+        }
+        let rise = (r - min) / 10_000;
+        let d_rise = i64::from(down) - i64::from(dmin);
+        let u_rise = i64::from(up) - i64::from(umin);
+        2 * u_rise >= rise && 2 * d_rise < rise
+    }
+
+    fn rtt_sample(&mut self, s: Nanos, quiet: bool, owd: Option<[i32; 2]>, cfg: &ThrottleConfig) {
         if s <= 0 || s >= cfg.idle_gap {
             return;
         }
         self.bin_quiet |= quiet;
         self.rtt_samples += 1;
         if let Some(s) = NonZeroI64::new(s) {
+            if self.bin_rtt.is_none_or(|b| s < b) {
+                self.bin_owd = owd.unwrap_or([i32::MAX; 2]);
+            }
             self.bin_rtt = Some(self.bin_rtt.map_or(s, |b| b.min(s)));
+        }
+        if let Some([d, u]) = owd {
+            self.owd_min = [self.owd_min[0].min(d), self.owd_min[1].min(u)];
         }
         self.rtt_smoothed = match self.rtt_smoothed() {
             None => s,
@@ -888,6 +1003,7 @@ impl ThrottleFlow {
             rtt_samples: self.rtt_samples,
             rtt_bins: self.rtt_bins,
             rtt_bins_queued: self.rtt_bins_queued,
+            rtt_bins_ack_path: u32::from(self.rtt_bins_ack_path),
             pre_loss_rtt,
             idle: self.idle,
             idle_gaps: self.idle_gaps,
@@ -951,6 +1067,10 @@ pub struct Measured {
     pub rtt_bins: u32,
     /// Bins whose smallest RTT sample shows a queue.
     pub rtt_bins_queued: u32,
+    /// Bins whose smallest RTT sample shows a queue on the way to the
+    /// server (the client's ACKs held: an upload filling the uplink), by
+    /// the server's timestamps; not in `rtt_bins_queued`.
+    pub rtt_bins_ack_path: u32,
     /// Mean smallest-RTT-of-the-last-bin at the start of loss events.
     pub pre_loss_rtt: Option<Nanos>,
     /// Application idle time.
@@ -1465,6 +1585,7 @@ impl Measured {
                 "samples": self.rtt_samples,
                 "bins_with_samples": self.rtt_bins,
                 "bins_queued": self.rtt_bins_queued,
+                "bins_queued_towards_server": self.rtt_bins_ack_path,
             },
             "idle_s": (self.idle as f64 / SECOND as f64 * 10.0).round() / 10.0,
             "receive_window_min_bytes": self.rwnd_min,
@@ -1673,8 +1794,9 @@ impl Detector for ThrottleDetector {
                 let Some(tf) = flow.ext.thr.as_deref_mut() else {
                     return;
                 };
-                if let Some((_, ecr)) = t.options.timestamps {
-                    tf.server_echo(ecr, now, cfg);
+                if let Some((v, ecr)) = t.options.timestamps {
+                    tf.server_clock(v, now);
+                    tf.server_echo(v, ecr, now, cfg);
                 }
                 if pkt.ip.ecn == ECN_CE {
                     tf.congestion_mark(now);

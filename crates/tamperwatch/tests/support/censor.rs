@@ -472,6 +472,60 @@ impl PacedServer {
     }
 }
 
+/// Handler of [`SinkServer`]: reads and forgets whatever comes.
+const SINK_SERVER: &str = r#"
+def handle(c):
+    try:
+        while c.recv(65536):
+            pass
+    finally:
+        c.close()
+"#;
+
+/// A python3 server on `addr:port` that takes whatever a client sends and
+/// answers nothing: the far end of an upload (a cloud backup).
+#[derive(Debug)]
+pub struct SinkServer {
+    _proc: Guarded,
+}
+
+impl SinkServer {
+    pub fn start(ns: &Netns, addr: IpAddr, port: u16) -> SinkServer {
+        let (a, p) = (addr.to_string(), port.to_string());
+        SinkServer {
+            _proc: python_server(ns, "sink server", SINK_SERVER, &[&a, &p, "-"]),
+        }
+    }
+}
+
+const UPLOADER: &str = r#"
+import socket, sys, time
+addr, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+c = socket.create_connection((addr, port), timeout=10)
+print('uploading from port', c.getsockname()[1], flush=True)
+end = time.time() + secs
+block = b'\0' * 65536
+while time.time() < end:
+    c.sendall(block)
+c.close()
+"#;
+
+/// A python3 client in `ns` that uploads zeros to `addr:port` (a
+/// [`SinkServer`]) as fast as its path takes them, for `secs` seconds (or
+/// until dropped).
+pub fn upload(ns: &Netns, addr: IpAddr, port: u16, secs: u64) -> Guarded {
+    ns.spawn(
+        "python3",
+        &[
+            "-c",
+            UPLOADER,
+            &addr.to_string(),
+            &port.to_string(),
+            &secs.to_string(),
+        ],
+    )
+}
+
 const ABORTING_CLIENT: &str = r#"
 import socket, struct, sys
 addr, port, host, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]

@@ -1,0 +1,106 @@
+//! `throttling` and a queue on the client's uplink (red-team review, session
+//! 27, simulated): a cloud backup fills a 2 Mbit/s uplink's 350 ms buffer,
+//! every ACK the client sends waits in it, and a stream that its server
+//! paces at 400 kbit/s shows an RTT that rises from 30 to 380 ms on a flat
+//! rate: a shaper's shape. A download that runs fast beside it for a few
+//! seconds was contrast: `shaper` + `targeted`, 0.55.
+//!
+//! A shaper holds the server's *data*: its queue delays each segment from
+//! the moment the server sent it (its TCP timestamp) to its arrival. A queue
+//! on the way to the server delays the ACKs, and the data arrive as fast as
+//! the server's clock says they left. The detector splits each RTT sample
+//! by the server's timestamps (see `docs/signatures/throttling.md`, *Where
+//! the queue is*). The tests put the same 350 ms queue on either side of the
+//! same stream: on the uplink no event (fails without the split), on the
+//! downlink, aimed at the stream from 8 s on, still `shaper` + `targeted`;
+//! and a downlink queue that stood from the stream's first segments, which
+//! the timestamps cannot place, counts as before.
+//!
+//! The scenario crate stamps each server segment with the server's clock
+//! when it sent it (`TcpSession::server_sent_at`), as real stacks do.
+
+mod common;
+
+use tw_scenario::session::EPOCH_NS;
+use tw_scenario::throttle_scenarios::{download, App, Download, Limiter};
+use tw_scenario::Timeline;
+
+const MS: i64 = 1_000_000;
+const S: i64 = 1_000 * MS;
+
+const FAST: Limiter = Limiter::Link {
+    bps: 40e6,
+    queue: 256_000,
+};
+
+/// A stream its server paces at 400 kbit/s, 2 MB (40 s).
+fn paced() -> Download<'static> {
+    let mut d = Download::bulk([203, 0, 113, 80], "video.example", 50301, EPOCH_NS, FAST, 0);
+    d.app = App::Paced {
+        bps: 400_000.0,
+        bytes: 2_000_000,
+    };
+    d
+}
+
+/// A 12 MB download at the link's 16 Mbit/s from 19 s on (6 s).
+fn update() -> Download<'static> {
+    Download::bulk(
+        [198, 51, 100, 20],
+        "update.example",
+        50302,
+        EPOCH_NS + 19 * S,
+        Limiter::Link {
+            bps: 16e6,
+            queue: 64_000,
+        },
+        12_000_000,
+    )
+}
+
+fn throttling(downloads: &[Download<'_>]) -> Vec<serde_json::Value> {
+    let mut tl = Timeline::new();
+    for d in downloads {
+        download(&mut tl, d).unwrap();
+    }
+    let (_, ev) = common::replay(tl);
+    ev.into_iter()
+        .filter(|e| e["signature"] == "throttling")
+        .collect()
+}
+
+const QUEUE: (i64, i64, i64) = (EPOCH_NS + 8 * S, EPOCH_NS + 120 * S, 350 * MS);
+
+#[test]
+fn a_queue_on_the_uplink_is_no_shaper() {
+    let (mut v, mut u) = (paced(), update());
+    v.uplink_queue = QUEUE;
+    u.uplink_queue = QUEUE;
+    let ev = throttling(&[v, u]);
+    assert!(ev.is_empty(), "{ev:#?}");
+}
+
+#[test]
+fn the_same_queue_on_the_way_to_the_client_is_still_a_shaper() {
+    // a shaper aimed at the stream from 8 s on: its data wait 350 ms
+    let mut v = paced();
+    v.queue_delay = QUEUE;
+    let ev = throttling(&[v, update()]);
+    assert_eq!(ev.len(), 1, "{ev:#?}");
+    let e = &ev[0]["evidence"];
+    assert_eq!(e["mode"], "shaper", "{e:#}");
+    assert_eq!(e["rtt"]["bins_queued_towards_server"], 0, "{e:#}");
+    assert!(e["rules"].as_array().unwrap().contains(&"targeted".into()));
+}
+
+#[test]
+fn a_queue_that_stood_from_the_first_segments_is_counted_as_before() {
+    // the shaper's queue stands from the stream's first data on: the
+    // server's timestamps never show the data's delay without it, and
+    // cannot place the queue; it counts as a queue (a shaper)
+    let mut v = paced();
+    v.queue_delay = (EPOCH_NS, EPOCH_NS + 120 * S, 350 * MS);
+    let ev = throttling(&[v, update()]);
+    assert_eq!(ev.len(), 1, "{ev:#?}");
+    assert_eq!(ev[0]["evidence"]["mode"], "shaper");
+}
