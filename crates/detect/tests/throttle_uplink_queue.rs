@@ -104,3 +104,17 @@ fn a_queue_that_stood_from_the_first_segments_is_counted_as_before() {
     assert_eq!(ev.len(), 1, "{ev:#?}");
     assert_eq!(ev[0]["evidence"]["mode"], "shaper");
 }
+
+#[test]
+fn a_shapers_queue_behind_an_uploads_is_still_a_shaper() {
+    // the backup's 350 ms on the uplink, and a shaper aimed at the stream
+    // from 8 s on holding its data 150 ms: the RTT rises by 500 ms, less
+    // than a third of it towards the client, but that third is a queue
+    let (mut v, mut u) = (paced(), update());
+    v.uplink_queue = QUEUE;
+    u.uplink_queue = QUEUE;
+    v.queue_delay = (QUEUE.0, QUEUE.1, 150 * MS);
+    let ev = throttling(&[v, u]);
+    assert_eq!(ev.len(), 1, "{ev:#?}");
+    assert_eq!(ev[0]["evidence"]["mode"], "shaper");
+}

@@ -863,10 +863,12 @@ impl ThrottleFlow {
     /// moment the server sent it (its TSval) to its arrival. So when the
     /// bin's delay towards the server rose above its smallest by at least
     /// half of the RTT's rise (over the flow's smallest RTT), and its delay
-    /// towards the client by less than half, the queue is not a shaper's.
-    /// A queue that stood all along the flow's samples shows no rise in
-    /// either direction (the smallest values hold it), and counts as
-    /// before. (Found in review, session 27: a stream paced by its server
+    /// towards the client rose by less than a queue (what [`queueing`]
+    /// asks of the RTT: the smallest RTT, and 20 ms), the queue is not a
+    /// shaper's. (A shaper's queue behind an upload's shows in the delay
+    /// towards the client however long the upload's is.) A queue that
+    /// stood all along the flow's samples shows no rise in either
+    /// direction (the smallest values hold it), and counts as before. (Found in review, session 27: a stream paced by its server
     /// while a backup filled a 2 Mbit/s uplink's 350 ms buffer was
     /// `shaper` + `targeted`.)
     fn ack_path_queue(&self, r: Nanos) -> bool {
@@ -880,7 +882,7 @@ impl ThrottleFlow {
         let rise = (r - min) / 10_000;
         let d_rise = i64::from(down) - i64::from(dmin);
         let u_rise = i64::from(up) - i64::from(umin);
-        2 * u_rise >= rise && 2 * d_rise < rise
+        2 * u_rise >= rise && d_rise < (min / 10_000).max(2_000)
     }
 
     fn rtt_sample(&mut self, s: Nanos, quiet: bool, owd: Option<[i32; 2]>, cfg: &ThrottleConfig) {
