@@ -867,8 +867,13 @@ impl ThrottleFlow {
     /// asks of the RTT: the smallest RTT, and 20 ms), the queue is not a
     /// shaper's. (A shaper's queue behind an upload's shows in the delay
     /// towards the client however long the upload's is.) A queue that
-    /// stood all along the flow's samples shows no rise in either
-    /// direction (the smallest values hold it), and counts as before. (Found in review, session 27: a stream paced by its server
+    /// stood all along the flow's samples shows no rise in its direction
+    /// (the smallest values hold it): so the two smallest delays must add
+    /// up to no queue over the smallest RTT (the handshake's, before any
+    /// data queued), or else one of them held a queue all along, and the
+    /// bin counts as before (a shaper that held the stream from its first
+    /// segments, then an upload: its queue would be taken for the
+    /// uplink's). (Found in review, session 27: a stream paced by its server
     /// while a backup filled a 2 Mbit/s uplink's 350 ms buffer was
     /// `shaper` + `targeted`.)
     fn ack_path_queue(&self, r: Nanos) -> bool {
@@ -877,6 +882,10 @@ impl ThrottleFlow {
         };
         let ([down, up], [dmin, umin]) = (self.bin_owd, self.owd_min);
         if [down, up, dmin, umin].contains(&i32::MAX) {
+            return false;
+        }
+        let floors = (i64::from(dmin) + i64::from(umin)) * 10_000;
+        if queueing(floors, min) {
             return false;
         }
         let rise = (r - min) / 10_000;

@@ -861,6 +861,91 @@ fn a_long_path_gives_rtt_samples_when_the_client_ticks_faster_than_the_ring_span
     assert_eq!(f.rtt_min, Some(20 * ms));
 }
 
+/// A stream paced at 400 kbit/s for 40 s over a 30 ms path, measured at
+/// the client: its data wait `down(t)` more on the way (t: when the
+/// server sent them), the client's ACKs `up(t)` (t: when the client sent
+/// them); the server's clock ticks every millisecond, and it echoes the
+/// newest ACK it has when it sends.
+fn paced_through(down: fn(Nanos) -> Nanos, up: fn(Nanos) -> Nanos) -> ThrottleFlow {
+    let cfg = ThrottleConfig::default();
+    let (ms, owd) = (MILLI, 15 * MILLI);
+    let every = 1448 * 8 * SECOND / 400_000;
+    let mut f = ThrottleFlow::new(0, 0, 0, Some(2 * owd), &cfg);
+    // the client's ACKs on their way: (reaches the server, its TSval)
+    let mut acks: std::collections::VecDeque<(Nanos, u32)> = Default::default();
+    let mut echo = 0u32;
+    let mut seq = 0u32;
+    let mut t = 0;
+    while t < 40 * SECOND {
+        while acks.front().is_some_and(|a| a.0 <= t) {
+            echo = acks.pop_front().map_or(echo, |a| a.1);
+        }
+        let at = t + owd + down(t);
+        let tsval = 7_000_000 + (t / ms) as u32;
+        f.server_clock(tsval, at);
+        f.server_echo(tsval, echo, at, &cfg);
+        f.server_data(at, seq, 1448, seq, &cfg);
+        seq = seq.wrapping_add(1448);
+        let v = 1_000 + (at / ms) as u32;
+        f.client_tsval(v, at + 10_000, true);
+        acks.push_back((at + 10_000 + owd + up(at), v));
+        t += every;
+    }
+    f
+}
+
+#[test]
+fn the_servers_timestamps_place_a_standing_queue() {
+    let cfg = ThrottleConfig::default();
+    let (ms, s) = (MILLI, SECOND);
+    let queued = |f: &ThrottleFlow| (f.rtt_bins_queued, u32::from(f.rtt_bins_ack_path));
+    // a backup fills the uplink from 8 s: 350 ms for every ACK. Every bin
+    // after it shows a queue in the RTT, each on the way to the server
+    let f = paced_through(|_| 0, |t| if t >= 8 * SECOND { 350 * MILLI } else { 0 });
+    let (q, a) = queued(&f);
+    eprintln!(
+        "uplink: {q} queued, {a} towards the server of {}",
+        f.rtt_bins
+    );
+    assert!(q <= 1 && a >= 60, "{q} {a}");
+    assert!(f.measure(&cfg).unwrap().classify(&cfg).is_err());
+    // the same queue on the way to the client (a shaper from 8 s): queued
+    let f = paced_through(|t| if t >= 8 * SECOND { 350 * MILLI } else { 0 }, |_| 0);
+    let (q, a) = queued(&f);
+    assert!(q >= 60 && a == 0, "{q} {a}");
+    assert_eq!(
+        f.measure(&cfg).unwrap().classify(&cfg).unwrap().0,
+        Mode::Shaper
+    );
+    // both: the data's 150 ms is a queue of its own
+    let f = paced_through(
+        |t| if t >= 8 * SECOND { 150 * MILLI } else { 0 },
+        |t| if t >= 8 * SECOND { 350 * MILLI } else { 0 },
+    );
+    let (q, a) = queued(&f);
+    assert!(q >= 60 && a == 0, "{q} {a}");
+    // a shaper's 150 ms from the first segment, the backup from 8 s: the
+    // uplink's rise alone shows, but the two smallest one-way delays add
+    // up to a queue over the handshake's RTT: counted as before
+    let f = paced_through(
+        |_| 150 * MILLI,
+        |t| if t >= 8 * SECOND { 350 * MILLI } else { 0 },
+    );
+    let (q, a) = queued(&f);
+    assert!(q >= 70 && a == 0, "{q} {a}");
+    // a server clock the rates do not fit (a microsecond clock): no split
+    let mut f = ThrottleFlow::new(0, 0, 0, Some(30 * ms), &cfg);
+    f.server_clock(5, 0);
+    f.server_clock(5 + 1_000_000, s);
+    assert_eq!(f.ts_hz, NO_CLOCK);
+    assert_eq!(f.one_way(5, s, 30 * ms), None);
+    // and a 250 Hz one is found
+    let mut f = ThrottleFlow::new(0, 0, 0, Some(30 * ms), &cfg);
+    f.server_clock(5, 0);
+    f.server_clock(5 + 290, 1100 * ms);
+    assert_eq!(f.ts_hz, 250);
+}
+
 /// A shaped candidate over 1..20 s (a standing queue in 18 of 20 bins) and
 /// a 8 Mbit/s download elsewhere over `span`, queued in `queued` of its 20
 /// bins.
