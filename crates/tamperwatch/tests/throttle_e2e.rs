@@ -62,7 +62,7 @@ mod support;
 
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr};
-use std::thread::{sleep, spawn};
+use std::thread::{sleep, spawn, JoinHandle};
 use std::time::{Duration, Instant};
 use support::censor::{
     self, curl, Fetch, PacedServer, SinkServer, TlsWeb, ALLOWED, BLOCKED, OTHER_BLOCKED,
@@ -490,6 +490,17 @@ fn policed_lab(label: &'static str) -> Option<Lab> {
     Some(lab)
 }
 
+/// A server the kernel paces smoothly at 400 kbit/s (a python server on
+/// the first address, port 8080, 1 MiB for another name), and the client's
+/// download from it, started at once.
+fn paced_stream(lab: &Lab, timeout: Duration) -> (PacedServer, JoinHandle<Fetch>) {
+    let s4 = lab.s4();
+    let server = PacedServer::start(&lab.topo.server.ns, s4, 8080, 50_000);
+    let c = lab.topo.client.ns.clone();
+    let fetch = spawn(move || curl(&c, "http", OTHER_BLOCKED, s4, 8080, "/", timeout));
+    (server, fetch)
+}
+
 /// The policed download beside two servers pacing themselves at 400
 /// kbit/s for other names (nginx `limit_rate` on the second address; a
 /// python server on the first, paced by the kernel) and fast downloads of
@@ -499,20 +510,7 @@ fn policed_lab(label: &'static str) -> Option<Lab> {
 /// `policed_and_paced_through_long_wifi_fades`), and nothing else.
 fn policed_beside_paced_streams(lab: &Lab, fast: &[(&str, IpAddr, u64)], paced_fp: bool) -> Value {
     let (s4, s2) = (lab.s4(), IpAddr::V4(SERVER2));
-    // a server the kernel paces smoothly at 400 kbit/s, for another name
-    let _paced = PacedServer::start(&lab.topo.server.ns, s4, 8080, 50_000);
-    let c = lab.topo.client.ns.clone();
-    let smooth = spawn(move || {
-        curl(
-            &c,
-            "http",
-            OTHER_BLOCKED,
-            s4,
-            8080,
-            "/",
-            Duration::from_secs(60),
-        )
-    });
+    let (_paced, smooth) = paced_stream(lab, Duration::from_secs(60));
     let mut list = vec![(BLOCKED, s4, "/big.bin", 0), (ALLOWED, s2, "/paced.bin", 0)];
     list.extend(fast.iter().map(|&(n, a, d)| (n, a, "/large.bin", d)));
     let got = lab.downloads(&list);
@@ -687,20 +685,8 @@ fn behind_a_backup(label: &'static str, shaped: bool) -> Option<(Lab, u16)> {
 "
         ));
     }
-    let _paced = PacedServer::start(&lab.topo.server.ns, s4, 8080, 50_000);
     let _sink = SinkServer::start(&lab.topo.server.ns, s2, 9000);
-    let c = lab.topo.client.ns.clone();
-    let stream = spawn(move || {
-        curl(
-            &c,
-            "http",
-            OTHER_BLOCKED,
-            s4,
-            8080,
-            "/",
-            Duration::from_secs(90),
-        )
-    });
+    let (_paced, stream) = paced_stream(&lab, Duration::from_secs(90));
     sleep(Duration::from_secs(3));
     lab.note("the backup starts");
     let _backup = censor::upload(&lab.topo.client.ns, s2, 9000, 60);
