@@ -802,15 +802,46 @@ impl ThrottleFlow {
         self.rtt_pending.copy_within(i + 1..n, 0);
         self.rtt_pending_n = (n - i - 1) as u8;
         self.rtt_quiet = self.rtt_quiet.checked_shr(i as u32 + 1).unwrap_or(0);
-        let owd = self.one_way(tsval, now, now - sent);
-        self.rtt_sample(now - sent, quiet, owd, cfg);
+        let rtt = now - sent;
+        let owd = if self.ts_first.1 == u32::MAX {
+            self.first_split(tsval, now, rtt, cfg)
+        } else {
+            self.one_way(tsval, now, rtt)
+        };
+        self.rtt_sample(rtt, quiet, owd, cfg);
+    }
+
+    /// The flow's first RTT sample (of `rtt`, ended by a server segment of
+    /// `tsval` at `now`) anchors the server's clock: its delay towards the
+    /// client is 0 by definition (the reference of every later one), the
+    /// rest of its RTT is its delay towards the server. So the two
+    /// smallest delays hold a sample from before the clock's rate is known
+    /// (a second later): an upload that starts within that second is then
+    /// still placed on the uplink (red-team review, session 28: a backup
+    /// that started 0.5 or 1 s into the stream kept it `shaper` +
+    /// `targeted`, 0.55).
+    fn first_split(
+        &mut self,
+        tsval: u32,
+        now: Nanos,
+        rtt: Nanos,
+        cfg: &ThrottleConfig,
+    ) -> Option<[i32; 2]> {
+        if rtt <= 0 || rtt >= cfg.idle_gap {
+            return None;
+        }
+        let at = u32::try_from((now - self.start).max(0) / 10_000).ok()?;
+        let up = i32::try_from(rtt / 10_000).ok()?;
+        self.ts_first = (tsval, at);
+        Some([0, up])
     }
 
     /// The server's timestamp clock, from the TSval of a data segment that
-    /// came at `now`: its first value is kept, and a second at least a
-    /// second later gives the rate, if it is within a quarter of one that
-    /// TCP stacks use (1,000 per second: Linux since 4.13, Windows, the
-    /// BSDs and macOS; 250 and 100: older Linux kernels' jiffies).
+    /// came at `now`: once the first RTT sample anchored it (its TSval and
+    /// time), a segment at least a second later gives the rate, if it is
+    /// within a quarter of one that TCP stacks use (1,000 per second:
+    /// Linux since 4.13, and what other stacks are known to use; 250 and
+    /// 100: older Linux kernels' jiffies).
     /// Anything else (microsecond clocks, middleboxes that rewrite the
     /// option, a TSval that stands still) is [`NO_CLOCK`]: no one-way
     /// delays. A queue that builds in that second biases the rate by its
@@ -825,7 +856,7 @@ impl ThrottleFlow {
             return;
         };
         if self.ts_first.1 == u32::MAX {
-            self.ts_first = (tsval, at);
+            // (anchored by the first RTT sample: [`ThrottleFlow::first_split`])
             return;
         }
         let elapsed = at.saturating_sub(self.ts_first.1);
@@ -881,7 +912,7 @@ impl ThrottleFlow {
             return false;
         };
         let ([down, up], [dmin, umin]) = (self.bin_owd, self.owd_min);
-        if [down, up, dmin, umin].contains(&i32::MAX) {
+        if self.ts_hz == 0 || self.ts_hz == NO_CLOCK || [down, up, dmin, umin].contains(&i32::MAX) {
             return false;
         }
         let floors = (i64::from(dmin) + i64::from(umin)) * 10_000;

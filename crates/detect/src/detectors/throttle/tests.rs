@@ -935,15 +935,21 @@ fn the_servers_timestamps_place_a_standing_queue() {
     assert!(q >= 70 && a == 0, "{q} {a}");
     // a server clock the rates do not fit (a microsecond clock): no split
     let mut f = ThrottleFlow::new(0, 0, 0, Some(30 * ms), &cfg);
-    f.server_clock(5, 0);
+    assert_eq!(f.first_split(5, 0, 30 * ms, &cfg), Some([0, 3_000]));
     f.server_clock(5 + 1_000_000, s);
     assert_eq!(f.ts_hz, NO_CLOCK);
     assert_eq!(f.one_way(5, s, 30 * ms), None);
     // and a 250 Hz one is found
     let mut f = ThrottleFlow::new(0, 0, 0, Some(30 * ms), &cfg);
-    f.server_clock(5, 0);
+    f.first_split(5, 0, 30 * ms, &cfg);
     f.server_clock(5 + 290, 1100 * ms);
     assert_eq!(f.ts_hz, 250);
+    // a backup that starts half a second in, before the clock's rate is
+    // known: the first sample's split is the uplink's floor, and the
+    // queue is placed (review, session 28: counted as queued before)
+    let f = paced_through(|_| 0, |t| if t >= SECOND / 2 { 350 * MILLI } else { 0 });
+    let (q, a) = queued(&f);
+    assert!(q <= 2 && a >= 70, "{q} {a}");
 }
 
 /// A shaped candidate over 1..20 s (a standing queue in 18 of 20 bins) and
