@@ -405,8 +405,9 @@ pub struct ThrottleFlow {
     /// known yet, [`NO_CLOCK`] when its ticks fit no common rate (see
     /// [`ThrottleFlow::server_clock`]).
     ts_hz: u16,
-    /// The first server TSval measured, and when it came (10 µs units
-    /// since `start`).
+    /// The clock's anchor: the server TSval that ended the flow's first
+    /// RTT sample, and when it came (10 µs units since `start`; `u32::MAX`:
+    /// no sample yet). See [`ThrottleFlow::first_split`].
     ts_first: (u32, u32),
     /// Smallest one-way delays of the RTT samples (10 µs units, each up
     /// to an unknown constant), towards the client and towards the server;
