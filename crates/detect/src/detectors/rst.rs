@@ -1212,10 +1212,8 @@ fn burst(hit: &RstHit, v6: bool) -> Option<Value> {
         // flight may leave before the abort's RST+ACK with the socket's
         // window (a CI run of session 27: windows [0, 70, 0, 0], one TTL).
         let bare = |x: &RstRec| x.window == 0 && !x.ack_flag && x.payload_len == 0;
-        let own_reply = (r.window == 0
-            && (hops < 2
-                || v6 && hops <= V6_RESET_BRANCH_HOPS && !r.ack_flag && r.payload_len == 0))
-            || (hops < 2 && bare(first));
+        let own_reply = (hops < 2 && (r.window == 0 || bare(first)))
+            || (v6 && hops <= V6_RESET_BRANCH_HOPS && bare(r));
         if r.seq == first.seq && !own_reply && (hops >= 2 || r.window != first.window) {
             return Some(json!({
                 "kind": "same_seq_other_headers",
