@@ -361,7 +361,10 @@ pub enum TcpState {
 
 const HS_SYN: usize = 0;
 const HS_SYNACK: usize = 1;
-const HS_ESTABLISHED: usize = 2;
+
+/// In `Flow::hs_seen`: the first SYN/ACK carried a TCP timestamp (kept in
+/// `Flow::synack_tsval`).
+const SYNACK_TS: u8 = 1 << 2;
 
 /// In `Flow::hs_seen`, beside the handshake times' presence bits: see
 /// [`Flow::mptcp_join`].
@@ -374,8 +377,9 @@ const MPTCP_JOIN: u8 = 1 << 7;
 /// fills the rest of the slot's first cache line, and what every packet
 /// reads or writes (the small fields, the times) comes next, so that finding
 /// a flow and checking it is not stale touches two lines, not three; the
-/// directions follow, detector state last. The order leaves no padding: 360
-/// bytes, as with the compiler's order.
+/// directions follow, detector state last. 360 bytes, as with the
+/// compiler's order; the padding is 3 bytes after `emitted` and 4 after
+/// `synack_tsval`.
 #[derive(Debug, Clone)]
 #[repr(C)]
 pub struct Flow {
@@ -409,7 +413,11 @@ pub struct Flow {
     pub first_ts: Nanos,
     /// Handshake times (read with [`Flow::syn_ts`] and the like; 0 until seen,
     /// with a presence bit each in `hs_seen`).
-    hs_ts: [Nanos; 3],
+    hs_ts: [Nanos; 2],
+    /// The first SYN/ACK's TSval (see [`Flow::synack_tsval`]). (Its 8 bytes
+    /// held the time of the client's ACK that completed the handshake until
+    /// 2026-12-08, which no detector read; 4 of them are spare now.)
+    synack_tsval: u32,
     /// Per direction state, indexed by [`Dir::idx`].
     pub dirs: [DirState; 2],
     /// Detector-owned per-flow state.
@@ -436,7 +444,8 @@ impl Flow {
             dirs: [DirState::default(); 2],
             tcp: TcpState::SynSent,
             syns: 0,
-            hs_ts: [0; 3],
+            hs_ts: [0; 2],
+            synack_tsval: 0,
             hs_seen: 0,
             first_rst: None,
             emitted: 0,
@@ -530,9 +539,12 @@ impl Flow {
         self.hs(HS_SYNACK)
     }
 
-    /// Time of the client's ACK completing the handshake.
-    pub fn established_ts(&self) -> Option<Nanos> {
-        self.hs(HS_ESTABLISHED)
+    /// The server's TCP timestamp (TSval) on the first SYN/ACK, which came
+    /// at [`Flow::synack_ts`]: the server's clock at a moment when no queue
+    /// held the connection's packets yet (the handshake's RTT is the
+    /// reference of every later one). `None` when it carried none.
+    pub fn synack_tsval(&self) -> Option<u32> {
+        (self.hs_seen & SYNACK_TS != 0).then_some(self.synack_tsval)
     }
 
     /// The handshake round-trip time as seen at the vantage point
@@ -620,6 +632,12 @@ impl Flow {
                 self.set_hs(HS_SYN, ts, retry);
             }
             (Dir::ToClient, true, true) => {
+                if self.synack_ts().is_none() {
+                    if let Some((v, _)) = t.options.timestamps {
+                        self.synack_tsval = v;
+                        self.hs_seen |= SYNACK_TS;
+                    }
+                }
                 self.set_hs(HS_SYNACK, ts, false);
                 if self.tcp == TcpState::SynSent {
                     self.tcp = TcpState::SynReceived;
@@ -627,7 +645,6 @@ impl Flow {
             }
             (Dir::ToServer, false, true) if self.tcp == TcpState::SynReceived => {
                 self.tcp = TcpState::Established;
-                self.set_hs(HS_ESTABLISHED, ts, true);
             }
             (_, false, _) if self.tcp == TcpState::SynSent && self.syns == 0 => {
                 // picked up mid-stream

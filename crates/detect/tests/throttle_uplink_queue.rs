@@ -13,8 +13,10 @@
 //! the queue is*). The tests put the same 350 ms queue on either side of the
 //! same stream: on the uplink no event (fails without the split), on the
 //! downlink, aimed at the stream from 8 s on, still `shaper` + `targeted`;
-//! and a downlink queue that stood from the stream's first segments, which
-//! the timestamps cannot place, counts as before.
+//! and a downlink queue that stood from the stream's first segments counts
+//! as before. The first SYN/ACK's timestamp anchors the server's clock
+//! before any queue (2026-12-08): an upload's queue that stood from the
+//! stream's first segments is placed as well.
 //!
 //! The scenario crate stamps each server segment with the server's clock
 //! when it sent it (`TcpSession::server_sent_at`), as real stacks do.
@@ -95,9 +97,10 @@ fn the_same_queue_on_the_way_to_the_client_is_still_a_shaper() {
 
 #[test]
 fn a_queue_that_stood_from_the_first_segments_is_counted_as_before() {
-    // the shaper's queue stands from the stream's first data on: the
-    // server's timestamps never show the data's delay without it, and
-    // cannot place the queue; it counts as a queue (a shaper)
+    // the shaper's queue stands from the stream's first data on: no RTT
+    // sample shows the data's delay without it, only the SYN/ACK (on the
+    // way to the client: a shaper); without the SYN/ACK the queue could
+    // not be placed, and counted as a queue all the same
     let mut v = paced();
     v.queue_delay = (EPOCH_NS, EPOCH_NS + 120 * S, 350 * MS);
     let ev = throttling(&[v, update()]);
@@ -117,4 +120,36 @@ fn a_shapers_queue_behind_an_uploads_is_still_a_shaper() {
     let ev = throttling(&[v, u]);
     assert_eq!(ev.len(), 1, "{ev:#?}");
     assert_eq!(ev[0]["evidence"]["mode"], "shaper");
+}
+
+#[test]
+fn a_queue_on_the_uplink_from_the_streams_start_is_no_shaper() {
+    // the backup starts with the stream (a phone joins the home Wi-Fi: the
+    // backup, the stream and an app update start together), its queue
+    // filling the uplink from just after the handshake: every RTT sample
+    // holds it. The first SYN/ACK's timestamp anchors the server's clock at
+    // a moment with no queue, so the data's delay is seen not to rise
+    // (without it, `shaper` + `targeted`, 0.55: red-team review, session 28)
+    let backup = (EPOCH_NS + 50 * MS, EPOCH_NS + 120 * S, 350 * MS);
+    let (mut v, mut u) = (paced(), update());
+    v.uplink_queue = backup;
+    u.uplink_queue = backup;
+    let ev = throttling(&[v, u]);
+    assert!(ev.is_empty(), "{ev:#?}");
+}
+
+#[test]
+fn a_shaper_from_the_streams_first_segment_behind_an_upload_is_still_a_shaper() {
+    // the same backup, and a shaper that holds the stream's data 300 ms
+    // from its first segment: the data's delay rose over the handshake's
+    let backup = (EPOCH_NS + 50 * MS, EPOCH_NS + 120 * S, 350 * MS);
+    let (mut v, mut u) = (paced(), update());
+    v.uplink_queue = backup;
+    u.uplink_queue = backup;
+    v.queue_delay = (EPOCH_NS, EPOCH_NS + 120 * S, 300 * MS);
+    let ev = throttling(&[v, u]);
+    assert_eq!(ev.len(), 1, "{ev:#?}");
+    let e = &ev[0]["evidence"];
+    assert_eq!(e["mode"], "shaper", "{e:#}");
+    assert!(e["rules"].as_array().unwrap().contains(&"targeted".into()));
 }

@@ -295,8 +295,15 @@ pub fn download(tl: &mut Timeline, d: &Download<'_>) -> Result<i64> {
     let rtt = 2 * d.owd;
     let mut s = session(d.server, d.cport);
     s.client.window = u16::try_from((d.rwnd >> 7).clamp(1, 65_535)).unwrap_or(u16::MAX);
-    // (a SYN sent while the uplink holds a queue waits in it too)
-    let t = s.handshake(tl, d.start, rtt + d.uplink_delay(d.start));
+    // (a SYN sent while the uplink holds a queue waits in it too; the
+    // SYN/ACK carries the server's clock when it sent it, one way before
+    // it arrives, as its data do)
+    let synack = d.start + rtt + d.uplink_delay(d.start);
+    s.syn(tl, d.start);
+    s.server_sent_at = Some(synack - d.owd);
+    s.syn_ack(tl, synack);
+    s.server_sent_at = None;
+    let t = s.client_ack(tl, synack + s.ack_delay_ns / 4);
     let mut rng = Rng::new(d.seed);
     let hello = tls::client_hello(d.sni, &mut rng);
     let t_hello = s.client_send(tl, t + MS, &hello);

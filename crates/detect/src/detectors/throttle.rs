@@ -405,10 +405,12 @@ pub struct ThrottleFlow {
     /// known yet, [`NO_CLOCK`] when its ticks fit no common rate (see
     /// [`ThrottleFlow::server_clock`]).
     ts_hz: u16,
-    /// The clock's anchor: the server TSval that ended the flow's first
-    /// RTT sample, and when it came (10 µs units since `start`; `u32::MAX`:
-    /// no sample yet). See [`ThrottleFlow::first_split`].
-    ts_first: (u32, u32),
+    /// The clock's anchor: the server TSval of the first SYN/ACK, or else
+    /// the one that ended the flow's first RTT sample, and when it came (10
+    /// µs units since `start`, before it for the SYN/ACK; `i32::MAX`: none
+    /// yet). See [`ThrottleFlow::anchor_at_handshake`] and
+    /// [`ThrottleFlow::first_split`].
+    ts_first: (u32, i32),
     /// Smallest one-way delays of the RTT samples (10 µs units, each up
     /// to an unknown constant), towards the client and towards the server;
     /// `i32::MAX` while none.
@@ -484,7 +486,7 @@ impl ThrottleFlow {
             rtt_bins_queued: 0,
             rtt_bins_ack_path: 0,
             ts_hz: 0,
-            ts_first: (0, u32::MAX),
+            ts_first: (0, i32::MAX),
             owd_min: [i32::MAX; 2],
             bin_owd: [i32::MAX; 2],
             pre_loss_rtt_sum: 0,
@@ -804,7 +806,7 @@ impl ThrottleFlow {
         self.rtt_pending_n = (n - i - 1) as u8;
         self.rtt_quiet = self.rtt_quiet.checked_shr(i as u32 + 1).unwrap_or(0);
         let rtt = now - sent;
-        let owd = if self.ts_first.1 == u32::MAX {
+        let owd = if self.ts_first.1 == i32::MAX {
             self.first_split(tsval, now, rtt, cfg)
         } else {
             self.one_way(tsval, now, rtt)
@@ -831,10 +833,65 @@ impl ThrottleFlow {
         if rtt <= 0 || rtt >= cfg.idle_gap {
             return None;
         }
-        let at = u32::try_from((now - self.start).max(0) / 10_000).ok()?;
+        let at = i32::try_from((now - self.start).max(0) / 10_000).ok()?;
         let up = i32::try_from(rtt / 10_000).ok()?;
         self.ts_first = (tsval, at);
         Some([0, up])
+    }
+
+    /// Moves the server clock's anchor from the flow's first RTT sample to
+    /// the connection's first SYN/ACK, once the clock's rate is known:
+    /// `hs` is that SYN/ACK's TSval, when it came, and the handshake's RTT
+    /// (see [`crate::flow::Flow::synack_tsval`]). The handshake is a split
+    /// with no queue in either direction: its delay towards the client is
+    /// the reference (0), towards the server the whole handshake RTT. The
+    /// first RTT sample (after the server's first 16 KB) may already hold a
+    /// queue, which its split cannot place: a backup that starts together
+    /// with the stream fills every sample (red-team review, session 28:
+    /// `shaper` + `targeted`, 0.55). From the handshake on, such a queue is
+    /// placed as well: an upload's on the way to the server, a shaper's on
+    /// the way to the client.
+    ///
+    /// Only if the two agree: the first sample's delay towards the client,
+    /// measured from the SYN/ACK, must be at least the handshake's and at
+    /// most its RTT's excess over the handshake's, give or take a tick of
+    /// the clock and 2 ms (a SYN/ACK stamped by another clock, a SYN proxy's
+    /// or a load balancer's, or by SYN cookies, which take the low bits of
+    /// the TSval, fails it and the first sample stays the anchor); and not
+    /// for a SYN/ACK more than a minute before that sample (clocks drift
+    /// apart by up to 50 parts per million, 3 ms a minute).
+    fn anchor_at_handshake(&mut self, hs: (u32, Nanos, Nanos), cfg: &ThrottleConfig) {
+        let (tsval, at, rtt) = hs;
+        let [d0, rtt1] = self.owd_min;
+        if self.ts_hz == 0 || self.ts_hz == NO_CLOCK || self.ts_first.1 == i32::MAX || d0 != 0 {
+            return;
+        }
+        let first = self.start + i64::from(self.ts_first.1) * 10_000;
+        if rtt <= 0 || rtt >= cfg.idle_gap || at > first || first - at > 60 * SECOND {
+            return;
+        }
+        let (Ok(rel), Ok(up)) = (
+            i32::try_from((at - self.start) / 10_000),
+            i32::try_from(rtt / 10_000),
+        ) else {
+            return;
+        };
+        // the first sample's delay towards the client, from the SYN/ACK's
+        let ticks = i64::from(self.ts_first.0.wrapping_sub(tsval) as i32);
+        let sent = i64::from(rel) + ticks * 100_000 / i64::from(self.ts_hz);
+        let down = i64::from(self.ts_first.1) - sent;
+        let tol = 100_000 / i64::from(self.ts_hz) + 200;
+        if down < -tol || down > i64::from(rtt1) - i64::from(up) + tol {
+            return;
+        }
+        let Ok(down) = i32::try_from(down) else {
+            return;
+        };
+        self.ts_first = (tsval, rel);
+        self.owd_min = [down.min(0), (rtt1 - down).min(up)];
+        if self.bin_owd[0] != i32::MAX {
+            self.bin_owd = [self.bin_owd[0] + down, self.bin_owd[1] - down];
+        }
     }
 
     /// The server's timestamp clock, from the TSval of a data segment that
@@ -847,29 +904,40 @@ impl ThrottleFlow {
     /// option, a TSval that stands still) is [`NO_CLOCK`]: no one-way
     /// delays. A queue that builds in that second biases the rate by its
     /// delay (350 ms over a second: 26%), so the nominal rate is used, not
-    /// the measured one.
-    fn server_clock(&mut self, tsval: u32, now: Nanos) {
+    /// the measured one. Once it is known, the anchor moves to the
+    /// connection's first SYN/ACK, `hs`, if it fits (see
+    /// [`ThrottleFlow::anchor_at_handshake`]).
+    fn server_clock(
+        &mut self,
+        tsval: u32,
+        now: Nanos,
+        hs: Option<(u32, Nanos, Nanos)>,
+        cfg: &ThrottleConfig,
+    ) {
         if self.ts_hz != 0 {
             return;
         }
-        let Ok(at) = u32::try_from((now - self.start).max(0) / 10_000) else {
+        let Ok(at) = i32::try_from((now - self.start).max(0) / 10_000) else {
             self.ts_hz = NO_CLOCK;
             return;
         };
-        if self.ts_first.1 == u32::MAX {
+        if self.ts_first.1 == i32::MAX {
             // (anchored by the first RTT sample: [`ThrottleFlow::first_split`])
             return;
         }
-        let elapsed = at.saturating_sub(self.ts_first.1);
+        let elapsed = i64::from(at) - i64::from(self.ts_first.1);
         if elapsed < 100_000 {
             return;
         }
         let ticks = f64::from(tsval.wrapping_sub(self.ts_first.0) as i32);
-        let hz = ticks * 100_000.0 / f64::from(elapsed);
+        let hz = ticks * 100_000.0 / elapsed as f64;
         self.ts_hz = [1000u16, 250, 100]
             .into_iter()
             .find(|c| (hz / f64::from(*c) - 1.0).abs() <= 0.25)
             .unwrap_or(NO_CLOCK);
+        if let Some(hs) = hs {
+            self.anchor_at_handshake(hs, cfg);
+        }
     }
 
     /// An RTT sample `rtt` that ended with a server segment of `tsval` at
@@ -1834,11 +1902,16 @@ impl Detector for ThrottleDetector {
                     return;
                 }
                 let acked = flow.dirs[Dir::ToServer.idx()].max_ack;
+                let handshake = match (flow.synack_tsval(), flow.synack_ts(), flow.handshake_rtt())
+                {
+                    (Some(v), Some(at), Some(rtt)) => Some((v, at, rtt)),
+                    _ => None,
+                };
                 let Some(tf) = flow.ext.thr.as_deref_mut() else {
                     return;
                 };
                 if let Some((v, ecr)) = t.options.timestamps {
-                    tf.server_clock(v, now);
+                    tf.server_clock(v, now, handshake, cfg);
                     tf.server_echo(v, ecr, now, cfg);
                 }
                 if pkt.ip.ecn == ECN_CE {

@@ -173,7 +173,8 @@ fn a_lookup_touches_two_cache_lines_of_a_slot() {
         offset_of!(Flow, first_ts) + 8,
         offset_of!(Flow, tcp) + 1,
         offset_of!(Flow, server_hint) + 4,
-        offset_of!(Flow, hs_ts) + 24,
+        offset_of!(Flow, hs_ts) + 16,
+        offset_of!(Flow, synack_tsval) + 4,
     ] {
         assert!(flow + end <= 128, "{end}");
     }
@@ -266,4 +267,45 @@ fn a_flow_linked_slightly_back_in_time_is_found_on_time() {
     let h2 = other.insert(mk(2, older), Class::UdpUnanswered).unwrap();
     assert_eq!(stale(&one), vec![(40 * S - 1_000, h)]);
     assert_eq!(stale(&other), vec![(40 * S - 1_000, h2)]);
+}
+
+#[test]
+fn the_first_synacks_timestamp_is_kept() {
+    use crate::decode::{tcp_flags as flags, TcpInfo, TcpOptions};
+    let a: IpAddr = "192.0.2.1".parse().unwrap();
+    let b: IpAddr = "203.0.113.9".parse().unwrap();
+    let (k, _) = FlowKey::new(6, a, 50000, b, 443);
+    let seg = |f: u16, ts: Option<(u32, u32)>| TcpInfo {
+        sport: 443,
+        dport: 50000,
+        seq: 1,
+        ack: 1,
+        flags: f,
+        window: 65535,
+        options: TcpOptions {
+            timestamps: ts,
+            ..TcpOptions::default()
+        },
+        payload: &[],
+        payload_len: 0,
+        header: &[],
+    };
+    let syn = seg(flags::SYN, Some((7, 0)));
+    let synack = |v| seg(flags::SYN | flags::ACK, Some((v, 7)));
+    let mut f = Flow::new(k, FlowProto::Tcp, (a, 50000), true, 0);
+    f.advance_tcp(&syn, Dir::ToServer, 0);
+    assert_eq!(f.synack_tsval(), None);
+    // the first SYN/ACK's (a repeated one, its TSval later, changes nothing:
+    // the first one's time is the handshake's)
+    f.advance_tcp(&synack(0x8000_0001), Dir::ToClient, 30);
+    f.advance_tcp(&synack(0x8000_0400), Dir::ToClient, 1030);
+    assert_eq!(f.synack_tsval(), Some(0x8000_0001));
+    assert_eq!(f.synack_ts(), Some(30));
+    // a SYN/ACK without timestamps: none (not the 0 of the field)
+    let mut g = Flow::new(k, FlowProto::Tcp, (a, 50000), true, 0);
+    g.advance_tcp(&syn, Dir::ToServer, 0);
+    g.advance_tcp(&seg(flags::SYN | flags::ACK, None), Dir::ToClient, 30);
+    g.advance_tcp(&synack(5), Dir::ToClient, 1030);
+    assert_eq!(g.synack_tsval(), None);
+    assert_eq!(g.handshake_rtt(), Some(30));
 }

@@ -498,6 +498,55 @@ impl SinkServer {
     }
 }
 
+const UDP_UPLOADER: &str = r#"
+import socket, sys, time
+addr, port, bps, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET, socket.SOCK_DGRAM)
+block = b'\0' * 1200
+gap = len(block) * 8 / bps
+t = time.monotonic()
+end = t + secs
+print('uploading', flush=True)
+while t < end:
+    s.sendto(block, (addr, port))
+    t += gap
+    d = t - time.monotonic()
+    if d > 0:
+        time.sleep(d)
+"#;
+
+const UDP_SINK: &str = r#"
+import socket, sys
+addr, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, port))
+while True:
+    s.recv(65536)
+"#;
+
+/// An upload at a constant `bps` over UDP from `client` to `addr:port` in
+/// `server` (a python3 sink reads it there), for `secs` seconds (or until
+/// dropped): it does not back off, so a bottleneck slower than `bps`
+/// keeps its buffer full for as long as it runs (a standing queue on an
+/// uplink, where a TCP upload's queue drains after its losses now and
+/// then).
+pub fn udp_upload(
+    client: &Netns,
+    server: &Netns,
+    addr: IpAddr,
+    port: u16,
+    bps: u64,
+    secs: u64,
+) -> (Guarded, Guarded) {
+    let (a, p) = (addr.to_string(), port.to_string());
+    let sink = server.spawn("python3", &["-c", UDP_SINK, &a, &p]);
+    // (its socket bound before the first datagram)
+    std::thread::sleep(Duration::from_millis(300));
+    let (b, t) = (bps.to_string(), secs.to_string());
+    let up = client.spawn("python3", &["-c", UDP_UPLOADER, &a, &p, &b, &t]);
+    (sink, up)
+}
+
 const UPLOADER: &str = r#"
 import socket, sys, time
 addr, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])

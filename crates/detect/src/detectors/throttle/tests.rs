@@ -867,6 +867,16 @@ fn a_long_path_gives_rtt_samples_when_the_client_ticks_faster_than_the_ring_span
 /// them); the server's clock ticks every millisecond, and it echoes the
 /// newest ACK it has when it sends.
 fn paced_through(down: fn(Nanos) -> Nanos, up: fn(Nanos) -> Nanos) -> ThrottleFlow {
+    paced_after(down, up, None)
+}
+
+/// As [`paced_through`], with the connection's first SYN/ACK (its TSval,
+/// arrival, and the handshake's RTT: see [`ThrottleFlow::anchor_at_handshake`]).
+fn paced_after(
+    down: fn(Nanos) -> Nanos,
+    up: fn(Nanos) -> Nanos,
+    hs: Option<(u32, Nanos, Nanos)>,
+) -> ThrottleFlow {
     let cfg = ThrottleConfig::default();
     let (ms, owd) = (MILLI, 15 * MILLI);
     let every = 1448 * 8 * SECOND / 400_000;
@@ -882,7 +892,7 @@ fn paced_through(down: fn(Nanos) -> Nanos, up: fn(Nanos) -> Nanos) -> ThrottleFl
         }
         let at = t + owd + down(t);
         let tsval = 7_000_000 + (t / ms) as u32;
-        f.server_clock(tsval, at);
+        f.server_clock(tsval, at, hs, &cfg);
         f.server_echo(tsval, echo, at, &cfg);
         f.server_data(at, seq, 1448, seq, &cfg);
         seq = seq.wrapping_add(1448);
@@ -936,13 +946,13 @@ fn the_servers_timestamps_place_a_standing_queue() {
     // a server clock the rates do not fit (a microsecond clock): no split
     let mut f = ThrottleFlow::new(0, 0, 0, Some(30 * ms), &cfg);
     assert_eq!(f.first_split(5, 0, 30 * ms, &cfg), Some([0, 3_000]));
-    f.server_clock(5 + 1_000_000, s);
+    f.server_clock(5 + 1_000_000, s, None, &cfg);
     assert_eq!(f.ts_hz, NO_CLOCK);
     assert_eq!(f.one_way(5, s, 30 * ms), None);
     // and a 250 Hz one is found
     let mut f = ThrottleFlow::new(0, 0, 0, Some(30 * ms), &cfg);
     f.first_split(5, 0, 30 * ms, &cfg);
-    f.server_clock(5 + 290, 1100 * ms);
+    f.server_clock(5 + 290, 1100 * ms, None, &cfg);
     assert_eq!(f.ts_hz, 250);
     // a backup that starts half a second in, before the clock's rate is
     // known: the first sample's split is the uplink's floor, and the
@@ -950,6 +960,60 @@ fn the_servers_timestamps_place_a_standing_queue() {
     let f = paced_through(|_| 0, |t| if t >= SECOND / 2 { 350 * MILLI } else { 0 });
     let (q, a) = queued(&f);
     assert!(q <= 2 && a >= 70, "{q} {a}");
+}
+
+#[test]
+fn the_handshake_anchors_a_queue_that_stood_from_the_first_sample() {
+    let ms = MILLI;
+    let queued = |f: &ThrottleFlow| (f.rtt_bins_queued, u32::from(f.rtt_bins_ack_path));
+    // the server sent its SYN/ACK at -15 ms by its clock (TSval 7,000,000
+    // at 0 ms), it came at 0, 30 ms after the SYN
+    let hs = Some((7_000_000 - 15, 0, 30 * ms));
+    let backup: fn(Nanos) -> Nanos = |_| 350 * MILLI;
+    // a backup that fills the uplink from the stream's first segment: the
+    // first sample holds its queue, which its split cannot place (review,
+    // session 28: still `shaper` + `targeted`)
+    let (q, a) = queued(&paced_through(|_| 0, backup));
+    assert!(q >= 70 && a == 0, "{q} {a}");
+    // from the handshake, whose split has no queue, it is placed (all but
+    // the bins before the clock's rate is known, a second in)
+    let f = paced_after(|_| 0, backup, hs);
+    let (q, a) = queued(&f);
+    assert!(q <= 3 && a >= 70, "{q} {a}");
+    assert_eq!(f.ts_first, (7_000_000 - 15, 0));
+    assert_eq!(f.owd_min, [0, 3_000]);
+    // a shaper's 150 ms from the first segment, behind the same backup:
+    // the data's delay rose over the handshake's, queued
+    let (q, a) = queued(&paced_after(|_| 150 * MILLI, backup, hs));
+    assert!(q >= 70 && a == 0, "{q} {a}");
+    // and alone (the first sample's split put it on the uplink's side)
+    let (q, a) = queued(&paced_after(|_| 150 * MILLI, |_| 0, hs));
+    assert!(q >= 70 && a == 0, "{q} {a}");
+    // a SYN/ACK stamped by another clock (a SYN proxy's) 40 ms ahead does
+    // not fit a first sample without a queue (its data would have come
+    // faster than the handshake's): the anchor stays
+    let ahead = Some((7_000_000 + 25, 0, 30 * ms));
+    assert_ne!(paced_after(|_| 0, |_| 0, ahead).ts_first.0, 7_000_000 + 25);
+    // behind a backup's 350 ms it fits (the first sample could hold 40 ms
+    // of a shaper's queue): the data's delay seems 40 ms up all along,
+    // and the queue counts as before
+    let f = paced_after(|_| 0, backup, ahead);
+    assert_eq!(f.ts_first.0, 7_000_000 + 25);
+    let (q, a) = queued(&f);
+    assert!(q >= 70 && a == 0, "{q} {a}");
+    // one 400 ms behind fits no sample (the data would have come before the
+    // handshake's): the anchor stays, the queue counts as before
+    let f = paced_after(|_| 0, backup, Some((7_000_000 - 415, 0, 30 * ms)));
+    assert_ne!(f.ts_first.0, 7_000_000 - 415);
+    let (q, a) = queued(&f);
+    assert!(q >= 70 && a == 0, "{q} {a}");
+    // nor one more than a minute before the first sample
+    let f = paced_after(
+        |_| 0,
+        backup,
+        Some((7_000_000 - 61_015, -61 * SECOND, 30 * ms)),
+    );
+    assert_ne!(f.ts_first.1, -6_100_000);
 }
 
 /// A shaped candidate over 1..20 s (a standing queue in 18 of 20 bins) and
