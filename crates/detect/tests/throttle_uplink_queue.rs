@@ -73,11 +73,18 @@ fn throttling(downloads: &[Download<'_>]) -> Vec<serde_json::Value> {
 
 const QUEUE: (i64, i64, i64) = (EPOCH_NS + 8 * S, EPOCH_NS + 120 * S, 350 * MS);
 
+/// The stream and the update while a backup's 350 ms stand on the uplink
+/// from `from` on.
+fn behind_a_backup(from: i64) -> (Download<'static>, Download<'static>) {
+    let (mut v, mut u) = (paced(), update());
+    v.uplink_queue = (from, QUEUE.1, QUEUE.2);
+    u.uplink_queue = v.uplink_queue;
+    (v, u)
+}
+
 #[test]
 fn a_queue_on_the_uplink_is_no_shaper() {
-    let (mut v, mut u) = (paced(), update());
-    v.uplink_queue = QUEUE;
-    u.uplink_queue = QUEUE;
+    let (v, u) = behind_a_backup(QUEUE.0);
     let ev = throttling(&[v, u]);
     assert!(ev.is_empty(), "{ev:#?}");
 }
@@ -113,9 +120,7 @@ fn a_shapers_queue_behind_an_uploads_is_still_a_shaper() {
     // the backup's 350 ms on the uplink, and a shaper aimed at the stream
     // from 8 s on holding its data 150 ms: the RTT rises by 500 ms, less
     // than a third of it towards the client, but that third is a queue
-    let (mut v, mut u) = (paced(), update());
-    v.uplink_queue = QUEUE;
-    u.uplink_queue = QUEUE;
+    let (mut v, u) = behind_a_backup(QUEUE.0);
     v.queue_delay = (QUEUE.0, QUEUE.1, 150 * MS);
     let ev = throttling(&[v, u]);
     assert_eq!(ev.len(), 1, "{ev:#?}");
@@ -130,10 +135,7 @@ fn a_queue_on_the_uplink_from_the_streams_start_is_no_shaper() {
     // holds it. The first SYN/ACK's timestamp anchors the server's clock at
     // a moment with no queue, so the data's delay is seen not to rise
     // (without it, `shaper` + `targeted`, 0.55: red-team review, session 28)
-    let backup = (EPOCH_NS + 50 * MS, EPOCH_NS + 120 * S, 350 * MS);
-    let (mut v, mut u) = (paced(), update());
-    v.uplink_queue = backup;
-    u.uplink_queue = backup;
+    let (v, u) = behind_a_backup(EPOCH_NS + 50 * MS);
     let ev = throttling(&[v, u]);
     assert!(ev.is_empty(), "{ev:#?}");
 }
@@ -142,10 +144,7 @@ fn a_queue_on_the_uplink_from_the_streams_start_is_no_shaper() {
 fn a_shaper_from_the_streams_first_segment_behind_an_upload_is_still_a_shaper() {
     // the same backup, and a shaper that holds the stream's data 300 ms
     // from its first segment: the data's delay rose over the handshake's
-    let backup = (EPOCH_NS + 50 * MS, EPOCH_NS + 120 * S, 350 * MS);
-    let (mut v, mut u) = (paced(), update());
-    v.uplink_queue = backup;
-    u.uplink_queue = backup;
+    let (mut v, u) = behind_a_backup(EPOCH_NS + 50 * MS);
     v.queue_delay = (EPOCH_NS, EPOCH_NS + 120 * S, 300 * MS);
     let ev = throttling(&[v, u]);
     assert_eq!(ev.len(), 1, "{ev:#?}");
