@@ -652,6 +652,26 @@ fn paced_stream_with_a_backup_from_its_start_is_clean() {
 }
 
 #[test]
+fn shaped_stream_with_a_backup_from_its_start_is_reported() {
+    // The same constant upload, and the router holding the stream at 300
+    // kbit/s (a tbf with a 300 ms buffer) from its first segment: the
+    // stream's first RTT sample holds the shaper's queue, so the SYN/ACK
+    // does not anchor the split, and the queue counts (with a first version
+    // that anchored it there, it was reported at its 20 s or 30 s record
+    // in 5 recordings, 20 to 34 of 37 to 58 bins queued, just over half).
+    let Some((lab, stream)) = behind_a_backup("uplink-start-shaped", true, Backup::Constant) else {
+        return;
+    };
+    let ev = lab.tw.events();
+    assert_eq!(ev.len(), 1, "{ev:#?}");
+    let e = &ev[0];
+    assert_eq!(e["signature"], "throttling", "{e}");
+    assert_eq!(e["flow"]["client_port"], u64::from(stream), "{e}");
+    assert_eq!(e["evidence"]["mode"], "shaper", "{e}");
+    assert!(rules(e).contains(&"targeted"), "{e}");
+}
+
+#[test]
 fn shaped_stream_behind_an_uploads_queue_is_reported() {
     // The same, and the router shapes the stream itself to 300 kbit/s
     // (a tbf with a 300 ms buffer): its data wait in a queue of their own,

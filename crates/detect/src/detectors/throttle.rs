@@ -849,17 +849,23 @@ impl ThrottleFlow {
     /// queue, which its split cannot place: a backup that starts together
     /// with the stream fills every sample (red-team review, session 28:
     /// `shaper` + `targeted`, 0.55). From the handshake on, such a queue is
-    /// placed as well: an upload's on the way to the server, a shaper's on
-    /// the way to the client.
+    /// placed as well: an upload's on the way to the server.
     ///
-    /// Only if the two agree: the first sample's delay towards the client,
-    /// measured from the SYN/ACK, must be at least the handshake's and at
-    /// most its RTT's excess over the handshake's, give or take a tick of
-    /// the clock and 2 ms (a SYN/ACK stamped by another clock, a SYN proxy's
-    /// or a load balancer's, or by SYN cookies, which take the low bits of
-    /// the TSval, fails it and the first sample stays the anchor); and not
-    /// for a SYN/ACK more than a minute before that sample (clocks drift
-    /// apart by up to 50 parts per million, 3 ms a minute).
+    /// Only for that case: the first sample's delay towards the client,
+    /// measured from the SYN/ACK, must be the handshake's, give or take a
+    /// tick of the clock and 2 ms (the first sample's data met no queue;
+    /// whatever it holds more is on the way to the server). Else the first
+    /// sample stays the anchor, and a queue it holds counts as before. A
+    /// shaper's queue in it is then counted, and so is a SYN/ACK stamped by
+    /// another clock: a SYN proxy's or a load balancer's, or SYN cookies',
+    /// whose TSval is up to 63 ticks old (its low bits hold the options).
+    /// (Found in review, session 29: a first version took any SYN/ACK the
+    /// first sample did not contradict, up to its whole RTT excess; a
+    /// shaper's 80 ms queue from the first segment, behind a SYN cookie
+    /// stamped 32 to 56 ms early, then seemed to leave the data's delay
+    /// flat, and the stream was no longer reported.) Not for a SYN/ACK more
+    /// than a minute before that sample either (clocks drift apart by up to
+    /// 50 parts per million, 3 ms a minute).
     fn anchor_at_handshake(&mut self, hs: (u32, Nanos, Nanos), cfg: &ThrottleConfig) {
         let (tsval, at, rtt) = hs;
         let [d0, rtt1] = self.owd_min;
@@ -881,7 +887,7 @@ impl ThrottleFlow {
         let sent = i64::from(rel) + ticks * 100_000 / i64::from(self.ts_hz);
         let down = i64::from(self.ts_first.1) - sent;
         let tol = 100_000 / i64::from(self.ts_hz) + 200;
-        if down < -tol || down > i64::from(rtt1) - i64::from(up) + tol {
+        if down.abs() > tol || i64::from(rtt1) - i64::from(up) < -tol {
             return;
         }
         let Ok(down) = i32::try_from(down) else {

@@ -989,16 +989,24 @@ fn the_handshake_anchors_a_queue_that_stood_from_the_first_sample() {
     // and alone (the first sample's split put it on the uplink's side)
     let (q, a) = queued(&paced_after(|_| 150 * MILLI, |_| 0, hs));
     assert!(q >= 70 && a == 0, "{q} {a}");
-    // a SYN/ACK stamped by another clock (a SYN proxy's) 40 ms ahead does
-    // not fit a first sample without a queue (its data would have come
-    // faster than the handshake's): the anchor stays
+    // a SYN/ACK stamped by another clock (a SYN proxy's) 40 ms ahead: the
+    // first sample's data seem to have met a queue, the anchor stays, and
+    // the backup's queue counts as before
     let ahead = Some((7_000_000 + 25, 0, 30 * ms));
     assert_ne!(paced_after(|_| 0, |_| 0, ahead).ts_first.0, 7_000_000 + 25);
-    // behind a backup's 350 ms it fits (the first sample could hold 40 ms
-    // of a shaper's queue): the data's delay seems 40 ms up all along,
-    // and the queue counts as before
     let f = paced_after(|_| 0, backup, ahead);
-    assert_eq!(f.ts_first.0, 7_000_000 + 25);
+    assert_ne!(f.ts_first.0, 7_000_000 + 25);
+    let (q, a) = queued(&f);
+    assert!(q >= 70 && a == 0, "{q} {a}");
+    // a shaper's 60 ms from the first segment, the SYN/ACK stamped 40 ms
+    // early (a SYN cookie's TSval): the first sample's data seem to have
+    // met 20 ms. Taken as the anchor, the data's delay would seem to rise
+    // by 20 ms, less than a queue, and the shaper's bins would go to the
+    // uplink (review, session 29); the first sample stays the anchor, and
+    // they count
+    let cookie = Some((7_000_000 - 55, 0, 30 * ms));
+    let f = paced_after(|_| 60 * MILLI, |_| 0, cookie);
+    assert_ne!(f.ts_first.0, 7_000_000 - 55);
     let (q, a) = queued(&f);
     assert!(q >= 70 && a == 0, "{q} {a}");
     // one 400 ms behind fits no sample (the data would have come before the
